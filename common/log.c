@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kite/log.h"
+
+static const char *log_prog = "kite";
+static enum kite_log_level log_max = KITE_LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+void kite_log_init(const char *prog, enum kite_log_level max_level)
+{
+	log_prog = prog;
+	log_max = max_level;
+}
+
+void kite_log_set_level(enum kite_log_level max_level)
+{
+	log_max = max_level;
+}
+
+enum kite_log_level kite_log_level(void)
+{
+	return log_max;
+}
+
+void kite_vlog(enum kite_log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (level > log_max)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	/* One line per message, whatever the caller passed. */
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], line);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void kite_log(enum kite_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kite_vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+void kite_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kite_vlog(KITE_LOG_ERR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

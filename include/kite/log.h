@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* One-line logging shared by kite and kite-dpu: "<prog>: <level>: <object>: what failed: why". */
+#ifndef KITE_LOG_H
+#define KITE_LOG_H
+
+#include <stdarg.h>
+
+enum kite_log_level { KITE_LOG_ERR = 0, KITE_LOG_WARN, KITE_LOG_INFO, KITE_LOG_DEBUG };
+
+/* Program name printed in front of every line ("kite", "kite-dpu"). */
+void kite_log_init(const char *prog, enum kite_log_level max_level);
+void kite_log_set_level(enum kite_log_level max_level);
+enum kite_log_level kite_log_level(void);
+
+/* Writes exactly one line to stderr (a trailing '\n' in fmt is not needed). Thread safe. */
+void kite_log(enum kite_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kite_vlog(enum kite_log_level level, const char *fmt, va_list ap);
+
+#define log_err(...)   kite_log(KITE_LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  kite_log(KITE_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  kite_log(KITE_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (kite_log_level() >= KITE_LOG_DEBUG) kite_log(KITE_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* log_err() then exit(1). For start-up errors only; never on a guest-controlled path. */
+void kite_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device side of a virtqueue (virtio 1.2, split and packed rings, indirect descriptors,
+ * EVENT_IDX), shared by kite's own devices and kite-dpu's vhost-user backends.
+ *
+ * Nothing the driver wrote is trusted: ring placement, every descriptor address and length, chain
+ * length, loops, indirect tables, direction order and the avail index are checked. Any violation
+ * marks the queue broken (vq->broken, vq->broken_reason); a broken queue pops nothing and pushes
+ * nothing, and the device then reports DEVICE_NEEDS_RESET. No call ever reads or writes outside
+ * guest memory or loops forever.
+ *
+ * Concurrency: one thread owns a virtqueue at a time (the device's worker or poller).
+ */
+#ifndef KITE_VIRTQUEUE_H
+#define KITE_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "kite/guest_mem.h"
+
+/* Feature bits the ring code understands (virtio 1.2 section 6). */
+#define VIRTIO_F_INDIRECT_DESC  28
+#define VIRTIO_F_EVENT_IDX      29
+#define VIRTIO_F_VERSION_1      32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_RING_PACKED    34
+#define VIRTIO_F_IN_ORDER       35
+
+#define VQ_MAX_SIZE 32768
+/* Most segments one element may carry; a longer chain breaks the queue. Devices advertise seg_max
+ * below this. */
+#define VQ_MAX_SEGS 256
+
+struct vq_elem {
+	uint16_t id;          /* split: head descriptor index; packed: buffer id */
+	uint16_t ndescs;      /* ring slots the chain used (packed needs it to advance) */
+	unsigned out_num;     /* device-readable segments: iov[0 .. out_num) */
+	unsigned in_num;      /* device-writable segments: iov[out_num .. out_num + in_num) */
+	uint64_t out_len;     /* total bytes readable */
+	uint64_t in_len;      /* total bytes writable */
+	struct iovec iov[VQ_MAX_SEGS];
+};
+
+struct vq_config {
+	uint16_t size;        /* power of two for split; any 1..32768 for packed */
+	uint64_t desc;        /* split: descriptor table; packed: descriptor ring */
+	uint64_t driver;      /* split: avail ring; packed: driver event suppression */
+	uint64_t device;      /* split: used ring; packed: device event suppression */
+	uint64_t features;    /* negotiated features (bit numbers above) */
+	bool addr_is_uva;     /* addresses are frontend virtual addresses (vhost-user), not GPAs */
+};
+
+struct virtqueue {
+	const struct guest_mem *mem;
+	uint16_t size;
+	bool packed, event_idx, indirect, ready;
+	/* host pointers of the rings (validated at setup) */
+	void *desc, *driver, *device;
+	/* split state */
+	uint16_t last_avail_idx;   /* next avail entry to consume */
+	uint16_t used_idx;         /* next used entry to fill (shadow, published by vq_flush) */
+	uint16_t signalled_used;   /* used_idx when the driver was last notified */
+	bool signalled_used_valid;
+	/* packed state */
+	bool avail_wrap, used_wrap;
+	uint16_t used_pending;     /* elements filled but not yet published */
+	/* errors */
+	bool broken;
+	char broken_reason[128];
+	/* statistics */
+	uint64_t popped, pushed;
+};
+
+/* Validate and map the rings. Returns 0, or -1 with vq->broken_reason set (queue stays not ready). */
+int vq_setup(struct virtqueue *vq, const struct guest_mem *mem, const struct vq_config *cfg);
+/* Forget everything (device reset). */
+void vq_reset(struct virtqueue *vq);
+
+/* Take the next available chain. 1 = got one, 0 = ring empty, -1 = queue broken (see reason). */
+int vq_pop(struct virtqueue *vq, struct vq_elem *elem);
+/* Put a popped element back (it will be popped again next). Only the most recent pop. */
+void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem);
+/* Return a chain to the driver with `written` bytes written into its writable part. vq_push() =
+ * vq_fill() + vq_flush(). Batches: vq_fill() several times, then one vq_flush(). */
+void vq_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written);
+void vq_flush(struct virtqueue *vq);
+void vq_push(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written);
+
+/* After pushing: must the driver be interrupted now (EVENT_IDX / NO_INTERRUPT honoured)? */
+bool vq_should_notify(struct virtqueue *vq);
+/* Ask the driver to kick (enable=true) or not to. With enable=true, returns true if buffers became
+ * available meanwhile (the caller must then poll again instead of sleeping). */
+bool vq_enable_kicks(struct virtqueue *vq, bool enable);
+/* Any chain available right now? */
+bool vq_has_avail(struct virtqueue *vq);
+
+/* Ring position, for vhost-user GET/SET_VRING_BASE and reconnection. For packed rings bit 15 holds
+ * the wrap counter, as in the vhost-user protocol. */
+uint32_t vq_get_base(const struct virtqueue *vq);
+void vq_set_base(struct virtqueue *vq, uint32_t base);
+
+/* Mark the queue broken with a formatted reason (also used by devices for malformed requests). */
+void vq_set_broken(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copy helpers over an element's iovecs: bytes copied (stops at the end of the segments). */
+size_t vq_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len);
+size_t vq_buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len);
+
+#endif

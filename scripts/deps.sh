@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian 12 packages kite needs to build, test and benchmark. Idempotent; run as root.
+set -eu
+PKGS="meson ninja-build gcc clang pkg-config binutils make
+liburing-dev libseccomp-dev libcjson-dev libssl-dev libcmocka-dev libclang-rt-14-dev
+qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio xz-utils kmod
+dpdk dpdk-dev libdpdk-dev fio iperf3 iproute2 tcpdump valgrind python3 curl ca-certificates"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
