@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a vhost-user backend device (kite-dpu's blk volumes, net ports) implements, and what the
+ * generic vhost-user backend (vhost-user/backend.c) gives it.
+ *
+ * One struct vhost_dev = one served vhost-user SERVER socket = one device with at most one frontend
+ * connection at a time. backend.c owns the socket, the protocol state machine, guest memory
+ * (struct guest_mem from SET_MEM_TABLE / ADD_MEM_REG), the virtqueues and the kick/call eventfds.
+ * It runs all protocol handling on the control thread's event loop and hands every started queue to a
+ * poller (include/kite/dpu_poller.h), which calls ops->queue_poll() on its own thread.
+ *
+ * Threading contract for devices:
+ *  - every op except queue_poll runs on the control thread;
+ *  - queue_poll(dev, q) runs on the poller thread, only between queue_start(q) and queue_stop(q);
+ *    queue_stop(q) is called after the poller has let go of the queue, so the device may then drain
+ *    its outstanding I/O for that queue synchronously;
+ *  - a device must never block in queue_poll.
+ * Queues are started when the frontend has given the ring addresses, the kick fd and (with
+ * VHOST_USER_F_PROTOCOL_FEATURES) enabled the ring; they are stopped on GET_VRING_BASE, disable,
+ * reset, memory table changes and disconnect.
+ */
+#ifndef KITE_VHOST_BACKEND_H
+#define KITE_VHOST_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kite/virtqueue.h"
+
+struct vhost_dev;
+struct dpu_poller;
+struct evloop;
+
+/* Most queues one device may have. */
+#define VHOST_DEV_MAX_QUEUES 16
+
+struct vhost_backend_ops {
+	const char *type;                /* "blk", "net": used in log lines */
+	/* Virtio feature bits the device offers (device-specific + ring features it supports).
+	 * backend.c adds VHOST_USER_F_PROTOCOL_FEATURES and VIRTIO_F_VERSION_1 itself. */
+	uint64_t (*get_features)(struct vhost_dev *dev);
+	/* Extra protocol features (e.g. 1 << VHOST_USER_PROTOCOL_F_CONFIG, _MQ). Optional. */
+	uint64_t (*get_protocol_features)(struct vhost_dev *dev);
+	/* Number of queues offered (GET_QUEUE_NUM), 1..VHOST_DEV_MAX_QUEUES. */
+	unsigned (*num_queues)(struct vhost_dev *dev);
+	/* Frontend acknowledged `features` (already checked to be a subset of what was offered).
+	 * Optional; return -1 to refuse (connection is closed). */
+	int (*set_features)(struct vhost_dev *dev, uint64_t features);
+	/* Config space read at [offset, offset+len); the range is already checked against config_size.
+	 * Optional (needs PROTOCOL_F_CONFIG). */
+	int (*get_config)(struct vhost_dev *dev, uint32_t offset, void *buf, uint32_t len);
+	int (*set_config)(struct vhost_dev *dev, uint32_t offset, const void *buf, uint32_t len);
+	uint32_t config_size;
+	/* Queue q is about to be polled (control thread). Return -1 to refuse (queue stays stopped). */
+	int (*queue_start)(struct vhost_dev *dev, unsigned q, struct virtqueue *vq);
+	/* Queue q is no longer polled: finish or cancel every outstanding request of q, push their
+	 * completions (vq may be used here) before returning. */
+	void (*queue_stop)(struct vhost_dev *dev, unsigned q, struct virtqueue *vq);
+	/* Poller thread: handle up to `budget` requests of queue q, reap completions, push and notify
+	 * (vhost_dev_notify). Return the work done (0 = nothing to do). */
+	unsigned (*queue_poll)(struct vhost_dev *dev, unsigned q, struct virtqueue *vq, unsigned budget);
+	/* A frontend connected / the connection ended (after all queues were stopped). Optional. */
+	void (*connected)(struct vhost_dev *dev);
+	void (*disconnected)(struct vhost_dev *dev);
+};
+
+/* Per-device counters kept by backend.c (readable from any thread, approximately). */
+struct vhost_dev_stats {
+	uint64_t connects;
+	uint64_t disconnects;
+	uint64_t protocol_errors;    /* connections closed for a bad message */
+	uint64_t kicks_sent;         /* call eventfd writes */
+	uint64_t broken_queues;
+};
+
+/*
+ * Create a device serving a vhost-user server socket at `path` (an existing socket file is replaced).
+ * `loop`: the control thread's event loop; `poller`: the thread that polls its queues.
+ * Returns NULL with one log line on failure.
+ */
+struct vhost_dev *vhost_dev_new(const char *name, const char *path, const struct vhost_backend_ops *ops,
+				void *opaque, struct evloop *loop, struct dpu_poller *poller);
+/* Drop the connection, stop every queue, close and unlink the socket, free. Control thread. */
+void vhost_dev_free(struct vhost_dev *dev);
+
+void *vhost_dev_opaque(const struct vhost_dev *dev);
+const char *vhost_dev_name(const struct vhost_dev *dev);
+bool vhost_dev_connected(const struct vhost_dev *dev);
+uint64_t vhost_dev_features(const struct vhost_dev *dev);     /* negotiated */
+const struct guest_mem *vhost_dev_mem(const struct vhost_dev *dev);
+void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st);
+/* Close the current connection (control thread), with a log line saying why. */
+void vhost_dev_disconnect(struct vhost_dev *dev, const char *why);
+
+/*
+ * Poller thread, from queue_poll: the device pushed completions on queue q; signal the frontend's
+ * call eventfd if the ring's notification rules ask for it.
+ */
+void vhost_dev_notify(struct vhost_dev *dev, unsigned q);
+/*
+ * Poller thread, from queue_poll: wrappers around vq_pop/vq_push that also maintain the inflight
+ * region (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) so requests survive a backend restart. Devices should
+ * use these rather than vq_pop/vq_push directly.
+ */
+int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem);
+void vhost_dev_push(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written);
+/* Batched form: fill several, then one flush (publishes the used index and notifies if needed). */
+void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written);
+void vhost_dev_flush(struct vhost_dev *dev, unsigned q);
+
+#endif
