@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# /init of the L1 Linux that runs under QEMU TCG with an emulated SVM CPU: load KVM, then boot the
+# L2 guest once per entry of $RUNS with the L2 VMM (kite, or qemu for the reference variant), and
+# report each VMM's exit status on the console. Settings come from /etc/l1.conf (written by the
+# harness). Every console line of L2 is prefixed "L2| " so the harness knows who printed what.
+export PATH=/bin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+. /etc/l1.conf
+
+say() { echo "L1: $*"; }
+up() { cut -d' ' -f1 /proc/uptime; }
+
+say "init at uptime $(up) s, kernel $(uname -r)"
+for m in irqbypass ccp kvm kvm-amd; do
+	insmod /lib/modules/$m.ko 2>/tmp/insmod.err || say "insmod $m failed: $(cat /tmp/insmod.err)"
+done
+if [ ! -c /dev/kvm ]; then
+	say "no /dev/kvm after loading kvm-amd (svm flag: $(grep -c -w svm /proc/cpuinfo) cpus); dmesg:"
+	dmesg | grep -i -E 'kvm|svm' | sed 's/^/L1: | /'
+	echo "KITE-L1-DONE"
+	poweroff -f
+fi
+say "/dev/kvm ready (nested paging: $(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null))"
+
+for run in $RUNS; do
+	vmm=${run%%:*}
+	cpus=${run#*:}
+	say "run vmm=$vmm cpus=$cpus start at uptime $(up) s"
+	case $vmm in
+	kite)
+		set -- /usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd \
+			--cmdline "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus "$cpus" $KITE_EXTRA ;;
+	qemu)
+		set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host \
+			-m "$L2_MEMORY" -smp "$cpus" -display none -no-reboot -nodefaults \
+			-serial stdio -kernel /l2/kernel -initrd /l2/initrd -append "$L2_CMDLINE" ;;
+	*)
+		say "unknown vmm '$vmm' in RUNS"; continue ;;
+	esac
+	# the VMM's exit status travels through a file: the pipe into sed would hide it
+	{ timeout -k 5 "$L2_TIMEOUT" "$@" </dev/null 2>&1; echo $? >/tmp/status; } |
+		while IFS= read -r line || [ -n "$line" ]; do echo "L2| $line"; done
+	echo "KITE-L1-RESULT vmm=$vmm cpus=$cpus status=$(cat /tmp/status) uptime=$(up)"
+done
+echo "KITE-L1-DONE"
+poweroff -f
