@@ -67,6 +67,11 @@ struct virtqueue {
 	/* packed state */
 	bool avail_wrap, used_wrap;
 	uint16_t used_pending;     /* elements filled but not yet published */
+	/* added by the virtqueue owner (additive): */
+	bool pos_valid;            /* ring position set (vq_set_base or a previous vq_setup); else setup starts at 0 */
+	bool kicks_off;            /* vq_enable_kicks(false) in effect */
+	uint16_t batch_slot;       /* packed: slot of the first filled, unpublished element */
+	uint16_t batch_flags;      /* packed: its flags, written last by vq_flush */
 	/* errors */
 	bool broken;
 	char broken_reason[128];
@@ -74,7 +79,16 @@ struct virtqueue {
 	uint64_t popped, pushed;
 };
 
-/* Validate and map the rings. Returns 0, or -1 with vq->broken_reason set (queue stays not ready). */
+/*
+ * Validate and map the rings. Returns 0, or -1 with vq->broken_reason set (queue stays not ready).
+ * vq must be zeroed (calloc / vq_reset) before the first setup. The ring position starts at 0
+ * (packed: wrap counters 1) unless vq_set_base() was called since the last vq_reset(), or the queue
+ * was already set up (re-setup keeps the position).
+ * Ring addresses are GPAs, or frontend virtual addresses with cfg->addr_is_uva; descriptor buffer
+ * addresses are always GPAs. A buffer crossing from one guest_mem region into an adjacent one is
+ * split into one iovec per region; any byte outside guest memory breaks the queue. Indirect tables
+ * must lie inside one region.
+ */
 int vq_setup(struct virtqueue *vq, const struct guest_mem *mem, const struct vq_config *cfg);
 /* Forget everything (device reset). */
 void vq_reset(struct virtqueue *vq);

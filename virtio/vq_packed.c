@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packed virtqueue, device side (virtio 1.2, 2.8). Ring positions are slot indices in [0, size) plus
+ * a wrap counter that starts at 1 and flips every time the index wraps.
+ */
+#include <string.h>
+
+#include "vq_internal.h"
+
+#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define F_USED  (1u << VRING_PACKED_DESC_F_USED)
+
+static bool desc_is_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
+}
+
+static void read_desc(const struct vring_packed_desc *src, struct vq_desc *d)
+{
+	struct vring_packed_desc raw;
+
+	memcpy(&raw, src, sizeof(raw));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);   /* keep the compiler from re-reading src */
+	d->addr = le64toh(raw.addr);
+	d->len = le32toh(raw.len);
+	d->id_or_next = le16toh(raw.id);
+	d->flags = le16toh(raw.flags);
+}
+
+/* Packed indirect table: consecutive entries, only WRITE is meaningful in them (2.8.20). */
+static int walk_indirect(struct vq_chain *c, const struct vq_desc *ind)
+{
+	const struct vring_packed_desc *table;
+	struct vq_desc d;
+	unsigned n;
+
+	table = vq_chain_indirect(c, ind, &n);
+	if (!table)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		read_desc(&table[i], &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			vq_set_broken(c->vq, "nested indirect descriptor (entry %u)", i);
+			return -1;
+		}
+		d.flags &= VRING_DESC_F_WRITE;
+		if (vq_chain_add(c, &d) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void advance(uint16_t *idx, bool *wrap, unsigned n, uint16_t size)
+{
+	unsigned v = *idx + n;
+
+	if (v >= size) {
+		v -= size;
+		*wrap = !*wrap;
+	}
+	*idx = v;
+}
+
+int vq_packed_pop(struct virtqueue *vq, struct vq_elem *elem)
+{
+	struct vring_packed_desc *ring = vq->desc;
+	uint16_t slot = vq->last_avail_idx, head_flags;
+	bool wrap = vq->avail_wrap;
+	unsigned count = 0;
+	struct vq_chain c;
+	struct vq_desc d;
+
+	head_flags = vq_ld16_acquire(&ring[slot].flags);
+	if (!desc_is_avail(head_flags, wrap))
+		return 0;
+	vq_chain_start(&c, vq, elem);
+	for (;;) {
+		if (++count > vq->size) {
+			vq_set_broken(vq, "packed chain at slot %u longer than the queue (%u)",
+				      vq->last_avail_idx, vq->size);
+			return -1;
+		}
+		read_desc(&ring[slot], &d);
+		if (count == 1)
+			d.flags = head_flags;   /* the flags we checked, not a second read */
+		elem->id = d.id_or_next;        /* the buffer id is in the last descriptor */
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (walk_indirect(&c, &d) < 0)
+				return -1;
+		} else if (vq_chain_add(&c, &d) < 0) {
+			return -1;
+		}
+		advance(&slot, &wrap, 1, vq->size);
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+	}
+	elem->ndescs = count;
+	vq->last_avail_idx = slot;
+	vq->avail_wrap = wrap;
+	if (vq->event_idx && !vq->kicks_off) {
+		struct vring_packed_event *ev = vq->device;
+		vq_st16(&ev->off_wrap, slot | (uint16_t)wrap << VRING_PACKED_EVENT_F_WRAP_CTR);
+	}
+	return 1;
+}
+
+void vq_packed_unpop(struct virtqueue *vq, const struct vq_elem *elem)
+{
+	unsigned n = elem->ndescs;
+
+	if (n == 0 || n > vq->size)
+		return;
+	if (n > vq->last_avail_idx) {
+		vq->last_avail_idx = vq->last_avail_idx + vq->size - n;
+		vq->avail_wrap = !vq->avail_wrap;
+	} else {
+		vq->last_avail_idx -= n;
+	}
+}
+
+/*
+ * Used descriptors: id and len first, flags last with release. In a batch the first element's flags
+ * are held back until vq_flush(), so the driver sees the whole batch at once.
+ */
+void vq_packed_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written)
+{
+	struct vring_packed_desc *d = &((struct vring_packed_desc *)vq->desc)[vq->used_idx];
+	uint16_t flags = vq->used_wrap ? (F_AVAIL | F_USED) : 0;
+	unsigned n = elem->ndescs;
+
+	if (n == 0 || n > vq->size) {
+		vq_set_broken(vq, "fill of an element spanning %u descriptors (queue size %u)", n, vq->size);
+		return;
+	}
+	if (written)
+		flags |= VRING_DESC_F_WRITE;
+	__atomic_store_n(&d->id, htole16(elem->id), __ATOMIC_RELAXED);
+	__atomic_store_n(&d->len, htole32(written), __ATOMIC_RELAXED);
+	if (vq->used_pending == 0) {
+		vq->batch_slot = vq->used_idx;
+		vq->batch_flags = flags;
+	} else {
+		vq_st16_release(&d->flags, flags);
+	}
+	vq->used_pending++;
+	advance(&vq->used_idx, &vq->used_wrap, n, vq->size);
+}
+
+void vq_packed_flush(struct virtqueue *vq)
+{
+	struct vring_packed_desc *ring = vq->desc;
+
+	if (!vq->used_pending)
+		return;
+	vq_st16_release(&ring[vq->batch_slot].flags, vq->batch_flags);
+	vq->used_pending = 0;
+}
+
+/* Position on a lap of 2 * size slots, so that the wrap counter is part of the index. */
+static unsigned lap_pos(uint16_t idx, bool wrap, uint16_t size)
+{
+	return idx + (wrap ? 0u : size);
+}
+
+/* vring_need_event() on a ring of 2 * size positions. */
+static bool need_event_mod(unsigned event, unsigned new, unsigned old, unsigned m)
+{
+	return (new + 2 * m - event - 1) % m < (new + m - old) % m;
+}
+
+bool vq_packed_should_notify(struct virtqueue *vq)
+{
+	struct vring_packed_event *ev = vq->driver;
+	unsigned m = 2u * vq->size;
+	unsigned new = lap_pos(vq->used_idx, vq->used_wrap, vq->size), old = vq->signalled_used;
+	bool valid = vq->signalled_used_valid;
+	uint16_t flags, off_wrap;
+
+	vq_mb();
+	flags = vq_ld16(&ev->flags);
+	off_wrap = vq_ld16(&ev->off_wrap);
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx || !valid)
+		return true;
+	unsigned off = off_wrap & 0x7fff;
+	if (off >= vq->size)
+		return true;   /* nonsense from the driver: an extra interrupt is harmless */
+	return need_event_mod(lap_pos(off, off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR, vq->size), new, old, m);
+}
+
+bool vq_packed_has_avail(struct virtqueue *vq)
+{
+	struct vring_packed_desc *ring = vq->desc;
+
+	return desc_is_avail(vq_ld16_acquire(&ring[vq->last_avail_idx].flags), vq->avail_wrap);
+}
+
+bool vq_packed_enable_kicks(struct virtqueue *vq, bool enable)
+{
+	struct vring_packed_event *ev = vq->device;
+
+	vq->kicks_off = !enable;
+	if (!enable) {
+		vq_st16(&ev->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+		return false;
+	}
+	if (vq->event_idx) {
+		vq_st16(&ev->off_wrap, vq->last_avail_idx |
+			(uint16_t)vq->avail_wrap << VRING_PACKED_EVENT_F_WRAP_CTR);
+		vq_st16_release(&ev->flags, VRING_PACKED_EVENT_FLAG_DESC);
+	} else {
+		vq_st16(&ev->flags, VRING_PACKED_EVENT_FLAG_ENABLE);
+	}
+	vq_mb();
+	return vq_packed_has_avail(vq);
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* Split virtqueue, device side (virtio 1.2, 2.7). */
+#include <string.h>
+
+#include "vq_internal.h"
+
+/* One read of a split descriptor from guest memory into host order: later checks and uses only see
+ * this copy, whatever the driver writes meanwhile. */
+static void read_desc(const struct vring_desc *src, struct vq_desc *d)
+{
+	struct vring_desc raw;
+
+	memcpy(&raw, src, sizeof(raw));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);   /* keep the compiler from re-reading src */
+	d->addr = le64toh(raw.addr);
+	d->len = le32toh(raw.len);
+	d->flags = le16toh(raw.flags);
+	d->id_or_next = le16toh(raw.next);
+}
+
+static int walk_indirect(struct vq_chain *c, const struct vq_desc *ind)
+{
+	struct virtqueue *vq = c->vq;
+	const struct vring_desc *table;
+	unsigned n, count = 0, i = 0;
+	struct vq_desc d;
+
+	table = vq_chain_indirect(c, ind, &n);
+	if (!table)
+		return -1;
+	for (;;) {
+		if (++count > n) {
+			vq_set_broken(vq, "indirect chain loops (more than its %u entries)", n);
+			return -1;
+		}
+		read_desc(&table[i], &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			vq_set_broken(vq, "nested indirect descriptor (entry %u)", i);
+			return -1;
+		}
+		if (vq_chain_add(c, &d) < 0)
+			return -1;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		if (d.id_or_next >= n) {
+			vq_set_broken(vq, "indirect next index %u out of range (table of %u)", d.id_or_next, n);
+			return -1;
+		}
+		i = d.id_or_next;
+	}
+}
+
+int vq_split_pop(struct virtqueue *vq, struct vq_elem *elem)
+{
+	struct vring_avail *avail = vq->driver;
+	const struct vring_desc *table = vq->desc;
+	uint16_t avail_idx, pending, head, idx;
+	unsigned count = 0;
+	struct vq_chain c;
+	struct vq_desc d;
+
+	avail_idx = vq_ld16_acquire(&avail->idx);
+	pending = avail_idx - vq->last_avail_idx;
+	if (pending == 0)
+		return 0;
+	if (pending > vq->size) {
+		vq_set_broken(vq, "avail idx jumped from %u to %u (queue size %u)", vq->last_avail_idx,
+			      avail_idx, vq->size);
+		return -1;
+	}
+	head = vq_ld16(&avail->ring[vq->last_avail_idx & (vq->size - 1)]);
+	if (head >= vq->size) {
+		vq_set_broken(vq, "head index %u out of range (queue size %u)", head, vq->size);
+		return -1;
+	}
+	vq_chain_start(&c, vq, elem);
+	elem->id = head;
+	idx = head;
+	for (;;) {
+		if (++count > vq->size) {
+			vq_set_broken(vq, "descriptor chain from head %u loops or is longer than the queue (%u)",
+				      head, vq->size);
+			return -1;
+		}
+		read_desc(&table[idx], &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (walk_indirect(&c, &d) < 0)
+				return -1;
+			break;
+		}
+		if (vq_chain_add(&c, &d) < 0)
+			return -1;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		if (d.id_or_next >= vq->size) {
+			vq_set_broken(vq, "next index %u out of range (queue size %u)", d.id_or_next, vq->size);
+			return -1;
+		}
+		idx = d.id_or_next;
+	}
+	elem->ndescs = count;
+	vq->last_avail_idx++;
+	/* Keep the driver kicking while we are awake and kicks are wanted (EVENT_IDX). */
+	if (vq->event_idx && !vq->kicks_off)
+		vq_st16(vring_avail_event(vq->device, vq->size), vq->last_avail_idx);
+	return 1;
+}
+
+void vq_split_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written)
+{
+	struct vring_used *used = vq->device;
+	struct vring_used_elem *ue = &used->ring[vq->used_idx & (vq->size - 1)];
+
+	vq_st32(&ue->id, elem->id);
+	vq_st32(&ue->len, written);
+	vq->used_idx++;
+	vq->used_pending++;
+}
+
+void vq_split_flush(struct virtqueue *vq)
+{
+	struct vring_used *used = vq->device;
+
+	/* Elements first, then the index that exposes them. */
+	vq_st16_release(&used->idx, vq->used_idx);
+	vq->used_pending = 0;
+}
+
+bool vq_split_should_notify(struct virtqueue *vq)
+{
+	struct vring_avail *avail = vq->driver;
+	uint16_t old = vq->signalled_used, new = vq->used_idx;
+	bool valid = vq->signalled_used_valid;
+
+	/* Our used idx store must be visible before we read the driver's wishes. */
+	vq_mb();
+	if (!vq->event_idx)
+		return !(vq_ld16(&avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (!valid)
+		return true;
+	return vring_need_event(vq_ld16(vring_used_event(avail, vq->size)), new, old);
+}
+
+bool vq_split_has_avail(struct virtqueue *vq)
+{
+	struct vring_avail *avail = vq->driver;
+
+	return vq_ld16_acquire(&avail->idx) != vq->last_avail_idx;
+}
+
+bool vq_split_enable_kicks(struct virtqueue *vq, bool enable)
+{
+	struct vring_used *used = vq->device;
+
+	vq->kicks_off = !enable;
+	if (vq->event_idx) {
+		if (enable)
+			vq_st16(vring_avail_event(used, vq->size), vq->last_avail_idx);
+	} else {
+		vq_st16(&used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY);
+	}
+	if (!enable)
+		return false;
+	/* The driver may have added buffers before it could see our request: look again. */
+	vq_mb();
+	return vq_split_has_avail(vq);
+}
