@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/* Stateless security-group ACLs with per-rule counters (see acl.h). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+
+void acl_init(struct acl *acl, enum acl_action def)
+{
+	memset(acl, 0, sizeof(*acl));
+	acl->def = def;
+}
+
+int acl_add(struct acl *acl, const struct acl_rule *rule)
+{
+	if (acl->n >= ACL_MAX_RULES)
+		return -1;
+	acl->rules[acl->n] = *rule;
+	acl->rules[acl->n].packets = 0;
+	acl->rules[acl->n].bytes = 0;
+	return (int)acl->n++;
+}
+
+int acl_del(struct acl *acl, unsigned idx)
+{
+	if (idx >= acl->n)
+		return -1;
+	memmove(&acl->rules[idx], &acl->rules[idx + 1], (acl->n - idx - 1) * sizeof(acl->rules[0]));
+	acl->n--;
+	return 0;
+}
+
+void acl_clear(struct acl *acl)
+{
+	acl->n = 0;
+}
+
+static bool prefix_match(const uint8_t *addr, const uint8_t *pfx, unsigned plen)
+{
+	unsigned full = plen / 8, rem = plen % 8;
+
+	if (memcmp(addr, pfx, full))
+		return false;
+	if (rem) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rem));
+
+		return (addr[full] & mask) == (pfx[full] & mask);
+	}
+	return true;
+}
+
+static bool rule_match(const struct acl_rule *r, const struct vsw_pkt *pkt)
+{
+	const uint8_t *src, *dst;
+
+	if (r->ip_ver && r->ip_ver != pkt->ip_ver)
+		return false;
+	if (r->proto && r->proto != pkt->proto)
+		return false;
+	if (pkt->ip_ver == 4) {
+		src = (const uint8_t *)&pkt->src4;
+		dst = (const uint8_t *)&pkt->dst4;
+	} else {
+		src = pkt->src6;
+		dst = pkt->dst6;
+	}
+	if (r->src_plen && !prefix_match(src, r->src, r->src_plen))
+		return false;
+	if (r->dst_plen && !prefix_match(dst, r->dst, r->dst_plen))
+		return false;
+	if (r->sport_lo != 0 || r->sport_hi != 0xffff || r->dport_lo != 0 || r->dport_hi != 0xffff) {
+		if (!pkt->l4_ok)
+			return false;
+		if (pkt->sport < r->sport_lo || pkt->sport > r->sport_hi)
+			return false;
+		if (pkt->dport < r->dport_lo || pkt->dport > r->dport_hi)
+			return false;
+	}
+	return true;
+}
+
+enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len)
+{
+	if (pkt->ip_ver == 0) {
+		if (pkt->ethertype == ETH_P_ARP_)
+			return ACL_ALLOW;
+		goto deflt;
+	}
+	for (unsigned i = 0; i < acl->n; i++) {
+		struct acl_rule *r = &acl->rules[i];
+
+		if (rule_match(r, pkt)) {
+			r->packets++;
+			r->bytes += len;
+			return r->action;
+		}
+	}
+deflt:
+	acl->def_packets++;
+	acl->def_bytes += len;
+	return acl->def;
+}
+
+int acl_parse_cidr(const char *s, uint8_t addr[16], uint8_t *plen)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	int ver;
+	long n;
+
+	if (alen == 0 || alen >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, alen);
+	buf[alen] = 0;
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		ver = 4;
+	else if (inet_pton(AF_INET6, buf, addr) == 1)
+		ver = 6;
+	else
+		return -1;
+	n = ver == 4 ? 32 : 128;
+	if (slash) {
+		char *end;
+
+		n = strtol(slash + 1, &end, 10);
+		if (end == slash + 1 || *end || n < 0 || n > (ver == 4 ? 32 : 128))
+			return -1;
+	}
+	*plen = (uint8_t)n;
+	return ver;
+}
+
+static int parse_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	char *end;
+	long a, b;
+
+	a = strtol(s, &end, 10);
+	if (end == s || a < 0 || a > 65535)
+		return -1;
+	b = a;
+	if (*end == '-') {
+		const char *t = end + 1;
+
+		b = strtol(t, &end, 10);
+		if (end == t || b < a || b > 65535)
+			return -1;
+	}
+	if (*end)
+		return -1;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
+static int parse_proto(const char *s, uint8_t *proto)
+{
+	static const struct { const char *name; uint8_t num; } names[] = {
+		{ "tcp", IPPROTO_TCP_ }, { "udp", IPPROTO_UDP_ }, { "icmp", IPPROTO_ICMP_ },
+		{ "icmp6", IPPROTO_ICMPV6_ }, { "any", 0 },
+	};
+	char *end;
+	long n;
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i].name)) {
+			*proto = names[i].num;
+			return 0;
+		}
+	}
+	n = strtol(s, &end, 10);
+	if (end == s || *end || n < 0 || n > 255)
+		return -1;
+	*proto = (uint8_t)n;
+	return 0;
+}
+
+#define PARSE_FAIL(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+int acl_rule_parse(const char *text, struct acl_rule *rule, char *err, unsigned errlen)
+{
+	char buf[512], *save = NULL, *w;
+	bool have_action = false;
+
+	memset(rule, 0, sizeof(*rule));
+	rule->sport_hi = rule->dport_hi = 0xffff;
+	if (strlen(text) >= sizeof(buf))
+		PARSE_FAIL("rule text too long");
+	strcpy(buf, text);
+	for (w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char *arg = NULL;
+
+		if (!have_action) {
+			if (!strcmp(w, "allow"))
+				rule->action = ACL_ALLOW;
+			else if (!strcmp(w, "deny"))
+				rule->action = ACL_DENY;
+			else
+				PARSE_FAIL("rule must start with allow or deny, not '%s'", w);
+			have_action = true;
+			continue;
+		}
+		if (!strcmp(w, "ip4") || !strcmp(w, "ip6")) {
+			uint8_t v = w[2] == '4' ? 4 : 6;
+
+			if (rule->ip_ver && rule->ip_ver != v)
+				PARSE_FAIL("rule mixes ip4 and ip6");
+			rule->ip_ver = v;
+			continue;
+		}
+		if (strcmp(w, "proto") && strcmp(w, "src") && strcmp(w, "dst") && strcmp(w, "sport") &&
+		    strcmp(w, "dport"))
+			PARSE_FAIL("unknown word '%s'", w);
+		arg = strtok_r(NULL, " \t", &save);
+		if (!arg)
+			PARSE_FAIL("'%s' needs a value", w);
+		if (!strcmp(w, "proto")) {
+			if (parse_proto(arg, &rule->proto))
+				PARSE_FAIL("bad protocol '%s'", arg);
+		} else if (!strcmp(w, "src") || !strcmp(w, "dst")) {
+			bool is_src = w[0] == 's';
+			int v = acl_parse_cidr(arg, is_src ? rule->src : rule->dst,
+					       is_src ? &rule->src_plen : &rule->dst_plen);
+
+			if (v < 0)
+				PARSE_FAIL("bad address/prefix '%s'", arg);
+			if (rule->ip_ver && rule->ip_ver != v)
+				PARSE_FAIL("address '%s' does not match the rule's IP version", arg);
+			rule->ip_ver = (uint8_t)v;
+		} else if (!strcmp(w, "sport")) {
+			if (parse_range(arg, &rule->sport_lo, &rule->sport_hi))
+				PARSE_FAIL("bad port range '%s'", arg);
+		} else {
+			if (parse_range(arg, &rule->dport_lo, &rule->dport_hi))
+				PARSE_FAIL("bad port range '%s'", arg);
+		}
+	}
+	if (!have_action)
+		PARSE_FAIL("empty rule");
+	return 0;
+}
+
+static void format_cidr(const struct acl_rule *r, const uint8_t *a, uint8_t plen, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(r->ip_ver == 6 ? AF_INET6 : AF_INET, a, ip, sizeof(ip));
+	snprintf(out, len, "%s/%u", ip, plen);
+}
+
+void acl_rule_format(const struct acl_rule *r, char *buf, unsigned len)
+{
+	char tmp[96];
+	int n = snprintf(buf, len, "%s", r->action == ACL_ALLOW ? "allow" : "deny");
+
+#define APPEND(...) do { if (n >= 0 && (unsigned)n < len) n += snprintf(buf + n, len - (unsigned)n, __VA_ARGS__); } while (0)
+	if (r->ip_ver)
+		APPEND(" ip%u", r->ip_ver);
+	if (r->proto)
+		APPEND(" proto %u", r->proto);
+	if (r->src_plen) {
+		format_cidr(r, r->src, r->src_plen, tmp, sizeof(tmp));
+		APPEND(" src %s", tmp);
+	}
+	if (r->dst_plen) {
+		format_cidr(r, r->dst, r->dst_plen, tmp, sizeof(tmp));
+		APPEND(" dst %s", tmp);
+	}
+	if (r->sport_lo != 0 || r->sport_hi != 0xffff)
+		APPEND(" sport %u-%u", r->sport_lo, r->sport_hi);
+	if (r->dport_lo != 0 || r->dport_hi != 0xffff)
+		APPEND(" dport %u-%u", r->dport_lo, r->dport_hi);
+#undef APPEND
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the virtual switch shared by its files (switch.c, stats.c). */
+#ifndef KITE_DPU_SWITCH_PRIV_H
+#define KITE_DPU_SWITCH_PRIV_H
+
+#include "kite/ratelimit.h"
+
+#include "fdb.h"
+#include "switch.h"
+
+#define VNI_NONE UINT32_MAX
+
+struct vsw_port {
+	char name[VSW_NAME_MAX];
+	const struct vsw_port_ops *ops;
+	void *opaque;
+	enum vsw_vlan_mode mode;
+	uint16_t access_vid;
+	uint16_t native_vid;              /* trunk: untagged VLAN, 0 = none */
+	uint64_t trunk[4096 / 64];        /* trunk: allowed VLANs */
+	uint32_t mtu;
+	bool vxlan;
+	struct vxlan_cfg vx;
+	bool acl_active[2];               /* rules present or default deny */
+	struct acl acl[2];
+	struct ratelimit rl_pps, rl_bps;
+	bool rl_active;
+	struct vsw_port_stats st;
+	struct vsw_frame *out[VSW_BURST];
+	unsigned nout;
+};
+
+struct vsw_vni {
+	uint32_t vni;
+	uint16_t vid;
+	unsigned nvtep;
+	uint32_t vtep[VSW_MAX_VTEPS];
+};
+
+struct vswitch {
+	struct vsw_pool pool;
+	struct fdb fdb;
+	uint64_t (*clock_ns)(void);
+	uint64_t now;
+	struct vsw_port *port[VSW_MAX_PORTS];
+	uint32_t vid2vni[4096];
+	struct vsw_vni vnis[VSW_MAX_VNIS];
+	unsigned nvnis;
+	uint16_t ip_id;
+};
+
+#endif

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* VXLAN encapsulation and decapsulation (see vxlan.h). */
+#include <string.h>
+
+#include "parse.h"
+#include "vxlan.h"
+
+static uint16_t vxlan_src_port(const uint8_t *inner, uint32_t len)
+{
+	uint32_t h = 2166136261u;
+
+	/* FNV-1a over the inner MAC addresses (and ethertype): one flow keeps one outer port. */
+	for (uint32_t i = 0; i < 14 && i < len; i++) {
+		h ^= inner[i];
+		h *= 16777619u;
+	}
+	return (uint16_t)(49152 + (h % 16384));
+}
+
+int vxlan_encap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t vni, uint32_t remote_ip,
+		uint16_t ip_id)
+{
+	uint32_t inner_len = f->len;
+	uint16_t sport = vxlan_src_port(f->data, f->len);
+	uint8_t *p, *ip, *udp, *vx;
+
+	if (vni > VXLAN_VNI_MAX || inner_len + VXLAN_OVERHEAD > 0xffff)
+		return -1;
+	p = vsw_frame_push(f, VXLAN_OVERHEAD);
+	if (!p)
+		return -1;
+	memcpy(p, cfg->gw_mac, 6);
+	memcpy(p + 6, cfg->local_mac, 6);
+	vsw_put_be16(p + 12, ETH_P_IPV4_);
+
+	ip = p + 14;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	vsw_put_be16(ip + 2, (uint16_t)(20 + 8 + VXLAN_HLEN + inner_len));
+	vsw_put_be16(ip + 4, ip_id);
+	vsw_put_be16(ip + 6, 0x4000);    /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP_;
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 12, &cfg->local_ip, 4);
+	memcpy(ip + 16, &remote_ip, 4);
+	vsw_put_be16(ip + 10, vsw_ip_csum(ip, 20));
+
+	udp = ip + 20;
+	vsw_put_be16(udp, sport);
+	vsw_put_be16(udp + 2, VXLAN_PORT);
+	vsw_put_be16(udp + 4, (uint16_t)(8 + VXLAN_HLEN + inner_len));
+	vsw_put_be16(udp + 6, 0);        /* RFC 7348: zero UDP checksum over IPv4 */
+
+	vx = udp + 8;
+	vx[0] = 0x08;
+	vx[1] = vx[2] = vx[3] = 0;
+	vx[4] = (uint8_t)(vni >> 16);
+	vx[5] = (uint8_t)(vni >> 8);
+	vx[6] = (uint8_t)vni;
+	vx[7] = 0;
+	return 0;
+}
+
+enum vxlan_err vxlan_decap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t *vni,
+			   uint32_t *remote_ip)
+{
+	const uint8_t *p = f->data, *ip, *udp, *vx;
+	uint32_t len = f->len, off = 14, ihl, tot, ulen;
+	uint16_t type;
+	uint32_t dst;
+
+	if (len < 14)
+		return VXLAN_BAD;
+	type = vsw_get_be16(p + 12);
+	if (type == ETH_P_8021Q_) {   /* one outer tag is tolerated */
+		if (len < 18)
+			return VXLAN_BAD;
+		type = vsw_get_be16(p + 16);
+		off = 18;
+	}
+	if (type != ETH_P_IPV4_)
+		return VXLAN_NOT_VXLAN;
+	if (len < off + 20)
+		return VXLAN_BAD;
+	ip = p + off;
+	if ((ip[0] >> 4) != 4)
+		return VXLAN_BAD;
+	ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	tot = vsw_get_be16(ip + 2);
+	if (ihl < 20 || len < off + ihl || tot < ihl || tot > len - off)
+		return VXLAN_BAD;
+	if (ip[9] != IPPROTO_UDP_)
+		return VXLAN_NOT_VXLAN;
+	if (vsw_ip_csum(ip, ihl) != 0)
+		return VXLAN_BAD;
+	if (vsw_get_be16(ip + 6) & 0x3fff)   /* MF or fragment offset: not reassembled */
+		return VXLAN_BAD;
+	if (tot - ihl < 8)
+		return VXLAN_BAD;
+	udp = ip + ihl;
+	if (vsw_get_be16(udp + 2) != VXLAN_PORT)
+		return VXLAN_NOT_VXLAN;
+	memcpy(&dst, ip + 16, 4);
+	if (dst != cfg->local_ip)
+		return VXLAN_NOT_LOCAL;
+	ulen = vsw_get_be16(udp + 4);
+	if (ulen < 8 + VXLAN_HLEN + 14 || ulen > tot - ihl)
+		return VXLAN_BAD;
+	vx = udp + 8;
+	if (!(vx[0] & 0x08))
+		return VXLAN_BAD;
+	*vni = (uint32_t)vx[4] << 16 | (uint32_t)vx[5] << 8 | vx[6];
+	memcpy(remote_ip, ip + 12, 4);
+	/* Inner frame: what the UDP length covers (trailing Ethernet padding is dropped). */
+	f->data += off + ihl + 8 + VXLAN_HLEN;
+	f->len = ulen - 8 - VXLAN_HLEN;
+	return VXLAN_OK;
+}

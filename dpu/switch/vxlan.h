@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VXLAN (RFC 7348) on the uplink: outer Ethernet / IPv4 (no options, DF set, TTL 64, header
+ * checksum) / UDP (destination 4789, source port from a hash of the inner addresses for ECMP,
+ * checksum 0) / VXLAN (flags 0x08 = valid VNI, 24-bit VNI). The inner frame is carried untagged.
+ */
+#ifndef KITE_DPU_SWITCH_VXLAN_H
+#define KITE_DPU_SWITCH_VXLAN_H
+
+#include <stdint.h>
+
+#include "frame.h"
+
+#define VXLAN_PORT      4789
+#define VXLAN_HLEN      8
+/* Outer Ethernet + IPv4 + UDP + VXLAN. */
+#define VXLAN_OVERHEAD  (14 + 20 + 8 + VXLAN_HLEN)
+#define VXLAN_VNI_MAX   0xffffffu
+
+struct vxlan_cfg {
+	uint32_t local_ip;      /* network order */
+	uint8_t local_mac[6];   /* outer source MAC */
+	uint8_t gw_mac[6];      /* outer destination MAC (next hop towards every VTEP) */
+};
+
+enum vxlan_err {
+	VXLAN_OK = 0,
+	VXLAN_NOT_VXLAN,    /* not IPv4/UDP to port 4789: not ours */
+	VXLAN_BAD,          /* malformed: truncated, bad checksum, lengths, flags, fragment */
+	VXLAN_NOT_LOCAL,    /* outer destination is not our local IP */
+};
+
+/* Prepend the outer headers to f (inner frame at f->data). -1 if there is no headroom. */
+int vxlan_encap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t vni, uint32_t remote_ip,
+		uint16_t ip_id);
+/* Validate the outer headers of f and strip them. On VXLAN_OK f holds the inner frame, *vni and
+ * *remote_ip (outer source, network order) are set. f is unchanged on error. */
+enum vxlan_err vxlan_decap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t *vni,
+			   uint32_t *remote_ip);
+
+#endif

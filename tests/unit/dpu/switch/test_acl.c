@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Security-group ACLs: text parsing, matching (CIDR, protocol, port ranges, IPv6), counters, default. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "acl.h"
+#include "frames.h"
+
+static uint8_t buf[256];
+
+static void pkt_of(struct vsw_pkt *p, int ver, const char *sip, const char *dip, uint8_t proto,
+		   uint16_t sport, uint16_t dport, uint32_t *len)
+{
+	struct tf_spec s = { .dst = MAC_B, .src = MAC_A, .vid = -1, .ip_ver = ver, .sip = sip, .dip = dip,
+			     .proto = proto, .sport = sport, .dport = dport, .payload = 10 };
+
+	*len = tf_build(buf, &s);
+	assert_int_equal(vsw_parse(buf, *len, p), VSW_PARSE_OK);
+}
+
+static void test_parse_text(void **state)
+{
+	struct acl_rule r;
+	char err[128], txt[256];
+
+	(void)state;
+	assert_int_equal(acl_rule_parse("allow proto tcp src 10.0.0.0/8 dst 192.168.1.7 dport 80-443", &r,
+					err, sizeof(err)), 0);
+	assert_int_equal(r.action, ACL_ALLOW);
+	assert_int_equal(r.ip_ver, 4);
+	assert_int_equal(r.proto, 6);
+	assert_int_equal(r.src_plen, 8);
+	assert_int_equal(r.src[0], 10);
+	assert_int_equal(r.dst_plen, 32);
+	assert_int_equal(r.dport_lo, 80);
+	assert_int_equal(r.dport_hi, 443);
+	assert_int_equal(r.sport_lo, 0);
+	assert_int_equal(r.sport_hi, 65535);
+	acl_rule_format(&r, txt, sizeof(txt));
+	assert_string_equal(txt, "allow ip4 proto 6 src 10.0.0.0/8 dst 192.168.1.7/32 dport 80-443");
+
+	assert_int_equal(acl_rule_parse("deny ip6 src fd00::/64 proto udp sport 53", &r, err, sizeof(err)), 0);
+	assert_int_equal(r.ip_ver, 6);
+	assert_int_equal(r.src_plen, 64);
+	assert_int_equal(r.sport_lo, 53);
+	assert_int_equal(r.sport_hi, 53);
+	assert_int_equal(acl_rule_parse("deny", &r, err, sizeof(err)), 0);
+
+	assert_int_equal(acl_rule_parse("", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("permit", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow src 10.0.0.0/33", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow src 10.0.0.300", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow dport 90-80", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow dport 70000", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow proto", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow ip6 src 10.0.0.1", &r, err, sizeof(err)), -1);
+	assert_int_equal(acl_rule_parse("allow bogus 1", &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bogus"));
+}
+
+static void add(struct acl *a, const char *text)
+{
+	struct acl_rule r;
+
+	assert_int_equal(acl_rule_parse(text, &r, NULL, 0), 0);
+	assert_true(acl_add(a, &r) >= 0);
+}
+
+static void test_match_and_counters(void **state)
+{
+	struct acl a;
+	struct vsw_pkt p;
+	uint32_t len;
+
+	(void)state;
+	acl_init(&a, ACL_DENY);
+	add(&a, "deny proto tcp dst 10.0.1.5 dport 22");
+	add(&a, "allow proto tcp src 10.0.0.0/23 dport 1-1024");
+	add(&a, "allow proto icmp");
+	add(&a, "allow ip6 src fd00:1::/32");
+
+	pkt_of(&p, 4, "10.0.1.9", "10.0.1.5", IPPROTO_TCP_, 5000, 22, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);          /* rule 0 */
+	pkt_of(&p, 4, "10.0.1.9", "10.0.1.5", IPPROTO_TCP_, 5000, 80, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);         /* rule 1 */
+	pkt_of(&p, 4, "10.0.2.9", "10.0.1.5", IPPROTO_TCP_, 5000, 80, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);          /* outside /23: default */
+	pkt_of(&p, 4, "10.0.0.1", "10.0.1.5", IPPROTO_TCP_, 5000, 1025, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);          /* port above range: default */
+	pkt_of(&p, 4, "10.0.0.1", "10.0.1.5", IPPROTO_UDP_, 5000, 80, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);          /* wrong protocol: default */
+	pkt_of(&p, 4, "8.8.8.8", "10.0.1.5", IPPROTO_ICMP_, 8, 0, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);         /* rule 2 */
+	pkt_of(&p, 6, "fd00:1:2::3", "fd00::9", IPPROTO_UDP_, 1, 2, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);         /* rule 3 */
+	pkt_of(&p, 6, "fd00:2::3", "fd00::9", IPPROTO_UDP_, 1, 2, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);          /* default */
+
+	assert_int_equal(a.rules[0].packets, 1);
+	assert_int_equal(a.rules[1].packets, 1);
+	assert_int_equal(a.rules[1].bytes, 14 + 20 + 20 + 10);
+	assert_int_equal(a.rules[2].packets, 1);
+	assert_int_equal(a.rules[3].packets, 1);
+	assert_int_equal(a.def_packets, 4);
+
+	/* ARP always passes a deny-all list; other non-IP frames get the default */
+	{
+		struct tf_spec s = { .dst = MAC_BCAST, .src = MAC_A, .vid = -1, .ethertype = ETH_P_ARP_,
+				     .payload = 28 };
+
+		len = tf_build(buf, &s);
+		assert_int_equal(vsw_parse(buf, len, &p), VSW_PARSE_OK);
+		assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+		s.ethertype = 0x88b5;
+		len = tf_build(buf, &s);
+		assert_int_equal(vsw_parse(buf, len, &p), VSW_PARSE_OK);
+		assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	}
+	/* delete rule 0: ssh is now allowed by rule 1 */
+	assert_int_equal(acl_del(&a, 0), 0);
+	assert_int_equal(acl_del(&a, 10), -1);
+	pkt_of(&p, 4, "10.0.1.9", "10.0.1.5", IPPROTO_TCP_, 5000, 22, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	assert_int_equal(a.rules[0].packets, 2);
+}
+
+static void test_fragment_and_full(void **state)
+{
+	struct acl a;
+	struct acl_rule r;
+	struct vsw_pkt p;
+	uint32_t len;
+
+	(void)state;
+	acl_init(&a, ACL_ALLOW);
+	add(&a, "deny proto udp dport 53");
+	pkt_of(&p, 4, "1.1.1.1", "2.2.2.2", IPPROTO_UDP_, 1, 53, &len);
+	buf[14 + 6] = 0x00;
+	buf[14 + 7] = 0x10;   /* fragment offset: no ports, port rule cannot match */
+	assert_int_equal(vsw_parse(buf, len, &p), VSW_PARSE_OK);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	acl_clear(&a);
+	assert_int_equal(acl_rule_parse("allow", &r, NULL, 0), 0);
+	for (int i = 0; i < ACL_MAX_RULES; i++)
+		assert_int_equal(acl_add(&a, &r), i);
+	assert_int_equal(acl_add(&a, &r), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_text),
+		cmocka_unit_test(test_match_and_counters),
+		cmocka_unit_test(test_fragment_and_full),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
