@@ -49,6 +49,7 @@ struct vm_config {
 struct iobus;
 struct evloop;
 struct vcpu;
+struct kite_devices;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -65,6 +66,9 @@ struct vm {
 	struct evloop *loop;
 	atomic_bool exiting;
 	atomic_int exit_status;
+	struct kite_devices *devs;   /* legacy devices (devices/), owned by vm_destroy() */
+	uint64_t low_ram;            /* bytes of RAM below KITE_MMIO_HOLE_START */
+	uint64_t high_ram;           /* bytes of RAM from 4 GiB up */
 };
 
 /* Host pointer for guest range or NULL (bounds checked). */
@@ -72,6 +76,17 @@ static inline void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
 {
 	return gm_ptr(&vm->mem, gpa, len);
 }
+
+/* Lifecycle (vmm/vm.c). vm_create(): open KVM, check the API and capabilities, create the VM, its
+ * irqchip, PIT, guest RAM, buses, event loop, devices, then load the kernel and firmware tables and
+ * create the vCPUs. vm_run(): start the vCPU threads, run the event loop on the calling thread until
+ * vm_request_exit(), join the vCPUs; returns the exit status. vm_destroy(): release everything
+ * (safe on a partly created VM). Errors log one line and return -1. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
+#define KITE_EXIT_SIGNAL_BASE 128
 
 /* End the VM with this exit status: stops every vCPU and the event loop. Thread and signal safe;
  * the first request wins. */

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACPI PM1a fixed hardware. Event block (4 bytes at KITE_ACPI_PM1A_EVT): PM1_STS (write 1 to clear)
+ * and PM1_EN. Control block (2 bytes at KITE_ACPI_PM1A_CNT): SCI_EN always reads set; writing SLP_EN
+ * with SLP_TYP == KITE_ACPI_S5_TYP powers the VM off (exit status 0). Other sleep states are ignored.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kite/devices.h"
+#include "kite/iobus.h"
+#include "kite/log.h"
+#include "kite/vm.h"
+
+#define PM1_CNT_SCI_EN      0x0001
+#define PM1_CNT_SLP_TYP_SHIFT 10
+#define PM1_CNT_SLP_TYP_MASK  0x7
+#define PM1_CNT_SLP_EN      0x2000
+
+static pthread_mutex_t pm_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint16_t pm1_sts, pm1_en, pm1_cnt = PM1_CNT_SCI_EN;
+
+static void put16(uint8_t *data, uint32_t len, unsigned byte_off, uint16_t v)
+{
+	/* Byte-granular view of a 16-bit register. */
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned b = byte_off + i;
+
+		data[i] = b < 2 ? (uint8_t)(v >> (8 * b)) : 0xff;
+	}
+}
+
+static uint16_t merge16(uint16_t old, const uint8_t *data, uint32_t len, unsigned byte_off, uint16_t *mask)
+{
+	uint16_t v = old;
+
+	*mask = 0;
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned b = byte_off + i;
+
+		if (b >= 2)
+			break;
+		v = (uint16_t)((v & ~(0xffu << (8 * b))) | ((unsigned)data[i] << (8 * b)));
+		*mask |= (uint16_t)(0xffu << (8 * b));
+	}
+	return v;
+}
+
+static void pm1_evt_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	uint16_t mask;
+
+	(void)opaque;
+	pthread_mutex_lock(&pm_lock);
+	if (addr < 2) {
+		if (is_write) {
+			uint16_t v = merge16(0, data, len, (unsigned)addr, &mask);
+
+			pm1_sts &= (uint16_t)~(v & mask);
+			if (len > 2 - addr) /* spills into PM1_EN */
+				pm1_en = merge16(pm1_en, data + (2 - addr), len - (uint32_t)(2 - addr), 0, &mask);
+		} else {
+			put16(data, len, (unsigned)addr, pm1_sts);
+			if (len > 2 - addr)
+				put16(data + (2 - addr), len - (uint32_t)(2 - addr), 0, pm1_en);
+		}
+	} else {
+		if (is_write)
+			pm1_en = merge16(pm1_en, data, len, (unsigned)addr - 2, &mask);
+		else
+			put16(data, len, (unsigned)addr - 2, pm1_en);
+	}
+	pthread_mutex_unlock(&pm_lock);
+}
+
+static void pm1_cnt_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+	uint16_t mask, v;
+	bool poweroff = false;
+
+	pthread_mutex_lock(&pm_lock);
+	if (!is_write) {
+		put16(data, len, (unsigned)addr, pm1_cnt | PM1_CNT_SCI_EN);
+		pthread_mutex_unlock(&pm_lock);
+		return;
+	}
+	v = merge16(pm1_cnt, data, len, (unsigned)addr, &mask);
+	if ((v & PM1_CNT_SLP_EN) &&
+	    ((v >> PM1_CNT_SLP_TYP_SHIFT) & PM1_CNT_SLP_TYP_MASK) == KITE_ACPI_S5_TYP)
+		poweroff = true;
+	pm1_cnt = (uint16_t)((v & ~PM1_CNT_SLP_EN) | PM1_CNT_SCI_EN);  /* SLP_EN reads as 0 */
+	pthread_mutex_unlock(&pm_lock);
+	if (poweroff) {
+		log_info("acpi: guest powered off (S5)");
+		vm_request_exit(vm, 0);
+	}
+}
+
+int acpi_pm_init(struct vm *vm)
+{
+	pthread_mutex_lock(&pm_lock);
+	pm1_sts = pm1_en = 0;
+	pm1_cnt = PM1_CNT_SCI_EN;
+	pthread_mutex_unlock(&pm_lock);
+	if (iobus_register(vm->pio, KITE_ACPI_PM1A_EVT, 4, pm1_evt_io, vm) < 0 ||
+	    iobus_register(vm->pio, KITE_ACPI_PM1A_CNT, 2, pm1_cnt_io, vm) < 0) {
+		log_err("acpi: PM1a ports 0x%x/0x%x already taken", KITE_ACPI_PM1A_EVT, KITE_ACPI_PM1A_CNT);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * i8042 keyboard controller, only as much as Linux needs: status and data ports, the command byte,
+ * self tests, and command 0xFE (pulse the CPU reset line) which ends the VM with status 0. There is
+ * no keyboard or mouse behind it: port tests pass, nothing ever sends scancodes.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "kite/devices.h"
+#include "kite/iobus.h"
+#include "kite/log.h"
+#include "kite/vm.h"
+
+#define I8042_DATA    0   /* port 0x60 */
+#define I8042_CMD     4   /* port 0x64: write command, read status */
+
+#define STS_OBF       0x01  /* output buffer full (data for the CPU) */
+#define STS_SYS       0x04  /* system flag: self test passed */
+#define STS_CMD       0x08  /* last write was a command */
+
+#define CMD_READ_CTR   0x20
+#define CMD_WRITE_CTR  0x60
+#define CMD_AUX_DIS    0xA7
+#define CMD_AUX_EN     0xA8
+#define CMD_AUX_TEST   0xA9
+#define CMD_SELF_TEST  0xAA
+#define CMD_KBD_TEST   0xAB
+#define CMD_KBD_DIS    0xAD
+#define CMD_KBD_EN     0xAE
+#define CMD_READ_OUT   0xD0
+#define CMD_WRITE_OUT  0xD1
+#define CMD_RESET      0xFE
+
+struct i8042 {
+	pthread_mutex_t lock;
+	uint8_t status;
+	uint8_t ctr;        /* controller command byte */
+	uint8_t out;        /* output buffer (valid when STS_OBF) */
+	uint8_t pending;    /* command waiting for its data byte, 0 = none */
+};
+
+static struct i8042 kbc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void kbc_reply(uint8_t v)
+{
+	kbc.out = v;
+	kbc.status |= STS_OBF;
+}
+
+/* Returns true if the guest asked for a CPU reset. */
+static bool kbc_command(uint8_t cmd)
+{
+	kbc.status |= STS_CMD;
+	switch (cmd) {
+	case CMD_READ_CTR:
+		kbc_reply(kbc.ctr);
+		break;
+	case CMD_WRITE_CTR:
+	case CMD_WRITE_OUT:
+		kbc.pending = cmd;
+		break;
+	case CMD_SELF_TEST:
+		kbc_reply(0x55);
+		break;
+	case CMD_KBD_TEST:
+	case CMD_AUX_TEST:
+		kbc_reply(0x00);
+		break;
+	case CMD_READ_OUT:
+		kbc_reply(0x01);   /* reset line not asserted */
+		break;
+	case CMD_KBD_DIS:
+		kbc.ctr |= 0x10;
+		break;
+	case CMD_KBD_EN:
+		kbc.ctr &= (uint8_t)~0x10;
+		break;
+	case CMD_AUX_DIS:
+		kbc.ctr |= 0x20;
+		break;
+	case CMD_AUX_EN:
+		kbc.ctr &= (uint8_t)~0x20;
+		break;
+	case CMD_RESET:
+		return true;
+	default:
+		break;
+	}
+	return false;
+}
+
+/* Returns true if the guest asked for a CPU reset. */
+static bool kbc_data(uint8_t v)
+{
+	uint8_t cmd = kbc.pending;
+
+	kbc.status &= (uint8_t)~STS_CMD;
+	kbc.pending = 0;
+	if (cmd == CMD_WRITE_CTR)
+		kbc.ctr = v;
+	else if (cmd == CMD_WRITE_OUT)
+		return !(v & 0x01);   /* bit 0 low = CPU reset */
+	/* Bytes for the (absent) keyboard are dropped. */
+	return false;
+}
+
+static void i8042_access(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+	bool reset = false;
+
+	pthread_mutex_lock(&kbc.lock);
+	if (!is_write) {
+		memset(data, 0xff, len);
+		if (addr == I8042_CMD) {
+			data[0] = kbc.status;
+		} else if (addr == I8042_DATA) {
+			data[0] = kbc.out;
+			kbc.status &= (uint8_t)~STS_OBF;
+		}
+	} else if (addr == I8042_CMD) {
+		reset = kbc_command(data[0]);
+	} else if (addr == I8042_DATA) {
+		reset = kbc_data(data[0]);
+	}
+	pthread_mutex_unlock(&kbc.lock);
+	if (reset) {
+		log_info("i8042: guest reset the CPU, ending the VM");
+		vm_request_exit(vm, 0);
+	}
+}
+
+static void i8042_data_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)addr;
+	i8042_access(opaque, I8042_DATA, data, len, is_write);
+}
+
+static void i8042_cmd_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)addr;
+	i8042_access(opaque, I8042_CMD, data, len, is_write);
+}
+
+int i8042_init(struct vm *vm)
+{
+	pthread_mutex_lock(&kbc.lock);
+	kbc.status = STS_SYS;
+	kbc.ctr = 0x07;     /* keyboard interrupt, aux interrupt, system flag */
+	kbc.out = 0;
+	kbc.pending = 0;
+	pthread_mutex_unlock(&kbc.lock);
+	/* Port 0x61 between them is the PC speaker/PIT gate, answered by KVM's PIT. */
+	if (iobus_register(vm->pio, KITE_I8042_PORT + I8042_DATA, 1, i8042_data_io, vm) < 0 ||
+	    iobus_register(vm->pio, KITE_I8042_PORT + I8042_CMD, 1, i8042_cmd_io, vm) < 0) {
+		log_err("i8042: ports 0x60/0x64 already taken");
+		return -1;
+	}
+	return 0;
+}

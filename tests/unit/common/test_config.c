@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/* Settings: JSON file (good, malformed, unknown keys, wrong types, ranges), flags, validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kite/config.h"
+#include "kite/log.h"
+
+static char tmpdir[] = "/tmp/kite-config-test.XXXXXX";
+static char kernel_path[256], config_path[256];
+
+static int setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	kite_log_init("test_config", KITE_LOG_ERR);
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(kernel_path, sizeof(kernel_path), "%s/bzImage", tmpdir);
+	snprintf(config_path, sizeof(config_path), "%s/vm.json", tmpdir);
+	f = fopen(kernel_path, "w");
+	if (!f)
+		return -1;
+	fputs("not really a kernel", f);
+	fclose(f);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(kernel_path);
+	unlink(config_path);
+	rmdir(tmpdir);
+	return 0;
+}
+
+static void write_config(const char *text)
+{
+	FILE *f = fopen(config_path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int parse(struct kite_options *o, const char *json)
+{
+	config_init(o);
+	return config_parse_json(o, json, "test.json");
+}
+
+static void test_json_good(void **state)
+{
+	struct kite_options o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "{\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\","
+			 " \"cpus\": 4, \"memory\": 512, \"console\": \"file:/tmp/out\", \"hugepages\": true,"
+			 " \"pin_vcpus\": [1, 0], \"kvm\": \"/dev/kvm2\"}"), 0);
+	assert_string_equal(o.vm.kernel, "/k");
+	assert_string_equal(o.vm.initrd, "/i");
+	assert_string_equal(o.vm.cmdline, "console=ttyS0");
+	assert_int_equal(o.vm.ncpus, 4);
+	assert_int_equal(o.vm.mem_mib, 512);
+	assert_int_equal(o.vm.console, KITE_CONSOLE_FILE);
+	assert_string_equal(o.vm.console_path, "/tmp/out");
+	assert_true(o.vm.hugepages);
+	assert_int_equal(o.vm.pin[0], 1);
+	assert_int_equal(o.vm.pin[1], 0);
+	assert_int_equal(o.vm.pin[2], 1);   /* the list repeats */
+	assert_string_equal(o.vm.kvm_path, "/dev/kvm2");
+	config_free(&o);
+
+	/* Empty object: defaults stay. */
+	assert_int_equal(parse(&o, "{}"), 0);
+	assert_null(o.vm.kernel);
+	assert_int_equal(o.vm.ncpus, 1);
+	assert_int_equal(o.vm.mem_mib, KITE_DEFAULT_MEM_MIB);
+	assert_int_equal(o.vm.console, KITE_CONSOLE_STDIO);
+	assert_string_equal(o.vm.kvm_path, KITE_DEFAULT_KVM);
+	assert_int_equal(o.vm.pin[0], -1);
+	config_free(&o);
+
+	assert_int_equal(parse(&o, "{\"pin_vcpus\": \"3,2\", \"console\": \"none\", \"initrd\": null}"), 0);
+	assert_int_equal(o.vm.pin[0], 3);
+	assert_int_equal(o.vm.pin[1], 2);
+	assert_int_equal(o.vm.console, KITE_CONSOLE_NONE);
+	assert_null(o.vm.initrd);
+	config_free(&o);
+}
+
+static void test_json_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",                                   /* not JSON */
+		"{\"cpus\": 2",                       /* truncated */
+		"[1, 2]",                             /* not an object */
+		"{\"cpu\": 2}",                       /* unknown key */
+		"{\"kernel\": 5}",                    /* wrong type */
+		"{\"cpus\": \"2\"}",
+		"{\"hugepages\": 1}",
+		"{\"cpus\": 0}",                      /* out of range */
+		"{\"cpus\": 65}",
+		"{\"cpus\": 1.5}",                    /* not an integer */
+		"{\"cpus\": -1}",
+		"{\"memory\": 15}",
+		"{\"memory\": 1e300}",
+		"{\"console\": \"serial\"}",
+		"{\"console\": \"file:\"}",
+		"{\"pin_vcpus\": \"0,,1\"}",
+		"{\"pin_vcpus\": \"a\"}",
+		"{\"pin_vcpus\": [0, -1]}",
+		"{\"pin_vcpus\": {}}",
+		"{\"cpus\": 2, \"cpus\": 3}",         /* duplicate */
+	};
+	struct kite_options o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = parse(&o, bad[i]);
+
+		if (ret != -1)
+			fail_msg("accepted bad config: %s", bad[i]);
+		config_free(&o);
+	}
+}
+
+static int cli(struct kite_options *o, int argc, const char *const *argv)
+{
+	config_init(o);
+	return cli_parse(o, argc, (char **)argv);
+}
+
+static void test_cli(void **state)
+{
+	struct kite_options o;
+	char config_arg[300];
+
+	(void)state;
+	{
+		const char *argv[] = { "kite", "--kernel", "/k", "--cpus", "2", "--memory", "64", "--console",
+				       "none", "--pin-vcpus", "0", "--stats", "--hugepages", NULL };
+
+		assert_int_equal(cli(&o, 13, argv), 0);
+		assert_string_equal(o.vm.kernel, "/k");
+		assert_int_equal(o.vm.ncpus, 2);
+		assert_int_equal(o.vm.mem_mib, 64);
+		assert_int_equal(o.vm.console, KITE_CONSOLE_NONE);
+		assert_int_equal(o.vm.pin[1], 0);
+		assert_true(o.stats);
+		assert_true(o.vm.hugepages);
+		config_free(&o);
+	}
+	/* Flags override the file, whatever their position. */
+	write_config("{\"cpus\": 3, \"memory\": 128, \"cmdline\": \"from-file\"}");
+	snprintf(config_arg, sizeof(config_arg), "--config=%s", config_path);
+	{
+		const char *argv[] = { "kite", "--cpus", "2", config_arg, NULL };
+
+		assert_int_equal(cli(&o, 4, argv), 0);
+		assert_int_equal(o.vm.ncpus, 2);
+		assert_int_equal(o.vm.mem_mib, 128);
+		assert_string_equal(o.vm.cmdline, "from-file");
+		config_free(&o);
+	}
+	{
+		const char *argv[] = { "kite", "--help", NULL };
+
+		assert_int_equal(cli(&o, 2, argv), 0);
+		assert_true(o.help);
+		config_free(&o);
+	}
+	{
+		static const char *const bad[][3] = {
+			{ "kite", "--cpus", "0" }, { "kite", "--cpus", "x" }, { "kite", "--memory", "-5" },
+			{ "kite", "--memory", "1G" }, { "kite", "--console", "tty" },
+			{ "kite", "--pin-vcpus", "1,x" }, { "kite", "--bogus", "1" }, { "kite", "stray", "arg" },
+			{ "kite", "--config", "/nonexistent/kite.json" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			if (cli(&o, 3, bad[i]) != -1)
+				fail_msg("accepted bad flags: %s %s", bad[i][1], bad[i][2]);
+			config_free(&o);
+		}
+	}
+	{
+		const char *argv[] = { "kite", "--kernel", NULL };
+
+		assert_int_equal(cli(&o, 2, argv), -1);
+		config_free(&o);
+	}
+	write_config("{\"cpus\": 3, \"colour\": \"blue\"}");
+	{
+		const char *argv[] = { "kite", config_arg, NULL };
+
+		assert_int_equal(cli(&o, 2, argv), -1);
+		config_free(&o);
+	}
+}
+
+static void test_validate(void **state)
+{
+	struct kite_options o;
+
+	(void)state;
+	config_init(&o);
+	assert_int_equal(config_validate(&o.vm), -1);                 /* no kernel */
+	assert_int_equal(config_set_string(&o.kernel, &o.vm.kernel, kernel_path), 0);
+	assert_int_equal(config_validate(&o.vm), 0);
+	o.vm.mem_mib = 1ULL << 30;                                    /* 1 PiB: more than the host */
+	assert_int_equal(config_validate(&o.vm), -1);
+	o.vm.mem_mib = 8;
+	assert_int_equal(config_validate(&o.vm), -1);
+	o.vm.mem_mib = 64;
+	o.vm.ncpus = 65;
+	assert_int_equal(config_validate(&o.vm), -1);
+	o.vm.ncpus = 1;
+	o.vm.pin[0] = 100000;
+	assert_int_equal(config_validate(&o.vm), -1);
+	o.vm.pin[0] = 0;
+	assert_int_equal(config_validate(&o.vm), 0);
+	assert_int_equal(config_set_string(&o.initrd, &o.vm.initrd, "/nonexistent/initrd"), 0);
+	assert_int_equal(config_validate(&o.vm), -1);
+	assert_int_equal(config_set_string(&o.initrd, &o.vm.initrd, tmpdir), 0);  /* a directory */
+	assert_int_equal(config_validate(&o.vm), -1);
+	assert_int_equal(config_set_string(&o.initrd, &o.vm.initrd, NULL), 0);
+	assert_int_equal(config_set_string(&o.kernel, &o.vm.kernel, "/nonexistent/bzImage"), 0);
+	assert_int_equal(config_validate(&o.vm), -1);
+	config_free(&o);
+
+	/* Bundled guest fallback: found next to the binary, or one error. */
+	config_init(&o);
+	assert_int_equal(config_default_kernel(&o, "/nonexistent"), -1);
+	assert_null(o.vm.kernel);
+	{
+		char guest_dir[300], guest[400];
+		FILE *f;
+
+		snprintf(guest_dir, sizeof(guest_dir), "%s/guest", tmpdir);
+		snprintf(guest, sizeof(guest), "%s/%s", tmpdir, KITE_BUNDLED_GUEST);
+		assert_int_equal(mkdir(guest_dir, 0755), 0);
+		f = fopen(guest, "w");
+		assert_non_null(f);
+		fputs("x", f);
+		fclose(f);
+		assert_int_equal(config_default_kernel(&o, tmpdir), 0);
+		assert_string_equal(o.vm.kernel, guest);
+		assert_string_equal(o.vm.cmdline, KITE_BUNDLED_CMDLINE);
+		unlink(guest);
+		rmdir(guest_dir);
+	}
+	config_free(&o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_good),
+		cmocka_unit_test(test_json_bad),
+		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_validate),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

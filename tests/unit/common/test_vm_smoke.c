@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VMM core against the real /dev/kvm with hand-assembled real-mode guests (this file supplies
+ * the boot entry points, so no Linux loader is involved): serial output, debug-exit status, i8042
+ * and ACPI power-off, UART registers and loopback seen from the guest, APs waiting for SIPI, and
+ * a SIGTERM stop. Skips (77) only when /dev/kvm cannot be opened.
+ */
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kite/boot.h"
+#include "kite/log.h"
+#include "kite/vcpu.h"
+#include "kite/vm.h"
+
+#define GUEST_ENTRY 0x1000
+
+static const uint8_t *guest_code;
+static size_t guest_len;
+static int boot_regs_calls, setup_vcpu_calls;
+
+int x86_load_linux(struct vm *vm, struct boot_info *bi)
+{
+	void *dst = vm_gpa(vm, GUEST_ENTRY, guest_len);
+
+	if (!dst)
+		return -1;
+	memcpy(dst, guest_code, guest_len);
+	bi->entry = GUEST_ENTRY;
+	return 0;
+}
+
+int x86_write_firmware_tables(struct vm *vm)
+{
+	(void)vm;
+	return 0;
+}
+
+int x86_setup_vcpu(struct vm *vm, int vcpu_fd, unsigned index)
+{
+	(void)vm;
+	(void)vcpu_fd;
+	(void)index;
+	setup_vcpu_calls++;
+	return 0;
+}
+
+/* 16-bit real mode, CS = DS = SS = 0, IP = entry. */
+int x86_setup_boot_regs(struct vm *vm, int vcpu_fd, const struct boot_info *bi)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	(void)vm;
+	boot_regs_calls++;
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return -1;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = sregs.cs;
+	sregs.ds.type = sregs.es.type = sregs.ss.type = sregs.fs.type = sregs.gs.type = 3;
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+		return -1;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = bi->entry;
+	regs.rflags = 2;
+	regs.rsp = 0x8000;
+	return ioctl(vcpu_fd, KVM_SET_REGS, &regs);
+}
+
+static char console_path[] = "/tmp/kite-vm-smoke.XXXXXX";
+
+static int setup(void **state)
+{
+	int fd;
+
+	(void)state;
+	kite_log_init("test_vm_smoke", KITE_LOG_WARN);
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		printf("SKIP: /dev/kvm cannot be opened: %m\n");
+		exit(77);
+	}
+	close(fd);
+	fd = mkstemp(console_path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(console_path);
+	return 0;
+}
+
+struct run_result {
+	int status;
+	char console[256];
+	uint64_t exits;
+};
+
+static void run_guest(const uint8_t *code, size_t len, unsigned ncpus, struct run_result *res)
+{
+	struct vm_config cfg = {
+		.kvm_path = "/dev/kvm",
+		.kernel = "unused",
+		.ncpus = ncpus,
+		.mem_mib = 16,
+		.console = KITE_CONSOLE_FILE,
+		.console_path = console_path,
+	};
+	struct vm vm;
+	FILE *f;
+	size_t n;
+
+	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
+		cfg.pin[i] = -1;
+	guest_code = code;
+	guest_len = len;
+	boot_regs_calls = setup_vcpu_calls = 0;
+	assert_int_equal(vm_create(&vm, &cfg), 0);
+	assert_int_equal(boot_regs_calls, 1);
+	assert_int_equal(setup_vcpu_calls, (int)ncpus);
+	assert_int_equal(vm.ram_size, 16ULL << 20);
+	assert_non_null(vm_gpa(&vm, 0, 16ULL << 20));
+	assert_null(vm_gpa(&vm, 0, (16ULL << 20) + 1));
+	res->status = vm_run(&vm);
+	res->exits = 0;
+	if (vm_vcpu_stat(&vm, 0, "exits", &res->exits) < 0)
+		res->exits = UINT64_MAX;
+	vm_destroy(&vm);
+	assert_int_equal(vm.vm_fd, -1);
+
+	f = fopen(console_path, "r");
+	assert_non_null(f);
+	n = fread(res->console, 1, sizeof(res->console) - 1, f);
+	res->console[n] = '\0';
+	fclose(f);
+}
+
+/* mov dx,0x3f8; mov al,'H'; out dx,al; mov al,'i'; out dx,al; mov al,'\n'; out dx,al;
+ * mov dx,0x501; mov al,42; out dx,al; hlt */
+static const uint8_t hello_exit42[] = {
+	0xBA, 0xF8, 0x03, 0xB0, 'H', 0xEE, 0xB0, 'i', 0xEE, 0xB0, '\n', 0xEE,
+	0xBA, 0x01, 0x05, 0xB0, 42, 0xEE, 0xF4,
+};
+
+static void test_serial_and_debug_exit(void **state)
+{
+	struct run_result r;
+
+	(void)state;
+	run_guest(hello_exit42, sizeof(hello_exit42), 1, &r);
+	assert_int_equal(r.status, 42);
+	assert_string_equal(r.console, "Hi\n");
+	/* Four port writes reached userspace at least (stats may be missing on old kernels). */
+	if (r.exits != UINT64_MAX)
+		assert_true(r.exits >= 4);
+}
+
+static void test_aps_wait_for_sipi(void **state)
+{
+	struct run_result r;
+
+	(void)state;
+	/* Only the BSP runs the code; the three APs sit in KVM_RUN waiting for INIT/SIPI and must be
+	 * kicked out and joined when the BSP ends the VM. */
+	run_guest(hello_exit42, sizeof(hello_exit42), 4, &r);
+	assert_int_equal(r.status, 42);
+	assert_string_equal(r.console, "Hi\n");
+}
+
+static void test_i8042_reset(void **state)
+{
+	/* mov al,0xfe; out 0x64,al; mov al,7; mov dx,0x501; out dx,al; hlt */
+	static const uint8_t code[] = { 0xB0, 0xFE, 0xE6, 0x64, 0xB0, 7, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	struct run_result r;
+
+	(void)state;
+	run_guest(code, sizeof(code), 1, &r);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.console, "");
+}
+
+static void test_acpi_poweroff(void **state)
+{
+	/* in ax,dx from PM1a_CNT must show SCI_EN; then SLP_TYP=5|SLP_EN:
+	 * mov dx,0x604; in ax,dx; test al,1; jz fail; mov ax,0x3401; out dx,ax; hlt;
+	 * fail: mov dx,0x501; mov al,9; out dx,al; hlt */
+	static const uint8_t code[] = {
+		0xBA, 0x04, 0x06, 0xED, 0xA8, 0x01, 0x74, 0x05, 0xB8, 0x01, 0x34, 0xEF, 0xF4,
+		0xBA, 0x01, 0x05, 0xB0, 9, 0xEE, 0xF4,
+	};
+	struct run_result r;
+
+	(void)state;
+	run_guest(code, sizeof(code), 1, &r);
+	assert_int_equal(r.status, 0);
+}
+
+static void test_uart_registers(void **state)
+{
+	/* LSR with nothing received: THRE|TEMT = 0x60, reported as the exit status:
+	 * mov dx,0x3fd; in al,dx; mov dx,0x501; out dx,al; hlt */
+	static const uint8_t lsr[] = { 0xBA, 0xFD, 0x03, 0xEC, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	/* Scratch register round trip: mov dx,0x3ff; mov al,0xa5; out dx,al; mov al,0; in al,dx;
+	 * mov dx,0x501; out dx,al; hlt */
+	static const uint8_t scr[] = { 0xBA, 0xFF, 0x03, 0xB0, 0xA5, 0xEE, 0xB0, 0x00, 0xEC,
+				       0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	/* Loopback: MCR=0x1a; THR='Z' comes back in RBR, not on the console; MSR top bits 0x90:
+	 * mov dx,0x3fc; mov al,0x1a; out dx,al; mov dx,0x3f8; mov al,'Z'; out dx,al; in al,dx;
+	 * mov bl,al; mov dx,0x3fe; in al,dx; and al,0xf0; cmp al,0x90; jne fail;
+	 * mov al,bl; mov dx,0x501; out dx,al; hlt; fail: mov al,1; mov dx,0x501; out dx,al; hlt */
+	static const uint8_t loop[] = {
+		0xBA, 0xFC, 0x03, 0xB0, 0x1A, 0xEE, 0xBA, 0xF8, 0x03, 0xB0, 'Z', 0xEE, 0xEC,
+		0x88, 0xC3, 0xBA, 0xFE, 0x03, 0xEC, 0x24, 0xF0, 0x3C, 0x90, 0x75, 0x07,
+		0x88, 0xD8, 0xBA, 0x01, 0x05, 0xEE, 0xF4,
+		0xB0, 0x01, 0xBA, 0x01, 0x05, 0xEE, 0xF4,
+	};
+	/* Absent COM2 and unclaimed ports read all ones: in al,dx from 0x2f8 -> status 0xff. */
+	static const uint8_t com2[] = { 0xBA, 0xF8, 0x02, 0xEC, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	struct run_result r;
+
+	(void)state;
+	run_guest(lsr, sizeof(lsr), 1, &r);
+	assert_int_equal(r.status, 0x60);
+	run_guest(scr, sizeof(scr), 1, &r);
+	assert_int_equal(r.status, 0xA5);
+	run_guest(loop, sizeof(loop), 1, &r);
+	assert_int_equal(r.status, 'Z');
+	assert_string_equal(r.console, "");
+	run_guest(com2, sizeof(com2), 1, &r);
+	assert_int_equal(r.status, 0xff);
+}
+
+static struct vm *sig_vm;
+
+static void *send_sigterm(void *arg)
+{
+	sigset_t set;
+
+	(void)arg;
+	/* This thread must not take the signal itself. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	while (!sig_vm->vcpus || !__atomic_load_n(&sig_vm->vcpus[0].started, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+static void test_sigterm_stops(void **state)
+{
+	/* mov dx,0x3f8; mov al,'.'; out dx,al; jmp $ */
+	static const uint8_t spin[] = { 0xBA, 0xF8, 0x03, 0xB0, '.', 0xEE, 0xEB, 0xFE };
+	struct vm_config cfg = {
+		.kvm_path = "/dev/kvm", .kernel = "unused", .ncpus = 2, .mem_mib = 16,
+		.console = KITE_CONSOLE_NONE,
+	};
+	struct vm vm;
+	pthread_t t;
+
+	(void)state;
+	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
+		cfg.pin[i] = -1;
+	guest_code = spin;
+	guest_len = sizeof(spin);
+	assert_int_equal(vm_create(&vm, &cfg), 0);
+	sig_vm = &vm;
+	assert_int_equal(pthread_create(&t, NULL, send_sigterm, NULL), 0);
+	assert_int_equal(vm_run(&vm), KITE_EXIT_SIGNAL_BASE + SIGTERM);
+	pthread_join(t, NULL);
+	vm_destroy(&vm);
+}
+
+static void test_bad_kvm_path(void **state)
+{
+	struct vm_config cfg = {
+		.kvm_path = "/nonexistent/kvm", .kernel = "unused", .ncpus = 1, .mem_mib = 16,
+		.console = KITE_CONSOLE_NONE,
+	};
+	struct vm vm;
+
+	(void)state;
+	guest_code = hello_exit42;
+	guest_len = sizeof(hello_exit42);
+	assert_int_equal(vm_create(&vm, &cfg), -1);
+	cfg.kvm_path = "/dev/null";    /* not KVM: the API version check fails */
+	assert_int_equal(vm_create(&vm, &cfg), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_serial_and_debug_exit),
+		cmocka_unit_test(test_aps_wait_for_sipi),
+		cmocka_unit_test(test_i8042_reset),
+		cmocka_unit_test(test_acpi_poweroff),
+		cmocka_unit_test(test_uart_registers),
+		cmocka_unit_test(test_sigterm_stops),
+		cmocka_unit_test(test_bad_kvm_path),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

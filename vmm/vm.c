@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM lifecycle: KVM checks, VM and in-kernel irqchip/PIT, guest RAM, buses, devices, boot, run loop.
+ *
+ * Exit status of kite: the guest's debug-exit value, 0 on a guest power-off or reset, 128 + signal
+ * when SIGINT/SIGTERM stopped it (130/143, as shells report), 1 on any error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "kite/boot.h"
+#include "kite/devices.h"
+#include "kite/evloop.h"
+#include "kite/iobus.h"
+#include "kite/log.h"
+#include "kite/vcpu.h"
+#include "kite/vm.h"
+
+#define KITE_API_VERSION        12
+/* Below the IOAPIC/LAPIC, in the MMIO hole: 3 pages of TSS and 1 of EPT identity map (Intel). */
+#define KITE_TSS_ADDR           0xFFFBD000ULL
+#define KITE_IDENTITY_MAP_ADDR  0xFFFBC000ULL
+#define KITE_HIGH_RAM_START     KITE_MMIO_HOLE_END
+#define HUGEPAGE_SIZE           (2ULL << 20)
+
+struct kvm_cap_need {
+	int cap;
+	const char *name;
+};
+
+static const struct kvm_cap_need required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_NR_MEMSLOTS, "KVM_CAP_NR_MEMSLOTS" },
+};
+
+static int kvm_open_checked(struct vm *vm, const char *path)
+{
+	int api;
+
+	vm->kvm_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		log_err("%s: cannot open KVM device: %m", path);
+		return -1;
+	}
+	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KITE_API_VERSION) {
+		log_err("%s: KVM API version %d, kite needs %d", path, api, KITE_API_VERSION);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+			log_err("%s: KVM lacks %s, which kite needs", path, required_caps[i].name);
+			return -1;
+		}
+	}
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) <= 0)
+		log_warn("%s: KVM lacks KVM_CAP_BINARY_STATS_FD: vCPU statistics unavailable", path);
+	return 0;
+}
+
+static int vm_create_kvm_vm(struct vm *vm, const char *path)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int max_vcpus;
+
+	max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max_vcpus > 0 && vm->ncpus > (unsigned)max_vcpus) {
+		log_err("%s: %u vCPUs requested, KVM allows %d", path, vm->ncpus, max_vcpus);
+		return -1;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		log_err("%s: KVM_CREATE_VM failed: %m", path);
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KITE_TSS_ADDR) < 0) {
+		log_err("%s: KVM_SET_TSS_ADDR 0x%llx failed: %m", path, KITE_TSS_ADDR);
+		return -1;
+	}
+	{
+		uint64_t idmap = KITE_IDENTITY_MAP_ADDR;
+
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+			log_err("%s: KVM_SET_IDENTITY_MAP_ADDR 0x%llx failed: %m", path, KITE_IDENTITY_MAP_ADDR);
+			return -1;
+		}
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_err("%s: KVM_CREATE_IRQCHIP (IOAPIC, PIC, LAPIC) failed: %m", path);
+		return -1;
+	}
+	/* The dummy speaker port makes KVM answer port 0x61 (PIT channel 2 gate and output). */
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_err("%s: KVM_CREATE_PIT2 failed: %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static int set_memslot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+		log_err("vm: KVM_SET_USER_MEMORY_REGION slot %u [0x%llx, +0x%llx) failed: %m", slot,
+			(unsigned long long)gpa, (unsigned long long)size);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offset)
+{
+	struct gm_region reg = {
+		.gpa = gpa,
+		.size = size,
+		.uva = 0,
+		.hva = (uint8_t *)vm->ram + offset,
+		.fd = vm->mem_fd,
+		.fd_offset = offset,
+		.mmap_base = NULL,
+		.mmap_len = 0,
+	};
+
+	if (gm_add(&vm->mem, &reg) < 0) {
+		log_err("vm: guest memory table refused [0x%llx, +0x%llx)", (unsigned long long)gpa,
+			(unsigned long long)size);
+		return -1;
+	}
+	return 0;
+}
+
+static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg)
+{
+	unsigned int flags = MFD_CLOEXEC;
+	uint64_t size = cfg->mem_mib << 20;
+
+	if (cfg->hugepages) {
+		int free_pages = hugepages_free();
+
+		if (size % HUGEPAGE_SIZE) {
+			log_err("vm: --hugepages needs memory in multiples of 2 MiB, got %llu MiB",
+				(unsigned long long)cfg->mem_mib);
+			return -1;
+		}
+		if (free_pages >= 0 && (uint64_t)free_pages < size / HUGEPAGE_SIZE) {
+			log_err("vm: --hugepages: %llu free 2 MiB huge pages needed, %d reserved and free "
+				"(echo N > /proc/sys/vm/nr_hugepages)",
+				(unsigned long long)(size / HUGEPAGE_SIZE), free_pages);
+			return -1;
+		}
+		flags |= MFD_HUGETLB;
+	}
+	vm->mem_fd = memfd_create("kite-guest-ram", flags);
+	if (vm->mem_fd < 0) {
+		log_err("vm: memfd_create for %llu MiB of guest RAM%s failed: %m",
+			(unsigned long long)cfg->mem_mib, cfg->hugepages ? " (huge pages)" : "");
+		return -1;
+	}
+	if (ftruncate(vm->mem_fd, (off_t)size) < 0) {
+		log_err("vm: sizing guest RAM memfd to %llu MiB failed: %m", (unsigned long long)cfg->mem_mib);
+		return -1;
+	}
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		log_err("vm: mapping %llu MiB of guest RAM failed: %m", (unsigned long long)cfg->mem_mib);
+		return -1;
+	}
+	vm->ram_size = size;
+	vm->low_ram = size < KITE_MMIO_HOLE_START ? size : KITE_MMIO_HOLE_START;
+	vm->high_ram = size - vm->low_ram;
+
+	if (set_memslot(vm, 0, 0, vm->low_ram, vm->ram) < 0 || add_region(vm, 0, vm->low_ram, 0) < 0)
+		return -1;
+	if (vm->high_ram) {
+		if (set_memslot(vm, 1, KITE_HIGH_RAM_START, vm->high_ram, (uint8_t *)vm->ram + vm->low_ram) < 0 ||
+		    add_region(vm, KITE_HIGH_RAM_START, vm->high_ram, vm->low_ram) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void vm_init_fields(struct vm *vm, const struct vm_config *cfg)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = -1;
+	vm->vm_fd = -1;
+	vm->mem_fd = -1;
+	vm->ncpus = cfg->ncpus;
+	atomic_init(&vm->exiting, false);
+	atomic_init(&vm->exit_status, 0);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	const char *kvm_path = cfg->kvm_path ? cfg->kvm_path : "/dev/kvm";
+	struct boot_info bi;
+
+	vm_init_fields(vm, cfg);
+	if (cfg->ncpus < 1 || cfg->ncpus > KITE_MAX_VCPUS) {
+		log_err("vm: %u vCPUs requested, kite supports 1..%d", cfg->ncpus, KITE_MAX_VCPUS);
+		return -1;
+	}
+	if (kvm_open_checked(vm, kvm_path) < 0 || vm_create_kvm_vm(vm, kvm_path) < 0)
+		goto fail;
+	if (vm_setup_ram(vm, cfg) < 0)
+		goto fail;
+	vm->pio = iobus_new("pio");
+	vm->mmio = iobus_new("mmio");
+	vm->loop = evloop_new();
+	if (!vm->pio || !vm->mmio || !vm->loop)
+		goto fail;
+	if (devices_init(vm) < 0)
+		goto fail;
+	memset(&bi, 0, sizeof(bi));
+	if (x86_load_linux(vm, &bi) < 0 || x86_write_firmware_tables(vm) < 0)
+		goto fail;
+	if (vcpus_create(vm) < 0)
+		goto fail;
+	if (x86_setup_boot_regs(vm, vm->vcpus[0].fd, &bi) < 0)
+		goto fail;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return -1;
+}
+
+static void on_signal(void *opaque, int fd, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("vm: stopping on signal %u (%s)", si.ssi_signo, strsignal((int)si.ssi_signo));
+	vm_request_exit(vm, KITE_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t stop_sigs, old;
+	int sfd, ret;
+
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	/* Blocked before the vCPU threads exist, so they inherit the mask and only signalfd sees them. */
+	pthread_sigmask(SIG_BLOCK, &stop_sigs, &old);
+	sfd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || evloop_add(vm->loop, sfd, EPOLLIN, on_signal, vm) < 0) {
+		log_err("vm: signalfd for SIGINT/SIGTERM failed: %m");
+		if (sfd >= 0)
+			close(sfd);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	if (vcpus_start(vm) < 0)
+		vm_request_exit(vm, 1);
+	ret = evloop_run(vm->loop);
+	if (ret < 0)
+		vm_request_exit(vm, 1);
+	vcpus_kick(vm);
+	vcpus_join(vm);
+	evloop_del(vm->loop, sfd);
+	close(sfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return atomic_load(&vm->exit_status);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vcpus_destroy(vm);
+	devices_exit(vm);
+	if (vm->loop)
+		evloop_free(vm->loop);
+	vm->loop = NULL;
+	iobus_free(vm->pio);
+	iobus_free(vm->mmio);
+	vm->pio = vm->mmio = NULL;
+	gm_clear(&vm->mem);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->mem_fd = vm->vm_fd = vm->kvm_fd = -1;
+}
+
+void vm_request_exit(struct vm *vm, int status)
+{
+	bool expected = false;
+
+	if (!atomic_compare_exchange_strong(&vm->exiting, &expected, true))
+		return;
+	atomic_store(&vm->exit_status, status);
+	vcpus_kick(vm);
+	if (vm->loop)
+		evloop_stop(vm->loop);
+}
+
+int vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
+		log_err("vm: KVM_IRQ_LINE gsi %u level %d failed: %m", gsi, level);
+		return -1;
+	}
+	return 0;
+}
