@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* kmain: take over the CPU from the loader, read the command line, run the selected test. */
+#include "guest.h"
+
+static const struct guest_test tests[] = {
+	{ "hello", test_hello, "print a banner and exit 0" },
+	{ "bootparams", test_bootparams, "check e820, cmdline, loader type, initrd" },
+	{ "smp", test_smp, "wake every AP with INIT/SIPI/SIPI, count them" },
+	{ "timer", test_timer, "count LAPIC timer interrupts" },
+	{ "reset", test_reset, "i8042 reset (0xFE on port 0x64)" },
+	{ "triplefault", test_triplefault, "exception with no IDT" },
+	{ "poweroff", test_poweroff, "ACPI S5 through PM1a_CNT from the FADT" },
+	{ "native", test_native, "1e8-iteration loop, natively on kvm-pvm" },
+	{ "spin", test_spin, "print one line, then loop forever" },
+};
+
+void kmain(uint64_t bp, unsigned entry_bits);
+void kmain(uint64_t bp, unsigned entry_bits)
+{
+	static char cmdline_buf[2048];
+	char name[32];
+
+	boot_params_gpa = bp;
+	memcpy(boot_params, (const void *)(uintptr_t)bp, sizeof(boot_params));
+	uint64_t cmd = bp_u32(BP_CMD_LINE_PTR) | ((uint64_t)bp_u32(BP_EXT_CMD_LINE_PTR) << 32);
+	if (cmd && cmd < 0x100000000ULL) {
+		/* Copy before touching low memory; stops at the NUL or the buffer size. */
+		const char *src = (const char *)(uintptr_t)cmd;
+		size_t n = 0;
+		while (n < sizeof(cmdline_buf) - 1 && src[n]) {
+			cmdline_buf[n] = src[n];
+			n++;
+		}
+		cmdline_buf[n] = '\0';
+	}
+	cmdline_set(cmdline_buf);
+
+	paging_init();
+	idt_init();
+	pic_disable();
+	serial_init();
+	guest_printf("kite-guest: booted via the %u-bit entry, boot_params at 0x%lx\n", entry_bits, bp);
+	guest_printf("kite-guest: cmdline \"%s\"\n", cmdline_text());
+
+	if (cmdline_u64("kite.native", 0)) {
+		if (pvm_enable_native())
+			guest_printf("kite-guest: native mode on (kvm-pvm PV cell registered)\n");
+		else
+			guest_printf("kite-guest: kite.native=1 ignored: not a kvm-pvm host\n");
+	}
+
+	if (!cmdline_str("kite.test", name, sizeof(name))) {
+		guest_printf("kite-guest: no kite.test=NAME on the command line, running hello\n");
+		memcpy(name, "hello", 6);
+	}
+	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (!strcmp(tests[i].name, name)) {
+			current_test = tests[i].name;
+			guest_printf("kite-guest: running test %s: %s\n", tests[i].name, tests[i].what);
+			tests[i].run();
+			guest_pass();
+		}
+	}
+	guest_printf("kite-guest: tests:");
+	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		guest_printf(" %s", tests[i].name);
+	guest_printf("\n");
+	guest_fail(GUEST_EXIT_USAGE, "unknown test '%s'", name);
+}
