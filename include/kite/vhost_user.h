@@ -150,12 +150,14 @@ struct vhost_user_log {
 	uint64_t mmap_offset;
 } __attribute__((packed));
 
+/* Not packed on the wire either: QEMU sends and expects 24 bytes (natural alignment). */
 struct vhost_user_inflight {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
 	uint16_t num_queues;
 	uint16_t queue_size;
-} __attribute__((packed));
+	uint32_t padding;
+};
 
 union vhost_user_payload {
 	uint64_t u64;

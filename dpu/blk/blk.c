@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/* vhost-user-blk volumes: request parsing and validation, io_uring submission, completion. */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+
+#include "kite/dpu_poller.h"
+#include "kite/log.h"
+#include "kite/ratelimit.h"
+#include "kite/vhost_backend.h"
+#include "kite/vhost_user.h"
+#include "blk.h"
+#include "blk_crypt.h"
+#include "virtio_blk.h"
+
+#define QUEUE_DEPTH 64
+#define MAX_REQ_BYTES (4u << 20)
+#define SEG_MAX 254
+#define DISCARD_MAX_SECTORS (1u << 22)
+#define BOUNCE_ALIGN 4096
+
+enum req_op { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD, OP_ZEROES };
+
+struct blk_req {
+	struct vq_elem elem;
+	struct iovec data[VQ_MAX_SEGS];   /* the data part of the chain (no header, no status) */
+	unsigned ndata;
+	uint64_t len;                      /* data bytes */
+	uint64_t sector;
+	uint8_t *status;
+	enum req_op op;
+	void *bounce;                      /* aligned buffer for O_DIRECT fix-ups and encryption */
+	size_t bounce_cap;
+	bool use_bounce;
+	struct blk_req *next_free;
+};
+
+struct blk_queue_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
+	uint64_t read_bytes, write_bytes;
+	uint64_t ioerr, unsupp, throttled;
+};
+
+struct blk_queue {
+	struct blk_volume *vol;
+	unsigned idx;
+	struct io_uring ring;
+	bool ring_ok;
+	struct blk_req reqs[QUEUE_DEPTH];
+	struct blk_req *free;
+	unsigned inflight;
+	struct blk_crypt *crypt;
+	struct ratelimit iops_rl, bps_rl;
+	unsigned qos_gen;
+	struct blk_queue_stats st;    /* written by the poller only */
+};
+
+struct blk_volume {
+	char name[64];
+	int fd;
+	bool direct, readonly;
+	uint64_t capacity;            /* 512-byte sectors */
+	unsigned num_queues;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	struct vhost_dev *dev;
+	bool has_key;
+	uint8_t key[BLK_XTS_KEY_LEN];
+	_Atomic unsigned qos_gen;
+	_Atomic uint64_t iops_limit, bps_limit;
+	struct blk_queue q[BLK_MAX_QUEUES];
+};
+
+static inline void stat_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+/* ---- device ops ---- */
+
+static uint64_t blk_get_features(struct vhost_dev *dev)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ) |
+		     (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX);
+
+	if (v->readonly)
+		f |= 1ull << VIRTIO_BLK_F_RO;
+	else if (!v->has_key)
+		f |= (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+	return f;
+}
+
+static uint64_t blk_get_protocol_features(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 1ull << VHOST_USER_PROTOCOL_F_CONFIG;
+}
+
+static unsigned blk_num_queues(struct vhost_dev *dev)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	return v->num_queues;
+}
+
+static int blk_get_config(struct vhost_dev *dev, uint32_t offset, void *buf, uint32_t len)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	uint8_t space[VHOST_USER_CONFIG_MAX] = { 0 };
+	struct virtio_blk_config *c = (struct virtio_blk_config *)space;
+
+	c->capacity = v->capacity;
+	c->seg_max = SEG_MAX;
+	c->blk_size = 512;
+	c->num_queues = (uint16_t)v->num_queues;
+	if (!v->readonly && !v->has_key) {
+		c->max_discard_sectors = DISCARD_MAX_SECTORS;
+		c->max_discard_seg = 1;
+		c->discard_sector_alignment = 1;
+		c->max_write_zeroes_sectors = DISCARD_MAX_SECTORS;
+		c->max_write_zeroes_seg = 1;
+		c->write_zeroes_may_unmap = 1;
+	}
+	memcpy(buf, space + offset, len);
+	return 0;
+}
+
+static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue *vq)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	struct blk_queue *q = &v->q[qi];
+	int r;
+
+	(void)vq;
+	if ((r = io_uring_queue_init(QUEUE_DEPTH, &q->ring, 0)) < 0) {
+		log_err("%s: queue %u: io_uring setup failed: %s", v->name, qi, strerror(-r));
+		return -1;
+	}
+	q->ring_ok = true;
+	q->free = NULL;
+	for (unsigned i = 0; i < QUEUE_DEPTH; i++) {
+		q->reqs[i].next_free = q->free;
+		q->free = &q->reqs[i];
+	}
+	q->inflight = 0;
+	q->qos_gen = ~0u;    /* re-read limits at the first poll */
+	if (v->has_key && !q->crypt && !(q->crypt = blk_crypt_new(v->key))) {
+		log_err("%s: queue %u: cannot set up AES-XTS", v->name, qi);
+		io_uring_queue_exit(&q->ring);
+		q->ring_ok = false;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- request completion ---- */
+
+static void req_done(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r, uint8_t status, uint32_t written)
+{
+	if (r->status)
+		*r->status = status;
+	if (status == VIRTIO_BLK_S_IOERR)
+		stat_add(&q->st.ioerr, 1);
+	else if (status == VIRTIO_BLK_S_UNSUPP)
+		stat_add(&q->st.unsupp, 1);
+	vhost_dev_fill(dev, q->idx, &r->elem, r->status ? written + 1 : 0);
+	r->next_free = q->free;
+	q->free = r;
+}
+
+static void complete_io(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r, int res)
+{
+	uint8_t status = VIRTIO_BLK_S_OK;
+	uint32_t written = 0;
+
+	q->inflight--;
+	switch (r->op) {
+	case OP_READ:
+		if (res < 0 || (uint64_t)res != r->len) {
+			status = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		if (q->crypt)
+			blk_crypt_run(q->crypt, false, r->bounce, r->len, r->sector);
+		if (r->use_bounce)
+			vq_buf_to_iov(r->data, r->ndata, 0, r->bounce, r->len);
+		written = (uint32_t)r->len;
+		stat_add(&q->st.reads, 1);
+		stat_add(&q->st.read_bytes, r->len);
+		break;
+	case OP_WRITE:
+		if (res < 0 || (uint64_t)res != r->len) {
+			status = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		stat_add(&q->st.writes, 1);
+		stat_add(&q->st.write_bytes, r->len);
+		break;
+	case OP_FLUSH:
+	case OP_DISCARD:
+	case OP_ZEROES:
+		if (res < 0)
+			status = VIRTIO_BLK_S_IOERR;
+		break;
+	}
+	req_done(q, dev, r, status, written);
+}
+
+static unsigned reap(struct blk_queue *q, struct vhost_dev *dev)
+{
+	struct io_uring_cqe *cqe;
+	unsigned n = 0;
+
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&q->ring, cqe);
+		complete_io(q, dev, r, res);
+		n++;
+	}
+	return n;
+}
+
+static void blk_queue_stop(struct vhost_dev *dev, unsigned qi, struct virtqueue *vq)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	struct blk_queue *q = &v->q[qi];
+	struct io_uring_cqe *cqe;
+
+	(void)vq;
+	if (!q->ring_ok)
+		return;
+	/* Everything submitted completes before the rings and guest memory go away. */
+	while (q->inflight && io_uring_wait_cqe(&q->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&q->ring, cqe);
+		complete_io(q, dev, r, res);
+	}
+	vhost_dev_flush(dev, qi);
+	io_uring_queue_exit(&q->ring);
+	q->ring_ok = false;
+	for (unsigned i = 0; i < QUEUE_DEPTH; i++) {
+		free(q->reqs[i].bounce);
+		q->reqs[i].bounce = NULL;
+		q->reqs[i].bounce_cap = 0;
+	}
+}
+
+/* ---- request parsing ---- */
+
+static bool bounce_reserve(struct blk_req *r, size_t len)
+{
+	if (r->bounce_cap >= len)
+		return true;
+	free(r->bounce);
+	r->bounce = NULL;
+	r->bounce_cap = 0;
+	if (posix_memalign(&r->bounce, BOUNCE_ALIGN, len))
+		return false;
+	r->bounce_cap = len;
+	return true;
+}
+
+/* Copy the iovecs [skip, skip+len) of the chain's segments [first, first+n) into r->data. */
+static void set_data(struct blk_req *r, const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len)
+{
+	r->ndata = 0;
+	r->len = len;
+	for (unsigned i = 0; i < n && len; i++) {
+		uint64_t l = iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		uint64_t take = l - skip < len ? l - skip : len;
+		r->data[r->ndata].iov_base = (char *)iov[i].iov_base + skip;
+		r->data[r->ndata].iov_len = take;
+		r->ndata++;
+		len -= take;
+		skip = 0;
+	}
+}
+
+static bool data_aligned(const struct blk_req *r)
+{
+	for (unsigned i = 0; i < r->ndata; i++)
+		if (((uintptr_t)r->data[i].iov_base | r->data[i].iov_len) & 511)
+			return false;
+	return true;
+}
+
+/* Returns 1 if submitted to io_uring, 0 if completed here (status set). */
+static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r)
+{
+	struct blk_volume *v = q->vol;
+	struct vq_elem *e = &r->elem;
+	struct virtio_blk_outhdr hdr;
+	struct io_uring_sqe *sqe;
+
+	r->status = NULL;
+	r->use_bounce = false;
+	/* status: the last byte of the writable part */
+	if (e->in_num == 0 || e->in_len == 0) {
+		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+		return 0;
+	}
+	const struct iovec *last = &e->iov[e->out_num + e->in_num - 1];
+	if (last->iov_len == 0) {
+		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+		return 0;
+	}
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	if (e->out_len < sizeof(hdr) || vq_iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+		return 0;
+	}
+	uint64_t out_data = e->out_len - sizeof(hdr), in_data = e->in_len - 1;
+	r->sector = hdr.sector;
+
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT: {
+		bool wr = hdr.type == VIRTIO_BLK_T_OUT;
+		uint64_t len = wr ? out_data : in_data;
+		if ((wr && in_data) || (!wr && out_data) || len == 0 || len % 512 || len > MAX_REQ_BYTES ||
+		    hdr.sector > v->capacity || len / 512 > v->capacity - hdr.sector || (wr && v->readonly)) {
+			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+			return 0;
+		}
+		r->op = wr ? OP_WRITE : OP_READ;
+		if (wr)
+			set_data(r, e->iov, e->out_num, sizeof(hdr), len);
+		else
+			set_data(r, e->iov + e->out_num, e->in_num, 0, len);
+		r->use_bounce = q->crypt || (v->direct && !data_aligned(r));
+		if (r->use_bounce && !bounce_reserve(r, len)) {
+			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+			return 0;
+		}
+		sqe = io_uring_get_sqe(&q->ring);
+		if (r->use_bounce) {
+			if (wr) {
+				vq_iov_to_buf(r->data, r->ndata, 0, r->bounce, len);
+				if (q->crypt)
+					blk_crypt_run(q->crypt, true, r->bounce, len, r->sector);
+				io_uring_prep_write(sqe, v->fd, r->bounce, (unsigned)len, hdr.sector * 512);
+			} else {
+				io_uring_prep_read(sqe, v->fd, r->bounce, (unsigned)len, hdr.sector * 512);
+			}
+		} else if (wr) {
+			io_uring_prep_writev(sqe, v->fd, r->data, r->ndata, hdr.sector * 512);
+		} else {
+			io_uring_prep_readv(sqe, v->fd, r->data, r->ndata, hdr.sector * 512);
+		}
+		break;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		if (v->readonly) {
+			req_done(q, dev, r, VIRTIO_BLK_S_OK, 0);
+			return 0;
+		}
+		r->op = OP_FLUSH;
+		stat_add(&q->st.flushes, 1);
+		sqe = io_uring_get_sqe(&q->ring);
+		io_uring_prep_fsync(sqe, v->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		if (in_data == 0) {
+			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+			return 0;
+		}
+		uint64_t n = in_data < VIRTIO_BLK_ID_BYTES ? in_data : VIRTIO_BLK_ID_BYTES;
+		size_t done = vq_buf_to_iov(e->iov + e->out_num, e->in_num, 0, v->serial, n);
+		stat_add(&q->st.get_ids, 1);
+		req_done(q, dev, r, VIRTIO_BLK_S_OK, (uint32_t)done);
+		return 0;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		struct virtio_blk_discard_write_zeroes seg;
+		bool discard = hdr.type == VIRTIO_BLK_T_DISCARD;
+		if (v->readonly || v->has_key) {
+			req_done(q, dev, r, v->readonly ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_UNSUPP, 0);
+			return 0;
+		}
+		if (out_data != sizeof(seg) || in_data ||
+		    vq_iov_to_buf(e->iov, e->out_num, sizeof(hdr), &seg, sizeof(seg)) != sizeof(seg) ||
+		    seg.num_sectors == 0 || seg.num_sectors > DISCARD_MAX_SECTORS || seg.sector > v->capacity ||
+		    seg.num_sectors > v->capacity - seg.sector || (discard && seg.flags) || (seg.flags & ~1u)) {
+			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+			return 0;
+		}
+		r->op = discard ? OP_DISCARD : OP_ZEROES;
+		stat_add(discard ? &q->st.discards : &q->st.write_zeroes, 1);
+		int mode = FALLOC_FL_KEEP_SIZE |
+			   (discard || (seg.flags & 1) ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+		sqe = io_uring_get_sqe(&q->ring);
+		io_uring_prep_fallocate(sqe, v->fd, mode, seg.sector * 512, (uint64_t)seg.num_sectors * 512);
+		break;
+	}
+	default:
+		req_done(q, dev, r, VIRTIO_BLK_S_UNSUPP, 0);
+		return 0;
+	}
+	io_uring_sqe_set_data(sqe, r);
+	q->inflight++;
+	return 1;
+}
+
+/* ---- the poller's entry point ---- */
+
+static void qos_refresh(struct blk_queue *q)
+{
+	struct blk_volume *v = q->vol;
+	unsigned gen = atomic_load_explicit(&v->qos_gen, memory_order_acquire);
+
+	if (gen == q->qos_gen)
+		return;
+	q->qos_gen = gen;
+	uint64_t now = rl_now_ns(), iops = atomic_load(&v->iops_limit), bps = atomic_load(&v->bps_limit);
+	/* Each queue gets an equal share; a burst of 1/10 s keeps the rate smooth. */
+	uint64_t qi = iops ? (iops + v->num_queues - 1) / v->num_queues : 0;
+	uint64_t qb = bps ? (bps + v->num_queues - 1) / v->num_queues : 0;
+	rl_init(&q->iops_rl, qi, qi / 10 ? qi / 10 : 1, now);
+	rl_init(&q->bps_rl, qb, qb / 10 > MAX_REQ_BYTES ? qb / 10 : MAX_REQ_BYTES, now);
+}
+
+static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqueue *vq, unsigned budget)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	struct blk_queue *q = &v->q[qi];
+	unsigned done = 0, submitted = 0;
+	bool limited = false;
+
+	qos_refresh(q);
+	if (q->inflight)
+		done += reap(q, dev);
+	uint64_t now = 0;
+	while (done + submitted < budget && q->free) {
+		struct blk_req *r = q->free;
+		bool qos = !rl_unlimited(&q->iops_rl) || !rl_unlimited(&q->bps_rl);
+		if (qos) {
+			now = now ? now : rl_now_ns();
+			if (rl_available(&q->iops_rl, now) < 1) {
+				limited = true;
+				break;
+			}
+		}
+		int p = vhost_dev_pop(dev, qi, &r->elem);
+		if (p <= 0)
+			break;
+		if (qos) {
+			uint64_t bytes = r->elem.out_len + r->elem.in_len;
+			if (!rl_take(&q->bps_rl, bytes, now)) {
+				vq_unpop(vq, &r->elem);
+				limited = true;
+				break;
+			}
+			rl_take(&q->iops_rl, 1, now);
+		}
+		q->free = r->next_free;
+		if (req_start(q, dev, r))
+			submitted++;
+		else
+			done++;
+	}
+	if (limited)
+		stat_add(&q->st.throttled, 1);
+	if (submitted)
+		io_uring_submit(&q->ring);
+	if (done)
+		vhost_dev_flush(dev, qi);
+	return done + submitted;
+}
+
+static const struct vhost_backend_ops blk_ops = {
+	.type = "blk",
+	.get_features = blk_get_features,
+	.get_protocol_features = blk_get_protocol_features,
+	.num_queues = blk_num_queues,
+	.get_config = blk_get_config,
+	.config_size = VHOST_USER_CONFIG_MAX,
+	.queue_start = blk_queue_start,
+	.queue_stop = blk_queue_stop,
+	.queue_poll = blk_queue_poll,
+};
+
+/* ---- volume life cycle ---- */
+
+/* O_DIRECT if the file system takes it for 512-byte aligned I/O, else buffered with a log line. */
+static int open_image(struct blk_volume *v, const char *path, bool try_direct)
+{
+	int flags = (v->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+
+	if (try_direct) {
+		int fd = open(path, flags | O_DIRECT);
+		if (fd >= 0) {
+			void *buf;
+			if (posix_memalign(&buf, BOUNCE_ALIGN, 512) == 0) {
+				ssize_t r = pread(fd, buf, 512, 0);
+				free(buf);
+				if (r >= 0) {
+					v->direct = true;
+					return fd;
+				}
+			}
+			close(fd);
+		}
+		log_info("%s: %s: O_DIRECT not usable here (%s), using buffered I/O", v->name, path, strerror(errno));
+	}
+	return open(path, flags);
+}
+
+struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evloop *loop, struct dpu_poller *poller)
+{
+	struct blk_volume *v = calloc(1, sizeof(*v));
+	struct stat st;
+
+	if (!v)
+		return NULL;
+	snprintf(v->name, sizeof(v->name), "%s", p->name);
+	v->readonly = p->readonly;
+	v->num_queues = p->num_queues ? p->num_queues : 1;
+	if (v->num_queues > BLK_MAX_QUEUES) {
+		log_err("%s: %u queues requested, at most %d", p->name, v->num_queues, BLK_MAX_QUEUES);
+		goto fail;
+	}
+	v->fd = open_image(v, p->image, !p->no_direct);
+	if (v->fd < 0 || fstat(v->fd, &st) < 0) {
+		log_err("%s: cannot open image %s: %s", p->name, p->image, strerror(errno));
+		goto fail;
+	}
+	v->capacity = (uint64_t)st.st_size / 512;
+	memcpy(v->serial, p->name, strnlen(p->name, sizeof(v->serial)));
+	v->has_key = p->has_key;
+	if (p->has_key)
+		memcpy(v->key, p->key, sizeof(v->key));
+	atomic_store(&v->iops_limit, p->iops_limit);
+	atomic_store(&v->bps_limit, p->bps_limit);
+	for (unsigned i = 0; i < v->num_queues; i++) {
+		v->q[i].vol = v;
+		v->q[i].idx = i;
+	}
+	v->dev = vhost_dev_new(v->name, p->socket, &blk_ops, v, loop, poller);
+	if (!v->dev)
+		goto fail;
+	log_info("%s: serving %s (%llu sectors%s%s%s) on %s", v->name, p->image, (unsigned long long)v->capacity,
+		 v->readonly ? ", read-only" : "", v->direct ? ", O_DIRECT" : "", v->has_key ? ", encrypted" : "",
+		 p->socket);
+	return v;
+fail:
+	if (v->fd > 0)
+		close(v->fd);
+	free(v);
+	return NULL;
+}
+
+void blk_volume_free(struct blk_volume *v)
+{
+	if (!v)
+		return;
+	vhost_dev_free(v->dev);
+	for (unsigned i = 0; i < v->num_queues; i++)
+		blk_crypt_free(v->q[i].crypt);
+	close(v->fd);
+	memset(v->key, 0, sizeof(v->key));
+	free(v);
+}
+
+const char *blk_volume_name(const struct blk_volume *v)
+{
+	return v->name;
+}
+
+void blk_volume_set_qos(struct blk_volume *v, uint64_t iops_limit, uint64_t bps_limit)
+{
+	atomic_store(&v->iops_limit, iops_limit);
+	atomic_store(&v->bps_limit, bps_limit);
+	atomic_fetch_add_explicit(&v->qos_gen, 1, memory_order_release);
+}
+
+void blk_volume_stats(struct blk_volume *v, FILE *f)
+{
+	struct blk_queue_stats s = { 0 };
+	struct vhost_dev_stats ds;
+
+	for (unsigned i = 0; i < v->num_queues; i++) {
+		const uint64_t *src = (const uint64_t *)&v->q[i].st;
+		uint64_t *dst = (uint64_t *)&s;
+		for (size_t k = 0; k < sizeof(s) / sizeof(uint64_t); k++)
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+	vhost_dev_get_stats(v->dev, &ds);
+#define C(metric, val) fprintf(f, "kite_dpu_blk_" metric "{volume=\"%s\"} %llu\n", v->name, (unsigned long long)(val))
+	C("reads_total", s.reads);
+	C("writes_total", s.writes);
+	C("flushes_total", s.flushes);
+	C("discards_total", s.discards);
+	C("write_zeroes_total", s.write_zeroes);
+	C("get_id_total", s.get_ids);
+	C("read_bytes_total", s.read_bytes);
+	C("write_bytes_total", s.write_bytes);
+	C("ioerr_total", s.ioerr);
+	C("unsupp_total", s.unsupp);
+	C("throttled_total", s.throttled);
+	C("connects_total", ds.connects);
+	C("protocol_errors_total", ds.protocol_errors);
+	C("broken_queues_total", ds.broken_queues);
+	C("notifications_total", ds.kicks_sent);
+	C("connected", vhost_dev_connected(v->dev));
+	C("capacity_sectors", v->capacity);
+#undef C
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kite-dpu block service: one vhost-user-blk device per volume, backed by a raw image file through
+ * io_uring (O_DIRECT when the file system allows it). Optional AES-256-XTS encryption at rest
+ * (tweak = 512-byte sector number) and per-volume IOPS / bandwidth limits.
+ */
+#ifndef KITE_DPU_BLK_H
+#define KITE_DPU_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct blk_volume;
+struct evloop;
+struct dpu_poller;
+
+#define BLK_XTS_KEY_LEN 64   /* two AES-256 keys */
+#define BLK_MAX_QUEUES 8
+
+struct blk_volume_params {
+	const char *name;        /* volume name (stats, logs) */
+	const char *image;       /* raw image file */
+	const char *socket;      /* vhost-user server socket path */
+	bool readonly;
+	unsigned num_queues;     /* 1..BLK_MAX_QUEUES (0 = 1) */
+	uint64_t iops_limit;     /* requests per second, 0 = unlimited */
+	uint64_t bps_limit;      /* bytes per second, 0 = unlimited */
+	bool has_key;
+	uint8_t key[BLK_XTS_KEY_LEN];
+	bool no_direct;          /* do not try O_DIRECT */
+};
+
+struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evloop *loop, struct dpu_poller *poller);
+void blk_volume_free(struct blk_volume *v);
+const char *blk_volume_name(const struct blk_volume *v);
+/* Change the QoS limits at run time (picked up by the poller at its next round). */
+void blk_volume_set_qos(struct blk_volume *v, uint64_t iops_limit, uint64_t bps_limit);
+/* Append Prometheus text counters of this volume to f. */
+void blk_volume_stats(struct blk_volume *v, FILE *f);
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kite-dpu process services shared by its parts (block volumes here, switch ports in dpu/switch and
+ * dpu/net): the control thread's event loop, the pollers, the control-socket command registry and the
+ * statistics registry. Everything here runs on the control thread.
+ *
+ * Other services plug in without editing dpu/: from a constructor, or from a function main calls,
+ *	dpu_ctl_register("add_port", my_add_port);
+ *	dpu_stats_register(my_stats_text);
+ *	dpu_config_register("ports", my_ports_section);
+ */
+#ifndef KITE_DPU_DPU_H
+#define KITE_DPU_DPU_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+struct evloop;
+struct dpu_poller;
+
+struct evloop *dpu_loop(void);
+/* The poller for a core index from the "cores" list (-1 = the least loaded). Never NULL once started. */
+struct dpu_poller *dpu_poller_pick(int index);
+
+/* A control command: fill `reply` (an object; "ok": true is added for you) and return 0, or return -1
+ * with a one-line reason in err (sent back as {"ok": false, "error": err}). Never log secrets. */
+typedef int (*dpu_ctl_fn)(const cJSON *req, cJSON *reply, char *err, size_t errlen);
+int dpu_ctl_register(const char *cmd, dpu_ctl_fn fn);
+/* Append Prometheus text to f. */
+typedef void (*dpu_stats_fn)(FILE *f);
+int dpu_stats_register(dpu_stats_fn fn);
+/* A top-level config-file key handled by a service: return 0 or -1 after logging why. */
+typedef int (*dpu_config_fn)(const cJSON *section);
+int dpu_config_register(const char *key, dpu_config_fn fn);
+
+/* control.c */
+int dpu_ctl_listen(const char *path);
+void dpu_ctl_close(void);
+int dpu_ctl_run(const char *cmd, const cJSON *req, cJSON *reply, char *err, size_t errlen);
+/* Prometheus text of every registered service (malloc'd). */
+char *dpu_stats_text(void);
+/* config: run the handler of each registered key present in the object. */
+int dpu_config_apply(const cJSON *root);
+
+/* blk service (dpu/blk/service.c) */
+void dpu_blk_init(void);
+void dpu_blk_shutdown(void);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The frontend (driver / VMM) side of vhost-user: a small blocking client used by kite, the tests and
+ * the load generator. Every reply is validated (reply flag, request code, size, fds).
+ */
+#ifndef KITE_VHOST_FRONTEND_H
+#define KITE_VHOST_FRONTEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kite/guest_mem.h"
+#include "kite/vhost_user.h"
+
+struct vu_frontend {
+	int sock;
+	char path[108];
+	uint64_t features;        /* negotiated */
+	uint64_t protocol;        /* negotiated protocol features */
+	char err[192];            /* last error */
+};
+
+/* Connect to a backend's server socket, retrying for up to timeout_ms. 0 or -1 (reason in f->err). */
+int vuf_connect(struct vu_frontend *f, const char *path, int timeout_ms);
+void vuf_close(struct vu_frontend *f);
+/* Send msg; if the request has a reply (or need_ack with REPLY_ACK), receive and check it into msg.
+ * Returns 0, or -1 with f->err set. A nonzero REPLY_ACK status is an error. */
+int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack);
+/* GET_FEATURES, SET_FEATURES(offered & want), GET/SET_PROTOCOL_FEATURES(offered & want_proto), SET_OWNER. */
+int vuf_negotiate(struct vu_frontend *f, uint64_t want, uint64_t want_proto);
+int vuf_get_u64(struct vu_frontend *f, uint32_t request, uint64_t *out);
+/* Memory: SET_MEM_TABLE with every region of gm (each needs fd >= 0 and uva set). */
+int vuf_set_mem_table(struct vu_frontend *f, const struct guest_mem *gm);
+/* One queue: NUM, BASE, ADDR (frontend virtual addresses), CALL, KICK, then ENABLE if negotiated. */
+int vuf_start_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
+		    uint64_t used, uint16_t base, int kick_fd, int call_fd);
+int vuf_get_vring_base(struct vu_frontend *f, unsigned idx, uint32_t *base);
+int vuf_get_config(struct vu_frontend *f, uint32_t offset, void *buf, uint32_t len);
+/* Inflight region: GET_INFLIGHT_FD; returns the fd (caller owns) and its size, or -1. */
+int vuf_get_inflight(struct vu_frontend *f, uint16_t num_queues, uint16_t queue_size, uint64_t *size);
+int vuf_set_inflight(struct vu_frontend *f, int fd, uint64_t size, uint16_t num_queues, uint16_t queue_size);
+
+#endif

@@ -1,0 +1,815 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend (device) side of vhost-user: one server socket per device, one frontend at a time.
+ * Protocol messages are handled on the control thread's event loop; started queues are polled by a
+ * dpu poller thread. Any invalid message closes the connection with one log line; other devices are
+ * not affected.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kite/dpu_poller.h"
+#include "kite/evloop.h"
+#include "kite/log.h"
+#include "kite/vhost_backend.h"
+#include "kite/vhost_user.h"
+
+#define POLL_BUDGET 32
+#define INFLIGHT_ALIGN 64
+
+struct vhost_queue {
+	struct vhost_dev *dev;
+	unsigned idx;
+	struct virtqueue vq;
+	struct vq_config cfg;
+	bool num_set, addr_set, kick_set, enabled, started;
+	uint32_t base;
+	int kick_fd, err_fd;
+	_Atomic int call_fd;
+	atomic_bool broken_logged;
+	/* inflight tracking (NULL when the frontend did not set an inflight region) */
+	struct vhost_inflight_split *inflight;
+	uint64_t inflight_counter;
+};
+
+struct vhost_dev {
+	char name[64];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const struct vhost_backend_ops *ops;
+	void *opaque;
+	struct evloop *loop;
+	struct dpu_poller *poller;
+	int listen_fd, conn_fd;
+	unsigned nr_queues;
+	uint64_t offered_features, features;
+	uint64_t offered_protocol, protocol;
+	bool features_set;
+	struct guest_mem mem;
+	struct vhost_queue q[VHOST_DEV_MAX_QUEUES];
+	void *inflight_base;
+	size_t inflight_size;
+	uint16_t inflight_qsize;
+	struct vhost_dev_stats stats;
+	char why[160];       /* reason of the failure that closes the connection */
+};
+
+static void conn_close(struct vhost_dev *dev);
+
+void *vhost_dev_opaque(const struct vhost_dev *dev) { return dev->opaque; }
+const char *vhost_dev_name(const struct vhost_dev *dev) { return dev->name; }
+bool vhost_dev_connected(const struct vhost_dev *dev) { return dev->conn_fd >= 0; }
+uint64_t vhost_dev_features(const struct vhost_dev *dev) { return dev->features; }
+const struct guest_mem *vhost_dev_mem(const struct vhost_dev *dev) { return &dev->mem; }
+
+void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st)
+{
+	*st = dev->stats;
+	st->kicks_sent = __atomic_load_n(&dev->stats.kicks_sent, __ATOMIC_RELAXED);
+	st->broken_queues = __atomic_load_n(&dev->stats.broken_queues, __ATOMIC_RELAXED);
+}
+
+/* ---- fast path (poller thread) ---- */
+
+void vhost_dev_notify(struct vhost_dev *dev, unsigned q)
+{
+	struct vhost_queue *vq = &dev->q[q];
+	int fd = atomic_load_explicit(&vq->call_fd, memory_order_acquire);
+	uint64_t one = 1;
+
+	if (fd < 0 || !vq_should_notify(&vq->vq))
+		return;
+	if (write(fd, &one, sizeof(one)) == sizeof(one))
+		__atomic_fetch_add(&dev->stats.kicks_sent, 1, __ATOMIC_RELAXED);
+}
+
+int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem)
+{
+	struct vhost_queue *vq = &dev->q[q];
+	int r = vq_pop(&vq->vq, elem);
+
+	if (r == 1 && vq->inflight && elem->id < vq->inflight->desc_num) {
+		vq->inflight->desc[elem->id].counter = ++vq->inflight_counter;
+		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 1, __ATOMIC_RELEASE);
+	}
+	return r;
+}
+
+void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written)
+{
+	struct vhost_queue *vq = &dev->q[q];
+
+	vq_fill(&vq->vq, elem, written);
+	if (vq->inflight && elem->id < vq->inflight->desc_num) {
+		vq->inflight->last_batch_head = elem->id;
+		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 0, __ATOMIC_RELEASE);
+	}
+}
+
+void vhost_dev_flush(struct vhost_dev *dev, unsigned q)
+{
+	struct vhost_queue *vq = &dev->q[q];
+
+	vq_flush(&vq->vq);
+	if (vq->inflight) {
+		/* The used ring now holds the completions: clear their inflight marks. */
+		vq->inflight->used_idx = vq->vq.used_idx;
+	}
+	vhost_dev_notify(dev, q);
+}
+
+void vhost_dev_push(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written)
+{
+	vhost_dev_fill(dev, q, elem, written);
+	vhost_dev_flush(dev, q);
+}
+
+static unsigned queue_poll(void *opaque)
+{
+	struct vhost_queue *vq = opaque;
+	struct vhost_dev *dev = vq->dev;
+
+	if (vq->vq.broken) {
+		if (!atomic_exchange(&vq->broken_logged, true)) {
+			log_err("%s: queue %u: stopped serving: %s", dev->name, vq->idx, vq->vq.broken_reason);
+			__atomic_fetch_add(&dev->stats.broken_queues, 1, __ATOMIC_RELAXED);
+		}
+		return 0;
+	}
+	return dev->ops->queue_poll(dev, vq->idx, &vq->vq, POLL_BUDGET);
+}
+
+/* ---- queue life cycle (control thread) ---- */
+
+static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
+{
+	if (vq->started || !vq->addr_set || !vq->kick_set || !vq->enabled)
+		return 0;
+	vq->cfg.size = vq->num_set ? vq->cfg.size : 256;
+	vq->cfg.features = dev->features;
+	vq->cfg.addr_is_uva = true;
+	memset(&vq->vq, 0, sizeof(vq->vq));
+	if (vq_setup(&vq->vq, &dev->mem, &vq->cfg) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "queue %u: bad ring: %s", vq->idx, vq->vq.broken_reason);
+		return -1;
+	}
+	vq_set_base(&vq->vq, vq->base);
+	atomic_store(&vq->broken_logged, false);
+	if (dev->ops->queue_start && dev->ops->queue_start(dev, vq->idx, &vq->vq) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "queue %u: device refused to start it", vq->idx);
+		return -1;
+	}
+	if (poller_add(dev->poller, queue_poll, vq) < 0) {
+		if (dev->ops->queue_stop)
+			dev->ops->queue_stop(dev, vq->idx, &vq->vq);
+		snprintf(dev->why, sizeof(dev->why), "queue %u: no room in the poller", vq->idx);
+		return -1;
+	}
+	vq->started = true;
+	log_debug("%s: queue %u started (size %u, base %u)", dev->name, vq->idx, vq->cfg.size, vq->base);
+	return 0;
+}
+
+static void queue_stop(struct vhost_dev *dev, struct vhost_queue *vq)
+{
+	if (!vq->started)
+		return;
+	poller_del(dev->poller, queue_poll, vq);
+	if (dev->ops->queue_stop)
+		dev->ops->queue_stop(dev, vq->idx, &vq->vq);
+	vq->base = vq_get_base(&vq->vq);
+	vq->started = false;
+}
+
+static void queues_pause(struct vhost_dev *dev, bool *was)
+{
+	for (unsigned i = 0; i < dev->nr_queues; i++) {
+		was[i] = dev->q[i].started;
+		queue_stop(dev, &dev->q[i]);
+	}
+}
+
+static int queues_resume(struct vhost_dev *dev, const bool *was)
+{
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		if (was[i] && queue_start(dev, &dev->q[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void queue_reset(struct vhost_queue *vq)
+{
+	int call = atomic_exchange(&vq->call_fd, -1);
+
+	if (call >= 0)
+		close(call);
+	close_fd(&vq->kick_fd);
+	close_fd(&vq->err_fd);
+	vq->num_set = vq->addr_set = vq->kick_set = false;
+	vq->enabled = true;
+	vq->base = 0;
+	vq->inflight = NULL;
+	vq->inflight_counter = 0;
+	memset(&vq->cfg, 0, sizeof(vq->cfg));
+}
+
+static void inflight_release(struct vhost_dev *dev)
+{
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		dev->q[i].inflight = NULL;
+	if (dev->inflight_base)
+		munmap(dev->inflight_base, dev->inflight_size);
+	dev->inflight_base = NULL;
+	dev->inflight_size = 0;
+}
+
+static void dev_reset_state(struct vhost_dev *dev)
+{
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		queue_stop(dev, &dev->q[i]);
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		queue_reset(&dev->q[i]);
+	inflight_release(dev);
+	gm_clear(&dev->mem);
+	dev->features = 0;
+	dev->protocol = 0;
+	dev->features_set = false;
+}
+
+/* ---- memory ---- */
+
+static int map_region(struct vhost_dev *dev, const struct vhost_user_mem_region *m, int fd, struct gm_region *out)
+{
+	struct stat st;
+	uint64_t end;
+
+	if (m->memory_size == 0 || __builtin_add_overflow(m->mmap_offset, m->memory_size, &end) ||
+	    m->guest_phys_addr + m->memory_size < m->guest_phys_addr ||
+	    m->userspace_addr + m->memory_size < m->userspace_addr || end > (uint64_t)SIZE_MAX) {
+		snprintf(dev->why, sizeof(dev->why), "memory region gpa 0x%llx size 0x%llx offset 0x%llx is invalid",
+			 (unsigned long long)m->guest_phys_addr, (unsigned long long)m->memory_size,
+			 (unsigned long long)m->mmap_offset);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end) ||
+	    !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+		snprintf(dev->why, sizeof(dev->why), "memory region gpa 0x%llx: fd is not a file covering 0x%llx bytes",
+			 (unsigned long long)m->guest_phys_addr, (unsigned long long)end);
+		return -1;
+	}
+	void *base = mmap(NULL, end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (base == MAP_FAILED) {
+		snprintf(dev->why, sizeof(dev->why), "memory region gpa 0x%llx: mmap of 0x%llx bytes: %s",
+			 (unsigned long long)m->guest_phys_addr, (unsigned long long)end, strerror(errno));
+		return -1;
+	}
+	*out = (struct gm_region){
+		.gpa = m->guest_phys_addr, .size = m->memory_size, .uva = m->userspace_addr,
+		.hva = (char *)base + m->mmap_offset, .fd = fd, .fd_offset = m->mmap_offset,
+		.mmap_base = base, .mmap_len = end,
+	};
+	return 0;
+}
+
+static bool uva_overlaps(const struct guest_mem *gm, const struct gm_region *r)
+{
+	for (unsigned i = 0; i < gm->nr; i++)
+		if (r->uva < gm->r[i].uva + gm->r[i].size && gm->r[i].uva < r->uva + r->size)
+			return true;
+	return false;
+}
+
+/* Takes ownership of fd in every case. */
+static int mem_add(struct vhost_dev *dev, const struct vhost_user_mem_region *m, int fd)
+{
+	struct gm_region r;
+
+	if (map_region(dev, m, fd, &r) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (uva_overlaps(&dev->mem, &r) || gm_add(&dev->mem, &r) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "memory region gpa 0x%llx overlaps another or the table is full",
+			 (unsigned long long)m->guest_phys_addr);
+		munmap(r.mmap_base, r.mmap_len);
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int handle_set_mem_table(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	bool was[VHOST_DEV_MAX_QUEUES];
+	int ret = 0;
+
+	queues_pause(dev, was);
+	gm_clear(&dev->mem);
+	for (unsigned i = 0; i < msg->p.mem.nregions; i++) {
+		int fd = msg->fds[i];
+		msg->fds[i] = -1;
+		if (ret == 0 && mem_add(dev, &msg->p.mem.regions[i], fd) < 0)
+			ret = -1;
+		else if (ret)
+			close(fd);
+	}
+	msg->nfds = 0;
+	if (ret)
+		return -1;
+	return queues_resume(dev, was);
+}
+
+static int handle_add_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	bool was[VHOST_DEV_MAX_QUEUES];
+	int fd = msg->fds[0];
+
+	msg->nfds = 0;
+	queues_pause(dev, was);
+	if (mem_add(dev, &msg->p.mem_reg.region, fd) < 0)
+		return -1;
+	return queues_resume(dev, was);
+}
+
+static int handle_rem_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	const struct vhost_user_mem_region *m = &msg->p.mem_reg.region;
+	bool was[VHOST_DEV_MAX_QUEUES];
+
+	vu_msg_close_fds(msg);
+	for (unsigned i = 0; i < dev->mem.nr; i++) {
+		const struct gm_region *r = &dev->mem.r[i];
+		if (r->gpa == m->guest_phys_addr && r->size == m->memory_size && r->uva == m->userspace_addr) {
+			queues_pause(dev, was);
+			gm_remove(&dev->mem, m->guest_phys_addr);
+			return queues_resume(dev, was);
+		}
+	}
+	snprintf(dev->why, sizeof(dev->why), "REM_MEM_REG: no region at gpa 0x%llx",
+		 (unsigned long long)m->guest_phys_addr);
+	return -1;
+}
+
+/* ---- inflight region ---- */
+
+static uint64_t inflight_queue_bytes(uint16_t qsize)
+{
+	return (vhost_inflight_split_size(qsize) + INFLIGHT_ALIGN - 1) & ~(uint64_t)(INFLIGHT_ALIGN - 1);
+}
+
+static int inflight_attach(struct vhost_dev *dev, void *base, size_t size, uint16_t nq, uint16_t qsize)
+{
+	inflight_release(dev);
+	dev->inflight_base = base;
+	dev->inflight_size = size;
+	dev->inflight_qsize = qsize;
+	for (unsigned i = 0; i < dev->nr_queues && i < nq; i++)
+		dev->q[i].inflight = (struct vhost_inflight_split *)((char *)base + i * inflight_queue_bytes(qsize));
+	return 0;
+}
+
+static int handle_get_inflight(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	uint16_t nq = msg->p.inflight.num_queues, qs = msg->p.inflight.queue_size;
+
+	if (nq == 0 || nq > dev->nr_queues || qs == 0 || qs > VQ_MAX_SIZE || (qs & (qs - 1))) {
+		snprintf(dev->why, sizeof(dev->why), "GET_INFLIGHT_FD: %u queues of %u entries", nq, qs);
+		return -1;
+	}
+	size_t size = (size_t)nq * inflight_queue_bytes(qs);
+	int fd = memfd_create("kite-dpu-inflight", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "GET_INFLIGHT_FD: memfd of %zu bytes: %s", size, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		snprintf(dev->why, sizeof(dev->why), "GET_INFLIGHT_FD: mmap: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < nq; i++) {
+		struct vhost_inflight_split *r = (void *)((char *)base + i * inflight_queue_bytes(qs));
+		r->version = 1;
+		r->desc_num = qs;
+	}
+	inflight_attach(dev, base, size, nq, qs);
+	msg->hdr.size = sizeof(msg->p.inflight);
+	msg->p.inflight.mmap_size = size;
+	msg->p.inflight.mmap_offset = 0;
+	msg->fds[0] = fd;
+	msg->nfds = 1;
+	return 1;
+}
+
+static int handle_set_inflight(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_user_inflight *in = &msg->p.inflight;
+	int fd = msg->fds[0];
+	struct stat st;
+
+	msg->nfds = 0;
+	uint16_t nq = in->num_queues, qs = in->queue_size;
+	if (nq == 0 || nq > dev->nr_queues || qs == 0 || qs > VQ_MAX_SIZE || (qs & (qs - 1)) ||
+	    in->mmap_size < nq * inflight_queue_bytes(qs) || in->mmap_size > (1ull << 30) ||
+	    in->mmap_offset > (1ull << 30) || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size < in->mmap_offset + in->mmap_size) {
+		snprintf(dev->why, sizeof(dev->why), "SET_INFLIGHT_FD: region of %llu bytes for %u queues of %u is invalid",
+			 (unsigned long long)in->mmap_size, nq, qs);
+		close(fd);
+		return -1;
+	}
+	void *base = mmap(NULL, in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)in->mmap_offset);
+	close(fd);
+	if (base == MAP_FAILED) {
+		snprintf(dev->why, sizeof(dev->why), "SET_INFLIGHT_FD: mmap: %s", strerror(errno));
+		return -1;
+	}
+	return inflight_attach(dev, base, in->mmap_size, nq, qs);
+}
+
+/* ---- message dispatch ---- */
+
+static struct vhost_queue *msg_queue(struct vhost_dev *dev, uint32_t index)
+{
+	if (index >= dev->nr_queues) {
+		snprintf(dev->why, sizeof(dev->why), "queue index %u out of range (%u queues)", index, dev->nr_queues);
+		return NULL;
+	}
+	return &dev->q[index];
+}
+
+static void reply_u64(struct vhost_user_msg *msg, uint64_t v)
+{
+	msg->hdr.size = sizeof(uint64_t);
+	msg->p.u64 = v;
+}
+
+/* Returns 1 = send msg as reply, 0 = no reply (ack if asked), -1 = close (reason in dev->why). */
+static int dispatch(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_queue *vq;
+	bool was[VHOST_DEV_MAX_QUEUES];
+
+	switch (msg->hdr.request) {
+	case VHOST_USER_GET_FEATURES:
+		reply_u64(msg, dev->offered_features);
+		return 1;
+	case VHOST_USER_SET_FEATURES:
+		if (msg->p.u64 & ~dev->offered_features) {
+			snprintf(dev->why, sizeof(dev->why), "SET_FEATURES 0x%llx: not offered 0x%llx",
+				 (unsigned long long)msg->p.u64,
+				 (unsigned long long)(msg->p.u64 & ~dev->offered_features));
+			return -1;
+		}
+		if (dev->ops->set_features && dev->ops->set_features(dev, msg->p.u64) < 0) {
+			snprintf(dev->why, sizeof(dev->why), "SET_FEATURES 0x%llx refused by the device",
+				 (unsigned long long)msg->p.u64);
+			return -1;
+		}
+		queues_pause(dev, was);
+		dev->features = msg->p.u64;
+		dev->features_set = true;
+		return queues_resume(dev, was);
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+		reply_u64(msg, dev->offered_protocol);
+		return 1;
+	case VHOST_USER_SET_PROTOCOL_FEATURES:
+		if (msg->p.u64 & ~dev->offered_protocol) {
+			snprintf(dev->why, sizeof(dev->why), "SET_PROTOCOL_FEATURES 0x%llx: not offered",
+				 (unsigned long long)msg->p.u64);
+			return -1;
+		}
+		dev->protocol = msg->p.u64;
+		return 0;
+	case VHOST_USER_SET_OWNER:
+		return 0;
+	case VHOST_USER_RESET_OWNER:
+	case VHOST_USER_RESET_DEVICE:
+		dev_reset_state(dev);
+		return 0;
+	case VHOST_USER_GET_QUEUE_NUM:
+		reply_u64(msg, dev->nr_queues);
+		return 1;
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		reply_u64(msg, GM_MAX_REGIONS);
+		return 1;
+	case VHOST_USER_SET_MEM_TABLE:
+		return handle_set_mem_table(dev, msg);
+	case VHOST_USER_ADD_MEM_REG:
+		return handle_add_mem_reg(dev, msg);
+	case VHOST_USER_REM_MEM_REG:
+		return handle_rem_mem_reg(dev, msg);
+	case VHOST_USER_SET_VRING_NUM:
+		if (!(vq = msg_queue(dev, msg->p.state.index)))
+			return -1;
+		if (vq->started || msg->p.state.num == 0 || msg->p.state.num > VQ_MAX_SIZE ||
+		    (msg->p.state.num & (msg->p.state.num - 1))) {
+			snprintf(dev->why, sizeof(dev->why), "SET_VRING_NUM %u on queue %u%s", msg->p.state.num,
+				 vq->idx, vq->started ? " while running" : ": not a power of two up to 32768");
+			return -1;
+		}
+		vq->cfg.size = (uint16_t)msg->p.state.num;
+		vq->num_set = true;
+		return 0;
+	case VHOST_USER_SET_VRING_BASE:
+		if (!(vq = msg_queue(dev, msg->p.state.index)))
+			return -1;
+		if (vq->started || msg->p.state.num > 0xffff) {
+			snprintf(dev->why, sizeof(dev->why), "SET_VRING_BASE %u on queue %u%s", msg->p.state.num,
+				 vq->idx, vq->started ? " while running" : ": out of range");
+			return -1;
+		}
+		vq->base = msg->p.state.num;
+		return 0;
+	case VHOST_USER_GET_VRING_BASE:
+		if (!(vq = msg_queue(dev, msg->p.state.index)))
+			return -1;
+		queue_stop(dev, vq);
+		msg->p.state.num = vq->base;
+		msg->hdr.size = sizeof(msg->p.state);
+		/* The ring is stopped until the next kick fd. */
+		vq->kick_set = false;
+		close_fd(&vq->kick_fd);
+		return 1;
+	case VHOST_USER_SET_VRING_ADDR:
+		if (!(vq = msg_queue(dev, msg->p.addr.index)))
+			return -1;
+		was[0] = vq->started;
+		queue_stop(dev, vq);
+		vq->cfg.desc = msg->p.addr.desc_user_addr;
+		vq->cfg.driver = msg->p.addr.avail_user_addr;
+		vq->cfg.device = msg->p.addr.used_user_addr;
+		vq->addr_set = true;
+		return was[0] ? queue_start(dev, vq) : 0;
+	case VHOST_USER_SET_VRING_KICK:
+	case VHOST_USER_SET_VRING_CALL:
+	case VHOST_USER_SET_VRING_ERR: {
+		uint32_t idx = (uint32_t)(msg->p.u64 & VHOST_USER_VRING_IDX_MASK);
+		int fd = msg->nfds ? msg->fds[0] : -1;
+		if (!(vq = msg_queue(dev, idx)) || (msg->p.u64 & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK |
+									 VHOST_USER_VRING_NOFD_MASK))) {
+			if (vq)
+				snprintf(dev->why, sizeof(dev->why), "%s: bad payload 0x%llx",
+					 vu_request_name(msg->hdr.request), (unsigned long long)msg->p.u64);
+			return -1;
+		}
+		msg->nfds = 0;
+		if (msg->hdr.request == VHOST_USER_SET_VRING_ERR) {
+			close_fd(&vq->err_fd);
+			vq->err_fd = fd;
+			return 0;
+		}
+		if (msg->hdr.request == VHOST_USER_SET_VRING_CALL) {
+			int old = atomic_exchange(&vq->call_fd, fd);
+			if (old >= 0) {
+				/* the poller may be writing the old fd right now: let it go first */
+				was[0] = vq->started;
+				queue_stop(dev, vq);
+				close(old);
+				return was[0] ? queue_start(dev, vq) : 0;
+			}
+			return 0;
+		}
+		/* kick: we poll, so the fd only marks the ring as started */
+		queue_stop(dev, vq);
+		close_fd(&vq->kick_fd);
+		vq->kick_fd = fd;
+		vq->kick_set = true;
+		return queue_start(dev, vq);
+	}
+	case VHOST_USER_SET_VRING_ENABLE:
+		if (!(vq = msg_queue(dev, msg->p.state.index)))
+			return -1;
+		if (msg->p.state.num > 1) {
+			snprintf(dev->why, sizeof(dev->why), "SET_VRING_ENABLE %u", msg->p.state.num);
+			return -1;
+		}
+		vq->enabled = msg->p.state.num;
+		if (vq->enabled)
+			return queue_start(dev, vq);
+		queue_stop(dev, vq);
+		return 0;
+	case VHOST_USER_GET_CONFIG:
+	case VHOST_USER_SET_CONFIG: {
+		uint32_t off = msg->p.config.offset, len = msg->p.config.size;
+		bool get = msg->hdr.request == VHOST_USER_GET_CONFIG;
+		if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_CONFIG)) ||
+		    !(get ? (void *)dev->ops->get_config : (void *)dev->ops->set_config) ||
+		    off > dev->ops->config_size || len > dev->ops->config_size - off) {
+			snprintf(dev->why, sizeof(dev->why), "%s [%u, +%u) of a %u-byte config space not allowed",
+				 vu_request_name(msg->hdr.request), off, len, dev->ops->config_size);
+			return -1;
+		}
+		if (!get)
+			return dev->ops->set_config(dev, off, msg->p.config.payload, len) < 0 ? -1 : 0;
+		memset(msg->p.config.payload, 0, len);
+		if (dev->ops->get_config(dev, off, msg->p.config.payload, len) < 0) {
+			snprintf(dev->why, sizeof(dev->why), "GET_CONFIG failed in the device");
+			return -1;
+		}
+		return 1;
+	}
+	case VHOST_USER_GET_INFLIGHT_FD:
+		if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+			break;
+		return handle_get_inflight(dev, msg);
+	case VHOST_USER_SET_INFLIGHT_FD:
+		if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+			break;
+		return handle_set_inflight(dev, msg);
+	default:
+		break;
+	}
+	snprintf(dev->why, sizeof(dev->why), "%s: not supported by this backend", vu_request_name(msg->hdr.request));
+	return -1;
+}
+
+static void conn_readable(void *opaque, int fd, uint32_t events)
+{
+	struct vhost_dev *dev = opaque;
+	struct vhost_user_msg msg;
+	char err[160];
+
+	(void)events;
+	int r = vu_msg_recv(fd, &msg, false, err, sizeof(err));
+	if (r == 0) {
+		log_info("%s: frontend disconnected", dev->name);
+		conn_close(dev);
+		return;
+	}
+	if (r < 0) {
+		log_err("%s: closing connection: bad message: %s", dev->name, err);
+		dev->stats.protocol_errors++;
+		conn_close(dev);
+		return;
+	}
+	uint32_t request = msg.hdr.request;
+	bool need_reply = msg.hdr.flags & VHOST_USER_NEED_REPLY_MASK;
+	dev->why[0] = '\0';
+	log_debug("%s: %s", dev->name, vu_request_name(request));
+	r = dispatch(dev, &msg);
+	vu_msg_close_fds(&msg);  /* fds not taken by the handler (its own reply fds are sent below) */
+	if (r < 0) {
+		log_err("%s: closing connection: %s", dev->name, dev->why[0] ? dev->why : vu_request_name(request));
+		dev->stats.protocol_errors++;
+		conn_close(dev);
+		return;
+	}
+	if (r == 0 && !(need_reply && (dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))))
+		return;
+	if (r == 0)
+		reply_u64(&msg, 0);
+	msg.hdr.request = request;
+	msg.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	int sr = vu_msg_send(fd, &msg);
+	vu_msg_close_fds(&msg);
+	if (sr < 0) {
+		log_err("%s: closing connection: sending the %s reply: %s", dev->name, vu_request_name(request),
+			strerror(-sr));
+		conn_close(dev);
+	}
+}
+
+static void conn_close(struct vhost_dev *dev)
+{
+	if (dev->conn_fd < 0)
+		return;
+	dev_reset_state(dev);
+	evloop_del(dev->loop, dev->conn_fd);
+	close(dev->conn_fd);
+	dev->conn_fd = -1;
+	dev->stats.disconnects++;
+	if (dev->ops->disconnected)
+		dev->ops->disconnected(dev);
+}
+
+void vhost_dev_disconnect(struct vhost_dev *dev, const char *why)
+{
+	if (dev->conn_fd < 0)
+		return;
+	log_info("%s: dropping the frontend: %s", dev->name, why);
+	conn_close(dev);
+}
+
+static void listen_readable(void *opaque, int fd, uint32_t events)
+{
+	struct vhost_dev *dev = opaque;
+	struct timeval tv = { .tv_sec = 2 };
+
+	(void)events;
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	if (dev->conn_fd >= 0) {
+		log_warn("%s: refusing a second frontend on %s: one is connected", dev->name, dev->path);
+		close(c);
+		return;
+	}
+	/* A peer that stalls inside a message must not block the control thread for long. */
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (evloop_add(dev->loop, c, EPOLLIN, conn_readable, dev) < 0) {
+		log_err("%s: cannot watch the new connection", dev->name);
+		close(c);
+		return;
+	}
+	dev->conn_fd = c;
+	dev->stats.connects++;
+	log_info("%s: frontend connected on %s", dev->name, dev->path);
+	if (dev->ops->connected)
+		dev->ops->connected(dev);
+}
+
+struct vhost_dev *vhost_dev_new(const char *name, const char *path, const struct vhost_backend_ops *ops,
+				void *opaque, struct evloop *loop, struct dpu_poller *poller)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vhost_dev *dev;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("%s: socket path %s is too long", name, path);
+		return NULL;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	snprintf(dev->path, sizeof(dev->path), "%s", path);
+	dev->ops = ops;
+	dev->opaque = opaque;
+	dev->loop = loop;
+	dev->poller = poller;
+	dev->conn_fd = -1;
+	dev->nr_queues = ops->num_queues(dev);
+	if (dev->nr_queues == 0 || dev->nr_queues > VHOST_DEV_MAX_QUEUES) {
+		log_err("%s: %u queues is out of range 1..%d", name, dev->nr_queues, VHOST_DEV_MAX_QUEUES);
+		free(dev);
+		return NULL;
+	}
+	for (unsigned i = 0; i < dev->nr_queues; i++) {
+		dev->q[i].dev = dev;
+		dev->q[i].idx = i;
+		dev->q[i].kick_fd = dev->q[i].err_fd = -1;
+		atomic_init(&dev->q[i].call_fd, -1);
+		queue_reset(&dev->q[i]);
+	}
+	dev->offered_features = ops->get_features(dev) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
+				(1ull << VIRTIO_F_VERSION_1);
+	dev->offered_protocol = (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+				(1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+				(ops->get_protocol_features ? ops->get_protocol_features(dev) : 0);
+	if (dev->nr_queues > 1)
+		dev->offered_protocol |= 1ull << VHOST_USER_PROTOCOL_F_MQ;
+
+	dev->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	if (dev->listen_fd < 0 || bind(dev->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(dev->listen_fd, 4) < 0) {
+		log_err("%s: cannot listen on %s: %s", name, path, strerror(errno));
+		goto fail;
+	}
+	if (evloop_add(loop, dev->listen_fd, EPOLLIN, listen_readable, dev) < 0) {
+		log_err("%s: cannot watch %s", name, path);
+		goto fail;
+	}
+	return dev;
+fail:
+	if (dev->listen_fd >= 0)
+		close(dev->listen_fd);
+	free(dev);
+	return NULL;
+}
+
+void vhost_dev_free(struct vhost_dev *dev)
+{
+	if (!dev)
+		return;
+	conn_close(dev);
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		queue_reset(&dev->q[i]);
+	evloop_del(dev->loop, dev->listen_fd);
+	close(dev->listen_fd);
+	unlink(dev->path);
+	free(dev);
+}

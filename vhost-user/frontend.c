@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* vhost-user frontend client (blocking). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kite/vhost_frontend.h"
+
+int vuf_connect(struct vu_frontend *f, const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(f, 0, sizeof(*f));
+	f->sock = -1;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(f->err, sizeof(f->err), "%s: path too long", path);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	strcpy(sa.sun_path, path);
+	for (int waited = 0;; waited += 10) {
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0) {
+			snprintf(f->err, sizeof(f->err), "socket: %s", strerror(errno));
+			return -1;
+		}
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			f->sock = s;
+			return 0;
+		}
+		int e = errno;
+		close(s);
+		if (waited >= timeout_ms) {
+			snprintf(f->err, sizeof(f->err), "%s: connect: %s", path, strerror(e));
+			return -1;
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void vuf_close(struct vu_frontend *f)
+{
+	if (f->sock >= 0)
+		close(f->sock);
+	f->sock = -1;
+}
+
+static bool has_reply(uint32_t req)
+{
+	switch (req) {
+	case VHOST_USER_GET_FEATURES:
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VHOST_USER_GET_QUEUE_NUM:
+	case VHOST_USER_GET_VRING_BASE:
+	case VHOST_USER_GET_CONFIG:
+	case VHOST_USER_GET_INFLIGHT_FD:
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+	case VHOST_USER_GET_STATUS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
+{
+	uint32_t req = msg->hdr.request;
+	bool ack = need_ack && !has_reply(req) && (f->protocol & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	char err[160];
+
+	msg->hdr.flags = VHOST_USER_VERSION | (ack ? VHOST_USER_NEED_REPLY_MASK : 0);
+	int r = vu_msg_send(f->sock, msg);
+	if (r < 0) {
+		snprintf(f->err, sizeof(f->err), "%s: send: %s", vu_request_name(req), strerror(-r));
+		return -1;
+	}
+	if (!has_reply(req) && !ack)
+		return 0;
+	r = vu_msg_recv(f->sock, msg, true, err, sizeof(err));
+	if (r <= 0) {
+		snprintf(f->err, sizeof(f->err), "%s: reply: %s", vu_request_name(req), r ? err : "connection closed");
+		return -1;
+	}
+	if (msg->hdr.request != req) {
+		snprintf(f->err, sizeof(f->err), "%s: reply is for %s", vu_request_name(req),
+			 vu_request_name(msg->hdr.request));
+		vu_msg_close_fds(msg);
+		return -1;
+	}
+	if (ack && msg->p.u64 != 0) {
+		snprintf(f->err, sizeof(f->err), "%s: backend answered failure %llu", vu_request_name(req),
+			 (unsigned long long)msg->p.u64);
+		return -1;
+	}
+	return 0;
+}
+
+int vuf_get_u64(struct vu_frontend *f, uint32_t request, uint64_t *out)
+{
+	struct vhost_user_msg m = { .hdr = { .request = request } };
+
+	if (vuf_call(f, &m, false) < 0)
+		return -1;
+	*out = m.p.u64;
+	return 0;
+}
+
+static int set_u64(struct vu_frontend *f, uint32_t request, uint64_t v, int fd)
+{
+	struct vhost_user_msg m = { .hdr = { .request = request, .size = 8 }, .p.u64 = v };
+
+	if (fd >= 0) {
+		m.fds[0] = fd;
+		m.nfds = 1;
+	}
+	return vuf_call(f, &m, true);
+}
+
+int vuf_negotiate(struct vu_frontend *f, uint64_t want, uint64_t want_proto)
+{
+	uint64_t offered, proto = 0;
+
+	if (vuf_get_u64(f, VHOST_USER_GET_FEATURES, &offered) < 0)
+		return -1;
+	f->features = offered & want;
+	if (offered & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) {
+		f->features |= 1ull << VHOST_USER_F_PROTOCOL_FEATURES;
+		if (vuf_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES, &proto) < 0)
+			return -1;
+		if (set_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, proto & want_proto, -1) < 0)
+			return -1;
+		f->protocol = proto & want_proto;
+	}
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_OWNER } };
+	if (vuf_call(f, &m, true) < 0)
+		return -1;
+	return set_u64(f, VHOST_USER_SET_FEATURES, f->features, -1);
+}
+
+int vuf_set_mem_table(struct vu_frontend *f, const struct guest_mem *gm)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_MEM_TABLE } };
+
+	if (gm->nr == 0 || gm->nr > VHOST_USER_MEM_REGIONS_MAX) {
+		snprintf(f->err, sizeof(f->err), "SET_MEM_TABLE: %u regions", gm->nr);
+		return -1;
+	}
+	m.p.mem.nregions = gm->nr;
+	for (unsigned i = 0; i < gm->nr; i++) {
+		m.p.mem.regions[i] = (struct vhost_user_mem_region){
+			.guest_phys_addr = gm->r[i].gpa, .memory_size = gm->r[i].size,
+			.userspace_addr = gm->r[i].uva, .mmap_offset = gm->r[i].fd_offset,
+		};
+		m.fds[i] = gm->r[i].fd;
+	}
+	m.nfds = gm->nr;
+	m.hdr.size = 8 + gm->nr * sizeof(struct vhost_user_mem_region);
+	return vuf_call(f, &m, true);
+}
+
+static int vring_state(struct vu_frontend *f, uint32_t request, unsigned idx, uint32_t num)
+{
+	struct vhost_user_msg m = { .hdr = { .request = request, .size = sizeof(struct vhost_user_vring_state) },
+				    .p.state = { .index = idx, .num = num } };
+	return vuf_call(f, &m, true);
+}
+
+int vuf_start_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
+		    uint64_t used, uint16_t base, int kick_fd, int call_fd)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_VRING_ADDR,
+					      .size = sizeof(struct vhost_user_vring_addr) },
+				    .p.addr = { .index = idx, .desc_user_addr = desc, .used_user_addr = used,
+						.avail_user_addr = avail } };
+
+	if (vring_state(f, VHOST_USER_SET_VRING_NUM, idx, size) < 0 ||
+	    vring_state(f, VHOST_USER_SET_VRING_BASE, idx, base) < 0 || vuf_call(f, &m, true) < 0)
+		return -1;
+	if (set_u64(f, VHOST_USER_SET_VRING_CALL, idx | (call_fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0), call_fd) < 0 ||
+	    set_u64(f, VHOST_USER_SET_VRING_KICK, idx | (kick_fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0), kick_fd) < 0)
+		return -1;
+	if (f->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
+		return vring_state(f, VHOST_USER_SET_VRING_ENABLE, idx, 1);
+	return 0;
+}
+
+int vuf_get_vring_base(struct vu_frontend *f, unsigned idx, uint32_t *base)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_GET_VRING_BASE,
+					      .size = sizeof(struct vhost_user_vring_state) },
+				    .p.state = { .index = idx } };
+
+	if (vuf_call(f, &m, false) < 0)
+		return -1;
+	if (m.p.state.index != idx) {
+		snprintf(f->err, sizeof(f->err), "GET_VRING_BASE: reply for queue %u, asked %u", m.p.state.index, idx);
+		return -1;
+	}
+	*base = m.p.state.num;
+	return 0;
+}
+
+int vuf_get_config(struct vu_frontend *f, uint32_t offset, void *buf, uint32_t len)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_GET_CONFIG } };
+
+	if (len > VHOST_USER_CONFIG_MAX) {
+		snprintf(f->err, sizeof(f->err), "GET_CONFIG: %u bytes is too large", len);
+		return -1;
+	}
+	m.hdr.size = VHOST_USER_CONFIG_HDR_SIZE + len;
+	m.p.config.offset = offset;
+	m.p.config.size = len;
+	if (vuf_call(f, &m, false) < 0)
+		return -1;
+	if (m.p.config.size != len || m.p.config.offset != offset) {
+		snprintf(f->err, sizeof(f->err), "GET_CONFIG: reply covers [%u,+%u), asked [%u,+%u)", m.p.config.offset,
+			 m.p.config.size, offset, len);
+		return -1;
+	}
+	memcpy(buf, m.p.config.payload, len);
+	return 0;
+}
+
+int vuf_get_inflight(struct vu_frontend *f, uint16_t num_queues, uint16_t queue_size, uint64_t *size)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_GET_INFLIGHT_FD,
+					      .size = sizeof(struct vhost_user_inflight) },
+				    .p.inflight = { .num_queues = num_queues, .queue_size = queue_size } };
+
+	if (vuf_call(f, &m, false) < 0)
+		return -1;
+	if (m.p.inflight.mmap_offset != 0) {
+		snprintf(f->err, sizeof(f->err), "GET_INFLIGHT_FD: nonzero offset");
+		vu_msg_close_fds(&m);
+		return -1;
+	}
+	*size = m.p.inflight.mmap_size;
+	return m.fds[0];
+}
+
+int vuf_set_inflight(struct vu_frontend *f, int fd, uint64_t size, uint16_t num_queues, uint16_t queue_size)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_INFLIGHT_FD,
+					      .size = sizeof(struct vhost_user_inflight) },
+				    .p.inflight = { .mmap_size = size, .num_queues = num_queues,
+						    .queue_size = queue_size } };
+	m.fds[0] = fd;
+	m.nfds = 1;
+	return vuf_call(f, &m, true);
+}
