@@ -128,7 +128,7 @@ size_t x86_build_acpi(void *buf, size_t cap, uint64_t gpa, unsigned ncpus)
 
 	if (ncpus == 0 || ncpus > KITE_MAX_VCPUS || need > cap || gpa + need > 0x100000000ULL)
 		return 0;
-	memset(buf, 0, need);
+	memset(buf, 0, o_dsdt + sizeof(struct acpi_header));   /* the AML writes only its own bytes */
 
 	/* DSDT */
 	struct acpi_header *dsdt = (struct acpi_header *)(b + o_dsdt);
