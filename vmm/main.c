@@ -19,14 +19,16 @@
 static void exe_dir(char *buf, size_t len)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	const char *dir;
 
 	if (n <= 0) {
 		snprintf(buf, len, ".");
 		return;
 	}
 	buf[n] = '\0';
-	/* dirname() works in place and may return a static string. */
-	memmove(buf, dirname(buf), strlen(dirname(buf)) + 1);
+	/* dirname() works in place and may return a static string ("." or "/"). */
+	dir = dirname(buf);
+	memmove(buf, dir, strlen(dir) + 1);
 }
 
 int main(int argc, char **argv)
