@@ -59,13 +59,14 @@ int x86_load_cmdline(struct vm *vm, const char *cmdline, const struct x86_kernel
 /* BIOS data area words Linux reads to find the EBDA and the base memory size */
 static void write_bda(struct vm *vm)
 {
-	uint16_t *ebda = vm_gpa(vm, KITE_X86_BDA_EBDA_SEG, 2);
-	uint16_t *basemem = vm_gpa(vm, KITE_X86_BDA_BASE_MEM_KB, 2);
+	uint16_t seg = (uint16_t)(KITE_X86_EBDA >> 4), kb = (uint16_t)(KITE_X86_EBDA >> 10);
+	void *ebda = vm_gpa(vm, KITE_X86_BDA_EBDA_SEG, 2);
+	void *basemem = vm_gpa(vm, KITE_X86_BDA_BASE_MEM_KB, 2);
 
 	if (ebda)
-		*ebda = (uint16_t)(KITE_X86_EBDA >> 4);
+		memcpy(ebda, &seg, 2);
 	if (basemem)
-		*basemem = (uint16_t)(KITE_X86_EBDA >> 10);
+		memcpy(basemem, &kb, 2);   /* 0x413 is not 2-byte aligned */
 }
 
 int x86_load_linux(struct vm *vm, struct boot_info *bi)
