@@ -47,8 +47,10 @@ static void rl_refill(struct ratelimit *rl, uint64_t now_ns)
 	uint64_t add = (uint64_t)(acc / NS_PER_SEC);
 	rl->frac = (uint64_t)(acc % NS_PER_SEC);
 	if (add >= rl->burst - rl->tokens) {
+		/* capped: what overflowed the bucket is lost; an exact fill keeps the remainder */
+		if (add > rl->burst - rl->tokens)
+			rl->frac = 0;
 		rl->tokens = rl->burst;
-		rl->frac = 0;
 	} else {
 		rl->tokens += add;
 	}

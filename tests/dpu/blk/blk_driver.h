@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A minimal vhost-user-blk frontend ("driver") for tests and the load generator: shared memfd guest
+ * memory, split rings laid out by tests/lib/vring, requests as header/data/status chains, completion
+ * by polling the used ring.
+ */
+#ifndef KITE_TESTS_BLK_DRIVER_H
+#define KITE_TESTS_BLK_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kite/vhost_frontend.h"
+#include "vring_driver.h"
+
+#define BLKDRV_MAX_QUEUES 8
+#define BLKDRV_SLOT_DATA (256u * 1024)   /* largest request data per slot */
+
+struct blkdrv_slot {
+	uint64_t gpa;         /* header at gpa, status at gpa + 16, data at gpa + 4096 */
+	bool busy;
+};
+
+struct blkdrv {
+	struct vu_frontend fe;
+	struct guest_mem gm;
+	uint8_t *mem;
+	size_t mem_size;
+	int memfd;
+	unsigned nq;
+	uint16_t qsize;
+	struct vring_drv vq[BLKDRV_MAX_QUEUES];
+	int kick[BLKDRV_MAX_QUEUES], call[BLKDRV_MAX_QUEUES];
+	uint64_t ring_gpa[BLKDRV_MAX_QUEUES];
+	unsigned nslots;                       /* per queue */
+	struct blkdrv_slot *slots[BLKDRV_MAX_QUEUES];
+	uint64_t capacity;
+	uint64_t features;
+	char err[256];
+};
+
+/* Connect, negotiate, set memory and start nq queues of qsize entries, nslots request slots each.
+ * features: virtio feature bits the driver wants (offered & wanted are negotiated). */
+int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize, unsigned nslots, uint64_t features);
+void blkdrv_close(struct blkdrv *d);
+/* Host pointers into a slot. */
+uint8_t *blkdrv_data(struct blkdrv *d, unsigned q, unsigned slot);
+/* Submit on queue q using `slot`: type, sector, len data bytes (in the slot's data area; for writes
+ * the caller filled it). Returns 0 or -1 (ring full). */
+int blkdrv_submit(struct blkdrv *d, unsigned q, unsigned slot, uint32_t type, uint64_t sector, uint32_t len);
+/* Submit a raw chain (hostile tests): segments as given. */
+int blkdrv_submit_raw(struct blkdrv *d, unsigned q, const struct vring_buf *bufs, unsigned n, void *token);
+/* Collect one completion: returns the slot token (slot number + 1) or 0 if none yet; *status = the
+ * status byte, *len = bytes the device said it wrote. -1 if the device returned garbage. */
+long blkdrv_poll(struct blkdrv *d, unsigned q, uint8_t *status, uint32_t *len);
+/* Synchronous request through slot 0 of queue q; buf is copied in (writes) or out (reads).
+ * Returns the status byte, or -1 on timeout (timeout_ms) / garbage. */
+int blkdrv_io(struct blkdrv *d, unsigned q, uint32_t type, uint64_t sector, void *buf, uint32_t len, int timeout_ms);
+uint8_t blkdrv_status(struct blkdrv *d, unsigned q, unsigned slot);
+
+#endif

@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kite-dpu block service against our own vhost-user frontend: data reaches the image file, flush,
+ * multi-queue, read-only, discard, write-zeroes, get-id, malformed requests, AES-XTS at rest,
+ * control socket (stats, add/remove volume) and hostile peers that must not disturb other volumes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "blk_driver.h"
+#include "dpu_harness.h"
+#include "kite/virtqueue.h"
+#include "../../../dpu/blk/virtio_blk.h"
+
+#define IMG_BYTES (8u << 20)
+#define TMO 10000
+
+static struct dpu_proc dpu;
+static char img_rw[300], img_ro[300], img_enc[300], img_mal[300], img_new[300];
+static char sock_rw[300], sock_ro[300], sock_enc[300], sock_mal[300], sock_new[300];
+
+/* 64-byte AES-256-XTS key, as hex for the control socket. */
+static uint8_t key[64];
+static char key_hex[129];
+
+static const uint64_t want_features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+				      (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ) |
+				      (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_DISCARD) |
+				      (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_F_EVENT_IDX);
+
+static void pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 9)) ^ (seed >> 3));
+}
+
+static void read_image(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+static int group_setup(void **state)
+{
+	char cfg[4096];
+
+	(void)state;
+	if (dpu_tmpdir(&dpu) < 0)
+		return -1;
+	dpu_path(&dpu, "rw.img", img_rw, sizeof(img_rw));
+	dpu_path(&dpu, "ro.img", img_ro, sizeof(img_ro));
+	dpu_path(&dpu, "enc.img", img_enc, sizeof(img_enc));
+	dpu_path(&dpu, "mal.img", img_mal, sizeof(img_mal));
+	dpu_path(&dpu, "new.img", img_new, sizeof(img_new));
+	dpu_path(&dpu, "rw.sock", sock_rw, sizeof(sock_rw));
+	dpu_path(&dpu, "ro.sock", sock_ro, sizeof(sock_ro));
+	dpu_path(&dpu, "enc.sock", sock_enc, sizeof(sock_enc));
+	dpu_path(&dpu, "mal.sock", sock_mal, sizeof(sock_mal));
+	dpu_path(&dpu, "new.sock", sock_new, sizeof(sock_new));
+	if (dpu_make_image(img_rw, IMG_BYTES, 0) || dpu_make_image(img_ro, IMG_BYTES, 0x5a) ||
+	    dpu_make_image(img_enc, IMG_BYTES, 0) || dpu_make_image(img_mal, IMG_BYTES, 0) ||
+	    dpu_make_image(img_new, IMG_BYTES, 0x11))
+		return -1;
+	for (unsigned i = 0; i < sizeof(key); i++) {
+		key[i] = (uint8_t)(i * 37 + 11);
+		snprintf(key_hex + 2 * i, 3, "%02x", key[i]);
+	}
+	snprintf(cfg, sizeof(cfg),
+		 "{\"cores\": [-1], \"volumes\": ["
+		 "{\"name\": \"rw\", \"image\": \"%s\", \"socket\": \"%s\", \"queues\": 2},"
+		 "{\"name\": \"ro\", \"image\": \"%s\", \"socket\": \"%s\", \"readonly\": true},"
+		 "{\"name\": \"mal\", \"image\": \"%s\", \"socket\": \"%s\"}]}",
+		 img_rw, sock_rw, img_ro, sock_ro, img_mal, sock_mal);
+	if (dpu_start(&dpu, cfg) < 0)
+		return -1;
+	/* The encrypted volume's key only travels over the control socket. */
+	char req[1024];
+	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"enc\",\"image\":\"%s\",\"socket\":\"%s\",\"key\":\"%s\"}",
+		 img_enc, sock_enc, key_hex);
+	char *r = dpu_ctl(&dpu, req);
+	int ok = r && strstr(r, "\"ok\":true");
+	if (!ok)
+		fprintf(stderr, "add_volume enc: %s\n", r ? r : "(no reply)");
+	free(r);
+	return ok ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	int st = dpu_stop(&dpu, false);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", dpu.log);
+	if (st != 0 && system(cmd) != 0)
+		fprintf(stderr, "no log\n");
+	dpu_cleanup(&dpu);
+	return st == 0 ? 0 : -1;
+}
+
+static void open_drv(struct blkdrv *d, const char *sock, unsigned nq)
+{
+	int r = blkdrv_open(d, sock, nq, 128, 16, want_features);
+	if (r < 0)
+		fail_msg("blkdrv_open %s: %s", sock, d->err);
+}
+
+static void test_config_space(void **state)
+{
+	struct blkdrv d;
+	struct virtio_blk_config c;
+
+	(void)state;
+	open_drv(&d, sock_rw, 2);
+	assert_int_equal(vuf_get_config(&d.fe, 0, &c, sizeof(c)), 0);
+	assert_int_equal(c.capacity, IMG_BYTES / 512);
+	assert_int_equal(c.blk_size, 512);
+	assert_int_equal(c.num_queues, 2);
+	assert_true(c.seg_max >= 2 && c.seg_max <= VQ_MAX_SEGS - 2);
+	assert_true(c.max_discard_sectors > 0);
+	assert_int_equal(c.max_discard_seg, 1);
+	assert_true(d.features & (1ull << VIRTIO_BLK_F_FLUSH));
+	assert_false(d.features & (1ull << VIRTIO_BLK_F_RO));
+	uint64_t nq;
+	assert_int_equal(vuf_get_u64(&d.fe, VHOST_USER_GET_QUEUE_NUM, &nq), 0);
+	assert_int_equal(nq, 2);
+	blkdrv_close(&d);
+}
+
+static void test_write_flush_read(void **state)
+{
+	struct blkdrv d;
+	static uint8_t out[128 * 1024], in[sizeof(out)], file[sizeof(out)];
+
+	(void)state;
+	open_drv(&d, sock_rw, 2);
+	for (unsigned q = 0; q < 2; q++) {
+		uint64_t sector = 100 + q * 1000;
+		pattern(out, sizeof(out), 1 + q);
+		assert_int_equal(blkdrv_io(&d, q, VIRTIO_BLK_T_OUT, sector, out, sizeof(out), TMO), VIRTIO_BLK_S_OK);
+		assert_int_equal(blkdrv_io(&d, q, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, TMO), VIRTIO_BLK_S_OK);
+		/* the bytes are in the image file */
+		read_image(img_rw, sector * 512, file, sizeof(file));
+		assert_memory_equal(file, out, sizeof(out));
+		memset(in, 0, sizeof(in));
+		assert_int_equal(blkdrv_io(&d, q, VIRTIO_BLK_T_IN, sector, in, sizeof(in), TMO), VIRTIO_BLK_S_OK);
+		assert_memory_equal(in, out, sizeof(out));
+	}
+	/* last sector of the disk */
+	pattern(out, 512, 9);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_OUT, IMG_BYTES / 512 - 1, out, 512, TMO), VIRTIO_BLK_S_OK);
+	read_image(img_rw, IMG_BYTES - 512, file, 512);
+	assert_memory_equal(file, out, 512);
+	blkdrv_close(&d);
+}
+
+static void test_many_inflight(void **state)
+{
+	struct blkdrv d;
+	static uint8_t file[4096];
+
+	(void)state;
+	open_drv(&d, sock_rw, 1);
+	/* 16 writes in flight at once, each to its own 4 KiB block */
+	for (unsigned s = 0; s < 16; s++) {
+		pattern(blkdrv_data(&d, 0, s), 4096, 100 + s);
+		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_OUT, 4096 + s * 8, 4096), 0);
+	}
+	unsigned done = 0;
+	for (int spins = 0; done < 16 && spins < 20000000; spins++) {
+		uint8_t st;
+		long r = blkdrv_poll(&d, 0, &st, NULL);
+		assert_true(r >= 0);
+		if (r > 0) {
+			assert_int_equal(st, VIRTIO_BLK_S_OK);
+			done++;
+		}
+	}
+	assert_int_equal(done, 16);
+	for (unsigned s = 0; s < 16; s++) {
+		read_image(img_rw, (4096 + s * 8) * 512ull, file, sizeof(file));
+		assert_memory_equal(file, blkdrv_data(&d, 0, s), sizeof(file));
+	}
+	blkdrv_close(&d);
+}
+
+static void test_readonly(void **state)
+{
+	struct blkdrv d;
+	static uint8_t buf[8192], file[8192];
+
+	(void)state;
+	open_drv(&d, sock_ro, 1);
+	assert_true(d.features & (1ull << VIRTIO_BLK_F_RO));
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 8, buf, sizeof(buf), TMO), VIRTIO_BLK_S_OK);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0x5a);
+	pattern(buf, sizeof(buf), 3);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_OUT, 8, buf, sizeof(buf), TMO), VIRTIO_BLK_S_IOERR);
+	read_image(img_ro, 8 * 512, file, sizeof(file));
+	for (size_t i = 0; i < sizeof(file); i++)
+		assert_int_equal(file[i], 0x5a);
+	blkdrv_close(&d);
+}
+
+static void test_discard_write_zeroes_getid(void **state)
+{
+	struct blkdrv d;
+	static uint8_t buf[65536], file[65536];
+	struct virtio_blk_discard_write_zeroes seg;
+
+	(void)state;
+	open_drv(&d, sock_rw, 1);
+	pattern(buf, sizeof(buf), 5);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_OUT, 2048, buf, sizeof(buf), TMO), VIRTIO_BLK_S_OK);
+	/* discard the middle 32 KiB (punch hole: reads back as zeroes) */
+	seg = (struct virtio_blk_discard_write_zeroes){ .sector = 2048 + 32, .num_sectors = 64, .flags = 0 };
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_DISCARD, 0, &seg, sizeof(seg), TMO), VIRTIO_BLK_S_OK);
+	read_image(img_rw, 2048 * 512, file, sizeof(file));
+	assert_memory_equal(file, buf, 32 * 512);
+	for (size_t i = 32 * 512; i < 96 * 512; i++)
+		assert_int_equal(file[i], 0);
+	assert_memory_equal(file + 96 * 512, buf + 96 * 512, 32 * 512);
+	/* write zeroes over the first 8 sectors */
+	seg = (struct virtio_blk_discard_write_zeroes){ .sector = 2048, .num_sectors = 8, .flags = 0 };
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, &seg, sizeof(seg), TMO), VIRTIO_BLK_S_OK);
+	read_image(img_rw, 2048 * 512, file, 8 * 512);
+	for (size_t i = 0; i < 8 * 512; i++)
+		assert_int_equal(file[i], 0);
+	/* discard past the end */
+	seg = (struct virtio_blk_discard_write_zeroes){ .sector = IMG_BYTES / 512 - 4, .num_sectors = 8 };
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_DISCARD, 0, &seg, sizeof(seg), TMO), VIRTIO_BLK_S_IOERR);
+	/* get-id returns the volume name */
+	char id[20] = { 0 };
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), TMO), VIRTIO_BLK_S_OK);
+	assert_string_equal(id, "rw");
+	blkdrv_close(&d);
+}
+
+static void test_malformed_requests(void **state)
+{
+	struct blkdrv d;
+	static uint8_t buf[4096];
+
+	(void)state;
+	open_drv(&d, sock_rw, 1);
+	/* length not a multiple of 512 */
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 0, buf, 700, TMO), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_OUT, 0, buf, 100, TMO), VIRTIO_BLK_S_IOERR);
+	/* beyond capacity, and a sector number that would overflow */
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, IMG_BYTES / 512 - 1, buf, 1024, TMO), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, UINT64_MAX - 1, buf, 1024, TMO), VIRTIO_BLK_S_IOERR);
+	/* unknown request type */
+	assert_int_equal(blkdrv_io(&d, 0, 77, 0, buf, 512, TMO), VIRTIO_BLK_S_UNSUPP);
+	/* header too short: 8 bytes of header, then a status byte */
+	uint64_t g = d.slots[0][1].gpa;
+	d.mem[g + 16] = 0xff;
+	struct vring_buf b[2] = { { g, 8, false }, { g + 16, 1, true } };
+	assert_int_equal(blkdrv_submit_raw(&d, 0, b, 2, (void *)2), 0);
+	long r;
+	uint8_t st;
+	for (int i = 0; i < 20000000 && (r = blkdrv_poll(&d, 0, &st, NULL)) == 0; i++)
+		;
+	assert_int_equal(r, 2);
+	assert_int_equal(d.mem[g + 16], VIRTIO_BLK_S_IOERR);
+	/* read with a device-readable data buffer (wrong direction) */
+	struct vring_buf b2[3] = { { g, 16, false }, { g + 4096, 512, false }, { g + 16, 1, true } };
+	uint32_t in = VIRTIO_BLK_T_IN;
+	memcpy(d.mem + g, &in, 4);
+	memset(d.mem + g + 4, 0, 12);
+	assert_int_equal(blkdrv_submit_raw(&d, 0, b2, 3, (void *)2), 0);
+	for (int i = 0; i < 20000000 && (r = blkdrv_poll(&d, 0, &st, NULL)) == 0; i++)
+		;
+	assert_int_equal(r, 2);
+	assert_int_equal(d.mem[g + 16], VIRTIO_BLK_S_IOERR);
+	/* still serving */
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 0, buf, 512, TMO), VIRTIO_BLK_S_OK);
+	blkdrv_close(&d);
+}
+
+static void xts(bool enc, const uint8_t *in, uint8_t *out, size_t len, uint64_t sector)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	for (size_t off = 0; off < len; off += 512, sector++) {
+		uint8_t iv[16] = { 0 };
+		int outl;
+		memcpy(iv, &sector, 8);
+		assert_int_equal(EVP_CipherInit_ex(c, EVP_aes_256_xts(), NULL, key, iv, enc), 1);
+		assert_int_equal(EVP_CipherUpdate(c, out + off, &outl, in + off, 512), 1);
+	}
+	EVP_CIPHER_CTX_free(c);
+}
+
+static void test_encrypted(void **state)
+{
+	struct blkdrv d;
+	static uint8_t out[16384], in[sizeof(out)], file[sizeof(out)], expect[sizeof(out)];
+
+	(void)state;
+	open_drv(&d, sock_enc, 1);
+	/* no discard / write-zeroes on encrypted volumes (zeroes are not ciphertext) */
+	assert_false(d.features & (1ull << VIRTIO_BLK_F_DISCARD));
+	pattern(out, sizeof(out), 42);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_OUT, 77, out, sizeof(out), TMO), VIRTIO_BLK_S_OK);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, TMO), VIRTIO_BLK_S_OK);
+	read_image(img_enc, 77 * 512, file, sizeof(file));
+	/* the image holds AES-256-XTS ciphertext with tweak = sector, not the plaintext */
+	assert_memory_not_equal(file, out, 512);
+	xts(true, out, expect, sizeof(out), 77);
+	assert_memory_equal(file, expect, sizeof(file));
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 77, in, sizeof(in), TMO), VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(out));
+	/* a misaligned read (starting one sector later) decrypts with the right tweak too */
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 78, in, 1024, TMO), VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out + 512, 1024);
+	blkdrv_close(&d);
+	/* the key never shows up in the log */
+	char *log = NULL;
+	size_t n = 0;
+	FILE *f = fopen(dpu.log, "r");
+	assert_non_null(f);
+	assert_true(getdelim(&log, &n, '\0', f) >= 0);
+	fclose(f);
+	assert_null(strstr(log, key_hex));
+	assert_null(strstr(log, key_hex + 64));
+	free(log);
+}
+
+/* ---- hostile peers ---- */
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		fail_msg("socket path too long: %s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	for (int i = 0; i < 200; i++) {
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		usleep(10000);
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return s;
+}
+
+/* The backend closes the connection: recv sees EOF or a reset (unread bytes), not a timeout. */
+static void expect_closed(int s)
+{
+	char b[64];
+	ssize_t r;
+	while ((r = recv(s, b, sizeof(b), 0)) > 0)
+		;
+	if (r < 0 && errno != ECONNRESET)
+		fail_msg("connection not closed by the backend: %s", strerror(errno));
+	close(s);
+}
+
+static void send_msg(int s, uint32_t req, const void *payload, uint32_t size, const int *fds, unsigned nfds)
+{
+	struct vhost_user_msg m = { .hdr = { .request = req, .flags = VHOST_USER_VERSION, .size = size } };
+	if (size <= sizeof(m.p))
+		memcpy(&m.p, payload, size);
+	else
+		m.hdr.size = size;  /* lie about the size */
+	for (unsigned i = 0; i < nfds; i++)
+		m.fds[i] = fds[i];
+	m.nfds = nfds;
+	if (size > sizeof(m.p)) {
+		assert_int_equal(send(s, &m.hdr, sizeof(m.hdr), MSG_NOSIGNAL), (ssize_t)sizeof(m.hdr));
+		return;
+	}
+	assert_int_equal(vu_msg_send(s, &m), 0);
+}
+
+static void check_rw_still_serves(struct blkdrv *good)
+{
+	static uint8_t out[4096], in[4096];
+	static unsigned seed = 200;
+	pattern(out, sizeof(out), seed++);
+	assert_int_equal(blkdrv_io(good, 0, VIRTIO_BLK_T_OUT, 64, out, sizeof(out), TMO), VIRTIO_BLK_S_OK);
+	assert_int_equal(blkdrv_io(good, 0, VIRTIO_BLK_T_IN, 64, in, sizeof(in), TMO), VIRTIO_BLK_S_OK);
+	assert_memory_equal(in, out, sizeof(in));
+}
+
+static void test_hostile_peers(void **state)
+{
+	struct blkdrv good;
+	int s;
+
+	(void)state;
+	open_drv(&good, sock_rw, 1);
+
+	/* 1. garbage bytes */
+	s = raw_connect(sock_mal);
+	assert_int_equal(send(s, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL), 18);
+	expect_closed(s);
+	check_rw_still_serves(&good);
+
+	/* 2. oversized payload claim */
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_SET_FEATURES, NULL, 100000, NULL, 0);
+	expect_closed(s);
+
+	/* 3. unknown request */
+	s = raw_connect(sock_mal);
+	uint64_t z = 0;
+	send_msg(s, 999, &z, 8, NULL, 0);
+	expect_closed(s);
+
+	/* 4. fd count mismatch: SET_MEM_TABLE with 2 regions and 1 fd */
+	int mfd = memfd_create("hostile", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(mfd, 1 << 20), 0);
+	struct vhost_user_mem_table mt = { .nregions = 2 };
+	mt.regions[0] = (struct vhost_user_mem_region){ 0, 1 << 20, 0x7f0000000000ull, 0 };
+	mt.regions[1] = (struct vhost_user_mem_region){ 1 << 20, 1 << 20, 0x7f0000100000ull, 0 };
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_SET_MEM_TABLE, &mt, 8 + 2 * sizeof(mt.regions[0]), &mfd, 1);
+	expect_closed(s);
+
+	/* 5. region larger than its memfd (would SIGBUS the backend if mapped blindly) */
+	mt.nregions = 1;
+	mt.regions[0].memory_size = 64 << 20;
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_SET_MEM_TABLE, &mt, 8 + sizeof(mt.regions[0]), &mfd, 1);
+	expect_closed(s);
+
+	/* 6. wrapping region */
+	mt.regions[0] = (struct vhost_user_mem_region){ UINT64_MAX - 4095, 1 << 20, 0, 0 };
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_SET_MEM_TABLE, &mt, 8 + sizeof(mt.regions[0]), &mfd, 1);
+	expect_closed(s);
+
+	/* 7. a ring outside guest memory */
+	mt.regions[0] = (struct vhost_user_mem_region){ 0, 1 << 20, 0x10000000ull, 0 };
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_SET_MEM_TABLE, &mt, 8 + sizeof(mt.regions[0]), &mfd, 1);
+	struct vhost_user_vring_state num = { 0, 128 };
+	send_msg(s, VHOST_USER_SET_VRING_NUM, &num, sizeof(num), NULL, 0);
+	struct vhost_user_vring_addr addr = { .index = 0, .desc_user_addr = 0x90000000ull,
+					      .avail_user_addr = 0x10001000ull, .used_user_addr = 0x10002000ull };
+	send_msg(s, VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0);
+	int kfd = eventfd(0, EFD_CLOEXEC);
+	uint64_t idx = 0;
+	send_msg(s, VHOST_USER_SET_VRING_KICK, &idx, 8, &kfd, 1);
+	expect_closed(s);
+	close(kfd);
+
+	/* 8. queue index out of range, and a kick message without its fd */
+	s = raw_connect(sock_mal);
+	num.index = 5;
+	send_msg(s, VHOST_USER_SET_VRING_NUM, &num, sizeof(num), NULL, 0);
+	expect_closed(s);
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_SET_VRING_KICK, &idx, 8, NULL, 0);
+	expect_closed(s);
+
+	/* 9. GET_CONFIG beyond the config space */
+	struct vhost_user_config cfg = { .offset = 250, .size = 100 };
+	s = raw_connect(sock_mal);
+	send_msg(s, VHOST_USER_GET_CONFIG, &cfg, VHOST_USER_CONFIG_HDR_SIZE + 100, NULL, 0);
+	expect_closed(s);
+	close(mfd);
+
+	/* the good volume kept working, and the hostile one accepts a well-behaved frontend again */
+	check_rw_still_serves(&good);
+	blkdrv_close(&good);
+	struct blkdrv d;
+	open_drv(&d, sock_mal, 1);
+	static uint8_t buf[4096];
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 0, buf, sizeof(buf), TMO), VIRTIO_BLK_S_OK);
+	blkdrv_close(&d);
+
+	char *st = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
+	assert_non_null(st);
+	assert_non_null(strstr(st, "kite_dpu_blk_protocol_errors_total{volume=\\\"mal\\\"} 10"));
+	free(st);
+}
+
+static void test_control_socket(void **state)
+{
+	char req[1024];
+	char *r;
+
+	(void)state;
+	r = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"ok\":true"));
+	assert_non_null(strstr(r, "kite_dpu_blk_writes_total{volume=\\\"rw\\\"}"));
+	assert_null(strstr(r, "kite_dpu_blk_writes_total{volume=\\\"rw\\\"} 0\\n"));
+	free(r);
+	r = dpu_ctl(&dpu, "not json");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"ok\":false"));
+	free(r);
+	r = dpu_ctl(&dpu, "{\"cmd\":\"add_volume\",\"name\":\"rw\",\"image\":\"x\",\"socket\":\"y\"}");
+	assert_non_null(strstr(r, "\"ok\":false"));
+	free(r);
+
+	/* add a volume at run time, use it, remove it */
+	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"new\",\"image\":\"%s\",\"socket\":\"%s\",\"queues\":1}",
+		 img_new, sock_new);
+	r = dpu_ctl(&dpu, req);
+	assert_non_null(strstr(r, "\"ok\":true"));
+	free(r);
+	struct blkdrv d;
+	static uint8_t buf[4096];
+	open_drv(&d, sock_new, 1);
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 0, buf, sizeof(buf), TMO), VIRTIO_BLK_S_OK);
+	assert_int_equal(buf[100], 0x11);
+	r = dpu_ctl(&dpu, "{\"cmd\":\"remove_volume\",\"name\":\"new\"}");
+	assert_non_null(strstr(r, "\"ok\":true"));
+	free(r);
+	/* the frontend was dropped and the socket is gone */
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 0, buf, sizeof(buf), 300), -1);
+	assert_int_equal(access(sock_new, F_OK), -1);
+	blkdrv_close(&d);
+	r = dpu_ctl(&dpu, "{\"cmd\":\"list_volumes\"}");
+	assert_null(strstr(r, "\"new\""));
+	assert_non_null(strstr(r, "\"rw\""));
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_space),
+		cmocka_unit_test(test_write_flush_read),
+		cmocka_unit_test(test_many_inflight),
+		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_discard_write_zeroes_getid),
+		cmocka_unit_test(test_malformed_requests),
+		cmocka_unit_test(test_encrypted),
+		cmocka_unit_test(test_hostile_peers),
+		cmocka_unit_test(test_control_socket),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
