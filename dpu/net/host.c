@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* The switch host: mailbox to the poller thread, FDB aging, extra poll items (see host.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kite/dpu_poller.h"
+#include "kite/log.h"
+#include "kite/ratelimit.h"
+
+#include "host.h"
+
+#define AGE_PERIOD_NS 1000000000ull
+
+unsigned vsw_host_poll(void *opaque)
+{
+	struct vsw_host *h = opaque;
+	unsigned work = 0;
+
+	if (atomic_load_explicit(&h->mb_pending, memory_order_acquire)) {
+		pthread_mutex_lock(&h->mb_lock);
+		if (h->mb_fn) {
+			h->mb_fn(h, h->mb_arg);
+			h->mb_fn = NULL;
+			h->mb_done = true;
+			atomic_store_explicit(&h->mb_pending, false, memory_order_release);
+			pthread_cond_broadcast(&h->mb_cond);
+		}
+		pthread_mutex_unlock(&h->mb_lock);
+		work++;
+	}
+	for (unsigned i = 0; i < h->nitems; i++)
+		work += h->items[i].fn(h->items[i].opaque);
+	uint64_t now = rl_now_ns();
+	if (now - h->last_age_ns > AGE_PERIOD_NS) {
+		h->last_age_ns = now;
+		vswitch_age(h->sw);
+	}
+	return work;
+}
+
+struct vsw_host *vsw_host_new(const struct vswitch_config *cfg, struct dpu_poller *poller, bool direct)
+{
+	struct vsw_host *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->sw = vswitch_new(cfg);
+	if (!h->sw) {
+		free(h);
+		return NULL;
+	}
+	h->poller = poller;
+	h->direct = direct;
+	pthread_mutex_init(&h->call_lock, NULL);
+	pthread_mutex_init(&h->mb_lock, NULL);
+	pthread_cond_init(&h->mb_cond, NULL);
+	h->last_age_ns = rl_now_ns();
+	if (poller && poller_add(poller, vsw_host_poll, h) < 0) {
+		log_err("vswitch: cannot add the switch to its poller");
+		vswitch_free(h->sw);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void vsw_host_free(struct vsw_host *h)
+{
+	if (!h)
+		return;
+	if (h->poller)
+		poller_del(h->poller, vsw_host_poll, h);
+	vswitch_free(h->sw);
+	pthread_mutex_destroy(&h->call_lock);
+	pthread_mutex_destroy(&h->mb_lock);
+	pthread_cond_destroy(&h->mb_cond);
+	free(h);
+}
+
+void vsw_host_call(struct vsw_host *h, void (*fn)(struct vsw_host *h, void *arg), void *arg)
+{
+	if (h->direct || !h->poller) {
+		fn(h, arg);
+		return;
+	}
+	pthread_mutex_lock(&h->call_lock);
+	pthread_mutex_lock(&h->mb_lock);
+	h->mb_fn = fn;
+	h->mb_arg = arg;
+	h->mb_done = false;
+	atomic_store_explicit(&h->mb_pending, true, memory_order_release);
+	while (!h->mb_done)
+		pthread_cond_wait(&h->mb_cond, &h->mb_lock);
+	pthread_mutex_unlock(&h->mb_lock);
+	pthread_mutex_unlock(&h->call_lock);
+}
+
+struct item_arg {
+	unsigned (*fn)(void *);
+	void *opaque;
+	int ret;
+};
+
+static void do_add_item(struct vsw_host *h, void *arg)
+{
+	struct item_arg *a = arg;
+
+	if (h->nitems >= VSW_HOST_MAX_ITEMS) {
+		a->ret = -1;
+		return;
+	}
+	h->items[h->nitems].fn = a->fn;
+	h->items[h->nitems].opaque = a->opaque;
+	h->nitems++;
+	a->ret = 0;
+}
+
+static void do_del_item(struct vsw_host *h, void *arg)
+{
+	struct item_arg *a = arg;
+
+	for (unsigned i = 0; i < h->nitems; i++) {
+		if (h->items[i].fn == a->fn && h->items[i].opaque == a->opaque) {
+			h->items[i] = h->items[--h->nitems];
+			return;
+		}
+	}
+}
+
+int vsw_host_add_item(struct vsw_host *h, unsigned (*fn)(void *), void *opaque)
+{
+	struct item_arg a = { fn, opaque, 0 };
+
+	vsw_host_call(h, do_add_item, &a);
+	return a.ret;
+}
+
+void vsw_host_del_item(struct vsw_host *h, unsigned (*fn)(void *), void *opaque)
+{
+	struct item_arg a = { fn, opaque, 0 };
+
+	vsw_host_call(h, do_del_item, &a);
+}

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switch service of kite-dpu: the "switch" config section, control commands for ports, VLANs,
+ * VNIs, ACLs and rate limits, and the switch's Prometheus statistics. Registered with dpu/ from a
+ * constructor, so dpu/main.c needs no change.
+ *
+ * Config: {"switch": {"core": 0, "fdb_age": 300, "pool_frames": 4096,
+ *   "ports": [{"name": "vm0", "type": "vhost", "socket": "/run/vm0.sock", "mac": "02:00:00:00:00:01",
+ *              "mtu": 1500, "vlan": 10, "rate_pps": 0, "rate_bps": 0,
+ *              "acl_in": ["allow proto tcp dport 22"], "acl_in_default": "deny"},
+ *             {"name": "up0", "type": "tap", "ifname": "kite-up0", "mtu": 1600,
+ *              "vxlan": {"local_ip": "192.168.50.1", "local_mac": "..", "gw_mac": ".."}},
+ *             {"name": "tr0", "type": "tap", "ifname": "kite-tr0", "trunk": [10, 20], "native_vlan": 0}],
+ *   "vnis": [{"vni": 5000, "vlan": 10, "vteps": ["192.168.50.2"]}]}}
+ * Commands (JSON lines on the control socket, "cmd" plus):
+ *   port_add   {port object as above}            port_del {"name"}
+ *   port_set   {"name", any of vlan / trunk+native_vlan / mtu / rate_* / acl_* / vxlan}
+ *   acl_add    {"port", "dir": "in"|"out", "rule": "allow proto tcp dport 80"} -> {"index": n}
+ *   acl_del    {"port", "dir", "index"}          acl_clear {"port", "dir"}
+ *   vni_add    {"vni", "vlan", "vteps": [..]}    vni_del {"vni"}
+ *   switch_stats {}                               -> {"switch": {ports, counters, fdb}}
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "kite/log.h"
+#include "../dpu.h"
+
+#include "host.h"
+#include "tap.h"
+#include "vnet.h"
+
+#define MAX_SVC_PORTS VSW_MAX_PORTS
+
+enum svc_port_type { SVC_VHOST, SVC_TAP };
+
+struct svc_port {
+	char name[VSW_NAME_MAX];
+	enum svc_port_type type;
+	int id;
+	struct vnet_port *vnet;
+	struct tap_port *tap;
+};
+
+static struct vsw_host *host;
+static struct svc_port ports[MAX_SVC_PORTS];
+static unsigned nports;
+
+static const cJSON *item(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static const char *str_item(const cJSON *o, const char *key)
+{
+	const cJSON *i = item(o, key);
+
+	return cJSON_IsString(i) ? i->valuestring : NULL;
+}
+
+/* Number in [lo, hi] or the default when absent; -1 on a bad value. */
+static int num_item(const cJSON *o, const char *key, double lo, double hi, double def, double *out)
+{
+	const cJSON *i = item(o, key);
+
+	if (!i) {
+		*out = def;
+		return 0;
+	}
+	if (!cJSON_IsNumber(i) || i->valuedouble < lo || i->valuedouble > hi)
+		return -1;
+	*out = i->valuedouble;
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 255)
+			return -1;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+static int ensure_host(const cJSON *sec, char *err, size_t errlen)
+{
+	struct vswitch_config cfg = { 0 };
+	double core = -1, age = 300, pool = 4096;
+
+	if (host)
+		return 0;
+	if (sec && (num_item(sec, "core", -1, 4095, -1, &core) || num_item(sec, "fdb_age", 1, 86400, 300, &age) ||
+		    num_item(sec, "pool_frames", 64, 1 << 20, 4096, &pool))) {
+		snprintf(err, errlen, "switch: bad core / fdb_age / pool_frames");
+		return -1;
+	}
+	cfg.pool_frames = (uint32_t)pool;
+	cfg.fdb_age_ns = (uint64_t)age * 1000000000ull;
+	host = vsw_host_new(&cfg, dpu_poller_pick((int)core), false);
+	if (!host) {
+		snprintf(err, errlen, "switch: cannot create (see log)");
+		return -1;
+	}
+	return 0;
+}
+
+static struct svc_port *find_port(const char *name)
+{
+	for (unsigned i = 0; i < nports; i++)
+		if (!strcmp(ports[i].name, name))
+			return &ports[i];
+	return NULL;
+}
+
+/* ---- settings applied on the poller thread ---- */
+
+struct apply_arg {
+	int id;
+	const cJSON *o;
+	char *err;
+	size_t errlen;
+	int ret;
+};
+
+#define APPLY_FAIL(...) do { snprintf(a->err, a->errlen, __VA_ARGS__); a->ret = -1; return; } while (0)
+
+static int acl_dir_of(const char *s)
+{
+	if (!s || !strcmp(s, "in"))
+		return ACL_IN;
+	if (!strcmp(s, "out"))
+		return ACL_OUT;
+	return -1;
+}
+
+static void apply_acl_list(struct vswitch *sw, struct apply_arg *a, const char *key, enum acl_dir dir)
+{
+	const cJSON *list = item(a->o, key), *r;
+	char defkey[32];
+	const char *def;
+
+	if (list) {
+		if (!cJSON_IsArray(list))
+			APPLY_FAIL("%s must be a list of rule strings", key);
+		vswitch_acl_clear(sw, a->id, dir);
+		cJSON_ArrayForEach(r, list) {
+			char why[96];
+
+			if (!cJSON_IsString(r))
+				APPLY_FAIL("%s must be a list of rule strings", key);
+			if (vswitch_acl_add_text(sw, a->id, dir, r->valuestring, why, sizeof(why)) < 0)
+				APPLY_FAIL("%s: rule '%.80s': %s", key, r->valuestring, why);
+		}
+	}
+	snprintf(defkey, sizeof(defkey), "%s_default", key);
+	def = str_item(a->o, defkey);
+	if (def) {
+		if (strcmp(def, "allow") && strcmp(def, "deny"))
+			APPLY_FAIL("%s must be allow or deny", defkey);
+		vswitch_acl_set_default(sw, a->id, dir, def[0] == 'a' ? ACL_ALLOW : ACL_DENY);
+	}
+}
+
+static void do_apply(struct vsw_host *h, void *arg)
+{
+	struct apply_arg *a = arg;
+	struct vswitch *sw = h->sw;
+	const cJSON *trunk = item(a->o, "trunk"), *vx = item(a->o, "vxlan");
+	double v, nat, pps, ppsb, bps, bpsb;
+
+	a->ret = 0;
+	if (item(a->o, "vlan")) {
+		if (num_item(a->o, "vlan", 1, 4094, 1, &v))
+			APPLY_FAIL("vlan must be 1..4094");
+		vswitch_port_set_access(sw, a->id, (uint16_t)v);
+	}
+	if (trunk) {
+		uint16_t vids[4094];
+		unsigned n = 0;
+		const cJSON *t;
+
+		if (!cJSON_IsArray(trunk))
+			APPLY_FAIL("trunk must be a list of VLAN ids");
+		cJSON_ArrayForEach(t, trunk) {
+			if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 4094 || n >= 4094)
+				APPLY_FAIL("trunk must be a list of VLAN ids 1..4094");
+			vids[n++] = (uint16_t)t->valuedouble;
+		}
+		if (num_item(a->o, "native_vlan", 0, 4094, 0, &nat))
+			APPLY_FAIL("native_vlan must be 0..4094");
+		vswitch_port_set_trunk(sw, a->id, vids, n, (uint16_t)nat);
+	}
+	if (item(a->o, "mtu")) {
+		if (num_item(a->o, "mtu", 68, VSW_MAX_MTU, VSW_DEFAULT_MTU, &v))
+			APPLY_FAIL("mtu must be 68..%d", VSW_MAX_MTU);
+		vswitch_port_set_mtu(sw, a->id, (uint32_t)v);
+	}
+	if (item(a->o, "rate_pps") || item(a->o, "rate_bps")) {
+		if (num_item(a->o, "rate_pps", 0, 1e12, 0, &pps) || num_item(a->o, "rate_pps_burst", 0, 1e12, 0, &ppsb) ||
+		    num_item(a->o, "rate_bps", 0, 1e13, 0, &bps) || num_item(a->o, "rate_bps_burst", 0, 1e13, 0, &bpsb))
+			APPLY_FAIL("rate_pps / rate_bps / *_burst must be numbers >= 0");
+		/* rate_bps is in bits per second, the bucket counts bytes */
+		vswitch_port_set_rate(sw, a->id, (uint64_t)pps, (uint64_t)ppsb, (uint64_t)bps / 8, (uint64_t)bpsb / 8);
+	}
+	if (vx) {
+		struct vxlan_cfg c = { 0 };
+		const char *ip = str_item(vx, "local_ip"), *lm = str_item(vx, "local_mac"), *gm = str_item(vx, "gw_mac");
+
+		if (cJSON_IsFalse(vx) || cJSON_IsNull(vx)) {
+			vswitch_port_set_vxlan(sw, a->id, NULL);
+		} else {
+			if (!ip || inet_pton(AF_INET, ip, &c.local_ip) != 1 || !lm || parse_mac(lm, c.local_mac) ||
+			    !gm || parse_mac(gm, c.gw_mac))
+				APPLY_FAIL("vxlan needs local_ip (IPv4), local_mac and gw_mac (xx:xx:xx:xx:xx:xx)");
+			if (vswitch_port_set_vxlan(sw, a->id, &c))
+				APPLY_FAIL("vxlan: cannot set");
+		}
+	}
+	apply_acl_list(sw, a, "acl_in", ACL_IN);
+	if (a->ret == 0)
+		apply_acl_list(sw, a, "acl_out", ACL_OUT);
+}
+
+static int apply_settings(int id, const cJSON *o, char *err, size_t errlen)
+{
+	struct apply_arg a = { id, o, err, errlen, 0 };
+
+	vsw_host_call(host, do_apply, &a);
+	return a.ret;
+}
+
+/* ---- ports ---- */
+
+static int port_add(const cJSON *o, char *err, size_t errlen)
+{
+	const char *name = str_item(o, "name"), *type = str_item(o, "type");
+	struct svc_port *sp;
+	double mtu;
+
+	if (!name || !*name || strlen(name) >= VSW_NAME_MAX) {
+		snprintf(err, errlen, "port needs a \"name\" of 1..%d bytes", VSW_NAME_MAX - 1);
+		return -1;
+	}
+	if (find_port(name)) {
+		snprintf(err, errlen, "port %s already exists", name);
+		return -1;
+	}
+	if (nports >= MAX_SVC_PORTS) {
+		snprintf(err, errlen, "port %s: too many ports", name);
+		return -1;
+	}
+	if (num_item(o, "mtu", 68, VSW_MAX_MTU, VSW_DEFAULT_MTU, &mtu)) {
+		snprintf(err, errlen, "port %s: mtu must be 68..%d", name, VSW_MAX_MTU);
+		return -1;
+	}
+	sp = &ports[nports];
+	memset(sp, 0, sizeof(*sp));
+	strcpy(sp->name, name);
+	if (!type || !strcmp(type, "vhost")) {
+		const char *sock = str_item(o, "socket"), *macs = str_item(o, "mac");
+		uint8_t mac[6];
+
+		if (!sock) {
+			snprintf(err, errlen, "port %s: vhost port needs \"socket\"", name);
+			return -1;
+		}
+		if (macs && parse_mac(macs, mac)) {
+			snprintf(err, errlen, "port %s: bad mac '%.32s'", name, macs);
+			return -1;
+		}
+		sp->type = SVC_VHOST;
+		sp->vnet = vnet_port_new(host, name, sock, macs ? mac : NULL, (uint32_t)mtu, dpu_loop());
+		if (!sp->vnet) {
+			snprintf(err, errlen, "port %s: cannot create (see log)", name);
+			return -1;
+		}
+		sp->id = vnet_port_id(sp->vnet);
+	} else if (!strcmp(type, "tap")) {
+		const char *ifname = str_item(o, "ifname");
+		const cJSON *up = item(o, "up");
+
+		sp->type = SVC_TAP;
+		sp->tap = tap_port_new(host, name, ifname ? ifname : name, (uint32_t)mtu, !cJSON_IsFalse(up));
+		if (!sp->tap) {
+			snprintf(err, errlen, "port %s: cannot create tap (see log)", name);
+			return -1;
+		}
+		sp->id = tap_port_id(sp->tap);
+	} else {
+		snprintf(err, errlen, "port %s: type must be vhost or tap", name);
+		return -1;
+	}
+	nports++;
+	if (apply_settings(sp->id, o, err, errlen) < 0)
+		return -1;   /* the port exists with the settings that were valid */
+	log_info("switch: port %s (%s) added as %d", name, sp->type == SVC_VHOST ? "vhost" : "tap", sp->id);
+	return 0;
+}
+
+static void port_free(struct svc_port *sp)
+{
+	if (sp->vnet)
+		vnet_port_free(sp->vnet);
+	if (sp->tap)
+		tap_port_free(sp->tap);
+	*sp = ports[--nports];
+}
+
+static int vni_add(const cJSON *o, char *err, size_t errlen);
+
+struct vni_arg {
+	uint32_t vni;
+	uint16_t vid;
+	uint32_t vteps[VSW_MAX_VTEPS];
+	unsigned nvtep;
+	bool del;
+	int ret;
+};
+
+static void do_vni(struct vsw_host *h, void *arg)
+{
+	struct vni_arg *a = arg;
+
+	if (a->del) {
+		a->ret = vswitch_vni_del(h->sw, a->vni);
+		return;
+	}
+	a->ret = vswitch_vni_add(h->sw, a->vni, a->vid);
+	for (unsigned i = 0; a->ret == 0 && i < a->nvtep; i++)
+		a->ret = vswitch_vni_add_vtep(h->sw, a->vni, a->vteps[i]);
+}
+
+static int vni_add(const cJSON *o, char *err, size_t errlen)
+{
+	struct vni_arg a = { 0 };
+	const cJSON *vteps = item(o, "vteps"), *t;
+	double vni, vid;
+
+	if (!item(o, "vni") || num_item(o, "vni", 0, VXLAN_VNI_MAX, 0, &vni) || !item(o, "vlan") ||
+	    num_item(o, "vlan", 1, 4094, 1, &vid)) {
+		snprintf(err, errlen, "vni needs \"vni\" (0..16777215) and \"vlan\" (1..4094)");
+		return -1;
+	}
+	a.vni = (uint32_t)vni;
+	a.vid = (uint16_t)vid;
+	if (vteps) {
+		cJSON_ArrayForEach(t, vteps) {
+			if (!cJSON_IsString(t) || a.nvtep >= VSW_MAX_VTEPS ||
+			    inet_pton(AF_INET, t->valuestring, &a.vteps[a.nvtep]) != 1) {
+				snprintf(err, errlen, "vni %u: vteps must be up to %d IPv4 addresses", a.vni, VSW_MAX_VTEPS);
+				return -1;
+			}
+			a.nvtep++;
+		}
+	}
+	vsw_host_call(host, do_vni, &a);
+	if (a.ret < 0) {
+		snprintf(err, errlen, "vni %u / vlan %u: %s", a.vni, a.vid, strerror(-a.ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- control commands ---- */
+
+static int cmd_port_add(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	if (ensure_host(NULL, err, errlen) || port_add(req, err, errlen))
+		return -1;
+	cJSON_AddNumberToObject(reply, "id", find_port(str_item(req, "name"))->id);
+	return 0;
+}
+
+static struct svc_port *req_port(const cJSON *req, const char *key, char *err, size_t errlen)
+{
+	const char *name = str_item(req, key);
+	struct svc_port *sp = name && host ? find_port(name) : NULL;
+
+	if (!sp)
+		snprintf(err, errlen, "no port '%.32s'", name ? name : "(none)");
+	return sp;
+}
+
+static int cmd_port_del(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	struct svc_port *sp = req_port(req, "name", err, errlen);
+
+	(void)reply;
+	if (!sp)
+		return -1;
+	log_info("switch: port %s removed", sp->name);
+	port_free(sp);
+	return 0;
+}
+
+static int cmd_port_set(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	struct svc_port *sp = req_port(req, "name", err, errlen);
+
+	(void)reply;
+	return sp ? apply_settings(sp->id, req, err, errlen) : -1;
+}
+
+struct acl_arg {
+	int id;
+	int dir;
+	const char *rule;
+	int op;   /* 0 add, 1 del, 2 clear */
+	unsigned index;
+	char why[96];
+	int ret;
+};
+
+static void do_acl(struct vsw_host *h, void *arg)
+{
+	struct acl_arg *a = arg;
+
+	if (a->op == 0)
+		a->ret = vswitch_acl_add_text(h->sw, a->id, a->dir, a->rule, a->why, sizeof(a->why));
+	else if (a->op == 1)
+		a->ret = vswitch_acl_del(h->sw, a->id, a->dir, a->index);
+	else
+		a->ret = vswitch_acl_clear(h->sw, a->id, a->dir);
+}
+
+static int acl_cmd(const cJSON *req, cJSON *reply, char *err, size_t errlen, int op)
+{
+	struct svc_port *sp = req_port(req, "port", err, errlen);
+	struct acl_arg a = { 0 };
+	double idx = 0;
+
+	if (!sp)
+		return -1;
+	a.id = sp->id;
+	a.op = op;
+	a.dir = acl_dir_of(str_item(req, "dir"));
+	a.rule = str_item(req, "rule");
+	if (a.dir < 0 || (op == 0 && !a.rule) || (op == 1 && (!item(req, "index") ||
+							     num_item(req, "index", 0, ACL_MAX_RULES, 0, &idx)))) {
+		snprintf(err, errlen, "acl needs \"port\", \"dir\" (in|out) and \"rule\" (add) or \"index\" (del)");
+		return -1;
+	}
+	a.index = (unsigned)idx;
+	vsw_host_call(host, do_acl, &a);
+	if (a.ret < 0) {
+		snprintf(err, errlen, "acl on %s: %s", sp->name, a.why[0] ? a.why : strerror(-a.ret));
+		return -1;
+	}
+	if (op == 0)
+		cJSON_AddNumberToObject(reply, "index", a.ret);
+	return 0;
+}
+
+static int cmd_acl_add(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	return acl_cmd(req, reply, err, errlen, 0);
+}
+
+static int cmd_acl_del(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	return acl_cmd(req, reply, err, errlen, 1);
+}
+
+static int cmd_acl_clear(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	return acl_cmd(req, reply, err, errlen, 2);
+}
+
+static int cmd_vni_add(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	(void)reply;
+	if (ensure_host(NULL, err, errlen))
+		return -1;
+	return vni_add(req, err, errlen);
+}
+
+static int cmd_vni_del(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	struct vni_arg a = { .del = true };
+	double vni;
+
+	(void)reply;
+	if (!host || !item(req, "vni") || num_item(req, "vni", 0, VXLAN_VNI_MAX, 0, &vni)) {
+		snprintf(err, errlen, "vni_del needs a known \"vni\"");
+		return -1;
+	}
+	a.vni = (uint32_t)vni;
+	vsw_host_call(host, do_vni, &a);
+	if (a.ret < 0) {
+		snprintf(err, errlen, "vni %u: %s", a.vni, strerror(-a.ret));
+		return -1;
+	}
+	return 0;
+}
+
+struct stats_arg {
+	char *json;
+	FILE *prom;
+};
+
+static void do_stats(struct vsw_host *h, void *arg)
+{
+	struct stats_arg *a = arg;
+
+	if (a->prom)
+		vswitch_stats_prom(h->sw, a->prom);
+	else
+		a->json = vswitch_stats_json(h->sw);
+}
+
+static int cmd_switch_stats(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	struct stats_arg a = { 0 };
+	cJSON *obj;
+
+	(void)req;
+	if (ensure_host(NULL, err, errlen))
+		return -1;
+	vsw_host_call(host, do_stats, &a);
+	obj = a.json ? cJSON_Parse(a.json) : NULL;
+	free(a.json);
+	if (!obj) {
+		snprintf(err, errlen, "switch stats: out of memory");
+		return -1;
+	}
+	cJSON_AddItemToObject(reply, "switch", obj);
+	return 0;
+}
+
+static void stats_prom(FILE *f)
+{
+	struct stats_arg a = { .prom = f };
+
+	if (host)
+		vsw_host_call(host, do_stats, &a);
+}
+
+/* ---- config ---- */
+
+static int config_switch(const cJSON *sec)
+{
+	const cJSON *list, *o;
+	char err[256];
+
+	if (!cJSON_IsObject(sec)) {
+		log_err("config: \"switch\" must be an object");
+		return -1;
+	}
+	if (ensure_host(sec, err, sizeof(err)))
+		goto fail;
+	list = item(sec, "vnis");
+	cJSON_ArrayForEach(o, list) {
+		if (vni_add(o, err, sizeof(err)))
+			goto fail;
+	}
+	list = item(sec, "ports");
+	cJSON_ArrayForEach(o, list) {
+		if (port_add(o, err, sizeof(err)))
+			goto fail;
+	}
+	return 0;
+fail:
+	log_err("config: switch: %s", err);
+	return -1;
+}
+
+__attribute__((constructor)) static void switch_service_register(void)
+{
+	dpu_ctl_register("port_add", cmd_port_add);
+	dpu_ctl_register("port_del", cmd_port_del);
+	dpu_ctl_register("port_set", cmd_port_set);
+	dpu_ctl_register("acl_add", cmd_acl_add);
+	dpu_ctl_register("acl_del", cmd_acl_del);
+	dpu_ctl_register("acl_clear", cmd_acl_clear);
+	dpu_ctl_register("vni_add", cmd_vni_add);
+	dpu_ctl_register("vni_del", cmd_vni_del);
+	dpu_ctl_register("switch_stats", cmd_switch_stats);
+	dpu_stats_register(stats_prom);
+	dpu_config_register("switch", config_switch);
+}

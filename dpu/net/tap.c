@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* TAP uplink port (see tap.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kite/log.h"
+
+#include "host.h"
+#include "tap.h"
+
+struct tap_port {
+	char name[VSW_NAME_MAX];
+	char ifname[IFNAMSIZ];
+	struct vsw_host *host;
+	int fd;
+	int id;
+	uint32_t mtu;
+	uint64_t write_errors;
+};
+
+/* Switch -> kernel. */
+static unsigned tap_tx(void *opaque, struct vsw_frame **frames, unsigned n)
+{
+	struct tap_port *t = opaque;
+	unsigned sent = 0;
+
+	for (; sent < n; sent++) {
+		ssize_t w = write(t->fd, frames[sent]->data, frames[sent]->len);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ENOBUFS)
+				break;
+			/* EIO while the interface is down, EINVAL for a frame it refuses: drop this one */
+			t->write_errors++;
+			vswitch_count_drop(t->host->sw, t->id, VSW_DROP_PORT_DOWN);
+			continue;
+		}
+	}
+	return sent;
+}
+
+/* Kernel -> switch: one burst. */
+static unsigned tap_poll(void *opaque)
+{
+	struct tap_port *t = opaque;
+	struct vswitch *sw = t->host->sw;
+	struct vsw_frame *frames[VSW_BURST];
+	unsigned n = 0;
+
+	while (n < VSW_BURST) {
+		struct vsw_frame *f = vswitch_frame_alloc(sw);
+		ssize_t r;
+
+		if (!f) {
+			vswitch_count_drop(sw, t->id, VSW_DROP_NO_BUFFER);
+			break;
+		}
+		r = read(t->fd, f->data, VSW_MAX_FRAME);
+		if (r <= 0) {
+			vswitch_frame_free(sw, f);
+			break;
+		}
+		f->len = (uint32_t)r;
+		frames[n++] = f;
+	}
+	if (n)
+		vswitch_input(sw, t->id, frames, n);
+	return n;
+}
+
+static const struct vsw_port_ops tap_ops = { .tx = tap_tx };
+
+struct tap_arg {
+	struct tap_port *t;
+	int ret;
+};
+
+static void do_add(struct vsw_host *h, void *arg)
+{
+	struct tap_arg *a = arg;
+
+	a->ret = vswitch_port_add(h->sw, a->t->name, &tap_ops, a->t);
+	if (a->ret >= 0)
+		vswitch_port_set_mtu(h->sw, a->ret, a->t->mtu);
+}
+
+static void do_remove(struct vsw_host *h, void *arg)
+{
+	struct tap_arg *a = arg;
+
+	vswitch_port_remove(h->sw, a->t->id);
+}
+
+static int tap_set_up(const char *ifname, uint32_t mtu)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = -1;
+
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ifr.ifr_mtu = (int)mtu;
+	if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+		goto out;
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		goto out;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		goto out;
+	r = 0;
+out:
+	close(s);
+	return r;
+}
+
+struct tap_port *tap_port_new(struct vsw_host *h, const char *name, const char *ifname, uint32_t mtu, int up)
+{
+	struct tap_port *t;
+	struct ifreq ifr;
+	struct tap_arg a;
+
+	if (strlen(name) >= VSW_NAME_MAX || strlen(ifname) >= IFNAMSIZ || !*ifname) {
+		log_err("tap port %s: name or interface name '%s' too long or empty", name, ifname);
+		return NULL;
+	}
+	if (mtu < 68 || mtu > VSW_MAX_MTU) {
+		log_err("tap port %s: MTU %u outside 68..%d", name, mtu, VSW_MAX_MTU);
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	strcpy(t->name, name);
+	strcpy(t->ifname, ifname);
+	t->host = h;
+	t->mtu = mtu;
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		log_err("tap port %s: /dev/net/tun: cannot open: %s", name, strerror(errno));
+		free(t);
+		return NULL;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		log_err("tap port %s: interface %s: TUNSETIFF failed: %s", name, ifname, strerror(errno));
+		goto fail;
+	}
+	if (up && tap_set_up(ifname, mtu) < 0) {
+		log_err("tap port %s: interface %s: cannot set MTU %u / bring it up: %s", name, ifname, mtu,
+			strerror(errno));
+		goto fail;
+	}
+	a.t = t;
+	vsw_host_call(h, do_add, &a);
+	if (a.ret < 0) {
+		log_err("tap port %s: cannot add to the switch: %s", name, strerror(-a.ret));
+		goto fail;
+	}
+	t->id = a.ret;
+	if (vsw_host_add_item(h, tap_poll, t) < 0) {
+		log_err("tap port %s: too many polled uplinks", name);
+		vsw_host_call(h, do_remove, &a);
+		goto fail;
+	}
+	return t;
+fail:
+	close(t->fd);
+	free(t);
+	return NULL;
+}
+
+void tap_port_free(struct tap_port *t)
+{
+	struct tap_arg a = { t, 0 };
+
+	if (!t)
+		return;
+	vsw_host_del_item(t->host, tap_poll, t);
+	vsw_host_call(t->host, do_remove, &a);
+	close(t->fd);
+	free(t);
+}
+
+int tap_port_id(const struct tap_port *t)
+{
+	return t->id;
+}
+
+const char *tap_port_ifname(const struct tap_port *t)
+{
+	return t->ifname;
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/* vhost-user-net port device (see vnet.h). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kite/log.h"
+#include "kite/vhost_backend.h"
+#include "kite/virtqueue.h"
+
+#include "host.h"
+#include "vnet.h"
+
+#define VNET_RXQ 0
+#define VNET_TXQ 1
+/* Most chains one received frame may be spread over (mergeable buffers). */
+#define VNET_MAX_MRG 64
+
+struct virtio_net_config_ {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+} __attribute__((packed));
+
+struct vnet_port {
+	char name[VSW_NAME_MAX];
+	struct vsw_host *host;
+	struct vhost_dev *dev;
+	int id;                        /* switch port id */
+	uint8_t mac[6];
+	uint32_t mtu;
+	/* poller-thread state (set through vsw_host_call) */
+	struct virtqueue *rxq;         /* started receive queue or NULL */
+	bool mrg_rxbuf;
+	unsigned rx_hdr_len;
+	/* set in queue_start before the transmit queue is polled */
+	unsigned tx_hdr_len;
+	/* scratch: one TX element, RX elements of one frame */
+	struct vq_elem tx_elem;
+	struct vq_elem rx_elem[VNET_MAX_MRG];
+};
+
+static struct vnet_port *port_of(struct vhost_dev *dev)
+{
+	return vhost_dev_opaque(dev);
+}
+
+static uint64_t vnet_get_features(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MTU | 1ull << VIRTIO_NET_F_STATUS |
+	       1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_F_INDIRECT_DESC | 1ull << VIRTIO_F_EVENT_IDX |
+	       1ull << VIRTIO_F_RING_PACKED | 1ull << VIRTIO_F_VERSION_1;
+}
+
+static uint64_t vnet_get_protocol_features(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 1ull << 9;   /* VHOST_USER_PROTOCOL_F_CONFIG */
+}
+
+static unsigned vnet_num_queues(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 2;
+}
+
+static int vnet_get_config(struct vhost_dev *dev, uint32_t offset, void *buf, uint32_t len)
+{
+	struct vnet_port *p = port_of(dev);
+	struct virtio_net_config_ cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.mac, p->mac, 6);
+	cfg.status = VIRTIO_NET_S_LINK_UP;   /* little-endian host */
+	cfg.max_virtqueue_pairs = 1;
+	cfg.mtu = (uint16_t)p->mtu;
+	if (offset > sizeof(cfg) || len > sizeof(cfg) - offset) {
+		memset(buf, 0, len);
+		if (offset < sizeof(cfg))
+			memcpy(buf, (uint8_t *)&cfg + offset, sizeof(cfg) - offset);
+		return 0;
+	}
+	memcpy(buf, (uint8_t *)&cfg + offset, len);
+	return 0;
+}
+
+struct rxq_arg {
+	struct vnet_port *p;
+	struct virtqueue *vq;
+	bool mrg;
+	unsigned hdr_len;
+};
+
+static void set_rxq(struct vsw_host *h, void *arg)
+{
+	struct rxq_arg *a = arg;
+
+	(void)h;
+	a->p->rxq = a->vq;
+	a->p->mrg_rxbuf = a->mrg;
+	a->p->rx_hdr_len = a->hdr_len;
+}
+
+static int vnet_queue_start(struct vhost_dev *dev, unsigned q, struct virtqueue *vq)
+{
+	struct vnet_port *p = port_of(dev);
+	uint64_t f = vhost_dev_features(dev);
+	bool mrg = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	unsigned hdr_len = (mrg || (f & (1ull << VIRTIO_F_VERSION_1))) ? VIRTIO_NET_HDR_LEN :
+									   VIRTIO_NET_HDR_LEN_LEGACY;
+
+	if (q == VNET_RXQ) {
+		struct rxq_arg a = { p, vq, mrg, hdr_len };
+
+		vsw_host_call(p->host, set_rxq, &a);
+	} else if (q == VNET_TXQ) {
+		p->tx_hdr_len = hdr_len;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static void vnet_queue_stop(struct vhost_dev *dev, unsigned q, struct virtqueue *vq)
+{
+	struct vnet_port *p = port_of(dev);
+
+	(void)vq;
+	if (q == VNET_RXQ) {
+		struct rxq_arg a = { p, NULL, false, VIRTIO_NET_HDR_LEN };
+
+		vsw_host_call(p->host, set_rxq, &a);
+	}
+}
+
+/* Guest -> switch. */
+static unsigned vnet_tx_poll(struct vnet_port *p, unsigned budget)
+{
+	struct vswitch *sw = p->host->sw;
+	struct vsw_frame *frames[VSW_BURST];
+	struct vq_elem *e = &p->tx_elem;
+	unsigned n = 0, done = 0;
+
+	if (budget > VSW_BURST)
+		budget = VSW_BURST;
+	while (done < budget) {
+		uint8_t hdr[VIRTIO_NET_HDR_LEN];
+		struct vsw_frame *f;
+		int r = vhost_dev_pop(p->dev, VNET_TXQ, e);
+		uint64_t flen;
+
+		if (r <= 0)
+			break;
+		done++;
+		/* the frame after the header must be readable, sized sanely, and carry no offload */
+		if (e->in_num != 0 || e->out_len < p->tx_hdr_len ||
+		    vq_iov_to_buf(e->iov, e->out_num, 0, hdr, p->tx_hdr_len) != p->tx_hdr_len ||
+		    hdr[0] != 0 || hdr[1] != 0) {
+			vswitch_count_drop(sw, p->id, VSW_DROP_BAD_DESC);
+			vhost_dev_fill(p->dev, VNET_TXQ, e, 0);
+			continue;
+		}
+		flen = e->out_len - p->tx_hdr_len;
+		if (flen > VSW_MAX_FRAME) {
+			vswitch_count_drop(sw, p->id, VSW_DROP_OVERSIZE);
+			vhost_dev_fill(p->dev, VNET_TXQ, e, 0);
+			continue;
+		}
+		f = vswitch_frame_alloc(sw);
+		if (!f) {
+			vswitch_count_drop(sw, p->id, VSW_DROP_NO_BUFFER);
+			vhost_dev_fill(p->dev, VNET_TXQ, e, 0);
+			continue;
+		}
+		f->len = (uint32_t)vq_iov_to_buf(e->iov, e->out_num, p->tx_hdr_len, f->data, flen);
+		vhost_dev_fill(p->dev, VNET_TXQ, e, 0);
+		frames[n++] = f;
+	}
+	if (done)
+		vhost_dev_flush(p->dev, VNET_TXQ);
+	if (n)
+		vswitch_input(sw, p->id, frames, n);
+	return done;
+}
+
+static unsigned vnet_queue_poll(struct vhost_dev *dev, unsigned q, struct virtqueue *vq, unsigned budget)
+{
+	struct vnet_port *p = port_of(dev);
+
+	(void)vq;
+	if (q == VNET_TXQ)
+		return vnet_tx_poll(p, budget);
+	return 0;   /* the receive queue is filled by the switch (vnet_tx below) */
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* Copy one frame into the receive queue: 1 = delivered, 0 = not enough buffers (the frame and the
+ * rest of the burst are refused), -1 = the driver gave a malformed buffer (popped buffers handed back
+ * empty, frame dropped and counted as bad_desc). */
+static int rx_one(struct vnet_port *p, struct virtqueue *vq, const struct vsw_frame *f)
+{
+	uint8_t hdr[VIRTIO_NET_HDR_LEN] = { 0 };
+	unsigned hl = p->rx_hdr_len;
+	uint64_t need = hl + f->len, have = 0;
+	unsigned nel = 0, maxel = p->mrg_rxbuf ? VNET_MAX_MRG : 1;
+	size_t off = 0;
+
+	while (have < need) {
+		struct vq_elem *e = &p->rx_elem[nel];
+
+		if (nel == maxel || vhost_dev_pop(p->dev, VNET_RXQ, e) <= 0) {
+			/* popped buffers go back in reverse order, as if never taken */
+			while (nel > 0)
+				vq_unpop(vq, &p->rx_elem[--nel]);
+			return 0;
+		}
+		nel++;
+		if (e->out_num != 0 || e->in_len < (nel == 1 ? hl : 1)) {
+			for (unsigned i = 0; i < nel; i++)
+				vhost_dev_fill(p->dev, VNET_RXQ, &p->rx_elem[i], 0);
+			vswitch_count_drop(p->host->sw, p->id, VSW_DROP_BAD_DESC);
+			return -1;
+		}
+		have += e->in_len;
+	}
+	put_le16(hdr + 10, (uint16_t)nel);   /* num_buffers (1 without MRG_RXBUF) */
+	for (unsigned i = 0; i < nel; i++) {
+		struct vq_elem *e = &p->rx_elem[i];
+		size_t w = 0, room = e->in_len, chunk;
+
+		if (i == 0) {
+			w = vq_buf_to_iov(e->iov + e->out_num, e->in_num, 0, hdr, hl);
+			room -= w;
+		}
+		chunk = f->len - off < room ? f->len - off : room;
+		w += vq_buf_to_iov(e->iov + e->out_num, e->in_num, w, f->data + off, chunk);
+		off += chunk;
+		vhost_dev_fill(p->dev, VNET_RXQ, e, (uint32_t)w);
+	}
+	return 1;
+}
+
+/* Switch -> guest: the switch's tx callback for this port. */
+static unsigned vnet_tx(void *opaque, struct vsw_frame **frames, unsigned n)
+{
+	struct vnet_port *p = opaque;
+	struct virtqueue *vq = p->rxq;
+	unsigned sent = 0;
+	uint64_t pushed;
+
+	if (!vq)
+		return 0;
+	pushed = vq->pushed;
+	/* A frame dropped for a malformed buffer counts as taken (its drop is counted as bad_desc). */
+	for (; sent < n; sent++)
+		if (rx_one(p, vq, frames[sent]) == 0)
+			break;
+	if (vq->pushed != pushed)
+		vhost_dev_flush(p->dev, VNET_RXQ);
+	return sent;
+}
+
+static bool vnet_link_up(void *opaque)
+{
+	struct vnet_port *p = opaque;
+
+	return p->rxq != NULL;
+}
+
+static const struct vhost_backend_ops vnet_ops = {
+	.type = "net",
+	.get_features = vnet_get_features,
+	.get_protocol_features = vnet_get_protocol_features,
+	.num_queues = vnet_num_queues,
+	.get_config = vnet_get_config,
+	.config_size = sizeof(struct virtio_net_config_),
+	.queue_start = vnet_queue_start,
+	.queue_stop = vnet_queue_stop,
+	.queue_poll = vnet_queue_poll,
+};
+
+static const struct vsw_port_ops vnet_port_ops = {
+	.tx = vnet_tx,
+	.link_up = vnet_link_up,
+};
+
+struct add_arg {
+	struct vnet_port *p;
+	int ret;
+};
+
+static void do_port_add(struct vsw_host *h, void *arg)
+{
+	struct add_arg *a = arg;
+
+	a->ret = vswitch_port_add(h->sw, a->p->name, &vnet_port_ops, a->p);
+	if (a->ret >= 0)
+		vswitch_port_set_mtu(h->sw, a->ret, a->p->mtu);
+}
+
+static void do_port_remove(struct vsw_host *h, void *arg)
+{
+	struct add_arg *a = arg;
+
+	vswitch_port_remove(h->sw, a->p->id);
+}
+
+struct vnet_port *vnet_port_new(struct vsw_host *h, const char *name, const char *socket_path,
+				const uint8_t *mac, uint32_t mtu, struct evloop *loop)
+{
+	struct vnet_port *p;
+	struct add_arg a;
+
+	if (strlen(name) >= VSW_NAME_MAX) {
+		log_err("net port %s: name longer than %d bytes", name, VSW_NAME_MAX - 1);
+		return NULL;
+	}
+	if (mtu < 68 || mtu > VSW_MAX_MTU) {
+		log_err("net port %s: MTU %u outside 68..%d", name, mtu, VSW_MAX_MTU);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		log_err("net port %s: out of memory", name);
+		return NULL;
+	}
+	strcpy(p->name, name);
+	p->host = h;
+	p->mtu = mtu;
+	p->rx_hdr_len = p->tx_hdr_len = VIRTIO_NET_HDR_LEN;
+	if (mac) {
+		memcpy(p->mac, mac, 6);
+	} else {
+		uint32_t hash = 2166136261u;
+
+		for (const char *c = name; *c; c++)
+			hash = (hash ^ (uint8_t)*c) * 16777619u;
+		p->mac[0] = 0x02;   /* locally administered, unicast */
+		p->mac[1] = 0x4b;
+		memcpy(p->mac + 2, &hash, 4);
+	}
+	a.p = p;
+	vsw_host_call(h, do_port_add, &a);
+	if (a.ret < 0) {
+		log_err("net port %s: cannot add to the switch: %s", name, strerror(-a.ret));
+		free(p);
+		return NULL;
+	}
+	p->id = a.ret;
+	p->dev = vhost_dev_new(name, socket_path, &vnet_ops, p, loop, h->poller);
+	if (!p->dev) {
+		vsw_host_call(h, do_port_remove, &a);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void vnet_port_free(struct vnet_port *p)
+{
+	struct add_arg a = { p, 0 };
+
+	if (!p)
+		return;
+	vhost_dev_free(p->dev);   /* stops both queues: the switch no longer touches the rings */
+	vsw_host_call(p->host, do_port_remove, &a);
+	free(p);
+}
+
+int vnet_port_id(const struct vnet_port *p)
+{
+	return p->id;
+}
+
+const char *vnet_port_name(const struct vnet_port *p)
+{
+	return p->name;
+}
