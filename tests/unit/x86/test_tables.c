@@ -15,6 +15,7 @@
 #include "kite/x86/acpi.h"
 #include "kite/x86/cpuid.h"
 #include "kite/x86/e820.h"
+#include "kite/x86/irq.h"
 #include "kite/x86/layout.h"
 #include "kite/x86/loader.h"
 #include "kite/x86/mptable.h"
@@ -512,6 +513,39 @@ static void cpuid_topology_and_tsc(void **state)
 	free(c);
 }
 
+/* GSI routing matches the tables: IRQ0 -> IOAPIC pin 2, no IOAPIC route for GSI 2, 8259 for 0-15 */
+static void irq_routing_matches_tables(void **state)
+{
+	(void)state;
+	struct kvm_irq_routing_entry e[64];
+	size_t n = x86_build_irq_routing(e, 64);
+	int ioapic_pin[24], pic[16];
+
+	assert_int_equal(n, X86_IRQ_ROUTES);
+	memset(ioapic_pin, -1, sizeof(ioapic_pin));
+	memset(pic, -1, sizeof(pic));
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(e[i].type, KVM_IRQ_ROUTING_IRQCHIP);
+		assert_true(e[i].gsi < 24);
+		if (e[i].u.irqchip.irqchip == KVM_IRQCHIP_IOAPIC) {
+			assert_int_equal(ioapic_pin[e[i].gsi], -1);      /* one IOAPIC route per GSI */
+			ioapic_pin[e[i].gsi] = (int)e[i].u.irqchip.pin;
+		} else {
+			assert_true(e[i].gsi < 16);
+			assert_int_equal(e[i].u.irqchip.irqchip, e[i].gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE);
+			pic[e[i].gsi] = (int)e[i].u.irqchip.pin;
+		}
+	}
+	assert_int_equal(ioapic_pin[0], 2);
+	assert_int_equal(ioapic_pin[2], -1);
+	for (int g = 1; g < 24; g++)
+		if (g != 2)
+			assert_int_equal(ioapic_pin[g], g);
+	for (int g = 0; g < 16; g++)
+		assert_int_equal(pic[g], g & 7);
+	assert_int_equal(x86_build_irq_routing(e, 10), 0);
+}
+
 int main(void)
 {
 	kite_log_init("test-x86-tables", KITE_LOG_ERR);
@@ -525,6 +559,7 @@ int main(void)
 		cmocka_unit_test(dsdt_aml_structure),
 		cmocka_unit_test(firmware_tables_in_guest_memory),
 		cmocka_unit_test(cpuid_topology_and_tsc),
+		cmocka_unit_test(irq_routing_matches_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
