@@ -174,5 +174,6 @@ void test_triplefault(void);
 void test_poweroff(void);
 void test_native(void);
 void test_spin(void);
+void test_idle(void);
 
 #endif

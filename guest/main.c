@@ -12,6 +12,7 @@ static const struct guest_test tests[] = {
 	{ "poweroff", test_poweroff, "ACPI S5 through PM1a_CNT from the FADT" },
 	{ "native", test_native, "1e8-iteration loop, natively on kvm-pvm" },
 	{ "spin", test_spin, "print one line, then loop forever" },
+	{ "idle", test_idle, "print one line, then halt forever (benchmarks)" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);
