@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 {
 	struct kite_options opts;
 	char dir[PATH_MAX];
+	sigset_t stop_sigs;
 	struct vm vm;
 	int status;
 
@@ -58,6 +59,12 @@ int main(int argc, char **argv)
 		config_free(&opts);
 		return 1;
 	}
+	/* From here on SIGINT/SIGTERM stay pending until vm_run() reads them through a signalfd, so
+	 * they always take the clean path (terminal restored, exit status 128 + signal). */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	if (vm_create(&vm, &opts.vm) < 0) {
 		config_free(&opts);
 		return 1;

@@ -246,7 +246,8 @@ int vcpus_start(struct vm *vm)
 			log_err("vcpu%u: starting its thread failed: %s", i, strerror(err));
 			return -1;
 		}
-		vcpu->started = true;
+		/* Release: a kicker that sees started also sees vcpu->thread. */
+		__atomic_store_n(&vcpu->started, true, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -260,7 +261,8 @@ void vcpus_kick(struct vm *vm)
 
 		if (vcpu->run)
 			vcpu->run->immediate_exit = 1;
-		if (vcpu->started && !pthread_equal(vcpu->thread, pthread_self()))
+		if (__atomic_load_n(&vcpu->started, __ATOMIC_ACQUIRE) &&
+		    !pthread_equal(vcpu->thread, pthread_self()))
 			pthread_kill(vcpu->thread, KITE_KICK_SIGNAL);
 	}
 }

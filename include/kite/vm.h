@@ -85,6 +85,11 @@ static inline void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* Kernel-side fast paths (vmm/vm_eventfd.c). vm_ioeventfd(): guest writes of `len` bytes (1, 2, 4, 8)
+ * to `addr` (port I/O if pio, else MMIO) signal eventfd `fd` inside KVM instead of exiting to kite.
+ * vm_irqfd(): a write to eventfd `fd` pulses GSI `gsi`. deassign=true removes them. 0 or -1 (logged). */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, bool pio, int fd, bool deassign);
+int vm_irqfd(struct vm *vm, unsigned gsi, int fd, bool deassign);
 /* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
 #define KITE_EXIT_SIGNAL_BASE 128
 

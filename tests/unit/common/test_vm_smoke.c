@@ -6,6 +6,7 @@
  * a SIGTERM stop. Skips (77) only when /dev/kvm cannot be opened.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "kite/boot.h"
+#include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/vcpu.h"
 #include "kite/vm.h"
@@ -342,6 +345,85 @@ static void test_serial_interrupts(void **state)
 	assert_string_equal(r.console, "KITE\rQ");
 }
 
+struct irqfd_ctx {
+	int doorbell;     /* ioeventfd the guest rings */
+	int irq;          /* irqfd on GSI 5 */
+};
+
+static void *ring_irq_on_doorbell(void *arg)
+{
+	struct irqfd_ctx *c = arg;
+	struct pollfd pfd = { .fd = c->doorbell, .events = POLLIN };
+	uint64_t v = 1;
+
+	/* Waits for the guest's doorbell (no timeout: the test's own timeout is the guard). */
+	if (poll(&pfd, 1, -1) == 1 && read(c->doorbell, &v, sizeof(v)) == sizeof(v) && v == 1) {
+		v = 1;
+		if (write(c->irq, &v, sizeof(v)) != sizeof(v))
+			return (void *)1;
+		return NULL;
+	}
+	return (void *)1;
+}
+
+static int doorbell_exits;
+
+static void doorbell_pio(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque;
+	(void)addr;
+	(void)data;
+	(void)len;
+	(void)is_write;
+	doorbell_exits++;
+}
+
+static void test_ioeventfd_irqfd(void **state)
+{
+	/* Guest: unmask IRQ 5, write port 0x510 (ioeventfd), halt; the IRQ 5 handler exits 0x55. */
+	static const uint8_t code[] = {
+		0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xc7, 0x06, 0x34, 0x00, 0x2f, 0x10, 0xc7,
+		0x06, 0x36, 0x00, 0x00, 0x00, 0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6,
+		0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0, 0xdf, 0xe6,
+		0x21, 0xfb, 0xba, 0x10, 0x05, 0xb0, 0x01, 0xee, 0xf4, 0xeb, 0xfd, 0xb0,
+		0x20, 0xe6, 0x20, 0xba, 0x01, 0x05, 0xb0, 0x55, 0xee, 0xf4
+	};
+	struct vm_config cfg = {
+		.kvm_path = "/dev/kvm", .kernel = "unused", .ncpus = 1, .mem_mib = 16,
+		.console = KITE_CONSOLE_NONE,
+	};
+	struct irqfd_ctx c;
+	struct vm vm;
+	pthread_t t;
+	void *thread_ret;
+
+	(void)state;
+	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
+		cfg.pin[i] = -1;
+	guest_code = code;
+	guest_len = sizeof(code);
+	c.doorbell = eventfd(0, EFD_CLOEXEC);
+	c.irq = eventfd(0, EFD_CLOEXEC);
+	assert_true(c.doorbell >= 0 && c.irq >= 0);
+	assert_int_equal(vm_create(&vm, &cfg), 0);
+	/* A userspace handler on the same port must not see the write: KVM takes it first. */
+	doorbell_exits = 0;
+	assert_int_equal(iobus_register(vm.pio, 0x510, 1, doorbell_pio, NULL), 0);
+	assert_int_equal(vm_ioeventfd(&vm, 0x510, 1, true, c.doorbell, false), 0);
+	assert_int_equal(vm_irqfd(&vm, 5, c.irq, false), 0);
+	assert_int_equal(vm_ioeventfd(&vm, 0x510, 3, true, c.doorbell, false), -1);
+	assert_int_equal(pthread_create(&t, NULL, ring_irq_on_doorbell, &c), 0);
+	assert_int_equal(vm_run(&vm), 0x55);
+	pthread_join(t, &thread_ret);
+	assert_null(thread_ret);
+	assert_int_equal(doorbell_exits, 0);
+	assert_int_equal(vm_irqfd(&vm, 5, c.irq, true), 0);
+	assert_int_equal(vm_ioeventfd(&vm, 0x510, 1, true, c.doorbell, true), 0);
+	vm_destroy(&vm);
+	close(c.doorbell);
+	close(c.irq);
+}
+
 static struct vm *sig_vm;
 
 static void *send_sigterm(void *arg)
@@ -409,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_uart_registers),
 		cmocka_unit_test(test_serial_input_polled),
 		cmocka_unit_test(test_serial_interrupts),
+		cmocka_unit_test(test_ioeventfd_irqfd),
 		cmocka_unit_test(test_sigterm_stops),
 		cmocka_unit_test(test_bad_kvm_path),
 	};
