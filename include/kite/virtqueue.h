@@ -95,7 +95,8 @@ void vq_reset(struct virtqueue *vq);
 
 /* Take the next available chain. 1 = got one, 0 = ring empty, -1 = queue broken (see reason). */
 int vq_pop(struct virtqueue *vq, struct vq_elem *elem);
-/* Put a popped element back (it will be popped again next). Only the most recent pop. */
+/* Put a popped element back (it will be popped again next). Several may go back, newest first,
+ * as long as none of them was filled. */
 void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem);
 /* Return a chain to the driver with `written` bytes written into its writable part. vq_push() =
  * vq_fill() + vq_flush(). Batches: vq_fill() several times, then one vq_flush(). */

@@ -357,6 +357,66 @@ static void test_base_unpop(void **state)
 	}
 }
 
+/* vhost-user: ring addresses are frontend virtual addresses, buffers still guest physical. */
+static void test_uva_rings(void **state)
+{
+	struct vq_test *t = *state;
+	const uint64_t uva = 0x7f1200000000ull;
+
+	for (int packed = 0; packed < 2; packed++) {
+		assert_int_equal(vqt_init(t, 8, packed, 0), 0);
+		for (unsigned i = 0; i < t->gm.nr; i++)
+			t->gm.r[i].uva = uva + t->gm.r[i].gpa;
+		struct vq_config c = { .size = 8, .desc = uva + T_DESC, .driver = uva + T_DRIVER,
+			.device = uva + (packed ? T_DEVICE_PACKED : T_DEVICE_SPLIT),
+			.features = packed ? 1ull << VIRTIO_F_RING_PACKED : 0, .addr_is_uva = true };
+		vq_reset(&t->vq);
+		assert_int_equal(vq_setup(&t->vq, &t->gm, &c), 0);
+		for (unsigned i = 0; i < 10; i++)
+			round_trip(t, false, i);
+		/* the same rings given as guest physical addresses are not frontend addresses */
+		struct vq_config g = c;
+		g.desc -= uva;
+		g.driver -= uva;
+		g.device -= uva;
+		struct virtqueue vq2;
+		vq_reset(&vq2);
+		assert_int_equal(vq_setup(&vq2, &t->gm, &g), -1);
+		assert_non_null(strstr(vq2.broken_reason, "frontend address"));
+		vqt_fini(t);
+	}
+}
+
+/* Device code (rx with mergeable buffers) may put several elements back, newest first. */
+static void test_unpop_several(void **state)
+{
+	struct vq_test *t = *state;
+	static struct vq_elem e[3];
+	struct vring_buf b[2] = { { T_R1, 8, false }, { T_R2, 8, true } };
+
+	for (int packed = 0; packed < 2; packed++) {
+		assert_int_equal(vqt_init(t, packed ? 5 : 8, packed, 0), 0);
+		round_trip(t, false, 1);   /* packed: the next chains straddle the end of the ring */
+		round_trip(t, false, 2);
+		for (uintptr_t i = 0; i < 3; i++)
+			assert_true(vring_drv_add(&t->drv, b, 1 + i % 2, false, (void *)(i + 1)) >= 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(vq_pop(&t->vq, &e[i]), 1);
+		uint32_t base = vq_get_base(&t->vq);
+		vq_unpop(&t->vq, &e[2]);
+		vq_unpop(&t->vq, &e[1]);
+		assert_int_not_equal(vq_get_base(&t->vq), base);
+		for (int i = 1; i < 3; i++) {
+			assert_int_equal(vq_pop(&t->vq, &t->elem), 1);
+			assert_int_equal(t->elem.id, e[i].id);
+			assert_int_equal(t->elem.ndescs, e[i].ndescs);
+		}
+		assert_int_equal(vq_get_base(&t->vq), base);
+		assert_false(t->vq.broken);
+		vqt_fini(t);
+	}
+}
+
 static int setup(void **state)
 {
 	static struct vq_test t;
@@ -379,6 +439,8 @@ int main(void)
 		cmocka_unit_test(test_split_notify),
 		cmocka_unit_test(test_packed_notify),
 		cmocka_unit_test(test_base_unpop),
+		cmocka_unit_test(test_uva_rings),
+		cmocka_unit_test(test_unpop_several),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
