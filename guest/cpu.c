@@ -28,34 +28,47 @@ static volatile uint64_t spurious;
 void paging_init(void)
 {
 	/*
-	 * Identity map of 4 GiB in 2 MiB pages; U/S at every level; the MMIO hole uncached. The tables
-	 * may be the live ones (32-bit entry path): each entry is only ever rewritten with its final
-	 * value, never cleared first.
+	 * Identity map, U/S at every level: the first GiB in 2 MiB pages (the image, low memory, the
+	 * firmware tables, the initrd: initrd_addr_max keeps it below 896 MiB) and the two 2 MiB pages
+	 * holding the IOAPIC and the LAPIC, uncached. Nothing else: each store in this loop is an
+	 * emulated instruction on kvm-pvm, so the map stays small. The tables may be the live ones
+	 * (32-bit entry path); what runs meanwhile only uses the first GiB, rewritten with final values.
 	 */
-	for (unsigned i = 0; i < 4 * 512; i++) {
-		uint64_t addr = (uint64_t)i << 21;
-		pd[i] = addr | PTE_LARGE | (addr >= 0xc0000000ULL ? PTE_PCD | PTE_PWT : 0);
-	}
-	for (unsigned i = 0; i < 512; i++)
-		pdpt[i] = i < 4 ? ((uint64_t)(uintptr_t)&pd[i * 512] | PTE_TABLE) : 0;
+	uint64_t *dst = pd, v = PTE_LARGE, n = 512;
+
+	__asm__ volatile("1: mov %0, (%1); add $0x200000, %0; add $8, %1; dec %2; jnz 1b"
+			 : "+r"(v), "+r"(dst), "+r"(n) : : "memory", "cc");
+	memset(&pd[512], 0, 3 * 4096);
+	pd[3 * 512 + (KITE_IOAPIC_GPA >> 21) % 512] = (KITE_IOAPIC_GPA & ~0x1fffffULL) | PTE_LARGE | PTE_PCD | PTE_PWT;
+	pd[3 * 512 + (LAPIC_BASE >> 21) % 512] = (LAPIC_BASE & ~0x1fffffULL) | PTE_LARGE | PTE_PCD | PTE_PWT;
+	memset(&pdpt[1], 0, 511 * 8);
+	pdpt[0] = (uint64_t)(uintptr_t)&pd[0] | PTE_TABLE;
+	pdpt[3] = (uint64_t)(uintptr_t)&pd[3 * 512] | PTE_TABLE;
+	memset(&pml4[1], 0, 511 * 8);
 	pml4[0] = (uint64_t)(uintptr_t)pdpt | PTE_TABLE;
-	for (unsigned i = 1; i < 512; i++)
-		pml4[i] = 0;
 	__asm__ volatile("mov %0, %%cr3" : : "r"((uint64_t)(uintptr_t)pml4) : "memory");
+}
+
+static void idt_set_gate(unsigned v)
+{
+	uint64_t off = (uint64_t)(uintptr_t)(isr_stubs + 16 * v);
+
+	idt[v] = (struct idt_gate){
+		.off_lo = (uint16_t)off,
+		.sel = SEL_CODE64,
+		.type = 0x8e,	/* present, DPL 0, 64-bit interrupt gate */
+		.off_mid = (uint16_t)(off >> 16),
+		.off_hi = (uint32_t)(off >> 32),
+	};
 }
 
 void idt_init(void)
 {
-	for (unsigned v = 0; v < 256; v++) {
-		uint64_t off = (uint64_t)(uintptr_t)(isr_stubs + 16 * v);
-		idt[v] = (struct idt_gate){
-			.off_lo = (uint16_t)off,
-			.sel = SEL_CODE64,
-			.type = 0x8e,	/* present, DPL 0, 64-bit interrupt gate */
-			.off_mid = (uint16_t)(off >> 16),
-			.off_hi = (uint32_t)(off >> 32),
-		};
-	}
+	/* Exceptions, the 8259 range, the timer and the spurious vector; the other gates stay not
+	 * present (an interrupt there raises #NP, reported like any exception): fewer emulated stores. */
+	for (unsigned v = 0; v <= TIMER_VECTOR_MAX; v++)
+		idt_set_gate(v);
+	idt_set_gate(0xff);
 	idt_load();
 }
 

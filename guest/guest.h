@@ -121,6 +121,8 @@ static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 
 /* lapic.c */
 #define LAPIC_BASE	0xfee00000ULL
+#define KITE_IOAPIC_GPA	0xfec00000ULL
+#define TIMER_VECTOR_MAX	0x4f	/* highest vector with an IDT gate besides 0xff */
 void lapic_enable(void);
 uint32_t lapic_id(void);
 void lapic_eoi(void);

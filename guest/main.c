@@ -37,18 +37,17 @@ void kmain(uint64_t bp, unsigned entry_bits)
 	cmdline_set(cmdline_buf);
 
 	paging_init();
+	/* As early as our page tables (U/S everywhere) are live: the rest then runs natively. */
+	bool native_asked = cmdline_u64("kite.native", 0), native_on = native_asked && pvm_enable_native();
 	idt_init();
 	pic_disable();
 	serial_init();
 	guest_printf("kite-guest: booted via the %u-bit entry, boot_params at 0x%lx\n", entry_bits, bp);
 	guest_printf("kite-guest: cmdline \"%s\"\n", cmdline_text());
-
-	if (cmdline_u64("kite.native", 0)) {
-		if (pvm_enable_native())
-			guest_printf("kite-guest: native mode on (kvm-pvm PV cell registered)\n");
-		else
-			guest_printf("kite-guest: kite.native=1 ignored: not a kvm-pvm host\n");
-	}
+	if (native_on)
+		guest_printf("kite-guest: native mode on (kvm-pvm PV cell registered)\n");
+	else if (native_asked)
+		guest_printf("kite-guest: kite.native=1 ignored: not a kvm-pvm host\n");
 
 	if (!cmdline_str("kite.test", name, sizeof(name))) {
 		guest_printf("kite-guest: no kite.test=NAME on the command line, running hello\n");
