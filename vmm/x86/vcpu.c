@@ -46,6 +46,8 @@ static int setup_cpuid(struct vm *vm, int vcpu_fd, unsigned index)
 		log_err("vcpu %u: CPUID table full while fixing up topology for %u CPUs", index, vm->ncpus);
 		goto out;
 	}
+	log_debug("vcpu %u: CPUID %u entries, APIC id %u of %u, TSC %d kHz", index, c->nent, index,
+		  vm->ncpus, khz);
 	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0) {
 		log_err("vcpu %u: KVM_SET_CPUID2 (%u entries) failed: %s", index, c->nent, strerror(errno));
 		goto out;
