@@ -131,6 +131,11 @@ uint32_t lapic_read(unsigned reg);
 /* INIT, SIPI, SIPI to apic_id; start page = vector << 12. */
 void lapic_start_ap(uint32_t apic_id, uint8_t vector);
 
+/* ioapic.c */
+unsigned ioapic_pins(uint64_t base);
+void ioapic_route(uint64_t base, unsigned pin, uint8_t vector, uint32_t apic_id);
+void ioapic_mask(uint64_t base, unsigned pin);
+
 /* acpi.c: firmware tables. */
 struct acpi_info {
 	bool found;
@@ -177,5 +182,7 @@ void test_poweroff(void);
 void test_native(void);
 void test_spin(void);
 void test_idle(void);
+void test_pit(void);
+void test_serial_irq(void);
 
 #endif

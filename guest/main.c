@@ -7,6 +7,8 @@ static const struct guest_test tests[] = {
 	{ "bootparams", test_bootparams, "check e820, cmdline, loader type, initrd" },
 	{ "smp", test_smp, "wake every AP with INIT/SIPI/SIPI, count them" },
 	{ "timer", test_timer, "count LAPIC timer interrupts" },
+	{ "pit", test_pit, "count PIT interrupts through the IOAPIC (MADT routing)" },
+	{ "serial_irq", test_serial_irq, "send a line with UART THR-empty interrupts (IRQ 4)" },
 	{ "reset", test_reset, "i8042 reset (0xFE on port 0x64)" },
 	{ "triplefault", test_triplefault, "exception with no IDT" },
 	{ "poweroff", test_poweroff, "ACPI S5 through PM1a_CNT from the FADT" },
