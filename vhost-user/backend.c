@@ -151,6 +151,34 @@ static unsigned queue_poll(void *opaque)
 
 /* ---- queue life cycle (control thread) ---- */
 
+/*
+ * A queue starts with an inflight region (the frontend reconnected after a backend restart, or just
+ * started). Devices complete in pop order (vhost_dev_pop/push), so everything the used index does not
+ * cover yet was in flight: resume from the used index, the requests are popped again.
+ */
+static void inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
+{
+	struct vhost_inflight_split *r = vq->inflight;
+	unsigned n = 0;
+
+	if (vq->vq.packed || r->desc_num < vq->cfg.size) {
+		vq->inflight = NULL;    /* not usable for this ring: run without it */
+		return;
+	}
+	uint16_t used = __atomic_load_n((uint16_t *)vq->vq.device + 1, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < r->desc_num; i++) {
+		if (r->desc[i].inflight)
+			n++;
+		r->desc[i].inflight = 0;
+	}
+	if (n || (uint16_t)vq->base != used)
+		log_info("%s: queue %u: resuming at used index %u (base %u, %u requests were in flight)",
+			 dev->name, vq->idx, used, vq->base, n);
+	r->used_idx = used;
+	vq->inflight_counter = 0;
+	vq_set_base(&vq->vq, used);
+}
+
 static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 {
 	if (vq->started || !vq->addr_set || !vq->kick_set || !vq->enabled)
@@ -164,6 +192,8 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 		return -1;
 	}
 	vq_set_base(&vq->vq, vq->base);
+	if (vq->inflight)
+		inflight_resume(dev, vq);
 	atomic_store(&vq->broken_logged, false);
 	if (dev->ops->queue_start && dev->ops->queue_start(dev, vq->idx, &vq->vq) < 0) {
 		snprintf(dev->why, sizeof(dev->why), "queue %u: device refused to start it", vq->idx);
@@ -668,7 +698,8 @@ static void conn_readable(void *opaque, int fd, uint32_t events)
 	dev->why[0] = '\0';
 	log_debug("%s: %s", dev->name, vu_request_name(request));
 	r = dispatch(dev, &msg);
-	vu_msg_close_fds(&msg);  /* fds not taken by the handler (its own reply fds are sent below) */
+	if (r != 1)
+		vu_msg_close_fds(&msg);  /* received fds the handler did not take */
 	if (r < 0) {
 		log_err("%s: closing connection: %s", dev->name, dev->why[0] ? dev->why : vu_request_name(request));
 		dev->stats.protocol_errors++;

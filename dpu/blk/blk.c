@@ -38,6 +38,9 @@ struct blk_req {
 	void *bounce;                      /* aligned buffer for O_DIRECT fix-ups and encryption */
 	size_t bounce_cap;
 	bool use_bounce;
+	bool done;                         /* finished, waiting for its turn to be pushed */
+	uint8_t result;
+	uint32_t written;
 	struct blk_req *next_free;
 };
 
@@ -54,7 +57,12 @@ struct blk_queue {
 	bool ring_ok;
 	struct blk_req reqs[QUEUE_DEPTH];
 	struct blk_req *free;
-	unsigned inflight;
+	/* Requests in pop order. Completions are pushed in this order, so the used index always marks
+	 * how far the avail ring has been fully served: a restarted kite-dpu resumes from it and replays
+	 * exactly the requests that were in flight (see the inflight region in vhost-user/backend.c). */
+	struct blk_req *order[QUEUE_DEPTH];
+	unsigned ohead, ocount;
+	unsigned inflight;                 /* submitted to io_uring */
 	struct blk_crypt *crypt;
 	struct ratelimit iops_rl, bps_rl;
 	unsigned qos_gen;
@@ -100,7 +108,7 @@ static uint64_t blk_get_features(struct vhost_dev *dev)
 static uint64_t blk_get_protocol_features(struct vhost_dev *dev)
 {
 	(void)dev;
-	return 1ull << VHOST_USER_PROTOCOL_F_CONFIG;
+	return (1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
 }
 
 static unsigned blk_num_queues(struct vhost_dev *dev)
@@ -149,6 +157,7 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 		q->free = &q->reqs[i];
 	}
 	q->inflight = 0;
+	q->ohead = q->ocount = 0;
 	q->qos_gen = ~0u;    /* re-read limits at the first poll */
 	if (v->has_key && !q->crypt && !(q->crypt = blk_crypt_new(v->key))) {
 		log_err("%s: queue %u: cannot set up AES-XTS", v->name, qi);
@@ -163,15 +172,33 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 
 static void req_done(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r, uint8_t status, uint32_t written)
 {
-	if (r->status)
-		*r->status = status;
+	(void)dev;
 	if (status == VIRTIO_BLK_S_IOERR)
 		stat_add(&q->st.ioerr, 1);
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		stat_add(&q->st.unsupp, 1);
-	vhost_dev_fill(dev, q->idx, &r->elem, r->status ? written + 1 : 0);
-	r->next_free = q->free;
-	q->free = r;
+	r->result = status;
+	r->written = written;
+	r->done = true;
+}
+
+/* Push the finished requests at the head of the pop order. Returns how many. */
+static unsigned retire(struct blk_queue *q, struct vhost_dev *dev)
+{
+	unsigned n = 0;
+
+	while (q->ocount && q->order[q->ohead]->done) {
+		struct blk_req *r = q->order[q->ohead];
+		if (r->status)
+			*r->status = r->result;
+		vhost_dev_fill(dev, q->idx, &r->elem, r->status ? r->written + 1 : 0);
+		r->next_free = q->free;
+		q->free = r;
+		q->ohead = (q->ohead + 1) % QUEUE_DEPTH;
+		q->ocount--;
+		n++;
+	}
+	return n;
 }
 
 static void complete_io(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r, int res)
@@ -243,7 +270,8 @@ static void blk_queue_stop(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 		io_uring_cqe_seen(&q->ring, cqe);
 		complete_io(q, dev, r, res);
 	}
-	vhost_dev_flush(dev, qi);
+	if (retire(q, dev))
+		vhost_dev_flush(dev, qi);
 	io_uring_queue_exit(&q->ring);
 	q->ring_ok = false;
 	for (unsigned i = 0; i < QUEUE_DEPTH; i++) {
@@ -306,6 +334,7 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 
 	r->status = NULL;
 	r->use_bounce = false;
+	r->done = false;
 	/* status: the last byte of the writable part */
 	if (e->in_num == 0 || e->in_len == 0) {
 		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
@@ -466,6 +495,8 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 			rl_take(&q->iops_rl, 1, now);
 		}
 		q->free = r->next_free;
+		q->order[(q->ohead + q->ocount) % QUEUE_DEPTH] = r;
+		q->ocount++;
 		if (req_start(q, dev, r))
 			submitted++;
 		else
@@ -475,7 +506,7 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 		stat_add(&q->st.throttled, 1);
 	if (submitted)
 		io_uring_submit(&q->ring);
-	if (done)
+	if (retire(q, dev))
 		vhost_dev_flush(dev, qi);
 	return done + submitted;
 }

@@ -27,10 +27,50 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* Connect, negotiate, memory table, inflight region (created on the first session, then reused). */
+static int session_begin(struct blkdrv *d, const char *sock, int timeout_ms)
+{
+	uint64_t want = d->features;
+
+	if (vuf_connect(&d->fe, sock, timeout_ms) < 0 ||
+	    vuf_negotiate(&d->fe, want | (1ull << VIRTIO_F_VERSION_1),
+			  (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VHOST_USER_PROTOCOL_F_CONFIG) |
+			  (1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) < 0 ||
+	    vuf_set_mem_table(&d->fe, &d->gm) < 0)
+		goto fail;
+	if (d->fe.protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) {
+		if (d->inflight_fd < 0) {
+			d->inflight_fd = vuf_get_inflight(&d->fe, (uint16_t)d->nq, d->qsize, &d->inflight_size);
+			if (d->inflight_fd < 0)
+				goto fail;
+		}
+		if (vuf_set_inflight(&d->fe, d->inflight_fd, d->inflight_size, (uint16_t)d->nq, d->qsize) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(d->err, sizeof(d->err), "%s", d->fe.err);
+	return -1;
+}
+
+static int start_vring(struct blkdrv *d, unsigned q, uint16_t base)
+{
+	uint64_t uva = (uint64_t)(uintptr_t)d->mem;
+	const struct vring_drv_config *c = &d->vq[q].cfg;
+
+	if (vuf_start_vring(&d->fe, q, d->qsize, uva + c->desc, uva + c->driver, uva + c->device, base,
+			    d->kick[q], d->call[q]) < 0) {
+		snprintf(d->err, sizeof(d->err), "%s", d->fe.err);
+		return -1;
+	}
+	return 0;
+}
+
 int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize, unsigned nslots, uint64_t features)
 {
 	memset(d, 0, sizeof(*d));
 	d->memfd = -1;
+	d->inflight_fd = -1;
 	for (unsigned i = 0; i < BLKDRV_MAX_QUEUES; i++)
 		d->kick[i] = d->call[i] = -1;
 	if (nq == 0 || nq > BLKDRV_MAX_QUEUES || nslots == 0 || nslots > qsize) {
@@ -57,14 +97,9 @@ int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize,
 			       .hva = d->mem, .fd = d->memfd, .fd_offset = 0 };
 	gm_add(&d->gm, &r);
 
-	if (vuf_connect(&d->fe, sock, 5000) < 0 ||
-	    vuf_negotiate(&d->fe, features | (1ull << VIRTIO_F_VERSION_1),
-			  (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VHOST_USER_PROTOCOL_F_CONFIG) |
-			  (1ull << VHOST_USER_PROTOCOL_F_MQ)) < 0 ||
-	    vuf_set_mem_table(&d->fe, &d->gm) < 0) {
-		snprintf(d->err, sizeof(d->err), "%s", d->fe.err);
+	d->features = features;
+	if (session_begin(d, sock, 5000) < 0)
 		return -1;
-	}
 	d->features = d->fe.features;
 	uint64_t cap;
 	if (vuf_get_config(&d->fe, 0, &cap, sizeof(cap)) < 0) {
@@ -89,12 +124,22 @@ int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize,
 			d->slots[q][s].gpa = nq * rings + ((uint64_t)q * nslots + s) * SLOT_BYTES;
 		d->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		d->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		uint64_t uva = (uint64_t)(uintptr_t)d->mem;
-		if (vuf_start_vring(&d->fe, q, qsize, uva + c.desc, uva + c.driver, uva + c.device, 0, d->kick[q],
-				    d->call[q]) < 0) {
-			snprintf(d->err, sizeof(d->err), "%s", d->fe.err);
+		if (start_vring(d, q, 0) < 0)
 			return -1;
-		}
+	}
+	return 0;
+}
+
+int blkdrv_reconnect(struct blkdrv *d, const char *sock, int timeout_ms)
+{
+	vuf_close(&d->fe);
+	if (session_begin(d, sock, timeout_ms) < 0)
+		return -1;
+	for (unsigned q = 0; q < d->nq; q++) {
+		/* resume where the device's completions end */
+		uint16_t used = __atomic_load_n((uint16_t *)d->vq[q].device + 1, __ATOMIC_ACQUIRE);
+		if (start_vring(d, q, used) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -116,6 +161,9 @@ void blkdrv_close(struct blkdrv *d)
 		munmap(d->mem, d->mem_size);
 	if (d->memfd >= 0)
 		close(d->memfd);
+	if (d->inflight_fd >= 0)
+		close(d->inflight_fd);
+	d->inflight_fd = -1;
 	d->mem = NULL;
 	d->memfd = -1;
 }

@@ -36,6 +36,8 @@ struct blkdrv {
 	struct blkdrv_slot *slots[BLKDRV_MAX_QUEUES];
 	uint64_t capacity;
 	uint64_t features;
+	int inflight_fd;                       /* inflight region kept across backend restarts, or -1 */
+	uint64_t inflight_size;
 	char err[256];
 };
 
@@ -43,6 +45,9 @@ struct blkdrv {
  * features: virtio feature bits the driver wants (offered & wanted are negotiated). */
 int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize, unsigned nslots, uint64_t features);
 void blkdrv_close(struct blkdrv *d);
+/* The backend went away (e.g. kill -9 and restart): connect again, hand over the same memory, rings
+ * and inflight region, and resume every queue at its used index. Requests in flight are not lost. */
+int blkdrv_reconnect(struct blkdrv *d, const char *sock, int timeout_ms);
 /* Host pointers into a slot. */
 uint8_t *blkdrv_data(struct blkdrv *d, unsigned q, unsigned slot);
 /* Submit on queue q using `slot`: type, sector, len data bytes (in the slot's data area; for writes

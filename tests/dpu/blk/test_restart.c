@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kill -9 kite-dpu under a running frontend with requests in flight, restart it, reconnect (same guest
+ * memory, rings and inflight region): every request completes with OK and every byte is in the image.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "blk_driver.h"
+#include "dpu_harness.h"
+#include "kite/virtqueue.h"
+#include "../../../dpu/blk/virtio_blk.h"
+
+#define NQ 2
+#define NSLOTS 64
+#define REQ_BYTES (64u * 1024)
+#define ROUNDS 3
+
+static void pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + seed * 13 + (i >> 11));
+}
+
+static uint64_t sector_of(unsigned q, unsigned s)
+{
+	return ((uint64_t)q * NSLOTS + s) * (REQ_BYTES / 512);
+}
+
+static void test_kill_restart(void **state)
+{
+	struct dpu_proc p;
+	struct blkdrv d;
+	char img[300], sock[300], cfg[1024];
+	static uint8_t buf[REQ_BYTES], file[REQ_BYTES];
+
+	(void)state;
+	assert_int_equal(dpu_tmpdir(&p), 0);
+	dpu_path(&p, "r.img", img, sizeof(img));
+	dpu_path(&p, "r.sock", sock, sizeof(sock));
+	assert_int_equal(dpu_make_image(img, NQ * NSLOTS * REQ_BYTES, 0), 0);
+	snprintf(cfg, sizeof(cfg), "{\"volumes\": [{\"name\": \"r\", \"image\": \"%s\", \"socket\": \"%s\", \"queues\": %d}]}",
+		 img, sock, NQ);
+	assert_int_equal(dpu_start(&p, cfg), 0);
+	if (blkdrv_open(&d, sock, NQ, 256, NSLOTS, (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ)) < 0)
+		fail_msg("blkdrv_open: %s", d.err);
+	assert_true(d.fe.protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
+
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		unsigned done = 0, before = 0;
+		/* fill both queues with writes, then kill the backend without warning */
+		for (unsigned q = 0; q < NQ; q++)
+			for (unsigned s = 0; s < NSLOTS; s++) {
+				pattern(blkdrv_data(&d, q, s), REQ_BYTES, round * 1000 + q * NSLOTS + s);
+				assert_int_equal(blkdrv_submit(&d, q, s, VIRTIO_BLK_T_OUT, sector_of(q, s), REQ_BYTES), 0);
+			}
+		if (round > 0) {
+			/* let some of them be served and some be in flight */
+			struct timespec ts = { 0, 2 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		dpu_stop(&p, true);
+		for (unsigned q = 0; q < NQ; q++) {
+			uint8_t st;
+			long r;
+			while ((r = blkdrv_poll(&d, q, &st, NULL)) > 0) {
+				assert_int_equal(st, VIRTIO_BLK_S_OK);
+				before++;
+			}
+			assert_true(r == 0);
+		}
+		done = before;
+		assert_int_equal(dpu_start(&p, cfg), 0);
+		if (blkdrv_reconnect(&d, sock, 5000) < 0)
+			fail_msg("reconnect: %s", d.err);
+		for (unsigned spins = 0; done < NQ * NSLOTS && spins < 50000000; spins++)
+			for (unsigned q = 0; q < NQ; q++) {
+				uint8_t st;
+				long r = blkdrv_poll(&d, q, &st, NULL);
+				assert_true(r >= 0);
+				if (r > 0) {
+					assert_int_equal(st, VIRTIO_BLK_S_OK);
+					done++;
+				}
+			}
+		printf("round %u: %u of %u requests completed before kill -9, %u after the restart\n", round, before,
+		       NQ * NSLOTS, done - before);
+		assert_int_equal(done, NQ * NSLOTS);
+		for (unsigned q = 0; q < NQ; q++)
+			for (unsigned s = 0; s < NSLOTS; s++) {
+				pattern(buf, REQ_BYTES, round * 1000 + q * NSLOTS + s);
+				int fd = open(img, O_RDONLY);
+				assert_int_equal(pread(fd, file, REQ_BYTES, (off_t)sector_of(q, s) * 512), REQ_BYTES);
+				close(fd);
+				assert_memory_equal(file, buf, REQ_BYTES);
+			}
+	}
+	/* and it keeps serving normally */
+	assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, 0, buf, 4096, 10000), VIRTIO_BLK_S_OK);
+	blkdrv_close(&d);
+	assert_int_equal(dpu_stop(&p, false), 0);
+	dpu_cleanup(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kill_restart),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
