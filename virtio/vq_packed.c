@@ -27,7 +27,12 @@ static void read_desc(const struct vring_packed_desc *src, struct vq_desc *d)
 	d->flags = le16toh(raw.flags);
 }
 
-/* Packed indirect table: consecutive entries, only WRITE is meaningful in them (2.8.20). */
+/*
+ * Packed indirect table: consecutive entries; WRITE is the only valid flag in them, the others (NEXT,
+ * INDIRECT included) and the buffer id are reserved and ignored by the device (virtio 1.2, 2.8.20).
+ * So, unlike the split ring, a "nested" indirect flag here is not an error: the entry is a plain
+ * buffer.
+ */
 static int walk_indirect(struct vq_chain *c, const struct vq_desc *ind)
 {
 	const struct vring_packed_desc *table;
@@ -39,10 +44,6 @@ static int walk_indirect(struct vq_chain *c, const struct vq_desc *ind)
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		read_desc(&table[i], &d);
-		if (d.flags & VRING_DESC_F_INDIRECT) {
-			vq_set_broken(c->vq, "nested indirect descriptor (entry %u)", i);
-			return -1;
-		}
 		d.flags &= VRING_DESC_F_WRITE;
 		if (vq_chain_add(c, &d) < 0)
 			return -1;
@@ -85,6 +86,11 @@ int vq_packed_pop(struct virtqueue *vq, struct vq_elem *elem)
 			d.flags = head_flags;   /* the flags we checked, not a second read */
 		elem->id = d.id_or_next;        /* the buffer id is in the last descriptor */
 		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* a packed list holds either one indirect descriptor or only direct ones */
+			if (count > 1) {
+				vq_set_broken(vq, "indirect descriptor inside a packed chain (slot %u)", slot);
+				return -1;
+			}
 			if (walk_indirect(&c, &d) < 0)
 				return -1;
 		} else if (vq_chain_add(&c, &d) < 0) {

@@ -170,6 +170,26 @@ static void test_bad_indirect_len(void **state)
 	}
 }
 
+/* Split: direct descriptors followed by one indirect descriptor is a valid (unusual) layout. */
+static void test_direct_then_indirect(void **state)
+{
+	struct vq_test *t = fresh(state, INDIR);
+
+	put_table(t, T_INDIRECT, 0, T_R1 + 100, 10, F_NEXT, 1);
+	put_table(t, T_INDIRECT, 1, T_R2, 20, F_WRITE, 0);
+	vqt_split_desc(t, 0, T_R1, 8, F_NEXT, 5);
+	vqt_split_desc(t, 5, T_INDIRECT, 32, F_IND | F_WRITE, 0);   /* WRITE on it is ignored */
+	vring_drv_split_publish_raw(&t->drv, 0);
+	assert_int_equal(vq_pop(&t->vq, &t->elem), 1);
+	assert_int_equal(t->elem.id, 0);
+	assert_int_equal(t->elem.out_num, 2);
+	assert_int_equal(t->elem.in_num, 1);
+	assert_int_equal(t->elem.out_len, 18);
+	assert_int_equal(t->elem.in_len, 20);
+	assert_ptr_equal(t->elem.iov[1].iov_base, vqt_ptr(t, T_R1 + 100, 10));
+	vqt_fini(t);
+}
+
 static void test_indirect_with_next(void **state)
 {
 	struct vq_test *t = fresh(state, INDIR);
@@ -241,7 +261,7 @@ static void test_avail_idx_jump(void **state)
 	vqt_fini(t);
 }
 
-/* Packed: a chain that never ends, and an id-carrying indirect without the feature. */
+/* Packed: a chain that never ends, indirect without the feature, indirect rules, bad address. */
 static void test_packed_hostile(void **state)
 {
 	struct vq_test *t = *state;
@@ -266,18 +286,38 @@ static void test_packed_hostile(void **state)
 	expect_broken(t, "not negotiated");
 	vqt_fini(t);
 
+	/* packed indirect tables: only WRITE counts, a nested INDIRECT flag is reserved and ignored */
 	assert_int_equal(vqt_init(t, 4, true, INDIR), 0);
 	ring = t->drv.desc;
 	struct vring_packed_desc *it = vqt_ptr(t, T_INDIRECT, 32);
 	it[0].addr = htole64(T_R1);
 	it[0].len = htole32(4);
-	it[1].addr = htole64(T_R1);
+	it[0].flags = htole16(F_NEXT);
+	it[1].addr = htole64(T_R2);
 	it[1].len = htole32(16);
-	it[1].flags = htole16(F_IND);
+	it[1].flags = htole16(F_IND | F_WRITE);
 	ring[0].addr = htole64(T_INDIRECT);
 	ring[0].len = htole32(32);
-	ring[0].flags = htole16(avail1 | F_IND);
-	expect_broken(t, "nested indirect");
+	ring[0].id = htole16(3);
+	ring[0].flags = htole16(avail1 | F_IND | F_WRITE);
+	assert_int_equal(vq_pop(&t->vq, &t->elem), 1);
+	assert_int_equal(t->elem.id, 3);
+	assert_int_equal(t->elem.out_num, 1);
+	assert_int_equal(t->elem.in_num, 1);
+	assert_ptr_equal(t->elem.iov[1].iov_base, vqt_ptr(t, T_R2, 16));
+	assert_int_equal(t->elem.in_len, 16);
+	vqt_fini(t);
+
+	/* but an indirect descriptor must not be part of a chain */
+	assert_int_equal(vqt_init(t, 4, true, INDIR), 0);
+	ring = t->drv.desc;
+	ring[1].addr = htole64(T_INDIRECT);
+	ring[1].len = htole32(32);
+	ring[1].flags = htole16(avail1 | F_IND);
+	ring[0].addr = htole64(T_R1);
+	ring[0].len = htole32(4);
+	ring[0].flags = htole16(avail1 | F_NEXT);
+	expect_broken(t, "indirect descriptor inside a packed chain");
 	vqt_fini(t);
 
 	assert_int_equal(vqt_init(t, 4, true, 0), 0);
@@ -354,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_nested_indirect),
 		cmocka_unit_test(test_bad_indirect_len),
 		cmocka_unit_test(test_indirect_with_next),
+		cmocka_unit_test(test_direct_then_indirect),
 		cmocka_unit_test(test_indirect_outside),
 		cmocka_unit_test(test_indirect_loop),
 		cmocka_unit_test(test_indirect_next_out_of_range),
