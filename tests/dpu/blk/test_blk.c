@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -539,6 +540,55 @@ static void test_control_socket(void **state)
 	free(r);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* IOPS limit holds: n requests cannot finish faster than the token bucket allows (a lower bound on
+ * the elapsed time derived from the limiter, never an upper one). */
+static void test_qos_iops(void **state)
+{
+	struct blkdrv d;
+	const unsigned n = 16;
+	/* 2 queues: each gets iops/2 = 40 per second with a burst of 4 */
+	const double rate = 40.0, burst = 4.0;
+
+	(void)state;
+	char *r = dpu_ctl(&dpu, "{\"cmd\":\"set_qos\",\"name\":\"rw\",\"iops\":80}");
+	assert_non_null(strstr(r, "\"ok\":true"));
+	free(r);
+	open_drv(&d, sock_rw, 1);
+	uint64_t t0 = mono_ns();
+	for (unsigned s = 0; s < n; s++)
+		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_IN, s * 8, 4096), 0);
+	unsigned done = 0;
+	while (done < n && mono_ns() - t0 < 20000000000ull) {
+		uint8_t st;
+		long got = blkdrv_poll(&d, 0, &st, NULL);
+		assert_true(got >= 0);
+		if (got > 0) {
+			assert_int_equal(st, VIRTIO_BLK_S_OK);
+			done++;
+		} else {
+			usleep(200);
+		}
+	}
+	double elapsed = (double)(mono_ns() - t0) / 1e9;
+	assert_int_equal(done, n);
+	printf("qos: %u requests in %.3f s (limit %.0f/s, burst %.0f)\n", n, elapsed, rate, burst);
+	assert_true((double)n <= burst + rate * elapsed + 1);
+	r = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
+	assert_null(strstr(r, "kite_dpu_blk_throttled_total{volume=\\\"rw\\\"} 0\\n"));
+	free(r);
+	/* back to unlimited */
+	r = dpu_ctl(&dpu, "{\"cmd\":\"set_qos\",\"name\":\"rw\",\"iops\":0}");
+	free(r);
+	blkdrv_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_encrypted),
 		cmocka_unit_test(test_hostile_peers),
 		cmocka_unit_test(test_control_socket),
+		cmocka_unit_test(test_qos_iops),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
