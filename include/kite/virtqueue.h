@@ -10,6 +10,18 @@
  * guest memory or loops forever.
  *
  * Concurrency: one thread owns a virtqueue at a time (the device's worker or poller).
+ *
+ * Typical device loop (after a kick, or in a poller):
+ *	while ((r = vq_pop(vq, elem)) > 0) {
+ *		... serve elem->iov ...
+ *		vq_fill(vq, elem, bytes_written);       (or keep it and fill it later, out of order)
+ *	}
+ *	vq_flush(vq);
+ *	if (vq_should_notify(vq)) signal the driver (irqfd / call fd);
+ *	if (r < 0) report DEVICE_NEEDS_RESET (reason in vq->broken_reason);
+ *	else if (vq_enable_kicks(vq, true)) run the loop again (buffers came in meanwhile);
+ *	else sleep until the next kick.
+ * Filling more bytes than the element's writable length is a device bug and breaks the queue.
  */
 #ifndef KITE_VIRTQUEUE_H
 #define KITE_VIRTQUEUE_H
