@@ -357,6 +357,56 @@ static void test_base_unpop(void **state)
 	}
 }
 
+/* The vhost-user backend pattern: set the queue up, then restore the saved base into it. */
+static void test_set_base_after_setup(void **state)
+{
+	struct vq_test *t = *state;
+
+	for (int packed = 0; packed < 2; packed++) {
+		assert_int_equal(vqt_init(t, 4, packed, 0), 0);
+		for (unsigned i = 0; i < 3; i++)
+			round_trip(t, false, i);   /* packed: 6 slots, wrapped once */
+		uint32_t base = vq_get_base(&t->vq);
+		assert_int_equal(base, packed ? 2 : 3);
+		struct vq_config c = { .size = 4, .desc = T_DESC, .driver = T_DRIVER,
+			.device = packed ? T_DEVICE_PACKED : T_DEVICE_SPLIT,
+			.features = packed ? 1ull << VIRTIO_F_RING_PACKED : 0 };
+		memset(&t->vq, 0, sizeof(t->vq));
+		assert_int_equal(vq_setup(&t->vq, &t->gm, &c), 0);
+		assert_int_equal(vq_get_base(&t->vq), packed ? 0x8000 : 0);   /* fresh: slot 0, wrap 1 */
+		vq_set_base(&t->vq, base);
+		for (unsigned i = 3; i < 12; i++)
+			round_trip(t, false, i);
+		assert_false(t->vq.broken);
+		/* a packed base outside the ring breaks the queue */
+		if (packed) {
+			vq_set_base(&t->vq, 4);
+			assert_true(t->vq.broken);
+			assert_non_null(strstr(t->vq.broken_reason, "vring base 4"));
+		}
+		vqt_fini(t);
+	}
+}
+
+/* A device filling more than the writable length is caught. */
+static void test_overfill(void **state)
+{
+	struct vq_test *t = *state;
+	struct vring_buf b[2] = { { T_R1, 8, false }, { T_R2, 8, true } };
+
+	assert_int_equal(vqt_init(t, 4, false, 0), 0);
+	assert_false(vq_has_avail(&t->vq));
+	assert_true(vring_drv_add(&t->drv, b, 2, false, NULL) >= 0);
+	assert_true(vq_has_avail(&t->vq));
+	assert_int_equal(vq_pop(&t->vq, &t->elem), 1);
+	assert_false(vq_has_avail(&t->vq));
+	vq_push(&t->vq, &t->elem, 9);
+	assert_true(t->vq.broken);
+	assert_non_null(strstr(t->vq.broken_reason, "9 bytes written into a 8-byte buffer"));
+	assert_int_equal(((struct vring_used *)t->drv.device)->idx, 0);
+	vqt_fini(t);
+}
+
 /* vhost-user: ring addresses are frontend virtual addresses, buffers still guest physical. */
 static void test_uva_rings(void **state)
 {
@@ -440,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_packed_notify),
 		cmocka_unit_test(test_base_unpop),
 		cmocka_unit_test(test_uva_rings),
+		cmocka_unit_test(test_set_base_after_setup),
+		cmocka_unit_test(test_overfill),
 		cmocka_unit_test(test_unpop_several),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
