@@ -95,6 +95,8 @@ extern uint64_t boot_params_gpa;
 static inline uint8_t bp_u8(unsigned off) { return boot_params[off]; }
 static inline uint32_t bp_u32(unsigned off) { uint32_t v; memcpy(&v, boot_params + off, 4); return v; }
 static inline uint64_t bp_u64(unsigned off) { uint64_t v; memcpy(&v, boot_params + off, 8); return v; }
+/* pvh.c: fill boot_params from a PVH hvm_start_info. */
+void pvh_to_boot_params(uint64_t start_info);
 unsigned e820_count(void);
 const struct e820_entry *e820_get(unsigned i);
 /* Is [addr, addr + len) wholly inside usable RAM? */

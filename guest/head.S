@@ -35,9 +35,19 @@ startup_64:
 	jmp	start64_common
 
 	.code32
+/* PVH entry (QEMU -kernel with an ELF): 32-bit, paging off, EBX = hvm_start_info. */
+	.globl pvh_start32
+pvh_start32:
+	cli
+	cld
+	movl	%ebx, %esi
+	movl	$ENTRY_PVH, %ebp
+	jmp	1f
 startup_32_body:
 	cli
 	cld
+	movl	$32, %ebp
+1:
 	/* Identity map 4 GiB with 2 MiB pages, U/S at every level (the C side rebuilds the same). */
 	movl	$pml4, %edi
 	xorl	%eax, %eax
@@ -73,12 +83,21 @@ startup_32_body:
 	movl	%cr0, %eax
 	orl	$(CR0_PG | CR0_PE), %eax
 	movl	%eax, %cr0
-	movl	$32, %ebp
 	ljmp	$SEL_CODE64, $start64_common
+
+/* Xen PVH entry note: QEMU loads an ELF -kernel through it. */
+	.pushsection .note.Xen, "a", @note
+	.balign	4
+	.long	4		/* name size */
+	.long	4		/* descriptor size */
+	.long	18		/* XEN_ELFNOTE_PHYS32_ENTRY */
+	.asciz	"Xen"
+	.long	pvh_start32
+	.popsection
 
 	.text
 	.code64
-/* rsi = boot_params, ebp = entry width (32 or 64) */
+/* rsi = boot_params (hvm_start_info for PVH), ebp = entry kind (32, 64 or ENTRY_PVH) */
 start64_common:
 	lgdt	gdt_desc(%rip)
 	movl	$SEL_DATA, %eax

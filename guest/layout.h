@@ -21,6 +21,8 @@
 #define PTE_PWT		0x8
 #define PTE_PCD		0x10
 
+#define ENTRY_PVH	18	/* kmain's entry kind for the PVH entry (32 and 64: boot protocol) */
+
 #define GUEST_MAX_CPUS	16
 #define GUEST_STACK_SIZE	8192
 

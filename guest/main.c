@@ -24,7 +24,10 @@ void kmain(uint64_t bp, unsigned entry_bits)
 	char name[32];
 
 	boot_params_gpa = bp;
-	memcpy(boot_params, (const void *)(uintptr_t)bp, sizeof(boot_params));
+	if (entry_bits == ENTRY_PVH)
+		pvh_to_boot_params(bp);
+	else
+		memcpy(boot_params, (const void *)(uintptr_t)bp, sizeof(boot_params));
 	uint64_t cmd = bp_u32(BP_CMD_LINE_PTR) | ((uint64_t)bp_u32(BP_EXT_CMD_LINE_PTR) << 32);
 	if (cmd && cmd < 0x100000000ULL) {
 		/* Copy before touching low memory; stops at the NUL or the buffer size. */
@@ -44,7 +47,10 @@ void kmain(uint64_t bp, unsigned entry_bits)
 	idt_init();
 	pic_disable();
 	serial_init();
-	guest_printf("kite-guest: booted via the %u-bit entry, boot_params at 0x%lx\n", entry_bits, bp);
+	if (entry_bits == ENTRY_PVH)
+		guest_printf("kite-guest: booted via the PVH entry, hvm_start_info at 0x%lx\n", bp);
+	else
+		guest_printf("kite-guest: booted via the %u-bit entry, boot_params at 0x%lx\n", entry_bits, bp);
 	guest_printf("kite-guest: cmdline \"%s\"\n", cmdline_text());
 	if (native_on)
 		guest_printf("kite-guest: native mode on (kvm-pvm PV cell registered)\n");

@@ -76,7 +76,7 @@ void test_bootparams(void)
 			     boot_params[BP_VERSION]);
 	uint8_t loader = bp_u8(BP_TYPE_OF_LOADER);
 	guest_printf("bootparams: type_of_loader 0x%02x loadflags 0x%02x\n", loader, bp_u8(BP_LOADFLAGS));
-	if (!loader)
+	if (!loader && bp_u32(BP_CMD_LINE_PTR) && !memcmp(boot_params + BP_HDR_MAGIC, "HdrS", 4))
 		guest_fail(GUEST_EXIT_CHECK, "type_of_loader is 0 (the loader must set it)");
 	size_t clen = strlen(cmdline_text());
 	uint32_t csize = bp_u32(BP_CMDLINE_SIZE);
