@@ -97,34 +97,38 @@ static int setup_msrs(struct vm *vm, int vcpu_fd, unsigned index)
 		{ 0xc0000084, 0 },                     /* SYSCALL_MASK */
 		{ 0xc0000102, 0 },                     /* KERNEL_GS_BASE */
 	};
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[sizeof(want) / sizeof(want[0])];
-	} m;
+	const unsigned nwant = sizeof(want) / sizeof(want[0]);
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + nwant * sizeof(struct kvm_msr_entry));
 	struct kvm_msr_list *l = msr_index_list(vm);
 	unsigned n = 0;
 
-	if (!l) {
-		log_err("vcpu %u: KVM_GET_MSR_INDEX_LIST failed: %s", index, strerror(errno));
+	if (!l || !m) {
+		if (!l)
+			log_err("vcpu %u: KVM_GET_MSR_INDEX_LIST failed: %s", index, strerror(errno));
+		else
+			log_err("vcpu %u: out of memory for the MSR list", index);
+		free(l);
+		free(m);
 		return -1;
 	}
-	memset(&m, 0, sizeof(m));
-	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+	for (unsigned i = 0; i < nwant; i++) {
 		if (!msr_listed(l, want[i].index))
 			continue;
-		m.e[n].index = want[i].index;
-		m.e[n].data = want[i].data;
+		m->entries[n].index = want[i].index;
+		m->entries[n].data = want[i].data;
 		n++;
 	}
 	free(l);
-	m.hdr.nmsrs = n;
-	int r = ioctl(vcpu_fd, KVM_SET_MSRS, &m);
+	m->nmsrs = n;
+	int r = ioctl(vcpu_fd, KVM_SET_MSRS, m);
 	if (r != (int)n) {
 		log_err("vcpu %u: KVM_SET_MSRS set %d of %u MSRs (failed at 0x%x)%s%s", index, r, n,
-			r >= 0 && (unsigned)r < n ? m.e[r].index : 0, r < 0 ? ": " : "",
+			r >= 0 && (unsigned)r < n ? m->entries[r].index : 0, r < 0 ? ": " : "",
 			r < 0 ? strerror(errno) : "");
+		free(m);
 		return -1;
 	}
+	free(m);
 	return 0;
 }
 
