@@ -34,6 +34,12 @@ static uint64_t read64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; 
 static uint32_t read32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint16_t read16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
+/* Can the guest read [addr, addr + len)? Only the first GiB is mapped. */
+static bool mapped(uint64_t addr, uint64_t len)
+{
+	return addr < GUEST_RAM_MAPPED && len <= GUEST_RAM_MAPPED - addr;
+}
+
 /* Find a 16-byte aligned signature in [start, end). */
 static uint64_t scan(uint64_t start, uint64_t end, const char *sig, size_t siglen)
 {
@@ -57,7 +63,7 @@ static uint64_t find_rsdp(void)
 	uint64_t a = bp_u64(BP_ACPI_RSDP);
 	uint64_t ebda = ebda_base();
 
-	if (a && a < 0x100000000ULL && !memcmp((const void *)(uintptr_t)a, "RSD PTR ", 8))
+	if (a && mapped(a, 36) && !memcmp((const void *)(uintptr_t)a, "RSD PTR ", 8))
 		return a;
 	if (ebda >= 0x80000 && ebda < 0xa0000 && (a = scan(ebda, ebda + 1024, "RSD PTR ", 8)))
 		return a;
@@ -69,15 +75,15 @@ static const struct sdt_header *table_at(uint64_t addr, const char *sig)
 {
 	const struct sdt_header *h = (const void *)(uintptr_t)addr;
 
-	if (!addr || addr >= 0x100000000ULL - MAX_TABLE_LEN) {
-		guest_printf("acpi: table %s at 0x%lx: not below 4 GiB\n", sig, addr);
+	if (!addr || !mapped(addr, sizeof(*h))) {
+		guest_printf("acpi: table %s at 0x%lx: not in the first GiB (our identity map)\n", sig, addr);
 		return NULL;
 	}
 	if (memcmp(h->sig, sig, 4)) {
 		guest_printf("acpi: table at 0x%lx: signature is not %s\n", addr, sig);
 		return NULL;
 	}
-	if (h->length < sizeof(*h) || h->length > MAX_TABLE_LEN) {
+	if (h->length < sizeof(*h) || h->length > MAX_TABLE_LEN || !mapped(addr, h->length)) {
 		guest_printf("acpi: %s at 0x%lx: bad length %u\n", sig, addr, h->length);
 		return NULL;
 	}
@@ -187,7 +193,7 @@ int acpi_scan(struct acpi_info *ai)
 	const uint8_t *ents = (const uint8_t *)root + sizeof(*root);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t a = esize == 8 ? read64(ents + 8 * i) : read32(ents + 4 * i);
-		if (!a || a >= 0x100000000ULL - MAX_TABLE_LEN) {
+		if (!a || !mapped(a, sizeof(struct sdt_header))) {
 			guest_printf("acpi: root table entry %u (0x%lx) not usable\n", i, a);
 			return GUEST_EXIT_NO_TABLES;
 		}
@@ -229,7 +235,7 @@ int mptable_cpus(void)
 		return -1;
 	}
 	uint64_t ct = read32(f + 4);
-	if (!ct || ct >= 0x100000000ULL - 0x10000) {
+	if (!ct || !mapped(ct, 0x10000)) {
 		guest_printf("mptable: no configuration table (0x%lx)\n", ct);
 		return -1;
 	}

@@ -23,6 +23,8 @@
 
 #define ENTRY_PVH	18	/* kmain's entry kind for the PVH entry (32 and 64: boot protocol) */
 
+#define GUEST_RAM_MAPPED	0x40000000ULL	/* own identity map: RAM below 1 GiB (+ IOAPIC, LAPIC) */
+
 #define GUEST_MAX_CPUS	16
 #define GUEST_STACK_SIZE	8192
 

@@ -54,8 +54,10 @@ static void check_initrd(void)
 	}
 	if (!e820_is_ram(addr, size))
 		guest_fail(GUEST_EXIT_CHECK, "initrd [0x%lx, +%lu) is not inside usable RAM", addr, size);
-	if (addr + size > 0x100000000ULL)
-		guest_fail(GUEST_EXIT_CHECK, "initrd at 0x%lx is above 4 GiB (initrd_addr_max)", addr);
+	if (addr + size > 0x38000000ULL)
+		guest_fail(GUEST_EXIT_CHECK, "initrd [0x%lx, +%lu) ends above initrd_addr_max 0x37ffffff", addr, size);
+	if (addr + size > GUEST_RAM_MAPPED)
+		guest_fail(GUEST_EXIT_CHECK, "initrd at 0x%lx is outside the guest's identity map", addr);
 	uint64_t img = (uint64_t)(uintptr_t)_start_image, img_end = (uint64_t)(uintptr_t)_end;
 	if (addr < img_end && addr + size > img)
 		guest_fail(GUEST_EXIT_CHECK, "initrd overlaps the guest image");
