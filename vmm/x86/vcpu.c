@@ -23,26 +23,34 @@
 
 static int setup_cpuid(struct vm *vm, int vcpu_fd, unsigned index)
 {
-	size_t sz = sizeof(struct kvm_cpuid2) + X86_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = calloc(1, sz);
+	struct kvm_cpuid2 *c = NULL;
+	unsigned cap = X86_CPUID_MAX_ENTRIES;
 	int ret = -1;
 
-	if (!c) {
-		log_err("vcpu %u: out of memory for CPUID", index);
-		return -1;
-	}
-	/* leave room for the leaves the fix-up adds */
-	c->nent = X86_CPUID_MAX_ENTRIES - 16;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		log_err("vcpu %u: KVM_GET_SUPPORTED_CPUID failed: %s", index, strerror(errno));
-		goto out;
+	/* grow the buffer until KVM's table fits, with room for the leaves the fix-up adds */
+	for (;;) {
+		c = calloc(1, sizeof(*c) + cap * sizeof(struct kvm_cpuid_entry2));
+		if (!c) {
+			log_err("vcpu %u: out of memory for CPUID", index);
+			return -1;
+		}
+		c->nent = cap - 16;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		int err = errno;
+		free(c);
+		if (err != E2BIG || cap >= 16 * X86_CPUID_MAX_ENTRIES) {
+			log_err("vcpu %u: KVM_GET_SUPPORTED_CPUID failed: %s", index, strerror(err));
+			return -1;
+		}
+		cap *= 2;
 	}
 	int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
 	if (khz <= 0) {
 		log_debug("vcpu %u: KVM_GET_TSC_KHZ unavailable, no TSC frequency leaves", index);
 		khz = 0;
 	}
-	if (x86_cpuid_fixup(c, X86_CPUID_MAX_ENTRIES, index, vm->ncpus, (uint32_t)khz)) {
+	if (x86_cpuid_fixup(c, cap, index, vm->ncpus, (uint32_t)khz)) {
 		log_err("vcpu %u: CPUID table full while fixing up topology for %u CPUs", index, vm->ncpus);
 		goto out;
 	}
