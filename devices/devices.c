@@ -6,6 +6,7 @@
 
 #include "kite/devices.h"
 #include "kite/log.h"
+#include "kite/virtio_devices.h"
 #include "kite/vm.h"
 
 struct kite_devices {
@@ -50,6 +51,8 @@ int devices_init(struct vm *vm)
 	if (i8042_init(vm) < 0 || debug_exit_init(vm) < 0 || acpi_pm_init(vm) < 0 ||
 	    legacy_ports_init(vm) < 0)
 		return -1;
+	if (virtio_devices_init(vm) < 0)   /* PCI bus + virtio devices (virtio/virtio_devices.c) */
+		return -1;
 	if (in_fd == STDIN_FILENO) {
 		console_raw_stdin();
 		d->raw_tty = true;
@@ -63,6 +66,7 @@ void devices_exit(struct vm *vm)
 
 	if (!d)
 		return;
+	virtio_devices_exit(vm);
 	if (d->raw_tty)
 		console_restore();
 	serial8250_free(d->com1);

@@ -9,10 +9,12 @@
 
 #include "kite/config.h"
 #include "kite/log.h"
+#include "kite/virtio_devices.h"
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
+	OPT_BLK,   /* virtio devices (virtio/virtio_config.c) */
 };
 
 static const struct option cli_options[] = {
@@ -30,6 +32,7 @@ static const struct option cli_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "blk", required_argument, NULL, OPT_BLK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -50,6 +53,8 @@ void cli_usage(FILE *out)
 		"  --config FILE.json    settings file; keys kernel, initrd, cmdline, cpus, memory, console,\n"
 		"                        hugepages, pin_vcpus, kvm; flags override the file\n"
 		"  --stats               print per-vCPU KVM statistics at exit\n"
+		"  --blk path=IMG[,readonly=on][,cache=none|writeback][,id=NAME]\n"
+		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
 		"  --verbose             debug logging\n"
 		"  --help, --version\n"
 		"Exit status: the value the guest wrote to port 0x%x (unchanged, unlike QEMU's (v<<1)|1);\n"
@@ -93,6 +98,8 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 	case OPT_VERBOSE:
 		kite_log_set_level(KITE_LOG_DEBUG);
 		return 0;
+	case OPT_BLK:
+		return virtio_cfg_parse_blk(arg, "--blk");
 	}
 	return 0;
 }

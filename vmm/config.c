@@ -16,6 +16,7 @@
 
 #include "kite/config.h"
 #include "kite/log.h"
+#include "kite/virtio_devices.h"
 
 /* A config file larger than this is certainly not one. */
 #define CONFIG_MAX_FILE (1 << 20)
@@ -249,8 +250,10 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 	}
 	if (!strcmp(key, "pin_vcpus"))
 		return json_pin_vcpus(o, item, origin);
+	if (!strcmp(key, "blk"))
+		return virtio_cfg_json(key, item, origin);   /* virtio devices (virtio/virtio_config.c) */
 	log_err("%s: unknown key '%s' (known: kernel, initrd, cmdline, cpus, memory, console, hugepages, "
-		"pin_vcpus, kvm)", origin, key);
+		"pin_vcpus, kvm, blk)", origin, key);
 	return -1;
 }
 

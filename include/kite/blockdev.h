@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kite's virtio-blk device on a raw image file (virtio/blk.c): read, write, flush (fdatasync),
+ * get-id, discard (punch hole), write-zeroes, read-only; cache=writeback (page cache) or cache=none
+ * (O_DIRECT through an aligned bounce buffer). Requests are served on kite's event loop.
+ */
+#ifndef KITE_BLOCKDEV_H
+#define KITE_BLOCKDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Feature bits (virtio 1.2 5.2.3). */
+#define VIRTIO_BLK_F_SIZE_MAX     1
+#define VIRTIO_BLK_F_SEG_MAX      2
+#define VIRTIO_BLK_F_RO           5
+#define VIRTIO_BLK_F_BLK_SIZE     6
+#define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_DISCARD      13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+/* Request types and status. */
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK           0
+#define VIRTIO_BLK_S_IOERR        1
+#define VIRTIO_BLK_S_UNSUPP       2
+
+#define VIRTIO_BLK_SECTOR         512
+#define VIRTIO_BLK_ID_BYTES       20
+#define VIRTIO_BLK_CONFIG_SIZE    60
+
+enum blk_cache { BLK_CACHE_WRITEBACK = 0, BLK_CACHE_NONE };
+enum virtio_transport { VIRTIO_TRANSPORT_PCI = 0, VIRTIO_TRANSPORT_MMIO };
+
+struct blk_options {
+	char *path;
+	char *id;                 /* serial returned by GET_ID; default: file name */
+	bool readonly;
+	enum blk_cache cache;
+	uint64_t iops, bps;       /* 0 = unlimited (parsed, not enforced yet) */
+	enum virtio_transport transport;
+};
+
+struct vm;
+struct blk_dev;
+
+/* Open the image and create the device on the PCI bus; index names it virtio-blk<index>. */
+struct blk_dev *blk_create(struct vm *vm, const struct blk_options *opts, unsigned index);
+void blk_destroy(struct blk_dev *blk);
+
+#endif

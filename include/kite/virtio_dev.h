@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transport-independent core of kite's virtio devices (virtio/virtio_dev.c): device status and
+ * feature negotiation (FEATURES_OK refused for features the device did not offer or without
+ * VERSION_1), reset, queue setup through vq_setup(), kicks (an eventfd per queue, signalled by a KVM
+ * ioeventfd or by the transport) dispatched on kite's event loop, and DEVICE_NEEDS_RESET with a
+ * configuration-change interrupt when a queue goes broken.
+ *
+ * Locking: dev->lock covers everything below; transports take it around register accesses, the
+ * event loop around device work. Device callbacks run with it held.
+ */
+#ifndef KITE_VIRTIO_DEV_H
+#define KITE_VIRTIO_DEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kite/virtqueue.h"
+
+#define VIRTIO_MAX_QUEUES      8
+#define VIRTIO_MSI_NO_VECTOR   0xffff
+
+/* Device status bits (virtio 1.2 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER      0x02
+#define VIRTIO_STATUS_DRIVER_OK   0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED      0x80
+
+/* ISR bits. */
+#define VIRTIO_ISR_QUEUE  0x1
+#define VIRTIO_ISR_CONFIG 0x2
+
+/* Device ids. */
+#define VIRTIO_ID_NET     1
+#define VIRTIO_ID_BLOCK   2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG     4
+
+struct vm;
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	uint32_t device_id;
+	uint32_t config_size;
+	/* Device configuration space; off + len <= config_size is checked by the caller. */
+	void (*config_read)(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(struct virtio_dev *dev, uint32_t off, const uint8_t *data, uint32_t len);
+	/* Queue q was kicked (event loop thread). Pop, serve, push, then virtio_dev_queue_done(). */
+	void (*queue_notify)(struct virtio_dev *dev, unsigned q);
+	/* Device-specific part of a reset (optional). */
+	void (*reset)(struct virtio_dev *dev);
+};
+
+/* How the transport interrupts the guest: for queue q's vector, or for a configuration change. */
+typedef void (*virtio_interrupt_fn)(struct virtio_dev *dev, bool config, uint16_t vector);
+
+struct virtio_queue {
+	uint16_t max_size;
+	uint16_t size;
+	bool enabled;
+	uint64_t desc, driver, device;
+	uint16_t vector;
+	int kick_fd;                  /* eventfd: KVM ioeventfd or the transport writes it */
+	struct virtqueue vq;
+};
+
+struct virtio_dev {
+	char name[32];                /* "virtio-blk0": every log line starts with it */
+	struct vm *vm;
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	pthread_mutex_t lock;
+	uint64_t host_features;
+	uint64_t guest_features;
+	uint8_t status;
+	uint8_t isr;
+	uint8_t config_generation;
+	uint16_t config_vector;
+	unsigned nqueues;
+	struct virtio_queue q[VIRTIO_MAX_QUEUES];
+	virtio_interrupt_fn interrupt;  /* set by the transport */
+	void *transport;
+	bool broken_reported;
+};
+
+/* Set up the core: nqueues queues of at most qmax entries, kick eventfds on vm->loop.
+ * host_features gets VERSION_1 added. Returns 0 or -1 (logged). */
+int virtio_dev_init(struct virtio_dev *dev, struct vm *vm, const char *name, const struct virtio_dev_ops *ops,
+		    void *priv, uint64_t host_features, unsigned nqueues, uint16_t qmax);
+void virtio_dev_exit(struct virtio_dev *dev);
+
+/* Register-level operations for transports (dev->lock held). */
+void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status);
+void virtio_dev_reset(struct virtio_dev *dev);
+/* Driver wrote queue_enable = 1: validate and map the rings. */
+void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q);
+/* Kick queue q from the transport's slow path (MMIO write that reached kite). */
+void virtio_dev_kick(struct virtio_dev *dev, unsigned q);
+bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit);
+
+/* For device models (dev->lock held): after pushing, interrupt if the driver wants it; if the
+ * queue broke, report DEVICE_NEEDS_RESET (one log line, config interrupt). */
+void virtio_dev_queue_done(struct virtio_dev *dev, unsigned q);
+/* Signal a configuration change (config_generation bumped). */
+void virtio_dev_config_changed(struct virtio_dev *dev);
+
+#endif

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* Parsing of the virtio device flags and JSON keys into the list virtio_devices_init() creates. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kite/blockdev.h"
+#include "kite/log.h"
+#include "kite/virtio_devices.h"
+
+struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
+unsigned virtio_cfg_nblk;
+
+unsigned virtio_cfg_nr_blk(void)
+{
+	return virtio_cfg_nblk;
+}
+
+static void blk_options_free(struct blk_options *o)
+{
+	free(o->path);
+	free(o->id);
+	memset(o, 0, sizeof(*o));
+}
+
+void virtio_cfg_clear(void)
+{
+	for (unsigned i = 0; i < virtio_cfg_nblk; i++)
+		blk_options_free(&virtio_cfg_blk[i]);
+	virtio_cfg_nblk = 0;
+}
+
+static int parse_bool(const char *v, bool *out, const char *what, const char *key)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0")) {
+		*out = false;
+		return 0;
+	}
+	log_err("%s: %s=%s: expected on or off", what, key, v);
+	return -1;
+}
+
+static int parse_u64(const char *v, uint64_t *out, const char *what, const char *key)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	if (!*v || *v == '-' || *end || errno) {
+		log_err("%s: %s=%s is not a number", what, key, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* One key=value of a block device. */
+static int blk_set(struct blk_options *o, const char *key, const char *val, const char *what)
+{
+	char **str = NULL;
+
+	if (!strcmp(key, "path"))
+		str = &o->path;
+	else if (!strcmp(key, "id"))
+		str = &o->id;
+	if (str) {
+		if (!*val) {
+			log_err("%s: %s is empty", what, key);
+			return -1;
+		}
+		free(*str);
+		*str = strdup(val);
+		if (!*str) {
+			log_err("%s: out of memory", what);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "readonly"))
+		return parse_bool(val, &o->readonly, what, key);
+	if (!strcmp(key, "cache")) {
+		if (!strcmp(val, "none"))
+			o->cache = BLK_CACHE_NONE;
+		else if (!strcmp(val, "writeback"))
+			o->cache = BLK_CACHE_WRITEBACK;
+		else {
+			log_err("%s: cache=%s: expected none or writeback", what, val);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "transport")) {
+		if (!strcmp(val, "pci"))
+			o->transport = VIRTIO_TRANSPORT_PCI;
+		else if (!strcmp(val, "mmio"))
+			o->transport = VIRTIO_TRANSPORT_MMIO;
+		else {
+			log_err("%s: transport=%s: expected pci or mmio", what, val);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "iops"))
+		return parse_u64(val, &o->iops, what, key);
+	if (!strcmp(key, "bps"))
+		return parse_u64(val, &o->bps, what, key);
+	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport)", what, key);
+	return -1;
+}
+
+static struct blk_options *blk_new(const char *what)
+{
+	if (virtio_cfg_nblk == KITE_MAX_BLK) {
+		log_err("%s: at most %d block devices", what, KITE_MAX_BLK);
+		return NULL;
+	}
+	memset(&virtio_cfg_blk[virtio_cfg_nblk], 0, sizeof(virtio_cfg_blk[0]));
+	return &virtio_cfg_blk[virtio_cfg_nblk];
+}
+
+static int blk_commit(struct blk_options *o, const char *what)
+{
+	if (!o->path) {
+		log_err("%s: path=IMAGE is required", what);
+		blk_options_free(o);
+		return -1;
+	}
+	virtio_cfg_nblk++;
+	return 0;
+}
+
+int virtio_cfg_parse_blk(const char *spec, const char *what)
+{
+	struct blk_options *o = blk_new(what);
+	char *copy, *save = NULL, *tok;
+
+	if (!o)
+		return -1;
+	copy = strdup(spec ? spec : "");
+	if (!copy) {
+		log_err("%s: out of memory", what);
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			/* a bare first word is the path, as in --blk disk.img */
+			if (tok == copy && blk_set(o, "path", tok, what) == 0)
+				continue;
+			log_err("%s: '%s' is not key=value", what, tok);
+			goto fail;
+		}
+		*eq = '\0';
+		if (blk_set(o, tok, eq + 1, what) < 0)
+			goto fail;
+	}
+	free(copy);
+	return blk_commit(o, what);
+fail:
+	free(copy);
+	blk_options_free(o);
+	return -1;
+}
+
+static int blk_from_json(const cJSON *obj, const char *what)
+{
+	struct blk_options *o;
+	const cJSON *it;
+
+	if (cJSON_IsString(obj))
+		return virtio_cfg_parse_blk(obj->valuestring, what);
+	if (!cJSON_IsObject(obj)) {
+		log_err("%s: each element must be an object or a string", what);
+		return -1;
+	}
+	o = blk_new(what);
+	if (!o)
+		return -1;
+	cJSON_ArrayForEach(it, obj) {
+		char num[32];
+		const char *val;
+
+		if (cJSON_IsString(it))
+			val = it->valuestring;
+		else if (cJSON_IsBool(it))
+			val = cJSON_IsTrue(it) ? "on" : "off";
+		else if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1e19) {
+			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
+			val = num;
+		} else {
+			log_err("%s: key '%s' has a value of the wrong type", what, it->string);
+			blk_options_free(o);
+			return -1;
+		}
+		if (blk_set(o, it->string, val, what) < 0) {
+			blk_options_free(o);
+			return -1;
+		}
+	}
+	return blk_commit(o, what);
+}
+
+int virtio_cfg_json(const char *key, const void *item, const char *origin)
+{
+	const cJSON *arr = item, *el;
+	char what[256];
+
+	snprintf(what, sizeof(what), "%s: key '%s'", origin, key);
+	if (strcmp(key, "blk") != 0) {
+		log_err("%s: not a virtio device key", what);
+		return -1;
+	}
+	if (!cJSON_IsArray(arr)) {
+		log_err("%s must be an array", what);
+		return -1;
+	}
+	cJSON_ArrayForEach(el, arr) {
+		if (blk_from_json(el, what) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transport-independent virtio device core: status, features, reset, queue setup, kicks on the
+ * event loop, and the DEVICE_NEEDS_RESET path when the driver breaks a queue.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "kite/evloop.h"
+#include "kite/log.h"
+#include "kite/virtio_dev.h"
+#include "kite/vm.h"
+
+bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit)
+{
+	return bit < 64 && (dev->guest_features & (1ULL << bit));
+}
+
+static void report_broken(struct virtio_dev *dev, unsigned q)
+{
+	if (dev->broken_reported)
+		return;
+	dev->broken_reported = true;
+	log_err("%s: queue %u broken by the driver: %s: device needs reset", dev->name, q,
+		dev->q[q].vq.broken_reason[0] ? dev->q[q].vq.broken_reason : "invalid ring");
+	dev->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (dev->status & VIRTIO_STATUS_DRIVER_OK)
+		virtio_dev_config_changed(dev);
+}
+
+static void on_kick(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_queue *vqs;
+	struct virtio_dev *dev = opaque;
+	uint64_t cnt;
+	unsigned q;
+
+	(void)events;
+	if (read(fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	vqs = dev->q;
+	for (q = 0; q < dev->nqueues && vqs[q].kick_fd != fd; q++)
+		;
+	if (q < dev->nqueues && (dev->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(dev->status & VIRTIO_STATUS_NEEDS_RESET) && vqs[q].enabled && vqs[q].vq.ready) {
+		if (vqs[q].vq.broken)
+			report_broken(dev, q);
+		else
+			dev->ops->queue_notify(dev, q);
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+int virtio_dev_init(struct virtio_dev *dev, struct vm *vm, const char *name, const struct virtio_dev_ops *ops,
+		    void *priv, uint64_t host_features, unsigned nqueues, uint16_t qmax)
+{
+	memset(dev, 0, sizeof(*dev));
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	dev->vm = vm;
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->host_features = host_features | (1ULL << VIRTIO_F_VERSION_1);
+	dev->nqueues = nqueues;
+	pthread_mutex_init(&dev->lock, NULL);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		dev->q[q].kick_fd = -1;
+	if (nqueues == 0 || nqueues > VIRTIO_MAX_QUEUES) {
+		log_err("%s: %u queues requested, at most %d", name, nqueues, VIRTIO_MAX_QUEUES);
+		return -1;
+	}
+	for (unsigned q = 0; q < nqueues; q++) {
+		dev->q[q].max_size = qmax;
+		dev->q[q].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (dev->q[q].kick_fd < 0) {
+			log_err("%s: eventfd for queue %u: %m", name, q);
+			return -1;
+		}
+		if (vm && vm->loop && evloop_add(vm->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
+			log_err("%s: adding queue %u's kick to the event loop failed", name, q);
+			close(dev->q[q].kick_fd);
+			dev->q[q].kick_fd = -1;
+			return -1;
+		}
+	}
+	virtio_dev_reset(dev);
+	return 0;
+}
+
+void virtio_dev_exit(struct virtio_dev *dev)
+{
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (dev->q[q].kick_fd < 0)
+			continue;
+		if (dev->vm && dev->vm->loop)
+			evloop_del(dev->vm->loop, dev->q[q].kick_fd);
+		close(dev->q[q].kick_fd);
+		dev->q[q].kick_fd = -1;
+	}
+	pthread_mutex_destroy(&dev->lock);
+}
+
+void virtio_dev_reset(struct virtio_dev *dev)
+{
+	dev->status = 0;
+	dev->guest_features = 0;
+	dev->isr = 0;
+	dev->config_vector = VIRTIO_MSI_NO_VECTOR;
+	dev->broken_reported = false;
+	for (unsigned q = 0; q < dev->nqueues; q++) {
+		struct virtio_queue *vq = &dev->q[q];
+
+		vq->size = vq->max_size;
+		vq->enabled = false;
+		vq->desc = vq->driver = vq->device = 0;
+		vq->vector = VIRTIO_MSI_NO_VECTOR;
+		vq_reset(&vq->vq);
+	}
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+}
+
+void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
+{
+	if (status == 0) {
+		virtio_dev_reset(dev);
+		return;
+	}
+	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
+		uint64_t extra = dev->guest_features & ~dev->host_features;
+
+		if (extra || !(dev->guest_features & (1ULL << VIRTIO_F_VERSION_1))) {
+			log_warn("%s: driver features 0x%llx refused (%s): FEATURES_OK not set", dev->name,
+				 (unsigned long long)dev->guest_features,
+				 extra ? "not offered" : "VERSION_1 missing");
+			status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+		}
+	}
+	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK))
+		status &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;   /* 1.0 drivers must negotiate first */
+	/* NEEDS_RESET is the device's bit: keep it, the driver cannot clear it but by a reset */
+	dev->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) | (dev->status & VIRTIO_STATUS_NEEDS_RESET));
+	if (status & VIRTIO_STATUS_DRIVER_OK) {
+		/* Buffers may have been queued before DRIVER_OK: look at every queue once. */
+		for (unsigned q = 0; q < dev->nqueues; q++)
+			if (dev->q[q].enabled)
+				virtio_dev_kick(dev, q);
+	}
+}
+
+void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
+{
+	struct virtio_queue *vq = &dev->q[q];
+	struct vq_config cfg = {
+		.size = vq->size,
+		.desc = vq->desc,
+		.driver = vq->driver,
+		.device = vq->device,
+		.features = dev->guest_features,
+		.addr_is_uva = false,
+	};
+
+	if (q >= dev->nqueues || vq->enabled)
+		return;
+	if (!(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
+		log_warn("%s: queue %u enabled before FEATURES_OK: ignored", dev->name, q);
+		return;
+	}
+	if (vq_setup(&vq->vq, &dev->vm->mem, &cfg) < 0) {
+		log_err("%s: queue %u setup refused: %s", dev->name, q, vq->vq.broken_reason);
+		vq->vq.broken = true;
+		report_broken(dev, q);
+		return;
+	}
+	vq->enabled = true;
+}
+
+void virtio_dev_kick(struct virtio_dev *dev, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (q < dev->nqueues && dev->q[q].kick_fd >= 0 &&
+	    write(dev->q[q].kick_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("%s: kicking queue %u failed", dev->name, q);
+}
+
+void virtio_dev_queue_done(struct virtio_dev *dev, unsigned q)
+{
+	struct virtqueue *vq = &dev->q[q].vq;
+
+	if (vq->broken) {
+		report_broken(dev, q);
+		return;
+	}
+	if (vq_should_notify(vq)) {
+		dev->isr |= VIRTIO_ISR_QUEUE;
+		if (dev->interrupt)
+			dev->interrupt(dev, false, dev->q[q].vector);
+	}
+}
+
+void virtio_dev_config_changed(struct virtio_dev *dev)
+{
+	dev->config_generation++;
+	dev->isr |= VIRTIO_ISR_CONFIG;
+	if (dev->interrupt)
+		dev->interrupt(dev, true, dev->config_vector);
+}

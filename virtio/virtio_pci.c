@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-pci modern transport: vendor capabilities, the common configuration registers, ISR,
+ * device configuration window, notification doorbells (KVM ioeventfds that follow BAR 0 wherever
+ * the guest puts it) and MSI-X / INTx interrupts.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "kite/log.h"
+#include "kite/virtio_pci.h"
+#include "kite/vm.h"
+
+struct virtio_pci_cap {
+	uint8_t cap_vndr, cap_next, cap_len, cfg_type, bar, id, padding[2];
+	uint32_t offset, length;
+	uint32_t notify_off_multiplier;    /* notify capability only */
+} __attribute__((packed));
+
+static int doorbell(struct virtio_pci *vp, unsigned q, uint64_t addr, bool deassign, uint32_t len)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr,
+		.len = len,
+		.fd = vp->dev->q[q].kick_fd,
+		.flags = deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0,
+	};
+
+	return ioctl(vp->dev->vm->vm_fd, KVM_IOEVENTFD, &io);
+}
+
+/* pci_lock held (called from configuration space writes). */
+static void on_bar_moved(struct pci_dev *pci, int bar, uint64_t addr, bool on)
+{
+	struct virtio_pci *vp = pci->owner;
+	struct virtio_dev *dev = vp->dev;
+
+	if (bar != 0)
+		return;
+	if (!on && vp->ioeventfd_on) {
+		for (unsigned q = 0; q < dev->nqueues; q++)
+			doorbell(vp, q, vp->notify_base + VIRTIO_PCI_NOTIFY_MULT * q, true,
+				 vp->ioeventfd_any_len ? 0 : 2);
+		vp->ioeventfd_on = false;
+	}
+	if (on) {
+		vp->notify_base = addr + VIRTIO_PCI_NOTIFY_OFF;
+		vp->ioeventfd_any_len = true;
+		for (unsigned q = 0; q < dev->nqueues; q++) {
+			uint64_t a = vp->notify_base + VIRTIO_PCI_NOTIFY_MULT * q;
+
+			if (doorbell(vp, q, a, false, vp->ioeventfd_any_len ? 0 : 2) == 0)
+				continue;
+			if (q == 0 && vp->ioeventfd_any_len && doorbell(vp, q, a, false, 2) == 0) {
+				vp->ioeventfd_any_len = false;   /* older KVM: 16-bit writes only */
+				continue;
+			}
+			log_warn("%s: KVM_IOEVENTFD for queue %u at 0x%llx failed (%s): kicks exit to kite",
+				 dev->name, q, (unsigned long long)a, strerror(errno));
+			for (unsigned k = 0; k < q; k++)
+				doorbell(vp, k, vp->notify_base + VIRTIO_PCI_NOTIFY_MULT * k, true,
+					 vp->ioeventfd_any_len ? 0 : 2);
+			return;
+		}
+		vp->ioeventfd_on = true;
+	}
+}
+
+static void pci_interrupt(struct virtio_dev *dev, bool config, uint16_t vector)
+{
+	struct virtio_pci *vp = dev->transport;
+
+	(void)config;
+	if (pci_msix_enabled(&vp->pci)) {
+		if (vector != VIRTIO_MSI_NO_VECTOR)
+			pci_msix_notify(&vp->pci, vector);
+		return;
+	}
+	pci_intx_set(&vp->pci, true);
+}
+
+static uint64_t rd(const uint8_t *data, uint32_t len)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, data, len);
+	return v;
+}
+
+static uint16_t checked_vector(struct virtio_pci *vp, uint16_t v)
+{
+	return v < vp->pci.msix_nr ? v : VIRTIO_MSI_NO_VECTOR;
+}
+
+/* dev->lock held */
+static void common_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_dev *dev = vp->dev;
+	uint8_t regs[VIRTIO_PCI_COMMON_SIZE];
+	uint16_t qs = vp->queue_select;
+	struct virtio_queue *q = qs < dev->nqueues ? &dev->q[qs] : NULL;
+	uint32_t df = vp->dfselect < 2 ? (uint32_t)(dev->host_features >> (32 * vp->dfselect)) : 0;
+	uint32_t gf = vp->gfselect < 2 ? (uint32_t)(dev->guest_features >> (32 * vp->gfselect)) : 0;
+	uint16_t v16;
+	uint64_t v64;
+
+	memset(regs, 0, sizeof(regs));
+	memcpy(&regs[VIRTIO_PCI_COMMON_DFSELECT], &vp->dfselect, 4);
+	memcpy(&regs[VIRTIO_PCI_COMMON_DF], &df, 4);
+	memcpy(&regs[VIRTIO_PCI_COMMON_GFSELECT], &vp->gfselect, 4);
+	memcpy(&regs[VIRTIO_PCI_COMMON_GF], &gf, 4);
+	memcpy(&regs[VIRTIO_PCI_COMMON_MSIX], &dev->config_vector, 2);
+	v16 = (uint16_t)dev->nqueues;
+	memcpy(&regs[VIRTIO_PCI_COMMON_NUMQ], &v16, 2);
+	regs[VIRTIO_PCI_COMMON_STATUS] = dev->status;
+	regs[VIRTIO_PCI_COMMON_CFGGEN] = dev->config_generation;
+	memcpy(&regs[VIRTIO_PCI_COMMON_Q_SELECT], &qs, 2);
+	if (q) {
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_SIZE], &q->size, 2);
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_MSIX], &q->vector, 2);
+		v16 = q->enabled;
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_ENABLE], &v16, 2);
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_NOFF], &qs, 2);
+		v64 = q->desc;
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_DESCLO], &v64, 8);
+		v64 = q->driver;
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_AVAILLO], &v64, 8);
+		v64 = q->device;
+		memcpy(&regs[VIRTIO_PCI_COMMON_Q_USEDLO], &v64, 8);
+	}
+	if (off + len <= sizeof(regs))
+		memcpy(data, &regs[off], len);
+	else
+		memset(data, 0, len);
+}
+
+static void set_half(uint64_t *field, bool high, uint32_t v)
+{
+	if (high)
+		*field = (*field & 0xffffffffULL) | (uint64_t)v << 32;
+	else
+		*field = (*field & ~0xffffffffULL) | v;
+}
+
+/* dev->lock held */
+static void common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct virtio_dev *dev = vp->dev;
+	uint64_t v = rd(data, len);
+	struct virtio_queue *q = vp->queue_select < dev->nqueues ? &dev->q[vp->queue_select] : NULL;
+	bool q_locked = !q || q->enabled || (dev->status & VIRTIO_STATUS_DRIVER_OK);
+
+	switch (off) {
+	case VIRTIO_PCI_COMMON_DFSELECT:
+		vp->dfselect = (uint32_t)v;
+		break;
+	case VIRTIO_PCI_COMMON_GFSELECT:
+		vp->gfselect = (uint32_t)v;
+		break;
+	case VIRTIO_PCI_COMMON_GF:
+		if (vp->gfselect < 2 && !(dev->status & VIRTIO_STATUS_FEATURES_OK))
+			set_half(&dev->guest_features, vp->gfselect == 1, (uint32_t)v);
+		break;
+	case VIRTIO_PCI_COMMON_MSIX:
+		dev->config_vector = checked_vector(vp, (uint16_t)v);
+		break;
+	case VIRTIO_PCI_COMMON_STATUS:
+		virtio_dev_set_status(dev, (uint8_t)v);
+		if (dev->status == 0) {
+			vp->dfselect = vp->gfselect = 0;
+			vp->queue_select = 0;
+			pci_intx_set(&vp->pci, false);
+		}
+		break;
+	case VIRTIO_PCI_COMMON_Q_SELECT:
+		vp->queue_select = (uint16_t)v;
+		break;
+	case VIRTIO_PCI_COMMON_Q_SIZE:
+		if (!q_locked) {
+			if (v == 0 || v > q->max_size)
+				log_warn("%s: queue %u size %llu refused (1..%u)", dev->name, vp->queue_select,
+					 (unsigned long long)v, q->max_size);
+			else
+				q->size = (uint16_t)v;
+		}
+		break;
+	case VIRTIO_PCI_COMMON_Q_MSIX:
+		if (q)
+			q->vector = checked_vector(vp, (uint16_t)v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
+		if (q && v == 1)
+			virtio_dev_queue_enable(dev, vp->queue_select);
+		break;
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
+	case VIRTIO_PCI_COMMON_Q_DESCHI:
+		if (!q_locked)
+			set_half(&q->desc, off == VIRTIO_PCI_COMMON_Q_DESCHI, (uint32_t)v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
+	case VIRTIO_PCI_COMMON_Q_AVAILHI:
+		if (!q_locked)
+			set_half(&q->driver, off == VIRTIO_PCI_COMMON_Q_AVAILHI, (uint32_t)v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
+	case VIRTIO_PCI_COMMON_Q_USEDHI:
+		if (!q_locked)
+			set_half(&q->device, off == VIRTIO_PCI_COMMON_Q_USEDHI, (uint32_t)v);
+		break;
+	default:
+		log_debug("%s: write of %u bytes to read-only common register 0x%llx ignored", dev->name,
+			  len, (unsigned long long)off);
+		break;
+	}
+	/* 64-bit writes of a ring address as one access */
+	if (len == 8 && !q_locked) {
+		if (off == VIRTIO_PCI_COMMON_Q_DESCLO)
+			q->desc = v;
+		else if (off == VIRTIO_PCI_COMMON_Q_AVAILLO)
+			q->driver = v;
+		else if (off == VIRTIO_PCI_COMMON_Q_USEDLO)
+			q->device = v;
+	}
+}
+
+static void bar0_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+	struct virtio_dev *dev = vp->dev;
+
+	if (off >= VIRTIO_PCI_MSIX_OFF && off < VIRTIO_PCI_PBA_OFF) {
+		pci_msix_table_access(&vp->pci, off - VIRTIO_PCI_MSIX_OFF, data, len, is_write);
+		return;
+	}
+	if (off >= VIRTIO_PCI_PBA_OFF && off < VIRTIO_PCI_PBA_OFF + 0x1000) {
+		pci_msix_pba_access(&vp->pci, off - VIRTIO_PCI_PBA_OFF, data, len, is_write);
+		return;
+	}
+	if (off >= VIRTIO_PCI_NOTIFY_OFF && off < VIRTIO_PCI_MSIX_OFF) {
+		/* Only when the ioeventfd did not catch it (other sizes, or no ioeventfd). */
+		uint64_t q = (off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
+
+		if (is_write)
+			virtio_dev_kick(dev, (unsigned)q);
+		else
+			memset(data, 0, len);
+		return;
+	}
+	pthread_mutex_lock(&dev->lock);
+	if (off < VIRTIO_PCI_COMMON_SIZE) {
+		if (is_write)
+			common_write(vp, off, data, len);
+		else
+			common_read(vp, off, data, len);
+	} else if (off >= VIRTIO_PCI_ISR_OFF && off < VIRTIO_PCI_ISR_OFF + 4) {
+		if (!is_write) {
+			memset(data, 0, len);
+			if (off == VIRTIO_PCI_ISR_OFF) {
+				data[0] = dev->isr;      /* read to clear, lowers INTx */
+				dev->isr = 0;
+				pci_intx_set(&vp->pci, false);
+			}
+		}
+	} else if (off >= VIRTIO_PCI_DEVICE_OFF && off < VIRTIO_PCI_DEVICE_OFF + 0x1000) {
+		uint32_t c = (uint32_t)(off - VIRTIO_PCI_DEVICE_OFF);
+
+		if (c + len > dev->ops->config_size) {
+			if (!is_write)
+				memset(data, 0xff, len);
+		} else if (is_write) {
+			if (dev->ops->config_write)
+				dev->ops->config_write(dev, c, data, len);
+		} else {
+			dev->ops->config_read(dev, c, data, len);
+		}
+	} else if (!is_write) {
+		memset(data, 0xff, len);
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static int add_vcap(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32_t len)
+{
+	struct virtio_pci_cap cap = {
+		.cap_vndr = PCI_CAP_ID_VNDR,
+		.cap_len = type == VIRTIO_PCI_CAP_NOTIFY_CFG ? 20 : 16,
+		.cfg_type = type,
+		.bar = 0,
+		.offset = off,
+		.length = len,
+		.notify_off_multiplier = VIRTIO_PCI_NOTIFY_MULT,
+	};
+
+	if (!pci_add_cap(&vp->pci, &cap, cap.cap_len)) {
+		log_err("%s: no room in configuration space for virtio capability %u", vp->dev->name, type);
+		return -1;
+	}
+	return 0;
+}
+
+int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, uint32_t class_code)
+{
+	uint32_t id = dev->ops->device_id;
+
+	memset(vp, 0, sizeof(*vp));
+	vp->dev = dev;
+	pci_dev_init(&vp->pci, dev->vm, dev->name, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE_BASE + id),
+		     class_code, 1, VIRTIO_PCI_VENDOR, (uint16_t)id);
+	vp->pci.owner = vp;
+	vp->pci.bar_moved = on_bar_moved;
+	if (pci_set_bar(&vp->pci, 0, VIRTIO_PCI_BAR_SIZE, bar0_io, vp) < 0 ||
+	    add_vcap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF, VIRTIO_PCI_COMMON_SIZE) < 0 ||
+	    add_vcap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF,
+		     VIRTIO_PCI_NOTIFY_MULT * dev->nqueues) < 0 ||
+	    add_vcap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF, 4) < 0 ||
+	    add_vcap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF, dev->ops->config_size) < 0 ||
+	    pci_add_msix(&vp->pci, dev->nqueues + 1, 0, VIRTIO_PCI_MSIX_OFF, VIRTIO_PCI_PBA_OFF) < 0)
+		return -1;
+	dev->transport = vp;
+	dev->interrupt = pci_interrupt;
+	return pci_register(&vp->pci);
+}
+
+void virtio_pci_exit(struct virtio_pci *vp)
+{
+	if (vp->dev)
+		pci_unregister(&vp->pci);
+}
