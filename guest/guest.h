@@ -162,6 +162,10 @@ int mptable_cpus(void);
 bool pvm_detect(void);
 /* Registers the PV cell: everything after runs natively. false when not a kvm-pvm host. */
 bool pvm_enable_native(void);
+/* Native mode registered? Measured: kvm-pvm then delivers no interrupts (STI;HLT never wakes). */
+bool pvm_native_active(void);
+/* Fails the run (usage) when an interrupt-driven test is asked to run in native mode. */
+void require_interrupts(void);
 
 /* smp.c: entered by every AP. */
 void ap_main(void);

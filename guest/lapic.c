@@ -62,3 +62,10 @@ void lapic_start_ap(uint32_t apic_id, uint8_t vector)
 	short_delay(50);
 	icr_send(apic_id, 0x00004600 | vector);	/* second STARTUP (ignored if already running) */
 }
+
+void require_interrupts(void)
+{
+	if (pvm_native_active())
+		guest_fail(GUEST_EXIT_USAGE, "interrupt-driven test: kvm-pvm native mode delivers no interrupts, "
+			   "run it without kite.native=1");
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* kmain: take over the CPU from the loader, read the command line, run the selected test. */
 #include "guest.h"
+#include "virtio/vdrv.h"   /* virtio drivers and tests (guest/virtio/) */
 
 static const struct guest_test tests[] = {
 	{ "hello", test_hello, "print a banner and exit 0" },
@@ -15,6 +16,9 @@ static const struct guest_test tests[] = {
 	{ "native", test_native, "1e8-iteration loop, natively on kvm-pvm" },
 	{ "spin", test_spin, "print one line, then loop forever" },
 	{ "idle", test_idle, "print one line, then halt forever (benchmarks)" },
+	/* guest/virtio/ */
+	{ "virtio-blk", test_virtio_blk, "virtio-blk PCI: pattern write, flush, read back" },
+	{ "virtio-blk-evil", test_virtio_blk_evil, "hostile driver on disk 0, disk 1 keeps serving" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);

@@ -13,6 +13,12 @@
 #define PVM_SIGNATURE		0x4d5650
 
 static uint8_t pv_cell[4096] __attribute__((aligned(4096)));
+static bool native_on;
+
+bool pvm_native_active(void)
+{
+	return native_on;
+}
 
 bool pvm_detect(void)
 {
@@ -27,5 +33,6 @@ bool pvm_enable_native(void)
 		return false;
 	memset(pv_cell, 0, sizeof(pv_cell));
 	wrmsr(MSR_PVM_CELL, (uint64_t)(uintptr_t)pv_cell);	/* page aligned, flags (bits 0-6) 0 */
+	native_on = true;
 	return true;
 }

@@ -55,6 +55,8 @@ void test_pit(void)
 	uint64_t want = cmdline_u64("kite.ticks", 10);
 	unsigned gsi = ai.irq0_gsi ? (unsigned)ai.irq0_gsi : 0;
 
+	require_interrupts();
+
 	if (!want || want > 100000)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ticks=%lu out of range 1..100000", want);
 	if (gsi >= ioapic_pins(ioapic))
@@ -96,6 +98,8 @@ void test_serial_irq(void)
 	struct acpi_info ai;
 	uint64_t ioapic = ioapic_setup(&ai);
 	volatile uint64_t sent = 0;
+
+	require_interrupts();
 
 	irq_set_handler(UART_VECTOR, uart_irq);
 	ioapic_route(ioapic, 4, UART_VECTOR, lapic_id());

@@ -24,6 +24,8 @@ void test_timer(void)
 	uint64_t want = cmdline_u64("kite.ticks", 10);
 	uint64_t halts = 0;
 
+	require_interrupts();
+
 	if (!want || want > 100000)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ticks=%lu out of range 1..100000", want);
 	irq_set_handler(TIMER_VECTOR, timer_irq);

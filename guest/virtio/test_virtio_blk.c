@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk tests of the guest (options on the command line):
+ *  virtio-blk       kite.blk_dev=N (which disk, default 0), kite.blk_sector=S, kite.blk_count=C
+ *                   (default 8 and 8), kite.seed=X: write the pattern (s * 31 + i * 7 + X) & 0xff to
+ *                   sectors [S, S+C) in one 4-descriptor request, flush, read back and compare;
+ *                   kite.wz_sector=W: write-zeroes one sector at W; kite.irq=1: MSI-X completion
+ *                   instead of polling; kite.expect_ro=1: the disk must be read-only and refuse a write.
+ *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0: it must report DEVICE_NEEDS_RESET; then
+ *                   disk 1 must still serve the pattern write/read, and disk 0 must work after a reset.
+ */
+#include "vdrv.h"
+
+#define F_RO 5
+#define F_BLK_SIZE 6
+#define F_FLUSH 9
+#define F_SEG_MAX 2
+#define F_WRITE_ZEROES 14
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define T_WRITE_ZEROES 13
+#define MAX_SECTORS 64
+
+struct req_hdr { uint32_t type, reserved; uint64_t sector; } __attribute__((packed));
+
+static struct req_hdr hdr;
+static volatile uint8_t status;
+static uint8_t buf[MAX_SECTORS * 512] __attribute__((aligned(4096)));
+static struct { uint64_t sector; uint32_t num, flags; } __attribute__((packed)) wz;
+static char id[24];
+
+static uint8_t pattern(uint64_t sector, unsigned i, uint64_t seed)
+{
+	return (uint8_t)(sector * 31 + i * 7 + seed);
+}
+
+/* Header, data split in two segments (or none), status. Returns the status byte or 0xff. */
+static uint8_t blk_req(struct vdev *d, uint32_t type, uint64_t sector, void *data, uint32_t len)
+{
+	uint64_t a[4];
+	uint32_t l[4];
+	bool w[4];
+	unsigned n = 0;
+	uint32_t used_len;
+	bool dev_writes = type == T_IN || type == T_GET_ID;
+
+	hdr.type = type;
+	hdr.reserved = 0;
+	hdr.sector = sector;
+	status = 0xee;
+	a[n] = (uint64_t)(uintptr_t)&hdr; l[n] = sizeof(hdr); w[n++] = false;
+	if (len >= 1024) {
+		uint32_t half = (len / 2) & ~511u;
+
+		a[n] = (uint64_t)(uintptr_t)data; l[n] = half; w[n++] = dev_writes;
+		a[n] = (uint64_t)(uintptr_t)data + half; l[n] = len - half; w[n++] = dev_writes;
+	} else if (len) {
+		a[n] = (uint64_t)(uintptr_t)data; l[n] = len; w[n++] = dev_writes;
+	}
+	a[n] = (uint64_t)(uintptr_t)&status; l[n] = 1; w[n++] = true;
+	vq_submit(d, a, l, w, n);
+	if (!vq_wait(d, &used_len))
+		guest_fail(GUEST_EXIT_TIMEOUT, "request type %u sector %lu: no completion", type, sector);
+	if (used_len < 1)
+		guest_fail(GUEST_EXIT_CHECK, "request type %u: used length %u", type, used_len);
+	return status;
+}
+
+static uint64_t capacity(struct vdev *d)
+{
+	return mmio_read32(d->device) | (uint64_t)mmio_read32(d->device + 4) << 32;
+}
+
+static void open_disk(struct vdev *d, unsigned n, bool irq, unsigned ring)
+{
+	int r;
+
+	if (!vdev_find(d, 2, n))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk PCI device number %u", n);
+	d->use_irq = irq;
+	r = vdev_start(d, (1ULL << F_RO) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) | (1ULL << F_SEG_MAX) |
+			  (1ULL << F_WRITE_ZEROES), ring);
+	if (r)
+		guest_fail(r, "virtio-blk %u did not start", n);
+}
+
+/* Pattern write, flush, read back. */
+static void pattern_io(struct vdev *d, const char *tag, uint64_t sector, uint64_t count, uint64_t seed)
+{
+	uint8_t st;
+
+	for (uint64_t s = 0; s < count; s++)
+		for (unsigned i = 0; i < 512; i++)
+			buf[s * 512 + i] = pattern(sector + s, i, seed);
+	st = blk_req(d, T_OUT, sector, buf, (uint32_t)(count * 512));
+	if (st != 0)
+		guest_fail(GUEST_EXIT_CHECK, "%s: write of sectors %lu+%lu: status %u", tag, sector, count, st);
+	st = blk_req(d, T_FLUSH, 0, 0, 0);
+	if (st != 0)
+		guest_fail(GUEST_EXIT_CHECK, "%s: flush: status %u", tag, st);
+	memset(buf, 0, count * 512);
+	st = blk_req(d, T_IN, sector, buf, (uint32_t)(count * 512));
+	if (st != 0)
+		guest_fail(GUEST_EXIT_CHECK, "%s: read back: status %u", tag, st);
+	for (uint64_t s = 0; s < count; s++)
+		for (unsigned i = 0; i < 512; i++)
+			if (buf[s * 512 + i] != pattern(sector + s, i, seed))
+				guest_fail(GUEST_EXIT_CHECK, "%s: sector %lu byte %u reads 0x%x", tag, sector + s, i,
+					   buf[s * 512 + i]);
+	guest_printf("%s: wrote, flushed and read back sectors %lu..%lu (fnv1a 0x%x)\n", tag, sector,
+		     sector + count - 1, fnv1a32(buf, count * 512, 2166136261u));
+}
+
+void test_virtio_blk(void)
+{
+	uint64_t n = cmdline_u64("kite.blk_dev", 0), sector = cmdline_u64("kite.blk_sector", 8);
+	uint64_t count = cmdline_u64("kite.blk_count", 8), seed = cmdline_u64("kite.seed", 1);
+	uint64_t wz_sector = cmdline_u64("kite.wz_sector", (uint64_t)-1);
+	bool irq = cmdline_u64("kite.irq", 0), want_ro = cmdline_u64("kite.expect_ro", 0);
+	struct vdev d;
+	uint8_t st;
+
+	if (!count || count > MAX_SECTORS)
+		guest_fail(GUEST_EXIT_USAGE, "kite.blk_count=%lu out of range 1..%d", count, MAX_SECTORS);
+	open_disk(&d, (unsigned)n, irq, 0);
+	guest_printf("virtio-blk: %lu sectors, %s completion\n", capacity(&d), irq ? "MSI-X" : "polled");
+	if (sector + count > capacity(&d))
+		guest_fail(GUEST_EXIT_USAGE, "sectors %lu+%lu beyond the disk", sector, count);
+	memset(id, 0, sizeof(id));
+	st = blk_req(&d, T_GET_ID, 0, id, 20);
+	guest_printf("virtio-blk: id \"%s\" (status %u)\n", id, st);
+
+	if (!!(d.features & (1ULL << F_RO)) != want_ro)
+		guest_fail(GUEST_EXIT_CHECK, "disk is %sread-only, expected %s", want_ro ? "not " : "",
+			   want_ro ? "read-only" : "writable");
+	if (want_ro) {
+		memset(buf, 0x5a, 512);
+		st = blk_req(&d, T_OUT, sector, buf, 512);
+		if (st == 0)
+			guest_fail(GUEST_EXIT_CHECK, "write to the read-only disk succeeded");
+		st = blk_req(&d, T_IN, sector, buf, (uint32_t)(count * 512));
+		if (st != 0)
+			guest_fail(GUEST_EXIT_CHECK, "read of the read-only disk: status %u", st);
+		guest_printf("virtio-blk: read-only disk refused the write (status 1), read fnv1a 0x%x\n",
+			     fnv1a32(buf, count * 512, 2166136261u));
+		return;
+	}
+	pattern_io(&d, "virtio-blk", sector, count, seed);
+	if (wz_sector != (uint64_t)-1) {
+		if (!(d.features & (1ULL << F_WRITE_ZEROES)))
+			guest_fail(GUEST_EXIT_CHECK, "WRITE_ZEROES not offered");
+		wz.sector = wz_sector;
+		wz.num = 1;
+		wz.flags = 0;
+		st = blk_req(&d, T_WRITE_ZEROES, 0, &wz, sizeof(wz));
+		if (st != 0)
+			guest_fail(GUEST_EXIT_CHECK, "write-zeroes at sector %lu: status %u", wz_sector, st);
+		guest_printf("virtio-blk: write-zeroes of sector %lu done
+", wz_sector);
+	}
+	if (d.use_irq)
+		guest_printf("virtio-blk: %lu MSI-X interrupts\n", d.irqs);
+	if (d.use_irq && !d.irqs)
+		guest_fail(GUEST_EXIT_CHECK, "no MSI-X interrupt arrived");
+}
+
+void test_virtio_blk_evil(void)
+{
+	char mode[16];
+	struct vdev d0, d1;
+	struct vring_desc *desc;
+	uint64_t t0;
+
+	if (!cmdline_str("kite.evil", mode, sizeof(mode)))
+		guest_fail(GUEST_EXIT_USAGE, "kite.evil=baddesc|loop|scribble missing");
+	open_disk(&d0, 0, false, 0);
+	open_disk(&d1, 1, false, 1);
+	desc = vq_desc(&d0);
+	if (!strcmp(mode, "baddesc")) {
+		desc[0] = (struct vring_desc){ 0xfff000000000ULL, 16, VRING_DESC_F_NEXT, 1 };
+		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_WRITE, 0 };
+		vq_publish(&d0, 0);
+	} else if (!strcmp(mode, "loop")) {
+		desc[0] = (struct vring_desc){ (uint64_t)(uintptr_t)&hdr, 16, VRING_DESC_F_NEXT, 1 };
+		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0 };
+		vq_publish(&d0, 0);
+	} else if (!strcmp(mode, "scribble")) {
+		/* garbage over the avail index and the used ring the device owns */
+		memset((void *)d0.used, 0xa5, 64);
+		d0.avail_idx = (uint16_t)(d0.avail_idx + 0x7777);
+		vq_publish(&d0, 3);
+	} else {
+		guest_fail(GUEST_EXIT_USAGE, "kite.evil=%s unknown", mode);
+	}
+	t0 = rdtsc();
+	while (!(vdev_status(&d0) & 0x40)) {
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "disk 0 never reported DEVICE_NEEDS_RESET (status 0x%x)",
+				   vdev_status(&d0));
+		cpu_relax();
+	}
+	guest_printf("virtio-blk-evil: %s: disk 0 reports DEVICE_NEEDS_RESET (status 0x%x)\n", mode, vdev_status(&d0));
+	pattern_io(&d1, "virtio-blk-evil: disk 1", cmdline_u64("kite.blk_sector", 8), 4, cmdline_u64("kite.seed", 1));
+	if (vdev_start(&d0, (1ULL << F_FLUSH), 0))
+		guest_fail(GUEST_EXIT_CHECK, "disk 0 did not restart after a reset");
+	if (blk_req(&d0, T_IN, 0, buf, 512) != 0)
+		guest_fail(GUEST_EXIT_CHECK, "disk 0 read after reset failed");
+	guest_printf("virtio-blk-evil: disk 0 serves reads again after a reset\n");
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test guest's virtio drivers: PCI enumeration the way Linux does it (BAR sizing, capability
+ * walk, MSI-X), the modern virtio-pci transport, split virtqueues with polled or interrupt-driven
+ * completion, and the virtio-blk tests built on them.
+ */
+#ifndef GUEST_VIRTIO_VDRV_H
+#define GUEST_VIRTIO_VDRV_H
+
+#include "../guest.h"
+
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint8_t mmio_read8(uint64_t a) { return *(volatile uint8_t *)a; }
+static inline uint16_t mmio_read16(uint64_t a) { return *(volatile uint16_t *)a; }
+static inline void mmio_write8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
+static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
+static inline void barrier(void) { __asm__ volatile("mfence" ::: "memory"); }
+
+/* pci_enum.c */
+uint32_t pci_cfg_read32(unsigned slot, unsigned off);
+void pci_cfg_write32(unsigned slot, unsigned off, uint32_t v);
+uint16_t pci_cfg_read16(unsigned slot, unsigned off);
+void pci_cfg_write16(unsigned slot, unsigned off, uint16_t v);
+uint8_t pci_cfg_read8(unsigned slot, unsigned off);
+
+#define VQ_SIZE 16
+
+struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; } __attribute__((packed));
+#define VRING_DESC_F_NEXT  1
+#define VRING_DESC_F_WRITE 2
+
+struct vdev {
+	unsigned slot;
+	uint16_t device_id;           /* virtio id */
+	uint64_t bar[6];
+	uint32_t bar_size[6];
+	uint64_t common, isr, device, notify;
+	uint32_t notify_mult;
+	uint8_t msix_cap;
+	uint64_t msix_table;
+	unsigned msix_n;
+	bool use_irq;
+	uint8_t irq_vector;
+	uint64_t features;            /* negotiated */
+	/* queue 0 */
+	uint16_t q_notify_off;
+	struct vring_desc *desc;
+	volatile uint16_t *avail;      /* flags, idx, ring[] */
+	volatile uint8_t *used;        /* flags, idx, ring[] of {u32 id, u32 len} */
+	uint16_t avail_idx, used_seen;
+	volatile uint64_t irqs;
+};
+
+/* Find the n-th (0-based) virtio device with virtio id `id`: sizes BARs, walks capabilities, turns
+ * memory decoding and bus mastering on. false if none. */
+bool vdev_find(struct vdev *d, uint16_t id, unsigned n);
+/* Reset, negotiate (want = feature bits wanted besides VERSION_1; refused ones dropped), set up
+ * queue 0 in ring memory slot `ring`, MSI-X vector if use_irq, DRIVER_OK. 0 or a guest_exit code. */
+int vdev_start(struct vdev *d, uint64_t want, unsigned ring);
+uint8_t vdev_status(struct vdev *d);
+/* Queue a chain of n buffers (addr, len, writable) and kick. */
+void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n);
+/* Wait for one used element; returns false on timeout (seconds of TSC at ~1 GHz+). */
+bool vq_wait(struct vdev *d, uint32_t *len);
+/* Raw ring access for the hostile tests. */
+static inline struct vring_desc *vq_desc(struct vdev *d) { return d->desc; }
+void vq_publish(struct vdev *d, uint16_t head);
+
+/* test_virtio_blk.c */
+void test_virtio_blk(void);
+void test_virtio_blk_evil(void);
+
+#endif

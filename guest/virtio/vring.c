@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/* Modern virtio-pci driver core: status handshake, features, split queue 0, MSI-X, kicks. */
+#include "vdrv.h"
+
+#define C_DFSELECT 0x00
+#define C_DF       0x04
+#define C_GFSELECT 0x08
+#define C_GF       0x0c
+#define C_MSIX     0x10
+#define C_STATUS   0x14
+#define C_QSELECT  0x16
+#define C_QSIZE    0x18
+#define C_QMSIX    0x1a
+#define C_QENABLE  0x1c
+#define C_QNOFF    0x1e
+#define C_QDESC    0x20
+#define C_QAVAIL   0x28
+#define C_QUSED    0x30
+
+#define S_ACK 1
+#define S_DRIVER 2
+#define S_DRIVER_OK 4
+#define S_FEATURES_OK 8
+
+#define RING_SLOTS 4
+#define IRQ_VECTOR_BASE 0x50
+
+static uint8_t ring_mem[RING_SLOTS][8192] __attribute__((aligned(4096)));
+static struct vdev *irq_owner[RING_SLOTS];
+
+static void vdev_irq(struct irq_frame *f)
+{
+	unsigned i = (unsigned)(f->vector - IRQ_VECTOR_BASE);
+
+	if (i < RING_SLOTS && irq_owner[i])
+		irq_owner[i]->irqs++;
+	lapic_eoi();
+}
+
+uint8_t vdev_status(struct vdev *d)
+{
+	return mmio_read8(d->common + C_STATUS);
+}
+
+static void set_status(struct vdev *d, uint8_t s)
+{
+	mmio_write8(d->common + C_STATUS, s);
+}
+
+static void write64(uint64_t a, uint64_t v)
+{
+	mmio_write32(a, (uint32_t)v);
+	mmio_write32(a + 4, (uint32_t)(v >> 32));
+}
+
+static int setup_msix(struct vdev *d, unsigned ring)
+{
+	uint16_t ctrl;
+
+	if (!d->msix_cap || !d->msix_n) {
+		guest_printf("virtio: slot %u has no MSI-X\n", d->slot);
+		return GUEST_EXIT_CHECK;
+	}
+	d->irq_vector = (uint8_t)(IRQ_VECTOR_BASE + ring);
+	irq_owner[ring] = d;
+	irq_set_handler(d->irq_vector, vdev_irq);
+	lapic_enable();
+	/* entry 0 -> this CPU's LAPIC, fixed delivery, vector irq_vector; then unmask */
+	mmio_write32(d->msix_table + 0, 0xfee00000u | (lapic_id() << 12));
+	mmio_write32(d->msix_table + 4, 0);
+	mmio_write32(d->msix_table + 8, d->irq_vector);
+	mmio_write32(d->msix_table + 12, 0);
+	ctrl = pci_cfg_read16(d->slot, d->msix_cap + 2);
+	pci_cfg_write16(d->slot, d->msix_cap + 2, (uint16_t)((ctrl | 0x8000) & ~0x4000));
+	mmio_write16(d->common + C_MSIX, 0xffff);
+	mmio_write16(d->common + C_QMSIX, 0);
+	if (mmio_read16(d->common + C_QMSIX) != 0) {
+		guest_printf("virtio: slot %u refused MSI-X vector 0 for queue 0\n", d->slot);
+		return GUEST_EXIT_CHECK;
+	}
+	return 0;
+}
+
+int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
+{
+	uint64_t offered;
+	uint16_t qsize;
+	uint8_t *mem;
+
+	if (ring >= RING_SLOTS)
+		return GUEST_EXIT_USAGE;
+	set_status(d, 0);
+	if (vdev_status(d) != 0) {
+		guest_printf("virtio: slot %u: reset did not clear the status\n", d->slot);
+		return GUEST_EXIT_CHECK;
+	}
+	set_status(d, S_ACK);
+	set_status(d, S_ACK | S_DRIVER);
+	mmio_write32(d->common + C_DFSELECT, 0);
+	offered = mmio_read32(d->common + C_DF);
+	mmio_write32(d->common + C_DFSELECT, 1);
+	offered |= (uint64_t)mmio_read32(d->common + C_DF) << 32;
+	if (!(offered & (1ULL << 32))) {
+		guest_printf("virtio: slot %u does not offer VERSION_1\n", d->slot);
+		return GUEST_EXIT_CHECK;
+	}
+	d->features = (offered & want) | (1ULL << 32);
+	mmio_write32(d->common + C_GFSELECT, 0);
+	mmio_write32(d->common + C_GF, (uint32_t)d->features);
+	mmio_write32(d->common + C_GFSELECT, 1);
+	mmio_write32(d->common + C_GF, (uint32_t)(d->features >> 32));
+	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK);
+	if (!(vdev_status(d) & S_FEATURES_OK)) {
+		guest_printf("virtio: slot %u refused features 0x%lx\n", d->slot, d->features);
+		return GUEST_EXIT_CHECK;
+	}
+	guest_printf("virtio: slot %u features offered 0x%lx, accepted 0x%lx\n", d->slot, offered, d->features);
+
+	mmio_write16(d->common + C_QSELECT, 0);
+	qsize = mmio_read16(d->common + C_QSIZE);
+	if (qsize < VQ_SIZE) {
+		guest_printf("virtio: slot %u queue 0 has only %u entries\n", d->slot, qsize);
+		return GUEST_EXIT_CHECK;
+	}
+	mmio_write16(d->common + C_QSIZE, VQ_SIZE);
+	mem = ring_mem[ring];
+	memset(mem, 0, sizeof(ring_mem[ring]));
+	d->desc = (struct vring_desc *)mem;
+	d->avail = (volatile uint16_t *)(mem + 1024);
+	d->used = mem + 2048;
+	d->avail_idx = d->used_seen = 0;
+	write64(d->common + C_QDESC, (uint64_t)(uintptr_t)d->desc);
+	write64(d->common + C_QAVAIL, (uint64_t)(uintptr_t)d->avail);
+	write64(d->common + C_QUSED, (uint64_t)(uintptr_t)d->used);
+	d->q_notify_off = mmio_read16(d->common + C_QNOFF);
+	if (d->use_irq) {
+		int r = setup_msix(d, ring);
+
+		if (r)
+			return r;
+	}
+	mmio_write16(d->common + C_QENABLE, 1);
+	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	if (!(vdev_status(d) & S_DRIVER_OK)) {
+		guest_printf("virtio: slot %u did not take DRIVER_OK (status 0x%x)\n", d->slot, vdev_status(d));
+		return GUEST_EXIT_CHECK;
+	}
+	return 0;
+}
+
+void vq_publish(struct vdev *d, uint16_t head)
+{
+	d->avail[2 + (d->avail_idx % VQ_SIZE)] = head;
+	barrier();
+	d->avail_idx++;
+	d->avail[1] = d->avail_idx;
+	barrier();
+	mmio_write16(d->notify + (uint64_t)d->q_notify_off * d->notify_mult, 0);
+}
+
+void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n)
+{
+	/* one request in flight at a time: descriptors 0..n-1 */
+	for (unsigned i = 0; i < n; i++) {
+		d->desc[i].addr = addr[i];
+		d->desc[i].len = len[i];
+		d->desc[i].flags = (uint16_t)((i + 1 < n ? VRING_DESC_F_NEXT : 0) | (wr[i] ? VRING_DESC_F_WRITE : 0));
+		d->desc[i].next = (uint16_t)(i + 1);
+	}
+	vq_publish(d, 0);
+}
+
+bool vq_wait(struct vdev *d, uint32_t *len)
+{
+	uint64_t t0 = rdtsc();
+	volatile uint16_t *used_idx = (volatile uint16_t *)(d->used + 2);
+
+	while (*used_idx == d->used_seen) {
+		if (d->use_irq)
+			__asm__ volatile("sti; hlt; cli" ::: "memory");
+		else
+			cpu_relax();
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			return false;
+	}
+	barrier();
+	if (len)
+		*len = *(volatile uint32_t *)(d->used + 4 + 8 * (d->used_seen % VQ_SIZE) + 4);
+	d->used_seen++;
+	return true;
+}
