@@ -7,6 +7,7 @@ usage: startup.py KITE BZIMAGE [RUNS] [--with-qemu-kvm-pc]
 QEMU with -accel kvm on -M pc runs SeaBIOS, which kvm-pvm emulates instruction by instruction
 (~14 s per boot here), so it is only measured when asked.
 """
+import re
 import sys
 
 from common import have, kite_cmd, median, qemu_cmd, time_run
@@ -40,6 +41,13 @@ def main():
         print("startup_%s_median %.1f ms" % (name, results[name] * 1000))
         print("startup_%s_min %.1f ms" % (name, min(times) * 1000))
         sys.stdout.flush()
+    # KVM exit statistics of one kite run of each kind (never used as a test assertion)
+    for name, extra in (("kite", ""), ("kite_native", " kite.native=1")):
+        _, _, err = time_run(kite_cmd(kite, image, cmdline + extra, extra=["--stats"]), "kite-guest: PASS hello", 0)
+        m = re.search(r"vcpu0: exits=(\d+) insn_emulation=(\d+)", err)
+        if m:
+            print("startup_%s_exits %s count" % (name, m.group(1)))
+            print("startup_%s_insn_emulation %s count" % (name, m.group(2)))
     for name, t in results.items():
         if not name.startswith("kite"):
             print("startup_ratio_%s_over_kite %.2f x" % (name, t / results["kite"]))
