@@ -34,6 +34,30 @@ uint8_t pci_cfg_read8(unsigned slot, unsigned off)
 	return inb((uint16_t)(0xcfc + (off & 3)));
 }
 
+/*
+ * The guest's own page tables map only the first GiB and the APIC pages: map the 2 MiB pages of a
+ * BAR (identity, uncached) by walking CR3. The tables themselves lie in the first GiB (identity).
+ */
+static void map_mmio(uint64_t addr, uint64_t size)
+{
+	uint64_t cr3, *pml4, *pdpt, *pd;
+
+	if (!size || addr >= (4ULL << 30))
+		return;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	pml4 = (uint64_t *)(uintptr_t)(cr3 & ~0xfffULL);
+	pdpt = (uint64_t *)(uintptr_t)(pml4[0] & ~0xfffULL);
+	for (uint64_t a = addr & ~0x1fffffULL; a < addr + size; a += 0x200000) {
+		unsigned gi = (unsigned)(a >> 30);
+
+		if (!(pdpt[gi] & 1))
+			continue;   /* no table for that GiB: leave it (the access will fault, loudly) */
+		pd = (uint64_t *)(uintptr_t)(pdpt[gi] & ~0xfffULL);
+		pd[(a >> 21) & 511] = a | 0x87 | 0x18;   /* present, writable, user, large, PCD|PWT */
+		__asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
+	}
+}
+
 /* Size and record the memory BARs (decoding off meanwhile, as Linux does). */
 static void size_bars(struct vdev *d)
 {
@@ -59,6 +83,8 @@ static void size_bars(struct vdev *d)
 			i++;
 		}
 	}
+	for (unsigned i = 0; i < 6; i++)
+		map_mmio(d->bar[i], d->bar_size[i]);
 	pci_cfg_write16(d->slot, 0x04, cmd | 0x6);   /* memory space + bus master */
 }
 

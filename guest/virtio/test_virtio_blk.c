@@ -157,8 +157,7 @@ void test_virtio_blk(void)
 		st = blk_req(&d, T_WRITE_ZEROES, 0, &wz, sizeof(wz));
 		if (st != 0)
 			guest_fail(GUEST_EXIT_CHECK, "write-zeroes at sector %lu: status %u", wz_sector, st);
-		guest_printf("virtio-blk: write-zeroes of sector %lu done
-", wz_sector);
+		guest_printf("virtio-blk: write-zeroes of sector %lu done\n", wz_sector);
 	}
 	if (d.use_irq)
 		guest_printf("virtio-blk: %lu MSI-X interrupts\n", d.irqs);
@@ -184,7 +183,7 @@ void test_virtio_blk_evil(void)
 		vq_publish(&d0, 0);
 	} else if (!strcmp(mode, "loop")) {
 		desc[0] = (struct vring_desc){ (uint64_t)(uintptr_t)&hdr, 16, VRING_DESC_F_NEXT, 1 };
-		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0 };
+		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&hdr, 16, VRING_DESC_F_NEXT, 0 };
 		vq_publish(&d0, 0);
 	} else if (!strcmp(mode, "scribble")) {
 		/* garbage over the avail index and the used ring the device owns */
