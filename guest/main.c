@@ -46,9 +46,9 @@ void kmain(uint64_t bp, unsigned entry_bits)
 	cmdline_set(cmdline_buf);
 
 	paging_init();
-	/* As early as our page tables (U/S everywhere) are live: the rest then runs natively. */
+	idt_init();	/* before any rdmsr that may #GP (pvm_detect) */
+	/* As early as our page tables (U/S everywhere) and IDT are live: the rest runs natively. */
 	bool native_asked = cmdline_u64("kite.native", 0), native_on = native_asked && pvm_enable_native();
-	idt_init();
 	pic_disable();
 	serial_init();
 	if (entry_bits == ENTRY_PVH)
