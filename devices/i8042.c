@@ -30,7 +30,11 @@
 #define CMD_KBD_EN     0xAE
 #define CMD_READ_OUT   0xD0
 #define CMD_WRITE_OUT  0xD1
+#define CMD_WRITE_KBD_OUT 0xD2
+#define CMD_WRITE_AUX_OUT 0xD3
 #define CMD_RESET      0xFE
+
+#define STS_AUXDATA   0x20  /* output buffer holds a byte from the aux port */
 
 struct i8042 {
 	pthread_mutex_t lock;
@@ -45,7 +49,7 @@ static struct i8042 kbc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static void kbc_reply(uint8_t v)
 {
 	kbc.out = v;
-	kbc.status |= STS_OBF;
+	kbc.status = (uint8_t)((kbc.status & ~STS_AUXDATA) | STS_OBF);
 }
 
 /* Returns true if the guest asked for a CPU reset. */
@@ -58,6 +62,8 @@ static bool kbc_command(uint8_t cmd)
 		break;
 	case CMD_WRITE_CTR:
 	case CMD_WRITE_OUT:
+	case CMD_WRITE_KBD_OUT:
+	case CMD_WRITE_AUX_OUT:
 		kbc.pending = cmd;
 		break;
 	case CMD_SELF_TEST:
@@ -101,6 +107,12 @@ static bool kbc_data(uint8_t v)
 		kbc.ctr = v;
 	else if (cmd == CMD_WRITE_OUT)
 		return !(v & 0x01);   /* bit 0 low = CPU reset */
+	else if (cmd == CMD_WRITE_KBD_OUT)
+		kbc_reply(v);          /* loop back as if the keyboard sent it */
+	else if (cmd == CMD_WRITE_AUX_OUT) {
+		kbc_reply(v);          /* loop back as if the mouse sent it (Linux's aux port probe) */
+		kbc.status |= STS_AUXDATA;
+	}
 	/* Bytes for the (absent) keyboard are dropped. */
 	return false;
 }
@@ -117,7 +129,7 @@ static void i8042_access(void *opaque, uint64_t addr, uint8_t *data, uint32_t le
 			data[0] = kbc.status;
 		} else if (addr == I8042_DATA) {
 			data[0] = kbc.out;
-			kbc.status &= (uint8_t)~STS_OBF;
+			kbc.status &= (uint8_t)~(STS_OBF | STS_AUXDATA);
 		}
 	} else if (addr == I8042_CMD) {
 		reset = kbc_command(data[0]);

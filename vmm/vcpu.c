@@ -170,6 +170,13 @@ static void *vcpu_thread(void *arg)
 		if (vcpu_handle_exit(vcpu) < 0)
 			break;
 	}
+	if (kite_log_level() >= KITE_LOG_DEBUG) {
+		struct kvm_regs regs;
+
+		/* Where the guest was when it stopped: useful to see how far a slow boot got. */
+		if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+			log_debug("vcpu%u: stopped at rip=0x%llx rsp=0x%llx", vcpu->index, regs.rip, regs.rsp);
+	}
 	return NULL;
 }
 

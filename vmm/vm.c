@@ -2,6 +2,10 @@
 /*
  * VM lifecycle: KVM checks, VM and in-kernel irqchip/PIT, guest RAM, buses, devices, boot, run loop.
  *
+ * On the kvm-pvm hosts of this project every capability below is present and KVM_SET_TSS_ADDR,
+ * KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 all succeed; a host where one
+ * is missing or fails gets one error line naming it.
+ *
  * Exit status of kite: the guest's debug-exit value, 0 on a guest power-off or reset, 128 + signal
  * when SIGINT/SIGTERM stopped it (130/143, as shells report), 1 on any error.
  */

@@ -201,6 +201,50 @@ static void test_i8042_reset(void **state)
 	assert_string_equal(r.console, "");
 }
 
+static void test_legacy_ports(void **state)
+{
+	/* i8042 self test: mov al,0xaa; out 0x64,al; in al,0x60 -> 0x55 as the exit status */
+	static const uint8_t kbc_test[] = { 0xB0, 0xAA, 0xE6, 0x64, 0xE4, 0x60, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	/* i8042 aux loopback: 0xd3 then 0x5a on 0x60; status shows OBF|AUXDATA; status byte & 0x21
+	 * added to the echoed byte: 0x5a + 0x21 = 0x7b.
+	 * mov al,0xd3; out 0x64,al; mov al,0x5a; out 0x60,al; in al,0x64; and al,0x21; mov bl,al;
+	 * in al,0x60; add al,bl; mov dx,0x501; out dx,al; hlt */
+	static const uint8_t kbc_aux[] = { 0xB0, 0xD3, 0xE6, 0x64, 0xB0, 0x5A, 0xE6, 0x60, 0xE4, 0x64,
+					   0x24, 0x21, 0x88, 0xC3, 0xE4, 0x60, 0x00, 0xD8, 0xBA, 0x01,
+					   0x05, 0xEE, 0xF4 };
+	/* CMOS register D (battery good, 0x80): mov al,0x0d; out 0x70,al; in al,0x71 */
+	static const uint8_t cmos_d[] = { 0xB0, 0x0D, 0xE6, 0x70, 0xE4, 0x71, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	/* CMOS month in BCD is 0x01..0x12: mov al,8; out 0x70,al; in al,0x71 */
+	static const uint8_t cmos_month[] = { 0xB0, 0x08, 0xE6, 0x70, 0xE4, 0x71, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	/* PCI: 0xcf8 holds 0x8000f800 (bus 0, device 31: nothing there), 0xcfc reads all ones;
+	 * exit (cf8 >> 24) + (cfc & 0xff) + 1 = 0x80 + 0xff + 1 = 0x180 -> low byte 0x80.
+	 * mov eax,0x8000f800; mov dx,0xcf8; out dx,eax; in eax,dx; shr eax,24; mov bl,al;
+	 * mov dx,0xcfc; in eax,dx; add al,bl; inc al; mov dx,0x501; out dx,al; hlt */
+	static const uint8_t pci[] = { 0x66, 0xB8, 0x00, 0xF8, 0x00, 0x80, 0xBA, 0xF8, 0x0C, 0x66, 0xEF,
+				       0x66, 0xED, 0x66, 0xC1, 0xE8, 0x18, 0x88, 0xC3, 0xBA, 0xFC, 0x0C,
+				       0x66, 0xED, 0x00, 0xD8, 0xFE, 0xC0, 0xBA, 0x01, 0x05, 0xEE, 0xF4 };
+	/* PCI reset control: mov al,0x06; mov dx,0xcf9; out dx,al; (exit 3 if still running) */
+	static const uint8_t cf9[] = { 0xB0, 0x06, 0xBA, 0xF9, 0x0C, 0xEE, 0xB0, 0x03, 0xBA, 0x01, 0x05,
+				       0xEE, 0xF4 };
+	struct run_result r;
+	int month;
+
+	(void)state;
+	run_guest(kbc_test, sizeof(kbc_test), 1, &r);
+	assert_int_equal(r.status, 0x55);
+	run_guest(kbc_aux, sizeof(kbc_aux), 1, &r);
+	assert_int_equal(r.status, 0x7B);
+	run_guest(cmos_d, sizeof(cmos_d), 1, &r);
+	assert_int_equal(r.status, 0x80);
+	run_guest(cmos_month, sizeof(cmos_month), 1, &r);
+	month = (r.status >> 4) * 10 + (r.status & 0x0f);
+	assert_true(month >= 1 && month <= 12 && (r.status & 0x0f) <= 9);
+	run_guest(pci, sizeof(pci), 1, &r);
+	assert_int_equal(r.status, 0x80);
+	run_guest(cf9, sizeof(cf9), 1, &r);
+	assert_int_equal(r.status, 0);
+}
+
 static void test_acpi_poweroff(void **state)
 {
 	/* in ax,dx from PM1a_CNT must show SCI_EN; then SLP_TYP=5|SLP_EN:
@@ -488,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_aps_wait_for_sipi),
 		cmocka_unit_test(test_i8042_reset),
 		cmocka_unit_test(test_acpi_poweroff),
+		cmocka_unit_test(test_legacy_ports),
 		cmocka_unit_test(test_uart_registers),
 		cmocka_unit_test(test_serial_input_polled),
 		cmocka_unit_test(test_serial_interrupts),
