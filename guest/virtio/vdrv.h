@@ -50,6 +50,7 @@ struct vdev {
 	volatile uint8_t *used;        /* flags, idx, ring[] of {u32 id, u32 len} */
 	uint16_t avail_idx, used_seen;
 	volatile uint64_t irqs;
+	uint64_t irqs_at_kick;
 };
 
 /* Find the n-th (0-based) virtio device with virtio id `id`: sizes BARs, walks capabilities, turns

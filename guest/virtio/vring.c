@@ -150,6 +150,7 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 
 void vq_publish(struct vdev *d, uint16_t head)
 {
+	d->irqs_at_kick = d->irqs;
 	d->avail[2 + (d->avail_idx % VQ_SIZE)] = head;
 	barrier();
 	d->avail_idx++;
@@ -175,11 +176,14 @@ bool vq_wait(struct vdev *d, uint32_t *len)
 	uint64_t t0 = rdtsc();
 	volatile uint16_t *used_idx = (volatile uint16_t *)(d->used + 2);
 
+	/* Interrupt-driven: sleep until this request's interrupt arrived, then look at the ring. */
+	while (d->use_irq && d->irqs == d->irqs_at_kick) {
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			return false;
+	}
 	while (*used_idx == d->used_seen) {
-		if (d->use_irq)
-			__asm__ volatile("sti; hlt; cli" ::: "memory");
-		else
-			cpu_relax();
+		cpu_relax();
 		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
 			return false;
 	}
