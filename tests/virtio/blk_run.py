@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Run kite with the test guest's virtio-blk tests on temporary raw images, then check the bytes of
+the images on the host.
+
+usage: blk_run.py --kite KITE --kernel GUEST MODE
+MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --config file),
+      ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0).
+Exit 0 = pass, 1 = fail (the reason and the console printed), 77 = skip (no /dev/kvm).
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SECTOR = 512
+IMG_BYTES = 1 << 20
+
+
+def pattern(sector, i, seed):
+    return (sector * 31 + i * 7 + seed) & 0xff
+
+
+def pattern_bytes(first, count, seed):
+    return bytes(pattern(s, i, seed) for s in range(first, first + count) for i in range(SECTOR))
+
+
+def fnv1a32(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return h
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kite", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--timeout", type=float, default=90)
+    ap.add_argument("mode")
+    a = ap.parse_args()
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError as e:
+        print("SKIP: /dev/kvm cannot be opened (%s): this test needs KVM" % e.strerror)
+        return 77
+
+    tmp = tempfile.mkdtemp(prefix="kite-virtio-")
+    try:
+        return run(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(a, tmp):
+    seed = random.randrange(1, 200)
+    sector = random.randrange(8, 1000)
+    imgs, orig = [], []
+    for n in range(2):
+        path = os.path.join(tmp, "disk%d.img" % n)
+        data = os.urandom(IMG_BYTES)
+        with open(path, "wb") as f:
+            f.write(data)
+        imgs.append(path)
+        orig.append(data)
+    console = os.path.join(tmp, "console.txt")
+    cmd = [a.kite, "--kernel", a.kernel, "--console", "file:" + console]
+    guest = "kite.seed=%d kite.blk_sector=%d" % (seed, sector)
+    mode = a.mode
+    wz = None
+    if mode in ("pattern", "irq", "nocache", "json"):
+        wz = sector + 20
+        guest = "kite.test=virtio-blk %s kite.wz_sector=%d" % (guest, wz)
+        if mode == "irq":
+            guest += " kite.irq=1"
+        if mode == "json":
+            cfg = os.path.join(tmp, "kite.json")
+            with open(cfg, "w") as f:
+                json.dump({"blk": [{"path": imgs[0], "cache": "none", "id": "json-disk"}]}, f)
+            cmd += ["--config", cfg]
+        else:
+            cmd += ["--blk", "path=%s%s" % (imgs[0], ",cache=none" if mode == "nocache" else "")]
+    elif mode == "ro":
+        guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
+        cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
+    elif mode.startswith("evil-"):
+        guest = "kite.test=virtio-blk-evil %s kite.evil=%s" % (guest, mode[5:])
+        cmd += ["--blk", imgs[0], "--blk", "path=" + imgs[1]]
+    else:
+        print("unknown mode " + mode)
+        return 1
+    cmd += ["--cmdline", guest]
+
+    print("$ " + " ".join(cmd))
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=a.timeout)
+        rc, err = p.returncode, p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        rc, err = "timeout", (e.stderr or b"").decode(errors="replace")
+    con = open(console, errors="replace").read() if os.path.exists(console) else ""
+    img = [open(path, "rb").read() for path in imgs]
+    try:
+        check(rc == 0, "kite exit status %s, expected 0" % rc)
+        check(re.search(r"^kite-guest: PASS ", con, re.M), "guest did not PASS")
+        start, count = sector * SECTOR, 8 * SECTOR
+        if wz is not None:
+            want = pattern_bytes(sector, 8, seed)
+            check(img[0][start:start + count] == want, "image bytes of sectors %d..%d are not the pattern" %
+                  (sector, sector + 7))
+            check(img[0][wz * SECTOR:(wz + 1) * SECTOR] == bytes(SECTOR), "sector %d not zeroed" % wz)
+            changed = [(start, start + count), (wz * SECTOR, (wz + 1) * SECTOR)]
+            rest0 = b"".join(img[0][e0:s1] for (_, e0), (s1, _) in
+                             zip([(0, 0)] + changed, changed + [(IMG_BYTES, IMG_BYTES)]))
+            rest1 = b"".join(orig[0][e0:s1] for (_, e0), (s1, _) in
+                             zip([(0, 0)] + changed, changed + [(IMG_BYTES, IMG_BYTES)]))
+            check(rest0 == rest1, "bytes outside the written sectors changed")
+            check(re.search(r"fnv1a 0x%x\)" % fnv1a32(want), con), "guest read back other bytes")
+            if mode == "json":
+                check('id "json-disk"' in con, "GET_ID did not return the configured id")
+            if mode == "irq":
+                check(re.search(r"^virtio-blk: [1-9][0-9]* MSI-X interrupts", con, re.M), "no MSI-X interrupts")
+        elif mode == "ro":
+            check(img[0] == orig[0], "the read-only image changed")
+            check("refused the write" in con, "no refused write in the console")
+            check("fnv1a 0x%x" % fnv1a32(orig[0][start:start + count]) in con, "read data differs from the image")
+            check('id "ro-disk"' in con, "GET_ID did not return the configured id")
+        else:
+            check(re.search(r"virtio-blk0: queue 0 broken by the driver: .*device needs reset", err),
+                  "no log line for the broken queue")
+            check(img[0] == orig[0], "disk 0 changed under the hostile driver")
+            want = pattern_bytes(sector, 4, seed)
+            check(img[1][start:start + 4 * SECTOR] == want, "disk 1 did not get the pattern")
+            check(img[1][:start] == orig[1][:start] and img[1][start + 4 * SECTOR:] == orig[1][start + 4 * SECTOR:],
+                  "disk 1 changed outside the pattern")
+            check("serves reads again after a reset" in con, "disk 0 not usable after reset")
+    except Fail as e:
+        print("FAIL: %s\n--- console ---\n%s\n--- stderr ---\n%s" % (e, con[-3000:], err[-3000:]))
+        return 1
+    print("PASS %s (seed %d, sector %d)" % (mode, seed, sector))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
