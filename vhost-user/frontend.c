@@ -14,14 +14,16 @@ int vuf_connect(struct vu_frontend *f, const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
+	size_t len = path ? strlen(path) : 0;
+
 	memset(f, 0, sizeof(*f));
 	f->sock = -1;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(f->err, sizeof(f->err), "%s: path too long", path);
+	if (!path || len >= sizeof(sa.sun_path)) {
+		snprintf(f->err, sizeof(f->err), "socket path missing or too long");
 		return -1;
 	}
-	snprintf(f->path, sizeof(f->path), "%s", path);
-	strcpy(sa.sun_path, path);
+	memcpy(f->path, path, len + 1);
+	memcpy(sa.sun_path, path, len + 1);
 	for (int waited = 0;; waited += 10) {
 		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (s < 0) {
