@@ -24,6 +24,11 @@
  * e820: [0, 0x9fc00) usable, [0x9fc00, 1 MiB) reserved, [1 MiB, low RAM top) usable, RAM above
  * 4 GiB usable. The MMIO hole (KITE_MMIO_HOLE_START..4 GiB) is never reported as RAM.
  * Everything usable in e820 that is not the kernel/initrd is free once the kernel runs.
+ *
+ * Interrupts as the MP table and the MADT describe them: CPUs have APIC ids 0..n-1 (vCPU 0 is the
+ * BSP), the IOAPIC (id n, 24 pins) is at KITE_IOAPIC_ADDR, ISA IRQ n -> IOAPIC pin n except IRQ0 (PIT)
+ * -> pin 2, SCI IRQ 9 level/active high, LINT0 ExtINT, LINT1 NMI. x86_write_firmware_tables() also
+ * installs the matching KVM GSI routing (kite/x86/irq.h).
  */
 #ifndef KITE_X86_LAYOUT_H
 #define KITE_X86_LAYOUT_H
