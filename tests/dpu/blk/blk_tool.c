@@ -89,11 +89,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		xts(key, 0, buf, len, off / 512);
+		close(fd);
 		FILE *o = fopen(argv[6], "w");
-		if (!o || fwrite(buf, 1, len, o) != len || fclose(o)) {
+		int bad = !o || fwrite(buf, 1, len, o) != len;
+		if ((o && fclose(o)) || bad) {
 			perror(argv[6]);
+			free(buf);
 			return 2;
 		}
+		free(buf);
 		return 0;
 	}
 	if (argc == 6 && (!strcmp(argv[1], "xts-enc") || !strcmp(argv[1], "xts-check"))) {
@@ -112,29 +116,31 @@ int main(int argc, char **argv)
 			perror(argv[3]);
 			return 2;
 		}
+		int rc = 0;
 		if (argv[1][4] == 'e') {
 			memcpy(buf, plain, padded);
 			xts(key, 1, buf, padded, off / 512);
 			if (pwrite(fd, buf, padded, (off_t)off) != (ssize_t)padded || fsync(fd) < 0) {
 				perror("pwrite");
-				return 2;
+				rc = 2;
 			}
-			return 0;
-		}
-		if (pread(fd, buf, padded, (off_t)off) != (ssize_t)padded) {
+		} else if (pread(fd, buf, padded, (off_t)off) != (ssize_t)padded) {
 			perror("pread");
-			return 2;
-		}
-		if (!memcmp(buf, plain, len < 4096 ? len : 4096)) {
+			rc = 2;
+		} else if (!memcmp(buf, plain, len < 4096 ? len : 4096)) {
 			fprintf(stderr, "blk_tool: %s at %llu holds the plaintext\n", argv[3], off);
-			return 1;
+			rc = 1;
+		} else {
+			xts(key, 0, buf, padded, off / 512);
+			if (memcmp(buf, plain, len)) {
+				fprintf(stderr, "blk_tool: %s at %llu does not decrypt to %s\n", argv[3], off, argv[5]);
+				rc = 1;
+			}
 		}
-		xts(key, 0, buf, padded, off / 512);
-		if (memcmp(buf, plain, len)) {
-			fprintf(stderr, "blk_tool: %s at %llu does not decrypt to %s\n", argv[3], off, argv[5]);
-			return 1;
-		}
-		return 0;
+		close(fd);
+		free(buf);
+		free(plain);
+		return rc;
 	}
 	fprintf(stderr, "usage: blk_tool ctl SOCK JSON | xts-enc|xts-check KEYHEX IMAGE OFFSET FILE | xts-dec KEYHEX IMAGE OFFSET LEN OUT\n");
 	return 2;
