@@ -19,6 +19,7 @@
 #include "kite/blockdev.h"
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
+#include "kite/virtio_mmio.h"
 #include "kite/virtio_pci.h"
 #include "kite/vm.h"
 
@@ -42,7 +43,8 @@ struct blk_discard_seg {
 struct blk_dev {
 	struct virtio_dev vdev;
 	struct virtio_pci pci;
-	bool pci_on;
+	struct virtio_mmio mmio;
+	bool pci_on, mmio_on;
 	int fd;
 	char *path;
 	uint64_t size;             /* bytes, a multiple of 512 is exposed */
@@ -351,16 +353,23 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	if (virtio_dev_init(&blk->vdev, vm, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0)
 		goto fail;
-	if (o->transport != VIRTIO_TRANSPORT_PCI) {
-		log_err("%s: only transport=pci is available in this kite", name);
-		goto fail;
+	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
+		if (virtio_mmio_init(&blk->mmio, &blk->vdev) < 0)
+			goto fail;
+		blk->mmio_on = true;
+	} else {
+		if (virtio_pci_init(&blk->pci, &blk->vdev, 0x018000) < 0)
+			goto fail;
+		blk->pci_on = true;
 	}
-	if (virtio_pci_init(&blk->pci, &blk->vdev, 0x018000) < 0)
-		goto fail;
-	blk->pci_on = true;
-	log_info("%s: %s, %llu sectors%s%s, PCI slot %u", name, o->path,
-		 (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR), o->readonly ? ", read-only" : "",
-		 blk->direct ? ", cache=none" : "", blk->pci.pci.slot);
+	if (blk->mmio_on)
+		log_info("%s: %s, %llu sectors%s%s, virtio-mmio at 0x%llx IRQ %u", name, o->path,
+			 (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR), o->readonly ? ", read-only" : "",
+			 blk->direct ? ", cache=none" : "", (unsigned long long)blk->mmio.base, blk->mmio.gsi);
+	else
+		log_info("%s: %s, %llu sectors%s%s, PCI slot %u", name, o->path,
+			 (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR), o->readonly ? ", read-only" : "",
+			 blk->direct ? ", cache=none" : "", blk->pci.pci.slot);
 	return blk;
 fail:
 	blk_destroy(blk);
@@ -373,6 +382,8 @@ void blk_destroy(struct blk_dev *blk)
 		return;
 	if (blk->pci_on)
 		virtio_pci_exit(&blk->pci);
+	if (blk->mmio_on)
+		virtio_mmio_exit(&blk->mmio);
 	if (blk->vdev.ops)
 		virtio_dev_exit(&blk->vdev);
 	if (blk->fd >= 0)

@@ -4,7 +4,12 @@
 #include "kite/log.h"
 #include "kite/pci.h"
 #include "kite/virtio_devices.h"
+#include "kite/virtio_mmio.h"
 #include "kite/vm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 extern struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 extern unsigned virtio_cfg_nblk;
@@ -12,6 +17,29 @@ extern unsigned virtio_cfg_nblk;
 static struct blk_dev *blks[KITE_MAX_BLK];
 static unsigned nblks;
 static bool bus_up;
+static char *mmio_cmdline;   /* the guest's command line with the virtio_mmio.device= words */
+
+/*
+ * virtio-mmio devices are announced on the kernel command line. The loader reads vm->cfg->cmdline
+ * after the devices exist, so the extended line replaces it there (kept until virtio_devices_exit).
+ */
+static int announce_mmio(struct vm *vm)
+{
+	const char *extra = virtio_mmio_cmdline(), *orig = vm->cfg->cmdline ? vm->cfg->cmdline : "";
+	size_t len;
+
+	if (!*extra)
+		return 0;
+	len = strlen(orig) + strlen(extra) + 1;
+	mmio_cmdline = malloc(len);
+	if (!mmio_cmdline) {
+		log_err("virtio-mmio: out of memory for the command line");
+		return -1;
+	}
+	snprintf(mmio_cmdline, len, "%s%s", orig, *orig ? extra : extra + 1);
+	((struct vm_config *)vm->cfg)->cmdline = mmio_cmdline;
+	return 0;
+}
 
 int virtio_devices_init(struct vm *vm)
 {
@@ -24,7 +52,7 @@ int virtio_devices_init(struct vm *vm)
 			return -1;
 		nblks = i + 1;
 	}
-	return 0;
+	return announce_mmio(vm);
 }
 
 void virtio_devices_exit(struct vm *vm)
@@ -34,6 +62,8 @@ void virtio_devices_exit(struct vm *vm)
 		blks[i] = NULL;
 	}
 	nblks = 0;
+	free(mmio_cmdline);
+	mmio_cmdline = NULL;
 	if (bus_up)
 		pci_exit(vm);
 	bus_up = false;

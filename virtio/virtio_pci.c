@@ -66,6 +66,8 @@ static void on_bar_moved(struct pci_dev *pci, int bar, uint64_t addr, bool on)
 			return;
 		}
 		vp->ioeventfd_on = true;
+		log_debug("%s: doorbells at 0x%llx are KVM ioeventfds (%s)", dev->name,
+			  (unsigned long long)vp->notify_base, vp->ioeventfd_any_len ? "any length" : "16-bit");
 	}
 }
 
@@ -243,8 +245,11 @@ static void bar0_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 		/* Only when the ioeventfd did not catch it (other sizes, or no ioeventfd). */
 		uint64_t q = (off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
 
-		if (is_write)
+		if (is_write) {
+			log_debug("%s: queue %llu kick of %u bytes reached kite (not an ioeventfd)", dev->name,
+				  (unsigned long long)q, len);
 			virtio_dev_kick(dev, (unsigned)q);
+		}
 		else
 			memset(data, 0, len);
 		return;

@@ -38,7 +38,7 @@ uint8_t pci_cfg_read8(unsigned slot, unsigned off)
  * The guest's own page tables map only the first GiB and the APIC pages: map the 2 MiB pages of a
  * BAR (identity, uncached) by walking CR3. The tables themselves lie in the first GiB (identity).
  */
-static void map_mmio(uint64_t addr, uint64_t size)
+void map_mmio(uint64_t addr, uint64_t size)
 {
 	uint64_t cr3, *pml4, *pdpt, *pd;
 

@@ -6,6 +6,7 @@
  *                   sectors [S, S+C) in one 4-descriptor request, flush, read back and compare;
  *                   kite.wz_sector=W: write-zeroes one sector at W; kite.irq=1: MSI-X completion
  *                   instead of polling; kite.expect_ro=1: the disk must be read-only and refuse a write.
+ *                   kite.mmio=1: the disks are virtio-mmio (virtio_mmio.device= words), not PCI.
  *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0: it must report DEVICE_NEEDS_RESET; then
  *                   disk 1 must still serve the pattern write/read, and disk 0 must work after a reset.
  */
@@ -77,8 +78,10 @@ static void open_disk(struct vdev *d, unsigned n, bool irq, unsigned ring)
 {
 	int r;
 
-	if (!vdev_find(d, 2, n))
-		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk PCI device number %u", n);
+	bool mmio = cmdline_u64("kite.mmio", 0);
+
+	if (mmio ? !vdev_find_mmio(d, 2, n) : !vdev_find(d, 2, n))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk %s device number %u", mmio ? "MMIO" : "PCI", n);
 	d->use_irq = irq;
 	r = vdev_start(d, (1ULL << F_RO) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) | (1ULL << F_SEG_MAX) |
 			  (1ULL << F_WRITE_ZEROES), ring);

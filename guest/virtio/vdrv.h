@@ -23,6 +23,8 @@ void pci_cfg_write32(unsigned slot, unsigned off, uint32_t v);
 uint16_t pci_cfg_read16(unsigned slot, unsigned off);
 void pci_cfg_write16(unsigned slot, unsigned off, uint16_t v);
 uint8_t pci_cfg_read8(unsigned slot, unsigned off);
+/* Identity-map [addr, addr + size) uncached (the guest's own map covers only the first GiB). */
+void map_mmio(uint64_t addr, uint64_t size);
 
 #define VQ_SIZE 16
 
@@ -31,6 +33,8 @@ struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; } __attri
 #define VRING_DESC_F_WRITE 2
 
 struct vdev {
+	bool mmio;                    /* virtio-mmio v2 at base, else virtio-pci */
+	uint64_t base;
 	unsigned slot;
 	uint16_t device_id;           /* virtio id */
 	uint64_t bar[6];
@@ -56,6 +60,9 @@ struct vdev {
 /* Find the n-th (0-based) virtio device with virtio id `id`: sizes BARs, walks capabilities, turns
  * memory decoding and bus mastering on. false if none. */
 bool vdev_find(struct vdev *d, uint16_t id, unsigned n);
+/* Find the n-th virtio-mmio device with id `id` among the virtio_mmio.device= words of the command
+ * line. false if none. */
+bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n);
 /* Reset, negotiate (want = feature bits wanted besides VERSION_1; refused ones dropped), set up
  * queue 0 in ring memory slot `ring`, MSI-X vector if use_irq, DRIVER_OK. 0 or a guest_exit code. */
 int vdev_start(struct vdev *d, uint64_t want, unsigned ring);

@@ -37,14 +37,53 @@ static void vdev_irq(struct irq_frame *f)
 	lapic_eoi();
 }
 
+/* virtio-mmio v2 registers */
+#define M_DF       0x010
+#define M_DFSEL    0x014
+#define M_GF       0x020
+#define M_GFSEL    0x024
+#define M_QSEL     0x030
+#define M_QNUMMAX  0x034
+#define M_QNUM     0x038
+#define M_QREADY   0x044
+#define M_QNOTIFY  0x050
+#define M_STATUS   0x070
+#define M_QDESC    0x080
+#define M_QDRIVER  0x090
+#define M_QDEVICE  0x0a0
+
 uint8_t vdev_status(struct vdev *d)
 {
-	return mmio_read8(d->common + C_STATUS);
+	return d->mmio ? (uint8_t)mmio_read32(d->base + M_STATUS) : mmio_read8(d->common + C_STATUS);
 }
 
 static void set_status(struct vdev *d, uint8_t s)
 {
-	mmio_write8(d->common + C_STATUS, s);
+	if (d->mmio)
+		mmio_write32(d->base + M_STATUS, s);
+	else
+		mmio_write8(d->common + C_STATUS, s);
+}
+
+static uint32_t read_df(struct vdev *d, unsigned sel)
+{
+	if (d->mmio) {
+		mmio_write32(d->base + M_DFSEL, sel);
+		return mmio_read32(d->base + M_DF);
+	}
+	mmio_write32(d->common + C_DFSELECT, sel);
+	return mmio_read32(d->common + C_DF);
+}
+
+static void write_gf(struct vdev *d, unsigned sel, uint32_t v)
+{
+	if (d->mmio) {
+		mmio_write32(d->base + M_GFSEL, sel);
+		mmio_write32(d->base + M_GF, v);
+		return;
+	}
+	mmio_write32(d->common + C_GFSELECT, sel);
+	mmio_write32(d->common + C_GF, v);
 }
 
 static void write64(uint64_t a, uint64_t v)
@@ -96,19 +135,14 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 	}
 	set_status(d, S_ACK);
 	set_status(d, S_ACK | S_DRIVER);
-	mmio_write32(d->common + C_DFSELECT, 0);
-	offered = mmio_read32(d->common + C_DF);
-	mmio_write32(d->common + C_DFSELECT, 1);
-	offered |= (uint64_t)mmio_read32(d->common + C_DF) << 32;
+	offered = read_df(d, 0) | (uint64_t)read_df(d, 1) << 32;
 	if (!(offered & (1ULL << 32))) {
 		guest_printf("virtio: slot %u does not offer VERSION_1\n", d->slot);
 		return GUEST_EXIT_CHECK;
 	}
 	d->features = (offered & want) | (1ULL << 32);
-	mmio_write32(d->common + C_GFSELECT, 0);
-	mmio_write32(d->common + C_GF, (uint32_t)d->features);
-	mmio_write32(d->common + C_GFSELECT, 1);
-	mmio_write32(d->common + C_GF, (uint32_t)(d->features >> 32));
+	write_gf(d, 0, (uint32_t)d->features);
+	write_gf(d, 1, (uint32_t)(d->features >> 32));
 	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK);
 	if (!(vdev_status(d) & S_FEATURES_OK)) {
 		guest_printf("virtio: slot %u refused features 0x%lx\n", d->slot, d->features);
@@ -116,19 +150,39 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 	}
 	guest_printf("virtio: slot %u features offered 0x%lx, accepted 0x%lx\n", d->slot, offered, d->features);
 
-	mmio_write16(d->common + C_QSELECT, 0);
-	qsize = mmio_read16(d->common + C_QSIZE);
+	if (d->mmio) {
+		mmio_write32(d->base + M_QSEL, 0);
+		qsize = (uint16_t)mmio_read32(d->base + M_QNUMMAX);
+	} else {
+		mmio_write16(d->common + C_QSELECT, 0);
+		qsize = mmio_read16(d->common + C_QSIZE);
+	}
 	if (qsize < VQ_SIZE) {
 		guest_printf("virtio: slot %u queue 0 has only %u entries\n", d->slot, qsize);
 		return GUEST_EXIT_CHECK;
 	}
-	mmio_write16(d->common + C_QSIZE, VQ_SIZE);
 	mem = ring_mem[ring];
 	memset(mem, 0, sizeof(ring_mem[ring]));
 	d->desc = (struct vring_desc *)mem;
 	d->avail = (volatile uint16_t *)(mem + 1024);
 	d->used = mem + 2048;
 	d->avail_idx = d->used_seen = 0;
+	if (d->mmio) {
+		if (d->use_irq) {
+			guest_printf("virtio: interrupts on virtio-mmio are not supported by this driver\n");
+			return GUEST_EXIT_USAGE;
+		}
+		mmio_write32(d->base + M_QNUM, VQ_SIZE);
+		write64(d->base + M_QDESC, (uint64_t)(uintptr_t)d->desc);
+		write64(d->base + M_QDRIVER, (uint64_t)(uintptr_t)d->avail);
+		write64(d->base + M_QDEVICE, (uint64_t)(uintptr_t)d->used);
+		mmio_write32(d->base + M_QREADY, 1);
+		set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+		if (!(vdev_status(d) & S_DRIVER_OK))
+			return GUEST_EXIT_CHECK;
+		return 0;
+	}
+	mmio_write16(d->common + C_QSIZE, VQ_SIZE);
 	write64(d->common + C_QDESC, (uint64_t)(uintptr_t)d->desc);
 	write64(d->common + C_QAVAIL, (uint64_t)(uintptr_t)d->avail);
 	write64(d->common + C_QUSED, (uint64_t)(uintptr_t)d->used);
@@ -156,7 +210,10 @@ void vq_publish(struct vdev *d, uint16_t head)
 	d->avail_idx++;
 	d->avail[1] = d->avail_idx;
 	barrier();
-	mmio_write16(d->notify + (uint64_t)d->q_notify_off * d->notify_mult, 0);
+	if (d->mmio)
+		mmio_write32(d->base + M_QNOTIFY, 0);
+	else
+		mmio_write16(d->notify + (uint64_t)d->q_notify_off * d->notify_mult, 0);
 }
 
 void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n)

@@ -5,6 +5,7 @@ the images on the host.
 
 usage: blk_run.py --kite KITE --kernel GUEST MODE
 MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --config file),
+      mmio (transport=mmio, found through virtio_mmio.device= on the command line),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0).
 Exit 0 = pass, 1 = fail (the reason and the console printed), 77 = skip (no /dev/kvm).
 """
@@ -82,18 +83,20 @@ def run(a, tmp):
     guest = "kite.seed=%d kite.blk_sector=%d" % (seed, sector)
     mode = a.mode
     wz = None
-    if mode in ("pattern", "irq", "nocache", "json"):
+    if mode in ("pattern", "irq", "nocache", "json", "mmio"):
         wz = sector + 20
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d" % (guest, wz)
         if mode == "irq":
             guest += " kite.irq=1"
+        if mode == "mmio":
+            guest += " kite.mmio=1"
         if mode == "json":
             cfg = os.path.join(tmp, "kite.json")
             with open(cfg, "w") as f:
                 json.dump({"blk": [{"path": imgs[0], "cache": "none", "id": "json-disk"}]}, f)
             cmd += ["--config", cfg]
         else:
-            cmd += ["--blk", "path=%s%s" % (imgs[0], ",cache=none" if mode == "nocache" else "")]
+            cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio"}.get(mode, ""))]
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
@@ -131,6 +134,8 @@ def run(a, tmp):
             check(re.search(r"fnv1a 0x%x\)" % fnv1a32(want), con), "guest read back other bytes")
             if mode == "json":
                 check('id "json-disk"' in con, "GET_ID did not return the configured id")
+            if mode == "mmio":
+                check(re.search(r"^virtio: mmio device id 2 at 0xd0000000", con, re.M), "not found as virtio-mmio")
             if mode == "irq":
                 check(re.search(r"^virtio-blk: [1-9][0-9]* MSI-X interrupts", con, re.M), "no MSI-X interrupts")
         elif mode == "ro":
