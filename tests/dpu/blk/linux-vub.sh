@@ -9,13 +9,18 @@
 # The host then checks the images hold AES-256-XTS ciphertext (not the plaintext) that decrypts to
 # exactly what the guest wrote.
 #
-# Usage: linux-vub.sh KITE_DPU BLK_TOOL [WORKDIR]
+# Mode "restart": the guest writes 64 KiB blocks one by one (each with fsync) while the host kills
+# kite-dpu with SIGKILL and starts it again; QEMU reconnects (reconnect=1), the inflight region and the
+# used index let the new kite-dpu resume, and the guest then reads every block back.
+#
+# Usage: linux-vub.sh KITE_DPU BLK_TOOL [basic|restart] [WORKDIR]
 # Env: KITE_KERNEL_CACHE (default /var/cache/kite-tests), TIMEOUT (guest seconds, default 120)
 # Exit: 0 pass, 1 fail, 77 skip (no QEMU / no kernel obtainable).
 set -uo pipefail
 
-dpu=${1:?usage: linux-vub.sh KITE_DPU BLK_TOOL [WORKDIR]}
-tool=${2:?usage: linux-vub.sh KITE_DPU BLK_TOOL [WORKDIR]}
+dpu=${1:?usage: linux-vub.sh KITE_DPU BLK_TOOL [basic|restart] [WORKDIR]}
+tool=${2:?usage: linux-vub.sh KITE_DPU BLK_TOOL [basic|restart] [WORKDIR]}
+mode=${3:-basic}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
@@ -30,7 +35,7 @@ command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not inst
 "$top/tests/lib/kernel/fetch.sh" cloud "$cache/kernel-cloud" || skip "cannot obtain the Debian cloud kernel"
 K=$cache/kernel-cloud
 
-W=${3:-$(mktemp -d "${TMPDIR:-/tmp}/kite-vub.XXXXXX")}
+W=${4:-$(mktemp -d "${TMPDIR:-/tmp}/kite-vub.XXXXXX")}
 mkdir -p "$W"
 DPU_PID=
 QEMU_PID=
@@ -38,7 +43,7 @@ cleanup() {
 	[ -n "$QEMU_PID" ] && kill -9 "$QEMU_PID" 2>/dev/null
 	[ -n "$DPU_PID" ] && kill -9 "$DPU_PID" 2>/dev/null
 	wait 2>/dev/null
-	[ -z "${KITE_KEEP_TMP:-}" ] && [ -z "${3:-}" ] && rm -rf "$W"
+	[ -z "${KITE_KEEP_TMP:-}" ] && [ -z "${4:-}" ] && rm -rf "$W"
 }
 trap cleanup EXIT
 
@@ -86,6 +91,30 @@ umount /mnt
 echo "VUB-DONE"
 poweroff -f
 EOF
+if [ "$mode" = restart ]; then
+	cat > "$R/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci virtio_blk; do
+	insmod /lib/modules/$m.ko || echo "VUB-ERR insmod $m"
+done
+for i in $(seq 100); do [ -b /dev/vda ] && break; sleep 0.1; done
+for i in $(seq 0 31); do
+	dd if=/bin/busybox of=/dev/vda bs=65536 skip=$i seek=$i count=1 conv=fsync 2>/dev/null || echo "VUB-ERR write $i"
+	echo "VUB-PROGRESS $i"
+	sleep 0.25
+done
+blockdev --flushbufs /dev/vda
+echo 3 > /proc/sys/vm/drop_caches
+echo "VUB-WANT $(head -c 2097152 /bin/busybox | md5sum)"
+echo "VUB-GOT $(head -c $(head -c 2097152 /bin/busybox | wc -c) /dev/vda | md5sum)"
+echo "VUB-DONE"
+poweroff -f
+EOF
+	ln -sf busybox "$R/bin/wc"
+fi
 chmod +x "$R/init"
 (cd "$R" && find . | cpio -o -H newc --quiet) > "$W/initrd.cpio" || fail "cannot build the initramfs"
 
@@ -94,24 +123,44 @@ key=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
 truncate -s 64M "$W/a.img" "$W/b.img"
 head -c 1048576 /bin/busybox > "$W/hostdata"
 "$tool" xts-enc "$key" "$W/a.img" $((32 << 20)) "$W/hostdata" || fail "cannot prepare the host data"
-"$dpu" --control "$W/ctl.sock" --cores 0 > "$W/dpu.log" 2>&1 &
-DPU_PID=$!
-for i in $(seq 200); do [ -S "$W/ctl.sock" ] && break; sleep 0.05; done
-for v in a b; do
-	"$tool" ctl "$W/ctl.sock" "{\"cmd\":\"add_volume\",\"name\":\"$v\",\"image\":\"$W/$v.img\",\"socket\":\"$W/$v.sock\",\"queues\":2,\"key\":\"$key\"}" \
-		>/dev/null || fail "add_volume $v"
-done
+start_dpu() {
+	rm -f "$W/ctl.sock"
+	"$dpu" --control "$W/ctl.sock" --cores 0 >> "$W/dpu.log" 2>&1 &
+	DPU_PID=$!
+	for i in $(seq 200); do [ -S "$W/ctl.sock" ] && break; sleep 0.05; done
+	for v in a b; do
+		"$tool" ctl "$W/ctl.sock" "{\"cmd\":\"add_volume\",\"name\":\"$v\",\"image\":\"$W/$v.img\",\"socket\":\"$W/$v.sock\",\"queues\":2,\"key\":\"$key\"}" \
+			>/dev/null || fail "add_volume $v"
+	done
+}
+start_dpu
 
 # ---- the guest ----
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -M q35 -m 512 -smp 1 -nodefaults -no-reboot \
 	-bios /usr/share/qemu/qboot.rom -display none -monitor none -serial "file:$W/console.log" \
 	-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
-	-chardev socket,id=ca,path="$W/a.sock" -device vhost-user-blk-pci,chardev=ca,num-queues=2 \
-	-chardev socket,id=cb,path="$W/b.sock" -device vhost-user-blk-pci,chardev=cb,num-queues=1 \
+	-chardev socket,id=ca,path="$W/a.sock",reconnect=1 -device vhost-user-blk-pci,chardev=ca,num-queues=2 \
+	-chardev socket,id=cb,path="$W/b.sock",reconnect=1 -device vhost-user-blk-pci,chardev=cb,num-queues=1 \
 	-kernel "$K/vmlinux" -initrd "$W/initrd.cpio" \
 	-append "console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off cryptomgr.notests no_timer_check tsc=reliable i8042.noaux i8042.nomux i8042.nopnp 8250.nr_uarts=1 random.trust_cpu=on audit=0" \
 	> "$W/qemu.log" 2>&1 &
 QEMU_PID=$!
+if [ "$mode" = restart ]; then
+	# kill -9 kite-dpu while the guest is writing, then bring it back
+	for i in $(seq 600); do
+		grep -aq "VUB-PROGRESS 8" "$W/console.log" 2>/dev/null && break
+		kill -0 "$QEMU_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -aq "VUB-PROGRESS 8" "$W/console.log" || fail "the guest never got to write block 8"
+	grep -aq "VUB-PROGRESS 31" "$W/console.log" && fail "the guest finished before kite-dpu could be killed"
+	kill -9 "$DPU_PID"
+	wait "$DPU_PID" 2>/dev/null
+	killed_at=$(grep -a "VUB-PROGRESS" "$W/console.log" | tail -n 1)
+	sleep 1
+	start_dpu
+	echo "linux-vub: killed kite-dpu after '$killed_at', restarted it" >&2
+fi
 wait "$QEMU_PID"
 rc=$?
 QEMU_PID=
@@ -121,6 +170,19 @@ grep "VUB-ERR" "$W/console.log" && fail "the guest reported errors"
 
 # ---- checks ----
 val() { sed -n "s/^$1 \([^ ]*\).*/\1/p" "$W/console.log" | tr -d '\r' | head -n 1; }
+if [ "$mode" = restart ]; then
+	[ "$(val VUB-GOT)" = "$(val VUB-WANT)" ] || fail "the guest read back different data after the restart"
+	head -c 2097152 /bin/busybox > "$W/want"
+	"$tool" xts-check "$key" "$W/a.img" 0 "$W/want" || fail "the image does not hold the guest's data after the restart"
+	[ "$(grep -c "frontend connected on $W/a.sock" "$W/dpu.log")" -ge 2 ] || fail "QEMU never reconnected"
+	kill -TERM "$DPU_PID"
+	wait "$DPU_PID"
+	rc=$?
+	DPU_PID=
+	[ $rc -eq 0 ] || fail "kite-dpu exited with $rc"
+	echo "linux-vub: PASS (kite-dpu killed with SIGKILL under a writing Linux guest and restarted; nothing lost)"
+	exit 0
+fi
 [ "$(val VUB-SIZE)" = $((64 << 20)) ] || fail "guest sees capacity $(val VUB-SIZE)"
 [ "$(val VUB-HOSTDATA)" = "$(md5sum < "$W/hostdata" | cut -d' ' -f1)" ] || fail "guest read of host-encrypted data differs"
 bb_md5=$(md5sum < /bin/busybox | cut -d' ' -f1)
