@@ -156,6 +156,16 @@ class Testpmd:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def wait_ready(self, timeout=60):
+        """Until forwarding runs (the first periodic statistics block is printed)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.check_started()
+            if "NIC statistics for port" in self.text():
+                return
+            time.sleep(0.2)
+        raise SystemExit("FAIL: testpmd did not start forwarding in time")
+
     def check_started(self):
         t = self.text()
         if "Failed to start device" in t or (self.proc.poll() is not None and self.proc.returncode != 0):
