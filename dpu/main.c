@@ -43,6 +43,22 @@ struct dpu_poller *dpu_poller_pick(int index)
 	return pollers[best];
 }
 
+static void stats_pollers(FILE *f)
+{
+	for (unsigned i = 0; i < nr_pollers; i++) {
+		uint64_t rounds, busy, sleeps;
+		poller_counters(pollers[i], &rounds, &busy, &sleeps);
+		fprintf(f, "kite_dpu_poller_rounds_total{poller=\"%u\",cpu=\"%d\"} %llu\n", i, poller_cpu(pollers[i]),
+			(unsigned long long)rounds);
+		fprintf(f, "kite_dpu_poller_busy_rounds_total{poller=\"%u\",cpu=\"%d\"} %llu\n", i,
+			poller_cpu(pollers[i]), (unsigned long long)busy);
+		fprintf(f, "kite_dpu_poller_sleeps_total{poller=\"%u\",cpu=\"%d\"} %llu\n", i, poller_cpu(pollers[i]),
+			(unsigned long long)sleeps);
+		fprintf(f, "kite_dpu_poller_items{poller=\"%u\",cpu=\"%d\"} %u\n", i, poller_cpu(pollers[i]),
+			poller_nr_items(pollers[i]));
+	}
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -152,6 +168,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	dpu_stats_register(stats_pollers);
 	dpu_blk_init();
 	if (control && dpu_ctl_listen(control) < 0)
 		kite_die("control socket %s: cannot listen", control);

@@ -194,6 +194,8 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 	vq_set_base(&vq->vq, vq->base);
 	if (vq->inflight)
 		inflight_resume(dev, vq);
+	/* The poller looks at the ring anyway: ask the driver not to kick (saves it an exit per request). */
+	vq_enable_kicks(&vq->vq, false);
 	atomic_store(&vq->broken_logged, false);
 	if (dev->ops->queue_start && dev->ops->queue_start(dev, vq->idx, &vq->vq) < 0) {
 		snprintf(dev->why, sizeof(dev->why), "queue %u: device refused to start it", vq->idx);
