@@ -19,6 +19,8 @@ static const struct guest_test tests[] = {
 	/* guest/virtio/ */
 	{ "virtio-blk", test_virtio_blk, "virtio-blk PCI: pattern write, flush, read back" },
 	{ "virtio-blk-evil", test_virtio_blk_evil, "hostile driver on disk 0, disk 1 keeps serving" },
+	{ "virtio-rng", test_virtio_rng, "two virtio-rng reads, printed in hex" },
+	{ "virtio-console", test_virtio_console, "one line on virtio-console hvc0" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);

@@ -12,6 +12,32 @@
 
 struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 unsigned virtio_cfg_nblk;
+bool virtio_cfg_rng;
+char *virtio_cfg_console;
+
+int virtio_cfg_set_rng(bool on)
+{
+	virtio_cfg_rng = on;
+	return 0;
+}
+
+int virtio_cfg_set_console(const char *out, const char *what)
+{
+	char *copy;
+
+	if (!out || (strcmp(out, "stdio") && (strncmp(out, "file:", 5) || !out[5]))) {
+		log_err("%s: '%s' is neither stdio nor file:PATH", what, out ? out : "");
+		return -1;
+	}
+	copy = strdup(out);
+	if (!copy) {
+		log_err("%s: out of memory", what);
+		return -1;
+	}
+	free(virtio_cfg_console);
+	virtio_cfg_console = copy;
+	return 0;
+}
 
 unsigned virtio_cfg_nr_blk(void)
 {
@@ -30,6 +56,9 @@ void virtio_cfg_clear(void)
 	for (unsigned i = 0; i < virtio_cfg_nblk; i++)
 		blk_options_free(&virtio_cfg_blk[i]);
 	virtio_cfg_nblk = 0;
+	virtio_cfg_rng = false;
+	free(virtio_cfg_console);
+	virtio_cfg_console = NULL;
 }
 
 static int parse_bool(const char *v, bool *out, const char *what, const char *key)
@@ -212,6 +241,20 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 	char what[256];
 
 	snprintf(what, sizeof(what), "%s: key '%s'", origin, key);
+	if (!strcmp(key, "rng")) {
+		if (!cJSON_IsBool(arr)) {
+			log_err("%s must be true or false", what);
+			return -1;
+		}
+		return virtio_cfg_set_rng(cJSON_IsTrue(arr));
+	}
+	if (!strcmp(key, "console_virtio")) {
+		if (!cJSON_IsString(arr)) {
+			log_err("%s must be a string (stdio or file:PATH)", what);
+			return -1;
+		}
+		return virtio_cfg_set_console(arr->valuestring, what);
+	}
 	if (strcmp(key, "blk") != 0) {
 		log_err("%s: not a virtio device key", what);
 		return -1;

@@ -4,6 +4,7 @@
 #include "kite/log.h"
 #include "kite/pci.h"
 #include "kite/virtio_devices.h"
+#include "kite/virtio_misc.h"
 #include "kite/virtio_mmio.h"
 #include "kite/vm.h"
 
@@ -13,6 +14,11 @@
 
 extern struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 extern unsigned virtio_cfg_nblk;
+extern bool virtio_cfg_rng;
+extern char *virtio_cfg_console;
+
+static struct rng_dev *rng;
+static struct vcon_dev *vcon;
 
 static struct blk_dev *blks[KITE_MAX_BLK];
 static unsigned nblks;
@@ -52,6 +58,10 @@ int virtio_devices_init(struct vm *vm)
 			return -1;
 		nblks = i + 1;
 	}
+	if (virtio_cfg_rng && !(rng = rng_create(vm)))
+		return -1;
+	if (virtio_cfg_console && !(vcon = vcon_create(vm, virtio_cfg_console)))
+		return -1;
 	return announce_mmio(vm);
 }
 
@@ -62,6 +72,10 @@ void virtio_devices_exit(struct vm *vm)
 		blks[i] = NULL;
 	}
 	nblks = 0;
+	rng_destroy(rng);
+	rng = NULL;
+	vcon_destroy(vcon);
+	vcon = NULL;
 	free(mmio_cmdline);
 	mmio_cmdline = NULL;
 	if (bus_up)

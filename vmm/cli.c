@@ -14,7 +14,7 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
-	OPT_BLK,   /* virtio devices (virtio/virtio_config.c) */
+	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO,   /* virtio devices (virtio/virtio_config.c) */
 };
 
 static const struct option cli_options[] = {
@@ -33,6 +33,8 @@ static const struct option cli_options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "blk", required_argument, NULL, OPT_BLK },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -55,6 +57,9 @@ void cli_usage(FILE *out)
 		"  --stats               print per-vCPU KVM statistics at exit\n"
 		"  --blk path=IMG[,readonly=on][,cache=none|writeback][,id=NAME]\n"
 		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
+		"                        more keys: iops=N, bps=N, transport=pci|mmio\n"
+		"  --rng                 virtio-rng entropy device (JSON \"rng\": true)\n"
+		"  --console-virtio OUT  virtio-console hvc0, output to stdio or file:PATH (JSON \"console_virtio\")\n"
 		"  --verbose             debug logging\n"
 		"  --help, --version\n"
 		"Exit status: the value the guest wrote to port 0x%x (unchanged, unlike QEMU's (v<<1)|1);\n"
@@ -100,6 +105,10 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_BLK:
 		return virtio_cfg_parse_blk(arg, "--blk");
+	case OPT_RNG:
+		return virtio_cfg_set_rng(true);
+	case OPT_CONSOLE_VIRTIO:
+		return virtio_cfg_set_console(arg, "--console-virtio");
 	}
 	return 0;
 }

@@ -47,7 +47,8 @@ struct vdev {
 	bool use_irq;
 	uint8_t irq_vector;
 	uint64_t features;            /* negotiated */
-	/* queue 0 */
+	/* the one queue the driver uses (index qidx, 0 unless set before vdev_start) */
+	uint16_t qidx;
 	uint16_t q_notify_off;
 	struct vring_desc *desc;
 	volatile uint16_t *avail;      /* flags, idx, ring[] */
@@ -64,7 +65,7 @@ bool vdev_find(struct vdev *d, uint16_t id, unsigned n);
  * line. false if none. */
 bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n);
 /* Reset, negotiate (want = feature bits wanted besides VERSION_1; refused ones dropped), set up
- * queue 0 in ring memory slot `ring`, MSI-X vector if use_irq, DRIVER_OK. 0 or a guest_exit code. */
+ * queue qidx in ring memory slot `ring`, MSI-X vector if use_irq, DRIVER_OK. 0 or a guest_exit code. */
 int vdev_start(struct vdev *d, uint64_t want, unsigned ring);
 uint8_t vdev_status(struct vdev *d);
 /* Queue a chain of n buffers (addr, len, writable) and kick. */
@@ -74,6 +75,10 @@ bool vq_wait(struct vdev *d, uint32_t *len);
 /* Raw ring access for the hostile tests. */
 static inline struct vring_desc *vq_desc(struct vdev *d) { return d->desc; }
 void vq_publish(struct vdev *d, uint16_t head);
+
+/* test_virtio_misc.c */
+void test_virtio_rng(void);
+void test_virtio_console(void);
 
 /* test_virtio_blk.c */
 void test_virtio_blk(void);

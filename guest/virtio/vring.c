@@ -151,14 +151,14 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 	guest_printf("virtio: slot %u features offered 0x%lx, accepted 0x%lx\n", d->slot, offered, d->features);
 
 	if (d->mmio) {
-		mmio_write32(d->base + M_QSEL, 0);
+		mmio_write32(d->base + M_QSEL, d->qidx);
 		qsize = (uint16_t)mmio_read32(d->base + M_QNUMMAX);
 	} else {
-		mmio_write16(d->common + C_QSELECT, 0);
+		mmio_write16(d->common + C_QSELECT, d->qidx);
 		qsize = mmio_read16(d->common + C_QSIZE);
 	}
 	if (qsize < VQ_SIZE) {
-		guest_printf("virtio: slot %u queue 0 has only %u entries\n", d->slot, qsize);
+		guest_printf("virtio: slot %u queue %u has only %u entries\n", d->slot, d->qidx, qsize);
 		return GUEST_EXIT_CHECK;
 	}
 	mem = ring_mem[ring];
@@ -211,7 +211,7 @@ void vq_publish(struct vdev *d, uint16_t head)
 	d->avail[1] = d->avail_idx;
 	barrier();
 	if (d->mmio)
-		mmio_write32(d->base + M_QNOTIFY, 0);
+		mmio_write32(d->base + M_QNOTIFY, d->qidx);
 	else
 		mmio_write16(d->notify + (uint64_t)d->q_notify_off * d->notify_mult, 0);
 }

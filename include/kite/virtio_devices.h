@@ -5,9 +5,13 @@
  *   --blk path=IMG[,readonly=on|off][,cache=none|writeback][,id=NAME][,iops=N][,bps=N][,transport=pci]
  *   JSON: "blk": [ { "path": "IMG", "readonly": true, "cache": "none", "id": "x", ... }, ... ]
  *         (an array element may also be the flag's string form)
+ *   --rng (JSON "rng": true): virtio-rng; --console-virtio stdio|file:PATH (JSON "console_virtio"):
+ *   virtio-console hvc0 output
  */
 #ifndef KITE_VIRTIO_DEVICES_H
 #define KITE_VIRTIO_DEVICES_H
+
+#include <stdbool.h>
 
 #define KITE_MAX_BLK 16
 
@@ -15,7 +19,9 @@ struct vm;
 
 /* Add one block device from its flag form; `what` names the flag or key in errors. 0 or -1. */
 int virtio_cfg_parse_blk(const char *spec, const char *what);
-/* Apply the JSON value of key "blk" (a cJSON *). 0 or -1 (logged). */
+int virtio_cfg_set_rng(bool on);
+int virtio_cfg_set_console(const char *out, const char *what);
+/* Apply the JSON value of key "blk", "rng" or "console_virtio" (a cJSON *). 0 or -1 (logged). */
 int virtio_cfg_json(const char *key, const void *item, const char *origin);
 /* Forget every configured device. */
 void virtio_cfg_clear(void);

@@ -6,7 +6,9 @@ the images on the host.
 usage: blk_run.py --kite KITE --kernel GUEST MODE
 MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --config file),
       mmio (transport=mmio, found through virtio_mmio.device= on the command line),
-      ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0).
+      ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
+      rng (virtio-rng: two reads, different and not constant), console (virtio-console: the guest's
+      line must be the whole content of the --console-virtio file; devices set in a JSON file).
 Exit 0 = pass, 1 = fail (the reason and the console printed), 77 = skip (no /dev/kvm).
 """
 import argparse
@@ -100,6 +102,17 @@ def run(a, tmp):
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
+    elif mode == "rng":
+        guest = "kite.test=virtio-rng"
+        cmd += ["--rng"]
+    elif mode == "console":
+        text = "hvc0-%d-%d" % (seed, sector)
+        guest = "kite.test=virtio-console kite.vcon_text=" + text
+        hvc = os.path.join(tmp, "hvc0.txt")
+        cfg = os.path.join(tmp, "kite.json")
+        with open(cfg, "w") as f:
+            json.dump({"rng": True, "console_virtio": "file:" + hvc}, f)
+        cmd += ["--config", cfg]
     elif mode.startswith("evil-"):
         guest = "kite.test=virtio-blk-evil %s kite.evil=%s" % (guest, mode[5:])
         cmd += ["--blk", imgs[0], "--blk", "path=" + imgs[1]]
@@ -138,6 +151,14 @@ def run(a, tmp):
                 check(re.search(r"^virtio: mmio device id 2 at 0xd0000000", con, re.M), "not found as virtio-mmio")
             if mode == "irq":
                 check(re.search(r"^virtio-blk: [1-9][0-9]* MSI-X interrupts", con, re.M), "no MSI-X interrupts")
+        elif mode == "rng":
+            reads = re.findall(r"^virtio-rng: read [01]: ([0-9a-f]+)$", con, re.M)
+            check(len(reads) == 2 and all(len(r) == 128 for r in reads), "expected two 64-byte reads")
+            check(reads[0] != reads[1], "two reads returned the same bytes")
+            check(all(len(set(bytes.fromhex(r))) > 8 for r in reads), "rng bytes look constant")
+        elif mode == "console":
+            got = open(hvc, "rb").read() if os.path.exists(hvc) else b"<no file>"
+            check(got == (text + "\n").encode(), "hvc0 output is %r, expected %r" % (got, text + "\n"))
         elif mode == "ro":
             check(img[0] == orig[0], "the read-only image changed")
             check("refused the write" in con, "no refused write in the console")
