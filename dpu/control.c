@@ -24,6 +24,8 @@ static dpu_stats_fn stats_fns[16];
 static unsigned nr_stats;
 static struct cfg_key cfg_keys[16];
 static unsigned nr_cfg;
+static dpu_shutdown_fn shutdown_fns[16];
+static unsigned nr_shutdown;
 static int listen_fd = -1;
 static char listen_path[108];
 
@@ -55,6 +57,20 @@ int dpu_config_register(const char *key, dpu_config_fn fn)
 		return -1;
 	cfg_keys[nr_cfg++] = (struct cfg_key){ key, fn };
 	return 0;
+}
+
+int dpu_shutdown_register(dpu_shutdown_fn fn)
+{
+	if (nr_shutdown >= sizeof(shutdown_fns) / sizeof(shutdown_fns[0]))
+		return -1;
+	shutdown_fns[nr_shutdown++] = fn;
+	return 0;
+}
+
+void dpu_shutdown_run(void)
+{
+	while (nr_shutdown)
+		shutdown_fns[--nr_shutdown]();
 }
 
 int dpu_config_apply(const cJSON *root)

@@ -8,6 +8,7 @@
  *	dpu_ctl_register("add_port", my_add_port);
  *	dpu_stats_register(my_stats_text);
  *	dpu_config_register("ports", my_ports_section);
+ *	dpu_shutdown_register(my_teardown);
  */
 #ifndef KITE_DPU_DPU_H
 #define KITE_DPU_DPU_H
@@ -34,6 +35,12 @@ int dpu_stats_register(dpu_stats_fn fn);
 /* A top-level config-file key handled by a service: return 0 or -1 after logging why. */
 typedef int (*dpu_config_fn)(const cJSON *section);
 int dpu_config_register(const char *key, dpu_config_fn fn);
+
+/* Called on shutdown (control thread, pollers still running), last registered first: remove your
+ * poller items and free your objects here. */
+typedef void (*dpu_shutdown_fn)(void);
+int dpu_shutdown_register(dpu_shutdown_fn fn);
+void dpu_shutdown_run(void);
 
 /* control.c */
 int dpu_ctl_listen(const char *path);

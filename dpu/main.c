@@ -180,6 +180,7 @@ int main(int argc, char **argv)
 	int r = evloop_run(loop);
 	log_info("stopping");
 	dpu_ctl_close();
+	dpu_shutdown_run();
 	dpu_blk_shutdown();
 	for (unsigned i = 0; i < nr_pollers; i++)
 		poller_free(pollers[i]);
