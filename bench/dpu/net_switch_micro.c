@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switch pipeline alone, in one thread, without virtio: 64-byte frames in bursts of 32 from one
+ * fake port to another (learned unicast), plain / 16-rule ACL / VXLAN encapsulation / VXLAN
+ * decapsulation. Frames are copied into pool buffers as a port device would. Prints
+ * "net_switch_<variant>_64B_mpps N Mpps" lines. Usage: net_switch_micro [SECONDS per variant]
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "switch.h"
+#include "parse.h"
+
+static uint64_t sink_bytes;
+
+static unsigned sink_tx(void *opaque, struct vsw_frame **frames, unsigned n)
+{
+	(void)opaque;
+	for (unsigned i = 0; i < n; i++)
+		sink_bytes += frames[i]->data[frames[i]->len - 1];
+	return n;
+}
+
+static const struct vsw_port_ops sink_ops = { .tx = sink_tx };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const uint8_t MAC_IN[6] = { 2, 0, 0, 0, 0, 1 }, MAC_OUT[6] = { 2, 0, 0, 0, 0, 2 };
+
+/* UDP 64-byte frame MAC_IN -> MAC_OUT. */
+static uint32_t make_udp(uint8_t *b)
+{
+	memset(b, 0, 64);
+	memcpy(b, MAC_OUT, 6);
+	memcpy(b + 6, MAC_IN, 6);
+	vsw_put_be16(b + 12, ETH_P_IPV4_);
+	b[14] = 0x45;
+	vsw_put_be16(b + 16, 50);
+	b[22] = 64;
+	b[23] = IPPROTO_UDP_;
+	inet_pton(AF_INET, "198.18.0.1", b + 26);
+	inet_pton(AF_INET, "198.18.0.2", b + 30);
+	vsw_put_be16(b + 24, vsw_ip_csum(b + 14, 20));
+	vsw_put_be16(b + 34, 9);
+	vsw_put_be16(b + 36, 9);
+	vsw_put_be16(b + 38, 30);
+	return 64;
+}
+
+static double run(const char *variant, double secs)
+{
+	struct vswitch_config cfg = { .pool_frames = 1024 };
+	struct vswitch *sw = vswitch_new(&cfg);
+	struct vxlan_cfg vx = { 0 };
+	uint8_t tmpl[256];
+	uint32_t tlen = make_udp(tmpl);
+	int in, out, src;
+	uint64_t frames = 0;
+	double t0, t;
+
+	in = vswitch_port_add(sw, "in", &sink_ops, NULL);
+	out = vswitch_port_add(sw, "out", &sink_ops, NULL);
+	inet_pton(AF_INET, "192.168.90.1", &vx.local_ip);
+	memcpy(vx.local_mac, MAC_IN, 6);
+	memcpy(vx.gw_mac, MAC_OUT, 6);
+	src = in;
+	if (!strcmp(variant, "acl")) {
+		char rule[96];
+
+		for (int i = 0; i < 15; i++) {
+			snprintf(rule, sizeof(rule), "deny proto tcp dst 10.%d.0.0/16 dport 1-1024", i);
+			vswitch_acl_add_text(sw, in, ACL_IN, rule, NULL, 0);
+		}
+		vswitch_acl_add_text(sw, in, ACL_IN, "allow proto udp", NULL, 0);
+		vswitch_acl_set_default(sw, in, ACL_IN, ACL_DENY);
+	} else if (!strcmp(variant, "vxlan_encap") || !strcmp(variant, "vxlan_decap")) {
+		uint32_t vtep;
+
+		inet_pton(AF_INET, "192.168.90.2", &vtep);
+		vswitch_port_set_vxlan(sw, out, &vx);
+		vswitch_vni_add(sw, 100, 1);
+		vswitch_vni_add_vtep(sw, 100, vtep);
+		if (!strcmp(variant, "vxlan_decap")) {
+			/* frames arrive encapsulated from the uplink, go to "in" */
+			struct vsw_frame f;
+			struct vxlan_cfg far = vx;
+
+			far.local_ip = vtep;
+			memcpy(tmpl, MAC_IN, 6);       /* inner: MAC_OUT -> MAC_IN */
+			memcpy(tmpl + 6, MAC_OUT, 6);
+			f.data = f.buf + VSW_HEADROOM;
+			memcpy(f.data, tmpl, tlen);
+			f.len = tlen;
+			vxlan_encap(&f, &far, 100, vx.local_ip, 0);
+			memcpy(tmpl, f.data, f.len);
+			tlen = f.len;
+			src = out;
+		}
+	}
+	/* learn both stations */
+	{
+		uint8_t l[64];
+		struct vsw_frame *f;
+
+		make_udp(l);
+		memcpy(l, "\xff\xff\xff\xff\xff\xff", 6);
+		f = vswitch_frame_alloc(sw);
+		memcpy(f->data, l, 64);
+		f->len = 64;
+		vswitch_input(sw, in, &f, 1);
+		memcpy(l + 6, MAC_OUT, 6);
+		f = vswitch_frame_alloc(sw);
+		memcpy(f->data, l, 64);
+		f->len = 64;
+		vswitch_input(sw, out, &f, 1);
+	}
+	t0 = now_s();
+	do {
+		for (int k = 0; k < 64; k++) {
+			struct vsw_frame *b[VSW_BURST];
+
+			for (int i = 0; i < VSW_BURST; i++) {
+				b[i] = vswitch_frame_alloc(sw);
+				memcpy(b[i]->data, tmpl, tlen);
+				b[i]->len = tlen;
+			}
+			vswitch_input(sw, src, b, VSW_BURST);
+			frames += VSW_BURST;
+		}
+		t = now_s();
+	} while (t - t0 < secs);
+	{
+		const struct vsw_port_stats *st = vswitch_port_stats(sw, src == in ? out : in);
+
+		if (st->tx_packets + 2 < frames) {
+			fprintf(stderr, "net_switch_micro: %s: only %llu of %llu frames forwarded\n", variant,
+				(unsigned long long)st->tx_packets, (unsigned long long)frames);
+			exit(1);
+		}
+	}
+	vswitch_free(sw);
+	return frames / (t - t0);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const variants[] = { "plain", "acl", "vxlan_encap", "vxlan_decap" };
+	double secs = argc > 1 ? atof(argv[1]) : 1.0;
+
+	for (unsigned i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
+		printf("net_switch_%s_64B_mpps %.2f Mpps\n", variants[i], run(variants[i], secs) / 1e6);
+	return sink_bytes == 42 ? 1 : 0;
+}
