@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vhost-user backend state machine with a tiny "echo" device (it answers every chain with the sum
+ * of its readable bytes), driven by the frontend client in the same process: memory by ADD_MEM_REG /
+ * REM_MEM_REG, GET_VRING_BASE stop and resume, GET_CONFIG, refused features, a second frontend, and a
+ * bad message closing only that connection.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kite/dpu_poller.h"
+#include "kite/evloop.h"
+#include "kite/vhost_backend.h"
+#include "kite/vhost_frontend.h"
+#include "kite/vhost_user.h"
+#include "vring_driver.h"
+
+#define REG_SIZE (1u << 20)
+#define DATA_GPA 0x100000ull
+#define QSIZE 64
+
+static struct vq_elem elems[2];
+
+static uint64_t echo_features(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 1ull << VIRTIO_F_EVENT_IDX;
+}
+
+static uint64_t echo_proto(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 1ull << VHOST_USER_PROTOCOL_F_CONFIG;
+}
+
+static unsigned echo_nq(struct vhost_dev *dev)
+{
+	(void)dev;
+	return 2;
+}
+
+static int echo_config(struct vhost_dev *dev, uint32_t off, void *buf, uint32_t len)
+{
+	static const char cfg[16] = "echo-config-0123";
+	(void)dev;
+	memcpy(buf, cfg + off, len);
+	return 0;
+}
+
+static unsigned echo_poll(struct vhost_dev *dev, unsigned q, struct virtqueue *vq, unsigned budget)
+{
+	unsigned n = 0;
+	(void)vq;
+	while (n < budget && vhost_dev_pop(dev, q, &elems[q]) == 1) {
+		uint8_t buf[512];
+		size_t len = vq_iov_to_buf(elems[q].iov, elems[q].out_num, 0, buf, sizeof(buf));
+		uint32_t sum = 0;
+		for (size_t i = 0; i < len; i++)
+			sum += buf[i];
+		size_t w = vq_buf_to_iov(elems[q].iov + elems[q].out_num, elems[q].in_num, 0, &sum, sizeof(sum));
+		vhost_dev_push(dev, q, &elems[q], (uint32_t)w);
+		n++;
+	}
+	return n;
+}
+
+static const struct vhost_backend_ops echo_ops = {
+	.type = "echo",
+	.get_features = echo_features,
+	.get_protocol_features = echo_proto,
+	.num_queues = echo_nq,
+	.get_config = echo_config,
+	.config_size = 16,
+	.queue_poll = echo_poll,
+};
+
+struct env {
+	char dir[64], path[96];
+	struct evloop *loop;
+	struct dpu_poller *poller;
+	struct vhost_dev *dev;
+	pthread_t tid;
+	/* frontend side */
+	struct vu_frontend fe;
+	int memfd[2];
+	uint8_t *mem[2];
+	struct guest_mem gm;
+	struct vring_drv vq;
+	int kick, call;
+};
+
+static void *loop_thread(void *arg)
+{
+	evloop_run(arg);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	snprintf(e->dir, sizeof(e->dir), "/tmp/kite-vu-backend-XXXXXX");
+	if (!mkdtemp(e->dir))
+		return -1;
+	snprintf(e->path, sizeof(e->path), "%s/echo.sock", e->dir);
+	e->loop = evloop_new();
+	e->poller = poller_new(-1, true);
+	e->dev = vhost_dev_new("echo0", e->path, &echo_ops, NULL, e->loop, e->poller);
+	if (!e->dev || pthread_create(&e->tid, NULL, loop_thread, e->loop))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		e->memfd[i] = memfd_create("echo-ram", MFD_CLOEXEC);
+		if (ftruncate(e->memfd[i], REG_SIZE) < 0)
+			return -1;
+		e->mem[i] = mmap(NULL, REG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, e->memfd[i], 0);
+		struct gm_region r = { .gpa = i ? DATA_GPA : 0, .size = REG_SIZE,
+				       .uva = (uint64_t)(uintptr_t)e->mem[i], .hva = e->mem[i], .fd = e->memfd[i] };
+		gm_add(&e->gm, &r);
+	}
+	e->kick = eventfd(0, EFD_CLOEXEC);
+	e->call = eventfd(0, EFD_CLOEXEC);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	vuf_close(&e->fe);
+	evloop_stop(e->loop);
+	pthread_join(e->tid, NULL);
+	vhost_dev_free(e->dev);
+	poller_free(e->poller);
+	evloop_free(e->loop);
+	vring_drv_free(&e->vq);
+	for (int i = 0; i < 2; i++) {
+		munmap(e->mem[i], REG_SIZE);
+		close(e->memfd[i]);
+	}
+	close(e->kick);
+	close(e->call);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+static int mem_reg(struct env *e, uint32_t req, int i, bool with_fd)
+{
+	struct vhost_user_msg m = { .hdr = { .request = req, .size = sizeof(struct vhost_user_mem_single) } };
+	m.p.mem_reg.region = (struct vhost_user_mem_region){ e->gm.r[i].gpa, REG_SIZE, e->gm.r[i].uva, 0 };
+	if (with_fd) {
+		m.fds[0] = e->memfd[i];
+		m.nfds = 1;
+	}
+	return vuf_call(&e->fe, &m, true);
+}
+
+static void connect_and_start(struct env *e, uint16_t base, bool fresh_ring)
+{
+	assert_int_equal(vuf_connect(&e->fe, e->path, 2000), 0);
+	assert_int_equal(vuf_negotiate(&e->fe, 1ull << VIRTIO_F_VERSION_1,
+				       (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+				       (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+				       (1ull << VHOST_USER_PROTOCOL_F_CONFIG)), 0);
+	assert_true(e->fe.protocol & (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
+	uint64_t slots;
+	assert_int_equal(vuf_get_u64(&e->fe, VHOST_USER_GET_MAX_MEM_SLOTS, &slots), 0);
+	assert_true(slots >= 2);
+	assert_int_equal(mem_reg(e, VHOST_USER_ADD_MEM_REG, 0, true), 0);
+	assert_int_equal(mem_reg(e, VHOST_USER_ADD_MEM_REG, 1, true), 0);
+	struct vring_drv_config c = { .size = QSIZE, .desc = 0, .driver = 0x1000, .device = 0x2000 };
+	if (fresh_ring)
+		assert_int_equal(vring_drv_init(&e->vq, &e->gm, &c), 0);
+	uint64_t uva = e->gm.r[0].uva;
+	assert_int_equal(vuf_start_vring(&e->fe, 0, QSIZE, uva + c.desc, uva + c.driver, uva + c.device, base,
+					 e->kick, e->call), 0);
+}
+
+/* Send `n` bytes of value v through the echo device; returns the sum it answered (or -1). */
+static long echo(struct env *e, uint8_t v, unsigned n)
+{
+	memset(e->mem[1], v, n);
+	struct vring_buf b[2] = { { DATA_GPA, n, false }, { DATA_GPA + 4096, 4, true } };
+	assert_true(vring_drv_add(&e->vq, b, 2, false, (void *)1) >= 0);
+	for (int i = 0; i < 2000; i++) {
+		uint32_t len;
+		void *tok;
+		int r = vring_drv_get_used(&e->vq, &len, &tok);
+		assert_true(r >= 0);
+		if (r == 1) {
+			assert_int_equal(len, 4);
+			uint32_t sum;
+			memcpy(&sum, e->mem[1] + 4096, 4);
+			return sum;
+		}
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+static void test_flow(void **state)
+{
+	struct env *e = *state;
+
+	connect_and_start(e, 0, true);
+	char cfg[16];
+	assert_int_equal(vuf_get_config(&e->fe, 5, cfg, 6), 0);
+	assert_memory_equal(cfg, "config", 6);
+	for (unsigned i = 1; i <= 10; i++)
+		assert_int_equal(echo(e, (uint8_t)i, 100), 100 * i);
+	/* stop: the base is what was consumed; nothing is served while stopped */
+	uint32_t base;
+	assert_int_equal(vuf_get_vring_base(&e->fe, 0, &base), 0);
+	assert_int_equal(base, 10);
+	/* the data region goes away and comes back (QEMU does this on memory hot-plug) */
+	assert_int_equal(mem_reg(e, VHOST_USER_REM_MEM_REG, 1, false), 0);
+	assert_int_equal(mem_reg(e, VHOST_USER_ADD_MEM_REG, 1, true), 0);
+	uint64_t uva = e->gm.r[0].uva;
+	assert_int_equal(vuf_start_vring(&e->fe, 0, QSIZE, uva, uva + 0x1000, uva + 0x2000, (uint16_t)base, e->kick,
+					 e->call), 0);
+	assert_int_equal(echo(e, 3, 200), 600);
+	struct vhost_dev_stats st;
+	vhost_dev_get_stats(e->dev, &st);
+	assert_int_equal(st.connects, 1);
+	assert_int_equal(st.protocol_errors, 0);
+}
+
+static void test_second_frontend_refused(void **state)
+{
+	struct env *e = *state;
+	struct vu_frontend other;
+	uint64_t f;
+
+	connect_and_start(e, 0, true);
+	assert_int_equal(echo(e, 1, 10), 10);
+	assert_int_equal(vuf_connect(&other, e->path, 1000), 0);
+	/* the backend closes the second connection at once */
+	assert_int_equal(vuf_get_u64(&other, VHOST_USER_GET_FEATURES, &f), -1);
+	vuf_close(&other);
+	assert_int_equal(echo(e, 2, 10), 20);
+}
+
+static void test_bad_features_close(void **state)
+{
+	struct env *e = *state;
+
+	connect_and_start(e, 0, true);
+	assert_int_equal(echo(e, 1, 7), 7);
+	/* a feature that was not offered: the connection is closed, queues stop */
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_FEATURES, .size = 8 },
+				    .p.u64 = 1ull << 50 };
+	assert_int_equal(vuf_call(&e->fe, &m, true), -1);
+	vuf_close(&e->fe);
+	struct vhost_dev_stats st;
+	for (int i = 0; i < 200 && (vhost_dev_get_stats(e->dev, &st), st.disconnects == 0); i++)
+		usleep(5000);
+	assert_int_equal(st.protocol_errors, 1);
+	assert_false(vhost_dev_connected(e->dev));
+	/* a well-behaved frontend is served again, resuming the same ring where it stopped */
+	connect_and_start(e, e->vq.last_used, false);
+	assert_int_equal(echo(e, 4, 5), 20);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_frontend_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_features_close, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
