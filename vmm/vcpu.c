@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kite/boot.h"
+#include "kite/guest_mem.h"
 #include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/vcpu.h"
@@ -29,18 +30,50 @@ static void kick_handler(int sig)
 	(void)sig;
 }
 
+/* Up to 15 instruction bytes at the guest's CS:RIP as hex ("?" when RIP does not map to RAM). */
+static void vcpu_insn_bytes(struct vcpu *vcpu, const struct kvm_regs *regs, const struct kvm_sregs *sregs,
+			    char *out, size_t len)
+{
+	struct kvm_translation tr;
+	uint64_t linear = sregs->cs.base + regs->rip;
+	const uint8_t *p = NULL;
+	size_t n = 15, pos = 0;
+
+	if (!(sregs->efer & (1ULL << 10)))   /* not in long mode: 32-bit linear addresses */
+		linear &= 0xffffffffULL;
+	memset(&tr, 0, sizeof(tr));
+	tr.linear_address = linear;
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid) {
+		/* Stay inside the page: the next one may map elsewhere. */
+		uint64_t room = 4096 - (tr.physical_address & 4095);
+
+		if (room < n)
+			n = (size_t)room;
+		p = gm_ptr(&vcpu->vm->mem, tr.physical_address, n);
+	}
+	if (!p) {
+		snprintf(out, len, "?");
+		return;
+	}
+	out[0] = '\0';
+	for (size_t i = 0; i < n && pos + 4 < len; i++)
+		pos += (size_t)snprintf(out + pos, len - pos, "%s%02x", i ? " " : "", p[i]);
+}
+
 static void vcpu_log_regs(struct vcpu *vcpu, const char *what)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
+	char insn[64];
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
 		log_err("vcpu%u: %s (registers unreadable: %m)", vcpu->index, what);
 		return;
 	}
+	vcpu_insn_bytes(vcpu, &regs, &sregs, insn, sizeof(insn));
 	log_err("vcpu%u: %s: rip=0x%llx rsp=0x%llx rflags=0x%llx rax=0x%llx cs=0x%x cr0=0x%llx "
-		"cr3=0x%llx cr4=0x%llx efer=0x%llx", vcpu->index, what, regs.rip, regs.rsp, regs.rflags,
-		regs.rax, sregs.cs.selector, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
+		"cr3=0x%llx cr4=0x%llx efer=0x%llx insn=[%s]", vcpu->index, what, regs.rip, regs.rsp,
+		regs.rflags, regs.rax, sregs.cs.selector, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer, insn);
 }
 
 static int vcpu_handle_io(struct vcpu *vcpu)
@@ -101,7 +134,7 @@ static void vcpu_system_event(struct vcpu *vcpu)
 static int vcpu_handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	char what[96];
+	char what[160];
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -132,7 +165,11 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 		vcpu_log_regs(vcpu, what);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(what, sizeof(what), "KVM internal error (suberror %u)", run->internal.suberror);
+		snprintf(what, sizeof(what), "KVM internal error (suberror %u%s, data[0]=0x%llx of %u)",
+			 run->internal.suberror,
+			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? ": instruction emulation failed" : "",
+			 run->internal.ndata ? (unsigned long long)run->internal.data[0] : 0ULL,
+			 run->internal.ndata);
 		vcpu_log_regs(vcpu, what);
 		break;
 	default:
