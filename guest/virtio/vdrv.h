@@ -49,6 +49,7 @@ struct vdev {
 	uint64_t features;            /* negotiated */
 	/* the one queue the driver uses (index qidx, 0 unless set before vdev_start) */
 	uint16_t qidx;
+	uint16_t qsize;                /* entries: min(device maximum, VQ_SIZE) */
 	uint16_t q_notify_off;
 	struct vring_desc *desc;
 	volatile uint16_t *avail;      /* flags, idx, ring[] */

@@ -157,10 +157,11 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 		mmio_write16(d->common + C_QSELECT, d->qidx);
 		qsize = mmio_read16(d->common + C_QSIZE);
 	}
-	if (qsize < VQ_SIZE) {
-		guest_printf("virtio: slot %u queue %u has only %u entries\n", d->slot, d->qidx, qsize);
+	if (qsize < 4 || (qsize & (qsize - 1))) {
+		guest_printf("virtio: slot %u queue %u: bad size %u\n", d->slot, d->qidx, qsize);
 		return GUEST_EXIT_CHECK;
 	}
+	d->qsize = qsize < VQ_SIZE ? qsize : VQ_SIZE;
 	mem = ring_mem[ring];
 	memset(mem, 0, sizeof(ring_mem[ring]));
 	d->desc = (struct vring_desc *)mem;
@@ -172,7 +173,7 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 			guest_printf("virtio: interrupts on virtio-mmio are not supported by this driver\n");
 			return GUEST_EXIT_USAGE;
 		}
-		mmio_write32(d->base + M_QNUM, VQ_SIZE);
+		mmio_write32(d->base + M_QNUM, d->qsize);
 		write64(d->base + M_QDESC, (uint64_t)(uintptr_t)d->desc);
 		write64(d->base + M_QDRIVER, (uint64_t)(uintptr_t)d->avail);
 		write64(d->base + M_QDEVICE, (uint64_t)(uintptr_t)d->used);
@@ -182,7 +183,7 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 			return GUEST_EXIT_CHECK;
 		return 0;
 	}
-	mmio_write16(d->common + C_QSIZE, VQ_SIZE);
+	mmio_write16(d->common + C_QSIZE, d->qsize);
 	write64(d->common + C_QDESC, (uint64_t)(uintptr_t)d->desc);
 	write64(d->common + C_QAVAIL, (uint64_t)(uintptr_t)d->avail);
 	write64(d->common + C_QUSED, (uint64_t)(uintptr_t)d->used);
@@ -205,7 +206,7 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 void vq_publish(struct vdev *d, uint16_t head)
 {
 	d->irqs_at_kick = d->irqs;
-	d->avail[2 + (d->avail_idx % VQ_SIZE)] = head;
+	d->avail[2 + (d->avail_idx % d->qsize)] = head;
 	barrier();
 	d->avail_idx++;
 	d->avail[1] = d->avail_idx;
@@ -246,7 +247,7 @@ bool vq_wait(struct vdev *d, uint32_t *len)
 	}
 	barrier();
 	if (len)
-		*len = *(volatile uint32_t *)(d->used + 4 + 8 * (d->used_seen % VQ_SIZE) + 4);
+		*len = *(volatile uint32_t *)(d->used + 4 + 8 * (d->used_seen % d->qsize) + 4);
 	d->used_seen++;
 	return true;
 }
