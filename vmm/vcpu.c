@@ -197,10 +197,12 @@ static void *vcpu_thread(void *arg)
 
 	while (!atomic_load(&vm->exiting)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			char what[96];
+
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_err("vcpu%u: KVM_RUN failed: %m", vcpu->index);
-			vcpu_log_regs(vcpu, "state at failure");
+			snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(errno));
+			vcpu_log_regs(vcpu, what);
 			vm_request_exit(vm, 1);
 			break;
 		}
