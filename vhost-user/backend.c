@@ -55,6 +55,7 @@ struct vhost_dev {
 	uint64_t offered_features, features;
 	uint64_t offered_protocol, protocol;
 	bool features_set;
+	bool unsealed_warned;
 	struct guest_mem mem;
 	struct vhost_queue q[VHOST_DEV_MAX_QUEUES];
 	void *inflight_base;
@@ -283,6 +284,7 @@ static void dev_reset_state(struct vhost_dev *dev)
 	dev->features = 0;
 	dev->protocol = 0;
 	dev->features_set = false;
+	dev->unsealed_warned = false;
 }
 
 /* ---- memory ---- */
@@ -305,6 +307,14 @@ static int map_region(struct vhost_dev *dev, const struct vhost_user_mem_region 
 		snprintf(dev->why, sizeof(dev->why), "memory region gpa 0x%llx: fd is not a file covering 0x%llx bytes",
 			 (unsigned long long)m->guest_phys_addr, (unsigned long long)end);
 		return -1;
+	}
+	/* A frontend that shrinks the file later would make our accesses fault (SIGBUS): say so when the
+	 * fd is not sealed against it (QEMU's memfd backend seals; hugetlbfs files cannot be sealed). */
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (S_ISREG(st.st_mode) && (seals < 0 || !(seals & F_SEAL_SHRINK)) && !dev->unsealed_warned) {
+		log_warn("%s: memory region gpa 0x%llx is not sealed against shrinking (trusting the frontend not to truncate it)",
+			 dev->name, (unsigned long long)m->guest_phys_addr);
+		dev->unsealed_warned = true;
 	}
 	void *base = mmap(NULL, end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (base == MAP_FAILED) {

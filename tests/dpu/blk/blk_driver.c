@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +83,9 @@ int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize,
 	d->nslots = nslots;
 	uint64_t rings = align_up(RING_BYTES(qsize), 4096);
 	d->mem_size = align_up(nq * rings + (uint64_t)nq * nslots * SLOT_BYTES, 2 << 20);
-	d->memfd = memfd_create("blkdrv-guest-ram", MFD_CLOEXEC);
-	if (d->memfd < 0 || ftruncate(d->memfd, (off_t)d->mem_size) < 0) {
+	d->memfd = memfd_create("blkdrv-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (d->memfd < 0 || ftruncate(d->memfd, (off_t)d->mem_size) < 0 ||
+	    fcntl(d->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		snprintf(d->err, sizeof(d->err), "memfd: %s", strerror(errno));
 		return -1;
 	}
