@@ -12,9 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "kite/evloop.h"
+#include "kite/ratelimit.h"
 
 #include "kite/blockdev.h"
 #include "kite/log.h"
@@ -54,6 +59,11 @@ struct blk_dev {
 	void *bounce;              /* O_DIRECT only */
 	struct vq_elem elem;
 	uint64_t reqs, errors;
+	/* token buckets (iops=, bps=); a refused request waits in the ring for throttle_fd */
+	struct ratelimit rl_ops, rl_bytes;
+	int throttle_fd;
+	bool throttle_armed;
+	uint64_t throttled;
 };
 
 static void put_le(uint8_t *p, uint64_t v, unsigned n)
@@ -260,6 +270,46 @@ static int blk_request(struct blk_dev *blk, struct virtqueue *vq, struct vq_elem
 	return (int)written;
 }
 
+/* Bytes a request moves (what the bandwidth bucket is charged). */
+static uint64_t request_bytes(const struct vq_elem *e)
+{
+	uint64_t out = e->out_len > sizeof(struct blk_req_hdr) ? e->out_len - sizeof(struct blk_req_hdr) : 0;
+	uint64_t in = e->in_len > 1 ? e->in_len - 1 : 0;
+
+	return out + in;
+}
+
+/* Admit one request through both buckets, or arm the retry timer and refuse. */
+static bool blk_admit(struct blk_dev *blk, const struct vq_elem *e)
+{
+	uint64_t now = rl_now_ns(), bytes = request_bytes(e), wait_ns = 0;
+
+	if (rl_unlimited(&blk->rl_ops) && rl_unlimited(&blk->rl_bytes))
+		return true;
+	if (!rl_unlimited(&blk->rl_ops) && rl_available(&blk->rl_ops, now) < 1)
+		wait_ns = 1000000000ULL / blk->rl_ops.rate;
+	else if (!rl_unlimited(&blk->rl_bytes) && bytes &&
+		 rl_available(&blk->rl_bytes, now) < (bytes < blk->rl_bytes.burst ? bytes : blk->rl_bytes.burst))
+		wait_ns = (bytes < blk->rl_bytes.burst ? bytes : blk->rl_bytes.burst) * 1000000000ULL / blk->rl_bytes.rate;
+	if (!wait_ns) {
+		rl_take(&blk->rl_ops, 1, now);
+		if (bytes)
+			rl_take(&blk->rl_bytes, bytes, now);
+		return true;
+	}
+	blk->throttled++;
+	if (!blk->throttle_armed && blk->throttle_fd >= 0) {
+		struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait_ns / 1000000000ULL),
+							.tv_nsec = (long)(wait_ns % 1000000000ULL) } };
+
+		if (!its.it_value.tv_sec && its.it_value.tv_nsec < 100000)
+			its.it_value.tv_nsec = 100000;
+		if (timerfd_settime(blk->throttle_fd, 0, &its, NULL) == 0)
+			blk->throttle_armed = true;
+	}
+	return false;
+}
+
 static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 {
 	struct blk_dev *blk = dev->priv;
@@ -267,9 +317,17 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 	unsigned served = 0;
 	int r;
 
+	if (blk->throttle_armed)
+		return;          /* the timer resumes the queue */
 	for (;;) {
 		while ((r = vq_pop(vq, &blk->elem)) == 1) {
-			int written = blk_request(blk, vq, &blk->elem);
+			int written;
+
+			if (!blk_admit(blk, &blk->elem)) {
+				vq_unpop(vq, &blk->elem);
+				goto out;
+			}
+			written = blk_request(blk, vq, &blk->elem);
 
 			if (written < 0)
 				break;
@@ -279,12 +337,61 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 		if (r != 0 || vq->broken || !vq_enable_kicks(vq, true))
 			break;
 	}
+out:
 	if (served || vq->broken)
 		virtio_dev_queue_done(dev, q);
 }
 
+static void on_throttle_timer(void *opaque, int fd, uint32_t events)
+{
+	struct blk_dev *blk = opaque;
+	struct virtio_dev *dev = &blk->vdev;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	blk->throttle_armed = false;
+	if ((dev->status & VIRTIO_STATUS_DRIVER_OK) && !(dev->status & VIRTIO_STATUS_NEEDS_RESET) &&
+	    dev->q[0].enabled && dev->q[0].vq.ready && !dev->q[0].vq.broken)
+		blk_queue_notify(dev, 0);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
+{
+	uint64_t now = rl_now_ns();
+
+	rl_init(&blk->rl_ops, o->iops, 0, now);
+	rl_init(&blk->rl_bytes, o->bps, 0, now);
+	blk->throttle_fd = -1;
+	if (!o->iops && !o->bps)
+		return 0;
+	blk->throttle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (blk->throttle_fd < 0 || evloop_add(blk->vdev.vm->loop, blk->throttle_fd, EPOLLIN, on_throttle_timer, blk) < 0) {
+		log_err("%s: rate limit timer: %s", blk->vdev.name, strerror(errno));
+		if (blk->throttle_fd >= 0)
+			close(blk->throttle_fd);
+		blk->throttle_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void blk_reset(struct virtio_dev *dev)
+{
+	struct blk_dev *blk = dev->priv;
+	struct itimerspec off = { 0 };
+
+	if (blk->throttle_fd >= 0)
+		timerfd_settime(blk->throttle_fd, 0, &off, NULL);
+	blk->throttle_armed = false;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
+	.reset = blk_reset,
 	.config_size = VIRTIO_BLK_CONFIG_SIZE,
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
@@ -318,6 +425,7 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 		return NULL;
 	}
 	blk->fd = -1;
+	blk->throttle_fd = -1;
 	snprintf(name, sizeof(name), "virtio-blk%u", index);
 	blk->path = strdup(o->path);
 	blk->readonly = o->readonly;
@@ -351,7 +459,8 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
 	if (o->readonly)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
-	if (virtio_dev_init(&blk->vdev, vm, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0)
+	if (virtio_dev_init(&blk->vdev, vm, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0 ||
+	    blk_setup_limits(blk, o) < 0)
 		goto fail;
 	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
 		if (virtio_mmio_init(&blk->mmio, &blk->vdev) < 0)
@@ -384,6 +493,12 @@ void blk_destroy(struct blk_dev *blk)
 		virtio_pci_exit(&blk->pci);
 	if (blk->mmio_on)
 		virtio_mmio_exit(&blk->mmio);
+	if (blk->throttle_fd >= 0) {
+		evloop_del(blk->vdev.vm->loop, blk->throttle_fd);
+		close(blk->throttle_fd);
+		log_info("%s: %llu requests, rate limit delayed %llu of them", blk->vdev.name,
+			 (unsigned long long)blk->reqs, (unsigned long long)blk->throttled);
+	}
 	if (blk->vdev.ops)
 		virtio_dev_exit(&blk->vdev);
 	if (blk->fd >= 0)

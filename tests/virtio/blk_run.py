@@ -6,6 +6,8 @@ the images on the host.
 usage: blk_run.py --kite KITE --kernel GUEST MODE
 MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --config file),
       mmio (transport=mmio, found through virtio_mmio.device= on the command line),
+      ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
+      for a refill (1 s), and every request must still complete),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
       rng (virtio-rng: two reads, different and not constant), console (virtio-console: the guest's
       line must be the whole content of the --console-virtio file; devices set in a JSON file).
@@ -130,7 +132,7 @@ def run(a, tmp):
     if qemu:
         mode = mode[5:]
     wz = None
-    if mode in ("pattern", "irq", "nocache", "json", "mmio"):
+    if mode in ("pattern", "irq", "nocache", "json", "mmio", "ratelimit"):
         wz = sector + 20
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d" % (guest, wz)
         if mode == "irq":
@@ -143,7 +145,8 @@ def run(a, tmp):
                 json.dump({"blk": [{"path": imgs[0], "cache": "none", "id": "json-disk"}]}, f)
             cmd += ["--config", cfg]
         else:
-            cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio"}.get(mode, ""))]
+            cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio",
+                                                         "ratelimit": ",bps=512,iops=1000"}.get(mode, ""))]
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
@@ -199,6 +202,10 @@ def run(a, tmp):
             check(re.search(r"fnv1a 0x%x\)" % fnv1a32(want), con), "guest read back other bytes")
             if mode == "json":
                 check('id "json-disk"' in con, "GET_ID did not return the configured id")
+            if mode == "ratelimit":
+                m = re.search(r"virtio-blk0: (\d+) requests, rate limit delayed (\d+) of them", err)
+                check(m and int(m.group(1)) == 5 and int(m.group(2)) >= 1,
+                      "bps=512 did not delay the read that follows a 4 KiB write")
             if mode == "mmio" and not qemu:
                 check(re.search(r"^virtio: mmio device id 2 at 0xd0000000", con, re.M), "not found as virtio-mmio")
             if mode == "irq":
