@@ -458,7 +458,8 @@ static void qos_refresh(struct blk_queue *q)
 	uint64_t qi = iops ? (iops + v->num_queues - 1) / v->num_queues : 0;
 	uint64_t qb = bps ? (bps + v->num_queues - 1) / v->num_queues : 0;
 	rl_init(&q->iops_rl, qi, qi / 10 ? qi / 10 : 1, now);
-	rl_init(&q->bps_rl, qb, qb / 10 > MAX_REQ_BYTES ? qb / 10 : MAX_REQ_BYTES, now);
+	/* a request larger than the burst passes when the bucket is full (see rl_take) */
+	rl_init(&q->bps_rl, qb, qb / 10 > 65536 ? qb / 10 : 65536, now);
 }
 
 static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqueue *vq, unsigned budget)

@@ -583,8 +583,31 @@ static void test_qos_iops(void **state)
 	r = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
 	assert_null(strstr(r, "kite_dpu_blk_throttled_total{volume=\\\"rw\\\"} 0\\n"));
 	free(r);
+	/* bandwidth: 2 MiB/s -> 1 MiB/s per queue, burst 1/10 s (104857 bytes) */
+	r = dpu_ctl(&dpu, "{\"cmd\":\"set_qos\",\"name\":\"rw\",\"iops\":0,\"bps\":2097152}");
+	assert_non_null(strstr(r, "\"ok\":true"));
+	free(r);
+	t0 = mono_ns();
+	for (unsigned s = 0; s < n; s++)
+		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_IN, s * 128, 65536), 0);
+	done = 0;
+	while (done < n && mono_ns() - t0 < 20000000000ull) {
+		uint8_t st;
+		long got = blkdrv_poll(&d, 0, &st, NULL);
+		assert_true(got >= 0);
+		if (got > 0) {
+			assert_int_equal(st, VIRTIO_BLK_S_OK);
+			done++;
+		} else {
+			usleep(200);
+		}
+	}
+	elapsed = (double)(mono_ns() - t0) / 1e9;
+	assert_int_equal(done, n);
+	printf("qos: %u x 64 KiB in %.3f s (limit 1 MiB/s per queue)\n", n, elapsed);
+	assert_true((double)n * (65536 + 17) <= 104857.0 + 1048576.0 * elapsed + 65536 + 17);
 	/* back to unlimited */
-	r = dpu_ctl(&dpu, "{\"cmd\":\"set_qos\",\"name\":\"rw\",\"iops\":0}");
+	r = dpu_ctl(&dpu, "{\"cmd\":\"set_qos\",\"name\":\"rw\",\"iops\":0,\"bps\":0}");
 	free(r);
 	blkdrv_close(&d);
 }
