@@ -6,6 +6,8 @@
                                 (4 bytes longer) on a trunk, counters of switch and testpmd agree
   net_test.py KITE_DPU aclrate  an ACL deny rule drops (and counts) the traffic; a rate limit holds
                                 (passed <= burst + rate * measured elapsed)
+  net_test.py KITE_DPU jumbo    8000-byte frames: multi-segment TX chains, mergeable RX buffers
+  net_test.py KITE_DPU packed   the packed virtqueue layout (VIRTIO_F_RING_PACKED)
   net_test.py KITE_DPU vxlan    VLAN 10 <-> VNI 5000 over a TAP uplink moved into a network namespace
                                 whose Linux vxlan device pings a testpmd icmpecho "VM"; tcpdump
                                 capture checked for the VXLAN header and VNI
@@ -77,6 +79,35 @@ def test_l2vlan(exe):
             print(f"mean frame length: access {l_acc:.1f}, trunk {l_tr:.1f}")
             assert abs(l_tr - l_acc - 4) < 0.01, "trunk frames are not 4 bytes longer (802.1Q tag)"
         print("PASS l2vlan")
+        shutil.rmtree(wd, ignore_errors=True)
+    finally:
+        procs.stop_all()
+
+
+def test_pair(exe, packed, jumbo):
+    """vm0 -> vm1 with the packed ring, or with 8000-byte frames (multi-segment TX chains, mergeable
+    RX buffers over 2 KiB mbufs) on MTU 9000 ports."""
+    procs, wd = Procs(), workdir()
+    try:
+        dpu = Dpu(exe, procs, wd, {"ports": [vhost("vm0", wd, mtu=9000), vhost("vm1", wd, mtu=9000)]})
+        sfx = ",packed_vq=1" if packed else ""
+        ex = ["--max-pkt-len=9100", "--enable-scatter"]
+        size = 8000 if jumbo else 64
+        rx = Testpmd(procs, wd, [os.path.join(wd, "vm1.sock") + sfx], "rxonly", extra=ex)
+        dpu.wait_links(["vm1"])
+        tx = Testpmd(procs, wd, [os.path.join(wd, "vm0.sock") + sfx], "txonly", core=1 if os.cpu_count() > 1 else 0,
+                     extra=ex + (["--txpkts=2000,2000,2000,2000"] if jumbo else []))
+        tx_stats, (rx_stats,) = run_tx(dpu, tx, [rx], lambda p: p["vm1"]["tx_packets"] >= MIN_FRAMES // 4)
+        ports = dpu.ports()
+        sent, got = tx_stats[0]["fwd_tx"], rx_stats[0]["fwd_rx"]
+        print(f"{'packed' if packed else 'split'} ring, {size}-byte frames: sent {sent}, received {got}; "
+              f"vm0 rx {ports['vm0']['rx_packets']} ({ports['vm0']['rx_bytes']} B), vm1 tx {ports['vm1']['tx_packets']}")
+        assert ports["vm0"]["rx_packets"] == sent and ports["vm0"]["rx_bytes"] == sent * size, "TX frames lost or cut"
+        assert got > 0 and got <= ports["vm1"]["tx_packets"] <= got + RX_RING
+        if rx_stats[0].get("rx"):
+            mean = rx_stats[0]["rx_bytes"] / rx_stats[0]["rx"]
+            assert abs(mean - size) < 0.01, f"received frames are {mean:.1f} bytes, not {size}"
+        print("PASS")
         shutil.rmtree(wd, ignore_errors=True)
     finally:
         procs.stop_all()
@@ -219,7 +250,9 @@ def main():
     if os.geteuid() != 0:
         skip("needs root (testpmd memory, TAP, namespaces)")
     need("dpdk-testpmd")
-    {"l2vlan": test_l2vlan, "aclrate": test_aclrate, "vxlan": test_vxlan}[which](exe)
+    tests = {"l2vlan": test_l2vlan, "aclrate": test_aclrate, "vxlan": test_vxlan,
+             "jumbo": lambda e: test_pair(e, False, True), "packed": lambda e: test_pair(e, True, False)}
+    tests[which](exe)
 
 
 if __name__ == "__main__":
