@@ -9,10 +9,54 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug
 . /etc/l1.conf
 
 say() { echo "L1: $*"; }
 up() { cut -d' ' -f1 /proc/uptime; }
+
+# kvm debugfs counters of all live VMs, one line (a hung L2: is its vCPU still exiting?)
+kvm_counters() {
+	local d=/sys/kernel/debug/kvm f line=""
+	for f in exits halt_exits halt_wakeup irq_injections irq_window_exits io_exits mmio_exits \
+		 hypercalls signal_exits insn_emulation; do
+		[ -r $d/$f ] && line="$line $f=$(cat $d/$f)"
+	done
+	say "kvm:$line"
+}
+
+# what every thread of a hung VMM waits for (state, kernel wait channel and stack)
+dump_threads() {
+	local t
+	for t in /proc/$1/task/*; do
+		say "thread ${t##*/} $(cat $t/comm): state $(cut -d' ' -f3 $t/stat) wchan $(cat $t/wchan)"
+		sed 's/^/L1: |   /' $t/stack 2>/dev/null
+	done
+}
+
+# run_vmm CMD...: run the L2 VMM with its console prefixed "L2| ", a hang guard of $L2_TIMEOUT s
+# that dumps the VMM's threads and KVM counters before stopping it; exit status in /tmp/status
+run_vmm() {
+	local pid reader guard
+	rm -f /tmp/out && mkfifo /tmp/out
+	while IFS= read -r line || [ -n "$line" ]; do echo "L2| $line"; done </tmp/out &
+	reader=$!
+	"$@" </dev/null >/tmp/out 2>&1 &
+	pid=$!
+	(
+		sleep "$L2_TIMEOUT"
+		[ -d /proc/$pid ] || exit 0
+		say "hang guard: $1 still running after $L2_TIMEOUT s"
+		kvm_counters; dump_threads $pid
+		sleep 3; kvm_counters
+		kill -TERM $pid; sleep 5; kill -KILL $pid 2>/dev/null
+	) &
+	guard=$!
+	wait $pid
+	echo $? >/tmp/status
+	kill $guard 2>/dev/null
+	wait $reader
+}
 
 say "init at uptime $(up) s, kernel $(uname -r)"
 for m in irqbypass ccp kvm kvm-amd; do
@@ -41,9 +85,7 @@ for run in $RUNS; do
 	*)
 		say "unknown vmm '$vmm' in RUNS"; continue ;;
 	esac
-	# the VMM's exit status travels through a file: the pipe into sed would hide it
-	{ timeout -k 5 "$L2_TIMEOUT" "$@" </dev/null 2>&1; echo $? >/tmp/status; } |
-		while IFS= read -r line || [ -n "$line" ]; do echo "L2| $line"; done
+	run_vmm "$@"
 	echo "KITE-L1-RESULT vmm=$vmm cpus=$cpus status=$(cat /tmp/status) uptime=$(up)"
 done
 echo "KITE-L1-DONE"
