@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stddef.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "blk_aio.h"
 #include "kite/evloop.h"
 #include "kite/ratelimit.h"
 
@@ -64,7 +66,38 @@ struct blk_dev {
 	int throttle_fd;
 	bool throttle_armed;
 	uint64_t throttled;
+	struct blk_aio *aio;       /* io_uring engine, NULL = synchronous I/O */
+	uint64_t async_reqs;
 };
+
+/* A request in flight on the io_uring engine. */
+struct blk_aio_req {
+	struct blk_dev *blk;
+	unsigned q;
+	uint32_t type;
+	uint64_t expect;           /* bytes the transfer must move */
+	struct iovec iov[VQ_MAX_SEGS];
+	struct vq_elem elem;
+};
+
+/* Weak stand-ins: the unit-test core links blk.c without virtio/blk_uring.c (no liburing). */
+__attribute__((weak)) struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned depth,
+						  blk_aio_done_fn done, void *opaque)
+{
+	(void)vm; (void)fd; (void)depth; (void)done; (void)opaque;
+	log_debug("%s: built without io_uring: synchronous I/O", name);
+	return NULL;
+}
+__attribute__((weak)) void blk_aio_free(struct blk_aio *aio) { (void)aio; }
+__attribute__((weak)) int blk_aio_rw(struct blk_aio *aio, bool write, const struct iovec *iov, unsigned n,
+				     uint64_t off, void *tag)
+{
+	(void)aio; (void)write; (void)iov; (void)n; (void)off; (void)tag;
+	return -1;
+}
+__attribute__((weak)) int blk_aio_fsync(struct blk_aio *aio, void *tag) { (void)aio; (void)tag; return -1; }
+__attribute__((weak)) void blk_aio_reap(struct blk_aio *aio) { (void)aio; }
+__attribute__((weak)) void blk_aio_drain(struct blk_aio *aio) { (void)aio; }
 
 static void put_le(uint8_t *p, uint64_t v, unsigned n)
 {
@@ -162,7 +195,29 @@ static int plain_rw(struct blk_dev *blk, bool write, struct iovec *iov, unsigned
 	return 0;
 }
 
-static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, uint64_t sector)
+#define BLK_SUBMITTED 0xff   /* internal: the request went to io_uring, its status comes later */
+
+static bool direct_aligned(const struct iovec *iov, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & 4095)
+			return false;
+	return true;
+}
+
+/* Hand the transfer to io_uring; -1 = not possible now (serve it synchronously). */
+static int blk_submit(struct blk_dev *blk, struct blk_aio_req *r, bool write, const struct iovec *iov, unsigned n,
+		      uint64_t pos, uint64_t total)
+{
+	if (!blk->aio || (blk->direct && !direct_aligned(iov, n)))
+		return -1;
+	memcpy(r->iov, iov, n * sizeof(iov[0]));
+	r->expect = total;
+	return blk_aio_rw(blk->aio, write, r->iov, n, pos, r);
+}
+
+static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, uint64_t sector,
+		      struct blk_aio_req *async)
 {
 	struct iovec iov[VQ_MAX_SEGS];
 	uint64_t total, pos;
@@ -178,6 +233,8 @@ static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, 
 		return VIRTIO_BLK_S_IOERR;
 	}
 	pos = sector * VIRTIO_BLK_SECTOR;
+	if (async && blk_submit(blk, async, write, iov, n, pos, total) == 0)
+		return BLK_SUBMITTED;
 	if ((blk->direct ? bounce_rw(blk, write, iov, n, pos, total) : plain_rw(blk, write, iov, n, pos, total)) < 0) {
 		log_warn("%s: %s at byte %llu of %s failed: %m", blk->vdev.name, write ? "write" : "read",
 			 (unsigned long long)pos, blk->path);
@@ -218,11 +275,15 @@ static uint8_t blk_discard(struct blk_dev *blk, const struct vq_elem *e, bool ze
 	}
 }
 
-/* One request. Returns bytes written into the driver's buffers, or -1 if the queue broke. */
-static int blk_request(struct blk_dev *blk, struct virtqueue *vq, struct vq_elem *e)
+#define BLK_ASYNC (-2)
+
+/* One request. Returns bytes written into the driver's buffers, -1 if the queue broke, BLK_ASYNC if
+ * io_uring took it (blk_aio_done() completes it). */
+static int blk_request(struct blk_dev *blk, unsigned q, struct virtqueue *vq, struct vq_elem *e)
 {
+	struct blk_aio_req *async = NULL;
 	struct blk_req_hdr hdr;
-	uint8_t status;
+	uint8_t status = VIRTIO_BLK_S_UNSUPP;
 	uint32_t written = 1;
 
 	if (e->out_len < sizeof(hdr) || e->in_len < 1) {
@@ -234,12 +295,41 @@ static int blk_request(struct blk_dev *blk, struct virtqueue *vq, struct vq_elem
 	blk->reqs++;
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
-		status = blk_rw(blk, e, false, hdr.sector);
-		if (status == VIRTIO_BLK_S_OK)
-			written += (uint32_t)(e->in_len - 1);
+	case VIRTIO_BLK_T_OUT:
+	case VIRTIO_BLK_T_FLUSH:
+		if (blk->aio && (async = malloc(sizeof(*async)))) {
+			async->blk = blk;
+			async->q = q;
+			async->type = hdr.type;
+			memcpy(&async->elem, e, offsetof(struct vq_elem, iov) + (e->out_num + e->in_num) * sizeof(e->iov[0]));
+			if (hdr.type == VIRTIO_BLK_T_FLUSH) {
+				if (!blk->readonly && blk_aio_fsync(blk->aio, async) == 0) {
+					blk->async_reqs++;
+					return BLK_ASYNC;
+				}
+			} else {
+				status = blk_rw(blk, &async->elem, hdr.type == VIRTIO_BLK_T_OUT, hdr.sector, async);
+				if (status == BLK_SUBMITTED) {
+					blk->async_reqs++;
+					return BLK_ASYNC;
+				}
+				free(async);
+				async = NULL;
+				goto finish;
+			}
+			free(async);
+			async = NULL;
+		}
+		break;
+	default:
+		break;
+	}
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+		status = blk_rw(blk, e, false, hdr.sector, NULL);
 		break;
 	case VIRTIO_BLK_T_OUT:
-		status = blk_rw(blk, e, true, hdr.sector);
+		status = blk_rw(blk, e, true, hdr.sector, NULL);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		status = VIRTIO_BLK_S_OK;
@@ -264,6 +354,9 @@ static int blk_request(struct blk_dev *blk, struct virtqueue *vq, struct vq_elem
 		status = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
+finish:
+	if (hdr.type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK && written == 1)
+		written += (uint32_t)(e->in_len - 1);
 	if (status != VIRTIO_BLK_S_OK)
 		blk->errors++;
 	vq_buf_to_iov(&e->iov[e->out_num], e->in_num, e->in_len - 1, &status, 1);
@@ -327,8 +420,9 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 				vq_unpop(vq, &blk->elem);
 				goto out;
 			}
-			written = blk_request(blk, vq, &blk->elem);
-
+			written = blk_request(blk, q, vq, &blk->elem);
+			if (written == BLK_ASYNC)
+				continue;
 			if (written < 0)
 				break;
 			vq_push(vq, &blk->elem, (uint32_t)written);
@@ -340,6 +434,41 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 out:
 	if (served || vq->broken)
 		virtio_dev_queue_done(dev, q);
+}
+
+/* io_uring completions (dev->lock held), or tag NULL: "completions are ready" from the loop. */
+static void blk_aio_done(void *opaque, void *tag, int res)
+{
+	struct blk_dev *blk = opaque;
+	struct blk_aio_req *r = tag;
+	struct virtqueue *vq;
+	uint8_t status;
+	uint32_t written = 1;
+
+	if (!r) {
+		pthread_mutex_lock(&blk->vdev.lock);
+		blk_aio_reap(blk->aio);
+		pthread_mutex_unlock(&blk->vdev.lock);
+		return;
+	}
+	vq = &blk->vdev.q[r->q].vq;
+	status = res >= 0 && (r->type == VIRTIO_BLK_T_FLUSH || (uint64_t)res == r->expect) ? VIRTIO_BLK_S_OK
+											  : VIRTIO_BLK_S_IOERR;
+	if (status != VIRTIO_BLK_S_OK) {
+		blk->errors++;
+		log_warn("%s: %s on %s failed: %s", blk->vdev.name,
+			 r->type == VIRTIO_BLK_T_FLUSH ? "fdatasync" : r->type == VIRTIO_BLK_T_OUT ? "write" : "read",
+			 blk->path, res < 0 ? strerror(-res) : "short transfer");
+	}
+	/* after a reset (or a broken queue) the request is dropped: the ring is no longer ours */
+	if (vq->ready && !vq->broken) {
+		if (r->type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK)
+			written += (uint32_t)(r->elem.in_len - 1);
+		vq_buf_to_iov(&r->elem.iov[r->elem.out_num], r->elem.in_num, r->elem.in_len - 1, &status, 1);
+		vq_push(vq, &r->elem, written);
+		virtio_dev_queue_done(&blk->vdev, r->q);
+	}
+	free(r);
 }
 
 static void on_throttle_timer(void *opaque, int fd, uint32_t events)
@@ -387,6 +516,10 @@ static void blk_reset(struct virtio_dev *dev)
 	if (blk->throttle_fd >= 0)
 		timerfd_settime(blk->throttle_fd, 0, &off, NULL);
 	blk->throttle_armed = false;
+	/* the queues are already reset: what completes now is dropped, and the guest's status write
+	 * returns only once nothing of the old rings is in flight */
+	if (blk->aio)
+		blk_aio_drain(blk->aio);
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -462,6 +595,8 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 	if (virtio_dev_init(&blk->vdev, vm, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0 ||
 	    blk_setup_limits(blk, o) < 0)
 		goto fail;
+	if (!o->sync_io)
+		blk->aio = blk_aio_new(vm, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
 	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
 		if (virtio_mmio_init(&blk->mmio, &blk->vdev) < 0)
 			goto fail;
@@ -479,6 +614,8 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 		log_info("%s: %s, %llu sectors%s%s, PCI slot %u", name, o->path,
 			 (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR), o->readonly ? ", read-only" : "",
 			 blk->direct ? ", cache=none" : "", blk->pci.pci.slot);
+	if (!blk->aio)
+		log_info("%s: synchronous I/O on the event loop", name);
 	return blk;
 fail:
 	blk_destroy(blk);
@@ -493,6 +630,11 @@ void blk_destroy(struct blk_dev *blk)
 		virtio_pci_exit(&blk->pci);
 	if (blk->mmio_on)
 		virtio_mmio_exit(&blk->mmio);
+	if (blk->aio) {
+		blk_aio_free(blk->aio);
+		log_info("%s: %llu of %llu requests served through io_uring", blk->vdev.name,
+			 (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs);
+	}
 	if (blk->throttle_fd >= 0) {
 		evloop_del(blk->vdev.vm->loop, blk->throttle_fd);
 		close(blk->throttle_fd);

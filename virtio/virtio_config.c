@@ -134,11 +134,22 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		}
 		return 0;
 	}
+	if (!strcmp(key, "aio")) {
+		if (!strcmp(val, "uring") || !strcmp(val, "io_uring"))
+			o->sync_io = false;
+		else if (!strcmp(val, "sync"))
+			o->sync_io = true;
+		else {
+			log_err("%s: aio=%s: expected uring or sync", what, val);
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "iops"))
 		return parse_u64(val, &o->iops, what, key);
 	if (!strcmp(key, "bps"))
 		return parse_u64(val, &o->bps, what, key);
-	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport)", what, key);
+	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio)", what, key);
 	return -1;
 }
 

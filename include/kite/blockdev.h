@@ -2,7 +2,9 @@
 /*
  * kite's virtio-blk device on a raw image file (virtio/blk.c): read, write, flush (fdatasync),
  * get-id, discard (punch hole), write-zeroes, read-only; cache=writeback (page cache) or cache=none
- * (O_DIRECT through an aligned bounce buffer). Requests are served on kite's event loop.
+ * (O_DIRECT; guest buffers not 4 KiB aligned go through a bounce buffer). Reads, writes and flushes
+ * go to io_uring (virtio/blk_uring.c) and complete on kite's event loop; aio=sync, or a kite built
+ * without it, serves them synchronously on the loop.
  */
 #ifndef KITE_BLOCKDEV_H
 #define KITE_BLOCKDEV_H
@@ -44,6 +46,7 @@ struct blk_options {
 	enum blk_cache cache;
 	uint64_t iops, bps;       /* 0 = unlimited (parsed, not enforced yet) */
 	enum virtio_transport transport;
+	bool sync_io;             /* aio=sync: no io_uring */
 };
 
 struct vm;

@@ -6,6 +6,7 @@ the images on the host.
 usage: blk_run.py --kite KITE --kernel GUEST MODE
 MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --config file),
       mmio (transport=mmio, found through virtio_mmio.device= on the command line),
+      sync (aio=sync: no io_uring; pattern checks io_uring served the read, write and flush),
       ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
       for a refill (1 s), and every request must still complete),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
@@ -132,7 +133,7 @@ def run(a, tmp):
     if qemu:
         mode = mode[5:]
     wz = None
-    if mode in ("pattern", "irq", "nocache", "json", "mmio", "ratelimit"):
+    if mode in ("pattern", "irq", "nocache", "json", "mmio", "ratelimit", "sync"):
         wz = sector + 20
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d" % (guest, wz)
         if mode == "irq":
@@ -146,7 +147,8 @@ def run(a, tmp):
             cmd += ["--config", cfg]
         else:
             cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio",
-                                                         "ratelimit": ",bps=512,iops=1000"}.get(mode, ""))]
+                                                         "ratelimit": ",bps=512,iops=1000",
+                                                         "sync": ",aio=sync"}.get(mode, ""))]
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
@@ -202,6 +204,11 @@ def run(a, tmp):
             check(re.search(r"fnv1a 0x%x\)" % fnv1a32(want), con), "guest read back other bytes")
             if mode == "json":
                 check('id "json-disk"' in con, "GET_ID did not return the configured id")
+            if mode == "pattern" and not qemu:
+                m = re.search(r"virtio-blk0: (\d+) of (\d+) requests served through io_uring", err)
+                check(m and int(m.group(1)) >= 3, "read, write and flush did not go through io_uring")
+            if mode == "sync":
+                check("virtio-blk0: synchronous I/O" in err and "io_uring" not in err, "aio=sync used io_uring")
             if mode == "ratelimit":
                 m = re.search(r"virtio-blk0: (\d+) requests, rate limit delayed (\d+) of them", err)
                 check(m and int(m.group(1)) == 5 and int(m.group(2)) >= 1,

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Asynchronous file I/O for virtio-blk (virtio/blk_uring.c, io_uring through liburing). Completions
+ * are reaped on kite's event loop (an eventfd registered with the ring). blk.c carries weak stand-ins
+ * that report "unavailable", so builds without blk_uring.c (the unit-test core) use synchronous I/O.
+ */
+#ifndef KITE_VIRTIO_BLK_AIO_H
+#define KITE_VIRTIO_BLK_AIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct vm;
+struct blk_aio;
+
+/* res: bytes transferred or -errno, for the request `tag`; called from blk_aio_reap/blk_aio_drain.
+ * The event loop calls it once with tag NULL when completions are ready: the owner then takes its
+ * lock and calls blk_aio_reap() (so the ring is only ever touched under the owner's lock). */
+typedef void (*blk_aio_done_fn)(void *opaque, void *tag, int res);
+
+/* NULL (with a logged warning) when io_uring is unavailable: the caller falls back to sync I/O. */
+struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned depth, blk_aio_done_fn done,
+			    void *opaque);
+void blk_aio_free(struct blk_aio *aio);
+/* 0, or -1 when the ring is full or submission failed (the caller serves the request itself). */
+int blk_aio_rw(struct blk_aio *aio, bool write, const struct iovec *iov, unsigned n, uint64_t off, void *tag);
+int blk_aio_fsync(struct blk_aio *aio, void *tag);
+/* Reap whatever completed (done() for each). The event loop callback; also usable directly. */
+void blk_aio_reap(struct blk_aio *aio);
+/* Wait until nothing is in flight (done() for each). */
+void blk_aio_drain(struct blk_aio *aio);
+unsigned blk_aio_inflight(const struct blk_aio *aio);
+
+#endif
