@@ -242,6 +242,8 @@ static int apply_settings(int id, const cJSON *o, char *err, size_t errlen)
 
 /* ---- ports ---- */
 
+static void port_free(struct svc_port *sp);
+
 static int port_add(const cJSON *o, char *err, size_t errlen)
 {
 	const char *name = str_item(o, "name"), *type = str_item(o, "type");
@@ -302,8 +304,10 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 		return -1;
 	}
 	nports++;
-	if (apply_settings(sp->id, o, err, errlen) < 0)
-		return -1;   /* the port exists with the settings that were valid */
+	if (apply_settings(sp->id, o, err, errlen) < 0) {
+		port_free(sp);   /* all or nothing */
+		return -1;
+	}
 	log_info("switch: port %s (%s) added as %d", name, sp->type == SVC_VHOST ? "vhost" : "tap", sp->id);
 	return 0;
 }

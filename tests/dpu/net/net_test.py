@@ -152,6 +152,22 @@ def test_aclrate(exe):
         assert passed <= bound, "rate limit exceeded"
         tx.stop()
         rx.stop()
+
+        # control socket: ports come and go at run time, bad requests are refused with a reason
+        sock9 = os.path.join(wd, "vm9.sock")
+        dpu.ok("port_add", name="vm9", type="vhost", socket=sock9, vlan=5, mtu=9000)
+        p9 = dpu.ports()["vm9"]
+        assert p9["vlan"] == 5 and p9["mtu"] == 9000 and os.path.exists(sock9)
+        for bad in ({"cmd": "port_add", "name": "vm9", "socket": sock9},
+                    {"cmd": "port_add", "name": "vmx", "socket": sock9 + "x", "vlan": 5000},
+                    {"cmd": "acl_add", "port": "vm9", "dir": "in", "rule": "allow src 10.0.0.0/40"},
+                    {"cmd": "acl_add", "port": "nope", "dir": "in", "rule": "allow"},
+                    {"cmd": "port_set", "name": "vm9", "trunk": [1, 4095]}):
+            r = dpu.ctl(bad.pop("cmd"), **bad)
+            assert r.get("ok") is False and r.get("error"), f"accepted a bad request: {bad} -> {r}"
+        assert "vmx" not in dpu.ports(), "a refused port_add left a port behind"
+        dpu.ok("port_del", name="vm9")
+        assert "vm9" not in dpu.ports() and not os.path.exists(sock9)
         print("PASS aclrate")
         shutil.rmtree(wd, ignore_errors=True)
     finally:
