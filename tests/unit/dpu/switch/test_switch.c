@@ -595,6 +595,56 @@ static void test_pool_exhaustion(void **state)
 			 drops(3, VSW_DROP_NO_BUFFER), 3);
 }
 
+/* Random garbage (biased towards the headers the switch parses) from an access port, a trunk and a
+ * VXLAN uplink: nothing crashes (ASan/UBSan build), no frame buffer leaks (teardown checks the pool),
+ * malformed ones are counted. */
+static void test_garbage(void **state)
+{
+	struct vxlan_cfg vx = { 0 };
+	uint16_t vids[] = { 1, 10 };
+	uint32_t seed = 12345;
+	static const uint16_t types[] = { 0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806, 0x1234 };
+
+	(void)state;
+	vx.local_ip = tf_ip4("192.168.50.1");
+	assert_int_equal(vswitch_port_set_vxlan(sw, 4, &vx), 0);
+	assert_int_equal(vswitch_vni_add(sw, 77, 1), 0);
+	assert_int_equal(vswitch_vni_add_vtep(sw, 77, tf_ip4("192.168.50.9")), 0);
+	assert_int_equal(vswitch_port_set_trunk(sw, 1, vids, 2, 1), 0);
+	assert_int_equal(vswitch_acl_add_text(sw, 2, ACL_OUT, "deny ip6 proto udp sport 1-100", NULL, 0), 0);
+	for (int i = 0; i < 20000; i++) {
+		struct vsw_frame *f = vswitch_frame_alloc(sw);
+		int port = (int)(seed % 3 == 0 ? 4 : seed % 2);
+		uint32_t len;
+
+		assert_non_null(f);
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 8) % 220;
+		for (uint32_t k = 0; k < len; k++) {
+			seed = seed * 1103515245u + 12345u;
+			f->data[k] = (uint8_t)(seed >> 16);
+		}
+		if (len >= 14) {
+			vsw_put_be16(f->data + 12, types[(seed >> 4) % 6]);
+			if (len >= 34 && (seed & 1)) {   /* often a plausible IPv4 / UDP 4789 header */
+				f->data[14] = 0x45;
+				vsw_put_be16(f->data + 16, (uint16_t)(len - 14 - (seed & 2)));
+				f->data[23] = 17;
+				memcpy(f->data + 30, &vx.local_ip, 4);
+				vsw_put_be16(f->data + 24, 0);
+				vsw_put_be16(f->data + 24, vsw_ip_csum(f->data + 14, 20));
+				vsw_put_be16(f->data + 36, 4789);
+				f->data[42] = 0x08;
+			}
+		}
+		f->len = len;
+		vswitch_input(sw, port, &f, 1);
+	}
+	assert_true(vswitch_port_stats(sw, 0)->rx_packets > 0 && vswitch_port_stats(sw, 1)->rx_packets > 0);
+	assert_true(drops(0, VSW_DROP_RUNT) > 0 && drops(0, VSW_DROP_BAD_L3) > 0);
+	assert_true(drops(4, VSW_DROP_BAD_VXLAN) + drops(4, VSW_DROP_NOT_VXLAN) + drops(4, VSW_DROP_RUNT) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_exhaustion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
