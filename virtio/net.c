@@ -1,2 +1,336 @@
 /* SPDX-License-Identifier: MIT */
-/* Reserved: virtio-net is being written by the net/balloon engineer (do not edit). */
+/*
+ * virtio-net on a TAP device. Transmit: each chain (header + frame) is one writev() to the TAP.
+ * Receive: a frame read from the TAP (header included, IFF_VNET_HDR) is scattered over one chain,
+ * or over several with MRG_RXBUF (num_buffers set); with no buffer posted it waits, and TAP input
+ * pauses until the driver refills the queue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kite/evloop.h"
+#include "kite/log.h"
+#include "kite/virtio_dev.h"
+#include "kite/virtio_net.h"
+#include "kite/virtio_pci.h"
+#include "kite/vm.h"
+
+#define NET_QUEUE_SIZE 256
+#define NET_RXQ 0
+#define NET_TXQ 1
+#define NET_MAX_FRAME (65536 + VIRTIO_NET_HDR_LEN)
+#define NET_RX_MAX_CHAINS 64
+
+struct net_dev {
+	struct virtio_dev vdev;
+	struct virtio_pci pci;
+	bool pci_on;
+	int tap_fd;
+	bool tap_polled;
+	bool offloads_set;
+	char tap[IFNAMSIZ];
+	uint8_t config[12];
+	uint8_t *frame;             /* pending received frame */
+	size_t frame_len;           /* 0 = none pending */
+	struct vq_elem elem;
+	struct vq_elem *rx_elems;   /* chains one merged frame is spread over */
+	uint64_t tx_frames, rx_frames, rx_waits, tx_errors;
+};
+
+static void net_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct net_dev *net = dev->priv;
+
+	memcpy(data, &net->config[off], len);
+}
+
+static void tap_poll(struct net_dev *net, bool on)
+{
+	if (net->tap_polled == on)
+		return;
+	if (evloop_mod(net->vdev.vm->loop, net->tap_fd, on ? EPOLLIN : 0) == 0)
+		net->tap_polled = on;
+}
+
+static void net_tx(struct net_dev *net, struct virtqueue *vq)
+{
+	unsigned served = 0;
+	int r;
+
+	while ((r = vq_pop(vq, &net->elem)) == 1) {
+		if (net->elem.out_len < VIRTIO_NET_HDR_LEN || net->elem.out_len > NET_MAX_FRAME) {
+			log_warn("%s: transmit chain of %llu bytes dropped (header %d, at most %d)", net->vdev.name,
+				 (unsigned long long)net->elem.out_len, VIRTIO_NET_HDR_LEN, NET_MAX_FRAME);
+			net->tx_errors++;
+		} else if (writev(net->tap_fd, net->elem.iov, (int)net->elem.out_num) < 0) {
+			if (errno != EAGAIN)
+				log_warn("%s: write to TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
+			net->tx_errors++;
+		} else {
+			net->tx_frames++;
+		}
+		vq_push(vq, &net->elem, 0);
+		served++;
+	}
+	if (served || r < 0)
+		virtio_dev_queue_done(&net->vdev, NET_TXQ);
+}
+
+/* Deliver the pending frame. true = delivered (or dropped), false = waiting for buffers. */
+static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
+{
+	bool mrg = virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t room = 0;
+	size_t done = 0;
+	unsigned n = 0;
+	int r = 1;
+
+	/* gather chains until the frame fits (one chain without MRG_RXBUF) */
+	while (room < net->frame_len && n < (mrg ? NET_RX_MAX_CHAINS : 1)) {
+		r = vq_pop(vq, &net->rx_elems[n]);
+		if (r != 1)
+			break;
+		if (n == 0 && net->rx_elems[0].in_len < VIRTIO_NET_HDR_LEN) {
+			vq_set_broken(vq, "receive buffer of %llu bytes cannot hold the %d-byte header",
+				      (unsigned long long)net->rx_elems[0].in_len, VIRTIO_NET_HDR_LEN);
+			r = -1;
+			break;
+		}
+		room += net->rx_elems[n].in_len;
+		n++;
+	}
+	if (r < 0) {
+		virtio_dev_queue_done(&net->vdev, NET_RXQ);
+		net->frame_len = 0;
+		return true;
+	}
+	if (room < net->frame_len && (mrg || n == 0)) {
+		/* not enough buffers yet: give the chains back and wait for a refill */
+		for (unsigned i = n; i > 0; i--)
+			vq_unpop(vq, &net->rx_elems[i - 1]);
+		net->rx_waits++;
+		return false;
+	}
+	if (mrg) {
+		/* num_buffers, the header's last field, counts the chains used */
+		uint16_t nb = (uint16_t)n;
+
+		memcpy(net->frame + 10, &nb, 2);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct vq_elem *e = &net->rx_elems[i];
+		size_t chunk = net->frame_len - done < e->in_len ? net->frame_len - done : (size_t)e->in_len;
+
+		vq_buf_to_iov(&e->iov[e->out_num], e->in_num, 0, net->frame + done, chunk);
+		vq_fill(vq, e, (uint32_t)chunk);    /* a single short chain gets the frame cut */
+		done += chunk;
+	}
+	vq_flush(vq);
+	net->rx_frames++;
+	net->frame_len = 0;
+	virtio_dev_queue_done(&net->vdev, NET_RXQ);
+	return true;
+}
+
+/* dev->lock held */
+static void net_rx(struct net_dev *net)
+{
+	struct virtqueue *vq = &net->vdev.q[NET_RXQ].vq;
+
+	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
+		return;
+	for (;;) {
+		ssize_t len;
+
+		if (net->frame_len && !net_rx_deliver(net, vq)) {
+			tap_poll(net, false);         /* resume on the next receive-queue kick */
+			return;
+		}
+		len = read(net->tap_fd, net->frame, NET_MAX_FRAME);
+		if (len <= 0)
+			break;
+		if (len < VIRTIO_NET_HDR_LEN)
+			continue;
+		net->frame_len = (size_t)len;
+	}
+	tap_poll(net, true);
+}
+
+static void on_tap(void *opaque, int fd, uint32_t events)
+{
+	struct net_dev *net = opaque;
+
+	(void)fd;
+	(void)events;
+	pthread_mutex_lock(&net->vdev.lock);
+	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK)) {
+		char drop[256];
+
+		while (read(net->tap_fd, drop, sizeof(drop)) > 0)
+			;                             /* no driver: frames are dropped, as on a cable */
+	} else {
+		net_rx(net);
+	}
+	pthread_mutex_unlock(&net->vdev.lock);
+}
+
+static void net_set_offloads(struct net_dev *net)
+{
+	unsigned off = 0;
+
+	if (virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_CSUM)) {
+		off |= TUN_F_CSUM;
+		if (virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_TSO4))
+			off |= TUN_F_TSO4;
+		if (virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_TSO6))
+			off |= TUN_F_TSO6;
+	}
+	if (ioctl(net->tap_fd, TUNSETOFFLOAD, off) < 0)
+		log_warn("%s: TUNSETOFFLOAD 0x%x on %s failed: %s", net->vdev.name, off, net->tap, strerror(errno));
+}
+
+static void net_queue_notify(struct virtio_dev *dev, unsigned q)
+{
+	struct net_dev *net = dev->priv;
+
+	if (!net->offloads_set) {
+		net_set_offloads(net);          /* features are final once the driver runs */
+		net->offloads_set = true;
+	}
+	if (q == NET_TXQ)
+		net_tx(net, &dev->q[q].vq);
+	else if (q == NET_RXQ)
+		net_rx(net);
+}
+
+static void net_reset(struct virtio_dev *dev)
+{
+	struct net_dev *net = dev->priv;
+
+	net->frame_len = 0;
+	net->offloads_set = false;
+	if (net->tap_fd >= 0)
+		tap_poll(net, true);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.device_id = VIRTIO_ID_NET,
+	.config_size = 12,
+	.config_read = net_config_read,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+};
+
+static int tap_open(struct net_dev *net, const char *name)
+{
+	struct ifreq ifr;
+	int hdr = VIRTIO_NET_HDR_LEN;
+
+	net->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (net->tap_fd < 0) {
+		log_err("%s: cannot open /dev/net/tun: %s", net->vdev.name, strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(net->tap_fd, TUNSETIFF, &ifr) < 0) {
+		log_err("%s: TAP %s: TUNSETIFF failed: %s", net->vdev.name, name, strerror(errno));
+		return -1;
+	}
+	snprintf(net->tap, sizeof(net->tap), "%s", ifr.ifr_name);
+	if (ioctl(net->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		log_err("%s: TAP %s: TUNSETVNETHDRSZ %d failed: %s", net->vdev.name, name, hdr, strerror(errno));
+		return -1;
+	}
+	if (ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)
+		log_warn("%s: TAP %s: TUNSETOFFLOAD failed: %s", net->vdev.name, name, strerror(errno));
+	return 0;
+}
+
+struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned index)
+{
+	struct net_dev *net = calloc(1, sizeof(*net));
+	unsigned mtu = o->mtu ? o->mtu : 1500;
+	uint64_t features;
+	char name[32];
+
+	if (!net) {
+		log_err("virtio-net%u: out of memory", index);
+		return NULL;
+	}
+	net->tap_fd = -1;
+	snprintf(name, sizeof(name), "virtio-net%u", index);
+	snprintf(net->vdev.name, sizeof(net->vdev.name), "%s", name);
+	net->frame = malloc(NET_MAX_FRAME);
+	net->rx_elems = calloc(NET_RX_MAX_CHAINS, sizeof(*net->rx_elems));
+	if (!net->frame || !net->rx_elems) {
+		log_err("%s: out of memory", name);
+		goto fail;
+	}
+	if (tap_open(net, o->tap) < 0)
+		goto fail;
+	if (o->has_mac)
+		memcpy(net->config, o->mac, 6);
+	else {
+		static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0x4b, 0x54, 0x00 };
+
+		memcpy(net->config, base, 6);
+		net->config[5] = (uint8_t)index;
+	}
+	net->config[6] = 1;                  /* status: link up */
+	net->config[8] = 1;                  /* max_virtqueue_pairs */
+	net->config[10] = (uint8_t)mtu;
+	net->config[11] = (uint8_t)(mtu >> 8);
+	features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_STATUS) |
+		   (1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+		   (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
+		   (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
+	if (virtio_dev_init(&net->vdev, vm, name, &net_ops, net, features, 2, NET_QUEUE_SIZE) < 0)
+		goto fail;
+	if (evloop_add(vm->loop, net->tap_fd, EPOLLIN, on_tap, net) < 0) {
+		log_err("%s: adding TAP %s to the event loop failed", name, net->tap);
+		goto fail;
+	}
+	net->tap_polled = true;
+	if (virtio_pci_init(&net->pci, &net->vdev, 0x020000) < 0)
+		goto fail;
+	net->pci_on = true;
+	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, PCI slot %u", name, net->tap,
+		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
+		 net->pci.pci.slot);
+	return net;
+fail:
+	net_destroy(net);
+	return NULL;
+}
+
+void net_destroy(struct net_dev *net)
+{
+	if (!net)
+		return;
+	if (net->pci_on)
+		virtio_pci_exit(&net->pci);
+	if (net->tap_fd >= 0) {
+		if (net->vdev.vm)
+			evloop_del(net->vdev.vm->loop, net->tap_fd);
+		close(net->tap_fd);
+		log_info("%s: %llu frames sent, %llu received", net->vdev.name, (unsigned long long)net->tx_frames,
+			 (unsigned long long)net->rx_frames);
+	}
+	if (net->vdev.ops)
+		virtio_dev_exit(&net->vdev);
+	free(net->frame);
+	free(net->rx_elems);
+	free(net);
+}

@@ -9,9 +9,12 @@
 #include "kite/blockdev.h"
 #include "kite/log.h"
 #include "kite/virtio_devices.h"
+#include "kite/virtio_net.h"
 
 struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 unsigned virtio_cfg_nblk;
+struct net_options virtio_cfg_net[KITE_MAX_NET];
+unsigned virtio_cfg_nnet;
 bool virtio_cfg_rng;
 char *virtio_cfg_console;
 
@@ -56,6 +59,10 @@ void virtio_cfg_clear(void)
 	for (unsigned i = 0; i < virtio_cfg_nblk; i++)
 		blk_options_free(&virtio_cfg_blk[i]);
 	virtio_cfg_nblk = 0;
+	for (unsigned i = 0; i < virtio_cfg_nnet; i++)
+		free(virtio_cfg_net[i].tap);
+	memset(virtio_cfg_net, 0, sizeof(virtio_cfg_net));
+	virtio_cfg_nnet = 0;
 	virtio_cfg_rng = false;
 	free(virtio_cfg_console);
 	virtio_cfg_console = NULL;
@@ -208,6 +215,119 @@ fail:
 	return -1;
 }
 
+static int net_set(struct net_options *o, const char *key, const char *val, const char *what)
+{
+	if (!strcmp(key, "tap")) {
+		if (!*val || strlen(val) >= 16) {
+			log_err("%s: tap=%s: a TAP name of 1..15 characters is needed", what, val);
+			return -1;
+		}
+		free(o->tap);
+		o->tap = strdup(val);
+		return o->tap ? 0 : -1;
+	}
+	if (!strcmp(key, "mac")) {
+		unsigned b[6];
+		char end;
+
+		if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
+		    (b[0] & 1)) {
+			log_err("%s: mac=%s is not a unicast MAC address (xx:xx:xx:xx:xx:xx)", what, val);
+			return -1;
+		}
+		for (unsigned i = 0; i < 6; i++)
+			o->mac[i] = (uint8_t)b[i];
+		o->has_mac = 1;
+		return 0;
+	}
+	if (!strcmp(key, "mtu")) {
+		uint64_t v;
+
+		if (parse_u64(val, &v, what, key) < 0)
+			return -1;
+		if (v < 68 || v > 65535) {
+			log_err("%s: mtu=%s out of range 68..65535", what, val);
+			return -1;
+		}
+		o->mtu = (unsigned)v;
+		return 0;
+	}
+	log_err("%s: unknown key '%s' (known: tap, mac, mtu)", what, key);
+	return -1;
+}
+
+/* One network device from "tap=NAME,mac=..,mtu=.." or, in JSON, an object with those keys. */
+int virtio_cfg_parse_net(const char *spec, const char *what)
+{
+	struct net_options *o;
+	char *copy, *save = NULL, *tok;
+
+	if (virtio_cfg_nnet == KITE_MAX_NET) {
+		log_err("%s: at most %d network devices", what, KITE_MAX_NET);
+		return -1;
+	}
+	o = &virtio_cfg_net[virtio_cfg_nnet];
+	memset(o, 0, sizeof(*o));
+	copy = strdup(spec ? spec : "");
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			log_err("%s: '%s' is not key=value", what, tok);
+			goto fail;
+		}
+		*eq = '\0';
+		if (net_set(o, tok, eq + 1, what) < 0)
+			goto fail;
+	}
+	free(copy);
+	if (!o->tap) {
+		log_err("%s: tap=NAME is required", what);
+		return -1;
+	}
+	virtio_cfg_nnet++;
+	return 0;
+fail:
+	free(copy);
+	free(o->tap);
+	o->tap = NULL;
+	return -1;
+}
+
+static int net_from_json(const cJSON *obj, const char *what)
+{
+	char spec[256] = "";
+	const cJSON *it;
+
+	if (cJSON_IsString(obj))
+		return virtio_cfg_parse_net(obj->valuestring, what);
+	if (!cJSON_IsObject(obj)) {
+		log_err("%s: each element must be an object or a string", what);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, obj) {
+		char val[64];
+		size_t used = strlen(spec);
+
+		if (cJSON_IsString(it))
+			snprintf(val, sizeof(val), "%s", it->valuestring);
+		else if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1e9)
+			snprintf(val, sizeof(val), "%.0f", it->valuedouble);
+		else {
+			log_err("%s: key '%s' has a value of the wrong type", what, it->string);
+			return -1;
+		}
+		if (strchr(val, ',') || strchr(it->string, ',')) {
+			log_err("%s: key '%s': commas are not allowed", what, it->string);
+			return -1;
+		}
+		snprintf(spec + used, sizeof(spec) - used, "%s%s=%s", used ? "," : "", it->string, val);
+	}
+	return virtio_cfg_parse_net(spec, what);
+}
+
 static int blk_from_json(const cJSON *obj, const char *what)
 {
 	struct blk_options *o;
@@ -265,6 +385,17 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 			return -1;
 		}
 		return virtio_cfg_set_console(arr->valuestring, what);
+	}
+	if (!strcmp(key, "net")) {
+		if (!cJSON_IsArray(arr)) {
+			log_err("%s must be an array", what);
+			return -1;
+		}
+		cJSON_ArrayForEach(el, arr) {
+			if (net_from_json(el, what) < 0)
+				return -1;
+		}
+		return 0;
 	}
 	if (strcmp(key, "blk") != 0) {
 		log_err("%s: not a virtio device key", what);

@@ -6,6 +6,7 @@
 #include "kite/virtio_devices.h"
 #include "kite/virtio_misc.h"
 #include "kite/virtio_mmio.h"
+#include "kite/virtio_net.h"
 #include "kite/vm.h"
 
 #include <stdio.h>
@@ -14,9 +15,13 @@
 
 extern struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 extern unsigned virtio_cfg_nblk;
+extern struct net_options virtio_cfg_net[KITE_MAX_NET];
+extern unsigned virtio_cfg_nnet;
 extern bool virtio_cfg_rng;
 extern char *virtio_cfg_console;
 
+static struct net_dev *nets[KITE_MAX_NET];
+static unsigned nnets;
 static struct rng_dev *rng;
 static struct vcon_dev *vcon;
 
@@ -58,6 +63,12 @@ int virtio_devices_init(struct vm *vm)
 			return -1;
 		nblks = i + 1;
 	}
+	for (unsigned i = 0; i < virtio_cfg_nnet; i++) {
+		nets[i] = net_create(vm, &virtio_cfg_net[i], i);
+		if (!nets[i])
+			return -1;
+		nnets = i + 1;
+	}
 	if (virtio_cfg_rng && !(rng = rng_create(vm)))
 		return -1;
 	if (virtio_cfg_console && !(vcon = vcon_create(vm, virtio_cfg_console)))
@@ -72,6 +83,11 @@ void virtio_devices_exit(struct vm *vm)
 		blks[i] = NULL;
 	}
 	nblks = 0;
+	for (unsigned i = 0; i < nnets; i++) {
+		net_destroy(nets[i]);
+		nets[i] = NULL;
+	}
+	nnets = 0;
 	rng_destroy(rng);
 	rng = NULL;
 	vcon_destroy(vcon);
