@@ -55,6 +55,7 @@ static cJSON *port_json(const struct vswitch *sw, int id, const struct vsw_port 
 	cJSON_AddNumberToObject(o, "rx_bytes", (double)p->st.rx_bytes);
 	cJSON_AddNumberToObject(o, "tx_packets", (double)p->st.tx_packets);
 	cJSON_AddNumberToObject(o, "tx_bytes", (double)p->st.tx_bytes);
+	cJSON_AddNumberToObject(o, "arp_replies", (double)p->st.arp_replies);
 	drops = cJSON_AddObjectToObject(o, "drops");
 	for (unsigned d = 0; d < VSW_DROP__COUNT; d++)
 		cJSON_AddNumberToObject(drops, vsw_drop_name(d), (double)p->st.drops[d]);

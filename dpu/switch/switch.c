@@ -588,6 +588,12 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 	if (in->vxlan) {
 		uint32_t vni;
 
+		if (vxlan_arp_reply(f, &in->vx)) {
+			/* who-has our VTEP address: answered on the uplink itself */
+			in->st.arp_replies++;
+			port_queue(sw, in, f);
+			return;
+		}
 		switch (vxlan_decap(f, &in->vx, &vni, &remote_ip)) {
 		case VXLAN_OK:
 			break;

@@ -11,7 +11,8 @@
  * burst to vswitch_input(), which takes ownership. The switch hands frames to output ports through
  * ops->tx() (which copies them out: guest RX ring, TAP fd) and frees them afterwards.
  *
- * Pipeline per frame: size checks -> (VXLAN uplink: decapsulate, VNI -> VLAN) -> ingress VLAN rule
+ * Pipeline per frame: size checks -> (VXLAN uplink: answer ARP for the VTEP address, decapsulate,
+ * VNI -> VLAN) -> ingress VLAN rule
  * (access: untagged or priority-tagged only; trunk: allowed tagged VLANs, native VLAN for untagged)
  * -> rate limit -> ACL "in" -> learn source MAC -> FDB lookup (else flood in the VLAN) -> per output:
  * ACL "out", MTU, egress VLAN rule (push tag on trunks) or VXLAN encapsulation -> port tx.
@@ -60,6 +61,7 @@ struct vsw_port_stats {
 	uint64_t rx_packets, rx_bytes;     /* received from the port (into the switch) */
 	uint64_t tx_packets, tx_bytes;     /* delivered to the port */
 	uint64_t drops[VSW_DROP__COUNT];
+	uint64_t arp_replies;              /* VXLAN uplink: ARP requests for the VTEP address answered */
 };
 
 /* A port device (vhost-user-net, TAP). */

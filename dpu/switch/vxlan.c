@@ -117,3 +117,26 @@ enum vxlan_err vxlan_decap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uin
 	f->len = ulen - 8 - VXLAN_HLEN;
 	return VXLAN_OK;
 }
+
+bool vxlan_arp_reply(struct vsw_frame *f, const struct vxlan_cfg *cfg)
+{
+	uint8_t *p = f->data, *arp = p + 14;
+	uint8_t sha[6], spa[4];
+
+	/* Ethernet + ARP for IPv4 over Ethernet: htype 1, ptype 0x0800, hlen 6, plen 4, op 1 */
+	if (f->len < 42 || vsw_get_be16(p + 12) != ETH_P_ARP_ || vsw_get_be16(arp) != 1 ||
+	    vsw_get_be16(arp + 2) != ETH_P_IPV4_ || arp[4] != 6 || arp[5] != 4 || vsw_get_be16(arp + 6) != 1 ||
+	    memcmp(arp + 24, &cfg->local_ip, 4) != 0)
+		return false;
+	memcpy(sha, arp + 8, 6);
+	memcpy(spa, arp + 14, 4);
+	memcpy(p, sha, 6);
+	memcpy(p + 6, cfg->local_mac, 6);
+	vsw_put_be16(arp + 6, 2);
+	memcpy(arp + 8, cfg->local_mac, 6);
+	memcpy(arp + 14, &cfg->local_ip, 4);
+	memcpy(arp + 18, sha, 6);
+	memcpy(arp + 24, spa, 4);
+	f->len = 42;
+	return true;
+}

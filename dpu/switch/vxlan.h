@@ -7,6 +7,7 @@
 #ifndef KITE_DPU_SWITCH_VXLAN_H
 #define KITE_DPU_SWITCH_VXLAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "frame.h"
@@ -37,5 +38,9 @@ int vxlan_encap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t vni, 
  * *remote_ip (outer source, network order) are set. f is unchanged on error. */
 enum vxlan_err vxlan_decap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t *vni,
 			   uint32_t *remote_ip);
+
+/* If f is an ARP request for cfg->local_ip, turn it into the reply (from cfg->local_mac) in place
+ * and return true; otherwise leave it untouched and return false. */
+bool vxlan_arp_reply(struct vsw_frame *f, const struct vxlan_cfg *cfg);
 
 #endif

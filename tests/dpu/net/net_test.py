@@ -10,7 +10,8 @@
   net_test.py KITE_DPU packed   the packed virtqueue layout (VIRTIO_F_RING_PACKED)
   net_test.py KITE_DPU vxlan    VLAN 10 <-> VNI 5000 over a TAP uplink moved into a network namespace
                                 whose Linux vxlan device pings a testpmd icmpecho "VM"; tcpdump
-                                capture checked for the VXLAN header and VNI
+                                capture checked for the VXLAN header and VNI; the namespace resolves
+                                the VTEP address through kite-dpu's ARP responder
 """
 import os
 import shutil
@@ -213,7 +214,7 @@ def test_vxlan(exe):
         sh("ip", "link", "set", "lo", "up", ns=ns)
         sh("ip", "link", "set", tap, "address", ns_mac, "mtu", "1600", "up", ns=ns)
         sh("ip", "addr", "add", "192.168.77.2/24", "dev", tap, ns=ns)
-        sh("ip", "neigh", "add", "192.168.77.1", "lladdr", local_mac, "dev", tap, ns=ns)
+        # no static neighbour: Linux resolves the VTEP address through kite-dpu's ARP responder
         sh("ip", "link", "add", "vx0", "type", "vxlan", "id", "5000", "local", "192.168.77.2",
            "remote", "192.168.77.1", "dstport", "4789", "dev", tap, ns=ns)
         sh("ip", "link", "set", "vx0", "address", "02:4b:00:00:20:00", "up", ns=ns)
@@ -251,6 +252,9 @@ def test_vxlan(exe):
             assert f[42] == 0x08 and int.from_bytes(f[46:49], "big") == 5000, "VXLAN flags / VNI"
             assert f[50 + 6:50 + 12] == vm_mac, f"inner source {f[56:62].hex()} is not the VM {vm_mac.hex()}"
         assert ports["up0"]["tx_packets"] >= 4 and ports["vm0"]["tx_packets"] >= 4
+        assert ports["up0"]["arp_replies"] >= 1, "the VTEP address was not resolved through kite-dpu"
+        neigh = sh("ip", "neigh", "show", "192.168.77.1", ns=ns).stdout
+        assert local_mac in neigh.lower(), f"namespace neighbour entry: {neigh!r}"
         print("PASS vxlan")
         shutil.rmtree(wd, ignore_errors=True)
     finally:

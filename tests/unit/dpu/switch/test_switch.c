@@ -346,6 +346,27 @@ static void test_vxlan_uplink(void **state)
 	assert_int_equal(fp[4].n, 0);
 	assert_int_equal(fp[0].n, 1);
 	assert_int_equal(fp[1].n, 1);
+	/* ARP for the VTEP address on the uplink is answered there, not switched */
+	{
+		uint8_t arp[60] = { 0 };
+		struct tf_spec s = { .dst = MAC_BCAST, .src = MAC_D, .vid = -1, .ethertype = 0x0806, .payload = 28 };
+
+		tf_build(arp, &s);
+		vsw_put_be16(arp + 14, 1);
+		vsw_put_be16(arp + 16, 0x0800);
+		arp[18] = 6;
+		arp[19] = 4;
+		vsw_put_be16(arp + 20, 1);
+		memcpy(arp + 22, MAC_D, 6);
+		memcpy(arp + 38, &vx.local_ip, 4);
+		reset_rx();
+		send_raw(4, arp, 60);
+		assert_int_equal(fp[4].n, 1);
+		assert_int_equal(fp[0].n + fp[1].n, 0);
+		assert_memory_equal(fp[4].data[0], MAC_D, 6);
+		assert_int_equal(vsw_get_be16(fp[4].data[0] + 20), 2);
+		assert_int_equal(vswitch_port_stats(sw, 4)->arp_replies, 1);
+	}
 	/* VLAN 20 has a VNI but no VTEP: counted, not sent */
 	reset_rx();
 	send_l2(2, MAC_BCAST, MAC_A, -1);

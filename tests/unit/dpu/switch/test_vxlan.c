@@ -190,12 +190,66 @@ static void test_decap_crafted(void **state)
 #undef LOAD
 }
 
+static uint32_t make_arp(uint8_t *p, const char *target)
+{
+	uint32_t tip = tf_ip4(target), sip = tf_ip4("192.168.1.7");
+
+	memcpy(p, MAC_BCAST, 6);
+	memcpy(p + 6, MAC_A, 6);
+	vsw_put_be16(p + 12, ETH_P_ARP_);
+	vsw_put_be16(p + 14, 1);
+	vsw_put_be16(p + 16, ETH_P_IPV4_);
+	p[18] = 6;
+	p[19] = 4;
+	vsw_put_be16(p + 20, 1);
+	memcpy(p + 22, MAC_A, 6);
+	memcpy(p + 28, &sip, 4);
+	memset(p + 32, 0, 6);
+	memcpy(p + 38, &tip, 4);
+	memset(p + 42, 0, 18);   /* Ethernet padding */
+	return 60;
+}
+
+static void test_arp_responder(void **state)
+{
+	static struct vsw_frame f;
+	struct vxlan_cfg c;
+	uint32_t sip = tf_ip4("192.168.1.7");
+	const uint8_t *p;
+
+	(void)state;
+	cfg_init(&c);
+	f.data = f.buf + VSW_HEADROOM;
+	f.len = make_arp(f.data, "192.168.1.1");
+	assert_true(vxlan_arp_reply(&f, &c));
+	p = f.data;
+	assert_int_equal(f.len, 42);
+	assert_memory_equal(p, MAC_A, 6);              /* to the asker */
+	assert_memory_equal(p + 6, LOCAL_MAC, 6);
+	assert_int_equal(vsw_get_be16(p + 20), 2);      /* reply */
+	assert_memory_equal(p + 22, LOCAL_MAC, 6);     /* sender: us */
+	assert_memory_equal(p + 28, &c.local_ip, 4);
+	assert_memory_equal(p + 32, MAC_A, 6);         /* target: the asker */
+	assert_memory_equal(p + 38, &sip, 4);
+	/* other targets, replies, truncated requests: untouched */
+	f.len = make_arp(f.data, "192.168.1.2");
+	assert_false(vxlan_arp_reply(&f, &c));
+	assert_int_equal(f.len, 60);
+	f.len = make_arp(f.data, "192.168.1.1");
+	vsw_put_be16(f.data + 20, 2);
+	assert_false(vxlan_arp_reply(&f, &c));
+	f.len = make_arp(f.data, "192.168.1.1");
+	f.len = 41;
+	assert_false(vxlan_arp_reply(&f, &c));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encap_bytes),
 		cmocka_unit_test(test_decap_roundtrip),
 		cmocka_unit_test(test_decap_crafted),
+		cmocka_unit_test(test_arp_responder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
