@@ -68,6 +68,11 @@ bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n);
 /* Reset, negotiate (want = feature bits wanted besides VERSION_1; refused ones dropped), set up
  * queue qidx in ring memory slot `ring`, MSI-X vector if use_irq, DRIVER_OK. 0 or a guest_exit code. */
 int vdev_start(struct vdev *d, uint64_t want, unsigned ring);
+/* The same in steps, for devices with several queues: begin (reset .. FEATURES_OK), one
+ * vdev_queue() per queue (d->qidx, on copies of d sharing the transport), then vdev_go (DRIVER_OK). */
+int vdev_begin(struct vdev *d, uint64_t want);
+int vdev_queue(struct vdev *d, unsigned ring);
+int vdev_go(struct vdev *d);
 uint8_t vdev_status(struct vdev *d);
 /* Queue a chain of n buffers (addr, len, writable) and kick. */
 void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n);
@@ -80,6 +85,8 @@ void vq_publish(struct vdev *d, uint16_t head);
 /* test_virtio_misc.c */
 void test_virtio_rng(void);
 void test_virtio_console(void);
+/* test_virtio_net.c */
+void test_virtio_net(void);
 
 /* test_virtio_blk.c */
 void test_virtio_blk(void);

@@ -120,14 +120,10 @@ static int setup_msix(struct vdev *d, unsigned ring)
 	return 0;
 }
 
-int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
+int vdev_begin(struct vdev *d, uint64_t want)
 {
 	uint64_t offered;
-	uint16_t qsize;
-	uint8_t *mem;
 
-	if (ring >= RING_SLOTS)
-		return GUEST_EXIT_USAGE;
 	set_status(d, 0);
 	if (vdev_status(d) != 0) {
 		guest_printf("virtio: slot %u: reset did not clear the status\n", d->slot);
@@ -149,6 +145,16 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 		return GUEST_EXIT_CHECK;
 	}
 	guest_printf("virtio: slot %u features offered 0x%lx, accepted 0x%lx\n", d->slot, offered, d->features);
+	return 0;
+}
+
+int vdev_queue(struct vdev *d, unsigned ring)
+{
+	uint16_t qsize;
+	uint8_t *mem;
+
+	if (ring >= RING_SLOTS)
+		return GUEST_EXIT_USAGE;
 
 	if (d->mmio) {
 		mmio_write32(d->base + M_QSEL, d->qidx);
@@ -178,9 +184,6 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 		write64(d->base + M_QDRIVER, (uint64_t)(uintptr_t)d->avail);
 		write64(d->base + M_QDEVICE, (uint64_t)(uintptr_t)d->used);
 		mmio_write32(d->base + M_QREADY, 1);
-		set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-		if (!(vdev_status(d) & S_DRIVER_OK))
-			return GUEST_EXIT_CHECK;
 		return 0;
 	}
 	mmio_write16(d->common + C_QSIZE, d->qsize);
@@ -195,12 +198,28 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 			return r;
 	}
 	mmio_write16(d->common + C_QENABLE, 1);
+	return 0;
+}
+
+int vdev_go(struct vdev *d)
+{
 	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	if (!(vdev_status(d) & S_DRIVER_OK)) {
 		guest_printf("virtio: slot %u did not take DRIVER_OK (status 0x%x)\n", d->slot, vdev_status(d));
 		return GUEST_EXIT_CHECK;
 	}
 	return 0;
+}
+
+int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
+{
+	int r = vdev_begin(d, want);
+
+	if (!r)
+		r = vdev_queue(d, ring);
+	if (!r)
+		r = vdev_go(d);
+	return r;
 }
 
 void vq_publish(struct vdev *d, uint16_t head)
