@@ -52,14 +52,13 @@ class Dpu:
     def __init__(self, exe, procs, workdir, switch_cfg, core=1):
         self.dir = workdir
         self.ctl_path = os.path.join(workdir, "ctl.sock")
-        cfg = {"cores": [core if os.cpu_count() > core else -1], "control": self.ctl_path,
-               "switch": switch_cfg}
+        cfg = {"cores": [core if os.cpu_count() > core else -1], "switch": switch_cfg}
         cfg_path = os.path.join(workdir, "dpu.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
         self.log_path = os.path.join(workdir, "dpu.log")
         self.log = open(self.log_path, "w")
-        self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path], stdout=self.log,
+        self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path, "--control", self.ctl_path], stdout=self.log,
                                                stderr=subprocess.STDOUT))
         deadline = time.time() + 10
         while not os.path.exists(self.ctl_path):
