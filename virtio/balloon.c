@@ -1,2 +1,330 @@
 /* SPDX-License-Identifier: MIT */
-/* Reserved: virtio-balloon is being written by the net/balloon engineer (do not edit). */
+/*
+ * virtio-balloon. Inflate: every PFN the driver gives is checked against guest RAM and its page is
+ * released from the memfd (MADV_REMOVE, so a later guest read sees a fresh zero page); PFNs outside
+ * RAM are counted and ignored. Deflate: the pages simply fault back in. Statistics: the driver's
+ * buffer is logged, held, and handed back every `stats` seconds to ask for the next report.
+ * Queue 0 inflates, 1 deflates, 2 carries statistics.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "kite/evloop.h"
+#include "kite/log.h"
+#include "kite/virtio_balloon.h"
+#include "kite/virtio_dev.h"
+#include "kite/virtio_misc.h"
+#include "kite/virtio_pci.h"
+#include "kite/vm.h"
+
+#define BALLOON_QUEUE_SIZE 128
+#define BALLOON_INFLATEQ   0
+#define BALLOON_DEFLATEQ   1
+#define BALLOON_STATSQ     2
+#define BALLOON_PAGE       (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
+#define BALLOON_MAX_STATS  16
+
+struct balloon_dev {
+	struct virtio_dev vdev;
+	struct virtio_pci pci;
+	bool pci_on;
+	uint32_t num_pages, actual;
+	unsigned stats_period;
+	int timer_fd;
+	struct vq_elem elem;
+	struct vq_elem stats_elem;        /* held statistics buffer */
+	bool stats_held;
+	bool madvise_warned;
+	uint64_t inflated, deflated, released, bad_pfns, stats_reports;
+};
+
+static const char *const stat_names[] = {
+	"swap_in", "swap_out", "major_faults", "minor_faults", "free", "total", "available", "caches",
+	"hugetlb_allocations", "hugetlb_failures",
+};
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void balloon_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct balloon_dev *b = dev->priv;
+	uint8_t cfg[VIRTIO_BALLOON_CONFIG_SIZE];
+
+	put_le32(cfg, b->num_pages);
+	put_le32(cfg + 4, b->actual);
+	memcpy(data, cfg + off, len);
+}
+
+static void balloon_config_write(struct virtio_dev *dev, uint32_t off, const uint8_t *data, uint32_t len)
+{
+	struct balloon_dev *b = dev->priv;
+	uint8_t cfg[VIRTIO_BALLOON_CONFIG_SIZE];
+	uint32_t actual;
+
+	/* only `actual` (bytes 4..7) belongs to the driver */
+	put_le32(cfg + 4, b->actual);
+	if (off < 4 || off + len > VIRTIO_BALLOON_CONFIG_SIZE)
+		return;
+	memcpy(cfg + off, data, len);
+	actual = cfg[4] | (uint32_t)cfg[5] << 8 | (uint32_t)cfg[6] << 16 | (uint32_t)cfg[7] << 24;
+	if (actual != b->actual)
+		log_info("%s: driver reports actual=%u pages (target num_pages=%u)", dev->name, actual, b->num_pages);
+	b->actual = actual;
+}
+
+/* Release one guest page from the memfd. */
+static void release_page(struct balloon_dev *b, void *page)
+{
+	if (madvise(page, BALLOON_PAGE, MADV_REMOVE) == 0 || madvise(page, BALLOON_PAGE, MADV_DONTNEED) == 0) {
+		b->released++;
+		return;
+	}
+	if (!b->madvise_warned)
+		log_warn("%s: cannot release inflated pages (madvise: %s); they stay allocated", b->vdev.name,
+			 strerror(errno));
+	b->madvise_warned = true;
+}
+
+/* One inflate or deflate request: an array of 32-bit PFNs. false = malformed (queue broken). */
+static bool balloon_pfns(struct balloon_dev *b, struct virtqueue *vq, const struct vq_elem *e, bool inflate)
+{
+	uint64_t n, good = 0, bad = 0;
+
+	if (e->out_len % 4 || e->in_len) {
+		vq_set_broken(vq, "%s request of %llu readable and %llu writable bytes (need a PFN array)",
+			      inflate ? "inflate" : "deflate", (unsigned long long)e->out_len,
+			      (unsigned long long)e->in_len);
+		return false;
+	}
+	n = e->out_len / 4;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t pfn;
+		void *page;
+
+		vq_iov_to_buf(e->iov, e->out_num, i * 4, &pfn, 4);
+		page = vm_gpa(b->vdev.vm, (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT, BALLOON_PAGE);
+		if (!page) {
+			bad++;
+			continue;
+		}
+		if (inflate)
+			release_page(b, page);
+		good++;
+	}
+	if (bad)
+		log_warn("%s: %llu PFNs outside guest RAM ignored in a%s request", b->vdev.name,
+			 (unsigned long long)bad, inflate ? "n inflate" : " deflate");
+	b->bad_pfns += bad;
+	if (inflate)
+		b->inflated += good;
+	else
+		b->deflated += good;
+	log_info("%s: %s %llu pages (inflated %llu, deflated %llu, released %llu in total)", b->vdev.name,
+		 inflate ? "inflated" : "deflated", (unsigned long long)good, (unsigned long long)b->inflated,
+		 (unsigned long long)b->deflated, (unsigned long long)b->released);
+	return true;
+}
+
+static void balloon_log_stats(struct balloon_dev *b, const struct vq_elem *e)
+{
+	char line[512];
+	size_t pos = 0;
+	uint64_t n = e->out_len / sizeof(struct virtio_balloon_stat);
+
+	if (n > BALLOON_MAX_STATS)
+		n = BALLOON_MAX_STATS;
+	line[0] = '\0';
+	for (uint64_t i = 0; i < n && pos < sizeof(line) - 1; i++) {
+		struct virtio_balloon_stat st;
+		int w;
+
+		vq_iov_to_buf(e->iov, e->out_num, i * sizeof(st), &st, sizeof(st));
+		if (st.tag < sizeof(stat_names) / sizeof(stat_names[0]))
+			w = snprintf(line + pos, sizeof(line) - pos, " %s=%llu", stat_names[st.tag],
+				     (unsigned long long)st.val);
+		else
+			w = snprintf(line + pos, sizeof(line) - pos, " tag%u=%llu", st.tag, (unsigned long long)st.val);
+		if (w < 0)
+			break;
+		pos += (size_t)w;
+	}
+	b->stats_reports++;
+	/* the first report at info level, the periodic ones at debug level (one a period) */
+	if (b->stats_reports == 1)
+		log_info("%s: statistics report %llu:%s", b->vdev.name, (unsigned long long)b->stats_reports,
+			 n ? line : " (empty)");
+	else
+		log_debug("%s: statistics report %llu:%s", b->vdev.name, (unsigned long long)b->stats_reports,
+			  n ? line : " (empty)");
+}
+
+static void balloon_stats(struct balloon_dev *b, struct virtqueue *vq)
+{
+	int r;
+
+	if (b->stats_held)
+		return;       /* the driver has nothing to add until we hand the buffer back */
+	r = vq_pop(vq, &b->stats_elem);
+	if (r != 1) {
+		if (r < 0)
+			virtio_dev_queue_done(&b->vdev, BALLOON_STATSQ);
+		return;
+	}
+	if (b->stats_elem.out_len % sizeof(struct virtio_balloon_stat) || b->stats_elem.in_len) {
+		vq_set_broken(vq, "statistics buffer of %llu readable and %llu writable bytes",
+			      (unsigned long long)b->stats_elem.out_len, (unsigned long long)b->stats_elem.in_len);
+		virtio_dev_queue_done(&b->vdev, BALLOON_STATSQ);
+		return;
+	}
+	balloon_log_stats(b, &b->stats_elem);
+	b->stats_held = true;
+}
+
+static void balloon_queue_notify(struct virtio_dev *dev, unsigned q)
+{
+	struct balloon_dev *b = dev->priv;
+	struct virtqueue *vq = &dev->q[q].vq;
+	unsigned served = 0;
+	int r;
+
+	if (q == BALLOON_STATSQ) {
+		balloon_stats(b, vq);
+		return;
+	}
+	for (;;) {
+		while ((r = vq_pop(vq, &b->elem)) == 1) {
+			if (!balloon_pfns(b, vq, &b->elem, q == BALLOON_INFLATEQ))
+				break;
+			vq_push(vq, &b->elem, 0);
+			served++;
+		}
+		if (r != 0 || vq->broken || !vq_enable_kicks(vq, true))
+			break;
+	}
+	if (served || vq->broken)
+		virtio_dev_queue_done(dev, q);
+}
+
+/* Statistics period elapsed: hand the held buffer back so the driver sends a fresh report. */
+static void on_stats_timer(void *opaque, int fd, uint32_t events)
+{
+	struct balloon_dev *b = opaque;
+	struct virtqueue *vq;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	vq = &b->vdev.q[BALLOON_STATSQ].vq;
+	if (b->stats_held && (b->vdev.status & VIRTIO_STATUS_DRIVER_OK) && vq->ready && !vq->broken) {
+		b->stats_held = false;
+		vq_push(vq, &b->stats_elem, 0);
+		virtio_dev_queue_done(&b->vdev, BALLOON_STATSQ);
+	}
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void balloon_reset(struct virtio_dev *dev)
+{
+	struct balloon_dev *b = dev->priv;
+
+	b->stats_held = false;
+	b->actual = 0;
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+	.device_id = VIRTIO_ID_BALLOON,
+	.config_size = VIRTIO_BALLOON_CONFIG_SIZE,
+	.config_read = balloon_config_read,
+	.config_write = balloon_config_write,
+	.queue_notify = balloon_queue_notify,
+	.reset = balloon_reset,
+};
+
+struct balloon_dev *balloon_create(struct vm *vm, uint32_t target_pages)
+{
+	struct balloon_options o = { .enabled = true, .pages = target_pages, .stats = BALLOON_DEFAULT_STATS };
+
+	return balloon_create_opts(vm, &o);
+}
+
+struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_options *o)
+{
+	struct balloon_dev *b = calloc(1, sizeof(*b));
+	const char *name = "virtio-balloon0";
+	uint64_t features = (1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+
+	if (!b) {
+		log_err("%s: out of memory", name);
+		return NULL;
+	}
+	b->timer_fd = -1;
+	b->num_pages = o->pages;
+	b->stats_period = o->stats;
+	if ((uint64_t)o->pages * BALLOON_PAGE > vm->ram_size)
+		log_warn("%s: target of %u pages is more than the guest's %llu MiB", name, o->pages,
+			 (unsigned long long)(vm->ram_size >> 20));
+	if (o->stats)
+		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
+	if (virtio_dev_init(&b->vdev, vm, name, &balloon_ops, b, features, 3, BALLOON_QUEUE_SIZE) < 0)
+		goto fail;
+	if (o->stats) {
+		struct itimerspec its = {
+			.it_interval = { .tv_sec = o->stats },
+			.it_value = { .tv_sec = o->stats },
+		};
+
+		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b->timer_fd < 0 || timerfd_settime(b->timer_fd, 0, &its, NULL) < 0) {
+			log_err("%s: statistics timer: %m", name);
+			goto fail;
+		}
+		if (evloop_add(vm->loop, b->timer_fd, EPOLLIN, on_stats_timer, b) < 0) {
+			log_err("%s: adding the statistics timer to the event loop failed", name);
+			close(b->timer_fd);
+			b->timer_fd = -1;
+			goto fail;
+		}
+	}
+	if (virtio_pci_init(&b->pci, &b->vdev, 0x058000) < 0)
+		goto fail;
+	b->pci_on = true;
+	log_info("%s: target %u pages, statistics %s%.0u%s, PCI slot %u", name, o->pages,
+		 o->stats ? "every " : "off", o->stats, o->stats ? " s" : "", b->pci.pci.slot);
+	return b;
+fail:
+	balloon_destroy(b);
+	return NULL;
+}
+
+void balloon_destroy(struct balloon_dev *b)
+{
+	if (!b)
+		return;
+	if (b->pci_on) {
+		virtio_pci_exit(&b->pci);
+		log_info("%s: %llu pages inflated, %llu deflated, %llu released, %llu bad PFNs, %llu statistics reports",
+			 b->vdev.name, (unsigned long long)b->inflated, (unsigned long long)b->deflated,
+			 (unsigned long long)b->released, (unsigned long long)b->bad_pfns,
+			 (unsigned long long)b->stats_reports);
+	}
+	if (b->timer_fd >= 0) {
+		if (b->vdev.vm && b->vdev.vm->loop)
+			evloop_del(b->vdev.vm->loop, b->timer_fd);
+		close(b->timer_fd);
+	}
+	if (b->vdev.ops)
+		virtio_dev_exit(&b->vdev);
+	free(b);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kite's virtio-balloon (virtio/balloon.c): inflate and deflate queues (every PFN checked against
+ * guest RAM; inflated pages are released from the memfd with MADV_REMOVE), the statistics queue
+ * (the driver's buffer is held and handed back every `stats` seconds; each report is logged) and
+ * the num_pages / actual configuration; DEFLATE_ON_OOM offered.
+ *   --balloon [pages=N]  (virtio/virtio_config.c; JSON "balloon": true | N)
+ */
+#ifndef KITE_VIRTIO_BALLOON_H
+#define KITE_VIRTIO_BALLOON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef VIRTIO_ID_BALLOON
+#define VIRTIO_ID_BALLOON              5
+#endif
+#define BALLOON_DEFAULT_STATS          1    /* seconds, for balloon_create() */
+#define VIRTIO_BALLOON_F_MUST_TELL_HOST 0
+#define VIRTIO_BALLOON_F_STATS_VQ      1
+#define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
+#define VIRTIO_BALLOON_PFN_SHIFT       12
+#define VIRTIO_BALLOON_CONFIG_SIZE     8    /* num_pages, actual */
+
+struct virtio_balloon_stat {
+	uint16_t tag;
+	uint64_t val;
+} __attribute__((packed));
+
+struct balloon_options {
+	bool enabled;
+	uint32_t pages;        /* initial target (num_pages) */
+	unsigned stats;        /* statistics period in seconds; 0 = no statistics queue */
+};
+
+struct vm;
+struct balloon_dev;
+
+/* balloon_create(vm, target_pages) and balloon_destroy() are declared in kite/virtio_misc.h
+ * (statistics every BALLOON_DEFAULT_STATS seconds); this one takes every option. */
+struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_options *opts);
+/* target_pages: the num_pages the host asks the guest to give back (same as in kite/virtio_misc.h). */
+struct balloon_dev *balloon_create(struct vm *vm, uint32_t target_pages);
+void balloon_destroy(struct balloon_dev *b);
+
+#endif
