@@ -21,6 +21,7 @@ static const struct guest_test tests[] = {
 	{ "virtio-blk-evil", test_virtio_blk_evil, "hostile driver on disk 0, disk 1 keeps serving" },
 	{ "virtio-rng", test_virtio_rng, "two virtio-rng reads, printed in hex" },
 	{ "virtio-console", test_virtio_console, "one line on virtio-console hvc0" },
+	{ "virtio-balloon", test_virtio_balloon, "virtio-balloon: inflated pages come back zeroed" },
 	{ "virtio-net", test_virtio_net, "virtio-net: send a frame, receive a merged one" },
 };
 

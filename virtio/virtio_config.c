@@ -11,11 +11,31 @@
 #include "kite/virtio_devices.h"
 #include "kite/virtio_net.h"
 
+static int parse_u64(const char *v, uint64_t *out, const char *what, const char *key);
+
 struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 unsigned virtio_cfg_nblk;
 struct net_options virtio_cfg_net[KITE_MAX_NET];
 unsigned virtio_cfg_nnet;
 bool virtio_cfg_rng;
+bool virtio_cfg_balloon;
+uint32_t virtio_cfg_balloon_pages;
+
+/* --balloon [pages=N] */
+int virtio_cfg_set_balloon(const char *spec, const char *what)
+{
+	uint64_t v = 0;
+
+	if (spec && *spec) {
+		if (strncmp(spec, "pages=", 6) || parse_u64(spec + 6, &v, what, "pages") < 0 || v > UINT32_MAX) {
+			log_err("%s: '%s': expected pages=N", what, spec);
+			return -1;
+		}
+	}
+	virtio_cfg_balloon = true;
+	virtio_cfg_balloon_pages = (uint32_t)v;
+	return 0;
+}
 char *virtio_cfg_console;
 
 int virtio_cfg_set_rng(bool on)
@@ -64,6 +84,7 @@ void virtio_cfg_clear(void)
 	memset(virtio_cfg_net, 0, sizeof(virtio_cfg_net));
 	virtio_cfg_nnet = 0;
 	virtio_cfg_rng = false;
+	virtio_cfg_balloon = false;
 	free(virtio_cfg_console);
 	virtio_cfg_console = NULL;
 }
@@ -378,6 +399,22 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 			return -1;
 		}
 		return virtio_cfg_set_rng(cJSON_IsTrue(arr));
+	}
+	if (!strcmp(key, "balloon")) {
+		char spec[32];
+
+		if (cJSON_IsBool(arr)) {
+			if (cJSON_IsTrue(arr))
+				return virtio_cfg_set_balloon(NULL, what);
+			virtio_cfg_balloon = false;
+			return 0;
+		}
+		if (!cJSON_IsNumber(arr) || arr->valuedouble < 0 || arr->valuedouble > 4294967295.0) {
+			log_err("%s must be true, false or a number of pages", what);
+			return -1;
+		}
+		snprintf(spec, sizeof(spec), "pages=%.0f", arr->valuedouble);
+		return virtio_cfg_set_balloon(spec, what);
 	}
 	if (!strcmp(key, "console_virtio")) {
 		if (!cJSON_IsString(arr)) {

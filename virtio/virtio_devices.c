@@ -18,11 +18,14 @@ extern unsigned virtio_cfg_nblk;
 extern struct net_options virtio_cfg_net[KITE_MAX_NET];
 extern unsigned virtio_cfg_nnet;
 extern bool virtio_cfg_rng;
+extern bool virtio_cfg_balloon;
+extern uint32_t virtio_cfg_balloon_pages;
 extern char *virtio_cfg_console;
 
 static struct net_dev *nets[KITE_MAX_NET];
 static unsigned nnets;
 static struct rng_dev *rng;
+static struct balloon_dev *balloon;
 static struct vcon_dev *vcon;
 
 static struct blk_dev *blks[KITE_MAX_BLK];
@@ -52,11 +55,22 @@ static int announce_mmio(struct vm *vm)
 	return 0;
 }
 
+/* Is any PCI function configured? Without one, kite keeps the legacy "no PCI" answers on 0xCF8. */
+static bool pci_needed(void)
+{
+	for (unsigned i = 0; i < virtio_cfg_nblk; i++)
+		if (virtio_cfg_blk[i].transport == VIRTIO_TRANSPORT_PCI)
+			return true;
+	return virtio_cfg_nnet || virtio_cfg_rng || virtio_cfg_console || virtio_cfg_balloon;
+}
+
 int virtio_devices_init(struct vm *vm)
 {
-	if (pci_init(vm) < 0)
-		return -1;
-	bus_up = true;
+	if (pci_needed()) {
+		if (pci_init(vm) < 0)
+			return -1;
+		bus_up = true;
+	}
 	for (unsigned i = 0; i < virtio_cfg_nblk; i++) {
 		blks[i] = blk_create(vm, &virtio_cfg_blk[i], i);
 		if (!blks[i])
@@ -70,6 +84,8 @@ int virtio_devices_init(struct vm *vm)
 		nnets = i + 1;
 	}
 	if (virtio_cfg_rng && !(rng = rng_create(vm)))
+		return -1;
+	if (virtio_cfg_balloon && !(balloon = balloon_create(vm, virtio_cfg_balloon_pages)))
 		return -1;
 	if (virtio_cfg_console && !(vcon = vcon_create(vm, virtio_cfg_console)))
 		return -1;
@@ -90,6 +106,8 @@ void virtio_devices_exit(struct vm *vm)
 	nnets = 0;
 	rng_destroy(rng);
 	rng = NULL;
+	balloon_destroy(balloon);
+	balloon = NULL;
 	vcon_destroy(vcon);
 	vcon = NULL;
 	free(mmio_cmdline);

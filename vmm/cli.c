@@ -14,7 +14,7 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
-	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET,   /* virtio devices (virtio/virtio_config.c) */
+	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON,   /* virtio devices (virtio/virtio_config.c) */
 };
 
 static const struct option cli_options[] = {
@@ -35,6 +35,7 @@ static const struct option cli_options[] = {
 	{ "blk", required_argument, NULL, OPT_BLK },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "balloon", optional_argument, NULL, OPT_BALLOON },
 	{ "console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO },
 	{ NULL, 0, NULL, 0 },
 };
@@ -60,6 +61,7 @@ void cli_usage(FILE *out)
 		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
 		"                        more keys: iops=N, bps=N, transport=pci|mmio\n"
 		"  --net tap=NAME[,mac=52:54:00:..][,mtu=N]  virtio-net on a TAP (repeatable; JSON \"net\")\n"
+		"  --balloon[=pages=N]   virtio-balloon, target N pages (JSON \"balloon\": true | N)\n"
 		"  --rng                 virtio-rng entropy device (JSON \"rng\": true)\n"
 		"  --console-virtio OUT  virtio-console hvc0, output to stdio or file:PATH (JSON \"console_virtio\")\n"
 		"  --verbose             debug logging\n"
@@ -111,6 +113,8 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		return virtio_cfg_set_rng(true);
 	case OPT_NET:
 		return virtio_cfg_parse_net(arg, "--net");
+	case OPT_BALLOON:
+		return virtio_cfg_set_balloon(arg, "--balloon");
 	case OPT_CONSOLE_VIRTIO:
 		return virtio_cfg_set_console(arg, "--console-virtio");
 	}

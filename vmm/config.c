@@ -250,10 +250,11 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 	}
 	if (!strcmp(key, "pin_vcpus"))
 		return json_pin_vcpus(o, item, origin);
-	if (!strcmp(key, "blk") || !strcmp(key, "net") || !strcmp(key, "rng") || !strcmp(key, "console_virtio"))
+	if (!strcmp(key, "blk") || !strcmp(key, "net") || !strcmp(key, "rng") || !strcmp(key, "console_virtio") ||
+	    !strcmp(key, "balloon"))
 		return virtio_cfg_json(key, item, origin);   /* virtio devices (virtio/virtio_config.c) */
 	log_err("%s: unknown key '%s' (known: kernel, initrd, cmdline, cpus, memory, console, hugepages, "
-		"pin_vcpus, kvm, blk, net, rng, console_virtio)", origin, key);
+		"pin_vcpus, kvm, blk, net, rng, balloon, console_virtio)", origin, key);
 	return -1;
 }
 

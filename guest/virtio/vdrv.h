@@ -85,6 +85,7 @@ void vq_publish(struct vdev *d, uint16_t head);
 /* test_virtio_misc.c */
 void test_virtio_rng(void);
 void test_virtio_console(void);
+void test_virtio_balloon(void);
 /* test_virtio_net.c */
 void test_virtio_net(void);
 

@@ -12,6 +12,7 @@
 #define KITE_VIRTIO_DEVICES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define KITE_MAX_BLK 16
 
@@ -22,8 +23,10 @@ int virtio_cfg_parse_blk(const char *spec, const char *what);
 /* --net tap=NAME[,mac=..][,mtu=N] (JSON "net": [ {"tap": ...}, ... ]) */
 int virtio_cfg_parse_net(const char *spec, const char *what);
 int virtio_cfg_set_rng(bool on);
+/* --balloon [pages=N] (JSON "balloon": true | N) */
+int virtio_cfg_set_balloon(const char *spec, const char *what);
 int virtio_cfg_set_console(const char *out, const char *what);
-/* Apply the JSON value of key "blk", "net", "rng" or "console_virtio" (a cJSON *). 0 or -1 (logged). */
+/* Apply the JSON value of key "blk", "net", "rng", "balloon" or "console_virtio" (a cJSON *). 0 or -1 (logged). */
 int virtio_cfg_json(const char *key, const void *item, const char *origin);
 /* Forget every configured device. */
 void virtio_cfg_clear(void);

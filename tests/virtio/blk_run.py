@@ -11,7 +11,8 @@ MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --c
       for a refill (1 s), and every request must still complete),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
       rng (virtio-rng: two reads, different and not constant), console (virtio-console: the guest's
-      line must be the whole content of the --console-virtio file; devices set in a JSON file).
+      line must be the whole content of the --console-virtio file; devices set in a JSON file),
+      balloon (virtio-balloon: inflated pages released by kite, read zero in the guest afterwards).
 qemu-MODE: the same guest drivers against QEMU's virtio devices (q35, TCG, modern-only devices) for
       MODE in pattern, irq, ro, rng, console, evil-*: proves the drivers follow the spec.
 Exit 0 = pass, 1 = fail (the reason and the console printed), 77 = skip (no /dev/kvm).
@@ -99,6 +100,9 @@ def to_qemu(kite_cmd, kernel, console):
                                                                                ",serial=" + spec["id"] if "id" in spec else "")]
             ndisk += 1
             i += 2
+        elif arg == "--balloon":
+            q += ["-device", "virtio-balloon-pci,disable-legacy=on"]
+            i += 1
         elif arg == "--rng":
             q += ["-device", "virtio-rng-pci,disable-legacy=on"]
             i += 1
@@ -155,6 +159,24 @@ def run(a, tmp):
     elif mode == "rng":
         guest = "kite.test=virtio-rng"
         cmd += ["--rng"]
+    elif mode == "balloon":
+        guest = "kite.test=virtio-balloon"
+        if qemu:
+            cmd += ["--balloon"]
+        else:
+            cfg = os.path.join(tmp, "kite.json")
+            with open(cfg, "w") as f:
+                json.dump({"balloon": 7}, f)
+            cmd += ["--config", cfg]
+    elif mode == "balloon":
+        guest = "kite.test=virtio-balloon"
+        if qemu:
+            cmd += ["--balloon"]
+        else:
+            cfg = os.path.join(tmp, "kite.json")
+            with open(cfg, "w") as f:
+                json.dump({"balloon": 7}, f)
+            cmd += ["--config", cfg]
     elif mode == "console":
         text = "hvc0-%d-%d" % (seed, sector)
         guest = "kite.test=virtio-console kite.vcon_text=" + text
@@ -222,6 +244,11 @@ def run(a, tmp):
             check(len(reads) == 2 and all(len(r) == 128 for r in reads), "expected two 64-byte reads")
             check(reads[0] != reads[1], "two reads returned the same bytes")
             check(all(len(set(bytes.fromhex(r))) > 8 for r in reads), "rng bytes look constant")
+        elif mode == "balloon":
+            check(re.search(r"^virtio-balloon: host target %d pages; 4 pages inflated and deflated, they read zero$"
+                            % (0 if qemu else 7), con, re.M), "balloon pages not zeroed or target wrong")
+            check(qemu or re.search(r"virtio-balloon0: .*(released 4|4 released|4 pages released)", err),
+                  "kite did not release 4 pages")
         elif mode == "console":
             got = open(hvc, "rb").read() if os.path.exists(hvc) else b"<no file>"
             check(got == (text + "\n").encode(), "hvc0 output is %r, expected %r" % (got, text + "\n"))
