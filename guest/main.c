@@ -23,6 +23,7 @@ static const struct guest_test tests[] = {
 	{ "virtio-console", test_virtio_console, "one line on virtio-console hvc0" },
 	{ "virtio-balloon", test_virtio_balloon, "virtio-balloon: inflated pages come back zeroed" },
 	{ "virtio-net", test_virtio_net, "virtio-net: send a frame, receive a merged one" },
+	{ "virtio-balloon-stats", test_virtio_balloon_stats, "virtio-balloon: bad PFN, 2 stats reports, pages released" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);

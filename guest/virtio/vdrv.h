@@ -88,6 +88,8 @@ void test_virtio_console(void);
 void test_virtio_balloon(void);
 /* test_virtio_net.c */
 void test_virtio_net(void);
+/* test_virtio_balloon.c */
+void test_virtio_balloon_stats(void);
 
 /* test_virtio_blk.c */
 void test_virtio_blk(void);
