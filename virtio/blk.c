@@ -227,7 +227,9 @@ static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, 
 		return VIRTIO_BLK_S_IOERR;
 	if (total % VIRTIO_BLK_SECTOR || sector > blk->size / VIRTIO_BLK_SECTOR ||
 	    total > blk->size - sector * VIRTIO_BLK_SECTOR) {
-		log_warn("%s: %s of %llu bytes at sector %llu outside the %llu-byte image or not whole sectors",
+		/* the guest controls this: one warning per device, then debug lines */
+		kite_log(blk->errors ? KITE_LOG_DEBUG : KITE_LOG_WARN,
+			 "%s: %s of %llu bytes at sector %llu outside the %llu-byte image or not whole sectors",
 			 blk->vdev.name, write ? "write" : "read", (unsigned long long)total,
 			 (unsigned long long)sector, (unsigned long long)blk->size);
 		return VIRTIO_BLK_S_IOERR;

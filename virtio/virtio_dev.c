@@ -154,8 +154,13 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 
 void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
 {
-	struct virtio_queue *vq = &dev->q[q];
-	struct vq_config cfg = {
+	struct virtio_queue *vq;
+	struct vq_config cfg;
+
+	if (q >= dev->nqueues || dev->q[q].enabled)
+		return;
+	vq = &dev->q[q];
+	cfg = (struct vq_config){
 		.size = vq->size,
 		.desc = vq->desc,
 		.driver = vq->driver,
@@ -163,9 +168,6 @@ void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
 		.features = dev->guest_features,
 		.addr_is_uva = false,
 	};
-
-	if (q >= dev->nqueues || vq->enabled)
-		return;
 	if (!(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
 		log_warn("%s: queue %u enabled before FEATURES_OK: ignored", dev->name, q);
 		return;
