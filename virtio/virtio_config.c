@@ -273,7 +273,13 @@ static int net_set(struct net_options *o, const char *key, const char *val, cons
 		o->mtu = (unsigned)v;
 		return 0;
 	}
-	log_err("%s: unknown key '%s' (known: tap, mac, mtu)", what, key);
+	{
+		int r = net_option_limit(o, key, val, what);   /* bps, pps, burst (virtio/net_limit.c) */
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
+	log_err("%s: unknown key '%s' (known: tap, mac, mtu, bps, pps, burst)", what, key);
 	return -1;
 }
 

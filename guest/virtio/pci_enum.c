@@ -103,7 +103,10 @@ static bool walk_caps(struct vdev *d)
 
 			d->msix_cap = p;
 			d->msix_n = (pci_cfg_read16(d->slot, p + 2) & 0x7ff) + 1;
+			uint32_t pba = pci_cfg_read32(d->slot, p + 8);
+
 			d->msix_table = d->bar[t & 7] + (t & ~7u);
+			d->msix_pba = d->bar[pba & 7] + (pba & ~7u);
 		} else if (id == 0x09) {
 			uint8_t type = pci_cfg_read8(d->slot, p + 3), bar = pci_cfg_read8(d->slot, p + 4);
 			uint32_t off = pci_cfg_read32(d->slot, p + 8);

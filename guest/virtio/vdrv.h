@@ -42,7 +42,7 @@ struct vdev {
 	uint64_t common, isr, device, notify;
 	uint32_t notify_mult;
 	uint8_t msix_cap;
-	uint64_t msix_table;
+	uint64_t msix_table, msix_pba;
 	unsigned msix_n;
 	bool use_irq;
 	uint8_t irq_vector;

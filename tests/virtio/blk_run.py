@@ -4,7 +4,7 @@
 the images on the host.
 
 usage: blk_run.py --kite KITE --kernel GUEST MODE
-MODE: pattern (polled), irq (MSI-X), nocache (cache=none), json (disk from a --config file),
+MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered on unmask), nocache (cache=none), json (disk from a --config file),
       mmio (transport=mmio, found through virtio_mmio.device= on the command line),
       sync (aio=sync: no io_uring; pattern checks io_uring served the read, write and flush),
       ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
@@ -141,7 +141,7 @@ def run(a, tmp):
         wz = sector + 20
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d" % (guest, wz)
         if mode == "irq":
-            guest += " kite.irq=1"
+            guest += " kite.irq=1 kite.msix_mask=1"
         if mode == "mmio":
             guest += " kite.mmio=1"
         if mode == "json":
@@ -239,6 +239,7 @@ def run(a, tmp):
                 check(re.search(r"^virtio: mmio device id 2 at 0xd0000000", con, re.M), "not found as virtio-mmio")
             if mode == "irq":
                 check(re.search(r"^virtio-blk: [1-9][0-9]* MSI-X interrupts", con, re.M), "no MSI-X interrupts")
+                check("masked MSI-X vector latched in the PBA, delivered on unmask" in con, "MSI-X mask/PBA check")
         elif mode == "rng":
             reads = re.findall(r"^virtio-rng: read [01]: ([0-9a-f]+)$", con, re.M)
             check(len(reads) == 2 and all(len(r) == 128 for r in reads), "expected two 64-byte reads")
