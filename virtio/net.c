@@ -3,7 +3,8 @@
  * virtio-net on a TAP device. Transmit: each chain (header + frame) is one writev() to the TAP.
  * Receive: a frame read from the TAP (header included, IFF_VNET_HDR) is scattered over one chain,
  * or over several with MRG_RXBUF (num_buffers set); with no buffer posted it waits, and TAP input
- * pauses until the driver refills the queue.
+ * pauses until the driver refills the queue. Transmitted headers are checked against the MTU and
+ * the negotiated offloads (bad frames dropped and counted); bps/pps token buckets per direction.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +15,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/ratelimit.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_net.h"
 #include "kite/virtio_pci.h"
@@ -44,7 +47,69 @@ struct net_dev {
 	struct vq_elem elem;
 	struct vq_elem *rx_elems;   /* chains one merged frame is spread over */
 	uint64_t tx_frames, rx_frames, rx_waits, tx_errors;
+	/* header checks and rate limits */
+	unsigned mtu;
+	uint64_t tx_oversized, tx_bad_hdr, throttled;
+	struct ratelimit tx_pps, tx_bps, rx_pps, rx_bps;
+	bool limited, tx_throttled, rx_throttled;
+	int timer_fd;                /* rate-limit retry timer */
 };
+
+/* Both buckets of a direction admit one frame of len bytes now? Takes the tokens if so. */
+static bool limit_admit(struct ratelimit *pps, struct ratelimit *bps, uint64_t len)
+{
+	uint64_t now = rl_now_ns();
+
+	if (!rl_unlimited(pps) && rl_available(pps, now) < 1)
+		return false;
+	if (!rl_unlimited(bps) && rl_available(bps, now) < (len < bps->burst ? len : bps->burst))
+		return false;
+	rl_take(pps, 1, now);
+	rl_take(bps, len, now);
+	return true;
+}
+
+/* A direction ran out of tokens: look again in a few milliseconds. */
+static void limit_wait(struct net_dev *net)
+{
+	struct itimerspec its = { .it_value = { .tv_nsec = 2 * 1000 * 1000 } };
+
+	net->throttled++;
+	if (timerfd_settime(net->timer_fd, 0, &its, NULL) < 0)
+		log_warn("%s: rate-limit timer: %s", net->vdev.name, strerror(errno));
+}
+
+/* Checks of a transmitted frame's header. true = send it. */
+static bool tx_header_ok(struct net_dev *net, const struct vq_elem *e)
+{
+	struct { uint8_t flags, gso_type; uint16_t hdr_len, gso_size, csum_start, csum_offset; } __attribute__((packed)) h;
+	uint64_t frame = e->out_len - VIRTIO_NET_HDR_LEN;
+	uint8_t gso = 0;
+
+	vq_iov_to_buf(e->iov, e->out_num, 0, &h, sizeof(h));
+	gso = h.gso_type & 0x7f;
+	if (gso == 0 && frame > (uint64_t)net->mtu + 18) {
+		if (!net->tx_oversized)
+			log_warn("%s: %llu-byte frame over MTU %u + 18 without GSO dropped (counted from now on)",
+				 net->vdev.name, (unsigned long long)frame, net->mtu);
+		net->tx_oversized++;
+		return false;
+	}
+	if ((gso == 1 && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_HOST_TSO4)) ||
+	    (gso == 4 && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_HOST_TSO6)) ||
+	    (gso != 0 && gso != 1 && gso != 4) ||
+	    ((h.flags & 1) && (!virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_CSUM) ||
+			       (uint64_t)h.csum_start + h.csum_offset + 2 > frame)) ||
+	    (gso && (!(h.flags & 1) || !h.gso_size))) {
+		if (!net->tx_bad_hdr)
+			log_warn("%s: frame with header flags 0x%x gso %u csum %u+%u (not negotiated or outside the "
+				 "%llu-byte frame) dropped (counted from now on)", net->vdev.name, h.flags, h.gso_type,
+				 h.csum_start, h.csum_offset, (unsigned long long)frame);
+		net->tx_bad_hdr++;
+		return false;
+	}
+	return true;
+}
 
 static void net_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
@@ -66,10 +131,20 @@ static void net_tx(struct net_dev *net, struct virtqueue *vq)
 	unsigned served = 0;
 	int r;
 
+	net->tx_throttled = false;
 	while ((r = vq_pop(vq, &net->elem)) == 1) {
+		if (net->limited && net->elem.out_len >= VIRTIO_NET_HDR_LEN &&
+		    !limit_admit(&net->tx_pps, &net->tx_bps, net->elem.out_len - VIRTIO_NET_HDR_LEN)) {
+			vq_unpop(vq, &net->elem);       /* stays in the ring until tokens come */
+			net->tx_throttled = true;
+			limit_wait(net);
+			break;
+		}
 		if (net->elem.out_len < VIRTIO_NET_HDR_LEN || net->elem.out_len > NET_MAX_FRAME) {
 			log_warn("%s: transmit chain of %llu bytes dropped (header %d, at most %d)", net->vdev.name,
 				 (unsigned long long)net->elem.out_len, VIRTIO_NET_HDR_LEN, NET_MAX_FRAME);
+			net->tx_errors++;
+		} else if (!tx_header_ok(net, &net->elem)) {
 			net->tx_errors++;
 		} else if (writev(net->tap_fd, net->elem.iov, (int)net->elem.out_num) < 0) {
 			if (errno != EAGAIN)
@@ -148,8 +223,17 @@ static void net_rx(struct net_dev *net)
 
 	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
 		return;
+	net->rx_throttled = false;
 	for (;;) {
 		ssize_t len;
+
+		if (net->frame_len && net->limited &&
+		    !limit_admit(&net->rx_pps, &net->rx_bps, net->frame_len - VIRTIO_NET_HDR_LEN)) {
+			tap_poll(net, false);         /* the frame waits, the TAP is not read meanwhile */
+			net->rx_throttled = true;
+			limit_wait(net);
+			return;
+		}
 
 		if (net->frame_len && !net_rx_deliver(net, vq)) {
 			tap_poll(net, false);         /* resume on the next receive-queue kick */
@@ -179,6 +263,26 @@ static void on_tap(void *opaque, int fd, uint32_t events)
 			;                             /* no driver: frames are dropped, as on a cable */
 	} else {
 		net_rx(net);
+	}
+	pthread_mutex_unlock(&net->vdev.lock);
+}
+
+static void on_limit_timer(void *opaque, int fd, uint32_t events)
+{
+	struct net_dev *net = opaque;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	pthread_mutex_lock(&net->vdev.lock);
+	if ((net->vdev.status & VIRTIO_STATUS_DRIVER_OK) && !(net->vdev.status & VIRTIO_STATUS_NEEDS_RESET)) {
+		struct virtqueue *txq = &net->vdev.q[NET_TXQ].vq;
+
+		if (net->tx_throttled && txq->ready && !txq->broken)
+			net_tx(net, txq);
+		if (net->rx_throttled)
+			net_rx(net);
 	}
 	pthread_mutex_unlock(&net->vdev.lock);
 }
@@ -218,6 +322,7 @@ static void net_reset(struct virtio_dev *dev)
 
 	net->frame_len = 0;
 	net->offloads_set = false;
+	net->tx_throttled = net->rx_throttled = false;
 	if (net->tap_fd >= 0)
 		tap_poll(net, true);
 }
@@ -269,6 +374,8 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		return NULL;
 	}
 	net->tap_fd = -1;
+	net->timer_fd = -1;
+	net->mtu = mtu;
 	snprintf(name, sizeof(name), "virtio-net%u", index);
 	snprintf(net->vdev.name, sizeof(net->vdev.name), "%s", name);
 	net->frame = malloc(NET_MAX_FRAME);
@@ -303,12 +410,30 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		goto fail;
 	}
 	net->tap_polled = true;
+	if (o->pps || o->bps) {
+		/* burst in frames; the byte bucket holds as many full-size frames */
+		uint64_t now = rl_now_ns(), fburst = o->burst, bburst = o->burst * (mtu + 18ULL);
+
+		rl_init(&net->tx_pps, o->pps, fburst, now);
+		rl_init(&net->rx_pps, o->pps, fburst, now);
+		rl_init(&net->tx_bps, o->bps, o->pps ? bburst : 0, now);
+		rl_init(&net->rx_bps, o->bps, o->pps ? bburst : 0, now);
+		net->limited = true;
+	}
+	net->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (net->timer_fd < 0 || evloop_add(vm->loop, net->timer_fd, EPOLLIN, on_limit_timer, net) < 0) {
+		log_err("%s: rate-limit timer for TAP %s: %s", name, net->tap, strerror(errno));
+		if (net->timer_fd >= 0)
+			close(net->timer_fd);
+		net->timer_fd = -1;
+		goto fail;
+	}
 	if (virtio_pci_init(&net->pci, &net->vdev, 0x020000) < 0)
 		goto fail;
 	net->pci_on = true;
-	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, PCI slot %u", name, net->tap,
+	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, PCI slot %u%s", name, net->tap,
 		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
-		 net->pci.pci.slot);
+		 net->pci.pci.slot, net->limited ? ", rate limited" : "");
 	return net;
 fail:
 	net_destroy(net);
@@ -325,8 +450,16 @@ void net_destroy(struct net_dev *net)
 		if (net->vdev.vm)
 			evloop_del(net->vdev.vm->loop, net->tap_fd);
 		close(net->tap_fd);
-		log_info("%s: %llu frames sent, %llu received", net->vdev.name, (unsigned long long)net->tx_frames,
-			 (unsigned long long)net->rx_frames);
+		log_info("%s: %llu frames sent, %llu received, %llu dropped (%llu oversized, %llu bad headers), "
+			 "throttled %llu times", net->vdev.name, (unsigned long long)net->tx_frames,
+			 (unsigned long long)net->rx_frames, (unsigned long long)net->tx_errors,
+			 (unsigned long long)net->tx_oversized, (unsigned long long)net->tx_bad_hdr,
+			 (unsigned long long)net->throttled);
+	}
+	if (net->timer_fd >= 0) {
+		if (net->vdev.vm)
+			evloop_del(net->vdev.vm->loop, net->timer_fd);
+		close(net->timer_fd);
 	}
 	if (net->vdev.ops)
 		virtio_dev_exit(&net->vdev);

@@ -4,7 +4,13 @@
  * so checksum and TSO offloads pass through (TUNSETOFFLOAD follows what the driver negotiated);
  * MAC and MTU in the configuration space; mergeable receive buffers. Queue 0 receives, queue 1
  * transmits; both are served on kite's event loop.
- *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N]   (JSON "net": [ { "tap": ..., ... } ])
+ *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N][,bps=N][,pps=N][,burst=N]
+ *   (JSON "net": [ { "tap": ..., ... } ])
+ * A transmitted frame longer than MTU + 18 (Ethernet header with a VLAN tag) without GSO, or with a
+ * GSO type / checksum request the driver did not negotiate or that points outside the frame, is
+ * dropped and counted. bps / pps: token buckets (common/ratelimit.c) per direction; burst is in
+ * frames for pps and scales the byte bucket the same way (burst 0 = one second's worth); a limited
+ * direction waits on a timer (transmit chains stay in the ring, the TAP is not read).
  */
 #ifndef KITE_VIRTIO_NET_H
 #define KITE_VIRTIO_NET_H
@@ -30,7 +36,13 @@ struct net_options {
 	uint8_t mac[6];
 	int has_mac;
 	unsigned mtu;            /* 0 = 1500 */
+	uint64_t bps, pps;       /* rate limits per direction, 0 = unlimited */
+	uint64_t burst;          /* frames (pps) in the bucket; 0 = one second's worth */
 };
+
+/* virtio/net_limit.c: the rate-limit keys of --net (bps, pps, burst). 1 = key taken, 0 = not a
+ * rate-limit key, -1 = bad value (logged with `what`). */
+int net_option_limit(struct net_options *o, const char *key, const char *val, const char *what);
 
 struct vm;
 struct net_dev;
