@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Weak stand-ins for the x86 boot entry points of include/kite/boot.h, so kite links while vmm/x86/
- * does not provide them. The real (strong) definitions in vmm/x86/ replace these at link time.
+ * Stand-ins for the x86 boot entry points of include/kite/boot.h, for unit tests that link the VMM
+ * core without vmm/x86/. The kite binary always links the real ones.
  */
 #include "kite/boot.h"
 #include "kite/log.h"
@@ -10,14 +10,14 @@ __attribute__((weak)) int x86_load_linux(struct vm *vm, struct boot_info *bi)
 {
 	(void)vm;
 	(void)bi;
-	log_err("boot: this kite was built without the x86 Linux loader (vmm/x86)");
+	log_err("boot: test stub: the x86 Linux loader (vmm/x86)");
 	return -1;
 }
 
 __attribute__((weak)) int x86_write_firmware_tables(struct vm *vm)
 {
 	(void)vm;
-	log_err("boot: this kite was built without the x86 firmware tables (vmm/x86)");
+	log_err("boot: test stub: the x86 firmware tables (vmm/x86)");
 	return -1;
 }
 
@@ -26,7 +26,7 @@ __attribute__((weak)) int x86_setup_vcpu(struct vm *vm, int vcpu_fd, unsigned in
 	(void)vm;
 	(void)vcpu_fd;
 	(void)index;
-	log_err("boot: this kite was built without x86 vCPU setup (vmm/x86)");
+	log_err("boot: test stub: x86 vCPU setup (vmm/x86)");
 	return -1;
 }
 
@@ -35,6 +35,6 @@ __attribute__((weak)) int x86_setup_boot_regs(struct vm *vm, int vcpu_fd, const 
 	(void)vm;
 	(void)vcpu_fd;
 	(void)bi;
-	log_err("boot: this kite was built without x86 boot registers (vmm/x86)");
+	log_err("boot: test stub: x86 boot registers (vmm/x86)");
 	return -1;
 }
