@@ -44,6 +44,7 @@ bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n)
 
 	for (; *p; p++) {
 		uint64_t size, base;
+		unsigned irq;
 
 		if ((p != cmdline_text() && p[-1] != ' ') || memcmp(p, key, sizeof(key) - 1))
 			continue;
@@ -52,6 +53,11 @@ bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n)
 		if (*p++ != '@')
 			return false;
 		base = parse_num(&p);
+		irq = 0;
+		if (*p == ':') {
+			p++;
+			irq = (unsigned)parse_num(&p);
+		}
 		if (!size || base < 0xc0000000ULL || base >= 0x100000000ULL)
 			continue;
 		map_mmio(base, size);
@@ -64,7 +70,8 @@ bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n)
 		d->base = base;
 		d->device_id = id;
 		d->device = base + 0x100;
-		guest_printf("virtio: mmio device id %u at 0x%lx (%lu bytes)\n", id, base, size);
+		d->mmio_irq = irq;
+		guest_printf("virtio: mmio device id %u at 0x%lx (%lu bytes) IRQ %u\n", id, base, size, irq);
 		return true;
 	}
 	return false;

@@ -35,6 +35,7 @@ struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; } __attri
 struct vdev {
 	bool mmio;                    /* virtio-mmio v2 at base, else virtio-pci */
 	uint64_t base;
+	unsigned mmio_irq;             /* IOAPIC pin from virtio_mmio.device=...:<irq> */
 	unsigned slot;
 	uint16_t device_id;           /* virtio id */
 	uint64_t bar[6];

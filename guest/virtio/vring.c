@@ -32,8 +32,17 @@ static void vdev_irq(struct irq_frame *f)
 {
 	unsigned i = (unsigned)(f->vector - IRQ_VECTOR_BASE);
 
-	if (i < RING_SLOTS && irq_owner[i])
-		irq_owner[i]->irqs++;
+	if (i < RING_SLOTS && irq_owner[i]) {
+		struct vdev *d = irq_owner[i];
+
+		if (d->mmio) {
+			/* level interrupt: acknowledge what is pending, which lowers the line */
+			uint32_t st = mmio_read32(d->base + 0x060);
+
+			mmio_write32(d->base + 0x064, st);
+		}
+		d->irqs++;
+	}
 	lapic_eoi();
 }
 
@@ -176,8 +185,13 @@ int vdev_queue(struct vdev *d, unsigned ring)
 	d->avail_idx = d->used_seen = 0;
 	if (d->mmio) {
 		if (d->use_irq) {
-			guest_printf("virtio: interrupts on virtio-mmio are not supported by this driver\n");
-			return GUEST_EXIT_USAGE;
+			if (!d->mmio_irq || d->mmio_irq >= 24)
+				return GUEST_EXIT_USAGE;
+			d->irq_vector = (uint8_t)(IRQ_VECTOR_BASE + ring);
+			irq_owner[ring] = d;
+			irq_set_handler(d->irq_vector, vdev_irq);
+			lapic_enable();
+			ioapic_route(KITE_IOAPIC_GPA, d->mmio_irq, d->irq_vector, lapic_id());
 		}
 		mmio_write32(d->base + M_QNUM, d->qsize);
 		write64(d->base + M_QDESC, (uint64_t)(uintptr_t)d->desc);

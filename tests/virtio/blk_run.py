@@ -5,7 +5,8 @@ the images on the host.
 
 usage: blk_run.py --kite KITE --kernel GUEST MODE
 MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered on unmask), nocache (cache=none), json (disk from a --config file),
-      mmio (transport=mmio, found through virtio_mmio.device= on the command line),
+      mmio (transport=mmio, found through virtio_mmio.device= on the command line), mmio-irq (the
+      same, completions by the level IOAPIC interrupt, acknowledged through InterruptACK),
       sync (aio=sync: no io_uring; pattern checks io_uring served the read, write and flush),
       ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
       for a refill (1 s), and every request must still complete),
@@ -137,13 +138,15 @@ def run(a, tmp):
     if qemu:
         mode = mode[5:]
     wz = None
-    if mode in ("pattern", "irq", "nocache", "json", "mmio", "ratelimit", "sync"):
+    if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync"):
         wz = sector + 20
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d" % (guest, wz)
         if mode == "irq":
             guest += " kite.irq=1 kite.msix_mask=1"
-        if mode == "mmio":
+        if mode.startswith("mmio"):
             guest += " kite.mmio=1"
+        if mode == "mmio-irq":
+            guest += " kite.irq=1"
         if mode == "json":
             cfg = os.path.join(tmp, "kite.json")
             with open(cfg, "w") as f:
@@ -151,6 +154,7 @@ def run(a, tmp):
             cmd += ["--config", cfg]
         else:
             cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio",
+                                                         "mmio-irq": ",transport=mmio",
                                                          "ratelimit": ",bps=512,iops=1000",
                                                          "sync": ",aio=sync"}.get(mode, ""))]
     elif mode == "ro":
@@ -235,7 +239,9 @@ def run(a, tmp):
                 m = re.search(r"virtio-blk0: (\d+) requests, rate limit delayed (\d+) of them", err)
                 check(m and int(m.group(1)) == 5 and int(m.group(2)) >= 1,
                       "bps=512 did not delay the read that follows a 4 KiB write")
-            if mode == "mmio" and not qemu:
+            if mode == "mmio-irq":
+                check(re.search(r"^virtio-blk: [1-9][0-9]* IOAPIC interrupts", con, re.M), "no virtio-mmio interrupts")
+            if mode.startswith("mmio") and not qemu:
                 check(re.search(r"^virtio: mmio device id 2 at 0xd0000000", con, re.M), "not found as virtio-mmio")
             if mode == "irq":
                 check(re.search(r"^virtio-blk: [1-9][0-9]* MSI-X interrupts", con, re.M), "no MSI-X interrupts")

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net-ping: the guest talks to a real Linux network stack through kite's virtio-net and a
+ * TAP. The guest is 192.0.2.2 (kite.ip_last=N changes the last byte), the peer 192.0.2.1.
+ *  1. kite.oversize=1: sends one frame of MTU + 118 bytes without GSO first (kite must drop it);
+ *  2. ARP request for the peer; waits for the ARP reply and prints the peer's MAC;
+ *  3. ICMP echo request with kite.ping_size payload bytes (default 1200: with MRG_RXBUF and the
+ *     1 KiB receive buffers used then, the reply arrives in two buffers); kite.csum=1 lets the
+ *     device fill the ICMP checksum (NEEDS_CSUM, needs VIRTIO_NET_F_CSUM); waits for the reply,
+ *     checks identifier, sequence and every payload byte;
+ *  4. kite.flood=K: sends K broadcast frames of ethertype 0x88b5, each waiting for its completion.
+ * Frames the guest did not ask for (IPv6, others) are skipped.
+ */
+#include "vdrv.h"
+
+#define F_CSUM 0
+#define F_MTU 3
+#define F_MAC 5
+#define F_MRG_RXBUF 15
+#define HDR 12
+#define RX_BUFS 8
+#define RX_BUF_SIZE 2048
+#define MRG_BUF_SIZE 1024
+#define MAX_FRAME 9216
+
+static uint8_t rx_buf[RX_BUFS][RX_BUF_SIZE] __attribute__((aligned(4096)));
+static uint8_t tx_buf[HDR + MAX_FRAME] __attribute__((aligned(64)));
+static uint8_t frame[RX_BUFS * RX_BUF_SIZE];
+static uint32_t rx_len_posted;
+static uint8_t my_mac[6], my_ip[4] = { 192, 0, 2, 2 };
+static const uint8_t peer_ip[4] = { 192, 0, 2, 1 };
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint16_t inet_csum(const uint8_t *p, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i + 1 < len; i += 2)
+		sum += get16(p + i);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void post_rx(struct vdev *rx, uint16_t i)
+{
+	struct vring_desc *desc = vq_desc(rx);
+
+	desc[i].addr = (uint64_t)(uintptr_t)rx_buf[i];
+	desc[i].len = rx_len_posted;
+	desc[i].flags = VRING_DESC_F_WRITE;
+	desc[i].next = 0;
+	vq_publish(rx, i);
+}
+
+/* Transmit tx_buf (header + len frame bytes) and wait for its completion. */
+static void send_frame(struct vdev *tx, uint32_t len)
+{
+	uint64_t a = (uint64_t)(uintptr_t)tx_buf;
+	uint32_t l = HDR + len;
+	bool w = false;
+
+	vq_submit(tx, &a, &l, &w, 1);
+	if (!vq_wait(tx, 0))
+		guest_fail(GUEST_EXIT_TIMEOUT, "transmit of a %u-byte frame did not complete", len);
+}
+
+/* Next received frame into `frame` (buffers reassembled and reposted). Returns its length. */
+static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
+{
+	uint32_t id, len, total;
+	uint16_t slot = rx->used_seen, nbufs = 1;
+	bool mrg = rx->features & (1ULL << F_MRG_RXBUF);
+
+	if (!vq_wait(rx, &len))
+		guest_fail(GUEST_EXIT_TIMEOUT, "no frame received");
+	id = *(volatile uint32_t *)(rx->used + 4 + 8 * (slot % rx->qsize));
+	if (id >= RX_BUFS || len < HDR || len > rx_len_posted)
+		guest_fail(GUEST_EXIT_CHECK, "used element id %u length %u", id, len);
+	if (mrg)
+		nbufs = (uint16_t)(rx_buf[id][10] | rx_buf[id][11] << 8);
+	if (nbufs < 1 || nbufs > RX_BUFS)
+		guest_fail(GUEST_EXIT_CHECK, "num_buffers %u", nbufs);
+	total = len - HDR;
+	memcpy(frame, rx_buf[id] + HDR, total);
+	post_rx(rx, (uint16_t)id);
+	for (unsigned b = 1; b < nbufs; b++) {
+		slot = rx->used_seen;
+		if (!vq_wait(rx, &len))
+			guest_fail(GUEST_EXIT_TIMEOUT, "merged buffer %u of %u missing", b, nbufs);
+		id = *(volatile uint32_t *)(rx->used + 4 + 8 * (slot % rx->qsize));
+		if (id >= RX_BUFS || len > rx_len_posted || total + len > sizeof(frame))
+			guest_fail(GUEST_EXIT_CHECK, "merged buffer id %u length %u", id, len);
+		memcpy(frame + total, rx_buf[id], len);
+		total += len;
+		post_rx(rx, (uint16_t)id);
+	}
+	*nbufs_out = nbufs;
+	return total;
+}
+
+static void eth_header(uint8_t *f, const uint8_t *dst, uint16_t type)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, my_mac, 6);
+	put16(f + 12, type);
+}
+
+static void arp_resolve(struct vdev *tx, struct vdev *rx, uint8_t *peer_mac)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint8_t *f = tx_buf + HDR;
+	unsigned nb;
+
+	memset(tx_buf, 0, HDR + 60);
+	eth_header(f, bcast, 0x0806);
+	put16(f + 14, 1);          /* Ethernet */
+	put16(f + 16, 0x0800);     /* IPv4 */
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);          /* request */
+	memcpy(f + 22, my_mac, 6);
+	memcpy(f + 28, my_ip, 4);
+	memcpy(f + 38, peer_ip, 4);
+	send_frame(tx, 60);
+	guest_printf("virtio-net-ping: ARP request for %u.%u.%u.%u sent\n", peer_ip[0], peer_ip[1], peer_ip[2], peer_ip[3]);
+	for (unsigned n = 0; n < 64; n++) {
+		uint32_t len = recv_frame(rx, &nb);
+
+		if (len < 42 || get16(frame + 12) != 0x0806 || get16(frame + 20) != 2 || memcmp(frame + 28, peer_ip, 4) ||
+		    memcmp(frame + 32, my_mac, 6) || memcmp(frame, my_mac, 6))
+			continue;
+		memcpy(peer_mac, frame + 22, 6);
+		guest_printf("virtio-net-ping: ARP reply: %u.%u.%u.%u is at %02x:%02x:%02x:%02x:%02x:%02x\n",
+			     peer_ip[0], peer_ip[1], peer_ip[2], peer_ip[3], peer_mac[0], peer_mac[1], peer_mac[2],
+			     peer_mac[3], peer_mac[4], peer_mac[5]);
+		return;
+	}
+	guest_fail(GUEST_EXIT_CHECK, "64 frames and no ARP reply");
+}
+
+static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint32_t size, bool offload)
+{
+	uint8_t *f = tx_buf + HDR, *ip = f + 14, *icmp = f + 34;
+	uint32_t len = 34 + 8 + size;
+	unsigned nb;
+
+	memset(tx_buf, 0, HDR + len);
+	eth_header(f, peer_mac, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + 8 + size));
+	put16(ip + 4, 0x4b49);
+	ip[8] = 64;
+	ip[9] = 1;                 /* ICMP */
+	memcpy(ip + 12, my_ip, 4);
+	memcpy(ip + 16, peer_ip, 4);
+	put16(ip + 10, inet_csum(ip, 20));
+	icmp[0] = 8;               /* echo request */
+	put16(icmp + 4, 0x6b74);   /* identifier */
+	put16(icmp + 6, 1);        /* sequence */
+	for (uint32_t i = 0; i < size; i++)
+		icmp[8 + i] = (uint8_t)(i * 7 + 3);
+	if (offload) {
+		/* the device side completes the checksum: NEEDS_CSUM from byte 34, field at +2 */
+		tx_buf[0] = 1;
+		tx_buf[6] = 34;
+		tx_buf[8] = 2;
+	} else {
+		put16(icmp + 2, inet_csum(icmp, 8 + size));
+	}
+	send_frame(tx, len);
+	guest_printf("virtio-net-ping: echo request with %u payload bytes sent (checksum by %s)\n", size,
+		     offload ? "the device" : "the guest");
+	for (unsigned n = 0; n < 64; n++) {
+		uint32_t got = recv_frame(rx, &nb);
+
+		if (got < len || get16(frame + 12) != 0x0800 || frame[23] != 1 || memcmp(frame + 26, peer_ip, 4) ||
+		    frame[34] != 0 || get16(frame + 38) != 0x6b74 || get16(frame + 40) != 1)
+			continue;
+		for (uint32_t i = 0; i < size; i++)
+			if (frame[42 + i] != (uint8_t)(i * 7 + 3))
+				guest_fail(GUEST_EXIT_CHECK, "echo reply payload byte %u is 0x%x", i, frame[42 + i]);
+		if (inet_csum(frame + 34, 8 + size) != 0)
+			guest_fail(GUEST_EXIT_CHECK, "echo reply ICMP checksum wrong");
+		guest_printf("virtio-net-ping: echo reply from %u.%u.%u.%u, %u payload bytes in %u buffer%s\n", peer_ip[0],
+			     peer_ip[1], peer_ip[2], peer_ip[3], size, nb, nb == 1 ? "" : "s");
+		return;
+	}
+	guest_fail(GUEST_EXIT_CHECK, "64 frames and no echo reply");
+}
+
+void test_virtio_net_ping(void)
+{
+	uint64_t size = cmdline_u64("kite.ping_size", 1200), flood = cmdline_u64("kite.flood", 0);
+	bool oversize = cmdline_u64("kite.oversize", 0), csum = cmdline_u64("kite.csum", 0);
+	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0);
+	uint8_t peer_mac[6];
+	struct vdev tx, rx;
+	uint16_t mtu;
+	int r;
+
+	my_ip[3] = (uint8_t)cmdline_u64("kite.ip_last", 2);
+	if (size > 1400)
+		guest_fail(GUEST_EXIT_USAGE, "kite.ping_size=%lu: at most 1400", size);
+	if (!vdev_find(&tx, 1, 0))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
+	r = vdev_begin(&tx, want);
+	if (r)
+		guest_fail(r, "virtio-net negotiation failed");
+	if (!(tx.features & (1ULL << F_MAC)))
+		guest_fail(GUEST_EXIT_CHECK, "MAC not offered");
+	if (csum && !(tx.features & (1ULL << F_CSUM)))
+		guest_fail(GUEST_EXIT_CHECK, "checksum offload (VIRTIO_NET_F_CSUM) not offered");
+	for (unsigned i = 0; i < 6; i++)
+		my_mac[i] = mmio_read8(tx.device + i);
+	mtu = (tx.features & (1ULL << F_MTU)) ? mmio_read16(tx.device + 10) : 1500;
+	guest_printf("virtio-net-ping: MAC %02x:%02x:%02x:%02x:%02x:%02x MTU %u, %s receive buffers\n", my_mac[0],
+		     my_mac[1], my_mac[2], my_mac[3], my_mac[4], my_mac[5], mtu,
+		     (tx.features & (1ULL << F_MRG_RXBUF)) ? "mergeable 1 KiB" : "2 KiB");
+	rx = tx;
+	rx.qidx = 0;
+	tx.qidx = 1;
+	if (vdev_queue(&rx, 2) || vdev_queue(&tx, 3) || vdev_go(&tx))
+		guest_fail(GUEST_EXIT_CHECK, "virtio-net queues did not start");
+	rx_len_posted = (tx.features & (1ULL << F_MRG_RXBUF)) ? MRG_BUF_SIZE : RX_BUF_SIZE;
+	for (uint16_t i = 0; i < RX_BUFS; i++)
+		post_rx(&rx, i);
+
+	if (oversize) {
+		uint32_t len = (uint32_t)mtu + 118;
+
+		if (len > MAX_FRAME)
+			guest_fail(GUEST_EXIT_USAGE, "MTU %u too large for the oversize check", mtu);
+		memset(tx_buf, 0, HDR + len);
+		memset(tx_buf + HDR, 0xff, 6);
+		memcpy(tx_buf + HDR + 6, my_mac, 6);
+		put16(tx_buf + HDR + 12, 0x88b5);
+		send_frame(&tx, len);
+		guest_printf("virtio-net-ping: oversized %u-byte frame handed to the device\n", len);
+	}
+	arp_resolve(&tx, &rx, peer_mac);
+	ping(&tx, &rx, peer_mac, (uint32_t)size, csum);
+	for (uint64_t i = 0; i < flood; i++) {
+		memset(tx_buf, 0, HDR + 60);
+		memset(tx_buf + HDR, 0xff, 6);
+		memcpy(tx_buf + HDR + 6, my_mac, 6);
+		put16(tx_buf + HDR + 12, 0x88b5);
+		put16(tx_buf + HDR + 14, (uint16_t)i);
+		send_frame(&tx, 60);
+	}
+	if (flood)
+		guest_printf("virtio-net-ping: %lu flood frames sent\n", flood);
+}
