@@ -24,6 +24,7 @@ static const struct guest_test tests[] = {
 	{ "virtio-balloon", test_virtio_balloon, "virtio-balloon: inflated pages come back zeroed" },
 	{ "virtio-net", test_virtio_net, "virtio-net: send a frame, receive a merged one" },
 	{ "virtio-balloon-stats", test_virtio_balloon_stats, "virtio-balloon: bad PFN, 2 stats reports, pages released" },
+	{ "virtio-net-ping", test_virtio_net_ping, "virtio-net: ARP and ICMP echo with a Linux peer on the TAP" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);

@@ -91,6 +91,8 @@ void test_virtio_balloon(void);
 void test_virtio_net(void);
 /* test_virtio_balloon.c */
 void test_virtio_balloon_stats(void);
+/* net_ping.c */
+void test_virtio_net_ping(void);
 
 /* test_virtio_blk.c */
 void test_virtio_blk(void);
