@@ -17,6 +17,10 @@ unsigned vsw_host_poll(void *opaque)
 	struct vsw_host *h = opaque;
 	unsigned work = 0;
 
+	if (!atomic_load_explicit(&h->poll_thread_known, memory_order_relaxed)) {
+		h->poll_thread = pthread_self();
+		atomic_store_explicit(&h->poll_thread_known, true, memory_order_release);
+	}
 	if (atomic_load_explicit(&h->mb_pending, memory_order_acquire)) {
 		pthread_mutex_lock(&h->mb_lock);
 		if (h->mb_fn) {
@@ -80,7 +84,10 @@ void vsw_host_free(struct vsw_host *h)
 
 void vsw_host_call(struct vsw_host *h, void (*fn)(struct vsw_host *h, void *arg), void *arg)
 {
-	if (h->direct || !h->poller) {
+	/* No poller thread, or called on it (a device op run by the poller): run in place. */
+	if (h->direct || !h->poller ||
+	    (atomic_load_explicit(&h->poll_thread_known, memory_order_acquire) &&
+	     pthread_equal(h->poll_thread, pthread_self()))) {
 		fn(h, arg);
 		return;
 	}

@@ -35,6 +35,8 @@ struct vsw_host {
 	void (*mb_fn)(struct vsw_host *h, void *arg);
 	void *mb_arg;
 	bool mb_done;
+	pthread_t poll_thread;       /* the poller thread, once it ran vsw_host_poll */
+	atomic_bool poll_thread_known;
 	uint64_t last_age_ns;
 	/* poller-thread owned: extra poll items (changed through vsw_host_call) */
 	struct vsw_host_poll_item items[VSW_HOST_MAX_ITEMS];
