@@ -79,8 +79,8 @@ for run in $RUNS; do
 		set -- /usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd \
 			--cmdline "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus "$cpus" $KITE_EXTRA ;;
 	qemu)
-		set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host \
-			-m "$L2_MEMORY" -smp "$cpus" -display none -no-reboot -nodefaults \
+		set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu "$QEMU_CPU" \
+			-m "$L2_MEMORY" -smp "$cpus" $QEMU_EXTRA -display none -no-reboot -nodefaults \
 			-serial stdio -kernel /l2/kernel -initrd /l2/initrd -append "$L2_CMDLINE" ;;
 	*)
 		say "unknown vmm '$vmm' in RUNS"; continue ;;

@@ -17,6 +17,10 @@
 #   --timeout S          hang guard for the whole run (each boot gets its share)      [800]
 #   --append "ARGS"      extra L2 kernel command line (e.g. "earlyprintk=serial,ttyS0 loglevel=8")
 #   --kite-args "ARGS"   extra kite arguments (e.g. "--stats")
+#   --qemu-cpu MODEL     -cpu of the reference QEMU inside L1 (--vmm qemu)           [host]
+#   --l2-kernel PATH --l2-cmdline STR   diagnostics: boot this image with this exact command line
+#                        instead of the Debian kernel (e.g. build/guest/kite-guest.bzImage with
+#                        "console=ttyS0 kite.test=timer"); the marker check then fails by design
 # Env: KITE_KERNEL_CACHE  where tests/lib/kernel/fetch.sh keeps kernels   [/var/cache/kite-tests]
 #
 # Checked for every vCPU count N (from the console log): the L2 guest printed
@@ -37,6 +41,9 @@ timeout_s=800
 append_extra=""
 kite_args=""
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+l2_kernel_override=""
+qemu_cpu=host
+l2_cmdline_override=""
 
 die() { echo "linux-boot: $*" >&2; exit 1; }
 
@@ -53,6 +60,9 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=$2 ;;
 	--append) append_extra=$2 ;;
 	--kite-args) kite_args=$2 ;;
+	--l2-kernel) l2_kernel_override=$2 ;;
+	--qemu-cpu) qemu_cpu=$2 ;;
+	--l2-cmdline) l2_cmdline_override=$2 ;;
 	*) die "unknown option $1 (see the header of $0)" ;;
 	esac
 	shift 2
@@ -77,6 +87,7 @@ case $mode in nested|direct) ;; *) die "--mode $mode: expected auto, nested or d
 
 # L2: quiet console (in nested mode every serial byte is several nested exits)
 l2_cmdline="console=ttyS0 loglevel=4 panic=-1 $append_extra"
+[ -n "$l2_cmdline_override" ] && l2_cmdline=$l2_cmdline_override
 l2_memory=256
 # per-boot hang guard: the runs share the whole budget, minus a minute for L1 and the checks
 nruns=$(echo $cpus_list | wc -w)
@@ -92,6 +103,11 @@ log=$work/console-$mode-$vmm-$flavour-$image.log
 "$top/tests/lib/kernel/fetch.sh" "$flavour" "$cache/kernel-$flavour" || die "cannot get the $flavour kernel"
 l2k=$cache/kernel-$flavour
 l2_release=$(cat "$l2k/version")
+l2_image=$l2k/$image
+if [ -n "$l2_kernel_override" ]; then
+	[ -r "$l2_kernel_override" ] || die "$l2_kernel_override: not readable"
+	l2_image=$l2_kernel_override
+fi
 if [ "$mode" = nested ]; then
 	"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel for L1"
 	l1k=$cache/kernel-generic
@@ -170,7 +186,7 @@ if [ "$mode" = direct ]; then
 	for n in $cpus_list; do
 		echo "L1: run vmm=kite cpus=$n start" >>"$log"
 		# shellcheck disable=SC2086
-		timeout -k 5 "$boot_timeout" "$kite" --kernel "$l2k/$image" --initrd "$work/l2-initrd.cpio" \
+		timeout -k 5 "$boot_timeout" "$kite" --kernel "$l2_image" --initrd "$work/l2-initrd.cpio" \
 			--cmdline "$l2_cmdline" --memory "$l2_memory" --cpus "$n" $kite_args </dev/null 2>&1 |
 			sed 's/^/L2| /' >>"$log"
 		echo "KITE-L1-RESULT vmm=kite cpus=$n status=${PIPESTATUS[0]}" >>"$log"
@@ -190,7 +206,7 @@ for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm
 	cp "$l1k/modules/kernel/$m.ko" "$l1root/lib/modules/" || die "$l1k: no module $m.ko"
 done
 mkdir -p "$l1root/l2"
-cp "$l2k/$image" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" ||
+cp "$l2_image" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" ||
 	die "$l1root/l2: cannot copy the L2 kernel and initramfs"
 runs=""
 for n in $cpus_list; do runs="$runs $vmm:$n"; done
@@ -210,6 +226,8 @@ L2_CMDLINE="$l2_cmdline"
 L2_MEMORY=$l2_memory
 L2_TIMEOUT=$boot_timeout
 KITE_EXTRA="$kite_args"
+QEMU_CPU="$qemu_cpu"
+QEMU_EXTRA="${QEMU_EXTRA:-}"
 EOF
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "$work/l1-initrd.cpio: cpio failed"
 
