@@ -180,6 +180,9 @@ static void pci_config_io(void *opaque, uint64_t port, uint8_t *data, uint32_t l
 		if (!dev) {
 			if (!is_write)
 				memset(data, 0xff, len);
+		} else if (dev->cfg_window && off >= dev->cfg_window_off && off + len <= dev->cfg_window_off + 4u) {
+			/* a window into the device (virtio's PCI_CFG access capability) */
+			dev->cfg_window(dev, off - dev->cfg_window_off, data, len, is_write);
 		} else if (is_write) {
 			cfg_write(dev, off, data, len);
 		} else {

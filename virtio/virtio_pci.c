@@ -287,6 +287,33 @@ static void bar0_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG: the driver writes bar/offset/length into the capability, then reads or
+ * writes pci_cfg_data to reach that part of BAR 0 through configuration space (virtio 1.2 4.1.4.9).
+ */
+static void pci_cfg_window(struct pci_dev *pci, unsigned off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = pci->owner;
+	uint8_t cap = vp->pci_cfg_cap;
+	uint32_t bar_off = pci_cfg_r32(pci, cap + 8), acc = pci_cfg_r32(pci, cap + 12);
+	uint8_t buf[4] = { 0 };
+
+	if (pci->cfg[cap + 4] != 0 || off != 0 || (acc != 1 && acc != 2 && acc != 4) || len < acc ||
+	    bar_off > VIRTIO_PCI_BAR_SIZE - acc || (bar_off & (acc - 1))) {
+		if (!is_write)
+			memset(data, 0, len);           /* undefined access: nothing happens */
+		return;
+	}
+	if (is_write) {
+		memcpy(buf, data, acc);
+		bar0_io(vp, bar_off, buf, acc, true);
+	} else {
+		bar0_io(vp, bar_off, buf, acc, false);
+		memset(data, 0, len);
+		memcpy(data, buf, acc);
+	}
+}
+
 static int add_vcap(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32_t len)
 {
 	struct virtio_pci_cap cap = {
@@ -324,6 +351,23 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, uint32_t clas
 	    add_vcap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF, dev->ops->config_size) < 0 ||
 	    pci_add_msix(&vp->pci, dev->nqueues + 1, 0, VIRTIO_PCI_MSIX_OFF, VIRTIO_PCI_PBA_OFF) < 0)
 		return -1;
+	{
+		/* PCI_CFG access capability: bar, offset and length writable, data window after them */
+		struct virtio_pci_cap cfgcap = { .cap_vndr = PCI_CAP_ID_VNDR, .cap_len = 20,
+						 .cfg_type = VIRTIO_PCI_CAP_PCI_CFG };
+		uint8_t c = pci_add_cap(&vp->pci, &cfgcap, 20);
+
+		if (!c) {
+			log_err("%s: no room for the PCI_CFG access capability", dev->name);
+			return -1;
+		}
+		vp->pci_cfg_cap = c;
+		vp->pci.wmask[c + 4] = 0xff;
+		for (unsigned i = 8; i < 16; i++)
+			vp->pci.wmask[c + i] = 0xff;
+		vp->pci.cfg_window_off = (uint8_t)(c + 16);
+		vp->pci.cfg_window = pci_cfg_window;
+	}
 	dev->transport = vp;
 	dev->interrupt = pci_interrupt;
 	return pci_register(&vp->pci);

@@ -97,6 +97,10 @@ struct pci_dev {
 	int msix_bar;
 	uint32_t msix_table_off, msix_pba_off;
 	struct pci_msix_vector msix[PCI_MSIX_MAX];
+	/* Optional 4-byte window in configuration space served by the device (pci_lock held; the
+	 * device may take its own lock, never pci_lock). */
+	uint8_t cfg_window_off;
+	void (*cfg_window)(struct pci_dev *dev, unsigned off, uint8_t *data, uint32_t len, bool is_write);
 	/* INTx */
 	unsigned intx_gsi;
 	bool intx_level;

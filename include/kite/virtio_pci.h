@@ -7,6 +7,7 @@
  *          kick never reaches kite userspace)   0x4000 MSI-X table   0x5000 MSI-X PBA
  * PCI ids: vendor 0x1af4, device 0x1040 + virtio device id, revision 1.
  * Interrupts: MSI-X (one vector per queue + config) through irqfd, else INTx with the ISR.
+ * A PCI_CFG access capability reaches the same BAR through configuration space.
  */
 #ifndef KITE_VIRTIO_PCI_H
 #define KITE_VIRTIO_PCI_H
@@ -30,6 +31,7 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG    3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG    5
 
 /* Common configuration layout (virtio 1.2 4.1.4.3). */
 #define VIRTIO_PCI_COMMON_DFSELECT   0x00
@@ -61,6 +63,7 @@ struct virtio_pci {
 	bool ioeventfd_on;            /* notify doorbells registered in KVM */
 	bool ioeventfd_any_len;       /* registered with length 0 (any access size) */
 	uint64_t notify_base;         /* guest address of the doorbells while mapped */
+	uint8_t pci_cfg_cap;          /* offset of the PCI_CFG access capability */
 };
 
 /* Put dev on the PCI bus (class_code as in pci_dev_init). Returns 0 or -1 (logged). */

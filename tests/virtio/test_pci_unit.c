@@ -206,7 +206,7 @@ static void test_capabilities(void **state)
 		}
 	}
 	assert_true(guard < 48);
-	assert_int_equal(seen, 0x1e);                          /* common, notify, ISR, device */
+	assert_int_equal(seen, 0x3e);                          /* common, notify, ISR, device, PCI_CFG */
 }
 
 static void w(uint64_t off, unsigned len, uint64_t v)
@@ -300,6 +300,38 @@ static void test_negotiation_and_queue(void **state)
 	assert_int_equal(vdev.guest_features, 0);
 }
 
+/* The PCI_CFG access capability reaches BAR 0 through configuration space, decoding on or off. */
+static void test_pci_cfg_window(void **state)
+{
+	unsigned guard = 0;
+	uint8_t p;
+
+	(void)state;
+	for (p = (uint8_t)cfg_read(1, 0x34, 1); p && guard < 48; p = (uint8_t)cfg_read(1, p + 1, 1), guard++)
+		if (cfg_read(1, p, 1) == PCI_CAP_ID_VNDR && cfg_read(1, p + 3, 1) == VIRTIO_PCI_CAP_PCI_CFG)
+			break;
+	assert_true(p != 0);
+	assert_int_equal(cfg_read(1, p + 2, 1), 20);
+	/* device_feature_select = 1 through the window, then device_feature reads VERSION_1 */
+	cfg_write(1, p + 4, 1, 0);
+	cfg_write(1, p + 8, 4, VIRTIO_PCI_COMMON_DFSELECT);
+	cfg_write(1, p + 12, 4, 4);
+	cfg_write(1, p + 16, 4, 1);
+	assert_int_equal(vpci.dfselect, 1);
+	cfg_write(1, p + 8, 4, VIRTIO_PCI_COMMON_DF);
+	assert_int_equal(cfg_read(1, p + 16, 4), 1);
+	/* a byte: num_queues low byte */
+	cfg_write(1, p + 8, 4, VIRTIO_PCI_COMMON_NUMQ);
+	cfg_write(1, p + 12, 4, 1);
+	assert_int_equal(cfg_read(1, p + 16, 4), 2);
+	/* length 3 or an offset past the BAR: nothing happens, reads zero */
+	cfg_write(1, p + 12, 4, 3);
+	assert_int_equal(cfg_read(1, p + 16, 4), 0);
+	cfg_write(1, p + 8, 4, VIRTIO_PCI_BAR_SIZE);
+	cfg_write(1, p + 12, 4, 4);
+	assert_int_equal(cfg_read(1, p + 16, 4), 0);
+}
+
 static void test_bad_ring_needs_reset(void **state)
 {
 	(void)state;
@@ -326,6 +358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bar_sizing_and_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negotiation_and_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ring_needs_reset, setup, teardown),
 	};
 
