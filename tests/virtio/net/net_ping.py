@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""kite's virtio-net against the Linux network stack, inside a private network namespace.
+
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate)
+
+The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
+nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
+the guest test virtio-net-ping (192.0.2.2). tcpdump captures kt0 for the whole run. The namespace
+is always deleted at the end.
+
+ping: the guest sends an oversized frame (kite must drop and count it), an ARP request and an ICMP
+      echo request with a device-computed checksum, then 5 flood frames. Checked: the guest printed
+      the ARP reply with kt0's MAC and the echo reply (2 merged buffers); the capture holds exactly
+      the guest's 7 frames from MAC (ARP request, echo request, 5 flood) and none oversized, plus
+      the ARP and echo replies to MAC; kt0's RX counter is 7; kite logged 1 oversized drop.
+rate: pps=20,burst=5 and 60 flood frames. Frames from the guest seen by the host (C = 62) must obey
+      C <= burst + pps * elapsed, elapsed being the measured kite run time, and kite must report
+      throttling.
+Exit 0 pass, 1 fail, 77 skip (not root, no ip/tcpdump, no /dev/net/tun or /dev/kvm).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+MAC = "52:54:00:4b:69:74"
+HOST_IP = "192.0.2.1"
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def sh(*args, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+def read_pcap(path):
+    """Frames of a classic pcap file (Ethernet link type)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return []
+    magic = struct.unpack("<I", data[:4])[0]
+    end = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    frames, off = [], 24
+    while off + 16 <= len(data):
+        _, _, incl, orig = struct.unpack(end + "IIII", data[off:off + 16])
+        frames.append((data[off + 16:off + 16 + incl], orig))
+        off += 16 + incl
+    return frames
+
+
+def mac_bytes(s):
+    return bytes(int(x, 16) for x in s.split(":"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kite", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("mode", choices=["ping", "rate"])
+    a = ap.parse_args()
+
+    if os.geteuid() != 0:
+        skip("needs root (network namespaces, TAP)")
+    for prog in ("ip", "tcpdump"):
+        if not shutil.which(prog):
+            skip("%s is not installed" % prog)
+    for dev in ("/dev/net/tun", "/dev/kvm"):
+        try:
+            os.close(os.open(dev, os.O_RDWR))
+        except OSError as e:
+            skip("%s cannot be opened (%s)" % (dev, e.strerror))
+
+    ns = "kite-t-%d" % os.getpid()
+    tmp = tempfile.mkdtemp(prefix="kite-net-")
+    cap = None
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "tuntap", "add", "dev", "kt0", "mode", "tap", "vnet_hdr")
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        sh("ip", "-n", ns, "addr", "add", HOST_IP + "/24", "dev", "kt0")
+        sh("ip", "-n", ns, "link", "set", "kt0", "up")
+        host_mac = json.loads(sh("ip", "-n", ns, "-j", "link", "show", "kt0"))[0]["address"]
+
+        pcap = os.path.join(tmp, "kt0.pcap")
+        cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-Z", "root", "--immediate-mode", "-n", "-U", "-s", "256", "-i", "kt0",
+                                "-w", pcap], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        line = cap.stderr.readline()       # "listening on kt0 ..." once the capture runs
+        if "listening" not in line:
+            print("FAIL: tcpdump did not start: " + line.strip())
+            return 1
+
+        cmdline = "kite.test=virtio-net-ping kite.native=1 kite.csum=1"
+        spec = "tap=kt0,mac=" + MAC
+        if a.mode == "ping":
+            cmdline += " kite.oversize=1 kite.flood=5"
+            flood = 5
+        else:
+            pps, burst, flood = 20, 5, 60
+            cmdline += " kite.flood=%d" % flood
+            spec += ",pps=%d,burst=%d" % (pps, burst)
+        cmd = ["ip", "netns", "exec", ns, "timeout", "90", a.kite, "--kernel", a.kernel, "--console", "stdio",
+               "--net", spec, "--cmdline", cmdline]
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        elapsed = time.monotonic() - t0
+        time.sleep(0.5)                    # let tcpdump write the last frames
+        stats = json.loads(sh("ip", "-n", ns, "-s", "-j", "link", "show", "kt0"))[0]["stats64"]
+        cap.terminate()
+        cap.wait(timeout=10)
+        cap = None
+        out, err = r.stdout, r.stderr
+        print(out + err)
+        print("elapsed %.3f s, kt0 stats %s" % (elapsed, stats))
+
+        fails = []
+        if r.returncode != 0:
+            fails.append("kite exited with %d" % r.returncode)
+        if "kite-guest: PASS virtio-net-ping" not in out:
+            fails.append("the guest did not pass")
+        if ("ARP reply: %s is at %s" % (HOST_IP, host_mac)) not in out:
+            fails.append("no ARP reply with kt0's MAC %s in the guest's output" % host_mac)
+        if not re.search(r"echo reply from 192\.0\.2\.1, 1200 payload bytes in [2-9] buffers", out):
+            fails.append("no echo reply over merged buffers in the guest's output")
+
+        frames = read_pcap(pcap)
+        mine, to_me = mac_bytes(MAC), mac_bytes(MAC)
+        from_guest = [(f, n) for f, n in frames if f[6:12] == mine]
+        to_guest = [f for f, _ in frames if f[0:6] == to_me]
+        arp_req = [f for f, _ in from_guest if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x01"]
+        icmp_req = [f for f, _ in from_guest if f[12:14] == b"\x08\x00" and len(f) > 34 and f[23] == 1 and f[34] == 8]
+        arp_rep = [f for f in to_guest if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02"]
+        icmp_rep = [f for f in to_guest if f[12:14] == b"\x08\x00" and len(f) > 34 and f[23] == 1 and f[34] == 0]
+        print("capture: %d frames, %d from %s, %d to it" % (len(frames), len(from_guest), MAC, len(to_guest)))
+        want = flood + 2
+        if len(arp_req) != 1 or len(icmp_req) != 1 or len(arp_rep) < 1 or len(icmp_rep) < 1:
+            fails.append("capture: ARP req %d, echo req %d, ARP reply %d, echo reply %d (want 1, 1, >=1, >=1)" %
+                         (len(arp_req), len(icmp_req), len(arp_rep), len(icmp_rep)))
+        if len(from_guest) != want:
+            fails.append("capture: %d frames from %s, want %d" % (len(from_guest), MAC, want))
+        if stats["rx"]["packets"] != want:
+            fails.append("kt0 received %d packets, want %d" % (stats["rx"]["packets"], want))
+        if any(n > 1518 for _, n in from_guest):
+            fails.append("an oversized frame reached the host")
+
+        if a.mode == "ping":
+            if "virtio-net0: 7 frames sent, 2 received, 1 dropped (1 oversized, 0 bad headers)" not in err:
+                fails.append("kite did not count the oversized frame as dropped")
+        else:
+            bound = burst + pps * elapsed
+            print("rate: %d frames from the guest in %.3f s; bound burst + pps * elapsed = %.1f" %
+                  (len(from_guest), elapsed, bound))
+            if len(from_guest) > bound:
+                fails.append("%d frames exceed the bound %.1f" % (len(from_guest), bound))
+            m = re.search(r"throttled (\d+) times", err)
+            if not m or int(m.group(1)) == 0:
+                fails.append("kite never throttled")
+        for f in fails:
+            print("FAIL: " + f)
+        return 1 if fails else 0
+    finally:
+        if cap:
+            cap.terminate()
+            cap.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
