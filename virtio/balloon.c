@@ -252,9 +252,51 @@ static const struct virtio_dev_ops balloon_ops = {
 	.reset = balloon_reset,
 };
 
+/* Statistics period of the next balloon_create(), set by balloon_parse_spec(). */
+static unsigned balloon_cfg_stats = BALLOON_DEFAULT_STATS;
+
+int balloon_parse_spec(const char *spec, uint32_t *pages, const char *what)
+{
+	char *copy, *save = NULL, *tok;
+	int ret = 0;
+
+	*pages = 0;
+	balloon_cfg_stats = BALLOON_DEFAULT_STATS;
+	if (!spec || !*spec)
+		return 0;
+	copy = strdup(spec);
+	if (!copy) {
+		log_err("%s: out of memory", what);
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		unsigned long long v;
+
+		if (!eq || (strncmp(tok, "pages=", 6) && strncmp(tok, "stats=", 6))) {
+			log_err("%s: '%s': expected pages=N or stats=SECONDS", what, tok);
+			ret = -1;
+			break;
+		}
+		errno = 0;
+		v = strtoull(eq + 1, &end, 10);
+		if (!eq[1] || eq[1] == '-' || *end || errno || v > (tok[0] == 'p' ? UINT32_MAX : 3600)) {
+			log_err("%s: %s is not a number in range (pages <= 2^32-1, stats <= 3600 s; 0 = off)", what, tok);
+			ret = -1;
+			break;
+		}
+		if (tok[0] == 'p')
+			*pages = (uint32_t)v;
+		else
+			balloon_cfg_stats = (unsigned)v;
+	}
+	free(copy);
+	return ret;
+}
+
 struct balloon_dev *balloon_create(struct vm *vm, uint32_t target_pages)
 {
-	struct balloon_options o = { .enabled = true, .pages = target_pages, .stats = BALLOON_DEFAULT_STATS };
+	struct balloon_options o = { .enabled = true, .pages = target_pages, .stats = balloon_cfg_stats };
 
 	return balloon_create_opts(vm, &o);
 }

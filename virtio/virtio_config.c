@@ -8,6 +8,7 @@
 
 #include "kite/blockdev.h"
 #include "kite/log.h"
+#include "kite/virtio_balloon.h"
 #include "kite/virtio_devices.h"
 #include "kite/virtio_net.h"
 
@@ -24,16 +25,12 @@ uint32_t virtio_cfg_balloon_pages;
 /* --balloon [pages=N] */
 int virtio_cfg_set_balloon(const char *spec, const char *what)
 {
-	uint64_t v = 0;
+	uint32_t pages;
 
-	if (spec && *spec) {
-		if (strncmp(spec, "pages=", 6) || parse_u64(spec + 6, &v, what, "pages") < 0 || v > UINT32_MAX) {
-			log_err("%s: '%s': expected pages=N", what, spec);
-			return -1;
-		}
-	}
+	if (balloon_parse_spec(spec, &pages, what) < 0)   /* pages=N,stats=S (virtio/balloon.c) */
+		return -1;
 	virtio_cfg_balloon = true;
-	virtio_cfg_balloon_pages = (uint32_t)v;
+	virtio_cfg_balloon_pages = pages;
 	return 0;
 }
 char *virtio_cfg_console;
@@ -415,8 +412,10 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 			virtio_cfg_balloon = false;
 			return 0;
 		}
+		if (cJSON_IsString(arr))
+			return virtio_cfg_set_balloon(arr->valuestring, what);   /* "pages=N,stats=S" */
 		if (!cJSON_IsNumber(arr) || arr->valuedouble < 0 || arr->valuedouble > 4294967295.0) {
-			log_err("%s must be true, false or a number of pages", what);
+			log_err("%s must be true, false, a number of pages or \"pages=N,stats=S\"", what);
 			return -1;
 		}
 		snprintf(spec, sizeof(spec), "pages=%.0f", arr->valuedouble);

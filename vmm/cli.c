@@ -62,6 +62,7 @@ void cli_usage(FILE *out)
 		"                        more keys: iops=N, bps=N, transport=pci|mmio\n"
 		"  --net tap=NAME[,mac=52:54:00:..][,mtu=N]  virtio-net on a TAP (repeatable; JSON \"net\")\n"
 		"  --balloon[=pages=N]   virtio-balloon, target N pages (JSON \"balloon\": true | N)\n"
+		"                        ,stats=SECONDS: statistics period (default 1, 0 = off)\n"
 		"  --rng                 virtio-rng entropy device (JSON \"rng\": true)\n"
 		"  --console-virtio OUT  virtio-console hvc0, output to stdio or file:PATH (JSON \"console_virtio\")\n"
 		"  --verbose             debug logging\n"

@@ -4,7 +4,7 @@
  * guest RAM; inflated pages are released from the memfd with MADV_REMOVE), the statistics queue
  * (the driver's buffer is held and handed back every `stats` seconds; each report is logged) and
  * the num_pages / actual configuration; DEFLATE_ON_OOM offered.
- *   --balloon [pages=N]  (virtio/virtio_config.c; JSON "balloon": true | N)
+ *   --balloon[=pages=N][,stats=SECONDS]  (JSON "balloon": true | N | "pages=N,stats=S")
  */
 #ifndef KITE_VIRTIO_BALLOON_H
 #define KITE_VIRTIO_BALLOON_H
@@ -42,5 +42,9 @@ struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_opti
 /* target_pages: the num_pages the host asks the guest to give back (same as in kite/virtio_misc.h). */
 struct balloon_dev *balloon_create(struct vm *vm, uint32_t target_pages);
 void balloon_destroy(struct balloon_dev *b);
+/* The --balloon value "pages=N,stats=SECONDS" (either optional; stats default
+ * BALLOON_DEFAULT_STATS, 0 = no statistics queue). Sets *pages and the statistics period of the
+ * next balloon_create(). 0 or -1 (logged with `what`). */
+int balloon_parse_spec(const char *spec, uint32_t *pages, const char *what);
 
 #endif
