@@ -4,7 +4,8 @@
  *  virtio-blk       kite.blk_dev=N (which disk, default 0), kite.blk_sector=S, kite.blk_count=C
  *                   (default 8 and 8), kite.seed=X: write the pattern (s * 31 + i * 7 + X) & 0xff to
  *                   sectors [S, S+C) in one 4-descriptor request, flush, read back and compare;
- *                   kite.wz_sector=W: write-zeroes one sector at W; kite.irq=1: MSI-X completion
+ *                   kite.wz_sector=W: write-zeroes one sector at W; kite.discard_sector=D: discard
+ *                   sectors [D, D+8); kite.irq=1: MSI-X completion
  *                   instead of polling; kite.expect_ro=1: the disk must be read-only and refuse a write.
  *                   kite.msix_mask=1 (with kite.irq=1): MSI-X mask / PBA check;
  *                   kite.mmio=1 (kite.irq=1: IOAPIC pin from the command line, level, acknowledged):
@@ -18,11 +19,13 @@
 #define F_BLK_SIZE 6
 #define F_FLUSH 9
 #define F_SEG_MAX 2
+#define F_DISCARD 13
 #define F_WRITE_ZEROES 14
 #define T_IN 0
 #define T_OUT 1
 #define T_FLUSH 4
 #define T_GET_ID 8
+#define T_DISCARD 11
 #define T_WRITE_ZEROES 13
 #define MAX_SECTORS 64
 
@@ -86,7 +89,7 @@ static void open_disk(struct vdev *d, unsigned n, bool irq, unsigned ring)
 		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk %s device number %u", mmio ? "MMIO" : "PCI", n);
 	d->use_irq = irq;
 	r = vdev_start(d, (1ULL << F_RO) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) | (1ULL << F_SEG_MAX) |
-			  (1ULL << F_WRITE_ZEROES), ring);
+			  (1ULL << F_WRITE_ZEROES) | (1ULL << F_DISCARD), ring);
 	if (r)
 		guest_fail(r, "virtio-blk %u did not start", n);
 }
@@ -166,6 +169,7 @@ void test_virtio_blk(void)
 	uint64_t n = cmdline_u64("kite.blk_dev", 0), sector = cmdline_u64("kite.blk_sector", 8);
 	uint64_t count = cmdline_u64("kite.blk_count", 8), seed = cmdline_u64("kite.seed", 1);
 	uint64_t wz_sector = cmdline_u64("kite.wz_sector", (uint64_t)-1);
+	uint64_t discard_sector = cmdline_u64("kite.discard_sector", (uint64_t)-1);
 	bool irq = cmdline_u64("kite.irq", 0), want_ro = cmdline_u64("kite.expect_ro", 0);
 	struct vdev d;
 	uint8_t st;
@@ -206,6 +210,17 @@ void test_virtio_blk(void)
 		if (st != 0)
 			guest_fail(GUEST_EXIT_CHECK, "write-zeroes at sector %lu: status %u", wz_sector, st);
 		guest_printf("virtio-blk: write-zeroes of sector %lu done\n", wz_sector);
+	}
+	if (discard_sector != (uint64_t)-1) {
+		if (!(d.features & (1ULL << F_DISCARD)))
+			guest_fail(GUEST_EXIT_CHECK, "DISCARD not offered");
+		wz.sector = discard_sector;
+		wz.num = 8;
+		wz.flags = 0;
+		st = blk_req(&d, T_DISCARD, 0, &wz, sizeof(wz));
+		if (st != 0)
+			guest_fail(GUEST_EXIT_CHECK, "discard at sector %lu: status %u", discard_sector, st);
+		guest_printf("virtio-blk: discard of sectors %lu..%lu done\n", discard_sector, discard_sector + 7);
 	}
 	if (d.use_irq)
 		guest_printf("virtio-blk: %lu %s interrupts\n", d.irqs, d.mmio ? "IOAPIC" : "MSI-X");

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Benchmark modes of the test guest (bench/virtio/run.sh drives them). Both poll the used ring
+ * (no interrupts: kvm-pvm native mode delivers none) and ask the device for none
+ * (VRING_AVAIL_F_NO_INTERRUPT); a kick is skipped while the device sets VRING_USED_F_NO_NOTIFY.
+ *
+ *  blkbench  kite.bench=randread|randwrite|seqread64k|seqwrite64k kite.ops=N kite.qd=Q
+ *            kite.blk_dev=D kite.seed=S: N requests on virtio-blk disk D with up to Q in flight
+ *            (4 KiB at xorshift64 4 KiB-aligned offsets, or 64 KiB sequential, wrapping).
+ *  netbench  kite.ops=N kite.qd=Q: N minimal broadcast frames (60 bytes, ethertype 0x88b5) on
+ *            virtio-net's transmit queue with up to Q in flight.
+ *
+ * Each prints "BENCH ops=N bytes=B tsc=T kicks=K" (T: TSC cycles from the first submission to the
+ * last completion; the host converts with its TSC frequency).
+ */
+#include "vdrv.h"
+
+void test_blkbench(void);
+void test_netbench(void);
+
+#define BQ_MAX 256                  /* queue entries we use at most */
+#define BLK_QD_MAX 32
+#define BLK_IO_MAX (64 * 1024)
+#define BLK_SEG_MAX 2
+#define NET_QD_MAX 128
+#define NET_HDR 12
+#define NET_FRAME 60
+
+#define F_BLK_RO 5
+#define F_NET_MAC 5
+#define T_IN 0
+#define T_OUT 1
+#define AVAIL_F_NO_INTERRUPT 1
+#define USED_F_NO_NOTIFY 1
+
+/* virtio-pci common configuration offsets (virtio 1.2, 4.1.4.3) */
+#define C_QSELECT 0x16
+#define C_QSIZE   0x18
+#define C_QENABLE 0x1c
+#define C_QNOFF   0x1e
+#define C_QDESC   0x20
+#define C_QAVAIL  0x28
+#define C_QUSED   0x30
+
+/* A split queue of our own (vring.c keeps 16 entries and one request in flight). */
+struct bq {
+	struct vdev *d;
+	uint16_t idx, size;
+	struct vring_desc *desc;
+	volatile uint16_t *avail;         /* flags, idx, ring[] */
+	volatile uint16_t *used_flags, *used_idx;
+	volatile uint32_t *used_ring;     /* {id, len} pairs */
+	uint64_t notify;
+	uint16_t avail_idx, used_seen, pending;
+	uint64_t kicks;
+};
+
+static uint8_t bq_mem[2][3 * 4096] __attribute__((aligned(4096)));
+
+static void write64(uint64_t a, uint64_t v)
+{
+	mmio_write32(a, (uint32_t)v);
+	mmio_write32(a + 4, (uint32_t)(v >> 32));
+}
+
+/* Queue q->idx of d, as large as the device allows up to BQ_MAX, in bq_mem[mem]. After vdev_begin. */
+static void bq_setup(struct bq *q, struct vdev *d, uint16_t idx, unsigned mem)
+{
+	uint8_t *m = bq_mem[mem];
+	uint16_t max;
+
+	if (d->mmio)
+		guest_fail(GUEST_EXIT_USAGE, "the benchmarks drive virtio-pci devices only");
+	memset(q, 0, sizeof(*q));
+	memset(m, 0, sizeof(bq_mem[mem]));
+	q->d = d;
+	q->idx = idx;
+	mmio_write16(d->common + C_QSELECT, idx);
+	max = mmio_read16(d->common + C_QSIZE);
+	if (max < 4 || (max & (max - 1)))
+		guest_fail(GUEST_EXIT_CHECK, "queue %u: bad size %u", idx, max);
+	q->size = max < BQ_MAX ? max : BQ_MAX;
+	q->desc = (struct vring_desc *)m;
+	q->avail = (volatile uint16_t *)(m + 4096);
+	q->used_flags = (volatile uint16_t *)(m + 8192);
+	q->used_idx = q->used_flags + 1;
+	q->used_ring = (volatile uint32_t *)(m + 8192 + 4);
+	q->avail[0] = AVAIL_F_NO_INTERRUPT;
+	mmio_write16(d->common + C_QSIZE, q->size);
+	write64(d->common + C_QDESC, (uint64_t)(uintptr_t)q->desc);
+	write64(d->common + C_QAVAIL, (uint64_t)(uintptr_t)q->avail);
+	write64(d->common + C_QUSED, (uint64_t)(uintptr_t)q->used_flags);
+	q->notify = d->notify + (uint64_t)mmio_read16(d->common + C_QNOFF) * d->notify_mult;
+	mmio_write16(d->common + C_QENABLE, 1);
+}
+
+/* Make the chain at head available; the device sees it at the next bq_kick. */
+static void bq_add(struct bq *q, uint16_t head)
+{
+	q->avail[2 + q->avail_idx % q->size] = head;
+	q->avail_idx++;
+	q->pending++;
+}
+
+static void bq_kick(struct bq *q)
+{
+	if (!q->pending)
+		return;
+	barrier();
+	q->avail[1] = q->avail_idx;
+	barrier();
+	q->pending = 0;
+	if (*q->used_flags & USED_F_NO_NOTIFY)
+		return;
+	mmio_write16(q->notify, q->idx);
+	q->kicks++;
+}
+
+/* Next used element (head id, length), polling until timeout_tsc; false on timeout. */
+static bool bq_next(struct bq *q, uint32_t *id, uint32_t *len, uint64_t timeout_tsc)
+{
+	uint64_t t0 = rdtsc();
+	unsigned spins = 0;
+
+	while (*q->used_idx == q->used_seen) {
+		cpu_relax();
+		/* rdtsc costs an exit on some hosts: look at the clock now and then */
+		if (++spins % 1024 == 0 && rdtsc() - t0 > timeout_tsc)
+			return false;
+	}
+	barrier();
+	*id = q->used_ring[2 * (q->used_seen % q->size)];
+	*len = q->used_ring[2 * (q->used_seen % q->size) + 1];
+	q->used_seen++;
+	return true;
+}
+
+#define TIMEOUT_TSC (60ULL * 1000 * 1000 * 1000)
+
+static uint64_t xorshift64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void bench_report(uint64_t ops, uint64_t bytes, uint64_t tsc, uint64_t kicks)
+{
+	guest_printf("BENCH ops=%lu bytes=%lu tsc=%lu kicks=%lu\n", ops, bytes, tsc, kicks);
+}
+
+/* ---- virtio-blk ---- */
+
+struct blk_slot {
+	struct { uint32_t type, reserved; uint64_t sector; } __attribute__((packed)) hdr;
+	volatile uint8_t status;
+} __attribute__((aligned(64)));
+
+static struct blk_slot slots[BLK_QD_MAX];
+static uint8_t blk_data[BLK_QD_MAX][BLK_IO_MAX] __attribute__((aligned(4096)));
+
+void test_blkbench(void)
+{
+	char mode[16];
+	uint64_t ops = cmdline_u64("kite.ops", 10000), qd = cmdline_u64("kite.qd", 8);
+	uint64_t seed = cmdline_u64("kite.seed", 0x9e3779b97f4a7c15ULL) | 1;
+	uint64_t sectors, blocks, next_seq = 0, issued = 0, done = 0, t0, t1;
+	uint32_t io, type;
+	bool rnd;
+	struct vdev d;
+	struct bq q;
+	int r;
+
+	if (!cmdline_str("kite.bench", mode, sizeof(mode)))
+		guest_fail(GUEST_EXIT_USAGE, "kite.bench=randread|randwrite|seqread64k|seqwrite64k missing");
+	if (!strcmp(mode, "randread") || !strcmp(mode, "randwrite")) {
+		io = 4096;
+		rnd = true;
+	} else if (!strcmp(mode, "seqread64k") || !strcmp(mode, "seqwrite64k")) {
+		io = BLK_IO_MAX;
+		rnd = false;
+	} else {
+		guest_fail(GUEST_EXIT_USAGE, "kite.bench=%s unknown", mode);
+	}
+	type = !strcmp(mode, "randread") || !strcmp(mode, "seqread64k") ? T_IN : T_OUT;
+	if (!ops || !qd || qd > BLK_QD_MAX)
+		guest_fail(GUEST_EXIT_USAGE, "kite.ops=%lu kite.qd=%lu: need ops >= 1 and qd 1..%d", ops, qd,
+			   BLK_QD_MAX);
+	if (!vdev_find(&d, 2, (unsigned)cmdline_u64("kite.blk_dev", 0)))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk PCI device");
+	r = vdev_begin(&d, 1ULL << F_BLK_RO);
+	if (r)
+		guest_fail(r, "virtio-blk negotiation failed");
+	if (type == T_OUT && (d.features & (1ULL << F_BLK_RO)))
+		guest_fail(GUEST_EXIT_CHECK, "disk is read-only, cannot run %s", mode);
+	sectors = mmio_read32(d.device) | (uint64_t)mmio_read32(d.device + 4) << 32;
+	blocks = sectors / (io / 512);
+	if (!blocks)
+		guest_fail(GUEST_EXIT_CHECK, "disk of %lu sectors is smaller than one %u-byte request", sectors, io);
+	bq_setup(&q, &d, 0, 0);
+	if (q.size < qd * 3)
+		qd = q.size / 3;
+	r = vdev_go(&d);
+	if (r)
+		guest_fail(r, "virtio-blk did not start");
+	guest_printf("blkbench: %s, %lu ops of %u bytes, %lu in flight, disk of %lu sectors, queue size %u\n",
+		     mode, ops, io, qd, sectors, q.size);
+	for (unsigned i = 0; i < qd; i++) {
+		struct vring_desc *dc = &q.desc[3 * i];
+
+		/* every slot owns descriptors 3i..3i+2: header, data, status */
+		dc[0] = (struct vring_desc){ (uint64_t)(uintptr_t)&slots[i].hdr, 16, VRING_DESC_F_NEXT, (uint16_t)(3 * i + 1) };
+		dc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)blk_data[i], io,
+					     (uint16_t)(VRING_DESC_F_NEXT | (type == T_IN ? VRING_DESC_F_WRITE : 0)),
+					     (uint16_t)(3 * i + 2) };
+		dc[2] = (struct vring_desc){ (uint64_t)(uintptr_t)&slots[i].status, 1, VRING_DESC_F_WRITE, 0 };
+		if (type == T_OUT)
+			memset(blk_data[i], (int)(0xa0 + i), io);
+	}
+
+	t0 = rdtsc();
+	for (unsigned i = 0; i < qd && issued < ops; i++, issued++) {
+		uint64_t blk = rnd ? xorshift64(&seed) % blocks : next_seq++ % blocks;
+
+		slots[i].hdr = (typeof(slots[i].hdr)){ type, 0, blk * (io / 512) };
+		slots[i].status = 0xee;
+		bq_add(&q, (uint16_t)(3 * i));
+	}
+	bq_kick(&q);
+	while (done < ops) {
+		uint32_t id, len;
+
+		if (!bq_next(&q, &id, &len, TIMEOUT_TSC))
+			guest_fail(GUEST_EXIT_TIMEOUT, "%lu of %lu requests completed, then none", done, ops);
+		/* drain what is there, then refill and kick once */
+		do {
+			unsigned s = id / 3;
+
+			if (id % 3 || s >= qd)
+				guest_fail(GUEST_EXIT_CHECK, "used id %u is not one of our heads", id);
+			if (slots[s].status != 0)
+				guest_fail(GUEST_EXIT_CHECK, "request at sector %lu: status %u (used length %u)",
+					   slots[s].hdr.sector, slots[s].status, len);
+			done++;
+			if (issued < ops) {
+				uint64_t blk = rnd ? xorshift64(&seed) % blocks : next_seq++ % blocks;
+
+				slots[s].hdr.sector = blk * (io / 512);
+				slots[s].status = 0xee;
+				bq_add(&q, (uint16_t)id);
+				issued++;
+			}
+		} while (*q.used_idx != q.used_seen && bq_next(&q, &id, &len, TIMEOUT_TSC));
+		bq_kick(&q);
+	}
+	t1 = rdtsc();
+	bench_report(done, done * io, t1 - t0, q.kicks);
+}
+
+/* ---- virtio-net ---- */
+
+static uint8_t net_tx[NET_QD_MAX][NET_HDR + NET_FRAME] __attribute__((aligned(64)));
+
+void test_netbench(void)
+{
+	uint64_t ops = cmdline_u64("kite.ops", 100000), qd = cmdline_u64("kite.qd", 64);
+	uint64_t issued = 0, done = 0, t0, t1;
+	uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
+	struct vdev d;
+	struct bq rx, tx;
+	int r;
+
+	if (!ops || !qd || qd > NET_QD_MAX)
+		guest_fail(GUEST_EXIT_USAGE, "kite.ops=%lu kite.qd=%lu: need ops >= 1 and qd 1..%d", ops, qd,
+			   NET_QD_MAX);
+	if (!vdev_find(&d, 1, 0))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
+	r = vdev_begin(&d, 1ULL << F_NET_MAC);
+	if (r)
+		guest_fail(r, "virtio-net negotiation failed");
+	if (d.features & (1ULL << F_NET_MAC))
+		for (unsigned i = 0; i < 6; i++)
+			mac[i] = mmio_read8(d.device + i);
+	bq_setup(&rx, &d, 0, 0);       /* no receive buffers: the benchmark only sends */
+	bq_setup(&tx, &d, 1, 1);
+	if (qd > tx.size)
+		qd = tx.size;
+	r = vdev_go(&d);
+	if (r)
+		guest_fail(r, "virtio-net did not start");
+	guest_printf("netbench: %lu frames of %u bytes, %lu in flight, queue size %u\n", ops, NET_FRAME, qd, tx.size);
+	for (unsigned i = 0; i < qd; i++) {
+		uint8_t *f = net_tx[i] + NET_HDR;
+
+		memset(net_tx[i], 0, sizeof(net_tx[i]));       /* virtio-net header: no offloads */
+		memset(f, 0xff, 6);
+		memcpy(f + 6, mac, 6);
+		f[12] = 0x88;
+		f[13] = 0xb5;
+		memcpy(f + 14, "kite-netbench", 13);
+		tx.desc[i] = (struct vring_desc){ (uint64_t)(uintptr_t)net_tx[i], NET_HDR + NET_FRAME, 0, 0 };
+	}
+	t0 = rdtsc();
+	for (unsigned i = 0; i < qd && issued < ops; i++, issued++)
+		bq_add(&tx, (uint16_t)i);
+	bq_kick(&tx);
+	while (done < ops) {
+		uint32_t id, len;
+
+		if (!bq_next(&tx, &id, &len, TIMEOUT_TSC))
+			guest_fail(GUEST_EXIT_TIMEOUT, "%lu of %lu frames sent, then none", done, ops);
+		do {
+			if (id >= qd)
+				guest_fail(GUEST_EXIT_CHECK, "used id %u is not one of our frames", id);
+			done++;
+			if (issued < ops) {
+				bq_add(&tx, (uint16_t)id);
+				issued++;
+			}
+		} while (*tx.used_idx != tx.used_seen && bq_next(&tx, &id, &len, TIMEOUT_TSC));
+		bq_kick(&tx);
+	}
+	t1 = rdtsc();
+	bench_report(done, done * NET_FRAME, t1 - t0, tx.kicks);
+}
