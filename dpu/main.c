@@ -174,8 +174,10 @@ int main(int argc, char **argv)
 		kite_die("control socket %s: cannot listen", control);
 	if (root && dpu_config_apply(root) < 0)
 		kite_die("config %s: cannot apply (see above)", config);
-	cJSON_Delete(root);
+	/* `control` may point into `root`: log before freeing it. */
 	log_info("running with %u poller(s)%s%s", nr_pollers, control ? ", control socket " : "", control ? control : "");
+	cJSON_Delete(root);
+	control = NULL;
 
 	int r = evloop_run(loop);
 	log_info("stopping");
