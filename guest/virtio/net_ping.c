@@ -8,7 +8,9 @@
  *     1 KiB receive buffers used then, the reply arrives in two buffers); kite.csum=1 lets the
  *     device fill the ICMP checksum (NEEDS_CSUM, needs VIRTIO_NET_F_CSUM); waits for the reply,
  *     checks identifier, sequence and every payload byte;
- *  4. kite.flood=K: sends K broadcast frames of ethertype 0x88b5, each waiting for its completion.
+ *  4. kite.flood=K: sends K broadcast frames of ethertype 0x88b5, each waiting for its completion;
+ *  5. kite.evil=1: publishes a transmit descriptor pointing outside guest RAM; the device must
+ *     report DEVICE_NEEDS_RESET; after a reset and a fresh start, ARP must work again.
  * Frames the guest did not ask for (IPv6, others) are skipped.
  */
 #include "vdrv.h"
@@ -193,42 +195,71 @@ static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint
 	guest_fail(GUEST_EXIT_CHECK, "64 frames and no echo reply");
 }
 
+static void net_start(struct vdev *tx, struct vdev *rx, uint64_t want, bool csum)
+{
+	int r;
+
+	if (!vdev_find(tx, 1, 0))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
+	r = vdev_begin(tx, want);
+	if (r)
+		guest_fail(r, "virtio-net negotiation failed");
+	if (!(tx->features & (1ULL << F_MAC)))
+		guest_fail(GUEST_EXIT_CHECK, "MAC not offered");
+	if (csum && !(tx->features & (1ULL << F_CSUM)))
+		guest_fail(GUEST_EXIT_CHECK, "checksum offload (VIRTIO_NET_F_CSUM) not offered");
+	*rx = *tx;
+	rx->qidx = 0;
+	tx->qidx = 1;
+	if (vdev_queue(rx, 2) || vdev_queue(tx, 3) || vdev_go(tx))
+		guest_fail(GUEST_EXIT_CHECK, "virtio-net queues did not start");
+	rx_len_posted = (tx->features & (1ULL << F_MRG_RXBUF)) ? MRG_BUF_SIZE : RX_BUF_SIZE;
+	for (uint16_t i = 0; i < RX_BUFS; i++)
+		post_rx(rx, i);
+}
+
+static void evil_descriptor(struct vdev *tx, struct vdev *rx, uint64_t want)
+{
+	struct vring_desc *desc = vq_desc(tx);
+	uint8_t peer_mac[6];
+	uint64_t t0;
+
+	desc[0] = (struct vring_desc){ 0xfff000000000ULL, 60, 0, 0 };
+	vq_publish(tx, 0);
+	t0 = rdtsc();
+	while (!(vdev_status(tx) & 0x40)) {
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no DEVICE_NEEDS_RESET after a descriptor outside RAM (status 0x%x)",
+				   vdev_status(tx));
+		cpu_relax();
+	}
+	guest_printf("virtio-net-ping: descriptor outside RAM: device reports DEVICE_NEEDS_RESET (status 0x%x)\n",
+		     vdev_status(tx));
+	net_start(tx, rx, want, false);
+	arp_resolve(tx, rx, peer_mac);
+	guest_printf("virtio-net-ping: after reset the device works again\n");
+}
+
 void test_virtio_net_ping(void)
 {
 	uint64_t size = cmdline_u64("kite.ping_size", 1200), flood = cmdline_u64("kite.flood", 0);
 	bool oversize = cmdline_u64("kite.oversize", 0), csum = cmdline_u64("kite.csum", 0);
+	bool evil = cmdline_u64("kite.evil", 0);
 	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0);
 	uint8_t peer_mac[6];
 	struct vdev tx, rx;
 	uint16_t mtu;
-	int r;
 
 	my_ip[3] = (uint8_t)cmdline_u64("kite.ip_last", 2);
 	if (size > 1400)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ping_size=%lu: at most 1400", size);
-	if (!vdev_find(&tx, 1, 0))
-		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
-	r = vdev_begin(&tx, want);
-	if (r)
-		guest_fail(r, "virtio-net negotiation failed");
-	if (!(tx.features & (1ULL << F_MAC)))
-		guest_fail(GUEST_EXIT_CHECK, "MAC not offered");
-	if (csum && !(tx.features & (1ULL << F_CSUM)))
-		guest_fail(GUEST_EXIT_CHECK, "checksum offload (VIRTIO_NET_F_CSUM) not offered");
+	net_start(&tx, &rx, want, csum);
 	for (unsigned i = 0; i < 6; i++)
 		my_mac[i] = mmio_read8(tx.device + i);
 	mtu = (tx.features & (1ULL << F_MTU)) ? mmio_read16(tx.device + 10) : 1500;
 	guest_printf("virtio-net-ping: MAC %02x:%02x:%02x:%02x:%02x:%02x MTU %u, %s receive buffers\n", my_mac[0],
 		     my_mac[1], my_mac[2], my_mac[3], my_mac[4], my_mac[5], mtu,
 		     (tx.features & (1ULL << F_MRG_RXBUF)) ? "mergeable 1 KiB" : "2 KiB");
-	rx = tx;
-	rx.qidx = 0;
-	tx.qidx = 1;
-	if (vdev_queue(&rx, 2) || vdev_queue(&tx, 3) || vdev_go(&tx))
-		guest_fail(GUEST_EXIT_CHECK, "virtio-net queues did not start");
-	rx_len_posted = (tx.features & (1ULL << F_MRG_RXBUF)) ? MRG_BUF_SIZE : RX_BUF_SIZE;
-	for (uint16_t i = 0; i < RX_BUFS; i++)
-		post_rx(&rx, i);
 
 	if (oversize) {
 		uint32_t len = (uint32_t)mtu + 118;
@@ -254,4 +285,6 @@ void test_virtio_net_ping(void)
 	}
 	if (flood)
 		guest_printf("virtio-net-ping: %lu flood frames sent\n", flood);
+	if (evil)
+		evil_descriptor(&tx, &rx, want);
 }

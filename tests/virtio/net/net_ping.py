@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """kite's virtio-net against the Linux network stack, inside a private network namespace.
 
-usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate)
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | evil)
 
 The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
 nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
@@ -17,6 +17,8 @@ ping: the guest sends an oversized frame (kite must drop and count it), an ARP r
 rate: pps=20,burst=5 and 60 flood frames. Frames from the guest seen by the host (C = 62) must obey
       C <= burst + pps * elapsed, elapsed being the measured kite run time, and kite must report
       throttling.
+evil: after the ping the guest publishes a transmit descriptor outside its RAM: kite must report
+      the broken queue and DEVICE_NEEDS_RESET; after a reset the guest's second ARP exchange works.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip/tcpdump, no /dev/net/tun or /dev/kvm).
 """
 import argparse
@@ -70,7 +72,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["ping", "rate"])
+    ap.add_argument("mode", choices=["ping", "rate", "evil"])
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -105,9 +107,13 @@ def main():
 
         cmdline = "kite.test=virtio-net-ping kite.native=1 kite.csum=1"
         spec = "tap=kt0,mac=" + MAC
+        arps = 1
         if a.mode == "ping":
             cmdline += " kite.oversize=1 kite.flood=5"
             flood = 5
+        elif a.mode == "evil":
+            cmdline += " kite.evil=1"
+            flood, arps = 0, 2
         else:
             pps, burst, flood = 20, 5, 60
             cmdline += " kite.flood=%d" % flood
@@ -145,10 +151,10 @@ def main():
         arp_rep = [f for f in to_guest if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02"]
         icmp_rep = [f for f in to_guest if f[12:14] == b"\x08\x00" and len(f) > 34 and f[23] == 1 and f[34] == 0]
         print("capture: %d frames, %d from %s, %d to it" % (len(frames), len(from_guest), MAC, len(to_guest)))
-        want = flood + 2
-        if len(arp_req) != 1 or len(icmp_req) != 1 or len(arp_rep) < 1 or len(icmp_rep) < 1:
-            fails.append("capture: ARP req %d, echo req %d, ARP reply %d, echo reply %d (want 1, 1, >=1, >=1)" %
-                         (len(arp_req), len(icmp_req), len(arp_rep), len(icmp_rep)))
+        want = flood + arps + 1
+        if len(arp_req) != arps or len(icmp_req) != 1 or len(arp_rep) < 1 or len(icmp_rep) < 1:
+            fails.append("capture: ARP req %d, echo req %d, ARP reply %d, echo reply %d (want %d, 1, >=1, >=1)" %
+                         (len(arp_req), len(icmp_req), len(arp_rep), len(icmp_rep), arps))
         if len(from_guest) != want:
             fails.append("capture: %d frames from %s, want %d" % (len(from_guest), MAC, want))
         if stats["rx"]["packets"] != want:
@@ -159,6 +165,13 @@ def main():
         if a.mode == "ping":
             if "virtio-net0: 7 frames sent, 2 received, 1 dropped (1 oversized, 0 bad headers)" not in err:
                 fails.append("kite did not count the oversized frame as dropped")
+        elif a.mode == "evil":
+            if not re.search(r"virtio-net0: queue 1 broken by the driver: .*device needs reset", err):
+                fails.append("kite did not report the broken transmit queue")
+            for line in ("descriptor outside RAM: device reports DEVICE_NEEDS_RESET",
+                         "after reset the device works again"):
+                if "virtio-net-ping: " + line not in out:
+                    fails.append("guest did not print '%s'" % line)
         else:
             bound = burst + pps * elapsed
             print("rate: %d frames from the guest in %.3f s; bound burst + pps * elapsed = %.1f" %
