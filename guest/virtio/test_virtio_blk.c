@@ -10,7 +10,8 @@
  *                   kite.msix_mask=1 (with kite.irq=1): MSI-X mask / PBA check;
  *                   kite.mmio=1 (kite.irq=1: IOAPIC pin from the command line, level, acknowledged):
  *                   the disks are virtio-mmio (virtio_mmio.device= words), not PCI.
- *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0: it must report DEVICE_NEEDS_RESET; then
+ *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0: it must report DEVICE_NEEDS_RESET with
+ *                   a configuration-change MSI-X interrupt; then
  *                   disk 1 must still serve the pattern write/read, and disk 0 must work after a reset.
  */
 #include "vdrv.h"
@@ -239,7 +240,7 @@ void test_virtio_blk_evil(void)
 
 	if (!cmdline_str("kite.evil", mode, sizeof(mode)))
 		guest_fail(GUEST_EXIT_USAGE, "kite.evil=baddesc|loop|scribble missing");
-	open_disk(&d0, 0, false, 0);
+	open_disk(&d0, 0, true, 0);       /* MSI-X: the broken queue must raise a config interrupt */
 	open_disk(&d1, 1, false, 1);
 	desc = vq_desc(&d0);
 	if (!strcmp(mode, "baddesc")) {
@@ -266,6 +267,13 @@ void test_virtio_blk_evil(void)
 		cpu_relax();
 	}
 	guest_printf("virtio-blk-evil: %s: disk 0 reports DEVICE_NEEDS_RESET (status 0x%x)\n", mode, vdev_status(&d0));
+	t0 = rdtsc();
+	while (d0.irqs == d0.irqs_at_kick) {
+		__asm__ volatile("sti; nop; cli" ::: "memory");
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no configuration-change interrupt for DEVICE_NEEDS_RESET");
+	}
+	guest_printf("virtio-blk-evil: configuration-change interrupt received\n");
 	pattern_io(&d1, "virtio-blk-evil: disk 1", cmdline_u64("kite.blk_sector", 8), 4, cmdline_u64("kite.seed", 1));
 	if (vdev_start(&d0, (1ULL << F_FLUSH), 0))
 		guest_fail(GUEST_EXIT_CHECK, "disk 0 did not restart after a reset");

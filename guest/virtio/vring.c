@@ -120,7 +120,12 @@ static int setup_msix(struct vdev *d, unsigned ring)
 	mmio_write32(d->msix_table + 12, 0);
 	ctrl = pci_cfg_read16(d->slot, d->msix_cap + 2);
 	pci_cfg_write16(d->slot, d->msix_cap + 2, (uint16_t)((ctrl | 0x8000) & ~0x4000));
-	mmio_write16(d->common + C_MSIX, 0xffff);
+	/* configuration changes (e.g. DEVICE_NEEDS_RESET) share vector 0 with the queue */
+	mmio_write16(d->common + C_MSIX, 0);
+	if (mmio_read16(d->common + C_MSIX) != 0) {
+		guest_printf("virtio: slot %u refused MSI-X vector 0 for configuration changes\n", d->slot);
+		return GUEST_EXIT_CHECK;
+	}
 	mmio_write16(d->common + C_QMSIX, 0);
 	if (mmio_read16(d->common + C_QMSIX) != 0) {
 		guest_printf("virtio: slot %u refused MSI-X vector 0 for queue 0\n", d->slot);

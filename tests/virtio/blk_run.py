@@ -279,6 +279,7 @@ def run(a, tmp):
             check(img[1][:start] == orig[1][:start] and img[1][start + 4 * SECTOR:] == orig[1][start + 4 * SECTOR:],
                   "disk 1 changed outside the pattern")
             check("serves reads again after a reset" in con, "disk 0 not usable after reset")
+            check("configuration-change interrupt received" in con, "no config interrupt for NEEDS_RESET")
     except Fail as e:
         print("FAIL: %s\n--- console ---\n%s\n--- stderr ---\n%s" % (e, con[-3000:], err[-3000:]))
         return 1
