@@ -2,6 +2,8 @@
 /* kmain: take over the CPU from the loader, read the command line, run the selected test. */
 #include "guest.h"
 #include "virtio/vdrv.h"   /* virtio drivers and tests (guest/virtio/) */
+void test_blkbench(void);  /* virtio/bench_virtio.c */
+void test_netbench(void);
 
 static const struct guest_test tests[] = {
 	{ "hello", test_hello, "print a banner and exit 0" },
@@ -25,6 +27,9 @@ static const struct guest_test tests[] = {
 	{ "virtio-net", test_virtio_net, "virtio-net: send a frame, receive a merged one" },
 	{ "virtio-balloon-stats", test_virtio_balloon_stats, "virtio-balloon: bad PFN, 2 stats reports, pages released" },
 	{ "virtio-net-ping", test_virtio_net_ping, "virtio-net: ARP and ICMP echo with a Linux peer on the TAP" },
+	/* guest/virtio/bench_virtio.c (bench/virtio/) */
+	{ "blkbench", test_blkbench, "virtio-blk benchmark: kite.bench=MODE kite.ops=N kite.qd=Q, polled" },
+	{ "netbench", test_netbench, "virtio-net benchmark: kite.ops=N frames to the TAP, polled" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);
