@@ -9,7 +9,10 @@
  *     device fill the ICMP checksum (NEEDS_CSUM, needs VIRTIO_NET_F_CSUM); waits for the reply,
  *     checks identifier, sequence and every payload byte;
  *  4. kite.flood=K: sends K broadcast frames of ethertype 0x88b5, each waiting for its completion;
- *  5. kite.evil=1: publishes a transmit descriptor pointing outside guest RAM; the device must
+ *  5. kite.tso=N (needs kite.csum=1): one TCP segment of N payload bytes (flags PSH only, to the
+ *     closed port 9) sent as a single GSO frame (TCPV4, gso_size 1000, checksum by the device);
+ *     Linux must answer with a reset acknowledging all N bytes;
+ *  6. kite.evil=1: publishes a transmit descriptor pointing outside guest RAM; the device must
  *     report DEVICE_NEEDS_RESET; after a reset and a fresh start, ARP must work again.
  * Frames the guest did not ask for (IPv6, others) are skipped.
  */
@@ -18,6 +21,7 @@
 #define F_CSUM 0
 #define F_MTU 3
 #define F_MAC 5
+#define F_HOST_TSO4 11
 #define F_MRG_RXBUF 15
 #define HDR 12
 #define RX_BUFS 8
@@ -195,6 +199,61 @@ static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint
 	guest_fail(GUEST_EXIT_CHECK, "64 frames and no echo reply");
 }
 
+static void tso_segment(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint32_t size)
+{
+	uint8_t *f = tx_buf + HDR, *ip = f + 14, *tcp = f + 34;
+	uint32_t len = 54 + size, sum = 0, seq = 0x10000;
+	unsigned nb;
+
+	if (!(tx->features & (1ULL << F_HOST_TSO4)))
+		guest_fail(GUEST_EXIT_CHECK, "HOST_TSO4 not offered");
+	memset(tx_buf, 0, HDR + len);
+	eth_header(f, peer_mac, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(40 + size));
+	put16(ip + 4, 0x4b4a);
+	ip[6] = 0x40;              /* DF */
+	ip[8] = 64;
+	ip[9] = 6;                 /* TCP */
+	memcpy(ip + 12, my_ip, 4);
+	memcpy(ip + 16, peer_ip, 4);
+	put16(ip + 10, inet_csum(ip, 20));
+	put16(tcp, 40000);
+	put16(tcp + 2, 9);
+	tcp[4] = (uint8_t)(seq >> 24); tcp[5] = (uint8_t)(seq >> 16); tcp[6] = (uint8_t)(seq >> 8); tcp[7] = (uint8_t)seq;
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x08;            /* PSH only: the reset then acknowledges seq + size */
+	put16(tcp + 14, 65535);
+	for (uint32_t i = 0; i < size; i++)
+		tcp[20 + i] = (uint8_t)(i * 11 + 1);
+	/* pseudo-header sum, not complemented: the device side finishes the checksum */
+	sum = get16(my_ip) + get16(my_ip + 2) + get16(peer_ip) + get16(peer_ip + 2) + 6 + 20 + size;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(tcp + 16, (uint16_t)sum);
+	tx_buf[0] = 1;                               /* NEEDS_CSUM */
+	tx_buf[1] = 1;                               /* GSO TCPV4 */
+	tx_buf[2] = 54; tx_buf[3] = 0;               /* hdr_len */
+	tx_buf[4] = 1000 & 0xff; tx_buf[5] = 1000 >> 8;  /* gso_size */
+	tx_buf[6] = 34;                              /* csum_start */
+	tx_buf[8] = 16;                              /* csum_offset */
+	send_frame(tx, len);
+	guest_printf("virtio-net-ping: TSO frame of %u bytes (%u payload, gso_size 1000) sent\n", len, size);
+	for (unsigned n = 0; n < 64; n++) {
+		uint32_t got = recv_frame(rx, &nb), ack;
+
+		if (got < 54 || get16(frame + 12) != 0x0800 || frame[23] != 6 || get16(frame + 36) != 40000 ||
+		    !(frame[47] & 0x04))
+			continue;
+		ack = (uint32_t)frame[42] << 24 | (uint32_t)frame[43] << 16 | (uint32_t)frame[44] << 8 | frame[45];
+		if (ack != seq + size)
+			guest_fail(GUEST_EXIT_CHECK, "reset acknowledges %u, expected %u", ack, seq + size);
+		guest_printf("virtio-net-ping: TSO frame answered by a TCP reset acknowledging all %u bytes\n", size);
+		return;
+	}
+	guest_fail(GUEST_EXIT_CHECK, "64 frames and no TCP reset");
+}
+
 static void net_start(struct vdev *tx, struct vdev *rx, uint64_t want, bool csum)
 {
 	int r;
@@ -245,12 +304,16 @@ void test_virtio_net_ping(void)
 	uint64_t size = cmdline_u64("kite.ping_size", 1200), flood = cmdline_u64("kite.flood", 0);
 	bool oversize = cmdline_u64("kite.oversize", 0), csum = cmdline_u64("kite.csum", 0);
 	bool evil = cmdline_u64("kite.evil", 0);
-	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0);
+	uint64_t tso = cmdline_u64("kite.tso", 0);
+	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0) |
+			(tso ? 1ULL << F_HOST_TSO4 : 0);
 	uint8_t peer_mac[6];
 	struct vdev tx, rx;
 	uint16_t mtu;
 
 	my_ip[3] = (uint8_t)cmdline_u64("kite.ip_last", 2);
+	if (tso > 8000 || (tso && !csum))
+		guest_fail(GUEST_EXIT_USAGE, "kite.tso=%lu: at most 8000, and needs kite.csum=1", tso);
 	if (size > 1400)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ping_size=%lu: at most 1400", size);
 	net_start(&tx, &rx, want, csum);
@@ -275,6 +338,8 @@ void test_virtio_net_ping(void)
 	}
 	arp_resolve(&tx, &rx, peer_mac);
 	ping(&tx, &rx, peer_mac, (uint32_t)size, csum);
+	if (tso)
+		tso_segment(&tx, &rx, peer_mac, (uint32_t)tso);
 	for (uint64_t i = 0; i < flood; i++) {
 		memset(tx_buf, 0, HDR + 60);
 		memset(tx_buf + HDR, 0xff, 6);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """kite's virtio-net against the Linux network stack, inside a private network namespace.
 
-usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | evil | qemu)
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | evil | qemu | tso)
 
 The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
 nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
@@ -19,6 +19,9 @@ rate: pps=20,burst=5 and 60 flood frames. Frames from the guest seen by the host
       throttling.
 evil: after the ping the guest publishes a transmit descriptor outside its RAM: kite must report
       the broken queue and DEVICE_NEEDS_RESET; after a reset the guest's second ARP exchange works.
+tso:  after the ping one 3054-byte TCP frame with a GSO header (TCPV4, gso_size 1000, device
+      checksum) to the closed port 9: it must reach the host whole (captured, > MTU) and Linux must
+      answer with a reset acknowledging all 3000 bytes (checked by the guest).
 qemu: the same guest driver (ARP + ICMP echo with device checksum, merged buffers) against QEMU's
       virtio-net-pci on the same TAP: the driver follows the spec, not just kite.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip/tcpdump, no /dev/net/tun or /dev/kvm).
@@ -74,7 +77,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["ping", "rate", "evil", "qemu"])
+    ap.add_argument("mode", choices=["ping", "rate", "evil", "qemu", "tso"])
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -118,6 +121,9 @@ def main():
             flood, arps = 0, 2
         elif a.mode == "qemu":
             flood = 0
+        elif a.mode == "tso":
+            cmdline += " kite.tso=3000"
+            flood = 1                      # the TSO frame counts like one more frame from the guest
         else:
             pps, burst, flood = 20, 5, 60
             cmdline += " kite.flood=%d" % flood
@@ -169,7 +175,15 @@ def main():
             fails.append("capture: %d frames from %s, want %d" % (len(from_guest), MAC, want))
         if stats["rx"]["packets"] != want:
             fails.append("kt0 received %d packets, want %d" % (stats["rx"]["packets"], want))
-        if any(n > 1518 for _, n in from_guest):
+        if a.mode == "tso":
+            big = [n for f, n in from_guest if n == 3054 and f[12:14] == b"\x08\x00" and f[23] == 6]
+            if len(big) != 1:
+                fails.append("the 3054-byte TSO frame was not captured whole (%s)" % [n for _, n in from_guest])
+            if "TSO frame answered by a TCP reset acknowledging all 3000 bytes" not in out:
+                fails.append("the guest saw no reset acknowledging the whole TSO frame")
+            if "0 bad headers" not in err:
+                fails.append("kite dropped the TSO frame's header")
+        elif any(n > 1518 for _, n in from_guest):
             fails.append("an oversized frame reached the host")
 
         if a.mode == "ping":
