@@ -24,6 +24,7 @@
 #include "kite/ratelimit.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_net.h"
+#include "kite/virtio_mmio.h"
 #include "kite/virtio_pci.h"
 #include "kite/vm.h"
 
@@ -36,7 +37,8 @@
 struct net_dev {
 	struct virtio_dev vdev;
 	struct virtio_pci pci;
-	bool pci_on;
+	struct virtio_mmio mmio;
+	bool pci_on, mmio_on;
 	int tap_fd;
 	bool tap_polled;
 	bool offloads_set;
@@ -428,12 +430,20 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		net->timer_fd = -1;
 		goto fail;
 	}
-	if (virtio_pci_init(&net->pci, &net->vdev, 0x020000) < 0)
-		goto fail;
-	net->pci_on = true;
-	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, PCI slot %u%s", name, net->tap,
+	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
+		if (virtio_mmio_init(&net->mmio, &net->vdev) < 0)
+			goto fail;
+		net->mmio_on = true;
+	} else {
+		if (virtio_pci_init(&net->pci, &net->vdev, 0x020000) < 0)
+			goto fail;
+		net->pci_on = true;
+	}
+	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, %s 0x%llx%s", name, net->tap,
 		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
-		 net->pci.pci.slot, net->limited ? ", rate limited" : "");
+		 net->mmio_on ? "virtio-mmio at" : "PCI slot",
+		 net->mmio_on ? (unsigned long long)net->mmio.base : (unsigned long long)net->pci.pci.slot,
+		 net->limited ? ", rate limited" : "");
 	return net;
 fail:
 	net_destroy(net);
@@ -446,6 +456,8 @@ void net_destroy(struct net_dev *net)
 		return;
 	if (net->pci_on)
 		virtio_pci_exit(&net->pci);
+	if (net->mmio_on)
+		virtio_mmio_exit(&net->mmio);
 	if (net->tap_fd >= 0) {
 		if (net->vdev.vm)
 			evloop_del(net->vdev.vm->loop, net->tap_fd);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The rate-limit keys of --net / JSON "net": bps=N, pps=N, burst=N (token buckets in virtio/net.c). */
+/* Keys of --net / JSON "net" beyond tap, mac, mtu: bps=N, pps=N, burst=N (token buckets in
+ * virtio/net.c) and transport=pci|mmio. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,17 @@ int net_option_limit(struct net_options *o, const char *key, const char *val, co
 	uint64_t *field, v;
 	char *end;
 
+	if (!strcmp(key, "transport")) {
+		if (!strcmp(val, "pci"))
+			o->transport = VIRTIO_TRANSPORT_PCI;
+		else if (!strcmp(val, "mmio"))
+			o->transport = VIRTIO_TRANSPORT_MMIO;
+		else {
+			log_err("%s: transport=%s: expected pci or mmio", what, val);
+			return -1;
+		}
+		return 1;
+	}
 	if (!strcmp(key, "bps"))
 		field = &o->bps;
 	else if (!strcmp(key, "pps"))

@@ -276,7 +276,7 @@ static int net_set(struct net_options *o, const char *key, const char *val, cons
 		if (r)
 			return r < 0 ? -1 : 0;
 	}
-	log_err("%s: unknown key '%s' (known: tap, mac, mtu, bps, pps, burst)", what, key);
+	log_err("%s: unknown key '%s' (known: tap, mac, mtu, bps, pps, burst, transport)", what, key);
 	return -1;
 }
 

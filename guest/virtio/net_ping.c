@@ -12,6 +12,7 @@
  *  5. kite.tso=N (needs kite.csum=1): one TCP segment of N payload bytes (flags PSH only, to the
  *     closed port 9) sent as a single GSO frame (TCPV4, gso_size 1000, checksum by the device);
  *     Linux must answer with a reset acknowledging all N bytes;
+ *  kite.mmio=1: the device is virtio-mmio (virtio_mmio.device= word) instead of PCI.
  *  6. kite.evil=1: publishes a transmit descriptor pointing outside guest RAM; the device must
  *     report DEVICE_NEEDS_RESET; after a reset and a fresh start, ARP must work again.
  * Frames the guest did not ask for (IPv6, others) are skipped.
@@ -258,8 +259,10 @@ static void net_start(struct vdev *tx, struct vdev *rx, uint64_t want, bool csum
 {
 	int r;
 
-	if (!vdev_find(tx, 1, 0))
-		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
+	bool mmio = cmdline_u64("kite.mmio", 0);
+
+	if (mmio ? !vdev_find_mmio(tx, 1, 0) : !vdev_find(tx, 1, 0))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-net %s device", mmio ? "MMIO" : "PCI");
 	r = vdev_begin(tx, want);
 	if (r)
 		guest_fail(r, "virtio-net negotiation failed");

@@ -4,7 +4,7 @@
  * so checksum and TSO offloads pass through (TUNSETOFFLOAD follows what the driver negotiated);
  * MAC and MTU in the configuration space; mergeable receive buffers. Queue 0 receives, queue 1
  * transmits; both are served on kite's event loop.
- *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N][,bps=N][,pps=N][,burst=N]
+ *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N][,bps=N][,pps=N][,burst=N][,transport=pci|mmio]
  *   (JSON "net": [ { "tap": ..., ... } ])
  * A transmitted frame longer than MTU + 18 (Ethernet header with a VLAN tag) without GSO, or with a
  * GSO type / checksum request the driver did not negotiate or that points outside the frame, is
@@ -16,6 +16,8 @@
 #define KITE_VIRTIO_NET_H
 
 #include <stdint.h>
+
+#include "kite/blockdev.h"   /* enum virtio_transport */
 
 #define VIRTIO_NET_F_CSUM        0
 #define VIRTIO_NET_F_GUEST_CSUM  1
@@ -38,10 +40,11 @@ struct net_options {
 	unsigned mtu;            /* 0 = 1500 */
 	uint64_t bps, pps;       /* rate limits per direction, 0 = unlimited */
 	uint64_t burst;          /* frames (pps) in the bucket; 0 = one second's worth */
+	enum virtio_transport transport;
 };
 
-/* virtio/net_limit.c: the rate-limit keys of --net (bps, pps, burst). 1 = key taken, 0 = not a
- * rate-limit key, -1 = bad value (logged with `what`). */
+/* virtio/net_limit.c: the rate-limit and transport keys of --net (bps, pps, burst, transport).
+ * 1 = key taken, 0 = not one of them, -1 = bad value (logged with `what`). */
 int net_option_limit(struct net_options *o, const char *key, const char *val, const char *what);
 
 struct vm;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """kite's virtio-net against the Linux network stack, inside a private network namespace.
 
-usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | evil | qemu | tso)
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | evil | qemu | tso | mmio)
 
 The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
 nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
@@ -22,6 +22,7 @@ evil: after the ping the guest publishes a transmit descriptor outside its RAM: 
 tso:  after the ping one 3054-byte TCP frame with a GSO header (TCPV4, gso_size 1000, device
       checksum) to the closed port 9: it must reach the host whole (captured, > MTU) and Linux must
       answer with a reset acknowledging all 3000 bytes (checked by the guest).
+mmio: ARP + ICMP echo with the device on virtio-mmio (transport=mmio) instead of PCI.
 qemu: the same guest driver (ARP + ICMP echo with device checksum, merged buffers) against QEMU's
       virtio-net-pci on the same TAP: the driver follows the spec, not just kite.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip/tcpdump, no /dev/net/tun or /dev/kvm).
@@ -77,7 +78,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["ping", "rate", "evil", "qemu", "tso"])
+    ap.add_argument("mode", choices=["ping", "rate", "evil", "qemu", "tso", "mmio"])
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -112,7 +113,7 @@ def main():
 
         cmdline = "kite.test=virtio-net-ping kite.native=1 kite.csum=1"
         spec = "tap=kt0,mac=" + MAC
-        arps = 1
+        arps, flood = 1, 0
         if a.mode == "ping":
             cmdline += " kite.oversize=1 kite.flood=5"
             flood = 5
@@ -124,10 +125,13 @@ def main():
         elif a.mode == "tso":
             cmdline += " kite.tso=3000"
             flood = 1                      # the TSO frame counts like one more frame from the guest
-        else:
+        elif a.mode == "rate":
             pps, burst, flood = 20, 5, 60
             cmdline += " kite.flood=%d" % flood
             spec += ",pps=%d,burst=%d" % (pps, burst)
+        if a.mode == "mmio":
+            cmdline += " kite.mmio=1"
+            spec += ",transport=mmio"
         cmd = ["ip", "netns", "exec", ns, "timeout", "90", a.kite, "--kernel", a.kernel, "--console", "stdio",
                "--net", spec, "--cmdline", cmdline]
         if a.mode == "qemu":
