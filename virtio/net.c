@@ -57,26 +57,40 @@ struct net_dev {
 	int timer_fd;                /* rate-limit retry timer */
 };
 
-/* Both buckets of a direction admit one frame of len bytes now? Takes the tokens if so. */
-static bool limit_admit(struct ratelimit *pps, struct ratelimit *bps, uint64_t len)
+/* Both buckets of a direction admit one frame of len bytes now? Takes the tokens if so and
+ * returns 0; else returns how long until the missing tokens accumulate (ns, 1 ms .. 1 s). */
+static uint64_t limit_admit(struct ratelimit *pps, struct ratelimit *bps, uint64_t len)
 {
-	uint64_t now = rl_now_ns();
+	uint64_t now = rl_now_ns(), wait = 0;
 
 	if (!rl_unlimited(pps) && rl_available(pps, now) < 1)
-		return false;
-	if (!rl_unlimited(bps) && rl_available(bps, now) < (len < bps->burst ? len : bps->burst))
-		return false;
+		wait = 1000000000ULL / pps->rate;
+	else if (!rl_unlimited(bps)) {
+		uint64_t need = len < bps->burst ? len : bps->burst, have = rl_available(bps, now);
+
+		if (have < need)
+			wait = (need - have) * 1000000000ULL / bps->rate;
+	}
+	if (wait)
+		return wait < 1000000 ? 1000000 : wait > 1000000000ULL ? 1000000000ULL : wait;
 	rl_take(pps, 1, now);
 	rl_take(bps, len, now);
-	return true;
+	return 0;
 }
 
-/* A direction ran out of tokens: look again in a few milliseconds. */
-static void limit_wait(struct net_dev *net)
+/* A direction ran out of tokens: look again once they are back. */
+static void limit_wait(struct net_dev *net, uint64_t wait_ns)
 {
-	struct itimerspec its = { .it_value = { .tv_nsec = 2 * 1000 * 1000 } };
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait_ns / 1000000000ULL),
+						.tv_nsec = (long)(wait_ns % 1000000000ULL) } };
+
+	struct itimerspec cur;
 
 	net->throttled++;
+	/* one timer serves both directions: keep an earlier expiry that is already armed */
+	if (timerfd_gettime(net->timer_fd, &cur) == 0 && (cur.it_value.tv_sec || cur.it_value.tv_nsec) &&
+	    (uint64_t)cur.it_value.tv_sec * 1000000000ULL + (uint64_t)cur.it_value.tv_nsec <= wait_ns)
+		return;
 	if (timerfd_settime(net->timer_fd, 0, &its, NULL) < 0)
 		log_warn("%s: rate-limit timer: %s", net->vdev.name, strerror(errno));
 }
@@ -135,11 +149,14 @@ static void net_tx(struct net_dev *net, struct virtqueue *vq)
 
 	net->tx_throttled = false;
 	while ((r = vq_pop(vq, &net->elem)) == 1) {
-		if (net->limited && net->elem.out_len >= VIRTIO_NET_HDR_LEN &&
-		    !limit_admit(&net->tx_pps, &net->tx_bps, net->elem.out_len - VIRTIO_NET_HDR_LEN)) {
+		uint64_t wait = 0;
+
+		if (net->limited && net->elem.out_len >= VIRTIO_NET_HDR_LEN)
+			wait = limit_admit(&net->tx_pps, &net->tx_bps, net->elem.out_len - VIRTIO_NET_HDR_LEN);
+		if (wait) {
 			vq_unpop(vq, &net->elem);       /* stays in the ring until tokens come */
 			net->tx_throttled = true;
-			limit_wait(net);
+			limit_wait(net, wait);
 			break;
 		}
 		if (net->elem.out_len < VIRTIO_NET_HDR_LEN || net->elem.out_len > NET_MAX_FRAME) {
@@ -227,13 +244,15 @@ static void net_rx(struct net_dev *net)
 		return;
 	net->rx_throttled = false;
 	for (;;) {
+		uint64_t wait = 0;
 		ssize_t len;
 
-		if (net->frame_len && net->limited &&
-		    !limit_admit(&net->rx_pps, &net->rx_bps, net->frame_len - VIRTIO_NET_HDR_LEN)) {
+		if (net->frame_len && net->limited)
+			wait = limit_admit(&net->rx_pps, &net->rx_bps, net->frame_len - VIRTIO_NET_HDR_LEN);
+		if (wait) {
 			tap_poll(net, false);         /* the frame waits, the TAP is not read meanwhile */
 			net->rx_throttled = true;
-			limit_wait(net);
+			limit_wait(net, wait);
 			return;
 		}
 

@@ -61,6 +61,7 @@ void cli_usage(FILE *out)
 		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
 		"                        more keys: iops=N, bps=N, transport=pci|mmio\n"
 		"  --net tap=NAME[,mac=52:54:00:..][,mtu=N]  virtio-net on a TAP (repeatable; JSON \"net\")\n"
+		"                        more keys: bps=N, pps=N, burst=N (token buckets), transport=pci|mmio\n"
 		"  --balloon[=pages=N]   virtio-balloon, target N pages (JSON \"balloon\": true | N)\n"
 		"                        ,stats=SECONDS: statistics period (default 1, 0 = off)\n"
 		"  --rng                 virtio-rng entropy device (JSON \"rng\": true)\n"

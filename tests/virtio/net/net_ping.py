@@ -14,7 +14,7 @@ ping: the guest sends an oversized frame (kite must drop and count it), an ARP r
       the ARP reply with kt0's MAC and the echo reply (2 merged buffers); the capture holds exactly
       the guest's 7 frames from MAC (ARP request, echo request, 5 flood) and none oversized, plus
       the ARP and echo replies to MAC; kt0's RX counter is 7; kite logged 1 oversized drop.
-rate: pps=20,burst=5 and 60 flood frames. Frames from the guest seen by the host (C = 62) must obey
+rate: pps=20,burst=5 (given in a JSON --config file) and 60 flood frames. Frames from the guest seen by the host (C = 62) must obey
       C <= burst + pps * elapsed, elapsed being the measured kite run time, and kite must report
       throttling.
 evil: after the ping the guest publishes a transmit descriptor outside its RAM: kite must report
@@ -128,12 +128,15 @@ def main():
         elif a.mode == "rate":
             pps, burst, flood = 20, 5, 60
             cmdline += " kite.flood=%d" % flood
-            spec += ",pps=%d,burst=%d" % (pps, burst)
+            spec = None                    # the device comes from a JSON file this time
+            conf = os.path.join(tmp, "kite.json")
+            with open(conf, "w") as f:
+                json.dump({"net": [{"tap": "kt0", "mac": MAC, "pps": pps, "burst": burst}]}, f)
         if a.mode == "mmio":
             cmdline += " kite.mmio=1"
             spec += ",transport=mmio"
         cmd = ["ip", "netns", "exec", ns, "timeout", "90", a.kite, "--kernel", a.kernel, "--console", "stdio",
-               "--net", spec, "--cmdline", cmdline]
+               "--cmdline", cmdline] + (["--net", spec] if spec else ["--config", conf])
         if a.mode == "qemu":
             cmd = ["ip", "netns", "exec", ns, "timeout", "90", "qemu-system-x86_64", "-accel", "tcg", "-M", "q35",
                    "-m", "128", "-nodefaults", "-nographic", "-serial", "stdio", "-monitor", "none",
