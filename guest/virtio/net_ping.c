@@ -8,7 +8,8 @@
  *     1 KiB receive buffers used then, the reply arrives in two buffers); kite.csum=1 lets the
  *     device fill the ICMP checksum (NEEDS_CSUM, needs VIRTIO_NET_F_CSUM); waits for the reply,
  *     checks identifier, sequence and every payload byte;
- *  4. kite.flood=K: sends K broadcast frames of ethertype 0x88b5, each waiting for its completion;
+ *  4. kite.flood=K: sends K broadcast frames of ethertype 0x88b5 (kite.flood_size bytes, 60..1514,
+ *     default 60), each waiting for its completion;
  *  5. kite.tso=N (needs kite.csum=1): one TCP segment of N payload bytes (flags PSH only, to the
  *     closed port 9) sent as a single GSO frame (TCPV4, gso_size 1000, checksum by the device);
  *     Linux must answer with a reset acknowledging all N bytes;
@@ -307,7 +308,7 @@ void test_virtio_net_ping(void)
 	uint64_t size = cmdline_u64("kite.ping_size", 1200), flood = cmdline_u64("kite.flood", 0);
 	bool oversize = cmdline_u64("kite.oversize", 0), csum = cmdline_u64("kite.csum", 0);
 	bool evil = cmdline_u64("kite.evil", 0);
-	uint64_t tso = cmdline_u64("kite.tso", 0);
+	uint64_t tso = cmdline_u64("kite.tso", 0), fsize = cmdline_u64("kite.flood_size", 60);
 	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0) |
 			(tso ? 1ULL << F_HOST_TSO4 : 0);
 	uint8_t peer_mac[6];
@@ -317,6 +318,8 @@ void test_virtio_net_ping(void)
 	my_ip[3] = (uint8_t)cmdline_u64("kite.ip_last", 2);
 	if (tso > 8000 || (tso && !csum))
 		guest_fail(GUEST_EXIT_USAGE, "kite.tso=%lu: at most 8000, and needs kite.csum=1", tso);
+	if (fsize < 60 || fsize > 1514)
+		guest_fail(GUEST_EXIT_USAGE, "kite.flood_size=%lu: 60..1514", fsize);
 	if (size > 1400)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ping_size=%lu: at most 1400", size);
 	net_start(&tx, &rx, want, csum);
@@ -344,15 +347,15 @@ void test_virtio_net_ping(void)
 	if (tso)
 		tso_segment(&tx, &rx, peer_mac, (uint32_t)tso);
 	for (uint64_t i = 0; i < flood; i++) {
-		memset(tx_buf, 0, HDR + 60);
+		memset(tx_buf, 0, HDR + fsize);
 		memset(tx_buf + HDR, 0xff, 6);
 		memcpy(tx_buf + HDR + 6, my_mac, 6);
 		put16(tx_buf + HDR + 12, 0x88b5);
 		put16(tx_buf + HDR + 14, (uint16_t)i);
-		send_frame(&tx, 60);
+		send_frame(&tx, (uint32_t)fsize);
 	}
 	if (flood)
-		guest_printf("virtio-net-ping: %lu flood frames sent\n", flood);
+		guest_printf("virtio-net-ping: %lu flood frames of %lu bytes sent\n", flood, fsize);
 	if (evil)
 		evil_descriptor(&tx, &rx, want);
 }

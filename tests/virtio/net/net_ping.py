@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """kite's virtio-net against the Linux network stack, inside a private network namespace.
 
-usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | evil | qemu | tso | mmio)
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | bps | evil | qemu | tso | mmio)
 
 The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
 nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
@@ -17,6 +17,8 @@ ping: the guest sends an oversized frame (kite must drop and count it), an ARP r
 rate: pps=20,burst=5 (given in a JSON --config file) and 60 flood frames. Frames from the guest seen by the host (C = 62) must obey
       C <= burst + pps * elapsed, elapsed being the measured kite run time, and kite must report
       throttling.
+bps:  bps=20000 (burst: one second's worth) and 60 flood frames of 1000 bytes: the bytes of the
+      frames from the guest must obey B <= 20000 + 20000 * elapsed.
 evil: after the ping the guest publishes a transmit descriptor outside its RAM: kite must report
       the broken queue and DEVICE_NEEDS_RESET; after a reset the guest's second ARP exchange works.
 tso:  after the ping one 3054-byte TCP frame with a GSO header (TCPV4, gso_size 1000, device
@@ -78,7 +80,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["ping", "rate", "evil", "qemu", "tso", "mmio"])
+    ap.add_argument("mode", choices=["ping", "rate", "bps", "evil", "qemu", "tso", "mmio"])
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -125,6 +127,10 @@ def main():
         elif a.mode == "tso":
             cmdline += " kite.tso=3000"
             flood = 1                      # the TSO frame counts like one more frame from the guest
+        elif a.mode == "bps":
+            bps, flood = 20000, 60
+            cmdline += " kite.flood=60 kite.flood_size=1000"
+            spec += ",bps=%d" % bps
         elif a.mode == "rate":
             pps, burst, flood = 20, 5, 60
             cmdline += " kite.flood=%d" % flood
@@ -203,6 +209,16 @@ def main():
                          "after reset the device works again"):
                 if "virtio-net-ping: " + line not in out:
                     fails.append("guest did not print '%s'" % line)
+        elif a.mode == "bps":
+            nbytes = sum(n for _, n in from_guest)
+            bound = bps + bps * elapsed
+            print("bps: %d bytes from the guest in %.3f s; bound burst + bps * elapsed = %.0f" %
+                  (nbytes, elapsed, bound))
+            if nbytes > bound:
+                fails.append("%d bytes exceed the bound %.0f" % (nbytes, bound))
+            m = re.search(r"throttled (\d+) times", err)
+            if not m or int(m.group(1)) == 0:
+                fails.append("kite never throttled")
         elif a.mode == "rate":
             bound = burst + pps * elapsed
             print("rate: %d frames from the guest in %.3f s; bound burst + pps * elapsed = %.1f" %
