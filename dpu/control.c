@@ -143,7 +143,7 @@ static void send_line(int fd, const char *s)
 	send(fd, "\n", 1, MSG_NOSIGNAL);
 }
 
-static void handle_line(int fd, const char *line)
+char *dpu_ctl_handle_line(const char *line)
 {
 	cJSON *req = cJSON_Parse(line);
 	cJSON *reply = cJSON_CreateObject();
@@ -165,11 +165,18 @@ static void handle_line(int fd, const char *line)
 		cJSON_AddBoolToObject(reply, "ok", true);
 	}
 	char *out = cJSON_PrintUnformatted(reply);
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return out;
+}
+
+static void handle_line(int fd, const char *line)
+{
+	char *out = dpu_ctl_handle_line(line);
+
 	if (out)
 		send_line(fd, out);
 	free(out);
-	cJSON_Delete(reply);
-	cJSON_Delete(req);
 }
 
 static void conn_readable(void *opaque, int fd, uint32_t events)

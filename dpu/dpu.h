@@ -46,6 +46,9 @@ void dpu_shutdown_run(void);
 int dpu_ctl_listen(const char *path);
 void dpu_ctl_close(void);
 int dpu_ctl_run(const char *cmd, const cJSON *req, cJSON *reply, char *err, size_t errlen);
+/* One request line (without its newline) to its reply line (malloc'd, no newline; NULL if out of
+ * memory): what a control-socket client gets back. Used by the socket and by the fuzz target. */
+char *dpu_ctl_handle_line(const char *line);
 /* Prometheus text of every registered service (malloc'd). */
 char *dpu_stats_text(void);
 /* config: run the handler of each registered key present in the object. */
