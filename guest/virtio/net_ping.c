@@ -14,6 +14,10 @@
  *     closed port 9) sent as a single GSO frame (TCPV4, gso_size 1000, checksum by the device);
  *     Linux must answer with a reset acknowledging all N bytes;
  *  kite.mmio=1: the device is virtio-mmio (virtio_mmio.device= word) instead of PCI.
+ *  kite.tcp_rx=N (needs MRG_RXBUF): GUEST_CSUM + GUEST_TSO4 negotiated; TCP handshake with
+ *     192.0.2.1:5000 (MSS 1460, window 16000), then N bytes (pattern i * 5 % 251) are received
+ *     and checked; the frame header of each data frame is looked at and the number of GSO frames
+ *     printed (Linux sends one large TSO frame when the TAP offload is on);
  *  6. kite.evil=1: publishes a transmit descriptor pointing outside guest RAM; the device must
  *     report DEVICE_NEEDS_RESET; after a reset and a fresh start, ARP must work again.
  * Frames the guest did not ask for (IPv6, others) are skipped.
@@ -24,6 +28,8 @@
 #define F_MTU 3
 #define F_MAC 5
 #define F_HOST_TSO4 11
+#define F_GUEST_CSUM 1
+#define F_GUEST_TSO4 7
 #define F_MRG_RXBUF 15
 #define HDR 12
 #define RX_BUFS 8
@@ -35,6 +41,7 @@ static uint8_t rx_buf[RX_BUFS][RX_BUF_SIZE] __attribute__((aligned(4096)));
 static uint8_t tx_buf[HDR + MAX_FRAME] __attribute__((aligned(64)));
 static uint8_t frame[RX_BUFS * RX_BUF_SIZE];
 static uint32_t rx_len_posted;
+static uint8_t last_hdr[HDR];       /* virtio-net header of the last received frame */
 static uint8_t my_mac[6], my_ip[4] = { 192, 0, 2, 2 };
 static const uint8_t peer_ip[4] = { 192, 0, 2, 1 };
 
@@ -94,6 +101,7 @@ static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
 	if (nbufs < 1 || nbufs > RX_BUFS)
 		guest_fail(GUEST_EXIT_CHECK, "num_buffers %u", nbufs);
 	total = len - HDR;
+	memcpy(last_hdr, rx_buf[id], HDR);
 	memcpy(frame, rx_buf[id] + HDR, total);
 	post_rx(rx, (uint16_t)id);
 	for (unsigned b = 1; b < nbufs; b++) {
@@ -256,6 +264,103 @@ static void tso_segment(struct vdev *tx, struct vdev *rx, const uint8_t *peer_ma
 	guest_fail(GUEST_EXIT_CHECK, "64 frames and no TCP reset");
 }
 
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
+
+/* A TCP segment to 192.0.2.1:5000 with the guest computing every checksum. */
+static void tcp_send(struct vdev *tx, const uint8_t *peer_mac, uint32_t seq, uint32_t ack, uint8_t flags, bool mss)
+{
+	uint8_t *f = tx_buf + HDR, *ip = f + 14, *tcp = f + 34, pseudo[12 + 24];
+	uint32_t thl = mss ? 24 : 20;
+
+	memset(tx_buf, 0, HDR + 60);
+	eth_header(f, peer_mac, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + thl));
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, my_ip, 4);
+	memcpy(ip + 16, peer_ip, 4);
+	put16(ip + 10, inet_csum(ip, 20));
+	put16(tcp, 40001);
+	put16(tcp + 2, 5000);
+	put32(tcp + 4, seq);
+	put32(tcp + 8, ack);
+	tcp[12] = (uint8_t)((thl / 4) << 4);
+	tcp[13] = flags;
+	put16(tcp + 14, 16000);
+	if (mss) {
+		tcp[20] = 2;
+		tcp[21] = 4;
+		put16(tcp + 22, 1460);
+	}
+	memcpy(pseudo, my_ip, 4);
+	memcpy(pseudo + 4, peer_ip, 4);
+	pseudo[8] = 0;
+	pseudo[9] = 6;
+	put16(pseudo + 10, (uint16_t)thl);
+	memcpy(pseudo + 12, tcp, thl);
+	put16(tcp + 16, inet_csum(pseudo, 12 + thl));
+	send_frame(tx, 34 + thl < 60 ? 60 : 34 + thl);
+}
+
+static void tcp_receive(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint32_t want)
+{
+	uint32_t seq = 1000, peer_seq = 0, got = 0, gso_frames = 0, frames = 0, max_frame = 0;
+	bool established = false;
+	unsigned nb, max_nb = 0;
+
+	if (!(tx->features & (1ULL << F_GUEST_TSO4)) || !(tx->features & (1ULL << F_MRG_RXBUF)))
+		guest_fail(GUEST_EXIT_CHECK, "GUEST_TSO4 or MRG_RXBUF not offered");
+	tcp_send(tx, peer_mac, seq, 0, 0x02, true);           /* SYN */
+	for (unsigned n = 0; n < 256 && got < want; n++) {
+		uint32_t len = recv_frame(rx, &nb), ihl, thl, plen, s;
+		uint8_t *ip = frame + 14, *tcp;
+
+		if (len < 54 || get16(frame + 12) != 0x0800 || ip[9] != 6)
+			continue;
+		ihl = (ip[0] & 15u) * 4;
+		tcp = ip + ihl;
+		if (get16(tcp) != 5000 || get16(tcp + 2) != 40001)
+			continue;
+		if (tcp[13] & 0x04)
+			guest_fail(GUEST_EXIT_CHECK, "the peer reset the TCP connection");
+		thl = (uint32_t)(tcp[12] >> 4) * 4;
+		s = get32(tcp + 4);
+		if (!established) {
+			if ((tcp[13] & 0x12) != 0x12 || get32(tcp + 8) != seq + 1)
+				continue;
+			peer_seq = s + 1;
+			established = true;
+			tcp_send(tx, peer_mac, seq + 1, peer_seq, 0x10, false);   /* ACK */
+			guest_printf("virtio-net-ping: TCP connection to 192.0.2.1:5000 established\n");
+			continue;
+		}
+		plen = get16(ip + 2) - ihl - thl;
+		if (s != peer_seq || !plen || 14 + ihl + thl + plen > len)
+			continue;
+		for (uint32_t i = 0; i < plen; i++)
+			if (tcp[thl + i] != (uint8_t)((got + i) * 5 % 251))
+				guest_fail(GUEST_EXIT_CHECK, "TCP byte %u is 0x%x", got + i, tcp[thl + i]);
+		frames++;
+		if (last_hdr[1] == 1)     /* GSO TCPV4: one frame larger than a segment */
+			gso_frames++;
+		if (len > max_frame)
+			max_frame = len;
+		if (nb > max_nb)
+			max_nb = nb;
+		got += plen;
+		peer_seq += plen;
+		tcp_send(tx, peer_mac, seq + 1, peer_seq, 0x10, false);   /* ACK */
+	}
+	if (got < want)
+		guest_fail(GUEST_EXIT_CHECK, "received %u of %u TCP bytes", got, want);
+	guest_printf("virtio-net-ping: received %u TCP bytes in %u frames, %u of them GSO, largest %u bytes in %u buffers\n",
+		     got, frames, gso_frames, max_frame, max_nb);
+	tcp_send(tx, peer_mac, seq + 1, peer_seq, 0x04, false);       /* RST: done */
+}
+
 static void net_start(struct vdev *tx, struct vdev *rx, uint64_t want, bool csum)
 {
 	int r;
@@ -309,8 +414,10 @@ void test_virtio_net_ping(void)
 	bool oversize = cmdline_u64("kite.oversize", 0), csum = cmdline_u64("kite.csum", 0);
 	bool evil = cmdline_u64("kite.evil", 0);
 	uint64_t tso = cmdline_u64("kite.tso", 0), fsize = cmdline_u64("kite.flood_size", 60);
+	uint64_t tcp_rx = cmdline_u64("kite.tcp_rx", 0);
 	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0) |
-			(tso ? 1ULL << F_HOST_TSO4 : 0);
+			(tso ? 1ULL << F_HOST_TSO4 : 0) |
+			(tcp_rx ? (1ULL << F_GUEST_CSUM) | (1ULL << F_GUEST_TSO4) : 0);
 	uint8_t peer_mac[6];
 	struct vdev tx, rx;
 	uint16_t mtu;
@@ -346,6 +453,8 @@ void test_virtio_net_ping(void)
 	ping(&tx, &rx, peer_mac, (uint32_t)size, csum);
 	if (tso)
 		tso_segment(&tx, &rx, peer_mac, (uint32_t)tso);
+	if (tcp_rx)
+		tcp_receive(&tx, &rx, peer_mac, (uint32_t)tcp_rx);
 	for (uint64_t i = 0; i < flood; i++) {
 		memset(tx_buf, 0, HDR + fsize);
 		memset(tx_buf + HDR, 0xff, 6);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """kite's virtio-net against the Linux network stack, inside a private network namespace.
 
-usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | bps | evil | qemu | tso | mmio)
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | bps | evil | qemu | tso | tcprx | mmio)
 
 The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
 nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
@@ -25,6 +25,10 @@ tso:  after the ping one 3054-byte TCP frame with a GSO header (TCPV4, gso_size 
       checksum) to the closed port 9: it must reach the host whole (captured, > MTU) and Linux must
       answer with a reset acknowledging all 3000 bytes (checked by the guest).
 mmio: ARP + ICMP echo with the device on virtio-mmio (transport=mmio) instead of PCI.
+tcprx: GUEST_CSUM + GUEST_TSO4: a Python server in the namespace (192.0.2.1:5000) sends 5000 bytes
+      over TCP to the guest, which must get them whole and in order with at least one GSO frame
+      (the TAP offload follows the negotiated features, kite passes the large frame over merged
+      buffers).
 qemu: the same guest driver (ARP + ICMP echo with device checksum, merged buffers) against QEMU's
       virtio-net-pci on the same TAP: the driver follows the spec, not just kite.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip/tcpdump, no /dev/net/tun or /dev/kvm).
@@ -41,6 +45,25 @@ import tempfile
 import time
 
 MAC = "52:54:00:4b:69:74"
+# tcprx: accept one connection on 192.0.2.1:5000, send N pattern bytes, wait for the guest's reset.
+SERVER = """
+import socket, sys
+n = int(sys.argv[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.1", 5000))
+s.listen(1)
+s.settimeout(60)
+print("listening", flush=True)
+c, addr = s.accept()
+c.sendall(bytes((i * 5) % 251 for i in range(n)))
+c.settimeout(30)
+try:
+    c.recv(1)
+except OSError:
+    pass
+print("sent %d to %s" % (n, addr[0]), flush=True)
+"""
 HOST_IP = "192.0.2.1"
 
 
@@ -80,7 +103,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["ping", "rate", "bps", "evil", "qemu", "tso", "mmio"])
+    ap.add_argument("mode", choices=["ping", "rate", "bps", "evil", "qemu", "tso", "tcprx", "mmio"])
     a = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -96,7 +119,7 @@ def main():
 
     ns = "kite-t-%d" % os.getpid()
     tmp = tempfile.mkdtemp(prefix="kite-net-")
-    cap = None
+    cap = srv = None
     try:
         sh("ip", "netns", "add", ns)
         sh("ip", "-n", ns, "tuntap", "add", "dev", "kt0", "mode", "tap", "vnet_hdr")
@@ -127,6 +150,13 @@ def main():
         elif a.mode == "tso":
             cmdline += " kite.tso=3000"
             flood = 1                      # the TSO frame counts like one more frame from the guest
+        elif a.mode == "tcprx":
+            cmdline += " kite.tcp_rx=5000"
+            srv = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", SERVER, "5000"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if "listening" not in srv.stdout.readline():
+                print("FAIL: the TCP server did not start")
+                return 1
         elif a.mode == "bps":
             bps, flood = 20000, 60
             cmdline += " kite.flood=60 kite.flood_size=1000"
@@ -184,6 +214,14 @@ def main():
         if len(arp_req) != arps or len(icmp_req) != 1 or len(arp_rep) < 1 or len(icmp_rep) < 1:
             fails.append("capture: ARP req %d, echo req %d, ARP reply %d, echo reply %d (want %d, 1, >=1, >=1)" %
                          (len(arp_req), len(icmp_req), len(arp_rep), len(icmp_rep), arps))
+        if a.mode == "tcprx":
+            want = len(from_guest)         # SYN, ACKs and RST besides ARP and ICMP: not counted
+            srv_out = srv.communicate(timeout=30)[0]
+            srv = None
+            if "sent 5000 to 192.0.2.2" not in srv_out:
+                fails.append("the TCP server did not send its 5000 bytes: " + srv_out.strip())
+            if not re.search(r"received 5000 TCP bytes in \d+ frames, [1-9]\d* of them GSO", out):
+                fails.append("the guest did not receive the 5000 bytes with a GSO frame")
         if len(from_guest) != want:
             fails.append("capture: %d frames from %s, want %d" % (len(from_guest), MAC, want))
         if stats["rx"]["packets"] != want:
@@ -232,9 +270,10 @@ def main():
             print("FAIL: " + f)
         return 1 if fails else 0
     finally:
-        if cap:
-            cap.terminate()
-            cap.wait(timeout=10)
+        for p in (cap, srv):
+            if p:
+                p.terminate()
+                p.wait(timeout=10)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
