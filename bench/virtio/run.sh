@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# virtio benchmarks (issue 3): virtio-blk IOPS/throughput and virtio-net TX pps from the polling
+# test guest, kite vs QEMU in the same run; exits per I/O from kite --stats. Needs root (netns, TAP).
+# Usage: bench/virtio/run.sh [BUILD_DIR]   (RUNS=N, default 3; VBENCH_ARGS for vbench.py options)
+set -eu
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$(cd "${1:-$here/../../build}" && pwd)"
+kite="$build/kite"
+image="$build/guest/kite-guest.bzImage"
+for f in "$kite" "$image"; do
+	[ -e "$f" ] || { echo "bench/virtio: $f is missing: build first (ninja -C $build)" >&2; exit 1; }
+done
+# shellcheck disable=SC2086
+exec python3 "$here/vbench.py" "$kite" "$image" --runs "${RUNS:-3}" ${VBENCH_ARGS:-}
