@@ -84,6 +84,7 @@ struct virtqueue {
 	bool kicks_off;            /* vq_enable_kicks(false) in effect */
 	uint16_t batch_slot;       /* packed: slot of the first filled, unpublished element */
 	uint16_t batch_flags;      /* packed: its flags, written last by vq_flush */
+	bool warned_write_first;   /* packed: logged once that an indirect table had WRITE before readable entries */
 	/* errors */
 	bool broken;
 	char broken_reason[128];

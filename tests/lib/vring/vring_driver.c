@@ -139,8 +139,14 @@ static int add_packed(struct vring_drv *d, const struct vring_buf *bufs, unsigne
 			for (unsigned j = 0; j < n; j++) {
 				it[j].addr = htole64(bufs[j].addr);
 				it[j].len = htole32(bufs[j].len);
-				it[j].id = 0;
-				it[j].flags = htole16(bufs[j].write ? VRING_DESC_F_WRITE : 0);
+				uint16_t f = bufs[j].write ? VRING_DESC_F_WRITE : 0, eid = 0;
+				if (d->packed_indirect_dpdk) {
+					if (!bufs[j].write)
+						f = (wrap ? F_AVAIL : F_USED) | (j + 1 < n ? VRING_DESC_F_NEXT : 0);
+					eid = j + 1 < n ? j : id;
+				}
+				it[j].id = htole16(eid);
+				it[j].flags = htole16(f);
 			}
 			ring[slot].addr = htole64(indirect_gpa(d, id));
 			ring[slot].len = htole32(n * 16);

@@ -57,13 +57,19 @@ struct vring_drv {
 	uint16_t kicked;
 	struct vring_drv_slot *slots;  /* by head index (split) or buffer id (packed) */
 	uint64_t kicks, adds, used;
+	/* Set after init to write packed indirect tables as DPDK's virtio PMD (22.11) does: entries
+	 * preset with flags WRITE and id = index; a readable entry then gets NEXT (all but the last)
+	 * and the ring's current AVAIL/USED bits, a writable one keeps the preset; the last entry's id
+	 * is the buffer id. Only WRITE counts for the device (virtio 1.2, 2.8.20). */
+	bool packed_indirect_dpdk;
 };
 
 /* Lay out and zero the rings. -1 if a ring or the indirect area is not inside guest memory. */
 int vring_drv_init(struct vring_drv *d, const struct guest_mem *mem, const struct vring_drv_config *cfg);
 void vring_drv_free(struct vring_drv *d);
 
-/* Add one buffer (readable segments must come first) and publish it. With indirect, the segments go
+/* Add one buffer and publish it. Segments are written in the order and with the directions given
+ * (a correct driver puts readable ones first; tests use other orders on purpose). With indirect, the segments go
  * in an indirect table. Returns the head index (split) / buffer id (packed), or -1 if full/invalid. */
 int vring_drv_add(struct vring_drv *d, const struct vring_buf *bufs, unsigned n, bool indirect, void *token);
 /* After adds: must the device be kicked (NO_NOTIFY / avail_event / device event suppression)? */
