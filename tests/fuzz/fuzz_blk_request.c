@@ -68,7 +68,7 @@ static void *loop_thread(void *arg)
 	return NULL;
 }
 
-static void fail(const char *what)
+static __attribute__((noreturn)) void fail(const char *what)
 {
 	fprintf(stderr, "fuzz_blk_request: %s%s%s\n", what, env.fe.err[0] ? ": " : "", env.fe.err);
 	abort();

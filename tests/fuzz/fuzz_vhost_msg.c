@@ -117,7 +117,7 @@ static const struct vhost_backend_ops sum_ops = {
 	.queue_poll = sum_poll,
 };
 
-static void fail(const char *what)
+static __attribute__((noreturn)) void fail(const char *what)
 {
 	fprintf(stderr, "fuzz_vhost_msg: %s\n", what);
 	abort();
@@ -310,7 +310,8 @@ static void put(struct gen *g, uint8_t ctl, uint32_t req, uint32_t flags, const 
 	g->buf[g->pos++] = ctl;
 	memcpy(g->buf + g->pos, &h, sizeof(h));
 	g->pos += sizeof(h);
-	memcpy(g->buf + g->pos, p, size);
+	if (size)
+		memcpy(g->buf + g->pos, p, size);
 	g->pos += size;
 }
 
@@ -408,10 +409,12 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 			put(&g, 0, VHOST_USER_GET_INFLIGHT_FD, 0, &in, sizeof(in));
 			break;
 		}
-		case 11:
+		case 11: {
+			uint64_t any[2] = { fuzz_rand(&g.s), fuzz_rand(&g.s) };
 			put(&g, 0, (uint32_t)(fuzz_rand(&g.s) % 42), fuzz_rand(&g.s) % 4 ? ack : (uint32_t)fuzz_rand(&g.s),
-			    &u, (uint32_t)(fuzz_rand(&g.s) % 4 * 4));
+			    any, (uint32_t)(fuzz_rand(&g.s) % 5 * 4));
 			break;
+		}
 		case 12: {
 			/* one split-ring chain on queue q's default rings: 64 readable bytes + 4 writable */
 			uint8_t rec[34] = { 0 };
