@@ -51,7 +51,7 @@ struct net_dev {
 	uint64_t tx_frames, rx_frames, rx_waits, tx_errors;
 	/* header checks and rate limits */
 	unsigned mtu;
-	uint64_t tx_oversized, tx_bad_hdr, throttled;
+	uint64_t tx_oversized, tx_bad_hdr, throttled, rx_dropped;
 	struct ratelimit tx_pps, tx_bps, rx_pps, rx_bps;
 	bool limited, tx_throttled, rx_throttled;
 	int timer_fd;                /* rate-limit retry timer */
@@ -214,9 +214,9 @@ static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
 		net->rx_waits++;
 		return false;
 	}
-	if (mrg) {
-		/* num_buffers, the header's last field, counts the chains used */
-		uint16_t nb = (uint16_t)n;
+	{
+		/* num_buffers, the header's last field, counts the chains used (1 without MRG_RXBUF) */
+		uint16_t nb = mrg ? (uint16_t)n : 1;
 
 		memcpy(net->frame + 10, &nb, 2);
 	}
@@ -235,6 +235,24 @@ static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
 	return true;
 }
 
+static void net_set_offloads(struct net_dev *net);
+
+/* A frame from the TAP may only carry offloads the driver negotiated (frames queued before the
+ * TAP's offloads changed, e.g. across a reset, could): otherwise it is dropped and counted. */
+static bool rx_offload_ok(struct net_dev *net)
+{
+	uint8_t flags = net->frame[0], gso = net->frame[1] & 0x7f;
+
+	if (((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_CSUM)) ||
+	    (gso == 1 && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_TSO4)) ||
+	    (gso == 4 && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_TSO6)) ||
+	    (gso != 0 && gso != 1 && gso != 4)) {
+		net->rx_dropped++;
+		return false;
+	}
+	return true;
+}
+
 /* dev->lock held */
 static void net_rx(struct net_dev *net)
 {
@@ -242,6 +260,10 @@ static void net_rx(struct net_dev *net)
 
 	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
 		return;
+	if (!net->offloads_set) {
+		net_set_offloads(net);          /* before the first frame the driver sees */
+		net->offloads_set = true;
+	}
 	net->rx_throttled = false;
 	for (;;) {
 		uint64_t wait = 0;
@@ -263,7 +285,7 @@ static void net_rx(struct net_dev *net)
 		len = read(net->tap_fd, net->frame, NET_MAX_FRAME);
 		if (len <= 0)
 			break;
-		if (len < VIRTIO_NET_HDR_LEN)
+		if (len < VIRTIO_NET_HDR_LEN || !rx_offload_ok(net))
 			continue;
 		net->frame_len = (size_t)len;
 	}
@@ -343,6 +365,8 @@ static void net_reset(struct virtio_dev *dev)
 
 	net->frame_len = 0;
 	net->offloads_set = false;
+	if (net->tap_fd >= 0 && ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)   /* no offloads until the next driver says */
+		log_warn("%s: clearing the offloads of TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
 	net->tx_throttled = net->rx_throttled = false;
 	if (net->tap_fd >= 0)
 		tap_poll(net, true);
@@ -482,10 +506,10 @@ void net_destroy(struct net_dev *net)
 			evloop_del(net->vdev.vm->loop, net->tap_fd);
 		close(net->tap_fd);
 		log_info("%s: %llu frames sent, %llu received, %llu dropped (%llu oversized, %llu bad headers), "
-			 "throttled %llu times", net->vdev.name, (unsigned long long)net->tx_frames,
+			 "throttled %llu times, %llu received frames with offloads not negotiated dropped", net->vdev.name, (unsigned long long)net->tx_frames,
 			 (unsigned long long)net->rx_frames, (unsigned long long)net->tx_errors,
 			 (unsigned long long)net->tx_oversized, (unsigned long long)net->tx_bad_hdr,
-			 (unsigned long long)net->throttled);
+			 (unsigned long long)net->throttled, (unsigned long long)net->rx_dropped);
 	}
 	if (net->timer_fd >= 0) {
 		if (net->vdev.vm)

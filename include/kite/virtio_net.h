@@ -31,6 +31,7 @@
 #define VIRTIO_NET_F_STATUS      16
 
 #define VIRTIO_NET_HDR_LEN       12
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1   /* header flags: checksum from csum_start to be filled */
 #define KITE_MAX_NET             4
 
 struct net_options {
