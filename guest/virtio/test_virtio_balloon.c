@@ -8,7 +8,9 @@
  *  - sends a statistics report (free = S * 4096, total = 0x6b697465000, swap_in = 7), waits for
  *    the host to hand the buffer back (its statistics period) and sends a second one (free + 1);
  *  - deflates the pages, writes actual = 0 and checks that every page reads zero: the host
- *    released them, the pattern is gone.
+ *    released them, the pattern is gone;
+ *  - kite.evil=1: then sends a 6-byte inflate request (not a PFN array): the device must report
+ *    DEVICE_NEEDS_RESET.
  */
 #include "vdrv.h"
 
@@ -101,4 +103,19 @@ void test_virtio_balloon_stats(void)
 				guest_fail(GUEST_EXIT_CHECK, "page %u word %u reads 0x%lx after deflate: not released", i,
 					   j, pages[i][j]);
 	guest_printf("virtio-balloon-stats: deflated %u pages, all read zero\n", n);
+	if (cmdline_u64("kite.evil", 0)) {
+		uint64_t a = (uint64_t)(uintptr_t)pfns, t0;
+		uint32_t l = 6;
+		bool w = false;
+
+		vq_submit(&inf, &a, &l, &w, 1);
+		t0 = rdtsc();
+		while (!(vdev_status(&inf) & 0x40)) {
+			if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+				guest_fail(GUEST_EXIT_TIMEOUT, "no DEVICE_NEEDS_RESET after a 6-byte inflate request");
+			cpu_relax();
+		}
+		guest_printf("virtio-balloon-stats: 6-byte inflate request: DEVICE_NEEDS_RESET (status 0x%x)\n",
+			     vdev_status(&inf));
+	}
 }
