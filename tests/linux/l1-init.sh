@@ -68,6 +68,13 @@ if [ ! -c /dev/kvm ]; then
 	echo "KITE-L1-DONE"
 	poweroff -f
 fi
+# guest RAM is a memfd (shmem): let it use 2 MiB pages when L1_SHMEM_THP says so, otherwise every
+# 4 KiB page the guest touches first costs a nested page fault
+if [ -n "${L1_SHMEM_THP:-}" ]; then
+	echo "$L1_SHMEM_THP" >/sys/kernel/mm/transparent_hugepage/shmem_enabled ||
+		say "cannot set shmem_enabled=$L1_SHMEM_THP"
+fi
+say "shmem THP: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled)"
 say "/dev/kvm ready (nested paging: $(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null))"
 
 for run in $RUNS; do

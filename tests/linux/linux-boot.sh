@@ -228,6 +228,7 @@ L2_TIMEOUT=$boot_timeout
 KITE_EXTRA="$kite_args"
 QEMU_CPU="$qemu_cpu"
 QEMU_EXTRA="${QEMU_EXTRA:-}"
+L1_SHMEM_THP="${L1_SHMEM_THP:-}"
 EOF
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "$work/l1-initrd.cpio: cpio failed"
 
