@@ -10,6 +10,7 @@
 
 #define CPUID_1_ECX_HYPERVISOR (1U << 31)
 #define CPUID_1_EDX_HTT        (1U << 28)
+#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
 #define SIG_AMD_EBX            0x68747541U /* "Auth" */
 #define KVM_LEAF_SIG           0x40000000U
 #define KVM_LEAF_TIMING        0x40000010U
@@ -163,4 +164,12 @@ int x86_cpuid_fixup(struct kvm_cpuid2 *c, unsigned cap, unsigned index, unsigned
 		e->edx = 0;
 	}
 	return 0;
+}
+
+void x86_cpuid_set_tsc_deadline(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e = find(c, 1, 0);
+
+	if (e)
+		e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }

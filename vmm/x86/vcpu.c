@@ -54,6 +54,8 @@ static int setup_cpuid(struct vm *vm, int vcpu_fd, unsigned index)
 		log_err("vcpu %u: CPUID table full while fixing up topology for %u CPUs", index, vm->ncpus);
 		goto out;
 	}
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		x86_cpuid_set_tsc_deadline(c);
 	log_debug("vcpu %u: CPUID %u entries, APIC id %u of %u, TSC %d kHz", index, c->nent, index,
 		  vm->ncpus, khz);
 	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0) {

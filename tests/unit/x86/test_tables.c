@@ -511,6 +511,15 @@ static void cpuid_topology_and_tsc(void **state)
 	c = cpuid_sample(64);
 	assert_int_equal(x86_cpuid_fixup(c, 64, 2, 2, 1000000), -1);
 	free(c);
+
+	/* TSC-deadline timer: bit 24 of leaf 1 ECX, set only on request, nothing else touched */
+	c = cpuid_sample(64);
+	assert_int_equal(x86_cpuid_fixup(c, 64, 0, 1, 0), 0);
+	uint32_t ecx = leaf(c, 1, 0)->ecx;
+	assert_int_equal(ecx & (1U << 24), 0);
+	x86_cpuid_set_tsc_deadline(c);
+	assert_int_equal(leaf(c, 1, 0)->ecx, ecx | (1U << 24));
+	free(c);
 }
 
 /* GSI routing matches the tables: IRQ0 -> IOAPIC pin 2, no IOAPIC route for GSI 2, 8259 for 0-15 */
