@@ -456,13 +456,15 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 	}
 	net->tap_polled = true;
 	if (o->pps || o->bps) {
-		/* burst in frames; the byte bucket holds as many full-size frames */
-		uint64_t now = rl_now_ns(), fburst = o->burst, bburst = o->burst * (mtu + 18ULL);
+		/* with pps, burst counts frames and the byte bucket holds as many full-size frames;
+		 * with bps alone, burst counts bytes */
+		uint64_t now = rl_now_ns(), fburst = o->burst;
+		uint64_t bburst = o->pps ? o->burst * (mtu + 18ULL) : o->burst;
 
 		rl_init(&net->tx_pps, o->pps, fburst, now);
 		rl_init(&net->rx_pps, o->pps, fburst, now);
-		rl_init(&net->tx_bps, o->bps, o->pps ? bburst : 0, now);
-		rl_init(&net->rx_bps, o->bps, o->pps ? bburst : 0, now);
+		rl_init(&net->tx_bps, o->bps, bburst, now);
+		rl_init(&net->rx_bps, o->bps, bburst, now);
 		net->limited = true;
 	}
 	net->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -9,7 +9,8 @@
  * A transmitted frame longer than MTU + 18 (Ethernet header with a VLAN tag) without GSO, or with a
  * GSO type / checksum request the driver did not negotiate or that points outside the frame, is
  * dropped and counted. bps / pps: token buckets (common/ratelimit.c) per direction; burst is in
- * frames for pps and scales the byte bucket the same way (burst 0 = one second's worth); a limited
+ * frames when pps is set (the byte bucket then holds burst full-size frames), in bytes with bps
+ * alone (burst 0 = one second's worth); a limited
  * direction waits on a timer (transmit chains stay in the ring, the TAP is not read).
  */
 #ifndef KITE_VIRTIO_NET_H
@@ -40,7 +41,7 @@ struct net_options {
 	int has_mac;
 	unsigned mtu;            /* 0 = 1500 */
 	uint64_t bps, pps;       /* rate limits per direction, 0 = unlimited */
-	uint64_t burst;          /* frames (pps) in the bucket; 0 = one second's worth */
+	uint64_t burst;          /* frames (with pps) or bytes (bps alone); 0 = one second's worth */
 	enum virtio_transport transport;
 };
 
