@@ -10,8 +10,8 @@
  * GSO type / checksum request the driver did not negotiate or that points outside the frame, is
  * dropped and counted. bps / pps: token buckets (common/ratelimit.c) per direction; burst is in
  * frames when pps is set (the byte bucket then holds burst full-size frames), in bytes with bps
- * alone (burst 0 = one second's worth); a limited
- * direction waits on a timer (transmit chains stay in the ring, the TAP is not read).
+ * alone (burst 0 = one second's worth); a limited direction waits on a timer (transmit chains stay
+ * in the ring, the TAP is not read).
  */
 #ifndef KITE_VIRTIO_NET_H
 #define KITE_VIRTIO_NET_H
