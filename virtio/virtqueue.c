@@ -118,6 +118,11 @@ int vq_setup(struct virtqueue *vq, const struct guest_mem *mem, const struct vq_
 	return 0;
 }
 
+void vq_set_device_reads_only(struct virtqueue *vq, bool on)
+{
+	vq->device_reads_only = on;
+}
+
 void vq_reset(struct virtqueue *vq)
 {
 	memset(vq, 0, sizeof(*vq));

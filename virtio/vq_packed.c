@@ -5,7 +5,6 @@
  */
 #include <string.h>
 
-#include "kite/log.h"
 #include "vq_internal.h"
 
 #define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
@@ -34,44 +33,25 @@ static void read_desc(const struct vring_packed_desc *src, struct vq_desc *d)
  * So, unlike the split ring, a "nested" indirect flag here is not an error: the entry is a plain
  * buffer.
  *
- * Interoperability: DPDK's virtio PMD (22.11, net_virtio / virtio_user) presets every entry of its
- * packed TX indirect tables with WRITE and rewrites the flags of the data entries only, so a
- * multi-segment frame arrives as [header: WRITE][data: readable]... A table that starts with
- * device-writable entries and then has a device-readable one is therefore taken with those leading
- * entries device-readable. That only takes write access away (the device never writes into memory the
- * driver did not mark writable); any other order, or a table changed under our feet between the two
- * reads, still breaks the queue in vq_chain_add().
+ * On a queue whose buffers the device only reads (vq_set_device_reads_only), WRITE is ignored too:
+ * DPDK's virtio PMD (22.11) presets every entry of its packed TX tables with WRITE and then rewrites
+ * the flags of the data entries except entry 0 (the header) and the entry whose index equals the
+ * ring slot of the head, so its multi-segment frames carry WRITE on arbitrary entries, the last one
+ * included. Taking them as device-readable only withholds write access.
  */
-static unsigned leading_writable(const struct vring_packed_desc *table, unsigned n)
-{
-	unsigned k = 0;
-
-	while (k < n && (le16toh(__atomic_load_n(&table[k].flags, __ATOMIC_RELAXED)) & VRING_DESC_F_WRITE))
-		k++;
-	return k;
-}
-
 static int walk_indirect(struct vq_chain *c, const struct vq_desc *ind)
 {
 	const struct vring_packed_desc *table;
+	uint16_t keep = c->vq->device_reads_only ? 0 : VRING_DESC_F_WRITE;
 	struct vq_desc d;
-	unsigned n, as_readable;
+	unsigned n;
 
 	table = vq_chain_indirect(c, ind, &n);
 	if (!table)
 		return -1;
-	as_readable = leading_writable(table, n);
-	if (as_readable == n)
-		as_readable = 0;   /* all device-writable: a plain receive buffer */
-	else if (as_readable && !c->vq->warned_write_first) {
-		c->vq->warned_write_first = true;
-		log_info("virtqueue (size %u): packed indirect table starts with %u device-writable entr%s "
-			 "before device-readable ones (DPDK virtio PMD): taken as device-readable",
-			 c->vq->size, as_readable, as_readable == 1 ? "y" : "ies");
-	}
 	for (unsigned i = 0; i < n; i++) {
 		read_desc(&table[i], &d);
-		d.flags &= i < as_readable ? 0 : VRING_DESC_F_WRITE;
+		d.flags &= keep;
 		if (vq_chain_add(c, &d) < 0)
 			return -1;
 	}

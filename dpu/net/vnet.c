@@ -118,6 +118,7 @@ static int vnet_queue_start(struct vhost_dev *dev, unsigned q, struct virtqueue 
 		vsw_host_call(p->host, set_rxq, &a);
 	} else if (q == VNET_TXQ) {
 		p->tx_hdr_len = hdr_len;
+		vq_set_device_reads_only(vq, true);   /* transmit buffers are only read (DPDK's stale WRITE flags) */
 	} else {
 		return -1;
 	}

@@ -84,7 +84,7 @@ struct virtqueue {
 	bool kicks_off;            /* vq_enable_kicks(false) in effect */
 	uint16_t batch_slot;       /* packed: slot of the first filled, unpublished element */
 	uint16_t batch_flags;      /* packed: its flags, written last by vq_flush */
-	bool warned_write_first;   /* packed: logged once that an indirect table had WRITE before readable entries */
+	bool device_reads_only;    /* vq_set_device_reads_only() */
 	/* errors */
 	bool broken;
 	char broken_reason[128];
@@ -129,6 +129,15 @@ bool vq_has_avail(struct virtqueue *vq);
  * the wrap counter, as in the vhost-user protocol. */
 uint32_t vq_get_base(const struct virtqueue *vq);
 void vq_set_base(struct virtqueue *vq, uint32_t base);
+
+/*
+ * The device only ever reads this queue's buffers (a net transmit queue, for example). Then the WRITE
+ * flags of packed indirect table entries are ignored (taken as device-readable): DPDK's virtio PMD
+ * leaves stale WRITE flags in its packed TX tables (see vq_packed.c). Everything else is checked as
+ * before; direct descriptors keep their WRITE meaning. Call after vq_setup(); re-setup keeps it,
+ * vq_reset() clears it.
+ */
+void vq_set_device_reads_only(struct virtqueue *vq, bool on);
 
 /* Mark the queue broken with a formatted reason (also used by devices for malformed requests). */
 void vq_set_broken(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -141,7 +141,9 @@ static int add_packed(struct vring_drv *d, const struct vring_buf *bufs, unsigne
 				it[j].len = htole32(bufs[j].len);
 				uint16_t f = bufs[j].write ? VRING_DESC_F_WRITE : 0, eid = 0;
 				if (d->packed_indirect_dpdk) {
-					if (!bufs[j].write)
+					if (j == 0 || j == slot)
+						f = VRING_DESC_F_WRITE;
+					else
 						f = (wrap ? F_AVAIL : F_USED) | (j + 1 < n ? VRING_DESC_F_NEXT : 0);
 					eid = j + 1 < n ? j : id;
 				}

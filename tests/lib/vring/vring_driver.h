@@ -57,10 +57,11 @@ struct vring_drv {
 	uint16_t kicked;
 	struct vring_drv_slot *slots;  /* by head index (split) or buffer id (packed) */
 	uint64_t kicks, adds, used;
-	/* Set after init to write packed indirect tables as DPDK's virtio PMD (22.11) does: entries
-	 * preset with flags WRITE and id = index; a readable entry then gets NEXT (all but the last)
-	 * and the ring's current AVAIL/USED bits, a writable one keeps the preset; the last entry's id
-	 * is the buffer id. Only WRITE counts for the device (virtio 1.2, 2.8.20). */
+	/* Set after init to write packed indirect tables as DPDK's virtio PMD (22.11) writes its TX
+	 * tables: every entry preset with flags WRITE and id = index; then entries 1.. get NEXT (all
+	 * but the last) and the ring's current AVAIL/USED bits, except the entry whose index equals the
+	 * ring slot of the head, which like entry 0 keeps the preset WRITE; the last entry's id is the
+	 * buffer id. bufs[].write is not used (DPDK puts only TX buffers in indirect tables). */
 	bool packed_indirect_dpdk;
 };
 

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Packed-ring multi-segment buffers as real frontends write them:
- *  - DPDK virtio PMD TX through an indirect table: header entry still carrying its preset WRITE flag,
- *    then readable data entries with NEXT, the ring's AVAIL/USED bits and ids in reserved places
- *    (the kite-dpu "device-readable descriptor after a device-writable one" report);
+ *  - DPDK virtio PMD TX through an indirect table on a queue marked device-reads-only: stale WRITE
+ *    flags on the header entry and on the entry whose index equals the head's ring slot, NEXT, the
+ *    ring's AVAIL/USED bits and ids in reserved places (the kite-dpu "device-readable descriptor
+ *    after a device-writable one" report);
  *  - direct TX chains (header + 4 segments) crossing the end of the ring, so that the descriptors
  *    after the wrap carry the flipped AVAIL/USED bits;
  *  - RX: device-writable chains and indirect tables (also across the wrap), data written over
  *    several segments and checked in guest memory;
- *  - what stays refused: readable after writable in a direct chain, or in the middle of a table.
+ *  - what stays as it was: WRITE honoured on other queues (DPDK's table breaks them, as virtio 1.2
+ *    says) and in direct chains; readable after writable refused there.
  */
 #include <endian.h>
 #include <setjmp.h>
@@ -77,32 +79,32 @@ static void take_tx_frame(struct vq_test *t, unsigned frame, int id, unsigned nd
 	assert_int_equal(vq_pop(&t->vq, &t->elem), 0);
 }
 
-/* The failing pattern of the bug report, through several wraps of the ring. */
+/* The failing pattern of the bug report, the table in every ring slot and through several wraps. */
 static void test_dpdk_tx_indirect(void **state)
 {
 	struct vq_test *t = *state;
 	struct vring_buf b[1 + NSEG];
 
 	assert_int_equal(vqt_init(t, 5, true, INDIR | EVIDX), 0);
+	vq_set_device_reads_only(&t->vq, true);   /* what a net transmit queue says */
 	t->drv.packed_indirect_dpdk = true;
 	for (unsigned f = 0; f < 23; f++) {
-		make_tx_bufs(t, f, true, b);
+		uint16_t slot = t->drv.next_avail, ring_bits = t->drv.avail_wrap ? 0x80 : 0x8000;
+		make_tx_bufs(t, f, false, b);
 		int id = vring_drv_add(&t->drv, b, 1 + NSEG, true, (void *)(uintptr_t)(f + 1));
 		assert_true(id >= 0);
-		if (f == 0) {
-			/* the table really is what DPDK writes: header WRITE, data NEXT|AVAIL, ids */
-			const struct vring_packed_desc *it = vqt_ptr(t, T_INDIRECT + (uint64_t)id * T_INDIRECT_MAX * 16, 80);
-			assert_int_equal(le16toh(it[0].flags), VRING_DESC_F_WRITE);
-			assert_int_equal(le16toh(it[1].flags), VRING_DESC_F_NEXT | 0x80);
-			assert_int_equal(le16toh(it[NSEG].flags), 0x80);
-			assert_int_equal(le16toh(it[2].id), 2);
-			assert_int_equal(le16toh(it[NSEG].id), id);
+		/* the table really is what DPDK writes: header and entry `slot` WRITE, data NEXT|AVAIL */
+		const struct vring_packed_desc *it = vqt_ptr(t, T_INDIRECT + (uint64_t)id * T_INDIRECT_MAX * 16, 80);
+		for (unsigned j = 0; j <= NSEG; j++) {
+			uint16_t want = (j == 0 || j == slot) ? VRING_DESC_F_WRITE :
+					ring_bits | (j < NSEG ? VRING_DESC_F_NEXT : 0);
+			assert_int_equal(le16toh(it[j].flags), want);
 		}
+		assert_int_equal(le16toh(it[NSEG].id), id);
 		take_tx_frame(t, f, id, 1);
 	}
 	assert_int_equal(t->vq.popped, 23);
 	assert_int_equal(t->vq.pushed, 23);
-	assert_true(t->vq.warned_write_first);
 	vqt_fini(t);
 }
 
@@ -132,7 +134,6 @@ static void test_rx_writable_chains(void **state)
 
 	for (int indirect = 0; indirect < 2; indirect++) {
 		assert_int_equal(vqt_init(t, 6, true, INDIR), 0);
-		t->drv.packed_indirect_dpdk = true;
 		for (unsigned f = 0; f < 20; f++) {
 			bool with_hdr = f % 2;
 			uint64_t base = T_R2 + 0x4000 * (f % 3);
@@ -169,7 +170,6 @@ static void test_rx_writable_chains(void **state)
 			}
 		}
 		assert_false(t->vq.broken);
-		assert_false(t->vq.warned_write_first);   /* all-writable tables are plain RX buffers */
 		vqt_fini(t);
 	}
 }
@@ -187,10 +187,37 @@ static void expect_packed_broken(struct vq_test *t)
 	assert_int_equal(vring_drv_get_used(&t->drv, &len, &tok), 0);
 }
 
-/* The tolerance is for a leading writable run in a packed indirect table only. */
+/* WRITE keeps its meaning everywhere else: a queue not marked device-reads-only, direct chains. */
 static void test_still_refused(void **state)
 {
 	struct vq_test *t = *state;
+	struct vring_buf tx[1 + NSEG];
+
+	/* DPDK's table on a queue not marked device-reads-only: strict virtio 1.2 */
+	assert_int_equal(vqt_init(t, 4, true, INDIR), 0);
+	t->drv.packed_indirect_dpdk = true;
+	make_tx_bufs(t, 0, false, tx);
+	assert_true(vring_drv_add(&t->drv, tx, 1 + NSEG, true, NULL) >= 0);
+	expect_packed_broken(t);
+	vqt_fini(t);
+
+	/* a read-only queue: a direct writable descriptor is still writable (the device decides) */
+	assert_int_equal(vqt_init(t, 4, true, INDIR), 0);
+	vq_set_device_reads_only(&t->vq, true);
+	struct vring_buf rw[2] = { { T_R1, 8, false }, { T_R2, 8, true } };
+	assert_true(vring_drv_add(&t->drv, rw, 2, false, NULL) >= 0);
+	assert_int_equal(vq_pop(&t->vq, &t->elem), 1);
+	assert_int_equal(t->elem.out_num, 1);
+	assert_int_equal(t->elem.in_num, 1);
+	/* and the setting survives a re-setup (vhost-user SET_VRING_* after start), not a reset */
+	struct vq_config vc = { .size = 4, .desc = T_DESC, .driver = T_DRIVER, .device = T_DEVICE_PACKED,
+				.features = INDIR | 1ull << VIRTIO_F_RING_PACKED };
+	assert_int_equal(vq_setup(&t->vq, &t->gm, &vc), 0);
+	assert_true(t->vq.device_reads_only);
+	vq_reset(&t->vq);
+	assert_false(t->vq.device_reads_only);
+	vqt_fini(t);
+
 	struct vring_buf wr[2] = { { T_R1, 8, true }, { T_R1 + 64, 8, false } };
 	struct vring_buf rwr[3] = { { T_R1, 8, false }, { T_R2, 8, true }, { T_R1 + 64, 8, false } };
 
