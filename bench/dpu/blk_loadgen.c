@@ -15,7 +15,7 @@
 
 #include "blk_driver.h"
 #include "kite/virtqueue.h"
-#include "../../dpu/blk/virtio_blk.h"
+#include "kite/virtio_blk.h"
 
 static uint64_t now_ns(void)
 {

@@ -17,7 +17,7 @@
 #include "kite/vhost_user.h"
 #include "blk.h"
 #include "blk_crypt.h"
-#include "virtio_blk.h"
+#include "kite/virtio_blk.h"
 
 #define QUEUE_DEPTH 64
 #define MAX_REQ_BYTES (4u << 20)

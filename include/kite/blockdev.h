@@ -12,28 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Feature bits (virtio 1.2 5.2.3). */
-#define VIRTIO_BLK_F_SIZE_MAX     1
-#define VIRTIO_BLK_F_SEG_MAX      2
-#define VIRTIO_BLK_F_RO           5
-#define VIRTIO_BLK_F_BLK_SIZE     6
-#define VIRTIO_BLK_F_FLUSH        9
-#define VIRTIO_BLK_F_DISCARD      13
-#define VIRTIO_BLK_F_WRITE_ZEROES 14
+#include "kite/virtio_blk.h"
 
-/* Request types and status. */
-#define VIRTIO_BLK_T_IN           0
-#define VIRTIO_BLK_T_OUT          1
-#define VIRTIO_BLK_T_FLUSH        4
-#define VIRTIO_BLK_T_GET_ID       8
-#define VIRTIO_BLK_T_DISCARD      11
-#define VIRTIO_BLK_T_WRITE_ZEROES 13
-#define VIRTIO_BLK_S_OK           0
-#define VIRTIO_BLK_S_IOERR        1
-#define VIRTIO_BLK_S_UNSUPP       2
-
-#define VIRTIO_BLK_SECTOR         512
-#define VIRTIO_BLK_ID_BYTES       20
+/* kite's device exposes the config space up to write_zeroes_may_unmap. */
 #define VIRTIO_BLK_CONFIG_SIZE    60
 
 enum blk_cache { BLK_CACHE_WRITEBACK = 0, BLK_CACHE_NONE };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* virtio-blk device facts (virtio 1.2 section 5.2), little-endian host assumed (x86-64). */
-#ifndef KITE_DPU_VIRTIO_BLK_H
-#define KITE_DPU_VIRTIO_BLK_H
+/* virtio-blk wire format (virtio 1.2 section 5.2), shared by kite's device (virtio/blk.c) and kite-dpu's
+ * vhost-user-blk volumes (dpu/blk/). Little-endian host assumed (x86-64). */
+#ifndef KITE_VIRTIO_BLK_H
+#define KITE_VIRTIO_BLK_H
 
 #include <stdint.h>
 
@@ -29,6 +30,7 @@
 #define VIRTIO_BLK_S_UNSUPP 2
 
 #define VIRTIO_BLK_ID_BYTES 20
+#define VIRTIO_BLK_SECTOR   512
 
 struct virtio_blk_outhdr {
 	uint32_t type;

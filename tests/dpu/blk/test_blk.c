@@ -26,7 +26,7 @@
 #include "blk_driver.h"
 #include "dpu_harness.h"
 #include "kite/virtqueue.h"
-#include "../../../dpu/blk/virtio_blk.h"
+#include "kite/virtio_blk.h"
 
 #define IMG_BYTES (8u << 20)
 #define TMO 10000

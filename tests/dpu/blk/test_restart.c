@@ -19,7 +19,7 @@
 #include "blk_driver.h"
 #include "dpu_harness.h"
 #include "kite/virtqueue.h"
-#include "../../../dpu/blk/virtio_blk.h"
+#include "kite/virtio_blk.h"
 
 #define NQ 2
 #define NSLOTS 64
