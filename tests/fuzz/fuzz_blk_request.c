@@ -35,7 +35,7 @@
 #include "kite/vhost_user.h"
 #include "vring_driver.h"
 #include "../../dpu/blk/blk.h"
-#include "../../dpu/blk/virtio_blk.h"
+#include "kite/virtio_blk.h"
 
 #define MEM_SIZE (1u << 20)
 #define QSIZE 64
