@@ -2,11 +2,12 @@
 /*
  * Fuzz target for the kite-dpu block request parser (dpu/blk/blk.c): virtio-blk chains with arbitrary
  * header / data / status layout reach a real volume (1 MiB image in a temporary directory, io_uring)
- * through the real vhost-user backend. Setup, once: a frontend in this process connects, negotiates
- * and maps one 1 MiB memfd region holding a split ring; the control loop thread then stops and the
- * target polls the volume's queue itself (poller without a thread), so a run is deterministic.
+ * through the real vhost-user backend. Three volumes: plain, encrypted (AES-256-XTS, bounce buffers)
+ * and read-only. Setup, once: a frontend per volume in this process connects, negotiates and maps one
+ * 1 MiB memfd region holding a split ring; the control loop thread then stops and the target polls
+ * the queues itself (poller without a thread), so a run is deterministic.
  *
- * Input: u8 nchains, then per chain: u8 nseg (1..8 used) and nseg x { u16 offset, u16 len, u8 flags }
+ * Input: u8 (bits 0-4: chains - 1, bits 5-6: volume 0..2, modulo 3), then per chain: u8 nseg (1..8 used) and nseg x { u16 offset, u16 len, u8 flags }
  * (offset in 16-byte units inside the data area, flags bit0 = device-writable), then the rest of the
  * input is copied to the start of the data area (headers, discard segments, data).
  * Checks: every chain comes back (within a bound); its used length fits its writable bytes; a chain
@@ -45,21 +46,30 @@
 #define MAX_SEGS 8
 #define POLL_BOUND 2000000u
 
-static struct {
-	bool ready;
-	char dir[64], image[96], sock[96];
-	struct evloop *loop;
-	struct dpu_poller *poller;
+/* One volume with its own frontend connection, guest memory and ring. */
+struct rig {
+	const char *what;
+	char image[96], sock[96];
 	struct blk_volume *vol;
 	struct vu_frontend fe;
 	int memfd, kick, call;
 	uint8_t *mem;
 	struct guest_mem gm;
 	struct vring_drv vq;
+};
+
+#define NR_RIGS 3   /* plain, encrypted (AES-XTS bounce path), read-only */
+
+static struct {
+	bool ready;
+	char dir[64];
+	struct evloop *loop;
+	struct dpu_poller *poller;
+	struct rig rig[NR_RIGS];
 } env;
 
 static struct {
-	unsigned long inputs, chains, refused_by_driver, status[3], no_status;
+	unsigned long inputs, chains, refused_by_driver, status[3], no_status, per_rig[NR_RIGS];
 } st;
 
 static void *loop_thread(void *arg)
@@ -70,19 +80,74 @@ static void *loop_thread(void *arg)
 
 static __attribute__((noreturn)) void fail(const char *what)
 {
-	fprintf(stderr, "fuzz_blk_request: %s%s%s\n", what, env.fe.err[0] ? ": " : "", env.fe.err);
+	fprintf(stderr, "fuzz_blk_request: %s\n", what);
+	for (unsigned i = 0; i < NR_RIGS; i++)
+		if (env.rig[i].fe.err[0])
+			fprintf(stderr, "fuzz_blk_request: %s volume frontend: %s\n", env.rig[i].what, env.rig[i].fe.err);
 	abort();
 }
 
 static void cleanup(void)
 {
-	vuf_close(&env.fe);
-	blk_volume_free(env.vol);
+	for (unsigned i = 0; i < NR_RIGS; i++) {
+		struct rig *g = &env.rig[i];
+		vuf_close(&g->fe);
+		blk_volume_free(g->vol);
+		unlink(g->image);
+		unlink(g->sock);
+	}
 	poller_free(env.poller);
 	evloop_free(env.loop);
-	unlink(env.image);
-	unlink(env.sock);
 	rmdir(env.dir);
+}
+
+static void rig_volume(struct rig *g, unsigned i)
+{
+	static const char *const what[NR_RIGS] = { "plain", "encrypted", "read-only" };
+	struct blk_volume_params p = { .name = what[i], .num_queues = 1, .no_direct = true };
+
+	g->what = what[i];
+	snprintf(g->image, sizeof(g->image), "%s/vol%u.img", env.dir, i);
+	snprintf(g->sock, sizeof(g->sock), "%s/vol%u.sock", env.dir, i);
+	int fd = open(g->image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
+		fail("cannot create an image");
+	close(fd);
+	p.image = g->image;
+	p.socket = g->sock;
+	if (i == 1) {
+		p.has_key = true;
+		for (unsigned b = 0; b < BLK_XTS_KEY_LEN; b++)
+			p.key[b] = (uint8_t)(b * 37 + 1);
+	}
+	p.readonly = i == 2;
+	g->vol = blk_volume_new(&p, env.loop, env.poller);
+	if (!g->vol)
+		fail("cannot create a volume");
+}
+
+static void rig_connect(struct rig *g)
+{
+	g->memfd = memfd_create("fuzz-blk-ram", MFD_CLOEXEC);
+	if (g->memfd < 0 || ftruncate(g->memfd, MEM_SIZE) < 0)
+		fail("cannot create guest memory");
+	g->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+	if (g->mem == MAP_FAILED)
+		fail("cannot map guest memory");
+	struct gm_region r = { .gpa = 0, .size = MEM_SIZE, .uva = (uint64_t)(uintptr_t)g->mem, .hva = g->mem,
+			       .fd = g->memfd };
+	gm_add(&g->gm, &r);
+	g->kick = eventfd(0, EFD_CLOEXEC);
+	g->call = eventfd(0, EFD_CLOEXEC);
+	struct vring_drv_config c = { .size = QSIZE, .desc = 0, .driver = 0x1000, .device = 0x2000 };
+	if (vring_drv_init(&g->vq, &g->gm, &c) < 0)
+		fail("cannot set the ring up");
+	if (vuf_connect(&g->fe, g->sock, 2000) < 0 ||
+	    vuf_negotiate(&g->fe, 1ull << VIRTIO_F_VERSION_1, 1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) < 0 ||
+	    vuf_set_mem_table(&g->fe, &g->gm) < 0 ||
+	    vuf_start_vring(&g->fe, 0, QSIZE, r.uva + c.desc, r.uva + c.driver, r.uva + c.device, 0, g->kick,
+			    g->call) < 0)
+		fail("cannot start a volume's queue through vhost-user");
 }
 
 static void init(void)
@@ -93,45 +158,21 @@ static void init(void)
 	snprintf(env.dir, sizeof(env.dir), "/tmp/kite-fuzz-blk-XXXXXX");
 	if (!mkdtemp(env.dir))
 		fail("cannot make a temporary directory");
-	snprintf(env.image, sizeof(env.image), "%s/vol.img", env.dir);
-	snprintf(env.sock, sizeof(env.sock), "%s/vol.sock", env.dir);
-	int fd = open(env.image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
-		fail("cannot create the image");
-	close(fd);
 	env.loop = evloop_new();
 	env.poller = poller_new(-1, false);
-	struct blk_volume_params p = { .name = "fuzz0", .image = env.image, .socket = env.sock,
-				       .num_queues = 1, .no_direct = true };
-	env.vol = env.loop && env.poller ? blk_volume_new(&p, env.loop, env.poller) : NULL;
-	if (!env.vol || pthread_create(&tid, NULL, loop_thread, env.loop))
-		fail("cannot create the volume");
-
-	env.memfd = memfd_create("fuzz-blk-ram", MFD_CLOEXEC);
-	if (env.memfd < 0 || ftruncate(env.memfd, MEM_SIZE) < 0)
-		fail("cannot create guest memory");
-	env.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, env.memfd, 0);
-	if (env.mem == MAP_FAILED)
-		fail("cannot map guest memory");
-	struct gm_region r = { .gpa = 0, .size = MEM_SIZE, .uva = (uint64_t)(uintptr_t)env.mem, .hva = env.mem,
-			       .fd = env.memfd };
-	gm_add(&env.gm, &r);
-	env.kick = eventfd(0, EFD_CLOEXEC);
-	env.call = eventfd(0, EFD_CLOEXEC);
-	struct vring_drv_config c = { .size = QSIZE, .desc = 0, .driver = 0x1000, .device = 0x2000 };
-	if (vring_drv_init(&env.vq, &env.gm, &c) < 0)
-		fail("cannot set the ring up");
-	if (vuf_connect(&env.fe, env.sock, 2000) < 0 ||
-	    vuf_negotiate(&env.fe, 1ull << VIRTIO_F_VERSION_1, 1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) < 0 ||
-	    vuf_set_mem_table(&env.fe, &env.gm) < 0 ||
-	    vuf_start_vring(&env.fe, 0, QSIZE, r.uva + c.desc, r.uva + c.driver, r.uva + c.device, 0, env.kick,
-			    env.call) < 0)
-		fail("cannot start the volume's queue through vhost-user");
-	/* From here on this thread alone runs the queue. */
+	if (!env.loop || !env.poller)
+		fail("cannot create the event loop or the poller");
+	for (unsigned i = 0; i < NR_RIGS; i++)
+		rig_volume(&env.rig[i], i);
+	if (pthread_create(&tid, NULL, loop_thread, env.loop))
+		fail("cannot start the control loop thread");
+	for (unsigned i = 0; i < NR_RIGS; i++)
+		rig_connect(&env.rig[i]);
+	/* From here on this thread alone runs the queues. */
 	evloop_stop(env.loop);
 	pthread_join(tid, NULL);
-	if (poller_nr_items(env.poller) != 1)
-		fail("the volume's queue is not on the poller");
+	if (poller_nr_items(env.poller) != NR_RIGS)
+		fail("a volume's queue is not on the poller");
 	atexit(cleanup);
 	env.ready = true;
 }
@@ -152,6 +193,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.inputs++;
 	if (size < 1)
 		return 0;
+	struct rig *g = &env.rig[(data[pos] >> 5) % NR_RIGS];
+	st.per_rig[g - env.rig]++;
 	unsigned want = data[pos++] % MAX_CHAINS + 1;
 	struct vring_buf bufs[MAX_CHAINS][MAX_SEGS];
 	unsigned nbufs[MAX_CHAINS];
@@ -169,8 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nbufs[nch])
 			nch++;
 	}
-	memset(env.mem + DATA_OFF, 0, DATA_SIZE);
-	memcpy(env.mem + DATA_OFF, data + pos, size - pos < DATA_SIZE ? size - pos : DATA_SIZE);
+	memset(g->mem + DATA_OFF, 0, DATA_SIZE);
+	memcpy(g->mem + DATA_OFF, data + pos, size - pos < DATA_SIZE ? size - pos : DATA_SIZE);
 
 	for (unsigned c = 0; c < nch; c++) {
 		for (unsigned s = 0; s < nbufs[c]; s++)
@@ -180,7 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ch[c].last_w = last->write && last->len;
 		ch[c].last_gpa = last->addr + last->len - 1;
 		if (ch[c].last_w)
-			env.mem[ch[c].last_gpa] = 0xee;
+			g->mem[ch[c].last_gpa] = 0xee;
 	}
 	/* A status byte that another writable segment also covers may hold that segment's data. */
 	for (unsigned c = 0; c < nch; c++) {
@@ -191,8 +234,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    ch[c].last_gpa < b->addr + b->len)
 					ch[c].last_w = false;
 			}
-		if (vring_drv_add(&env.vq, bufs[c], nbufs[c], false, &ch[c]) < 0) {
-			st.refused_by_driver++;   /* writable before readable: not a chain a driver can post */
+		/* Readable after writable is not a chain a driver may post: the device would (rightly) stop
+		 * serving the queue for good (tested in fuzz_virtqueue), which would end this run. */
+		bool order_ok = true;
+		for (unsigned s = 1; s < nbufs[c]; s++)
+			if (bufs[c][s - 1].write && !bufs[c][s].write)
+				order_ok = false;
+		if (!order_ok || vring_drv_add(&g->vq, bufs[c], nbufs[c], false, &ch[c]) < 0) {
+			st.refused_by_driver++;
 			continue;
 		}
 		pending++;
@@ -206,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (round > POLL_BOUND)
 			fail("requests were never completed");
 		poller_run_once(env.poller);
-		while ((r = vring_drv_get_used(&env.vq, &len, &tok)) == 1) {
+		while ((r = vring_drv_get_used(&g->vq, &len, &tok)) == 1) {
 			struct chain *c = tok;
 			pending--;
 			if (len > c->wbytes)
@@ -215,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				st.no_status++;
 				continue;
 			}
-			uint8_t s = env.mem[c->last_gpa];
+			uint8_t s = g->mem[c->last_gpa];
 			if (s > VIRTIO_BLK_S_UNSUPP)
 				fail("status byte not written or out of range");
 			st.status[s]++;
@@ -243,7 +292,7 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 	if (cap < 1 + n * (1 + 5 * 4) + sizeof(hdrs))
 		return 0;
 	memset(hdrs, 0, sizeof(hdrs));
-	buf[pos++] = (uint8_t)(n - 1);
+	buf[pos++] = (uint8_t)((n - 1) | (fuzz_rand(&s) % NR_RIGS) << 5);
 	for (unsigned c = 0; c < n; c++) {
 		/* hdr (16 bytes) + discard segment (16 bytes) at 32 * c; data in 4 KiB pages after them */
 		uint32_t type = types[fuzz_rand(&s) % 8];
@@ -291,11 +340,13 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 
 int fuzz_report(void)
 {
-	printf("fuzz_blk_request: %lu inputs, %lu chains (%lu refused by the driver library): status ok %lu, "
-	       "ioerr %lu, unsupp %lu, no status byte %lu\n", st.inputs, st.chains, st.refused_by_driver,
+	printf("fuzz_blk_request: %lu inputs (plain %lu, encrypted %lu, read-only %lu), %lu chains (%lu not "
+	       "postable): status ok %lu, ioerr %lu, unsupp %lu, no status byte %lu\n", st.inputs, st.per_rig[0],
+	       st.per_rig[1], st.per_rig[2], st.chains, st.refused_by_driver,
 	       st.status[VIRTIO_BLK_S_OK], st.status[VIRTIO_BLK_S_IOERR], st.status[VIRTIO_BLK_S_UNSUPP],
 	       st.no_status);
-	if (!st.status[VIRTIO_BLK_S_OK] || !st.status[VIRTIO_BLK_S_IOERR] || !st.status[VIRTIO_BLK_S_UNSUPP]) {
+	if (!st.status[VIRTIO_BLK_S_OK] || !st.status[VIRTIO_BLK_S_IOERR] || !st.status[VIRTIO_BLK_S_UNSUPP] ||
+	    !st.per_rig[0] || !st.per_rig[1] || !st.per_rig[2]) {
 		printf("fuzz_blk_request: the run did not produce every status (ok, ioerr, unsupp)\n");
 		return 1;
 	}

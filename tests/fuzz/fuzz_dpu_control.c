@@ -5,7 +5,8 @@
  * (add_volume, remove_volume, set_qos, list_volumes) and the built-in stats/help registered.
  * Checks on every reply: it is a JSON object with a boolean "ok"; it never echoes an encryption key.
  *
- * Runs in a private temporary directory (image files "img", "img2" are recreated for every input).
+ * Runs in a private temporary directory (image files "img", "img2" are recreated for every input; the
+ * caller's working directory is restored after each input).
  * Requests whose strings contain '/' are skipped: add_volume would bind and unlink sockets at the
  * given paths, and the fuzzer must not touch files outside its directory. Every volume is removed
  * after each input. The switch service (dpu/net) is not linked: its ports create TAP devices.
@@ -33,6 +34,7 @@
 static struct evloop *loop;
 static struct dpu_poller *poller;
 static char dir[64];
+static int home_fd = -1;   /* the caller's working directory, restored after each input */
 
 static struct {
 	unsigned long lines, skipped, ok, refused, volumes_added;
@@ -70,7 +72,8 @@ static void init(void)
 	if (getenv("FUZZ_VERBOSE"))
 		kite_log_set_level(KITE_LOG_DEBUG);
 	snprintf(dir, sizeof(dir), "/tmp/kite-fuzz-ctl-XXXXXX");
-	if (!mkdtemp(dir) || chdir(dir) < 0) {
+	home_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (home_fd < 0 || !mkdtemp(dir) || chdir(dir) < 0) {
 		fprintf(stderr, "fuzz_dpu_control: cannot make a temporary directory\n");
 		abort();
 	}
@@ -81,7 +84,9 @@ static void init(void)
 		abort();
 	}
 	dpu_blk_init();
-	if (dpu_ctl_listen("ctl.sock") < 0)   /* registers stats and help */
+	char ctl[96];
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
+	if (dpu_ctl_listen(ctl) < 0)   /* registers stats and help */
 		abort();
 	atexit(cleanup);
 }
@@ -147,6 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!loop)
 		init();
+	else if (chdir(dir) < 0)
+		abort();
 	make_image("img", 1 << 20);
 	make_image("img2", 4096 + 512);
 	while (pos < size) {
@@ -174,6 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(out);
 	}
 	dpu_blk_shutdown();
+	if (fchdir(home_fd) < 0)   /* so that relative corpus paths keep working */
+		abort();
 	return 0;
 }
 
