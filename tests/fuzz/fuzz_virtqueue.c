@@ -36,6 +36,7 @@
 #define HF_UVA      0x08
 #define HF_RAWALIGN 0x10   /* do not align the ring offsets (exercise setup checks) */
 #define HF_SETBASE  0x20
+#define HF_READONLY 0x40   /* vq_set_device_reads_only(); generated inputs use DPDK-style packed tables */
 
 struct fuzz_hdr {
 	uint16_t size_sel;
@@ -154,6 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st.setups_failed++;
 		goto out;
 	}
+	if (h.flags & HF_READONLY)
+		vq_set_device_reads_only(&vq, true);
 
 	rnd = h.op_seed * 0x100000001b3ull + 1;
 	unsigned nheld = 0;
@@ -239,7 +242,7 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 	gm_add(&gm, &r01);
 	gm_add(&gm, &r2);
 
-	h.flags = fuzz_rand(&s) & (HF_PACKED | HF_INDIRECT | HF_EVENT | HF_UVA | HF_SETBASE);
+	h.flags = fuzz_rand(&s) & (HF_PACKED | HF_INDIRECT | HF_EVENT | HF_UVA | HF_SETBASE | HF_READONLY);
 	if (fuzz_rand(&s) % 32 == 0)
 		h.flags |= HF_RAWALIGN;
 	h.op_seed = fuzz_rand(&s);
@@ -257,6 +260,7 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 		.indirect_gpa = 0x2000, .indirect_max = 4,
 	};
 	if (vring_drv_init(&drv, &gm, &dc) == 0) {
+		drv.packed_indirect_dpdk = h.flags & HF_READONLY;
 		unsigned nbuf = fuzz_rand(&s) % (dc.size + 2);
 		for (unsigned b = 0; b < nbuf; b++) {
 			struct vring_buf v[4];
