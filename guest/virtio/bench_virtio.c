@@ -27,6 +27,7 @@ void test_netbench(void);
 #define NET_FRAME 60
 
 #define F_BLK_RO 5
+#define F_BLK_FLUSH 9    /* negotiated as Linux does: without it a device may run writethrough */
 #define F_NET_MAC 5
 #define T_IN 0
 #define T_OUT 1
@@ -191,7 +192,7 @@ void test_blkbench(void)
 			   BLK_QD_MAX);
 	if (!vdev_find(&d, 2, (unsigned)cmdline_u64("kite.blk_dev", 0)))
 		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk PCI device");
-	r = vdev_begin(&d, 1ULL << F_BLK_RO);
+	r = vdev_begin(&d, (1ULL << F_BLK_RO) | (1ULL << F_BLK_FLUSH));
 	if (r)
 		guest_fail(r, "virtio-blk negotiation failed");
 	if (type == T_OUT && (d.features & (1ULL << F_BLK_RO)))
