@@ -116,8 +116,14 @@ static void build_fadt(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 
 size_t x86_build_acpi(void *buf, size_t cap, uint64_t gpa, unsigned ncpus)
 {
+	return x86_build_acpi_devs(buf, cap, gpa, ncpus, NULL);
+}
+
+size_t x86_build_acpi_devs(void *buf, size_t cap, uint64_t gpa, unsigned ncpus,
+			   const struct x86_acpi_devices *devs)
+{
 	uint8_t *b = buf;
-	size_t aml_cap = 512;
+	size_t aml_cap = 4096;
 	size_t o_xsdt = align_up(sizeof(struct acpi_rsdp), 16);
 	size_t xsdt_len = sizeof(struct acpi_header) + 2 * 8;
 	size_t o_madt = align_up(o_xsdt + xsdt_len, 16);
@@ -132,7 +138,7 @@ size_t x86_build_acpi(void *buf, size_t cap, uint64_t gpa, unsigned ncpus)
 
 	/* DSDT */
 	struct acpi_header *dsdt = (struct acpi_header *)(b + o_dsdt);
-	size_t aml = x86_build_dsdt_aml(b + o_dsdt + sizeof(*dsdt), aml_cap);
+	size_t aml = x86_build_dsdt_aml_devs(b + o_dsdt + sizeof(*dsdt), aml_cap, devs);
 	if (!aml)
 		return 0;
 	header(dsdt, "DSDT", (uint32_t)(sizeof(*dsdt) + aml), 2);

@@ -15,6 +15,7 @@ int x86_write_firmware_tables(struct vm *vm)
 	size_t acpi_cap = KITE_X86_ACPI_END - KITE_X86_ACPI_BASE;
 	void *mp = vm_gpa(vm, KITE_X86_MPTABLE_BASE, mp_cap);
 	void *acpi = vm_gpa(vm, KITE_X86_ACPI_BASE, acpi_cap);
+	struct x86_acpi_devices devs;
 
 	if (!mp || !acpi) {
 		log_err("vm: BIOS area 0x%llx-0x%llx is not guest RAM", (unsigned long long)KITE_X86_ACPI_BASE,
@@ -25,7 +26,8 @@ int x86_write_firmware_tables(struct vm *vm)
 		log_err("vm: cannot build the MP table for %u CPUs", vm->ncpus);
 		return -1;
 	}
-	if (!x86_build_acpi(acpi, acpi_cap, KITE_X86_ACPI_BASE, vm->ncpus)) {
+	x86_acpi_find_devices(vm, &devs);
+	if (!x86_build_acpi_devs(acpi, acpi_cap, KITE_X86_ACPI_BASE, vm->ncpus, &devs)) {
 		log_err("vm: cannot build the ACPI tables for %u CPUs", vm->ncpus);
 		return -1;
 	}

@@ -127,4 +127,31 @@ size_t x86_build_acpi(void *buf, size_t cap, uint64_t gpa, unsigned ncpus);
  * I/O 0x3f8-0x3ff, IRQ 4). Returns bytes written or 0 if cap is too small. */
 size_t x86_build_dsdt_aml(uint8_t *buf, size_t cap);
 
+/* Devices the DSDT describes beyond COM1 (see vmm/x86/dsdt.c). */
+#define X86_ACPI_MAX_MMIO 8
+struct x86_acpi_mmio {
+	uint64_t base;
+	uint64_t size;
+	uint32_t gsi;
+};
+struct x86_acpi_devices {
+	int pci;                                 /* kite's PCI bus answers on 0xcf8: \_SB.PCI0 */
+	unsigned n_mmio;                         /* virtio-mmio windows: \_SB.VRnn (LNRO0005) */
+	struct x86_acpi_mmio mmio[X86_ACPI_MAX_MMIO];
+};
+
+/* Fill devs from the VM (vmm/x86/acpi_devices.c): PCI if a host bridge answers a configuration read
+ * of 00:00.0 on vm->pio; one window per "virtio_mmio.device=<size>@<base>:<gsi>" word of the kernel
+ * command line (kite appends one per virtio-mmio device; Debian kernels ignore them). */
+struct vm;
+void x86_acpi_find_devices(struct vm *vm, struct x86_acpi_devices *devs);
+
+/* x86_build_acpi() with a DSDT that also describes devs (NULL: none). */
+size_t x86_build_acpi_devs(void *buf, size_t cap, uint64_t gpa, unsigned ncpus,
+			   const struct x86_acpi_devices *devs);
+
+/* The DSDT's AML with devs (NULL: \_S5 and COM1 only). Returns bytes written or 0 if cap is too
+ * small or a window is outside the 32-bit space. */
+size_t x86_build_dsdt_aml_devs(uint8_t *buf, size_t cap, const struct x86_acpi_devices *devs);
+
 #endif
