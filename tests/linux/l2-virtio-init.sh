@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# /init of the L2 guest of linux-virtio: load Linux's own virtio drivers, then use kite's devices:
+#   - the PCI disk (16 MiB, ext2 made by L1): mount, write a file holding the marker, sync, umount;
+#   - the virtio-mmio disk (4 MiB, found through the DSDT's LNRO0005 entry): the marker at 1 MiB raw;
+#   - virtio-net: address 192.0.2.2/24, ping L1's end of the TAP (192.0.2.1) three times.
+# Every result is one "KITE-L2V <what> <value>" line; the checks are made by L1 and the harness.
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+say() { echo "KITE-L2V $*"; }
+marker=$(cat /etc/marker)
+
+for m in virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci virtio_mmio \
+	 virtio_blk failover net_failover virtio_net crc16 mbcache jbd2 crc32c_generic ext4; do
+	insmod /lib/modules/$m.ko 2>/tmp/err || say "insmod-failed $m $(cat /tmp/err)"
+done
+# devices probe asynchronously: wait (bounded) for two disks and eth0
+for i in $(seq 100); do
+	[ -b /dev/vda ] && [ -b /dev/vdb ] && [ -d /sys/class/net/eth0 ] && break
+	sleep 0.1
+done
+pcidisk="" mmiodisk=""
+for d in /sys/block/vd*; do
+	[ -d "$d" ] || continue
+	n=${d##*/}
+	bus=$(readlink -f "$d/device")
+	say "disk $n bytes=$(blockdev --getsize64 /dev/$n) path=$bus"
+	case $bus in
+	*/virtio_mmio.*|*/LNRO0005:*) mmiodisk=$n ;;
+	*/pci0000:00/*) pcidisk=$n ;;
+	esac
+done
+say "pci-disk ${pcidisk:-none} mmio-disk ${mmiodisk:-none}"
+
+if [ -n "$pcidisk" ]; then
+	mkdir -p /mnt
+	if mount -t ext2 /dev/$pcidisk /mnt; then
+		echo "$marker ext2-file" >/mnt/kite-marker.txt && sync
+		say "ext2-read $(cat /mnt/kite-marker.txt | tr ' ' '_')"
+		umount /mnt && say "ext2-umount ok"
+	else
+		say "ext2-mount-failed"
+	fi
+fi
+if [ -n "$mmiodisk" ]; then
+	echo "$marker mmio-raw" | dd of=/dev/$mmiodisk bs=512 seek=2048 conv=fsync 2>/dev/null &&
+		say "mmio-write ok"
+	say "mmio-read $(dd if=/dev/$mmiodisk bs=512 skip=2048 count=1 2>/dev/null | head -n 1 | tr ' ' '_')"
+fi
+
+if [ -d /sys/class/net/eth0 ]; then
+	ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up
+	# L1 brings kt0 up when it sees it: retry until the first reply or ~20 tries
+	for i in $(seq 20); do ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 && break; done
+	ping -c 3 -W 2 192.0.2.1 >/tmp/ping 2>&1
+	say "ping $(grep -o '[0-9]* packets received' /tmp/ping | tr ' ' '_')"
+else
+	say "no-eth0"
+fi
+say "done"
+poweroff -f
+echo "KITE-L2V poweroff-failed"
+exit 1

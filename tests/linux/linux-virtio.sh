@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# linux-virtio.sh - an unmodified Debian kernel drives kite's virtio devices with its own drivers.
+# kite runs inside an L1 Linux under QEMU TCG with an emulated SVM CPU (real nested KVM, works on
+# any host). L1 (l1-virtio-init.sh) makes two raw images in its tmpfs and runs
+#   kite --blk path=pci.img --blk path=mmio.img,transport=mmio --net tap=kt0
+# L2 (l2-virtio-init.sh) loads virtio_pci/virtio_mmio/virtio_blk/virtio_net/ext4 from its initramfs,
+# writes a marker into a file on the ext2 PCI disk and raw into the virtio-mmio disk (found through
+# the DSDT's LNRO0005 device), and pings L1's end of the TAP. After kite exits, L1 looks for the
+# marker in the image files and reports kt0's packet counters.
+#
+# Usage: linux-virtio.sh --kite PATH [--flavour generic|cloud] [--work DIR] [--timeout S] [--append ARGS]
+# Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
+# Pass iff: kite exit status 0; L2 read its ext2 file back and L1 finds the marker in pci.img;
+# the marker is at 1 MiB of mmio.img; L2 got 3 ping replies; kt0 counted rx >= 3 and tx >= 3.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+kite="" flavour=generic work=./linux-virtio-work timeout_s=400 append_extra=""
+cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+
+die() { echo "linux-virtio: FAIL: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || die "option $1 needs a value"
+	case $1 in
+	--kite) kite=$2 ;;
+	--flavour) flavour=$2 ;;
+	--work) work=$2 ;;
+	--timeout) timeout_s=$2 ;;
+	--append) append_extra=$2 ;;
+	*) die "unknown option $1 (see the header of $0)" ;;
+	esac
+	shift 2
+done
+[ -x "$kite" ] || die "--kite '$kite': not an executable"
+kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
+for t in qemu-system-x86_64 cpio busybox; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
+mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
+log=$work/console.log
+
+"$top/tests/lib/kernel/fetch.sh" "$flavour" "$cache/kernel-$flavour" || die "cannot get the $flavour kernel"
+"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel for L1"
+l2k=$cache/kernel-$flavour l1k=$cache/kernel-generic
+marker="kite-lv-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
+
+new_root() {
+	local r=$1 a
+	rm -rf "$r" && mkdir -p "$r"/{bin,dev,proc,sys,tmp,etc,usr/bin,lib/modules} || return 1
+	cp /bin/busybox "$r/bin/busybox" || return 1
+	for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
+	mknod -m 600 "$r/dev/console" c 5 1 && mknod -m 666 "$r/dev/null" c 1 3 &&
+		echo "$marker" >"$r/etc/marker"
+}
+add_module() {   # add_module ROOT KERNELDIR path/under/kernel (without .ko)
+	cp "$2/modules/kernel/$3.ko" "$1/lib/modules/" || die "$2: no module $3.ko"
+}
+add_program() {
+	local r=$1 exe=$2 dst=$3 lib
+	mkdir -p "$r$(dirname "$dst")" && cp -L "$exe" "$r$dst" || return 1
+	for lib in $(ldd "$exe" | grep -o '/[^ ]*'); do
+		mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib" || return 1
+	done
+}
+make_cpio() {
+	(cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2"
+}
+
+# L2: busybox, the virtio, virtio-net and ext4 modules (Debian ships no modules.dep: fixed order)
+l2root=$work/l2-root
+new_root "$l2root" || die "$l2root: cannot build"
+install -m 755 "$here/l2-virtio-init.sh" "$l2root/init" || die "cannot install the L2 /init"
+for m in drivers/virtio/virtio_ring drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
+	 drivers/virtio/virtio drivers/virtio/virtio_pci drivers/virtio/virtio_mmio drivers/block/virtio_blk \
+	 net/core/failover drivers/net/net_failover drivers/net/virtio_net lib/crc16 fs/mbcache fs/jbd2/jbd2 \
+	 crypto/crc32c_generic fs/ext4/ext4; do
+	add_module "$l2root" "$l2k" $m
+done
+make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
+
+# L1: busybox, kvm-amd and tun, kite with its libraries, the L2 kernel and initramfs
+l1root=$work/l1-root
+new_root "$l1root" || die "$l1root: cannot build"
+install -m 755 "$here/l1-virtio-init.sh" "$l1root/init" || die "cannot install the L1 /init"
+for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
+	add_module "$l1root" "$l1k" $m
+done
+mkdir -p "$l1root/l2"
+cp "$l2k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
+add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
+cat >"$l1root/etc/l1.conf" <<CONF
+L2_CMDLINE="console=ttyS0 loglevel=4 panic=-1 $append_extra"
+L2_MEMORY=256
+L2_TIMEOUT=$((timeout_s - 60))
+KITE_EXTRA=""
+CONF
+make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
+
+echo "linux-virtio: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $(cat "$l2k/version") under kite; log $log"
+t0=$(date +%s)
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
+	-nodefaults -display none -no-reboot -serial stdio \
+	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
+	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
+qrc=$?
+echo "linux-virtio: L1 QEMU exit $qrc after $(( $(date +%s) - t0 )) s"
+tr -d '\r' <"$log" | grep -a -E '^(KITE-L1V|L2\| KITE-L2V)'
+
+# ---- checks: every line below must hold
+v() { tr -d '\r' <"$log" | grep -a "^$1 " | tail -n 1 | cut -d' ' -f$2-; }
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "linux-virtio: ok   $1"; else echo "linux-virtio: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
+check "L1 finished" "$(tr -d '\r' <"$log" | grep -a -c '^KITE-L1V-DONE')" 1
+st=$(tr -d '\r' <"$log" | grep -a '^KITE-L1V kite-status' | cut -d' ' -f3)
+check "kite exit status" "$st" 0
+check "L2 found the PCI and the virtio-mmio disk" "$(v 'L2| KITE-L2V pci-disk' 4)" "vda mmio-disk vdb"
+check "L2 read its ext2 file back" "$(v 'L2| KITE-L2V ext2-read' 4)" "${marker}_ext2-file"
+check "L2 unmounted the ext2 disk" "$(v 'L2| KITE-L2V ext2-umount' 4)" ok
+check "L2 read the virtio-mmio disk back" "$(v 'L2| KITE-L2V mmio-read' 4)" "${marker}_mmio-raw"
+check "ext2 file marker in L1's pci.img" "$(v 'KITE-L1V pci-image-marker' 3)" 1
+check "raw marker at 1 MiB of L1's mmio.img" "$(v 'KITE-L1V mmio-image-marker' 3)" 1
+check "L2 ping replies from L1 over virtio-net" "$(v 'L2| KITE-L2V ping' 4)" 3_packets_received
+counters=$(v 'KITE-L1V tap' 3)
+rx=$(echo "$counters" | sed -n 's/.*rx=\([0-9]*\).*/\1/p') tx=$(echo "$counters" | sed -n 's/.*tx=\([0-9]*\).*/\1/p')
+check "kt0 received >= 3 packets from L2" "$([ "${rx:-0}" -ge 3 ] && echo yes || echo "no ($counters)")" yes
+check "kt0 sent >= 3 packets to L2" "$([ "${tx:-0}" -ge 3 ] && echo yes || echo "no ($counters)")" yes
+if tr -d '\r' <"$log" | grep -a -q '^L2| .*Kernel panic'; then echo "linux-virtio: FAIL L2 panicked"; fail=1; fi
+if [ $fail != 0 ]; then
+	echo "---- tail of $log"; tr -d '\r' <"$log" | grep -v "TCG doesn't support" | tail -n 40
+	echo "linux-virtio: FAIL"; exit 1
+fi
+echo "linux-virtio: PASS"
