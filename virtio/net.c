@@ -378,6 +378,7 @@ static const struct virtio_dev_ops net_ops = {
 	.config_read = net_config_read,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
+	.read_only_queues = 1u << NET_TXQ,
 };
 
 static int tap_open(struct net_dev *net, const char *name)

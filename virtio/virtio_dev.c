@@ -178,6 +178,7 @@ void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
 		report_broken(dev, q);
 		return;
 	}
+	vq_set_device_reads_only(&vq->vq, dev->ops->read_only_queues & (1u << q));
 	vq->enabled = true;
 }
 

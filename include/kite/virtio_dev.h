@@ -53,6 +53,9 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *dev, unsigned q);
 	/* Device-specific part of a reset (optional). */
 	void (*reset)(struct virtio_dev *dev);
+	/* Bit q set: the device only reads queue q's buffers (e.g. net transmit). Such queues ignore the
+	 * stale WRITE flags some drivers (DPDK's virtio PMD) leave in packed indirect tables. */
+	uint32_t read_only_queues;
 };
 
 /* How the transport interrupts the guest: for queue q's vector, or for a configuration change. */
