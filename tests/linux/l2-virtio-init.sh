@@ -33,6 +33,10 @@ for d in /sys/block/vd*; do
 	esac
 done
 say "pci-disk ${pcidisk:-none} mmio-disk ${mmiodisk:-none}"
+# how the kernel found the PCI bus (config access, the root bridge's windows, interrupts used)
+dmesg | grep -E 'PCI: (Using|Fatal)|PCI Root Bridge|root bus resource|ACPI: PCI|no compatible bridge|BAR [0-9].*(failed|can.t)' |
+	sed 's/^\[[ 0-9.]*\] /KITE-L2V dmesg /'
+say "irqs $(grep -E 'virtio' /proc/interrupts | awk '{ printf "%s/%s/%s ", $1, $(NF-1), $NF }')"
 
 if [ -n "$pcidisk" ]; then
 	mkdir -p /mnt
