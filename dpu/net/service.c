@@ -10,7 +10,10 @@
  *              "acl_in": ["allow proto tcp dport 22"], "acl_in_default": "deny"},
  *             {"name": "up0", "type": "tap", "ifname": "kite-up0", "mtu": 1600,
  *              "vxlan": {"local_ip": "192.168.50.1", "local_mac": "..", "gw_mac": ".."}},
- *             {"name": "tr0", "type": "tap", "ifname": "kite-tr0", "trunk": [10, 20], "native_vlan": 0}],
+ *             {"name": "tr0", "type": "tap", "ifname": "kite-tr0", "trunk": [10, 20], "native_vlan": 0},
+ *             {"name": "up1", "type": "dpdk", "device": "net_af_packet0", "port": 0,
+ *              "eal": ["--no-huge", "-m", "256", "--no-pci", "--in-memory",
+ *                      "--vdev=net_af_packet0,iface=eth1"]}],
  *   "vnis": [{"vni": 5000, "vlan": 10, "vteps": ["192.168.50.2"]}]}}
  * Commands (JSON lines on the control socket, "cmd" plus):
  *   port_add   {port object as above}            port_del {"name"}
@@ -33,11 +36,12 @@
 
 #include "host.h"
 #include "tap.h"
+#include "uplink_dpdk.h"
 #include "vnet.h"
 
 #define MAX_SVC_PORTS VSW_MAX_PORTS
 
-enum svc_port_type { SVC_VHOST, SVC_TAP };
+enum svc_port_type { SVC_VHOST, SVC_TAP, SVC_DPDK };
 
 struct svc_port {
 	char name[VSW_NAME_MAX];
@@ -45,6 +49,7 @@ struct svc_port {
 	int id;
 	struct vnet_port *vnet;
 	struct tap_port *tap;
+	struct dpdk_port *dpdk;
 };
 
 static struct vsw_host *host;
@@ -244,6 +249,43 @@ static int apply_settings(int id, const cJSON *o, char *err, size_t errlen)
 
 static void port_free(struct svc_port *sp);
 
+/* {"type": "dpdk", "eal": [EAL arguments], "device": "ethdev name" or "port": ethdev port id}. The
+ * EAL starts with the first dpdk port's "eal" list; later ports use the running EAL. */
+static int dpdk_add(struct svc_port *sp, const cJSON *o, uint32_t mtu, char *err, size_t errlen)
+{
+	const char *args[64];
+	struct dpdk_port_cfg cfg = { .eal = args, .mtu = mtu, .device = str_item(o, "device") };
+	const cJSON *eal = item(o, "eal"), *e;
+	double port;
+
+	if (eal) {
+		if (!cJSON_IsArray(eal)) {
+			snprintf(err, errlen, "port %s: eal must be a list of strings", sp->name);
+			return -1;
+		}
+		cJSON_ArrayForEach(e, eal) {
+			if (!cJSON_IsString(e) || cfg.neal >= 64) {
+				snprintf(err, errlen, "port %s: eal must be a list of up to 64 strings", sp->name);
+				return -1;
+			}
+			args[cfg.neal++] = e->valuestring;
+		}
+	}
+	if (num_item(o, "port", 0, 65535, 0, &port)) {
+		snprintf(err, errlen, "port %s: port must be an ethdev port id 0..65535", sp->name);
+		return -1;
+	}
+	cfg.port_id = (uint16_t)port;
+	sp->type = SVC_DPDK;
+	sp->dpdk = dpdk_port_new(host, sp->name, &cfg);
+	if (!sp->dpdk) {
+		snprintf(err, errlen, "port %s: cannot create dpdk uplink (see log)", sp->name);
+		return -1;
+	}
+	sp->id = dpdk_port_id(sp->dpdk);
+	return 0;
+}
+
 static int port_add(const cJSON *o, char *err, size_t errlen)
 {
 	const char *name = str_item(o, "name"), *type = str_item(o, "type");
@@ -299,8 +341,11 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 			return -1;
 		}
 		sp->id = tap_port_id(sp->tap);
+	} else if (!strcmp(type, "dpdk")) {
+		if (dpdk_add(sp, o, (uint32_t)mtu, err, errlen) < 0)
+			return -1;
 	} else {
-		snprintf(err, errlen, "port %s: type must be vhost or tap", name);
+		snprintf(err, errlen, "port %s: type must be vhost, tap or dpdk", name);
 		return -1;
 	}
 	nports++;
@@ -308,7 +353,8 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 		port_free(sp);   /* all or nothing */
 		return -1;
 	}
-	log_info("switch: port %s (%s) added as %d", name, sp->type == SVC_VHOST ? "vhost" : "tap", sp->id);
+	log_info("switch: port %s (%s) added as %d", name,
+		 sp->type == SVC_VHOST ? "vhost" : sp->type == SVC_TAP ? "tap" : "dpdk", sp->id);
 	return 0;
 }
 
@@ -318,6 +364,8 @@ static void port_free(struct svc_port *sp)
 		vnet_port_free(sp->vnet);
 	if (sp->tap)
 		tap_port_free(sp->tap);
+	if (sp->dpdk)
+		dpdk_port_free(sp->dpdk);
 	*sp = ports[--nports];
 }
 
