@@ -89,10 +89,10 @@ __attribute__((weak)) struct blk_aio *blk_aio_new(struct vm *vm, const char *nam
 	return NULL;
 }
 __attribute__((weak)) void blk_aio_free(struct blk_aio *aio) { (void)aio; }
-__attribute__((weak)) int blk_aio_rw(struct blk_aio *aio, bool write, const struct iovec *iov, unsigned n,
-				     uint64_t off, void *tag)
+__attribute__((weak)) int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov,
+				     unsigned n, uint64_t off, void *tag)
 {
-	(void)aio; (void)write; (void)iov; (void)n; (void)off; (void)tag;
+	(void)aio; (void)write; (void)dsync; (void)iov; (void)n; (void)off; (void)tag;
 	return -1;
 }
 __attribute__((weak)) int blk_aio_fsync(struct blk_aio *aio, void *tag) { (void)aio; (void)tag; return -1; }
@@ -206,14 +206,14 @@ static bool direct_aligned(const struct iovec *iov, unsigned n)
 }
 
 /* Hand the transfer to io_uring; -1 = not possible now (serve it synchronously). */
-static int blk_submit(struct blk_dev *blk, struct blk_aio_req *r, bool write, const struct iovec *iov, unsigned n,
-		      uint64_t pos, uint64_t total)
+static int blk_submit(struct blk_dev *blk, struct blk_aio_req *r, bool write, bool dsync, const struct iovec *iov,
+		      unsigned n, uint64_t pos, uint64_t total)
 {
 	if (!blk->aio || (blk->direct && !direct_aligned(iov, n)))
 		return -1;
 	memcpy(r->iov, iov, n * sizeof(iov[0]));
 	r->expect = total;
-	return blk_aio_rw(blk->aio, write, r->iov, n, pos, r);
+	return blk_aio_rw(blk->aio, write, dsync, r->iov, n, pos, r);
 }
 
 static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, uint64_t sector,
@@ -222,6 +222,9 @@ static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, 
 	struct iovec iov[VQ_MAX_SEGS];
 	uint64_t total, pos;
 	unsigned n = data_iov(e, write, iov, &total);
+	/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): a write is durable
+	 * before it completes. */
+	bool dsync = write && !virtio_dev_has_feature(&blk->vdev, VIRTIO_BLK_F_FLUSH);
 
 	if (write && blk->readonly)
 		return VIRTIO_BLK_S_IOERR;
@@ -235,9 +238,10 @@ static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, 
 		return VIRTIO_BLK_S_IOERR;
 	}
 	pos = sector * VIRTIO_BLK_SECTOR;
-	if (async && blk_submit(blk, async, write, iov, n, pos, total) == 0)
+	if (async && blk_submit(blk, async, write, dsync, iov, n, pos, total) == 0)
 		return BLK_SUBMITTED;
-	if ((blk->direct ? bounce_rw(blk, write, iov, n, pos, total) : plain_rw(blk, write, iov, n, pos, total)) < 0) {
+	if ((blk->direct ? bounce_rw(blk, write, iov, n, pos, total) : plain_rw(blk, write, iov, n, pos, total)) < 0 ||
+	    (dsync && fdatasync(blk->fd) < 0)) {
 		log_warn("%s: %s at byte %llu of %s failed: %m", blk->vdev.name, write ? "write" : "read",
 			 (unsigned long long)pos, blk->path);
 		return VIRTIO_BLK_S_IOERR;

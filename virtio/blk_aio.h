@@ -24,7 +24,9 @@ struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned de
 			    void *opaque);
 void blk_aio_free(struct blk_aio *aio);
 /* 0, or -1 when the ring is full or submission failed (the caller serves the request itself). */
-int blk_aio_rw(struct blk_aio *aio, bool write, const struct iovec *iov, unsigned n, uint64_t off, void *tag);
+/* dsync: the write is durable when it completes (RWF_DSYNC). */
+int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov, unsigned n, uint64_t off,
+	       void *tag);
 int blk_aio_fsync(struct blk_aio *aio, void *tag);
 /* Reap whatever completed (done() for each). The event loop callback; also usable directly. */
 void blk_aio_reap(struct blk_aio *aio);

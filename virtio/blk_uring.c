@@ -91,16 +91,20 @@ static int submit(struct blk_aio *aio)
 	return 0;
 }
 
-int blk_aio_rw(struct blk_aio *aio, bool write, const struct iovec *iov, unsigned n, uint64_t off, void *tag)
+int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov, unsigned n, uint64_t off,
+	       void *tag)
 {
 	struct io_uring_sqe *sqe = get_sqe(aio);
 
 	if (!sqe)
 		return -1;
-	if (write)
+	if (write) {
 		io_uring_prep_writev(sqe, aio->fd, iov, n, off);
-	else
+		if (dsync)
+			sqe->rw_flags |= RWF_DSYNC;
+	} else {
 		io_uring_prep_readv(sqe, aio->fd, iov, n, off);
+	}
 	io_uring_sqe_set_data(sqe, tag);
 	return submit(aio);
 }

@@ -388,6 +388,10 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 		} else {
 			io_uring_prep_readv(sqe, v->fd, r->data, r->ndata, hdr.sector * 512);
 		}
+		/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): every write
+		 * is durable before it completes. */
+		if (wr && !(vhost_dev_features(dev) & (1ull << VIRTIO_BLK_F_FLUSH)))
+			sqe->rw_flags |= RWF_DSYNC;
 		break;
 	}
 	case VIRTIO_BLK_T_FLUSH:
