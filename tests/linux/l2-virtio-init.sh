@@ -36,6 +36,9 @@ say "pci-disk ${pcidisk:-none} mmio-disk ${mmiodisk:-none}"
 # how the kernel found the PCI bus (config access, the root bridge's windows, interrupts used)
 dmesg | grep -E 'PCI: (Using|Fatal)|PCI Root Bridge|root bus resource|ACPI: PCI|no compatible bridge|BAR [0-9].*(failed|can.t)' |
 	sed 's/^\[[ 0-9.]*\] /KITE-L2V dmesg /'
+# kernel warnings and errors about the devices (a kite device bug shows here first)
+dmesg -r | grep -E '^<[0-4]>' | grep -i -E 'pci|virtio|acpi|blk|vd[ab]|eth0|irq' | head -n 20 |
+	sed 's/^<\([0-9]\)>\[[ 0-9.]*\] /KITE-L2V warn<\1> /'
 say "irqs $(grep -E 'virtio' /proc/interrupts | awk '{ printf "%s/%s/%s ", $1, $(NF-1), $NF }')"
 
 if [ -n "$pcidisk" ]; then

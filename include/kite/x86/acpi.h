@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ACPI tables kite builds: RSDP (rev 2), XSDT, MADT, FADT (rev 6), FACS, DSDT (AML: \_S5, COM1). */
+/* ACPI tables kite builds: RSDP (rev 2), XSDT, MADT, FADT (rev 6), FACS, DSDT (AML: \_S5, COM1, the PCI host
+ * bridge PCI0 with _CRS and _PRT when kite has a PCI bus, one LNRO0005 device per virtio-mmio window). */
 #ifndef KITE_X86_ACPI_H
 #define KITE_X86_ACPI_H
 
