@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kite/dpu_poller.h"
 #include "kite/log.h"
@@ -60,7 +61,7 @@ struct dpdk_port {
 };
 
 static int eal_state;   /* 0 not started, 1 running, -1 failed (rte_eal_init cannot be retried) */
-static char *eal_argv[DPDK_MAX_ARGS + 4];
+static char *eal_argv[DPDK_MAX_ARGS + 5];
 
 static bool has_arg(const char *const *args, unsigned n, const char *prefix)
 {
@@ -103,6 +104,11 @@ static int eal_start(const char *name, const struct dpdk_port_cfg *cfg, int cpu)
 	}
 	if (!has_arg(cfg->eal, cfg->neal, "--no-telemetry") && !has_arg(cfg->eal, cfg->neal, "--telemetry"))
 		eal_argv[argc++] = strdup("--no-telemetry");
+	/* a runtime directory of our own: never share (or fight over) another DPDK process's */
+	if (!has_arg(cfg->eal, cfg->neal, "--file-prefix")) {
+		snprintf(lcores, sizeof(lcores), "--file-prefix=kite-dpu-%d", (int)getpid());
+		eal_argv[argc++] = strdup(lcores);
+	}
 	for (int i = 0; i < argc; i++)
 		if (!eal_argv[i])
 			return -1;
