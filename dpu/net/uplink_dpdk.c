@@ -122,6 +122,8 @@ static int eal_start(const char *name, const struct dpdk_port_cfg *cfg, int cpu)
 		return -1;
 	}
 	eal_state = 1;
+	/* with --no-shconf the runtime directory stays empty: do not leave one per run behind */
+	rmdir(rte_eal_get_runtime_dir());
 	log_info("dpdk: EAL started (%d arguments), %u ethdev port(s)", argc - 1, rte_eth_dev_count_avail());
 	return 0;
 }
