@@ -14,6 +14,7 @@ marker=$(cat /etc/marker)
 
 for m in virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci virtio_mmio \
 	 virtio_blk failover net_failover virtio_net crc16 mbcache jbd2 crc32c_generic ext4; do
+	[ -e /lib/modules/$m.ko ] || continue    # built into this kernel
 	insmod /lib/modules/$m.ko 2>/tmp/err || say "insmod-failed $m $(cat /tmp/err)"
 done
 # devices probe asynchronously: wait (bounded) for two disks and eth0

@@ -53,7 +53,8 @@ new_root() {
 	mknod -m 600 "$r/dev/console" c 5 1 && mknod -m 666 "$r/dev/null" c 1 3 &&
 		echo "$marker" >"$r/etc/marker"
 }
-add_module() {   # add_module ROOT KERNELDIR path/under/kernel (without .ko)
+add_module() {   # add_module ROOT KERNELDIR path/under/kernel (without .ko); built-in ones are left out
+	grep -qx "kernel/$3.ko" "$2/modules/modules.builtin" 2>/dev/null && return 0
 	cp "$2/modules/kernel/$3.ko" "$1/lib/modules/" || die "$2: no module $3.ko"
 }
 add_program() {
