@@ -13,17 +13,8 @@ int net_option_limit(struct net_options *o, const char *key, const char *val, co
 	uint64_t *field, v;
 	char *end;
 
-	if (!strcmp(key, "transport")) {
-		if (!strcmp(val, "pci"))
-			o->transport = VIRTIO_TRANSPORT_PCI;
-		else if (!strcmp(val, "mmio"))
-			o->transport = VIRTIO_TRANSPORT_MMIO;
-		else {
-			log_err("%s: transport=%s: expected pci or mmio", what, val);
-			return -1;
-		}
-		return 1;
-	}
+	if (!strcmp(key, "transport"))
+		return virtio_transport_parse(what, val, &o->transport) < 0 ? -1 : 1;
 	if (!strcmp(key, "bps"))
 		field = &o->bps;
 	else if (!strcmp(key, "pps"))

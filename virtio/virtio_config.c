@@ -11,8 +11,22 @@
 #include "kite/virtio_balloon.h"
 #include "kite/virtio_devices.h"
 #include "kite/virtio_net.h"
+#include "kite/virtio_transport.h"
 
 static int parse_u64(const char *v, uint64_t *out, const char *what, const char *key);
+
+int virtio_transport_parse(const char *what, const char *val, enum virtio_transport *out)
+{
+	if (!strcmp(val, "pci"))
+		*out = VIRTIO_TRANSPORT_PCI;
+	else if (!strcmp(val, "mmio"))
+		*out = VIRTIO_TRANSPORT_MMIO;
+	else {
+		log_err("%s: transport=%s: expected pci or mmio", what, val);
+		return -1;
+	}
+	return 0;
+}
 
 struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
 unsigned virtio_cfg_nblk;
@@ -148,17 +162,8 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		}
 		return 0;
 	}
-	if (!strcmp(key, "transport")) {
-		if (!strcmp(val, "pci"))
-			o->transport = VIRTIO_TRANSPORT_PCI;
-		else if (!strcmp(val, "mmio"))
-			o->transport = VIRTIO_TRANSPORT_MMIO;
-		else {
-			log_err("%s: transport=%s: expected pci or mmio", what, val);
-			return -1;
-		}
-		return 0;
-	}
+	if (!strcmp(key, "transport"))
+		return virtio_transport_parse(what, val, &o->transport);
 	if (!strcmp(key, "aio")) {
 		if (!strcmp(val, "uring") || !strcmp(val, "io_uring"))
 			o->sync_io = false;

@@ -13,12 +13,12 @@
 #include <stdint.h>
 
 #include "kite/virtio_blk.h"
+#include "kite/virtio_transport.h"
 
 /* kite's device exposes the config space up to write_zeroes_may_unmap. */
 #define VIRTIO_BLK_CONFIG_SIZE    60
 
 enum blk_cache { BLK_CACHE_WRITEBACK = 0, BLK_CACHE_NONE };
-enum virtio_transport { VIRTIO_TRANSPORT_PCI = 0, VIRTIO_TRANSPORT_MMIO };
 
 struct blk_options {
 	char *path;

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "kite/blockdev.h"   /* enum virtio_transport */
+#include "kite/virtio_transport.h"
 
 #define VIRTIO_NET_F_CSUM        0
 #define VIRTIO_NET_F_GUEST_CSUM  1
