@@ -40,8 +40,13 @@ exec 9>"$dest.lock" || die "$dest.lock: cannot open"
 flock -w 900 9 || die "$dest.lock: still locked after 900 s"
 [ -e "$dest/.complete" ] && exit 0
 
-pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n 1)
-[ -n "$pkg" ] || die "$meta: no linux-image dependency known to apt (run apt-get update)"
+resolve() { apt-cache depends "$meta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n 1; }
+pkg=$(resolve)
+if [ -z "$pkg" ]; then   # package lists missing or stale on this machine: refresh them once
+	timeout 600 apt-get update -q >/dev/null 2>&1 || die "$meta: apt-get update failed"
+	pkg=$(resolve)
+fi
+[ -n "$pkg" ] || die "$meta: no linux-image dependency known to apt, even after apt-get update"
 
 work=$(mktemp -d "$dest.work.XXXXXX") || die "$dest: cannot create work directory"
 trap 'rm -rf "$work"' EXIT INT TERM
