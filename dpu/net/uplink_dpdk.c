@@ -61,6 +61,8 @@ struct dpdk_port {
 };
 
 static int eal_state;   /* 0 not started, 1 running, -1 failed (rte_eal_init cannot be retried) */
+/* the strings, and the array handed to the EAL (which permutes it and overwrites one slot) */
+static char *eal_args[DPDK_MAX_ARGS + 5];
 static char *eal_argv[DPDK_MAX_ARGS + 5];
 
 static bool has_arg(const char *const *args, unsigned n, const char *prefix)
@@ -109,9 +111,11 @@ static int eal_start(const char *name, const struct dpdk_port_cfg *cfg, int cpu)
 		snprintf(lcores, sizeof(lcores), "--file-prefix=kite-dpu-%d", (int)getpid());
 		eal_argv[argc++] = strdup(lcores);
 	}
-	for (int i = 0; i < argc; i++)
+	for (int i = 0; i < argc; i++) {
 		if (!eal_argv[i])
 			return -1;
+		eal_args[i] = eal_argv[i];
+	}
 	if (pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved))
 		CPU_ZERO(&saved);
 	r = rte_eal_init(argc, eal_argv);
