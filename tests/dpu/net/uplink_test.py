@@ -10,7 +10,10 @@
   uplink_test.py KITE_DPU vxlan  the same uplink as a VXLAN uplink (VLAN 10 <-> VNI 5000), the
                                  namespace runs a Linux vxlan device over the veth: VXLAN frames with
                                  VNI 5000 from kite-dpu's VTEP address in the capture, ping succeeds
+  uplink_test.py KITE_DPU badcfg a dpdk uplink naming an ethdev the EAL does not have: kite-dpu must
+                                 refuse the config (non-zero exit) with a log line naming it
 """
+import json
 import os
 import shutil
 import subprocess
@@ -124,12 +127,33 @@ def run(exe, vxlan):
         sh("ip", "netns", "del", ns, check=False)
 
 
+def badcfg(exe):
+    wd = workdir()
+    cfg = os.path.join(wd, "dpu.json")
+    with open(cfg, "w") as f:
+        json.dump({"switch": {"ports": [{"name": "up0", "type": "dpdk", "device": "net_nope0",
+                                         "eal": ["--no-huge", "-m", "64", "--no-pci", "--no-shconf"]}]}}, f)
+    try:
+        r = subprocess.run([exe, "--config", cfg, "--control", os.path.join(wd, "ctl.sock")],
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise SystemExit("FAIL: kite-dpu kept running with an unknown ethdev in its config")
+    log = r.stdout + r.stderr
+    print(f"kite-dpu exit {r.returncode}: " + " | ".join(ln for ln in log.splitlines() if "error" in ln))
+    assert r.returncode != 0, "kite-dpu accepted a dpdk uplink on a missing ethdev"
+    assert "no ethdev named 'net_nope0'" in log, "the error does not name the missing device"
+    print("PASS badcfg")
+    shutil.rmtree(wd, ignore_errors=True)
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in ("plain", "vxlan"):
+    if len(sys.argv) != 3 or sys.argv[2] not in ("plain", "vxlan", "badcfg"):
         print(__doc__)
         sys.exit(2)
     if os.geteuid() != 0:
         skip("needs root (veth, namespaces, testpmd memory)")
+    if sys.argv[2] == "badcfg":
+        return badcfg(sys.argv[1])
     need("dpdk-testpmd")
     run(sys.argv[1], sys.argv[2] == "vxlan")
 
