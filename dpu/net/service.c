@@ -11,8 +11,8 @@
  *             {"name": "up0", "type": "tap", "ifname": "kite-up0", "mtu": 1600,
  *              "vxlan": {"local_ip": "192.168.50.1", "local_mac": "..", "gw_mac": ".."}},
  *             {"name": "tr0", "type": "tap", "ifname": "kite-tr0", "trunk": [10, 20], "native_vlan": 0},
- *             {"name": "up1", "type": "dpdk", "device": "net_af_packet0", "port": 0,
- *              "eal": ["--no-huge", "-m", "256", "--no-pci", "--in-memory",
+ *             {"name": "up1", "type": "dpdk", "device": "net_af_packet0" (or "port": ethdev id),
+ *              "eal": ["--no-huge", "-m", "256", "--no-pci", "--no-shconf",
  *                      "--vdev=net_af_packet0,iface=eth1"]}],
  *   "vnis": [{"vni": 5000, "vlan": 10, "vteps": ["192.168.50.2"]}]}}
  * Commands (JSON lines on the control socket, "cmd" plus):
