@@ -33,8 +33,11 @@ watch_tap() {
 				ip addr add 192.0.2.1/24 dev kt0 && ip link set kt0 up && : >/tmp/tap-up
 			fi
 			s=/sys/class/net/kt0/statistics
-			echo "rx=$(cat $s/rx_packets) tx=$(cat $s/tx_packets)" >/tmp/tap-counters.new &&
-				mv /tmp/tap-counters.new /tmp/tap-counters
+			rx=$(cat $s/rx_packets 2>/dev/null) tx=$(cat $s/tx_packets 2>/dev/null)
+			# kept only when both reads worked (the TAP may vanish between them as kite exits)
+			case "$rx:$tx" in :*|*:|*[!0-9:]*) ;; *)
+				echo "rx=$rx tx=$tx" >/tmp/tap-counters.new && mv /tmp/tap-counters.new /tmp/tap-counters ;;
+			esac
 		fi
 		sleep 0.2
 	done

@@ -11,14 +11,18 @@
 # marker in the image files and reports kt0's packet counters.
 #
 # Usage: linux-virtio.sh --kite PATH [--flavour generic|cloud] [--work DIR] [--timeout S] [--append ARGS]
+#                        [--intx yes]   (L2 gets pci=nomsi: the PCI devices interrupt through the
+#                                        DSDT's _PRT, slot 1 -> GSI 16, slot 2 -> GSI 17)
 # Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
 # Pass iff: kite exit status 0; L2 read its ext2 file back and L1 finds the marker in pci.img;
-# the marker is at 1 MiB of mmio.img; L2 got 3 ping replies; kt0 counted rx >= 3 and tx >= 3.
+# the marker is at 1 MiB of mmio.img; L2 got 3 ping replies; kt0 counted rx >= 3 and tx >= 3;
+# the virtio-mmio disk interrupts on IOAPIC pin 5, level (the DSDT's Interrupt descriptor);
+# with --intx yes the PCI disk and NIC interrupt on IOAPIC pins 16 and 17, level (the _PRT).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-kite="" flavour=generic work=./linux-virtio-work timeout_s=400 append_extra=""
+kite="" intx=no flavour=generic work=./linux-virtio-work timeout_s=400 append_extra=""
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
 
 die() { echo "linux-virtio: FAIL: $*" >&2; exit 1; }
@@ -30,10 +34,12 @@ while [ $# -gt 0 ]; do
 	--work) work=$2 ;;
 	--timeout) timeout_s=$2 ;;
 	--append) append_extra=$2 ;;
+	--intx) intx=$2 ;;
 	*) die "unknown option $1 (see the header of $0)" ;;
 	esac
 	shift 2
 done
+case $intx in yes) append_extra="$append_extra pci=nomsi" ;; no) ;; *) die "--intx $intx: expected yes or no" ;; esac
 [ -x "$kite" ] || die "--kite '$kite': not an executable"
 kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
 for t in qemu-system-x86_64 cpio busybox; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
@@ -126,6 +132,12 @@ counters=$(v 'KITE-L1V tap' 3)
 rx=$(echo "$counters" | sed -n 's/.*rx=\([0-9]*\).*/\1/p') tx=$(echo "$counters" | sed -n 's/.*tx=\([0-9]*\).*/\1/p')
 check "kt0 received >= 3 packets from L2" "$([ "${rx:-0}" -ge 3 ] && echo yes || echo "no ($counters)")" yes
 check "kt0 sent >= 3 packets to L2" "$([ "${tx:-0}" -ge 3 ] && echo yes || echo "no ($counters)")" yes
+irqs=" $(v 'L2| KITE-L2V irqs' 4) "
+check "virtio-mmio disk on IOAPIC pin 5, level" "$(echo "$irqs" | grep -c ' 5:/5-fasteoi/virtio2 ')" 1
+if [ $intx = yes ]; then
+	check "PCI disk INTx on IOAPIC pin 16" "$(echo "$irqs" | grep -c ' 16:/16-fasteoi/virtio0 ')" 1
+	check "PCI NIC INTx on IOAPIC pin 17" "$(echo "$irqs" | grep -c ' 17:/17-fasteoi/virtio1 ')" 1
+fi
 if tr -d '\r' <"$log" | grep -a -q '^L2| .*Kernel panic'; then echo "linux-virtio: FAIL L2 panicked"; fail=1; fi
 if [ $fail != 0 ]; then
 	echo "---- tail of $log"; tr -d '\r' <"$log" | grep -v "TCG doesn't support" | tail -n 40
