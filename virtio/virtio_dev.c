@@ -64,7 +64,8 @@ int virtio_dev_init(struct virtio_dev *dev, struct vm *vm, const char *name, con
 	dev->vm = vm;
 	dev->ops = ops;
 	dev->priv = priv;
-	dev->host_features = host_features | (1ULL << VIRTIO_F_VERSION_1);
+	/* every kite device runs on the shared virtqueue, which does split and packed rings */
+	dev->host_features = host_features | (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_PACKED);
 	dev->nqueues = nqueues;
 	pthread_mutex_init(&dev->lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)

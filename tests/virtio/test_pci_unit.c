@@ -227,7 +227,7 @@ static void test_negotiation_and_queue(void **state)
 	cfg_write(1, 0x04, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	w(VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	w(VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
-	assert_int_equal(r(VIRTIO_PCI_COMMON_DF, 4), 1);       /* VERSION_1 */
+	assert_int_equal(r(VIRTIO_PCI_COMMON_DF, 4), 5);       /* VERSION_1 | RING_PACKED (bits 32, 34) */
 	w(VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
 	assert_int_equal(r(VIRTIO_PCI_COMMON_DF, 4), 2);       /* bit 1 offered */
 	/* a feature not offered: FEATURES_OK must not stick */
@@ -319,7 +319,7 @@ static void test_pci_cfg_window(void **state)
 	cfg_write(1, p + 16, 4, 1);
 	assert_int_equal(vpci.dfselect, 1);
 	cfg_write(1, p + 8, 4, VIRTIO_PCI_COMMON_DF);
-	assert_int_equal(cfg_read(1, p + 16, 4), 1);
+	assert_int_equal(cfg_read(1, p + 16, 4), 5);
 	/* a byte: num_queues low byte */
 	cfg_write(1, p + 8, 4, VIRTIO_PCI_COMMON_NUMQ);
 	cfg_write(1, p + 12, 4, 1);
