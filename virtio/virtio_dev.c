@@ -127,10 +127,13 @@ void virtio_dev_reset(struct virtio_dev *dev)
 
 void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 {
+	uint8_t old;
+
 	if (status == 0) {
 		virtio_dev_reset(dev);
 		return;
 	}
+	old = dev->status;
 	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
 		uint64_t extra = dev->guest_features & ~dev->host_features;
 
@@ -145,6 +148,10 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 		status &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;   /* 1.0 drivers must negotiate first */
 	/* NEEDS_RESET is the device's bit: keep it, the driver cannot clear it but by a reset */
 	dev->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) | (dev->status & VIRTIO_STATUS_NEEDS_RESET));
+	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK))
+		log_info("%s: driver ready, features 0x%llx, %s rings", dev->name,
+			 (unsigned long long)dev->guest_features,
+			 virtio_dev_has_feature(dev, VIRTIO_F_RING_PACKED) ? "packed" : "split");
 	if (status & VIRTIO_STATUS_DRIVER_OK) {
 		/* Buffers may have been queued before DRIVER_OK: look at every queue once. */
 		for (unsigned q = 0; q < dev->nqueues; q++)

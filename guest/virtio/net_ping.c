@@ -88,12 +88,12 @@ static void send_frame(struct vdev *tx, uint32_t len)
 static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
 {
 	uint32_t id, len, total;
-	uint16_t slot = rx->used_seen, nbufs = 1;
+	uint16_t nbufs = 1;
 	bool mrg = rx->features & (1ULL << F_MRG_RXBUF);
 
 	if (!vq_wait(rx, &len))
 		guest_fail(GUEST_EXIT_TIMEOUT, "no frame received");
-	id = *(volatile uint32_t *)(rx->used + 4 + 8 * (slot % rx->qsize));
+	id = rx->last_id;
 	if (id >= RX_BUFS || len < HDR || len > rx_len_posted)
 		guest_fail(GUEST_EXIT_CHECK, "used element id %u length %u", id, len);
 	if (mrg)
@@ -105,10 +105,9 @@ static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
 	memcpy(frame, rx_buf[id] + HDR, total);
 	post_rx(rx, (uint16_t)id);
 	for (unsigned b = 1; b < nbufs; b++) {
-		slot = rx->used_seen;
 		if (!vq_wait(rx, &len))
 			guest_fail(GUEST_EXIT_TIMEOUT, "merged buffer %u of %u missing", b, nbufs);
-		id = *(volatile uint32_t *)(rx->used + 4 + 8 * (slot % rx->qsize));
+		id = rx->last_id;
 		if (id >= RX_BUFS || len > rx_len_posted || total + len > sizeof(frame))
 			guest_fail(GUEST_EXIT_CHECK, "merged buffer id %u length %u", id, len);
 		memcpy(frame + total, rx_buf[id], len);

@@ -34,11 +34,9 @@ static void post_rx(struct vdev *rx, uint16_t i)
 /* Next used element of rx: its id and length. */
 static bool rx_next(struct vdev *rx, uint32_t *id, uint32_t *len)
 {
-	uint16_t slot = rx->used_seen;
-
 	if (!vq_wait(rx, len))
 		return false;
-	*id = *(volatile uint32_t *)(rx->used + 4 + 8 * (slot % rx->qsize));
+	*id = rx->last_id;
 	return *id < RX_BUFS;
 }
 

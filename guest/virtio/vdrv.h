@@ -32,6 +32,15 @@ struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; } __attri
 #define VRING_DESC_F_NEXT  1
 #define VRING_DESC_F_WRITE 2
 
+/* Packed ring (virtio 1.2, 2.8): descriptors with a buffer id, flags AVAIL (bit 7) / USED (bit 15)
+ * compared with wrap counters; event suppression {off_wrap, flags} in the driver and device areas. */
+struct vring_packed_desc { uint64_t addr; uint32_t len; uint16_t id, flags; } __attribute__((packed));
+#define VRING_PACKED_F_AVAIL (1u << 7)
+#define VRING_PACKED_F_USED  (1u << 15)
+#define VRING_PACKED_EVENT_ENABLE  0
+#define VRING_PACKED_EVENT_DISABLE 1
+#define VIRTIO_F_RING_PACKED 34
+
 struct vdev {
 	bool mmio;                    /* virtio-mmio v2 at base, else virtio-pci */
 	uint64_t base;
@@ -56,6 +65,15 @@ struct vdev {
 	volatile uint16_t *avail;      /* flags, idx, ring[] */
 	volatile uint8_t *used;        /* flags, idx, ring[] of {u32 id, u32 len} */
 	uint16_t avail_idx, used_seen;
+	uint16_t last_id;              /* buffer id (split: head) of the last element vq_wait() took */
+	/* packed mode (kite.packed=1 and RING_PACKED negotiated): desc above is a split-layout shadow
+	 * table the callers fill; vq_publish() copies a chain from it into the packed ring. */
+	bool packed;
+	volatile struct vring_packed_desc *pring;
+	volatile uint16_t *drv_event, *dev_event;   /* {off_wrap, flags} */
+	uint16_t next_avail, next_used;
+	bool avail_wrap, used_wrap;
+	uint16_t chain_len[VQ_SIZE];   /* descriptors of the buffer with that id */
 	volatile uint64_t irqs;
 	uint64_t irqs_at_kick;
 };
@@ -66,7 +84,8 @@ bool vdev_find(struct vdev *d, uint16_t id, unsigned n);
 /* Find the n-th virtio-mmio device with id `id` among the virtio_mmio.device= words of the command
  * line. false if none. */
 bool vdev_find_mmio(struct vdev *d, uint16_t id, unsigned n);
-/* Reset, negotiate (want = feature bits wanted besides VERSION_1; refused ones dropped), set up
+/* Reset, negotiate (want = feature bits wanted besides VERSION_1; refused ones dropped; with
+ * kite.packed=1 on the command line RING_PACKED is required too), set up
  * queue qidx in ring memory slot `ring`, MSI-X vector if use_irq, DRIVER_OK. 0 or a guest_exit code. */
 int vdev_start(struct vdev *d, uint64_t want, unsigned ring);
 /* The same in steps, for devices with several queues: begin (reset .. FEATURES_OK), one

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Modern virtio-pci driver core: status handshake, features, split queue 0, MSI-X, kicks. */
+/* Modern virtio-pci / virtio-mmio driver core: status handshake, features, one split or packed
+ * queue, MSI-X, kicks. */
 #include "vdrv.h"
 
 #define C_DFSELECT 0x00
@@ -27,6 +28,8 @@
 
 static uint8_t ring_mem[RING_SLOTS][8192] __attribute__((aligned(4096)));
 static struct vdev *irq_owner[RING_SLOTS];
+/* packed mode: the split-layout descriptor tables the callers fill (vq_publish copies chains out) */
+static struct vring_desc shadow_desc[RING_SLOTS][VQ_SIZE];
 
 static void vdev_irq(struct irq_frame *f)
 {
@@ -136,7 +139,11 @@ static int setup_msix(struct vdev *d, unsigned ring)
 
 int vdev_begin(struct vdev *d, uint64_t want)
 {
+	bool want_packed = cmdline_u64("kite.packed", 0);
 	uint64_t offered;
+
+	if (want_packed)
+		want |= 1ULL << VIRTIO_F_RING_PACKED;
 
 	set_status(d, 0);
 	if (vdev_status(d) != 0) {
@@ -151,6 +158,11 @@ int vdev_begin(struct vdev *d, uint64_t want)
 		return GUEST_EXIT_CHECK;
 	}
 	d->features = (offered & want) | (1ULL << 32);
+	if (want_packed && !(d->features & (1ULL << VIRTIO_F_RING_PACKED))) {
+		guest_printf("virtio: slot %u does not offer RING_PACKED (kite.packed=1)\n", d->slot);
+		return GUEST_EXIT_CHECK;
+	}
+	d->packed = want_packed;
 	write_gf(d, 0, (uint32_t)d->features);
 	write_gf(d, 1, (uint32_t)(d->features >> 32));
 	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK);
@@ -177,7 +189,8 @@ int vdev_queue(struct vdev *d, unsigned ring)
 		mmio_write16(d->common + C_QSELECT, d->qidx);
 		qsize = mmio_read16(d->common + C_QSIZE);
 	}
-	if (qsize < 4 || (qsize & (qsize - 1))) {
+	/* split sizes are powers of two; packed ones any size (virtio 1.2, 2.8.10.1) */
+	if (qsize < 4 || (!d->packed && (qsize & (qsize - 1)))) {
 		guest_printf("virtio: slot %u queue %u: bad size %u\n", d->slot, d->qidx, qsize);
 		return GUEST_EXIT_CHECK;
 	}
@@ -188,6 +201,20 @@ int vdev_queue(struct vdev *d, unsigned ring)
 	d->avail = (volatile uint16_t *)(mem + 1024);
 	d->used = mem + 2048;
 	d->avail_idx = d->used_seen = 0;
+	if (d->packed) {
+		/* same three areas: descriptor ring, driver event suppression, device event suppression */
+		d->pring = (volatile struct vring_packed_desc *)mem;
+		d->drv_event = (volatile uint16_t *)(mem + 1024);
+		d->dev_event = (volatile uint16_t *)(mem + 2048);
+		d->drv_event[0] = 0;
+		d->drv_event[1] = VRING_PACKED_EVENT_ENABLE;   /* used buffer notifications wanted */
+		d->next_avail = d->next_used = 0;
+		d->avail_wrap = d->used_wrap = true;
+		memset(d->chain_len, 0, sizeof(d->chain_len));
+		memset(shadow_desc[ring], 0, sizeof(shadow_desc[ring]));
+		d->desc = shadow_desc[ring];
+		guest_printf("virtio: slot %u queue %u: packed ring of %u\n", d->slot, d->qidx, d->qsize);
+	}
 	if (d->mmio) {
 		if (d->use_irq) {
 			if (!d->mmio_irq || d->mmio_irq >= 24)
@@ -199,14 +226,14 @@ int vdev_queue(struct vdev *d, unsigned ring)
 			ioapic_route(KITE_IOAPIC_GPA, d->mmio_irq, d->irq_vector, lapic_id());
 		}
 		mmio_write32(d->base + M_QNUM, d->qsize);
-		write64(d->base + M_QDESC, (uint64_t)(uintptr_t)d->desc);
+		write64(d->base + M_QDESC, (uint64_t)(uintptr_t)mem);
 		write64(d->base + M_QDRIVER, (uint64_t)(uintptr_t)d->avail);
 		write64(d->base + M_QDEVICE, (uint64_t)(uintptr_t)d->used);
 		mmio_write32(d->base + M_QREADY, 1);
 		return 0;
 	}
 	mmio_write16(d->common + C_QSIZE, d->qsize);
-	write64(d->common + C_QDESC, (uint64_t)(uintptr_t)d->desc);
+	write64(d->common + C_QDESC, (uint64_t)(uintptr_t)mem);
 	write64(d->common + C_QAVAIL, (uint64_t)(uintptr_t)d->avail);
 	write64(d->common + C_QUSED, (uint64_t)(uintptr_t)d->used);
 	d->q_notify_off = mmio_read16(d->common + C_QNOFF);
@@ -241,18 +268,75 @@ int vdev_start(struct vdev *d, uint64_t want, unsigned ring)
 	return r;
 }
 
+static void notify(struct vdev *d)
+{
+	if (d->mmio)
+		mmio_write32(d->base + M_QNOTIFY, d->qidx);
+	else
+		mmio_write16(d->notify + (uint64_t)d->q_notify_off * d->notify_mult, d->qidx);
+}
+
+/*
+ * Packed: the chain at `head` of the shadow table goes into the ring at next_avail, buffer id =
+ * head; the head's flags are written last, after a barrier, so the device sees the whole chain.
+ */
+static void packed_publish(struct vdev *d, uint16_t head)
+{
+	uint16_t idx[VQ_SIZE], slot = d->next_avail, head_slot = d->next_avail, head_flags = 0;
+	bool wrap = d->avail_wrap;
+	unsigned n = 0, i = head;
+
+	if (head >= d->qsize)
+		guest_fail(GUEST_EXIT_USAGE, "packed publish of head %u (queue size %u)", head, d->qsize);
+	for (;;) {
+		idx[n++] = (uint16_t)i;
+		if (!(d->desc[i].flags & VRING_DESC_F_NEXT))
+			break;
+		i = d->desc[i].next;
+		if (i >= d->qsize || n == d->qsize)
+			guest_fail(GUEST_EXIT_USAGE, "bad chain at head %u", head);
+	}
+	for (unsigned k = 0; k < n; k++) {
+		const struct vring_desc *sd = &d->desc[idx[k]];
+		uint16_t f = (uint16_t)(sd->flags & (VRING_DESC_F_NEXT | VRING_DESC_F_WRITE));
+
+		f |= wrap ? VRING_PACKED_F_AVAIL : VRING_PACKED_F_USED;
+		d->pring[slot].addr = sd->addr;
+		d->pring[slot].len = sd->len;
+		d->pring[slot].id = head;
+		if (k == 0)
+			head_flags = f;
+		else
+			d->pring[slot].flags = f;
+		if (++slot == d->qsize) {
+			slot = 0;
+			wrap = !wrap;
+		}
+	}
+	d->chain_len[head] = (uint16_t)n;
+	d->next_avail = slot;
+	d->avail_wrap = wrap;
+	barrier();
+	d->pring[head_slot].flags = head_flags;
+	barrier();
+	/* the device event suppression area says whether it wants this notification */
+	if (d->dev_event[1] != VRING_PACKED_EVENT_DISABLE)
+		notify(d);
+}
+
 void vq_publish(struct vdev *d, uint16_t head)
 {
 	d->irqs_at_kick = d->irqs;
+	if (d->packed) {
+		packed_publish(d, head);
+		return;
+	}
 	d->avail[2 + (d->avail_idx % d->qsize)] = head;
 	barrier();
 	d->avail_idx++;
 	d->avail[1] = d->avail_idx;
 	barrier();
-	if (d->mmio)
-		mmio_write32(d->base + M_QNOTIFY, d->qidx);
-	else
-		mmio_write16(d->notify + (uint64_t)d->q_notify_off * d->notify_mult, 0);
+	notify(d);
 }
 
 void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n)
@@ -267,6 +351,39 @@ void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const 
 	vq_publish(d, 0);
 }
 
+/* Packed: the descriptor at next_used is used when AVAIL and USED both equal the used wrap counter;
+ * its id says which buffer, whose descriptor count the position skips. */
+static bool packed_wait(struct vdev *d, uint32_t *len, uint64_t t0)
+{
+	volatile struct vring_packed_desc *u = &d->pring[d->next_used];
+	uint16_t f, id, n;
+
+	for (;;) {
+		f = u->flags;
+		if (!!(f & VRING_PACKED_F_AVAIL) == d->used_wrap && !!(f & VRING_PACKED_F_USED) == d->used_wrap)
+			break;
+		cpu_relax();
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			return false;
+	}
+	barrier();
+	id = u->id;
+	if (id >= d->qsize || !d->chain_len[id])
+		guest_fail(GUEST_EXIT_CHECK, "packed used descriptor at %u: id %u is not in flight", d->next_used, id);
+	if (len)
+		*len = u->len;
+	n = d->chain_len[id];
+	d->chain_len[id] = 0;
+	d->next_used = (uint16_t)(d->next_used + n);
+	if (d->next_used >= d->qsize) {
+		d->next_used = (uint16_t)(d->next_used - d->qsize);
+		d->used_wrap = !d->used_wrap;
+	}
+	d->last_id = id;
+	d->used_seen++;
+	return true;
+}
+
 bool vq_wait(struct vdev *d, uint32_t *len)
 {
 	uint64_t t0 = rdtsc();
@@ -278,6 +395,8 @@ bool vq_wait(struct vdev *d, uint32_t *len)
 		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
 			return false;
 	}
+	if (d->packed)
+		return packed_wait(d, len, t0);
 	while (*used_idx == d->used_seen) {
 		cpu_relax();
 		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
@@ -286,6 +405,7 @@ bool vq_wait(struct vdev *d, uint32_t *len)
 	barrier();
 	if (len)
 		*len = *(volatile uint32_t *)(d->used + 4 + 8 * (d->used_seen % d->qsize) + 4);
+	d->last_id = (uint16_t)*(volatile uint32_t *)(d->used + 4 + 8 * (d->used_seen % d->qsize));
 	d->used_seen++;
 	return true;
 }
