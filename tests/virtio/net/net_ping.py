@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """kite's virtio-net against the Linux network stack, inside a private network namespace.
 
-usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | bps | evil | qemu | tso | tcprx | mmio)
+usage: net_ping.py --kite KITE --kernel GUEST MODE      (MODE: ping | rate | bps | evil | qemu | tso | tcprx | mmio
+                                                          | packed | qemu-packed)
 
 The namespace kite-t-<pid> gets a persistent TAP kt0 (vnet_hdr) with 192.0.2.1/24 (TEST-NET-1,
 nothing leaves the namespace); kite runs inside it (ip netns exec) with --net tap=kt0,mac=MAC and
@@ -31,6 +32,8 @@ tcprx: GUEST_CSUM + GUEST_TSO4: a Python server in the namespace (192.0.2.1:5000
       buffers).
 qemu: the same guest driver (ARP + ICMP echo with device checksum, merged buffers) against QEMU's
       virtio-net-pci on the same TAP: the driver follows the spec, not just kite.
+packed, qemu-packed: ping and qemu with the guest driver on packed rings (kite.packed=1: RING_PACKED
+      must be negotiated; QEMU's device gets packed=on).
 Exit 0 pass, 1 fail, 77 skip (not root, no ip/tcpdump, no /dev/net/tun or /dev/kvm).
 """
 import argparse
@@ -103,8 +106,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["ping", "rate", "bps", "evil", "qemu", "tso", "tcprx", "mmio"])
+    ap.add_argument("mode", choices=["ping", "rate", "bps", "evil", "qemu", "tso", "tcprx", "mmio", "packed", "qemu-packed"])
     a = ap.parse_args()
+    a.packed = a.mode.endswith("packed")
+    a.mode = {"packed": "ping", "qemu-packed": "qemu"}.get(a.mode, a.mode)
 
     if os.geteuid() != 0:
         skip("needs root (network namespaces, TAP)")
@@ -137,6 +142,8 @@ def main():
             return 1
 
         cmdline = "kite.test=virtio-net-ping kite.native=1 kite.csum=1"
+        if a.packed:
+            cmdline += " kite.packed=1"
         spec = "tap=kt0,mac=" + MAC
         arps, flood = 1, 0
         if a.mode == "ping":
@@ -178,7 +185,7 @@ def main():
                    "-m", "128", "-nodefaults", "-nographic", "-serial", "stdio", "-monitor", "none",
                    "-device", "isa-debug-exit,iobase=0x501,iosize=1", "-kernel", a.kernel, "-append", cmdline,
                    "-netdev", "tap,id=n0,ifname=kt0,script=no,downscript=no,vnet_hdr=on",
-                   "-device", "virtio-net-pci,netdev=n0,mac=%s,disable-legacy=on" % MAC]
+                   "-device", "virtio-net-pci,netdev=n0,mac=%s,disable-legacy=on%s" % (MAC, ",packed=on" if a.packed else "")]
         t0 = time.monotonic()
         r = subprocess.run(cmd, capture_output=True, text=True)
         elapsed = time.monotonic() - t0
@@ -237,6 +244,11 @@ def main():
         elif any(n > 1518 for _, n in from_guest):
             fails.append("an oversized frame reached the host")
 
+        if a.packed:
+            if len(re.findall(r"^virtio: slot \d+ queue [01]: packed ring of \d+$", out, re.M)) != 2:
+                fails.append("the guest driver did not set up two packed rings")
+            if a.mode != "qemu" and not re.search(r"virtio-net0: driver ready, features 0x[0-9a-f]+, packed rings", err):
+                fails.append("kite did not report RING_PACKED negotiated")
         if a.mode == "ping":
             if "virtio-net0: 7 frames sent, 2 received, 1 dropped (1 oversized, 0 bad headers)" not in err:
                 fails.append("kite did not count the oversized frame as dropped")
