@@ -176,6 +176,7 @@ int vdev_begin(struct vdev *d, uint64_t want)
 
 int vdev_queue(struct vdev *d, unsigned ring)
 {
+	uint64_t want_size;
 	uint16_t qsize;
 	uint8_t *mem;
 
@@ -195,6 +196,10 @@ int vdev_queue(struct vdev *d, unsigned ring)
 		return GUEST_EXIT_CHECK;
 	}
 	d->qsize = qsize < VQ_SIZE ? qsize : VQ_SIZE;
+	/* kite.qsize=N: a smaller queue (packed rings take any size, e.g. 7, so chains cross the wrap) */
+	want_size = cmdline_u64("kite.qsize", 0);
+	if (want_size >= 4 && want_size < d->qsize)
+		d->qsize = (uint16_t)want_size;
 	mem = ring_mem[ring];
 	memset(mem, 0, sizeof(ring_mem[ring]));
 	d->desc = (struct vring_desc *)mem;

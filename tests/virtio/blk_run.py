@@ -15,7 +15,8 @@ MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered
       line must be the whole content of the --console-virtio file; devices set in a JSON file),
       balloon (virtio-balloon: inflated pages released by kite, read zero in the guest afterwards),
       packed, packed-irq, packed-mmio (pattern, irq without the mask check, mmio with the guest
-      driver on packed rings: kite.packed=1, RING_PACKED must be negotiated on both sides).
+      driver on packed rings: kite.packed=1, RING_PACKED must be negotiated on both sides; packed
+      and packed-mmio use queues of 13 and 7 entries).
 qemu-MODE: the same guest drivers against QEMU's virtio devices (q35, TCG, modern-only devices) for
       MODE in pattern, irq, ro, rng, console, evil-*, packed, packed-irq: proves the drivers follow
       the spec (packed: -device virtio-blk-pci,packed=on).
@@ -147,7 +148,8 @@ def run(a, tmp):
     packed = mode.startswith("packed")
     if packed:
         mode = {"packed": "pattern", "packed-irq": "irq", "packed-mmio": "mmio"}.get(mode, "unknown-" + mode)
-        guest += " kite.packed=1"
+        # sizes that are no power of two (allowed for packed): 4-descriptor chains cross the wrap
+        guest += " kite.packed=1" + {"pattern": " kite.qsize=13", "mmio": " kite.qsize=7"}.get(mode, "")
     if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync"):
         wz = sector + 20
         discard = sector + 40
@@ -264,7 +266,8 @@ def run(a, tmp):
                 check(packed or "masked MSI-X vector latched in the PBA, delivered on unmask" in con,
                       "MSI-X mask/PBA check")
             if packed:
-                check(re.search(r"^virtio: slot \d+ queue 0: packed ring of \d+$", con, re.M),
+                check(re.search(r"^virtio: slot \d+ queue 0: packed ring of %s$" % {"pattern": "13", "mmio": "7"}.get(mode, r"\d+"),
+                                con, re.M),
                       "the guest driver did not set up a packed ring")
                 check(qemu or re.search(r"virtio-blk0: driver ready, features 0x[0-9a-f]+, packed rings", err),
                       "kite did not report RING_PACKED negotiated")
