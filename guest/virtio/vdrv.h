@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The test guest's virtio drivers: PCI enumeration the way Linux does it (BAR sizing, capability
- * walk, MSI-X), the modern virtio-pci transport, split virtqueues with polled or interrupt-driven
- * completion, and the virtio-blk tests built on them.
+ * walk, MSI-X), the modern virtio-pci transport, split or (kite.packed=1) packed virtqueues with
+ * polled or interrupt-driven completion, and the virtio-blk tests built on them. Packed mode goes
+ * through vq_publish / vq_submit / vq_wait only: the hostile tests and the MSI-X mask check, which
+ * write or poll the split rings themselves, are split-only.
  */
 #ifndef GUEST_VIRTIO_VDRV_H
 #define GUEST_VIRTIO_VDRV_H
