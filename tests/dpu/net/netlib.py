@@ -213,3 +213,46 @@ def sh(*cmd, check=True, ns=None, **kw):
     if check and r.returncode != 0:
         raise SystemExit(f"FAIL: {' '.join(cmd)}: {r.stderr.strip()}")
     return r
+
+
+def linux_guest_initrd(modules, init_text):
+    """Everything a QEMU + Debian cloud kernel frontend test needs, or SKIP (77) with the reason:
+    root, qemu, dpdk-testpmd, cpio, qboot, the cached kernel (tests/lib/kernel/fetch.sh) and a busybox
+    initramfs holding `modules` (paths under the kernel's modules/kernel, without .ko) and /init =
+    init_text. Returns (work dir, kernel dir, initrd path)."""
+    if os.geteuid() != 0:
+        skip("needs root")
+    need("qemu-system-x86_64")
+    need("dpdk-testpmd")
+    need("cpio")
+    if not os.path.exists("/usr/share/qemu/qboot.rom"):
+        skip("qboot.rom missing")
+    cache = os.environ.get("KITE_KERNEL_CACHE", "/var/cache/kite-tests")
+    kdir = os.path.join(cache, "kernel-cloud")
+    top = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+    if subprocess.run([os.path.join(top, "tests", "lib", "kernel", "fetch.sh"), "cloud", kdir]).returncode:
+        skip("cannot obtain the Debian cloud kernel")
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    if not os.path.exists(busybox):
+        skip("busybox-static missing")
+
+    wd = workdir()
+    root = os.path.join(wd, "root")
+    for d in ("bin", "dev", "proc", "sys", "tmp", "lib/modules"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy(busybox, os.path.join(root, "bin", "busybox"))
+    for a in ("sh", "mount", "insmod", "sleep", "cat", "echo", "seq", "ip", "ping", "poweroff"):
+        os.symlink("busybox", os.path.join(root, "bin", a))
+    for m in modules:
+        src = os.path.join(kdir, "modules", "kernel", m + ".ko")
+        if not os.path.exists(src):
+            skip(f"kernel module {m} not found in {kdir}")
+        shutil.copy(src, os.path.join(root, "lib", "modules"))
+    with open(os.path.join(root, "init"), "w") as f:
+        f.write(init_text)
+    os.chmod(os.path.join(root, "init"), 0o755)
+    initrd = os.path.join(wd, "initrd.cpio")
+    with open(initrd, "wb") as out:
+        files = subprocess.run(["find", "."], cwd=root, capture_output=True).stdout
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files, stdout=out, check=True)
+    return wd, kdir, initrd

@@ -16,7 +16,7 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
-from netlib import Dpu, Procs, Testpmd, need, skip, workdir  # noqa: E402
+from netlib import Dpu, Procs, Testpmd, linux_guest_initrd  # noqa: E402
 from linux_net import MODULES  # noqa: E402
 
 GUEST_MAC, ECHO_MAC = "02:4b:00:00:02:01", "02:4b:00:00:02:02"
@@ -71,41 +71,7 @@ def main():
         print(__doc__)
         sys.exit(2)
     exe = sys.argv[1]
-    if os.geteuid() != 0:
-        skip("needs root")
-    need("qemu-system-x86_64")
-    need("dpdk-testpmd")
-    need("cpio")
-    if not os.path.exists("/usr/share/qemu/qboot.rom"):
-        skip("qboot.rom missing")
-    cache = os.environ.get("KITE_KERNEL_CACHE", "/var/cache/kite-tests")
-    kdir = os.path.join(cache, "kernel-cloud")
-    top = os.path.abspath(os.path.join(here, "..", "..", ".."))
-    if subprocess.run([os.path.join(top, "tests", "lib", "kernel", "fetch.sh"), "cloud", kdir]).returncode:
-        skip("cannot obtain the Debian cloud kernel")
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    if not os.path.exists(busybox):
-        skip("busybox-static missing")
-
-    wd = workdir()
-    root = os.path.join(wd, "root")
-    for d in ("bin", "dev", "proc", "sys", "tmp", "lib/modules"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    shutil.copy(busybox, os.path.join(root, "bin", "busybox"))
-    for a in ("sh", "mount", "insmod", "sleep", "cat", "echo", "seq", "ip", "ping", "poweroff"):
-        os.symlink("busybox", os.path.join(root, "bin", a))
-    for m in MODULES:
-        src = os.path.join(kdir, "modules", "kernel", m + ".ko")
-        if not os.path.exists(src):
-            skip(f"kernel module {m} not found in {kdir}")
-        shutil.copy(src, os.path.join(root, "lib", "modules"))
-    with open(os.path.join(root, "init"), "w") as f:
-        f.write(INIT)
-    os.chmod(os.path.join(root, "init"), 0o755)
-    initrd = os.path.join(wd, "initrd.cpio")
-    with open(initrd, "wb") as out:
-        files = subprocess.run(["find", "."], cwd=root, capture_output=True).stdout
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files, stdout=out, check=True)
+    wd, kdir, initrd = linux_guest_initrd(MODULES, INIT)
 
     procs = Procs()
     try:
