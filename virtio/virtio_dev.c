@@ -190,6 +190,19 @@ void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
 	vq->enabled = true;
 }
 
+void virtio_dev_config_access(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	if ((uint64_t)off + len > dev->ops->config_size) {
+		if (!is_write)
+			memset(data, 0xff, len);
+	} else if (is_write) {
+		if (dev->ops->config_write)
+			dev->ops->config_write(dev, off, data, len);
+	} else {
+		dev->ops->config_read(dev, off, data, len);
+	}
+}
+
 void virtio_dev_kick(struct virtio_dev *dev, unsigned q)
 {
 	uint64_t one = 1;

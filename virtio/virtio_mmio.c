@@ -175,15 +175,7 @@ static void mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		uint32_t c = (uint32_t)(off - VIRTIO_MMIO_CONFIG);
 
-		if (c + len > dev->ops->config_size) {
-			if (!is_write)
-				memset(data, 0xff, len);
-		} else if (is_write) {
-			if (dev->ops->config_write)
-				dev->ops->config_write(dev, c, data, len);
-		} else {
-			dev->ops->config_read(dev, c, data, len);
-		}
+		virtio_dev_config_access(dev, c, data, len, is_write);
 	} else if (len != 4 || (off & 3)) {
 		/* registers are 32-bit wide, accessed as such (virtio 1.2 4.2.2.2) */
 		if (!is_write)

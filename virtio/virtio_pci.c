@@ -272,15 +272,7 @@ static void bar0_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	} else if (off >= VIRTIO_PCI_DEVICE_OFF && off < VIRTIO_PCI_DEVICE_OFF + 0x1000) {
 		uint32_t c = (uint32_t)(off - VIRTIO_PCI_DEVICE_OFF);
 
-		if (c + len > dev->ops->config_size) {
-			if (!is_write)
-				memset(data, 0xff, len);
-		} else if (is_write) {
-			if (dev->ops->config_write)
-				dev->ops->config_write(dev, c, data, len);
-		} else {
-			dev->ops->config_read(dev, c, data, len);
-		}
+		virtio_dev_config_access(dev, c, data, len, is_write);
 	} else if (!is_write) {
 		memset(data, 0xff, len);
 	}

@@ -101,6 +101,9 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status);
 void virtio_dev_reset(struct virtio_dev *dev);
 /* Driver wrote queue_enable = 1: validate and map the rings. */
 void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q);
+/* A driver access to the device-specific configuration space at offset off: reads beyond
+ * config_size return all-ones, writes there are dropped. */
+void virtio_dev_config_access(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len, bool is_write);
 /* Kick queue q from the transport's slow path (MMIO write that reached kite). */
 void virtio_dev_kick(struct virtio_dev *dev, unsigned q);
 bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit);
