@@ -186,15 +186,6 @@ def run(a, tmp):
             with open(cfg, "w") as f:
                 json.dump({"balloon": 7}, f)
             cmd += ["--config", cfg]
-    elif mode == "balloon":
-        guest = "kite.test=virtio-balloon"
-        if qemu:
-            cmd += ["--balloon"]
-        else:
-            cfg = os.path.join(tmp, "kite.json")
-            with open(cfg, "w") as f:
-                json.dump({"balloon": 7}, f)
-            cmd += ["--config", cfg]
     elif mode == "console":
         text = "hvc0-%d-%d" % (seed, sector)
         guest = "kite.test=virtio-console kite.vcon_text=" + text
