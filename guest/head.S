@@ -11,6 +11,21 @@
  */
 #include "layout.h"
 
+/* 32-bit protected mode -> long mode, shared by the boot CPU's 32-bit entry and the AP trampoline:
+ * PAE on, CR3 = the identity map, EFER.LME set (paging is switched on by the caller). Clobbers
+ * eax, ecx, edx. */
+.macro pae_paging_lme
+	movl	%cr4, %eax
+	orl	$CR4_PAE, %eax
+	movl	%eax, %cr4
+	movl	$pml4, %eax
+	movl	%eax, %cr3
+	movl	$MSR_EFER, %ecx
+	rdmsr
+	orl	$EFER_LME, %eax
+	wrmsr
+.endm
+
 	.section .head, "ax"
 	.code32
 	.globl startup_32
@@ -70,15 +85,7 @@ startup_32_body:
 	addl	$8, %edi
 	loop	2b
 
-	movl	%cr4, %eax
-	orl	$CR4_PAE, %eax
-	movl	%eax, %cr4
-	movl	$pml4, %eax
-	movl	%eax, %cr3
-	movl	$MSR_EFER, %ecx
-	rdmsr
-	orl	$EFER_LME, %eax
-	wrmsr
+	pae_paging_lme
 	lgdt	gdt_desc
 	movl	%cr0, %eax
 	orl	$(CR0_PG | CR0_PE), %eax
@@ -180,15 +187,7 @@ tramp32:
 	movl	%eax, %ds
 	movl	%eax, %es
 	movl	%eax, %ss
-	movl	%cr4, %eax
-	orl	$CR4_PAE, %eax
-	movl	%eax, %cr4
-	movl	$pml4, %eax
-	movl	%eax, %cr3
-	movl	$MSR_EFER, %ecx
-	rdmsr
-	orl	$EFER_LME, %eax
-	wrmsr
+	pae_paging_lme
 	movl	%cr0, %eax
 	orl	$(CR0_PG | CR0_PE), %eax
 	movl	%eax, %cr0
