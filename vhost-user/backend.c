@@ -357,12 +357,18 @@ static int mem_add(struct vhost_dev *dev, const struct vhost_user_mem_region *m,
 	return 0;
 }
 
-static int handle_set_mem_table(struct vhost_dev *dev, struct vhost_user_msg *msg)
+/* ---- message handlers (the last column of VHOST_USER_REQUESTS) ---- */
+
+/*
+ * Each handler returns 1 = send msg as the reply, 0 = no reply (an ack if asked), -1 = close the
+ * connection (reason in dev->why). A handler owns the fds it takes (it sets msg->nfds = 0); the
+ * dispatcher closes any it left. Rows marked PAUSE run with every queue stopped.
+ */
+
+static int be_set_mem_table(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
-	bool was[VHOST_DEV_MAX_QUEUES];
 	int ret = 0;
 
-	queues_pause(dev, was);
 	gm_clear(&dev->mem);
 	for (unsigned i = 0; i < msg->p.mem.nregions; i++) {
 		int fd = msg->fds[i];
@@ -373,35 +379,27 @@ static int handle_set_mem_table(struct vhost_dev *dev, struct vhost_user_msg *ms
 			close(fd);
 	}
 	msg->nfds = 0;
-	if (ret)
-		return -1;
-	return queues_resume(dev, was);
+	return ret;
 }
 
-static int handle_add_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
+static int be_add_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
-	bool was[VHOST_DEV_MAX_QUEUES];
 	int fd = msg->fds[0];
 
 	msg->nfds = 0;
-	queues_pause(dev, was);
-	if (mem_add(dev, &msg->p.mem_reg.region, fd) < 0)
-		return -1;
-	return queues_resume(dev, was);
+	return mem_add(dev, &msg->p.mem_reg.region, fd);
 }
 
-static int handle_rem_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
+static int be_rem_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
 	const struct vhost_user_mem_region *m = &msg->p.mem_reg.region;
-	bool was[VHOST_DEV_MAX_QUEUES];
 
 	vu_msg_close_fds(msg);
 	for (unsigned i = 0; i < dev->mem.nr; i++) {
 		const struct gm_region *r = &dev->mem.r[i];
 		if (r->gpa == m->guest_phys_addr && r->size == m->memory_size && r->uva == m->userspace_addr) {
-			queues_pause(dev, was);
 			gm_remove(&dev->mem, m->guest_phys_addr);
-			return queues_resume(dev, was);
+			return 0;
 		}
 	}
 	snprintf(dev->why, sizeof(dev->why), "REM_MEM_REG: no region at gpa 0x%llx",
@@ -427,10 +425,21 @@ static int inflight_attach(struct vhost_dev *dev, void *base, size_t size, uint1
 	return 0;
 }
 
-static int handle_get_inflight(struct vhost_dev *dev, struct vhost_user_msg *msg)
+static bool protocol_has(struct vhost_dev *dev, const struct vhost_user_msg *msg, unsigned bit)
+{
+	if (dev->protocol & (1ull << bit))
+		return true;
+	snprintf(dev->why, sizeof(dev->why), "%s: not supported by this backend without protocol feature %u",
+		 vu_request_name(msg->hdr.request), bit);
+	return false;
+}
+
+static int be_get_inflight_fd(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
 	uint16_t nq = msg->p.inflight.num_queues, qs = msg->p.inflight.queue_size;
 
+	if (!protocol_has(dev, msg, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+		return -1;
 	if (nq == 0 || nq > dev->nr_queues || qs == 0 || qs > VQ_MAX_SIZE || (qs & (qs - 1))) {
 		snprintf(dev->why, sizeof(dev->why), "GET_INFLIGHT_FD: %u queues of %u entries", nq, qs);
 		return -1;
@@ -463,12 +472,14 @@ static int handle_get_inflight(struct vhost_dev *dev, struct vhost_user_msg *msg
 	return 1;
 }
 
-static int handle_set_inflight(struct vhost_dev *dev, struct vhost_user_msg *msg)
+static int be_set_inflight_fd(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
 	struct vhost_user_inflight *in = &msg->p.inflight;
 	int fd = msg->fds[0];
 	struct stat st;
 
+	if (!protocol_has(dev, msg, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+		return -1;     /* the dispatcher closes the fd */
 	msg->nfds = 0;
 	uint16_t nq = in->num_queues, qs = in->queue_size;
 	if (nq == 0 || nq > dev->nr_queues || qs == 0 || qs > VQ_MAX_SIZE || (qs & (qs - 1)) ||
@@ -489,8 +500,6 @@ static int handle_set_inflight(struct vhost_dev *dev, struct vhost_user_msg *msg
 	return inflight_attach(dev, base, in->mmap_size, nq, qs);
 }
 
-/* ---- message dispatch ---- */
-
 static struct vhost_queue *msg_queue(struct vhost_dev *dev, uint32_t index)
 {
 	if (index >= dev->nr_queues) {
@@ -500,190 +509,285 @@ static struct vhost_queue *msg_queue(struct vhost_dev *dev, uint32_t index)
 	return &dev->q[index];
 }
 
-static void reply_u64(struct vhost_user_msg *msg, uint64_t v)
+static int reply_u64(struct vhost_user_msg *msg, uint64_t v)
 {
 	msg->hdr.size = sizeof(uint64_t);
 	msg->p.u64 = v;
+	return 1;
 }
 
-/* Returns 1 = send msg as reply, 0 = no reply (ack if asked), -1 = close (reason in dev->why). */
+static int be_get_features(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	return reply_u64(msg, dev->offered_features);
+}
+
+static int be_set_features(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	if (msg->p.u64 & ~dev->offered_features) {
+		snprintf(dev->why, sizeof(dev->why), "SET_FEATURES 0x%llx: not offered 0x%llx",
+			 (unsigned long long)msg->p.u64, (unsigned long long)(msg->p.u64 & ~dev->offered_features));
+		return -1;
+	}
+	if (dev->ops->set_features && dev->ops->set_features(dev, msg->p.u64) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "SET_FEATURES 0x%llx refused by the device",
+			 (unsigned long long)msg->p.u64);
+		return -1;
+	}
+	dev->features = msg->p.u64;
+	dev->features_set = true;
+	return 0;
+}
+
+static int be_get_protocol_features(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	return reply_u64(msg, dev->offered_protocol);
+}
+
+static int be_set_protocol_features(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	if (msg->p.u64 & ~dev->offered_protocol) {
+		snprintf(dev->why, sizeof(dev->why), "SET_PROTOCOL_FEATURES 0x%llx: not offered",
+			 (unsigned long long)msg->p.u64);
+		return -1;
+	}
+	dev->protocol = msg->p.u64;
+	return 0;
+}
+
+static int be_set_owner(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	(void)dev;
+	(void)msg;
+	return 0;
+}
+
+/* RESET_OWNER and RESET_DEVICE */
+static int be_reset(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	(void)msg;
+	dev_reset_state(dev);
+	return 0;
+}
+
+static int be_get_queue_num(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	return reply_u64(msg, dev->nr_queues);
+}
+
+static int be_get_max_mem_slots(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	(void)dev;
+	return reply_u64(msg, GM_MAX_REGIONS);
+}
+
+static int be_set_vring_num(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_queue *vq = msg_queue(dev, msg->p.state.index);
+	uint32_t num = msg->p.state.num;
+
+	if (!vq)
+		return -1;
+	if (vq->started || num == 0 || num > VQ_MAX_SIZE || (num & (num - 1))) {
+		snprintf(dev->why, sizeof(dev->why), "SET_VRING_NUM %u on queue %u%s", num, vq->idx,
+			 vq->started ? " while running" : ": not a power of two up to 32768");
+		return -1;
+	}
+	vq->cfg.size = (uint16_t)num;
+	vq->num_set = true;
+	return 0;
+}
+
+static int be_set_vring_base(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_queue *vq = msg_queue(dev, msg->p.state.index);
+
+	if (!vq)
+		return -1;
+	if (vq->started || msg->p.state.num > 0xffff) {
+		snprintf(dev->why, sizeof(dev->why), "SET_VRING_BASE %u on queue %u%s", msg->p.state.num, vq->idx,
+			 vq->started ? " while running" : ": out of range");
+		return -1;
+	}
+	vq->base = msg->p.state.num;
+	return 0;
+}
+
+static int be_get_vring_base(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_queue *vq = msg_queue(dev, msg->p.state.index);
+
+	if (!vq)
+		return -1;
+	queue_stop(dev, vq);
+	msg->p.state.num = vq->base;
+	msg->hdr.size = sizeof(msg->p.state);
+	/* The ring is stopped until the next kick fd. */
+	vq->kick_set = false;
+	close_fd(&vq->kick_fd);
+	return 1;
+}
+
+static int be_set_vring_addr(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_queue *vq = msg_queue(dev, msg->p.addr.index);
+
+	if (!vq)
+		return -1;
+	bool was = vq->started;
+	queue_stop(dev, vq);
+	vq->cfg.desc = msg->p.addr.desc_user_addr;
+	vq->cfg.driver = msg->p.addr.avail_user_addr;
+	vq->cfg.device = msg->p.addr.used_user_addr;
+	vq->addr_set = true;
+	return was ? queue_start(dev, vq) : 0;
+}
+
+/*
+ * SET_VRING_KICK/CALL/ERR: the queue their u64 names (the wire layer checked that an fd is attached
+ * unless the NOFD bit is set). Takes the fd out of msg into *fd (-1 for none).
+ */
+static struct vhost_queue *vring_fd_queue(struct vhost_dev *dev, struct vhost_user_msg *msg, int *fd)
+{
+	struct vhost_queue *vq = msg_queue(dev, (uint32_t)(msg->p.u64 & VHOST_USER_VRING_IDX_MASK));
+
+	if (!vq)
+		return NULL;
+	if (msg->p.u64 & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) {
+		snprintf(dev->why, sizeof(dev->why), "%s: bad payload 0x%llx", vu_request_name(msg->hdr.request),
+			 (unsigned long long)msg->p.u64);
+		return NULL;
+	}
+	*fd = msg->nfds ? msg->fds[0] : -1;
+	msg->nfds = 0;
+	return vq;
+}
+
+static int be_set_vring_kick(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	int fd;
+	struct vhost_queue *vq = vring_fd_queue(dev, msg, &fd);
+
+	if (!vq)
+		return -1;
+	/* we poll, so the fd only marks the ring as started */
+	queue_stop(dev, vq);
+	close_fd(&vq->kick_fd);
+	vq->kick_fd = fd;
+	vq->kick_set = true;
+	return queue_start(dev, vq);
+}
+
+static int be_set_vring_call(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	int fd;
+	struct vhost_queue *vq = vring_fd_queue(dev, msg, &fd);
+
+	if (!vq)
+		return -1;
+	int old = atomic_exchange(&vq->call_fd, fd);
+	if (old < 0)
+		return 0;
+	/* the poller may be writing the old fd right now: let it go first */
+	bool was = vq->started;
+	queue_stop(dev, vq);
+	close(old);
+	return was ? queue_start(dev, vq) : 0;
+}
+
+static int be_set_vring_err(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	int fd;
+	struct vhost_queue *vq = vring_fd_queue(dev, msg, &fd);
+
+	if (!vq)
+		return -1;
+	close_fd(&vq->err_fd);
+	vq->err_fd = fd;
+	return 0;
+}
+
+static int be_set_vring_enable(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	struct vhost_queue *vq = msg_queue(dev, msg->p.state.index);
+
+	if (!vq)
+		return -1;
+	if (msg->p.state.num > 1) {
+		snprintf(dev->why, sizeof(dev->why), "SET_VRING_ENABLE %u", msg->p.state.num);
+		return -1;
+	}
+	vq->enabled = msg->p.state.num;
+	if (vq->enabled)
+		return queue_start(dev, vq);
+	queue_stop(dev, vq);
+	return 0;
+}
+
+/* GET/SET_CONFIG: the range [offset, +size) must lie in the device's config space. */
+static bool config_range_ok(struct vhost_dev *dev, const struct vhost_user_msg *msg, bool has_op)
+{
+	uint32_t off = msg->p.config.offset, len = msg->p.config.size;
+
+	if ((dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_CONFIG)) && has_op && off <= dev->ops->config_size &&
+	    len <= dev->ops->config_size - off)
+		return true;
+	snprintf(dev->why, sizeof(dev->why), "%s [%u, +%u) of a %u-byte config space not allowed",
+		 vu_request_name(msg->hdr.request), off, len, dev->ops->config_size);
+	return false;
+}
+
+static int be_get_config(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	if (!config_range_ok(dev, msg, dev->ops->get_config != NULL))
+		return -1;
+	memset(msg->p.config.payload, 0, msg->p.config.size);
+	if (dev->ops->get_config(dev, msg->p.config.offset, msg->p.config.payload, msg->p.config.size) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "GET_CONFIG failed in the device");
+		return -1;
+	}
+	return 1;
+}
+
+static int be_set_config(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	if (!config_range_ok(dev, msg, dev->ops->set_config != NULL))
+		return -1;
+	return dev->ops->set_config(dev, msg->p.config.offset, msg->p.config.payload, msg->p.config.size) < 0 ? -1 : 0;
+}
+
+/* ---- message dispatch ---- */
+
+typedef int (*backend_handler)(struct vhost_dev *dev, struct vhost_user_msg *msg);
+
+/* The backend handler column of include/kite/vhost_user_requests.h. */
+static const backend_handler handlers[VHOST_USER_MAX_REQUEST] = {
+#define HANDLER_ROW(name, code, payload, fds, reply, reply_fds, queues, handler) [code] = handler,
+	VHOST_USER_REQUESTS(HANDLER_ROW)
+#undef HANDLER_ROW
+};
+
+/*
+ * Run the request's handler, with every queue stopped around it when its row says PAUSE.
+ * The wire layer has checked the payload and fds against the row. Returns like a handler.
+ */
 static int dispatch(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
-	struct vhost_queue *vq;
+	const struct vu_request_rule *rule = vu_request_rule(msg->hdr.request);
+	backend_handler handler = rule ? handlers[msg->hdr.request] : NULL;
 	bool was[VHOST_DEV_MAX_QUEUES];
 
-	switch (msg->hdr.request) {
-	case VHOST_USER_GET_FEATURES:
-		reply_u64(msg, dev->offered_features);
-		return 1;
-	case VHOST_USER_SET_FEATURES:
-		if (msg->p.u64 & ~dev->offered_features) {
-			snprintf(dev->why, sizeof(dev->why), "SET_FEATURES 0x%llx: not offered 0x%llx",
-				 (unsigned long long)msg->p.u64,
-				 (unsigned long long)(msg->p.u64 & ~dev->offered_features));
-			return -1;
-		}
-		if (dev->ops->set_features && dev->ops->set_features(dev, msg->p.u64) < 0) {
-			snprintf(dev->why, sizeof(dev->why), "SET_FEATURES 0x%llx refused by the device",
-				 (unsigned long long)msg->p.u64);
-			return -1;
-		}
-		queues_pause(dev, was);
-		dev->features = msg->p.u64;
-		dev->features_set = true;
-		return queues_resume(dev, was);
-	case VHOST_USER_GET_PROTOCOL_FEATURES:
-		reply_u64(msg, dev->offered_protocol);
-		return 1;
-	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		if (msg->p.u64 & ~dev->offered_protocol) {
-			snprintf(dev->why, sizeof(dev->why), "SET_PROTOCOL_FEATURES 0x%llx: not offered",
-				 (unsigned long long)msg->p.u64);
-			return -1;
-		}
-		dev->protocol = msg->p.u64;
-		return 0;
-	case VHOST_USER_SET_OWNER:
-		return 0;
-	case VHOST_USER_RESET_OWNER:
-	case VHOST_USER_RESET_DEVICE:
-		dev_reset_state(dev);
-		return 0;
-	case VHOST_USER_GET_QUEUE_NUM:
-		reply_u64(msg, dev->nr_queues);
-		return 1;
-	case VHOST_USER_GET_MAX_MEM_SLOTS:
-		reply_u64(msg, GM_MAX_REGIONS);
-		return 1;
-	case VHOST_USER_SET_MEM_TABLE:
-		return handle_set_mem_table(dev, msg);
-	case VHOST_USER_ADD_MEM_REG:
-		return handle_add_mem_reg(dev, msg);
-	case VHOST_USER_REM_MEM_REG:
-		return handle_rem_mem_reg(dev, msg);
-	case VHOST_USER_SET_VRING_NUM:
-		if (!(vq = msg_queue(dev, msg->p.state.index)))
-			return -1;
-		if (vq->started || msg->p.state.num == 0 || msg->p.state.num > VQ_MAX_SIZE ||
-		    (msg->p.state.num & (msg->p.state.num - 1))) {
-			snprintf(dev->why, sizeof(dev->why), "SET_VRING_NUM %u on queue %u%s", msg->p.state.num,
-				 vq->idx, vq->started ? " while running" : ": not a power of two up to 32768");
-			return -1;
-		}
-		vq->cfg.size = (uint16_t)msg->p.state.num;
-		vq->num_set = true;
-		return 0;
-	case VHOST_USER_SET_VRING_BASE:
-		if (!(vq = msg_queue(dev, msg->p.state.index)))
-			return -1;
-		if (vq->started || msg->p.state.num > 0xffff) {
-			snprintf(dev->why, sizeof(dev->why), "SET_VRING_BASE %u on queue %u%s", msg->p.state.num,
-				 vq->idx, vq->started ? " while running" : ": out of range");
-			return -1;
-		}
-		vq->base = msg->p.state.num;
-		return 0;
-	case VHOST_USER_GET_VRING_BASE:
-		if (!(vq = msg_queue(dev, msg->p.state.index)))
-			return -1;
-		queue_stop(dev, vq);
-		msg->p.state.num = vq->base;
-		msg->hdr.size = sizeof(msg->p.state);
-		/* The ring is stopped until the next kick fd. */
-		vq->kick_set = false;
-		close_fd(&vq->kick_fd);
-		return 1;
-	case VHOST_USER_SET_VRING_ADDR:
-		if (!(vq = msg_queue(dev, msg->p.addr.index)))
-			return -1;
-		was[0] = vq->started;
-		queue_stop(dev, vq);
-		vq->cfg.desc = msg->p.addr.desc_user_addr;
-		vq->cfg.driver = msg->p.addr.avail_user_addr;
-		vq->cfg.device = msg->p.addr.used_user_addr;
-		vq->addr_set = true;
-		return was[0] ? queue_start(dev, vq) : 0;
-	case VHOST_USER_SET_VRING_KICK:
-	case VHOST_USER_SET_VRING_CALL:
-	case VHOST_USER_SET_VRING_ERR: {
-		uint32_t idx = (uint32_t)(msg->p.u64 & VHOST_USER_VRING_IDX_MASK);
-		int fd = msg->nfds ? msg->fds[0] : -1;
-		if (!(vq = msg_queue(dev, idx)) || (msg->p.u64 & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK |
-									 VHOST_USER_VRING_NOFD_MASK))) {
-			if (vq)
-				snprintf(dev->why, sizeof(dev->why), "%s: bad payload 0x%llx",
-					 vu_request_name(msg->hdr.request), (unsigned long long)msg->p.u64);
-			return -1;
-		}
-		msg->nfds = 0;
-		if (msg->hdr.request == VHOST_USER_SET_VRING_ERR) {
-			close_fd(&vq->err_fd);
-			vq->err_fd = fd;
-			return 0;
-		}
-		if (msg->hdr.request == VHOST_USER_SET_VRING_CALL) {
-			int old = atomic_exchange(&vq->call_fd, fd);
-			if (old >= 0) {
-				/* the poller may be writing the old fd right now: let it go first */
-				was[0] = vq->started;
-				queue_stop(dev, vq);
-				close(old);
-				return was[0] ? queue_start(dev, vq) : 0;
-			}
-			return 0;
-		}
-		/* kick: we poll, so the fd only marks the ring as started */
-		queue_stop(dev, vq);
-		close_fd(&vq->kick_fd);
-		vq->kick_fd = fd;
-		vq->kick_set = true;
-		return queue_start(dev, vq);
+	if (!handler) {
+		snprintf(dev->why, sizeof(dev->why), "%s: not supported by this backend",
+			 vu_request_name(msg->hdr.request));
+		return -1;
 	}
-	case VHOST_USER_SET_VRING_ENABLE:
-		if (!(vq = msg_queue(dev, msg->p.state.index)))
-			return -1;
-		if (msg->p.state.num > 1) {
-			snprintf(dev->why, sizeof(dev->why), "SET_VRING_ENABLE %u", msg->p.state.num);
-			return -1;
-		}
-		vq->enabled = msg->p.state.num;
-		if (vq->enabled)
-			return queue_start(dev, vq);
-		queue_stop(dev, vq);
-		return 0;
-	case VHOST_USER_GET_CONFIG:
-	case VHOST_USER_SET_CONFIG: {
-		uint32_t off = msg->p.config.offset, len = msg->p.config.size;
-		bool get = msg->hdr.request == VHOST_USER_GET_CONFIG;
-		if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_CONFIG)) ||
-		    !(get ? (void *)dev->ops->get_config : (void *)dev->ops->set_config) ||
-		    off > dev->ops->config_size || len > dev->ops->config_size - off) {
-			snprintf(dev->why, sizeof(dev->why), "%s [%u, +%u) of a %u-byte config space not allowed",
-				 vu_request_name(msg->hdr.request), off, len, dev->ops->config_size);
-			return -1;
-		}
-		if (!get)
-			return dev->ops->set_config(dev, off, msg->p.config.payload, len) < 0 ? -1 : 0;
-		memset(msg->p.config.payload, 0, len);
-		if (dev->ops->get_config(dev, off, msg->p.config.payload, len) < 0) {
-			snprintf(dev->why, sizeof(dev->why), "GET_CONFIG failed in the device");
-			return -1;
-		}
-		return 1;
-	}
-	case VHOST_USER_GET_INFLIGHT_FD:
-		if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
-			break;
-		return handle_get_inflight(dev, msg);
-	case VHOST_USER_SET_INFLIGHT_FD:
-		if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
-			break;
-		return handle_set_inflight(dev, msg);
-	default:
-		break;
-	}
-	snprintf(dev->why, sizeof(dev->why), "%s: not supported by this backend", vu_request_name(msg->hdr.request));
-	return -1;
+	if (rule->queues != VU_QUEUES_PAUSE)
+		return handler(dev, msg);
+	queues_pause(dev, was);
+	int r = handler(dev, msg);
+	if (r < 0)
+		return r;      /* the connection closes: every queue is reset anyway */
+	return queues_resume(dev, was) < 0 ? -1 : r;
 }
 
 static void conn_readable(void *opaque, int fd, uint32_t events)

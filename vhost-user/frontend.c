@@ -52,27 +52,10 @@ void vuf_close(struct vu_frontend *f)
 	f->sock = -1;
 }
 
-static bool has_reply(uint32_t req)
-{
-	switch (req) {
-	case VHOST_USER_GET_FEATURES:
-	case VHOST_USER_GET_PROTOCOL_FEATURES:
-	case VHOST_USER_GET_QUEUE_NUM:
-	case VHOST_USER_GET_VRING_BASE:
-	case VHOST_USER_GET_CONFIG:
-	case VHOST_USER_GET_INFLIGHT_FD:
-	case VHOST_USER_GET_MAX_MEM_SLOTS:
-	case VHOST_USER_GET_STATUS:
-		return true;
-	default:
-		return false;
-	}
-}
-
 int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
 {
 	uint32_t req = msg->hdr.request;
-	bool ack = need_ack && !has_reply(req) && (f->protocol & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	bool ack = need_ack && !vu_request_has_reply(req) && (f->protocol & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
 	char err[160];
 
 	msg->hdr.flags = VHOST_USER_VERSION | (ack ? VHOST_USER_NEED_REPLY_MASK : 0);
@@ -81,7 +64,7 @@ int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
 		snprintf(f->err, sizeof(f->err), "%s: send: %s", vu_request_name(req), strerror(-r));
 		return -1;
 	}
-	if (!has_reply(req) && !ack)
+	if (!vu_request_has_reply(req) && !ack)
 		return 0;
 	r = vu_msg_recv(f->sock, msg, true, err, sizeof(err));
 	if (r <= 0) {

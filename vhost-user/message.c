@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* vhost-user messages on a Unix stream socket: framing, SCM_RIGHTS fds, per-request validation. */
+/*
+ * vhost-user messages on a Unix stream socket: framing, SCM_RIGHTS fds, and validation of each message
+ * against its request's row of the table in include/kite/vhost_user_requests.h.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,54 +11,26 @@
 
 #include "kite/vhost_user.h"
 
-static const char *const request_names[VHOST_USER_MAX_REQUEST] = {
-	[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-	[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-	[VHOST_USER_SET_OWNER] = "SET_OWNER",
-	[VHOST_USER_RESET_OWNER] = "RESET_OWNER",
-	[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-	[VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
-	[VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
-	[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-	[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-	[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-	[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-	[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-	[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-	[VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
-	[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-	[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-	[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-	[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-	[VHOST_USER_SEND_RARP] = "SEND_RARP",
-	[VHOST_USER_NET_SET_MTU] = "NET_SET_MTU",
-	[VHOST_USER_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
-	[VHOST_USER_IOTLB_MSG] = "IOTLB_MSG",
-	[VHOST_USER_SET_VRING_ENDIAN] = "SET_VRING_ENDIAN",
-	[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
-	[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
-	[VHOST_USER_CREATE_CRYPTO_SESSION] = "CREATE_CRYPTO_SESSION",
-	[VHOST_USER_CLOSE_CRYPTO_SESSION] = "CLOSE_CRYPTO_SESSION",
-	[VHOST_USER_POSTCOPY_ADVISE] = "POSTCOPY_ADVISE",
-	[VHOST_USER_POSTCOPY_LISTEN] = "POSTCOPY_LISTEN",
-	[VHOST_USER_POSTCOPY_END] = "POSTCOPY_END",
-	[VHOST_USER_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
-	[VHOST_USER_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
-	[VHOST_USER_GPU_SET_SOCKET] = "GPU_SET_SOCKET",
-	[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
-	[VHOST_USER_VRING_KICK] = "VRING_KICK",
-	[VHOST_USER_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
-	[VHOST_USER_ADD_MEM_REG] = "ADD_MEM_REG",
-	[VHOST_USER_REM_MEM_REG] = "REM_MEM_REG",
-	[VHOST_USER_SET_STATUS] = "SET_STATUS",
-	[VHOST_USER_GET_STATUS] = "GET_STATUS",
+static const struct vu_request_rule rules[VHOST_USER_MAX_REQUEST] = {
+#define RULE_ROW(name_, code, payload_, fds_, reply_, reply_fds_, queues_, handler_)                      \
+	[code] = { .name = #name_, .payload = VU_PAYLOAD_##payload_, .fds = VU_FDS_##fds_,                 \
+		   .reply = VU_PAYLOAD_##reply_, .reply_fds = VU_FDS_##reply_fds_,                        \
+		   .queues = VU_QUEUES_##queues_ },
+	VHOST_USER_REQUESTS(RULE_ROW)
+#undef RULE_ROW
 };
+
+const struct vu_request_rule *vu_request_rule(uint32_t request)
+{
+	if (request < VHOST_USER_MAX_REQUEST && rules[request].name)
+		return &rules[request];
+	return NULL;
+}
 
 const char *vu_request_name(uint32_t request)
 {
-	if (request < VHOST_USER_MAX_REQUEST && request_names[request])
-		return request_names[request];
-	return "UNKNOWN";
+	const struct vu_request_rule *r = vu_request_rule(request);
+	return r ? r->name : "UNKNOWN";
 }
 
 void vu_msg_close_fds(struct vhost_user_msg *msg)
@@ -66,85 +41,107 @@ void vu_msg_close_fds(struct vhost_user_msg *msg)
 	msg->nfds = 0;
 }
 
-/* Payload shapes: exact size, or a range for the variable-length requests checked below. */
-enum shape { NOPAYLOAD, U64, STATE, ADDR, MEMTABLE, MEMREG, CONFIG, LOG, INFLIGHT, UNSUPPORTED };
-
-static enum shape request_shape(uint32_t req, bool is_reply)
-{
-	if (is_reply) {
-		switch (req) {
-		case VHOST_USER_GET_FEATURES:
-		case VHOST_USER_GET_PROTOCOL_FEATURES:
-		case VHOST_USER_GET_QUEUE_NUM:
-		case VHOST_USER_GET_MAX_MEM_SLOTS:
-		case VHOST_USER_GET_STATUS:
-			return U64;
-		case VHOST_USER_GET_VRING_BASE:
-			return STATE;
-		case VHOST_USER_GET_CONFIG:
-			return CONFIG;
-		case VHOST_USER_GET_INFLIGHT_FD:
-			return INFLIGHT;
-		default:
-			/* REPLY_ACK answers carry a u64 for any request */
-			return req && req < VHOST_USER_MAX_REQUEST ? U64 : UNSUPPORTED;
-		}
-	}
-	switch (req) {
-	case VHOST_USER_GET_FEATURES:
-	case VHOST_USER_SET_OWNER:
-	case VHOST_USER_RESET_OWNER:
-	case VHOST_USER_GET_PROTOCOL_FEATURES:
-	case VHOST_USER_GET_QUEUE_NUM:
-	case VHOST_USER_RESET_DEVICE:
-	case VHOST_USER_GET_MAX_MEM_SLOTS:
-	case VHOST_USER_GET_STATUS:
-	case VHOST_USER_SET_BACKEND_REQ_FD:
-	case VHOST_USER_SET_LOG_FD:
-		return NOPAYLOAD;
-	case VHOST_USER_SET_FEATURES:
-	case VHOST_USER_SET_PROTOCOL_FEATURES:
-	case VHOST_USER_SET_VRING_KICK:
-	case VHOST_USER_SET_VRING_CALL:
-	case VHOST_USER_SET_VRING_ERR:
-	case VHOST_USER_SET_STATUS:
-	case VHOST_USER_SEND_RARP:
-	case VHOST_USER_NET_SET_MTU:
-		return U64;
-	case VHOST_USER_SET_VRING_NUM:
-	case VHOST_USER_SET_VRING_BASE:
-	case VHOST_USER_GET_VRING_BASE:
-	case VHOST_USER_SET_VRING_ENABLE:
-	case VHOST_USER_SET_VRING_ENDIAN:
-	case VHOST_USER_VRING_KICK:
-		return STATE;
-	case VHOST_USER_SET_VRING_ADDR:
-		return ADDR;
-	case VHOST_USER_SET_MEM_TABLE:
-		return MEMTABLE;
-	case VHOST_USER_ADD_MEM_REG:
-	case VHOST_USER_REM_MEM_REG:
-		return MEMREG;
-	case VHOST_USER_GET_CONFIG:
-	case VHOST_USER_SET_CONFIG:
-		return CONFIG;
-	case VHOST_USER_SET_LOG_BASE:
-		return LOG;
-	case VHOST_USER_GET_INFLIGHT_FD:
-	case VHOST_USER_SET_INFLIGHT_FD:
-		return INFLIGHT;
-	default:
-		return UNSUPPORTED;
-	}
-}
-
-/* Check size and fd count of a fully received message. 0 = fine, -1 with reason in err. */
-static int msg_validate(const struct vhost_user_msg *msg, bool is_reply, char *err, unsigned errlen)
+/* Check the payload size against a shape. 0 = fine, -1 with the reason in err. */
+static int payload_check(const struct vhost_user_msg *msg, enum vu_payload shape, char *err, unsigned errlen)
 {
 	uint32_t req = msg->hdr.request, size = msg->hdr.size;
-	enum shape sh = request_shape(req, is_reply);
-	unsigned want_fds = 0;
-	bool fd_any = false;      /* 0 or 1 fd allowed */
+	uint32_t want;
+
+	switch (shape) {
+	case VU_PAYLOAD_REFUSED:
+		snprintf(err, errlen, "unsupported request %u (%s)", req, vu_request_name(req));
+		return -1;
+	case VU_PAYLOAD_EMPTY:
+		/* some frontends send a zeroed u64 with requests that carry nothing */
+		if (size == 0)
+			return 0;
+		want = sizeof(uint64_t);
+		break;
+	case VU_PAYLOAD_ACK:
+	case VU_PAYLOAD_U64:
+		want = sizeof(uint64_t);
+		break;
+	case VU_PAYLOAD_STATE:
+		want = sizeof(struct vhost_user_vring_state);
+		break;
+	case VU_PAYLOAD_ADDR:
+		want = sizeof(struct vhost_user_vring_addr);
+		break;
+	case VU_PAYLOAD_MEMREG:
+		want = sizeof(struct vhost_user_mem_single);
+		break;
+	case VU_PAYLOAD_LOG:
+		want = sizeof(struct vhost_user_log);
+		break;
+	case VU_PAYLOAD_INFLIGHT:
+		want = sizeof(struct vhost_user_inflight);
+		break;
+	case VU_PAYLOAD_MEMTABLE: {
+		uint32_t n = msg->p.mem.nregions;
+		if (size < 8 || n == 0 || n > VHOST_USER_MEM_REGIONS_MAX ||
+		    size != 8 + n * sizeof(struct vhost_user_mem_region)) {
+			snprintf(err, errlen, "%s: %u regions in %u bytes", vu_request_name(req), n, size);
+			return -1;
+		}
+		return 0;
+	}
+	case VU_PAYLOAD_CONFIG:
+		if (size < VHOST_USER_CONFIG_HDR_SIZE || msg->p.config.size > VHOST_USER_CONFIG_MAX ||
+		    size != VHOST_USER_CONFIG_HDR_SIZE + msg->p.config.size) {
+			snprintf(err, errlen, "%s: config payload %u bytes claims %u", vu_request_name(req),
+				 size, size >= VHOST_USER_CONFIG_HDR_SIZE ? msg->p.config.size : 0);
+			return -1;
+		}
+		return 0;
+	default:
+		snprintf(err, errlen, "%s: no payload rule", vu_request_name(req));
+		return -1;
+	}
+	if (size != want) {
+		snprintf(err, errlen, "%s: payload size %u is wrong (expected %u)", vu_request_name(req), size, want);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check the number of attached fds against a rule (the payload is already checked). */
+static int fds_check(const struct vhost_user_msg *msg, enum vu_fds rule, char *err, unsigned errlen)
+{
+	unsigned lo = 0, hi = 0;
+
+	switch (rule) {
+	case VU_FDS_NONE:
+		break;
+	case VU_FDS_ONE:
+		lo = hi = 1;
+		break;
+	case VU_FDS_VRING:
+		lo = hi = (msg->p.u64 & VHOST_USER_VRING_NOFD_MASK) ? 0 : 1;
+		break;
+	case VU_FDS_REGIONS:
+		lo = hi = msg->p.mem.nregions;
+		break;
+	case VU_FDS_MAYBE:
+		hi = 1;
+		break;
+	}
+	if (msg->nfds < lo || msg->nfds > hi) {
+		if (lo == hi)
+			snprintf(err, errlen, "%s: %u fds attached, expected %u", vu_request_name(msg->hdr.request),
+				 msg->nfds, lo);
+		else
+			snprintf(err, errlen, "%s: %u fds attached, expected %u to %u",
+				 vu_request_name(msg->hdr.request), msg->nfds, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check a fully received message against its request's row. 0 = fine, -1 with reason in err. */
+static int msg_validate(const struct vhost_user_msg *msg, bool is_reply, char *err, unsigned errlen)
+{
+	uint32_t req = msg->hdr.request;
+	const struct vu_request_rule *rule = vu_request_rule(req);
 
 	if ((msg->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION) {
 		snprintf(err, errlen, "%s: bad version in flags 0x%x", vu_request_name(req), msg->hdr.flags);
@@ -155,79 +152,13 @@ static int msg_validate(const struct vhost_user_msg *msg, bool is_reply, char *e
 			 is_reply ? "missing" : "set");
 		return -1;
 	}
-	switch (sh) {
-	case UNSUPPORTED:
+	if (!rule) {
 		snprintf(err, errlen, "unsupported request %u", req);
 		return -1;
-	case NOPAYLOAD:
-		/* some frontends send a zeroed u64 with requests that carry nothing */
-		if (size != 0 && size != 8)
-			goto bad_size;
-		if (req == VHOST_USER_SET_BACKEND_REQ_FD || req == VHOST_USER_SET_LOG_FD)
-			want_fds = 1;
-		break;
-	case U64:
-		if (size != 8)
-			goto bad_size;
-		if (!is_reply && (req == VHOST_USER_SET_VRING_KICK || req == VHOST_USER_SET_VRING_CALL ||
-				  req == VHOST_USER_SET_VRING_ERR))
-			want_fds = (msg->p.u64 & VHOST_USER_VRING_NOFD_MASK) ? 0 : 1;
-		break;
-	case STATE:
-		if (size != sizeof(struct vhost_user_vring_state))
-			goto bad_size;
-		break;
-	case ADDR:
-		if (size != sizeof(struct vhost_user_vring_addr))
-			goto bad_size;
-		break;
-	case MEMTABLE: {
-		uint32_t n = msg->p.mem.nregions;
-		if (size < 8 || n == 0 || n > VHOST_USER_MEM_REGIONS_MAX ||
-		    size != 8 + n * sizeof(struct vhost_user_mem_region)) {
-			snprintf(err, errlen, "SET_MEM_TABLE: %u regions in %u bytes", n, size);
-			return -1;
-		}
-		want_fds = n;
-		break;
 	}
-	case MEMREG:
-		if (size != sizeof(struct vhost_user_mem_single))
-			goto bad_size;
-		if (req == VHOST_USER_ADD_MEM_REG)
-			want_fds = 1;
-		else
-			fd_any = true;
-		break;
-	case CONFIG:
-		if (size < VHOST_USER_CONFIG_HDR_SIZE || msg->p.config.size > VHOST_USER_CONFIG_MAX ||
-		    size != VHOST_USER_CONFIG_HDR_SIZE + msg->p.config.size) {
-			snprintf(err, errlen, "%s: config payload %u bytes claims %u", vu_request_name(req),
-				 size, size >= VHOST_USER_CONFIG_HDR_SIZE ? msg->p.config.size : 0);
-			return -1;
-		}
-		break;
-	case LOG:
-		if (size != sizeof(struct vhost_user_log))
-			goto bad_size;
-		want_fds = 1;
-		break;
-	case INFLIGHT:
-		if (size != sizeof(struct vhost_user_inflight))
-			goto bad_size;
-		if (is_reply ? req == VHOST_USER_GET_INFLIGHT_FD : req == VHOST_USER_SET_INFLIGHT_FD)
-			want_fds = 1;
-		break;
-	}
-	if (msg->nfds != want_fds && !(fd_any && msg->nfds <= 1)) {
-		snprintf(err, errlen, "%s: %u fds attached, expected %u", vu_request_name(req), msg->nfds,
-			 want_fds);
-		return -1;
-	}
-	return 0;
-bad_size:
-	snprintf(err, errlen, "%s: payload size %u is wrong", vu_request_name(req), size);
-	return -1;
+	if (is_reply)
+		return payload_check(msg, rule->reply, err, errlen) ? -1 : fds_check(msg, rule->reply_fds, err, errlen);
+	return payload_check(msg, rule->payload, err, errlen) ? -1 : fds_check(msg, rule->fds, err, errlen);
 }
 
 /* Read exactly len bytes (retrying on EINTR / short reads). 0 ok, -1 error or EOF. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The frontend (driver / VMM) side of vhost-user: a small blocking client used by kite, the tests and
- * the load generator. Every reply is validated (reply flag, request code, size, fds).
+ * the load generator. Whether a request waits for a reply, and how that reply is validated (reply
+ * flag, request code, size, fds), comes from the request's row in vhost_user_requests.h.
  */
 #ifndef KITE_VHOST_FRONTEND_H
 #define KITE_VHOST_FRONTEND_H
@@ -23,7 +24,7 @@ struct vu_frontend {
 /* Connect to a backend's server socket, retrying for up to timeout_ms. 0 or -1 (reason in f->err). */
 int vuf_connect(struct vu_frontend *f, const char *path, int timeout_ms);
 void vuf_close(struct vu_frontend *f);
-/* Send msg; if the request has a reply (or need_ack with REPLY_ACK), receive and check it into msg.
+/* Send msg; if the request's row has a reply (or need_ack with REPLY_ACK), receive and check it into msg.
  * Returns 0, or -1 with f->err set. A nonzero REPLY_ACK status is an error. */
 int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack);
 /* GET_FEATURES, SET_FEATURES(offered & want), GET/SET_PROTOCOL_FEATURES(offered & want_proto), SET_OWNER. */

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The vhost-user wire protocol (QEMU docs/interop/vhost-user.rst): request codes, message layout,
- * feature bits, inflight region layout, and the message send/receive helpers shared by the frontend
- * (kite, tests, load generator) and the backend (kite-dpu).
+ * The vhost-user wire protocol (QEMU docs/interop/vhost-user.rst): message layout, feature bits,
+ * inflight region layout, and the message send/receive helpers shared by the frontend (kite, tests,
+ * load generator) and the backend (kite-dpu). The requests themselves are in vhost_user_requests.h.
  *
  * A message is a 12-byte header followed by `size` bytes of payload, fds travel as SCM_RIGHTS.
- * vu_msg_recv() validates the header, the payload size against the request's expected layout and the
- * number of fds the request may carry; anything else is an error and the caller closes the
- * connection.
+ * vu_msg_recv() validates the header, the payload size and the number of fds against the request's row
+ * in vhost_user_requests.h (its request columns, or its reply columns for a reply); anything else is
+ * an error and the caller closes the connection.
  */
 #ifndef KITE_VHOST_USER_H
 #define KITE_VHOST_USER_H
@@ -15,50 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum vhost_user_request {
-	VHOST_USER_NONE = 0,
-	VHOST_USER_GET_FEATURES = 1,
-	VHOST_USER_SET_FEATURES = 2,
-	VHOST_USER_SET_OWNER = 3,
-	VHOST_USER_RESET_OWNER = 4,
-	VHOST_USER_SET_MEM_TABLE = 5,
-	VHOST_USER_SET_LOG_BASE = 6,
-	VHOST_USER_SET_LOG_FD = 7,
-	VHOST_USER_SET_VRING_NUM = 8,
-	VHOST_USER_SET_VRING_ADDR = 9,
-	VHOST_USER_SET_VRING_BASE = 10,
-	VHOST_USER_GET_VRING_BASE = 11,
-	VHOST_USER_SET_VRING_KICK = 12,
-	VHOST_USER_SET_VRING_CALL = 13,
-	VHOST_USER_SET_VRING_ERR = 14,
-	VHOST_USER_GET_PROTOCOL_FEATURES = 15,
-	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
-	VHOST_USER_GET_QUEUE_NUM = 17,
-	VHOST_USER_SET_VRING_ENABLE = 18,
-	VHOST_USER_SEND_RARP = 19,
-	VHOST_USER_NET_SET_MTU = 20,
-	VHOST_USER_SET_BACKEND_REQ_FD = 21,
-	VHOST_USER_IOTLB_MSG = 22,
-	VHOST_USER_SET_VRING_ENDIAN = 23,
-	VHOST_USER_GET_CONFIG = 24,
-	VHOST_USER_SET_CONFIG = 25,
-	VHOST_USER_CREATE_CRYPTO_SESSION = 26,
-	VHOST_USER_CLOSE_CRYPTO_SESSION = 27,
-	VHOST_USER_POSTCOPY_ADVISE = 28,
-	VHOST_USER_POSTCOPY_LISTEN = 29,
-	VHOST_USER_POSTCOPY_END = 30,
-	VHOST_USER_GET_INFLIGHT_FD = 31,
-	VHOST_USER_SET_INFLIGHT_FD = 32,
-	VHOST_USER_GPU_SET_SOCKET = 33,
-	VHOST_USER_RESET_DEVICE = 34,
-	VHOST_USER_VRING_KICK = 35,
-	VHOST_USER_GET_MAX_MEM_SLOTS = 36,
-	VHOST_USER_ADD_MEM_REG = 37,
-	VHOST_USER_REM_MEM_REG = 38,
-	VHOST_USER_SET_STATUS = 39,
-	VHOST_USER_GET_STATUS = 40,
-	VHOST_USER_MAX_REQUEST
-};
+#include "kite/vhost_user_requests.h"   /* the request codes and the per-request rules */
 
 /* Header flags */
 #define VHOST_USER_VERSION          0x1u

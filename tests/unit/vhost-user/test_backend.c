@@ -2,8 +2,9 @@
 /*
  * The vhost-user backend state machine with a tiny "echo" device (it answers every chain with the sum
  * of its readable bytes), driven by the frontend client in the same process: memory by ADD_MEM_REG /
- * REM_MEM_REG, GET_VRING_BASE stop and resume, GET_CONFIG, refused features, a second frontend, and a
- * bad message closing only that connection.
+ * REM_MEM_REG, GET_VRING_BASE stop and resume, GET_CONFIG, refused features, a second frontend, a
+ * bad message closing only that connection, and dispatch by the request table (queues paused around
+ * SET_FEATURES, a request without a backend handler refused).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -256,6 +257,15 @@ static void test_second_frontend_refused(void **state)
 	assert_int_equal(echo(e, 2, 10), 20);
 }
 
+/* Wait until the backend has counted a disconnect; returns its stats. */
+static struct vhost_dev_stats wait_disconnect(struct env *e)
+{
+	struct vhost_dev_stats st;
+	for (int i = 0; i < 200 && (vhost_dev_get_stats(e->dev, &st), st.disconnects == 0); i++)
+		usleep(5000);
+	return st;
+}
+
 static void test_bad_features_close(void **state)
 {
 	struct env *e = *state;
@@ -267,14 +277,35 @@ static void test_bad_features_close(void **state)
 				    .p.u64 = 1ull << 50 };
 	assert_int_equal(vuf_call(&e->fe, &m, true), -1);
 	vuf_close(&e->fe);
-	struct vhost_dev_stats st;
-	for (int i = 0; i < 200 && (vhost_dev_get_stats(e->dev, &st), st.disconnects == 0); i++)
-		usleep(5000);
+	struct vhost_dev_stats st = wait_disconnect(e);
 	assert_int_equal(st.protocol_errors, 1);
 	assert_false(vhost_dev_connected(e->dev));
 	/* a well-behaved frontend is served again, resuming the same ring where it stopped */
 	connect_and_start(e, e->vq.last_used, false);
 	assert_int_equal(echo(e, 4, 5), 20);
+}
+
+/* The dispatcher follows the request table: a PAUSE row (SET_FEATURES) stops and restarts the running
+ * ring around its handler, and a request the wire accepts but the backend has no handler for closes
+ * the connection. */
+static void test_table_dispatch(void **state)
+{
+	struct env *e = *state;
+
+	connect_and_start(e, 0, true);
+	assert_int_equal(echo(e, 1, 9), 9);
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_FEATURES, .size = 8 },
+				    .p.u64 = e->fe.features };
+	assert_int_equal(vuf_call(&e->fe, &m, true), 0);
+	assert_int_equal(echo(e, 2, 9), 18);     /* the queue was restarted where it stopped */
+	struct vhost_dev_stats st;
+	vhost_dev_get_stats(e->dev, &st);
+	assert_int_equal(st.protocol_errors, 0);
+	m = (struct vhost_user_msg){ .hdr = { .request = VHOST_USER_SEND_RARP, .size = 8 } };
+	assert_int_equal(vuf_call(&e->fe, &m, true), -1);
+	st = wait_disconnect(e);
+	assert_int_equal(st.protocol_errors, 1);
+	assert_false(vhost_dev_connected(e->dev));
 }
 
 int main(void)
@@ -283,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_frontend_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_features_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_dispatch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
