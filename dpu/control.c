@@ -16,14 +16,11 @@
 #define MAX_LINE 65536
 
 struct ctl_cmd { const char *name; dpu_ctl_fn fn; };
-struct cfg_key { const char *name; dpu_config_fn fn; };
 
 static struct ctl_cmd cmds[MAX_CMDS];
 static unsigned nr_cmds;
 static dpu_stats_fn stats_fns[16];
 static unsigned nr_stats;
-static struct cfg_key cfg_keys[16];
-static unsigned nr_cfg;
 static dpu_shutdown_fn shutdown_fns[16];
 static unsigned nr_shutdown;
 static int listen_fd = -1;
@@ -51,14 +48,6 @@ int dpu_stats_register(dpu_stats_fn fn)
 	return 0;
 }
 
-int dpu_config_register(const char *key, dpu_config_fn fn)
-{
-	if (nr_cfg >= sizeof(cfg_keys) / sizeof(cfg_keys[0]))
-		return -1;
-	cfg_keys[nr_cfg++] = (struct cfg_key){ key, fn };
-	return 0;
-}
-
 int dpu_shutdown_register(dpu_shutdown_fn fn)
 {
 	if (nr_shutdown >= sizeof(shutdown_fns) / sizeof(shutdown_fns[0]))
@@ -71,16 +60,6 @@ void dpu_shutdown_run(void)
 {
 	while (nr_shutdown)
 		shutdown_fns[--nr_shutdown]();
-}
-
-int dpu_config_apply(const cJSON *root)
-{
-	for (unsigned i = 0; i < nr_cfg; i++) {
-		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, cfg_keys[i].name);
-		if (sec && cfg_keys[i].fn(sec) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 char *dpu_stats_text(void)

@@ -7,7 +7,7 @@
  * Other services plug in without editing dpu/: from a constructor, or from a function main calls,
  *	dpu_ctl_register("add_port", my_add_port);
  *	dpu_stats_register(my_stats_text);
- *	dpu_config_register("ports", my_ports_section);
+ *	dpu_config_register("ports", my_ports_check, my_ports_apply);
  *	dpu_shutdown_register(my_teardown);
  */
 #ifndef KITE_DPU_DPU_H
@@ -32,9 +32,17 @@ int dpu_ctl_register(const char *cmd, dpu_ctl_fn fn);
 /* Append Prometheus text to f. */
 typedef void (*dpu_stats_fn)(FILE *f);
 int dpu_stats_register(dpu_stats_fn fn);
-/* A top-level config-file key handled by a service: return 0 or -1 after logging why. */
-typedef int (*dpu_config_fn)(const cJSON *section);
-int dpu_config_register(const char *key, dpu_config_fn fn);
+/*
+ * A top-level config-file key handled by a service (config.c). `check` refuses what the section cannot
+ * take (an unknown key, a wrong type) before anything starts, creating nothing; `apply` creates what
+ * it describes once the pollers and the control socket run. Both return 0, or -1 with a one-line
+ * reason in err naming the key or object (main logs it with the file's name). `check` may be NULL.
+ */
+typedef int (*dpu_config_fn)(const cJSON *section, char *err, size_t errlen);
+int dpu_config_register(const char *key, dpu_config_fn check, dpu_config_fn apply);
+/* Refuse a key of object o that is not in `known` (NULL-terminated): 0, or -1 with
+ * "<what>: unknown key 'x' (known: a, b)" in err. */
+int dpu_config_check_keys(const cJSON *o, const char *what, const char *const *known, char *err, size_t errlen);
 
 /* Called on shutdown (control thread, pollers still running), last registered first: remove your
  * poller items and free your objects here. */
@@ -51,8 +59,15 @@ int dpu_ctl_run(const char *cmd, const cJSON *req, cJSON *reply, char *err, size
 char *dpu_ctl_handle_line(const char *line);
 /* Prometheus text of every registered service (malloc'd). */
 char *dpu_stats_text(void);
-/* config: run the handler of each registered key present in the object. */
-int dpu_config_apply(const cJSON *root);
+/* config.c: the whole file. Check: every top-level key is "cores", "control" or a registered section,
+ * and each present section passes its check. Apply: each present section's apply, in registration
+ * order. 0, or -1 with the reason in err. */
+int dpu_config_check(const cJSON *root, char *err, size_t errlen);
+int dpu_config_apply(const cJSON *root, char *err, size_t errlen);
+/* The checked "cores" list into cores[] (at most max); returns how many (0 when absent). */
+int dpu_config_cores(const cJSON *root, int *cores, unsigned max);
+/* Most pollers ("cores" entries). */
+#define DPU_MAX_POLLERS 64
 
 /* blk service (dpu/blk/service.c) */
 void dpu_blk_init(void);

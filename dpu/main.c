@@ -4,6 +4,9 @@
  *   kite-dpu --config FILE.json [--control SOCK] [--cores 0,1] [--verbose]
  * Config: {"cores": [1], "control": "/run/kite-dpu.sock", "volumes": [{"name": "vol0",
  *   "image": "vol0.img", "socket": "vol0.sock", "queues": 2, "readonly": false, "iops": 0, "bps": 0}]}
+ * The config is checked whole before anything starts (dpu/config.c). Every start-up failure is one
+ * log line, tears down what was started and exits 1; SIGINT/SIGTERM arrive through a signalfd on the
+ * control loop and end in a clean shutdown (exit 0).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,17 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "kite/dpu_poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "dpu.h"
 
-#define MAX_POLLERS 64
-
 static struct evloop *loop;
-static struct dpu_poller *pollers[MAX_POLLERS];
-static unsigned assigned[MAX_POLLERS];
+static struct dpu_poller *pollers[DPU_MAX_POLLERS];
+static unsigned assigned[DPU_MAX_POLLERS];
 static unsigned nr_pollers;
 
 struct evloop *dpu_loop(void)
@@ -59,21 +63,36 @@ static void stats_pollers(FILE *f)
 	}
 }
 
-static void on_signal(int sig)
+/* SIGINT/SIGTERM through the signalfd: a clean shutdown (exit status 0). */
+static void on_signal(void *opaque, int fd, uint32_t events)
 {
-	(void)sig;
+	struct signalfd_siginfo si;
+
+	(void)opaque;
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("stopping on signal %u (%s)", si.ssi_signo, strsignal((int)si.ssi_signo));
 	evloop_stop(loop);
 }
 
+/* The config file as a JSON object, or NULL after one log line. */
 static cJSON *load_config(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *text = NULL;
 	size_t len = 0;
 
-	if (!f)
-		kite_die("config %s: cannot open: %s", path, strerror(errno));
+	if (!f) {
+		log_err("config %s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
 	FILE *m = open_memstream(&text, &len);
+	if (!m) {
+		log_err("config %s: out of memory", path);
+		fclose(f);
+		return NULL;
+	}
 	char buf[4096];
 	size_t n;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
@@ -82,8 +101,12 @@ static cJSON *load_config(const char *path)
 	fclose(m);
 	cJSON *root = cJSON_Parse(text);
 	free(text);
-	if (!cJSON_IsObject(root))
-		kite_die("config %s: not a JSON object (near '%.20s')", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+	if (!cJSON_IsObject(root)) {
+		log_err("config %s: not a JSON object (near '%.20s')", path,
+			cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		cJSON_Delete(root);
+		return NULL;
+	}
 	return root;
 }
 
@@ -121,8 +144,10 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *config = NULL, *control = NULL, *cores_arg = NULL;
-	int cores[MAX_POLLERS], nr_cores = 0, o;
+	int cores[DPU_MAX_POLLERS], nr_cores = 0, o, sfd = -1, status = 1;
 	cJSON *root = NULL;
+	sigset_t stop_sigs;
+	char err[512];
 
 	kite_log_init("kite-dpu", KITE_LOG_INFO);
 	while ((o = getopt_long(argc, argv, "c:s:p:vh", opts, NULL)) != -1) {
@@ -136,56 +161,86 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (config)
-		root = load_config(config);
-	if (cores_arg) {
-		nr_cores = parse_cores(cores_arg, cores, MAX_POLLERS);
-		if (nr_cores < 0)
-			kite_die("--cores %s: expected a comma-separated list of CPU numbers", cores_arg);
-	} else if (root && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "cores"))) {
-		const cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cores")) {
-			if (!cJSON_IsNumber(c) || nr_cores >= MAX_POLLERS)
-				kite_die("config %s: \"cores\" must be a list of CPU numbers", config);
-			cores[nr_cores++] = c->valueint;
+	/* Services register their config sections and commands before the file is checked. */
+	dpu_stats_register(stats_pollers);
+	dpu_blk_init();
+	if (config) {
+		if (!(root = load_config(config)))
+			return 1;
+		if (dpu_config_check(root, err, sizeof(err)) < 0) {
+			log_err("config %s: %s", config, err);
+			goto out;
 		}
+	}
+	if (cores_arg) {
+		nr_cores = parse_cores(cores_arg, cores, DPU_MAX_POLLERS);
+		if (nr_cores < 0) {
+			log_err("--cores %s: expected a comma-separated list of CPU numbers", cores_arg);
+			goto out;
+		}
+	} else if (root) {
+		nr_cores = dpu_config_cores(root, cores, DPU_MAX_POLLERS);
 	}
 	if (nr_cores == 0)
 		cores[nr_cores++] = -1;
 	if (!control && root && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "control")))
 		control = cJSON_GetObjectItemCaseSensitive(root, "control")->valuestring;
 
+	/* SIGINT/SIGTERM are blocked before any thread starts (pollers, DPDK's), so every thread inherits
+	 * the mask and they only arrive through the signalfd on the control loop. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	loop = evloop_new();
-	if (!loop)
-		kite_die("cannot create the event loop");
+	if (!loop) {
+		log_err("cannot create the event loop");
+		goto out;
+	}
+	sfd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || evloop_add(loop, sfd, EPOLLIN, on_signal, NULL) < 0) {
+		log_err("signalfd for SIGINT/SIGTERM: %s", strerror(errno));
+		goto out;
+	}
 	for (int i = 0; i < nr_cores; i++) {
 		pollers[i] = poller_new(cores[i], true);
-		if (!pollers[i])
-			kite_die("cannot start the poller for cpu %d", cores[i]);
+		if (!pollers[i]) {
+			log_err("cannot start the poller for cpu %d", cores[i]);
+			goto out;
+		}
 		nr_pollers++;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-
-	dpu_stats_register(stats_pollers);
-	dpu_blk_init();
-	if (control && dpu_ctl_listen(control) < 0)
-		kite_die("control socket %s: cannot listen", control);
-	if (root && dpu_config_apply(root) < 0)
-		kite_die("config %s: cannot apply (see above)", config);
+	if (control && dpu_ctl_listen(control) < 0) {
+		log_err("control socket %s: cannot listen", control);
+		goto out;
+	}
+	if (root && dpu_config_apply(root, err, sizeof(err)) < 0) {
+		log_err("config %s: %s", config, err);
+		goto out;
+	}
 	/* `control` may point into `root`: log before freeing it. */
 	log_info("running with %u poller(s)%s%s", nr_pollers, control ? ", control socket " : "", control ? control : "");
 	cJSON_Delete(root);
+	root = NULL;
 	control = NULL;
 
 	int r = evloop_run(loop);
 	log_info("stopping");
+	status = r < 0 ? 1 : 0;
+out:
+	cJSON_Delete(root);
 	dpu_ctl_close();
-	dpu_shutdown_run();
-	dpu_blk_shutdown();
+	if (loop) {
+		dpu_shutdown_run();
+		dpu_blk_shutdown();
+	}
 	for (unsigned i = 0; i < nr_pollers; i++)
 		poller_free(pollers[i]);
+	if (sfd >= 0) {
+		evloop_del(loop, sfd);
+		close(sfd);
+	}
 	evloop_free(loop);
-	return r < 0 ? 1 : 0;
+	return status;
 }

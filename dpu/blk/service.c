@@ -152,18 +152,41 @@ static int cmd_list_volumes(const cJSON *req, cJSON *reply, char *err, size_t er
 	return 0;
 }
 
-static int config_volumes(const cJSON *sec)
+/* The keys of a volume object (volume_add reads them). */
+static const char *const volume_keys[] = { "name", "image", "socket", "queues", "readonly", "direct", "iops",
+					   "bps", "core", "key", NULL };
+
+static int check_volumes(const cJSON *sec, char *err, size_t errlen)
 {
 	const cJSON *o;
-	char err[256];
+	unsigned i = 0;
+	char what[96];
 
 	if (!cJSON_IsArray(sec)) {
-		log_err("config: \"volumes\" must be an array");
+		snprintf(err, errlen, "\"volumes\" must be an array of volume objects");
 		return -1;
 	}
 	cJSON_ArrayForEach(o, sec) {
-		if (volume_add(o, err, sizeof(err)) < 0) {
-			log_err("config: volume: %s", err);
+		const char *name = get_str(o, "name");
+		snprintf(what, sizeof(what), "volumes[%u]%s%.64s", i++, name ? " " : "", name ? name : "");
+		if (!cJSON_IsObject(o)) {
+			snprintf(err, errlen, "%s: not an object", what);
+			return -1;
+		}
+		if (dpu_config_check_keys(o, what, volume_keys, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_volumes(const cJSON *sec, char *err, size_t errlen)
+{
+	const cJSON *o;
+	char why[256];
+
+	cJSON_ArrayForEach(o, sec) {
+		if (volume_add(o, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "volume: %s", why);
 			return -1;
 		}
 	}
@@ -183,7 +206,7 @@ void dpu_blk_init(void)
 	dpu_ctl_register("remove_volume", cmd_remove_volume);
 	dpu_ctl_register("set_qos", cmd_set_qos);
 	dpu_ctl_register("list_volumes", cmd_list_volumes);
-	dpu_config_register("volumes", config_volumes);
+	dpu_config_register("volumes", check_volumes, apply_volumes);
 	dpu_stats_register(stats_volumes);
 }
 

@@ -600,30 +600,87 @@ static void stats_prom(FILE *f)
 
 /* ---- config ---- */
 
-static int config_switch(const cJSON *sec)
-{
-	const cJSON *list, *o;
-	char err[256];
+#define PORT_COMMON_KEYS "name", "type", "mtu", "vlan", "trunk", "native_vlan", "rate_pps", "rate_pps_burst", \
+	"rate_bps", "rate_bps_burst", "vxlan", "acl_in", "acl_in_default", "acl_out", "acl_out_default"
 
-	if (!cJSON_IsObject(sec)) {
-		log_err("config: \"switch\" must be an object");
+/* The keys port_add, dpdk_add and do_apply read: every port, then by type. */
+static const char *const switch_keys[] = { "core", "fdb_age", "pool_frames", "ports", "vnis", NULL };
+static const char *const vhost_port_keys[] = { PORT_COMMON_KEYS, "socket", "mac", NULL };
+static const char *const tap_port_keys[] = { PORT_COMMON_KEYS, "ifname", "up", NULL };
+static const char *const dpdk_port_keys[] = { PORT_COMMON_KEYS, "device", "port", "eal", NULL };
+static const char *const vxlan_keys[] = { "local_ip", "local_mac", "gw_mac", NULL };
+static const char *const vni_keys[] = { "vni", "vlan", "vteps", NULL };
+
+/* A list of objects under `key` of the switch section, each with only `known` keys (NULL: by port type). */
+static int check_list(const cJSON *sec, const char *key, const char *const *known, char *err, size_t errlen)
+{
+	const cJSON *list = item(sec, key), *o;
+	unsigned i = 0;
+	char what[96];
+
+	if (!list)
+		return 0;
+	if (!cJSON_IsArray(list)) {
+		snprintf(err, errlen, "switch: \"%s\" must be an array of objects", key);
 		return -1;
 	}
-	if (ensure_host(sec, err, sizeof(err)))
+	cJSON_ArrayForEach(o, list) {
+		const char *name = str_item(o, "name"), *type = str_item(o, "type");
+		const char *const *keys = known;
+		snprintf(what, sizeof(what), "switch: %s[%u]%s%.32s", key, i++, name ? " " : "", name ? name : "");
+		if (!cJSON_IsObject(o)) {
+			snprintf(err, errlen, "%s: not an object", what);
+			return -1;
+		}
+		if (!keys) {
+			keys = !type || !strcmp(type, "vhost") ? vhost_port_keys : !strcmp(type, "tap") ? tap_port_keys :
+			       !strcmp(type, "dpdk") ? dpdk_port_keys : NULL;
+			if (!keys) {
+				snprintf(err, errlen, "%s: type must be vhost, tap or dpdk", what);
+				return -1;
+			}
+			const cJSON *vx = item(o, "vxlan");
+			if (cJSON_IsObject(vx) && dpu_config_check_keys(vx, what, vxlan_keys, err, errlen) < 0)
+				return -1;
+		}
+		if (dpu_config_check_keys(o, what, keys, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_switch(const cJSON *sec, char *err, size_t errlen)
+{
+	if (!cJSON_IsObject(sec)) {
+		snprintf(err, errlen, "\"switch\" must be an object");
+		return -1;
+	}
+	if (dpu_config_check_keys(sec, "switch", switch_keys, err, errlen) < 0 ||
+	    check_list(sec, "vnis", vni_keys, err, errlen) < 0 || check_list(sec, "ports", NULL, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int apply_switch(const cJSON *sec, char *err, size_t errlen)
+{
+	const cJSON *list, *o;
+	char why[256];
+
+	if (ensure_host(sec, why, sizeof(why)))
 		goto fail;
 	list = item(sec, "vnis");
 	cJSON_ArrayForEach(o, list) {
-		if (vni_add(o, err, sizeof(err)))
+		if (vni_add(o, why, sizeof(why)))
 			goto fail;
 	}
 	list = item(sec, "ports");
 	cJSON_ArrayForEach(o, list) {
-		if (port_add(o, err, sizeof(err)))
+		if (port_add(o, why, sizeof(why)))
 			goto fail;
 	}
 	return 0;
 fail:
-	log_err("config: switch: %s", err);
+	snprintf(err, errlen, "switch: %s", why);
 	return -1;
 }
 
@@ -639,5 +696,5 @@ __attribute__((constructor)) static void switch_service_register(void)
 	dpu_ctl_register("vni_del", cmd_vni_del);
 	dpu_ctl_register("switch_stats", cmd_switch_stats);
 	dpu_stats_register(stats_prom);
-	dpu_config_register("switch", config_switch);
+	dpu_config_register("switch", check_switch, apply_switch);
 }
