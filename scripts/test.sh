@@ -4,6 +4,12 @@
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh || { echo "test: installing dependencies failed"; exit 1; }
+# The Debian kernels the loader and Linux tests use, fetched once before any test runs (cached).
+cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+for flavour in cloud generic; do
+	sh tests/lib/kernel/fetch.sh "$flavour" "$cache/kernel-$flavour" ||
+		{ echo "test: fetching the $flavour kernel failed"; exit 1; }
+done
 sh scripts/build.sh || { echo "test: build failed"; exit 1; }
 sh scripts/build.sh asan || { echo "test: sanitizer build failed"; exit 1; }
 
