@@ -18,7 +18,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "kite/dpu_poller.h"
+#include "poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "dpu.h"

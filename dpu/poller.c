@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kite/dpu_poller.h"
+#include "poller.h"
 #include "kite/log.h"
 
 /* Idle rounds spent busy-polling, then yielding, before sleeping (up to SLEEP_MAX_NS). */

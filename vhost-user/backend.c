@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kite/dpu_poller.h"
+#include "../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "kite/vhost_backend.h"
@@ -68,10 +68,8 @@ struct vhost_dev {
 static void conn_close(struct vhost_dev *dev);
 
 void *vhost_dev_opaque(const struct vhost_dev *dev) { return dev->opaque; }
-const char *vhost_dev_name(const struct vhost_dev *dev) { return dev->name; }
 bool vhost_dev_connected(const struct vhost_dev *dev) { return dev->conn_fd >= 0; }
 uint64_t vhost_dev_features(const struct vhost_dev *dev) { return dev->features; }
-const struct guest_mem *vhost_dev_mem(const struct vhost_dev *dev) { return &dev->mem; }
 
 void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st)
 {
@@ -848,14 +846,6 @@ static void conn_close(struct vhost_dev *dev)
 	dev->stats.disconnects++;
 	if (dev->ops->disconnected)
 		dev->ops->disconnected(dev);
-}
-
-void vhost_dev_disconnect(struct vhost_dev *dev, const char *why)
-{
-	if (dev->conn_fd < 0)
-		return;
-	log_info("%s: dropping the frontend: %s", dev->name, why);
-	conn_close(dev);
 }
 
 static void listen_readable(void *opaque, int fd, uint32_t events)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 
-#include "kite/dpu_poller.h"
+#include "../poller.h"
 #include "kite/log.h"
 #include "kite/ratelimit.h"
 #include "kite/vhost_backend.h"

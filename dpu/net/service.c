@@ -34,7 +34,7 @@
 #include "kite/log.h"
 #include "../dpu.h"
 
-#include "host.h"
+#include "runner.h"
 #include "tap.h"
 #include "uplink_dpdk.h"
 #include "vnet.h"
@@ -52,7 +52,7 @@ struct svc_port {
 	struct dpdk_port *dpdk;
 };
 
-static struct vsw_host *host;
+static struct vsw_runner *runner;
 static struct svc_port ports[MAX_SVC_PORTS];
 static unsigned nports;
 
@@ -103,7 +103,7 @@ static int ensure_host(const cJSON *sec, char *err, size_t errlen)
 	struct vswitch_config cfg = { 0 };
 	double core = -1, age = 300, pool = 4096;
 
-	if (host)
+	if (runner)
 		return 0;
 	if (sec && (num_item(sec, "core", -1, 4095, -1, &core) || num_item(sec, "fdb_age", 1, 86400, 300, &age) ||
 		    num_item(sec, "pool_frames", 64, 1 << 20, 4096, &pool))) {
@@ -112,8 +112,8 @@ static int ensure_host(const cJSON *sec, char *err, size_t errlen)
 	}
 	cfg.pool_frames = (uint32_t)pool;
 	cfg.fdb_age_ns = (uint64_t)age * 1000000000ull;
-	host = vsw_host_new(&cfg, dpu_poller_pick((int)core), false);
-	if (!host) {
+	runner = vsw_runner_new(&cfg, dpu_poller_pick((int)core), false);
+	if (!runner) {
 		snprintf(err, errlen, "switch: cannot create (see log)");
 		return -1;
 	}
@@ -177,7 +177,7 @@ static void apply_acl_list(struct vswitch *sw, struct apply_arg *a, const char *
 	}
 }
 
-static void do_apply(struct vsw_host *h, void *arg)
+static void do_apply(struct vsw_runner *h, void *arg)
 {
 	struct apply_arg *a = arg;
 	struct vswitch *sw = h->sw;
@@ -241,7 +241,7 @@ static int apply_settings(int id, const cJSON *o, char *err, size_t errlen)
 {
 	struct apply_arg a = { id, o, err, errlen, 0 };
 
-	vsw_host_call(host, do_apply, &a);
+	vsw_runner_call(runner, do_apply, &a);
 	return a.ret;
 }
 
@@ -277,7 +277,7 @@ static int dpdk_add(struct svc_port *sp, const cJSON *o, uint32_t mtu, char *err
 	}
 	cfg.port_id = (uint16_t)port;
 	sp->type = SVC_DPDK;
-	sp->dpdk = dpdk_port_new(host, sp->name, &cfg);
+	sp->dpdk = dpdk_port_new(runner, sp->name, &cfg);
 	if (!sp->dpdk) {
 		snprintf(err, errlen, "port %s: cannot create dpdk uplink (see log)", sp->name);
 		return -1;
@@ -324,7 +324,7 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 			return -1;
 		}
 		sp->type = SVC_VHOST;
-		sp->vnet = vnet_port_new(host, name, sock, macs ? mac : NULL, (uint32_t)mtu, dpu_loop());
+		sp->vnet = vnet_port_new(runner, name, sock, macs ? mac : NULL, (uint32_t)mtu, dpu_loop());
 		if (!sp->vnet) {
 			snprintf(err, errlen, "port %s: cannot create (see log)", name);
 			return -1;
@@ -335,7 +335,7 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 		const cJSON *up = item(o, "up");
 
 		sp->type = SVC_TAP;
-		sp->tap = tap_port_new(host, name, ifname ? ifname : name, (uint32_t)mtu, !cJSON_IsFalse(up));
+		sp->tap = tap_port_new(runner, name, ifname ? ifname : name, (uint32_t)mtu, !cJSON_IsFalse(up));
 		if (!sp->tap) {
 			snprintf(err, errlen, "port %s: cannot create tap (see log)", name);
 			return -1;
@@ -380,7 +380,7 @@ struct vni_arg {
 	int ret;
 };
 
-static void do_vni(struct vsw_host *h, void *arg)
+static void do_vni(struct vsw_runner *h, void *arg)
 {
 	struct vni_arg *a = arg;
 
@@ -416,7 +416,7 @@ static int vni_add(const cJSON *o, char *err, size_t errlen)
 			a.nvtep++;
 		}
 	}
-	vsw_host_call(host, do_vni, &a);
+	vsw_runner_call(runner, do_vni, &a);
 	if (a.ret < 0) {
 		snprintf(err, errlen, "vni %u / vlan %u: %s", a.vni, a.vid, strerror(-a.ret));
 		return -1;
@@ -437,7 +437,7 @@ static int cmd_port_add(const cJSON *req, cJSON *reply, char *err, size_t errlen
 static struct svc_port *req_port(const cJSON *req, const char *key, char *err, size_t errlen)
 {
 	const char *name = str_item(req, key);
-	struct svc_port *sp = name && host ? find_port(name) : NULL;
+	struct svc_port *sp = name && runner ? find_port(name) : NULL;
 
 	if (!sp)
 		snprintf(err, errlen, "no port '%.32s'", name ? name : "(none)");
@@ -474,7 +474,7 @@ struct acl_arg {
 	int ret;
 };
 
-static void do_acl(struct vsw_host *h, void *arg)
+static void do_acl(struct vsw_runner *h, void *arg)
 {
 	struct acl_arg *a = arg;
 
@@ -504,7 +504,7 @@ static int acl_cmd(const cJSON *req, cJSON *reply, char *err, size_t errlen, int
 		return -1;
 	}
 	a.index = (unsigned)idx;
-	vsw_host_call(host, do_acl, &a);
+	vsw_runner_call(runner, do_acl, &a);
 	if (a.ret < 0) {
 		snprintf(err, errlen, "acl on %s: %s", sp->name, a.why[0] ? a.why : strerror(-a.ret));
 		return -1;
@@ -543,12 +543,12 @@ static int cmd_vni_del(const cJSON *req, cJSON *reply, char *err, size_t errlen)
 	double vni;
 
 	(void)reply;
-	if (!host || !item(req, "vni") || num_item(req, "vni", 0, VXLAN_VNI_MAX, 0, &vni)) {
+	if (!runner || !item(req, "vni") || num_item(req, "vni", 0, VXLAN_VNI_MAX, 0, &vni)) {
 		snprintf(err, errlen, "vni_del needs a known \"vni\"");
 		return -1;
 	}
 	a.vni = (uint32_t)vni;
-	vsw_host_call(host, do_vni, &a);
+	vsw_runner_call(runner, do_vni, &a);
 	if (a.ret < 0) {
 		snprintf(err, errlen, "vni %u: %s", a.vni, strerror(-a.ret));
 		return -1;
@@ -561,7 +561,7 @@ struct stats_arg {
 	FILE *prom;
 };
 
-static void do_stats(struct vsw_host *h, void *arg)
+static void do_stats(struct vsw_runner *h, void *arg)
 {
 	struct stats_arg *a = arg;
 
@@ -579,7 +579,7 @@ static int cmd_switch_stats(const cJSON *req, cJSON *reply, char *err, size_t er
 	(void)req;
 	if (ensure_host(NULL, err, errlen))
 		return -1;
-	vsw_host_call(host, do_stats, &a);
+	vsw_runner_call(runner, do_stats, &a);
 	obj = a.json ? cJSON_Parse(a.json) : NULL;
 	free(a.json);
 	if (!obj) {
@@ -594,8 +594,8 @@ static void stats_prom(FILE *f)
 {
 	struct stats_arg a = { .prom = f };
 
-	if (host)
-		vsw_host_call(host, do_stats, &a);
+	if (runner)
+		vsw_runner_call(runner, do_stats, &a);
 }
 
 /* ---- config ---- */

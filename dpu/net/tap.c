@@ -13,13 +13,13 @@
 
 #include "kite/log.h"
 
-#include "host.h"
+#include "runner.h"
 #include "tap.h"
 
 struct tap_port {
 	char name[VSW_NAME_MAX];
 	char ifname[IFNAMSIZ];
-	struct vsw_host *host;
+	struct vsw_runner *runner;
 	int fd;
 	int id;
 	uint32_t mtu;
@@ -40,7 +40,7 @@ static unsigned tap_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 				break;
 			/* EIO while the interface is down, EINVAL for a frame it refuses: drop this one */
 			t->write_errors++;
-			vswitch_count_drop(t->host->sw, t->id, VSW_DROP_PORT_DOWN);
+			vswitch_count_drop(t->runner->sw, t->id, VSW_DROP_PORT_DOWN);
 			continue;
 		}
 	}
@@ -51,7 +51,7 @@ static unsigned tap_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 static unsigned tap_poll(void *opaque)
 {
 	struct tap_port *t = opaque;
-	struct vswitch *sw = t->host->sw;
+	struct vswitch *sw = t->runner->sw;
 	struct vsw_frame *frames[VSW_BURST];
 	unsigned n = 0;
 
@@ -83,7 +83,7 @@ struct tap_arg {
 	int ret;
 };
 
-static void do_add(struct vsw_host *h, void *arg)
+static void do_add(struct vsw_runner *h, void *arg)
 {
 	struct tap_arg *a = arg;
 
@@ -92,7 +92,7 @@ static void do_add(struct vsw_host *h, void *arg)
 		vswitch_port_set_mtu(h->sw, a->ret, a->t->mtu);
 }
 
-static void do_remove(struct vsw_host *h, void *arg)
+static void do_remove(struct vsw_runner *h, void *arg)
 {
 	struct tap_arg *a = arg;
 
@@ -123,7 +123,7 @@ out:
 	return r;
 }
 
-struct tap_port *tap_port_new(struct vsw_host *h, const char *name, const char *ifname, uint32_t mtu, int up)
+struct tap_port *tap_port_new(struct vsw_runner *h, const char *name, const char *ifname, uint32_t mtu, int up)
 {
 	struct tap_port *t;
 	struct ifreq ifr;
@@ -142,7 +142,7 @@ struct tap_port *tap_port_new(struct vsw_host *h, const char *name, const char *
 		return NULL;
 	strcpy(t->name, name);
 	strcpy(t->ifname, ifname);
-	t->host = h;
+	t->runner = h;
 	t->mtu = mtu;
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
@@ -163,15 +163,15 @@ struct tap_port *tap_port_new(struct vsw_host *h, const char *name, const char *
 		goto fail;
 	}
 	a.t = t;
-	vsw_host_call(h, do_add, &a);
+	vsw_runner_call(h, do_add, &a);
 	if (a.ret < 0) {
 		log_err("tap port %s: cannot add to the switch: %s", name, strerror(-a.ret));
 		goto fail;
 	}
 	t->id = a.ret;
-	if (vsw_host_add_item(h, tap_poll, t) < 0) {
+	if (vsw_runner_add_item(h, tap_poll, t) < 0) {
 		log_err("tap port %s: too many polled uplinks", name);
-		vsw_host_call(h, do_remove, &a);
+		vsw_runner_call(h, do_remove, &a);
 		goto fail;
 	}
 	return t;
@@ -187,8 +187,8 @@ void tap_port_free(struct tap_port *t)
 
 	if (!t)
 		return;
-	vsw_host_del_item(t->host, tap_poll, t);
-	vsw_host_call(t->host, do_remove, &a);
+	vsw_runner_del_item(t->runner, tap_poll, t);
+	vsw_runner_call(t->runner, do_remove, &a);
 	close(t->fd);
 	free(t);
 }

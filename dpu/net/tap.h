@@ -2,7 +2,7 @@
 /*
  * TAP uplink port: a Linux TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI, non-blocking) attached
  * to the switch. Frames the switch sends to it are written to the fd; frames the kernel sends are
- * read in bursts of up to VSW_BURST by a poll item of the switch host. Typically the uplink carries
+ * read in bursts of up to VSW_BURST by a poll item of the switch runner. Typically the uplink carries
  * VXLAN (vswitch_port_set_vxlan) or is a trunk.
  */
 #ifndef KITE_DPU_NET_TAP_H
@@ -10,12 +10,12 @@
 
 #include <stdint.h>
 
-struct vsw_host;
+struct vsw_runner;
 struct tap_port;
 
 /* Create (or attach to) TAP interface ifname and add it to the switch as port `name`. The interface
  * is brought up when up != 0. Returns NULL after one log line. Control thread. */
-struct tap_port *tap_port_new(struct vsw_host *h, const char *name, const char *ifname, uint32_t mtu, int up);
+struct tap_port *tap_port_new(struct vsw_runner *h, const char *name, const char *ifname, uint32_t mtu, int up);
 void tap_port_free(struct tap_port *t);
 int tap_port_id(const struct tap_port *t);
 const char *tap_port_ifname(const struct tap_port *t);

@@ -6,15 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kite/dpu_poller.h"
+#include "../poller.h"
 #include "kite/log.h"
 
-#include "host.h"
+#include "runner.h"
 #include "uplink_dpdk.h"
 
 #ifndef KITE_HAVE_DPDK
 
-struct dpdk_port *dpdk_port_new(struct vsw_host *h, const char *name, const struct dpdk_port_cfg *cfg)
+struct dpdk_port *dpdk_port_new(struct vsw_runner *h, const char *name, const struct dpdk_port_cfg *cfg)
 {
 	(void)h;
 	(void)cfg;
@@ -51,7 +51,7 @@ int dpdk_port_id(const struct dpdk_port *d)
 
 struct dpdk_port {
 	char name[VSW_NAME_MAX];
-	struct vsw_host *host;
+	struct vsw_runner *runner;
 	struct rte_mempool *pool;
 	uint16_t port_id;
 	int id;
@@ -180,7 +180,7 @@ static unsigned dpdk_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 static unsigned dpdk_poll(void *opaque)
 {
 	struct dpdk_port *d = opaque;
-	struct vswitch *sw = d->host->sw;
+	struct vswitch *sw = d->runner->sw;
 	struct rte_mbuf *m[VSW_BURST];
 	struct vsw_frame *frames[VSW_BURST];
 	unsigned n = 0;
@@ -229,7 +229,7 @@ struct dpdk_arg {
 	int ret;
 };
 
-static void do_add(struct vsw_host *h, void *arg)
+static void do_add(struct vsw_runner *h, void *arg)
 {
 	struct dpdk_arg *a = arg;
 
@@ -239,7 +239,7 @@ static void do_add(struct vsw_host *h, void *arg)
 		vswitch_port_set_mtu(h->sw, a->ret, a->mtu);
 }
 
-static void do_remove(struct vsw_host *h, void *arg)
+static void do_remove(struct vsw_runner *h, void *arg)
 {
 	struct dpdk_arg *a = arg;
 
@@ -310,7 +310,7 @@ static void dev_stop(struct dpdk_port *d)
 	rte_mempool_free(d->pool);
 }
 
-struct dpdk_port *dpdk_port_new(struct vsw_host *h, const char *name, const struct dpdk_port_cfg *cfg)
+struct dpdk_port *dpdk_port_new(struct vsw_runner *h, const char *name, const struct dpdk_port_cfg *cfg)
 {
 	struct dpdk_port *d;
 	struct dpdk_arg a;
@@ -329,7 +329,7 @@ struct dpdk_port *dpdk_port_new(struct vsw_host *h, const char *name, const stru
 	if (!d)
 		return NULL;
 	strcpy(d->name, name);
-	d->host = h;
+	d->runner = h;
 	if (cfg->device) {
 		if (rte_eth_dev_get_port_by_name(cfg->device, &d->port_id)) {
 			log_err("dpdk port %s: no ethdev named '%s' (check the --vdev / PCI arguments in \"eal\")",
@@ -350,15 +350,15 @@ struct dpdk_port *dpdk_port_new(struct vsw_host *h, const char *name, const stru
 		goto fail;
 	a.d = d;
 	a.mtu = cfg->mtu;
-	vsw_host_call(h, do_add, &a);
+	vsw_runner_call(h, do_add, &a);
 	if (a.ret < 0) {
 		log_err("dpdk port %s: cannot add to the switch: %s", name, strerror(-a.ret));
 		goto fail;
 	}
 	d->id = a.ret;
-	if (vsw_host_add_item(h, dpdk_poll, d) < 0) {
+	if (vsw_runner_add_item(h, dpdk_poll, d) < 0) {
 		log_err("dpdk port %s: too many polled uplinks", name);
-		vsw_host_call(h, do_remove, &a);
+		vsw_runner_call(h, do_remove, &a);
 		goto fail;
 	}
 	return d;
@@ -374,8 +374,8 @@ void dpdk_port_free(struct dpdk_port *d)
 
 	if (!d)
 		return;
-	vsw_host_del_item(d->host, dpdk_poll, d);
-	vsw_host_call(d->host, do_remove, &a);
+	vsw_runner_del_item(d->runner, dpdk_poll, d);
+	vsw_runner_call(d->runner, do_remove, &a);
 	if (d->tx_refused || d->tx_too_long)
 		log_info("dpdk port %s: %lu frames refused by the PMD, %lu too long", d->name,
 			 (unsigned long)d->tx_refused, (unsigned long)d->tx_too_long);

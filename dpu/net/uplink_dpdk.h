@@ -3,7 +3,7 @@
  * DPDK uplink port: any DPDK ethdev (a real NIC through its PMD, net_af_xdp, net_af_packet,
  * net_tap, ...) attached to the switch like the TAP uplink. The EAL is started once, by the first
  * dpdk port, with that port's "eal" arguments; the ethdev gets one RX and one TX queue and is polled
- * by the switch host's poller thread (registered with the EAL as a non-EAL thread). RX copies each
+ * by the switch runner's poller thread (registered with the EAL as a non-EAL thread). RX copies each
  * mbuf into a switch frame, TX copies each frame into an mbuf; frames the PMD refuses are counted.
  *
  * Built only when meson finds libdpdk (KITE_HAVE_DPDK); otherwise dpdk_port_new() logs why and fails.
@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-struct vsw_host;
+struct vsw_runner;
 struct dpdk_port;
 
 struct dpdk_port_cfg {
@@ -26,7 +26,7 @@ struct dpdk_port_cfg {
 
 /* Start the EAL if needed, configure and start the ethdev, add it to the switch as port `name`.
  * Returns NULL after one log line. Control thread. */
-struct dpdk_port *dpdk_port_new(struct vsw_host *h, const char *name, const struct dpdk_port_cfg *cfg);
+struct dpdk_port *dpdk_port_new(struct vsw_runner *h, const char *name, const struct dpdk_port_cfg *cfg);
 void dpdk_port_free(struct dpdk_port *d);
 int dpdk_port_id(const struct dpdk_port *d);
 

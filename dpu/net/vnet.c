@@ -9,7 +9,7 @@
 #include "kite/vhost_backend.h"
 #include "kite/virtqueue.h"
 
-#include "host.h"
+#include "runner.h"
 #include "vnet.h"
 
 #define VNET_RXQ 0
@@ -26,12 +26,12 @@ struct virtio_net_config_ {
 
 struct vnet_port {
 	char name[VSW_NAME_MAX];
-	struct vsw_host *host;
+	struct vsw_runner *runner;
 	struct vhost_dev *dev;
 	int id;                        /* switch port id */
 	uint8_t mac[6];
 	uint32_t mtu;
-	/* poller-thread state (set through vsw_host_call) */
+	/* poller-thread state (set through vsw_runner_call) */
 	struct virtqueue *rxq;         /* started receive queue or NULL */
 	bool mrg_rxbuf;
 	unsigned rx_hdr_len;
@@ -94,7 +94,7 @@ struct rxq_arg {
 	unsigned hdr_len;
 };
 
-static void set_rxq(struct vsw_host *h, void *arg)
+static void set_rxq(struct vsw_runner *h, void *arg)
 {
 	struct rxq_arg *a = arg;
 
@@ -115,7 +115,7 @@ static int vnet_queue_start(struct vhost_dev *dev, unsigned q, struct virtqueue 
 	if (q == VNET_RXQ) {
 		struct rxq_arg a = { p, vq, mrg, hdr_len };
 
-		vsw_host_call(p->host, set_rxq, &a);
+		vsw_runner_call(p->runner, set_rxq, &a);
 	} else if (q == VNET_TXQ) {
 		p->tx_hdr_len = hdr_len;
 		vq_set_device_reads_only(vq, true);   /* transmit buffers are only read (DPDK's stale WRITE flags) */
@@ -133,14 +133,14 @@ static void vnet_queue_stop(struct vhost_dev *dev, unsigned q, struct virtqueue 
 	if (q == VNET_RXQ) {
 		struct rxq_arg a = { p, NULL, false, VIRTIO_NET_HDR_LEN };
 
-		vsw_host_call(p->host, set_rxq, &a);
+		vsw_runner_call(p->runner, set_rxq, &a);
 	}
 }
 
 /* Guest -> switch. */
 static unsigned vnet_tx_poll(struct vnet_port *p, unsigned budget)
 {
-	struct vswitch *sw = p->host->sw;
+	struct vswitch *sw = p->runner->sw;
 	struct vsw_frame *frames[VSW_BURST];
 	struct vq_elem *e = &p->tx_elem;
 	unsigned n = 0, done = 0;
@@ -227,7 +227,7 @@ static int rx_one(struct vnet_port *p, struct virtqueue *vq, const struct vsw_fr
 		if (e->out_num != 0 || e->in_len < (nel == 1 ? hl : 1)) {
 			for (unsigned i = 0; i < nel; i++)
 				vhost_dev_fill(p->dev, VNET_RXQ, &p->rx_elem[i], 0);
-			vswitch_count_drop(p->host->sw, p->id, VSW_DROP_BAD_DESC);
+			vswitch_count_drop(p->runner->sw, p->id, VSW_DROP_BAD_DESC);
 			return -1;
 		}
 		have += e->in_len;
@@ -298,7 +298,7 @@ struct add_arg {
 	int ret;
 };
 
-static void do_port_add(struct vsw_host *h, void *arg)
+static void do_port_add(struct vsw_runner *h, void *arg)
 {
 	struct add_arg *a = arg;
 
@@ -307,14 +307,14 @@ static void do_port_add(struct vsw_host *h, void *arg)
 		vswitch_port_set_mtu(h->sw, a->ret, a->p->mtu);
 }
 
-static void do_port_remove(struct vsw_host *h, void *arg)
+static void do_port_remove(struct vsw_runner *h, void *arg)
 {
 	struct add_arg *a = arg;
 
 	vswitch_port_remove(h->sw, a->p->id);
 }
 
-struct vnet_port *vnet_port_new(struct vsw_host *h, const char *name, const char *socket_path,
+struct vnet_port *vnet_port_new(struct vsw_runner *h, const char *name, const char *socket_path,
 				const uint8_t *mac, uint32_t mtu, struct evloop *loop)
 {
 	struct vnet_port *p;
@@ -334,7 +334,7 @@ struct vnet_port *vnet_port_new(struct vsw_host *h, const char *name, const char
 		return NULL;
 	}
 	strcpy(p->name, name);
-	p->host = h;
+	p->runner = h;
 	p->mtu = mtu;
 	p->rx_hdr_len = p->tx_hdr_len = VIRTIO_NET_HDR_LEN;
 	if (mac) {
@@ -349,7 +349,7 @@ struct vnet_port *vnet_port_new(struct vsw_host *h, const char *name, const char
 		memcpy(p->mac + 2, &hash, 4);
 	}
 	a.p = p;
-	vsw_host_call(h, do_port_add, &a);
+	vsw_runner_call(h, do_port_add, &a);
 	if (a.ret < 0) {
 		log_err("net port %s: cannot add to the switch: %s", name, strerror(-a.ret));
 		free(p);
@@ -358,7 +358,7 @@ struct vnet_port *vnet_port_new(struct vsw_host *h, const char *name, const char
 	p->id = a.ret;
 	p->dev = vhost_dev_new(name, socket_path, &vnet_ops, p, loop, h->poller);
 	if (!p->dev) {
-		vsw_host_call(h, do_port_remove, &a);
+		vsw_runner_call(h, do_port_remove, &a);
 		free(p);
 		return NULL;
 	}
@@ -372,7 +372,7 @@ void vnet_port_free(struct vnet_port *p)
 	if (!p)
 		return;
 	vhost_dev_free(p->dev);   /* stops both queues: the switch no longer touches the rings */
-	vsw_host_call(p->host, do_port_remove, &a);
+	vsw_runner_call(p->runner, do_port_remove, &a);
 	free(p);
 }
 

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-struct vsw_host;
+struct vsw_runner;
 struct evloop;
 struct vnet_port;
 
@@ -28,9 +28,9 @@ struct vnet_port;
 #define VIRTIO_NET_HDR_LEN      12
 #define VIRTIO_NET_HDR_LEN_LEGACY 10
 
-/* Create the port `name` on the host's switch, serving `socket_path`. mac NULL = derived from name.
+/* Create the port `name` on the runner's switch, serving `socket_path`. mac NULL = derived from name.
  * Returns NULL after one log line. Control thread. */
-struct vnet_port *vnet_port_new(struct vsw_host *h, const char *name, const char *socket_path,
+struct vnet_port *vnet_port_new(struct vsw_runner *h, const char *name, const char *socket_path,
 				const uint8_t *mac, uint32_t mtu, struct evloop *loop);
 void vnet_port_free(struct vnet_port *p);
 int vnet_port_id(const struct vnet_port *p);

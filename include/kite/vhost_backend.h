@@ -7,7 +7,8 @@
  * connection at a time. backend.c owns the socket, the protocol state machine, guest memory
  * (struct guest_mem from SET_MEM_TABLE / ADD_MEM_REG), the virtqueues and the kick/call eventfds.
  * It runs all protocol handling on the control thread's event loop and hands every started queue to a
- * poller (include/kite/dpu_poller.h), which calls ops->queue_poll() on its own thread.
+ * kite-dpu poller (dpu/poller.h), which calls ops->queue_poll() on its own thread. Which requests it
+ * serves, and which pause the queues, is the handler column of include/kite/vhost_user_requests.h.
  *
  * Threading contract for devices:
  *  - every op except queue_poll runs on the control thread;
@@ -17,7 +18,8 @@
  *  - a device must never block in queue_poll.
  * Queues are started when the frontend has given the ring addresses, the kick fd and (with
  * VHOST_USER_F_PROTOCOL_FEATURES) enabled the ring; they are stopped on GET_VRING_BASE, disable,
- * reset, memory table changes and disconnect.
+ * reset and disconnect, and paused (stopped, then started again) around memory table and feature
+ * changes.
  */
 #ifndef KITE_VHOST_BACKEND_H
 #define KITE_VHOST_BACKEND_H
@@ -84,13 +86,9 @@ struct vhost_dev *vhost_dev_new(const char *name, const char *path, const struct
 void vhost_dev_free(struct vhost_dev *dev);
 
 void *vhost_dev_opaque(const struct vhost_dev *dev);
-const char *vhost_dev_name(const struct vhost_dev *dev);
 bool vhost_dev_connected(const struct vhost_dev *dev);
 uint64_t vhost_dev_features(const struct vhost_dev *dev);     /* negotiated */
-const struct guest_mem *vhost_dev_mem(const struct vhost_dev *dev);
 void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st);
-/* Close the current connection (control thread), with a log line saying why. */
-void vhost_dev_disconnect(struct vhost_dev *dev, const char *why);
 
 /*
  * Poller thread, from queue_poll: the device pushed completions on queue q; signal the frontend's

@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_regress.h"
-#include "kite/dpu_poller.h"
+#include "../../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "../../dpu/dpu.h"

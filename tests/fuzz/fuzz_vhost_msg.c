@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "fuzz_regress.h"
-#include "kite/dpu_poller.h"
+#include "../../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "kite/vhost_backend.h"

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "kite/dpu_poller.h"
+#include "../../../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/vhost_backend.h"
 #include "kite/vhost_frontend.h"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "kite/dpu_poller.h"
+#include "../../../../dpu/poller.h"
 
 struct item {
 	atomic_uint calls;

@@ -13,13 +13,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kite/dpu_poller.h"
+#include "../../../../dpu/poller.h"
 #include "kite/vhost_backend.h"
 #include "kite/virtqueue.h"
 #include "vring_driver.h"
 
 #include "frames.h"
-#include "host.h"
+#include "runner.h"
 #include "vnet.h"
 
 /* ---- stub vhost-user backend ---- */
@@ -74,7 +74,7 @@ static uint8_t *mem;
 static struct guest_mem gm;
 static struct vring_drv rxd, txd;
 static struct virtqueue rxq, txq;
-static struct vsw_host *host;
+static struct vsw_runner *runner;
 static struct vnet_port *vp;
 static uint64_t data_next;
 
@@ -148,11 +148,11 @@ static int setup(void **state)
 	assert_int_equal(gm_add(&gm, &r), 0);
 	data_next = DATA;
 	peer_n = 0;
-	host = vsw_host_new(NULL, NULL, true);
-	assert_non_null(host);
-	peer_id = vswitch_port_add(host->sw, "peer", &peer_ops, NULL);
+	runner = vsw_runner_new(NULL, NULL, true);
+	assert_non_null(runner);
+	peer_id = vswitch_port_add(runner->sw, "peer", &peer_ops, NULL);
 	assert_true(peer_id >= 0);
-	vp = vnet_port_new(host, "vm0", "/nonexistent.sock", mac, 1500, NULL);
+	vp = vnet_port_new(runner, "vm0", "/nonexistent.sock", mac, 1500, NULL);
 	assert_non_null(vp);
 	return 0;
 }
@@ -163,7 +163,7 @@ static int teardown(void **state)
 	stub_dev.ops->queue_stop(&stub_dev, 0, &rxq);
 	stub_dev.ops->queue_stop(&stub_dev, 1, &txq);
 	vnet_port_free(vp);
-	vsw_host_free(host);
+	vsw_runner_free(runner);
 	vring_drv_free(&rxd);
 	vring_drv_free(&txd);
 	free(mem);
@@ -172,7 +172,7 @@ static int teardown(void **state)
 
 static const struct vsw_port_stats *vm_stats(void)
 {
-	return vswitch_port_stats(host->sw, vnet_port_id(vp));
+	return vswitch_port_stats(runner->sw, vnet_port_id(vp));
 }
 
 /* Post a TX chain: header (12 bytes, flags) then the frame, split over `split` descriptors. */
@@ -270,14 +270,14 @@ static void test_tx_garbage(void **state)
 /* Peer sends a broadcast of `payload` bytes: it floods to the vnet port's receive queue. */
 static uint32_t peer_send(uint8_t *fr, uint32_t payload)
 {
-	struct vsw_frame *f = vswitch_frame_alloc(host->sw);
+	struct vsw_frame *f = vswitch_frame_alloc(runner->sw);
 	uint32_t len = build_frame(fr, payload);
 
 	for (uint32_t i = 14; i < len; i++)
 		fr[i] = (uint8_t)(i * 7);
 	memcpy(f->data, fr, len);
 	f->len = len;
-	vswitch_input(host->sw, peer_id, &f, 1);
+	vswitch_input(runner->sw, peer_id, &f, 1);
 	return len;
 }
 
@@ -306,10 +306,10 @@ static void test_rx_plain(void **state)
 	assert_memory_equal(h + 12, fr, len);
 	assert_int_equal(vm_stats()->tx_packets, 1);
 	/* one buffer left; a frame larger than it does not fit without mergeable buffers */
-	assert_int_equal(vswitch_port_set_mtu(host->sw, peer_id, 9000), 0);
+	assert_int_equal(vswitch_port_set_mtu(runner->sw, peer_id, 9000), 0);
 	peer_send(fr, 1600);
 	assert_int_equal(vm_stats()->drops[VSW_DROP_OVERSIZE], 1);   /* larger than the port MTU */
-	assert_int_equal(vswitch_port_set_mtu(host->sw, vnet_port_id(vp), 9000), 0);
+	assert_int_equal(vswitch_port_set_mtu(runner->sw, vnet_port_id(vp), 9000), 0);
 	peer_send(fr, 1600);
 	assert_int_equal(vm_stats()->drops[VSW_DROP_TX_FULL], 1);
 	assert_int_equal(drain_used(&rxd, lens, 8), 0);   /* the buffer was put back, not consumed */

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The switch host: mailbox to the poller thread, FDB aging, extra poll items (see host.h). */
+/* The switch runner: mailbox to the poller thread, FDB aging, extra poll items (see runner.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "kite/dpu_poller.h"
+#include "../poller.h"
 #include "kite/log.h"
 #include "kite/ratelimit.h"
 
-#include "host.h"
+#include "runner.h"
 
 #define AGE_PERIOD_NS 1000000000ull
 
-unsigned vsw_host_poll(void *opaque)
+unsigned vsw_runner_poll(void *opaque)
 {
-	struct vsw_host *h = opaque;
+	struct vsw_runner *h = opaque;
 	unsigned work = 0;
 
 	if (!atomic_load_explicit(&h->poll_thread_known, memory_order_relaxed)) {
@@ -43,9 +43,9 @@ unsigned vsw_host_poll(void *opaque)
 	return work;
 }
 
-struct vsw_host *vsw_host_new(const struct vswitch_config *cfg, struct dpu_poller *poller, bool direct)
+struct vsw_runner *vsw_runner_new(const struct vswitch_config *cfg, struct dpu_poller *poller, bool direct)
 {
-	struct vsw_host *h = calloc(1, sizeof(*h));
+	struct vsw_runner *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
@@ -60,7 +60,7 @@ struct vsw_host *vsw_host_new(const struct vswitch_config *cfg, struct dpu_polle
 	pthread_mutex_init(&h->mb_lock, NULL);
 	pthread_cond_init(&h->mb_cond, NULL);
 	h->last_age_ns = rl_now_ns();
-	if (poller && poller_add(poller, vsw_host_poll, h) < 0) {
+	if (poller && poller_add(poller, vsw_runner_poll, h) < 0) {
 		log_err("vswitch: cannot add the switch to its poller");
 		vswitch_free(h->sw);
 		free(h);
@@ -69,12 +69,12 @@ struct vsw_host *vsw_host_new(const struct vswitch_config *cfg, struct dpu_polle
 	return h;
 }
 
-void vsw_host_free(struct vsw_host *h)
+void vsw_runner_free(struct vsw_runner *h)
 {
 	if (!h)
 		return;
 	if (h->poller)
-		poller_del(h->poller, vsw_host_poll, h);
+		poller_del(h->poller, vsw_runner_poll, h);
 	vswitch_free(h->sw);
 	pthread_mutex_destroy(&h->call_lock);
 	pthread_mutex_destroy(&h->mb_lock);
@@ -82,7 +82,7 @@ void vsw_host_free(struct vsw_host *h)
 	free(h);
 }
 
-void vsw_host_call(struct vsw_host *h, void (*fn)(struct vsw_host *h, void *arg), void *arg)
+void vsw_runner_call(struct vsw_runner *h, void (*fn)(struct vsw_runner *h, void *arg), void *arg)
 {
 	/* No poller thread, or called on it (a device op run by the poller): run in place. */
 	if (h->direct || !h->poller ||
@@ -109,11 +109,11 @@ struct item_arg {
 	int ret;
 };
 
-static void do_add_item(struct vsw_host *h, void *arg)
+static void do_add_item(struct vsw_runner *h, void *arg)
 {
 	struct item_arg *a = arg;
 
-	if (h->nitems >= VSW_HOST_MAX_ITEMS) {
+	if (h->nitems >= VSW_RUNNER_MAX_ITEMS) {
 		a->ret = -1;
 		return;
 	}
@@ -123,7 +123,7 @@ static void do_add_item(struct vsw_host *h, void *arg)
 	a->ret = 0;
 }
 
-static void do_del_item(struct vsw_host *h, void *arg)
+static void do_del_item(struct vsw_runner *h, void *arg)
 {
 	struct item_arg *a = arg;
 
@@ -135,17 +135,17 @@ static void do_del_item(struct vsw_host *h, void *arg)
 	}
 }
 
-int vsw_host_add_item(struct vsw_host *h, unsigned (*fn)(void *), void *opaque)
+int vsw_runner_add_item(struct vsw_runner *h, unsigned (*fn)(void *), void *opaque)
 {
 	struct item_arg a = { fn, opaque, 0 };
 
-	vsw_host_call(h, do_add_item, &a);
+	vsw_runner_call(h, do_add_item, &a);
 	return a.ret;
 }
 
-void vsw_host_del_item(struct vsw_host *h, unsigned (*fn)(void *), void *opaque)
+void vsw_runner_del_item(struct vsw_runner *h, unsigned (*fn)(void *), void *opaque)
 {
 	struct item_arg a = { fn, opaque, 0 };
 
-	vsw_host_call(h, do_del_item, &a);
+	vsw_runner_call(h, do_del_item, &a);
 }
