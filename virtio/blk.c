@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-blk on a raw image file. Every request is checked before any byte moves: a 16-byte
- * header in the device-readable part, a status byte at the end of the device-writable part,
- * data lengths in whole sectors and sectors inside the image. A request that breaks these rules
- * breaks the queue (DEVICE_NEEDS_RESET); an I/O error is an IOERR status, never a crash.
+ * virtio-blk on a raw image file. Every request goes through the parser kite-dpu uses too
+ * (virtio/blk_request.c) before any byte moves: a chain without a device-writable byte breaks the
+ * queue (DEVICE_NEEDS_RESET), any other bad request gets an IOERR or UNSUPP status (the rules are in
+ * include/kite/blk_request.h); an I/O error is an IOERR status, never a crash.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "blk_aio.h"
+#include "kite/blk_request.h"
 #include "kite/evloop.h"
 #include "kite/ratelimit.h"
 
@@ -35,17 +36,8 @@
 #define BLK_MAX_DISCARD  (1u << 22)        /* sectors per discard / write-zeroes segment (2 GiB) */
 #define BLK_BOUNCE_SIZE  (1u << 20)        /* O_DIRECT bounce buffer */
 
-struct blk_req_hdr {
-	uint32_t type;
-	uint32_t reserved;
-	uint64_t sector;
-} __attribute__((packed));
-
-struct blk_discard_seg {
-	uint64_t sector;
-	uint32_t num_sectors;
-	uint32_t flags;
-} __attribute__((packed));
+_Static_assert(VIRTIO_BLK_CONFIG_SIZE == offsetof(struct virtio_blk_config, max_secure_erase_sectors),
+	       "kite's virtio-blk config space ends after write_zeroes_may_unmap");
 
 struct blk_dev {
 	struct virtio_dev vdev;
@@ -57,9 +49,10 @@ struct blk_dev {
 	uint64_t size;             /* bytes, a multiple of 512 is exposed */
 	bool readonly, direct;
 	char id[VIRTIO_BLK_ID_BYTES];
-	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];
+	struct virtio_blk_config config;
 	void *bounce;              /* O_DIRECT only */
 	struct vq_elem elem;
+	struct blk_request req;    /* elem, parsed */
 	uint64_t reqs, errors;
 	/* token buckets (iops=, bps=); a refused request waits in the ring for throttle_fd */
 	struct ratelimit rl_ops, rl_bytes;
@@ -76,6 +69,7 @@ struct blk_aio_req {
 	unsigned q;
 	uint32_t type;
 	uint64_t expect;           /* bytes the transfer must move */
+	uint8_t *status_byte;
 	struct iovec iov[VQ_MAX_SEGS];
 	struct vq_elem elem;
 };
@@ -99,47 +93,11 @@ __attribute__((weak)) int blk_aio_fsync(struct blk_aio *aio, void *tag) { (void)
 __attribute__((weak)) void blk_aio_reap(struct blk_aio *aio) { (void)aio; }
 __attribute__((weak)) void blk_aio_drain(struct blk_aio *aio) { (void)aio; }
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void blk_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct blk_dev *blk = dev->priv;
 
-	memcpy(data, &blk->config[off], len);
-}
-
-/* Data segments of a read or write: the iovecs between the header and the status byte. */
-static unsigned data_iov(const struct vq_elem *e, bool write, struct iovec *out, uint64_t *total)
-{
-	unsigned n = 0;
-	uint64_t skip = write ? sizeof(struct blk_req_hdr) : 0;
-	uint64_t left = write ? e->out_len - sizeof(struct blk_req_hdr) : e->in_len - 1;
-	unsigned first = write ? 0 : e->out_num, last = write ? e->out_num : e->out_num + e->in_num;
-
-	*total = left;
-	for (unsigned i = first; i < last && left; i++) {
-		uint64_t l = e->iov[i].iov_len;
-		uint8_t *b = e->iov[i].iov_base;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		b += skip;
-		l -= skip;
-		skip = 0;
-		if (l > left)
-			l = left;
-		out[n].iov_base = b;
-		out[n].iov_len = l;
-		n++;
-		left -= l;
-	}
-	return n;
+	memcpy(data, (const uint8_t *)&blk->config + off, len);
 }
 
 /* Whole transfer through the aligned bounce buffer (O_DIRECT), chunk by chunk. */
@@ -216,28 +174,17 @@ static int blk_submit(struct blk_dev *blk, struct blk_aio_req *r, bool write, bo
 	return blk_aio_rw(blk->aio, write, dsync, r->iov, n, pos, r);
 }
 
-static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, uint64_t sector,
-		      struct blk_aio_req *async)
+/* A parsed read or write (its sectors are inside the image). */
+static uint8_t blk_rw(struct blk_dev *blk, struct blk_request *req, struct blk_aio_req *async)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	uint64_t total, pos;
-	unsigned n = data_iov(e, write, iov, &total);
+	bool write = req->op == BLK_REQ_WRITE;
+	struct iovec *iov = req->data;
+	unsigned n = req->ndata;
+	uint64_t total = req->len, pos = req->sector * VIRTIO_BLK_SECTOR;
 	/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): a write is durable
 	 * before it completes. */
 	bool dsync = write && !virtio_dev_has_feature(&blk->vdev, VIRTIO_BLK_F_FLUSH);
 
-	if (write && blk->readonly)
-		return VIRTIO_BLK_S_IOERR;
-	if (total % VIRTIO_BLK_SECTOR || sector > blk->size / VIRTIO_BLK_SECTOR ||
-	    total > blk->size - sector * VIRTIO_BLK_SECTOR) {
-		/* the guest controls this: one warning per device, then debug lines */
-		kite_log(blk->errors ? KITE_LOG_DEBUG : KITE_LOG_WARN,
-			 "%s: %s of %llu bytes at sector %llu outside the %llu-byte image or not whole sectors",
-			 blk->vdev.name, write ? "write" : "read", (unsigned long long)total,
-			 (unsigned long long)sector, (unsigned long long)blk->size);
-		return VIRTIO_BLK_S_IOERR;
-	}
-	pos = sector * VIRTIO_BLK_SECTOR;
 	if (async && blk_submit(blk, async, write, dsync, iov, n, pos, total) == 0)
 		return BLK_SUBMITTED;
 	if ((blk->direct ? bounce_rw(blk, write, iov, n, pos, total) : plain_rw(blk, write, iov, n, pos, total)) < 0 ||
@@ -249,130 +196,112 @@ static uint8_t blk_rw(struct blk_dev *blk, const struct vq_elem *e, bool write, 
 	return VIRTIO_BLK_S_OK;
 }
 
-static uint8_t blk_discard(struct blk_dev *blk, const struct vq_elem *e, bool zeroes)
+/* A parsed discard or write-zeroes (one segment inside the image). */
+static uint8_t blk_discard(struct blk_dev *blk, const struct blk_request *req)
 {
-	uint64_t off = sizeof(struct blk_req_hdr);
-	struct blk_discard_seg seg;
+	bool zeroes = req->op == BLK_REQ_WRITE_ZEROES;
+	off_t pos = (off_t)(req->sector * VIRTIO_BLK_SECTOR), len = (off_t)req->len;
+	int mode = zeroes ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
-	if (blk->readonly)
-		return VIRTIO_BLK_S_IOERR;
-	if (e->out_len - off == 0 || (e->out_len - off) % sizeof(seg) || e->out_len - off > sizeof(seg))
-		return VIRTIO_BLK_S_UNSUPP;      /* max_discard_seg = max_write_zeroes_seg = 1 */
-	vq_iov_to_buf(e->iov, e->out_num, off, &seg, sizeof(seg));
-	if (seg.num_sectors > BLK_MAX_DISCARD || seg.sector > blk->size / VIRTIO_BLK_SECTOR ||
-	    seg.num_sectors > blk->size / VIRTIO_BLK_SECTOR - seg.sector)
-		return VIRTIO_BLK_S_IOERR;
-	if ((seg.flags & ~1u) || (!zeroes && seg.flags))
-		return VIRTIO_BLK_S_UNSUPP;
-	{
-		off_t pos = (off_t)(seg.sector * VIRTIO_BLK_SECTOR), len = (off_t)seg.num_sectors * VIRTIO_BLK_SECTOR;
-		int mode = zeroes ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-
-		if (len == 0)
-			return VIRTIO_BLK_S_OK;
-		if (fallocate(blk->fd, mode, pos, len) == 0)
-			return VIRTIO_BLK_S_OK;
-		if (zeroes && fallocate(blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len) == 0)
-			return VIRTIO_BLK_S_OK;
-		if (!zeroes)
-			return VIRTIO_BLK_S_OK;  /* discard is a hint */
-		log_warn("%s: write-zeroes at byte %lld of %s failed: %m", blk->vdev.name, (long long)pos, blk->path);
-		return VIRTIO_BLK_S_IOERR;
-	}
+	if (fallocate(blk->fd, mode, pos, len) == 0)
+		return VIRTIO_BLK_S_OK;
+	if (zeroes && fallocate(blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len) == 0)
+		return VIRTIO_BLK_S_OK;
+	if (!zeroes)
+		return VIRTIO_BLK_S_OK;  /* discard is a hint */
+	log_warn("%s: write-zeroes at byte %lld of %s failed: %m", blk->vdev.name, (long long)pos, blk->path);
+	return VIRTIO_BLK_S_IOERR;
 }
 
 #define BLK_ASYNC (-2)
+
+/* What this device offers, for the shared parser. */
+static struct blk_req_limits blk_limits(const struct blk_dev *blk)
+{
+	return (struct blk_req_limits){ .capacity = blk->size / VIRTIO_BLK_SECTOR, .max_dwz_sectors = BLK_MAX_DISCARD,
+					.readonly = blk->readonly, .dwz = true };
+}
 
 /* One request. Returns bytes written into the driver's buffers, -1 if the queue broke, BLK_ASYNC if
  * io_uring took it (blk_aio_done() completes it). */
 static int blk_request(struct blk_dev *blk, unsigned q, struct virtqueue *vq, struct vq_elem *e)
 {
+	struct blk_req_limits lim = blk_limits(blk);
 	struct blk_aio_req *async = NULL;
-	struct blk_req_hdr hdr;
+	struct blk_request *req = &blk->req;
 	uint8_t status = VIRTIO_BLK_S_UNSUPP;
-	uint32_t written = 1;
 
-	if (e->out_len < sizeof(hdr) || e->in_len < 1) {
-		vq_set_broken(vq, "request %u: %llu header bytes and %llu status bytes (need 16 and 1)", e->id,
-			      (unsigned long long)e->out_len, (unsigned long long)e->in_len);
+	if (blk_request_parse(e, &lim, req) < 0) {
+		vq_set_broken(vq, "request %u: no device-writable byte for the status", e->id);
 		return -1;
 	}
-	vq_iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr));
 	blk->reqs++;
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT:
-	case VIRTIO_BLK_T_FLUSH:
-		if (blk->aio && (async = malloc(sizeof(*async)))) {
-			async->blk = blk;
-			async->q = q;
-			async->type = hdr.type;
-			memcpy(&async->elem, e, offsetof(struct vq_elem, iov) + (e->out_num + e->in_num) * sizeof(e->iov[0]));
-			if (hdr.type == VIRTIO_BLK_T_FLUSH) {
-				if (!blk->readonly && blk_aio_fsync(blk->aio, async) == 0) {
-					blk->async_reqs++;
-					return BLK_ASYNC;
-				}
-			} else {
-				status = blk_rw(blk, &async->elem, hdr.type == VIRTIO_BLK_T_OUT, hdr.sector, async);
-				if (status == BLK_SUBMITTED) {
-					blk->async_reqs++;
-					return BLK_ASYNC;
-				}
-				free(async);
-				async = NULL;
-				goto finish;
+	if (req->op == BLK_REQ_REFUSED) {
+		/* the guest controls this: one warning per device, then debug lines */
+		kite_log(blk->errors ? KITE_LOG_DEBUG : KITE_LOG_WARN,
+			 "%s: request type %u at sector %llu refused (%s): %s", blk->vdev.name, req->type,
+			 (unsigned long long)req->sector, req->status == VIRTIO_BLK_S_UNSUPP ? "unsupported" : "I/O error",
+			 req->why);
+		status = req->status;
+		goto finish;
+	}
+	if ((req->op == BLK_REQ_READ || req->op == BLK_REQ_WRITE || req->op == BLK_REQ_FLUSH) && blk->aio &&
+	    (async = malloc(sizeof(*async)))) {
+		async->blk = blk;
+		async->q = q;
+		async->type = req->type;
+		async->status_byte = req->status_byte;
+		memcpy(&async->elem, e, offsetof(struct vq_elem, iov) + (e->out_num + e->in_num) * sizeof(e->iov[0]));
+		if (req->op == BLK_REQ_FLUSH) {
+			if (!blk->readonly && blk_aio_fsync(blk->aio, async) == 0) {
+				blk->async_reqs++;
+				return BLK_ASYNC;
+			}
+		} else {
+			status = blk_rw(blk, req, async);
+			if (status == BLK_SUBMITTED) {
+				blk->async_reqs++;
+				return BLK_ASYNC;
 			}
 			free(async);
-			async = NULL;
+			goto finish;
 		}
-		break;
-	default:
-		break;
+		free(async);
 	}
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-		status = blk_rw(blk, e, false, hdr.sector, NULL);
+	switch (req->op) {
+	case BLK_REQ_READ:
+	case BLK_REQ_WRITE:
+		status = blk_rw(blk, req, NULL);
 		break;
-	case VIRTIO_BLK_T_OUT:
-		status = blk_rw(blk, e, true, hdr.sector, NULL);
-		break;
-	case VIRTIO_BLK_T_FLUSH:
+	case BLK_REQ_FLUSH:
 		status = VIRTIO_BLK_S_OK;
 		if (!blk->readonly && fdatasync(blk->fd) < 0) {
 			log_warn("%s: fdatasync of %s failed: %m", blk->vdev.name, blk->path);
 			status = VIRTIO_BLK_S_IOERR;
 		}
 		break;
-	case VIRTIO_BLK_T_GET_ID: {
-		size_t n = e->in_len - 1 < VIRTIO_BLK_ID_BYTES ? e->in_len - 1 : VIRTIO_BLK_ID_BYTES;
-
-		vq_buf_to_iov(&e->iov[e->out_num], e->in_num, 0, blk->id, n);
-		written += (uint32_t)n;
+	case BLK_REQ_GET_ID:
+		vq_buf_to_iov(req->data, req->ndata, 0, blk->id, req->len);
 		status = VIRTIO_BLK_S_OK;
 		break;
-	}
-	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		status = blk_discard(blk, e, hdr.type == VIRTIO_BLK_T_WRITE_ZEROES);
+	case BLK_REQ_DISCARD:
+	case BLK_REQ_WRITE_ZEROES:
+		status = blk_discard(blk, req);
 		break;
-	default:
-		status = VIRTIO_BLK_S_UNSUPP;
+	case BLK_REQ_REFUSED:
 		break;
 	}
 finish:
-	if (hdr.type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK && written == 1)
-		written += (uint32_t)(e->in_len - 1);
 	if (status != VIRTIO_BLK_S_OK)
 		blk->errors++;
-	vq_buf_to_iov(&e->iov[e->out_num], e->in_num, e->in_len - 1, &status, 1);
-	return (int)written;
+	*req->status_byte = status;
+	return 1 + (int)(status == VIRTIO_BLK_S_OK && (req->op == BLK_REQ_READ || req->op == BLK_REQ_GET_ID) ? req->len : 0);
 }
 
 /* Bytes a request moves (what the bandwidth bucket is charged). */
 static uint64_t request_bytes(const struct vq_elem *e)
 {
-	uint64_t out = e->out_len > sizeof(struct blk_req_hdr) ? e->out_len - sizeof(struct blk_req_hdr) : 0;
+	uint64_t out = e->out_len > sizeof(struct virtio_blk_outhdr) ? e->out_len - sizeof(struct virtio_blk_outhdr) : 0;
 	uint64_t in = e->in_len > 1 ? e->in_len - 1 : 0;
 
 	return out + in;
@@ -470,7 +399,7 @@ static void blk_aio_done(void *opaque, void *tag, int res)
 	if (vq->ready && !vq->broken) {
 		if (r->type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK)
 			written += (uint32_t)(r->elem.in_len - 1);
-		vq_buf_to_iov(&r->elem.iov[r->elem.out_num], r->elem.in_num, r->elem.in_len - 1, &status, 1);
+		*r->status_byte = status;
 		vq_push(vq, &r->elem, written);
 		virtio_dev_queue_done(&blk->vdev, r->q);
 	}
@@ -538,17 +467,18 @@ static const struct virtio_dev_ops blk_ops = {
 
 static void blk_fill_config(struct blk_dev *blk)
 {
-	uint8_t *c = blk->config;
+	struct virtio_blk_config *c = &blk->config;   /* little-endian host (see virtio_blk.h) */
 
-	put_le(c + 0, blk->size / VIRTIO_BLK_SECTOR, 8);   /* capacity */
-	put_le(c + 12, BLK_SEG_MAX, 4);                      /* seg_max */
-	put_le(c + 20, VIRTIO_BLK_SECTOR, 4);                /* blk_size */
-	put_le(c + 36, BLK_MAX_DISCARD, 4);                  /* max_discard_sectors */
-	put_le(c + 40, 1, 4);                                /* max_discard_seg */
-	put_le(c + 44, 1, 4);                                /* discard_sector_alignment */
-	put_le(c + 48, BLK_MAX_DISCARD, 4);                  /* max_write_zeroes_sectors */
-	put_le(c + 52, 1, 4);                                /* max_write_zeroes_seg */
-	c[56] = 1;                                           /* write_zeroes_may_unmap */
+	memset(c, 0, sizeof(*c));
+	c->capacity = blk->size / VIRTIO_BLK_SECTOR;
+	c->seg_max = BLK_SEG_MAX;
+	c->blk_size = VIRTIO_BLK_SECTOR;
+	c->max_discard_sectors = BLK_MAX_DISCARD;
+	c->max_discard_seg = 1;
+	c->discard_sector_alignment = 1;
+	c->max_write_zeroes_sectors = BLK_MAX_DISCARD;
+	c->max_write_zeroes_seg = 1;
+	c->write_zeroes_may_unmap = 1;
 }
 
 struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned index)

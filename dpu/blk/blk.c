@@ -11,6 +11,7 @@
 #include <linux/falloc.h>
 
 #include "../poller.h"
+#include "kite/blk_request.h"
 #include "kite/log.h"
 #include "kite/ratelimit.h"
 #include "kite/vhost_backend.h"
@@ -29,11 +30,7 @@ enum req_op { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD, OP_ZEROES };
 
 struct blk_req {
 	struct vq_elem elem;
-	struct iovec data[VQ_MAX_SEGS];   /* the data part of the chain (no header, no status) */
-	unsigned ndata;
-	uint64_t len;                      /* data bytes */
-	uint64_t sector;
-	uint8_t *status;
+	struct blk_request req;            /* the parsed chain: data part, sectors, status byte */
 	enum req_op op;
 	void *bounce;                      /* aligned buffer for O_DIRECT fix-ups and encryption */
 	size_t bounce_cap;
@@ -189,9 +186,8 @@ static unsigned retire(struct blk_queue *q, struct vhost_dev *dev)
 
 	while (q->ocount && q->order[q->ohead]->done) {
 		struct blk_req *r = q->order[q->ohead];
-		if (r->status)
-			*r->status = r->result;
-		vhost_dev_fill(dev, q->idx, &r->elem, r->status ? r->written + 1 : 0);
+		*r->req.status_byte = r->result;
+		vhost_dev_fill(dev, q->idx, &r->elem, r->written + 1);
 		r->next_free = q->free;
 		q->free = r;
 		q->ohead = (q->ohead + 1) % QUEUE_DEPTH;
@@ -209,25 +205,25 @@ static void complete_io(struct blk_queue *q, struct vhost_dev *dev, struct blk_r
 	q->inflight--;
 	switch (r->op) {
 	case OP_READ:
-		if (res < 0 || (uint64_t)res != r->len) {
+		if (res < 0 || (uint64_t)res != r->req.len) {
 			status = VIRTIO_BLK_S_IOERR;
 			break;
 		}
 		if (q->crypt)
-			blk_crypt_run(q->crypt, false, r->bounce, r->len, r->sector);
+			blk_crypt_run(q->crypt, false, r->bounce, r->req.len, r->req.sector);
 		if (r->use_bounce)
-			vq_buf_to_iov(r->data, r->ndata, 0, r->bounce, r->len);
-		written = (uint32_t)r->len;
+			vq_buf_to_iov(r->req.data, r->req.ndata, 0, r->bounce, r->req.len);
+		written = (uint32_t)r->req.len;
 		stat_add(&q->st.reads, 1);
-		stat_add(&q->st.read_bytes, r->len);
+		stat_add(&q->st.read_bytes, r->req.len);
 		break;
 	case OP_WRITE:
-		if (res < 0 || (uint64_t)res != r->len) {
+		if (res < 0 || (uint64_t)res != r->req.len) {
 			status = VIRTIO_BLK_S_IOERR;
 			break;
 		}
 		stat_add(&q->st.writes, 1);
-		stat_add(&q->st.write_bytes, r->len);
+		stat_add(&q->st.write_bytes, r->req.len);
 		break;
 	case OP_FLUSH:
 	case OP_DISCARD:
@@ -296,78 +292,45 @@ static bool bounce_reserve(struct blk_req *r, size_t len)
 	return true;
 }
 
-/* Copy the iovecs [skip, skip+len) of the chain's segments [first, first+n) into r->data. */
-static void set_data(struct blk_req *r, const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len)
-{
-	r->ndata = 0;
-	r->len = len;
-	for (unsigned i = 0; i < n && len; i++) {
-		uint64_t l = iov[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		uint64_t take = l - skip < len ? l - skip : len;
-		r->data[r->ndata].iov_base = (char *)iov[i].iov_base + skip;
-		r->data[r->ndata].iov_len = take;
-		r->ndata++;
-		len -= take;
-		skip = 0;
-	}
-}
-
 static bool data_aligned(const struct blk_req *r)
 {
-	for (unsigned i = 0; i < r->ndata; i++)
-		if (((uintptr_t)r->data[i].iov_base | r->data[i].iov_len) & 511)
+	for (unsigned i = 0; i < r->req.ndata; i++)
+		if (((uintptr_t)r->req.data[i].iov_base | r->req.data[i].iov_len) & 511)
 			return false;
 	return true;
 }
 
-/* Returns 1 if submitted to io_uring, 0 if completed here (status set). */
+/* What this volume offers, for the shared parser. */
+static struct blk_req_limits volume_limits(const struct blk_volume *v)
+{
+	return (struct blk_req_limits){ .capacity = v->capacity, .max_rw_bytes = MAX_REQ_BYTES,
+					.max_dwz_sectors = DISCARD_MAX_SECTORS, .readonly = v->readonly,
+					.dwz = !v->readonly && !v->has_key };
+}
+
+/* Returns 1 if submitted to io_uring, 0 if completed here (status set), -1 if the chain has no
+ * place for a status (the caller breaks the queue). */
 static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r)
 {
 	struct blk_volume *v = q->vol;
-	struct vq_elem *e = &r->elem;
-	struct virtio_blk_outhdr hdr;
+	struct blk_req_limits lim = volume_limits(v);
+	struct blk_request *p = &r->req;
 	struct io_uring_sqe *sqe;
 
-	r->status = NULL;
 	r->use_bounce = false;
 	r->done = false;
-	/* status: the last byte of the writable part */
-	if (e->in_num == 0 || e->in_len == 0) {
-		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
+	if (blk_request_parse(&r->elem, &lim, p) < 0)
+		return -1;
+	switch (p->op) {
+	case BLK_REQ_REFUSED:
+		req_done(q, dev, r, p->status, 0);
 		return 0;
-	}
-	const struct iovec *last = &e->iov[e->out_num + e->in_num - 1];
-	if (last->iov_len == 0) {
-		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
-		return 0;
-	}
-	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
-	if (e->out_len < sizeof(hdr) || vq_iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
-		req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
-		return 0;
-	}
-	uint64_t out_data = e->out_len - sizeof(hdr), in_data = e->in_len - 1;
-	r->sector = hdr.sector;
+	case BLK_REQ_READ:
+	case BLK_REQ_WRITE: {
+		bool wr = p->op == BLK_REQ_WRITE;
+		uint64_t len = p->len, pos = p->sector * VIRTIO_BLK_SECTOR;
 
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT: {
-		bool wr = hdr.type == VIRTIO_BLK_T_OUT;
-		uint64_t len = wr ? out_data : in_data;
-		if ((wr && in_data) || (!wr && out_data) || len == 0 || len % 512 || len > MAX_REQ_BYTES ||
-		    hdr.sector > v->capacity || len / 512 > v->capacity - hdr.sector || (wr && v->readonly)) {
-			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
-			return 0;
-		}
 		r->op = wr ? OP_WRITE : OP_READ;
-		if (wr)
-			set_data(r, e->iov, e->out_num, sizeof(hdr), len);
-		else
-			set_data(r, e->iov + e->out_num, e->in_num, 0, len);
 		r->use_bounce = q->crypt || (v->direct && !data_aligned(r));
 		if (r->use_bounce && !bounce_reserve(r, len)) {
 			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
@@ -376,17 +339,17 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 		sqe = io_uring_get_sqe(&q->ring);
 		if (r->use_bounce) {
 			if (wr) {
-				vq_iov_to_buf(r->data, r->ndata, 0, r->bounce, len);
+				vq_iov_to_buf(p->data, p->ndata, 0, r->bounce, len);
 				if (q->crypt)
-					blk_crypt_run(q->crypt, true, r->bounce, len, r->sector);
-				io_uring_prep_write(sqe, v->fd, r->bounce, (unsigned)len, hdr.sector * 512);
+					blk_crypt_run(q->crypt, true, r->bounce, len, p->sector);
+				io_uring_prep_write(sqe, v->fd, r->bounce, (unsigned)len, pos);
 			} else {
-				io_uring_prep_read(sqe, v->fd, r->bounce, (unsigned)len, hdr.sector * 512);
+				io_uring_prep_read(sqe, v->fd, r->bounce, (unsigned)len, pos);
 			}
 		} else if (wr) {
-			io_uring_prep_writev(sqe, v->fd, r->data, r->ndata, hdr.sector * 512);
+			io_uring_prep_writev(sqe, v->fd, p->data, p->ndata, pos);
 		} else {
-			io_uring_prep_readv(sqe, v->fd, r->data, r->ndata, hdr.sector * 512);
+			io_uring_prep_readv(sqe, v->fd, p->data, p->ndata, pos);
 		}
 		/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): every write
 		 * is durable before it completes. */
@@ -394,7 +357,7 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 			sqe->rw_flags |= RWF_DSYNC;
 		break;
 	}
-	case VIRTIO_BLK_T_FLUSH:
+	case BLK_REQ_FLUSH:
 		if (v->readonly) {
 			req_done(q, dev, r, VIRTIO_BLK_S_OK, 0);
 			return 0;
@@ -404,38 +367,22 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 		sqe = io_uring_get_sqe(&q->ring);
 		io_uring_prep_fsync(sqe, v->fd, IORING_FSYNC_DATASYNC);
 		break;
-	case VIRTIO_BLK_T_GET_ID: {
-		if (in_data == 0) {
-			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
-			return 0;
-		}
-		uint64_t n = in_data < VIRTIO_BLK_ID_BYTES ? in_data : VIRTIO_BLK_ID_BYTES;
-		size_t done = vq_buf_to_iov(e->iov + e->out_num, e->in_num, 0, v->serial, n);
+	case BLK_REQ_GET_ID: {
+		size_t done = vq_buf_to_iov(p->data, p->ndata, 0, v->serial, p->len);
+
 		stat_add(&q->st.get_ids, 1);
 		req_done(q, dev, r, VIRTIO_BLK_S_OK, (uint32_t)done);
 		return 0;
 	}
-	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES: {
-		struct virtio_blk_discard_write_zeroes seg;
-		bool discard = hdr.type == VIRTIO_BLK_T_DISCARD;
-		if (v->readonly || v->has_key) {
-			req_done(q, dev, r, v->readonly ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_UNSUPP, 0);
-			return 0;
-		}
-		if (out_data != sizeof(seg) || in_data ||
-		    vq_iov_to_buf(e->iov, e->out_num, sizeof(hdr), &seg, sizeof(seg)) != sizeof(seg) ||
-		    seg.num_sectors == 0 || seg.num_sectors > DISCARD_MAX_SECTORS || seg.sector > v->capacity ||
-		    seg.num_sectors > v->capacity - seg.sector || (discard && seg.flags) || (seg.flags & ~1u)) {
-			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
-			return 0;
-		}
+	case BLK_REQ_DISCARD:
+	case BLK_REQ_WRITE_ZEROES: {
+		bool discard = p->op == BLK_REQ_DISCARD;
+		int mode = FALLOC_FL_KEEP_SIZE | (discard || p->unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+
 		r->op = discard ? OP_DISCARD : OP_ZEROES;
 		stat_add(discard ? &q->st.discards : &q->st.write_zeroes, 1);
-		int mode = FALLOC_FL_KEEP_SIZE |
-			   (discard || (seg.flags & 1) ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
 		sqe = io_uring_get_sqe(&q->ring);
-		io_uring_prep_fallocate(sqe, v->fd, mode, seg.sector * 512, (uint64_t)seg.num_sectors * 512);
+		io_uring_prep_fallocate(sqe, v->fd, mode, p->sector * VIRTIO_BLK_SECTOR, p->len);
 		break;
 	}
 	default:
@@ -499,10 +446,16 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 			}
 			rl_take(&q->iops_rl, 1, now);
 		}
+		int started = req_start(q, dev, r);
+
+		if (started < 0) {
+			vq_set_broken(vq, "request %u: no device-writable byte for the status", r->elem.id);
+			break;
+		}
 		q->free = r->next_free;
 		q->order[(q->ohead + q->ocount) % QUEUE_DEPTH] = r;
 		q->ocount++;
-		if (req_start(q, dev, r))
+		if (started)
 			submitted++;
 		else
 			done++;

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target for the kite-dpu block request parser (dpu/blk/blk.c): virtio-blk chains with arbitrary
- * header / data / status layout reach a real volume (1 MiB image in a temporary directory, io_uring)
- * through the real vhost-user backend. Three volumes: plain, encrypted (AES-256-XTS, bounce buffers)
- * and read-only. Setup, once: a frontend per volume in this process connects, negotiates and maps one
- * 1 MiB memfd region holding a split ring; the control loop thread then stops and the target polls
- * the queues itself (poller without a thread), so a run is deterministic.
+ * Fuzz target for the shared virtio-blk request parser (virtio/blk_request.c) through both programs
+ * that use it: virtio-blk chains with arbitrary header / data / status layout reach
+ *  - kite-dpu volumes (dpu/blk/blk.c; 1 MiB image in a temporary directory, io_uring) through the
+ *    real vhost-user backend: plain, encrypted (AES-256-XTS, bounce buffers) and read-only. A
+ *    frontend per volume in this process connects, negotiates and maps one 1 MiB memfd region
+ *    holding a split ring; the control loop thread then stops and the target polls the queues
+ *    itself (poller without a thread), so a run is deterministic;
+ *  - kite's device (virtio/blk.c, synchronous I/O on a 1 MiB image) on the virtio-mmio transport,
+ *    driven through its registers like a guest driver would, kicks dispatched by polling kite's
+ *    event loop once.
  *
- * Input: u8 (bits 0-4: chains - 1, bits 5-6: volume 0..2, modulo 3), then per chain: u8 nseg (1..8 used) and nseg x { u16 offset, u16 len, u8 flags }
+ * Input: u8 (bits 0-4: chains - 1, bits 5-6: device 0..3: dpu plain, dpu encrypted, dpu read-only,
+ * kite), then per chain: u8 nseg (1..8 used) and nseg x { u16 offset, u16 len, u8 flags }
  * (offset in 16-byte units inside the data area, flags bit0 = device-writable), then the rest of the
  * input is copied to the start of the data area (headers, discard segments, data).
- * Checks: every chain comes back (within a bound); its used length fits its writable bytes; a chain
- * with a writable last byte gets a status in {OK, IOERR, UNSUPP}.
+ * Checks: every chain with a device-writable byte comes back (within a bound); its used length fits
+ * its writable bytes; a chain with a writable last byte gets a status in {OK, IOERR, UNSUPP}. A chain
+ * without a writable byte has no place for a status: kite's queue must break (DEVICE_NEEDS_RESET,
+ * then the harness resets the device) and must break for nothing else; kite-dpu would stop serving
+ * the queue for good, so such chains are not posted to it (the parser's unit test covers it).
  *
  * Builds: meson test (suite 'unit') with fuzz_regress.c over tests/fuzz/corpus/blk_request/ and
  * generated inputs; with clang also fuzz_blk_request_libfuzzer.
@@ -29,8 +37,13 @@
 
 #include "fuzz_regress.h"
 #include "../../dpu/poller.h"
+#include "kite/blockdev.h"
 #include "kite/evloop.h"
+#include "kite/iobus.h"
 #include "kite/log.h"
+#include "kite/virtio_dev.h"
+#include "kite/virtio_mmio.h"
+#include "kite/vm.h"
 #include "kite/vhost_frontend.h"
 #include "kite/virtqueue.h"
 #include "kite/vhost_user.h"
@@ -46,19 +59,24 @@
 #define MAX_SEGS 8
 #define POLL_BOUND 2000000u
 
-/* One volume with its own frontend connection, guest memory and ring. */
+/* One device with its own guest memory and ring: a kite-dpu volume with its own frontend
+ * connection, or kite's virtio-blk device on virtio-mmio. */
 struct rig {
 	const char *what;
+	bool kite;
 	char image[96], sock[96];
 	struct blk_volume *vol;
 	struct vu_frontend fe;
+	struct vm vm;
+	struct blk_dev *blk;
 	int memfd, kick, call;
 	uint8_t *mem;
 	struct guest_mem gm;
 	struct vring_drv vq;
 };
 
-#define NR_RIGS 3   /* plain, encrypted (AES-XTS bounce path), read-only */
+#define NR_RIGS 4   /* dpu: plain, encrypted (AES-XTS bounce path), read-only; kite */
+#define KITE_RIG 3
 
 static struct {
 	bool ready;
@@ -70,6 +88,7 @@ static struct {
 
 static struct {
 	unsigned long inputs, chains, refused_by_driver, status[3], no_status, per_rig[NR_RIGS];
+	unsigned long kite_resets, dpu_no_status_skipped;
 } st;
 
 static void *loop_thread(void *arg)
@@ -91,8 +110,15 @@ static void cleanup(void)
 {
 	for (unsigned i = 0; i < NR_RIGS; i++) {
 		struct rig *g = &env.rig[i];
-		vuf_close(&g->fe);
-		blk_volume_free(g->vol);
+		if (g->kite) {
+			blk_destroy(g->blk);
+			evloop_free(g->vm.loop);
+			iobus_free(g->vm.mmio);
+			iobus_free(g->vm.pio);
+		} else {
+			vuf_close(&g->fe);
+			blk_volume_free(g->vol);
+		}
 		unlink(g->image);
 		unlink(g->sock);
 	}
@@ -103,7 +129,7 @@ static void cleanup(void)
 
 static void rig_volume(struct rig *g, unsigned i)
 {
-	static const char *const what[NR_RIGS] = { "plain", "encrypted", "read-only" };
+	static const char *const what[KITE_RIG] = { "plain", "encrypted", "read-only" };
 	struct blk_volume_params p = { .name = what[i], .num_queues = 1, .no_direct = true };
 
 	g->what = what[i];
@@ -126,7 +152,8 @@ static void rig_volume(struct rig *g, unsigned i)
 		fail("cannot create a volume");
 }
 
-static void rig_connect(struct rig *g)
+/* The rig's guest memory: one 1 MiB memfd region at guest address 0. Returns it. */
+static struct gm_region rig_memory(struct rig *g)
 {
 	g->memfd = memfd_create("fuzz-blk-ram", MFD_CLOEXEC);
 	if (g->memfd < 0 || ftruncate(g->memfd, MEM_SIZE) < 0)
@@ -137,6 +164,13 @@ static void rig_connect(struct rig *g)
 	struct gm_region r = { .gpa = 0, .size = MEM_SIZE, .uva = (uint64_t)(uintptr_t)g->mem, .hva = g->mem,
 			       .fd = g->memfd };
 	gm_add(&g->gm, &r);
+	return r;
+}
+
+static void rig_connect(struct rig *g)
+{
+	struct gm_region r = rig_memory(g);
+
 	g->kick = eventfd(0, EFD_CLOEXEC);
 	g->call = eventfd(0, EFD_CLOEXEC);
 	struct vring_drv_config c = { .size = QSIZE, .desc = 0, .driver = 0x1000, .device = 0x2000 };
@@ -148,6 +182,89 @@ static void rig_connect(struct rig *g)
 	    vuf_start_vring(&g->fe, 0, QSIZE, r.uva + c.desc, r.uva + c.driver, r.uva + c.device, 0, g->kick,
 			    g->call) < 0)
 		fail("cannot start a volume's queue through vhost-user");
+}
+
+/* ---- kite's device: the parts of vmm/vm.c it calls, and a driver on virtio-mmio ---- */
+
+void vm_request_exit(struct vm *vm, int status)
+{
+	(void)vm;
+	(void)status;
+}
+
+int vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
+{
+	(void)vm;
+	(void)gsi;
+	(void)level;
+	return 0;
+}
+
+static uint32_t mmio_rd(struct rig *g, uint32_t off)
+{
+	uint32_t v = 0;
+
+	iobus_access(g->vm.mmio, KITE_VIRTIO_MMIO_BASE + off, (uint8_t *)&v, 4, false);
+	return v;
+}
+
+static void mmio_wr(struct rig *g, uint32_t off, uint32_t v)
+{
+	iobus_access(g->vm.mmio, KITE_VIRTIO_MMIO_BASE + off, (uint8_t *)&v, 4, true);
+}
+
+static void rig_kite_device(struct rig *g)
+{
+	struct blk_options o = { .transport = VIRTIO_TRANSPORT_MMIO, .sync_io = true };
+
+	g->what = "kite";
+	g->kite = true;
+	snprintf(g->image, sizeof(g->image), "%s/kite.img", env.dir);
+	int fd = open(g->image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
+		fail("cannot create an image");
+	close(fd);
+	g->vm.kvm_fd = g->vm.vm_fd = g->vm.mem_fd = -1;
+	g->vm.pio = iobus_new("pio");
+	g->vm.mmio = iobus_new("mmio");
+	g->vm.loop = evloop_new();
+	if (!g->vm.pio || !g->vm.mmio || !g->vm.loop)
+		fail("cannot create kite's buses or event loop");
+	o.path = g->image;
+	o.id = "kite-fuzz";
+	g->blk = blk_create(&g->vm, &o, 0);
+	if (!g->blk)
+		fail("cannot create kite's virtio-blk device");
+	if (mmio_rd(g, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC || mmio_rd(g, VIRTIO_MMIO_DEVICE_ID) != VIRTIO_ID_BLOCK)
+		fail("kite's virtio-blk is not at the first virtio-mmio window");
+}
+
+/* Reset kite's device and bring its queue up on a fresh ring (FLUSH negotiated: no O_DSYNC writes). */
+static void rig_kite_start(struct rig *g)
+{
+	struct vring_drv_config c = { .size = QSIZE, .desc = 0, .driver = 0x1000, .device = 0x2000 };
+
+	mmio_wr(g, VIRTIO_MMIO_STATUS, 0);
+	memset(g->mem, 0, DATA_OFF);
+	if (vring_drv_init(&g->vq, &g->gm, &c) < 0)
+		fail("cannot set the ring up");
+	mmio_wr(g, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	mmio_wr(g, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	mmio_wr(g, VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_BLK_F_FLUSH);
+	mmio_wr(g, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	mmio_wr(g, VIRTIO_MMIO_DRIVER_FEATURES, 1u << (VIRTIO_F_VERSION_1 - 32));
+	mmio_wr(g, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	mmio_wr(g, VIRTIO_MMIO_QUEUE_SEL, 0);
+	mmio_wr(g, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	mmio_wr(g, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)c.desc);
+	mmio_wr(g, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)c.driver);
+	mmio_wr(g, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)c.device);
+	mmio_wr(g, VIRTIO_MMIO_QUEUE_READY, 1);
+	mmio_wr(g, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+					 VIRTIO_STATUS_DRIVER_OK);
+	if (mmio_rd(g, VIRTIO_MMIO_STATUS) != (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+					       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK))
+		fail("kite's virtio-blk did not accept the driver");
 }
 
 static void init(void)
@@ -162,16 +279,20 @@ static void init(void)
 	env.poller = poller_new(-1, false);
 	if (!env.loop || !env.poller)
 		fail("cannot create the event loop or the poller");
-	for (unsigned i = 0; i < NR_RIGS; i++)
+	for (unsigned i = 0; i < KITE_RIG; i++)
 		rig_volume(&env.rig[i], i);
+	rig_kite_device(&env.rig[KITE_RIG]);
+	struct gm_region kr = rig_memory(&env.rig[KITE_RIG]);
+	gm_add(&env.rig[KITE_RIG].vm.mem, &kr);
+	rig_kite_start(&env.rig[KITE_RIG]);
 	if (pthread_create(&tid, NULL, loop_thread, env.loop))
 		fail("cannot start the control loop thread");
-	for (unsigned i = 0; i < NR_RIGS; i++)
+	for (unsigned i = 0; i < KITE_RIG; i++)
 		rig_connect(&env.rig[i]);
 	/* From here on this thread alone runs the queues. */
 	evloop_stop(env.loop);
 	pthread_join(tid, NULL);
-	if (poller_nr_items(env.poller) != NR_RIGS)
+	if (poller_nr_items(env.poller) != KITE_RIG)
 		fail("a volume's queue is not on the poller");
 	atexit(cleanup);
 	env.ready = true;
@@ -186,6 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct chain { uint64_t wbytes; uint64_t last_gpa; bool last_w; } ch[MAX_CHAINS];
 	unsigned nch = 0, pending = 0;
+	bool no_status_posted = false;
 	size_t pos = 0;
 
 	if (!env.ready)
@@ -240,13 +362,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned s = 1; s < nbufs[c]; s++)
 			if (bufs[c][s - 1].write && !bufs[c][s].write)
 				order_ok = false;
+		if (!ch[c].wbytes && !g->kite) {
+			st.dpu_no_status_skipped++;   /* would stop the volume's queue for good */
+			continue;
+		}
 		if (!order_ok || vring_drv_add(&g->vq, bufs[c], nbufs[c], false, &ch[c]) < 0) {
 			st.refused_by_driver++;
 			continue;
 		}
+		no_status_posted |= !ch[c].wbytes;
 		pending++;
 		st.chains++;
 	}
+	if (g->kite && pending)
+		mmio_wr(g, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	for (unsigned round = 0; pending; round++) {
 		uint32_t len;
 		void *tok;
@@ -254,10 +383,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (round > POLL_BOUND)
 			fail("requests were never completed");
-		poller_run_once(env.poller);
+		if (g->kite)
+			evloop_run_once(g->vm.loop, 0);
+		else
+			poller_run_once(env.poller);
 		while ((r = vring_drv_get_used(&g->vq, &len, &tok)) == 1) {
 			struct chain *c = tok;
 			pending--;
+			if (!c->wbytes)
+				fail("a chain without a device-writable byte came back");
 			if (len > c->wbytes)
 				fail("used length larger than the chain's writable bytes");
 			if (!c->last_w) {
@@ -271,6 +405,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (r < 0)
 			fail("the device returned a bad used entry");
+		if (g->kite && (mmio_rd(g, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET)) {
+			if (!no_status_posted)
+				fail("kite broke the queue, yet every chain had a place for its status");
+			st.kite_resets++;
+			rig_kite_start(g);
+			break;
+		}
 		if (round > 1000)
 			sched_yield();
 	}
@@ -340,13 +481,14 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 
 int fuzz_report(void)
 {
-	printf("fuzz_blk_request: %lu inputs (plain %lu, encrypted %lu, read-only %lu), %lu chains (%lu not "
-	       "postable): status ok %lu, ioerr %lu, unsupp %lu, no status byte %lu\n", st.inputs, st.per_rig[0],
-	       st.per_rig[1], st.per_rig[2], st.chains, st.refused_by_driver,
-	       st.status[VIRTIO_BLK_S_OK], st.status[VIRTIO_BLK_S_IOERR], st.status[VIRTIO_BLK_S_UNSUPP],
-	       st.no_status);
+	printf("fuzz_blk_request: %lu inputs (dpu plain %lu, encrypted %lu, read-only %lu; kite %lu), %lu chains "
+	       "(%lu not postable, %lu without a writable byte kept from kite-dpu): status ok %lu, ioerr %lu, "
+	       "unsupp %lu, status byte not checked %lu; kite queue broken and reset %lu times\n", st.inputs,
+	       st.per_rig[0], st.per_rig[1], st.per_rig[2], st.per_rig[KITE_RIG], st.chains, st.refused_by_driver,
+	       st.dpu_no_status_skipped, st.status[VIRTIO_BLK_S_OK], st.status[VIRTIO_BLK_S_IOERR],
+	       st.status[VIRTIO_BLK_S_UNSUPP], st.no_status, st.kite_resets);
 	if (!st.status[VIRTIO_BLK_S_OK] || !st.status[VIRTIO_BLK_S_IOERR] || !st.status[VIRTIO_BLK_S_UNSUPP] ||
-	    !st.per_rig[0] || !st.per_rig[1] || !st.per_rig[2]) {
+	    !st.per_rig[0] || !st.per_rig[1] || !st.per_rig[2] || !st.per_rig[KITE_RIG] || !st.kite_resets) {
 		printf("fuzz_blk_request: the run did not produce every status (ok, ioerr, unsupp)\n");
 		return 1;
 	}
