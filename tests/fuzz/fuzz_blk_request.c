@@ -246,6 +246,7 @@ static void rig_kite_start(struct rig *g)
 
 	mmio_wr(g, VIRTIO_MMIO_STATUS, 0);
 	memset(g->mem, 0, DATA_OFF);
+	vring_drv_free(&g->vq);      /* the previous ring's driver state, if any */
 	if (vring_drv_init(&g->vq, &g->gm, &c) < 0)
 		fail("cannot set the ring up");
 	mmio_wr(g, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
