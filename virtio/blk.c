@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -54,11 +53,8 @@ struct blk_dev {
 	struct vq_elem elem;
 	struct blk_request req;    /* elem, parsed */
 	uint64_t reqs, errors;
-	/* token buckets (iops=, bps=); a refused request waits in the ring for throttle_fd */
-	struct ratelimit rl_ops, rl_bytes;
-	int throttle_fd;
-	bool throttle_armed;
-	uint64_t throttled;
+	/* iops=, bps=: a refused request waits in the ring for the limiter's timer */
+	struct rate_limiter rl;
 	struct blk_aio *aio;       /* io_uring engine, NULL = synchronous I/O */
 	uint64_t async_reqs;
 };
@@ -307,37 +303,6 @@ static uint64_t request_bytes(const struct vq_elem *e)
 	return out + in;
 }
 
-/* Admit one request through both buckets, or arm the retry timer and refuse. */
-static bool blk_admit(struct blk_dev *blk, const struct vq_elem *e)
-{
-	uint64_t now = rl_now_ns(), bytes = request_bytes(e), wait_ns = 0;
-
-	if (rl_unlimited(&blk->rl_ops) && rl_unlimited(&blk->rl_bytes))
-		return true;
-	if (!rl_unlimited(&blk->rl_ops) && rl_available(&blk->rl_ops, now) < 1)
-		wait_ns = 1000000000ULL / blk->rl_ops.rate;
-	else if (!rl_unlimited(&blk->rl_bytes) && bytes &&
-		 rl_available(&blk->rl_bytes, now) < (bytes < blk->rl_bytes.burst ? bytes : blk->rl_bytes.burst))
-		wait_ns = (bytes < blk->rl_bytes.burst ? bytes : blk->rl_bytes.burst) * 1000000000ULL / blk->rl_bytes.rate;
-	if (!wait_ns) {
-		rl_take(&blk->rl_ops, 1, now);
-		if (bytes)
-			rl_take(&blk->rl_bytes, bytes, now);
-		return true;
-	}
-	blk->throttled++;
-	if (!blk->throttle_armed && blk->throttle_fd >= 0) {
-		struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait_ns / 1000000000ULL),
-							.tv_nsec = (long)(wait_ns % 1000000000ULL) } };
-
-		if (!its.it_value.tv_sec && its.it_value.tv_nsec < 100000)
-			its.it_value.tv_nsec = 100000;
-		if (timerfd_settime(blk->throttle_fd, 0, &its, NULL) == 0)
-			blk->throttle_armed = true;
-	}
-	return false;
-}
-
 static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 {
 	struct blk_dev *blk = dev->priv;
@@ -345,13 +310,13 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 	unsigned served = 0;
 	int r;
 
-	if (blk->throttle_armed)
+	if (rate_limiter_waiting(&blk->rl))
 		return;          /* the timer resumes the queue */
 	for (;;) {
 		while ((r = vq_pop(vq, &blk->elem)) == 1) {
 			int written;
 
-			if (!blk_admit(blk, &blk->elem)) {
+			if (!rate_limiter_admit(&blk->rl, request_bytes(&blk->elem), 0)) {
 				vq_unpop(vq, &blk->elem);
 				goto out;
 			}
@@ -410,13 +375,14 @@ static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 {
 	struct blk_dev *blk = opaque;
 	struct virtio_dev *dev = &blk->vdev;
-	uint64_t ticks;
 
+	(void)fd;
 	(void)events;
-	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		return;
 	pthread_mutex_lock(&dev->lock);
-	blk->throttle_armed = false;
+	if (!rate_limiter_timer_fired(&blk->rl)) {
+		pthread_mutex_unlock(&dev->lock);
+		return;
+	}
 	if ((dev->status & VIRTIO_STATUS_DRIVER_OK) && !(dev->status & VIRTIO_STATUS_NEEDS_RESET) &&
 	    dev->q[0].enabled && dev->q[0].vq.ready && !dev->q[0].vq.broken)
 		blk_queue_notify(dev, 0);
@@ -425,19 +391,15 @@ static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 
 static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
 {
-	uint64_t now = rl_now_ns();
+	int fd;
 
-	rl_init(&blk->rl_ops, o->iops, 0, now);
-	rl_init(&blk->rl_bytes, o->bps, 0, now);
-	blk->throttle_fd = -1;
-	if (!o->iops && !o->bps)
+	rate_limiter_init(&blk->rl, o->iops, 0, o->bps, 0, rl_now_ns());
+	if (!rate_limiter_active(&blk->rl))
 		return 0;
-	blk->throttle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (blk->throttle_fd < 0 || evloop_add(blk->vdev.vm->loop, blk->throttle_fd, EPOLLIN, on_throttle_timer, blk) < 0) {
+	fd = rate_limiter_timer_open(&blk->rl);
+	if (fd < 0 || evloop_add(blk->vdev.vm->loop, fd, EPOLLIN, on_throttle_timer, blk) < 0) {
 		log_err("%s: rate limit timer: %s", blk->vdev.name, strerror(errno));
-		if (blk->throttle_fd >= 0)
-			close(blk->throttle_fd);
-		blk->throttle_fd = -1;
+		rate_limiter_timer_close(&blk->rl);
 		return -1;
 	}
 	return 0;
@@ -446,11 +408,8 @@ static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
 static void blk_reset(struct virtio_dev *dev)
 {
 	struct blk_dev *blk = dev->priv;
-	struct itimerspec off = { 0 };
 
-	if (blk->throttle_fd >= 0)
-		timerfd_settime(blk->throttle_fd, 0, &off, NULL);
-	blk->throttle_armed = false;
+	rate_limiter_timer_stop(&blk->rl);
 	/* the queues are already reset: what completes now is dropped, and the guest's status write
 	 * returns only once nothing of the old rings is in flight */
 	if (blk->aio)
@@ -494,7 +453,7 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 		return NULL;
 	}
 	blk->fd = -1;
-	blk->throttle_fd = -1;
+	rate_limiter_init(&blk->rl, 0, 0, 0, 0, 0);
 	snprintf(name, sizeof(name), "virtio-blk%u", index);
 	blk->path = strdup(o->path);
 	blk->readonly = o->readonly;
@@ -571,11 +530,11 @@ void blk_destroy(struct blk_dev *blk)
 		log_info("%s: %llu of %llu requests served through io_uring", blk->vdev.name,
 			 (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs);
 	}
-	if (blk->throttle_fd >= 0) {
-		evloop_del(blk->vdev.vm->loop, blk->throttle_fd);
-		close(blk->throttle_fd);
+	if (blk->rl.timer_fd >= 0) {
+		evloop_del(blk->vdev.vm->loop, blk->rl.timer_fd);
+		rate_limiter_timer_close(&blk->rl);
 		log_info("%s: %llu requests, rate limit delayed %llu of them", blk->vdev.name,
-			 (unsigned long long)blk->reqs, (unsigned long long)blk->throttled);
+			 (unsigned long long)blk->reqs, (unsigned long long)blk->rl.refused);
 	}
 	if (blk->vdev.ops)
 		virtio_dev_exit(&blk->vdev);

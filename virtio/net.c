@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -51,49 +50,9 @@ struct net_dev {
 	uint64_t tx_frames, rx_frames, rx_waits, tx_errors;
 	/* header checks and rate limits */
 	unsigned mtu;
-	uint64_t tx_oversized, tx_bad_hdr, throttled, rx_dropped;
-	struct ratelimit tx_pps, tx_bps, rx_pps, rx_bps;
-	bool limited, tx_throttled, rx_throttled;
-	int timer_fd;                /* rate-limit retry timer */
+	uint64_t tx_oversized, tx_bad_hdr, rx_dropped;
+	struct rate_limiter tx_rl, rx_rl;   /* pps=, bps=, burst=, each with its retry timer */
 };
-
-/* Both buckets of a direction admit one frame of len bytes now? Takes the tokens if so and
- * returns 0; else returns how long until the missing tokens accumulate (ns, 1 ms .. 1 s). */
-static uint64_t limit_admit(struct ratelimit *pps, struct ratelimit *bps, uint64_t len)
-{
-	uint64_t now = rl_now_ns(), wait = 0;
-
-	if (!rl_unlimited(pps) && rl_available(pps, now) < 1)
-		wait = 1000000000ULL / pps->rate;
-	else if (!rl_unlimited(bps)) {
-		uint64_t need = len < bps->burst ? len : bps->burst, have = rl_available(bps, now);
-
-		if (have < need)
-			wait = (need - have) * 1000000000ULL / bps->rate;
-	}
-	if (wait)
-		return wait < 1000000 ? 1000000 : wait > 1000000000ULL ? 1000000000ULL : wait;
-	rl_take(pps, 1, now);
-	rl_take(bps, len, now);
-	return 0;
-}
-
-/* A direction ran out of tokens: look again once they are back. */
-static void limit_wait(struct net_dev *net, uint64_t wait_ns)
-{
-	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait_ns / 1000000000ULL),
-						.tv_nsec = (long)(wait_ns % 1000000000ULL) } };
-
-	struct itimerspec cur;
-
-	net->throttled++;
-	/* one timer serves both directions: keep an earlier expiry that is already armed */
-	if (timerfd_gettime(net->timer_fd, &cur) == 0 && (cur.it_value.tv_sec || cur.it_value.tv_nsec) &&
-	    (uint64_t)cur.it_value.tv_sec * 1000000000ULL + (uint64_t)cur.it_value.tv_nsec <= wait_ns)
-		return;
-	if (timerfd_settime(net->timer_fd, 0, &its, NULL) < 0)
-		log_warn("%s: rate-limit timer: %s", net->vdev.name, strerror(errno));
-}
 
 /* Checks of a transmitted frame's header. true = send it. */
 static bool tx_header_ok(struct net_dev *net, const struct vq_elem *e)
@@ -147,16 +106,10 @@ static void net_tx(struct net_dev *net, struct virtqueue *vq)
 	unsigned served = 0;
 	int r;
 
-	net->tx_throttled = false;
 	while ((r = vq_pop(vq, &net->elem)) == 1) {
-		uint64_t wait = 0;
-
-		if (net->limited && net->elem.out_len >= VIRTIO_NET_HDR_LEN)
-			wait = limit_admit(&net->tx_pps, &net->tx_bps, net->elem.out_len - VIRTIO_NET_HDR_LEN);
-		if (wait) {
-			vq_unpop(vq, &net->elem);       /* stays in the ring until tokens come */
-			net->tx_throttled = true;
-			limit_wait(net, wait);
+		if (net->elem.out_len >= VIRTIO_NET_HDR_LEN &&
+		    !rate_limiter_admit(&net->tx_rl, net->elem.out_len - VIRTIO_NET_HDR_LEN, 0)) {
+			vq_unpop(vq, &net->elem);       /* stays in the ring until the timer says tokens came */
 			break;
 		}
 		if (net->elem.out_len < VIRTIO_NET_HDR_LEN || net->elem.out_len > NET_MAX_FRAME) {
@@ -264,17 +217,11 @@ static void net_rx(struct net_dev *net)
 		net_set_offloads(net);          /* before the first frame the driver sees */
 		net->offloads_set = true;
 	}
-	net->rx_throttled = false;
 	for (;;) {
-		uint64_t wait = 0;
 		ssize_t len;
 
-		if (net->frame_len && net->limited)
-			wait = limit_admit(&net->rx_pps, &net->rx_bps, net->frame_len - VIRTIO_NET_HDR_LEN);
-		if (wait) {
-			tap_poll(net, false);         /* the frame waits, the TAP is not read meanwhile */
-			net->rx_throttled = true;
-			limit_wait(net, wait);
+		if (net->frame_len && !rate_limiter_admit(&net->rx_rl, net->frame_len - VIRTIO_NET_HDR_LEN, 0)) {
+			tap_poll(net, false);         /* the frame waits for the timer, the TAP is not read meanwhile */
 			return;
 		}
 
@@ -310,24 +257,46 @@ static void on_tap(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&net->vdev.lock);
 }
 
-static void on_limit_timer(void *opaque, int fd, uint32_t events)
+/* A direction's rate-limit timer fired: its tokens are back, serve it again. */
+static void limit_timer(struct net_dev *net, struct rate_limiter *rl)
 {
-	struct net_dev *net = opaque;
-	uint64_t ticks;
-
-	(void)events;
-	if (read(fd, &ticks, sizeof(ticks)) < 0)
-		return;
 	pthread_mutex_lock(&net->vdev.lock);
-	if ((net->vdev.status & VIRTIO_STATUS_DRIVER_OK) && !(net->vdev.status & VIRTIO_STATUS_NEEDS_RESET)) {
+	if (rate_limiter_timer_fired(rl) && (net->vdev.status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(net->vdev.status & VIRTIO_STATUS_NEEDS_RESET)) {
 		struct virtqueue *txq = &net->vdev.q[NET_TXQ].vq;
 
-		if (net->tx_throttled && txq->ready && !txq->broken)
-			net_tx(net, txq);
-		if (net->rx_throttled)
+		if (rl == &net->rx_rl)
 			net_rx(net);
+		else if (txq->ready && !txq->broken)
+			net_tx(net, txq);
 	}
 	pthread_mutex_unlock(&net->vdev.lock);
+}
+
+static void on_tx_limit_timer(void *opaque, int fd, uint32_t events)
+{
+	struct net_dev *net = opaque;
+
+	(void)fd;
+	(void)events;
+	limit_timer(net, &net->tx_rl);
+}
+
+/* Off the loop (-ENOENT if it never got there: harmless) and closed. */
+static void limit_timer_close(struct net_dev *net, struct rate_limiter *rl)
+{
+	if (rl->timer_fd >= 0 && net->vdev.vm)
+		evloop_del(net->vdev.vm->loop, rl->timer_fd);
+	rate_limiter_timer_close(rl);
+}
+
+static void on_rx_limit_timer(void *opaque, int fd, uint32_t events)
+{
+	struct net_dev *net = opaque;
+
+	(void)fd;
+	(void)events;
+	limit_timer(net, &net->rx_rl);
 }
 
 static void net_set_offloads(struct net_dev *net)
@@ -367,7 +336,8 @@ static void net_reset(struct virtio_dev *dev)
 	net->offloads_set = false;
 	if (net->tap_fd >= 0 && ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)   /* no offloads until the next driver says */
 		log_warn("%s: clearing the offloads of TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
-	net->tx_throttled = net->rx_throttled = false;
+	rate_limiter_timer_stop(&net->tx_rl);
+	rate_limiter_timer_stop(&net->rx_rl);
 	if (net->tap_fd >= 0)
 		tap_poll(net, true);
 }
@@ -420,7 +390,8 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		return NULL;
 	}
 	net->tap_fd = -1;
-	net->timer_fd = -1;
+	rate_limiter_init(&net->tx_rl, 0, 0, 0, 0, 0);
+	rate_limiter_init(&net->rx_rl, 0, 0, 0, 0, 0);
 	net->mtu = mtu;
 	snprintf(name, sizeof(name), "virtio-net%u", index);
 	snprintf(net->vdev.name, sizeof(net->vdev.name), "%s", name);
@@ -462,19 +433,15 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		uint64_t now = rl_now_ns(), fburst = o->burst;
 		uint64_t bburst = o->pps ? o->burst * (mtu + 18ULL) : o->burst;
 
-		rl_init(&net->tx_pps, o->pps, fburst, now);
-		rl_init(&net->rx_pps, o->pps, fburst, now);
-		rl_init(&net->tx_bps, o->bps, bburst, now);
-		rl_init(&net->rx_bps, o->bps, bburst, now);
-		net->limited = true;
-	}
-	net->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (net->timer_fd < 0 || evloop_add(vm->loop, net->timer_fd, EPOLLIN, on_limit_timer, net) < 0) {
-		log_err("%s: rate-limit timer for TAP %s: %s", name, net->tap, strerror(errno));
-		if (net->timer_fd >= 0)
-			close(net->timer_fd);
-		net->timer_fd = -1;
-		goto fail;
+		rate_limiter_set(&net->tx_rl, o->pps, fburst, o->bps, bburst, now);
+		rate_limiter_set(&net->rx_rl, o->pps, fburst, o->bps, bburst, now);
+		if (rate_limiter_timer_open(&net->tx_rl) < 0 ||
+		    evloop_add(vm->loop, net->tx_rl.timer_fd, EPOLLIN, on_tx_limit_timer, net) < 0 ||
+		    rate_limiter_timer_open(&net->rx_rl) < 0 ||
+		    evloop_add(vm->loop, net->rx_rl.timer_fd, EPOLLIN, on_rx_limit_timer, net) < 0) {
+			log_err("%s: rate-limit timers for TAP %s: %s", name, net->tap, strerror(errno));
+			goto fail;
+		}
 	}
 	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
 		if (virtio_mmio_init(&net->mmio, &net->vdev) < 0)
@@ -489,7 +456,7 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
 		 net->mmio_on ? "virtio-mmio at" : "PCI slot",
 		 net->mmio_on ? (unsigned long long)net->mmio.base : (unsigned long long)net->pci.pci.slot,
-		 net->limited ? ", rate limited" : "");
+		 rate_limiter_active(&net->tx_rl) ? ", rate limited" : "");
 	return net;
 fail:
 	net_destroy(net);
@@ -512,13 +479,10 @@ void net_destroy(struct net_dev *net)
 			 "throttled %llu times, %llu received frames with offloads not negotiated dropped", net->vdev.name, (unsigned long long)net->tx_frames,
 			 (unsigned long long)net->rx_frames, (unsigned long long)net->tx_errors,
 			 (unsigned long long)net->tx_oversized, (unsigned long long)net->tx_bad_hdr,
-			 (unsigned long long)net->throttled, (unsigned long long)net->rx_dropped);
+			 (unsigned long long)(net->tx_rl.refused + net->rx_rl.refused), (unsigned long long)net->rx_dropped);
 	}
-	if (net->timer_fd >= 0) {
-		if (net->vdev.vm)
-			evloop_del(net->vdev.vm->loop, net->timer_fd);
-		close(net->timer_fd);
-	}
+	limit_timer_close(net, &net->tx_rl);
+	limit_timer_close(net, &net->rx_rl);
 	if (net->vdev.ops)
 		virtio_dev_exit(&net->vdev);
 	free(net->frame);

@@ -61,7 +61,7 @@ struct blk_queue {
 	unsigned ohead, ocount;
 	unsigned inflight;                 /* submitted to io_uring */
 	struct blk_crypt *crypt;
-	struct ratelimit iops_rl, bps_rl;
+	struct rate_limiter qos;      /* this queue's share of the volume's limits; no timer (polled) */
 	unsigned qos_gen;
 	struct blk_queue_stats st;    /* written by the poller only */
 };
@@ -404,13 +404,12 @@ static void qos_refresh(struct blk_queue *q)
 	if (gen == q->qos_gen)
 		return;
 	q->qos_gen = gen;
-	uint64_t now = rl_now_ns(), iops = atomic_load(&v->iops_limit), bps = atomic_load(&v->bps_limit);
+	uint64_t iops = atomic_load(&v->iops_limit), bps = atomic_load(&v->bps_limit);
 	/* Each queue gets an equal share; a burst of 1/10 s keeps the rate smooth. */
 	uint64_t qi = iops ? (iops + v->num_queues - 1) / v->num_queues : 0;
 	uint64_t qb = bps ? (bps + v->num_queues - 1) / v->num_queues : 0;
-	rl_init(&q->iops_rl, qi, qi / 10 ? qi / 10 : 1, now);
-	/* a request larger than the burst passes when the bucket is full (see rl_take) */
-	rl_init(&q->bps_rl, qb, qb / 10 > 65536 ? qb / 10 : 65536, now);
+	/* a request larger than the bytes burst passes when the bucket is full (rate_limiter_admit) */
+	rate_limiter_set(&q->qos, qi, qi / 10 ? qi / 10 : 1, qb, qb / 10 > 65536 ? qb / 10 : 65536, rl_now_ns());
 }
 
 static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqueue *vq, unsigned budget)
@@ -423,28 +422,16 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 	qos_refresh(q);
 	if (q->inflight)
 		done += reap(q, dev);
-	uint64_t now = 0;
 	while (done + submitted < budget && q->free) {
 		struct blk_req *r = q->free;
-		bool qos = !rl_unlimited(&q->iops_rl) || !rl_unlimited(&q->bps_rl);
-		if (qos) {
-			now = now ? now : rl_now_ns();
-			if (rl_available(&q->iops_rl, now) < 1) {
-				limited = true;
-				break;
-			}
-		}
 		int p = vhost_dev_pop(dev, qi, &r->elem);
 		if (p <= 0)
 			break;
-		if (qos) {
-			uint64_t bytes = r->elem.out_len + r->elem.in_len;
-			if (!rl_take(&q->bps_rl, bytes, now)) {
-				vq_unpop(vq, &r->elem);
-				limited = true;
-				break;
-			}
-			rl_take(&q->iops_rl, 1, now);
+		/* refused: back into the ring, the next poll tries again */
+		if (!rate_limiter_admit(&q->qos, r->elem.out_len + r->elem.in_len, 0)) {
+			vq_unpop(vq, &r->elem);
+			limited = true;
+			break;
 		}
 		int started = req_start(q, dev, r);
 
@@ -536,6 +523,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 	for (unsigned i = 0; i < v->num_queues; i++) {
 		v->q[i].vol = v;
 		v->q[i].idx = i;
+		rate_limiter_init(&v->q[i].qos, 0, 0, 0, 0, 0);
 	}
 	v->dev = vhost_dev_new(v->name, p->socket, &blk_ops, v, loop, poller);
 	if (!v->dev)

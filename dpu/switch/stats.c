@@ -59,8 +59,8 @@ static cJSON *port_json(const struct vswitch *sw, int id, const struct vsw_port 
 	drops = cJSON_AddObjectToObject(o, "drops");
 	for (unsigned d = 0; d < VSW_DROP__COUNT; d++)
 		cJSON_AddNumberToObject(drops, vsw_drop_name(d), (double)p->st.drops[d]);
-	cJSON_AddNumberToObject(o, "rate_pps", (double)p->rl_pps.rate);
-	cJSON_AddNumberToObject(o, "rate_bps", (double)p->rl_bps.rate);
+	cJSON_AddNumberToObject(o, "rate_pps", (double)p->rl.ops.rate);
+	cJSON_AddNumberToObject(o, "rate_bps", (double)p->rl.bytes.rate);
 	cJSON_AddItemToObject(o, "acl_in", acl_json(&p->acl[ACL_IN]));
 	cJSON_AddItemToObject(o, "acl_out", acl_json(&p->acl[ACL_OUT]));
 	(void)sw;

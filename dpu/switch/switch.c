@@ -122,8 +122,7 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vsw_port
 	p->mtu = VSW_DEFAULT_MTU;
 	acl_init(&p->acl[ACL_IN], ACL_ALLOW);
 	acl_init(&p->acl[ACL_OUT], ACL_ALLOW);
-	rl_init(&p->rl_pps, 0, 0, sw->now);
-	rl_init(&p->rl_bps, 0, 0, sw->now);
+	rate_limiter_init(&p->rl, 0, 0, 0, 0, sw->now);
 	sw->port[id] = p;
 	return id;
 }
@@ -241,9 +240,7 @@ int vswitch_port_set_rate(struct vswitch *sw, int port, uint64_t pps, uint64_t p
 	if (!p)
 		return -ENOENT;
 	sw->now = sw->clock_ns();
-	rl_init(&p->rl_pps, pps, pps_burst, sw->now);
-	rl_init(&p->rl_bps, bps, bps_burst, sw->now);
-	p->rl_active = pps || bps;
+	rate_limiter_set(&p->rl, pps, pps_burst, bps, bps_burst, sw->now);
 	return 0;
 }
 
@@ -663,7 +660,7 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 				perr == VSW_PARSE_BAD_VLAN ? VSW_DROP_BAD_VLAN : VSW_DROP_BAD_L3);
 		return;
 	}
-	if (in->rl_active && (!rl_take(&in->rl_pps, 1, sw->now) || !rl_take(&in->rl_bps, f->len, sw->now))) {
+	if (!rate_limiter_police(&in->rl, f->len, sw->now)) {
 		drop(sw, in, f, VSW_DROP_RATELIMIT);
 		return;
 	}

@@ -23,8 +23,7 @@ struct vsw_port {
 	struct vxlan_cfg vx;
 	bool acl_active[2];               /* rules present or default deny */
 	struct acl acl[2];
-	struct ratelimit rl_pps, rl_bps;
-	bool rl_active;
+	struct rate_limiter rl;        /* pps and bps policing of frames in (no timer: refused = dropped) */
 	struct vsw_port_stats st;
 	struct vsw_frame *out[VSW_BURST];
 	unsigned nout;

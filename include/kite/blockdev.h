@@ -25,7 +25,7 @@ struct blk_options {
 	char *id;                 /* serial returned by GET_ID; default: file name */
 	bool readonly;
 	enum blk_cache cache;
-	uint64_t iops, bps;       /* 0 = unlimited (parsed, not enforced yet) */
+	uint64_t iops, bps;       /* 0 = unlimited; enforced by a rate_limiter (kite/ratelimit.h) */
 	enum virtio_transport transport;
 	bool sync_io;             /* aio=sync: no io_uring */
 };

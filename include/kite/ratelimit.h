@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Token bucket rate limiter (kite-dpu per-volume IOPS/bandwidth QoS, per-port rate limits).
- * Tokens accumulate at `rate` per second up to `burst`. Single-threaded: one owner (a poller) uses a
- * bucket; reconfiguration from another thread goes through rl_init() on a fresh bucket + a swap.
+ * Rate limiting, once for both programs (common/ratelimit.c):
+ *  - struct ratelimit: one token bucket. Tokens accumulate at `rate` per second up to `burst`.
+ *  - struct rate_limiter: what every user needs: an operations bucket and a bytes bucket, and the
+ *    timer that says when a refused operation may be tried again. kite's virtio-blk (iops=, bps=),
+ *    kite's virtio-net (pps=, bps=, burst=; one limiter per direction), kite-dpu's volume QoS (one
+ *    per queue, no timer: the poller tries again) and kite-dpu's switch ports (policing: refused
+ *    frames are dropped, no timer).
+ * Single-threaded: one owner (a device under its lock, a poller) uses a limiter; reconfiguration
+ * from another thread is the owner's business (kite-dpu swaps in new limits on its poller).
  * Time is passed in explicitly (nanoseconds, CLOCK_MONOTONIC) so that tests are deterministic.
  */
 #ifndef KITE_RATELIMIT_H
@@ -30,5 +36,43 @@ uint64_t rl_available(struct ratelimit *rl, uint64_t now_ns);
 bool rl_unlimited(const struct ratelimit *rl);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t rl_now_ns(void);
+
+struct rate_limiter {
+	struct ratelimit ops, bytes;   /* rate 0 = that dimension unlimited */
+	int timer_fd;                  /* timerfd, -1 = none (rate_limiter_timer_open) */
+	bool waiting;                  /* refused, the timer is armed and has not fired yet */
+	uint64_t refused;              /* admissions refused (shaping and policing) */
+};
+
+/* ops per second and bytes per second, 0 = unlimited; bursts as in rl_init(). No timer yet. */
+void rate_limiter_init(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, uint64_t bytes,
+		       uint64_t bytes_burst, uint64_t now_ns);
+/* New limits, buckets full at now_ns; the timer and the counter stay. */
+void rate_limiter_set(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, uint64_t bytes,
+		      uint64_t bytes_burst, uint64_t now_ns);
+/* Any limit set? */
+bool rate_limiter_active(const struct rate_limiter *l);
+/*
+ * Shaping: admit one operation of `bytes` bytes now (true: one ops token and the bytes taken), or
+ * refuse it and take nothing (false: the caller keeps it and tries again later). On a refusal the
+ * timer, if open, is armed for when the missing tokens are back (100 us .. 1 s; an earlier expiry
+ * already armed is kept). An operation larger than the bytes burst passes once the bucket is full.
+ * now_ns 0 = read the clock here (only when a limit is set: an unlimited limiter costs nothing).
+ */
+bool rate_limiter_admit(struct rate_limiter *l, uint64_t bytes, uint64_t now_ns);
+/* Policing: take one ops token and the bytes, or refuse (the frame is dropped; an ops token taken
+ * before the bytes ran short stays taken). No timer. */
+bool rate_limiter_police(struct rate_limiter *l, uint64_t bytes, uint64_t now_ns);
+
+/* The retry timer. open: create it (non-blocking timerfd); returns its fd for the owner's event
+ * loop (EPOLLIN), or -1 (errno set). fired: call when the fd is readable; consumes the expiry and
+ * returns true when the owner should try its refused work again. stop: disarm (device reset).
+ * close: stop and close (the owner removes the fd from its loop first). */
+int rate_limiter_timer_open(struct rate_limiter *l);
+bool rate_limiter_timer_fired(struct rate_limiter *l);
+void rate_limiter_timer_stop(struct rate_limiter *l);
+void rate_limiter_timer_close(struct rate_limiter *l);
+/* Refused and waiting for the timer (new work can wait for it too). */
+bool rate_limiter_waiting(const struct rate_limiter *l);
 
 #endif

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Token bucket: burst, refill at the configured rate (simulated clock), oversized requests, counters. */
+/* Token bucket: burst, refill at the configured rate (simulated clock), oversized requests, counters.
+ * Rate limiter (ops + bytes): shaping takes nothing when it refuses, policing, the retry timer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sys/timerfd.h>
 
 #include "kite/ratelimit.h"
 
@@ -80,6 +82,93 @@ static void test_unlimited(void **state)
 	assert_true(rl_now_ns() > 0);
 }
 
+static void test_limiter_shaping(void **state)
+{
+	struct rate_limiter l;
+	uint64_t t = 7 * SEC;
+
+	(void)state;
+	/* 10 ops/s, burst 2; 1000 bytes/s, burst 1000 */
+	rate_limiter_init(&l, 10, 2, 1000, 1000, t);
+	assert_true(rate_limiter_active(&l));
+	assert_true(rate_limiter_admit(&l, 100, t));
+	assert_true(rate_limiter_admit(&l, 100, t));
+	assert_false(rate_limiter_admit(&l, 100, t));      /* out of ops */
+	assert_int_equal(l.refused, 1);
+	assert_int_equal(rl_available(&l.bytes, t), 800);  /* the refusal took no bytes */
+	t += SEC / 10;
+	assert_true(rate_limiter_admit(&l, 100, t));
+	/* bytes short: refused, and the ops token it would have used stays */
+	rate_limiter_set(&l, 10, 5, 1000, 1000, t);
+	assert_true(rate_limiter_admit(&l, 600, t));
+	assert_false(rate_limiter_admit(&l, 600, t));
+	assert_int_equal(rl_available(&l.ops, t), 4);
+	t += SEC / 5;                                       /* 200 bytes more: 600 */
+	assert_true(rate_limiter_admit(&l, 600, t));
+	/* larger than the burst: passes on a full bucket and drains it */
+	t += 2 * SEC;
+	assert_true(rate_limiter_admit(&l, 5000, t));
+	assert_false(rate_limiter_admit(&l, 1, t));
+	assert_int_equal(l.refused, 3);
+	/* unlimited: always admitted, nothing counted */
+	rate_limiter_set(&l, 0, 0, 0, 0, t);
+	assert_false(rate_limiter_active(&l));
+	for (unsigned i = 0; i < 1000; i++)
+		assert_true(rate_limiter_admit(&l, 1 << 20, 0));
+	/* now_ns 0 reads the clock when limited */
+	rate_limiter_init(&l, 1000, 0, 0, 0, rl_now_ns());
+	assert_true(rate_limiter_admit(&l, 1, 0));
+}
+
+static void test_limiter_police(void **state)
+{
+	struct rate_limiter l;
+	uint64_t t = 3 * SEC;
+
+	(void)state;
+	rate_limiter_init(&l, 100, 2, 100, 100, t);
+	assert_true(rate_limiter_police(&l, 100, t));
+	assert_false(rate_limiter_police(&l, 100, t));     /* bytes short: dropped ... */
+	assert_int_equal(rl_available(&l.ops, t), 0);      /* ... and its frame token is spent */
+	assert_int_equal(l.refused, 1);
+	assert_false(rate_limiter_waiting(&l));            /* policing never waits */
+}
+
+static void test_limiter_timer(void **state)
+{
+	struct rate_limiter l;
+	struct itimerspec its;
+	uint64_t t = 9 * SEC, armed;
+
+	(void)state;
+	rate_limiter_init(&l, 10, 1, 0, 0, t);
+	assert_true(rate_limiter_timer_open(&l) >= 0);
+	assert_false(rate_limiter_waiting(&l));
+	assert_true(rate_limiter_admit(&l, 0, t));
+	assert_false(rate_limiter_admit(&l, 0, t));
+	assert_true(rate_limiter_waiting(&l));
+	/* armed for one ops token: 1/10 s at most */
+	assert_int_equal(timerfd_gettime(l.timer_fd, &its), 0);
+	armed = (uint64_t)its.it_value.tv_sec * SEC + (uint64_t)its.it_value.tv_nsec;
+	assert_true(armed > 0 && armed <= SEC / 10);
+	/* a later expiry does not replace the armed one */
+	rate_limiter_set(&l, 1, 1, 0, 0, t);
+	assert_true(rate_limiter_admit(&l, 0, t));
+	assert_false(rate_limiter_admit(&l, 0, t));        /* would wait 1 s */
+	assert_int_equal(timerfd_gettime(l.timer_fd, &its), 0);
+	assert_true((uint64_t)its.it_value.tv_sec * SEC + (uint64_t)its.it_value.tv_nsec <= armed);
+	/* fired (here: read before expiry, EAGAIN) ends the wait; stop disarms */
+	assert_true(rate_limiter_timer_fired(&l));
+	assert_false(rate_limiter_waiting(&l));
+	assert_false(rate_limiter_admit(&l, 0, t));
+	rate_limiter_timer_stop(&l);
+	assert_false(rate_limiter_waiting(&l));
+	assert_int_equal(timerfd_gettime(l.timer_fd, &its), 0);
+	assert_true(its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0);
+	rate_limiter_timer_close(&l);
+	assert_int_equal(l.timer_fd, -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -87,6 +176,9 @@ int main(void)
 		cmocka_unit_test(test_slow_rate_fractions),
 		cmocka_unit_test(test_bytes_and_oversize),
 		cmocka_unit_test(test_unlimited),
+		cmocka_unit_test(test_limiter_shaping),
+		cmocka_unit_test(test_limiter_police),
+		cmocka_unit_test(test_limiter_timer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
