@@ -10,6 +10,7 @@
 
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/unix_socket.h"
 #include "dpu.h"
 
 #define MAX_CMDS 64
@@ -207,23 +208,19 @@ static void listen_readable(void *opaque, int fd, uint32_t events)
 
 int dpu_ctl_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
 	dpu_ctl_register("stats", cmd_stats);
 	dpu_ctl_register("help", cmd_help);
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("control: socket path %s is too long", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	unlink(path);
-	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(listen_fd, 8) < 0 ||
-	    evloop_add(dpu_loop(), listen_fd, EPOLLIN, listen_readable, NULL) < 0) {
+	listen_fd = unix_listen(path, 8);
+	if (listen_fd < 0) {
 		log_err("control: cannot listen on %s: %s", path, strerror(errno));
 		return -1;
 	}
 	snprintf(listen_path, sizeof(listen_path), "%s", path);
+	if (evloop_add(dpu_loop(), listen_fd, EPOLLIN, listen_readable, NULL) < 0) {
+		log_err("control: cannot watch %s", path);
+		dpu_ctl_close();
+		return -1;
+	}
 	return 0;
 }
 

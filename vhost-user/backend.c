@@ -22,6 +22,7 @@
 #include "../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/unix_socket.h"
 #include "kite/vhost_backend.h"
 #include "kite/vhost_user.h"
 
@@ -918,11 +919,8 @@ struct vhost_dev *vhost_dev_new(const char *name, const char *path, const struct
 	if (dev->nr_queues > 1)
 		dev->offered_protocol |= 1ull << VHOST_USER_PROTOCOL_F_MQ;
 
-	dev->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	strcpy(sa.sun_path, path);
-	unlink(path);
-	if (dev->listen_fd < 0 || bind(dev->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(dev->listen_fd, 4) < 0) {
+	dev->listen_fd = unix_listen(path, 4);
+	if (dev->listen_fd < 0) {
 		log_err("%s: cannot listen on %s: %s", name, path, strerror(errno));
 		goto fail;
 	}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listening Unix stream sockets for servers (kite-dpu's control and vhost-user sockets, kite's API).
+ * unix_listen() makes the socket appear at `path` only once it is listening: it binds and listens on
+ * a temporary name beside `path` and renames it into place, so a client that sees the file never
+ * gets ECONNREFUSED from a socket that is bound but not yet listening. A stale file at `path` is
+ * replaced. Returns the listening fd (SOCK_CLOEXEC | SOCK_NONBLOCK), or -1 with errno set and
+ * nothing left at `path` or at the temporary name. Any thread; no logging (callers name the object).
+ */
+#ifndef KITE_UNIX_SOCKET_H
+#define KITE_UNIX_SOCKET_H
+
+int unix_listen(const char *path, int backlog);
+
+#endif
