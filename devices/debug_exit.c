@@ -6,14 +6,14 @@
  */
 #include <string.h>
 
-#include "kite/devices.h"
 #include "kite/iobus.h"
+#include "kite/legacy_devices.h"
 #include "kite/log.h"
-#include "kite/vm.h"
+#include "kite/platform.h"
 
 static void debug_exit_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 
 	(void)addr;
 	if (!is_write) {
@@ -21,14 +21,19 @@ static void debug_exit_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t l
 		return;
 	}
 	log_debug("debug-exit: guest asked to exit with status %u", data[0]);
-	vm_request_exit(vm, data[0]);
+	machine_request_exit(m, data[0]);
 }
 
-int debug_exit_init(struct vm *vm)
+int debug_exit_init(struct machine *m)
 {
-	if (iobus_register(vm->pio, KITE_DEBUG_EXIT_PORT, 1, debug_exit_io, vm) < 0) {
+	if (iobus_register(m->pio, KITE_DEBUG_EXIT_PORT, 1, debug_exit_io, m) < 0) {
 		log_err("debug-exit: port 0x%x already taken", KITE_DEBUG_EXIT_PORT);
 		return -1;
 	}
 	return 0;
+}
+
+void debug_exit_exit(struct machine *m)
+{
+	iobus_unregister(m->pio, KITE_DEBUG_EXIT_PORT);
 }

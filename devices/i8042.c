@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * i8042 keyboard controller, only as much as Linux needs: status and data ports, the command byte,
- * self tests, and command 0xFE (pulse the CPU reset line) which ends the VM with status 0. There is
+ * self tests, and command 0xFE (pulse the CPU reset line) which fires the reset event. There is
  * no keyboard or mouse behind it: port tests pass, nothing ever sends scancodes.
  */
 #include <pthread.h>
 #include <string.h>
 
-#include "kite/devices.h"
+#include <stdlib.h>
+
 #include "kite/iobus.h"
+#include "kite/legacy_devices.h"
 #include "kite/log.h"
-#include "kite/vm.h"
+#include "kite/platform.h"
 
 #define I8042_DATA    0   /* port 0x60 */
 #define I8042_CMD     4   /* port 0x64: write command, read status */
@@ -37,6 +39,9 @@
 #define STS_AUXDATA   0x20  /* output buffer holds a byte from the aux port */
 
 struct i8042 {
+	struct machine *m;
+	struct machine_event reset;
+	bool data_on, cmd_on;   /* the ports are ours (registered) */
 	pthread_mutex_t lock;
 	uint8_t status;
 	uint8_t ctr;        /* controller command byte */
@@ -44,49 +49,47 @@ struct i8042 {
 	uint8_t pending;    /* command waiting for its data byte, 0 = none */
 };
 
-static struct i8042 kbc = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void kbc_reply(uint8_t v)
+static void kbc_reply(struct i8042 *kbc, uint8_t v)
 {
-	kbc.out = v;
-	kbc.status = (uint8_t)((kbc.status & ~STS_AUXDATA) | STS_OBF);
+	kbc->out = v;
+	kbc->status = (uint8_t)((kbc->status & ~STS_AUXDATA) | STS_OBF);
 }
 
 /* Returns true if the guest asked for a CPU reset. */
-static bool kbc_command(uint8_t cmd)
+static bool kbc_command(struct i8042 *kbc, uint8_t cmd)
 {
-	kbc.status |= STS_CMD;
+	kbc->status |= STS_CMD;
 	switch (cmd) {
 	case CMD_READ_CTR:
-		kbc_reply(kbc.ctr);
+		kbc_reply(kbc, kbc->ctr);
 		break;
 	case CMD_WRITE_CTR:
 	case CMD_WRITE_OUT:
 	case CMD_WRITE_KBD_OUT:
 	case CMD_WRITE_AUX_OUT:
-		kbc.pending = cmd;
+		kbc->pending = cmd;
 		break;
 	case CMD_SELF_TEST:
-		kbc_reply(0x55);
+		kbc_reply(kbc, 0x55);
 		break;
 	case CMD_KBD_TEST:
 	case CMD_AUX_TEST:
-		kbc_reply(0x00);
+		kbc_reply(kbc, 0x00);
 		break;
 	case CMD_READ_OUT:
-		kbc_reply(0x01);   /* reset line not asserted */
+		kbc_reply(kbc, 0x01);   /* reset line not asserted */
 		break;
 	case CMD_KBD_DIS:
-		kbc.ctr |= 0x10;
+		kbc->ctr |= 0x10;
 		break;
 	case CMD_KBD_EN:
-		kbc.ctr &= (uint8_t)~0x10;
+		kbc->ctr &= (uint8_t)~0x10;
 		break;
 	case CMD_AUX_DIS:
-		kbc.ctr |= 0x20;
+		kbc->ctr |= 0x20;
 		break;
 	case CMD_AUX_EN:
-		kbc.ctr &= (uint8_t)~0x20;
+		kbc->ctr &= (uint8_t)~0x20;
 		break;
 	case CMD_RESET:
 		return true;
@@ -97,21 +100,21 @@ static bool kbc_command(uint8_t cmd)
 }
 
 /* Returns true if the guest asked for a CPU reset. */
-static bool kbc_data(uint8_t v)
+static bool kbc_data(struct i8042 *kbc, uint8_t v)
 {
-	uint8_t cmd = kbc.pending;
+	uint8_t cmd = kbc->pending;
 
-	kbc.status &= (uint8_t)~STS_CMD;
-	kbc.pending = 0;
+	kbc->status &= (uint8_t)~STS_CMD;
+	kbc->pending = 0;
 	if (cmd == CMD_WRITE_CTR)
-		kbc.ctr = v;
+		kbc->ctr = v;
 	else if (cmd == CMD_WRITE_OUT)
 		return !(v & 0x01);   /* bit 0 low = CPU reset */
 	else if (cmd == CMD_WRITE_KBD_OUT)
-		kbc_reply(v);          /* loop back as if the keyboard sent it */
+		kbc_reply(kbc, v);          /* loop back as if the keyboard sent it */
 	else if (cmd == CMD_WRITE_AUX_OUT) {
-		kbc_reply(v);          /* loop back as if the mouse sent it (Linux's aux port probe) */
-		kbc.status |= STS_AUXDATA;
+		kbc_reply(kbc, v);          /* loop back as if the mouse sent it (Linux's aux port probe) */
+		kbc->status |= STS_AUXDATA;
 	}
 	/* Bytes for the (absent) keyboard are dropped. */
 	return false;
@@ -119,27 +122,27 @@ static bool kbc_data(uint8_t v)
 
 static void i8042_access(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct i8042 *kbc = opaque;
 	bool reset = false;
 
-	pthread_mutex_lock(&kbc.lock);
+	pthread_mutex_lock(&kbc->lock);
 	if (!is_write) {
 		memset(data, 0xff, len);
 		if (addr == I8042_CMD) {
-			data[0] = kbc.status;
+			data[0] = kbc->status;
 		} else if (addr == I8042_DATA) {
-			data[0] = kbc.out;
-			kbc.status &= (uint8_t)~(STS_OBF | STS_AUXDATA);
+			data[0] = kbc->out;
+			kbc->status &= (uint8_t)~(STS_OBF | STS_AUXDATA);
 		}
 	} else if (addr == I8042_CMD) {
-		reset = kbc_command(data[0]);
+		reset = kbc_command(kbc, data[0]);
 	} else if (addr == I8042_DATA) {
-		reset = kbc_data(data[0]);
+		reset = kbc_data(kbc, data[0]);
 	}
-	pthread_mutex_unlock(&kbc.lock);
+	pthread_mutex_unlock(&kbc->lock);
 	if (reset) {
-		log_info("i8042: guest reset the CPU, ending the VM");
-		vm_request_exit(vm, 0);
+		log_info("i8042: guest reset the CPU");
+		machine_event_fire(&kbc->reset);
 	}
 }
 
@@ -155,19 +158,38 @@ static void i8042_cmd_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t le
 	i8042_access(opaque, I8042_CMD, data, len, is_write);
 }
 
-int i8042_init(struct vm *vm)
+struct i8042 *i8042_new(struct machine *m, struct machine_event reset)
 {
-	pthread_mutex_lock(&kbc.lock);
-	kbc.status = STS_SYS;
-	kbc.ctr = 0x07;     /* keyboard interrupt, aux interrupt, system flag */
-	kbc.out = 0;
-	kbc.pending = 0;
-	pthread_mutex_unlock(&kbc.lock);
-	/* Port 0x61 between them is the PC speaker/PIT gate, answered by KVM's PIT. */
-	if (iobus_register(vm->pio, KITE_I8042_PORT + I8042_DATA, 1, i8042_data_io, vm) < 0 ||
-	    iobus_register(vm->pio, KITE_I8042_PORT + I8042_CMD, 1, i8042_cmd_io, vm) < 0) {
-		log_err("i8042: ports 0x60/0x64 already taken");
-		return -1;
+	struct i8042 *kbc = calloc(1, sizeof(*kbc));
+
+	if (!kbc) {
+		log_err("i8042: out of memory");
+		return NULL;
 	}
-	return 0;
+	kbc->m = m;
+	kbc->reset = reset;
+	pthread_mutex_init(&kbc->lock, NULL);
+	kbc->status = STS_SYS;
+	kbc->ctr = 0x07;     /* keyboard interrupt, aux interrupt, system flag */
+	/* Port 0x61 between them is the PC speaker/PIT gate, answered by KVM's PIT. */
+	kbc->data_on = iobus_register(m->pio, KITE_I8042_PORT + I8042_DATA, 1, i8042_data_io, kbc) == 0;
+	kbc->cmd_on = kbc->data_on && iobus_register(m->pio, KITE_I8042_PORT + I8042_CMD, 1, i8042_cmd_io, kbc) == 0;
+	if (!kbc->cmd_on) {
+		log_err("i8042: ports 0x60/0x64 already taken");
+		i8042_free(kbc);
+		return NULL;
+	}
+	return kbc;
+}
+
+void i8042_free(struct i8042 *kbc)
+{
+	if (!kbc)
+		return;
+	if (kbc->data_on)
+		iobus_unregister(kbc->m->pio, KITE_I8042_PORT + I8042_DATA);
+	if (kbc->cmd_on)
+		iobus_unregister(kbc->m->pio, KITE_I8042_PORT + I8042_CMD);
+	pthread_mutex_destroy(&kbc->lock);
+	free(kbc);
 }

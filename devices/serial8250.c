@@ -19,11 +19,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "kite/devices.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
+#include "kite/legacy_devices.h"
 #include "kite/log.h"
-#include "kite/vm.h"
 
 #define UART_NR_PORTS 8
 #define UART_FIFO_SIZE 16
@@ -81,7 +80,7 @@
 #define MSR_DCD  0x80
 
 struct serial8250 {
-	struct vm *vm;
+	struct machine *m;
 	pthread_mutex_t lock;
 	uint16_t base;
 	unsigned irq;
@@ -148,7 +147,7 @@ static void uart_update_irq(struct serial8250 *u)
 	if (level == u->irq_level)
 		return;
 	u->irq_level = level;
-	vm_set_irq_line(u->vm, u->irq, level);
+	machine_set_irq_line(u->m, u->irq, level);
 }
 
 static void uart_output(struct serial8250 *u, uint8_t b)
@@ -179,7 +178,7 @@ static void uart_resume_input(struct serial8250 *u)
 
 	if (u->in_fd < 0 || u->in_watched || u->in_eof || u->rx_count >= rx_capacity(u))
 		return;
-	ret = evloop_add(u->vm->loop, u->in_fd, EPOLLIN, uart_input_ready, u);
+	ret = evloop_add(u->m->loop, u->in_fd, EPOLLIN, uart_input_ready, u);
 	if (ret == 0) {
 		u->in_watched = true;
 	} else {
@@ -194,7 +193,7 @@ static void uart_pause_input(struct serial8250 *u)
 {
 	if (!u->in_watched)
 		return;
-	evloop_del(u->vm->loop, u->in_fd);
+	evloop_del(u->m->loop, u->in_fd);
 	u->in_watched = false;
 }
 
@@ -373,7 +372,7 @@ static void uart_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len, bo
 	pthread_mutex_unlock(&u->lock);
 }
 
-struct serial8250 *serial8250_new(struct vm *vm, uint16_t base, unsigned irq, int out_fd, int in_fd)
+struct serial8250 *serial8250_new(struct machine *m, uint16_t base, unsigned irq, int out_fd, int in_fd)
 {
 	struct serial8250 *u = calloc(1, sizeof(*u));
 	int ret;
@@ -382,7 +381,7 @@ struct serial8250 *serial8250_new(struct vm *vm, uint16_t base, unsigned irq, in
 		log_err("serial 0x%x: allocation failed", base);
 		return NULL;
 	}
-	u->vm = vm;
+	u->m = m;
 	u->base = base;
 	u->irq = irq;
 	u->out_fd = out_fd;
@@ -392,7 +391,7 @@ struct serial8250 *serial8250_new(struct vm *vm, uint16_t base, unsigned irq, in
 	u->mcr = MCR_OUT2;
 	u->msr = MSR_DCD | MSR_DSR | MSR_CTS;
 	pthread_mutex_init(&u->lock, NULL);
-	ret = iobus_register(vm->pio, base, UART_NR_PORTS, uart_io, u);
+	ret = iobus_register(m->pio, base, UART_NR_PORTS, uart_io, u);
 	if (ret < 0) {
 		log_err("serial 0x%x: port range taken: %s", base, strerror(-ret));
 		pthread_mutex_destroy(&u->lock);
@@ -409,7 +408,7 @@ void serial8250_free(struct serial8250 *u)
 {
 	if (!u)
 		return;
-	iobus_unregister(u->vm->pio, u->base);
+	iobus_unregister(u->m->pio, u->base);
 	pthread_mutex_lock(&u->lock);
 	uart_pause_input(u);
 	pthread_mutex_unlock(&u->lock);

@@ -2,7 +2,8 @@
 /*
  * PCI bus 0 behind configuration mechanism #1: the host bridge, configuration space reads and
  * writes with per-bit write masks, BAR sizing (the guest writes all ones and reads the size mask
- * back) and BAR placement on vm->mmio while memory decoding is on.
+ * back) and BAR placement on the machine's MMIO bus while memory decoding is on. The 0xCF9 reset
+ * register sits among these ports; a reset fires the bus's reset event.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,28 +13,16 @@
 #include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/pci.h"
-#include "kite/vm.h"
 #include "pci_internal.h"
 
 #define PCI_CONFIG_ADDR_ENABLE 0x80000000u
 #define PCI_RESET_BIT          0x04
 
-pthread_mutex_t pci_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static struct pci_bus {
-	struct vm *vm;
-	uint32_t config_addr;
-	struct pci_dev bridge;
-	struct pci_dev *slot[PCI_MAX_DEVICES];
-	uint64_t next_mmio;
-	bool ready;
-} bus;
-
-void pci_dev_init(struct pci_dev *dev, struct vm *vm, const char *name, uint16_t vendor, uint16_t device,
+void pci_dev_init(struct pci_dev *dev, struct machine *m, const char *name, uint16_t vendor, uint16_t device,
 		  uint32_t class_code, uint8_t revision, uint16_t sub_vendor, uint16_t sub_id)
 {
 	memset(dev, 0, sizeof(*dev));
-	dev->vm = vm;
+	dev->m = m;
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
 	pci_cfg_w16(dev, PCI_VENDOR_ID, vendor);
 	pci_cfg_w16(dev, PCI_DEVICE_ID, device);
@@ -103,7 +92,7 @@ static void pci_update_bars(struct pci_dev *dev)
 		if (!b->size)
 			continue;
 		if (b->mapped && (addr != b->addr || !(pci_cfg_r16(dev, PCI_COMMAND) & PCI_COMMAND_MEMORY))) {
-			iobus_unregister(dev->vm->mmio, b->addr);
+			iobus_unregister(dev->m->mmio, b->addr);
 			b->mapped = false;
 			if (dev->bar_moved)
 				dev->bar_moved(dev, i, b->addr, false);
@@ -111,7 +100,7 @@ static void pci_update_bars(struct pci_dev *dev)
 		b->addr = addr;
 		want = bar_should_map(dev, i);
 		if (want && !b->mapped) {
-			if (iobus_register(dev->vm->mmio, b->addr, b->size, b->fn, b->opaque) < 0) {
+			if (iobus_register(dev->m->mmio, b->addr, b->size, b->fn, b->opaque) < 0) {
 				log_warn("pci %s: BAR %d at 0x%llx overlaps another device: left unmapped",
 					 dev->name, i, (unsigned long long)b->addr);
 				continue;
@@ -145,27 +134,27 @@ static void cfg_write(struct pci_dev *dev, unsigned off, const uint8_t *data, un
 		pci_msix_control_written(dev);
 }
 
-static struct pci_dev *addressed_dev(uint32_t addr)
+static struct pci_dev *addressed_dev(struct pci_bus *bus, uint32_t addr)
 {
 	unsigned busno = (addr >> 16) & 0xff, slot = (addr >> 11) & 0x1f, fn = (addr >> 8) & 7;
 
 	if (!(addr & PCI_CONFIG_ADDR_ENABLE) || busno != 0 || fn != 0)
 		return NULL;
-	return bus.slot[slot];
+	return bus->slot[slot];
 }
 
 static void pci_config_io(void *opaque, uint64_t port, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct pci_bus *bus = opaque;
 	bool reset = false;
 
-	pthread_mutex_lock(&pci_lock);
+	pthread_mutex_lock(&bus->lock);
 	if (port == 0 && len == 4) {
 		if (is_write) {
-			memcpy(&bus.config_addr, data, 4);
-			bus.config_addr &= 0x80fffffcu;
+			memcpy(&bus->config_addr, data, 4);
+			bus->config_addr &= 0x80fffffcu;
 		} else {
-			memcpy(data, &bus.config_addr, 4);
+			memcpy(data, &bus->config_addr, 4);
 		}
 	} else if (port == 1 && len == 1) {
 		/* 0xCF9: reset control */
@@ -174,8 +163,8 @@ static void pci_config_io(void *opaque, uint64_t port, uint8_t *data, uint32_t l
 		else
 			data[0] = 0;
 	} else if (port >= 4 && port + len <= 8) {
-		struct pci_dev *dev = addressed_dev(bus.config_addr);
-		unsigned off = (bus.config_addr & 0xfc) + (unsigned)(port - 4);
+		struct pci_dev *dev = addressed_dev(bus, bus->config_addr);
+		unsigned off = (bus->config_addr & 0xfc) + (unsigned)(port - 4);
 
 		if (!dev) {
 			if (!is_write)
@@ -191,61 +180,62 @@ static void pci_config_io(void *opaque, uint64_t port, uint8_t *data, uint32_t l
 	} else if (!is_write) {
 		memset(data, 0xff, len);
 	}
-	pthread_mutex_unlock(&pci_lock);
+	pthread_mutex_unlock(&bus->lock);
 	if (reset) {
-		log_info("pci: guest reset through port 0xcf9, ending the VM");
-		vm_request_exit(vm, 0);
+		log_info("pci: guest reset through port 0xcf9");
+		machine_event_fire(&bus->reset);
 	}
 }
 
-int pci_init(struct vm *vm)
+struct pci_bus *pci_bus_new(struct machine *m, struct machine_event reset)
 {
-	pthread_mutex_lock(&pci_lock);
-	memset(&bus, 0, sizeof(bus));
-	bus.vm = vm;
-	bus.next_mmio = KITE_PCI_MMIO_BASE;
-	pci_dev_init(&bus.bridge, vm, "host-bridge", 0x8086, 0x29c0, 0x060000, 0, 0, 0);
-	bus.bridge.wmask[PCI_INTERRUPT_LINE] = 0;
-	bus.slot[0] = &bus.bridge;
-	pthread_mutex_unlock(&pci_lock);
-	/* The legacy stubs answer "no device" on these ports; the bus takes them over. */
-	iobus_unregister(vm->pio, 0xCF8);
-	if (iobus_register(vm->pio, 0xCF8, 8, pci_config_io, vm) < 0) {
+	struct pci_bus *bus = calloc(1, sizeof(*bus));
+
+	if (!bus) {
+		log_err("pci: out of memory for the bus");
+		return NULL;
+	}
+	bus->m = m;
+	bus->reset = reset;
+	pthread_mutex_init(&bus->lock, NULL);
+	pthread_mutex_init(&bus->irq_lock, NULL);
+	bus->next_mmio = KITE_PCI_MMIO_BASE;
+	pci_dev_init(&bus->bridge, m, "host-bridge", 0x8086, 0x29c0, 0x060000, 0, 0, 0);
+	bus->bridge.wmask[PCI_INTERRUPT_LINE] = 0;
+	bus->bridge.bus = bus;
+	bus->slot[0] = &bus->bridge;
+	if (iobus_register(m->pio, 0xCF8, 8, pci_config_io, bus) < 0) {
 		log_err("pci: ports 0xcf8-0xcff are taken by another device");
-		return -1;
+		pci_bus_free(bus);
+		return NULL;
 	}
-	if (pci_msi_routing_init(vm) < 0)
-		return -1;
-	bus.ready = true;
-	return 0;
+	bus->ports_on = true;
+	return bus;
 }
 
-void pci_exit(struct vm *vm)
+void pci_bus_free(struct pci_bus *bus)
 {
-	if (!bus.ready || bus.vm != vm)
+	if (!bus)
 		return;
-	iobus_unregister(vm->pio, 0xCF8);
-	pthread_mutex_lock(&pci_lock);
+	if (bus->ports_on)
+		iobus_unregister(bus->m->pio, 0xCF8);
 	for (unsigned i = 1; i < PCI_MAX_DEVICES; i++)
-		bus.slot[i] = NULL;
-	bus.ready = false;
-	pthread_mutex_unlock(&pci_lock);
-	pci_msi_routing_exit(vm);
+		if (bus->slot[i])
+			log_warn("pci %s: still on the bus when it goes away", bus->slot[i]->name);
+	pthread_mutex_destroy(&bus->irq_lock);
+	pthread_mutex_destroy(&bus->lock);
+	free(bus);
 }
 
-int pci_register(struct pci_dev *dev)
+int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 {
 	unsigned slot;
 
-	if (!bus.ready) {
-		log_err("pci %s: the PCI bus is not set up", dev->name);
-		return -1;
-	}
-	pthread_mutex_lock(&pci_lock);
-	for (slot = 1; slot < PCI_MAX_DEVICES && bus.slot[slot]; slot++)
+	pthread_mutex_lock(&bus->lock);
+	for (slot = 1; slot < PCI_MAX_DEVICES && bus->slot[slot]; slot++)
 		;
 	if (slot == PCI_MAX_DEVICES) {
-		pthread_mutex_unlock(&pci_lock);
+		pthread_mutex_unlock(&bus->lock);
 		log_err("pci %s: all %d slots of bus 0 are taken", dev->name, PCI_MAX_DEVICES - 1);
 		return -1;
 	}
@@ -254,22 +244,23 @@ int pci_register(struct pci_dev *dev)
 
 		if (!size)
 			continue;
-		addr = (bus.next_mmio + size - 1) & ~(size - 1);
+		addr = (bus->next_mmio + size - 1) & ~(size - 1);
 		if (addr + size > KITE_PCI_MMIO_END) {
-			pthread_mutex_unlock(&pci_lock);
+			pthread_mutex_unlock(&bus->lock);
 			log_err("pci %s: no room for BAR %d (%llu bytes) below the IOAPIC", dev->name, i,
 				(unsigned long long)size);
 			return -1;
 		}
-		bus.next_mmio = addr + size;
+		bus->next_mmio = addr + size;
 		pci_cfg_w32(dev, PCI_BASE_ADDRESS_0 + 4 * i, (uint32_t)addr);
 	}
+	dev->bus = bus;
 	dev->slot = slot;
 	dev->intx_gsi = KITE_PCI_INTX_GSI_BASE + (slot - 1) % 8;
 	dev->cfg[PCI_INTERRUPT_LINE] = (uint8_t)dev->intx_gsi;
 	dev->cfg[PCI_INTERRUPT_PIN] = 1;   /* INTA# */
-	bus.slot[slot] = dev;
-	pthread_mutex_unlock(&pci_lock);
+	bus->slot[slot] = dev;
+	pthread_mutex_unlock(&bus->lock);
 	if (pci_msix_setup(dev) < 0) {
 		pci_unregister(dev);
 		return -1;
@@ -280,18 +271,23 @@ int pci_register(struct pci_dev *dev)
 
 void pci_unregister(struct pci_dev *dev)
 {
-	pthread_mutex_lock(&pci_lock);
-	if (dev->slot && bus.slot[dev->slot] == dev) {
+	struct pci_bus *bus = dev->bus;
+
+	if (!bus)
+		return;
+	pthread_mutex_lock(&bus->lock);
+	if (dev->slot && bus->slot[dev->slot] == dev) {
 		pci_cfg_w16(dev, PCI_COMMAND, 0);
 		pci_update_bars(dev);
-		bus.slot[dev->slot] = NULL;
+		bus->slot[dev->slot] = NULL;
 	}
-	pthread_mutex_unlock(&pci_lock);
+	pthread_mutex_unlock(&bus->lock);
 	pci_msix_teardown(dev);
+	dev->bus = NULL;
 }
 
-/* The INTx state is guarded by pci_msix_lock (the interrupt lock), never by pci_lock: BAR handlers
- * raise and lower INTx while holding the MMIO bus, which a pci_lock holder may wait for. */
+/* The INTx state is guarded by the bus's interrupt lock, never by its bus lock: BAR handlers raise
+ * and lower INTx while holding the MMIO bus, which a bus lock holder may wait for. */
 static void intx_apply(struct pci_dev *dev)
 {
 	bool on = dev->intx_level && !(pci_cfg_r16(dev, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE);
@@ -299,20 +295,22 @@ static void intx_apply(struct pci_dev *dev)
 
 	pci_cfg_w16(dev, PCI_STATUS, on ? (st | PCI_STATUS_INTERRUPT) : (st & ~PCI_STATUS_INTERRUPT));
 	if (dev->intx_gsi)
-		vm_set_irq_line(dev->vm, dev->intx_gsi, on);
+		machine_set_irq_line(dev->m, dev->intx_gsi, on);
 }
 
 void pci_intx_set(struct pci_dev *dev, bool level)
 {
-	pthread_mutex_lock(&pci_msix_lock);
+	if (!dev->bus)
+		return;
+	pthread_mutex_lock(&dev->bus->irq_lock);
 	dev->intx_level = level;
 	intx_apply(dev);
-	pthread_mutex_unlock(&pci_msix_lock);
+	pthread_mutex_unlock(&dev->bus->irq_lock);
 }
 
 void pci_intx_refresh(struct pci_dev *dev)
 {
-	pthread_mutex_lock(&pci_msix_lock);
+	pthread_mutex_lock(&dev->bus->irq_lock);
 	intx_apply(dev);
-	pthread_mutex_unlock(&pci_msix_lock);
+	pthread_mutex_unlock(&dev->bus->irq_lock);
 }

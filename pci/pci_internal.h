@@ -7,16 +7,23 @@
 
 #include "kite/pci.h"
 
-/* Configuration space and BAR placement. Lock order: pci_lock, then pci_msix_lock. */
-extern pthread_mutex_t pci_lock;
-/* MSI-X tables, PBAs and the GSI routing table (taken from BAR handlers on vCPU threads). */
-extern pthread_mutex_t pci_msix_lock;
+struct pci_bus {
+	struct machine *m;
+	struct machine_event reset;
+	/* Configuration space and BAR placement. Lock order: lock, then irq_lock. */
+	pthread_mutex_t lock;
+	/* MSI-X tables, PBAs and INTx (taken from BAR handlers on vCPU threads). */
+	pthread_mutex_t irq_lock;
+	uint32_t config_addr;
+	struct pci_dev bridge;
+	struct pci_dev *slot[PCI_MAX_DEVICES];
+	uint64_t next_mmio;
+	bool ports_on;               /* 0xCF8-0xCFF registered */
+};
 
-void pci_intx_refresh(struct pci_dev *dev);                 /* pci_lock held */
-void pci_msix_control_written(struct pci_dev *dev);         /* pci_lock held */
+void pci_intx_refresh(struct pci_dev *dev);                 /* bus lock held */
+void pci_msix_control_written(struct pci_dev *dev);         /* bus lock held */
 int pci_msix_setup(struct pci_dev *dev);
 void pci_msix_teardown(struct pci_dev *dev);
-int pci_msi_routing_init(struct vm *vm);
-void pci_msi_routing_exit(struct vm *vm);
 
 #endif

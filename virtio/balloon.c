@@ -20,8 +20,6 @@
 #include "kite/virtio_balloon.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_misc.h"
-#include "kite/virtio_pci.h"
-#include "kite/vm.h"
 
 #define BALLOON_QUEUE_SIZE 128
 #define BALLOON_INFLATEQ   0
@@ -32,8 +30,6 @@
 
 struct balloon_dev {
 	struct virtio_dev vdev;
-	struct virtio_pci pci;
-	bool pci_on;
 	uint32_t num_pages, actual;
 	unsigned stats_period;
 	int timer_fd;
@@ -112,7 +108,7 @@ static bool balloon_pfns(struct balloon_dev *b, struct virtqueue *vq, const stru
 		void *page;
 
 		vq_iov_to_buf(e->iov, e->out_num, i * 4, &pfn, 4);
-		page = vm_gpa(b->vdev.vm, (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT, BALLOON_PAGE);
+		page = machine_gpa(b->vdev.machine, (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT, BALLOON_PAGE);
 		if (!page) {
 			bad++;
 			continue;
@@ -243,8 +239,13 @@ static void balloon_reset(struct virtio_dev *dev)
 	b->actual = 0;
 }
 
+static void balloon_destroy(struct virtio_dev *dev);
+static void balloon_free(struct balloon_dev *b, bool report);
+
 static const struct virtio_dev_ops balloon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
+	.pci_class = 0x058000,            /* memory controller, other */
+	.destroy = balloon_destroy,
 	.config_size = VIRTIO_BALLOON_CONFIG_SIZE,
 	.config_read = balloon_config_read,
 	.config_write = balloon_config_write,
@@ -252,16 +253,14 @@ static const struct virtio_dev_ops balloon_ops = {
 	.reset = balloon_reset,
 };
 
-/* Statistics period of the next balloon_create(), set by balloon_parse_spec(). */
-static unsigned balloon_cfg_stats = BALLOON_DEFAULT_STATS;
-
-int balloon_parse_spec(const char *spec, uint32_t *pages, const char *what)
+int balloon_parse_spec(const char *spec, struct balloon_options *o, const char *what)
 {
 	char *copy, *save = NULL, *tok;
 	int ret = 0;
 
-	*pages = 0;
-	balloon_cfg_stats = BALLOON_DEFAULT_STATS;
+	o->enabled = true;
+	o->pages = 0;
+	o->stats = BALLOON_DEFAULT_STATS;
 	if (!spec || !*spec)
 		return 0;
 	copy = strdup(spec);
@@ -286,22 +285,15 @@ int balloon_parse_spec(const char *spec, uint32_t *pages, const char *what)
 			break;
 		}
 		if (tok[0] == 'p')
-			*pages = (uint32_t)v;
+			o->pages = (uint32_t)v;
 		else
-			balloon_cfg_stats = (unsigned)v;
+			o->stats = (unsigned)v;
 	}
 	free(copy);
 	return ret;
 }
 
-struct balloon_dev *balloon_create(struct vm *vm, uint32_t target_pages)
-{
-	struct balloon_options o = { .enabled = true, .pages = target_pages, .stats = balloon_cfg_stats };
-
-	return balloon_create_opts(vm, &o);
-}
-
-struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_options *o)
+struct virtio_dev *balloon_create(struct machine *m, const struct balloon_options *o)
 {
 	struct balloon_dev *b = calloc(1, sizeof(*b));
 	const char *name = "virtio-balloon0";
@@ -314,12 +306,12 @@ struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_opti
 	b->timer_fd = -1;
 	b->num_pages = o->pages;
 	b->stats_period = o->stats;
-	if ((uint64_t)o->pages * BALLOON_PAGE > vm->ram_size)
+	if ((uint64_t)o->pages * BALLOON_PAGE > m->ram_size)
 		log_warn("%s: target of %u pages is more than the guest's %llu MiB", name, o->pages,
-			 (unsigned long long)(vm->ram_size >> 20));
+			 (unsigned long long)(m->ram_size >> 20));
 	if (o->stats)
 		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
-	if (virtio_dev_init(&b->vdev, vm, name, &balloon_ops, b, features, 3, BALLOON_QUEUE_SIZE) < 0)
+	if (virtio_dev_init(&b->vdev, m, name, &balloon_ops, b, features, 3, BALLOON_QUEUE_SIZE) < 0)
 		goto fail;
 	if (o->stats) {
 		struct itimerspec its = {
@@ -332,38 +324,38 @@ struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_opti
 			log_err("%s: statistics timer: %m", name);
 			goto fail;
 		}
-		if (evloop_add(vm->loop, b->timer_fd, EPOLLIN, on_stats_timer, b) < 0) {
+		if (evloop_add(m->loop, b->timer_fd, EPOLLIN, on_stats_timer, b) < 0) {
 			log_err("%s: adding the statistics timer to the event loop failed", name);
 			close(b->timer_fd);
 			b->timer_fd = -1;
 			goto fail;
 		}
 	}
-	if (virtio_pci_init(&b->pci, &b->vdev, 0x058000) < 0)
-		goto fail;
-	b->pci_on = true;
-	log_info("%s: target %u pages, statistics %s%.0u%s, PCI slot %u", name, o->pages,
-		 o->stats ? "every " : "off", o->stats, o->stats ? " s" : "", b->pci.pci.slot);
-	return b;
+	log_info("%s: target %u pages, statistics %s%.0u%s", name, o->pages,
+		 o->stats ? "every " : "off", o->stats, o->stats ? " s" : "");
+	return &b->vdev;
 fail:
-	balloon_destroy(b);
+	balloon_free(b, false);
 	return NULL;
 }
 
-void balloon_destroy(struct balloon_dev *b)
+static void balloon_destroy(struct virtio_dev *dev)
 {
-	if (!b)
-		return;
-	if (b->pci_on) {
-		virtio_pci_exit(&b->pci);
+	balloon_free(dev->priv, true);
+}
+
+/* report: the device ran, log what it did. */
+static void balloon_free(struct balloon_dev *b, bool report)
+{
+	if (report) {
 		log_info("%s: %llu pages inflated, %llu deflated, %llu released, %llu bad PFNs, %llu statistics reports",
 			 b->vdev.name, (unsigned long long)b->inflated, (unsigned long long)b->deflated,
 			 (unsigned long long)b->released, (unsigned long long)b->bad_pfns,
 			 (unsigned long long)b->stats_reports);
 	}
 	if (b->timer_fd >= 0) {
-		if (b->vdev.vm && b->vdev.vm->loop)
-			evloop_del(b->vdev.vm->loop, b->timer_fd);
+		if (b->vdev.machine && b->vdev.machine->loop)
+			evloop_del(b->vdev.machine->loop, b->timer_fd);
 		close(b->timer_fd);
 	}
 	if (b->vdev.ops)

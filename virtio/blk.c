@@ -23,12 +23,9 @@
 #include "kite/evloop.h"
 #include "kite/ratelimit.h"
 
-#include "kite/blockdev.h"
+#include "kite/virtio_blk_dev.h"
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
-#include "kite/virtio_mmio.h"
-#include "kite/virtio_pci.h"
-#include "kite/vm.h"
 
 #define BLK_QUEUE_SIZE   256
 #define BLK_SEG_MAX      (VQ_MAX_SEGS - 2)
@@ -40,9 +37,6 @@ _Static_assert(VIRTIO_BLK_CONFIG_SIZE == offsetof(struct virtio_blk_config, max_
 
 struct blk_dev {
 	struct virtio_dev vdev;
-	struct virtio_pci pci;
-	struct virtio_mmio mmio;
-	bool pci_on, mmio_on;
 	int fd;
 	char *path;
 	uint64_t size;             /* bytes, a multiple of 512 is exposed */
@@ -69,25 +63,6 @@ struct blk_aio_req {
 	struct iovec iov[VQ_MAX_SEGS];
 	struct vq_elem elem;
 };
-
-/* Weak stand-ins: the unit-test core links blk.c without virtio/blk_uring.c (no liburing). */
-__attribute__((weak)) struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned depth,
-						  blk_aio_done_fn done, void *opaque)
-{
-	(void)vm; (void)fd; (void)depth; (void)done; (void)opaque;
-	log_debug("%s: built without io_uring: synchronous I/O", name);
-	return NULL;
-}
-__attribute__((weak)) void blk_aio_free(struct blk_aio *aio) { (void)aio; }
-__attribute__((weak)) int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov,
-				     unsigned n, uint64_t off, void *tag)
-{
-	(void)aio; (void)write; (void)dsync; (void)iov; (void)n; (void)off; (void)tag;
-	return -1;
-}
-__attribute__((weak)) int blk_aio_fsync(struct blk_aio *aio, void *tag) { (void)aio; (void)tag; return -1; }
-__attribute__((weak)) void blk_aio_reap(struct blk_aio *aio) { (void)aio; }
-__attribute__((weak)) void blk_aio_drain(struct blk_aio *aio) { (void)aio; }
 
 static void blk_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
@@ -397,7 +372,7 @@ static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
 	if (!rate_limiter_active(&blk->rl))
 		return 0;
 	fd = rate_limiter_timer_open(&blk->rl);
-	if (fd < 0 || evloop_add(blk->vdev.vm->loop, fd, EPOLLIN, on_throttle_timer, blk) < 0) {
+	if (fd < 0 || evloop_add(blk->vdev.machine->loop, fd, EPOLLIN, on_throttle_timer, blk) < 0) {
 		log_err("%s: rate limit timer: %s", blk->vdev.name, strerror(errno));
 		rate_limiter_timer_close(&blk->rl);
 		return -1;
@@ -416,9 +391,14 @@ static void blk_reset(struct virtio_dev *dev)
 		blk_aio_drain(blk->aio);
 }
 
+static void blk_destroy(struct virtio_dev *dev);
+static void blk_free(struct blk_dev *blk);
+
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
+	.pci_class = 0x018000,            /* mass storage, other */
 	.reset = blk_reset,
+	.destroy = blk_destroy,
 	.config_size = VIRTIO_BLK_CONFIG_SIZE,
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
@@ -440,7 +420,7 @@ static void blk_fill_config(struct blk_dev *blk)
 	c->write_zeroes_may_unmap = 1;
 }
 
-struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned index)
+struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)
 {
 	struct blk_dev *blk = calloc(1, sizeof(*blk));
 	uint64_t features;
@@ -487,51 +467,37 @@ struct blk_dev *blk_create(struct vm *vm, const struct blk_options *o, unsigned 
 		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
 	if (o->readonly)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
-	if (virtio_dev_init(&blk->vdev, vm, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0 ||
+	if (virtio_dev_init(&blk->vdev, m, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0 ||
 	    blk_setup_limits(blk, o) < 0)
 		goto fail;
 	if (!o->sync_io)
-		blk->aio = blk_aio_new(vm, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
-	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
-		if (virtio_mmio_init(&blk->mmio, &blk->vdev) < 0)
-			goto fail;
-		blk->mmio_on = true;
-	} else {
-		if (virtio_pci_init(&blk->pci, &blk->vdev, 0x018000) < 0)
-			goto fail;
-		blk->pci_on = true;
-	}
-	if (blk->mmio_on)
-		log_info("%s: %s, %llu sectors%s%s, virtio-mmio at 0x%llx IRQ %u", name, o->path,
-			 (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR), o->readonly ? ", read-only" : "",
-			 blk->direct ? ", cache=none" : "", (unsigned long long)blk->mmio.base, blk->mmio.gsi);
-	else
-		log_info("%s: %s, %llu sectors%s%s, PCI slot %u", name, o->path,
-			 (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR), o->readonly ? ", read-only" : "",
-			 blk->direct ? ", cache=none" : "", blk->pci.pci.slot);
+		blk->aio = blk_aio_new(m->loop, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
+	log_info("%s: %s, %llu sectors%s%s", name, o->path, (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR),
+		 o->readonly ? ", read-only" : "", blk->direct ? ", cache=none" : "");
 	if (!blk->aio)
 		log_info("%s: synchronous I/O on the event loop", name);
-	return blk;
+	return &blk->vdev;
 fail:
-	blk_destroy(blk);
+	blk_free(blk);
 	return NULL;
 }
 
-void blk_destroy(struct blk_dev *blk)
+static void blk_destroy(struct virtio_dev *dev)
+{
+	blk_free(dev->priv);
+}
+
+static void blk_free(struct blk_dev *blk)
 {
 	if (!blk)
 		return;
-	if (blk->pci_on)
-		virtio_pci_exit(&blk->pci);
-	if (blk->mmio_on)
-		virtio_mmio_exit(&blk->mmio);
 	if (blk->aio) {
 		blk_aio_free(blk->aio);
 		log_info("%s: %llu of %llu requests served through io_uring", blk->vdev.name,
 			 (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs);
 	}
 	if (blk->rl.timer_fd >= 0) {
-		evloop_del(blk->vdev.vm->loop, blk->rl.timer_fd);
+		evloop_del(blk->vdev.machine->loop, blk->rl.timer_fd);
 		rate_limiter_timer_close(&blk->rl);
 		log_info("%s: %llu requests, rate limit delayed %llu of them", blk->vdev.name,
 			 (unsigned long long)blk->reqs, (unsigned long long)blk->rl.refused);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Asynchronous file I/O for virtio-blk (virtio/blk_uring.c, io_uring through liburing). Completions
- * are reaped on kite's event loop (an eventfd registered with the ring). blk.c carries weak stand-ins
- * that report "unavailable", so builds without blk_uring.c (the unit-test core) use synchronous I/O.
+ * are reaped on kite's event loop (an eventfd registered with the ring). When io_uring is unavailable
+ * on the host, blk_aio_new() says so and the device serves requests synchronously.
  */
 #ifndef KITE_VIRTIO_BLK_AIO_H
 #define KITE_VIRTIO_BLK_AIO_H
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct vm;
+struct evloop;
 struct blk_aio;
 
 /* res: bytes transferred or -errno, for the request `tag`; called from blk_aio_reap/blk_aio_drain.
@@ -20,7 +20,7 @@ struct blk_aio;
 typedef void (*blk_aio_done_fn)(void *opaque, void *tag, int res);
 
 /* NULL (with a logged warning) when io_uring is unavailable: the caller falls back to sync I/O. */
-struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned depth, blk_aio_done_fn done,
+struct blk_aio *blk_aio_new(struct evloop *loop, const char *name, int fd, unsigned depth, blk_aio_done_fn done,
 			    void *opaque);
 void blk_aio_free(struct blk_aio *aio);
 /* 0, or -1 when the ring is full or submission failed (the caller serves the request itself). */

@@ -12,11 +12,10 @@
 #include "blk_aio.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
-#include "kite/vm.h"
 
 struct blk_aio {
 	struct io_uring ring;
-	struct vm *vm;
+	struct evloop *loop;
 	int fd;
 	int efd;
 	unsigned depth, inflight;
@@ -27,7 +26,7 @@ struct blk_aio {
 
 static void on_ring_event(void *opaque, int fd, uint32_t events);
 
-struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned depth, blk_aio_done_fn done,
+struct blk_aio *blk_aio_new(struct evloop *loop, const char *name, int fd, unsigned depth, blk_aio_done_fn done,
 			    void *opaque)
 {
 	struct blk_aio *aio = calloc(1, sizeof(*aio));
@@ -35,7 +34,7 @@ struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned de
 
 	if (!aio)
 		return NULL;
-	aio->vm = vm;
+	aio->loop = loop;
 	aio->fd = fd;
 	aio->depth = depth;
 	aio->done = done;
@@ -50,7 +49,7 @@ struct blk_aio *blk_aio_new(struct vm *vm, const char *name, int fd, unsigned de
 	}
 	aio->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (aio->efd < 0 || io_uring_register_eventfd(&aio->ring, aio->efd) < 0 ||
-	    evloop_add(vm->loop, aio->efd, EPOLLIN, on_ring_event, aio) < 0) {
+	    evloop_add(loop, aio->efd, EPOLLIN, on_ring_event, aio) < 0) {
 		log_warn("%s: io_uring completion eventfd failed: synchronous I/O", name);
 		if (aio->efd >= 0)
 			close(aio->efd);
@@ -66,7 +65,7 @@ void blk_aio_free(struct blk_aio *aio)
 	if (!aio)
 		return;
 	blk_aio_drain(aio);
-	evloop_del(aio->vm->loop, aio->efd);
+	evloop_del(aio->loop, aio->efd);
 	close(aio->efd);
 	io_uring_queue_exit(&aio->ring);
 	free(aio);

@@ -12,16 +12,12 @@
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_misc.h"
-#include "kite/virtio_pci.h"
-#include "kite/vm.h"
 
 #define VCON_QUEUE_SIZE 64
 #define VCON_TX_QUEUE   1
 
 struct vcon_dev {
 	struct virtio_dev vdev;
-	struct virtio_pci pci;
-	bool pci_on;
 	int out_fd;
 	bool own_fd;
 	struct vq_elem elem;
@@ -76,14 +72,19 @@ static void vcon_queue_notify(struct virtio_dev *dev, unsigned q)
 		virtio_dev_queue_done(dev, q);
 }
 
+static void vcon_destroy(struct virtio_dev *dev);
+static void vcon_free(struct vcon_dev *con);
+
 static const struct virtio_dev_ops vcon_ops = {
 	.device_id = VIRTIO_ID_CONSOLE,
+	.pci_class = 0x078000,   /* communication, other */
+	.destroy = vcon_destroy,
 	.config_size = 12,       /* cols, rows, max_nr_ports, emerg_wr: all zero, none offered */
 	.config_read = vcon_config_read,
 	.queue_notify = vcon_queue_notify,
 };
 
-struct vcon_dev *vcon_create(struct vm *vm, const char *out)
+struct virtio_dev *vcon_create(struct machine *m, const char *out)
 {
 	struct vcon_dev *con = calloc(1, sizeof(*con));
 
@@ -107,25 +108,24 @@ struct vcon_dev *vcon_create(struct vm *vm, const char *out)
 		free(con);
 		return NULL;
 	}
-	if (virtio_dev_init(&con->vdev, vm, "virtio-console0", &vcon_ops, con, 0, 2, VCON_QUEUE_SIZE) < 0 ||
-	    virtio_pci_init(&con->pci, &con->vdev, 0x078000) < 0) {
-		vcon_destroy(con);
+	if (virtio_dev_init(&con->vdev, m, "virtio-console0", &vcon_ops, con, 0, 2, VCON_QUEUE_SIZE) < 0) {
+		vcon_free(con);
 		return NULL;
 	}
-	con->pci_on = true;
-	log_info("virtio-console0: hvc0 output to %s, PCI slot %u", out ? out : "stdio", con->pci.pci.slot);
-	return con;
+	log_info("virtio-console0: hvc0 output to %s", out ? out : "stdio");
+	return &con->vdev;
 }
 
-void vcon_destroy(struct vcon_dev *con)
+static void vcon_free(struct vcon_dev *con)
 {
-	if (!con)
-		return;
-	if (con->pci_on)
-		virtio_pci_exit(&con->pci);
 	if (con->vdev.ops)
 		virtio_dev_exit(&con->vdev);
 	if (con->own_fd)
 		close(con->out_fd);
 	free(con);
+}
+
+static void vcon_destroy(struct virtio_dev *dev)
+{
+	vcon_free(dev->priv);
 }

@@ -23,9 +23,6 @@
 #include "kite/ratelimit.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_net.h"
-#include "kite/virtio_mmio.h"
-#include "kite/virtio_pci.h"
-#include "kite/vm.h"
 
 #define NET_QUEUE_SIZE 256
 #define NET_RXQ 0
@@ -35,9 +32,6 @@
 
 struct net_dev {
 	struct virtio_dev vdev;
-	struct virtio_pci pci;
-	struct virtio_mmio mmio;
-	bool pci_on, mmio_on;
 	int tap_fd;
 	bool tap_polled;
 	bool offloads_set;
@@ -97,7 +91,7 @@ static void tap_poll(struct net_dev *net, bool on)
 {
 	if (net->tap_polled == on)
 		return;
-	if (evloop_mod(net->vdev.vm->loop, net->tap_fd, on ? EPOLLIN : 0) == 0)
+	if (evloop_mod(net->vdev.machine->loop, net->tap_fd, on ? EPOLLIN : 0) == 0)
 		net->tap_polled = on;
 }
 
@@ -285,8 +279,8 @@ static void on_tx_limit_timer(void *opaque, int fd, uint32_t events)
 /* Off the loop (-ENOENT if it never got there: harmless) and closed. */
 static void limit_timer_close(struct net_dev *net, struct rate_limiter *rl)
 {
-	if (rl->timer_fd >= 0 && net->vdev.vm)
-		evloop_del(net->vdev.vm->loop, rl->timer_fd);
+	if (rl->timer_fd >= 0 && net->vdev.machine)
+		evloop_del(net->vdev.machine->loop, rl->timer_fd);
 	rate_limiter_timer_close(rl);
 }
 
@@ -342,8 +336,13 @@ static void net_reset(struct virtio_dev *dev)
 		tap_poll(net, true);
 }
 
+static void net_destroy(struct virtio_dev *dev);
+static void net_free(struct net_dev *net);
+
 static const struct virtio_dev_ops net_ops = {
 	.device_id = VIRTIO_ID_NET,
+	.pci_class = 0x020000,            /* network, Ethernet */
+	.destroy = net_destroy,
 	.config_size = 12,
 	.config_read = net_config_read,
 	.queue_notify = net_queue_notify,
@@ -378,7 +377,7 @@ static int tap_open(struct net_dev *net, const char *name)
 	return 0;
 }
 
-struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned index)
+struct virtio_dev *net_create(struct machine *m, const struct net_options *o, unsigned index)
 {
 	struct net_dev *net = calloc(1, sizeof(*net));
 	unsigned mtu = o->mtu ? o->mtu : 1500;
@@ -420,9 +419,9 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		   (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
 		   (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
 		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
-	if (virtio_dev_init(&net->vdev, vm, name, &net_ops, net, features, 2, NET_QUEUE_SIZE) < 0)
+	if (virtio_dev_init(&net->vdev, m, name, &net_ops, net, features, 2, NET_QUEUE_SIZE) < 0)
 		goto fail;
-	if (evloop_add(vm->loop, net->tap_fd, EPOLLIN, on_tap, net) < 0) {
+	if (evloop_add(m->loop, net->tap_fd, EPOLLIN, on_tap, net) < 0) {
 		log_err("%s: adding TAP %s to the event loop failed", name, net->tap);
 		goto fail;
 	}
@@ -436,44 +435,34 @@ struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned 
 		rate_limiter_set(&net->tx_rl, o->pps, fburst, o->bps, bburst, now);
 		rate_limiter_set(&net->rx_rl, o->pps, fburst, o->bps, bburst, now);
 		if (rate_limiter_timer_open(&net->tx_rl) < 0 ||
-		    evloop_add(vm->loop, net->tx_rl.timer_fd, EPOLLIN, on_tx_limit_timer, net) < 0 ||
+		    evloop_add(m->loop, net->tx_rl.timer_fd, EPOLLIN, on_tx_limit_timer, net) < 0 ||
 		    rate_limiter_timer_open(&net->rx_rl) < 0 ||
-		    evloop_add(vm->loop, net->rx_rl.timer_fd, EPOLLIN, on_rx_limit_timer, net) < 0) {
+		    evloop_add(m->loop, net->rx_rl.timer_fd, EPOLLIN, on_rx_limit_timer, net) < 0) {
 			log_err("%s: rate-limit timers for TAP %s: %s", name, net->tap, strerror(errno));
 			goto fail;
 		}
 	}
-	if (o->transport == VIRTIO_TRANSPORT_MMIO) {
-		if (virtio_mmio_init(&net->mmio, &net->vdev) < 0)
-			goto fail;
-		net->mmio_on = true;
-	} else {
-		if (virtio_pci_init(&net->pci, &net->vdev, 0x020000) < 0)
-			goto fail;
-		net->pci_on = true;
-	}
-	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, %s 0x%llx%s", name, net->tap,
+	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s", name, net->tap,
 		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
-		 net->mmio_on ? "virtio-mmio at" : "PCI slot",
-		 net->mmio_on ? (unsigned long long)net->mmio.base : (unsigned long long)net->pci.pci.slot,
 		 rate_limiter_active(&net->tx_rl) ? ", rate limited" : "");
-	return net;
+	return &net->vdev;
 fail:
-	net_destroy(net);
+	net_free(net);
 	return NULL;
 }
 
-void net_destroy(struct net_dev *net)
+static void net_destroy(struct virtio_dev *dev)
+{
+	net_free(dev->priv);
+}
+
+static void net_free(struct net_dev *net)
 {
 	if (!net)
 		return;
-	if (net->pci_on)
-		virtio_pci_exit(&net->pci);
-	if (net->mmio_on)
-		virtio_mmio_exit(&net->mmio);
 	if (net->tap_fd >= 0) {
-		if (net->vdev.vm)
-			evloop_del(net->vdev.vm->loop, net->tap_fd);
+		if (net->vdev.machine)
+			evloop_del(net->vdev.machine->loop, net->tap_fd);
 		close(net->tap_fd);
 		log_info("%s: %llu frames sent, %llu received, %llu dropped (%llu oversized, %llu bad headers), "
 			 "throttled %llu times, %llu received frames with offloads not negotiated dropped", net->vdev.name, (unsigned long long)net->tx_frames,

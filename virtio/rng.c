@@ -7,17 +7,13 @@
 
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
-#include "kite/virtio_pci.h"
 #include "kite/virtio_misc.h"
-#include "kite/vm.h"
 
 #define RNG_QUEUE_SIZE 64
 #define RNG_MAX_CHUNK  4096    /* bytes per request: a driver asking for more gets less */
 
 struct rng_dev {
 	struct virtio_dev vdev;
-	struct virtio_pci pci;
-	bool pci_on;
 	struct vq_elem elem;
 	uint8_t buf[RNG_MAX_CHUNK];
 };
@@ -53,14 +49,24 @@ static void rng_queue_notify(struct virtio_dev *dev, unsigned q)
 		virtio_dev_queue_done(dev, q);
 }
 
+static void rng_destroy(struct virtio_dev *dev)
+{
+	struct rng_dev *rng = dev->priv;
+
+	virtio_dev_exit(&rng->vdev);
+	free(rng);
+}
+
 static const struct virtio_dev_ops rng_ops = {
 	.device_id = VIRTIO_ID_RNG,
+	.pci_class = 0x00ff00,            /* unclassified */
+	.destroy = rng_destroy,
 	.config_size = 0,
 	.config_read = rng_config_read,
 	.queue_notify = rng_queue_notify,
 };
 
-struct rng_dev *rng_create(struct vm *vm)
+struct virtio_dev *rng_create(struct machine *m)
 {
 	struct rng_dev *rng = calloc(1, sizeof(*rng));
 
@@ -68,24 +74,13 @@ struct rng_dev *rng_create(struct vm *vm)
 		log_err("virtio-rng0: out of memory");
 		return NULL;
 	}
-	if (virtio_dev_init(&rng->vdev, vm, "virtio-rng0", &rng_ops, rng, 1ULL << VIRTIO_F_INDIRECT_DESC, 1,
-			    RNG_QUEUE_SIZE) < 0 ||
-	    virtio_pci_init(&rng->pci, &rng->vdev, 0x00ff00) < 0) {
-		rng_destroy(rng);
+	if (virtio_dev_init(&rng->vdev, m, "virtio-rng0", &rng_ops, rng, 1ULL << VIRTIO_F_INDIRECT_DESC, 1,
+			    RNG_QUEUE_SIZE) < 0) {
+		if (rng->vdev.ops)
+			virtio_dev_exit(&rng->vdev);
+		free(rng);
 		return NULL;
 	}
-	rng->pci_on = true;
-	log_info("virtio-rng0: getrandom() entropy, PCI slot %u", rng->pci.pci.slot);
-	return rng;
-}
-
-void rng_destroy(struct rng_dev *rng)
-{
-	if (!rng)
-		return;
-	if (rng->pci_on)
-		virtio_pci_exit(&rng->pci);
-	if (rng->vdev.ops)
-		virtio_dev_exit(&rng->vdev);
-	free(rng);
+	log_info("virtio-rng0: getrandom() entropy");
+	return &rng->vdev;
 }

@@ -1,61 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* Parsing of the virtio device flags and JSON keys into the list virtio_devices_init() creates. */
+/* Parsing of the virtio device flags and JSON keys into struct virtio_options (kite/virtio_options.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kite/blockdev.h"
 #include "kite/log.h"
-#include "kite/virtio_balloon.h"
-#include "kite/virtio_devices.h"
-#include "kite/virtio_net.h"
+#include "kite/virtio_options.h"
 #include "kite/virtio_transport.h"
 
 static int parse_u64(const char *v, uint64_t *out, const char *what, const char *key);
 
-int virtio_transport_parse(const char *what, const char *val, enum virtio_transport *out)
+int virtio_opts_set_balloon(struct virtio_options *v, const char *spec, const char *what)
 {
-	if (!strcmp(val, "pci"))
-		*out = VIRTIO_TRANSPORT_PCI;
-	else if (!strcmp(val, "mmio"))
-		*out = VIRTIO_TRANSPORT_MMIO;
-	else {
-		log_err("%s: transport=%s: expected pci or mmio", what, val);
+	struct balloon_options o;
+
+	if (balloon_parse_spec(spec, &o, what) < 0)   /* pages=N,stats=S (virtio/balloon.c) */
 		return -1;
-	}
+	v->balloon = o;
 	return 0;
 }
 
-struct blk_options virtio_cfg_blk[KITE_MAX_BLK];
-unsigned virtio_cfg_nblk;
-struct net_options virtio_cfg_net[KITE_MAX_NET];
-unsigned virtio_cfg_nnet;
-bool virtio_cfg_rng;
-bool virtio_cfg_balloon;
-uint32_t virtio_cfg_balloon_pages;
-
-/* --balloon [pages=N] */
-int virtio_cfg_set_balloon(const char *spec, const char *what)
-{
-	uint32_t pages;
-
-	if (balloon_parse_spec(spec, &pages, what) < 0)   /* pages=N,stats=S (virtio/balloon.c) */
-		return -1;
-	virtio_cfg_balloon = true;
-	virtio_cfg_balloon_pages = pages;
-	return 0;
-}
-char *virtio_cfg_console;
-
-int virtio_cfg_set_rng(bool on)
-{
-	virtio_cfg_rng = on;
-	return 0;
-}
-
-int virtio_cfg_set_console(const char *out, const char *what)
+int virtio_opts_set_console(struct virtio_options *v, const char *out, const char *what)
 {
 	char *copy;
 
@@ -68,14 +35,9 @@ int virtio_cfg_set_console(const char *out, const char *what)
 		log_err("%s: out of memory", what);
 		return -1;
 	}
-	free(virtio_cfg_console);
-	virtio_cfg_console = copy;
+	free(v->console);
+	v->console = copy;
 	return 0;
-}
-
-unsigned virtio_cfg_nr_blk(void)
-{
-	return virtio_cfg_nblk;
 }
 
 static void blk_options_free(struct blk_options *o)
@@ -85,19 +47,14 @@ static void blk_options_free(struct blk_options *o)
 	memset(o, 0, sizeof(*o));
 }
 
-void virtio_cfg_clear(void)
+void virtio_opts_free(struct virtio_options *v)
 {
-	for (unsigned i = 0; i < virtio_cfg_nblk; i++)
-		blk_options_free(&virtio_cfg_blk[i]);
-	virtio_cfg_nblk = 0;
-	for (unsigned i = 0; i < virtio_cfg_nnet; i++)
-		free(virtio_cfg_net[i].tap);
-	memset(virtio_cfg_net, 0, sizeof(virtio_cfg_net));
-	virtio_cfg_nnet = 0;
-	virtio_cfg_rng = false;
-	virtio_cfg_balloon = false;
-	free(virtio_cfg_console);
-	virtio_cfg_console = NULL;
+	for (unsigned i = 0; i < v->nblk; i++)
+		blk_options_free(&v->blk[i]);
+	for (unsigned i = 0; i < v->nnet; i++)
+		free(v->net[i].tap);
+	free(v->console);
+	memset(v, 0, sizeof(*v));
 }
 
 static int parse_bool(const char *v, bool *out, const char *what, const char *key)
@@ -183,30 +140,30 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 	return -1;
 }
 
-static struct blk_options *blk_new(const char *what)
+static struct blk_options *blk_new(struct virtio_options *v, const char *what)
 {
-	if (virtio_cfg_nblk == KITE_MAX_BLK) {
+	if (v->nblk == KITE_MAX_BLK) {
 		log_err("%s: at most %d block devices", what, KITE_MAX_BLK);
 		return NULL;
 	}
-	memset(&virtio_cfg_blk[virtio_cfg_nblk], 0, sizeof(virtio_cfg_blk[0]));
-	return &virtio_cfg_blk[virtio_cfg_nblk];
+	memset(&v->blk[v->nblk], 0, sizeof(v->blk[0]));
+	return &v->blk[v->nblk];
 }
 
-static int blk_commit(struct blk_options *o, const char *what)
+static int blk_commit(struct virtio_options *v, struct blk_options *o, const char *what)
 {
 	if (!o->path) {
 		log_err("%s: path=IMAGE is required", what);
 		blk_options_free(o);
 		return -1;
 	}
-	virtio_cfg_nblk++;
+	v->nblk++;
 	return 0;
 }
 
-int virtio_cfg_parse_blk(const char *spec, const char *what)
+int virtio_opts_parse_blk(struct virtio_options *v, const char *spec, const char *what)
 {
-	struct blk_options *o = blk_new(what);
+	struct blk_options *o = blk_new(v, what);
 	char *copy, *save = NULL, *tok;
 
 	if (!o)
@@ -231,7 +188,7 @@ int virtio_cfg_parse_blk(const char *spec, const char *what)
 			goto fail;
 	}
 	free(copy);
-	return blk_commit(o, what);
+	return blk_commit(v, o, what);
 fail:
 	free(copy);
 	blk_options_free(o);
@@ -286,16 +243,16 @@ static int net_set(struct net_options *o, const char *key, const char *val, cons
 }
 
 /* One network device from "tap=NAME,mac=..,mtu=.." or, in JSON, an object with those keys. */
-int virtio_cfg_parse_net(const char *spec, const char *what)
+int virtio_opts_parse_net(struct virtio_options *v, const char *spec, const char *what)
 {
 	struct net_options *o;
 	char *copy, *save = NULL, *tok;
 
-	if (virtio_cfg_nnet == KITE_MAX_NET) {
+	if (v->nnet == KITE_MAX_NET) {
 		log_err("%s: at most %d network devices", what, KITE_MAX_NET);
 		return -1;
 	}
-	o = &virtio_cfg_net[virtio_cfg_nnet];
+	o = &v->net[v->nnet];
 	memset(o, 0, sizeof(*o));
 	copy = strdup(spec ? spec : "");
 	if (!copy)
@@ -316,7 +273,7 @@ int virtio_cfg_parse_net(const char *spec, const char *what)
 		log_err("%s: tap=NAME is required", what);
 		return -1;
 	}
-	virtio_cfg_nnet++;
+	v->nnet++;
 	return 0;
 fail:
 	free(copy);
@@ -325,13 +282,13 @@ fail:
 	return -1;
 }
 
-static int net_from_json(const cJSON *obj, const char *what)
+static int net_from_json(struct virtio_options *v, const cJSON *obj, const char *what)
 {
 	char spec[256] = "";
 	const cJSON *it;
 
 	if (cJSON_IsString(obj))
-		return virtio_cfg_parse_net(obj->valuestring, what);
+		return virtio_opts_parse_net(v, obj->valuestring, what);
 	if (!cJSON_IsObject(obj)) {
 		log_err("%s: each element must be an object or a string", what);
 		return -1;
@@ -354,21 +311,21 @@ static int net_from_json(const cJSON *obj, const char *what)
 		}
 		snprintf(spec + used, sizeof(spec) - used, "%s%s=%s", used ? "," : "", it->string, val);
 	}
-	return virtio_cfg_parse_net(spec, what);
+	return virtio_opts_parse_net(v, spec, what);
 }
 
-static int blk_from_json(const cJSON *obj, const char *what)
+static int blk_from_json(struct virtio_options *v, const cJSON *obj, const char *what)
 {
 	struct blk_options *o;
 	const cJSON *it;
 
 	if (cJSON_IsString(obj))
-		return virtio_cfg_parse_blk(obj->valuestring, what);
+		return virtio_opts_parse_blk(v, obj->valuestring, what);
 	if (!cJSON_IsObject(obj)) {
 		log_err("%s: each element must be an object or a string", what);
 		return -1;
 	}
-	o = blk_new(what);
+	o = blk_new(v, what);
 	if (!o)
 		return -1;
 	cJSON_ArrayForEach(it, obj) {
@@ -392,10 +349,10 @@ static int blk_from_json(const cJSON *obj, const char *what)
 			return -1;
 		}
 	}
-	return blk_commit(o, what);
+	return blk_commit(v, o, what);
 }
 
-int virtio_cfg_json(const char *key, const void *item, const char *origin)
+int virtio_opts_json(struct virtio_options *v, const char *key, const void *item, const char *origin)
 {
 	const cJSON *arr = item, *el;
 	char what[256];
@@ -406,32 +363,33 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 			log_err("%s must be true or false", what);
 			return -1;
 		}
-		return virtio_cfg_set_rng(cJSON_IsTrue(arr));
+		v->rng = cJSON_IsTrue(arr);
+		return 0;
 	}
 	if (!strcmp(key, "balloon")) {
 		char spec[32];
 
 		if (cJSON_IsBool(arr)) {
 			if (cJSON_IsTrue(arr))
-				return virtio_cfg_set_balloon(NULL, what);
-			virtio_cfg_balloon = false;
+				return virtio_opts_set_balloon(v, NULL, what);
+			v->balloon.enabled = false;
 			return 0;
 		}
 		if (cJSON_IsString(arr))
-			return virtio_cfg_set_balloon(arr->valuestring, what);   /* "pages=N,stats=S" */
+			return virtio_opts_set_balloon(v, arr->valuestring, what);   /* "pages=N,stats=S" */
 		if (!cJSON_IsNumber(arr) || arr->valuedouble < 0 || arr->valuedouble > 4294967295.0) {
 			log_err("%s must be true, false, a number of pages or \"pages=N,stats=S\"", what);
 			return -1;
 		}
 		snprintf(spec, sizeof(spec), "pages=%.0f", arr->valuedouble);
-		return virtio_cfg_set_balloon(spec, what);
+		return virtio_opts_set_balloon(v, spec, what);
 	}
 	if (!strcmp(key, "console_virtio")) {
 		if (!cJSON_IsString(arr)) {
 			log_err("%s must be a string (stdio or file:PATH)", what);
 			return -1;
 		}
-		return virtio_cfg_set_console(arr->valuestring, what);
+		return virtio_opts_set_console(v, arr->valuestring, what);
 	}
 	if (!strcmp(key, "net")) {
 		if (!cJSON_IsArray(arr)) {
@@ -439,7 +397,7 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 			return -1;
 		}
 		cJSON_ArrayForEach(el, arr) {
-			if (net_from_json(el, what) < 0)
+			if (net_from_json(v, el, what) < 0)
 				return -1;
 		}
 		return 0;
@@ -453,7 +411,7 @@ int virtio_cfg_json(const char *key, const void *item, const char *origin)
 		return -1;
 	}
 	cJSON_ArrayForEach(el, arr) {
-		if (blk_from_json(el, what) < 0)
+		if (blk_from_json(v, el, what) < 0)
 			return -1;
 	}
 	return 0;

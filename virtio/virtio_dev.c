@@ -13,7 +13,6 @@
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
-#include "kite/vm.h"
 
 bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit)
 {
@@ -56,12 +55,12 @@ static void on_kick(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&dev->lock);
 }
 
-int virtio_dev_init(struct virtio_dev *dev, struct vm *vm, const char *name, const struct virtio_dev_ops *ops,
+int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name, const struct virtio_dev_ops *ops,
 		    void *priv, uint64_t host_features, unsigned nqueues, uint16_t qmax)
 {
 	memset(dev, 0, sizeof(*dev));
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
-	dev->vm = vm;
+	dev->machine = m;
 	dev->ops = ops;
 	dev->priv = priv;
 	/* every kite device runs on the shared virtqueue, which does split and packed rings */
@@ -81,7 +80,7 @@ int virtio_dev_init(struct virtio_dev *dev, struct vm *vm, const char *name, con
 			log_err("%s: eventfd for queue %u: %m", name, q);
 			return -1;
 		}
-		if (vm && vm->loop && evloop_add(vm->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
+		if (m && m->loop && evloop_add(m->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
 			log_err("%s: adding queue %u's kick to the event loop failed", name, q);
 			close(dev->q[q].kick_fd);
 			dev->q[q].kick_fd = -1;
@@ -97,12 +96,18 @@ void virtio_dev_exit(struct virtio_dev *dev)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (dev->q[q].kick_fd < 0)
 			continue;
-		if (dev->vm && dev->vm->loop)
-			evloop_del(dev->vm->loop, dev->q[q].kick_fd);
+		if (dev->machine && dev->machine->loop)
+			evloop_del(dev->machine->loop, dev->q[q].kick_fd);
 		close(dev->q[q].kick_fd);
 		dev->q[q].kick_fd = -1;
 	}
 	pthread_mutex_destroy(&dev->lock);
+}
+
+void virtio_dev_destroy(struct virtio_dev *dev)
+{
+	if (dev && dev->ops && dev->ops->destroy)
+		dev->ops->destroy(dev);
 }
 
 void virtio_dev_reset(struct virtio_dev *dev)
@@ -180,7 +185,7 @@ void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
 		log_warn("%s: queue %u enabled before FEATURES_OK: ignored", dev->name, q);
 		return;
 	}
-	if (vq_setup(&vq->vq, &dev->vm->mem, &cfg) < 0) {
+	if (vq_setup(&vq->vq, dev->machine->mem, &cfg) < 0) {
 		log_err("%s: queue %u setup refused: %s", dev->name, q, vq->vq.broken_reason);
 		vq->vq.broken = true;
 		report_broken(dev, q);

@@ -1,42 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* virtio-mmio version 2 transport: register window, level interrupt, ioeventfd doorbells. */
-#include <errno.h>
-#include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/virtio_mmio.h"
-#include "kite/vm.h"
 
 /* ISA IRQs no legacy device of kite uses. */
 static const unsigned mmio_gsis[KITE_VIRTIO_MMIO_MAX] = { 5, 6, 7, 10, 11 };
-static unsigned nr_mmio;
-static char cmdline[KITE_VIRTIO_MMIO_MAX * 64];
-
-const char *virtio_mmio_cmdline(void)
-{
-	return cmdline;
-}
 
 static int doorbell(struct virtio_mmio *m, unsigned q, bool deassign)
 {
-	struct kvm_ioeventfd io = {
-		.datamatch = q,
+	struct machine_ioeventfd io = {
 		.addr = m->base + VIRTIO_MMIO_QUEUE_NOTIFY,
 		.len = 4,
+		.pio = false,
+		.datamatch = true,
+		.value = q,
 		.fd = m->dev->q[q].kick_fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
 	};
 
-	return ioctl(m->dev->vm->vm_fd, KVM_IOEVENTFD, &io);
+	return machine_ioeventfd(m->dev->machine, &io, deassign);
 }
 
 static void update_line(struct virtio_mmio *m)
 {
-	vm_set_irq_line(m->dev->vm, m->gsi, m->dev->isr != 0);
+	machine_set_irq_line(m->dev->machine, m->gsi, m->dev->isr != 0);
 }
 
 static void mmio_interrupt(struct virtio_dev *dev, bool config, uint16_t vector)
@@ -190,21 +180,19 @@ static void mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	pthread_mutex_unlock(&dev->lock);
 }
 
-int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev)
+int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev, unsigned slot)
 {
-	size_t used = strlen(cmdline);
-
 	memset(m, 0, sizeof(*m));
 	m->dev = dev;
-	if (nr_mmio == KITE_VIRTIO_MMIO_MAX) {
+	if (slot >= KITE_VIRTIO_MMIO_MAX) {
 		log_err("%s: all %d virtio-mmio slots are taken", dev->name, KITE_VIRTIO_MMIO_MAX);
 		return -1;
 	}
-	m->base = KITE_VIRTIO_MMIO_BASE + (uint64_t)nr_mmio * KITE_VIRTIO_MMIO_SIZE;
-	m->gsi = mmio_gsis[nr_mmio];
+	m->base = KITE_VIRTIO_MMIO_BASE + (uint64_t)slot * KITE_VIRTIO_MMIO_SIZE;
+	m->gsi = mmio_gsis[slot];
 	dev->transport = m;
 	dev->interrupt = mmio_interrupt;
-	if (iobus_register(dev->vm->mmio, m->base, KITE_VIRTIO_MMIO_SIZE, mmio_io, m) < 0) {
+	if (iobus_register(dev->machine->mmio, m->base, KITE_VIRTIO_MMIO_SIZE, mmio_io, m) < 0) {
 		log_err("%s: MMIO window 0x%llx is taken", dev->name, (unsigned long long)m->base);
 		return -1;
 	}
@@ -212,17 +200,13 @@ int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev)
 	m->ioeventfd_on = true;
 	for (unsigned q = 0; q < dev->nqueues; q++) {
 		if (doorbell(m, q, false) < 0) {
-			log_warn("%s: KVM_IOEVENTFD for queue %u failed (%s): kicks exit to kite", dev->name, q,
-				 strerror(errno));
+			log_warn("%s: no ioeventfd for queue %u: kicks exit to kite", dev->name, q);
 			for (unsigned k = 0; k < q; k++)
 				doorbell(m, k, true);
 			m->ioeventfd_on = false;
 			break;
 		}
 	}
-	nr_mmio++;
-	snprintf(cmdline + used, sizeof(cmdline) - used, " virtio_mmio.device=%uK@0x%llx:%u",
-		 KITE_VIRTIO_MMIO_SIZE >> 10, (unsigned long long)m->base, m->gsi);
 	return 0;
 }
 
@@ -235,11 +219,6 @@ void virtio_mmio_exit(struct virtio_mmio *m)
 			doorbell(m, q, true);
 	m->ioeventfd_on = false;
 	if (m->registered)
-		iobus_unregister(m->dev->vm->mmio, m->base);
+		iobus_unregister(m->dev->machine->mmio, m->base);
 	m->registered = false;
-	if (nr_mmio) {
-		nr_mmio--;
-		if (!nr_mmio)
-			cmdline[0] = '\0';
-	}
 }

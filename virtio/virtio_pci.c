@@ -1,18 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-pci modern transport: vendor capabilities, the common configuration registers, ISR,
- * device configuration window, notification doorbells (KVM ioeventfds that follow BAR 0 wherever
- * the guest puts it) and MSI-X / INTx interrupts.
+ * device configuration window, notification doorbells (ioeventfds of the machine that follow BAR 0
+ * wherever the guest puts it) and MSI-X / INTx interrupts.
  */
-#include <errno.h>
-#include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "kite/log.h"
 #include "kite/virtio_pci.h"
-#include "kite/vm.h"
 
 struct virtio_pci_cap {
 	uint8_t cap_vndr, cap_next, cap_len, cfg_type, bar, id, padding[2];
@@ -22,17 +18,17 @@ struct virtio_pci_cap {
 
 static int doorbell(struct virtio_pci *vp, unsigned q, uint64_t addr, bool deassign, uint32_t len)
 {
-	struct kvm_ioeventfd io = {
+	struct machine_ioeventfd io = {
 		.addr = addr,
 		.len = len,
+		.pio = false,
 		.fd = vp->dev->q[q].kick_fd,
-		.flags = deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0,
 	};
 
-	return ioctl(vp->dev->vm->vm_fd, KVM_IOEVENTFD, &io);
+	return machine_ioeventfd(vp->dev->machine, &io, deassign);
 }
 
-/* pci_lock held (called from configuration space writes). */
+/* Bus lock held (called from configuration space writes). */
 static void on_bar_moved(struct pci_dev *pci, int bar, uint64_t addr, bool on)
 {
 	struct virtio_pci *vp = pci->owner;
@@ -58,15 +54,15 @@ static void on_bar_moved(struct pci_dev *pci, int bar, uint64_t addr, bool on)
 				vp->ioeventfd_any_len = false;   /* older KVM: 16-bit writes only */
 				continue;
 			}
-			log_warn("%s: KVM_IOEVENTFD for queue %u at 0x%llx failed (%s): kicks exit to kite",
-				 dev->name, q, (unsigned long long)a, strerror(errno));
+			log_warn("%s: no ioeventfd for queue %u at 0x%llx: kicks exit to kite",
+				 dev->name, q, (unsigned long long)a);
 			for (unsigned k = 0; k < q; k++)
 				doorbell(vp, k, vp->notify_base + VIRTIO_PCI_NOTIFY_MULT * k, true,
 					 vp->ioeventfd_any_len ? 0 : 2);
 			return;
 		}
 		vp->ioeventfd_on = true;
-		log_debug("%s: doorbells at 0x%llx are KVM ioeventfds (%s)", dev->name,
+		log_debug("%s: doorbells at 0x%llx are ioeventfds (%s)", dev->name,
 			  (unsigned long long)vp->notify_base, vp->ioeventfd_any_len ? "any length" : "16-bit");
 	}
 }
@@ -325,14 +321,14 @@ static int add_vcap(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32_t 
 	return 0;
 }
 
-int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, uint32_t class_code)
+int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, struct pci_bus *bus)
 {
 	uint32_t id = dev->ops->device_id;
 
 	memset(vp, 0, sizeof(*vp));
 	vp->dev = dev;
-	pci_dev_init(&vp->pci, dev->vm, dev->name, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE_BASE + id),
-		     class_code, 1, VIRTIO_PCI_VENDOR, (uint16_t)id);
+	pci_dev_init(&vp->pci, dev->machine, dev->name, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE_BASE + id),
+		     dev->ops->pci_class, 1, VIRTIO_PCI_VENDOR, (uint16_t)id);
 	vp->pci.owner = vp;
 	vp->pci.bar_moved = on_bar_moved;
 	if (pci_set_bar(&vp->pci, 0, VIRTIO_PCI_BAR_SIZE, bar0_io, vp) < 0 ||
@@ -362,7 +358,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, uint32_t clas
 	}
 	dev->transport = vp;
 	dev->interrupt = pci_interrupt;
-	return pci_register(&vp->pci);
+	return pci_register(bus, &vp->pci);
 }
 
 void virtio_pci_exit(struct virtio_pci *vp)

@@ -9,7 +9,7 @@
 
 #include "kite/config.h"
 #include "kite/log.h"
-#include "kite/virtio_devices.h"
+#include "kite/virtio_options.h"
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
@@ -110,15 +110,16 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		kite_log_set_level(KITE_LOG_DEBUG);
 		return 0;
 	case OPT_BLK:
-		return virtio_cfg_parse_blk(arg, "--blk");
+		return virtio_opts_parse_blk(&o->vm.virtio, arg, "--blk");
 	case OPT_RNG:
-		return virtio_cfg_set_rng(true);
+		o->vm.virtio.rng = true;
+		return 0;
 	case OPT_NET:
-		return virtio_cfg_parse_net(arg, "--net");
+		return virtio_opts_parse_net(&o->vm.virtio, arg, "--net");
 	case OPT_BALLOON:
-		return virtio_cfg_set_balloon(arg, "--balloon");
+		return virtio_opts_set_balloon(&o->vm.virtio, arg, "--balloon");
 	case OPT_CONSOLE_VIRTIO:
-		return virtio_cfg_set_console(arg, "--console-virtio");
+		return virtio_opts_set_console(&o->vm.virtio, arg, "--console-virtio");
 	}
 	return 0;
 }

@@ -16,7 +16,7 @@
 
 #include "kite/config.h"
 #include "kite/log.h"
-#include "kite/virtio_devices.h"
+#include "kite/virtio_options.h"
 
 /* A config file larger than this is certainly not one. */
 #define CONFIG_MAX_FILE (1 << 20)
@@ -32,8 +32,14 @@ void config_init(struct kite_options *o)
 		o->vm.pin[i] = -1;
 }
 
+void vm_config_free(struct vm_config *cfg)
+{
+	virtio_opts_free(&cfg->virtio);
+}
+
 void config_free(struct kite_options *o)
 {
+	vm_config_free(&o->vm);
 	free(o->kernel);
 	free(o->initrd);
 	free(o->cmdline);
@@ -252,7 +258,7 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 		return json_pin_vcpus(o, item, origin);
 	if (!strcmp(key, "blk") || !strcmp(key, "net") || !strcmp(key, "rng") || !strcmp(key, "console_virtio") ||
 	    !strcmp(key, "balloon"))
-		return virtio_cfg_json(key, item, origin);   /* virtio devices (virtio/virtio_config.c) */
+		return virtio_opts_json(&o->vm.virtio, key, item, origin);   /* virtio/virtio_config.c */
 	log_err("%s: unknown key '%s' (known: kernel, initrd, cmdline, cpus, memory, console, hugepages, "
 		"pin_vcpus, kvm, blk, net, rng, balloon, console_virtio)", origin, key);
 	return -1;

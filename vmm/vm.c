@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * VM lifecycle: KVM checks, VM and in-kernel irqchip/PIT, guest RAM, buses, devices, boot, run loop.
+ * VM lifecycle: KVM checks, VM and in-kernel irqchip/PIT, guest RAM, buses, the machine interface
+ * devices see (its services come from vmm/kvm_irq.c), the board, boot, run loop.
  *
  * On the kvm-pvm hosts of this project every capability below is present and KVM_SET_TSS_ADDR,
  * KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 all succeed; a host where one
@@ -22,13 +23,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "kite/boot.h"
-#include "kite/devices.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/vcpu.h"
 #include "kite/vm.h"
+#include "kite/kvm_irq.h"
 
 #define KITE_API_VERSION        12
 /* Below the IOAPIC/LAPIC, in the MMIO hole: 3 pages of TSS and 1 of EPT identity map (Intel). */
@@ -225,6 +227,46 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
+/* The services of kite/machine.h, for the devices of this VM (opaque: the struct vm). */
+static int m_set_irq_line(void *opaque, unsigned gsi, int level)
+{
+	return kvm_irq_line(((struct vm *)opaque)->irq, gsi, level);
+}
+
+static void m_request_exit(void *opaque, int status)
+{
+	vm_request_exit(opaque, status);
+}
+
+static int m_ioeventfd(void *opaque, const struct machine_ioeventfd *io, bool deassign)
+{
+	return kvm_irq_ioeventfd(((struct vm *)opaque)->irq, io, deassign);
+}
+
+static int m_irqfd(void *opaque, unsigned gsi, int fd, bool deassign)
+{
+	return kvm_irq_irqfd(((struct vm *)opaque)->irq, gsi, fd, deassign);
+}
+
+static int m_gsi_alloc(void *opaque)
+{
+	return kvm_irq_gsi_alloc(((struct vm *)opaque)->irq);
+}
+
+static int m_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data, bool valid)
+{
+	return kvm_irq_msi_route(((struct vm *)opaque)->irq, gsi, addr, data, valid);
+}
+
+static const struct machine_ops vm_machine_ops = {
+	.set_irq_line = m_set_irq_line,
+	.request_exit = m_request_exit,
+	.ioeventfd = m_ioeventfd,
+	.irqfd = m_irqfd,
+	.gsi_alloc = m_gsi_alloc,
+	.msi_route = m_msi_route,
+};
+
 static void vm_init_fields(struct vm *vm, const struct vm_config *cfg)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -249,6 +291,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	if (kvm_open_checked(vm, kvm_path) < 0 || vm_create_kvm_vm(vm, kvm_path) < 0)
 		goto fail;
+	vm->irq = kvm_irq_new(vm->vm_fd);   /* legacy GSI routes matching the firmware tables */
+	if (!vm->irq)
+		goto fail;
 	if (vm_setup_ram(vm, cfg) < 0)
 		goto fail;
 	vm->pio = iobus_new("pio");
@@ -256,7 +301,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->loop = evloop_new();
 	if (!vm->pio || !vm->mmio || !vm->loop)
 		goto fail;
-	if (devices_init(vm) < 0)
+	vm->machine = (struct machine){
+		.pio = vm->pio,
+		.mmio = vm->mmio,
+		.loop = vm->loop,
+		.mem = &vm->mem,
+		.ram_size = vm->ram_size,
+		.ops = &vm_machine_ops,
+		.opaque = vm,
+	};
+	if (board_create(vm) < 0)
 		goto fail;
 	memset(&bi, 0, sizeof(bi));
 	if (x86_load_linux(vm, &bi) < 0 || x86_write_firmware_tables(vm) < 0)
@@ -317,13 +371,15 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vcpus_destroy(vm);
-	devices_exit(vm);
+	board_destroy(vm);
 	if (vm->loop)
 		evloop_free(vm->loop);
 	vm->loop = NULL;
 	iobus_free(vm->pio);
 	iobus_free(vm->mmio);
 	vm->pio = vm->mmio = NULL;
+	kvm_irq_free(vm->irq);
+	vm->irq = NULL;
 	gm_clear(&vm->mem);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
@@ -347,15 +403,4 @@ void vm_request_exit(struct vm *vm, int status)
 	vcpus_kick(vm);
 	if (vm->loop)
 		evloop_stop(vm->loop);
-}
-
-int vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
-
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-		log_err("vm: KVM_IRQ_LINE gsi %u level %d failed: %m", gsi, level);
-		return -1;
-	}
-	return 0;
 }

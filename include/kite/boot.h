@@ -20,7 +20,8 @@ struct boot_info {
 	uint16_t gdt_limit;
 };
 
-/* Load cfg->kernel (bzImage or ELF vmlinux), cfg->initrd and cfg->cmdline; build zero page, e820,
+/* Load cfg->kernel (bzImage or ELF vmlinux), cfg->initrd and vm->cmdline (the board built it from
+ * cfg->cmdline and the virtio-mmio devices); build zero page, e820,
  * boot GDT and page tables. */
 int x86_load_linux(struct vm *vm, struct boot_info *bi);
 /* MP table and ACPI (RSDP, XSDT, MADT, FADT, DSDT) describing vm->ncpus CPUs and the IOAPIC. */

@@ -3,11 +3,13 @@
  * kite's PCI bus (pci/): one host bridge at 00:00.0 reached through configuration mechanism #1
  * (ports 0xCF8 address, 0xCFC-0xCFF data; 0xCF9 stays the reset register), up to 31 functions on
  * bus 0, 32-bit memory BARs allocated in the MMIO hole below KITE_IOAPIC_ADDR, capability lists,
- * MSI-X (table and PBA in a BAR, routed with KVM_SET_GSI_ROUTING, delivered through irqfd) and INTx
- * through IOAPIC pins 16-23 as the fallback.
+ * MSI-X (table and PBA in a BAR; each vector a GSI of its own with an MSI route and an irqfd, all
+ * through the machine, kite/machine.h) and INTx through IOAPIC pins 16-23 as the fallback. The bus
+ * is an instance (pci_bus_new) owned by vmm/board.c; a 0xCF9 reset fires the bus's reset event.
  *
- * Locking: one bus lock serialises configuration space, BAR moves and the MSI-X table; interrupt
- * delivery (pci_msix_notify, pci_intx_set) may be called from any thread.
+ * Locking: the bus lock serialises configuration space and BAR moves, the bus's interrupt lock the
+ * MSI-X tables and INTx (lock order: bus lock, then interrupt lock); interrupt delivery
+ * (pci_msix_notify, pci_intx_set) may be called from any thread.
  */
 #ifndef KITE_PCI_H
 #define KITE_PCI_H
@@ -16,6 +18,8 @@
 #include <stdint.h>
 
 #include "kite/iobus.h"
+#include "kite/machine.h"
+#include "kite/platform.h"
 
 #define PCI_CFG_SIZE        256
 #define PCI_MAX_DEVICES     32
@@ -55,15 +59,14 @@
 #define KITE_PCI_MMIO_BASE  0xE0000000ULL
 #define KITE_PCI_MMIO_END   0xFEC00000ULL
 #define KITE_PCI_INTX_GSI_BASE 16   /* device in slot s raises IOAPIC pin 16 + (s - 1) % 8 */
-#define KITE_PCI_MSI_GSI_BASE  64   /* first GSI kite hands to MSI-X vectors */
 
-struct vm;
+struct pci_bus;
 struct pci_dev;
 
 struct pci_bar {
 	uint32_t size;                 /* power of two >= 4096; 0 = BAR not implemented */
 	uint64_t addr;                 /* current guest address (what the BAR register holds) */
-	bool mapped;                   /* registered on vm->mmio at addr */
+	bool mapped;                   /* registered on the machine's MMIO bus at addr */
 	iobus_fn fn;                   /* accesses to the BAR (offset from its start) */
 	void *opaque;
 };
@@ -74,14 +77,16 @@ typedef void (*pci_bar_moved_fn)(struct pci_dev *dev, int bar, uint64_t addr, bo
 
 struct pci_msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;
-	unsigned gsi;                  /* KVM GSI routed to this vector */
+	unsigned gsi;                  /* GSI of this vector (machine_gsi_alloc) */
 	int irqfd;                     /* eventfd bound to gsi */
-	bool routed;                   /* current addr/data installed in the routing table */
+	bool routed;                   /* current addr/data installed as the GSI's MSI route */
+	bool bound;                    /* irqfd registered with the machine */
 	bool pending;
 };
 
 struct pci_dev {
-	struct vm *vm;
+	struct machine *m;
+	struct pci_bus *bus;           /* set by pci_register */
 	char name[32];                 /* for log lines, e.g. "virtio-blk0" */
 	unsigned slot;                 /* device number on bus 0, set by pci_register */
 	uint8_t cfg[PCI_CFG_SIZE];
@@ -106,12 +111,14 @@ struct pci_dev {
 	bool intx_level;
 };
 
-/* Create the host bridge and take over ports 0xCF8-0xCFF. Returns 0 or -1 (logged). */
-int pci_init(struct vm *vm);
-void pci_exit(struct vm *vm);
+/* Create bus 0 with its host bridge at 00:00.0 on ports 0xCF8-0xCFF of m->pio; `reset` fires when the
+ * guest writes the reset bit of 0xCF9. NULL on error (logged). */
+struct pci_bus *pci_bus_new(struct machine *m, struct machine_event reset);
+/* Take the ports back; every function must be unregistered first. NULL is ignored. */
+void pci_bus_free(struct pci_bus *bus);
 
 /* Fill in a function's identity. class_code = 0xCCSSPP (class, subclass, prog-if). */
-void pci_dev_init(struct pci_dev *dev, struct vm *vm, const char *name, uint16_t vendor, uint16_t device,
+void pci_dev_init(struct pci_dev *dev, struct machine *m, const char *name, uint16_t vendor, uint16_t device,
 		  uint32_t class_code, uint8_t revision, uint16_t sub_vendor, uint16_t sub_id);
 /* Declare 32-bit memory BAR `bar` of `size` bytes (power of two, >= 4 KiB). */
 int pci_set_bar(struct pci_dev *dev, int bar, uint32_t size, iobus_fn fn, void *opaque);
@@ -122,7 +129,7 @@ uint8_t pci_add_cap(struct pci_dev *dev, const void *cap, uint8_t len);
 int pci_add_msix(struct pci_dev *dev, unsigned nr, int bar, uint32_t table_off, uint32_t pba_off);
 /* Put the function on bus 0, allocate its BARs (programmed, decoding off until the guest enables
  * memory space) and its interrupt resources. Returns 0 or -1 (logged). */
-int pci_register(struct pci_dev *dev);
+int pci_register(struct pci_bus *bus, struct pci_dev *dev);
 void pci_unregister(struct pci_dev *dev);
 
 /* MSI-X table and PBA accesses (the device's BAR handler forwards offsets inside them). */

@@ -15,7 +15,7 @@
 #ifndef VIRTIO_ID_BALLOON
 #define VIRTIO_ID_BALLOON              5
 #endif
-#define BALLOON_DEFAULT_STATS          1    /* seconds, for balloon_create() */
+#define BALLOON_DEFAULT_STATS          1    /* seconds, when --balloon does not say */
 #define VIRTIO_BALLOON_F_MUST_TELL_HOST 0
 #define VIRTIO_BALLOON_F_STATS_VQ      1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
@@ -33,18 +33,14 @@ struct balloon_options {
 	unsigned stats;        /* statistics period in seconds; 0 = no statistics queue */
 };
 
-struct vm;
-struct balloon_dev;
+struct machine;
+struct virtio_dev;
 
-/* balloon_create(vm, target_pages) and balloon_destroy() are declared in kite/virtio_misc.h
- * (statistics every BALLOON_DEFAULT_STATS seconds); this one takes every option. */
-struct balloon_dev *balloon_create_opts(struct vm *vm, const struct balloon_options *opts);
-/* target_pages: the num_pages the host asks the guest to give back (same as in kite/virtio_misc.h). */
-struct balloon_dev *balloon_create(struct vm *vm, uint32_t target_pages);
-void balloon_destroy(struct balloon_dev *b);
+/* Create the device model (opts->pages is the num_pages the host asks the guest to give back). The
+ * caller puts it on PCI and frees it with virtio_dev_destroy(). NULL on error (logged). */
+struct virtio_dev *balloon_create(struct machine *m, const struct balloon_options *opts);
 /* The --balloon value "pages=N,stats=SECONDS" (either optional; stats default
- * BALLOON_DEFAULT_STATS, 0 = no statistics queue). Sets *pages and the statistics period of the
- * next balloon_create(). 0 or -1 (logged with `what`). */
-int balloon_parse_spec(const char *spec, uint32_t *pages, const char *what);
+ * BALLOON_DEFAULT_STATS, 0 = no statistics queue) into *o, enabled. 0 or -1 (logged with `what`). */
+int balloon_parse_spec(const char *spec, struct balloon_options *o, const char *what);
 
 #endif

@@ -2,9 +2,10 @@
 /*
  * The transport-independent core of kite's virtio devices (virtio/virtio_dev.c): device status and
  * feature negotiation (FEATURES_OK refused for features the device did not offer or without
- * VERSION_1), reset, queue setup through vq_setup(), kicks (an eventfd per queue, signalled by a KVM
- * ioeventfd or by the transport) dispatched on kite's event loop, and DEVICE_NEEDS_RESET with a
- * configuration-change interrupt when a queue goes broken.
+ * VERSION_1), reset, queue setup through vq_setup(), kicks (an eventfd per queue, signalled by a
+ * doorbell of the machine or by the transport) dispatched on the machine's event loop, and
+ * DEVICE_NEEDS_RESET with a configuration-change interrupt when a queue goes broken. A device model
+ * implements only struct virtio_dev_ops; virtio/transport.c puts it on PCI or MMIO.
  *
  * Locking: dev->lock covers everything below; transports take it around register accesses, the
  * event loop around device work. Device callbacks run with it held.
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kite/machine.h"
 #include "kite/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES      8
@@ -40,11 +42,11 @@
 #define VIRTIO_ID_RNG     4
 #define VIRTIO_ID_BALLOON 5
 
-struct vm;
 struct virtio_dev;
 
 struct virtio_dev_ops {
 	uint32_t device_id;
+	uint32_t pci_class;           /* class code on PCI: 0xCCSSPP (class, subclass, prog-if) */
 	uint32_t config_size;
 	/* Device configuration space; off + len <= config_size is checked by the caller. */
 	void (*config_read)(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len);
@@ -53,6 +55,8 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *dev, unsigned q);
 	/* Device-specific part of a reset (optional). */
 	void (*reset)(struct virtio_dev *dev);
+	/* Free the device model (main thread, after its transport is gone); see virtio_dev_destroy(). */
+	void (*destroy)(struct virtio_dev *dev);
 	/* Bit q set: the device only reads queue q's buffers (e.g. net transmit). Such queues ignore the
 	 * stale WRITE flags some drivers (DPDK's virtio PMD) leave in packed indirect tables. */
 	uint32_t read_only_queues;
@@ -73,7 +77,7 @@ struct virtio_queue {
 
 struct virtio_dev {
 	char name[32];                /* "virtio-blk0": every log line starts with it */
-	struct vm *vm;
+	struct machine *machine;
 	const struct virtio_dev_ops *ops;
 	void *priv;
 	pthread_mutex_t lock;
@@ -90,11 +94,13 @@ struct virtio_dev {
 	bool broken_reported;
 };
 
-/* Set up the core: nqueues queues of at most qmax entries, kick eventfds on vm->loop.
+/* Set up the core: nqueues queues of at most qmax entries, kick eventfds on m->loop.
  * host_features gets VERSION_1 added. Returns 0 or -1 (logged). */
-int virtio_dev_init(struct virtio_dev *dev, struct vm *vm, const char *name, const struct virtio_dev_ops *ops,
+int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name, const struct virtio_dev_ops *ops,
 		    void *priv, uint64_t host_features, unsigned nqueues, uint16_t qmax);
 void virtio_dev_exit(struct virtio_dev *dev);
+/* Free a device model through ops->destroy (NULL is ignored). */
+void virtio_dev_destroy(struct virtio_dev *dev);
 
 /* Register-level operations for transports (dev->lock held). */
 void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status);

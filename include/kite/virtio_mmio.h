@@ -2,9 +2,9 @@
 /*
  * virtio over MMIO, version 2 (virtio 1.2 4.2), in virtio/virtio_mmio.c. Each device gets a 4 KiB
  * window from KITE_VIRTIO_MMIO_BASE up and an ISA-range IOAPIC pin (level: raised while
- * InterruptStatus is non-zero, lowered by InterruptACK). QueueNotify is a KVM ioeventfd per queue
- * (32-bit write, data = queue index). Linux finds the devices through the kernel command line
- * parameter virtio_mmio.device=<size>@<base>:<irq>, which kite appends.
+ * InterruptStatus is non-zero, lowered by InterruptACK). QueueNotify is an ioeventfd of the machine
+ * per queue (32-bit write, data = queue index). Linux finds the devices through the kernel command
+ * line parameter virtio_mmio.device=<size>@<base>:<irq>, which vmm/board.c appends.
  */
 #ifndef KITE_VIRTIO_MMIO_H
 #define KITE_VIRTIO_MMIO_H
@@ -54,10 +54,9 @@ struct virtio_mmio {
 	bool registered, ioeventfd_on;
 };
 
-/* Give dev the next free window and IRQ. Returns 0 or -1 (logged). */
-int virtio_mmio_init(struct virtio_mmio *vm_dev, struct virtio_dev *dev);
-void virtio_mmio_exit(struct virtio_mmio *vm_dev);
-/* " virtio_mmio.device=..." words for every device created so far (empty string if none). */
-const char *virtio_mmio_cmdline(void);
+/* Give dev window and IRQ number `slot` (0..KITE_VIRTIO_MMIO_MAX-1; the owner hands them out).
+ * Called by virtio/transport.c. Returns 0 or -1 (logged). */
+int virtio_mmio_init(struct virtio_mmio *mdev, struct virtio_dev *dev, unsigned slot);
+void virtio_mmio_exit(struct virtio_mmio *mdev);
 
 #endif

@@ -49,10 +49,11 @@ struct net_options {
  * 1 = key taken, 0 = not one of them, -1 = bad value (logged with `what`). */
 int net_option_limit(struct net_options *o, const char *key, const char *val, const char *what);
 
-struct vm;
-struct net_dev;
+struct machine;
+struct virtio_dev;
 
-struct net_dev *net_create(struct vm *vm, const struct net_options *o, unsigned index);
-void net_destroy(struct net_dev *net);
+/* Open the TAP and create the device model, named virtio-net<index>. The caller puts it on the
+ * transport o->transport names and frees it with virtio_dev_destroy(). NULL on error (logged). */
+struct virtio_dev *net_create(struct machine *m, const struct net_options *o, unsigned index);
 
 #endif

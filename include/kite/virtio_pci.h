@@ -3,8 +3,8 @@
  * virtio over PCI, modern (virtio 1.0+) transport only (virtio/virtio_pci.c). One 32 KiB memory
  * BAR 0 holds every structure; the vendor capabilities point into it:
  *   0x0000 common configuration   0x1000 ISR status   0x2000 device configuration
- *   0x3000 notifications (queue q at 0x3000 + 4 * q, notify_off_multiplier 4; KVM ioeventfds, so a
- *          kick never reaches kite userspace)   0x4000 MSI-X table   0x5000 MSI-X PBA
+ *   0x3000 notifications (queue q at 0x3000 + 4 * q, notify_off_multiplier 4; ioeventfds of the
+ *          machine, so a kick never reaches kite userspace)   0x4000 MSI-X table   0x5000 MSI-X PBA
  * PCI ids: vendor 0x1af4, device 0x1040 + virtio device id, revision 1.
  * Interrupts: MSI-X (one vector per queue + config) through irqfd, else INTx with the ISR.
  * A PCI_CFG access capability reaches the same BAR through configuration space.
@@ -60,14 +60,14 @@ struct virtio_pci {
 	struct virtio_dev *dev;
 	uint32_t dfselect, gfselect;
 	uint16_t queue_select;
-	bool ioeventfd_on;            /* notify doorbells registered in KVM */
+	bool ioeventfd_on;            /* notify doorbells registered as ioeventfds */
 	bool ioeventfd_any_len;       /* registered with length 0 (any access size) */
 	uint64_t notify_base;         /* guest address of the doorbells while mapped */
 	uint8_t pci_cfg_cap;          /* offset of the PCI_CFG access capability */
 };
 
-/* Put dev on the PCI bus (class_code as in pci_dev_init). Returns 0 or -1 (logged). */
-int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, uint32_t class_code);
+/* Put dev on `bus` (class code dev->ops->pci_class). Called by virtio/transport.c. 0 or -1 (logged). */
+int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, struct pci_bus *bus);
 void virtio_pci_exit(struct virtio_pci *vp);
 
 #endif

@@ -37,13 +37,14 @@
 
 #include "fuzz_regress.h"
 #include "../../dpu/poller.h"
-#include "kite/blockdev.h"
+#include "fake_machine.h"
+#include "kite/virtio_blk_dev.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_mmio.h"
-#include "kite/vm.h"
+#include "kite/virtio_transport.h"
 #include "kite/vhost_frontend.h"
 #include "kite/virtqueue.h"
 #include "kite/vhost_user.h"
@@ -67,8 +68,9 @@ struct rig {
 	char image[96], sock[96];
 	struct blk_volume *vol;
 	struct vu_frontend fe;
-	struct vm vm;
-	struct blk_dev *blk;
+	struct fake_machine fm;        /* kite's device: a machine without KVM */
+	struct virtio_dev *blk;
+	struct virtio_attachment *at;
 	int memfd, kick, call;
 	uint8_t *mem;
 	struct guest_mem gm;
@@ -111,10 +113,9 @@ static void cleanup(void)
 	for (unsigned i = 0; i < NR_RIGS; i++) {
 		struct rig *g = &env.rig[i];
 		if (g->kite) {
-			blk_destroy(g->blk);
-			evloop_free(g->vm.loop);
-			iobus_free(g->vm.mmio);
-			iobus_free(g->vm.pio);
+			virtio_transport_detach(g->at);
+			virtio_dev_destroy(g->blk);
+			fake_machine_fini(&g->fm);
 		} else {
 			vuf_close(&g->fe);
 			blk_volume_free(g->vol);
@@ -184,33 +185,19 @@ static void rig_connect(struct rig *g)
 		fail("cannot start a volume's queue through vhost-user");
 }
 
-/* ---- kite's device: the parts of vmm/vm.c it calls, and a driver on virtio-mmio ---- */
-
-void vm_request_exit(struct vm *vm, int status)
-{
-	(void)vm;
-	(void)status;
-}
-
-int vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	(void)vm;
-	(void)gsi;
-	(void)level;
-	return 0;
-}
+/* ---- kite's device on a fake machine (tests/lib/machine), and a driver on virtio-mmio ---- */
 
 static uint32_t mmio_rd(struct rig *g, uint32_t off)
 {
 	uint32_t v = 0;
 
-	iobus_access(g->vm.mmio, KITE_VIRTIO_MMIO_BASE + off, (uint8_t *)&v, 4, false);
+	iobus_access(g->fm.m.mmio, KITE_VIRTIO_MMIO_BASE + off, (uint8_t *)&v, 4, false);
 	return v;
 }
 
 static void mmio_wr(struct rig *g, uint32_t off, uint32_t v)
 {
-	iobus_access(g->vm.mmio, KITE_VIRTIO_MMIO_BASE + off, (uint8_t *)&v, 4, true);
+	iobus_access(g->fm.m.mmio, KITE_VIRTIO_MMIO_BASE + off, (uint8_t *)&v, 4, true);
 }
 
 static void rig_kite_device(struct rig *g)
@@ -224,17 +211,15 @@ static void rig_kite_device(struct rig *g)
 	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
 		fail("cannot create an image");
 	close(fd);
-	g->vm.kvm_fd = g->vm.vm_fd = g->vm.mem_fd = -1;
-	g->vm.pio = iobus_new("pio");
-	g->vm.mmio = iobus_new("mmio");
-	g->vm.loop = evloop_new();
-	if (!g->vm.pio || !g->vm.mmio || !g->vm.loop)
-		fail("cannot create kite's buses or event loop");
+	fake_machine_init(&g->fm, 0);      /* guest RAM: the rig's memory, added by init() */
 	o.path = g->image;
 	o.id = "kite-fuzz";
-	g->blk = blk_create(&g->vm, &o, 0);
+	g->blk = blk_create(&g->fm.m, &o, 0);
 	if (!g->blk)
 		fail("cannot create kite's virtio-blk device");
+	g->at = virtio_transport_attach(g->blk, o.transport, &(struct virtio_transport_host){ .mmio_used = 0 });
+	if (!g->at)
+		fail("cannot put kite's virtio-blk device on virtio-mmio");
 	if (mmio_rd(g, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC || mmio_rd(g, VIRTIO_MMIO_DEVICE_ID) != VIRTIO_ID_BLOCK)
 		fail("kite's virtio-blk is not at the first virtio-mmio window");
 }
@@ -284,7 +269,7 @@ static void init(void)
 		rig_volume(&env.rig[i], i);
 	rig_kite_device(&env.rig[KITE_RIG]);
 	struct gm_region kr = rig_memory(&env.rig[KITE_RIG]);
-	gm_add(&env.rig[KITE_RIG].vm.mem, &kr);
+	gm_add(&env.rig[KITE_RIG].fm.mem, &kr);
 	rig_kite_start(&env.rig[KITE_RIG]);
 	if (pthread_create(&tid, NULL, loop_thread, env.loop))
 		fail("cannot start the control loop thread");
@@ -385,7 +370,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (round > POLL_BOUND)
 			fail("requests were never completed");
 		if (g->kite)
-			evloop_run_once(g->vm.loop, 0);
+			evloop_run_once(g->fm.m.loop, 0);
 		else
 			poller_run_once(env.poller);
 		while ((r = vring_drv_get_used(&g->vq, &len, &tok)) == 1) {

@@ -3,7 +3,9 @@
  * PCI bus and virtio-pci transport without KVM: configuration mechanism #1, BAR sizing and moves,
  * the capability list a driver walks, feature negotiation (FEATURES_OK refused for features not
  * offered), queue setup into guest memory, the notify slow path reaching the device's kick, ISR
- * read-to-clear and reset. vm_fd is -1, so ioeventfds and MSI-X are unavailable by design here.
+ * read-to-clear and reset, on a fake machine (tests/lib/machine) that records interrupt lines, exit
+ * requests, doorbells and MSI routes: the doorbells follow BAR 0, MSI-X vectors get a GSI, an irqfd
+ * and their route when they fire.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,37 +13,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fake_machine.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
 #include "kite/log.h"
 #include "kite/pci.h"
 #include "kite/virtio_pci.h"
-#include "kite/vm.h"
-
-/* Stand-ins for vmm/vm.c. */
-static int exit_requests, irq_level[64];
-void vm_request_exit(struct vm *vm, int status)
-{
-	(void)vm;
-	(void)status;
-	exit_requests++;
-}
-int vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	(void)vm;
-	if (gsi < 64)
-		irq_level[gsi] = level;
-	return 0;
-}
 
 #define RAM_SIZE (1u << 20)
 
-static struct vm vm;
-static void *ram;
-static int notified;
+static struct fake_machine fm;
+static struct pci_bus *bus;
+static int notified, resets;
+
+static void on_reset(void *opaque)
+{
+	(void)opaque;
+	resets++;
+}
 
 static void t_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
@@ -72,8 +65,8 @@ static uint32_t cfg_read(unsigned slot, unsigned off, unsigned len)
 {
 	uint32_t addr = 0x80000000u | slot << 11 | (off & 0xfc), v = 0;
 
-	iobus_access(vm.pio, 0xcf8, (uint8_t *)&addr, 4, true);
-	iobus_access(vm.pio, 0xcfc + (off & 3), (uint8_t *)&v, len, false);
+	iobus_access(fm.m.pio, 0xcf8, (uint8_t *)&addr, 4, true);
+	iobus_access(fm.m.pio, 0xcfc + (off & 3), (uint8_t *)&v, len, false);
 	return v;
 }
 
@@ -81,36 +74,26 @@ static void cfg_write(unsigned slot, unsigned off, unsigned len, uint32_t v)
 {
 	uint32_t addr = 0x80000000u | slot << 11 | (off & 0xfc);
 
-	iobus_access(vm.pio, 0xcf8, (uint8_t *)&addr, 4, true);
-	iobus_access(vm.pio, 0xcfc + (off & 3), (uint8_t *)&v, len, true);
+	iobus_access(fm.m.pio, 0xcf8, (uint8_t *)&addr, 4, true);
+	iobus_access(fm.m.pio, 0xcfc + (off & 3), (uint8_t *)&v, len, true);
 }
 
 static uint64_t bar_rw(uint64_t addr, unsigned len, bool write, uint64_t v)
 {
-	bool hit = iobus_access(vm.mmio, addr, (uint8_t *)&v, len, write);
+	bool hit = iobus_access(fm.m.mmio, addr, (uint8_t *)&v, len, write);
 
 	return hit ? v : ~0ULL;
 }
 
 static int setup(void **state)
 {
-	struct gm_region r = { .gpa = 0, .size = RAM_SIZE, .fd = -1 };
-
 	(void)state;
-	memset(&vm, 0, sizeof(vm));
-	memset(irq_level, 0, sizeof(irq_level));
-	exit_requests = notified = 0;
-	vm.vm_fd = vm.kvm_fd = vm.mem_fd = -1;
-	vm.pio = iobus_new("pio");
-	vm.mmio = iobus_new("mmio");
-	vm.loop = evloop_new();
-	ram = calloc(1, RAM_SIZE);
-	r.hva = ram;
-	assert_non_null(ram);
-	assert_int_equal(gm_add(&vm.mem, &r), 0);
-	assert_int_equal(pci_init(&vm), 0);
-	assert_int_equal(virtio_dev_init(&vdev, &vm, "virtio-test0", &t_ops, NULL, 1ULL << 1, 2, 64), 0);
-	assert_int_equal(virtio_pci_init(&vpci, &vdev, 0x00ff00), 0);
+	notified = resets = 0;
+	fake_machine_init(&fm, RAM_SIZE);
+	bus = pci_bus_new(&fm.m, (struct machine_event){ .fire = on_reset });
+	assert_non_null(bus);
+	assert_int_equal(virtio_dev_init(&vdev, &fm.m, "virtio-test0", &t_ops, NULL, 1ULL << 1, 2, 64), 0);
+	assert_int_equal(virtio_pci_init(&vpci, &vdev, bus), 0);
 	return 0;
 }
 
@@ -119,12 +102,12 @@ static int teardown(void **state)
 	(void)state;
 	virtio_pci_exit(&vpci);
 	virtio_dev_exit(&vdev);
-	pci_exit(&vm);
-	gm_clear(&vm.mem);
-	free(ram);
-	evloop_free(vm.loop);
-	iobus_free(vm.pio);
-	iobus_free(vm.mmio);
+	pci_bus_free(bus);
+	/* every doorbell and irqfd was handed back */
+	assert_int_equal(fm.ndoorbells, 0);
+	for (unsigned g = 0; g < FAKE_MAX_GSI; g++)
+		assert_int_equal(fm.irqfd[g], -1);
+	fake_machine_fini(&fm);
 	return 0;
 }
 
@@ -142,16 +125,20 @@ static void test_enumeration(void **state)
 	{
 		uint32_t addr = 1u << 11, v = 0;
 
-		iobus_access(vm.pio, 0xcf8, (uint8_t *)&addr, 4, true);
-		iobus_access(vm.pio, 0xcfc, (uint8_t *)&v, 4, false);
+		iobus_access(fm.m.pio, 0xcf8, (uint8_t *)&addr, 4, true);
+		iobus_access(fm.m.pio, 0xcfc, (uint8_t *)&v, 4, false);
 		assert_int_equal(v, 0xffffffffu);
 	}
-	/* 0xCF9 still resets */
+	/* 0xCF9 with the reset bit fires the bus's reset event; the bus does not end the VM itself */
 	{
-		uint8_t b = 0x06;
+		uint8_t b = 0x02;
 
-		iobus_access(vm.pio, 0xcf9, &b, 1, true);
-		assert_int_equal(exit_requests, 1);
+		iobus_access(fm.m.pio, 0xcf9, &b, 1, true);
+		assert_int_equal(resets, 0);
+		b = 0x06;
+		iobus_access(fm.m.pio, 0xcf9, &b, 1, true);
+		assert_int_equal(resets, 1);
+		assert_int_equal(fm.exit_requests, 0);
 	}
 }
 
@@ -263,8 +250,10 @@ static void test_negotiation_and_queue(void **state)
 	w(VIRTIO_PCI_COMMON_Q_AVAILLO, 8, avail);          /* one 64-bit access */
 	w(VIRTIO_PCI_COMMON_Q_USEDLO, 4, used);
 	assert_int_equal(r(VIRTIO_PCI_COMMON_Q_AVAILLO, 4), avail);
-	w(VIRTIO_PCI_COMMON_Q_MSIX, 2, 0);                 /* no MSI-X without KVM: NO_VECTOR */
+	w(VIRTIO_PCI_COMMON_Q_MSIX, 2, 3);                 /* vectors 0..2 exist: 3 is NO_VECTOR */
 	assert_int_equal(r(VIRTIO_PCI_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+	w(VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
+	assert_int_equal(r(VIRTIO_PCI_COMMON_Q_MSIX, 2), 1);
 	w(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	assert_int_equal(r(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 1);
 	assert_true(vdev.q[1].vq.ready);
@@ -278,19 +267,19 @@ static void test_negotiation_and_queue(void **state)
 	assert_int_equal(r(VIRTIO_PCI_DEVICE_OFF + 4, 4), 0x08070605);
 	assert_int_equal(r(VIRTIO_PCI_DEVICE_OFF + 6, 4), ~0ULL & 0xffffffff);   /* beyond config_size */
 
-	/* a kick that reached kite (no ioeventfd here) runs the device on the loop */
+	/* a kick that reached kite (not caught by the doorbell) runs the device on the loop */
 	notified = 0;
 	w(VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * 1, 2, 1);
-	evloop_run_once(vm.loop, 1000);
+	evloop_run_once(fm.m.loop, 1000);
 	assert_int_equal(notified, 1);
 
 	/* interrupt without MSI-X: INTx up, ISR read clears it and lowers the line */
 	pthread_mutex_lock(&vdev.lock);
 	virtio_dev_config_changed(&vdev);
 	pthread_mutex_unlock(&vdev.lock);
-	assert_int_equal(irq_level[vpci.pci.intx_gsi], 1);
+	assert_int_equal(fm.irq_level[vpci.pci.intx_gsi], 1);
 	assert_int_equal(r(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_ISR_CONFIG);
-	assert_int_equal(irq_level[vpci.pci.intx_gsi], 0);
+	assert_int_equal(fm.irq_level[vpci.pci.intx_gsi], 0);
 	assert_int_equal(r(VIRTIO_PCI_ISR_OFF, 1), 0);
 
 	/* reset */
@@ -351,6 +340,95 @@ static void test_bad_ring_needs_reset(void **state)
 	assert_int_equal(r(VIRTIO_PCI_COMMON_STATUS, 1), 0);
 }
 
+/* The notify doorbells are ioeventfds of the machine wherever BAR 0 is decoded, and nowhere else. */
+static void test_doorbells_follow_bar(void **state)
+{
+	uint32_t bar = cfg_read(1, 0x10, 4);
+	const struct machine_ioeventfd *d;
+
+	(void)state;
+	assert_int_equal(fm.ndoorbells, 0);                    /* decoding off */
+	cfg_write(1, 0x04, 2, PCI_COMMAND_MEMORY);
+	assert_int_equal(fm.ndoorbells, 2);
+	for (unsigned q = 0; q < 2; q++) {
+		d = fake_machine_doorbell(&fm, bar + VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * q, 0);
+		assert_non_null(d);
+		assert_int_equal(d->fd, vdev.q[q].kick_fd);
+		assert_false(d->pio);
+	}
+	cfg_write(1, 0x10, 4, 0xe8000000u);                    /* moved: they move along */
+	assert_int_equal(fm.ndoorbells, 2);
+	assert_null(fake_machine_doorbell(&fm, bar + VIRTIO_PCI_NOTIFY_OFF, 0));
+	assert_non_null(fake_machine_doorbell(&fm, 0xe8000000u + VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT, 0));
+	cfg_write(1, 0x04, 2, 0);                              /* decoding off: gone */
+	assert_int_equal(fm.ndoorbells, 0);
+}
+
+static uint8_t find_cap(uint8_t id)
+{
+	unsigned guard = 0;
+	uint8_t p;
+
+	for (p = (uint8_t)cfg_read(1, 0x34, 1); p && guard < 48; p = (uint8_t)cfg_read(1, p + 1, 1), guard++)
+		if (cfg_read(1, p, 1) == id)
+			return p;
+	return 0;
+}
+
+static uint64_t irqfd_count(unsigned gsi)
+{
+	uint64_t n = 0;
+
+	assert_true(fm.irqfd[gsi] >= 0);
+	if (read(fm.irqfd[gsi], &n, sizeof(n)) != sizeof(n))
+		return 0;                                      /* EAGAIN: not signalled */
+	return n;
+}
+
+/* MSI-X: one GSI and irqfd per vector; the route is installed when the vector first fires after
+ * the guest programmed it; a masked vector stays pending until unmasked. */
+static void test_msix_delivery(void **state)
+{
+	uint8_t cap = find_cap(PCI_CAP_ID_MSIX);
+	unsigned gsi;
+
+	(void)state;
+	assert_int_not_equal(cap, 0);
+	assert_int_equal(vpci.pci.msix_nr, 3);                 /* two queues + config */
+	for (unsigned v = 0; v < 3; v++)
+		assert_true(fm.irqfd[vpci.pci.msix[v].gsi] >= 0);
+	gsi = vpci.pci.msix[0].gsi;
+	assert_true(gsi >= FAKE_MSI_GSI_BASE);
+	cfg_write(1, 0x04, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cfg_write(1, cap + 2, 2, PCI_MSIX_FLAGS_ENABLE);
+	w(VIRTIO_PCI_MSIX_OFF + 0, 4, 0xfee00000u);            /* vector 0: address, data, unmasked */
+	w(VIRTIO_PCI_MSIX_OFF + 4, 4, 0);
+	w(VIRTIO_PCI_MSIX_OFF + 8, 4, 0x41);
+	w(VIRTIO_PCI_MSIX_OFF + 12, 4, 0);
+	w(VIRTIO_PCI_COMMON_MSIX, 2, 0);
+	assert_int_equal(fm.msi_updates, 0);                   /* lazily: nothing fired yet */
+	pthread_mutex_lock(&vdev.lock);
+	virtio_dev_config_changed(&vdev);
+	pthread_mutex_unlock(&vdev.lock);
+	assert_true(fm.msi[gsi].valid);
+	assert_int_equal(fm.msi[gsi].addr, 0xfee00000u);
+	assert_int_equal(fm.msi[gsi].data, 0x41);
+	assert_int_equal(irqfd_count(gsi), 1);
+	assert_int_equal(fm.irq_level[vpci.pci.intx_gsi], 0);  /* not INTx */
+	/* masked: pending in the PBA, no interrupt; unmasking delivers it with the new data */
+	w(VIRTIO_PCI_MSIX_OFF + 12, 4, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	w(VIRTIO_PCI_MSIX_OFF + 8, 4, 0x42);
+	pthread_mutex_lock(&vdev.lock);
+	virtio_dev_config_changed(&vdev);
+	pthread_mutex_unlock(&vdev.lock);
+	assert_int_equal(irqfd_count(gsi), 0);
+	assert_int_equal(r(VIRTIO_PCI_PBA_OFF, 4) & 1, 1);
+	w(VIRTIO_PCI_MSIX_OFF + 12, 4, 0);
+	assert_int_equal(irqfd_count(gsi), 1);
+	assert_int_equal(fm.msi[gsi].data, 0x42);
+	assert_int_equal(r(VIRTIO_PCI_PBA_OFF, 4) & 1, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +438,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_negotiation_and_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ring_needs_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_doorbells_follow_bar, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msix_delivery, setup, teardown),
 	};
 
 	kite_log_init("test-pci", KITE_LOG_ERR);

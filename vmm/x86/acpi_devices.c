@@ -2,7 +2,7 @@
 /*
  * What the DSDT has to describe, found from the VM as the guest will see it: the PCI host bridge if
  * a configuration read of 00:00.0 through ports 0xcf8/0xcfc returns a vendor ID, and the virtio-mmio
- * windows kite announced on the kernel command line ("virtio_mmio.device=<size>@<base>:<gsi>"),
+ * windows the board announced on the kernel command line ("virtio_mmio.device=<size>@<base>:<gsi>"),
  * so Linux kernels built without VIRTIO_MMIO_CMDLINE_DEVICES find them through ACPI (LNRO0005).
  */
 #include <stdlib.h>
@@ -61,12 +61,12 @@ static int parse_window(const char *s, struct x86_acpi_mmio *m)
 
 void x86_acpi_find_devices(struct vm *vm, struct x86_acpi_devices *devs)
 {
-	const char *p = vm->cfg ? vm->cfg->cmdline : NULL;
+	const char *p = vm->cmdline;
 
 	memset(devs, 0, sizeof(*devs));
 	devs->pci = pci_bridge_answers(vm);
 	while (p && (p = strstr(p, MMIO_KEY))) {
-		int word_start = p == vm->cfg->cmdline || p[-1] == ' ';
+		int word_start = p == vm->cmdline || p[-1] == ' ';
 
 		p += strlen(MMIO_KEY);
 		if (!word_start)

@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Legacy GSI routing consistent with the firmware tables (see kite/x86/irq.h). */
-#include <errno.h>
 #include <linux/kvm.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
-#include "kite/log.h"
-#include "kite/vm.h"
 #include "kite/x86/irq.h"
 #include "kite/x86/layout.h"
 
@@ -34,22 +29,4 @@ size_t x86_build_irq_routing(struct kvm_irq_routing_entry *e, size_t cap)
 		route(&e[n++], gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi);
 	}
 	return n;
-}
-
-int x86_setup_irq_routing(struct vm *vm)
-{
-	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + X86_IRQ_ROUTES * sizeof(r->entries[0]));
-
-	if (!r) {
-		log_err("vm: out of memory for the GSI routing table");
-		return -1;
-	}
-	r->nr = (uint32_t)x86_build_irq_routing(r->entries, X86_IRQ_ROUTES);
-	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0) {
-		log_err("vm: KVM_SET_GSI_ROUTING (IRQ0 -> IOAPIC pin 2) failed: %s", strerror(errno));
-		free(r);
-		return -1;
-	}
-	free(r);
-	return 0;
 }

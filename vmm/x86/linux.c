@@ -102,7 +102,7 @@ int x86_load_linux(struct vm *vm, struct boot_info *bi)
 	if (ret)
 		goto out;
 	ret = -1;
-	if (x86_load_cmdline(vm, cfg->cmdline, &k, bp))
+	if (x86_load_cmdline(vm, vm->cmdline, &k, bp))
 		goto out;
 	if (cfg->initrd && x86_load_initrd(vm, cfg->initrd, &k, bp))
 		goto out;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* x86_write_firmware_tables(): the MP table and ACPI tables in the BIOS area (see kite/x86/layout.h),
- * and the GSI routing that makes the in-kernel irqchip match them (kite/x86/irq.h). */
+/* x86_write_firmware_tables(): the MP table and ACPI tables in the BIOS area (see kite/x86/layout.h).
+ * The GSI routing that makes the in-kernel irqchip match them (kite/x86/irq.h) is installed by
+ * vmm/kvm_irq.c when the VM is created. */
 #include "kite/boot.h"
 #include "kite/log.h"
 #include "kite/vm.h"
 #include "kite/x86/acpi.h"
-#include "kite/x86/irq.h"
 #include "kite/x86/layout.h"
 #include "kite/x86/mptable.h"
 
@@ -31,8 +31,5 @@ int x86_write_firmware_tables(struct vm *vm)
 		log_err("vm: cannot build the ACPI tables for %u CPUs", vm->ncpus);
 		return -1;
 	}
-	/* make the in-kernel irqchip wire IRQ0 the way the tables say (needs the VM, not in unit tests) */
-	if (vm->vm_fd >= 0 && x86_setup_irq_routing(vm))
-		return -1;
 	return 0;
 }

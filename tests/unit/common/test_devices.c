@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Legacy devices through the port I/O bus, without KVM: debug exit, ACPI PM1a, i8042, CMOS/RTC,
- * empty PCI slots and the 0xCF9 reset, absent COM ports, and the 16550A (registers, DLAB, IIR
- * priorities, FIFO, loopback, output bytes, input from a pipe through the event loop).
- * The IRQ line cannot be driven without a VM fd; those failures are logged with stderr silenced.
+ * Legacy devices through the port I/O bus of a fake machine (tests/lib/machine), without KVM: debug
+ * exit, ACPI PM1a (power-off event), i8042 (reset event), CMOS/RTC, absent COM ports, and the 16550A
+ * (registers, DLAB, IIR priorities and the IRQ line, FIFO, loopback, output bytes, input from a pipe
+ * through the event loop). The PCI ports belong to the PCI bus (tests/virtio/test_pci_unit.c).
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -17,14 +17,55 @@
 
 #include <cmocka.h>
 
-#include "kite/devices.h"
+#include "fake_machine.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
+#include "kite/legacy_devices.h"
 #include "kite/log.h"
-#include "kite/vm.h"
+#include "kite/platform.h"
 
-static struct vm_config cfg;
-static struct vm vm;
+static struct fake_machine fm;
+static struct i8042 *kbc;
+static struct acpi_pm *pm;
+static struct legacy_ports *ports;
+static unsigned resets, poweroffs;
+
+static void on_reset(void *opaque)
+{
+	assert_ptr_equal(opaque, &fm);
+	resets++;
+}
+
+static void on_poweroff(void *opaque)
+{
+	assert_ptr_equal(opaque, &fm);
+	poweroffs++;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	kite_log_init("test_devices", KITE_LOG_ERR);
+	fake_machine_init(&fm, 0);
+	kbc = i8042_new(&fm.m, (struct machine_event){ .fire = on_reset, .opaque = &fm });
+	pm = acpi_pm_new(&fm.m, (struct machine_event){ .fire = on_poweroff, .opaque = &fm });
+	ports = legacy_ports_new(&fm.m);
+	if (!kbc || !pm || !ports || debug_exit_init(&fm.m) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	debug_exit_exit(&fm.m);
+	legacy_ports_free(ports);
+	acpi_pm_free(pm);
+	i8042_free(kbc);
+	fake_machine_fini(&fm);
+	return 0;
+}
+
 static int saved_stderr = -1;
 
 static void quiet(bool on)
@@ -43,50 +84,11 @@ static void quiet(bool on)
 	}
 }
 
-static void vm_fake_init(void)
+static void events_reset(void)
 {
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.console = KITE_CONSOLE_NONE;
-	cfg.ncpus = 1;
-	memset(&vm, 0, sizeof(vm));
-	vm.cfg = &cfg;
-	vm.kvm_fd = vm.vm_fd = vm.mem_fd = -1;
-	atomic_init(&vm.exiting, false);
-	atomic_init(&vm.exit_status, -1);
-	vm.pio = iobus_new("pio");
-	vm.mmio = iobus_new("mmio");
-	vm.loop = evloop_new();
-	assert_non_null(vm.pio);
-	assert_non_null(vm.loop);
-}
-
-static void vm_fake_free(void)
-{
-	devices_exit(&vm);
-	evloop_free(vm.loop);
-	iobus_free(vm.pio);
-	iobus_free(vm.mmio);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	kite_log_init("test_devices", KITE_LOG_ERR);
-	vm_fake_init();
-	return devices_init(&vm);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	vm_fake_free();
-	return 0;
-}
-
-static void exit_reset(void)
-{
-	atomic_store(&vm.exiting, false);
-	atomic_store(&vm.exit_status, -1);
+	fm.exit_requests = 0;
+	fm.exit_status = -1;
+	resets = poweroffs = 0;
 }
 
 static uint32_t in(uint16_t port, uint32_t len)
@@ -94,7 +96,7 @@ static uint32_t in(uint16_t port, uint32_t len)
 	uint8_t data[4] = { 0 };
 	uint32_t v = 0;
 
-	assert_true(iobus_access(vm.pio, port, data, len, false));
+	assert_true(iobus_access(fm.m.pio, port, data, len, false));
 	memcpy(&v, data, len);
 	return v;
 }
@@ -104,34 +106,31 @@ static void out(uint16_t port, uint32_t len, uint32_t v)
 	uint8_t data[4];
 
 	memcpy(data, &v, sizeof(data));
-	assert_true(iobus_access(vm.pio, port, data, len, true));
+	assert_true(iobus_access(fm.m.pio, port, data, len, true));
 }
 
 static void test_debug_exit(void **state)
 {
 	(void)state;
-	exit_reset();
+	events_reset();
 	assert_int_equal(in(KITE_DEBUG_EXIT_PORT, 1), 0xff);
-	assert_false(atomic_load(&vm.exiting));
+	assert_int_equal(fm.exit_requests, 0);
 	out(KITE_DEBUG_EXIT_PORT, 1, 42);
-	assert_true(atomic_load(&vm.exiting));
-	assert_int_equal(atomic_load(&vm.exit_status), 42);
-	assert_true(evloop_stopped(vm.loop));
-	/* The first request wins. */
-	out(KITE_DEBUG_EXIT_PORT, 1, 3);
-	assert_int_equal(atomic_load(&vm.exit_status), 42);
-	exit_reset();
+	assert_int_equal(fm.exit_requests, 1);
+	assert_int_equal(fm.exit_status, 42);
+	assert_true(evloop_stopped(fm.m.loop));
+	events_reset();
 }
 
 static void test_acpi_pm(void **state)
 {
 	(void)state;
-	exit_reset();
+	events_reset();
 	assert_int_equal(in(KITE_ACPI_PM1A_CNT, 2) & 1, 1);          /* SCI_EN */
 	out(KITE_ACPI_PM1A_CNT, 2, 5 << 10);                           /* S5 type, no SLP_EN */
-	assert_false(atomic_load(&vm.exiting));
+	assert_int_equal(poweroffs, 0);
 	out(KITE_ACPI_PM1A_CNT, 2, (3 << 10) | (1 << 13));             /* S3: ignored */
-	assert_false(atomic_load(&vm.exiting));
+	assert_int_equal(poweroffs, 0);
 	assert_int_equal(in(KITE_ACPI_PM1A_CNT, 2) & (1 << 13), 0);   /* SLP_EN reads 0 */
 	out(KITE_ACPI_PM1A_EVT + 2, 2, 0x0120);                        /* PM1_EN */
 	assert_int_equal(in(KITE_ACPI_PM1A_EVT + 2, 2), 0x0120);
@@ -140,17 +139,17 @@ static void test_acpi_pm(void **state)
 	assert_int_equal(in(KITE_ACPI_PM1A_EVT, 2), 0);
 	/* Byte-wise: SLP_TYP written in the low byte's neighbour, then SLP_EN in the high byte. */
 	out(KITE_ACPI_PM1A_CNT + 1, 1, (5 << 2));
-	assert_false(atomic_load(&vm.exiting));
+	assert_int_equal(poweroffs, 0);
 	out(KITE_ACPI_PM1A_CNT + 1, 1, (5 << 2) | (1 << 5));
-	assert_true(atomic_load(&vm.exiting));
-	assert_int_equal(atomic_load(&vm.exit_status), 0);
-	exit_reset();
+	assert_int_equal(poweroffs, 1);
+	assert_int_equal(fm.exit_requests, 0);              /* the owner decides what power-off means */
+	events_reset();
 }
 
 static void test_i8042(void **state)
 {
 	(void)state;
-	exit_reset();
+	events_reset();
 	assert_int_equal(in(0x64, 1) & 0x05, 0x04);    /* system flag, nothing to read */
 	out(0x64, 1, 0x20);
 	assert_int_equal(in(0x64, 1) & 0x01, 0x01);
@@ -169,16 +168,14 @@ static void test_i8042(void **state)
 	assert_int_equal(in(0x64, 1) & 0x21, 0);
 	out(0x64, 1, 0xD1);
 	out(0x60, 1, 0x03);                             /* reset line high: nothing */
-	assert_false(atomic_load(&vm.exiting));
+	assert_int_equal(resets, 0);
 	out(0x64, 1, 0xD1);
 	out(0x60, 1, 0x02);                             /* bit 0 low: CPU reset */
-	assert_true(atomic_load(&vm.exiting));
-	assert_int_equal(atomic_load(&vm.exit_status), 0);
-	exit_reset();
+	assert_int_equal(resets, 1);
 	out(0x64, 1, 0xFE);
-	assert_true(atomic_load(&vm.exiting));
-	assert_int_equal(atomic_load(&vm.exit_status), 0);
-	exit_reset();
+	assert_int_equal(resets, 2);
+	assert_int_equal(fm.exit_requests, 0);
+	events_reset();
 }
 
 static unsigned bcd(uint8_t v)
@@ -221,25 +218,15 @@ static void test_cmos_rtc(void **state)
 	out(0x71, 1, 0x02);
 }
 
-static void test_pci_and_absent_ports(void **state)
+static void test_absent_ports(void **state)
 {
 	(void)state;
-	exit_reset();
-	/* The PCI bus (pci/) owns 0xCF8-0xCFF once it exists; bus 0 device 31 is empty. */
-	out(0xCF8, 4, 0x8000F800);
-	assert_int_equal(in(0xCF8, 4), 0x8000F800);
-	assert_int_equal(in(0xCFC, 4), 0xffffffff);
-	assert_int_equal(in(0xCFE, 2), 0xffff);
-	out(0xCF9, 1, 0x02);                            /* no reset bit */
-	assert_false(atomic_load(&vm.exiting));
-	out(0xCF9, 1, 0x06);
-	assert_true(atomic_load(&vm.exiting));
-	assert_int_equal(atomic_load(&vm.exit_status), 0);
-	exit_reset();
 	out(0x80, 1, 0x12);                             /* POST code absorbed */
 	assert_int_equal(in(0x2F8 + 5, 1), 0xff);      /* COM2-4 absent */
 	assert_int_equal(in(0x3E8, 1), 0xff);
 	assert_int_equal(in(0x2E8 + 7, 1), 0xff);
+	/* 0xCF8-0xCFF are not the legacy ports' business: nothing answers without a PCI bus */
+	assert_false(iobus_access(fm.m.pio, 0xCF8, (uint8_t[4]){ 0 }, 4, false));
 }
 
 static size_t file_bytes(int fd, char *buf, size_t len)
@@ -260,16 +247,14 @@ static void test_uart(void **state)
 	char buf[64];
 
 	(void)state;
-	/* A second VM with only a UART wired to a file and a pipe. */
-	vm_fake_free();
-	vm_fake_init();
+	/* A UART wired to a file and a pipe. */
 	assert_true(out_fd >= 0);
 	unlink(path);
 	assert_int_equal(pipe(in_pipe), 0);
-	u = serial8250_new(&vm, 0x3F8, 4, out_fd, in_pipe[0]);
+	u = serial8250_new(&fm.m, 0x3F8, 4, out_fd, in_pipe[0]);
 	assert_non_null(u);
 	quiet(true);
-	assert_null(serial8250_new(&vm, 0x3F8, 4, out_fd, -1));   /* port range taken */
+	assert_null(serial8250_new(&fm.m, 0x3F8, 4, out_fd, -1));   /* port range taken */
 	quiet(false);
 
 	out(0x3F8, 1, 'o');
@@ -289,17 +274,20 @@ static void test_uart(void **state)
 	assert_int_equal(in(0x3F9, 1), 0x00);            /* IER still 0 */
 	assert_int_equal(file_bytes(out_fd, buf, sizeof(buf)), 2);
 
-	quiet(true);   /* IRQ line changes fail without a VM fd */
 	assert_int_equal(in(0x3FA, 1), 0x01);            /* no interrupt */
+	assert_int_equal(fm.irq_level[4], 0);
 	out(0x3F9, 1, 0x02);                             /* ETBEI with THR empty */
+	assert_int_equal(fm.irq_level[4], 1);            /* IRQ 4 raised */
 	assert_int_equal(in(0x3FA, 1), 0x02);            /* THRI ... */
 	assert_int_equal(in(0x3FA, 1), 0x01);            /* ... acknowledged by reading IIR */
+	assert_int_equal(fm.irq_level[4], 0);            /* and the line drops */
 	out(0x3F8, 1, '!');                              /* a write re-arms it */
+	assert_int_equal(fm.irq_level[4], 1);
 	assert_int_equal(in(0x3FA, 1), 0x02);
 
 	/* Input: FIFO off holds one byte; the loop stops reading until the guest takes it. */
 	assert_int_equal(write(in_pipe[1], "abc", 3), 3);
-	assert_int_equal(evloop_run_once(vm.loop, 1000), 0);
+	assert_int_equal(evloop_run_once(fm.m.loop, 1000), 0);
 	assert_int_equal(in(0x3FD, 1), 0x61);            /* DR */
 	out(0x3F9, 1, 0x03);                             /* + ERBFI */
 	assert_int_equal(in(0x3FA, 1), 0x04);            /* RDI wins over THRI */
@@ -308,14 +296,14 @@ static void test_uart(void **state)
 	/* FIFO on (IIR bits 7-6 set), then the rest arrives at once. */
 	out(0x3FA, 1, 0x01);
 	assert_int_equal(in(0x3FA, 1) & 0xC0, 0xC0);
-	assert_int_equal(evloop_run_once(vm.loop, 1000), 0);
+	assert_int_equal(evloop_run_once(fm.m.loop, 1000), 0);
 	assert_int_equal(in(0x3FA, 1), 0xC4);
 	assert_int_equal(in(0x3F8, 1), 'b');
 	assert_int_equal(in(0x3F8, 1), 'c');
 	assert_int_equal(in(0x3FD, 1), 0x60);
 	/* EOF on the input: no more reads, no error. */
 	close(in_pipe[1]);
-	assert_int_equal(evloop_run_once(vm.loop, 1000), 0);
+	assert_int_equal(evloop_run_once(fm.m.loop, 1000), 0);
 	assert_int_equal(in(0x3FD, 1), 0x60);
 
 	/* Loopback: THR comes back in RBR and is not transmitted; MSR follows MCR. */
@@ -327,7 +315,6 @@ static void test_uart(void **state)
 	out(0x3FC, 1, 0x0B);
 	assert_int_equal(in(0x3FE, 1) & 0xF0, 0xB0);
 	out(0x3F9, 1, 0x00);
-	quiet(false);
 	assert_int_equal(file_bytes(out_fd, buf, sizeof(buf)), 3);
 	assert_string_equal(buf, "ok!");
 
@@ -343,7 +330,7 @@ int main(void)
 		cmocka_unit_test(test_acpi_pm),
 		cmocka_unit_test(test_i8042),
 		cmocka_unit_test(test_cmos_rtc),
-		cmocka_unit_test(test_pci_and_absent_ports),
+		cmocka_unit_test(test_absent_ports),
 		cmocka_unit_test(test_uart),
 	};
 

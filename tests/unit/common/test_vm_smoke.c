@@ -436,6 +436,7 @@ static void test_ioeventfd_irqfd(void **state)
 		.kvm_path = "/dev/kvm", .kernel = "unused", .ncpus = 1, .mem_mib = 16,
 		.console = KITE_CONSOLE_NONE,
 	};
+	struct machine_ioeventfd bell, bad_len;
 	struct irqfd_ctx c;
 	struct vm vm;
 	pthread_t t;
@@ -449,20 +450,24 @@ static void test_ioeventfd_irqfd(void **state)
 	c.doorbell = eventfd(0, EFD_CLOEXEC);
 	c.irq = eventfd(0, EFD_CLOEXEC);
 	assert_true(c.doorbell >= 0 && c.irq >= 0);
+	bell = (struct machine_ioeventfd){ .addr = 0x510, .len = 1, .pio = true, .fd = c.doorbell };
+	bad_len = bell;
+	bad_len.len = 3;
 	assert_int_equal(vm_create(&vm, &cfg), 0);
 	/* A userspace handler on the same port must not see the write: KVM takes it first. */
 	doorbell_exits = 0;
 	assert_int_equal(iobus_register(vm.pio, 0x510, 1, doorbell_pio, NULL), 0);
-	assert_int_equal(vm_ioeventfd(&vm, 0x510, 1, true, c.doorbell, false), 0);
-	assert_int_equal(vm_irqfd(&vm, 5, c.irq, false), 0);
-	assert_int_equal(vm_ioeventfd(&vm, 0x510, 3, true, c.doorbell, false), -1);
+	/* through the machine devices see, to the doorbell owner (vmm/kvm_irq.c) */
+	assert_int_equal(machine_ioeventfd(&vm.machine, &bell, false), 0);
+	assert_int_equal(machine_irqfd(&vm.machine, 5, c.irq, false), 0);
+	assert_int_equal(machine_ioeventfd(&vm.machine, &bad_len, false), -1);
 	assert_int_equal(pthread_create(&t, NULL, ring_irq_on_doorbell, &c), 0);
 	assert_int_equal(vm_run(&vm), 0x55);
 	pthread_join(t, &thread_ret);
 	assert_null(thread_ret);
 	assert_int_equal(doorbell_exits, 0);
-	assert_int_equal(vm_irqfd(&vm, 5, c.irq, true), 0);
-	assert_int_equal(vm_ioeventfd(&vm, 0x510, 1, true, c.doorbell, true), 0);
+	assert_int_equal(machine_irqfd(&vm.machine, 5, c.irq, true), 0);
+	assert_int_equal(machine_ioeventfd(&vm.machine, &bell, true), 0);
 	vm_destroy(&vm);
 	close(c.doorbell);
 	close(c.irq);

@@ -276,7 +276,7 @@ static void find_devices_from_vm(void **state)
 			 "virtio_mmio.device=bogus virtio_mmio.device=8K@0xd0001000:6";
 
 	fake_vm_init(&f, 64 << 20, 1);
-	f.cfg.cmdline = cmdline;
+	f.vm.cmdline = cmdline;
 	f.vm.pio = NULL;
 	x86_acpi_find_devices(&f.vm, &d);
 	assert_int_equal(d.pci, 0);

@@ -23,6 +23,7 @@
 
 #include "fake_vm.h"
 #include "kite/boot.h"
+#include "kite/kvm_irq.h"
 #include "kite/log.h"
 #include "kite/x86/bootparam.h"
 #include "kite/x86/layout.h"
@@ -128,12 +129,25 @@ static void irq0_reaches_ioapic_pin2(void **state)
 	struct kvm_vm k;
 	struct kvm_irq_level line = { .irq = 0, .level = 1 };
 	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
+	struct kvm_irq *irq;
+	int gsi;
 
 	kvm_vm_open(&k, 1);
-	assert_int_equal(x86_write_firmware_tables(&k.f.vm), 0);
-	assert_int_equal(ioctl(k.f.vm.vm_fd, KVM_IRQ_LINE, &line), 0);
+	irq = kvm_irq_new(k.f.vm.vm_fd);                                        /* the routing owner */
+	assert_non_null(irq);
+	assert_int_equal(kvm_irq_line(irq, 0, 1), 0);
 	assert_int_equal(ioctl(k.f.vm.vm_fd, KVM_GET_IRQCHIP, &chip), 0);
 	assert_int_equal(chip.chip.ioapic.irr & 0x5, 0x4);                      /* pin 2, not pin 0 */
+	/* an MSI route on an allocated GSI keeps the legacy routes */
+	gsi = kvm_irq_gsi_alloc(irq);
+	assert_true(gsi >= 24);
+	assert_int_equal(kvm_irq_msi_route(irq, (unsigned)gsi, 0xfee00000, 0x41, true), 0);
+	assert_int_equal(kvm_irq_msi_route(irq, 5, 0xfee00000, 0x41, true), -1);  /* not an MSI GSI */
+	assert_int_equal(kvm_irq_line(irq, 0, 0), 0);
+	assert_int_equal(ioctl(k.f.vm.vm_fd, KVM_IRQ_LINE, &line), 0);
+	assert_int_equal(ioctl(k.f.vm.vm_fd, KVM_GET_IRQCHIP, &chip), 0);
+	assert_int_equal(chip.chip.ioapic.irr & 0x5, 0x4);
+	kvm_irq_free(irq);
 	kvm_vm_close(&k);
 }
 

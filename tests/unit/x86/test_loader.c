@@ -34,7 +34,7 @@ static int load(struct run *r, uint64_t ram, const void *img, size_t len, const 
 	r->initrd = initrd ? write_temp(initrd, initrd_len) : NULL;
 	r->f.cfg.kernel = r->kernel;
 	r->f.cfg.initrd = r->initrd;
-	r->f.cfg.cmdline = cmdline;
+	r->f.vm.cmdline = cmdline;
 	return x86_load_linux(&r->f.vm, &r->bi);
 }
 
@@ -275,7 +275,7 @@ static void elf_loads(void **state)
 	r.kernel = write_temp(&e, sizeof(e));
 	r.initrd = NULL;
 	r.f.cfg.kernel = r.kernel;
-	r.f.cfg.cmdline = "root=/dev/vda";
+	r.f.vm.cmdline = "root=/dev/vda";
 	assert_int_equal(x86_load_linux(&r.f.vm, &r.bi), 0);
 	assert_int_equal(r.bi.entry, 0x1000040);                  /* virtual entry translated */
 	assert_memory_equal(fake_gpa(&r.f, 0x1000000, sizeof(e.seg0)), e.seg0, sizeof(e.seg0));

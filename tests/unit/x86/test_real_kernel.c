@@ -50,7 +50,7 @@ static void load_real(const char *name, int elf)
 	fake_vm_init(&f, RAM, 2);
 	f.cfg.kernel = kpath;
 	f.cfg.initrd = ipath;
-	f.cfg.cmdline = "console=ttyS0 quiet";
+	f.vm.cmdline = "console=ttyS0 quiet";
 	assert_int_equal(x86_load_linux(&f.vm, &bi), 0);
 	struct boot_params *bp = fake_gpa(&f, KITE_X86_ZERO_PAGE, sizeof(*bp));
 	uint64_t kend;

@@ -3,11 +3,11 @@
  * kite's virtio-blk device on a raw image file (virtio/blk.c): read, write, flush (fdatasync),
  * get-id, discard (punch hole), write-zeroes, read-only; cache=writeback (page cache) or cache=none
  * (O_DIRECT; guest buffers not 4 KiB aligned go through a bounce buffer). Reads, writes and flushes
- * go to io_uring (virtio/blk_uring.c) and complete on kite's event loop; aio=sync, or a kite built
- * without it, serves them synchronously on the loop.
+ * go to io_uring (virtio/blk_uring.c) and complete on kite's event loop; aio=sync, or a host
+ * without io_uring, serves them synchronously on the loop.
  */
-#ifndef KITE_BLOCKDEV_H
-#define KITE_BLOCKDEV_H
+#ifndef KITE_VIRTIO_BLK_DEV_H
+#define KITE_VIRTIO_BLK_DEV_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,11 +30,11 @@ struct blk_options {
 	bool sync_io;             /* aio=sync: no io_uring */
 };
 
-struct vm;
-struct blk_dev;
+struct machine;
+struct virtio_dev;
 
-/* Open the image and create the device on the PCI bus; index names it virtio-blk<index>. */
-struct blk_dev *blk_create(struct vm *vm, const struct blk_options *opts, unsigned index);
-void blk_destroy(struct blk_dev *blk);
+/* Open the image and create the device model; index names it virtio-blk<index>. The caller puts it
+ * on the transport opts->transport names and frees it with virtio_dev_destroy(). NULL on error. */
+struct virtio_dev *blk_create(struct machine *m, const struct blk_options *opts, unsigned index);
 
 #endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The legacy PC devices of kite (devices/): 16550A UART, i8042 (reset line only), debug-exit port,
+ * ACPI PM1a fixed hardware, and the ports a guest pokes at boot that need only a harmless answer
+ * (POST, port 0x61, CMOS/RTC, absent COM2-4). Each is an instance on machine->pio, created and freed
+ * by vmm/board.c; none ends the VM on its own: reset and power-off are events the board handles.
+ * Every *_new returns NULL and every *_init -1 after one log line (e.g. its ports are taken).
+ */
+#ifndef KITE_LEGACY_DEVICES_H
+#define KITE_LEGACY_DEVICES_H
+
+#include <stdint.h>
+
+#include "kite/machine.h"
+
+struct serial8250;
+struct i8042;
+struct acpi_pm;
+struct legacy_ports;
+
+/* UART at `base` raising `irq`; output to out_fd (-1 = discard), input from in_fd (-1 = none) through
+ * m->loop. The fds are not owned. */
+struct serial8250 *serial8250_new(struct machine *m, uint16_t base, unsigned irq, int out_fd, int in_fd);
+void serial8250_free(struct serial8250 *uart);
+
+/* i8042 at KITE_I8042_PORT; `reset` fires when the guest pulses the CPU reset line. */
+struct i8042 *i8042_new(struct machine *m, struct machine_event reset);
+void i8042_free(struct i8042 *kbc);
+
+/* Debug-exit port KITE_DEBUG_EXIT_PORT: a write of v ends the VM with status v (machine_request_exit). */
+int debug_exit_init(struct machine *m);
+void debug_exit_exit(struct machine *m);
+
+/* ACPI PM1a event and control blocks; `poweroff` fires when the guest enters S5. */
+struct acpi_pm *acpi_pm_new(struct machine *m, struct machine_event poweroff);
+void acpi_pm_free(struct acpi_pm *pm);
+
+/* POST 0x80, port 0x61, CMOS/RTC 0x70-0x71, absent COM2-4. (0xCF8-0xCFF belong to the PCI bus.) */
+struct legacy_ports *legacy_ports_new(struct machine *m);
+void legacy_ports_free(struct legacy_ports *lp);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The board (vmm/board.c): the one place that creates kite's devices, in this fixed order, on
+ * vm->machine, and destroys them in the reverse order:
+ *   1. COM1 16550A UART (console: stdio, file or none)   4. ACPI PM1a (power-off event)
+ *   2. i8042 (reset event)                                5. legacy ports (POST, 0x61, CMOS, COM2-4)
+ *   3. debug-exit port                                    6. PCI bus 0 + host bridge (0xCF8-0xCFF,
+ *                                                            0xCF9 reset event) -- always present
+ *   7. virtio devices of cfg->virtio: blk..., net..., rng, balloon, console, each on the transport
+ *      its options name (virtio/transport.c)
+ * then it builds the guest's kernel command line: the user's line followed by one
+ * virtio_mmio.device=<size>@<base>:<irq> word per virtio-mmio device. A guest reset or power-off
+ * ends the VM with status 0.
+ * Main thread only. board_create returns 0 or -1 (logged; board_destroy then cleans up).
+ */
+#ifndef KITE_VMM_BOARD_H
+#define KITE_VMM_BOARD_H
+
+struct vm;
+
+/* Create every device for vm->cfg; sets vm->board and vm->cmdline. */
+int board_create(struct vm *vm);
+/* Destroy them (reverse order), restore the host terminal; safe on a partly created board. */
+void board_destroy(struct vm *vm);
+
+#endif
