@@ -27,8 +27,8 @@
  *
  * Interrupts as the MP table and the MADT describe them: CPUs have APIC ids 0..n-1 (vCPU 0 is the
  * BSP), the IOAPIC (id n, 24 pins) is at KITE_IOAPIC_ADDR, ISA IRQ n -> IOAPIC pin n except IRQ0 (PIT)
- * -> pin 2, SCI IRQ 9 level/active high, LINT0 ExtINT, LINT1 NMI. x86_write_firmware_tables() also
- * installs the matching KVM GSI routing (kite/x86/irq.h).
+ * -> pin 2, SCI IRQ 9 level/active high, LINT0 ExtINT, LINT1 NMI. vmm/kvm_irq.c installs the
+ * matching KVM GSI routing (kite/x86/irq.h) when the VM is created.
  */
 #ifndef KITE_X86_LAYOUT_H
 #define KITE_X86_LAYOUT_H

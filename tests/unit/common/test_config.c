@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "kite/config.h"
+#include "kite/virtio_options.h"
 #include "kite/log.h"
 
 static char tmpdir[] = "/tmp/kite-config-test.XXXXXX";
@@ -264,6 +265,46 @@ static void test_validate(void **state)
 	config_free(&o);
 }
 
+/* Device options land in the config (not in globals): flags and JSON add up, config_free releases them. */
+static void test_virtio_options(void **state)
+{
+	struct kite_options o;
+	const struct virtio_options *v = &o.vm.virtio;
+
+	(void)state;
+	write_config("{\"blk\": [{\"path\": \"/a.img\", \"readonly\": true}, \"/b.img,transport=mmio\"],"
+		     " \"rng\": true, \"balloon\": \"pages=7,stats=0\"}");
+	{
+		char config_arg[300];
+		const char *argv[] = { "kite", config_arg, "--blk", "path=/c.img,cache=none,id=disk", "--console-virtio",
+				       "file:/tmp/hvc", NULL };
+
+		snprintf(config_arg, sizeof(config_arg), "--config=%s", config_path);
+		assert_int_equal(cli(&o, 6, argv), 0);
+	}
+	assert_int_equal(v->nblk, 3);
+	assert_string_equal(v->blk[0].path, "/a.img");
+	assert_true(v->blk[0].readonly);
+	assert_int_equal(v->blk[1].transport, VIRTIO_TRANSPORT_MMIO);
+	assert_string_equal(v->blk[2].id, "disk");
+	assert_int_equal(v->blk[2].cache, BLK_CACHE_NONE);
+	assert_true(v->rng);
+	assert_true(v->balloon.enabled);
+	assert_int_equal(v->balloon.pages, 7);
+	assert_int_equal(v->balloon.stats, 0);
+	assert_string_equal(v->console, "file:/tmp/hvc");
+	assert_int_equal(v->nnet, 0);
+	config_free(&o);
+	assert_int_equal(v->nblk, 0);
+	assert_null(v->console);
+	/* a second parse starts from nothing */
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img\"]}"), 0);
+	assert_int_equal(v->nblk, 1);
+	assert_string_equal(v->blk[0].path, "/d.img");
+	assert_false(v->rng);
+	config_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_json_bad),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_virtio_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
