@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-net-ping: the guest talks to a real Linux network stack through kite's virtio-net and a
- * TAP. The guest is 192.0.2.2 (kite.ip_last=N changes the last byte), the peer 192.0.2.1.
+ * TAP. The guest is 192.0.2.2 (kite.ip_last=N changes the last byte), the peer 192.0.2.1
+ * (kite.peer_ip_last=N changes its last byte).
+ *  kite.respond=1: instead of 1-6, answer ARP requests for the guest's address and ICMP echo
+ *     requests to it (one line per echo answered) until kite.respond_count=N echoes were answered
+ *     (0, the default: forever); the peer of another test guest (VM to VM, tests/vhost/eastwest.py).
  *  1. kite.oversize=1: sends one frame of MTU + 118 bytes without GSO first (kite must drop it);
  *  2. ARP request for the peer; waits for the ARP reply and prints the peer's MAC;
  *  3. ICMP echo request with kite.ping_size payload bytes (default 1200: with MRG_RXBUF and the
@@ -41,9 +45,10 @@ static uint8_t rx_buf[RX_BUFS][RX_BUF_SIZE] __attribute__((aligned(4096)));
 static uint8_t tx_buf[HDR + MAX_FRAME] __attribute__((aligned(64)));
 static uint8_t frame[RX_BUFS * RX_BUF_SIZE];
 static uint32_t rx_len_posted;
+static bool rx_forever;             /* responder: wait for frames without a time limit */
 static uint8_t last_hdr[HDR];       /* virtio-net header of the last received frame */
 static uint8_t my_mac[6], my_ip[4] = { 192, 0, 2, 2 };
-static const uint8_t peer_ip[4] = { 192, 0, 2, 1 };
+static uint8_t peer_ip[4] = { 192, 0, 2, 1 };
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -91,8 +96,9 @@ static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
 	uint16_t nbufs = 1;
 	bool mrg = rx->features & (1ULL << F_MRG_RXBUF);
 
-	if (!vq_wait(rx, &len))
-		guest_fail(GUEST_EXIT_TIMEOUT, "no frame received");
+	while (!vq_wait(rx, &len))
+		if (!rx_forever)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no frame received");
 	id = rx->last_id;
 	if (id >= RX_BUFS || len < HDR || len > rx_len_posted)
 		guest_fail(GUEST_EXIT_CHECK, "used element id %u length %u", id, len);
@@ -407,6 +413,51 @@ static void evil_descriptor(struct vdev *tx, struct vdev *rx, uint64_t want)
 	guest_printf("virtio-net-ping: after reset the device works again\n");
 }
 
+/* kite.respond=1: ARP replies and ICMP echo replies for my_ip, until `count` echoes (0 = forever). */
+static void respond(struct vdev *tx, struct vdev *rx, uint64_t count)
+{
+	uint8_t *f = tx_buf + HDR;
+	uint64_t answered = 0;
+	unsigned nb;
+
+	rx_forever = true;
+	guest_printf("virtio-net-ping: answering ARP and echo requests for %u.%u.%u.%u\n", my_ip[0], my_ip[1],
+		     my_ip[2], my_ip[3]);
+	while (!count || answered < count) {
+		uint32_t len = recv_frame(rx, &nb);
+
+		if (len >= 42 && get16(frame + 12) == 0x0806 && get16(frame + 20) == 1 && !memcmp(frame + 38, my_ip, 4)) {
+			memset(tx_buf, 0, HDR + 60);
+			eth_header(f, frame + 6, 0x0806);
+			memcpy(f + 14, frame + 14, 6);     /* hardware / protocol types and sizes */
+			put16(f + 20, 2);                  /* reply */
+			memcpy(f + 22, my_mac, 6);
+			memcpy(f + 28, my_ip, 4);
+			memcpy(f + 32, frame + 22, 10);    /* the asker's MAC and address */
+			send_frame(tx, 60);
+			continue;
+		}
+		uint32_t ihl = (frame[14] & 15u) * 4, tot = get16(frame + 16);
+		if (len < 34 || get16(frame + 12) != 0x0800 || frame[23] != 1 || memcmp(frame + 30, my_ip, 4) ||
+		    ihl != 20 || tot < 28 || 14 + tot > len || tot > MAX_FRAME - 14 || frame[34] != 8)
+			continue;
+		memset(tx_buf, 0, HDR);
+		memcpy(f, frame, 14 + tot);
+		eth_header(f, frame + 6, 0x0800);
+		memcpy(f + 26, my_ip, 4);
+		memcpy(f + 30, frame + 26, 4);
+		put16(f + 24, 0);
+		put16(f + 24, inet_csum(f + 14, 20));
+		f[34] = 0;                                 /* echo reply */
+		put16(f + 36, 0);
+		put16(f + 36, inet_csum(f + 34, tot - 20));
+		send_frame(tx, 14 + tot < 60 ? 60 : 14 + tot);
+		answered++;
+		guest_printf("virtio-net-ping: answered echo request %lu from %u.%u.%u.%u (%u payload bytes)\n", answered,
+			     frame[26], frame[27], frame[28], frame[29], tot - 28);
+	}
+}
+
 void test_virtio_net_ping(void)
 {
 	uint64_t size = cmdline_u64("kite.ping_size", 1200), flood = cmdline_u64("kite.flood", 0);
@@ -422,6 +473,7 @@ void test_virtio_net_ping(void)
 	uint16_t mtu;
 
 	my_ip[3] = (uint8_t)cmdline_u64("kite.ip_last", 2);
+	peer_ip[3] = (uint8_t)cmdline_u64("kite.peer_ip_last", 1);
 	if (tso > 8000 || (tso && !csum))
 		guest_fail(GUEST_EXIT_USAGE, "kite.tso=%lu: at most 8000, and needs kite.csum=1", tso);
 	if (fsize < 60 || fsize > 1514)
@@ -447,6 +499,10 @@ void test_virtio_net_ping(void)
 		put16(tx_buf + HDR + 12, 0x88b5);
 		send_frame(&tx, len);
 		guest_printf("virtio-net-ping: oversized %u-byte frame handed to the device\n", len);
+	}
+	if (cmdline_u64("kite.respond", 0)) {
+		respond(&tx, &rx, cmdline_u64("kite.respond_count", 0));
+		return;
 	}
 	arp_resolve(&tx, &rx, peer_mac);
 	ping(&tx, &rx, peer_mac, (uint32_t)size, csum);

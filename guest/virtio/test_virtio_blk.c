@@ -13,6 +13,8 @@
  *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0: it must report DEVICE_NEEDS_RESET with
  *                   a configuration-change MSI-X interrupt; then
  *                   disk 1 must still serve the pattern write/read, and disk 0 must work after a reset.
+ *                   kite.evil=backend: disk 0's vhost-user backend is the hostile one (not the
+ *                   driver): NEEDS_RESET, then disk 1's pattern; disk 0 is not restarted.
  */
 #include "vdrv.h"
 
@@ -231,15 +233,61 @@ void test_virtio_blk(void)
 		msix_mask_check(&d, sector);
 }
 
+/* Disk 0 must report DEVICE_NEEDS_RESET; with irq, the configuration-change interrupt must follow. */
+static void broken_wait(struct vdev *d0, const char *mode, bool irq)
+{
+	uint64_t t0 = rdtsc();
+
+	while (!(vdev_status(d0) & 0x40)) {
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "disk 0 never reported DEVICE_NEEDS_RESET (status 0x%x)",
+				   vdev_status(d0));
+		cpu_relax();
+	}
+	guest_printf("virtio-blk-evil: %s: disk 0 reports DEVICE_NEEDS_RESET (status 0x%x)\n", mode, vdev_status(d0));
+	t0 = rdtsc();
+	while (irq && d0->irqs == d0->irqs_at_kick) {
+		__asm__ volatile("sti; nop; cli" ::: "memory");
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no configuration-change interrupt for DEVICE_NEEDS_RESET");
+	}
+	if (irq)
+		guest_printf("virtio-blk-evil: configuration-change interrupt received\n");
+}
+
+/*
+ * kite.evil=backend: disk 0's vhost-user backend misbehaves once the driver starts the device
+ * (tests/vhost/hostile.py). Disk 0 must report DEVICE_NEEDS_RESET (already while starting, or after
+ * DRIVER_OK with a configuration-change interrupt); disk 1 must keep serving.
+ */
+static void evil_backend(void)
+{
+	struct vdev d0, d1;
+	int r;
+
+	if (!vdev_find(&d0, 2, 0))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk PCI device number 0");
+	d0.use_irq = true;
+	r = vdev_start(&d0, (1ULL << F_FLUSH) | (1ULL << F_BLK_SIZE) | (1ULL << F_SEG_MAX), 0);
+	guest_printf("virtio-blk-evil: backend: disk 0 %s (status 0x%x)\n", r ? "refused to start" : "started",
+		     vdev_status(&d0));
+	broken_wait(&d0, "backend", r == 0);
+	open_disk(&d1, 1, false, 1);
+	pattern_io(&d1, "virtio-blk-evil: disk 1", cmdline_u64("kite.blk_sector", 8), 4, cmdline_u64("kite.seed", 1));
+}
+
 void test_virtio_blk_evil(void)
 {
 	char mode[16];
 	struct vdev d0, d1;
 	struct vring_desc *desc;
-	uint64_t t0;
 
 	if (!cmdline_str("kite.evil", mode, sizeof(mode)))
-		guest_fail(GUEST_EXIT_USAGE, "kite.evil=baddesc|loop|scribble missing");
+		guest_fail(GUEST_EXIT_USAGE, "kite.evil=baddesc|loop|scribble|backend missing");
+	if (!strcmp(mode, "backend")) {
+		evil_backend();
+		return;
+	}
 	open_disk(&d0, 0, true, 0);       /* MSI-X: the broken queue must raise a config interrupt */
 	open_disk(&d1, 1, false, 1);
 	desc = vq_desc(&d0);
@@ -259,21 +307,7 @@ void test_virtio_blk_evil(void)
 	} else {
 		guest_fail(GUEST_EXIT_USAGE, "kite.evil=%s unknown", mode);
 	}
-	t0 = rdtsc();
-	while (!(vdev_status(&d0) & 0x40)) {
-		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
-			guest_fail(GUEST_EXIT_TIMEOUT, "disk 0 never reported DEVICE_NEEDS_RESET (status 0x%x)",
-				   vdev_status(&d0));
-		cpu_relax();
-	}
-	guest_printf("virtio-blk-evil: %s: disk 0 reports DEVICE_NEEDS_RESET (status 0x%x)\n", mode, vdev_status(&d0));
-	t0 = rdtsc();
-	while (d0.irqs == d0.irqs_at_kick) {
-		__asm__ volatile("sti; nop; cli" ::: "memory");
-		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
-			guest_fail(GUEST_EXIT_TIMEOUT, "no configuration-change interrupt for DEVICE_NEEDS_RESET");
-	}
-	guest_printf("virtio-blk-evil: configuration-change interrupt received\n");
+	broken_wait(&d0, mode, true);
 	pattern_io(&d1, "virtio-blk-evil: disk 1", cmdline_u64("kite.blk_sector", 8), 4, cmdline_u64("kite.seed", 1));
 	if (vdev_start(&d0, (1ULL << F_FLUSH), 0))
 		guest_fail(GUEST_EXIT_CHECK, "disk 0 did not restart after a reset");
