@@ -14,7 +14,7 @@
 #include "kite/blk_request.h"
 #include "kite/log.h"
 #include "kite/ratelimit.h"
-#include "kite/vhost_backend.h"
+#include "../vhost_backend.h"
 #include "kite/vhost_user.h"
 #include "blk.h"
 #include "blk_crypt.h"
@@ -56,7 +56,7 @@ struct blk_queue {
 	struct blk_req *free;
 	/* Requests in pop order. Completions are pushed in this order, so the used index always marks
 	 * how far the avail ring has been fully served: a restarted kite-dpu resumes from it and replays
-	 * exactly the requests that were in flight (see the inflight region in vhost-user/backend.c). */
+	 * exactly the requests that were in flight (see the inflight region in dpu/vhost_backend.c). */
 	struct blk_req *order[QUEUE_DEPTH];
 	unsigned ohead, ocount;
 	unsigned inflight;                 /* submitted to io_uring */

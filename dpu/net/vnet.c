@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kite/log.h"
-#include "kite/vhost_backend.h"
+#include "../vhost_backend.h"
 #include "kite/virtqueue.h"
 
 #include "runner.h"

@@ -3,7 +3,7 @@
  * The vhost-user requests (QEMU docs/interop/vhost-user.rst), one row each. This table is the only list
  * of requests: it defines the request codes (enum vhost_user_request in vhost_user.h), the names used
  * in logs, what the wire layer (vhost-user/message.c) accepts for a request and for its reply, and
- * which handler kite-dpu's backend (vhost-user/backend.c) runs. The frontend (vhost-user/frontend.c)
+ * which handler kite-dpu's backend (dpu/vhost_backend.c) runs. The frontend (vhost-user/frontend.c)
  * reads the same rows through vu_request_rule() to know whether to wait for a reply and how to check it.
  *
  * X(name, code, payload, fds, reply, reply_fds, queues, backend handler)
@@ -24,8 +24,8 @@
  *  queues   PAUSE = the backend stops every running queue before the handler and restarts them after
  *           it (the handler changes what the pollers read: guest memory, negotiated features); RUN = the
  *           handler itself decides about the one queue it concerns.
- *  backend handler  the function of vhost-user/backend.c that serves the request, NULL where kite-dpu
- *           refuses it (the connection is closed with "not supported by this backend"). Only backend.c
+ *  backend handler  the function of dpu/vhost_backend.c that serves the request, NULL where kite-dpu
+ *           refuses it (the connection is closed with "not supported by this backend"). Only vhost_backend.c
  *           reads this column.
  */
 #ifndef KITE_VHOST_USER_REQUESTS_H

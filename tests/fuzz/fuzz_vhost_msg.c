@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target for the vhost-user backend state machine (vhost-user/backend.c + message.c): a frontend
+ * Fuzz target for the vhost-user backend state machine (dpu/vhost_backend.c + message.c): a frontend
  * connection in this process sends a sequence of messages built from the input, with file descriptors
  * attached where the input says so; the backend's event loop and its (thread-less) poller run in this
  * thread after each message. The device is a small "sum" device: two queues, config space, every chain
@@ -33,7 +33,7 @@
 #include "../../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
-#include "kite/vhost_backend.h"
+#include "../../dpu/vhost_backend.h"
 #include "kite/vhost_user.h"
 
 #define RAM_SIZE 0x10000u

@@ -25,7 +25,7 @@
 
 #include "../../../dpu/poller.h"
 #include "kite/evloop.h"
-#include "kite/vhost_backend.h"
+#include "../../../dpu/vhost_backend.h"
 #include "kite/vhost_frontend.h"
 #include "kite/vhost_user.h"
 #include "vring_driver.h"

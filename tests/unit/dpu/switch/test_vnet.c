@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "../../../../dpu/poller.h"
-#include "kite/vhost_backend.h"
+#include "../../../../dpu/vhost_backend.h"
 #include "kite/virtqueue.h"
 #include "vring_driver.h"
 

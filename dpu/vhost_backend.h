@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What a vhost-user backend device (kite-dpu's blk volumes, net ports) implements, and what the
- * generic vhost-user backend (vhost-user/backend.c) gives it.
+ * generic vhost-user backend (dpu/vhost_backend.c) gives it.
  *
  * One struct vhost_dev = one served vhost-user SERVER socket = one device with at most one frontend
- * connection at a time. backend.c owns the socket, the protocol state machine, guest memory
+ * connection at a time. vhost_backend.c owns the socket, the protocol state machine, guest memory
  * (struct guest_mem from SET_MEM_TABLE / ADD_MEM_REG), the virtqueues and the kick/call eventfds.
  * It runs all protocol handling on the control thread's event loop and hands every started queue to a
  * kite-dpu poller (dpu/poller.h), which calls ops->queue_poll() on its own thread. Which requests it

@@ -19,11 +19,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../dpu/poller.h"
+#include "poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "kite/unix_socket.h"
-#include "kite/vhost_backend.h"
+#include "vhost_backend.h"
 #include "kite/vhost_user.h"
 
 #define POLL_BUDGET 32
