@@ -4,7 +4,7 @@
 under QEMU, same guest image, same disk image, same TAP, same run. Prints `name value unit` lines.
 
 usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [--net-qd Q]
-                              [--no-qemu-kvm] [--no-emulated] [--no-net]
+                              [--no-qemu-kvm] [--no-emulated] [--no-net] [--baseline KITE2]
 
 Block: a 256 MiB fallocated raw image; modes randread, randwrite (4 KiB, random), seqread64k
 (64 KiB sequential); kite `--blk path=IMG,cache=writeback` vs QEMU q35 `-drive
@@ -15,6 +15,8 @@ host's TSC frequency. VMMs:
   kite-emul     kite, guest CPL0 emulated instruction by instruction (fewer ops)
   qemu-kvm      QEMU q35 -accel kvm (same /dev/kvm; the guest registers the PV cell itself: native)
   qemu-tcg      QEMU q35 -accel tcg
+  kite-base     with --baseline KITE2: another kite binary (e.g. an older commit's), native mode, in
+                the same alternation; kite_over_kite-base is the A/B ratio for regression checks
 Exits per I/O: kite --stats counters of the native run minus those of a baseline run of the same
 mode with qd ops (boot and setup), divided by the extra ops.
 Net: a TAP in a throwaway network namespace; the guest sends N 60-byte frames; the TAP's
@@ -107,7 +109,15 @@ def vmms(a):
     v = [("kite", False, True), ("qemu-tcg", True, False)]
     if not a.no_qemu_kvm:
         v.insert(1, ("qemu-kvm", True, True))
+    if a.baseline:
+        v.insert(1, ("kite-base", False, True))
     return v
+
+
+def vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns=None):
+    if is_qemu:
+        return qemu_cmd(name[5:], a.image, cl, qemu_dev, ns)
+    return kite_cmd(a.baseline if name == "kite-base" else a.kite, a.image, cl, kite_dev, ns)
 
 
 def bench_blk(a, hz, tmp):
@@ -123,7 +133,7 @@ def bench_blk(a, hz, tmp):
             for name, is_qemu, native in vmms(a):
                 cl = guest_cmdline("blkbench", native, "kite.bench=%s kite.ops=%d kite.qd=%d kite.seed=%d" %
                                    (mode, a.blk_ops, a.qd, run + 1))
-                cmd = qemu_cmd(name[5:], a.image, cl, qemu_dev) if is_qemu else kite_cmd(a.kite, a.image, cl, kite_dev)
+                cmd = vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev)
                 r = run_guest(cmd, is_qemu, 300)
                 if native and not r["native"] and name == "kite":
                     raise BenchError("kite: the guest did not enter native mode (not a kvm-pvm host?)")
@@ -145,7 +155,7 @@ def bench_blk(a, hz, tmp):
         for name, xs in iops.items():
             out("blk_%s_%s_iops" % (mode, name), med(xs), "ops/s")
             out("blk_%s_%s_throughput" % (mode, name), med(xs) * size / 1e6, "MB/s")
-        for q in ("qemu-kvm", "qemu-tcg"):
+        for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
             if q in iops:
                 out("blk_%s_kite_over_%s" % (mode, q), med(iops["kite"]) / med(iops[q]), "x")
 
@@ -179,8 +189,7 @@ def bench_net(a, hz):
             for name, is_qemu, native in vmms(a):
                 cl = guest_cmdline("netbench", native, "kite.ops=%d kite.qd=%d" % (a.net_ops, a.net_qd))
                 before = rx_packets(ns, tap)
-                cmd = qemu_cmd(name[5:], a.image, cl, qemu_dev, ns) if is_qemu else \
-                    kite_cmd(a.kite, a.image, cl, kite_dev, ns)
+                cmd = vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns)
                 r = run_guest(cmd, is_qemu, 300)
                 got = rx_packets(ns, tap) - before
                 if got < r["ops"]:
@@ -196,7 +205,7 @@ def bench_net(a, hz):
                     out("net_tx_kite_kicks_per_frame", (r["kicks"] - base["kicks"]) / extra, "count")
         for name, xs in pps.items():
             out("net_tx64_%s_pps" % name, med(xs), "frames/s")
-        for q in ("qemu-kvm", "qemu-tcg"):
+        for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
             if q in pps:
                 out("net_tx64_kite_over_%s" % q, med(pps["kite"]) / med(pps[q]), "x")
     finally:
@@ -214,6 +223,7 @@ def main():
     ap.add_argument("--qd", type=int, default=16)
     ap.add_argument("--net-qd", type=int, default=64)
     ap.add_argument("--no-qemu-kvm", action="store_true")
+    ap.add_argument("--baseline", metavar="KITE2", help="another kite binary, run in the same alternation")
     ap.add_argument("--no-emulated", action="store_true")
     ap.add_argument("--no-net", action="store_true")
     a = ap.parse_args()
