@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
+#include "kite/evloop.h"
 #include "kite/log.h"
 #include "kite/pci.h"
 #include "pci_internal.h"
@@ -42,6 +44,8 @@ int pci_add_msix(struct pci_dev *dev, unsigned nr, int bar, uint32_t table_off, 
 		dev->msix[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 		dev->msix[v].irqfd = -1;
 	}
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++)
+		dev->msix_notifier[i].fd = -1;
 	return 0;
 }
 
@@ -77,6 +81,8 @@ void pci_msix_teardown(struct pci_dev *dev)
 {
 	if (!dev->bus)
 		return;
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++)
+		pci_msix_notifier_del(dev, dev->msix_notifier[i].fd);
 	pthread_mutex_lock(&dev->bus->irq_lock);
 	for (unsigned v = 0; v < dev->msix_nr; v++) {
 		struct pci_msix_vector *mv = &dev->msix[v];
@@ -128,9 +134,109 @@ static void flush_pending(struct pci_dev *dev)
 	}
 }
 
+/* A watched notifier fired (event loop thread): deliver as kite's own interrupt would be. */
+static void on_notifier(void *opaque, int fd, uint32_t events)
+{
+	struct pci_msix_notifier *n = opaque;
+	struct pci_dev *dev = n->dev;
+	uint64_t cnt;
+
+	(void)events;
+	if (read(fd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return;
+	pthread_mutex_lock(&dev->bus->irq_lock);
+	if (n->fd == fd) {
+		if (!(msix_ctrl(dev) & PCI_MSIX_FLAGS_ENABLE) || vector_masked(dev, n->v))
+			dev->msix[n->v].pending = true;
+		else
+			fire(dev, n->v);
+	}
+	pthread_mutex_unlock(&dev->bus->irq_lock);
+}
+
+/* Interrupt lock held: put each notifier where the vector's state says (KVM irqfd or the loop). */
+static void sync_notifiers(struct pci_dev *dev)
+{
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++) {
+		struct pci_msix_notifier *n = &dev->msix_notifier[i];
+		struct pci_msix_vector *mv;
+		bool direct;
+
+		if (n->fd < 0)
+			continue;
+		mv = &dev->msix[n->v];
+		direct = (msix_ctrl(dev) & PCI_MSIX_FLAGS_ENABLE) && !vector_masked(dev, n->v) &&
+			 (mv->addr_lo || mv->addr_hi);
+		if (direct && !mv->routed &&
+		    machine_msi_route(dev->m, mv->gsi, (uint64_t)mv->addr_hi << 32 | mv->addr_lo, mv->data, true) == 0)
+			mv->routed = true;
+		direct = direct && mv->routed;
+		if (direct && !n->irqfd && machine_irqfd(dev->m, mv->gsi, n->fd, false) == 0)
+			n->irqfd = true;    /* KVM injects at once if fd was already signalled */
+		if (direct && n->irqfd) {
+			if (n->watched)
+				evloop_del(dev->m->loop, n->fd);
+			n->watched = false;
+			continue;
+		}
+		/* watch first, then leave KVM: a signal in between is not lost */
+		if (!n->watched && evloop_add(dev->m->loop, n->fd, EPOLLIN, on_notifier, n) == 0)
+			n->watched = true;
+		if (n->irqfd)
+			machine_irqfd(dev->m, mv->gsi, n->fd, true);
+		n->irqfd = false;
+	}
+}
+
+int pci_msix_notifier_add(struct pci_dev *dev, unsigned v, int fd)
+{
+	int ret = -1;
+
+	if (v >= dev->msix_nr || fd < 0 || !dev->bus || !dev->m->loop)
+		return -1;
+	pthread_mutex_lock(&dev->bus->irq_lock);
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++) {
+		struct pci_msix_notifier *n = &dev->msix_notifier[i];
+
+		if (n->fd >= 0)
+			continue;
+		*n = (struct pci_msix_notifier){ .dev = dev, .fd = fd, .v = v };
+		sync_notifiers(dev);
+		ret = n->irqfd || n->watched ? 0 : -1;
+		if (ret < 0)
+			n->fd = -1;
+		break;
+	}
+	pthread_mutex_unlock(&dev->bus->irq_lock);
+	if (ret < 0)
+		log_warn("pci %s: no notifier for MSI-X vector %u", dev->name, v);
+	return ret;
+}
+
+void pci_msix_notifier_del(struct pci_dev *dev, int fd)
+{
+	if (!dev->bus || fd < 0)
+		return;
+	pthread_mutex_lock(&dev->bus->irq_lock);
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++) {
+		struct pci_msix_notifier *n = &dev->msix_notifier[i];
+
+		if (n->fd != fd)
+			continue;
+		if (n->irqfd)
+			machine_irqfd(dev->m, dev->msix[n->v].gsi, fd, true);
+		if (n->watched)
+			evloop_del(dev->m->loop, fd);
+		n->fd = -1;
+		n->irqfd = n->watched = false;
+	}
+	pthread_mutex_unlock(&dev->bus->irq_lock);
+}
+
 void pci_msix_control_written(struct pci_dev *dev)
 {
 	pthread_mutex_lock(&dev->bus->irq_lock);
+	sync_notifiers(dev);
 	flush_pending(dev);
 	pthread_mutex_unlock(&dev->bus->irq_lock);
 }
@@ -179,6 +285,7 @@ void pci_msix_table_access(struct pci_dev *dev, uint64_t off, uint8_t *data, uin
 		dev->msix[v].addr_hi = words[1];
 		dev->msix[v].data = words[2];
 		dev->msix[v].ctrl = words[3] & PCI_MSIX_ENTRY_CTRL_MASKBIT;
+		sync_notifiers(dev);
 		flush_pending(dev);
 	}
 	pthread_mutex_unlock(&dev->bus->irq_lock);
@@ -189,6 +296,14 @@ void pci_msix_pba_access(struct pci_dev *dev, uint64_t off, uint8_t *data, uint3
 	if (is_write)
 		return;             /* the PBA is read-only */
 	pthread_mutex_lock(&dev->bus->irq_lock);
+	/* A masked vector's notifiers may have fired while the loop has not run yet: the PBA says so now. */
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++) {
+		struct pci_msix_notifier *n = &dev->msix_notifier[i];
+		uint64_t cnt;
+
+		if (n->fd >= 0 && n->watched && read(n->fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+			dev->msix[n->v].pending = true;
+	}
 	for (uint32_t i = 0; i < len; i++) {
 		uint8_t b = 0;
 

@@ -60,6 +60,7 @@ int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
 
 	msg->hdr.flags = VHOST_USER_VERSION | (ack ? VHOST_USER_NEED_REPLY_MASK : 0);
 	int r = vu_msg_send(f->sock, msg);
+	f->peer_closed = r == -EPIPE || r == -ECONNRESET;
 	if (r < 0) {
 		snprintf(f->err, sizeof(f->err), "%s: send: %s", vu_request_name(req), strerror(-r));
 		return -1;
@@ -68,6 +69,7 @@ int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
 		return 0;
 	r = vu_msg_recv(f->sock, msg, true, err, sizeof(err));
 	if (r <= 0) {
+		f->peer_closed = r == 0;
 		snprintf(f->err, sizeof(f->err), "%s: reply: %s", vu_request_name(req), r ? err : "connection closed");
 		return -1;
 	}
@@ -104,6 +106,12 @@ static int set_u64(struct vu_frontend *f, uint32_t request, uint64_t v, int fd)
 		m.nfds = 1;
 	}
 	return vuf_call(f, &m, true);
+}
+
+int vuf_set_features(struct vu_frontend *f, uint64_t features)
+{
+	f->features = features;
+	return set_u64(f, VHOST_USER_SET_FEATURES, features, -1);
 }
 
 int vuf_negotiate(struct vu_frontend *f, uint64_t want, uint64_t want_proto)

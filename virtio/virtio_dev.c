@@ -19,16 +19,24 @@ bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit)
 	return bit < 64 && (dev->guest_features & (1ULL << bit));
 }
 
-static void report_broken(struct virtio_dev *dev, unsigned q)
+void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
 {
 	if (dev->broken_reported)
 		return;
 	dev->broken_reported = true;
-	log_err("%s: queue %u broken by the driver: %s: device needs reset", dev->name, q,
-		dev->q[q].vq.broken_reason[0] ? dev->q[q].vq.broken_reason : "invalid ring");
+	log_err("%s: %s: device needs reset", dev->name, why);
 	dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (dev->status & VIRTIO_STATUS_DRIVER_OK)
 		virtio_dev_config_changed(dev);
+}
+
+static void report_broken(struct virtio_dev *dev, unsigned q)
+{
+	char why[192];
+
+	snprintf(why, sizeof(why), "queue %u broken by the driver: %s", q,
+		 dev->q[q].vq.broken_reason[0] ? dev->q[q].vq.broken_reason : "invalid ring");
+	virtio_dev_needs_reset(dev, why);
 }
 
 static void on_kick(void *opaque, int fd, uint32_t events)
@@ -80,7 +88,7 @@ int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name,
 			log_err("%s: eventfd for queue %u: %m", name, q);
 			return -1;
 		}
-		if (m && m->loop && evloop_add(m->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
+		if (m && m->loop && !ops->external_queues && evloop_add(m->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
 			log_err("%s: adding queue %u's kick to the event loop failed", name, q);
 			close(dev->q[q].kick_fd);
 			dev->q[q].kick_fd = -1;
@@ -96,7 +104,7 @@ void virtio_dev_exit(struct virtio_dev *dev)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (dev->q[q].kick_fd < 0)
 			continue;
-		if (dev->machine && dev->machine->loop)
+		if (dev->machine && dev->machine->loop && !dev->ops->external_queues)
 			evloop_del(dev->machine->loop, dev->q[q].kick_fd);
 		close(dev->q[q].kick_fd);
 		dev->q[q].kick_fd = -1;
@@ -153,10 +161,13 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 		status &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;   /* 1.0 drivers must negotiate first */
 	/* NEEDS_RESET is the device's bit: keep it, the driver cannot clear it but by a reset */
 	dev->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) | (dev->status & VIRTIO_STATUS_NEEDS_RESET));
-	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK))
+	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
 		log_info("%s: driver ready, features 0x%llx, %s rings", dev->name,
 			 (unsigned long long)dev->guest_features,
 			 virtio_dev_has_feature(dev, VIRTIO_F_RING_PACKED) ? "packed" : "split");
+		if (dev->ops->driver_ok)
+			dev->ops->driver_ok(dev);
+	}
 	if (status & VIRTIO_STATUS_DRIVER_OK) {
 		/* Buffers may have been queued before DRIVER_OK: look at every queue once. */
 		for (unsigned q = 0; q < dev->nqueues; q++)
@@ -230,6 +241,22 @@ void virtio_dev_queue_done(struct virtio_dev *dev, unsigned q)
 		if (dev->interrupt)
 			dev->interrupt(dev, false, dev->q[q].vector);
 	}
+}
+
+void virtio_dev_queue_interrupt(struct virtio_dev *dev, unsigned q)
+{
+	dev->isr |= VIRTIO_ISR_QUEUE;
+	if (dev->interrupt && q < dev->nqueues)
+		dev->interrupt(dev, false, dev->q[q].vector);
+}
+
+int virtio_dev_queue_notifier(struct virtio_dev *dev, unsigned q, int fd, bool add)
+{
+	if (q >= dev->nqueues || !dev->notifier)
+		return -1;
+	if (add && dev->q[q].vector == VIRTIO_MSI_NO_VECTOR)
+		return -1;
+	return dev->notifier(dev, dev->q[q].vector, fd, add);
 }
 
 void virtio_dev_config_changed(struct virtio_dev *dev)

@@ -80,6 +80,20 @@ static void pci_interrupt(struct virtio_dev *dev, bool config, uint16_t vector)
 	pci_intx_set(&vp->pci, true);
 }
 
+/* MSI-X fast path for eventfds of a data plane outside kite (kite/pci.h pci_msix_notifier_add). */
+static int pci_notifier(struct virtio_dev *dev, uint16_t vector, int fd, bool add)
+{
+	struct virtio_pci *vp = dev->transport;
+
+	if (!add) {
+		pci_msix_notifier_del(&vp->pci, fd);
+		return 0;
+	}
+	if (!pci_msix_enabled(&vp->pci) || vector == VIRTIO_MSI_NO_VECTOR)
+		return -1;
+	return pci_msix_notifier_add(&vp->pci, vector, fd);
+}
+
 static uint64_t rd(const uint8_t *data, uint32_t len)
 {
 	uint64_t v = 0;
@@ -358,6 +372,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, struct pci_bu
 	}
 	dev->transport = vp;
 	dev->interrupt = pci_interrupt;
+	dev->notifier = pci_notifier;
 	return pci_register(bus, &vp->pci);
 }
 

@@ -84,6 +84,16 @@ struct pci_msix_vector {
 	bool pending;
 };
 
+/* An eventfd of someone else (a vhost-user backend's call fd) that interrupts through vector v. */
+struct pci_msix_notifier {
+	struct pci_dev *dev;
+	int fd;                        /* -1 = slot free */
+	unsigned v;
+	bool irqfd;                    /* bound to the vector's GSI in KVM (delivery without kite) */
+	bool watched;                  /* on the machine's loop (vector masked or MSI-X off) */
+};
+#define PCI_MSIX_NOTIFIERS 16
+
 struct pci_dev {
 	struct machine *m;
 	struct pci_bus *bus;           /* set by pci_register */
@@ -102,6 +112,7 @@ struct pci_dev {
 	int msix_bar;
 	uint32_t msix_table_off, msix_pba_off;
 	struct pci_msix_vector msix[PCI_MSIX_MAX];
+	struct pci_msix_notifier msix_notifier[PCI_MSIX_NOTIFIERS];
 	/* Optional 4-byte window in configuration space served by the device (pci_lock held; the
 	 * device may take its own lock, never pci_lock). */
 	uint8_t cfg_window_off;
@@ -140,6 +151,18 @@ bool pci_msix_enabled(struct pci_dev *dev);
 /* Signal vector v: through its irqfd, or latched in the PBA while masked. false if v is invalid or
  * MSI-X is off. */
 bool pci_msix_notify(struct pci_dev *dev, unsigned v);
+/*
+ * Let eventfd `fd` (not owned) interrupt through vector v without passing through kite: while MSI-X
+ * is enabled, the vector unmasked and its address programmed, fd is a KVM irqfd of the vector's GSI
+ * (its MSI route installed first and kept current when the guest rewrites the entry); while the
+ * vector is masked (or MSI-X off), fd is watched on the machine's event loop instead and a signal
+ * sets the vector's pending bit, delivered on unmask. Any thread. Returns 0, or -1 (v invalid,
+ * no free slot, or the machine refused: logged) -- the caller then delivers by itself.
+ */
+int pci_msix_notifier_add(struct pci_dev *dev, unsigned v, int fd);
+/* Stop using fd (removed from KVM and the loop). Unknown fds are ignored. */
+void pci_msix_notifier_del(struct pci_dev *dev, int fd);
+
 /* Drive the INTx line (ignored while the guest set INTX_DISABLE in the command register). */
 void pci_intx_set(struct pci_dev *dev, bool level);
 

@@ -19,6 +19,7 @@ struct vu_frontend {
 	uint64_t features;        /* negotiated */
 	uint64_t protocol;        /* negotiated protocol features */
 	char err[192];            /* last error */
+	bool peer_closed;         /* the last error was the backend closing the connection */
 };
 
 /* Connect to a backend's server socket, retrying for up to timeout_ms. 0 or -1 (reason in f->err). */
@@ -30,6 +31,8 @@ int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack);
 /* GET_FEATURES, SET_FEATURES(offered & want), GET/SET_PROTOCOL_FEATURES(offered & want_proto), SET_OWNER. */
 int vuf_negotiate(struct vu_frontend *f, uint64_t want, uint64_t want_proto);
 int vuf_get_u64(struct vu_frontend *f, uint32_t request, uint64_t *out);
+/* SET_FEATURES again (e.g. with what the guest negotiated, before the rings start). */
+int vuf_set_features(struct vu_frontend *f, uint64_t features);
 /* Memory: SET_MEM_TABLE with every region of gm (each needs fd >= 0 and uva set). */
 int vuf_set_mem_table(struct vu_frontend *f, const struct guest_mem *gm);
 /* One queue: NUM, BASE, ADDR (frontend virtual addresses), CALL, KICK, then ENABLE if negotiated. */

@@ -60,6 +60,11 @@ struct virtio_dev_ops {
 	/* Bit q set: the device only reads queue q's buffers (e.g. net transmit). Such queues ignore the
 	 * stale WRITE flags some drivers (DPDK's virtio PMD) leave in packed indirect tables. */
 	uint32_t read_only_queues;
+	/* The queues are served outside kite (vhost-user): kite does not watch the kick eventfds (the
+	 * data plane reads them) and never calls queue_notify. */
+	bool external_queues;
+	/* The driver set DRIVER_OK (optional; dev->lock held, vCPU thread). */
+	void (*driver_ok)(struct virtio_dev *dev);
 };
 
 /* How the transport interrupts the guest: for queue q's vector, or for a configuration change. */
@@ -90,6 +95,9 @@ struct virtio_dev {
 	unsigned nqueues;
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 	virtio_interrupt_fn interrupt;  /* set by the transport */
+	/* Set by a transport that can deliver an eventfd's signals as `vector` without kite (PCI
+	 * MSI-X); see virtio_dev_queue_notifier(). */
+	int (*notifier)(struct virtio_dev *dev, uint16_t vector, int fd, bool add);
 	void *transport;
 	bool broken_reported;
 };
@@ -119,5 +127,14 @@ bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit);
 void virtio_dev_queue_done(struct virtio_dev *dev, unsigned q);
 /* Signal a configuration change (config_generation bumped). */
 void virtio_dev_config_changed(struct virtio_dev *dev);
+/* Queue q's interrupt, as the device decided to send it (ISR bit, then the transport). */
+void virtio_dev_queue_interrupt(struct virtio_dev *dev, unsigned q);
+/* The device cannot go on: DEVICE_NEEDS_RESET, one log line with `why`, a configuration-change
+ * interrupt if the driver is running. Once until the next reset. dev->lock held. */
+void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why);
+/* Let eventfd fd raise queue q's interrupt without kite (add) or stop that (add=false): 0 if the
+ * transport does it (MSI-X with a vector for q: KVM irqfd, masking handled), -1 if the caller must
+ * watch fd and call virtio_dev_queue_interrupt() itself (INTx, virtio-mmio, no vector). */
+int virtio_dev_queue_notifier(struct virtio_dev *dev, unsigned q, int fd, bool add);
 
 #endif
