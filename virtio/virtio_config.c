@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kite/log.h"
+#include "kite/virtio_dev.h"
 #include "kite/virtio_options.h"
 #include "kite/virtio_transport.h"
 
@@ -53,6 +54,10 @@ void virtio_opts_free(struct virtio_options *v)
 		blk_options_free(&v->blk[i]);
 	for (unsigned i = 0; i < v->nnet; i++)
 		free(v->net[i].tap);
+	for (unsigned i = 0; i < v->nvu_blk; i++)
+		vhost_user_options_free(&v->vu_blk[i]);
+	for (unsigned i = 0; i < v->nvu_net; i++)
+		vhost_user_options_free(&v->vu_net[i]);
 	free(v->console);
 	memset(v, 0, sizeof(*v));
 }
@@ -81,6 +86,142 @@ static int parse_u64(const char *v, uint64_t *out, const char *what, const char 
 		log_err("%s: %s=%s is not a number", what, key, v);
 		return -1;
 	}
+	return 0;
+}
+
+static int parse_mac(const char *val, uint8_t mac[6], const char *what)
+{
+	unsigned b[6];
+	char end;
+
+	if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
+	    (b[0] & 1)) {
+		log_err("%s: mac=%s is not a unicast MAC address (xx:xx:xx:xx:xx:xx)", what, val);
+		return -1;
+	}
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int parse_range(const char *val, uint64_t lo, uint64_t hi, unsigned *out, const char *what, const char *key)
+{
+	uint64_t v;
+
+	if (parse_u64(val, &v, what, key) < 0)
+		return -1;
+	if (v < lo || v > hi) {
+		log_err("%s: %s=%s out of range %llu..%llu", what, key, val, (unsigned long long)lo,
+			(unsigned long long)hi);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int vhost_user_option_set(struct vhost_user_options *o, enum vhost_user_kind kind, const char *key,
+			  const char *val, const char *what)
+{
+	bool net = kind == VHOST_USER_NET;
+
+	if (!strcmp(key, "socket")) {
+		if (!*val || strlen(val) >= 108) {
+			log_err("%s: socket=%s: a path of 1..107 characters is needed", what, val);
+			return -1;
+		}
+		free(o->socket);
+		o->socket = strdup(val);
+		if (!o->socket)
+			log_err("%s: out of memory", what);
+		return o->socket ? 0 : -1;
+	}
+	if (!strcmp(key, "queues"))
+		return parse_range(val, 1, VIRTIO_MAX_QUEUES, &o->queues, what, key);
+	if (!strcmp(key, "reconnect"))
+		return parse_range(val, 0, 86400, &o->reconnect, what, key);
+	if (!strcmp(key, "transport"))
+		return virtio_transport_parse(what, val, &o->transport);
+	if (net && !strcmp(key, "mac")) {
+		if (parse_mac(val, o->mac, what) < 0)
+			return -1;
+		o->has_mac = true;
+		return 0;
+	}
+	if (net && !strcmp(key, "mtu"))
+		return parse_range(val, 68, 65535, &o->mtu, what, key);
+	log_err("%s: unknown key '%s' (known: socket, %squeues, transport, reconnect)", what, key,
+		net ? "mac, mtu, " : "");
+	return -1;
+}
+
+int vhost_user_option_check(const struct vhost_user_options *o, const char *what)
+{
+	if (!o->socket) {
+		log_err("%s: socket=PATH is required", what);
+		return -1;
+	}
+	return 0;
+}
+
+void vhost_user_options_free(struct vhost_user_options *o)
+{
+	free(o->socket);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Split "k=v,k=v" and hand each pair to set(). 0 or -1 (logged). */
+static int parse_kv_list(const char *spec, const char *what,
+			 int (*set)(void *o, const char *key, const char *val, const char *what), void *o)
+{
+	char *copy = strdup(spec ? spec : ""), *save = NULL, *tok;
+	int ret = 0;
+
+	if (!copy) {
+		log_err("%s: out of memory", what);
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok && ret == 0; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			log_err("%s: '%s' is not key=value", what, tok);
+			ret = -1;
+			break;
+		}
+		*eq = '\0';
+		ret = set(o, tok, eq + 1, what);
+	}
+	free(copy);
+	return ret;
+}
+
+static int vu_blk_set(void *o, const char *key, const char *val, const char *what)
+{
+	return vhost_user_option_set(o, VHOST_USER_BLK, key, val, what);
+}
+
+static int vu_net_set(void *o, const char *key, const char *val, const char *what)
+{
+	return vhost_user_option_set(o, VHOST_USER_NET, key, val, what);
+}
+
+int virtio_opts_parse_vhost_user(struct virtio_options *v, enum vhost_user_kind kind, const char *spec,
+				 const char *what)
+{
+	bool net = kind == VHOST_USER_NET;
+	unsigned *n = net ? &v->nvu_net : &v->nvu_blk;
+	struct vhost_user_options *o = net ? &v->vu_net[*n] : &v->vu_blk[*n];
+
+	if (*n == KITE_MAX_VHOST_USER) {
+		log_err("%s: at most %d vhost-user %s devices", what, KITE_MAX_VHOST_USER, net ? "net" : "blk");
+		return -1;
+	}
+	memset(o, 0, sizeof(*o));
+	if (parse_kv_list(spec, what, net ? vu_net_set : vu_blk_set, o) < 0 || vhost_user_option_check(o, what) < 0) {
+		vhost_user_options_free(o);
+		return -1;
+	}
+	(*n)++;
 	return 0;
 }
 
@@ -207,31 +348,13 @@ static int net_set(struct net_options *o, const char *key, const char *val, cons
 		return o->tap ? 0 : -1;
 	}
 	if (!strcmp(key, "mac")) {
-		unsigned b[6];
-		char end;
-
-		if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
-		    (b[0] & 1)) {
-			log_err("%s: mac=%s is not a unicast MAC address (xx:xx:xx:xx:xx:xx)", what, val);
+		if (parse_mac(val, o->mac, what) < 0)
 			return -1;
-		}
-		for (unsigned i = 0; i < 6; i++)
-			o->mac[i] = (uint8_t)b[i];
 		o->has_mac = 1;
 		return 0;
 	}
-	if (!strcmp(key, "mtu")) {
-		uint64_t v;
-
-		if (parse_u64(val, &v, what, key) < 0)
-			return -1;
-		if (v < 68 || v > 65535) {
-			log_err("%s: mtu=%s out of range 68..65535", what, val);
-			return -1;
-		}
-		o->mtu = (unsigned)v;
-		return 0;
-	}
+	if (!strcmp(key, "mtu"))
+		return parse_range(val, 68, 65535, &o->mtu, what, key);
 	{
 		int r = net_option_limit(o, key, val, what);   /* bps, pps, burst (virtio/net_limit.c) */
 
@@ -282,23 +405,24 @@ fail:
 	return -1;
 }
 
-static int net_from_json(struct virtio_options *v, const cJSON *obj, const char *what)
+/* A JSON object of flag keys turned into the flag's "k=v,k=v" form (strings, numbers, booleans). */
+static int spec_from_json(const cJSON *obj, char *spec, size_t cap, const char *what)
 {
-	char spec[256] = "";
 	const cJSON *it;
 
-	if (cJSON_IsString(obj))
-		return virtio_opts_parse_net(v, obj->valuestring, what);
+	spec[0] = '\0';
 	if (!cJSON_IsObject(obj)) {
 		log_err("%s: each element must be an object or a string", what);
 		return -1;
 	}
 	cJSON_ArrayForEach(it, obj) {
-		char val[64];
+		char val[128];
 		size_t used = strlen(spec);
 
 		if (cJSON_IsString(it))
 			snprintf(val, sizeof(val), "%s", it->valuestring);
+		else if (cJSON_IsBool(it))
+			snprintf(val, sizeof(val), "%s", cJSON_IsTrue(it) ? "on" : "off");
 		else if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1e9)
 			snprintf(val, sizeof(val), "%.0f", it->valuedouble);
 		else {
@@ -309,9 +433,35 @@ static int net_from_json(struct virtio_options *v, const cJSON *obj, const char 
 			log_err("%s: key '%s': commas are not allowed", what, it->string);
 			return -1;
 		}
-		snprintf(spec + used, sizeof(spec) - used, "%s%s=%s", used ? "," : "", it->string, val);
+		if ((size_t)snprintf(spec + used, cap - used, "%s%s=%s", used ? "," : "", it->string, val) >= cap - used) {
+			log_err("%s: element too long", what);
+			return -1;
+		}
 	}
+	return 0;
+}
+
+static int net_from_json(struct virtio_options *v, const cJSON *obj, const char *what)
+{
+	char spec[512];
+
+	if (cJSON_IsString(obj))
+		return virtio_opts_parse_net(v, obj->valuestring, what);
+	if (spec_from_json(obj, spec, sizeof(spec), what) < 0)
+		return -1;
 	return virtio_opts_parse_net(v, spec, what);
+}
+
+static int vhost_user_from_json(struct virtio_options *v, enum vhost_user_kind kind, const cJSON *obj,
+				const char *what)
+{
+	char spec[512];
+
+	if (cJSON_IsString(obj))
+		return virtio_opts_parse_vhost_user(v, kind, obj->valuestring, what);
+	if (spec_from_json(obj, spec, sizeof(spec), what) < 0)
+		return -1;
+	return virtio_opts_parse_vhost_user(v, kind, spec, what);
 }
 
 static int blk_from_json(struct virtio_options *v, const cJSON *obj, const char *what)
@@ -391,13 +541,17 @@ int virtio_opts_json(struct virtio_options *v, const char *key, const void *item
 		}
 		return virtio_opts_set_console(v, arr->valuestring, what);
 	}
-	if (!strcmp(key, "net")) {
+	if (!strcmp(key, "net") || !strcmp(key, "vhost_user_blk") || !strcmp(key, "vhost_user_net")) {
 		if (!cJSON_IsArray(arr)) {
 			log_err("%s must be an array", what);
 			return -1;
 		}
 		cJSON_ArrayForEach(el, arr) {
-			if (net_from_json(v, el, what) < 0)
+			int r = !strcmp(key, "net") ? net_from_json(v, el, what) :
+				vhost_user_from_json(v, strcmp(key, "vhost_user_net") ? VHOST_USER_BLK : VHOST_USER_NET,
+						     el, what);
+
+			if (r < 0)
 				return -1;
 		}
 		return 0;

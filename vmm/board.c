@@ -15,9 +15,10 @@
 #include "kite/virtio_dev.h"
 #include "kite/virtio_misc.h"
 #include "kite/virtio_transport.h"
+#include "kite/virtio_vhost_user.h"
 #include "kite/vm.h"
 
-#define BOARD_MAX_VIRTIO (KITE_MAX_BLK + KITE_MAX_NET + 3)
+#define BOARD_MAX_VIRTIO (KITE_MAX_BLK + KITE_MAX_NET + 2 * KITE_MAX_VHOST_USER + 3)
 
 struct board_virtio {
 	struct virtio_dev *dev;
@@ -100,6 +101,12 @@ static int add_virtio_devices(struct board *b, const struct virtio_options *v)
 			return -1;
 	for (unsigned i = 0; i < v->nnet; i++)
 		if (add_virtio(b, net_create(m, &v->net[i], i), v->net[i].transport) < 0)
+			return -1;
+	for (unsigned i = 0; i < v->nvu_blk; i++)
+		if (add_virtio(b, vhost_user_blk_create(m, &v->vu_blk[i], i), v->vu_blk[i].transport) < 0)
+			return -1;
+	for (unsigned i = 0; i < v->nvu_net; i++)
+		if (add_virtio(b, vhost_user_net_create(m, &v->vu_net[i], i), v->vu_net[i].transport) < 0)
 			return -1;
 	if (v->rng && add_virtio(b, rng_create(m), VIRTIO_TRANSPORT_PCI) < 0)
 		return -1;

@@ -6,7 +6,8 @@
  *   2. i8042 (reset event)                                5. legacy ports (POST, 0x61, CMOS, COM2-4)
  *   3. debug-exit port                                    6. PCI bus 0 + host bridge (0xCF8-0xCFF,
  *                                                            0xCF9 reset event) -- always present
- *   7. virtio devices of cfg->virtio: blk..., net..., rng, balloon, console, each on the transport
+ *   7. virtio devices of cfg->virtio: blk..., net..., vhost-user-blk..., vhost-user-net..., rng,
+ *      balloon, console, each on the transport
  *      its options name (virtio/transport.c)
  * then it builds the guest's kernel command line: the user's line followed by one
  * virtio_mmio.device=<size>@<base>:<irq> word per virtio-mmio device. A guest reset or power-off

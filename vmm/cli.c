@@ -14,7 +14,7 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
-	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON,   /* virtio devices (virtio/virtio_config.c) */
+	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON, OPT_VU_BLK, OPT_VU_NET,   /* virtio devices (virtio/virtio_config.c) */
 };
 
 static const struct option cli_options[] = {
@@ -37,6 +37,8 @@ static const struct option cli_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "balloon", optional_argument, NULL, OPT_BALLOON },
 	{ "console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO },
+	{ "vhost-user-blk", required_argument, NULL, OPT_VU_BLK },
+	{ "vhost-user-net", required_argument, NULL, OPT_VU_NET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,6 +68,13 @@ void cli_usage(FILE *out)
 		"                        ,stats=SECONDS: statistics period (default 1, 0 = off)\n"
 		"  --rng                 virtio-rng entropy device (JSON \"rng\": true)\n"
 		"  --console-virtio OUT  virtio-console hvc0, output to stdio or file:PATH (JSON \"console_virtio\")\n"
+		"  --vhost-user-blk socket=PATH[,queues=N][,transport=pci|mmio][,reconnect=SECONDS]\n"
+		"                        virtio-blk served by a vhost-user backend (kite-dpu, qemu-storage-\n"
+		"                        daemon); reconnect: give up after SECONDS without it (0 = never)\n"
+		"                        (repeatable; JSON \"vhost_user_blk\")\n"
+		"  --vhost-user-net socket=PATH[,mac=MAC][,queues=N][,mtu=N][,transport=pci|mmio]\n"
+		"                        virtio-net served by a vhost-user backend (kite-dpu switch port,\n"
+		"                        dpdk-testpmd); also reconnect=SECONDS (repeatable; JSON \"vhost_user_net\")\n"
 		"  --verbose             debug logging\n"
 		"  --help, --version\n"
 		"Exit status: the value the guest wrote to port 0x%x (unchanged, unlike QEMU's (v<<1)|1);\n"
@@ -120,6 +129,10 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		return virtio_opts_set_balloon(&o->vm.virtio, arg, "--balloon");
 	case OPT_CONSOLE_VIRTIO:
 		return virtio_opts_set_console(&o->vm.virtio, arg, "--console-virtio");
+	case OPT_VU_BLK:
+		return virtio_opts_parse_vhost_user(&o->vm.virtio, VHOST_USER_BLK, arg, "--vhost-user-blk");
+	case OPT_VU_NET:
+		return virtio_opts_parse_vhost_user(&o->vm.virtio, VHOST_USER_NET, arg, "--vhost-user-net");
 	}
 	return 0;
 }

@@ -257,10 +257,10 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 	if (!strcmp(key, "pin_vcpus"))
 		return json_pin_vcpus(o, item, origin);
 	if (!strcmp(key, "blk") || !strcmp(key, "net") || !strcmp(key, "rng") || !strcmp(key, "console_virtio") ||
-	    !strcmp(key, "balloon"))
+	    !strcmp(key, "balloon") || !strcmp(key, "vhost_user_blk") || !strcmp(key, "vhost_user_net"))
 		return virtio_opts_json(&o->vm.virtio, key, item, origin);   /* virtio/virtio_config.c */
 	log_err("%s: unknown key '%s' (known: kernel, initrd, cmdline, cpus, memory, console, hugepages, "
-		"pin_vcpus, kvm, blk, net, rng, balloon, console_virtio)", origin, key);
+		"pin_vcpus, kvm, blk, net, rng, balloon, console_virtio, vhost_user_blk, vhost_user_net)", origin, key);
 	return -1;
 }
 

@@ -160,7 +160,7 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offse
 	struct gm_region reg = {
 		.gpa = gpa,
 		.size = size,
-		.uva = 0,
+		.uva = (uint64_t)(uintptr_t)((uint8_t *)vm->ram + offset),   /* vhost-user ring addresses */
 		.hva = (uint8_t *)vm->ram + offset,
 		.fd = vm->mem_fd,
 		.fd_offset = offset,
@@ -178,7 +178,7 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offse
 
 static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg)
 {
-	unsigned int flags = MFD_CLOEXEC;
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	uint64_t size = cfg->mem_mib << 20;
 
 	if (cfg->hugepages) {
@@ -207,6 +207,9 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg)
 		log_err("vm: sizing guest RAM memfd to %llu MiB failed: %m", (unsigned long long)cfg->mem_mib);
 		return -1;
 	}
+	/* The size is final: vhost-user backends map this fd and must not fault on a truncation. */
+	if (fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		log_debug("vm: guest RAM memfd cannot be sealed (%m): backends will warn");
 	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;

@@ -3,7 +3,11 @@
 """Run kite with the test guest's virtio-blk tests on temporary raw images, then check the bytes of
 the images on the host.
 
-usage: blk_run.py --kite KITE --kernel GUEST MODE
+usage: blk_run.py --kite KITE --kernel GUEST [--dpu KITE_DPU] MODE
+--dpu: the disk is a kite-dpu volume on the same image, reached with --vhost-user-blk (JSON
+      "vhost_user_blk" in json mode) instead of kite's own virtio-blk; modes pattern, irq, json,
+      mmio, mmio-irq. kite's userspace exits must not grow with the number of requests: pattern also
+      runs the polled benchmark mode twice (N and 10 N requests) and compares kite --stats.
 MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered on unmask), nocache (cache=none), json (disk from a --config file),
       mmio (transport=mmio, found through virtio_mmio.device= on the command line), mmio-irq (the
       same, completions by the level IOAPIC interrupt, acknowledged through InterruptACK),
@@ -65,6 +69,7 @@ def main():
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--timeout", type=float, default=90)
+    ap.add_argument("--dpu", help="serve the disk from this kite-dpu over vhost-user")
     ap.add_argument("mode")
     a = ap.parse_args()
     if a.mode.startswith("qemu-"):
@@ -125,6 +130,52 @@ def to_qemu(kite_cmd, kernel, console):
     return q
 
 
+def start_dpu(a, tmp, image, name):
+    """kite-dpu serving `image` as volume `name`; returns (process, socket path, log path)."""
+    sock = os.path.join(tmp, "vol.sock")
+    cfg = os.path.join(tmp, "dpu.json")
+    log = os.path.join(tmp, "dpu.log")
+    with open(cfg, "w") as f:
+        json.dump({"cores": [-1], "volumes": [{"name": name, "image": image, "socket": sock}]}, f)
+    p = subprocess.Popen([a.dpu, "--config", cfg], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    for _ in range(500):
+        if os.path.exists(sock) or p.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.01"])
+    return p, sock, log
+
+
+def to_vhost(cmd, sock):
+    """Replace the one --blk of a kite command line with --vhost-user-blk on sock."""
+    out, i = [], 0
+    while i < len(cmd):
+        if cmd[i] == "--blk":
+            spec = dict(kv.split("=", 1) for kv in cmd[i + 1].split(",") if "=" in kv)
+            out += ["--vhost-user-blk", "socket=" + sock + (",transport=" + spec["transport"]
+                                                             if "transport" in spec else "")]
+            i += 2
+        else:
+            out.append(cmd[i])
+            i += 1
+    return out
+
+
+def exits(err):
+    """Userspace exits (io + mmio) of every vCPU from kite --stats."""
+    return sum(int(a) + int(b) for a, b in re.findall(r"io_exits=(\d+) mmio_exits=(\d+)", err))
+
+
+def bench_exits(a, sock, ops, tmp):
+    con = os.path.join(tmp, "bench%d.txt" % ops)
+    cmd = [a.kite, "--kernel", a.kernel, "--console", "file:" + con, "--stats", "--vhost-user-blk",
+           "socket=" + sock, "--cmdline", "kite.test=blkbench kite.bench=randread kite.ops=%d kite.qd=8" % ops]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=a.timeout)
+    err = p.stderr.decode(errors="replace")
+    text = open(con, errors="replace").read() if os.path.exists(con) else ""
+    check(p.returncode == 0 and "BENCH ops=%d " % ops in text, "benchmark of %d requests failed: %s" % (ops, err[-500:]))
+    return exits(err)
+
+
 def run(a, tmp):
     seed = random.randrange(1, 200)
     sector = random.randrange(8, 1000)
@@ -164,7 +215,10 @@ def run(a, tmp):
         if mode == "json":
             cfg = os.path.join(tmp, "kite.json")
             with open(cfg, "w") as f:
-                json.dump({"blk": [{"path": imgs[0], "cache": "none", "id": "json-disk"}]}, f)
+                if a.dpu:
+                    json.dump({"vhost_user_blk": [{"socket": os.path.join(tmp, "vol.sock")}]}, f)
+                else:
+                    json.dump({"blk": [{"path": imgs[0], "cache": "none", "id": "json-disk"}]}, f)
             cmd += ["--config", cfg]
         else:
             cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio",
@@ -209,12 +263,29 @@ def run(a, tmp):
         cmd = to_qemu(cmd, a.kernel, console)
         want_rc = 1     # isa-debug-exit: (0 << 1) | 1
 
+    dpu = None
+    if a.dpu:
+        if mode not in ("pattern", "irq", "json", "mmio", "mmio-irq") or packed or qemu:
+            print("mode %s does not run through kite-dpu" % a.mode)
+            return 1
+        dpu, sock, dpu_log = start_dpu(a, tmp, imgs[0], "json-disk" if mode == "json" else "vol0")
+        cmd = to_vhost(cmd, sock) + ["--stats"]
     print("$ " + " ".join(cmd))
+    bench = None
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=a.timeout)
         rc, err = p.returncode, p.stderr.decode(errors="replace")
+        if dpu and mode == "pattern" and rc == 0:
+            bench = (bench_exits(a, sock, 100, tmp), bench_exits(a, sock, 1000, tmp))
     except subprocess.TimeoutExpired as e:
         rc, err = "timeout", (e.stderr or b"").decode(errors="replace")
+    except Fail as e:
+        rc, err = "bench", str(e)
+    finally:
+        if dpu:
+            dpu.terminate()
+            dpu.wait(timeout=30)
+            err += "\n--- kite-dpu ---\n" + open(dpu_log, errors="replace").read()
     con = open(console, errors="replace").read() if os.path.exists(console) else ""
     img = [open(path, "rb").read() for path in imgs]
     try:
@@ -239,7 +310,16 @@ def run(a, tmp):
             check(re.search(r"fnv1a 0x%x\)" % fnv1a32(want), con), "guest read back other bytes")
             if mode == "json":
                 check('id "json-disk"' in con, "GET_ID did not return the configured id")
-            if mode == "pattern" and not qemu:
+            if a.dpu:
+                check(re.search(r"vhost-user-blk0: driver ready", err), "kite did not start vhost-user-blk0")
+                check("not sealed" not in err, "kite-dpu warned about kite's unsealed guest RAM memfd")
+                check(re.search(r"vol0: frontend connected|json-disk: frontend connected", err),
+                      "kite-dpu never saw kite connect")
+            if mode == "pattern" and a.dpu:
+                print("userspace exits: %d for 100 requests, %d for 1000 requests" % bench)
+                check(bench[1] <= bench[0] + 10, "kite's userspace exits grew with the requests: %d for 100, %d for 1000"
+                      % bench)
+            if mode == "pattern" and not qemu and not a.dpu:
                 m = re.search(r"virtio-blk0: (\d+) of (\d+) requests served through io_uring", err)
                 check(m and int(m.group(1)) >= 3, "read, write and flush did not go through io_uring")
             if mode == "sync":

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared core of kite's vhost-user devices (vhost_user_dev.c), as vhost_user_blk.c and
+ * vhost_user_net.c see it. Contract and threads: kite/virtio_vhost_user.h.
+ */
+#ifndef KITE_VIRTIO_VHOST_USER_DEV_H
+#define KITE_VIRTIO_VHOST_USER_DEV_H
+
+#include <pthread.h>
+
+#include "kite/vhost_frontend.h"
+#include "kite/virtio_dev.h"
+#include "kite/virtio_vhost_user.h"
+
+#define VU_QUEUE_MAX_SIZE 256     /* queue size offered to the driver (and the inflight region's) */
+
+struct vu_dev;
+
+/* What a kind of device (blk, net) adds to the core. */
+struct vu_kind {
+	const char *prefix;           /* device name prefix: "vhost-user-blk" */
+	uint32_t device_id, pci_class, config_size;
+	uint64_t pass_features;       /* device feature bits the guest may get when the backend offers them */
+	uint64_t own_features;        /* bits kite serves itself (config fields kite owns) */
+	uint64_t protocol;            /* protocol features wanted besides REPLY_ACK and MQ */
+	/* After each connection (first: main thread; later: device thread): read and check what the
+	 * device needs from the backend into d->config. 0, or -1 with the reason in why. */
+	int (*session)(struct vu_dev *d, bool first, char *why, size_t len);
+};
+
+/* The rings as the driver set them up, handed to the device thread at DRIVER_OK. */
+struct vu_plan {
+	uint64_t features;            /* what the driver negotiated */
+	struct {
+		bool enabled;
+		uint16_t size;
+		uint64_t desc, avail, used;   /* kite's virtual addresses of the rings */
+		volatile uint16_t *used_idx;  /* split rings: the used index in guest memory */
+	} q[VIRTIO_MAX_QUEUES];
+};
+
+struct vu_call {
+	struct vu_dev *d;
+	unsigned q;
+	int fd;                       /* the backend's call fd for queue q (kite's eventfd, constant) */
+	bool direct;                  /* delivered by the transport (MSI-X irqfd) */
+	bool watched;                 /* on kite's event loop (INTx, virtio-mmio, no vector) */
+};
+
+struct vu_dev {
+	struct virtio_dev vdev;
+	struct virtio_dev_ops ops;
+	const struct vu_kind *kind;
+	struct machine *m;
+	unsigned index;                    /* the N of vhost-user-blkN */
+	struct vhost_user_options opt;     /* socket owned */
+	unsigned nqueues;
+	uint64_t backend_features;         /* GET_FEATURES of the first connection, masked */
+	uint64_t own_features;             /* kind->own_features, adjusted by the kind's configure */
+	uint8_t config[VHOST_USER_CONFIG_MAX];   /* the configuration space the driver reads */
+	struct vu_call call[VIRTIO_MAX_QUEUES];
+
+	pthread_mutex_t lock;              /* the fields down to `thread only` */
+	pthread_cond_t cond;
+	bool want_run;                     /* driver is running: rings should be started */
+	bool quit;
+	struct vu_plan plan;
+	bool running;                      /* rings started on the connected backend */
+	bool broken;                       /* backend failed: DEVICE_NEEDS_RESET until a reset */
+	char broken_why[192];
+	int wake_fd;                       /* eventfd: vCPU threads -> device thread */
+	int broken_fd;                     /* eventfd: device thread -> event loop */
+
+	/* thread only (and the main thread before the thread starts) */
+	pthread_t thread;
+	bool thread_on;
+	struct vu_frontend fe;
+	bool resume;                       /* rings were started in this driver session: resume at used idx */
+	int inflight_fd;
+	uint64_t inflight_size;
+};
+
+/* Create the device from o (main thread): first connection, kind->session, then `configure` (the
+ * kind's: fills the rest of d->config, may adjust d->own_features, returns the number of queues or 0
+ * after a log line), virtio core, device thread. NULL on error (logged). */
+struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, const struct vhost_user_options *o,
+				 unsigned index, unsigned (*configure)(struct vu_dev *d, const char *name));
+
+#endif
