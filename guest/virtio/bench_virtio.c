@@ -7,6 +7,10 @@
  *  blkbench  kite.bench=randread|randwrite|seqread64k|seqwrite64k kite.ops=N kite.qd=Q
  *            kite.blk_dev=D kite.seed=S: N requests on virtio-blk disk D with up to Q in flight
  *            (4 KiB at xorshift64 4 KiB-aligned offsets, or 64 KiB sequential, wrapping).
+ *            kite.bench=stream: N sequential 4 KiB writes from block 0 (N <= the disk's blocks), every
+ *            8-byte word of block b holding b * 0x9e3779b97f4a7c15 ^ S; prints "blkbench: K acked"
+ *            after every kite.progress completions (default 250) -- the host checks the image and
+ *            may restart a vhost-user backend meanwhile (tests/vhost).
  *  netbench  kite.ops=N kite.qd=Q: N minimal broadcast frames (60 bytes, ethertype 0x88b5) on
  *            virtio-net's transmit queue with up to Q in flight.
  *
@@ -138,6 +142,15 @@ static bool bq_next(struct bq *q, uint32_t *id, uint32_t *len, uint64_t timeout_
 
 #define TIMEOUT_TSC (60ULL * 1000 * 1000 * 1000)
 
+/* The content of block blk in stream mode. */
+static void stamp(uint8_t *buf, uint64_t blk, uint64_t seed, uint32_t len)
+{
+	uint64_t w = blk * 0x9e3779b97f4a7c15ULL ^ seed;
+
+	for (uint32_t i = 0; i + 8 <= len; i += 8)
+		memcpy(buf + i, &w, 8);
+}
+
 static uint64_t xorshift64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -167,19 +180,24 @@ void test_blkbench(void)
 {
 	char mode[16];
 	uint64_t ops = cmdline_u64("kite.ops", 10000), qd = cmdline_u64("kite.qd", 8);
-	uint64_t seed = cmdline_u64("kite.seed", 0x9e3779b97f4a7c15ULL) | 1;
+	uint64_t seed = cmdline_u64("kite.seed", 0x9e3779b97f4a7c15ULL) | 1, stamp_seed = seed;
+	uint64_t progress = cmdline_u64("kite.progress", 250);
 	uint64_t sectors, blocks, next_seq = 0, issued = 0, done = 0, t0, t1;
 	uint32_t io, type;
-	bool rnd;
+	bool rnd, stream = false;
 	struct vdev d;
 	struct bq q;
 	int r;
 
 	if (!cmdline_str("kite.bench", mode, sizeof(mode)))
-		guest_fail(GUEST_EXIT_USAGE, "kite.bench=randread|randwrite|seqread64k|seqwrite64k missing");
+		guest_fail(GUEST_EXIT_USAGE, "kite.bench=randread|randwrite|seqread64k|seqwrite64k|stream missing");
 	if (!strcmp(mode, "randread") || !strcmp(mode, "randwrite")) {
 		io = 4096;
 		rnd = true;
+	} else if (!strcmp(mode, "stream")) {
+		io = 4096;
+		rnd = false;
+		stream = true;
 	} else if (!strcmp(mode, "seqread64k") || !strcmp(mode, "seqwrite64k")) {
 		io = BLK_IO_MAX;
 		rnd = false;
@@ -201,6 +219,8 @@ void test_blkbench(void)
 	blocks = sectors / (io / 512);
 	if (!blocks)
 		guest_fail(GUEST_EXIT_CHECK, "disk of %lu sectors is smaller than one %u-byte request", sectors, io);
+	if (stream && ops > blocks)
+		guest_fail(GUEST_EXIT_USAGE, "kite.ops=%lu: the stream needs as many blocks, the disk has %lu", ops, blocks);
 	bq_setup(&q, &d, 0, 0);
 	if (q.size < qd * 3)
 		qd = q.size / 3;
@@ -228,6 +248,8 @@ void test_blkbench(void)
 
 		slots[i].hdr = (typeof(slots[i].hdr)){ type, 0, blk * (io / 512) };
 		slots[i].status = 0xee;
+		if (stream)
+			stamp(blk_data[i], blk, stamp_seed, io);
 		bq_add(&q, (uint16_t)(3 * i));
 	}
 	bq_kick(&q);
@@ -246,9 +268,13 @@ void test_blkbench(void)
 				guest_fail(GUEST_EXIT_CHECK, "request at sector %lu: status %u (used length %u)",
 					   slots[s].hdr.sector, slots[s].status, len);
 			done++;
+			if (stream && progress && done % progress == 0)
+				guest_printf("blkbench: %lu acked\n", done);
 			if (issued < ops) {
 				uint64_t blk = rnd ? xorshift64(&seed) % blocks : next_seq++ % blocks;
 
+				if (stream)
+					stamp(blk_data[s], blk, stamp_seed, io);
 				slots[s].hdr.sector = blk * (io / 512);
 				slots[s].status = 0xee;
 				bq_add(&q, (uint16_t)id);
