@@ -406,18 +406,9 @@ static const struct virtio_dev_ops blk_ops = {
 
 static void blk_fill_config(struct blk_dev *blk)
 {
-	struct virtio_blk_config *c = &blk->config;   /* little-endian host (see virtio_blk.h) */
+	struct blk_req_limits lim = blk_limits(blk);
 
-	memset(c, 0, sizeof(*c));
-	c->capacity = blk->size / VIRTIO_BLK_SECTOR;
-	c->seg_max = BLK_SEG_MAX;
-	c->blk_size = VIRTIO_BLK_SECTOR;
-	c->max_discard_sectors = BLK_MAX_DISCARD;
-	c->max_discard_seg = 1;
-	c->discard_sector_alignment = 1;
-	c->max_write_zeroes_sectors = BLK_MAX_DISCARD;
-	c->max_write_zeroes_seg = 1;
-	c->write_zeroes_may_unmap = 1;
+	blk_config_fill(&blk->config, &lim, BLK_SEG_MAX, 0);
 }
 
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)

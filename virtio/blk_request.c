@@ -140,3 +140,21 @@ int blk_request_parse(const struct vq_elem *e, const struct blk_req_limits *lim,
 		return refuse(r, VIRTIO_BLK_S_UNSUPP, "unknown request type");
 	}
 }
+
+void blk_config_fill(struct virtio_blk_config *c, const struct blk_req_limits *lim, uint32_t seg_max,
+		     uint16_t num_queues)
+{
+	memset(c, 0, sizeof(*c));   /* little-endian host (see virtio_blk.h) */
+	c->capacity = lim->capacity;
+	c->seg_max = seg_max;
+	c->blk_size = VIRTIO_BLK_SECTOR;
+	c->num_queues = num_queues;
+	if (lim->dwz) {
+		c->max_discard_sectors = lim->max_dwz_sectors;
+		c->max_discard_seg = 1;
+		c->discard_sector_alignment = 1;
+		c->max_write_zeroes_sectors = lim->max_dwz_sectors;
+		c->max_write_zeroes_seg = 1;
+		c->write_zeroes_may_unmap = 1;
+	}
+}

@@ -114,24 +114,21 @@ static unsigned blk_num_queues(struct vhost_dev *dev)
 	return v->num_queues;
 }
 
+/* What this volume offers, for the shared parser. */
+static struct blk_req_limits volume_limits(const struct blk_volume *v)
+{
+	return (struct blk_req_limits){ .capacity = v->capacity, .max_rw_bytes = MAX_REQ_BYTES,
+					.max_dwz_sectors = DISCARD_MAX_SECTORS, .readonly = v->readonly,
+					.dwz = !v->readonly && !v->has_key };
+}
+
 static int blk_get_config(struct vhost_dev *dev, uint32_t offset, void *buf, uint32_t len)
 {
 	struct blk_volume *v = vhost_dev_opaque(dev);
 	uint8_t space[VHOST_USER_CONFIG_MAX] = { 0 };
-	struct virtio_blk_config *c = (struct virtio_blk_config *)space;
+	struct blk_req_limits lim = volume_limits(v);
 
-	c->capacity = v->capacity;
-	c->seg_max = SEG_MAX;
-	c->blk_size = 512;
-	c->num_queues = (uint16_t)v->num_queues;
-	if (!v->readonly && !v->has_key) {
-		c->max_discard_sectors = DISCARD_MAX_SECTORS;
-		c->max_discard_seg = 1;
-		c->discard_sector_alignment = 1;
-		c->max_write_zeroes_sectors = DISCARD_MAX_SECTORS;
-		c->max_write_zeroes_seg = 1;
-		c->write_zeroes_may_unmap = 1;
-	}
+	blk_config_fill((struct virtio_blk_config *)space, &lim, SEG_MAX, (uint16_t)v->num_queues);
 	memcpy(buf, space + offset, len);
 	return 0;
 }
@@ -298,14 +295,6 @@ static bool data_aligned(const struct blk_req *r)
 		if (((uintptr_t)r->req.data[i].iov_base | r->req.data[i].iov_len) & 511)
 			return false;
 	return true;
-}
-
-/* What this volume offers, for the shared parser. */
-static struct blk_req_limits volume_limits(const struct blk_volume *v)
-{
-	return (struct blk_req_limits){ .capacity = v->capacity, .max_rw_bytes = MAX_REQ_BYTES,
-					.max_dwz_sectors = DISCARD_MAX_SECTORS, .readonly = v->readonly,
-					.dwz = !v->readonly && !v->has_key };
 }
 
 /* Returns 1 if submitted to io_uring, 0 if completed here (status set), -1 if the chain has no

@@ -83,4 +83,10 @@ struct blk_request {
  * -1 when the chain has no device-writable byte (the caller breaks the queue). */
 int blk_request_parse(const struct vq_elem *e, const struct blk_req_limits *lim, struct blk_request *r);
 
+/* The configuration space that matches lim (so the driver is told exactly what the parser accepts):
+ * capacity, blk_size 512, seg_max, num_queues, and the discard/write-zeroes limits when lim->dwz.
+ * Every other field is zero. */
+void blk_config_fill(struct virtio_blk_config *c, const struct blk_req_limits *lim, uint32_t seg_max,
+		     uint16_t num_queues);
+
 #endif

@@ -231,20 +231,33 @@ def test_vxlan(exe):
         dpu.wait_links(["vm0"])
         time.sleep(1)
         echo.check_started()
-        # Linux -> VXLAN -> kite-dpu -> VLAN 10 -> testpmd answers ARP and ICMP -> back through VXLAN
+        # Linux -> VXLAN -> kite-dpu -> VLAN 10 -> testpmd answers ARP and ICMP -> back through VXLAN.
+        # A loaded host may take a while to get testpmd polling: wait for a first answer (bounded),
+        # then the three pings must all be answered.
+        for _ in range(20):
+            once = (["ping"] if shutil.which("ping") else ["busybox", "ping"]) + ["-c", "1", "-W", "1"]
+            if sh(*once, "10.77.0.1", ns=ns, check=False).returncode == 0:
+                break
         r = sh(*ping, "10.77.0.1", ns=ns, check=False)
         print(r.stdout.strip().splitlines()[-2] if r.stdout.strip() else r.stderr)
         ports = dpu.ports()
         print({n: (p["rx_packets"], p["tx_packets"], {k: v for k, v in p["drops"].items() if v})
                for n, p in ports.items()})
-        time.sleep(0.5)
+
+        def split(frames):
+            return ([f for f in frames if len(f) >= 50 and f[26:30] == bytes([192, 168, 77, 1])],
+                    [f for f in frames if len(f) >= 50 and f[30:34] == bytes([192, 168, 77, 1])])
+        # tcpdump writes each frame as it reads it (-U); on a loaded host it may lag: wait (bounded)
+        # until both directions are in the file before stopping it
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(split(read_pcap(pcap))):
+            time.sleep(0.2)
         dump.send_signal(2)
         dump.wait(5)
         echo.stop()
         assert r.returncode == 0, "ping through the VXLAN uplink failed"
         frames = list(read_pcap(pcap))
-        from_kite = [f for f in frames if len(f) >= 50 and f[26:30] == bytes([192, 168, 77, 1])]
-        to_kite = [f for f in frames if len(f) >= 50 and f[30:34] == bytes([192, 168, 77, 1])]
+        from_kite, to_kite = split(frames)
         print(f"capture: {len(frames)} VXLAN frames, {len(from_kite)} from kite-dpu, {len(to_kite)} to it")
         assert from_kite and to_kite, "no VXLAN traffic in both directions on the uplink"
         vm_mac = bytes.fromhex("024b00001000")
