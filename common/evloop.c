@@ -247,6 +247,11 @@ void evloop_stop(struct evloop *loop)
 	(void)r;
 }
 
+int evloop_fd(const struct evloop *loop)
+{
+	return loop->epfd;
+}
+
 bool evloop_stopped(const struct evloop *loop)
 {
 	return atomic_load(&((struct evloop *)loop)->stopped);

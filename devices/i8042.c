@@ -2,7 +2,8 @@
 /*
  * i8042 keyboard controller, only as much as Linux needs: status and data ports, the command byte,
  * self tests, and command 0xFE (pulse the CPU reset line) which fires the reset event. There is
- * no keyboard or mouse behind it: port tests pass, nothing ever sends scancodes.
+ * no keyboard or mouse behind it: port tests pass; the only scancodes are those the VMM injects
+ * (i8042_send_keys: Ctrl-Alt-Del), queued and delivered one per read with IRQ 1.
  */
 #include <pthread.h>
 #include <string.h>
@@ -37,6 +38,9 @@
 #define CMD_RESET      0xFE
 
 #define STS_AUXDATA   0x20  /* output buffer holds a byte from the aux port */
+#define CTR_KBD_INT   0x01  /* command byte: keyboard interrupt enabled */
+#define KBD_IRQ       1
+#define KBD_QUEUE     16
 
 struct i8042 {
 	struct machine *m;
@@ -47,7 +51,25 @@ struct i8042 {
 	uint8_t ctr;        /* controller command byte */
 	uint8_t out;        /* output buffer (valid when STS_OBF) */
 	uint8_t pending;    /* command waiting for its data byte, 0 = none */
+	uint8_t kq[KBD_QUEUE];   /* injected scancodes not yet in the output buffer */
+	unsigned kq_head, kq_len;
+	bool ctr_written;   /* a driver wrote the command byte */
 };
+
+/* Move the next injected scancode into an empty output buffer and raise IRQ 1 (lock held). */
+static void kbd_refill(struct i8042 *kbc)
+{
+	if ((kbc->status & STS_OBF) || !kbc->kq_len)
+		return;
+	kbc->out = kbc->kq[kbc->kq_head];
+	kbc->kq_head = (kbc->kq_head + 1) % KBD_QUEUE;
+	kbc->kq_len--;
+	kbc->status = (uint8_t)((kbc->status & ~STS_AUXDATA) | STS_OBF);
+	if (kbc->ctr & CTR_KBD_INT) {
+		machine_set_irq_line(kbc->m, KBD_IRQ, 1);
+		machine_set_irq_line(kbc->m, KBD_IRQ, 0);
+	}
+}
 
 static void kbc_reply(struct i8042 *kbc, uint8_t v)
 {
@@ -106,8 +128,10 @@ static bool kbc_data(struct i8042 *kbc, uint8_t v)
 
 	kbc->status &= (uint8_t)~STS_CMD;
 	kbc->pending = 0;
-	if (cmd == CMD_WRITE_CTR)
+	if (cmd == CMD_WRITE_CTR) {
 		kbc->ctr = v;
+		kbc->ctr_written = true;
+	}
 	else if (cmd == CMD_WRITE_OUT)
 		return !(v & 0x01);   /* bit 0 low = CPU reset */
 	else if (cmd == CMD_WRITE_KBD_OUT)
@@ -133,6 +157,7 @@ static void i8042_access(void *opaque, uint64_t addr, uint8_t *data, uint32_t le
 		} else if (addr == I8042_DATA) {
 			data[0] = kbc->out;
 			kbc->status &= (uint8_t)~(STS_OBF | STS_AUXDATA);
+			kbd_refill(kbc);
 		}
 	} else if (addr == I8042_CMD) {
 		reset = kbc_command(kbc, data[0]);
@@ -180,6 +205,32 @@ struct i8042 *i8042_new(struct machine *m, struct machine_event reset)
 		return NULL;
 	}
 	return kbc;
+}
+
+int i8042_send_keys(struct i8042 *kbc, const uint8_t *codes, unsigned n)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&kbc->lock);
+	if (n > KBD_QUEUE - kbc->kq_len) {
+		ret = -1;
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			kbc->kq[(kbc->kq_head + kbc->kq_len++) % KBD_QUEUE] = codes[i];
+		kbd_refill(kbc);
+	}
+	pthread_mutex_unlock(&kbc->lock);
+	return ret;
+}
+
+bool i8042_kbd_irq_enabled(struct i8042 *kbc)
+{
+	bool on;
+
+	pthread_mutex_lock(&kbc->lock);
+	on = kbc->ctr_written && (kbc->ctr & CTR_KBD_INT);
+	pthread_mutex_unlock(&kbc->lock);
+	return on;
 }
 
 void i8042_free(struct i8042 *kbc)

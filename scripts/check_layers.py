@@ -19,7 +19,7 @@ PRODUCT = ["common", "virtio", "vhost-user", "devices", "pci", "vmm", "dpu", "ap
 INTERFACE = None   # a header-only interface: no owner, no edge
 OWNER = {
     "machine.h": INTERFACE, "platform.h": INTERFACE, "virtio_ring.h": INTERFACE, "virtio_blk.h": INTERFACE,
-    "virtio_transport.h": INTERFACE,
+    "virtio_transport.h": INTERFACE, "vmm_control.h": INTERFACE, "version.h": INTERFACE,
     "evloop.h": "common", "guest_mem.h": "common", "iobus.h": "common", "log.h": "common",
     "ratelimit.h": "common", "unix_socket.h": "common",
     "virtqueue.h": "virtio", "blk_request.h": "virtio", "virtio_dev.h": "virtio", "virtio_pci.h": "virtio",
@@ -29,7 +29,7 @@ OWNER = {
     "vhost_user.h": "vhost-user", "vhost_user_requests.h": "vhost-user", "vhost_frontend.h": "vhost-user",
     "pci.h": "pci", "legacy_devices.h": "devices",
     "vm.h": "vmm", "vcpu.h": "vmm", "boot.h": "vmm", "config.h": "vmm", "kvm_irq.h": "vmm",
-    "x86/": "vmm",
+    "x86/": "vmm", "api.h": "api",
 }
 DEVICE_SIDE = ("devices", "pci", "virtio")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

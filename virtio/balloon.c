@@ -26,7 +26,6 @@
 #define BALLOON_DEFLATEQ   1
 #define BALLOON_STATSQ     2
 #define BALLOON_PAGE       (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
-#define BALLOON_MAX_STATS  16
 
 struct balloon_dev {
 	struct virtio_dev vdev;
@@ -38,6 +37,8 @@ struct balloon_dev {
 	bool stats_held;
 	bool madvise_warned;
 	uint64_t inflated, deflated, released, bad_pfns, stats_reports;
+	uint64_t last_val[BALLOON_MAX_STATS];   /* the latest report, by tag (balloon_get_stats) */
+	uint32_t last_has;                      /* bit tag: tag present in the latest report */
 };
 
 static const char *const stat_names[] = {
@@ -164,6 +165,23 @@ static void balloon_log_stats(struct balloon_dev *b, const struct vq_elem *e)
 			  n ? line : " (empty)");
 }
 
+/* Remember the latest report for balloon_get_stats (tags beyond BALLOON_MAX_STATS are dropped). */
+static void balloon_keep_stats(struct balloon_dev *b, const struct vq_elem *e)
+{
+	uint64_t n = e->out_len / sizeof(struct virtio_balloon_stat);
+
+	b->last_has = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		struct virtio_balloon_stat st;
+
+		vq_iov_to_buf(e->iov, e->out_num, i * sizeof(st), &st, sizeof(st));
+		if (st.tag < BALLOON_MAX_STATS) {
+			b->last_val[st.tag] = st.val;
+			b->last_has |= 1u << st.tag;
+		}
+	}
+}
+
 static void balloon_stats(struct balloon_dev *b, struct virtqueue *vq)
 {
 	int r;
@@ -183,6 +201,7 @@ static void balloon_stats(struct balloon_dev *b, struct virtqueue *vq)
 		return;
 	}
 	balloon_log_stats(b, &b->stats_elem);
+	balloon_keep_stats(b, &b->stats_elem);
 	b->stats_held = true;
 }
 
@@ -252,6 +271,56 @@ static const struct virtio_dev_ops balloon_ops = {
 	.queue_notify = balloon_queue_notify,
 	.reset = balloon_reset,
 };
+
+int balloon_set_target(struct virtio_dev *dev, uint32_t pages)
+{
+	struct balloon_dev *b = dev->priv;
+
+	pthread_mutex_lock(&dev->lock);
+	if (b->num_pages != pages) {
+		b->num_pages = pages;
+		log_info("%s: new target %u pages", dev->name, pages);
+		if (dev->status & VIRTIO_STATUS_DRIVER_OK)
+			virtio_dev_config_changed(dev);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+int balloon_set_stats_period(struct virtio_dev *dev, unsigned seconds)
+{
+	struct balloon_dev *b = dev->priv;
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = seconds },
+		.it_value = { .tv_sec = seconds },
+	};
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	if (b->timer_fd < 0 || seconds == 0) {
+		ret = -1;   /* statistics cannot be turned on or off once the device exists */
+	} else if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0) {
+		log_err("%s: re-arming the statistics timer failed: %m", dev->name);
+		ret = -1;
+	} else {
+		b->stats_period = seconds;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+void balloon_get_stats(struct virtio_dev *dev, uint32_t *num_pages, uint32_t *actual, uint32_t *has,
+		       uint64_t val[BALLOON_MAX_STATS])
+{
+	struct balloon_dev *b = dev->priv;
+
+	pthread_mutex_lock(&dev->lock);
+	*num_pages = b->num_pages;
+	*actual = b->actual;
+	*has = b->last_has;
+	memcpy(val, b->last_val, sizeof(b->last_val));
+	pthread_mutex_unlock(&dev->lock);
+}
 
 int balloon_parse_spec(const char *spec, struct balloon_options *o, const char *what)
 {

@@ -37,6 +37,7 @@ struct board {
 	struct virtio_transport_host host;   /* .pci: the PCI bus */
 	struct board_virtio virtio[BOARD_MAX_VIRTIO];
 	unsigned nvirtio;
+	struct virtio_dev *balloon;  /* also in virtio[], NULL = none */
 	char *cmdline;
 };
 
@@ -110,8 +111,11 @@ static int add_virtio_devices(struct board *b, const struct virtio_options *v)
 			return -1;
 	if (v->rng && add_virtio(b, rng_create(m), VIRTIO_TRANSPORT_PCI) < 0)
 		return -1;
-	if (v->balloon.enabled && add_virtio(b, balloon_create(m, &v->balloon), VIRTIO_TRANSPORT_PCI) < 0)
-		return -1;
+	if (v->balloon.enabled) {
+		if (add_virtio(b, balloon_create(m, &v->balloon), VIRTIO_TRANSPORT_PCI) < 0)
+			return -1;
+		b->balloon = b->virtio[b->nvirtio - 1].dev;
+	}
 	if (v->console && add_virtio(b, vcon_create(m, v->console), VIRTIO_TRANSPORT_PCI) < 0)
 		return -1;
 	return 0;
@@ -180,6 +184,16 @@ int board_create(struct vm *vm)
 		b->raw_tty = true;
 	}
 	return 0;
+}
+
+struct virtio_dev *board_balloon(struct vm *vm)
+{
+	return vm->board ? vm->board->balloon : NULL;
+}
+
+struct i8042 *board_kbc(struct vm *vm)
+{
+	return vm->board ? vm->board->kbc : NULL;
 }
 
 void board_destroy(struct vm *vm)

@@ -18,9 +18,14 @@
 #define KITE_VMM_BOARD_H
 
 struct vm;
+struct virtio_dev;
+struct i8042;
 
 /* Create every device for vm->cfg; sets vm->board and vm->cmdline. */
 int board_create(struct vm *vm);
+/* The devices the VMM's control reaches at run time (vmm/control*.c); NULL when absent. */
+struct virtio_dev *board_balloon(struct vm *vm);
+struct i8042 *board_kbc(struct vm *vm);
 /* Destroy them (reverse order), restore the host terminal; safe on a partly created board. */
 void board_destroy(struct vm *vm);
 

@@ -14,6 +14,7 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
+	OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG,      /* the Firecracker-compatible API (api/) */
 	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON, OPT_VU_BLK, OPT_VU_NET,   /* virtio devices (virtio/virtio_config.c) */
 };
 
@@ -32,6 +33,9 @@ static const struct option cli_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "config-file", required_argument, NULL, OPT_FC_CONFIG },
 	{ "blk", required_argument, NULL, OPT_BLK },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
@@ -59,6 +63,10 @@ void cli_usage(FILE *out)
 		"  --config FILE.json    settings file; keys kernel, initrd, cmdline, cpus, memory, console,\n"
 		"                        hugepages, pin_vcpus, kvm; flags override the file\n"
 		"  --stats               print per-vCPU KVM statistics at exit\n"
+		"  --api-sock PATH       serve the Firecracker-compatible HTTP API on this Unix socket\n"
+		"                        (the VM is then configured and started through it, docs/api.md)\n"
+		"  --config-file FILE    a VM definition in Firecracker's JSON format, started at once\n"
+		"  --no-api              no API socket (with --config-file)\n"
 		"  --blk path=IMG[,readonly=on][,cache=none|writeback][,id=NAME]\n"
 		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
 		"                        more keys: iops=N, bps=N, transport=pci|mmio\n"
@@ -117,6 +125,13 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_VERBOSE:
 		kite_log_set_level(KITE_LOG_DEBUG);
+		return 0;
+	case OPT_API_SOCK:
+		return config_set_string(&o->api_sock, &(const char *){ NULL }, arg);
+	case OPT_FC_CONFIG:
+		return config_set_string(&o->fc_config, &(const char *){ NULL }, arg);
+	case OPT_NO_API:
+		o->no_api = true;
 		return 0;
 	case OPT_BLK:
 		return virtio_opts_parse_blk(&o->vm.virtio, arg, "--blk");

@@ -46,6 +46,9 @@ void config_free(struct kite_options *o)
 	free(o->console_path);
 	free(o->kvm_path);
 	free(o->config_file);
+	free(o->api_sock);
+	free(o->fc_config);
+	o->api_sock = o->fc_config = NULL;
 	o->kernel = o->initrd = o->cmdline = o->console_path = o->kvm_path = o->config_file = NULL;
 }
 

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kite/api.h"
 #include "kite/config.h"
 #include "kite/log.h"
 #include "kite/vcpu.h"
+#include "kite/version.h"
 #include "kite/vm.h"
+#include "kite/vmm_control.h"
 
-#ifndef KITE_VERSION
-#define KITE_VERSION "0.1.0"
-#endif
 
 static void exe_dir(char *buf, size_t len)
 {
@@ -29,6 +29,40 @@ static void exe_dir(char *buf, size_t len)
 	/* dirname() works in place and may return a static string ("." or "/"). */
 	dir = dirname(buf);
 	memmove(buf, dir, strlen(dir) + 1);
+}
+
+/* --api-sock / --config-file / --no-api: the VM comes from the API or Firecracker's config file. */
+static int api_main(struct kite_options *opts)
+{
+	const struct virtio_options *v = &opts->vm.virtio;
+	struct vmm_control *ctl;
+	sigset_t stop_sigs;
+	int status;
+
+	if (opts->no_api && (!opts->fc_config || opts->api_sock)) {
+		log_err("cli: --no-api needs --config-file and excludes --api-sock");
+		config_free(opts);
+		return 1;
+	}
+	if (v->nblk || v->nnet || v->nvu_blk || v->nvu_net || v->rng || v->balloon.enabled || v->console ||
+	    opts->config_file ||
+	    opts->vm.kernel) {
+		log_err("cli: with --api-sock or --config-file the VM is defined through the API or that file, "
+			"not by --kernel, --blk, --net, --rng, --balloon, --console-virtio or --config");
+		config_free(opts);
+		return 1;
+	}
+	/* Blocked before any thread exists (the API's, the vCPUs'): only the owner's signalfd sees them. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
+	ctl = vmm_control_new(opts);
+	status = ctl ? api_run(ctl, opts->no_api ? NULL : opts->api_sock, opts->fc_config) : 1;
+	vmm_control_free(ctl);
+	config_free(opts);
+	fflush(stdout);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -54,6 +88,8 @@ int main(int argc, char **argv)
 		config_free(&opts);
 		return 0;
 	}
+	if (opts.api_sock || opts.fc_config || opts.no_api)
+		return api_main(&opts);
 	exe_dir(dir, sizeof(dir));
 	if (config_default_kernel(&opts, dir) < 0 || config_validate(&opts.vm) < 0) {
 		config_free(&opts);

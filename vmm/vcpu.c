@@ -3,7 +3,10 @@
  * vCPU threads. Each thread loops on KVM_RUN and hands port I/O and MMIO exits to the VM's buses.
  * To stop, vcpus_kick() sets kvm_run.immediate_exit and sends KITE_KICK_SIGNAL to the thread: a vCPU
  * inside KVM_RUN returns with EINTR, one about to enter returns at once; the loop then sees
- * vm->exiting and ends.
+ * vm->exiting and ends. Pause works the same way: the kicked vCPU sees vm->pause_req, calls
+ * KVM_KVMCLOCK_CTRL (the guest's watchdogs then ignore the stopped time, as with Firecracker) and
+ * parks on vm->pause_cond until vm_resume() or the VM's exit; immediate_exit is cleared before the
+ * next KVM_RUN, and before `exiting`/`pause_req` are read again, so no kick is lost.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -182,6 +185,48 @@ fatal:
 	return -1;
 }
 
+/* Park until resumed or exiting (vCPU thread). */
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	/* EINVAL: the guest has not enabled kvmclock; nothing to tell it then. */
+	if (ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
+		__atomic_add_fetch(&vm->kvmclock_ctrl_fails, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->exiting))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+	vcpu->run->immediate_exit = 0;
+}
+
+void vm_pause(struct vm *vm)
+{
+	unsigned started = 0;
+
+	if (!vm->vcpus)
+		return;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		started += __atomic_load_n(&vm->vcpus[i].started, __ATOMIC_ACQUIRE);
+	atomic_store(&vm->pause_req, true);
+	vcpus_kick(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < started && !atomic_load(&vm->exiting))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -196,6 +241,10 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
 	while (!atomic_load(&vm->exiting)) {
+		if (atomic_load(&vm->pause_req)) {
+			vcpu_park(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			char what[96];
 

@@ -280,6 +280,9 @@ static void vm_init_fields(struct vm *vm, const struct vm_config *cfg)
 	vm->ncpus = cfg->ncpus;
 	atomic_init(&vm->exiting, false);
 	atomic_init(&vm->exit_status, 0);
+	atomic_init(&vm->pause_req, false);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
@@ -358,16 +361,31 @@ int vm_run(struct vm *vm)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 1;
 	}
-	if (vcpus_start(vm) < 0)
-		vm_request_exit(vm, 1);
+	vm_start(vm);
 	ret = evloop_run(vm->loop);
 	if (ret < 0)
 		vm_request_exit(vm, 1);
-	vcpus_kick(vm);
-	vcpus_join(vm);
+	ret = vm_finish(vm);
 	evloop_del(vm->loop, sfd);
 	close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+int vm_start(struct vm *vm)
+{
+	if (vcpus_start(vm) < 0) {
+		vm_request_exit(vm, 1);
+		return -1;
+	}
+	return 0;
+}
+
+int vm_finish(struct vm *vm)
+{
+	vm_resume(vm);
+	vcpus_kick(vm);
+	vcpus_join(vm);
 	return atomic_load(&vm->exit_status);
 }
 
@@ -394,6 +412,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->mem_fd = vm->vm_fd = vm->kvm_fd = -1;
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 }
 
 void vm_request_exit(struct vm *vm, int status)
@@ -404,6 +424,7 @@ void vm_request_exit(struct vm *vm, int status)
 		return;
 	atomic_store(&vm->exit_status, status);
 	vcpus_kick(vm);
+	vm_resume(vm);   /* parked vCPUs see `exiting` and end */
 	if (vm->loop)
 		evloop_stop(vm->loop);
 }

@@ -23,6 +23,10 @@ struct kite_options {
 	bool stats;
 	bool help;
 	bool version;
+	/* Firecracker-style control (api/): --api-sock PATH, --config-file FILE (Firecracker's JSON),
+	 * --no-api (config file only) */
+	char *api_sock, *fc_config;
+	bool no_api;
 	/* owned copies of the strings vm points to */
 	char *kernel, *initrd, *cmdline, *console_path, *kvm_path, *config_file;
 };

@@ -27,5 +27,8 @@ int evloop_run(struct evloop *loop);
 int evloop_run_once(struct evloop *loop, int timeout_ms);
 void evloop_stop(struct evloop *loop);
 bool evloop_stopped(const struct evloop *loop);
+/* The loop's epoll fd: readable when a round has work, so that one loop can serve another
+ * (watch it, then evloop_run_once(inner, 0)). Not owned by the caller. */
+int evloop_fd(const struct evloop *loop);
 
 #endif

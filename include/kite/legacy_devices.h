@@ -9,6 +9,7 @@
 #ifndef KITE_LEGACY_DEVICES_H
 #define KITE_LEGACY_DEVICES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kite/machine.h"
@@ -26,6 +27,11 @@ void serial8250_free(struct serial8250 *uart);
 /* i8042 at KITE_I8042_PORT; `reset` fires when the guest pulses the CPU reset line. */
 struct i8042 *i8042_new(struct machine *m, struct machine_event reset);
 void i8042_free(struct i8042 *kbc);
+/* Queue scancodes as if the keyboard sent them (IRQ 1 when the guest enabled it). 0, or -1 when
+ * the 16-byte queue has no room for all n (nothing queued then). Any thread. */
+int i8042_send_keys(struct i8042 *kbc, const uint8_t *codes, unsigned n);
+/* Has a guest driver written the command byte with keyboard interrupts on (someone sees keys)? */
+bool i8042_kbd_irq_enabled(struct i8042 *kbc);
 
 /* Debug-exit port KITE_DEBUG_EXIT_PORT: a write of v ends the VM with status v (machine_request_exit). */
 int debug_exit_init(struct machine *m);

@@ -12,6 +12,13 @@ void kite_log_init(const char *prog, enum kite_log_level max_level);
 void kite_log_set_level(enum kite_log_level max_level);
 enum kite_log_level kite_log_level(void);
 
+/* The calling thread's latest error message (without the "prog: error: " prefix; "" if none),
+ * e.g. to tell an API client why an operation failed. Valid until this thread logs another. */
+const char *kite_log_last_error(void);
+/* From now on write the lines to `path` (appended; a FIFO works) instead of stderr. 0, or -1 with
+ * errno set (the output stays as it was). */
+int kite_log_open(const char *path);
+
 /* Writes exactly one line to stderr (a trailing '\n' in fmt is not needed). Thread safe. */
 void kite_log(enum kite_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kite_vlog(enum kite_log_level level, const char *fmt, va_list ap);

@@ -37,7 +37,7 @@ struct machine_ioeventfd {
 struct machine_ops {
 	/* Drive interrupt line `gsi` (ISA IRQs 0-15 are GSIs 0-15; PCI INTx are 16-23). */
 	int (*set_irq_line)(void *opaque, unsigned gsi, int level);
-	/* End the VM with exit status `status`; the first request wins. Thread and signal safe. */
+	/* End the VM with exit status `status`; the first request wins. Any thread. */
 	void (*request_exit)(void *opaque, int status);
 	/* Register (deassign=false) or remove a doorbell. */
 	int (*ioeventfd)(void *opaque, const struct machine_ioeventfd *io, bool deassign);

@@ -6,6 +6,7 @@
 #ifndef KITE_VM_H
 #define KITE_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,6 +64,13 @@ struct vm {
 	atomic_int exit_status;
 	uint64_t low_ram;            /* bytes of RAM below KITE_MMIO_HOLE_START */
 	uint64_t high_ram;           /* bytes of RAM from 4 GiB up */
+	/* pause (vmm/vcpu.c): pause_req asks every vCPU to park; parked counts those waiting on
+	 * pause_cond under pause_lock */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	unsigned parked;
+	uint64_t kvmclock_ctrl_fails;
 };
 
 /* Host pointer for guest range or NULL (bounds checked). */
@@ -79,11 +87,21 @@ static inline void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* The parts of vm_run() for an owner with its own loop (vmm/control_run.c): vm_start() starts the
+ * vCPU threads (the caller blocks SIGINT/SIGTERM first and serves vm->loop), vm_finish() kicks and
+ * joins them after the loop ended and returns the exit status. */
+int vm_start(struct vm *vm);
+int vm_finish(struct vm *vm);
+/* Pause: every vCPU leaves KVM_RUN (kick), tells KVM its clock stopped (KVM_KVMCLOCK_CTRL, as
+ * Firecracker does) and waits; returns once all are parked (or the VM is exiting). Resume lets
+ * them run on. Owner thread; idempotent. (Device work is the owner's: it stops serving vm->loop.) */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 /* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
 #define KITE_EXIT_SIGNAL_BASE 128
 
-/* End the VM with this exit status: stops every vCPU and the event loop. Thread and signal safe;
- * the first request wins. */
+/* End the VM with this exit status: stops every vCPU (parked ones too) and the event loop. Any
+ * thread (not a signal handler: it takes the pause lock); the first request wins. */
 void vm_request_exit(struct vm *vm, int status);
 
 #endif

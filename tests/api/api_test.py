@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""kite's Firecracker-compatible API, end to end (suite 'api'). usage: api_test.py --kite K --kernel B MODE
+
+MODE:
+  getting-started  Firecracker's getting-started sequence with curl over the socket: logger, metrics,
+                   boot-source, drives (root, read-write image), network-interfaces (a TAP in a private
+                   netns), machine-config, InstanceStart. The guest (kite.test=virtio-blk, mmio) writes
+                   its pattern to the drive; checked on the image; the logger file got kite's lines.
+  config-file      the same VM from a Firecracker-format --config-file with --no-api.
+  pause            a spinning guest: GET / Running; PATCH /vm Paused: its vCPU thread's CPU time
+                   (/proc/PID/task/*/stat) does not grow while paused (two samples around a wait);
+                   Resumed: it grows again; idempotent pause/resume; every state transition including
+                   the refused ones; every body error (400 + fault_message) with the VM unaffected;
+                   slow, half-closed and oversized clients; GET /metrics; FlushMetrics; SIGTERM.
+  socket           a live socket path is refused naming the path; a stale one is replaced.
+Exit 0 pass, 1 fail, 77 skip.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+FAILS = []
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        FAILS.append(what)
+
+
+def curl(sock, method, path, body=None):
+    """(status, parsed JSON or text or None) through curl, as Firecracker's docs do it."""
+    cmd = ["curl", "-s", "--max-time", "20", "--unix-socket", sock, "-X", method, "-w", "\n%{http_code}",
+           "http://localhost" + path]
+    if body is not None:
+        cmd += ["-H", "Content-Type: application/json", "-d", body if isinstance(body, str) else json.dumps(body)]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    text, _, code = out.rpartition("\n")
+    try:
+        val = json.loads(text) if text else None
+    except ValueError:
+        val = text
+    return int(code or 0), val
+
+
+def expect_fault(sock, method, path, body, contains, what):
+    code, val = curl(sock, method, path, body)
+    ok = code == 400 and isinstance(val, dict) and list(val) == ["fault_message"] and contains in val["fault_message"]
+    check(ok, "%s -> 400 fault_message containing %r (got %s %s)" % (what, contains, code, val))
+
+
+def wait_socket(path, proc, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.01)
+    return False
+
+
+def vcpu_cpu_ticks(pid):
+    """utime+stime of kite's vCPU threads (comm kite-vcpuN), in clock ticks."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if not f.read().startswith("kite-vcpu"):
+                    continue
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def start_kite(a, tmp, extra, prefix=()):
+    err = open(os.path.join(tmp, "kite.err"), "w")
+    return subprocess.Popen(list(prefix) + [a.kite] + extra, stdout=subprocess.DEVNULL, stderr=err,
+                            stdin=subprocess.DEVNULL)
+
+
+def finish(p, timeout=60):
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return None
+
+
+def pattern_ok(img, sector=40, count=8, seed=77):
+    with open(img, "rb") as f:
+        f.seek(sector * 512)
+        data = f.read(count * 512)
+    return len(data) == count * 512 and all(data[s * 512 + i] == ((sector + s) * 31 + i * 7 + seed) & 0xff
+               for s in range(count) for i in range(512))
+
+
+def vm_definition(a, tmp):
+    img = os.path.join(tmp, "rootfs.img")
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    return img, {
+        "boot-source": {"kernel_image_path": a.kernel,
+                        "boot_args": "kite.test=virtio-blk kite.mmio=1 kite.seed=77 kite.blk_sector=40 console=ttyS0 reboot=k panic=1 pci=off"},
+        "drives": [{"drive_id": "rootfs", "path_on_host": img, "is_root_device": True, "is_read_only": False}],
+        "network-interfaces": [{"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "kt0"}],
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+    }
+
+
+def with_netns(fn):
+    if shutil.which("ip") is None:
+        skip("iproute2 not installed")
+    ns = "kite-api-%d" % os.getpid()
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
+        skip("cannot create a network namespace (needs root)")
+    try:
+        subprocess.run(["ip", "-n", ns, "tuntap", "add", "dev", "kt0", "mode", "tap", "vnet_hdr"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "kt0", "up"], check=True)
+        return fn(["ip", "netns", "exec", ns])
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def mode_getting_started(a, tmp):
+    sock = os.path.join(tmp, "api.sock")
+    img, vm = vm_definition(a, tmp)
+    log = os.path.join(tmp, "kite.log")
+    metrics = os.path.join(tmp, "metrics.json")
+    con = os.path.join(tmp, "console.txt")
+
+    def run(prefix):
+        p = start_kite(a, tmp, ["--api-sock", sock, "--console", "file:" + con], prefix)
+        check(wait_socket(sock, p), "API socket appears")
+        check(curl(sock, "GET", "/")[1].get("state") == "Not started", "GET / before start: Not started")
+        check(curl(sock, "PUT", "/logger", {"log_path": log, "level": "Info"})[0] == 204, "PUT /logger")
+        check(curl(sock, "PUT", "/metrics", {"metrics_path": metrics})[0] == 204, "PUT /metrics")
+        check(curl(sock, "PUT", "/boot-source", vm["boot-source"])[0] == 204, "PUT /boot-source")
+        check(curl(sock, "PUT", "/drives/rootfs", vm["drives"][0])[0] == 204, "PUT /drives/rootfs")
+        check(curl(sock, "PUT", "/network-interfaces/eth0", vm["network-interfaces"][0])[0] == 204,
+              "PUT /network-interfaces/eth0")
+        check(curl(sock, "PUT", "/machine-config", vm["machine-config"])[0] == 204, "PUT /machine-config")
+        cfg = curl(sock, "GET", "/vm/config")[1]
+        check(cfg["drives"][0]["drive_id"] == "rootfs" and cfg["network-interfaces"][0]["host_dev_name"] == "kt0",
+              "GET /vm/config shows the drive and the interface")
+        code, _ = curl(sock, "PUT", "/actions", {"action_type": "InstanceStart"})
+        check(code == 204, "InstanceStart -> 204")
+        st = finish(p)
+        check(st == 0, "guest ended with status 0 (got %s)" % st)
+        return st
+
+    with_netns(run)
+    text = open(con).read() if os.path.exists(con) else ""
+    check("kite-guest: PASS virtio-blk" in text, "guest passed its virtio-blk test on the API's drive")
+    check("root=/dev/vda rw" in text, "root device words on the command line")
+    check(pattern_ok(img), "the guest's pattern is on the image")
+    logtext = open(log).read() if os.path.exists(log) else ""
+    check("virtio-net0" in logtext and "vm: started" in logtext, "logger file has kite's lines (net device, start)")
+    check(not os.path.exists(sock), "socket removed at exit")
+
+
+def mode_config_file(a, tmp):
+    img, vm = vm_definition(a, tmp)
+    cfg = os.path.join(tmp, "vm.json")
+    con = os.path.join(tmp, "console.txt")
+    with open(cfg, "w") as f:
+        json.dump(vm, f)
+
+    def run(prefix):
+        p = start_kite(a, tmp, ["--no-api", "--config-file", cfg, "--console", "file:" + con], prefix)
+        return finish(p)
+
+    st = with_netns(run)
+    check(st == 0, "--config-file VM ended with status 0 (got %s)" % st)
+    text = open(con).read() if os.path.exists(con) else ""
+    check("kite-guest: PASS virtio-blk" in text, "guest passed on the config file's drive")
+    check(pattern_ok(img), "the guest's pattern is on the image")
+    bad = os.path.join(tmp, "bad.json")
+    with open(bad, "w") as f:
+        json.dump(dict(vm, **{"machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "bogus": 1}}), f)
+    p = start_kite(a, tmp, ["--no-api", "--config-file", bad, "--console", "none"])
+    check(finish(p) == 1, "config file with an unknown field refused (exit 1)")
+    check("unknown field `bogus`" in open(os.path.join(tmp, "kite.err")).read(), "... naming the field")
+
+
+def raw_request(sock, data, shut=False, pause=0.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(sock)
+    for chunk in data if isinstance(data, list) else [data]:
+        s.sendall(chunk)
+        time.sleep(pause)
+    if shut:
+        s.shutdown(socket.SHUT_WR)
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+            if b"\r\n\r\n" in out:
+                head, _, body = out.partition(b"\r\n\r\n")
+                cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                if cl and len(body) >= int(cl[0].split(b":")[1]):
+                    break
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def mode_pause(a, tmp):
+    sock = os.path.join(tmp, "api.sock")
+    p = start_kite(a, tmp, ["--api-sock", sock, "--console", "file:" + os.path.join(tmp, "con.txt")])
+    check(wait_socket(sock, p), "API socket appears")
+    metrics = os.path.join(tmp, "metrics.json")
+    # refused before start
+    expect_fault(sock, "PATCH", "/vm", {"state": "Paused"}, "not supported before starting", "pause before start")
+    expect_fault(sock, "PATCH", "/vm", {"state": "Resumed"}, "not supported before starting", "resume before start")
+    expect_fault(sock, "PUT", "/actions", {"action_type": "SendCtrlAltDel"}, "before starting", "CtrlAltDel before start")
+    expect_fault(sock, "PUT", "/actions", {"action_type": "FlushMetrics"}, "before starting", "FlushMetrics before start")
+    expect_fault(sock, "PATCH", "/drives/x", {"drive_id": "x"}, "before starting", "PATCH drive before start")
+    expect_fault(sock, "PUT", "/actions", {"action_type": "InstanceStart"}, "Missing kernel", "start without kernel")
+    # body errors (before start)
+    expect_fault(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "x": 1}, "unknown field `x`", "unknown field")
+    expect_fault(sock, "PUT", "/machine-config", {"vcpu_count": True, "mem_size_mib": 64}, "invalid type: boolean", "wrong type")
+    expect_fault(sock, "PUT", "/machine-config", {"vcpu_count": 1}, "missing field `mem_size_mib`", "missing field")
+    expect_fault(sock, "PUT", "/boot-source", "{not json", "deserializing", "non-JSON body")
+    expect_fault(sock, "PUT", "/boot-source", "[1,2]", "expected struct", "JSON that is not an object")
+    expect_fault(sock, "PUT", "/drives/a", {"drive_id": "b", "path_on_host": a.kernel, "is_root_device": False},
+                 "does not match the id from the body", "path id != body id")
+    expect_fault(sock, "PUT", "/drives/a-b", {"drive_id": "a-b", "path_on_host": a.kernel, "is_root_device": False},
+                 "alphanumeric", "bad id characters")
+    expect_fault(sock, "PUT", "/drives", {"drive_id": "a"}, "The ID cannot be empty", "missing id")
+    expect_fault(sock, "PUT", "/actions", {"action_type": "Explode"}, "unknown variant `Explode`", "unknown action")
+    expect_fault(sock, "GET", "/nope", None, "Invalid request method and/or path: GET nope.", "unknown path")
+    expect_fault(sock, "DELETE", "/", None, "Invalid request method and/or path", "unknown method")
+    expect_fault(sock, "PUT", "/boot-source", None, "Empty PUT request.", "PUT without body")
+    expect_fault(sock, "PUT", "/machine-config", {"vcpu_count": 0, "mem_size_mib": 64}, "vCPU number is invalid",
+                 "0 vCPUs")
+    big = json.dumps({"kernel_image_path": "x" * 60000})
+    expect_fault(sock, "PUT", "/boot-source", big, "larger than the limit of 51200", "oversized body")
+    # slow client (headers byte by byte) still answered; half-closed mid-body is dropped harmlessly
+    req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    out = raw_request(sock, [req[i:i + 1] for i in range(len(req))], pause=0.01)
+    check(b"200 OK" in out and b"Not started" in out, "slow client answered")
+    out = raw_request(sock, b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"kern", shut=True)
+    check(b"204" not in out, "half-closed client with a partial body: no command ran")
+    # configure and start a spinning guest
+    check(curl(sock, "PUT", "/metrics", {"metrics_path": metrics})[0] == 204, "PUT /metrics")
+    check(curl(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "boot_args": "kite.test=spin"})[0] == 204,
+          "PUT /boot-source spin guest")
+    check(curl(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 32})[0] == 204, "PUT /machine-config")
+    check(curl(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204, "InstanceStart")
+    check(curl(sock, "GET", "/")[1].get("state") == "Running", "GET / after start: Running")
+    expect_fault(sock, "PUT", "/actions", {"action_type": "InstanceStart"}, "after starting", "second InstanceStart")
+    expect_fault(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel}, "after starting", "boot-source after start")
+    expect_fault(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}, "after starting",
+                 "machine-config after start")
+    expect_fault(sock, "PUT", "/drives/d", {"drive_id": "d", "path_on_host": a.kernel, "is_root_device": False},
+                 "after starting", "PUT drive after start")
+    expect_fault(sock, "PUT", "/logger", {"level": "Info"}, "after starting", "logger after start")
+    expect_fault(sock, "PATCH", "/vm", {"state": "Frozen"}, "unknown variant `Frozen`", "bad state")
+    # the guest spins: its vCPU time grows
+    t0 = vcpu_cpu_ticks(p.pid)
+    time.sleep(0.5)
+    t1 = vcpu_cpu_ticks(p.pid)
+    check(t1 > t0, "running guest uses CPU (%d -> %d ticks)" % (t0, t1))
+    check(curl(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204, "PATCH /vm Paused")
+    check(curl(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204, "PATCH /vm Paused again (idempotent)")
+    check(curl(sock, "GET", "/")[1].get("state") == "Paused", "GET /: Paused")
+    expect_fault(sock, "PUT", "/nope", {"a": 1}, "Invalid request", "errors while paused")
+    p0 = vcpu_cpu_ticks(p.pid)
+    time.sleep(1.0)
+    p1 = vcpu_cpu_ticks(p.pid)
+    check(p1 == p0, "paused guest's vCPU time does not grow (%d -> %d ticks)" % (p0, p1))
+    prom = curl(sock, "GET", "/metrics")[1]
+    check(isinstance(prom, str) and 'kite_vcpus_parked 1' in prom and 'kite_exits{device="vcpu0"}' in prom,
+          "GET /metrics (Prometheus) while paused: vCPU parked, exits per vCPU")
+    check(curl(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204, "FlushMetrics")
+    check(curl(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204, "PATCH /vm Resumed")
+    check(curl(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204, "PATCH /vm Resumed again (idempotent)")
+    check(curl(sock, "GET", "/")[1].get("state") == "Running", "GET /: Running after resume")
+    r0 = vcpu_cpu_ticks(p.pid)
+    time.sleep(0.5)
+    r1 = vcpu_cpu_ticks(p.pid)
+    check(r1 > r0, "resumed guest uses CPU again (%d -> %d ticks)" % (r0, r1))
+    lines = open(metrics).read().splitlines() if os.path.exists(metrics) else []
+    check(len(lines) >= 1 and "vcpu0" in json.loads(lines[-1]), "metrics file has a JSON line with vcpu0")
+    check(curl(sock, "PUT", "/actions", {"action_type": "SendCtrlAltDel"})[0] == 204, "SendCtrlAltDel after start")
+    check(p.poll() is None, "VM still running after every refused request")
+    p.send_signal(signal.SIGTERM)
+    st = finish(p, 10)
+    check(st == 143, "SIGTERM: exit 143 (guest without a keyboard driver: no grace wait) (got %s)" % st)
+
+
+def mode_socket(a, tmp):
+    sock = os.path.join(tmp, "api.sock")
+    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    live.bind(sock)
+    live.listen(1)
+    p = start_kite(a, tmp, ["--api-sock", sock, "--console", "none"])
+    st = finish(p, 20)
+    err = open(os.path.join(tmp, "kite.err")).read()
+    check(st == 1 and sock in err and "never takes over a live socket" in err,
+          "live socket refused, naming the path (exit %s)" % st)
+    live.close()   # now stale: the file stays, nobody listens
+    check(os.path.exists(sock), "stale socket file left behind")
+    p = start_kite(a, tmp, ["--api-sock", sock, "--console", "none"])
+    ok = False
+    end = time.monotonic() + 20
+    while time.monotonic() < end and not ok:
+        code, val = curl(sock, "GET", "/")
+        ok = code == 200
+        time.sleep(0.05)
+    check(ok, "stale socket replaced and served")
+    p.send_signal(signal.SIGTERM)
+    check(finish(p, 10) == 143, "pre-boot SIGTERM: exit 143")
+    notsock = os.path.join(tmp, "file")
+    open(notsock, "w").close()
+    p = start_kite(a, tmp, ["--api-sock", notsock, "--console", "none"])
+    check(finish(p, 20) == 1 and os.path.exists(notsock), "a path that is not a socket is refused and kept")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kite", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket"])
+    a = ap.parse_args()
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError as e:
+        skip("/dev/kvm: %s" % e.strerror)
+    if shutil.which("curl") is None:
+        skip("curl not installed")
+    a.kite = os.path.abspath(a.kite)
+    a.kernel = os.path.abspath(a.kernel)
+    tmp = tempfile.mkdtemp(prefix="kite-api-")
+    try:
+        {"getting-started": mode_getting_started, "config-file": mode_config_file, "pause": mode_pause,
+         "socket": mode_socket}[a.mode](a, tmp)
+        if FAILS and os.path.exists(os.path.join(tmp, "kite.err")):
+            print("--- kite stderr ---\n" + open(os.path.join(tmp, "kite.err")).read())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failed" % len(FAILS))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

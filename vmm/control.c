@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VMM control (kite/vmm_control.h), part 1: the resources configured before InstanceStart
+ * (boot source, machine, drives, network interfaces, balloon, entropy, console) and how they become
+ * the vm_config of the VM at start. Runtime changes, start, pause and the loop are in
+ * vmm/control_run.c. Owner thread only (see the header).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control_internal.h"
+#include "kite/evloop.h"
+#include "kite/log.h"
+
+/* Firecracker's command line when PUT /boot-source has no boot_args. */
+#define FC_DEFAULT_CMDLINE "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
+			   "i8042.dumbkbd swiotlb=noforce"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Replace *slot by a copy of s (NULL clears). -1 only when out of memory. */
+static int set_str(char **slot, const char *s)
+{
+	char *c = NULL;
+
+	if (s && !(c = strdup(s)))
+		return -1;
+	free(*slot);
+	*slot = c;
+	return 0;
+}
+
+struct vmm_control *vmm_control_new(struct kite_options *opts)
+{
+	struct vmm_control *ctl = calloc(1, sizeof(*ctl));
+
+	if (!ctl) {
+		log_err("vmm control: out of memory");
+		return NULL;
+	}
+	ctl->opts = opts;
+	ctl->sig_fd = ctl->tick_fd = ctl->term_fd = -1;
+	snprintf(ctl->id, sizeof(ctl->id), "anonymous-instance");
+	/* Firecracker's defaults; kite's console and KVM path flags stay as given. */
+	ctl->machine.vcpu_count = 1;
+	ctl->machine.mem_size_mib = 128;
+	ctl->machine.huge_pages = VMM_HUGE_NONE;
+	return ctl;
+}
+
+static void drive_clear(struct ctl_drive *d)
+{
+	free(d->drive_id);
+	free(d->path_on_host);
+	free(d->socket);
+	free(d->partuuid);
+	memset(d, 0, sizeof(*d));
+}
+
+static void net_clear(struct ctl_net *n)
+{
+	free(n->iface_id);
+	free(n->host_dev_name);
+	free(n->guest_mac);
+	memset(n, 0, sizeof(*n));
+}
+
+void vmm_control_free(struct vmm_control *ctl)
+{
+	if (!ctl)
+		return;
+	ctl_vm_teardown(ctl);
+	if (ctl->loop)
+		evloop_free(ctl->loop);
+	for (unsigned i = 0; i < ctl->ndrives; i++)
+		drive_clear(&ctl->drives[i]);
+	for (unsigned i = 0; i < ctl->nnets; i++)
+		net_clear(&ctl->nets[i]);
+	free(ctl->kernel);
+	free(ctl->initrd);
+	free(ctl->boot_args);
+	free(ctl->vconsole);
+	free(ctl);
+}
+
+enum vmm_state vmm_ctl_state(const struct vmm_control *ctl)
+{
+	return ctl->state;
+}
+
+const char *vmm_ctl_id(const struct vmm_control *ctl)
+{
+	return ctl->id;
+}
+
+static int pre_boot_only(const struct vmm_control *ctl, char *err, size_t errlen)
+{
+	if (ctl->state == VMM_NOT_STARTED)
+		return 0;
+	snprintf(err, errlen, "%s", VMM_ERR_POST_BOOT);
+	return -1;
+}
+
+static int oom(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "Internal VMM error: out of memory");
+	return -1;
+}
+
+/* A regular, non-empty, readable file, as the loader will need it. */
+static int check_file(const char *path, char *why, size_t len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(why, len, "%s (os error %d)", strerror(errno), errno);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		snprintf(why, len, "%s is not a non-empty regular file", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int vmm_ctl_set_boot(struct vmm_control *ctl, const struct vmm_boot *b, char *err, size_t errlen)
+{
+	char why[256];
+	char *k, *i = NULL, *a = NULL;
+
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	/* Opened now, as Firecracker does: a bad path is refused here, not at InstanceStart. */
+	if (check_file(b->kernel_image_path, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "Boot source error: The kernel file cannot be opened: %s", why);
+		return -1;
+	}
+	if (b->initrd_path && check_file(b->initrd_path, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "Boot source error: The initrd file cannot be opened due to invalid path or "
+			 "invalid permissions. %s", why);
+		return -1;
+	}
+	k = strdup(b->kernel_image_path);
+	if (!k || (b->initrd_path && !(i = strdup(b->initrd_path))) || (b->boot_args && !(a = strdup(b->boot_args)))) {
+		free(k);
+		free(i);
+		return oom(err, errlen);
+	}
+	free(ctl->kernel);
+	free(ctl->initrd);
+	free(ctl->boot_args);
+	ctl->kernel = k;
+	ctl->initrd = i;
+	ctl->boot_args = a;
+	return 0;
+}
+
+bool vmm_ctl_get_boot(const struct vmm_control *ctl, struct vmm_boot *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ctl->kernel)
+		return false;
+	out->kernel_image_path = ctl->kernel;
+	out->initrd_path = ctl->initrd;
+	out->boot_args = ctl->boot_args;
+	return true;
+}
+
+int vmm_ctl_set_machine(struct vmm_control *ctl, const struct vmm_machine_update *u, char *err, size_t errlen)
+{
+	struct vmm_machine m = ctl->machine;
+
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	if (u->has_vcpu_count)
+		m.vcpu_count = u->m.vcpu_count;
+	if (u->has_mem)
+		m.mem_size_mib = u->m.mem_size_mib;
+	if (u->has_smt)
+		m.smt = u->m.smt;
+	if (u->has_dirty)
+		m.track_dirty_pages = u->m.track_dirty_pages;
+	if (u->has_huge)
+		m.huge_pages = u->m.huge_pages;
+	if (u->has_pin) {
+		m.npin = u->m.npin;
+		memcpy(m.pin, u->m.pin, sizeof(m.pin));
+	}
+	/* Firecracker's rules: 1..32 vCPUs, an even count (or 1) with SMT, memory > 0. */
+	if (m.vcpu_count < 1 || m.vcpu_count > 32 || (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2)) {
+		snprintf(err, errlen, "Machine config error: The vCPU number is invalid: it can only be 1 or an even "
+			 "number when SMT is enabled.");
+		if (m.vcpu_count < 1 || m.vcpu_count > 32)
+			snprintf(err, errlen, "Machine config error: The vCPU number is invalid: it must be 1..32.");
+		return -1;
+	}
+	if (m.mem_size_mib == 0) {
+		snprintf(err, errlen, "Machine config error: The memory size (MiB) is invalid.");
+		return -1;
+	}
+	if (m.mem_size_mib < KITE_MIN_MEM_MIB) {
+		snprintf(err, errlen, "Machine config error: The memory size (MiB) is invalid: kite needs at least %d MiB.",
+			 KITE_MIN_MEM_MIB);
+		return -1;
+	}
+	if (m.huge_pages == VMM_HUGE_2M && m.mem_size_mib % 2) {
+		snprintf(err, errlen, "Machine config error: The memory size (MiB) is invalid: huge pages need a "
+			 "multiple of 2 MiB.");
+		return -1;
+	}
+	ctl->machine = m;
+	return 0;
+}
+
+void vmm_ctl_get_machine(const struct vmm_control *ctl, struct vmm_machine *out)
+{
+	*out = ctl->machine;
+}
+
+static struct ctl_drive *find_drive(struct vmm_control *ctl, const char *id)
+{
+	for (unsigned i = 0; i < ctl->ndrives; i++)
+		if (!strcmp(ctl->drives[i].drive_id, id))
+			return &ctl->drives[i];
+	return NULL;
+}
+
+int vmm_ctl_put_drive(struct vmm_control *ctl, const struct vmm_drive *d, char *err, size_t errlen)
+{
+	struct ctl_drive nd, *old;
+	char why[256];
+
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	old = find_drive(ctl, d->drive_id);
+	if (d->is_root_device) {
+		for (unsigned i = 0; i < ctl->ndrives; i++) {
+			if (ctl->drives[i].is_root_device && &ctl->drives[i] != old) {
+				snprintf(err, errlen, "Drive config error: A root block device already exists!");
+				return -1;
+			}
+		}
+	}
+	if (d->socket) {
+		snprintf(err, errlen, "Drive config error: vhost-user-blk drives (\"socket\") are not supported by "
+			 "this kite build; use path_on_host");
+		return -1;
+	}
+	if (!d->path_on_host) {
+		snprintf(err, errlen, "Drive config error: path_on_host is required for a virtio-blk drive");
+		return -1;
+	}
+	if (check_file(d->path_on_host, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "Drive config error: Unable to create the virtio block device: cannot open "
+			 "the backing file %s: %s", d->path_on_host, why);
+		return -1;
+	}
+	if (!old && ctl->ndrives == KITE_MAX_BLK) {
+		snprintf(err, errlen, "Drive config error: kite supports at most %d drives", KITE_MAX_BLK);
+		return -1;
+	}
+	memset(&nd, 0, sizeof(nd));
+	nd.drive_id = strdup(d->drive_id);
+	nd.path_on_host = strdup(d->path_on_host);
+	nd.partuuid = dup_or_null(d->partuuid);
+	if (!nd.drive_id || !nd.path_on_host || (d->partuuid && !nd.partuuid)) {
+		drive_clear(&nd);
+		return oom(err, errlen);
+	}
+	nd.is_root_device = d->is_root_device;
+	nd.is_read_only = d->is_read_only;
+	nd.cache_writeback = d->cache_writeback;
+	nd.io_async = d->io_async;
+	nd.rate_limiter = d->rate_limiter;
+	nd.transport = d->transport;
+	if (old) {
+		drive_clear(old);
+		*old = nd;
+	} else {
+		ctl->drives[ctl->ndrives++] = nd;
+	}
+	return 0;
+}
+
+unsigned vmm_ctl_drive_count(const struct vmm_control *ctl)
+{
+	return ctl->ndrives;
+}
+
+bool vmm_ctl_get_drive(const struct vmm_control *ctl, unsigned i, struct vmm_drive *out)
+{
+	const struct ctl_drive *d;
+
+	if (i >= ctl->ndrives)
+		return false;
+	d = &ctl->drives[i];
+	*out = (struct vmm_drive){
+		.drive_id = d->drive_id, .path_on_host = d->path_on_host, .socket = d->socket,
+		.partuuid = d->partuuid, .is_root_device = d->is_root_device, .is_read_only = d->is_read_only,
+		.cache_writeback = d->cache_writeback, .io_async = d->io_async, .rate_limiter = d->rate_limiter,
+		.transport = d->transport,
+	};
+	return true;
+}
+
+struct ctl_drive *ctl_find_drive(struct vmm_control *ctl, const char *id)
+{
+	return find_drive(ctl, id);
+}
+
+struct ctl_net *ctl_find_net(struct vmm_control *ctl, const char *id)
+{
+	for (unsigned i = 0; i < ctl->nnets; i++)
+		if (!strcmp(ctl->nets[i].iface_id, id))
+			return &ctl->nets[i];
+	return NULL;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6 ||
+	    strlen(s) != 17)
+		return -1;
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+int vmm_ctl_put_net(struct vmm_control *ctl, const struct vmm_net *n, char *err, size_t errlen)
+{
+	struct ctl_net nn, *old;
+	uint8_t mac[6];
+
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	old = ctl_find_net(ctl, n->iface_id);
+	if (n->guest_mac && parse_mac(n->guest_mac, mac) < 0) {
+		snprintf(err, errlen, "Network config error: invalid MAC address %s", n->guest_mac);
+		return -1;
+	}
+	if (!n->host_dev_name || !*n->host_dev_name || strlen(n->host_dev_name) >= 16) {
+		snprintf(err, errlen, "Network config error: Open tap device failed: invalid interface name '%s'",
+			 n->host_dev_name ? n->host_dev_name : "");
+		return -1;
+	}
+	for (unsigned i = 0; i < ctl->nnets; i++) {
+		struct ctl_net *o = &ctl->nets[i];
+
+		if (o == old)
+			continue;
+		if (!strcmp(o->host_dev_name, n->host_dev_name)) {
+			snprintf(err, errlen, "Network config error: The host device name is already in use: %s",
+				 n->host_dev_name);
+			return -1;
+		}
+		if (n->guest_mac && o->guest_mac && !strcasecmp(o->guest_mac, n->guest_mac)) {
+			snprintf(err, errlen, "Network config error: The MAC address is already in use: %s", n->guest_mac);
+			return -1;
+		}
+	}
+	if (!old && ctl->nnets == KITE_MAX_NET) {
+		snprintf(err, errlen, "Network config error: kite supports at most %d network interfaces", KITE_MAX_NET);
+		return -1;
+	}
+	memset(&nn, 0, sizeof(nn));
+	nn.iface_id = strdup(n->iface_id);
+	nn.host_dev_name = strdup(n->host_dev_name);
+	nn.guest_mac = dup_or_null(n->guest_mac);
+	if (!nn.iface_id || !nn.host_dev_name || (n->guest_mac && !nn.guest_mac)) {
+		net_clear(&nn);
+		return oom(err, errlen);
+	}
+	nn.mtu = n->mtu;
+	nn.rx_rate_limiter = n->rx_rate_limiter;
+	nn.tx_rate_limiter = n->tx_rate_limiter;
+	nn.transport = n->transport;
+	if (old) {
+		net_clear(old);
+		*old = nn;
+	} else {
+		ctl->nets[ctl->nnets++] = nn;
+	}
+	return 0;
+}
+
+unsigned vmm_ctl_net_count(const struct vmm_control *ctl)
+{
+	return ctl->nnets;
+}
+
+bool vmm_ctl_get_net(const struct vmm_control *ctl, unsigned i, struct vmm_net *out)
+{
+	const struct ctl_net *n;
+
+	if (i >= ctl->nnets)
+		return false;
+	n = &ctl->nets[i];
+	*out = (struct vmm_net){
+		.iface_id = n->iface_id, .host_dev_name = n->host_dev_name, .guest_mac = n->guest_mac,
+		.mtu = n->mtu, .rx_rate_limiter = n->rx_rate_limiter, .tx_rate_limiter = n->tx_rate_limiter,
+		.transport = n->transport,
+	};
+	return true;
+}
+
+int vmm_ctl_put_balloon(struct vmm_control *ctl, const struct vmm_balloon *b, char *err, size_t errlen)
+{
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	if ((uint64_t)b->amount_mib > ctl->machine.mem_size_mib) {
+		snprintf(err, errlen, "Balloon config error: Amount of pages requested cannot be greater than the "
+			 "total amount of memory.");
+		return -1;
+	}
+	ctl->has_balloon = true;
+	ctl->balloon = *b;
+	return 0;
+}
+
+int vmm_ctl_put_entropy(struct vmm_control *ctl, char *err, size_t errlen)
+{
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	ctl->entropy = true;
+	return 0;
+}
+
+bool vmm_ctl_has_entropy(const struct vmm_control *ctl)
+{
+	return ctl->entropy;
+}
+
+int vmm_ctl_put_vconsole(struct vmm_control *ctl, const char *output, char *err, size_t errlen)
+{
+	if (pre_boot_only(ctl, err, errlen) < 0)
+		return -1;
+	if (strcmp(output, "stdio") && (strncmp(output, "file:", 5) || !output[5])) {
+		snprintf(err, errlen, "Console config error: output '%s' is neither stdio nor file:PATH", output);
+		return -1;
+	}
+	if (set_str(&ctl->vconsole, output) < 0)
+		return oom(err, errlen);
+	return 0;
+}
+
+const char *vmm_ctl_get_vconsole(const struct vmm_control *ctl)
+{
+	return ctl->vconsole;
+}
+
+/* Firecracker's TokenBucket as a rate per second (size tokens per refill_time ms); 0 = unlimited. */
+static uint64_t bucket_rate(const struct vmm_token_bucket *t)
+{
+	if (!t->set || !t->size || !t->refill_time)
+		return 0;
+	return t->size * 1000 / t->refill_time ? t->size * 1000 / t->refill_time : 1;
+}
+
+void ctl_limiter_rates(const struct vmm_rate_limiter *rl, uint64_t *ops, uint64_t *bytes)
+{
+	*ops = rl->set ? bucket_rate(&rl->ops) : 0;
+	*bytes = rl->set ? bucket_rate(&rl->bandwidth) : 0;
+}
+
+static enum virtio_transport transport_of(enum vmm_transport t)
+{
+	/* Firecracker's devices are virtio-mmio: so are kite's unless the extension asks for PCI. */
+	return t == VMM_TRANSPORT_PCI ? VIRTIO_TRANSPORT_PCI : VIRTIO_TRANSPORT_MMIO;
+}
+
+static int build_blk(struct blk_options *o, const struct ctl_drive *d)
+{
+	memset(o, 0, sizeof(*o));
+	o->path = strdup(d->path_on_host);
+	o->id = strdup(d->drive_id);
+	if (!o->path || !o->id)
+		return -1;
+	o->readonly = d->is_read_only;
+	o->cache = BLK_CACHE_WRITEBACK;    /* "Unsafe" and "Writeback" both use the page cache */
+	ctl_limiter_rates(&d->rate_limiter, &o->iops, &o->bps);
+	o->transport = transport_of(d->transport);
+	o->sync_io = !d->io_async;
+	return 0;
+}
+
+static int build_net(struct net_options *o, const struct ctl_net *n)
+{
+	uint64_t ops, bytes;
+
+	memset(o, 0, sizeof(*o));
+	o->tap = strdup(n->host_dev_name);
+	if (!o->tap)
+		return -1;
+	if (n->guest_mac && parse_mac(n->guest_mac, o->mac) == 0)
+		o->has_mac = 1;
+	o->mtu = n->mtu;
+	/* kite's net limiter is one setting for both directions: the stricter of rx and tx. */
+	ctl_limiter_rates(&n->tx_rate_limiter, &o->pps, &o->bps);
+	ctl_limiter_rates(&n->rx_rate_limiter, &ops, &bytes);
+	if (ops && (!o->pps || ops < o->pps))
+		o->pps = ops;
+	if (bytes && (!o->bps || bytes < o->bps))
+		o->bps = bytes;
+	o->transport = transport_of(n->transport);
+	return 0;
+}
+
+/* The kernel command line: boot_args (or Firecracker's default) and the root device's words. */
+static char *build_cmdline(const struct vmm_control *ctl, int root)
+{
+	const char *args = ctl->boot_args ? ctl->boot_args : FC_DEFAULT_CMDLINE;
+	const struct ctl_drive *r = root >= 0 ? &ctl->drives[root] : NULL;
+	size_t len = strlen(args) + (r && r->partuuid ? strlen(r->partuuid) : 0) + 64;
+	char *s = malloc(len);
+
+	if (!s)
+		return NULL;
+	if (!r)
+		snprintf(s, len, "%s", args);
+	else if (r->partuuid)
+		snprintf(s, len, "%s%sroot=PARTUUID=%s %s", args, *args ? " " : "", r->partuuid,
+			 r->is_read_only ? "ro" : "rw");
+	else
+		snprintf(s, len, "%s%sroot=/dev/vda %s", args, *args ? " " : "", r->is_read_only ? "ro" : "rw");
+	return s;
+}
+
+int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen)
+{
+	struct kite_options *o = ctl->opts;
+	struct vm_config *vm = &o->vm;
+	int root = -1;
+	char *cmdline;
+
+	if (!ctl->kernel) {
+		snprintf(err, errlen, "Start microvm error: Missing kernel configuration.");
+		return -1;
+	}
+	for (unsigned i = 0; i < ctl->ndrives; i++)
+		if (ctl->drives[i].is_root_device)
+			root = (int)i;
+	cmdline = build_cmdline(ctl, root);
+	if (!cmdline || config_set_string(&o->kernel, &vm->kernel, ctl->kernel) < 0 ||
+	    config_set_string(&o->initrd, &vm->initrd, ctl->initrd) < 0 ||
+	    config_set_string(&o->cmdline, &vm->cmdline, cmdline) < 0) {
+		free(cmdline);
+		return oom(err, errlen);
+	}
+	free(cmdline);
+	vm->ncpus = ctl->machine.vcpu_count;
+	vm->mem_mib = ctl->machine.mem_size_mib;
+	vm->hugepages = ctl->machine.huge_pages == VMM_HUGE_2M;
+	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
+		vm->pin[i] = ctl->machine.npin ? ctl->machine.pin[i % ctl->machine.npin] : -1;
+	virtio_opts_free(&vm->virtio);
+	/* The root device first, so that it is /dev/vda. */
+	if (root >= 0 && build_blk(&vm->virtio.blk[vm->virtio.nblk++], &ctl->drives[root]) < 0)
+		return oom(err, errlen);
+	for (unsigned i = 0; i < ctl->ndrives; i++)
+		if ((int)i != root && build_blk(&vm->virtio.blk[vm->virtio.nblk++], &ctl->drives[i]) < 0)
+			return oom(err, errlen);
+	for (unsigned i = 0; i < ctl->nnets; i++)
+		if (build_net(&vm->virtio.net[vm->virtio.nnet++], &ctl->nets[i]) < 0)
+			return oom(err, errlen);
+	vm->virtio.rng = ctl->entropy;
+	if (ctl->has_balloon) {
+		vm->virtio.balloon.enabled = true;
+		vm->virtio.balloon.pages = ctl->balloon.amount_mib * 256;   /* 4 KiB pages */
+		vm->virtio.balloon.stats = ctl->balloon.stats_polling_interval_s;
+	}
+	if (ctl->vconsole && !(vm->virtio.console = strdup(ctl->vconsole)))
+		return oom(err, errlen);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the VMM control (vmm/control.c, vmm/control_run.c): its state. Owner thread only. */
+#ifndef KITE_VMM_CONTROL_INTERNAL_H
+#define KITE_VMM_CONTROL_INTERNAL_H
+
+#include "kite/config.h"
+#include "kite/virtio_options.h"
+#include "kite/vm.h"
+#include "kite/vmm_control.h"
+
+struct evloop;
+
+struct ctl_drive {
+	char *drive_id, *path_on_host, *socket, *partuuid;
+	bool is_root_device, is_read_only, cache_writeback, io_async;
+	struct vmm_rate_limiter rate_limiter;
+	enum vmm_transport transport;
+};
+
+struct ctl_net {
+	char *iface_id, *host_dev_name, *guest_mac;
+	unsigned mtu;
+	struct vmm_rate_limiter rx_rate_limiter, tx_rate_limiter;
+	enum vmm_transport transport;
+};
+
+struct vmm_control {
+	struct kite_options *opts;   /* its vm_config is built at start (ctl_build_vm_config) */
+	enum vmm_state state;
+	char id[64];
+	char *kernel, *initrd, *boot_args;
+	struct vmm_machine machine;
+	struct ctl_drive drives[KITE_MAX_BLK];
+	unsigned ndrives;
+	struct ctl_net nets[KITE_MAX_NET];
+	unsigned nnets;
+	bool has_balloon;
+	struct vmm_balloon balloon;
+	bool entropy;
+	char *vconsole;
+	/* run time (control_run.c) */
+	struct vm vm;
+	bool vm_live;                /* vm created (vm_destroy owed) */
+	struct evloop *loop;         /* the owner's loop (vmm_ctl_run) */
+	int sig_fd, tick_fd, term_fd;
+	bool stop;                   /* leave vmm_ctl_run */
+	int status;                  /* exit status when stopping before the VM exists */
+	uint64_t starts_failed;
+};
+
+/* Build opts->vm from the resources (root drive first). 0 or -1 with err. */
+int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen);
+/* Firecracker rate limiter -> ops/s and bytes/s (0 = unlimited). */
+void ctl_limiter_rates(const struct vmm_rate_limiter *rl, uint64_t *ops, uint64_t *bytes);
+struct ctl_drive *ctl_find_drive(struct vmm_control *ctl, const char *id);
+struct ctl_net *ctl_find_net(struct vmm_control *ctl, const char *id);
+/* Destroy the VM if there is one (control_run.c). */
+void ctl_vm_teardown(struct vmm_control *ctl);
+
+#endif
