@@ -9,17 +9,6 @@
 #include "kite/log.h"
 #include "kite/version.h"
 
-void api_reply_fault(struct api_reply *reply, const char *msg)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	reply->status = 400;
-	reply->text = false;
-	if (o && cJSON_AddStringToObject(o, "fault_message", msg))
-		reply->body = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-}
-
 static void reply_json(struct api_reply *reply, char *json)
 {
 	if (!json) {
