@@ -305,6 +305,61 @@ static void test_virtio_options(void **state)
 	config_free(&o);
 }
 
+/* --vhost-user-blk / --vhost-user-net and their JSON arrays: every key, several of each, refusals. */
+static void test_vhost_user_options(void **state)
+{
+	struct kite_options o;
+	const struct virtio_options *v = &o.vm.virtio;
+	static const char *const bad[] = {
+		"{\"vhost_user_blk\": [{\"queues\": 2}]}",                          /* no socket */
+		"{\"vhost_user_blk\": [\"socket=/s,mac=52:54:00:00:00:01\"]}",      /* mac is net's */
+		"{\"vhost_user_blk\": [\"socket=/s,queues=9\"]}",                   /* 1..8 */
+		"{\"vhost_user_blk\": [\"socket=/s,queues=0\"]}",
+		"{\"vhost_user_blk\": [\"socket=/s,transport=isa\"]}",
+		"{\"vhost_user_blk\": [\"socket=/s,reconnect=-1\"]}",
+		"{\"vhost_user_net\": [\"socket=/s,mac=01:00:00:00:00:01\"]}",      /* multicast */
+		"{\"vhost_user_net\": [\"socket=/s,mtu=67\"]}",
+		"{\"vhost_user_net\": [{\"socket\": \"/s\", \"bogus\": 1}]}",
+		"{\"vhost_user_net\": {\"socket\": \"/s\"}}",                     /* not an array */
+		"{\"vhost_user_net\": [\"/s\"]}",                                  /* not key=value */
+	};
+
+	(void)state;
+	write_config("{\"vhost_user_blk\": [{\"socket\": \"/run/a.sock\", \"queues\": 2, \"reconnect\": 30},"
+		     " \"socket=/run/b.sock,transport=mmio\"],"
+		     " \"vhost_user_net\": [{\"socket\": \"/run/n.sock\", \"mac\": \"52:54:00:aa:bb:cc\", \"mtu\": 9000}]}");
+	{
+		char config_arg[300];
+		const char *argv[] = { "kite", config_arg, "--vhost-user-blk", "socket=/run/c.sock", "--vhost-user-net",
+				       "socket=/run/m.sock,queues=1,transport=mmio,reconnect=0", NULL };
+
+		snprintf(config_arg, sizeof(config_arg), "--config=%s", config_path);
+		assert_int_equal(cli(&o, 6, argv), 0);
+	}
+	assert_int_equal(v->nvu_blk, 3);
+	assert_string_equal(v->vu_blk[0].socket, "/run/a.sock");
+	assert_int_equal(v->vu_blk[0].queues, 2);
+	assert_int_equal(v->vu_blk[0].reconnect, 30);
+	assert_int_equal(v->vu_blk[0].transport, VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(v->vu_blk[1].transport, VIRTIO_TRANSPORT_MMIO);
+	assert_string_equal(v->vu_blk[2].socket, "/run/c.sock");
+	assert_int_equal(v->vu_blk[2].queues, 0);
+	assert_int_equal(v->nvu_net, 2);
+	assert_true(v->vu_net[0].has_mac);
+	assert_memory_equal(v->vu_net[0].mac, ((uint8_t[6]){ 0x52, 0x54, 0, 0xaa, 0xbb, 0xcc }), 6);
+	assert_int_equal(v->vu_net[0].mtu, 9000);
+	assert_false(v->vu_net[1].has_mac);
+	assert_int_equal(v->vu_net[1].transport, VIRTIO_TRANSPORT_MMIO);
+	config_free(&o);
+	assert_int_equal(v->nvu_blk, 0);
+	assert_int_equal(v->nvu_net, 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(parse(&o, bad[i]), 0);
+		assert_int_equal(v->nvu_blk + v->nvu_net, 0);
+		config_free(&o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_virtio_options),
+		cmocka_unit_test(test_vhost_user_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
