@@ -53,7 +53,9 @@ static void drain(int fd)
 
 /* ---- the backend conversation (device thread; the main thread before the thread starts) ---- */
 
-/* Connect and negotiate; kind->session fills the config. 0, or -1 with why (fe closed). */
+/* Connect and negotiate; kind->session fills the config. Memory and rings wait for DRIVER_OK
+ * (rings_start), so a backend that fails there breaks the device, not kite's start. 0, or -1 with
+ * why (fe closed). */
 static int session_open(struct vu_dev *d, bool first, int timeout_ms, char *why, size_t len)
 {
 	struct timeval tv = { KITE_VHOST_USER_REPLY_MS / 1000, (KITE_VHOST_USER_REPLY_MS % 1000) * 1000 };
@@ -100,10 +102,6 @@ static int session_open(struct vu_dev *d, bool first, int timeout_ms, char *why,
 	}
 	if (d->kind->session && d->kind->session(d, first, why, len) < 0)
 		goto fail;
-	if (vuf_set_mem_table(&d->fe, d->m->mem) < 0) {
-		snprintf(why, len, "%s", d->fe.err);
-		goto fail;
-	}
 	return 0;
 fail:
 	vuf_close(&d->fe);
@@ -147,6 +145,11 @@ static int rings_start(struct vu_dev *d, const struct vu_plan *p, char *why, siz
 
 	if (vuf_set_features(&d->fe, (p->features & d->backend_features) |
 					 (d->fe.features & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES))) < 0) {
+		snprintf(why, len, "%s", d->fe.err);
+		return -1;
+	}
+	/* memory first: the inflight region and the rings refer to it */
+	if (vuf_set_mem_table(&d->fe, d->m->mem) < 0) {
 		snprintf(why, len, "%s", d->fe.err);
 		return -1;
 	}

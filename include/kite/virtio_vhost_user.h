@@ -30,7 +30,10 @@
  * index in guest memory; the backend resubmits what the inflight region marks. reconnect=SECONDS:
  * give up after that long without a backend (then DEVICE_NEEDS_RESET); 0 (default) = keep trying.
  * A backend that answers badly, too slowly or breaks the protocol breaks only its device
- * (DEVICE_NEEDS_RESET); a guest reset then reconnects from scratch.
+ * (DEVICE_NEEDS_RESET); a guest reset then reconnects from scratch. At start-up kite needs the
+ * backend's features (and blk's configuration) to describe the device: a backend that is absent or
+ * fails that handshake stops kite's start with one line. Memory, inflight region and rings are set
+ * up at DRIVER_OK, so anything later breaks only the device.
  */
 #ifndef KITE_VIRTIO_VHOST_USER_H
 #define KITE_VIRTIO_VHOST_USER_H
