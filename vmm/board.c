@@ -33,6 +33,7 @@ struct board {
 	struct i8042 *kbc;
 	bool debug_exit;
 	struct acpi_pm *pm;
+	struct acpi_pmtimer *pmtimer;
 	struct legacy_ports *ports;
 	struct virtio_transport_host host;   /* .pci: the PCI bus */
 	struct board_virtio virtio[BOARD_MAX_VIRTIO];
@@ -170,6 +171,8 @@ int board_create(struct vm *vm)
 	b->debug_exit = true;
 	if (!(b->pm = acpi_pm_new(m, poweroff)))
 		return -1;
+	if (!(b->pmtimer = acpi_pmtimer_new(m)))
+		return -1;
 	if (!(b->ports = legacy_ports_new(m)))
 		return -1;
 	if (!(b->host.pci = pci_bus_new(m, reset)))
@@ -212,6 +215,7 @@ void board_destroy(struct vm *vm)
 	}
 	pci_bus_free(b->host.pci);
 	legacy_ports_free(b->ports);
+	acpi_pmtimer_free(b->pmtimer);
 	acpi_pm_free(b->pm);
 	if (b->debug_exit)
 		debug_exit_exit(&vm->machine);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The legacy PC devices of kite (devices/): 16550A UART, i8042 (reset line only), debug-exit port,
- * ACPI PM1a fixed hardware, and the ports a guest pokes at boot that need only a harmless answer
+ * ACPI PM1a fixed hardware and PM timer, and the ports a guest pokes at boot that need only a harmless answer
  * (POST, port 0x61, CMOS/RTC, absent COM2-4). Each is an instance on machine->pio, created and freed
  * by vmm/board.c; none ends the VM on its own: reset and power-off are events the board handles.
  * Every *_new returns NULL and every *_init -1 after one log line (e.g. its ports are taken).
@@ -17,6 +17,7 @@
 struct serial8250;
 struct i8042;
 struct acpi_pm;
+struct acpi_pmtimer;
 struct legacy_ports;
 
 /* UART at `base` raising `irq`; output to out_fd (-1 = discard), input from in_fd (-1 = none) through
@@ -40,6 +41,12 @@ void debug_exit_exit(struct machine *m);
 /* ACPI PM1a event and control blocks; `poweroff` fires when the guest enters S5. */
 struct acpi_pm *acpi_pm_new(struct machine *m, struct machine_event poweroff);
 void acpi_pm_free(struct acpi_pm *pm);
+
+/* ACPI PM timer at KITE_ACPI_PM_TMR (devices/acpi_pmtimer.c). */
+struct acpi_pmtimer *acpi_pmtimer_new(struct machine *m);
+void acpi_pmtimer_free(struct acpi_pmtimer *t);
+/* Its counter `ns` nanoseconds after it started (wraps at 2^32). */
+uint32_t acpi_pmtimer_ticks(uint64_t ns);
 
 /* POST 0x80, port 0x61, CMOS/RTC 0x70-0x71, absent COM2-4. (0xCF8-0xCFF belong to the PCI bus.) */
 struct legacy_ports *legacy_ports_new(struct machine *m);

@@ -25,5 +25,9 @@
 #define KITE_ACPI_PM1A_CNT   0x604
 #define KITE_ACPI_S5_TYP     5
 #define KITE_ACPI_SCI_IRQ    9
+/* ACPI PM timer (FADT PM_TMR_BLK, TMR_VAL_EXT): 32-bit read-only counter at 3.579545 MHz. */
+#define KITE_ACPI_PM_TMR     0x608
+#define KITE_ACPI_PM_TMR_LEN 4
+#define KITE_ACPI_PM_TMR_HZ  3579545ULL
 
 #endif

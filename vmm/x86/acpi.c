@@ -105,10 +105,14 @@ static void build_fadt(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 	f->pm1_cnt_len = 2;
 	f->x_pm1a_evt_blk = io_gas(KITE_ACPI_PM1A_EVT, 32, 2);
 	f->x_pm1a_cnt_blk = io_gas(KITE_ACPI_PM1A_CNT, 16, 2);
+	f->pm_tmr_blk = KITE_ACPI_PM_TMR;
+	f->pm_tmr_len = KITE_ACPI_PM_TMR_LEN;
+	f->x_pm_tmr_blk = io_gas(KITE_ACPI_PM_TMR, 32, 3);
 	f->p_lvl2_lat = 101;            /* > 100: C2 not supported */
 	f->p_lvl3_lat = 1001;           /* > 1000: C3 not supported */
 	f->iapc_boot_arch = ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_8042 | ACPI_IAPC_VGA_NOT_PRESENT;
-	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON | ACPI_FADT_RESET_REG_SUP;
+	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON | ACPI_FADT_TMR_VAL_EXT |
+		   ACPI_FADT_RESET_REG_SUP;
 	f->reset_reg = io_gas(KITE_I8042_PORT + 4, 8, 1);    /* 0xfe to the 8042 command port resets */
 	f->reset_value = 0xfe;
 	checksum(&f->h);

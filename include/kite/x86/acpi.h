@@ -106,6 +106,7 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT rev 6 size");
 #define ACPI_FADT_WBINVD          (1U << 0)
 #define ACPI_FADT_PWR_BUTTON      (1U << 4)   /* 1: no fixed power button */
 #define ACPI_FADT_SLP_BUTTON      (1U << 5)   /* 1: no fixed sleep button */
+#define ACPI_FADT_TMR_VAL_EXT     (1U << 8)   /* the PM timer counts 32 bits, not 24 */
 #define ACPI_FADT_RESET_REG_SUP   (1U << 10)
 #define ACPI_IAPC_LEGACY_DEVICES  (1U << 0)
 #define ACPI_IAPC_8042            (1U << 1)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Legacy devices through the port I/O bus of a fake machine (tests/lib/machine), without KVM: debug
- * exit, ACPI PM1a (power-off event), i8042 (reset event), CMOS/RTC, absent COM ports, and the 16550A
- * (registers, DLAB, IIR priorities and the IRQ line, FIFO, loopback, output bytes, input from a pipe
+ * exit, ACPI PM1a (power-off event) and PM timer, i8042 (reset event), CMOS/RTC, absent COM ports,
+ * and the 16550A (registers, DLAB, IIR priorities and the IRQ line, FIFO, loopback, output bytes, input from a pipe
  * through the event loop). The PCI ports belong to the PCI bus (tests/virtio/test_pci_unit.c).
  */
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +28,7 @@
 static struct fake_machine fm;
 static struct i8042 *kbc;
 static struct acpi_pm *pm;
+static struct acpi_pmtimer *pmtimer;
 static struct legacy_ports *ports;
 static unsigned resets, poweroffs;
 
@@ -50,7 +52,8 @@ static int setup(void **state)
 	kbc = i8042_new(&fm.m, (struct machine_event){ .fire = on_reset, .opaque = &fm });
 	pm = acpi_pm_new(&fm.m, (struct machine_event){ .fire = on_poweroff, .opaque = &fm });
 	ports = legacy_ports_new(&fm.m);
-	if (!kbc || !pm || !ports || debug_exit_init(&fm.m) < 0)
+	pmtimer = acpi_pmtimer_new(&fm.m);
+	if (!kbc || !pm || !ports || !pmtimer || debug_exit_init(&fm.m) < 0)
 		return -1;
 	return 0;
 }
@@ -60,6 +63,7 @@ static int teardown(void **state)
 	(void)state;
 	debug_exit_exit(&fm.m);
 	legacy_ports_free(ports);
+	acpi_pmtimer_free(pmtimer);
 	acpi_pm_free(pm);
 	i8042_free(kbc);
 	fake_machine_fini(&fm);
@@ -144,6 +148,33 @@ static void test_acpi_pm(void **state)
 	assert_int_equal(poweroffs, 1);
 	assert_int_equal(fm.exit_requests, 0);              /* the owner decides what power-off means */
 	events_reset();
+}
+
+/* PM timer: 3.579545 MHz from CLOCK_MONOTONIC, 32 bits, read-only; a 10 ms sleep of the same clock
+ * advances it by at least 10 ms worth of ticks (a lower bound: no timing assumption). */
+static void test_acpi_pmtimer(void **state)
+{
+	struct timespec ten_ms = { 0, 10 * 1000 * 1000 };
+	uint32_t a, b, lo, hi;
+
+	(void)state;
+	assert_int_equal(acpi_pmtimer_ticks(0), 0);
+	assert_int_equal(acpi_pmtimer_ticks(1000000000ULL), 3579545);
+	assert_int_equal(acpi_pmtimer_ticks(1000ULL), 3);                 /* 3.58 ticks per us */
+	assert_int_equal(acpi_pmtimer_ticks(1200 * 1000000000ULL),        /* wraps at 2^32 */
+			 (uint32_t)(1200ULL * 3579545ULL));
+	assert_int_equal(acpi_pmtimer_ticks(86400 * 1000000000ULL + 500000000ULL),
+			 (uint32_t)(86400ULL * 3579545ULL + 3579545ULL / 2));
+	a = in(KITE_ACPI_PM_TMR, 4);
+	out(KITE_ACPI_PM_TMR, 4, 0);                                       /* ignored */
+	nanosleep(&ten_ms, NULL);
+	b = in(KITE_ACPI_PM_TMR, 4);
+	assert_true(b - a >= 35795);
+	/* narrow reads are bytes of the same counter: the low half moves, the high half follows */
+	lo = in(KITE_ACPI_PM_TMR, 2);
+	hi = in(KITE_ACPI_PM_TMR + 2, 2);
+	assert_true(((hi << 16) | lo) - b < 0x10000000U);
+	assert_int_equal(in(KITE_ACPI_PM_TMR + 3, 1), (in(KITE_ACPI_PM_TMR, 4) >> 24) & 0xff);
 }
 
 static void test_i8042(void **state)
@@ -328,6 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_debug_exit),
 		cmocka_unit_test(test_acpi_pm),
+		cmocka_unit_test(test_acpi_pmtimer),
 		cmocka_unit_test(test_i8042),
 		cmocka_unit_test(test_cmos_rtc),
 		cmocka_unit_test(test_absent_ports),
