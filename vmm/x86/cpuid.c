@@ -13,7 +13,15 @@
 #define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
 #define SIG_AMD_EBX            0x68747541U /* "Auth" */
 #define KVM_LEAF_SIG           0x40000000U
+#define KVM_LEAF_FEATURES      0x40000001U
 #define KVM_LEAF_TIMING        0x40000010U
+#define KVM_SIG_EBX            0x4b4d564bU /* "KVMK" */
+#define KVM_SIG_ECX            0x564b4d56U /* "VMKV" */
+#define KVM_SIG_EDX            0x0000004dU /* "M\0\0\0" */
+/* 0x40000001 EAX bits that need VMM support kite does not provide (see cpuid.h) */
+#define KVM_FEATURE_MSI_EXT_DEST_ID      (1U << 15)
+#define KVM_FEATURE_HC_MAP_GPA_RANGE     (1U << 16)
+#define KVM_FEATURE_MIGRATION_CONTROL    (1U << 17)
 
 static struct kvm_cpuid_entry2 *find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
 {
@@ -164,6 +172,20 @@ int x86_cpuid_fixup(struct kvm_cpuid2 *c, unsigned cap, unsigned index, unsigned
 		e->edx = 0;
 	}
 	return 0;
+}
+
+uint32_t x86_cpuid_kvm_pv(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *sig = find(c, KVM_LEAF_SIG, 0);
+	struct kvm_cpuid_entry2 *f = find(c, KVM_LEAF_FEATURES, 0);
+
+	if (!sig || sig->ebx != KVM_SIG_EBX || sig->ecx != KVM_SIG_ECX || sig->edx != KVM_SIG_EDX ||
+	    sig->eax < KVM_LEAF_FEATURES || !f)
+		return 0;
+	f->eax &= ~(KVM_FEATURE_MSI_EXT_DEST_ID | KVM_FEATURE_HC_MAP_GPA_RANGE | KVM_FEATURE_MIGRATION_CONTROL);
+	f->ebx = f->ecx = 0;
+	f->edx = 0;
+	return f->eax;
 }
 
 void x86_cpuid_set_tsc_deadline(struct kvm_cpuid2 *c)

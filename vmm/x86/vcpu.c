@@ -25,6 +25,7 @@ static int setup_cpuid(struct vm *vm, int vcpu_fd, unsigned index)
 {
 	struct kvm_cpuid2 *c = NULL;
 	unsigned cap = X86_CPUID_MAX_ENTRIES;
+	uint32_t pv;
 	int ret = -1;
 
 	/* grow the buffer until KVM's table fits, with room for the leaves the fix-up adds */
@@ -56,11 +57,22 @@ static int setup_cpuid(struct vm *vm, int vcpu_fd, unsigned index)
 	}
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
 		x86_cpuid_set_tsc_deadline(c);
-	log_debug("vcpu %u: CPUID %u entries, APIC id %u of %u, TSC %d kHz", index, c->nent, index,
-		  vm->ncpus, khz);
+	pv = x86_cpuid_kvm_pv(c);
+	log_debug("vcpu %u: CPUID %u entries, APIC id %u of %u, TSC %d kHz, KVM PV features 0x%x", index,
+		  c->nent, index, vm->ncpus, khz, pv);
 	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0) {
 		log_err("vcpu %u: KVM_SET_CPUID2 (%u entries) failed: %s", index, c->nent, strerror(errno));
 		goto out;
+	}
+	/* KVM then refuses the PV MSRs and hypercalls the guest was not offered */
+	if (pv && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0) {
+		struct kvm_enable_cap en = { .cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = { 1 } };
+
+		if (ioctl(vcpu_fd, KVM_ENABLE_CAP, &en) < 0) {
+			log_err("vcpu %u: KVM_ENABLE_CAP(ENFORCE_PV_FEATURE_CPUID) failed: %s", index,
+				strerror(errno));
+			goto out;
+		}
 	}
 	ret = 0;
 out:

@@ -19,4 +19,14 @@ int x86_cpuid_fixup(struct kvm_cpuid2 *c, unsigned cap, unsigned index, unsigned
  * it. Without it Linux calibrates the LAPIC timer against the PIT, which fails under heavy nesting. */
 void x86_cpuid_set_tsc_deadline(struct kvm_cpuid2 *c);
 
+/* KVM paravirtual leaves (0x40000000 "KVMKVMKVM", 0x40000001 features in EAX, hints in EDX) as
+ * KVM_GET_SUPPORTED_CPUID reported them: every PV feature KVM implements in the kernel is kept
+ * (kvmclock, steal time, PV EOI, PV unhalt, PV TLB flush, PV IPI, PV sched yield, async PF, poll
+ * control, the stable-clock bit); the ones that need a VMM behind them that kite does not have are
+ * cleared: MSI extended destination ID (needs a split irqchip; kite's IOAPIC is KVM's), the
+ * MAP_GPA_RANGE hypercall (needs KVM_EXIT_HYPERCALL handling) and migration control. The hints are
+ * cleared (no "dedicated CPUs" promise). Returns the features left, 0 if KVM reported no KVM leaves
+ * (the guest then sees no KVM PV interface). */
+uint32_t x86_cpuid_kvm_pv(struct kvm_cpuid2 *c);
+
 #endif

@@ -348,6 +348,12 @@ static void acpi_for(unsigned ncpus)
 	assert_int_equal(fadt->x_pm1a_cnt_blk.bit_width, 16);
 	assert_true(fadt->iapc_boot_arch & ACPI_IAPC_8042);
 	assert_true(fadt->flags & ACPI_FADT_PWR_BUTTON);
+	/* PM timer: 32-bit counter at the device's port */
+	assert_int_equal(fadt->pm_tmr_blk, KITE_ACPI_PM_TMR);
+	assert_int_equal(fadt->pm_tmr_len, 4);
+	assert_int_equal(fadt->x_pm_tmr_blk.address, KITE_ACPI_PM_TMR);
+	assert_int_equal(fadt->x_pm_tmr_blk.bit_width, 32);
+	assert_true(fadt->flags & ACPI_FADT_TMR_VAL_EXT);
 	assert_int_equal(fadt->dsdt, fadt->x_dsdt);
 	const uint8_t *facs = buf + (fadt->firmware_ctrl - base);
 	assert_int_equal(fadt->firmware_ctrl % 64, 0);
@@ -519,6 +525,22 @@ static void cpuid_topology_and_tsc(void **state)
 	assert_int_equal(ecx & (1U << 24), 0);
 	x86_cpuid_set_tsc_deadline(c);
 	assert_int_equal(leaf(c, 1, 0)->ecx, ecx | (1U << 24));
+	free(c);
+
+	/* KVM PV leaves: KVM's features kept, those needing VMM support kite lacks cleared, no hints */
+	c = cpuid_sample(64);
+	leaf(c, 0x40000000, 0)->ecx = 0x564b4d56;
+	leaf(c, 0x40000000, 0)->edx = 0x4d;
+	leaf(c, 0x40000001, 0)->eax = 0x0103fefb;      /* what KVM 6.1 reports */
+	leaf(c, 0x40000001, 0)->edx = 1;               /* KVM_HINTS_REALTIME */
+	assert_int_equal(x86_cpuid_kvm_pv(c), 0x01007efb);
+	assert_int_equal(leaf(c, 0x40000001, 0)->eax, 0x01007efb);
+	assert_int_equal(leaf(c, 0x40000001, 0)->edx, 0);
+	/* not KVM's signature, or no feature leaf: nothing offered, nothing touched */
+	leaf(c, 0x40000000, 0)->ebx = 0x12345678;
+	leaf(c, 0x40000001, 0)->eax = 0x1;
+	assert_int_equal(x86_cpuid_kvm_pv(c), 0);
+	assert_int_equal(leaf(c, 0x40000001, 0)->eax, 0x1);
 	free(c);
 }
 
