@@ -47,7 +47,8 @@ struct vm {
 	const struct vm_config *cfg;
 	int kvm_fd;
 	int vm_fd;
-	int mem_fd;                  /* memfd backing all guest RAM (shareable with vhost-user backends) */
+	int mem_fd;                  /* memfd of guest RAM when it must be shared (vhost-user devices,
+				      * --hugepages), else -1: RAM is anonymous with THP (vmm/vm.c) */
 	void *ram;                   /* host mapping of the whole memfd */
 	uint64_t ram_size;           /* bytes of RAM (all regions) */
 	struct guest_mem mem;        /* RAM regions, gpa -> host pointer (does not own the mapping) */
