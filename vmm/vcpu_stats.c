@@ -87,7 +87,9 @@ int vm_vcpu_stat(struct vm *vm, unsigned index, const char *name, uint64_t *valu
 void vm_print_vcpu_stats(struct vm *vm)
 {
 	static const char *const names[] = { "exits", "insn_emulation", "io_exits", "mmio_exits",
-					     "halt_exits", "irq_injections" };
+					     "halt_exits", "halt_wakeup", "irq_injections", "irq_window_exits",
+					     "signal_exits", "halt_attempted_poll", "halt_successful_poll",
+					     "halt_poll_success_ns", "halt_poll_fail_ns", "pf_taken", "pf_fixed" };
 
 	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++) {
 		char line[512];

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,6 +83,30 @@ static int kvm_open_checked(struct vm *vm, const char *path)
 	return 0;
 }
 
+/*
+ * Halt polling: after a vCPU halts, KVM spins on the host CPU for up to max_halt_poll_ns in case a
+ * wake-up comes at once. When the VM has more vCPUs than kite may run on, the spinning takes the
+ * very CPU the waker (another vCPU, or kite's event loop) needs, so kite turns it off for the VM
+ * (KVM_CAP_HALT_POLL, where KVM has it). Otherwise KVM's default stays.
+ */
+static void vm_choose_halt_polling(struct vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_HALT_POLL, .args = { 0 } };
+	cpu_set_t set;
+	int host_cpus;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	host_cpus = CPU_COUNT(&set);
+	if ((int)vm->ncpus <= host_cpus || ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_HALT_POLL) <= 0)
+		return;
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		log_warn("vm: turning halt polling off (%u vCPUs on %d host CPUs) failed: %m", vm->ncpus,
+			 host_cpus);
+	else
+		log_debug("vm: halt polling off: %u vCPUs on %d host CPUs", vm->ncpus, host_cpus);
+}
+
 static int vm_create_kvm_vm(struct vm *vm, const char *path)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -111,6 +136,7 @@ static int vm_create_kvm_vm(struct vm *vm, const char *path)
 			return -1;
 		}
 	}
+	vm_choose_halt_polling(vm);
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		log_err("%s: KVM_CREATE_IRQCHIP (IOAPIC, PIC, LAPIC) failed: %m", path);
 		return -1;
