@@ -3,7 +3,10 @@
  * i8042 keyboard controller, only as much as Linux needs: status and data ports, the command byte,
  * self tests, and command 0xFE (pulse the CPU reset line) which fires the reset event. There is
  * no keyboard or mouse behind it: port tests pass; the only scancodes are those the VMM injects
- * (i8042_send_keys: Ctrl-Alt-Del), queued and delivered one per read with IRQ 1.
+ * (i8042_send_keys: Ctrl-Alt-Del), queued and delivered one per read.
+ * Interrupts as on a PC (and QEMU): IRQ 1 is high while the output buffer holds a keyboard-side byte
+ * and the command byte enables keyboard interrupts (bit 0), IRQ 12 likewise for an aux-port byte
+ * (bit 1). Linux's aux probe loops a byte back through 0xD3 and waits up to 250 ms for IRQ 12.
  */
 #include <pthread.h>
 #include <string.h>
@@ -39,7 +42,9 @@
 
 #define STS_AUXDATA   0x20  /* output buffer holds a byte from the aux port */
 #define CTR_KBD_INT   0x01  /* command byte: keyboard interrupt enabled */
+#define CTR_AUX_INT   0x02  /* command byte: aux interrupt enabled */
 #define KBD_IRQ       1
+#define AUX_IRQ       12
 #define KBD_QUEUE     16
 
 struct i8042 {
@@ -54,9 +59,27 @@ struct i8042 {
 	uint8_t kq[KBD_QUEUE];   /* injected scancodes not yet in the output buffer */
 	unsigned kq_head, kq_len;
 	bool ctr_written;   /* a driver wrote the command byte */
+	int kbd_level, aux_level;   /* IRQ 1 / IRQ 12 as last driven */
 };
 
-/* Move the next injected scancode into an empty output buffer and raise IRQ 1 (lock held). */
+/* Drive IRQ 1 and IRQ 12 from the output buffer and the command byte (lock held). */
+static void kbc_update_irqs(struct i8042 *kbc)
+{
+	bool full = kbc->status & STS_OBF, aux = kbc->status & STS_AUXDATA;
+	int kbd = full && !aux && (kbc->ctr & CTR_KBD_INT);
+	int mouse = full && aux && (kbc->ctr & CTR_AUX_INT);
+
+	if (kbd != kbc->kbd_level) {
+		kbc->kbd_level = kbd;
+		machine_set_irq_line(kbc->m, KBD_IRQ, kbd);
+	}
+	if (mouse != kbc->aux_level) {
+		kbc->aux_level = mouse;
+		machine_set_irq_line(kbc->m, AUX_IRQ, mouse);
+	}
+}
+
+/* Move the next injected scancode into an empty output buffer (lock held; IRQ 1 follows). */
 static void kbd_refill(struct i8042 *kbc)
 {
 	if ((kbc->status & STS_OBF) || !kbc->kq_len)
@@ -65,10 +88,6 @@ static void kbd_refill(struct i8042 *kbc)
 	kbc->kq_head = (kbc->kq_head + 1) % KBD_QUEUE;
 	kbc->kq_len--;
 	kbc->status = (uint8_t)((kbc->status & ~STS_AUXDATA) | STS_OBF);
-	if (kbc->ctr & CTR_KBD_INT) {
-		machine_set_irq_line(kbc->m, KBD_IRQ, 1);
-		machine_set_irq_line(kbc->m, KBD_IRQ, 0);
-	}
 }
 
 static void kbc_reply(struct i8042 *kbc, uint8_t v)
@@ -164,6 +183,7 @@ static void i8042_access(void *opaque, uint64_t addr, uint8_t *data, uint32_t le
 	} else if (addr == I8042_DATA) {
 		reset = kbc_data(kbc, data[0]);
 	}
+	kbc_update_irqs(kbc);
 	pthread_mutex_unlock(&kbc->lock);
 	if (reset) {
 		log_info("i8042: guest reset the CPU");
@@ -218,6 +238,7 @@ int i8042_send_keys(struct i8042 *kbc, const uint8_t *codes, unsigned n)
 		for (unsigned i = 0; i < n; i++)
 			kbc->kq[(kbc->kq_head + kbc->kq_len++) % KBD_QUEUE] = codes[i];
 		kbd_refill(kbc);
+		kbc_update_irqs(kbc);
 	}
 	pthread_mutex_unlock(&kbc->lock);
 	return ret;

@@ -192,11 +192,26 @@ static void test_i8042(void **state)
 	out(0x64, 1, 0xAA);
 	assert_int_equal(in(0x60, 1), 0x55);
 	assert_int_equal(in(0x64, 1) & 0x01, 0);
+	/* CTR 0x45: keyboard interrupt on, aux interrupt off */
+	out(0x64, 1, 0xD2);
+	out(0x60, 1, 0x3C);
+	assert_int_equal(fm.irq_level[1], 1);           /* keyboard byte waiting: IRQ 1 high */
+	assert_int_equal(in(0x60, 1), 0x3C);
+	assert_int_equal(fm.irq_level[1], 0);           /* read: low again */
+	out(0x64, 1, 0xD3);
+	out(0x60, 1, 0x5A);
+	assert_int_equal(fm.irq_level[12], 0);          /* aux interrupt disabled */
+	assert_int_equal(in(0x60, 1), 0x5A);
+	out(0x64, 1, 0x60);
+	out(0x60, 1, 0x47);                             /* aux interrupt on: Linux's aux probe */
 	out(0x64, 1, 0xD3);
 	out(0x60, 1, 0x5A);
 	assert_int_equal(in(0x64, 1) & 0x21, 0x21);    /* OBF from the aux port */
+	assert_int_equal(fm.irq_level[12], 1);
+	assert_int_equal(fm.irq_level[1], 0);
 	assert_int_equal(in(0x60, 1), 0x5A);
 	assert_int_equal(in(0x64, 1) & 0x21, 0);
+	assert_int_equal(fm.irq_level[12], 0);
 	out(0x64, 1, 0xD1);
 	out(0x60, 1, 0x03);                             /* reset line high: nothing */
 	assert_int_equal(resets, 0);
