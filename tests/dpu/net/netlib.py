@@ -49,10 +49,15 @@ class Procs:
 
 
 class Dpu:
-    def __init__(self, exe, procs, workdir, switch_cfg, core=1):
+    def __init__(self, exe, procs, workdir, switch_cfg, core=1, volumes=None):
+        """switch_cfg None: no switch; volumes: block volume objects for the config file."""
         self.dir = workdir
         self.ctl_path = os.path.join(workdir, "ctl.sock")
-        cfg = {"cores": [core if os.cpu_count() > core else -1], "switch": switch_cfg}
+        cfg = {"cores": [core if os.cpu_count() > core else -1]}
+        if switch_cfg is not None:
+            cfg["switch"] = switch_cfg
+        if volumes:
+            cfg["volumes"] = volumes
         cfg_path = os.path.join(workdir, "dpu.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
@@ -66,9 +71,12 @@ class Dpu:
                 self.fail("kite-dpu did not come up")
             time.sleep(0.05)
         # the control socket listens before the config is applied: the first answer comes after it
-        names = [p["name"] for p in switch_cfg.get("ports", [])]
-        if sorted(self.ports()) != sorted(names):
+        names = [p["name"] for p in (switch_cfg or {}).get("ports", [])]
+        if switch_cfg is not None and sorted(self.ports()) != sorted(names):
             self.fail(f"kite-dpu has ports {sorted(self.ports())}, expected {sorted(names)}")
+        vols = sorted(v["name"] for v in volumes or ())
+        if vols and sorted(self.ok("list_volumes")["volumes"]) != vols:
+            self.fail(f"kite-dpu has volumes {self.ok('list_volumes')['volumes']}, expected {vols}")
 
     def fail(self, why):
         print(f"FAIL: {why}")
