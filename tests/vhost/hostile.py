@@ -10,7 +10,8 @@ vhost-user-blk0 and none about vhost-user-blk1; kite-dpu's image holds the patte
 changed, and kite-dpu counted the writes.
 Cases misbehaving while kite starts (GET_FEATURES, GET_CONFIG are read then): kite must refuse to
 start with status 1 and one error line naming the device, instead of running with a device it
-cannot describe to the guest.
+cannot describe to the guest. ("hangup" is not a case here: a lost backend is one kite waits for
+and reconnects to.)
 
 usage: hostile.py --kite KITE --dpu KITE_DPU --backend HOSTILE_BACKEND --kernel GUEST CASE
 Exit 0 pass, 1 fail, 77 skip (no KVM)."""

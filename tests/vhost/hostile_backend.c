@@ -9,22 +9,24 @@
  * space, vring state, inflight region) but never serves a request on a ring. Exactly once, at the
  * point its case names, it misbehaves:
  *
- *   wrong-code   the first reply after SET_MEM_TABLE carries another request's code
- *   short-reply  the first reply after SET_MEM_TABLE is 4 bytes shorter than its request needs
- *   long-reply   the first reply after SET_MEM_TABLE is 32 bytes longer than its request needs
- *   huge-reply   the first reply after SET_MEM_TABLE claims a 1 MiB payload (4 KiB of it follow)
+ *   wrong-code   the first reply after SET_VRING_NUM carries another request's code
+ *   short-reply  the first reply after SET_VRING_NUM is 4 bytes shorter than its request needs
+ *   long-reply   the first reply after SET_VRING_NUM is 32 bytes longer than its request needs
+ *   huge-reply   the first reply after SET_VRING_NUM claims a 1 MiB payload (4 KiB of it follow)
  *   big-config   the first GET_CONFIG reply returns 64 bytes more config space than asked
  *   huge-config  the first GET_CONFIG reply claims 64 KiB of config space in a 268-byte payload
- *   extra-fds    the first reply after SET_MEM_TABLE carries three fds nobody asked for
+ *   extra-fds    the first reply after SET_VRING_NUM carries three fds nobody asked for
  *   missing-fd   the first GET_INFLIGHT_FD reply carries no fd
- *   ack-fail     the first REPLY_ACK after SET_MEM_TABLE reports failure (status 1)
+ *   ack-fail     the first REPLY_ACK after SET_VRING_NUM reports failure (status 1)
  *   features     GET_FEATURES offers every bit 0..63 except VIRTIO_F_VERSION_1 (no modern device)
- *   stall        the first reply after SET_MEM_TABLE is never sent (requests are still read)
- *   stall-mid    the first reply after SET_MEM_TABLE stops after its header and 2 payload bytes
- *   hangup       the connection is closed instead of the first reply after SET_MEM_TABLE
+ *   stall        the first reply after SET_VRING_NUM is never sent (requests are still read)
+ *   stall-mid    the first reply after SET_VRING_NUM stops after its header and 2 payload bytes
+ *   hangup       the connection is closed instead of the first reply after SET_VRING_NUM
  *
- * "The first reply after SET_MEM_TABLE" is the reply to SET_MEM_TABLE itself when the frontend asks
- * for one (REPLY_ACK), else to the next request that needs a reply.
+ * "The first reply after SET_VRING_NUM" is the reply to the first SET_VRING_NUM itself when the
+ * frontend asks for one (REPLY_ACK), else to the next request that needs a reply. A VMM sets up the
+ * rings when the guest's driver starts the device, so these cases misbehave while the VM runs;
+ * GET_FEATURES and GET_CONFIG come earlier, when the VMM starts.
  *
  * stderr: one line per connection, one line per request received (name, size, fds), and the line
  * "hostile-backend: CASE done at REQUEST" when the misbehaviour happened; the test asserts on it, so
@@ -65,7 +67,7 @@ static const char *const case_names[C_COUNT] = {
 static struct {
 	enum hcase kase;
 	bool armed;            /* the misbehaviour is still to come */
-	bool after_mem_table;  /* SET_MEM_TABLE was received on this connection */
+	bool rings_started;  /* SET_VRING_NUM was received on this connection */
 	bool stalled;          /* the connection is in a stall: read, never answer */
 	uint64_t sectors;
 	uint32_t vring_base[MAX_QUEUES];
@@ -269,9 +271,9 @@ static bool triggers(const struct vhost_user_msg *req, bool reply_due)
 	case C_FEATURES:
 		return false;      /* handled in offered_features() */
 	case C_ACK_FAIL:
-		return st.after_mem_table && !vu_request_has_reply(req->hdr.request);
+		return st.rings_started && !vu_request_has_reply(req->hdr.request);
 	default:
-		return st.after_mem_table;
+		return st.rings_started;
 	}
 }
 
@@ -281,7 +283,7 @@ static void serve(int sock)
 	struct vhost_user_msg req, rep;
 	char err[200];
 
-	st.after_mem_table = false;
+	st.rings_started = false;
 	st.stalled = false;
 	for (;;) {
 		int r = vu_msg_recv(sock, &req, false, err, sizeof(err));
@@ -296,8 +298,8 @@ static void serve(int sock)
 		}
 		log_line("request %s size %u fds %u%s", vu_request_name(req.hdr.request), req.hdr.size, req.nfds,
 			 req.hdr.flags & VHOST_USER_NEED_REPLY_MASK ? " need-reply" : "");
-		if (req.hdr.request == VHOST_USER_SET_MEM_TABLE)
-			st.after_mem_table = true;
+		if (req.hdr.request == VHOST_USER_SET_VRING_NUM)
+			st.rings_started = true;
 		if (req.hdr.request == VHOST_USER_SET_VRING_BASE && req.p.state.index < MAX_QUEUES)
 			st.vring_base[req.p.state.index] = req.p.state.num;
 		if (req.hdr.request == VHOST_USER_GET_FEATURES && st.kase == C_FEATURES && st.armed) {
