@@ -4,6 +4,7 @@
 #include "virtio/vdrv.h"   /* virtio drivers and tests (guest/virtio/) */
 void test_blkbench(void);  /* virtio/bench_virtio.c */
 void test_netbench(void);
+void test_netsink(void);
 
 static const struct guest_test tests[] = {
 	{ "hello", test_hello, "print a banner and exit 0" },
@@ -30,6 +31,7 @@ static const struct guest_test tests[] = {
 	/* guest/virtio/bench_virtio.c (bench/virtio/) */
 	{ "blkbench", test_blkbench, "virtio-blk benchmark: kite.bench=MODE kite.ops=N kite.qd=Q, polled" },
 	{ "netbench", test_netbench, "virtio-net benchmark: kite.ops=N frames to the TAP, polled" },
+	{ "netsink", test_netsink, "virtio-net benchmark: count received frames (kite.ops=N), polled" },
 };
 
 void kmain(uint64_t bp, unsigned entry_bits);

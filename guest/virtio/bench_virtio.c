@@ -11,8 +11,11 @@
  *            8-byte word of block b holding b * 0x9e3779b97f4a7c15 ^ S; prints "blkbench: K acked"
  *            after every kite.progress completions (default 250) -- the host checks the image and
  *            may restart a vhost-user backend meanwhile (tests/vhost).
- *  netbench  kite.ops=N kite.qd=Q: N minimal broadcast frames (60 bytes, ethertype 0x88b5) on
- *            virtio-net's transmit queue with up to Q in flight.
+ *  netbench  kite.ops=N kite.qd=Q kite.frame=S: N broadcast frames of S bytes (60..1514, default
+ *            60, ethertype 0x88b5) on virtio-net's transmit queue with up to Q in flight.
+ *  netsink   kite.ops=N: every receive buffer posted (2 KiB each), frames counted until N arrived or
+ *            none came for kite.idle_tsc TSC cycles (default 1e10) after the first; T runs from the
+ *            first frame to the last batch (the receiving side of a VM-to-VM benchmark).
  *
  * Each prints "BENCH ops=N bytes=B tsc=T kicks=K" (T: TSC cycles from the first submission to the
  * last completion; the host converts with its TSC frequency).
@@ -21,6 +24,7 @@
 
 void test_blkbench(void);
 void test_netbench(void);
+void test_netsink(void);
 
 #define BQ_MAX 256                  /* queue entries we use at most */
 #define BLK_QD_MAX 32
@@ -28,7 +32,9 @@ void test_netbench(void);
 #define BLK_SEG_MAX 2
 #define NET_QD_MAX 128
 #define NET_HDR 12
-#define NET_FRAME 60
+#define NET_FRAME_MIN 60
+#define NET_FRAME_MAX 1514
+#define SINK_BUF 2048
 
 #define F_BLK_RO 5
 #define F_BLK_FLUSH 9    /* negotiated as Linux does: without it a device may run writethrough */
@@ -289,11 +295,12 @@ void test_blkbench(void)
 
 /* ---- virtio-net ---- */
 
-static uint8_t net_tx[NET_QD_MAX][NET_HDR + NET_FRAME] __attribute__((aligned(64)));
+static uint8_t net_tx[NET_QD_MAX][NET_HDR + NET_FRAME_MAX] __attribute__((aligned(64)));
 
 void test_netbench(void)
 {
 	uint64_t ops = cmdline_u64("kite.ops", 100000), qd = cmdline_u64("kite.qd", 64);
+	uint64_t frame = cmdline_u64("kite.frame", NET_FRAME_MIN);
 	uint64_t issued = 0, done = 0, t0, t1;
 	uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
 	struct vdev d;
@@ -303,6 +310,8 @@ void test_netbench(void)
 	if (!ops || !qd || qd > NET_QD_MAX)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ops=%lu kite.qd=%lu: need ops >= 1 and qd 1..%d", ops, qd,
 			   NET_QD_MAX);
+	if (frame < NET_FRAME_MIN || frame > NET_FRAME_MAX)
+		guest_fail(GUEST_EXIT_USAGE, "kite.frame=%lu: %d..%d", frame, NET_FRAME_MIN, NET_FRAME_MAX);
 	if (!vdev_find(&d, 1, 0))
 		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
 	r = vdev_begin(&d, 1ULL << F_NET_MAC);
@@ -318,7 +327,7 @@ void test_netbench(void)
 	r = vdev_go(&d);
 	if (r)
 		guest_fail(r, "virtio-net did not start");
-	guest_printf("netbench: %lu frames of %u bytes, %lu in flight, queue size %u\n", ops, NET_FRAME, qd, tx.size);
+	guest_printf("netbench: %lu frames of %lu bytes, %lu in flight, queue size %u\n", ops, frame, qd, tx.size);
 	for (unsigned i = 0; i < qd; i++) {
 		uint8_t *f = net_tx[i] + NET_HDR;
 
@@ -328,7 +337,7 @@ void test_netbench(void)
 		f[12] = 0x88;
 		f[13] = 0xb5;
 		memcpy(f + 14, "kite-netbench", 13);
-		tx.desc[i] = (struct vring_desc){ (uint64_t)(uintptr_t)net_tx[i], NET_HDR + NET_FRAME, 0, 0 };
+		tx.desc[i] = (struct vring_desc){ (uint64_t)(uintptr_t)net_tx[i], (uint32_t)(NET_HDR + frame), 0, 0 };
 	}
 	t0 = rdtsc();
 	for (unsigned i = 0; i < qd && issued < ops; i++, issued++)
@@ -351,5 +360,56 @@ void test_netbench(void)
 		bq_kick(&tx);
 	}
 	t1 = rdtsc();
-	bench_report(done, done * NET_FRAME, t1 - t0, tx.kicks);
+	bench_report(done, done * frame, t1 - t0, tx.kicks);
+}
+
+static uint8_t sink_buf[BQ_MAX][SINK_BUF] __attribute__((aligned(64)));
+
+void test_netsink(void)
+{
+	uint64_t ops = cmdline_u64("kite.ops", 100000), idle = cmdline_u64("kite.idle_tsc", 10000000000ULL);
+	uint64_t got = 0, bytes = 0, t0 = 0, t1 = 0;
+	struct vdev d;
+	struct bq rx, tx;
+	int r;
+
+	if (!ops)
+		guest_fail(GUEST_EXIT_USAGE, "kite.ops=0");
+	if (!vdev_find(&d, 1, 0))
+		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
+	r = vdev_begin(&d, 0);
+	if (r)
+		guest_fail(r, "virtio-net negotiation failed");
+	bq_setup(&rx, &d, 0, 0);
+	bq_setup(&tx, &d, 1, 1);       /* nothing is sent */
+	r = vdev_go(&d);
+	if (r)
+		guest_fail(r, "virtio-net did not start");
+	for (uint16_t i = 0; i < rx.size; i++) {
+		rx.desc[i] = (struct vring_desc){ (uint64_t)(uintptr_t)sink_buf[i], SINK_BUF, VRING_DESC_F_WRITE, 0 };
+		bq_add(&rx, i);
+	}
+	bq_kick(&rx);
+	guest_printf("netsink: ready, %u receive buffers of %u bytes\n", rx.size, SINK_BUF);
+	while (got < ops) {
+		uint32_t id, len;
+
+		if (!bq_next(&rx, &id, &len, got ? idle : TIMEOUT_TSC)) {
+			if (!got)
+				guest_fail(GUEST_EXIT_TIMEOUT, "no frame arrived");
+			break;
+		}
+		if (!got)
+			t0 = rdtsc();
+		do {
+			if (id >= rx.size || len < NET_HDR || len > SINK_BUF)
+				guest_fail(GUEST_EXIT_CHECK, "used id %u length %u", id, len);
+			got++;
+			bytes += len - NET_HDR;
+			bq_add(&rx, (uint16_t)id);
+		} while (got < ops && *rx.used_idx != rx.used_seen && bq_next(&rx, &id, &len, TIMEOUT_TSC));
+		t1 = rdtsc();
+		bq_kick(&rx);
+	}
+	bench_report(got, bytes, t1 - t0, rx.kicks);
 }
