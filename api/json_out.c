@@ -152,7 +152,9 @@ char *api_json_vm_config(const struct vmm_control *ctl)
 		vmm_ctl_get_net(ctl, i, &n);
 		x = cJSON_CreateObject();
 		cJSON_AddStringToObject(x, "iface_id", n.iface_id);
-		cJSON_AddStringToObject(x, "host_dev_name", n.host_dev_name);
+		add_str_or_null(x, "host_dev_name", n.host_dev_name);
+		if (n.socket)
+			cJSON_AddStringToObject(x, "socket", n.socket);   /* kite extension */
 		add_str_or_null(x, "guest_mac", n.guest_mac);
 		if (n.mtu)
 			cJSON_AddNumberToObject(x, "mtu", n.mtu);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PUT/PATCH /drives/{id} and /network-interfaces/{id}. kite extension on both: "transport":
- * "mmio" (Firecracker's, kite's default here) or "pci".
+ * PUT/PATCH /drives/{id} and /network-interfaces/{id}. kite extensions: "transport" on both: "mmio"
+ * (Firecracker's, kite's default here) or "pci"; "socket" on an interface: vhost-user-net on that
+ * backend socket instead of a TAP (as Firecracker's drives have "socket" for vhost-user-blk).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -81,12 +82,13 @@ int res_parse_net(const char *body, size_t len, const char *id, bool patch, stru
 {
 	static const struct api_field put_f[] = {
 		{ "iface_id", F_STR, true, 0, NULL, NULL },
-		{ "host_dev_name", F_STR, true, 0, NULL, NULL },
+		{ "host_dev_name", F_STR, false, 0, NULL, NULL },   /* required unless socket */
 		{ "guest_mac", F_STR, false, 0, NULL, NULL },
 		{ "mtu", F_UINT, false, 65535, NULL, "u16" },
 		{ "rx_rate_limiter", F_LIMITER, false, 0, NULL, NULL },
 		{ "tx_rate_limiter", F_LIMITER, false, 0, NULL, NULL },
 		{ "transport", F_ENUM, false, 0, transports, NULL },   /* kite extension */
+		{ "socket", F_STR, false, 0, NULL, NULL },             /* kite extension: vhost-user-net */
 	};
 	static const struct api_field patch_f[] = {
 		{ "iface_id", F_STR, true, 0, NULL, NULL },
@@ -96,7 +98,7 @@ int res_parse_net(const char *body, size_t len, const char *id, bool patch, stru
 	struct vmm_net *n = &cmd->u.net;
 
 	cmd->json = patch ? api_body_object(body, len, "NetworkInterfaceUpdateConfig", patch_f, 3, err, errlen)
-			  : api_body_object(body, len, "NetworkInterfaceConfig", put_f, 7, err, errlen);
+			  : api_body_object(body, len, "NetworkInterfaceConfig", put_f, 8, err, errlen);
 	if (!cmd->json)
 		return -1;
 	cmd->op = patch ? API_PATCH_NET : API_PUT_NET;
@@ -108,6 +110,17 @@ int res_parse_net(const char *body, size_t len, const char *id, bool patch, stru
 		return -1;
 	}
 	n->host_dev_name = api_str(cmd->json, "host_dev_name");
+	n->socket = api_str(cmd->json, "socket");
+	if (!patch && !n->socket == !n->host_dev_name) {
+		snprintf(err, errlen, "An error occurred when deserializing the json body of a request: %s",
+			 n->socket ? "a vhost-user interface (socket) takes no host_dev_name." : "missing field `host_dev_name`.");
+		return -1;
+	}
+	if (!patch && n->socket && (api_has(cmd->json, "rx_rate_limiter") || api_has(cmd->json, "tx_rate_limiter"))) {
+		snprintf(err, errlen, "An error occurred when deserializing the json body of a request: a vhost-user "
+			 "interface (socket) takes no rate limiters (its backend owns the data path).");
+		return -1;
+	}
 	n->guest_mac = api_str(cmd->json, "guest_mac");
 	n->mtu = (unsigned)api_uint(cmd->json, "mtu", 0);
 	if (api_has(cmd->json, "mtu") && n->mtu < 68) {

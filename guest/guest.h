@@ -183,6 +183,7 @@ void test_bootparams(void);
 void test_smp(void);
 void test_timer(void);
 void test_reset(void);
+void test_cad(void);
 void test_triplefault(void);
 void test_poweroff(void);
 void test_native(void);

@@ -14,6 +14,7 @@ static const struct guest_test tests[] = {
 	{ "pit", test_pit, "count PIT interrupts through the IOAPIC (MADT routing)" },
 	{ "serial_irq", test_serial_irq, "send a line with UART THR-empty interrupts (IRQ 4)" },
 	{ "reset", test_reset, "i8042 reset (0xFE on port 0x64)" },
+	{ "cad", test_cad, "keyboard driver: Ctrl-Alt-Del (set 2) pulses the i8042 reset" },
 	{ "triplefault", test_triplefault, "exception with no IDT" },
 	{ "poweroff", test_poweroff, "ACPI S5 through PM1a_CNT from the FADT" },
 	{ "native", test_native, "1e8-iteration loop, natively on kvm-pvm" },

@@ -24,6 +24,36 @@ void test_reset(void)
 	wait_for_end("i8042 reset");
 }
 
+/* A keyboard driver that acts on Ctrl-Alt-Del as Linux does (ends the VM): it enables the keyboard
+ * interrupt in the controller's command byte (what kite's SIGTERM grace looks for), then polls the
+ * data port for the set-2 sequence 14 11 E0 71 and pulses the reset line. */
+void test_cad(void)
+{
+	static const uint8_t seq[] = { 0x14, 0x11, 0xe0, 0x71 };
+	unsigned got = 0;
+
+	for (unsigned i = 0; i < 100000 && (inb(0x64) & 0x02); i++)
+		cpu_relax();
+	outb(0x64, 0x60);                 /* write the command byte: */
+	for (unsigned i = 0; i < 100000 && (inb(0x64) & 0x02); i++)
+		cpu_relax();
+	outb(0x60, 0x01);                 /* keyboard interrupt on (interrupts stay masked here: polled) */
+	guest_printf("cad: keyboard driver listening for Ctrl-Alt-Del\n");
+	while (got < sizeof(seq)) {
+		uint8_t b;
+
+		if (!(inb(0x64) & 0x01)) {
+			cpu_relax();
+			continue;
+		}
+		b = inb(0x60);
+		got = b == seq[got] ? got + 1 : b == seq[0];
+	}
+	guest_printf("cad: Ctrl-Alt-Del received, resetting\n");
+	outb(0x64, 0xfe);
+	wait_for_end("i8042 reset after Ctrl-Alt-Del");
+}
+
 void test_triplefault(void)
 {
 	guest_printf("triplefault: dropping the IDT and raising #UD\n");

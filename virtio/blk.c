@@ -47,6 +47,7 @@ struct blk_dev {
 	struct vq_elem elem;
 	struct blk_request req;    /* elem, parsed */
 	uint64_t reqs, errors;
+	uint64_t read_ops, write_ops, flush_ops, read_bytes, write_bytes, image_swaps;   /* blk_get_counters() */
 	/* iops=, bps=: a refused request waits in the ring for the limiter's timer */
 	struct rate_limiter rl;
 	struct blk_aio *aio;       /* io_uring engine, NULL = synchronous I/O */
@@ -207,6 +208,15 @@ static int blk_request(struct blk_dev *blk, unsigned q, struct virtqueue *vq, st
 		return -1;
 	}
 	blk->reqs++;
+	if (req->op == BLK_REQ_READ) {
+		blk->read_ops++;
+		blk->read_bytes += req->len;
+	} else if (req->op == BLK_REQ_WRITE) {
+		blk->write_ops++;
+		blk->write_bytes += req->len;
+	} else if (req->op == BLK_REQ_FLUSH) {
+		blk->flush_ops++;
+	}
 	if (req->op == BLK_REQ_REFUSED) {
 		/* the guest controls this: one warning per device, then debug lines */
 		kite_log(blk->errors ? KITE_LOG_DEBUG : KITE_LOG_WARN,
@@ -364,20 +374,23 @@ static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&dev->lock);
 }
 
-static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
+/* The retry timer of the limiter, on the machine's loop. 0 or -1 (logged). */
+static int blk_open_limit_timer(struct blk_dev *blk)
 {
-	int fd;
+	int fd = rate_limiter_timer_open(&blk->rl);
 
-	rate_limiter_init(&blk->rl, o->iops, 0, o->bps, 0, rl_now_ns());
-	if (!rate_limiter_active(&blk->rl))
-		return 0;
-	fd = rate_limiter_timer_open(&blk->rl);
 	if (fd < 0 || evloop_add(blk->vdev.machine->loop, fd, EPOLLIN, on_throttle_timer, blk) < 0) {
 		log_err("%s: rate limit timer: %s", blk->vdev.name, strerror(errno));
 		rate_limiter_timer_close(&blk->rl);
 		return -1;
 	}
 	return 0;
+}
+
+static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
+{
+	rate_limiter_init(&blk->rl, o->iops, 0, o->bps, 0, rl_now_ns());
+	return rate_limiter_active(&blk->rl) ? blk_open_limit_timer(blk) : 0;
 }
 
 static void blk_reset(struct virtio_dev *dev)
@@ -404,6 +417,25 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 };
 
+/* Open an image as the device uses it; its size in bytes (whole sectors) in *size. fd or -1 (logged). */
+static int image_open(const char *name, const char *path, bool readonly, bool direct, uint64_t *size)
+{
+	int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	struct stat st;
+
+	if (fd < 0) {
+		log_err("%s: cannot open image %s%s: %m", name, path, direct ? " with O_DIRECT (cache=none)" : "");
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_err("%s: image %s is not a regular file", name, path);
+		close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size & ~(uint64_t)(VIRTIO_BLK_SECTOR - 1);
+	return fd;
+}
+
 static void blk_fill_config(struct blk_dev *blk)
 {
 	struct blk_req_limits lim = blk_limits(blk);
@@ -416,8 +448,6 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	struct blk_dev *blk = calloc(1, sizeof(*blk));
 	uint64_t features;
 	char name[32];
-	struct stat st;
-	int flags;
 
 	if (!blk) {
 		log_err("virtio-blk%u: out of memory", index);
@@ -429,17 +459,9 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	blk->path = strdup(o->path);
 	blk->readonly = o->readonly;
 	blk->direct = o->cache == BLK_CACHE_NONE;
-	flags = (o->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blk->direct ? O_DIRECT : 0);
-	blk->fd = blk->path ? open(blk->path, flags) : -1;
-	if (blk->fd < 0) {
-		log_err("%s: cannot open image %s%s: %m", name, o->path, blk->direct ? " with O_DIRECT (cache=none)" : "");
+	blk->fd = blk->path ? image_open(name, blk->path, blk->readonly, blk->direct, &blk->size) : -1;
+	if (blk->fd < 0)
 		goto fail;
-	}
-	if (fstat(blk->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_err("%s: image %s is not a regular file", name, o->path);
-		goto fail;
-	}
-	blk->size = (uint64_t)st.st_size & ~(uint64_t)(VIRTIO_BLK_SECTOR - 1);
 	if (blk->direct && posix_memalign(&blk->bounce, 4096, BLK_BOUNCE_SIZE) != 0) {
 		log_err("%s: out of memory for the O_DIRECT bounce buffer", name);
 		goto fail;
@@ -471,6 +493,88 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 fail:
 	blk_free(blk);
 	return NULL;
+}
+
+/* dev's model when it is one of this file's devices (vhost-user-blk shares the device id). */
+static struct blk_dev *blk_of(struct virtio_dev *dev)
+{
+	return dev && dev->ops == &blk_ops ? dev->priv : NULL;
+}
+
+int blk_replace_image(struct virtio_dev *dev, const char *path)
+{
+	struct blk_dev *blk = blk_of(dev);
+	uint64_t size;
+	char *copy;
+	int fd;
+
+	if (!blk) {
+		log_err("%s: not a virtio-blk device on an image", dev ? dev->name : "virtio-blk");
+		return -1;
+	}
+	fd = image_open(dev->name, path, blk->readonly, blk->direct, &size);
+	if (fd < 0)
+		return -1;
+	if (!(copy = strdup(path))) {
+		log_err("%s: out of memory", dev->name);
+		close(fd);
+		return -1;
+	}
+	pthread_mutex_lock(&dev->lock);
+	/* what the old image has in flight completes first; synchronous requests run on this loop */
+	if (blk->aio) {
+		blk_aio_drain(blk->aio);
+		blk_aio_free(blk->aio);
+		blk->aio = blk_aio_new(dev->machine->loop, dev->name, fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
+	}
+	close(blk->fd);
+	blk->fd = fd;
+	free(blk->path);
+	blk->path = copy;
+	blk->size = size;
+	blk->image_swaps++;
+	blk_fill_config(blk);
+	if (dev->status & VIRTIO_STATUS_DRIVER_OK)
+		virtio_dev_config_changed(dev);    /* the driver rereads the capacity */
+	pthread_mutex_unlock(&dev->lock);
+	log_info("%s: image is now %s, %llu sectors", dev->name, path, (unsigned long long)(size / VIRTIO_BLK_SECTOR));
+	return 0;
+}
+
+int blk_set_limits(struct virtio_dev *dev, uint64_t iops, uint64_t bps)
+{
+	struct blk_dev *blk = blk_of(dev);
+	int ret = 0;
+
+	if (!blk) {
+		log_err("%s: not a virtio-blk device on an image", dev ? dev->name : "virtio-blk");
+		return -1;
+	}
+	pthread_mutex_lock(&dev->lock);
+	rate_limiter_set(&blk->rl, iops, 0, bps, 0, rl_now_ns());
+	if (rate_limiter_active(&blk->rl) && blk->rl.timer_fd < 0)
+		ret = blk_open_limit_timer(blk);
+	pthread_mutex_unlock(&dev->lock);
+	if (ret == 0)
+		log_info("%s: rate limit now %llu requests/s, %llu bytes/s (0 = unlimited)", dev->name,
+			 (unsigned long long)iops, (unsigned long long)bps);
+	return ret;
+}
+
+bool blk_get_counters(struct virtio_dev *dev, struct blk_counters *out)
+{
+	struct blk_dev *blk = blk_of(dev);
+
+	if (!blk)
+		return false;
+	pthread_mutex_lock(&dev->lock);
+	*out = (struct blk_counters){
+		.requests = blk->reqs, .read_ops = blk->read_ops, .write_ops = blk->write_ops,
+		.flush_ops = blk->flush_ops, .read_bytes = blk->read_bytes, .write_bytes = blk->write_bytes,
+		.errors = blk->errors, .throttled = blk->rl.refused, .image_swaps = blk->image_swaps,
+	};
+	pthread_mutex_unlock(&dev->lock);
+	return true;
 }
 
 static void blk_destroy(struct virtio_dev *dev)

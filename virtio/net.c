@@ -42,6 +42,7 @@ struct net_dev {
 	struct vq_elem elem;
 	struct vq_elem *rx_elems;   /* chains one merged frame is spread over */
 	uint64_t tx_frames, rx_frames, rx_waits, tx_errors;
+	uint64_t tx_bytes, rx_bytes;         /* frames without the virtio-net header */
 	/* header checks and rate limits */
 	unsigned mtu;
 	uint64_t tx_oversized, tx_bad_hdr, rx_dropped;
@@ -118,6 +119,7 @@ static void net_tx(struct net_dev *net, struct virtqueue *vq)
 			net->tx_errors++;
 		} else {
 			net->tx_frames++;
+			net->tx_bytes += net->elem.out_len - VIRTIO_NET_HDR_LEN;
 		}
 		vq_push(vq, &net->elem, 0);
 		served++;
@@ -177,6 +179,7 @@ static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
 	}
 	vq_flush(vq);
 	net->rx_frames++;
+	net->rx_bytes += net->frame_len - VIRTIO_NET_HDR_LEN;
 	net->frame_len = 0;
 	virtio_dev_queue_done(&net->vdev, NET_RXQ);
 	return true;
@@ -291,6 +294,25 @@ static void on_rx_limit_timer(void *opaque, int fd, uint32_t events)
 	(void)fd;
 	(void)events;
 	limit_timer(net, &net->rx_rl);
+}
+
+/* Both directions' retry timers on the machine's loop (once). 0 or -1 (logged). */
+static int limit_timers_open(struct net_dev *net)
+{
+	struct evloop *loop = net->vdev.machine->loop;
+
+	if (net->tx_rl.timer_fd >= 0)
+		return 0;
+	if (rate_limiter_timer_open(&net->tx_rl) < 0 ||
+	    evloop_add(loop, net->tx_rl.timer_fd, EPOLLIN, on_tx_limit_timer, net) < 0 ||
+	    rate_limiter_timer_open(&net->rx_rl) < 0 ||
+	    evloop_add(loop, net->rx_rl.timer_fd, EPOLLIN, on_rx_limit_timer, net) < 0) {
+		log_err("%s: rate-limit timers for TAP %s: %s", net->vdev.name, net->tap, strerror(errno));
+		limit_timer_close(net, &net->tx_rl);
+		limit_timer_close(net, &net->rx_rl);
+		return -1;
+	}
+	return 0;
 }
 
 static void net_set_offloads(struct net_dev *net)
@@ -434,13 +456,8 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 
 		rate_limiter_set(&net->tx_rl, o->pps, fburst, o->bps, bburst, now);
 		rate_limiter_set(&net->rx_rl, o->pps, fburst, o->bps, bburst, now);
-		if (rate_limiter_timer_open(&net->tx_rl) < 0 ||
-		    evloop_add(m->loop, net->tx_rl.timer_fd, EPOLLIN, on_tx_limit_timer, net) < 0 ||
-		    rate_limiter_timer_open(&net->rx_rl) < 0 ||
-		    evloop_add(m->loop, net->rx_rl.timer_fd, EPOLLIN, on_rx_limit_timer, net) < 0) {
-			log_err("%s: rate-limit timers for TAP %s: %s", name, net->tap, strerror(errno));
+		if (limit_timers_open(net) < 0)
 			goto fail;
-		}
 	}
 	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s", name, net->tap,
 		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
@@ -449,6 +466,50 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 fail:
 	net_free(net);
 	return NULL;
+}
+
+static struct net_dev *net_of(struct virtio_dev *dev)
+{
+	return dev && dev->ops == &net_ops ? dev->priv : NULL;
+}
+
+int net_set_limits(struct virtio_dev *dev, const struct net_limits *rx, const struct net_limits *tx)
+{
+	struct net_dev *net = net_of(dev);
+	uint64_t now = rl_now_ns();
+	int ret = 0;
+
+	if (!net) {
+		log_err("%s: not a virtio-net device on a TAP", dev ? dev->name : "virtio-net");
+		return -1;
+	}
+	pthread_mutex_lock(&dev->lock);
+	rate_limiter_set(&net->rx_rl, rx->pps, 0, rx->bps, 0, now);
+	rate_limiter_set(&net->tx_rl, tx->pps, 0, tx->bps, 0, now);
+	if (rate_limiter_active(&net->rx_rl) || rate_limiter_active(&net->tx_rl))
+		ret = limit_timers_open(net);
+	pthread_mutex_unlock(&dev->lock);
+	if (ret == 0)
+		log_info("%s: rate limits now rx %llu frames/s %llu bytes/s, tx %llu frames/s %llu bytes/s "
+			 "(0 = unlimited)", dev->name, (unsigned long long)rx->pps, (unsigned long long)rx->bps,
+			 (unsigned long long)tx->pps, (unsigned long long)tx->bps);
+	return ret;
+}
+
+bool net_get_counters(struct virtio_dev *dev, struct net_counters *out)
+{
+	struct net_dev *net = net_of(dev);
+
+	if (!net)
+		return false;
+	pthread_mutex_lock(&dev->lock);
+	*out = (struct net_counters){
+		.rx_frames = net->rx_frames, .rx_bytes = net->rx_bytes, .tx_frames = net->tx_frames,
+		.tx_bytes = net->tx_bytes, .tx_errors = net->tx_errors, .rx_dropped = net->rx_dropped,
+		.rx_throttled = net->rx_rl.refused, .tx_throttled = net->tx_rl.refused,
+	};
+	pthread_mutex_unlock(&dev->lock);
+	return true;
 }
 
 static void net_destroy(struct virtio_dev *dev)

@@ -39,6 +39,7 @@ struct board {
 	struct board_virtio virtio[BOARD_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_dev *balloon;  /* also in virtio[], NULL = none */
+	struct virtio_dev *blk[KITE_MAX_BLK], *net[KITE_MAX_NET];   /* also in virtio[], by option index */
 	char *cmdline;
 };
 
@@ -98,12 +99,16 @@ static int add_virtio_devices(struct board *b, const struct virtio_options *v)
 {
 	struct machine *m = &b->vm->machine;
 
-	for (unsigned i = 0; i < v->nblk; i++)
+	for (unsigned i = 0; i < v->nblk; i++) {
 		if (add_virtio(b, blk_create(m, &v->blk[i], i), v->blk[i].transport) < 0)
 			return -1;
-	for (unsigned i = 0; i < v->nnet; i++)
+		b->blk[i] = b->virtio[b->nvirtio - 1].dev;
+	}
+	for (unsigned i = 0; i < v->nnet; i++) {
 		if (add_virtio(b, net_create(m, &v->net[i], i), v->net[i].transport) < 0)
 			return -1;
+		b->net[i] = b->virtio[b->nvirtio - 1].dev;
+	}
 	for (unsigned i = 0; i < v->nvu_blk; i++)
 		if (add_virtio(b, vhost_user_blk_create(m, &v->vu_blk[i], i), v->vu_blk[i].transport) < 0)
 			return -1;
@@ -192,6 +197,16 @@ int board_create(struct vm *vm)
 struct virtio_dev *board_balloon(struct vm *vm)
 {
 	return vm->board ? vm->board->balloon : NULL;
+}
+
+struct virtio_dev *board_blk(struct vm *vm, unsigned i)
+{
+	return vm->board && i < KITE_MAX_BLK ? vm->board->blk[i] : NULL;
+}
+
+struct virtio_dev *board_net(struct vm *vm, unsigned i)
+{
+	return vm->board && i < KITE_MAX_NET ? vm->board->net[i] : NULL;
 }
 
 struct i8042 *board_kbc(struct vm *vm)

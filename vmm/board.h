@@ -26,6 +26,9 @@ int board_create(struct vm *vm);
 /* The devices the VMM's control reaches at run time (vmm/control*.c); NULL when absent. */
 struct virtio_dev *board_balloon(struct vm *vm);
 struct i8042 *board_kbc(struct vm *vm);
+/* virtio-blk / virtio-net number i (the index in cfg->virtio.blk / .net), NULL when absent. */
+struct virtio_dev *board_blk(struct vm *vm, unsigned i);
+struct virtio_dev *board_net(struct vm *vm, unsigned i);
 /* Destroy them (reverse order), restore the host terminal; safe on a partly created board. */
 void board_destroy(struct vm *vm);
 

@@ -47,7 +47,8 @@ struct vmm_control *vmm_control_new(struct kite_options *opts)
 		return NULL;
 	}
 	ctl->opts = opts;
-	ctl->sig_fd = ctl->tick_fd = ctl->term_fd = -1;
+	ctl->sig_fd = ctl->tick_fd = -1;
+	term_grace_init(&ctl->term);
 	snprintf(ctl->id, sizeof(ctl->id), "anonymous-instance");
 	/* Firecracker's defaults; kite's console and KVM path flags stay as given. */
 	ctl->machine.vcpu_count = 1;
@@ -69,6 +70,7 @@ static void net_clear(struct ctl_net *n)
 {
 	free(n->iface_id);
 	free(n->host_dev_name);
+	free(n->socket);
 	free(n->guest_mac);
 	memset(n, 0, sizeof(*n));
 }
@@ -113,6 +115,22 @@ static int oom(char *err, size_t errlen)
 {
 	snprintf(err, errlen, "Internal VMM error: out of memory");
 	return -1;
+}
+
+/* A Unix socket where a vhost-user backend should listen (connected at InstanceStart). */
+static int check_socket(const char *path, char *why, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		snprintf(why, len, "socket %s: %s (os error %d)", path, strerror(errno), errno);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, len, "%s is not a Unix socket", path);
+		return -1;
+	}
+	return 0;
 }
 
 /* A regular, non-empty, readable file, as the loader will need it. */
@@ -253,18 +271,28 @@ int vmm_ctl_put_drive(struct vmm_control *ctl, const struct vmm_drive *d, char *
 		}
 	}
 	if (d->socket) {
-		snprintf(err, errlen, "Drive config error: vhost-user-blk drives (\"socket\") are not supported by "
-			 "this kite build; use path_on_host");
-		return -1;
-	}
-	if (!d->path_on_host) {
+		if (check_socket(d->socket, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "Drive config error: Unable to create the vhost-user-blk device: %s", why);
+			return -1;
+		}
+	} else if (!d->path_on_host) {
 		snprintf(err, errlen, "Drive config error: path_on_host is required for a virtio-blk drive");
 		return -1;
-	}
-	if (check_file(d->path_on_host, why, sizeof(why)) < 0) {
+	} else if (check_file(d->path_on_host, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "Drive config error: Unable to create the virtio block device: cannot open "
 			 "the backing file %s: %s", d->path_on_host, why);
 		return -1;
+	}
+	if (d->socket && (!old || !old->socket)) {
+		unsigned nsock = 0;
+
+		for (unsigned i = 0; i < ctl->ndrives; i++)
+			nsock += ctl->drives[i].socket != NULL;
+		if (nsock == KITE_MAX_VHOST_USER) {
+			snprintf(err, errlen, "Drive config error: kite supports at most %d vhost-user drives",
+				 KITE_MAX_VHOST_USER);
+			return -1;
+		}
 	}
 	if (!old && ctl->ndrives == KITE_MAX_BLK) {
 		snprintf(err, errlen, "Drive config error: kite supports at most %d drives", KITE_MAX_BLK);
@@ -272,9 +300,11 @@ int vmm_ctl_put_drive(struct vmm_control *ctl, const struct vmm_drive *d, char *
 	}
 	memset(&nd, 0, sizeof(nd));
 	nd.drive_id = strdup(d->drive_id);
-	nd.path_on_host = strdup(d->path_on_host);
+	nd.path_on_host = dup_or_null(d->path_on_host);
+	nd.socket = dup_or_null(d->socket);
 	nd.partuuid = dup_or_null(d->partuuid);
-	if (!nd.drive_id || !nd.path_on_host || (d->partuuid && !nd.partuuid)) {
+	if (!nd.drive_id || (d->path_on_host && !nd.path_on_host) || (d->socket && !nd.socket) ||
+	    (d->partuuid && !nd.partuuid)) {
 		drive_clear(&nd);
 		return oom(err, errlen);
 	}
@@ -343,6 +373,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 int vmm_ctl_put_net(struct vmm_control *ctl, const struct vmm_net *n, char *err, size_t errlen)
 {
 	struct ctl_net nn, *old;
+	char why[256];
 	uint8_t mac[6];
 
 	if (pre_boot_only(ctl, err, errlen) < 0)
@@ -352,7 +383,11 @@ int vmm_ctl_put_net(struct vmm_control *ctl, const struct vmm_net *n, char *err,
 		snprintf(err, errlen, "Network config error: invalid MAC address %s", n->guest_mac);
 		return -1;
 	}
-	if (!n->host_dev_name || !*n->host_dev_name || strlen(n->host_dev_name) >= 16) {
+	if (n->socket && check_socket(n->socket, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "Network config error: Unable to create the vhost-user-net device: %s", why);
+		return -1;
+	}
+	if (!n->socket && (!n->host_dev_name || !*n->host_dev_name || strlen(n->host_dev_name) >= 16)) {
 		snprintf(err, errlen, "Network config error: Open tap device failed: invalid interface name '%s'",
 			 n->host_dev_name ? n->host_dev_name : "");
 		return -1;
@@ -362,7 +397,7 @@ int vmm_ctl_put_net(struct vmm_control *ctl, const struct vmm_net *n, char *err,
 
 		if (o == old)
 			continue;
-		if (!strcmp(o->host_dev_name, n->host_dev_name)) {
+		if (o->host_dev_name && n->host_dev_name && !strcmp(o->host_dev_name, n->host_dev_name)) {
 			snprintf(err, errlen, "Network config error: The host device name is already in use: %s",
 				 n->host_dev_name);
 			return -1;
@@ -378,9 +413,11 @@ int vmm_ctl_put_net(struct vmm_control *ctl, const struct vmm_net *n, char *err,
 	}
 	memset(&nn, 0, sizeof(nn));
 	nn.iface_id = strdup(n->iface_id);
-	nn.host_dev_name = strdup(n->host_dev_name);
+	nn.host_dev_name = dup_or_null(n->host_dev_name);
+	nn.socket = dup_or_null(n->socket);
 	nn.guest_mac = dup_or_null(n->guest_mac);
-	if (!nn.iface_id || !nn.host_dev_name || (n->guest_mac && !nn.guest_mac)) {
+	if (!nn.iface_id || (n->host_dev_name && !nn.host_dev_name) || (n->socket && !nn.socket) ||
+	    (n->guest_mac && !nn.guest_mac)) {
 		net_clear(&nn);
 		return oom(err, errlen);
 	}
@@ -410,7 +447,7 @@ bool vmm_ctl_get_net(const struct vmm_control *ctl, unsigned i, struct vmm_net *
 		return false;
 	n = &ctl->nets[i];
 	*out = (struct vmm_net){
-		.iface_id = n->iface_id, .host_dev_name = n->host_dev_name, .guest_mac = n->guest_mac,
+		.iface_id = n->iface_id, .host_dev_name = n->host_dev_name, .socket = n->socket, .guest_mac = n->guest_mac,
 		.mtu = n->mtu, .rx_rate_limiter = n->rx_rate_limiter, .tx_rate_limiter = n->tx_rate_limiter,
 		.transport = n->transport,
 	};
@@ -476,6 +513,19 @@ void ctl_limiter_rates(const struct vmm_rate_limiter *rl, uint64_t *ops, uint64_
 	*bytes = rl->set ? bucket_rate(&rl->bandwidth) : 0;
 }
 
+void ctl_limiter_merge(struct vmm_rate_limiter *cur, const struct vmm_rate_limiter *upd)
+{
+	if (!upd->set)
+		return;
+	if (!cur->set)
+		memset(cur, 0, sizeof(*cur));
+	cur->set = true;
+	if (upd->bandwidth.set)
+		cur->bandwidth = upd->bandwidth;
+	if (upd->ops.set)
+		cur->ops = upd->ops;
+}
+
 static enum virtio_transport transport_of(enum vmm_transport t)
 {
 	/* Firecracker's devices are virtio-mmio: so are kite's unless the extension asks for PCI. */
@@ -497,10 +547,22 @@ static int build_blk(struct blk_options *o, const struct ctl_drive *d)
 	return 0;
 }
 
+/* A vhost-user device of the API's drive or interface (socket set). */
+static int build_vhost_user(struct vhost_user_options *o, const char *socket, const char *mac, unsigned mtu,
+			    enum vmm_transport t)
+{
+	memset(o, 0, sizeof(*o));
+	if (!(o->socket = strdup(socket)))
+		return -1;
+	if (mac && parse_mac(mac, o->mac) == 0)
+		o->has_mac = true;
+	o->mtu = mtu;
+	o->transport = transport_of(t);
+	return 0;
+}
+
 static int build_net(struct net_options *o, const struct ctl_net *n)
 {
-	uint64_t ops, bytes;
-
 	memset(o, 0, sizeof(*o));
 	o->tap = strdup(n->host_dev_name);
 	if (!o->tap)
@@ -508,13 +570,7 @@ static int build_net(struct net_options *o, const struct ctl_net *n)
 	if (n->guest_mac && parse_mac(n->guest_mac, o->mac) == 0)
 		o->has_mac = 1;
 	o->mtu = n->mtu;
-	/* kite's net limiter is one setting for both directions: the stricter of rx and tx. */
-	ctl_limiter_rates(&n->tx_rate_limiter, &o->pps, &o->bps);
-	ctl_limiter_rates(&n->rx_rate_limiter, &ops, &bytes);
-	if (ops && (!o->pps || ops < o->pps))
-		o->pps = ops;
-	if (bytes && (!o->bps || bytes < o->bps))
-		o->bps = bytes;
+	/* the limiters, one per direction, are applied once the device exists (ctl_apply_net_limits) */
 	o->transport = transport_of(n->transport);
 	return 0;
 }
@@ -567,15 +623,48 @@ int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen)
 	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
 		vm->pin[i] = ctl->machine.npin ? ctl->machine.pin[i % ctl->machine.npin] : -1;
 	virtio_opts_free(&vm->virtio);
-	/* The root device first, so that it is /dev/vda. */
-	if (root >= 0 && build_blk(&vm->virtio.blk[vm->virtio.nblk++], &ctl->drives[root]) < 0)
-		return oom(err, errlen);
-	for (unsigned i = 0; i < ctl->ndrives; i++)
-		if ((int)i != root && build_blk(&vm->virtio.blk[vm->virtio.nblk++], &ctl->drives[i]) < 0)
+	/* The root device first, so that it is /dev/vda (kite creates file-backed drives before
+	 * vhost-user ones: a vhost-user root is /dev/vda only without file-backed drives). */
+	if (root >= 0 && ctl->drives[root].socket && !ctl->drives[root].partuuid) {
+		for (unsigned i = 0; i < ctl->ndrives; i++) {
+			if (!ctl->drives[i].socket) {
+				snprintf(err, errlen, "Start microvm error: a vhost-user root drive (%s) is /dev/vda only "
+					 "without file-backed drives (%s); give it a partuuid", ctl->drives[root].drive_id,
+					 ctl->drives[i].drive_id);
+				return -1;
+			}
+		}
+	}
+	for (unsigned k = 0; k < ctl->ndrives; k++) {
+		unsigned i = root < 0 ? k : k == 0 ? (unsigned)root : k <= (unsigned)root ? k - 1 : k;
+		struct ctl_drive *d = &ctl->drives[i];
+		int r;
+
+		if (d->socket) {
+			d->dev_index = vm->virtio.nvu_blk;
+			r = build_vhost_user(&vm->virtio.vu_blk[vm->virtio.nvu_blk++], d->socket, NULL, 0, d->transport);
+		} else {
+			d->dev_index = vm->virtio.nblk;
+			r = build_blk(&vm->virtio.blk[vm->virtio.nblk++], d);
+		}
+		if (r < 0)
 			return oom(err, errlen);
-	for (unsigned i = 0; i < ctl->nnets; i++)
-		if (build_net(&vm->virtio.net[vm->virtio.nnet++], &ctl->nets[i]) < 0)
+	}
+	for (unsigned i = 0; i < ctl->nnets; i++) {
+		struct ctl_net *n = &ctl->nets[i];
+		int r;
+
+		if (n->socket) {
+			n->dev_index = vm->virtio.nvu_net;
+			r = build_vhost_user(&vm->virtio.vu_net[vm->virtio.nvu_net++], n->socket, n->guest_mac, n->mtu,
+					     n->transport);
+		} else {
+			n->dev_index = vm->virtio.nnet;
+			r = build_net(&vm->virtio.net[vm->virtio.nnet++], n);
+		}
+		if (r < 0)
 			return oom(err, errlen);
+	}
 	vm->virtio.rng = ctl->entropy;
 	if (ctl->has_balloon) {
 		vm->virtio.balloon.enabled = true;

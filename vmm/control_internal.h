@@ -7,6 +7,7 @@
 #include "kite/virtio_options.h"
 #include "kite/vm.h"
 #include "kite/vmm_control.h"
+#include "term_grace.h"
 
 struct evloop;
 
@@ -15,13 +16,15 @@ struct ctl_drive {
 	bool is_root_device, is_read_only, cache_writeback, io_async;
 	struct vmm_rate_limiter rate_limiter;
 	enum vmm_transport transport;
+	unsigned dev_index;          /* set at start: index in vm_config's blk[] (or vu_blk[] with socket) */
 };
 
 struct ctl_net {
-	char *iface_id, *host_dev_name, *guest_mac;
+	char *iface_id, *host_dev_name, *guest_mac, *socket;   /* socket: kite's vhost-user-net extension */
 	unsigned mtu;
 	struct vmm_rate_limiter rx_rate_limiter, tx_rate_limiter;
 	enum vmm_transport transport;
+	unsigned dev_index;          /* set at start: index in vm_config's net[] (or vu_net[] with socket) */
 };
 
 struct vmm_control {
@@ -42,7 +45,8 @@ struct vmm_control {
 	struct vm vm;
 	bool vm_live;                /* vm created (vm_destroy owed) */
 	struct evloop *loop;         /* the owner's loop (vmm_ctl_run) */
-	int sig_fd, tick_fd, term_fd;
+	int sig_fd, tick_fd;
+	struct term_grace term;      /* SIGTERM's grace period */
 	bool stop;                   /* leave vmm_ctl_run */
 	int status;                  /* exit status when stopping before the VM exists */
 	uint64_t starts_failed;
@@ -52,6 +56,9 @@ struct vmm_control {
 int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen);
 /* Firecracker rate limiter -> ops/s and bytes/s (0 = unlimited). */
 void ctl_limiter_rates(const struct vmm_rate_limiter *rl, uint64_t *ops, uint64_t *bytes);
+/* A PATCH's limiter applied to the configured one, as Firecracker does: a bucket the update names
+ * replaces the old one (size or refill_time 0: that bucket off), one it omits stays. */
+void ctl_limiter_merge(struct vmm_rate_limiter *cur, const struct vmm_rate_limiter *upd);
 struct ctl_drive *ctl_find_drive(struct vmm_control *ctl, const char *id);
 struct ctl_net *ctl_find_net(struct vmm_control *ctl, const char *id);
 /* Destroy the VM if there is one (control_run.c). */

@@ -9,11 +9,11 @@
  * so no device work runs (kicks stay pending in their eventfds and are served after resume), and
  * parks every vCPU (vm_pause). A paused VM costs no CPU.
  *
- * SIGTERM while the guest runs: when the guest's i8042 driver listens, kite sends Ctrl-Alt-Del and
- * gives the guest KITE_TERM_GRACE_MS to end the VM (reset or power-off); then, or at a second
- * signal, or at once when nobody listens or the VM is paused, it stops with 128 + signal.
+ * SIGTERM while the guest runs: the graceful stop of vmm/term_grace.h (as without the API); at once
+ * when the VM is paused or not started.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +26,12 @@
 #include "board.h"
 #include "control_internal.h"
 #include "kite/evloop.h"
-#include "kite/legacy_devices.h"
 #include "kite/log.h"
 #include "kite/vcpu.h"
 #include "kite/virtio_balloon.h"
-
-#define KITE_TERM_GRACE_MS 2000
-
-/* Ctrl, Alt, Del (extended): Firecracker's sequence, scancode set 2, presses only. */
-static const uint8_t ctrl_alt_del[] = { 0x14, 0x11, 0xe0, 0x71 };
+#include "kite/virtio_blk_dev.h"
+#include "kite/virtio_net.h"
+#include "term_grace.h"
 
 void ctl_vm_teardown(struct vmm_control *ctl)
 {
@@ -55,6 +52,25 @@ static void on_vm_loop(void *opaque, int fd, uint32_t events)
 	evloop_run_once(ctl->vm.loop, 0);
 }
 
+/* Each TAP interface's rx and tx limiters on its device (vm_config has one setting for both). */
+static int apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < ctl->nnets; i++) {
+		const struct ctl_net *n = &ctl->nets[i];
+		struct net_limits rx, tx;
+
+		if (n->socket || (!n->rx_rate_limiter.set && !n->tx_rate_limiter.set))
+			continue;
+		ctl_limiter_rates(&n->rx_rate_limiter, &rx.pps, &rx.bps);
+		ctl_limiter_rates(&n->tx_rate_limiter, &tx.pps, &tx.bps);
+		if (net_set_limits(board_net(&ctl->vm, n->dev_index), &rx, &tx) < 0) {
+			snprintf(err, errlen, "Start microvm error: %s", kite_log_last_error());
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int vmm_ctl_start(struct vmm_control *ctl, char *err, size_t errlen)
 {
 	if (ctl->state != VMM_NOT_STARTED) {
@@ -73,6 +89,10 @@ int vmm_ctl_start(struct vmm_control *ctl, char *err, size_t errlen)
 		goto fail;
 	}
 	ctl->vm_live = true;
+	if (apply_net_limits(ctl, err, errlen) < 0) {
+		ctl_vm_teardown(ctl);
+		goto fail;
+	}
 	if (evloop_add(ctl->loop, evloop_fd(ctl->vm.loop), EPOLLIN, on_vm_loop, ctl) < 0 || vm_start(&ctl->vm) < 0) {
 		snprintf(err, errlen, "Start microvm error: starting the vCPUs failed");
 		ctl_vm_teardown(ctl);
@@ -122,42 +142,96 @@ int vmm_ctl_resume(struct vmm_control *ctl, char *err, size_t errlen)
 
 int vmm_ctl_ctrl_alt_del(struct vmm_control *ctl, char *err, size_t errlen)
 {
-	struct i8042 *kbc;
-
 	if (post_boot_only(ctl, err, errlen) < 0)
 		return -1;
-	kbc = board_kbc(&ctl->vm);
-	if (!kbc || i8042_send_keys(kbc, ctrl_alt_del, sizeof(ctrl_alt_del)) < 0) {
+	if (term_send_ctrl_alt_del(&ctl->vm, false) < 0) {
 		snprintf(err, errlen, "Internal VMM error: i8042 error: i8042 internal buffer full.");
 		return -1;
 	}
 	return 0;
 }
 
+/* A run-time change the device refused: Firecracker's wording around kite's reason. */
+static int patch_failed(char *err, size_t errlen, const char *what, const char *why)
+{
+	snprintf(err, errlen, "%s %s Please verify the request arguments.", what, why);
+	return -1;
+}
+
+#define DRIVE_PATCH_ERR "Drive config error: Unable to patch the block device:"
+#define NET_PATCH_ERR   "Network config error: Unable to update the net device:"
+
 int vmm_ctl_patch_drive(struct vmm_control *ctl, const struct vmm_drive *d, char *err, size_t errlen)
 {
+	struct vmm_rate_limiter rl;
+	struct ctl_drive *cd;
+	struct virtio_dev *dev;
+	uint64_t iops, bps;
+	char *path = NULL;
+
 	if (post_boot_only(ctl, err, errlen) < 0)
 		return -1;
-	if (!ctl_find_drive(ctl, d->drive_id)) {
+	if (!(cd = ctl_find_drive(ctl, d->drive_id))) {
 		snprintf(err, errlen, "Drive config error: No block device with ID %s.", d->drive_id);
 		return -1;
 	}
-	snprintf(err, errlen, "Drive config error: kite cannot change a drive's path_on_host or rate_limiter "
-		 "at run time yet");
-	return -1;
+	if (cd->socket)
+		return patch_failed(err, errlen, DRIVE_PATCH_ERR, d->path_on_host || d->rate_limiter.set
+			? "a vhost-user-blk drive has no path_on_host or rate_limiter in kite (its backend owns them)."
+			: "kite reads a vhost-user-blk backend's configuration when it connects, not on request.");
+	if (!d->path_on_host && !d->rate_limiter.set)
+		return patch_failed(err, errlen, DRIVE_PATCH_ERR, "nothing to change (neither path_on_host nor rate_limiter).");
+	dev = board_blk(&ctl->vm, cd->dev_index);
+	if (d->path_on_host && !(path = strdup(d->path_on_host))) {
+		snprintf(err, errlen, "Internal VMM error: out of memory");
+		return -1;
+	}
+	rl = cd->rate_limiter;
+	ctl_limiter_merge(&rl, &d->rate_limiter);
+	ctl_limiter_rates(&rl, &iops, &bps);
+	/* both checked before either is applied where possible: the image is the one that can fail */
+	if (path && blk_replace_image(dev, path) < 0) {
+		free(path);
+		return patch_failed(err, errlen, DRIVE_PATCH_ERR, kite_log_last_error());
+	}
+	if (path) {
+		free(cd->path_on_host);
+		cd->path_on_host = path;
+	}
+	if (d->rate_limiter.set) {
+		if (blk_set_limits(dev, iops, bps) < 0)
+			return patch_failed(err, errlen, DRIVE_PATCH_ERR, kite_log_last_error());
+		cd->rate_limiter = rl;
+	}
+	return 0;
 }
 
 int vmm_ctl_patch_net(struct vmm_control *ctl, const struct vmm_net *n, char *err, size_t errlen)
 {
+	struct vmm_rate_limiter rx, tx;
+	struct net_limits rxl, txl;
+	struct ctl_net *cn;
+
 	if (post_boot_only(ctl, err, errlen) < 0)
 		return -1;
-	if (!ctl_find_net(ctl, n->iface_id)) {
+	if (!(cn = ctl_find_net(ctl, n->iface_id))) {
 		snprintf(err, errlen, "Network config error: Invalid interface ID - not found.");
 		return -1;
 	}
-	snprintf(err, errlen, "Network config error: kite cannot change an interface's rate limiters at run "
-		 "time yet");
-	return -1;
+	if (cn->socket)
+		return patch_failed(err, errlen, NET_PATCH_ERR,
+				    "a vhost-user-net interface has no rate limiters in kite (its backend owns the data path).");
+	rx = cn->rx_rate_limiter;
+	tx = cn->tx_rate_limiter;
+	ctl_limiter_merge(&rx, &n->rx_rate_limiter);
+	ctl_limiter_merge(&tx, &n->tx_rate_limiter);
+	ctl_limiter_rates(&rx, &rxl.pps, &rxl.bps);
+	ctl_limiter_rates(&tx, &txl.pps, &txl.bps);
+	if (net_set_limits(board_net(&ctl->vm, cn->dev_index), &rxl, &txl) < 0)
+		return patch_failed(err, errlen, NET_PATCH_ERR, kite_log_last_error());
+	cn->rx_rate_limiter = rx;
+	cn->tx_rate_limiter = tx;
+	return 0;
 }
 
 static struct virtio_dev *live_balloon(const struct vmm_control *ctl, char *err, size_t errlen)
@@ -228,6 +302,57 @@ int vmm_ctl_get_balloon_stats(const struct vmm_control *ctl, struct vmm_balloon_
 	return 0;
 }
 
+/* Per-device counters, with Firecracker's metric names, under "block_<drive_id>" / "net_<iface_id>". */
+struct counter_name {
+	const char *name;
+	size_t off;                  /* of a uint64_t in the device's counter struct */
+};
+
+#define BLK_C(n, f) { n, offsetof(struct blk_counters, f) }
+#define NET_C(n, f) { n, offsetof(struct net_counters, f) }
+static const struct counter_name blk_names[] = {
+	BLK_C("read_count", read_ops), BLK_C("write_count", write_ops), BLK_C("flush_count", flush_ops),
+	BLK_C("read_bytes", read_bytes), BLK_C("write_bytes", write_bytes), BLK_C("invalid_reqs_count", errors),
+	BLK_C("rate_limiter_throttled_events", throttled), BLK_C("update_count", image_swaps),
+};
+static const struct counter_name net_names[] = {
+	NET_C("rx_packets_count", rx_frames), NET_C("rx_bytes_count", rx_bytes), NET_C("tx_packets_count", tx_frames),
+	NET_C("tx_bytes_count", tx_bytes), NET_C("tx_fails", tx_errors), NET_C("rx_fails", rx_dropped),
+	NET_C("rx_rate_limiter_throttled", rx_throttled), NET_C("tx_rate_limiter_throttled", tx_throttled),
+};
+
+static void emit_group(vmm_counter_fn emit, void *opaque, const char *kind, const char *id,
+		       const struct counter_name *names, unsigned n, const void *counters)
+{
+	char dev[80];
+
+	snprintf(dev, sizeof(dev), "%s_%s", kind, id);
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t v;
+
+		memcpy(&v, (const uint8_t *)counters + names[k].off, sizeof(v));
+		emit(opaque, names[k].name, dev, v);
+	}
+}
+
+static void device_counters(struct vmm_control *ctl, vmm_counter_fn emit, void *opaque)
+{
+	for (unsigned i = 0; i < ctl->ndrives; i++) {
+		struct blk_counters c;
+
+		if (!ctl->drives[i].socket && blk_get_counters(board_blk(&ctl->vm, ctl->drives[i].dev_index), &c))
+			emit_group(emit, opaque, "block", ctl->drives[i].drive_id, blk_names,
+				   sizeof(blk_names) / sizeof(blk_names[0]), &c);
+	}
+	for (unsigned i = 0; i < ctl->nnets; i++) {
+		struct net_counters c;
+
+		if (!ctl->nets[i].socket && net_get_counters(board_net(&ctl->vm, ctl->nets[i].dev_index), &c))
+			emit_group(emit, opaque, "net", ctl->nets[i].iface_id, net_names,
+				   sizeof(net_names) / sizeof(net_names[0]), &c);
+	}
+}
+
 void vmm_ctl_counters(struct vmm_control *ctl, vmm_counter_fn emit, void *opaque)
 {
 	static const char *const vcpu_stats[] = { "exits", "io_exits", "mmio_exits", "halt_exits", "insn_emulation",
@@ -251,6 +376,7 @@ void vmm_ctl_counters(struct vmm_control *ctl, vmm_counter_fn emit, void *opaque
 				emit(opaque, vcpu_stats[k], dev, v);
 		}
 	}
+	device_counters(ctl, emit, opaque);
 }
 
 /* ---- the owner's loop ---- */
@@ -283,25 +409,9 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	status = KITE_EXIT_SIGNAL_BASE + (int)si.ssi_signo;
-	if (si.ssi_signo == SIGTERM && ctl->state == VMM_RUNNING && ctl->term_fd < 0) {
-		struct i8042 *kbc = board_kbc(&ctl->vm);
-		struct itimerspec its = { .it_value = { .tv_sec = KITE_TERM_GRACE_MS / 1000,
-							.tv_nsec = (KITE_TERM_GRACE_MS % 1000) * 1000000L } };
-
-		if (kbc && i8042_kbd_irq_enabled(kbc) &&
-		    i8042_send_keys(kbc, ctrl_alt_del, sizeof(ctrl_alt_del)) == 0)
-			ctl->term_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (ctl->term_fd >= 0 && (timerfd_settime(ctl->term_fd, 0, &its, NULL) < 0 ||
-					  evloop_add(ctl->loop, ctl->term_fd, EPOLLIN, on_term_timer, ctl) < 0)) {
-			close(ctl->term_fd);
-			ctl->term_fd = -1;
-		}
-		if (ctl->term_fd >= 0) {
-			log_info("vm: SIGTERM: sent Ctrl-Alt-Del, waiting up to %d ms for the guest to stop",
-				 KITE_TERM_GRACE_MS);
-			return;
-		}
-	}
+	if (si.ssi_signo == SIGTERM && ctl->state == VMM_RUNNING &&
+	    term_grace_start(&ctl->term, &ctl->vm, ctl->loop, on_term_timer, ctl))
+		return;
 	log_info("vm: stopping on signal %u (%s)", si.ssi_signo, strsignal((int)si.ssi_signo));
 	stop_now(ctl, status);
 }
@@ -337,7 +447,8 @@ int vmm_ctl_run(struct vmm_control *ctl, int cmd_fd, void (*cmd)(void *opaque), 
 	sigset_t stop_sigs;
 	int status;
 
-	ctl->sig_fd = ctl->tick_fd = ctl->term_fd = -1;
+	ctl->sig_fd = ctl->tick_fd = -1;
+	term_grace_init(&ctl->term);
 	if (!ctl->loop && !(ctl->loop = evloop_new()))
 		return 1;
 	sigemptyset(&stop_sigs);
@@ -381,10 +492,7 @@ int vmm_ctl_run(struct vmm_control *ctl, int cmd_fd, void (*cmd)(void *opaque), 
 out:
 	if (cmd_fd >= 0)
 		evloop_del(ctl->loop, cmd_fd);
-	if (ctl->term_fd >= 0) {
-		evloop_del(ctl->loop, ctl->term_fd);
-		close(ctl->term_fd);
-	}
+	term_grace_end(&ctl->term, ctl->loop);
 	if (ctl->tick_fd >= 0) {
 		evloop_del(ctl->loop, ctl->tick_fd);
 		close(ctl->tick_fd);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "term_grace.h"
 #include "kite/boot.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
@@ -411,6 +412,17 @@ fail:
 	return -1;
 }
 
+/* Without the API (vm_run): SIGINT stops at once, SIGTERM after the grace of term_grace.h. */
+static struct term_grace run_grace;
+
+static void on_term_timer(void *opaque, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	log_info("vm: the guest did not stop within %d ms of SIGTERM, stopping it", KITE_TERM_GRACE_MS);
+	vm_request_exit(opaque, KITE_EXIT_SIGNAL_BASE + SIGTERM);
+}
+
 static void on_signal(void *opaque, int fd, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -418,6 +430,8 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 
 	(void)events;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGTERM && term_grace_start(&run_grace, vm, vm->loop, on_term_timer, vm))
 		return;
 	log_info("vm: stopping on signal %u (%s)", si.ssi_signo, strsignal((int)si.ssi_signo));
 	vm_request_exit(vm, KITE_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
@@ -441,11 +455,13 @@ int vm_run(struct vm *vm)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 1;
 	}
+	term_grace_init(&run_grace);
 	vm_start(vm);
 	ret = evloop_run(vm->loop);
 	if (ret < 0)
 		vm_request_exit(vm, 1);
 	ret = vm_finish(vm);
+	term_grace_end(&run_grace, vm->loop);
 	evloop_del(vm->loop, sfd);
 	close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -37,4 +37,25 @@ struct virtio_dev;
  * on the transport opts->transport names and frees it with virtio_dev_destroy(). NULL on error. */
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *opts, unsigned index);
 
+/*
+ * Run-time changes and counters (kite's API: PATCH /drives, metrics). Call them on the thread that
+ * serves the machine's event loop (device state changes happen there, never on another thread);
+ * each takes dev->lock. dev must come from blk_create(): any other device gets -1 / false.
+ */
+/* Serve `path` from now on: opened like the first image (same read-only and cache mode), a regular
+ * file; what is in flight on the old image completes first; the capacity follows the new size and
+ * the driver gets a configuration-change interrupt. 0, or -1 (logged) with the old image kept. */
+int blk_replace_image(struct virtio_dev *dev, const char *path);
+/* New limits (0 = unlimited; buckets full now, one second's burst); 0 or -1 (logged). */
+int blk_set_limits(struct virtio_dev *dev, uint64_t iops, uint64_t bps);
+
+struct blk_counters {
+	uint64_t requests, read_ops, write_ops, flush_ops, read_bytes, write_bytes;
+	uint64_t errors;          /* requests completed with a status other than OK */
+	uint64_t throttled;       /* admissions the rate limiter refused (the request waited) */
+	uint64_t image_swaps;     /* blk_replace_image() calls that took effect */
+};
+/* A consistent copy of the counters; false when dev is not a virtio-blk image device. */
+bool blk_get_counters(struct virtio_dev *dev, struct blk_counters *out);
+
 #endif

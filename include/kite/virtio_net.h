@@ -16,6 +16,7 @@
 #ifndef KITE_VIRTIO_NET_H
 #define KITE_VIRTIO_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kite/virtio_transport.h"
@@ -55,5 +56,26 @@ struct virtio_dev;
 /* Open the TAP and create the device model, named virtio-net<index>. The caller puts it on the
  * transport o->transport names and frees it with virtio_dev_destroy(). NULL on error (logged). */
 struct virtio_dev *net_create(struct machine *m, const struct net_options *o, unsigned index);
+
+/*
+ * Run-time changes and counters (kite's API: PATCH /network-interfaces, metrics). Call them on the
+ * thread that serves the machine's event loop; each takes dev->lock. dev must come from
+ * net_create(): any other device gets -1 / false.
+ */
+struct net_limits {
+	uint64_t pps, bps;       /* frames and bytes per second, 0 = unlimited; burst: one second's worth */
+};
+/* New limits per direction (receive: TAP -> guest, transmit: guest -> TAP), buckets full now; a
+ * direction waiting for tokens is served again by its timer. 0 or -1 (logged). */
+int net_set_limits(struct virtio_dev *dev, const struct net_limits *rx, const struct net_limits *tx);
+
+struct net_counters {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;   /* bytes of frames, headers not counted */
+	uint64_t tx_errors;      /* transmit chains dropped (bad header, oversized, TAP write failed) */
+	uint64_t rx_dropped;     /* received frames with offloads the driver did not negotiate */
+	uint64_t rx_throttled, tx_throttled;   /* rate-limiter refusals per direction */
+};
+/* A consistent copy of the counters; false when dev is not a virtio-net TAP device. */
+bool net_get_counters(struct virtio_dev *dev, struct net_counters *out);
 
 #endif

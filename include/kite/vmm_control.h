@@ -80,7 +80,8 @@ struct vmm_drive {
 
 struct vmm_net {
 	const char *iface_id;
-	const char *host_dev_name;   /* NULL on PATCH */
+	const char *host_dev_name;   /* NULL on PATCH, or with socket */
+	const char *socket;          /* kite extension: vhost-user-net backend socket, NULL = TAP */
 	const char *guest_mac;       /* NULL = none */
 	unsigned mtu;                /* 0 = not advertised */
 	struct vmm_rate_limiter rx_rate_limiter, tx_rate_limiter;

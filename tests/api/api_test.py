@@ -14,14 +14,27 @@ MODE:
                    the refused ones; every body error (400 + fault_message) with the VM unaffected;
                    slow, half-closed and oversized clients; GET /metrics; FlushMetrics; SIGTERM.
   socket           a live socket path is refused naming the path; a stale one is replaced.
+  patch            run-time changes under a guest write stream (blkbench stream on a PCI drive with an
+                   ops limiter, a TAP interface): GET /metrics counts the drive's writes and throttling;
+                   PATCH /drives path_on_host swaps the image mid-stream (the old image keeps the early
+                   blocks and never gets the late ones, the new one gets the late ones); a bad path is
+                   refused naming it, the drive unchanged; PATCH rate_limiter and PATCH
+                   /network-interfaces rx limiter merge as Firecracker does (GET /vm/config) and reach
+                   the devices (their log lines); unknown ids refused; the metrics file has the groups.
+  vhost            a drive with "socket" (vhost-user-blk on a kite-dpu volume): the guest's write stream
+                   lands in kite-dpu's image; a drive socket that is not a socket, and an interface with
+                   both socket and host_dev_name, are refused; a socket nobody serves fails
+                   InstanceStart without ending kite.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -340,11 +353,197 @@ def mode_socket(a, tmp):
     check(finish(p, 20) == 1 and os.path.exists(notsock), "a path that is not a socket is refused and kept")
 
 
+BLOCK = 4096
+
+
+def stamp(blk, seed):
+    return struct.pack("<Q", (blk * 0x9e3779b97f4a7c15 ^ seed) & (2**64 - 1)) * (BLOCK // 8)
+
+
+def block_is(img, blk, data):
+    with open(img, "rb") as f:
+        f.seek(blk * BLOCK)
+        return f.read(BLOCK) == data
+
+
+def acked(con):
+    text = open(con, errors="replace").read() if os.path.exists(con) else ""
+    m = re.findall(r"^blkbench: (\d+) acked$", text, re.M)
+    return int(m[-1]) if m else 0
+
+
+def wait_until(cond, p, bound=120):
+    """Poll cond() until it holds; the bound only keeps a broken run from hanging the suite."""
+    end = time.monotonic() + bound
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        if p.poll() is not None:
+            return cond()
+        time.sleep(0.02)
+    return cond()
+
+
+def prom_value(sock, name, device):
+    text = curl(sock, "GET", "/metrics")[1]
+    m = re.search(r'^kite_%s\{device="%s"\} (\d+)$' % (name, device), text if isinstance(text, str) else "", re.M)
+    return int(m.group(1)) if m else None
+
+
+def mode_patch(a, tmp):
+    sock = os.path.join(tmp, "api.sock")
+    con = os.path.join(tmp, "console.txt")
+    metrics = os.path.join(tmp, "metrics.json")
+    old, new = os.path.join(tmp, "old.img"), os.path.join(tmp, "new.img")
+    blocks, seed = 256, 0x5eed1
+    for img in (old, new):
+        with open(img, "wb") as f:
+            f.truncate(blocks * BLOCK)
+    slow = {"ops": {"size": 5, "refill_time": 1000}}
+
+    def run(prefix):
+        p = start_kite(a, tmp, ["--api-sock", sock, "--console", "file:" + con], prefix)
+        check(wait_socket(sock, p), "API socket appears")
+        check(curl(sock, "PUT", "/metrics", {"metrics_path": metrics})[0] == 204, "PUT /metrics")
+        args = "kite.test=blkbench kite.bench=stream kite.ops=%d kite.qd=4 kite.seed=%d kite.progress=16" % (blocks, seed)
+        check(curl(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "boot_args": args})[0] == 204,
+              "PUT /boot-source (write stream)")
+        check(curl(sock, "PUT", "/drives/data", {"drive_id": "data", "path_on_host": old, "is_root_device": False,
+                                                 "rate_limiter": slow, "transport": "pci"})[0] == 204,
+              "PUT /drives/data with an ops limiter (5/s)")
+        check(curl(sock, "PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "kt0",
+                                                              "tx_rate_limiter": {"bandwidth": {"size": 1000000, "refill_time": 1000}}})[0] == 204,
+              "PUT /network-interfaces/eth0 with a tx limiter")
+        expect_fault(sock, "PATCH", "/network-interfaces/eth0", {"iface_id": "eth0"}, "before starting",
+                     "PATCH interface before start")
+        check(curl(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 32})[0] == 204, "PUT /machine-config")
+        check(curl(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204, "InstanceStart")
+        check(wait_until(lambda: acked(con) >= 20, p), "the guest's stream runs (20 writes acknowledged)")
+        w = prom_value(sock, "write_count", "block_data")
+        check(w is not None and w >= 20, "GET /metrics: kite_write_count{device=\"block_data\"} counts them (%s)" % w)
+        check((prom_value(sock, "write_bytes", "block_data") or 0) >= 20 * BLOCK, "... and their bytes")
+        check(wait_until(lambda: (prom_value(sock, "rate_limiter_throttled_events", "block_data") or 0) > 0, p, 30),
+              "... and the limiter's refusals (5 ops/s against a queue of 4)")
+        check(prom_value(sock, "tx_packets_count", "net_eth0") is not None, "per-interface counters for net_eth0")
+        missing = os.path.join(tmp, "missing.img")
+        expect_fault(sock, "PATCH", "/drives/data", {"drive_id": "data", "path_on_host": missing}, missing,
+                     "PATCH to a missing image: refused naming it")
+        expect_fault(sock, "PATCH", "/drives/nope", {"drive_id": "nope", "path_on_host": new}, "No block device",
+                     "PATCH of an unknown drive")
+        expect_fault(sock, "PATCH", "/drives/data", {"drive_id": "data"}, "Please verify the request arguments",
+                     "PATCH with nothing to change")
+        expect_fault(sock, "PATCH", "/drives/data", {"drive_id": "data", "is_read_only": True}, "unknown field `is_read_only`",
+                     "PATCH with a pre-boot-only field")
+        check(curl(sock, "GET", "/vm/config")[1]["drives"][0]["path_on_host"] == old, "the refused PATCH left the drive alone")
+        check(curl(sock, "PATCH", "/drives/data", {"drive_id": "data", "path_on_host": new})[0] == 204,
+              "PATCH /drives/data path_on_host -> the new image (mid-stream)")
+        at_swap = acked(con)
+        check(at_swap < blocks, "the swap happened mid-stream (%d of %d acknowledged)" % (at_swap, blocks))
+        check(curl(sock, "GET", "/vm/config")[1]["drives"][0]["path_on_host"] == new, "GET /vm/config shows the new path")
+        check(prom_value(sock, "update_count", "block_data") == 1, "update_count 1")
+        check(curl(sock, "PATCH", "/drives/data", {"drive_id": "data", "rate_limiter": {"bandwidth": {"size": 1 << 30, "refill_time": 1000}}})[0] == 204,
+              "PATCH /drives/data rate_limiter (bandwidth only)")
+        rl = curl(sock, "GET", "/vm/config")[1]["drives"][0]["rate_limiter"]
+        check(rl["ops"]["size"] == 5 and rl["bandwidth"]["size"] == 1 << 30,
+              "the limiter update kept the ops bucket and added bandwidth, as Firecracker merges (%s)" % rl)
+        check(curl(sock, "PATCH", "/drives/data", {"drive_id": "data", "rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})[0] == 204,
+              "PATCH ops bucket size 0: ops limit off")
+        check(curl(sock, "PATCH", "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": {"ops": {"size": 100, "refill_time": 100}}})[0] == 204,
+              "PATCH /network-interfaces/eth0 rx_rate_limiter")
+        n = curl(sock, "GET", "/vm/config")[1]["network-interfaces"][0]
+        check(n["rx_rate_limiter"]["ops"]["size"] == 100 and n["tx_rate_limiter"]["bandwidth"]["size"] == 1000000,
+              "rx limiter set, tx limiter kept (%s)" % n)
+        expect_fault(sock, "PATCH", "/network-interfaces/eth9", {"iface_id": "eth9"}, "not found", "PATCH of an unknown interface")
+        expect_fault(sock, "PATCH", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "x"},
+                     "unknown field `host_dev_name`", "PATCH interface with a pre-boot-only field")
+        check(curl(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204, "FlushMetrics")
+        st = finish(p, 120)
+        check(st == 0, "the guest finished its stream on the new image (status %s)" % st)
+
+    with_netns(run)
+    done = acked(con)
+    check(done == blocks, "the guest acknowledged the whole stream (%d)" % done)
+    check(block_is(old, 0, stamp(0, seed)), "old image: block 0 (before the swap) written")
+    check(block_is(old, blocks - 1, bytes(BLOCK)), "old image: the last block (after the swap) never written")
+    check(block_is(new, blocks - 1, stamp(blocks - 1, seed)), "new image: the last block written")
+    check(block_is(new, 0, bytes(BLOCK)), "new image: block 0 (before the swap) not written")
+    err = open(os.path.join(tmp, "kite.err")).read()
+    check("image is now " + new in err, "kite logged the swap")
+    check("rate limit now 0 requests/s" in err, "the ops bucket off reached the device")
+    check("rate limits now rx 1000 frames/s 0 bytes/s, tx 0 frames/s 1000000 bytes/s" in err,
+          "the interface got its own rx and tx limits (start), then the patched rx")
+    lines = open(metrics).read().splitlines() if os.path.exists(metrics) else []
+    last = json.loads(lines[-1]) if lines else {}
+    check("block_data" in last and "net_eth0" in last and last["block_data"].get("write_count", 0) > 0,
+          "metrics file: block_data and net_eth0 groups with Firecracker's names")
+
+
+def mode_vhost(a, tmp):
+    if not a.dpu:
+        skip("no --dpu (kite-dpu) given")
+    sock = os.path.join(tmp, "api.sock")
+    con = os.path.join(tmp, "console.txt")
+    vol, vsock = os.path.join(tmp, "vol0.img"), os.path.join(tmp, "vol0.sock")
+    dcfg = os.path.join(tmp, "dpu.json")
+    blocks, seed = 64, 0x7777
+    with open(vol, "wb") as f:
+        f.truncate(blocks * 2 * BLOCK)
+    with open(dcfg, "w") as f:
+        json.dump({"cores": [-1], "volumes": [{"name": "vol0", "image": vol, "socket": vsock}]}, f)
+    dpu = subprocess.Popen([a.dpu, "--config", dcfg], stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(tmp, "dpu.err"), "w"))
+    p = None
+    try:
+        check(wait_until(lambda: os.path.exists(vsock), dpu, 30), "kite-dpu's volume socket appears")
+        p = start_kite(a, tmp, ["--api-sock", sock, "--console", "file:" + con])
+        check(wait_socket(sock, p), "API socket appears")
+        expect_fault(sock, "PUT", "/drives/v", {"drive_id": "v", "socket": vol, "is_root_device": False},
+                     "is not a Unix socket", "drive socket that is a file")
+        expect_fault(sock, "PUT", "/drives/v", {"drive_id": "v", "socket": vsock, "path_on_host": vol,
+                                                "is_root_device": False}, "takes none of", "socket and path_on_host")
+        expect_fault(sock, "PUT", "/network-interfaces/n", {"iface_id": "n", "socket": vsock, "host_dev_name": "x"},
+                     "takes no host_dev_name", "interface with socket and host_dev_name")
+        expect_fault(sock, "PUT", "/network-interfaces/n", {"iface_id": "n"}, "missing field `host_dev_name`",
+                     "interface without host_dev_name or socket")
+        # a socket that nobody serves as vhost-user: InstanceStart fails, kite stays
+        dead = os.path.join(tmp, "dead.sock")
+        ds = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ds.bind(dead)
+        ds.close()
+        args = "kite.test=blkbench kite.bench=stream kite.ops=%d kite.qd=4 kite.seed=%d kite.progress=16" % (blocks, seed)
+        check(curl(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "boot_args": args})[0] == 204, "PUT /boot-source")
+        check(curl(sock, "PUT", "/drives/v", {"drive_id": "v", "socket": dead, "is_root_device": False,
+                                              "transport": "pci"})[0] == 204, "PUT a drive on a dead socket")
+        expect_fault(sock, "PUT", "/actions", {"action_type": "InstanceStart"}, "Start microvm error",
+                     "InstanceStart with a dead vhost-user socket fails")
+        check(p.poll() is None and curl(sock, "GET", "/")[1].get("state") == "Not started", "... and kite waits, Not started")
+        check(curl(sock, "PUT", "/drives/v", {"drive_id": "v", "socket": vsock, "is_root_device": False,
+                                              "transport": "pci"})[0] == 204, "PUT /drives/v socket = kite-dpu's volume")
+        cfg = curl(sock, "GET", "/vm/config")[1]
+        check(cfg["drives"][0]["socket"] == vsock and cfg["drives"][0]["path_on_host"] is None, "GET /vm/config: socket drive")
+        check(curl(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204, "InstanceStart (vhost-user-blk)")
+        expect_fault(sock, "PATCH", "/drives/v", {"drive_id": "v", "path_on_host": vol}, "vhost-user-blk",
+                     "PATCH path of a vhost-user drive refused")
+        st = finish(p, 120)
+        check(st == 0, "guest ended with status 0 (got %s)" % st)
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+        dpu.terminate()
+        dpu.wait()
+    check(acked(con) == blocks, "the guest acknowledged %d writes" % blocks)
+    check(all(block_is(vol, b, stamp(b, seed)) for b in range(blocks)), "every block is in kite-dpu's image")
+    err = open(os.path.join(tmp, "kite.err")).read()
+    check("vhost-user-blk0" in err, "kite created vhost-user-blk0")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket"])
+    ap.add_argument("--dpu", help="kite-dpu, for mode vhost")
+    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket", "patch", "vhost"])
     a = ap.parse_args()
     try:
         os.close(os.open("/dev/kvm", os.O_RDWR))
@@ -357,7 +556,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kite-api-")
     try:
         {"getting-started": mode_getting_started, "config-file": mode_config_file, "pause": mode_pause,
-         "socket": mode_socket}[a.mode](a, tmp)
+         "socket": mode_socket, "patch": mode_patch, "vhost": mode_vhost}[a.mode](a, tmp)
         if FAILS and os.path.exists(os.path.join(tmp, "kite.err")):
             print("--- kite stderr ---\n" + open(os.path.join(tmp, "kite.err")).read())
     finally:
