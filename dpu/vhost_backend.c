@@ -77,6 +77,7 @@ void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st
 	*st = dev->stats;
 	st->kicks_sent = __atomic_load_n(&dev->stats.kicks_sent, __ATOMIC_RELAXED);
 	st->broken_queues = __atomic_load_n(&dev->stats.broken_queues, __ATOMIC_RELAXED);
+	st->resubmitted = __atomic_load_n(&dev->stats.resubmitted, __ATOMIC_RELAXED);
 }
 
 /* ---- fast path (poller thread) ---- */
@@ -103,6 +104,15 @@ int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem)
 		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 1, __ATOMIC_RELEASE);
 	}
 	return r;
+}
+
+void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem)
+{
+	struct vhost_queue *vq = &dev->q[q];
+
+	vq_unpop(&vq->vq, elem);
+	if (vq->inflight && elem->id < vq->inflight->desc_num)
+		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 0, __ATOMIC_RELEASE);
 }
 
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written)
@@ -171,9 +181,11 @@ static void inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 			n++;
 		r->desc[i].inflight = 0;
 	}
-	if (n || (uint16_t)vq->base != used)
-		log_info("%s: queue %u: resuming at used index %u (base %u, %u requests were in flight)",
-			 dev->name, vq->idx, used, vq->base, n);
+	if (n || (uint16_t)vq->base != used) {
+		log_info("%s: queue %u: resubmitting %u in-flight requests from the inflight region (resuming at used index %u, base %u)",
+			 dev->name, vq->idx, n, used, vq->base);
+		__atomic_fetch_add(&dev->stats.resubmitted, n, __ATOMIC_RELAXED);
+	}
 	r->used_idx = used;
 	vq->inflight_counter = 0;
 	vq_set_base(&vq->vq, used);

@@ -73,6 +73,7 @@ struct vhost_dev_stats {
 	uint64_t protocol_errors;    /* connections closed for a bad message */
 	uint64_t kicks_sent;         /* call eventfd writes */
 	uint64_t broken_queues;
+	uint64_t resubmitted;        /* requests marked in flight in the inflight region at a queue's start */
 };
 
 /*
@@ -105,5 +106,8 @@ void vhost_dev_push(struct vhost_dev *dev, unsigned q, const struct vq_elem *ele
 /* Batched form: fill several, then one flush (publishes the used index and notifies if needed). */
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written);
 void vhost_dev_flush(struct vhost_dev *dev, unsigned q);
+/* Give back the most recently popped element (vq_unpop) and clear its inflight mark. Poller thread, or
+ * the control thread from the device's queue_stop. */
+void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem);
 
 #endif

@@ -60,6 +60,7 @@ struct blk_queue {
 	struct blk_req *order[QUEUE_DEPTH];
 	unsigned ohead, ocount;
 	unsigned inflight;                 /* submitted to io_uring */
+	struct blk_req *held;              /* popped (the tail of `order`), waiting for the QoS limiter */
 	struct blk_crypt *crypt;
 	struct rate_limiter qos;      /* this queue's share of the volume's limits; no timer (polled) */
 	unsigned qos_gen;
@@ -152,6 +153,7 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 	}
 	q->inflight = 0;
 	q->ohead = q->ocount = 0;
+	q->held = NULL;
 	q->qos_gen = ~0u;    /* re-read limits at the first poll */
 	if (v->has_key && !q->crypt && !(q->crypt = blk_crypt_new(v->key))) {
 		log_err("%s: queue %u: cannot set up AES-XTS", v->name, qi);
@@ -265,6 +267,12 @@ static void blk_queue_stop(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 	}
 	if (retire(q, dev))
 		vhost_dev_flush(dev, qi);
+	/* a request the limiter held goes back into the ring: the stopped ring's base excludes it */
+	if (q->held) {
+		vhost_dev_unpop(dev, qi, &q->held->elem);
+		q->held = NULL;
+		q->ocount--;
+	}
 	io_uring_queue_exit(&q->ring);
 	q->ring_ok = false;
 	for (unsigned i = 0; i < QUEUE_DEPTH; i++) {
@@ -411,26 +419,30 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 	qos_refresh(q);
 	if (q->inflight)
 		done += reap(q, dev);
-	while (done + submitted < budget && q->free) {
-		struct blk_req *r = q->free;
-		int p = vhost_dev_pop(dev, qi, &r->elem);
-		if (p <= 0)
-			break;
-		/* refused: back into the ring, the next poll tries again */
+	while (done + submitted < budget) {
+		struct blk_req *r = q->held;
+
+		if (!r) {
+			if (!q->free || vhost_dev_pop(dev, qi, &(r = q->free)->elem) <= 0)
+				break;
+			q->free = r->next_free;
+			r->done = false;
+			q->order[(q->ohead + q->ocount) % QUEUE_DEPTH] = r;
+			q->ocount++;
+		}
+		/* refused: the request stays popped (in flight in the inflight region) until tokens come */
 		if (!rate_limiter_admit(&q->qos, r->elem.out_len + r->elem.in_len, 0)) {
-			vq_unpop(vq, &r->elem);
+			q->held = r;
 			limited = true;
 			break;
 		}
+		q->held = NULL;
 		int started = req_start(q, dev, r);
 
 		if (started < 0) {
 			vq_set_broken(vq, "request %u: no device-writable byte for the status", r->elem.id);
 			break;
 		}
-		q->free = r->next_free;
-		q->order[(q->ohead + q->ocount) % QUEUE_DEPTH] = r;
-		q->ocount++;
 		if (started)
 			submitted++;
 		else
@@ -579,6 +591,7 @@ void blk_volume_stats(struct blk_volume *v, FILE *f)
 	C("connects_total", ds.connects);
 	C("protocol_errors_total", ds.protocol_errors);
 	C("broken_queues_total", ds.broken_queues);
+	C("resubmitted_total", ds.resubmitted);
 	C("notifications_total", ds.kicks_sent);
 	C("connected", vhost_dev_connected(v->dev));
 	C("capacity_sectors", v->capacity);

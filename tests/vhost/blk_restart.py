@@ -6,10 +6,14 @@ the stream completes, and every block acknowledged to the guest is in the image.
 usage: blk_restart.py --kite KITE --dpu KITE_DPU --kernel GUEST
 
 The test guest writes N sequential 4 KiB blocks (blkbench kite.bench=stream, 8 in flight, each block
-stamped with its number), printing a line every 100 completions. When the first line appears,
-kite-dpu gets SIGKILL; the blocks acknowledged by then must already be in the image; kite-dpu is
-started again on the same volume. Checked: kite logs the loss and the reconnection once each, the
-guest completes all N writes without an error, and the image holds every block's stamp.
+stamped with its number), printing a line every PROGRESS completions. The first kite-dpu has a QoS limit
+(iops): the request the limiter stops waits popped, so there is always a request in flight in the
+inflight region. When the first line appears, kite-dpu gets SIGKILL; the blocks acknowledged by then
+must already be in the image; kite-dpu is started again on the same volume, without the limit.
+Checked: kite logs the loss and the reconnection once each, the restarted kite-dpu logs that it
+resubmits at least one in-flight request from the inflight region (and counts them in
+kite_dpu_blk_resubmitted_total), the guest completes all N writes without an error, and the image
+holds every block's stamp.
 Exit 0 pass, 1 fail, 77 skip (no /dev/kvm).
 """
 import argparse
@@ -19,13 +23,17 @@ import random
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-OPS = 3000
+OPS = 1000
+PROGRESS = 10
+IOPS = 5            # the first kite-dpu's limit: well below the test guest's stream (tens per second
+                    # under kvm-pvm), so requests queue up behind the limiter
 BLOCK = 4096
 
 
@@ -36,6 +44,23 @@ def stamp(blk, seed):
 def bad_blocks(img, upto, seed):
     data = open(img, "rb").read()
     return [b for b in range(upto) if data[b * BLOCK:(b + 1) * BLOCK] != stamp(b, seed)]
+
+
+def resubmitted_counter(ctl):
+    """kite_dpu_blk_resubmitted_total of vol0 from the control socket's stats command."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(ctl)
+        s.sendall(b'{"cmd":"stats"}\n')
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    text = json.loads(buf)["stats"]
+    m = re.search(r'kite_dpu_blk_resubmitted_total\{volume="vol0"\} (\d+)', text)
+    return int(m.group(1)) if m else None
 
 
 def start_dpu(exe, cfg, log):
@@ -73,16 +98,20 @@ def main():
     con, klog = os.path.join(tmp, "console.txt"), os.path.join(tmp, "kite.log")
     with open(img, "wb") as f:
         f.write(os.urandom((OPS + 64) * BLOCK))
+    slow_cfg, ctl = os.path.join(tmp, "dpu-slow.json"), os.path.join(tmp, "ctl.sock")
+    vol = {"name": "vol0", "image": img, "socket": sock}
     with open(cfg, "w") as f:
-        json.dump({"cores": [-1], "volumes": [{"name": "vol0", "image": img, "socket": sock}]}, f)
-    dpu = start_dpu(a.dpu, cfg, dlog)
+        json.dump({"cores": [-1], "control": ctl, "volumes": [vol]}, f)
+    with open(slow_cfg, "w") as f:
+        json.dump({"cores": [-1], "volumes": [dict(vol, iops=IOPS)]}, f)
+    dpu = start_dpu(a.dpu, slow_cfg, dlog)
     kite = None
     why = None
     try:
         wait_for("kite-dpu's socket", lambda: os.path.exists(sock), dpu, 30)
         cmd = [a.kite, "--kernel", a.kernel, "--console", "file:" + con, "--vhost-user-blk", "socket=" + sock,
-               "--cmdline", "kite.test=blkbench kite.bench=stream kite.ops=%d kite.qd=8 kite.seed=%d kite.progress=100"
-               % (OPS, seed)]
+               "--cmdline", "kite.test=blkbench kite.bench=stream kite.ops=%d kite.qd=8 kite.seed=%d kite.progress=%d"
+               % (OPS, seed, PROGRESS)]
         print("$ " + " ".join(cmd))
         kite = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(klog, "w"))
 
@@ -90,7 +119,7 @@ def main():
             m = re.findall(r"^blkbench: (\d+) acked$", open(con, errors="replace").read() if os.path.exists(con) else "",
                            re.M)
             return int(m[-1]) if m else 0
-        wait_for("the first 100 completions", acked, kite)
+        wait_for("the first %d completions" % PROGRESS, acked, kite)
         time.sleep(random.uniform(0.005, 0.05))     # somewhere in the stream, not right after a print
         dpu.send_signal(signal.SIGKILL)
         dpu.wait()
@@ -111,11 +140,14 @@ def main():
         if len(re.findall(r"vhost-user-blk0: backend .* lost", err)) != 1 or \
            len(re.findall(r"vhost-user-blk0: backend .* is back", err)) != 1:
             raise RuntimeError("kite did not log the loss and the reconnection once each")
-        m = re.search(r"vol0: queue 0: resuming at used index (\d+) .*?(\d+) requests were in flight", open(dlog).read())
-        if not m:
-            print("the restarted kite-dpu found no request in flight")
-        else:
-            print("restarted kite-dpu resumed at used index %s with %s requests in flight" % m.groups())
+        m = re.findall(r"vol0: queue 0: resubmitting (\d+) in-flight requests from the inflight region "
+                       r"\(resuming at used index (\d+)", open(dlog).read())
+        if len(m) != 1 or int(m[0][0]) < 1:
+            raise RuntimeError("the restarted kite-dpu did not log one resubmission of in-flight requests: %s" % m)
+        print("restarted kite-dpu resubmitted %s in-flight requests, resuming at used index %s" % m[0])
+        n = resubmitted_counter(ctl)
+        if n != int(m[0][0]):
+            raise RuntimeError("kite_dpu_blk_resubmitted_total is %s, the log says %s" % (n, m[0][0]))
         bad = bad_blocks(img, OPS, seed)
         if bad:
             raise RuntimeError("%d of %d written blocks are not in the image (first %d)" % (len(bad), OPS, bad[0]))
