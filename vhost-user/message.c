@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "kite/vhost_user.h"
@@ -194,6 +195,18 @@ int vu_msg_recv(int sock, struct vhost_user_msg *msg, bool is_reply, char *err, 
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return 0;
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		/* the socket's receive timeout (SO_RCVTIMEO) ran out before anything arrived */
+		struct timeval tv = { 0 };
+		socklen_t tl = sizeof(tv);
+
+		if (getsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, &tl) == 0 && (tv.tv_sec || tv.tv_usec))
+			snprintf(err, errlen, "no %s within %g s", is_reply ? "reply" : "message",
+				 (double)tv.tv_sec + tv.tv_usec / 1e6);
+		else
+			snprintf(err, errlen, "no %s: the socket would block", is_reply ? "reply" : "message");
+		return -1;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "recvmsg: %s", strerror(errno));
 		return -1;

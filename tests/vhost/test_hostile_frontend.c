@@ -109,6 +109,11 @@ static int run_case(const char *exe, const char *kase, const char *dir)
 	} else {
 		printf("ok %s: refused at %s: %s\n", kase, step, f.err);
 	}
+	/* a reply that never comes is reported as what it is, not as the socket's EAGAIN */
+	if (step && strcmp(kase, "stall") == 0 && !strstr(f.err, "no reply within 3 s")) {
+		printf("FAIL %s: the timeout is not reported as \"no reply within 3 s\": %s\n", kase, f.err);
+		fails++;
+	}
 	if (!strstr(text, want)) {
 		printf("FAIL %s: the backend never misbehaved (no \"%s\")\n%s\n", kase, want, text);
 		fails++;
