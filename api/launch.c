@@ -160,11 +160,15 @@ int api_run(struct vmm_control *ctl, const char *sock, const char *config_file)
 	r.q = api_queue_new();
 	if (!r.q)
 		return 1;
-	if (config_file && load_config(ctl, config_file) < 0) {
+	/* The server first: the config file may start the VM, and from then on this thread is under
+	 * its seccomp filter (no new sockets). Requests wait in the queue until the loop below. */
+	if (sock && !(srv = api_server_start(sock, r.q))) {
 		api_queue_free(r.q);
 		return 1;
 	}
-	if (sock && !(srv = api_server_start(sock, r.q))) {
+	if (config_file && load_config(ctl, config_file) < 0) {
+		api_queue_close(r.q);
+		api_server_stop(srv);
 		api_queue_free(r.q);
 		return 1;
 	}

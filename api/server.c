@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "api_queue.h"
 #include "kite/api.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "kite/unix_socket.h"
 
 #define API_IDLE_S 10
@@ -130,8 +132,25 @@ static int check_path(const char *path)
 	return 0;   /* stale: nobody listens; unix_listen() replaces it */
 }
 
+/* libmicrohttpd's thread inherits the filter of the thread that creates it: a short-lived starter
+ * thread installs the API's allowlist, then starts the server (docs/security.md). */
+static void *start_filtered(void *arg)
+{
+	struct api_server *s = arg;
+
+	if (seccomp_enter("api") < 0)
+		return NULL;
+	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, s,
+				  MHD_OPTION_LISTEN_SOCKET, s->fd,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				  MHD_OPTION_END);
+	return NULL;
+}
+
 struct api_server *api_server_start(const char *path, struct api_queue *q)
 {
+	pthread_t starter;
 	struct api_server *s;
 
 	if (check_path(path) < 0)
@@ -148,11 +167,8 @@ struct api_server *api_server_start(const char *path, struct api_queue *q)
 		log_err("%s: cannot listen on the API socket: %m", path);
 		goto fail;
 	}
-	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, s,
-				  MHD_OPTION_LISTEN_SOCKET, s->fd,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				  MHD_OPTION_END);
+	if (pthread_create(&starter, NULL, start_filtered, s) == 0)
+		pthread_join(starter, NULL);
 	if (!s->mhd) {
 		log_err("%s: starting the HTTP server (libmicrohttpd) failed", path);
 		goto fail;

@@ -26,6 +26,11 @@ void kite_log_set_level(enum kite_log_level max_level)
 	log_max = max_level;
 }
 
+const char *kite_log_prog(void)
+{
+	return log_prog;
+}
+
 enum kite_log_level kite_log_level(void)
 {
 	return log_max;

@@ -30,10 +30,17 @@ int debug_exit_init(struct machine *m)
 		log_err("debug-exit: port 0x%x already taken", KITE_DEBUG_EXIT_PORT);
 		return -1;
 	}
+#ifdef KITE_TEST_HOOKS
+	if (test_hook_init(m) < 0)
+		return -1;
+#endif
 	return 0;
 }
 
 void debug_exit_exit(struct machine *m)
 {
 	iobus_unregister(m->pio, KITE_DEBUG_EXIT_PORT);
+#ifdef KITE_TEST_HOOKS
+	test_hook_exit(m);
+#endif
 }

@@ -52,6 +52,9 @@ void dpu_shutdown_run(void);
 
 /* control.c */
 int dpu_ctl_listen(const char *path);
+
+/* seccomp.c: registers kite-dpu's per-thread allowlists (main, before the pollers start). */
+void dpu_seccomp_register(int level);
 void dpu_ctl_close(void);
 int dpu_ctl_run(const char *cmd, const cJSON *req, cJSON *reply, char *err, size_t errlen);
 /* One request line (without its newline) to its reply line (malloc'd, no newline; NULL if out of

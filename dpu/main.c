@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kite-dpu: a software DPU serving vhost-user block volumes (and switch ports) to VMs.
- *   kite-dpu --config FILE.json [--control SOCK] [--cores 0,1] [--verbose]
+ *   kite-dpu --config FILE.json [--control SOCK] [--cores 0,1] [--verbose] [--seccomp-level 0|1|2]
  * Config: {"cores": [1], "control": "/run/kite-dpu.sock", "volumes": [{"name": "vol0",
  *   "image": "vol0.img", "socket": "vol0.sock", "queues": 2, "readonly": false, "iops": 0, "bps": 0}]}
  * The config is checked whole before anything starts (dpu/config.c). Every start-up failure is one
@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "dpu.h"
 
 static struct evloop *loop;
@@ -129,7 +131,8 @@ static int parse_cores(const char *s, int *cores, unsigned max)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: kite-dpu [--config FILE.json] [--control SOCK] [--cores N,M] [--verbose]\n");
+	fprintf(stderr, "usage: kite-dpu [--config FILE.json] [--control SOCK] [--cores N,M] [--verbose]\n"
+		"                [--seccomp-level 0|1|2]\n");
 	exit(2);
 }
 
@@ -140,11 +143,12 @@ int main(int argc, char **argv)
 		{ "control", required_argument, NULL, 's' },
 		{ "cores", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "seccomp-level", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *config = NULL, *control = NULL, *cores_arg = NULL;
-	int cores[DPU_MAX_POLLERS], nr_cores = 0, o, sfd = -1, status = 1;
+	int cores[DPU_MAX_POLLERS], nr_cores = 0, o, sfd = -1, status = 1, level = KITE_SECCOMP_DEFAULT_LEVEL;
 	cJSON *root = NULL;
 	sigset_t stop_sigs;
 	char err[512];
@@ -156,11 +160,21 @@ int main(int argc, char **argv)
 		case 's': control = optarg; break;
 		case 'p': cores_arg = optarg; break;
 		case 'v': kite_log_set_level(KITE_LOG_DEBUG); break;
+		case 'S':
+			if (seccomp_parse_level(optarg, &level) < 0) {
+				log_err("--seccomp-level %s: expected 0, 1 or 2", optarg);
+				return 1;
+			}
+			break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	/* Each poller filters itself first thing, the control thread before its loop (dpu/seccomp.c);
+	 * tzset() now so that no later line opens /etc/localtime. */
+	tzset();
+	dpu_seccomp_register(level);
 	/* Services register their config sections and commands before the file is checked. */
 	dpu_stats_register(stats_pollers);
 	dpu_blk_init();
@@ -225,6 +239,8 @@ int main(int argc, char **argv)
 	root = NULL;
 	control = NULL;
 
+	if (seccomp_enter("control") < 0)
+		goto out;
 	int r = evloop_run(loop);
 	log_info("stopping");
 	status = r < 0 ? 1 : 0;

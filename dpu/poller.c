@@ -11,6 +11,7 @@
 
 #include "poller.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 
 /* Idle rounds spent busy-polling, then yielding, before sleeping (up to SLEEP_MAX_NS). */
 #define IDLE_SPIN   2000
@@ -55,6 +56,9 @@ static void *poller_thread(void *arg)
 {
 	struct dpu_poller *p = arg;
 	uint64_t idle = 0, sleep_ns = SLEEP_MIN_NS;
+
+	if (seccomp_enter("poller") < 0)   /* before the first ring or frame is read */
+		kite_die("poller on cpu %d: cannot install its seccomp filter", p->cpu);
 
 	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
 		if (run_round(p)) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests that need almost nothing: hello, spin and idle. */
+/* Tests that need almost nothing: hello, spin, idle and exec-hook. */
 #include "guest.h"
 
 void test_hello(void)
@@ -19,4 +19,14 @@ void test_idle(void)
 	guest_printf("idle: halted with interrupts off until the VMM stops us\n");
 	for (;;)
 		__asm__ volatile("cli; hlt");
+}
+
+/* Pokes the test-only port of kite's -Dtest_hooks builds (devices/test_hook.c): kite's device
+ * thread then calls execve, which its seccomp filter must stop. Spins until kite ends. */
+void test_exec_hook(void)
+{
+	guest_printf("exec-hook: asking the device thread to execve\n");
+	outb(0x5ec, 1);
+	for (;;)
+		cpu_relax();
 }

@@ -9,7 +9,8 @@ asan)
 	ninja -C build-asan
 	;;
 *)
-	[ -f build/build.ninja ] || meson setup build >/dev/null
+	# the test build: -Dtest_hooks=true adds the execve hooks of tests/security (never in a release)
+	[ -f build/build.ninja ] || meson setup build -Dtest_hooks=true >/dev/null
 	ninja -C build
 	;;
 esac

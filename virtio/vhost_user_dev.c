@@ -18,6 +18,7 @@
 
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "kite/virtio_ring.h"
 #include "vhost_user_dev.h"
 
@@ -238,6 +239,10 @@ static void *device_thread(void *arg)
 	uint64_t lost_at = 0;
 	char why[192];
 
+	if (seccomp_enter("vhost-user") < 0) {   /* before the first backend message */
+		poke(d->broken_fd);
+		return NULL;
+	}
 	for (;;) {
 		struct vu_plan plan;
 		bool want, running, broken;

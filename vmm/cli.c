@@ -9,12 +9,13 @@
 
 #include "kite/config.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "kite/virtio_options.h"
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
-	OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG,      /* the Firecracker-compatible API (api/) */
+	OPT_SECCOMP, OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG,      /* the Firecracker-compatible API (api/) */
 	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON, OPT_VU_BLK, OPT_VU_NET,   /* virtio devices (virtio/virtio_config.c) */
 };
 
@@ -33,6 +34,7 @@ static const struct option cli_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "seccomp-level", required_argument, NULL, OPT_SECCOMP },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "config-file", required_argument, NULL, OPT_FC_CONFIG },
@@ -63,6 +65,8 @@ void cli_usage(FILE *out)
 		"  --config FILE.json    settings file; keys kernel, initrd, cmdline, cpus, memory, console,\n"
 		"                        hugepages, pin_vcpus, kvm; flags override the file\n"
 		"  --stats               print per-vCPU KVM statistics at exit\n"
+		"  --seccomp-level N     0: no seccomp filters; 1: syscall numbers only; 2 (default):\n"
+		"                        also their arguments (docs/security.md)\n"
 		"  --api-sock PATH       serve the Firecracker-compatible HTTP API on this Unix socket\n"
 		"                        (the VM is then configured and started through it, docs/api.md)\n"
 		"  --config-file FILE    a VM definition in Firecracker's JSON format, started at once\n"
@@ -125,6 +129,12 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_VERBOSE:
 		kite_log_set_level(KITE_LOG_DEBUG);
+		return 0;
+	case OPT_SECCOMP:
+		if (seccomp_parse_level(arg, &o->seccomp_level) < 0) {
+			log_err("cli: --seccomp-level %s: expected 0, 1 or 2", arg);
+			return -1;
+		}
 		return 0;
 	case OPT_API_SOCK:
 		return config_set_string(&o->api_sock, &(const char *){ NULL }, arg);

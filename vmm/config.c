@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kite/config.h"
+#include "kite/seccomp.h"
 #include "kite/log.h"
 #include "kite/virtio_options.h"
 
@@ -28,6 +29,7 @@ void config_init(struct kite_options *o)
 	o->vm.ncpus = 1;
 	o->vm.mem_mib = KITE_DEFAULT_MEM_MIB;
 	o->vm.console = KITE_CONSOLE_STDIO;
+	o->seccomp_level = KITE_SECCOMP_DEFAULT_LEVEL;
 	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
 		o->vm.pin[i] = -1;
 }

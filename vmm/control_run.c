@@ -27,6 +27,7 @@
 #include "control_internal.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "kite/vcpu.h"
 #include "kite/virtio_balloon.h"
 #include "kite/virtio_blk_dev.h"
@@ -98,6 +99,9 @@ int vmm_ctl_start(struct vmm_control *ctl, char *err, size_t errlen)
 		ctl_vm_teardown(ctl);
 		goto fail;
 	}
+	/* This thread serves the VM's device work from now on (docs/security.md) */
+	if (seccomp_enter("vmm") < 0)
+		vm_request_exit(&ctl->vm, 1);   /* logged; the VM ends at once */
 	ctl->state = VMM_RUNNING;
 	log_info("vm: started (%u vCPUs, %llu MiB)", ctl->vm.ncpus, (unsigned long long)ctl->opts->vm.mem_mib);
 	return 0;

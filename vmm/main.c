@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kite/api.h"
 #include "kite/config.h"
 #include "kite/log.h"
+#include "seccomp_filters.h"
 #include "kite/vcpu.h"
 #include "kite/version.h"
 #include "kite/vm.h"
@@ -88,6 +90,10 @@ int main(int argc, char **argv)
 		config_free(&opts);
 		return 0;
 	}
+	/* Every thread installs its allowlist before it handles guest or peer input (vmm/seccomp_filters.c).
+	 * tzset() now: later log or HTTP date lines must not open /etc/localtime under a filter. */
+	tzset();
+	kite_seccomp_register(opts.seccomp_level);
 	if (opts.api_sock || opts.fc_config || opts.no_api)
 		return api_main(&opts);
 	exe_dir(dir, sizeof(dir));

@@ -23,6 +23,7 @@
 #include "kite/guest_mem.h"
 #include "kite/iobus.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "kite/vcpu.h"
 #include "kite/vm.h"
 
@@ -239,6 +240,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, KITE_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (seccomp_enter("vcpu") < 0) {   /* before the guest's first instruction */
+		vm_request_exit(vm, 1);
+		return NULL;
+	}
 
 	while (!atomic_load(&vm->exiting)) {
 		if (atomic_load(&vm->pause_req)) {

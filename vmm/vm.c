@@ -30,6 +30,7 @@
 #include "kite/evloop.h"
 #include "kite/iobus.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 #include "kite/vcpu.h"
 #include "kite/vm.h"
 #include "kite/kvm_irq.h"
@@ -456,7 +457,9 @@ int vm_run(struct vm *vm)
 		return 1;
 	}
 	term_grace_init(&run_grace);
-	vm_start(vm);
+	/* The loop handles guest work only from here on: filtered before it (docs/security.md). */
+	if (vm_start(vm) == 0 && seccomp_enter("vmm") < 0)
+		vm_request_exit(vm, 1);
 	ret = evloop_run(vm->loop);
 	if (ret < 0)
 		vm_request_exit(vm, 1);

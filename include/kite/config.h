@@ -27,6 +27,7 @@ struct kite_options {
 	 * --no-api (config file only) */
 	char *api_sock, *fc_config;
 	bool no_api;
+	int seccomp_level;   /* --seccomp-level 0|1|2 (kite/seccomp.h) */
 	/* owned copies of the strings vm points to */
 	char *kernel, *initrd, *cmdline, *console_path, *kvm_path, *config_file;
 };

@@ -37,6 +37,9 @@ bool i8042_kbd_irq_enabled(struct i8042 *kbc);
 /* Debug-exit port KITE_DEBUG_EXIT_PORT: a write of v ends the VM with status v (machine_request_exit). */
 int debug_exit_init(struct machine *m);
 void debug_exit_exit(struct machine *m);
+/* Test builds only (-Dtest_hooks=true): devices/test_hook.c, set up and removed with debug-exit. */
+int test_hook_init(struct machine *m);
+void test_hook_exit(struct machine *m);
 
 /* ACPI PM1a event and control blocks; `poweroff` fires when the guest enters S5. */
 struct acpi_pm *acpi_pm_new(struct machine *m, struct machine_event poweroff);

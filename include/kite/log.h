@@ -11,6 +11,8 @@ enum kite_log_level { KITE_LOG_ERR = 0, KITE_LOG_WARN, KITE_LOG_INFO, KITE_LOG_D
 void kite_log_init(const char *prog, enum kite_log_level max_level);
 void kite_log_set_level(enum kite_log_level max_level);
 enum kite_log_level kite_log_level(void);
+/* The name given to kite_log_init (safe in a signal handler: a plain read). */
+const char *kite_log_prog(void);
 
 /* The calling thread's latest error message (without the "prog: error: " prefix; "" if none),
  * e.g. to tell an API client why an operation failed. Valid until this thread logs another. */

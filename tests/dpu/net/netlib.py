@@ -63,7 +63,10 @@ class Dpu:
             json.dump(cfg, f)
         self.log_path = os.path.join(workdir, "dpu.log")
         self.log = open(self.log_path, "w")
-        self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path, "--control", self.ctl_path], stdout=self.log,
+        # DPDK's EAL and PMDs make syscalls outside kite-dpu's seccomp allowlists (docs/security.md)
+        dpdk = any(p.get("type") == "dpdk" for p in switch_cfg.get("ports", []) + [switch_cfg.get("uplink") or {}])
+        self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path, "--control", self.ctl_path]
+                                               + (["--seccomp-level", "0"] if dpdk else []), stdout=self.log,
                                                stderr=subprocess.STDOUT))
         deadline = time.time() + 10
         while not os.path.exists(self.ctl_path):
