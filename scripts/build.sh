@@ -1,5 +1,6 @@
 #!/bin/sh
-# Configure (once) and build kite into build/ (and, with "asan", the sanitizer build into build-asan/).
+# Configure (once) and build kite into build/ (and, with "asan", the sanitizer build into build-asan/;
+# with "fuzz", only the libFuzzer targets, with clang, into build-fuzz/: suite 'fuzz').
 set -eu
 cd "$(dirname "$0")/.."
 case "${1:-release}" in
@@ -7,6 +8,11 @@ asan)
 	[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dguest=false >/dev/null
 	ninja -C build-asan
+	;;
+fuzz)
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dguest=false >/dev/null
+	ninja -C build-fuzz fuzzers
 	;;
 *)
 	# the test build: -Dtest_hooks=true adds the execve hooks of tests/security (never in a release)

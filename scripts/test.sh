@@ -1,6 +1,7 @@
 #!/bin/sh
 # README command 2 (and CI): install what is needed, build, run every test suite, then the unit tests
-# again under ASan+UBSan. Ends with one line "N passed, N failed, N skipped".
+# again under ASan+UBSan, then every libFuzzer target for 20 s (suite 'fuzz', clang build-fuzz/).
+# Ends with one line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh || { echo "test: installing dependencies failed"; exit 1; }
@@ -12,12 +13,15 @@ for flavour in cloud generic; do
 done
 sh scripts/build.sh || { echo "test: build failed"; exit 1; }
 sh scripts/build.sh asan || { echo "test: sanitizer build failed"; exit 1; }
+sh scripts/build.sh fuzz || { echo "test: fuzz build failed"; exit 1; }
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 "$@" || status=1
 meson test -C build-asan --print-errorlogs --suite unit || status=1
+meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz || status=1
 
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+	build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys
 ok = fail = skip = 0
 for path in sys.argv[1:]:

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "fuzz_regress.h"
+#include "fuzz_sendfds.h"
 #include "../../dpu/poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
@@ -157,13 +158,8 @@ static void init(void)
 
 static int send_record(int sock, const uint8_t *buf, size_t len, uint8_t ctl)
 {
-	int fds[3], nfds = 0, ev = -1;
-	union {
-		char b[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[3], ev = -1;
+	unsigned nfds = 0;
 
 	if (ctl & 1)
 		fds[nfds++] = env.ram;
@@ -174,17 +170,7 @@ static int send_record(int sock, const uint8_t *buf, size_t len, uint8_t ctl)
 	}
 	if (ctl & 4)
 		fds[nfds++] = env.small;
-	if (nfds) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	ssize_t r = fuzz_sendfds(sock, buf, len, fds, nfds, 0);
 	if (ev >= 0)
 		close(ev);
 	return r == (ssize_t)len ? 0 : -1;
