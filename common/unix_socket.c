@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,6 +29,9 @@ int unix_listen(const char *path, int backlog)
 	unlink(sa.sun_path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail_closed;
+	/* owner only, before the file appears at `path` */
+	if (chmod(sa.sun_path, 0600) < 0)
+		goto fail_bound;
 	if (listen(fd, backlog) < 0 || (strcmp(sa.sun_path, path) && rename(sa.sun_path, path) < 0))
 		goto fail_bound;
 	return fd;

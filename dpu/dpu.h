@@ -50,6 +50,13 @@ typedef void (*dpu_shutdown_fn)(void);
 int dpu_shutdown_register(dpu_shutdown_fn fn);
 void dpu_shutdown_run(void);
 
+/* confine.c (control thread): --image-dir / --socket-dir. set: 0, or -1 with the reason in err.
+ * image/socket: 0 when `path` may be used (always without the option), or -1 with a one-line
+ * refusal naming the path in err (a ".." component, or a real path outside the directory). */
+int dpu_confine_set(const char *image_dir, const char *socket_dir, char *err, size_t errlen);
+int dpu_confine_image(const char *path, char *err, size_t errlen);
+int dpu_confine_socket(const char *path, char *err, size_t errlen);
+
 /* control.c */
 int dpu_ctl_listen(const char *path);
 

@@ -132,7 +132,9 @@ static int parse_cores(const char *s, int *cores, unsigned max)
 static void usage(void)
 {
 	fprintf(stderr, "usage: kite-dpu [--config FILE.json] [--control SOCK] [--cores N,M] [--verbose]\n"
-		"                [--seccomp-level 0|1|2]\n");
+		"                [--seccomp-level 0|1|2] [--image-dir DIR] [--socket-dir DIR]\n"
+		"  --image-dir DIR   volume images only from DIR, --socket-dir DIR: vhost-user sockets only in DIR\n"
+		"                    (\"..\" and symlinks out refused)\n");
 	exit(2);
 }
 
@@ -144,10 +146,12 @@ int main(int argc, char **argv)
 		{ "cores", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "seccomp-level", required_argument, NULL, 'S' },
+		{ "image-dir", required_argument, NULL, 'I' },
+		{ "socket-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *config = NULL, *control = NULL, *cores_arg = NULL;
+	const char *config = NULL, *control = NULL, *cores_arg = NULL, *image_dir = NULL, *socket_dir = NULL;
 	int cores[DPU_MAX_POLLERS], nr_cores = 0, o, sfd = -1, status = 1, level = KITE_SECCOMP_DEFAULT_LEVEL;
 	cJSON *root = NULL;
 	sigset_t stop_sigs;
@@ -159,6 +163,8 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 's': control = optarg; break;
 		case 'p': cores_arg = optarg; break;
+		case 'I': image_dir = optarg; break;
+		case 'D': socket_dir = optarg; break;
 		case 'v': kite_log_set_level(KITE_LOG_DEBUG); break;
 		case 'S':
 			if (seccomp_parse_level(optarg, &level) < 0) {
@@ -171,6 +177,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	if (dpu_confine_set(image_dir, socket_dir, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
 	/* Each poller filters itself first thing, the control thread before its loop (dpu/seccomp.c);
 	 * tzset() now so that no later line opens /etc/localtime. */
 	tzset();

@@ -51,6 +51,8 @@ static const struct seccomp_rule control_rules[] = {
 	SC_ALLOW(fdatasync), SC_ALLOW(fsync),
 	/* add_volume: open an existing image, never create or truncate one */
 	SC_ALLOW_FLAGS(openat, 2, ~(O_CREAT | O_TRUNC | __O_TMPFILE)),
+	/* --image-dir/--socket-dir: realpath(3) resolves symlinks before a path is accepted */
+	SC_ALLOW(readlink), SC_ALLOW(readlinkat),
 	SC_ALLOW_EQ(ioctl, 1, BLKGETSIZE64), SC_ALLOW_EQ(ioctl, 1, BLKSSZGET),
 	/* add_port with a TAP uplink: the device, then its MTU and link state through an INET socket */
 	SC_ALLOW_EQ(ioctl, 1, TUNSETIFF), SC_ALLOW_EQ(ioctl, 1, TUNSETOFFLOAD),

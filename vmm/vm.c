@@ -65,6 +65,11 @@ static int kvm_open_checked(struct vm *vm, const char *path)
 	int api;
 
 	vm->kvm_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0 && (errno == EACCES || errno == EPERM)) {
+		log_err("%s: cannot open KVM device: permission denied for uid %u (needs read and write access, "
+			"e.g. membership of the group owning it)", path, (unsigned)geteuid());
+		return -1;
+	}
 	if (vm->kvm_fd < 0) {
 		log_err("%s: cannot open KVM device: %m", path);
 		return -1;

@@ -70,6 +70,8 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 		snprintf(err, errlen, "volume %.64s already exists", p.name);
 		return -1;
 	}
+	if (dpu_confine_image(p.image, err, errlen) < 0 || dpu_confine_socket(p.socket, err, errlen) < 0)
+		return -1;
 	if (get_u64(o, "queues", &queues, err, errlen) || get_u64(o, "iops", &p.iops_limit, err, errlen) ||
 	    get_u64(o, "bps", &p.bps_limit, err, errlen) || get_u64(o, "core", &core, err, errlen))
 		return -1;

@@ -319,6 +319,8 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 			snprintf(err, errlen, "port %s: vhost port needs \"socket\"", name);
 			return -1;
 		}
+		if (dpu_confine_socket(sock, err, errlen) < 0)
+			return -1;
 		if (macs && parse_mac(macs, mac)) {
 			snprintf(err, errlen, "port %s: bad mac '%.32s'", name, macs);
 			return -1;

@@ -4,7 +4,7 @@
  * unix_listen() makes the socket appear at `path` only once it is listening: it binds and listens on
  * a temporary name beside `path` and renames it into place, so a client that sees the file never
  * gets ECONNREFUSED from a socket that is bound but not yet listening. A stale file at `path` is
- * replaced. Returns the listening fd (SOCK_CLOEXEC | SOCK_NONBLOCK), or -1 with errno set and
+ * replaced. The socket file has mode 0600 (owner only) from the moment it appears. Returns the listening fd (SOCK_CLOEXEC | SOCK_NONBLOCK), or -1 with errno set and
  * nothing left at `path` or at the temporary name. Any thread; no logging (callers name the object).
  */
 #ifndef KITE_UNIX_SOCKET_H
