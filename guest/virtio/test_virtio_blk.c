@@ -10,7 +10,9 @@
  *                   kite.msix_mask=1 (with kite.irq=1): MSI-X mask / PBA check;
  *                   kite.mmio=1 (kite.irq=1: IOAPIC pin from the command line, level, acknowledged):
  *                   the disks are virtio-mmio (virtio_mmio.device= words), not PCI.
- *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0: it must report DEVICE_NEEDS_RESET with
+ *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0 (baddesc and loop also on packed rings,
+ *                   kite.packed=1; loop is then one chain of NEXT descriptors round the whole ring,
+ *                   scribble is split only): it must report DEVICE_NEEDS_RESET with
  *                   a configuration-change MSI-X interrupt; then
  *                   disk 1 must still serve the pattern write/read, and disk 0 must work after a reset.
  *                   kite.evil=backend: disk 0's vhost-user backend is the hostile one (not the
@@ -297,11 +299,14 @@ void test_virtio_blk_evil(void)
 		desc[0] = (struct vring_desc){ 0xfff000000000ULL, 16, VRING_DESC_F_NEXT, 1 };
 		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_WRITE, 0 };
 		vq_publish(&d0, 0);
+	} else if (!strcmp(mode, "loop") && d0.packed) {
+		/* packed rings have no next field: the endless chain is NEXT on every descriptor */
+		vq_packed_endless(&d0, (uint64_t)(uintptr_t)&hdr, 16);
 	} else if (!strcmp(mode, "loop")) {
 		desc[0] = (struct vring_desc){ (uint64_t)(uintptr_t)&hdr, 16, VRING_DESC_F_NEXT, 1 };
 		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&hdr, 16, VRING_DESC_F_NEXT, 0 };
 		vq_publish(&d0, 0);
-	} else if (!strcmp(mode, "scribble")) {
+	} else if (!strcmp(mode, "scribble") && !d0.packed) {
 		/* garbage over the avail index and the used ring the device owns */
 		memset((void *)d0.used, 0xa5, 64);
 		d0.avail_idx = (uint16_t)(d0.avail_idx + 0x7777);

@@ -3,8 +3,9 @@
  * The test guest's virtio drivers: PCI enumeration the way Linux does it (BAR sizing, capability
  * walk, MSI-X), the modern virtio-pci transport, split or (kite.packed=1) packed virtqueues with
  * polled or interrupt-driven completion, and the virtio-blk tests built on them. Packed mode goes
- * through vq_publish / vq_submit / vq_wait only: the hostile tests and the MSI-X mask check, which
- * write or poll the split rings themselves, are split-only.
+ * through vq_publish / vq_submit / vq_wait (and vq_packed_endless for the hostile loop); the
+ * hostile scribble test and the MSI-X mask check, which write or poll the split rings themselves,
+ * are split-only.
  */
 #ifndef GUEST_VIRTIO_VDRV_H
 #define GUEST_VIRTIO_VDRV_H
@@ -103,6 +104,9 @@ bool vq_wait(struct vdev *d, uint32_t *len);
 /* Raw ring access for the hostile tests. */
 static inline struct vring_desc *vq_desc(struct vdev *d) { return d->desc; }
 void vq_publish(struct vdev *d, uint16_t head);
+/* Packed only, hostile: every slot of the ring, from the next free one round to it again, gets a
+ * descriptor (addr, len) with NEXT set, all made available: one chain that never ends. Kicks. */
+void vq_packed_endless(struct vdev *d, uint64_t addr, uint32_t len);
 
 /* test_virtio_misc.c */
 void test_virtio_rng(void);

@@ -344,6 +344,33 @@ void vq_publish(struct vdev *d, uint16_t head)
 	notify(d);
 }
 
+void vq_packed_endless(struct vdev *d, uint64_t addr, uint32_t len)
+{
+	uint16_t slot = d->next_avail, head = d->next_avail, head_flags = 0;
+	bool wrap = d->avail_wrap;
+
+	d->irqs_at_kick = d->irqs;
+	for (unsigned k = 0; k < d->qsize; k++) {
+		uint16_t f = (uint16_t)(VRING_DESC_F_NEXT | (wrap ? VRING_PACKED_F_AVAIL : VRING_PACKED_F_USED));
+
+		d->pring[slot].addr = addr;
+		d->pring[slot].len = len;
+		d->pring[slot].id = 0;
+		if (k)
+			d->pring[slot].flags = f;
+		else
+			head_flags = f;
+		if (++slot == d->qsize) {
+			slot = 0;
+			wrap = !wrap;
+		}
+	}
+	barrier();
+	d->pring[head].flags = head_flags;   /* the head last: the device sees the whole chain at once */
+	barrier();
+	notify(d);
+}
+
 void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n)
 {
 	/* one request in flight at a time: descriptors 0..n-1 */

@@ -21,7 +21,8 @@ MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered
       balloon (virtio-balloon: inflated pages released by kite, read zero in the guest afterwards),
       packed, packed-irq, packed-mmio (pattern, irq without the mask check, mmio with the guest
       driver on packed rings: kite.packed=1, RING_PACKED must be negotiated on both sides; packed
-      and packed-mmio use queues of 13 and 7 entries).
+      and packed-mmio use queues of 13 and 7 entries), packed-evil-baddesc, packed-evil-loop (the
+      hostile driver on packed rings; loop = NEXT on every descriptor round the ring).
 qemu-MODE: the same guest drivers against QEMU's virtio devices (q35, TCG, modern-only devices) for
       MODE in pattern, irq, ro, rng, console, evil-*, packed, packed-irq: proves the drivers follow
       the spec (packed: -device virtio-blk-pci,packed=on).
@@ -233,7 +234,8 @@ def run(a, tmp):
     discard = None
     packed = mode.startswith("packed")
     if packed:
-        mode = {"packed": "pattern", "packed-irq": "irq", "packed-mmio": "mmio"}.get(mode, "unknown-" + mode)
+        mode = {"packed": "pattern", "packed-irq": "irq", "packed-mmio": "mmio", "packed-evil-baddesc": "evil-baddesc",
+                "packed-evil-loop": "evil-loop"}.get(mode, "unknown-" + mode)
         # sizes that are no power of two (allowed for packed): 4-descriptor chains cross the wrap
         guest += " kite.packed=1" + {"pattern": " kite.qsize=13", "mmio": " kite.qsize=7"}.get(mode, "")
     if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync"):
@@ -413,6 +415,11 @@ def run(a, tmp):
                   "disk 1 changed outside the pattern")
             check("serves reads again after a reset" in con, "disk 0 not usable after reset")
             check("configuration-change interrupt received" in con, "no config interrupt for NEEDS_RESET")
+            if packed:
+                check(qemu or re.search(r"virtio-blk0: driver ready, features 0x[0-9a-f]+, packed rings", err),
+                      "disk 0 did not run on packed rings")
+                check(mode != "evil-loop" or re.search(r"broken by the driver: packed chain at slot \d+ longer than the queue", err),
+                      "the endless packed chain was not named as such")
     except Fail as e:
         print("FAIL: %s\n--- console ---\n%s\n--- stderr ---\n%s" % (e, con[-3000:], err[-3000:]))
         return 1
