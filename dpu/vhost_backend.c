@@ -52,6 +52,7 @@ struct vhost_dev {
 	struct evloop *loop;
 	struct dpu_poller *poller;
 	int listen_fd, conn_fd;
+	int backend_req_fd;  /* SET_BACKEND_REQ_FD: kite-dpu's requests to the frontend; -1 = none */
 	unsigned nr_queues;
 	uint64_t offered_features, features;
 	uint64_t offered_protocol, protocol;
@@ -580,6 +581,33 @@ static int be_reset(struct vhost_dev *dev, struct vhost_user_msg *msg)
 	return 0;
 }
 
+static int be_set_backend_req_fd(struct vhost_dev *dev, struct vhost_user_msg *msg)
+{
+	if (!(dev->protocol & (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ))) {
+		snprintf(dev->why, sizeof(dev->why), "SET_BACKEND_REQ_FD without the BACKEND_REQ protocol feature");
+		return -1;
+	}
+	close_fd(&dev->backend_req_fd);
+	dev->backend_req_fd = msg->fds[0];
+	msg->nfds = 0;
+	return 0;
+}
+
+int vhost_dev_config_changed(struct vhost_dev *dev)
+{
+	struct vhost_user_header h = { .request = VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, .flags = VHOST_USER_VERSION };
+
+	if (dev->conn_fd < 0 || dev->backend_req_fd < 0)
+		return 0;
+	/* never blocks the control thread: a frontend that does not read its channel loses the message */
+	if (send(dev->backend_req_fd, &h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(h)) {
+		log_warn("%s: configuration change not sent to the frontend: %s", dev->name,
+			 errno ? strerror(errno) : "short send");
+		return -1;
+	}
+	return 1;
+}
+
 static int be_get_queue_num(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
 	return reply_u64(msg, dev->nr_queues);
@@ -853,6 +881,7 @@ static void conn_close(struct vhost_dev *dev)
 	if (dev->conn_fd < 0)
 		return;
 	dev_reset_state(dev);
+	close_fd(&dev->backend_req_fd);
 	evloop_del(dev->loop, dev->conn_fd);
 	close(dev->conn_fd);
 	dev->conn_fd = -1;
@@ -910,6 +939,7 @@ struct vhost_dev *vhost_dev_new(const char *name, const char *path, const struct
 	dev->loop = loop;
 	dev->poller = poller;
 	dev->conn_fd = -1;
+	dev->backend_req_fd = -1;
 	dev->nr_queues = ops->num_queues(dev);
 	if (dev->nr_queues == 0 || dev->nr_queues > VHOST_DEV_MAX_QUEUES) {
 		log_err("%s: %u queues is out of range 1..%d", name, dev->nr_queues, VHOST_DEV_MAX_QUEUES);

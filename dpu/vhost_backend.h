@@ -92,6 +92,13 @@ uint64_t vhost_dev_features(const struct vhost_dev *dev);     /* negotiated */
 void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st);
 
 /*
+ * Control thread: the device's configuration space changed (e.g. a resized volume): send
+ * CONFIG_CHANGE_MSG on the frontend's backend channel (VHOST_USER_PROTOCOL_F_BACKEND_REQ), without
+ * waiting for an answer. 1 sent, 0 no frontend or no channel, -1 the send failed (logged).
+ */
+int vhost_dev_config_changed(struct vhost_dev *dev);
+
+/*
  * Poller thread, from queue_poll: the device pushed completions on queue q; signal the frontend's
  * call eventfd if the ring's notification rules ask for it.
  */

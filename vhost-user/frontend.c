@@ -247,3 +247,65 @@ int vuf_set_inflight(struct vu_frontend *f, int fd, uint64_t size, uint16_t num_
 	m.nfds = 1;
 	return vuf_call(f, &m, true);
 }
+
+int vuf_backend_channel(struct vu_frontend *f)
+{
+	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_BACKEND_REQ_FD } };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+		snprintf(f->err, sizeof(f->err), "SET_BACKEND_REQ_FD: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	m.fds[0] = sv[1];
+	m.nfds = 1;
+	int r = vuf_call(f, &m, true);
+	close(sv[1]);
+	if (r < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
+int vuf_backend_recv(int fd, uint32_t known, char *err, size_t errlen)
+{
+	struct vhost_user_header h;
+	uint8_t payload[VHOST_USER_CONFIG_MAX + VHOST_USER_CONFIG_HDR_SIZE];
+	char ctl[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
+	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	for (struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int x;
+				memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				close(x);
+			}
+	if (r <= 0) {
+		snprintf(err, errlen, "backend channel %s", r == 0 ? "closed" : strerror(errno));
+		return -1;
+	}
+	/* the backend writes a message at once: a partial one is a violation, not something to wait for */
+	if ((size_t)r != sizeof(h) || (h.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
+	    (h.flags & VHOST_USER_REPLY_MASK) || h.size > sizeof(payload) || h.request == 0 ||
+	    (h.size && recv(fd, payload, h.size, MSG_DONTWAIT) != (ssize_t)h.size)) {
+		snprintf(err, errlen, "backend channel: malformed message (request %u, flags 0x%x, size %u)", h.request,
+			 h.flags, h.size);
+		return -1;
+	}
+	if (h.flags & VHOST_USER_NEED_REPLY_MASK) {
+		struct { struct vhost_user_header h; uint64_t v; } __attribute__((packed)) ack = {
+			{ h.request, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, 8 }, h.request == known ? 0 : 1 };
+
+		if (send(fd, &ack, sizeof(ack), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
+			snprintf(err, errlen, "backend channel: reply to request %u: %s", h.request, strerror(errno));
+			return -1;
+		}
+	}
+	return (int)h.request;
+}

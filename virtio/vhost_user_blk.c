@@ -13,30 +13,39 @@
 #include "kite/virtio_blk_dev.h"
 #include "vhost_user_dev.h"
 
+/* GET_CONFIG and the checks every configuration from the backend passes. 0, or -1 with why. */
+static int blk_config_get(struct vu_dev *d, struct virtio_blk_config *c, char *why, size_t len)
+{
+	uint64_t f = d->fe.features;
+
+	memset(c, 0, sizeof(*c));
+	if (vuf_get_config(&d->fe, 0, c, VIRTIO_BLK_CONFIG_SIZE) < 0) {
+		snprintf(why, len, "%s", d->fe.err);
+		return -1;
+	}
+	if ((f & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) &&
+	    (c->blk_size < VIRTIO_BLK_SECTOR || c->blk_size > 65536 || (c->blk_size & (c->blk_size - 1)))) {
+		snprintf(why, len, "GET_CONFIG: block size %u is not a power of two in 512..65536", c->blk_size);
+		return -1;
+	}
+	if ((f & (1ULL << VIRTIO_BLK_F_MQ)) && (c->num_queues == 0 || c->num_queues > VIRTIO_MAX_QUEUES)) {
+		snprintf(why, len, "GET_CONFIG: %u queues is out of range 1..%d", c->num_queues, VIRTIO_MAX_QUEUES);
+		return -1;
+	}
+	return 0;
+}
+
 /* Configuration change of the backend between two connections that kite refuses to hide. */
 static int blk_session(struct vu_dev *d, bool first, char *why, size_t len)
 {
 	struct virtio_blk_config c, old;
-	uint64_t f = d->fe.features;
 
 	if (!(d->fe.protocol & (1ULL << VHOST_USER_PROTOCOL_F_CONFIG))) {
 		snprintf(why, len, "backend does not offer the CONFIG protocol feature (needed for the capacity)");
 		return -1;
 	}
-	memset(&c, 0, sizeof(c));
-	if (vuf_get_config(&d->fe, 0, &c, VIRTIO_BLK_CONFIG_SIZE) < 0) {
-		snprintf(why, len, "%s", d->fe.err);
+	if (blk_config_get(d, &c, why, len) < 0)
 		return -1;
-	}
-	if ((f & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) &&
-	    (c.blk_size < VIRTIO_BLK_SECTOR || c.blk_size > 65536 || (c.blk_size & (c.blk_size - 1)))) {
-		snprintf(why, len, "GET_CONFIG: block size %u is not a power of two in 512..65536", c.blk_size);
-		return -1;
-	}
-	if ((f & (1ULL << VIRTIO_BLK_F_MQ)) && (c.num_queues == 0 || c.num_queues > VIRTIO_MAX_QUEUES)) {
-		snprintf(why, len, "GET_CONFIG: %u queues is out of range 1..%d", c.num_queues, VIRTIO_MAX_QUEUES);
-		return -1;
-	}
 	if (first) {
 		memcpy(d->config, &c, VIRTIO_BLK_CONFIG_SIZE);
 		return 0;
@@ -47,6 +56,26 @@ static int blk_session(struct vu_dev *d, bool first, char *why, size_t len)
 			 (unsigned long long)c.capacity, c.blk_size, (unsigned long long)old.capacity, old.blk_size);
 		return -1;
 	}
+	return 0;
+}
+
+/* CONFIG_CHANGE_MSG: the capacity (and the limits) may change; the block size and the number of
+ * queues the driver was given may not. */
+static int blk_config_reread(struct vu_dev *d, uint8_t *config, char *why, size_t len)
+{
+	struct virtio_blk_config c, old;
+
+	memcpy(&old, config, VIRTIO_BLK_CONFIG_SIZE);
+	if (blk_config_get(d, &c, why, len) < 0)
+		return -1;
+	if (c.blk_size != old.blk_size) {
+		snprintf(why, len, "configuration change: block size %u, was %u", c.blk_size, old.blk_size);
+		return -1;
+	}
+	c.num_queues = old.num_queues;
+	log_info("%s: configuration change from the backend: capacity %llu sectors (was %llu)", d->vdev.name, (unsigned long long)c.capacity,
+		 (unsigned long long)old.capacity);
+	memcpy(config, &c, VIRTIO_BLK_CONFIG_SIZE);
 	return 0;
 }
 
@@ -75,8 +104,10 @@ static const struct vu_kind blk_kind = {
 			 (1ULL << VIRTIO_BLK_F_GEOMETRY) | (1ULL << VIRTIO_BLK_F_RO) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 			 (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_TOPOLOGY) | (1ULL << VIRTIO_BLK_F_MQ) |
 			 (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
-	.protocol = (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) | (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD),
+	.protocol = (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) | (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
+		    (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ),
 	.session = blk_session,
+	.config_reread = blk_config_reread,
 };
 
 struct virtio_dev *vhost_user_blk_create(struct machine *m, const struct vhost_user_options *o, unsigned index)

@@ -54,6 +54,15 @@ static void drain(int fd)
 
 /* ---- the backend conversation (device thread; the main thread before the thread starts) ---- */
 
+/* End the connection: the socket and the backend's channel. */
+static void session_close(struct vu_dev *d)
+{
+	vuf_close(&d->fe);
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = -1;
+}
+
 /* Connect and negotiate; kind->session fills the config. Memory and rings wait for DRIVER_OK
  * (rings_start), so a backend that fails there breaks the device, not kite's start. 0, or -1 with
  * why (fe closed). */
@@ -103,9 +112,14 @@ static int session_open(struct vu_dev *d, bool first, int timeout_ms, char *why,
 	}
 	if (d->kind->session && d->kind->session(d, first, why, len) < 0)
 		goto fail;
+	if ((d->fe.protocol & (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ)) &&
+	    (d->backend_fd = vuf_backend_channel(&d->fe)) < 0) {
+		snprintf(why, len, "%s", d->fe.err);
+		goto fail;
+	}
 	return 0;
 fail:
-	vuf_close(&d->fe);
+	session_close(d);
 	return -1;
 }
 
@@ -196,7 +210,7 @@ static int rings_stop(struct vu_dev *d, const struct vu_plan *p, char *why, size
  * (bad reply, timeout, protocol violation): the device breaks. d->lock held. */
 static void backend_failed(struct vu_dev *d, const char *why, bool lost)
 {
-	vuf_close(&d->fe);
+	session_close(d);
 	d->running = false;
 	if (!lost && !d->broken) {
 		d->broken = true;
@@ -206,16 +220,21 @@ static void backend_failed(struct vu_dev *d, const char *why, bool lost)
 	pthread_cond_broadcast(&d->cond);
 }
 
-/* Device thread: wait for a wake-up, the socket, or timeout_ms (-1 = none). True if the socket
- * has something (only end of stream is expected: the backend sends nothing unasked). */
-static bool wait_events(struct vu_dev *d, int timeout_ms)
+/* Device thread: wait for a wake-up, the socket, the backend's channel, or timeout_ms (-1 = none).
+ * Returns WAIT_SOCKET if the socket has something (only end of stream is expected: the backend sends
+ * nothing unasked there) and WAIT_CHANNEL if the backend's channel has. */
+enum { WAIT_SOCKET = 1, WAIT_CHANNEL = 2 };
+static int wait_events(struct vu_dev *d, int timeout_ms)
 {
-	struct pollfd p[2] = { { .fd = d->wake_fd, .events = POLLIN }, { .fd = d->fe.sock, .events = POLLIN } };
-	int n = poll(p, d->fe.sock >= 0 ? 2 : 1, timeout_ms);
+	struct pollfd p[3] = { { .fd = d->wake_fd, .events = POLLIN }, { .fd = d->fe.sock, .events = POLLIN },
+			       { .fd = d->backend_fd, .events = POLLIN } };
+	int n = poll(p, 3, timeout_ms);     /* poll skips fds < 0 */
 
 	if (n > 0 && (p[0].revents & POLLIN))
 		drain(d->wake_fd);
-	return n > 0 && d->fe.sock >= 0 && p[1].revents;
+	if (n <= 0)
+		return 0;
+	return (d->fe.sock >= 0 && p[1].revents ? WAIT_SOCKET : 0) | (d->backend_fd >= 0 && p[2].revents ? WAIT_CHANNEL : 0);
 }
 
 /* The socket woke us while no request was outstanding: end of stream = lost, data = violation. */
@@ -229,6 +248,42 @@ static void unasked(struct vu_dev *d)
 		backend_failed(d, "connection closed", true);
 	else if (r > 0)
 		backend_failed(d, "sent a message nobody asked for", false);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* A request on the backend's channel: CONFIG_CHANGE_MSG re-reads the configuration (checked like the
+ * first one, kind->config_reread) and raises the configuration-change interrupt. Anything else, or a
+ * configuration kite refuses, breaks the device; the channel closing alone is left to the socket. */
+static void backend_request(struct vu_dev *d)
+{
+	uint8_t config[VHOST_USER_CONFIG_MAX];
+	char why[192];
+	int req = vuf_backend_recv(d->backend_fd, d->kind->config_reread ? VHOST_USER_BACKEND_CONFIG_CHANGE_MSG : 0,
+				   why, sizeof(why));
+
+	if (req == 0)
+		return;
+	if (req < 0 && strcmp(why, "backend channel closed") == 0) {
+		close(d->backend_fd);
+		d->backend_fd = -1;
+		return;
+	}
+	if (req == VHOST_USER_BACKEND_CONFIG_CHANGE_MSG && d->kind->config_reread) {
+		pthread_mutex_lock(&d->vdev.lock);
+		memcpy(config, d->config, sizeof(config));
+		pthread_mutex_unlock(&d->vdev.lock);
+		if (d->kind->config_reread(d, config, why, sizeof(why)) == 0) {
+			pthread_mutex_lock(&d->vdev.lock);
+			memcpy(d->config, config, sizeof(config));
+			virtio_dev_config_changed(&d->vdev);
+			pthread_mutex_unlock(&d->vdev.lock);
+			return;
+		}
+	} else if (req > 0) {
+		snprintf(why, sizeof(why), "backend channel: request %d is not served", req);
+	}
+	pthread_mutex_lock(&d->lock);
+	backend_failed(d, why, false);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -295,7 +350,11 @@ static void *device_thread(void *arg)
 			pthread_mutex_unlock(&d->lock);
 			continue;
 		}
-		if (wait_events(d, timeout))
+		int ev = wait_events(d, timeout);
+
+		if (ev & WAIT_CHANNEL)
+			backend_request(d);
+		if ((ev & WAIT_SOCKET) && d->fe.sock >= 0)
 			unasked(d);
 	}
 	return NULL;
@@ -430,7 +489,7 @@ static void vu_reset(struct virtio_dev *dev)
 /* Everything vu_dev_create allocated before the virtio core existed. */
 static void release(struct vu_dev *d)
 {
-	vuf_close(&d->fe);
+	session_close(d);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (d->call[q].fd >= 0)
 			close(d->call[q].fd);
@@ -483,6 +542,7 @@ struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, 
 	d->opt = *o;
 	d->opt.socket = strdup(o->socket);
 	d->fe.sock = -1;
+	d->backend_fd = -1;
 	d->inflight_fd = -1;
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->broken_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -26,6 +26,10 @@ struct vu_kind {
 	/* After each connection (first: main thread; later: device thread): read and check what the
 	 * device needs from the backend into d->config. 0, or -1 with the reason in why. */
 	int (*session)(struct vu_dev *d, bool first, char *why, size_t len);
+	/* Device thread, the backend sent CONFIG_CHANGE_MSG: read the configuration again into `config`
+	 * (holds the current one) and check it. 0, or -1 with why (the device breaks). NULL = the kind
+	 * does not ask for the backend's channel's configuration changes. */
+	int (*config_reread)(struct vu_dev *d, uint8_t *config, char *why, size_t len);
 };
 
 /* The rings as the driver set them up, handed to the device thread at DRIVER_OK. */
@@ -75,6 +79,7 @@ struct vu_dev {
 	pthread_t thread;
 	bool thread_on;
 	struct vu_frontend fe;
+	int backend_fd;                    /* our end of the backend's channel (BACKEND_REQ), -1 = none */
 	bool resume;                       /* rings were started in this driver session: resume at used idx */
 	int inflight_fd;
 	uint64_t inflight_size;

@@ -71,7 +71,7 @@ struct blk_volume {
 	char name[64];
 	int fd;
 	bool direct, readonly;
-	uint64_t capacity;            /* 512-byte sectors */
+	uint64_t capacity;            /* 512-byte sectors; grows (control thread) while pollers read it */
 	unsigned num_queues;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct vhost_dev *dev;
@@ -106,7 +106,8 @@ static uint64_t blk_get_features(struct vhost_dev *dev)
 static uint64_t blk_get_protocol_features(struct vhost_dev *dev)
 {
 	(void)dev;
-	return (1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+	return (1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
+	       (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ);
 }
 
 static unsigned blk_num_queues(struct vhost_dev *dev)
@@ -118,7 +119,7 @@ static unsigned blk_num_queues(struct vhost_dev *dev)
 /* What this volume offers, for the shared parser. */
 static struct blk_req_limits volume_limits(const struct blk_volume *v)
 {
-	return (struct blk_req_limits){ .capacity = v->capacity, .max_rw_bytes = MAX_REQ_BYTES,
+	return (struct blk_req_limits){ .capacity = __atomic_load_n(&v->capacity, __ATOMIC_RELAXED), .max_rw_bytes = MAX_REQ_BYTES,
 					.max_dwz_sectors = DISCARD_MAX_SECTORS, .readonly = v->readonly,
 					.dwz = !v->readonly && !v->has_key };
 }
@@ -555,6 +556,31 @@ void blk_volume_free(struct blk_volume *v)
 const char *blk_volume_name(const struct blk_volume *v)
 {
 	return v->name;
+}
+
+int blk_volume_resize(struct blk_volume *v, uint64_t bytes, char *err, size_t errlen)
+{
+	uint64_t old = __atomic_load_n(&v->capacity, __ATOMIC_RELAXED);
+
+	if (bytes % 512 || bytes / 512 < old || bytes > (uint64_t)INT64_MAX) {
+		snprintf(err, errlen, "%s: size %llu is not a multiple of 512 at least the current %llu bytes", v->name,
+			 (unsigned long long)bytes, (unsigned long long)old * 512);
+		return -1;
+	}
+	if (v->readonly) {
+		snprintf(err, errlen, "%s: read-only volume", v->name);
+		return -1;
+	}
+	if (ftruncate(v->fd, (off_t)bytes) < 0) {
+		snprintf(err, errlen, "%s: growing the image to %llu bytes: %s", v->name, (unsigned long long)bytes,
+			 strerror(errno));
+		return -1;
+	}
+	__atomic_store_n(&v->capacity, bytes / 512, __ATOMIC_RELAXED);
+	log_info("%s: resized from %llu to %llu sectors%s", v->name, (unsigned long long)old,
+		 (unsigned long long)(bytes / 512),
+		 vhost_dev_config_changed(v->dev) > 0 ? ", frontend told (configuration change)" : "");
+	return 0;
 }
 
 void blk_volume_set_qos(struct blk_volume *v, uint64_t iops_limit, uint64_t bps_limit)

@@ -36,6 +36,9 @@ void blk_volume_free(struct blk_volume *v);
 const char *blk_volume_name(const struct blk_volume *v);
 /* Change the QoS limits at run time (picked up by the poller at its next round). */
 void blk_volume_set_qos(struct blk_volume *v, uint64_t iops_limit, uint64_t bps_limit);
+/* Control thread: grow the volume (and its image file) to `bytes` (a multiple of 512, not smaller than
+ * now) and tell a connected frontend (CONFIG_CHANGE_MSG, vhost_dev_config_changed). 0, or -1 with err. */
+int blk_volume_resize(struct blk_volume *v, uint64_t bytes, char *err, size_t errlen);
 /* Append Prometheus text counters of this volume to f. */
 void blk_volume_stats(struct blk_volume *v, FILE *f);
 

@@ -144,6 +144,22 @@ static int cmd_set_qos(const cJSON *req, cJSON *reply, char *err, size_t errlen)
 	return 0;
 }
 
+static int cmd_volume_resize(const cJSON *req, cJSON *reply, char *err, size_t errlen)
+{
+	const char *name = get_str(req, "name");
+	struct blk_volume **v = name ? find(name) : NULL;
+	uint64_t size = 0;
+
+	(void)reply;
+	if (!v) {
+		snprintf(err, errlen, "no volume named %.64s", name ? name : "(missing \"name\")");
+		return -1;
+	}
+	if (get_u64(req, "size", &size, err, errlen))
+		return -1;
+	return blk_volume_resize(*v, size, err, errlen);
+}
+
 static int cmd_list_volumes(const cJSON *req, cJSON *reply, char *err, size_t errlen)
 {
 	(void)req; (void)err; (void)errlen;
@@ -207,6 +223,7 @@ void dpu_blk_init(void)
 	dpu_ctl_register("add_volume", cmd_add_volume);
 	dpu_ctl_register("remove_volume", cmd_remove_volume);
 	dpu_ctl_register("set_qos", cmd_set_qos);
+	dpu_ctl_register("volume_resize", cmd_volume_resize);
 	dpu_ctl_register("list_volumes", cmd_list_volumes);
 	dpu_config_register("volumes", check_volumes, apply_volumes);
 	dpu_stats_register(stats_volumes);

@@ -169,6 +169,33 @@ static void msix_mask_check(struct vdev *d, uint64_t sector)
 	guest_printf("virtio-blk: masked MSI-X vector latched in the PBA, delivered on unmask\n");
 }
 
+/*
+ * kite.resize_wait=1 (PCI, polled): the host grows the disk while the guest waits; the device's ISR
+ * must show a configuration change, then the capacity must be larger and its last sector readable.
+ */
+static void resize_wait(struct vdev *d)
+{
+	uint64_t before = capacity(d), t0 = rdtsc(), after;
+	uint8_t st;
+
+	if (d->mmio)
+		guest_fail(GUEST_EXIT_USAGE, "kite.resize_wait needs virtio-pci");
+	guest_printf("virtio-blk: waiting for a configuration change\n");
+	while (!(*(volatile uint8_t *)d->isr & 2)) {      /* reading the ISR clears it */
+		if (rdtsc() - t0 > 120ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no configuration change");
+		cpu_relax();
+	}
+	after = capacity(d);
+	if (after <= before)
+		guest_fail(GUEST_EXIT_CHECK, "configuration change, but the capacity is %lu sectors (was %lu)", after, before);
+	st = blk_req(d, T_IN, after - 1, buf, 512);
+	if (st != 0)
+		guest_fail(GUEST_EXIT_CHECK, "read of the new last sector %lu: status %u", after - 1, st);
+	guest_printf("virtio-blk: configuration change: %lu sectors (was %lu), sector %lu reads\n", after, before,
+		     after - 1);
+}
+
 void test_virtio_blk(void)
 {
 	uint64_t n = cmdline_u64("kite.blk_dev", 0), sector = cmdline_u64("kite.blk_sector", 8);
@@ -183,6 +210,8 @@ void test_virtio_blk(void)
 		guest_fail(GUEST_EXIT_USAGE, "kite.blk_count=%lu out of range 1..%d", count, MAX_SECTORS);
 	open_disk(&d, (unsigned)n, irq, 0);
 	guest_printf("virtio-blk: %lu sectors, %s completion\n", capacity(&d), irq ? "MSI-X" : "polled");
+	if (cmdline_u64("kite.resize_wait", 0))
+		resize_wait(&d);
 	if (sector + count > capacity(&d))
 		guest_fail(GUEST_EXIT_USAGE, "sectors %lu+%lu beyond the disk", sector, count);
 	memset(id, 0, sizeof(id));

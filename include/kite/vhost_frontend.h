@@ -43,5 +43,13 @@ int vuf_get_config(struct vu_frontend *f, uint32_t offset, void *buf, uint32_t l
 /* Inflight region: GET_INFLIGHT_FD; returns the fd (caller owns) and its size, or -1. */
 int vuf_get_inflight(struct vu_frontend *f, uint16_t num_queues, uint16_t queue_size, uint64_t *size);
 int vuf_set_inflight(struct vu_frontend *f, int fd, uint64_t size, uint16_t num_queues, uint16_t queue_size);
+/* VHOST_USER_PROTOCOL_F_BACKEND_REQ: a socket pair; SET_BACKEND_REQ_FD hands one end to the backend.
+ * Returns the other end (caller owns; nonblocking) or -1 with f->err. */
+int vuf_backend_channel(struct vu_frontend *f);
+/* Read one request from the backend channel fd (validated: header, version, a payload of at most
+ * VHOST_USER_CONFIG_MAX bytes read and dropped, fds closed) and answer it if it asks for a reply:
+ * 0 for a request the caller accepts (`known`), failure otherwise. Returns the request code, 0 when
+ * nothing is there, or -1 with the reason in err (end of stream: "channel closed"). */
+int vuf_backend_recv(int fd, uint32_t known, char *err, size_t errlen);
 
 #endif

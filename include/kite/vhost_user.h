@@ -45,6 +45,9 @@
 #define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS  15
 #define VHOST_USER_PROTOCOL_F_STATUS               16
 
+/* Requests on the backend's channel (SET_BACKEND_REQ_FD, backend -> frontend); their own code space. */
+#define VHOST_USER_BACKEND_CONFIG_CHANGE_MSG 2
+
 /* Vring index payloads (SET_VRING_KICK/CALL/ERR): low byte = index, bit 8 = no fd attached. */
 #define VHOST_USER_VRING_IDX_MASK   0xffu
 #define VHOST_USER_VRING_NOFD_MASK  (1u << 8)

@@ -55,7 +55,7 @@
 	X(SET_VRING_ENABLE,      18, STATE,    NONE,    ACK,      NONE, RUN,   be_set_vring_enable)      \
 	X(SEND_RARP,             19, U64,      NONE,    ACK,      NONE, RUN,   NULL)                     \
 	X(NET_SET_MTU,           20, U64,      NONE,    ACK,      NONE, RUN,   NULL)                     \
-	X(SET_BACKEND_REQ_FD,    21, EMPTY,    ONE,     ACK,      NONE, RUN,   NULL)                     \
+	X(SET_BACKEND_REQ_FD,    21, EMPTY,    ONE,     ACK,      NONE, RUN,   be_set_backend_req_fd)    \
 	X(IOTLB_MSG,             22, REFUSED,  NONE,    ACK,      NONE, RUN,   NULL)                     \
 	X(SET_VRING_ENDIAN,      23, STATE,    NONE,    ACK,      NONE, RUN,   NULL)                     \
 	X(GET_CONFIG,            24, CONFIG,   NONE,    CONFIG,   NONE, RUN,   be_get_config)            \

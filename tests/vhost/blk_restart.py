@@ -46,19 +46,24 @@ def bad_blocks(img, upto, seed):
     return [b for b in range(upto) if data[b * BLOCK:(b + 1) * BLOCK] != stamp(b, seed)]
 
 
-def resubmitted_counter(ctl):
-    """kite_dpu_blk_resubmitted_total of vol0 from the control socket's stats command."""
+def ctl_request(ctl, req):
+    """One request on kite-dpu's control socket; returns the reply (a dict)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(10)
         s.connect(ctl)
-        s.sendall(b'{"cmd":"stats"}\n')
+        s.sendall(json.dumps(req).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)
             if not chunk:
                 break
             buf += chunk
-    text = json.loads(buf)["stats"]
+    return json.loads(buf)
+
+
+def resubmitted_counter(ctl):
+    """kite_dpu_blk_resubmitted_total of vol0 from the control socket's stats command."""
+    text = ctl_request(ctl, {"cmd": "stats"})["stats"]
     m = re.search(r'kite_dpu_blk_resubmitted_total\{volume="vol0"\} (\d+)', text)
     return int(m.group(1)) if m else None
 
