@@ -275,8 +275,12 @@ static void backend_request(struct vu_dev *d)
 		if (d->kind->config_reread(d, config, why, sizeof(why)) == 0) {
 			pthread_mutex_lock(&d->vdev.lock);
 			memcpy(d->config, config, sizeof(config));
-			virtio_dev_config_changed(&d->vdev);
 			pthread_mutex_unlock(&d->vdev.lock);
+			/* the interrupt is the event loop's (this thread makes no KVM calls) */
+			pthread_mutex_lock(&d->lock);
+			d->config_pending = true;
+			pthread_mutex_unlock(&d->lock);
+			poke(d->broken_fd);
 			return;
 		}
 	} else if (req > 0) {
@@ -402,11 +406,12 @@ static void call_unbind(struct vu_dev *d, unsigned q)
 	drain(c->fd);
 }
 
-/* The device thread reported a broken backend (event loop thread). */
+/* The device thread reported a broken backend or a configuration change (event loop thread). */
 static void on_broken(void *opaque, int fd, uint32_t events)
 {
 	struct vu_dev *d = opaque;
 	char why[192] = "";
+	bool changed;
 
 	(void)events;
 	drain(fd);
@@ -414,7 +419,11 @@ static void on_broken(void *opaque, int fd, uint32_t events)
 	pthread_mutex_lock(&d->lock);
 	if (d->broken)
 		snprintf(why, sizeof(why), "%s", d->broken_why);
+	changed = d->config_pending;
+	d->config_pending = false;
 	pthread_mutex_unlock(&d->lock);
+	if (changed && !why[0])
+		virtio_dev_config_changed(&d->vdev);
 	if (why[0])
 		virtio_dev_needs_reset(&d->vdev, why);
 	pthread_mutex_unlock(&d->vdev.lock);

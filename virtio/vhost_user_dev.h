@@ -73,7 +73,8 @@ struct vu_dev {
 	bool broken;                       /* backend failed: DEVICE_NEEDS_RESET until a reset */
 	char broken_why[192];
 	int wake_fd;                       /* eventfd: vCPU threads -> device thread */
-	int broken_fd;                     /* eventfd: device thread -> event loop */
+	bool config_pending;               /* the backend changed the configuration: interrupt to raise */
+	int broken_fd;                     /* eventfd: device thread -> event loop (broken, config_pending) */
 
 	/* thread only (and the main thread before the thread starts) */
 	pthread_t thread;

@@ -67,6 +67,8 @@ static const struct seccomp_rule vhost_user_rules[] = {
 	SC_ALLOW(poll), SC_ALLOW(ppoll), SC_ALLOW(epoll_ctl), SC_ALLOW(close), SC_ALLOW(newfstatat),
 	SC_ALLOW(fstat), SC_ALLOW(fcntl), SC_ALLOW(eventfd2), SC_ALLOW(connect), SC_ALLOW(setsockopt),
 	SC_ALLOW_EQ(socket, 0, AF_UNIX),
+	SC_ALLOW_EQ(socketpair, 0, AF_UNIX),   /* the backend's channel (BACKEND_REQ), on every reconnection */
+	SC_ALLOW(getsockopt),                  /* a reply timeout names its length (vu_msg_recv) */
 };
 
 /* libmicrohttpd: accepts and serves connections on kite's Unix socket; the start-up thread creates

@@ -10,7 +10,7 @@
  * blk: queues = the backend's num_queues (default) or fewer; capacity, geometry, block size,
  * segment limits, discard / write-zeroes limits come from the backend's GET_CONFIG, read once per
  * connection and served from kite's copy, and again when the backend sends CONFIG_CHANGE_MSG on its
- * channel (PROTOCOL_F_BACKEND_REQ; the device thread reads it, then raises the config interrupt). net: MAC (default 52:54:00:12:35:<index + 0x56>), MTU and
+ * channel (PROTOCOL_F_BACKEND_REQ; the device thread reads it, the event loop raises the config interrupt). net: MAC (default 52:54:00:12:35:<index + 0x56>), MTU and
  * link status are kite's; queues=1 (one receive/transmit pair).
  *
  * Data path: the queue's KVM ioeventfd is the backend's kick fd (kite never reads it); the call fd

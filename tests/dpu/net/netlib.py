@@ -64,7 +64,8 @@ class Dpu:
         self.log_path = os.path.join(workdir, "dpu.log")
         self.log = open(self.log_path, "w")
         # DPDK's EAL and PMDs make syscalls outside kite-dpu's seccomp allowlists (docs/security.md)
-        dpdk = any(p.get("type") == "dpdk" for p in switch_cfg.get("ports", []) + [switch_cfg.get("uplink") or {}])
+        sw = switch_cfg or {}      # None: a kite-dpu without a switch (volumes only)
+        dpdk = any(p.get("type") == "dpdk" for p in sw.get("ports", []) + [sw.get("uplink") or {}])
         self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path, "--control", self.ctl_path]
                                                + (["--seccomp-level", "0"] if dpdk else []), stdout=self.log,
                                                stderr=subprocess.STDOUT))
