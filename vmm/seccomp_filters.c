@@ -9,10 +9,12 @@
  *   vhost-user the thread of each vhost-user device (talks to its backend, reconnects)
  *   api        the HTTP API thread (libmicrohttpd), from before its creation
  *
- * No list holds execve, fork, ptrace, open/openat, or socket other than AF_UNIX: every file kite
- * uses is opened before the filters go on. ioctl is allowed for the request numbers named here
+ * No list holds execve, fork, ptrace, or socket other than AF_UNIX. Every file kite uses is opened
+ * before the filters go on, except a drive image swapped by `PATCH /drives` after boot: the main
+ * thread may openat an existing file (never create or truncate one, level 2). ioctl is allowed for the request numbers named here
  * only (level 2); which fd is not checked.
  */
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <sched.h>
@@ -59,6 +61,8 @@ static const struct seccomp_rule vmm_rules[] = {
 	/* the API socket and vhost-user threads are stopped and their sockets closed at the end */
 	SC_ALLOW(shutdown), SC_ALLOW(unlink),   /* the API socket file, removed at the end */
 	SC_ALLOW(io_uring_register),   /* io_uring_queue_exit */
+	/* PATCH /drives after boot reopens the new image (blk_replace_image): existing files only */
+	SC_ALLOW_FLAGS(openat, 2, ~(O_CREAT | O_TRUNC | __O_TMPFILE)),
 };
 
 /* vhost-user frontend: messages with fds, reconnecting to the backend's Unix socket. */
