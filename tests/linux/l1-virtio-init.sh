@@ -13,13 +13,9 @@ mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
 . /etc/l1.conf
 say() { echo "KITE-L1V $*"; }
 finish() { echo "KITE-L1V-DONE"; poweroff -f; }
+. /etc/nested-init.sh
 
-for m in irqbypass ccp kvm kvm-amd tun; do
-	insmod /lib/modules/$m.ko 2>/tmp/err || say "insmod-failed $m $(cat /tmp/err)"
-done
-[ -c /dev/kvm ] || { say "no-dev-kvm"; finish; }
-mkdir -p /dev/net
-[ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200
+l1_modules || { say "no-dev-kvm"; finish; }
 
 dd if=/dev/zero of=/tmp/pci.img bs=1M count=16 2>/dev/null
 mke2fs -F /tmp/pci.img 16384 >/tmp/err 2>&1 || say "mke2fs-failed $(cat /tmp/err)"

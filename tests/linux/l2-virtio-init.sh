@@ -12,11 +12,8 @@ mount -t devtmpfs devtmpfs /dev
 say() { echo "KITE-L2V $*"; }
 marker=$(cat /etc/marker)
 
-for m in virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci virtio_mmio \
-	 virtio_blk failover net_failover virtio_net crc16 mbcache jbd2 crc32c_generic ext4; do
-	[ -e /lib/modules/$m.ko ] || continue    # built into this kernel
-	insmod /lib/modules/$m.ko 2>/tmp/err || say "insmod-failed $m $(cat /tmp/err)"
-done
+. /etc/nested-init.sh
+l2_modules
 # devices probe asynchronously: wait (bounded) for two disks and eth0
 for i in $(seq 100); do
 	[ -b /dev/vda ] && [ -b /dev/vdb ] && [ -d /sys/class/net/eth0 ] && break
@@ -42,31 +39,14 @@ dmesg -r | grep -E '^<[0-4]>' | grep -i -E 'pci|virtio|acpi|blk|vd[ab]|eth0|irq'
 	sed 's/^<\([0-9]\)>\[[ 0-9.]*\] /KITE-L2V warn<\1> /'
 say "irqs $(grep -E 'virtio' /proc/interrupts | awk '{ printf "%s/%s/%s ", $1, $(NF-1), $NF }')"
 
-if [ -n "$pcidisk" ]; then
-	mkdir -p /mnt
-	if mount -t ext2 /dev/$pcidisk /mnt; then
-		echo "$marker ext2-file" >/mnt/kite-marker.txt && sync
-		say "ext2-read $(cat /mnt/kite-marker.txt | tr ' ' '_')"
-		umount /mnt && say "ext2-umount ok"
-	else
-		say "ext2-mount-failed"
-	fi
-fi
+[ -n "$pcidisk" ] && l2_ext2_marker /dev/$pcidisk
 if [ -n "$mmiodisk" ]; then
 	echo "$marker mmio-raw" | dd of=/dev/$mmiodisk bs=512 seek=2048 conv=fsync 2>/dev/null &&
 		say "mmio-write ok"
 	say "mmio-read $(dd if=/dev/$mmiodisk bs=512 skip=2048 count=1 2>/dev/null | head -n 1 | tr ' ' '_')"
 fi
 
-if [ -d /sys/class/net/eth0 ]; then
-	ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up
-	# L1 brings kt0 up when it sees it: retry until the first reply or ~20 tries
-	for i in $(seq 20); do ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 && break; done
-	ping -c 3 -W 2 192.0.2.1 >/tmp/ping 2>&1
-	say "ping $(grep -o '[0-9]* packets received' /tmp/ping | tr ' ' '_')"
-else
-	say "no-eth0"
-fi
+l2_ping
 say "done"
 poweroff -f
 echo "KITE-L2V poweroff-failed"

@@ -51,39 +51,16 @@ log=$work/console.log
 l2k=$cache/kernel-$flavour l1k=$cache/kernel-generic
 marker="kite-lv-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
 
-new_root() {
-	local r=$1 a
-	rm -rf "$r" && mkdir -p "$r"/{bin,dev,proc,sys,tmp,etc,usr/bin,lib/modules} || return 1
-	cp /bin/busybox "$r/bin/busybox" || return 1
-	for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
-	mknod -m 600 "$r/dev/console" c 5 1 && mknod -m 666 "$r/dev/null" c 1 3 &&
-		echo "$marker" >"$r/etc/marker"
-}
-add_module() {   # add_module ROOT KERNELDIR path/under/kernel (without .ko); built-in ones are left out
-	grep -qx "kernel/$3.ko" "$2/modules/modules.builtin" 2>/dev/null && return 0
-	cp "$2/modules/kernel/$3.ko" "$1/lib/modules/" || die "$2: no module $3.ko"
-}
-add_program() {
-	local r=$1 exe=$2 dst=$3 lib
-	mkdir -p "$r$(dirname "$dst")" && cp -L "$exe" "$r$dst" || return 1
-	for lib in $(ldd "$exe" | grep -o '/[^ ]*'); do
-		mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib" || return 1
-	done
-}
-make_cpio() {
-	(cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2"
-}
+. "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio
 
 # L2: busybox, the virtio, virtio-net and ext4 modules (Debian ships no modules.dep: fixed order)
 l2root=$work/l2-root
 new_root "$l2root" || die "$l2root: cannot build"
 install -m 755 "$here/l2-virtio-init.sh" "$l2root/init" || die "cannot install the L2 /init"
-for m in drivers/virtio/virtio_ring drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
-	 drivers/virtio/virtio drivers/virtio/virtio_pci drivers/virtio/virtio_mmio drivers/block/virtio_blk \
-	 net/core/failover drivers/net/net_failover drivers/net/virtio_net lib/crc16 fs/mbcache fs/jbd2/jbd2 \
-	 crypto/crc32c_generic fs/ext4/ext4; do
+for m in $l2_virtio_modules; do
 	add_module "$l2root" "$l2k" $m
 done
+install -m 644 "$top/tests/lib/nested-init.sh" "$l2root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
 
 # L1: busybox, kvm-amd and tun, kite with its libraries, the L2 kernel and initramfs
@@ -102,6 +79,7 @@ L2_MEMORY=256
 L2_TIMEOUT=$((timeout_s - 60))
 KITE_EXTRA=""
 CONF
+install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "linux-virtio: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $(cat "$l2k/version") under kite; log $log"

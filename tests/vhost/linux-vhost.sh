@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# linux-vhost.sh - an unmodified Debian kernel on kite's vhost-user devices, all served by kite-dpu.
+# Nested (as tests/linux/linux-virtio.sh): L1 Linux under QEMU TCG with an emulated SVM CPU runs
+# kite-dpu and kite (l1-vhost-init.sh); L2 (l2-vhost-init.sh) is Debian's kernel with its own
+# virtio_blk / virtio_net drivers:
+#   - disk vda: kite-dpu volume on a 16 MiB ext2 image: mount, write a marker file, sync, umount;
+#   - eth0: a kite-dpu switch port; L2 pings L1 (192.0.2.1) behind kite-dpu's TAP uplink ku0;
+#   - disk vdb: kite-dpu volume on a 4 MiB raw image: a stream of 48 O_DIRECT+fsync 4 KiB writes;
+#     after the 12th is acknowledged L1 kills kite-dpu with SIGKILL and starts it again; kite
+#     reconnects and the stream goes on.
+# Usage: linux-vhost.sh --kite KITE --dpu KITE_DPU --tool BLK_TOOL [--work DIR] [--timeout S]
+#        (BLK_TOOL: tests/dpu/blk's blk_tool, the control-socket client used inside L1)
+# Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
+# Pass iff: kite exit status 0; L2 read its ext2 file back and L1 finds the marker in fs.img; L2 got
+# 3 ping replies; kite-dpu's vm0 and up0 ports and the TAP ku0 counted >= 3 packets each way and the
+# fs volume counted writes; every one of the 48 stream blocks was acknowledged (no write error) and
+# every acknowledged block holds its text in raw.img; kite-dpu was killed after block 12 and came
+# back; kite logged the backend lost and back; no disk needed a reset; L2 did not panic. (The NIC is
+# not used after the restart: the stream is the block path's test.)
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+kite="" dpu="" tool="" work=./linux-vhost-work timeout_s=500
+cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+kill_at=12 blocks=48
+
+die() { echo "linux-vhost: FAIL: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || die "option $1 needs a value"
+	case $1 in
+	--kite) kite=$2 ;;
+	--dpu) dpu=$2 ;;
+	--tool) tool=$2 ;;
+	--work) work=$2 ;;
+	--timeout) timeout_s=$2 ;;
+	*) die "unknown option $1 (see the header of $0)" ;;
+	esac
+	shift 2
+done
+for x in "$kite" "$dpu" "$tool"; do [ -x "$x" ] || die "'$x': not an executable (--kite, --dpu, --tool)"; done
+for t in qemu-system-x86_64 cpio busybox; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
+mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
+log=$work/console.log
+
+"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel"
+k=$cache/kernel-generic
+marker="kite-lh-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
+. "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio, $l2_virtio_modules
+
+l2root=$work/l2-root
+new_root "$l2root" || die "$l2root: cannot build"
+install -m 755 "$here/l2-vhost-init.sh" "$l2root/init" || die "cannot install the L2 /init"
+sed -i "s/^STREAM_BLOCKS=.*/STREAM_BLOCKS=$blocks/" "$l2root/init"
+for m in $l2_virtio_modules; do add_module "$l2root" "$k" $m; done
+install -m 644 "$top/tests/lib/nested-init.sh" "$l2root/etc/nested-init.sh" || die "cannot install nested-init.sh"
+make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
+
+l1root=$work/l1-root
+new_root "$l1root" || die "$l1root: cannot build"
+install -m 755 "$here/l1-vhost-init.sh" "$l1root/init" || die "cannot install the L1 /init"
+for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
+	add_module "$l1root" "$k" $m
+done
+mkdir -p "$l1root/l2"
+cp "$k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
+add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
+add_program "$l1root" "$dpu" /usr/bin/kite-dpu || die "$dpu: cannot copy it and its libraries"
+add_program "$l1root" "$tool" /usr/bin/blk_tool || die "$tool: cannot copy it and its libraries"
+cat >"$l1root/etc/l1.conf" <<CONF
+L2_CMDLINE="console=ttyS0 loglevel=4 panic=-1"
+L2_MEMORY=256
+L2_TIMEOUT=$((timeout_s - 60))
+KILL_AT=$kill_at
+CONF
+install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
+make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
+
+echo "linux-vhost: L1 and L2 $(cat "$k/version"); kite-dpu and kite in L1; log $log"
+t0=$(date +%s)
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
+	-nodefaults -display none -no-reboot -serial stdio \
+	-kernel "$k/vmlinux" -initrd "$work/l1-initrd.cpio" \
+	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
+echo "linux-vhost: L1 QEMU exit $? after $(( $(date +%s) - t0 )) s"
+tr -d '\r' <"$log" | grep -a -E '^(KITE-L1H|L2\| (KITE-L2H (disks|ext2|ping|stream|write-error)|kite: (warning|error)))'
+
+# ---- checks: every line below must hold
+clean() { tr -d '\r' <"$log"; }
+v() { clean | grep -a "^$1 " | tail -n 1 | cut -d' ' -f$2-; }
+num() { echo "$1" | sed -n "s/.*$2=\([0-9]*\).*/\1/p"; }
+atleast() { [ "${1:-0}" -ge "$2" ] 2>/dev/null && echo yes || echo "no (${1:-none})"; }
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "linux-vhost: ok   $1"; else echo "linux-vhost: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
+check "L1 finished" "$(clean | grep -a -c '^KITE-L1H-DONE')" 1
+check "kite exit status" "$(v 'KITE-L1H kite-status' 3 | cut -d' ' -f1)" 0
+check "L2 read its ext2 file back" "$(v 'L2| KITE-L2H ext2-read' 4)" "${marker}_ext2-file"
+check "L2 unmounted the ext2 disk" "$(v 'L2| KITE-L2H ext2-umount' 4)" ok
+check "ext2 file marker in kite-dpu's fs.img" "$(v 'KITE-L1H fs-image-marker' 3)" 1
+check "L2 ping replies from L1 through the switch and ku0" "$(v 'L2| KITE-L2H ping' 4)" 3_packets_received
+sw=$(v 'KITE-L1H switch' 3) tap=$(v 'KITE-L1H tap' 3)
+check "switch port vm0 counted >= 3 frames in" "$(atleast "$(num "$sw" 'vm0 rx')" 3)" yes
+check "switch port vm0 counted >= 3 frames out" "$(atleast "$(echo "$sw" | sed -n 's/.*vm0 rx=[0-9]* tx=\([0-9]*\).*/\1/p')" 3)" yes
+check "switch port up0 counted >= 3 frames each way" \
+	"$(atleast "$(echo "$sw" | sed -n 's/.*up0 rx=\([0-9]*\) tx=\([0-9]*\).*/\1\n\2/p' | sort -n | head -n 1)" 3)" yes
+check "TAP ku0 counted >= 3 packets each way" \
+	"$(atleast "$(echo "$tap" | sed -n 's/.*rx=\([0-9]*\) tx=\([0-9]*\).*/\1\n\2/p' | sort -n | head -n 1)" 3)" yes
+check "kite-dpu counted writes on the fs volume" "$(atleast "$(num "$(v 'KITE-L1H volume' 3)" writes)" 1)" yes
+check "kite-dpu killed after block $kill_at" "$(v 'KITE-L1H dpu-killed' 3)" "after-ack $kill_at"
+check "kite-dpu came back with its three sockets" "$(v 'KITE-L1H dpu-2' 3 | cut -d' ' -f1-2)" "up sockets=4"
+check "L2's stream finished" "$(clean | grep -a -c '^L2| KITE-L2H stream-done')" 1
+check "no write error in the stream" "$(clean | grep -a -c '^L2| KITE-L2H write-error')" 0
+check "every stream block acknowledged, each in raw.img" "$(v 'KITE-L1H stream' 3)" \
+	"acked=$blocks present=$blocks missing=none"
+check "kite logged a lost backend" "$(atleast "$(clean | grep -a -c '^L2| kite: warning: .*lost')" 1)" yes
+check "kite logged the backend back" "$(atleast "$(clean | grep -a -c '^L2| kite: .* is back')" 1)" yes
+check "no disk needed a reset" "$(clean | grep -a -c 'vhost-user-blk.*device needs reset')" 0
+if clean | grep -a -q '^L2| .*Kernel panic'; then echo "linux-vhost: FAIL L2 panicked"; fail=1; fi
+if [ $fail != 0 ]; then
+	echo "---- tail of $log"; clean | grep -v "TCG doesn't support" | tail -n 60
+	echo "linux-vhost: FAIL"; exit 1
+fi
+echo "linux-vhost: PASS"
