@@ -171,7 +171,8 @@ static int rings_start(struct vu_dev *d, const struct vu_plan *p, char *why, siz
 	if (inflight_set(d, why, len) < 0)
 		return -1;
 	for (unsigned q = 0; q < d->nqueues; q++) {
-		uint16_t base = 0;
+		/* a packed ring's base carries the avail wrap counter in bit 15; a fresh ring starts at 1 */
+		uint16_t base = packed ? 0x8000 : 0;
 
 		if (!p->q[q].enabled)
 			continue;

@@ -10,7 +10,9 @@ over the control socket; A runs again: ARP still works, the echo request is drop
 without a reply; the rule's packet counter and the port's acl drop counter count the echo request,
 and B answered no second echo.
 
-usage: eastwest.py --kite KITE --dpu KITE_DPU --kernel GUEST
+--packed: both guests drive packed rings (kite.packed=1; RING_PACKED through kite to kite-dpu).
+
+usage: eastwest.py --kite KITE --dpu KITE_DPU --kernel GUEST [--packed]
 Exit 0 pass, 1 fail, 77 skip (no KVM)."""
 import argparse
 import os
@@ -29,6 +31,7 @@ def main():
     ap.add_argument("--kite", required=True)
     ap.add_argument("--dpu", required=True)
     ap.add_argument("--kernel", required=True)
+    ap.add_argument("--packed", action="store_true")
     a = ap.parse_args()
     need_kvm()
     return run_test(run, a)
@@ -41,15 +44,16 @@ def counters(dpu):
 
 def run(a, wd, procs):
     sock = {n: os.path.join(wd, n + ".sock") for n in ("vmA", "vmB")}
+    packed = " kite.packed=1" if a.packed else ""
     dpu = Dpu(a.dpu, procs, wd, {"ports": [{"name": n, "type": "vhost", "socket": s} for n, s in sock.items()]})
     for s in sock.values():
         wait_socket(s, dpu.proc, "kite-dpu")
     b = Kite(a.kite, a.kernel, wd, "vmB", ["--vhost-user-net", "socket=%s,mac=%s" % (sock["vmB"], MAC_B)],
-             "kite.test=virtio-net-ping kite.respond=1 kite.ip_last=1", procs).start()
+             "kite.test=virtio-net-ping kite.respond=1 kite.ip_last=1" + packed, procs).start()
     check(b.wait_console(r"^virtio-net-ping: answering ARP and echo requests for 192\.0\.2\.1$", 60),
           "VM B's responder did not start")
     vm_a = ["--vhost-user-net", "socket=%s,mac=%s" % (sock["vmA"], MAC_A)]
-    ping = "kite.test=virtio-net-ping kite.ip_last=2 kite.peer_ip_last=1 kite.ping_size=200"
+    ping = "kite.test=virtio-net-ping kite.ip_last=2 kite.peer_ip_last=1 kite.ping_size=200" + packed
 
     # phase 1: A reaches B
     a1 = Kite(a.kite, a.kernel, wd, "vmA-1", vm_a, ping, procs)
@@ -64,6 +68,10 @@ def run(a, wd, procs):
     c1, _ = counters(dpu)
     check(all(rx >= 2 and tx >= 2 for rx, tx in c1.values()),
           "switch ports did not count ARP and ICMP both ways: %s" % c1)
+    if a.packed:
+        check(re.search(r"^virtio: slot \d+ queue 1: packed ring", a1.con(), re.M) and
+              re.search(r"driver ready, features 0x[0-9a-f]+, packed rings", a1.stderr()),
+              "VM A did not run packed rings")
 
     # phase 2: ICMP from A denied at A's port
     idx = dpu.ok("acl_add", port="vmA", dir="in", rule="deny proto icmp")["index"]
