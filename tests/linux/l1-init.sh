@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # /init of the L1 Linux that runs under QEMU TCG with an emulated SVM CPU: load KVM, then boot the
-# L2 guest once per entry of $RUNS with the L2 VMM (kite, or qemu for the reference variant), and
-# report each VMM's exit status on the console. Settings come from /etc/l1.conf (written by the
+# L2 guest once per entry of $RUNS ("vmm:cpus", vmm = kite or qemu, the reference), in order, and
+# report each VMM's exit status on the console: "KITE-L1-RESULT id=K ..." (K = 1, 2, ... in $RUNS
+# order, also in the "L1: run id=K ... start" line before it). Settings come from /etc/l1.conf (written by the
 # harness). Every console line of L2 is prefixed "L2| " so the harness knows who printed what.
 export PATH=/bin:/usr/bin
 mount -t proc proc /proc
@@ -19,7 +20,7 @@ up() { cut -d' ' -f1 /proc/uptime; }
 kvm_counters() {
 	local d=/sys/kernel/debug/kvm f line=""
 	for f in exits halt_exits halt_wakeup irq_injections irq_window_exits io_exits mmio_exits \
-		 hypercalls signal_exits insn_emulation; do
+		 hypercalls signal_exits insn_emulation pf_taken pf_fixed halt_poll_fail_ns; do
 		[ -r $d/$f ] && line="$line $f=$(cat $d/$f)"
 	done
 	say "kvm:$line"
@@ -52,10 +53,15 @@ run_vmm() {
 		kill -TERM $pid; sleep 5; kill -KILL $pid 2>/dev/null
 	) &
 	guard=$!
+	# KVM's counters die with the VM: keep the last sample (every 2 s) to print after it ends
+	( while [ -d /proc/$pid ]; do kvm_counters >/tmp/kvm.new && mv /tmp/kvm.new /tmp/kvm.last; sleep 2; done ) &
+	sampler=$!
 	wait $pid
 	echo $? >/tmp/status
-	kill $guard 2>/dev/null
+	kill $guard $sampler 2>/dev/null
 	wait $reader
+	[ -s /tmp/kvm.last ] && sed 's/^L1: kvm:/L1: kvm (last sample before exit):/' /tmp/kvm.last
+	rm -f /tmp/kvm.last
 }
 
 say "init at uptime $(up) s, kernel $(uname -r)"
@@ -76,11 +82,24 @@ if [ -n "${L1_SHMEM_THP:-}" ]; then
 fi
 say "shmem THP: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled)"
 say "/dev/kvm ready (nested paging: $(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null))"
+# L1's own clock: KVM gives L2 a stable kvmclock only when L1's clocksource is a stable TSC
+say "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)," \
+	"clockevent $(cat /sys/devices/system/clockevents/clockevent0/current_device);" \
+	"$(dmesg | grep -i -E 'tsc.*(unstable|calibrat|detected)|clocksource.*unstable' | tr -s ' ' | tr '\n' ';')"
+# L1's LAPIC timer frequency as L1 calibrated it (timer_list: cycles = ns * mult >> shift); under
+# TCG the emulated LAPIC timer counts 1 GHz / 16 = 62.5 MHz: another value delays or hastens every
+# L1 timer, KVM's emulated L2 LAPIC timers included
+say "L1 lapic clockevent: $(awk '/^Clock Event Device: lapic/ { on = 1 } on && / mult:/ { m = $2 }
+	on && / shift:/ { p = 1; for (i = 0; i < $2; i++) p *= 2; printf "%.3f MHz", m * 1000 / p; exit }' \
+	/proc/timer_list)"
 
+id=0
 for run in $RUNS; do
+	id=$((id + 1))
 	vmm=${run%%:*}
 	cpus=${run#*:}
-	say "run vmm=$vmm cpus=$cpus start at uptime $(up) s"
+	t0=$(up)
+	say "run id=$id vmm=$vmm cpus=$cpus start at uptime $t0 s"
 	case $vmm in
 	kite)
 		set -- /usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd \
@@ -93,7 +112,7 @@ for run in $RUNS; do
 		say "unknown vmm '$vmm' in RUNS"; continue ;;
 	esac
 	run_vmm "$@"
-	echo "KITE-L1-RESULT vmm=$vmm cpus=$cpus status=$(cat /tmp/status) uptime=$(up)"
+	echo "KITE-L1-RESULT id=$id vmm=$vmm cpus=$cpus status=$(cat /tmp/status) start=$t0 end=$(up)"
 done
 echo "KITE-L1-DONE"
 poweroff -f

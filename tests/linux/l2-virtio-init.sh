@@ -48,6 +48,8 @@ fi
 
 l2_ping
 say "done"
+# kernel log lines the harness fails on (see l2-problems.ere; the console shows only errors)
+dmesg | grep -E -f /etc/l2-problems.ere | sed 's/^/KITE-L2-DMESG /'
 poweroff -f
 echo "KITE-L2V poweroff-failed"
 exit 1

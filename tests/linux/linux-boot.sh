@@ -6,8 +6,12 @@
 #
 # Usage: linux-boot.sh --kite PATH [options]
 #   --kite PATH          the kite executable (required unless --vmm qemu)
-#   --vmm kite|qemu      L2 VMM (qemu = reference variant, only in nested mode)      [kite]
+#   --vmm kite|qemu|kite,qemu   L2 VMM (qemu = reference, only in nested mode); a list boots
+#                        each VMM in turn, alternating, in the same L1                 [kite]
 #   --cpus "1 2"         one boot per vCPU count                                      [1 2]
+#   --repeat N           the whole list of boots N times (all failures are reported)  [1]
+#   --l1-cpus N          vCPUs of the nested L1 (QEMU TCG threads)                     [1]
+#   --check-log LOG      only check an existing console log of the same options (no boot)
 #   --flavour generic|cloud   Debian kernel of the L2 guest                           [generic]
 #   --image vmlinuz|vmlinux   bzImage or uncompressed ELF for the L2 guest            [vmlinuz]
 #   --mode auto|nested|direct direct: kite on this host's /dev/kvm; nested: kite inside an L1 Linux
@@ -23,9 +27,16 @@
 #                        "console=ttyS0 kite.test=timer"); the marker check then fails by design
 # Env: KITE_KERNEL_CACHE  where tests/lib/kernel/fetch.sh keeps kernels   [/var/cache/kite-tests]
 #
-# Checked for every vCPU count N (from the console log): the L2 guest printed
-# "KITE-L2-OK <kernel release> cpus=N", it did not panic, and the VMM exited with status 0.
-# Exit status: 0 pass, 1 fail (the reason is printed, the full console log path too).
+# Checked for every boot (vCPU count N, VMM, repeat), from the console log: the L2 guest printed
+# "KITE-L2-OK <kernel release> cpus=N", the VMM exited with status 0, and neither L2's console nor
+# its kernel log (lines "KITE-L2-DMESG ..." printed by /init before power-off) has a line matching
+# l2-problems.ere: RCU stall, soft/hard lockup, hung task, unstable clocksource, "APIC timer
+# disabled", "PCI: Fatal", WARNING/BUG/Oops, panic. In nested mode the lines of
+# l2-known-nested.ere are not counted: they come from the emulated L1 CPU and show under QEMU too.
+# One line per boot: "linux-boot: PASS|FAIL run=K vmm=V cpus=N ... marker=S poweroff=S vmm-wall=S
+# stalls=C [work=...]" (marker: L2 uptime at the marker; poweroff: L2 uptime at "reboot: Power
+# down"; vmm-wall: VMM start to exit in L1; stalls: RCU stall / lockup / hung task lines).
+# Exit status: 0 pass, 1 fail (the reasons are printed, the full console log path too).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +44,9 @@ top=$(cd "$here/../.." && pwd)
 kite=""
 vmm=kite
 cpus_list="1 2"
+repeat=1
+l1_cpus=1
+check_only=""
 flavour=generic
 image=vmlinuz
 mode=auto
@@ -53,6 +67,9 @@ while [ $# -gt 0 ]; do
 	--kite) kite=$2 ;;
 	--vmm) vmm=$2 ;;
 	--cpus) cpus_list=$2 ;;
+	--repeat) repeat=$2 ;;
+	--l1-cpus) l1_cpus=$2 ;;
+	--check-log) check_only=$2 ;;
 	--flavour) flavour=$2 ;;
 	--image) image=$2 ;;
 	--mode) mode=$2 ;;
@@ -68,12 +85,18 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 
-case $vmm in kite|qemu) ;; *) die "--vmm $vmm: expected kite or qemu" ;; esac
+vmms=$(echo "$vmm" | tr ',' ' ')
+for v in $vmms; do
+	case $v in kite|qemu) ;; *) die "--vmm $vmm: expected kite, qemu or a comma list of them" ;; esac
+done
+[ -n "$vmms" ] || die "--vmm: empty"
+case $repeat in ''|0|*[!0-9]*) die "--repeat '$repeat': expected a positive number" ;; esac
+case $l1_cpus in ''|0|*[!0-9]*) die "--l1-cpus '$l1_cpus': expected a positive number" ;; esac
 case $image in vmlinuz|vmlinux) ;; *) die "--image $image: expected vmlinuz or vmlinux" ;; esac
 for n in $cpus_list; do
 	case $n in ''|*[!0-9]*) die "--cpus '$cpus_list': not a list of numbers" ;; esac
 done
-if [ "$vmm" = kite ]; then
+if echo " $vmms " | grep -q ' kite '; then
 	[ -n "$kite" ] || die "--kite PATH is required"
 	[ -x "$kite" ] || die "$kite: not an executable"
 	kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
@@ -83,21 +106,28 @@ if [ "$mode" = auto ]; then
 	if [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; then mode=direct; else mode=nested; fi
 fi
 case $mode in nested|direct) ;; *) die "--mode $mode: expected auto, nested or direct" ;; esac
-[ "$mode" = direct ] && [ "$vmm" != kite ] && die "--vmm qemu exists only in nested mode"
+[ "$mode" = direct ] && [ "$vmms" != kite ] && die "--vmm qemu exists only in nested mode"
 
 # L2: quiet console (in nested mode every serial byte is several nested exits)
 l2_cmdline="console=ttyS0 loglevel=4 panic=-1 $append_extra"
 [ -n "$l2_cmdline_override" ] && l2_cmdline=$l2_cmdline_override
 l2_memory=256
+# the boots in order: "vmm:cpus" for each repeat, each vCPU count, each VMM (alternating)
+runs=""
+for r in $(seq "$repeat"); do
+	for n in $cpus_list; do
+		for v in $vmms; do runs="$runs $v:$n"; done
+	done
+done
 # per-boot hang guard: the runs share the whole budget, minus a minute for L1 and the checks
-nruns=$(echo $cpus_list | wc -w)
+nruns=$(echo $runs | wc -w)
 [ "$nruns" -gt 0 ] || die "--cpus: empty list"
 boot_timeout=$(( (timeout_s - 60) / nruns ))
 [ $boot_timeout -ge 30 ] || boot_timeout=30
 
 mkdir -p "$work" || die "$work: cannot create"
 work=$(cd "$work" && pwd)
-log=$work/console-$mode-$vmm-$flavour-$image.log
+log=$work/console-$mode-$(echo $vmms | tr ' ' '-')-$flavour-$image.log
 
 # ---------------------------------------------------------------- kernels
 "$top/tests/lib/kernel/fetch.sh" "$flavour" "$cache/kernel-$flavour" || die "cannot get the $flavour kernel"
@@ -145,51 +175,91 @@ make_cpio() {
 # ---------------------------------------------------------------- L2 initramfs
 l2root=$work/l2-root
 new_root "$l2root" || die "$l2root: cannot build the L2 tree"
-install -m 755 "$here/l2-init.sh" "$l2root/init" || die "$l2root/init: cannot install"
+install -m 755 "$here/l2-init.sh" "$l2root/init" && cp "$here/l2-problems.ere" "$l2root/etc/" ||
+	die "$l2root/init: cannot install"
 make_cpio "$l2root" "$work/l2-initrd.cpio" || die "$work/l2-initrd.cpio: cpio failed"
 
 # ---------------------------------------------------------------- check one console log
-# check_log LOG: for every N in $cpus_list one "KITE-L1-RESULT vmm=$vmm cpus=N status=0" whose run
-# printed "L2| KITE-L2-OK $l2_release cpus=N" and no "Kernel panic".
+# check_log LOG: one verdict line per "L1: run id=K ..." of LOG (see the header); status 1 if any
+# boot failed or fewer boots than $nruns finished.
 check_log() {
-	local lg=$1 n fail=0 verdict
-	for n in $cpus_list; do
-		verdict=$(tr -d '\r' <"$lg" | awk -v vmm="$vmm" -v n="$n" -v rel="$l2_release" '
-			$0 ~ "^L1: run vmm=" vmm " cpus=" n " start" { inrun = 1; ok = 0; panic = 0; next }
-			inrun && index($0, "L2| KITE-L2-OK " rel " cpus=" n " ") == 1 { ok = 1 }
-			inrun && /^L2\| .*Kernel panic/ { panic = 1 }
-			inrun && $0 ~ "^KITE-L1-RESULT vmm=" vmm " cpus=" n " " {
-				inrun = 0; st = $4; sub("status=", "", st)
-				if (!ok) res = "no marker line \"KITE-L2-OK " rel " cpus=" n "\" from L2"
-				else if (panic) res = "L2 kernel panicked (poweroff failed?)"
-				else if (st != "0") res = "VMM exit status " st
-				else res = "PASS"
-				done = 1
+	local lg=$1 pat known="^$"
+	pat=$(grep -v '^$' "$here/l2-problems.ere" | paste -s -d '|')
+	[ "$mode" = nested ] && known=$(grep -v '^$' "$here/l2-known-nested.ere" | paste -s -d '|')
+	tr -d '\r' <"$lg" | awk -v rel="$l2_release" -v pat="$pat" -v known="$known" -v want="$nruns" \
+		-v image="$image" '
+		function verdict(st, wall,   res, out) {
+			res = "PASS"
+			if (!ok) res = "no marker line \"KITE-L2-OK " rel " cpus=" cpus "\" from L2"
+			else if (st != "0") res = "VMM exit status " st
+			else if (nprob) res = nprob " problem line(s) from L2:" probs
+			if (res != "PASS") fail++
+			out = (res == "PASS" ? "PASS" : "FAIL") " run=" id " vmm=" vmm " cpus=" cpus " kernel=" rel \
+				" image=" image " marker=" marker " poweroff=" off " vmm-wall=" wall " stalls=" stalls
+			if (work != "") out = out " work=" work
+			if (res != "PASS") out = out ": " res
+			print "linux-boot: " out
+			done++
+		}
+		function field(name,   i, kv) {
+			for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) return substr($i, length(name) + 2)
+			return ""
+		}
+		/^L1: run id=[0-9]+ / {
+			if (inrun) verdict("never-finished", "-")
+			inrun = 1; id = field("id"); vmm = field("vmm"); cpus = field("cpus")
+			ok = 0; marker = "-"; off = "-"; work = ""; nprob = 0; stalls = 0; probs = ""
+			split("", seen)
+			next
+		}
+		inrun && index($0, "L2| ") == 1 {
+			line = substr($0, 5)
+			if (index(line, "KITE-L2-OK " rel " cpus=" cpus " ") == 1) {
+				ok = 1; marker = line; sub(/.*uptime=/, "", marker)
 			}
-			END {
-				if (!done) res = inrun ? "run started but never finished (hang guard hit?)" : "run never started"
-				print res
-			}')
-		if [ "$verdict" = PASS ]; then
-			echo "linux-boot: PASS vmm=$vmm cpus=$n kernel=$l2_release image=$image"
-		else
-			echo "linux-boot: FAIL vmm=$vmm cpus=$n kernel=$l2_release image=$image: $verdict"
-			fail=1
-		fi
-	done
-	return $fail
+			if (index(line, "KITE-L2-WORK ") == 1) { work = substr(line, 14); gsub(/ /, ",", work) }
+			if (line ~ /\] reboot: Power down/) { off = line; sub(/^\[ */, "", off); sub(/\].*/, "", off) }
+			text = line; sub(/^KITE-L2-DMESG /, "", text)
+			if (text ~ pat && text !~ known && !(text in seen)) {
+				seen[text] = 1; nprob++
+				if (text ~ /stall|timer wakeup didn.t happen|starved|lockup|LOCKUP|blocked for more than/)
+					stalls++
+				if (nprob <= 4) probs = probs " \"" text "\""
+			}
+			next
+		}
+		inrun && /^KITE-L1-RESULT id=/ {
+			inrun = 0
+			verdict(field("status"), sprintf("%.2f", field("end") - field("start")))
+		}
+		END {
+			if (inrun) verdict("never-finished (hang guard hit?)", "-")
+			if (done < want) { print "linux-boot: FAIL: " done " of " want " boots ran"; fail++ }
+			print "linux-boot: " done " boots, " fail + 0 " failed"
+			exit fail > 0
+		}'
 }
+
+if [ -n "$check_only" ]; then
+	[ -r "$check_only" ] || die "$check_only: not readable"
+	check_log "$check_only"
+	exit $?
+fi
 
 # ---------------------------------------------------------------- direct mode
 if [ "$mode" = direct ]; then
 	: >"$log"
-	for n in $cpus_list; do
-		echo "L1: run vmm=kite cpus=$n start" >>"$log"
+	id=0
+	for run in $runs; do
+		id=$((id + 1))
+		n=${run#*:}
+		t0=$(date +%s.%N)
+		echo "L1: run id=$id vmm=kite cpus=$n start" >>"$log"
 		# shellcheck disable=SC2086
 		timeout -k 5 "$boot_timeout" "$kite" --kernel "$l2_image" --initrd "$work/l2-initrd.cpio" \
 			--cmdline "$l2_cmdline" --memory "$l2_memory" --cpus "$n" $kite_args </dev/null 2>&1 |
 			sed 's/^/L2| /' >>"$log"
-		echo "KITE-L1-RESULT vmm=kite cpus=$n status=${PIPESTATUS[0]}" >>"$log"
+		echo "KITE-L1-RESULT id=$id vmm=kite cpus=$n status=${PIPESTATUS[0]} start=$t0 end=$(date +%s.%N)" >>"$log"
 	done
 	check_log "$log"; rc=$?
 	[ $rc = 0 ] || { echo "---- tail of $log"; tail -n 40 "$log"; }
@@ -208,11 +278,10 @@ done
 mkdir -p "$l1root/l2"
 cp "$l2_image" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" ||
 	die "$l1root/l2: cannot copy the L2 kernel and initramfs"
-runs=""
-for n in $cpus_list; do runs="$runs $vmm:$n"; done
-if [ "$vmm" = kite ]; then
+if echo " $vmms " | grep -q ' kite '; then
 	add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
-else
+fi
+if echo " $vmms " | grep -q ' qemu '; then
 	add_program "$l1root" "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64 ||
 		die "qemu-system-x86_64: cannot copy it and its libraries"
 	mkdir -p "$l1root/usr/share/qemu"
@@ -221,7 +290,7 @@ else
 	done
 fi
 cat >"$l1root/etc/l1.conf" <<EOF
-RUNS="$runs"
+RUNS="$(echo $runs)"
 L2_CMDLINE="$l2_cmdline"
 L2_MEMORY=$l2_memory
 L2_TIMEOUT=$boot_timeout
@@ -233,10 +302,10 @@ EOF
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "$work/l1-initrd.cpio: cpio failed"
 
 # ---------------------------------------------------------------- run L1 under QEMU TCG
-echo "linux-boot: nested: L1 $(cat "$l1k/version") under QEMU TCG (-cpu EPYC), L2 $l2_release" \
-	"($image) under $vmm, runs:$runs; console log $log"
+echo "linux-boot: nested: L1 $(cat "$l1k/version") under QEMU TCG (-cpu EPYC -smp $l1_cpus), L2 $l2_release" \
+	"($image), runs:$runs; console log $log"
 t0=$(date +%s.%N)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "$l1_cpus" \
 	-nodefaults -display none -no-reboot -serial stdio \
 	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
 	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
