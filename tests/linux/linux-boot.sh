@@ -34,8 +34,9 @@
 # disabled", "PCI: Fatal", WARNING/BUG/Oops, panic. In nested mode the lines of
 # l2-known-nested.ere are not counted: they come from the emulated L1 CPU and show under QEMU too.
 # One line per boot: "linux-boot: PASS|FAIL run=K vmm=V cpus=N ... marker=S poweroff=S vmm-wall=S
-# stalls=C [work=...]" (marker: L2 uptime at the marker; poweroff: L2 uptime at "reboot: Power
-# down"; vmm-wall: VMM start to exit in L1; stalls: RCU stall / lockup / hung task lines).
+# stalls=C exits=E [work=...]" (marker: L2 uptime at the marker; poweroff: L2 uptime at "reboot:
+# Power down"; vmm-wall: VMM start to exit in L1; stalls: RCU stall / lockup / hung task lines;
+# exits: KVM exits of the VM, L1's last sample before the VMM ended, "-" in direct mode).
 # Exit status: 0 pass, 1 fail (the reasons are printed, the full console log path too).
 set -uo pipefail
 
@@ -116,7 +117,10 @@ l2_memory=256
 runs=""
 for r in $(seq "$repeat"); do
 	for n in $cpus_list; do
-		for v in $vmms; do runs="$runs $v:$n"; done
+		# odd repeats in --vmm order, even ones reversed: a drift of the host load hits both
+		order=$vmms
+		[ $((r % 2)) = 0 ] && order=$(echo $vmms | tr ' ' '\n' | tac | tr '\n' ' ')
+		for v in $order; do runs="$runs $v:$n"; done
 	done
 done
 # per-boot hang guard: the runs share the whole budget, minus a minute for L1 and the checks
@@ -195,7 +199,8 @@ check_log() {
 			else if (nprob) res = nprob " problem line(s) from L2:" probs
 			if (res != "PASS") fail++
 			out = (res == "PASS" ? "PASS" : "FAIL") " run=" id " vmm=" vmm " cpus=" cpus " kernel=" rel \
-				" image=" image " marker=" marker " poweroff=" off " vmm-wall=" wall " stalls=" stalls
+				" image=" image " marker=" marker " poweroff=" off " vmm-wall=" wall " stalls=" stalls \
+				" exits=" exits
 			if (work != "") out = out " work=" work
 			if (res != "PASS") out = out ": " res
 			print "linux-boot: " out
@@ -208,7 +213,7 @@ check_log() {
 		/^L1: run id=[0-9]+ / {
 			if (inrun) verdict("never-finished", "-")
 			inrun = 1; id = field("id"); vmm = field("vmm"); cpus = field("cpus")
-			ok = 0; marker = "-"; off = "-"; work = ""; nprob = 0; stalls = 0; probs = ""
+			ok = 0; marker = "-"; off = "-"; work = ""; nprob = 0; stalls = 0; probs = ""; exits = "-"
 			split("", seen)
 			next
 		}
@@ -228,6 +233,7 @@ check_log() {
 			}
 			next
 		}
+		inrun && /^L1: kvm \(last sample before exit\):/ { exits = field("exits") }
 		inrun && /^KITE-L1-RESULT id=/ {
 			inrun = 0
 			verdict(field("status"), sprintf("%.2f", field("end") - field("start")))
