@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# linux-api.sh - an unmodified Debian kernel booted through kite's Firecracker-compatible API.
+# Nested (as tests/linux/linux-virtio.sh): an L1 Linux under QEMU TCG with an emulated SVM CPU
+# (-cpu EPYC, real nested KVM) carries kite, curl (with their shared libraries) and Debian's cloud
+# kernel with the busybox initramfs of tests/linux (l2-init.sh). L1's /init (l1-api-init.sh) starts
+# `kite --api-sock /run/kite.sock` and drives it with curl as a Firecracker user would:
+#   GET /, PUT /logger, PUT /machine-config (2 vCPUs, 256 MiB), PUT /boot-source (kernel, initrd,
+#   console=ttyS0 ...), PUT /drives/rootfs (a 4 MiB read-only image), GET /vm/config,
+#   PUT /actions InstanceStart, GET /.
+# One boot. Usage: linux-api.sh --kite PATH [--work DIR] [--timeout S] [--append ARGS]
+# Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
+# Pass iff: the socket appeared; GET / said "Not started" before the start; every PUT got 204 and
+# GET /vm/config 200 with the 2 vCPUs, 256 MiB, the kernel and the drive; GET / after InstanceStart
+# said "Running"; L2 printed "KITE-L2-OK <cloud kernel release> cpus=2"; kite exited with status 0
+# after L2's power-off, removed its socket and wrote "vm: started" to the logger's file; no line of
+# L2's console or kernel log matches tests/linux/l2-problems.ere (RCU stall, lockup, hung task,
+# unstable clocksource, "APIC timer disabled", "PCI: Fatal", WARNING/BUG/Oops, panic), except the
+# nested-only lines of tests/linux/l2-known-nested.ere (as in the other nested tests).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+lin=$top/tests/linux
+kite="" work=./linux-api-work timeout_s=400 append_extra=""
+cpus=2 memory=256
+cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+
+die() { echo "linux-api: FAIL: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || die "option $1 needs a value"
+	case $1 in
+	--kite) kite=$2 ;;
+	--work) work=$2 ;;
+	--timeout) timeout_s=$2 ;;
+	--append) append_extra=$2 ;;
+	*) die "unknown option $1 (see the header of $0)" ;;
+	esac
+	shift 2
+done
+[ -x "$kite" ] || die "--kite '$kite': not an executable"
+kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
+for t in qemu-system-x86_64 cpio busybox curl; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
+case $append_extra in *'"'*|*'\'*) die "--append: no quotes or backslashes (it goes into a JSON string)" ;; esac
+mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
+log=$work/console.log
+
+"$top/tests/lib/kernel/fetch.sh" cloud "$cache/kernel-cloud" || die "cannot get the cloud kernel"
+"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel for L1"
+l2k=$cache/kernel-cloud l1k=$cache/kernel-generic
+release=$(cat "$l2k/version")
+marker="kite-la-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
+
+. "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio
+
+# L2: busybox and tests/linux's /init (marker, problem lines of the kernel log, power-off)
+l2root=$work/l2-root
+new_root "$l2root" || die "$l2root: cannot build"
+install -m 755 "$lin/l2-init.sh" "$l2root/init" && cp "$lin/l2-problems.ere" "$l2root/etc/" ||
+	die "cannot install the L2 /init"
+make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
+
+# L1: busybox, kvm-amd (and tun, which nested-init.sh loads), kite and curl with their libraries,
+# the L2 kernel and initramfs
+l1root=$work/l1-root
+new_root "$l1root" || die "$l1root: cannot build"
+install -m 755 "$here/l1-api-init.sh" "$l1root/init" || die "cannot install the L1 /init"
+for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
+	add_module "$l1root" "$l1k" $m
+done
+mkdir -p "$l1root/l2"
+cp "$l2k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
+add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
+add_program "$l1root" "$(command -v curl)" /usr/bin/curl || die "curl: cannot copy it and its libraries"
+l2_cmdline="console=ttyS0 loglevel=4 panic=-1${append_extra:+ $append_extra}"
+cat >"$l1root/etc/l1.conf" <<CONF
+L2_CMDLINE="$l2_cmdline"
+L2_MEMORY=$memory
+L2_CPUS=$cpus
+L2_TIMEOUT=$((timeout_s - 60))
+CONF
+install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
+make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
+
+echo "linux-api: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $release under kite --api-sock; log $log"
+t0=$(date +%s)
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
+	-nodefaults -display none -no-reboot -serial stdio \
+	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
+	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
+qrc=$?
+echo "linux-api: L1 QEMU exit $qrc after $(( $(date +%s) - t0 )) s"
+tr -d '\r' <"$log" | grep -a -E '^(KITE-L1A|L2\| KITE-L2-OK)'
+
+# ---- checks: every line below must hold
+clean() { tr -d '\r' <"$log"; }
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "linux-api: ok   $1"; else echo "linux-api: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
+# api N METHOD PATH: the HTTP code of the Nth such request ("none" if it was not made)
+api() { clean | grep -a "^KITE-L1A api $2 $3 " | sed -n "$1p" | cut -d' ' -f5 | grep . || echo none; }
+# reply N METHOD PATH: its body
+reply() { clean | grep -a "^KITE-L1A api $2 $3 " | sed -n "$1p" | cut -d' ' -f6-; }
+state() { reply "$1" GET / | grep -o '"state": *"[^"]*"' | sed 's/.*: *"//; s/"$//'; }
+has() { case "$1" in *$2*) echo yes ;; *) echo "no ($2 not in: $1)" ;; esac; }
+v() { clean | grep -a "^KITE-L1A $1 " | tail -n 1 | cut -d' ' -f3; }
+
+check "L1 finished" "$(clean | grep -a -c '^KITE-L1A-DONE')" 1
+check "L1 has /dev/kvm" "$(clean | grep -a -c '^KITE-L1A no-dev-kvm')" 0
+check "kite's API socket appeared" "$(v socket)" yes
+check "GET / before the start -> 200" "$(api 1 GET /)" 200
+check "GET / before the start: Not started" "$(state 1)" "Not started"
+for p in /logger /machine-config /boot-source /drives/rootfs /actions; do
+	check "PUT $p -> 204" "$(api 1 PUT $p)" 204
+done
+check "GET /vm/config -> 200" "$(api 1 GET /vm/config)" 200
+cfg=$(reply 1 GET /vm/config | tr -d ' ')
+check "GET /vm/config: 2 vCPUs" "$(has "$cfg" '"vcpu_count":2')" yes
+check "GET /vm/config: 256 MiB" "$(has "$cfg" '"mem_size_mib":256')" yes
+check "GET /vm/config: the kernel" "$(has "$cfg" '"kernel_image_path":"/l2/kernel"')" yes
+check "GET /vm/config: the root drive" "$(has "$cfg" '"path_on_host":"/tmp/rootfs.img"')" yes
+check "GET / after InstanceStart -> 200" "$(api 2 GET /)" 200
+check "GET / after InstanceStart: Running" "$(state 2)" Running
+check "L2 marker (release, 2 CPUs)" \
+	"$(clean | grep -a -c "^L2| KITE-L2-OK $release cpus=$cpus ")" 1
+check "L2 powered off (ACPI)" "$(clean | grep -a -c '^L2| .*reboot: Power down')" 1
+check "kite exit status" "$(v kite-status)" 0
+check "kite removed its socket" "$(v socket-after-exit)" removed
+check "the logger's file has \"vm: started\"" "$([ "$(v logger-started)" -ge 1 ] 2>/dev/null && echo yes || echo "no ($(v logger-started))")" yes
+# strict: no RCU stall, lockup, hung task, unstable clocksource, WARNING/BUG/Oops or panic in L2's
+# console or kernel log (l2-problems.ere; the L1-made lines of l2-known-nested.ere do not count)
+problems=$(clean | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
+	grep -E -f "$lin/l2-problems.ere" | grep -v -E -f "$lin/l2-known-nested.ere" | sort -u)
+check "no RCU stall, lockup, WARNING, BUG, panic... from L2" "$(echo "$problems" | grep -c .)" 0
+[ -n "$problems" ] && echo "$problems" | sed 's/^/linux-api:   L2: /'
+[ $qrc = 0 ] || { echo "linux-api: FAIL L1 QEMU exit status $qrc (124 = hang guard of ${timeout_s} s)"; fail=1; }
+if [ $fail != 0 ]; then
+	echo "---- tail of $log"; clean | grep -v "TCG doesn't support" | tail -n 40
+	echo "linux-api: FAIL"; exit 1
+fi
+echo "linux-api: PASS"
