@@ -30,9 +30,7 @@
 static const struct seccomp_rule poller_rules[] = {
 	SC_ALLOW(read), SC_ALLOW(readv), SC_ALLOW(io_uring_enter), SC_ALLOW(sendto), SC_ALLOW(recvfrom),
 	SC_ALLOW(poll), SC_ALLOW(ppoll), SC_ALLOW(getcpu), SC_ALLOW(sched_getaffinity),
-	/* read-only opens: seen once on a poller serving an encrypted volume after a kite-dpu restart
-	 * (source not yet pinned down, likely OpenSSL loading lazily); never create or write */
-	SC_ALLOW_FLAGS(openat, 2, ~(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | __O_TMPFILE)), SC_ALLOW(close),
+	SC_ALLOW(close),
 };
 
 static const struct seccomp_rule control_rules[] = {

@@ -9,6 +9,12 @@ struct blk_crypt {
 	EVP_CIPHER_CTX *enc, *dec;
 };
 
+void blk_crypt_global_init(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, "AES-256-XTS", NULL));
+}
+
 struct blk_crypt *blk_crypt_new(const uint8_t *key)
 {
 	struct blk_crypt *c = calloc(1, sizeof(*c));

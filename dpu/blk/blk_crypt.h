@@ -9,6 +9,9 @@
 
 struct blk_crypt;
 
+/* Load OpenSSL's configuration and the AES-XTS implementation now (main thread, before any seccomp
+ * filter): otherwise the first blk_crypt_new() reads openssl.cnf on whatever thread it runs. */
+void blk_crypt_global_init(void);
 /* key: 64 bytes (two AES-256 keys, which must differ). NULL on failure. One user thread at a time. */
 struct blk_crypt *blk_crypt_new(const uint8_t *key);
 void blk_crypt_free(struct blk_crypt *c);

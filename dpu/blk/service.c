@@ -6,6 +6,7 @@
 #include "kite/log.h"
 #include "../dpu.h"
 #include "blk.h"
+#include "blk_crypt.h"
 
 #define MAX_VOLUMES 64
 
@@ -220,6 +221,7 @@ static void stats_volumes(FILE *f)
 
 void dpu_blk_init(void)
 {
+	blk_crypt_global_init();
 	dpu_ctl_register("add_volume", cmd_add_volume);
 	dpu_ctl_register("remove_volume", cmd_remove_volume);
 	dpu_ctl_register("set_qos", cmd_set_qos);
