@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* kite-dpu polling threads: lock-free item list (pointer swap + grace period), adaptive back-off. */
+/* kite-dpu polling threads: lock-free item list (pointer swap + grace period), adaptive back-off,
+ * sleeping on the items' wake fds. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "poller.h"
 #include "kite/log.h"
 #include "kite/seccomp.h"
 
-/* Idle rounds spent busy-polling, then yielding, before sleeping (up to SLEEP_MAX_NS). */
+/* Idle rounds spent busy-polling, then yielding, before sleeping (timed: up to SLEEP_MAX_NS). */
 #define IDLE_SPIN   2000
 #define IDLE_YIELD  4000
 #define SLEEP_MIN_NS 20000
@@ -22,6 +27,8 @@
 struct poll_item {
 	dpu_poll_fn fn;
 	void *opaque;
+	int wake_fd;         /* -1: none (registered in p->epfd otherwise) */
+	dpu_arm_fn arm;
 };
 
 struct poll_set {
@@ -33,10 +40,13 @@ struct dpu_poller {
 	int cpu;
 	bool has_thread;
 	pthread_t tid;
+	int epfd;                        /* the wake fds and ctl_fd, edge-triggered */
+	int ctl_fd;                      /* eventfd: poller_add/del and poller_free wake the thread */
 	_Atomic(struct poll_set *) set;
-	_Atomic uint64_t epoch;          /* completed rounds */
+	_Atomic uint64_t epoch;          /* completed rounds and sleeps (the grace period's clock) */
 	atomic_bool stop;
-	_Atomic uint64_t busy_rounds, sleeps;
+	_Atomic uint64_t idle_max_ns;    /* POLLER_IDLE_MAX_NS unless a test changed it */
+	_Atomic uint64_t rounds, busy_rounds, sleeps;
 };
 
 static unsigned run_round(struct dpu_poller *p)
@@ -46,10 +56,50 @@ static unsigned run_round(struct dpu_poller *p)
 
 	for (unsigned i = 0; i < s->n; i++)
 		work += s->items[i].fn(s->items[i].opaque);
+	atomic_fetch_add_explicit(&p->rounds, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_release);
 	if (work)
 		atomic_fetch_add_explicit(&p->busy_rounds, 1, memory_order_relaxed);
 	return work;
+}
+
+/* Disarm the first n items of s that have a wake fd. */
+static void disarm(struct poll_set *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (s->items[i].wake_fd >= 0)
+			s->items[i].arm(s->items[i].opaque, false);
+}
+
+/*
+ * The sleep stage: arm the items with a wake fd, block on them (and ctl_fd) or, when some item needs
+ * polling anyway, for timed_ns; disarm. Counts as a round for the grace period, since it uses the set.
+ * Returns false if an item had work (nothing slept).
+ */
+static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
+{
+	struct poll_set *s = atomic_load_explicit(&p->set, memory_order_acquire);
+	int mode = POLLER_ARM_IDLE;
+	unsigned i;
+
+	for (i = 0; i < s->n && mode != POLLER_ARM_BUSY; i++) {
+		int m = s->items[i].wake_fd >= 0 ? s->items[i].arm(s->items[i].opaque, true) : POLLER_ARM_TIMED;
+		mode = m > mode ? m : mode;
+	}
+	if (mode != POLLER_ARM_BUSY) {
+		uint64_t ns = mode == POLLER_ARM_IDLE ? atomic_load(&p->idle_max_ns) : timed_ns;
+		struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+		struct pollfd pfd = { .fd = p->epfd, .events = POLLIN };
+
+		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+			struct epoll_event ev[16];   /* consume the edge events; every item runs next anyway */
+			(void)epoll_pwait(p->epfd, ev, 16, 0, NULL);
+		}
+		atomic_fetch_add_explicit(&p->sleeps, 1, memory_order_relaxed);
+	}
+	disarm(s, i);
+	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_release);
+	return mode != POLLER_ARM_BUSY;
 }
 
 static void *poller_thread(void *arg)
@@ -78,13 +128,34 @@ static void *poller_thread(void *arg)
 			sched_yield();
 			continue;
 		}
-		struct timespec ts = { 0, (long)sleep_ns };
-		nanosleep(&ts, NULL);
-		atomic_fetch_add_explicit(&p->sleeps, 1, memory_order_relaxed);
+		if (!sleep_stage(p, sleep_ns)) {
+			idle = 0;
+			sleep_ns = SLEEP_MIN_NS;
+			continue;
+		}
 		if (sleep_ns < SLEEP_MAX_NS)
 			sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
 	}
 	return NULL;
+}
+
+/* Wake the thread from its sleep stage (control thread). */
+static void poller_kick(struct dpu_poller *p)
+{
+	uint64_t one = 1;
+
+	if (write(p->ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("poller on cpu %d: cannot wake it: %s", p->cpu, strerror(errno));
+}
+
+static void poller_destroy(struct dpu_poller *p)
+{
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->ctl_fd >= 0)
+		close(p->ctl_fd);
+	free(atomic_load(&p->set));
+	free(p);
 }
 
 struct dpu_poller *poller_new(int cpu, bool start_thread)
@@ -94,9 +165,18 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 	if (!p)
 		return NULL;
 	p->cpu = cpu;
+	atomic_init(&p->idle_max_ns, POLLER_IDLE_MAX_NS);
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&p->set, calloc(1, sizeof(struct poll_set)));
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = p->ctl_fd };
+	if (p->epfd < 0 || p->ctl_fd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->ctl_fd, &ev) < 0) {
+		log_err("poller on cpu %d: cannot create its wake-up fds: %s", cpu, strerror(errno));
+		poller_destroy(p);
+		return NULL;
+	}
 	if (!atomic_load(&p->set)) {
-		free(p);
+		poller_destroy(p);
 		return NULL;
 	}
 	if (!start_thread)
@@ -104,8 +184,7 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 	int err = pthread_create(&p->tid, NULL, poller_thread, p);
 	if (err) {
 		log_err("poller on cpu %d: cannot start its thread: %s", cpu, strerror(err));
-		free(atomic_load(&p->set));
-		free(p);
+		poller_destroy(p);
 		return NULL;
 	}
 	p->has_thread = true;
@@ -129,10 +208,10 @@ void poller_free(struct dpu_poller *p)
 		return;
 	if (p->has_thread) {
 		atomic_store(&p->stop, true);
+		poller_kick(p);
 		pthread_join(p->tid, NULL);
 	}
-	free(atomic_load(&p->set));
-	free(p);
+	poller_destroy(p);
 }
 
 /* Publish `ns` and free the old set once the poller cannot be using it any more. */
@@ -142,6 +221,7 @@ static void set_swap(struct dpu_poller *p, struct poll_set *ns)
 
 	if (p->has_thread) {
 		uint64_t e = atomic_load_explicit(&p->epoch, memory_order_acquire);
+		poller_kick(p);    /* a sleeping poller holds the old set until it wakes */
 		while (atomic_load_explicit(&p->epoch, memory_order_acquire) <= e) {
 			struct timespec ts = { 0, 50000 };
 			nanosleep(&ts, NULL);
@@ -150,37 +230,63 @@ static void set_swap(struct dpu_poller *p, struct poll_set *ns)
 	free(old);
 }
 
-int poller_add(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
+int poller_add_fd(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, int wake_fd, dpu_arm_fn arm)
 {
 	struct poll_set *s = atomic_load(&p->set);
 	struct poll_set *ns = malloc(sizeof(*ns) + (s->n + 1) * sizeof(ns->items[0]));
 
 	if (!ns)
 		return -ENOMEM;
+	if (wake_fd >= 0 && arm) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = wake_fd };
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+			log_warn("poller on cpu %d: cannot watch wake fd %d: %s (polling it on a timer)", p->cpu,
+				 wake_fd, strerror(errno));
+			wake_fd = -1;
+		}
+	} else {
+		wake_fd = -1;
+	}
 	ns->n = s->n + 1;
 	memcpy(ns->items, s->items, s->n * sizeof(s->items[0]));
-	ns->items[s->n] = (struct poll_item){ fn, opaque };
+	ns->items[s->n] = (struct poll_item){ fn, opaque, wake_fd, arm };
 	set_swap(p, ns);
 	return 0;
+}
+
+int poller_add(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
+{
+	return poller_add_fd(p, fn, opaque, -1, NULL);
 }
 
 void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
 {
 	struct poll_set *s = atomic_load(&p->set);
 	struct poll_set *ns = malloc(sizeof(*ns) + s->n * sizeof(ns->items[0]));
+	int wake_fd = -1;
 
 	if (!ns)
 		abort();   /* cannot wait safely without a new set: out of memory here is fatal */
 	ns->n = 0;
-	for (unsigned i = 0; i < s->n; i++)
+	for (unsigned i = 0; i < s->n; i++) {
 		if (s->items[i].fn != fn || s->items[i].opaque != opaque)
 			ns->items[ns->n++] = s->items[i];
+		else if (s->items[i].wake_fd >= 0)
+			wake_fd = s->items[i].wake_fd;
+	}
 	set_swap(p, ns);
+	if (wake_fd >= 0)
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, wake_fd, NULL);
 }
 
 unsigned poller_run_once(struct dpu_poller *p)
 {
 	return run_round(p);
+}
+
+void poller_set_idle_max_ns(struct dpu_poller *p, uint64_t ns)
+{
+	atomic_store(&p->idle_max_ns, ns);
 }
 
 int poller_cpu(const struct dpu_poller *p)
@@ -197,7 +303,7 @@ void poller_counters(const struct dpu_poller *p, uint64_t *rounds, uint64_t *bus
 {
 	struct dpu_poller *q = (struct dpu_poller *)p;
 
-	*rounds = atomic_load(&q->epoch);
+	*rounds = atomic_load(&q->rounds);
 	*busy_rounds = atomic_load(&q->busy_rounds);
 	*sleeps = atomic_load(&q->sleeps);
 }

@@ -3,7 +3,16 @@
  * kite-dpu polling threads. Each poller is one thread (optionally pinned to a core) that calls its
  * poll functions round robin. A poll function does a bounded batch of work and returns how much it
  * did; when a whole round did nothing the poller backs off: busy-poll for a while, then
- * sched_yield(), then sleeps growing up to ~1 ms.
+ * sched_yield(), then sleeps.
+ *
+ * Sleeping: an item may name a wake fd (an eventfd such as a vring's kick fd) and an arm function.
+ * Before it sleeps the poller arms every such item (the item asks its peer to signal the fd, e.g. by
+ * re-enabling guest kicks, then re-checks for work that raced in), and blocks until a wake fd or the
+ * poller's own control eventfd (poller_add/del, poller_free) fires. The timeout is POLLER_IDLE_MAX_NS
+ * when every item is armed and idle, and otherwise the timed back-off (20 us growing to 1 ms), so
+ * items without a fd (TAP, DPDK uplinks) or with work no fd signals (I/O completions) behave as
+ * before. On waking it disarms the items again and busy-polls. Wake fds are registered
+ * edge-triggered: the poller never reads them.
  *
  * The fast path takes no lock: the poller reads an immutable array of items published with an atomic
  * pointer swap. poller_add()/poller_del() (control thread only) build a new array, swap it in and wait
@@ -21,16 +30,33 @@ struct dpu_poller;
 /* Do up to a batch of work; return the amount done (0 = idle). Runs on the poller thread. */
 typedef unsigned (*dpu_poll_fn)(void *opaque);
 
+/*
+ * Poller thread, for an item with a wake fd. arm=true: the poller is about to sleep; make the fd
+ * signal new work (e.g. enable kicks) and check once more. Return POLLER_ARM_IDLE (nothing pending),
+ * POLLER_ARM_TIMED (armed, but waiting for work no fd signals, such as I/O in flight: sleep with the
+ * timed back-off) or POLLER_ARM_BUSY (work came in: do not sleep). arm=false: the
+ * poller is polling again (e.g. disable kicks); the return value is ignored.
+ */
+enum { POLLER_ARM_IDLE, POLLER_ARM_TIMED, POLLER_ARM_BUSY };
+typedef int (*dpu_arm_fn)(void *opaque, bool arm);
+#define POLLER_IDLE_MAX_NS 10000000   /* the longest sleep when every item is armed and idle */
+
 /* cpu < 0: not pinned. start_thread=false: no thread, the caller drives poller_run_once() (tests). */
 struct dpu_poller *poller_new(int cpu, bool start_thread);
 void poller_free(struct dpu_poller *p);          /* stops and joins the thread */
+/* Control thread. 0 or -errno. poller_add() is poller_add_fd() with no wake fd. */
 int poller_add(struct dpu_poller *p, dpu_poll_fn fn, void *opaque);
+/* wake_fd >= 0 with arm: see above; the caller keeps the fd open until poller_del() returns. If the
+ * fd cannot be watched (logged) the item is added without it. */
+int poller_add_fd(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, int wake_fd, dpu_arm_fn arm);
 void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque);
 /* One round over all items; returns the work done. Only when there is no thread. */
 unsigned poller_run_once(struct dpu_poller *p);
+/* Tests: the sleep when every item is armed and idle (default POLLER_IDLE_MAX_NS). */
+void poller_set_idle_max_ns(struct dpu_poller *p, uint64_t ns);
 int poller_cpu(const struct dpu_poller *p);
 unsigned poller_nr_items(const struct dpu_poller *p);
-/* Counters for stats: rounds, rounds that did work, sleeps. */
+/* Counters for stats: rounds, rounds that did work, sleeps (timed or on wake fds). */
 void poller_counters(const struct dpu_poller *p, uint64_t *rounds, uint64_t *busy_rounds, uint64_t *sleeps);
 
 #endif

@@ -160,6 +160,25 @@ static unsigned queue_poll(void *opaque)
 	return dev->ops->queue_poll(dev, vq->idx, &vq->vq, POLL_BUDGET);
 }
 
+/* Poller thread, before it sleeps on the kick fd (arm) and after (disarm): see dpu/poller.h. */
+static int queue_arm(void *opaque, bool arm)
+{
+	struct vhost_queue *vq = opaque;
+	struct vhost_dev *dev = vq->dev;
+
+	if (vq->vq.broken)
+		return POLLER_ARM_IDLE;    /* serves nothing until restarted */
+	if (!arm) {
+		vq_enable_kicks(&vq->vq, false);
+		return POLLER_ARM_IDLE;
+	}
+	if (vq_enable_kicks(&vq->vq, true))
+		return POLLER_ARM_BUSY;    /* buffers came in before the driver saw kicks enabled */
+	if (!dev->ops->queue_idle || !dev->ops->queue_idle(dev, vq->idx))
+		return POLLER_ARM_TIMED;   /* work that no kick announces (I/O in flight, frames) */
+	return POLLER_ARM_IDLE;
+}
+
 /* ---- queue life cycle (control thread) ---- */
 
 /*
@@ -214,7 +233,9 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 		snprintf(dev->why, sizeof(dev->why), "queue %u: device refused to start it", vq->idx);
 		return -1;
 	}
-	if (poller_add(dev->poller, queue_poll, vq) < 0) {
+	/* Idle, the poller sleeps on the kick fd (-1 with VHOST_USER_VRING_NOFD_MASK: timed sleeps). A new
+	 * kick fd (SET_VRING_KICK, reconnection) stops the queue first, so the poller lets go of the old. */
+	if (poller_add_fd(dev->poller, queue_poll, vq, vq->kick_fd, queue_arm) < 0) {
 		if (dev->ops->queue_stop)
 			dev->ops->queue_stop(dev, vq->idx, &vq->vq);
 		snprintf(dev->why, sizeof(dev->why), "queue %u: no room in the poller", vq->idx);
@@ -708,7 +729,7 @@ static int be_set_vring_kick(struct vhost_dev *dev, struct vhost_user_msg *msg)
 
 	if (!vq)
 		return -1;
-	/* we poll, so the fd only marks the ring as started */
+	/* we poll; the fd marks the ring as started and wakes an idle poller (queue_start) */
 	queue_stop(dev, vq);
 	close_fd(&vq->kick_fd);
 	vq->kick_fd = fd;

@@ -61,6 +61,10 @@ struct vhost_backend_ops {
 	/* Poller thread: handle up to `budget` requests of queue q, reap completions, push and notify
 	 * (vhost_dev_notify). Return the work done (0 = nothing to do). */
 	unsigned (*queue_poll)(struct vhost_dev *dev, unsigned q, struct virtqueue *vq, unsigned budget);
+	/* Poller thread, when queue_poll found nothing: true if queue q waits only for the driver (no
+	 * I/O in flight, nothing held), so the poller may sleep until the next kick. Optional: without
+	 * it the poller sleeps on a timer as well as on the kick fd. */
+	bool (*queue_idle)(struct vhost_dev *dev, unsigned q);
 	/* A frontend connected / the connection ended (after all queues were stopped). Optional. */
 	void (*connected)(struct vhost_dev *dev);
 	void (*disconnected)(struct vhost_dev *dev);

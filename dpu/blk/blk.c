@@ -458,6 +458,14 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 	return done + submitted;
 }
 
+static bool blk_queue_idle(struct vhost_dev *dev, unsigned qi)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+	struct blk_queue *q = &v->q[qi];
+
+	return !q->inflight && !q->held && !q->ocount;
+}
+
 static const struct vhost_backend_ops blk_ops = {
 	.type = "blk",
 	.get_features = blk_get_features,
@@ -468,6 +476,7 @@ static const struct vhost_backend_ops blk_ops = {
 	.queue_start = blk_queue_start,
 	.queue_stop = blk_queue_stop,
 	.queue_poll = blk_queue_poll,
+	.queue_idle = blk_queue_idle,
 };
 
 /* ---- volume life cycle ---- */

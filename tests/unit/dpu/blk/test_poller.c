@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* dpu poller: items run, and after poller_del() returns an item is never called again (grace period),
- * with and without a thread. */
+ * with and without a thread; an idle poller sleeping on an item's wake fd is woken by a write to it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -85,11 +87,74 @@ static void test_thread_grace_period(void **state)
 	poller_free(p);
 }
 
+struct wake_item {
+	int fd;
+	atomic_uint arms, disarms, writes_seen;
+};
+
+/* Takes the eventfd's count (the poller itself never reads a wake fd). */
+static unsigned wake_poll(void *opaque)
+{
+	struct wake_item *it = opaque;
+	uint64_t v;
+
+	if (read(it->fd, &v, sizeof(v)) == (ssize_t)sizeof(v)) {
+		atomic_fetch_add(&it->writes_seen, 1);
+		return 1;
+	}
+	return 0;
+}
+
+static int wake_arm(void *opaque, bool arm)
+{
+	struct wake_item *it = opaque;
+
+	atomic_fetch_add(arm ? &it->arms : &it->disarms, 1);
+	return POLLER_ARM_IDLE;
+}
+
+static void pause_briefly(void)
+{
+	struct timespec ts = { 0, 100000 };
+	nanosleep(&ts, NULL);
+}
+
+/* With an idle sleep of an hour only a write can wake the armed poller: if the write did not, the
+ * test hangs and meson's timeout fails it. (A spurious wake-up, e.g. the control fd's event from
+ * poller_add_fd, only makes it arm and sleep again.) */
+static void test_thread_wake_fd(void **state)
+{
+	struct dpu_poller *p = poller_new(-1, true);
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct wake_item it = { .fd = fd };
+	uint64_t one = 1, rounds, busy, sleeps;
+
+	(void)state;
+	assert_non_null(p);
+	assert_true(fd >= 0);
+	poller_set_idle_max_ns(p, 3600ull * 1000000000ull);
+	assert_int_equal(poller_add_fd(p, wake_poll, &it, fd, wake_arm), 0);
+	while (atomic_load(&it.arms) == 0)      /* armed: it is sleeping (or about to) on fd */
+		pause_briefly();
+	assert_int_equal(atomic_load(&it.writes_seen), 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	while (atomic_load(&it.writes_seen) == 0)      /* the item ran after the write */
+		pause_briefly();
+	assert_true(atomic_load(&it.disarms) >= 1);   /* disarmed before polling again */
+	poller_counters(p, &rounds, &busy, &sleeps);
+	assert_true(sleeps >= 1);
+	poller_del(p, wake_poll, &it);                 /* wakes the sleeping poller through its control fd */
+	assert_int_equal(poller_nr_items(p), 0);
+	poller_free(p);                                /* and so does stopping it */
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_thread),
 		cmocka_unit_test(test_thread_grace_period),
+		cmocka_unit_test(test_thread_wake_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
