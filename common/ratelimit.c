@@ -25,6 +25,7 @@ void rl_init(struct ratelimit *rl, uint64_t rate, uint64_t burst, uint64_t now_n
 	rl->tokens = rl->burst;
 	rl->last_ns = now_ns;
 	rl->frac = 0;
+	rl->one_time = 0;
 	rl->passed = 0;
 	rl->limited = 0;
 }
@@ -61,12 +62,17 @@ static void rl_refill(struct ratelimit *rl, uint64_t now_ns)
 	}
 }
 
+void rl_set_one_time(struct ratelimit *rl, uint64_t n)
+{
+	rl->one_time = n;
+}
+
 uint64_t rl_available(struct ratelimit *rl, uint64_t now_ns)
 {
 	if (rl_unlimited(rl))
 		return UINT64_MAX;
 	rl_refill(rl, now_ns);
-	return rl->tokens;
+	return rl->tokens + rl->one_time < rl->tokens ? UINT64_MAX : rl->tokens + rl->one_time;
 }
 
 bool rl_take(struct ratelimit *rl, uint64_t n, uint64_t now_ns)
@@ -76,6 +82,16 @@ bool rl_take(struct ratelimit *rl, uint64_t n, uint64_t now_ns)
 		return true;
 	}
 	rl_refill(rl, now_ns);
+	if (rl->one_time) {   /* the one-time budget goes first */
+		uint64_t from_budget = n < rl->one_time ? n : rl->one_time;
+
+		if (n - from_budget <= rl->tokens) {
+			rl->one_time -= from_budget;
+			rl->tokens -= n - from_budget;
+			rl->passed++;
+			return true;
+		}
+	}
 	if (n > rl->burst && rl->tokens == rl->burst) {
 		rl->tokens = 0;
 		rl->passed++;
@@ -100,6 +116,13 @@ void rate_limiter_set(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, 
 {
 	rl_init(&l->ops, ops, ops_burst, now_ns);
 	rl_init(&l->bytes, bytes, bytes_burst, now_ns);
+}
+
+void rate_limiter_configure(struct rate_limiter *l, const struct limiter_cfg *c, uint64_t now_ns)
+{
+	rate_limiter_set(l, c->ops.rate, c->ops.burst, c->bytes.rate, c->bytes.burst, now_ns);
+	rl_set_one_time(&l->ops, c->ops.rate ? c->ops.one_time : 0);
+	rl_set_one_time(&l->bytes, c->bytes.rate ? c->bytes.one_time : 0);
 }
 
 void rate_limiter_init(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, uint64_t bytes,

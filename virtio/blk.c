@@ -389,7 +389,11 @@ static int blk_open_limit_timer(struct blk_dev *blk)
 
 static int blk_setup_limits(struct blk_dev *blk, const struct blk_options *o)
 {
-	rate_limiter_init(&blk->rl, o->iops, 0, o->bps, 0, rl_now_ns());
+	struct limiter_cfg flags = { .ops = { .rate = o->iops }, .bytes = { .rate = o->bps } };
+	bool api = o->limits.ops.rate || o->limits.bytes.rate;
+
+	rate_limiter_init(&blk->rl, 0, 0, 0, 0, 0);
+	rate_limiter_configure(&blk->rl, api ? &o->limits : &flags, rl_now_ns());
 	return rate_limiter_active(&blk->rl) ? blk_open_limit_timer(blk) : 0;
 }
 
@@ -541,7 +545,7 @@ int blk_replace_image(struct virtio_dev *dev, const char *path)
 	return 0;
 }
 
-int blk_set_limits(struct virtio_dev *dev, uint64_t iops, uint64_t bps)
+int blk_set_limits(struct virtio_dev *dev, const struct limiter_cfg *c)
 {
 	struct blk_dev *blk = blk_of(dev);
 	int ret = 0;
@@ -551,13 +555,13 @@ int blk_set_limits(struct virtio_dev *dev, uint64_t iops, uint64_t bps)
 		return -1;
 	}
 	pthread_mutex_lock(&dev->lock);
-	rate_limiter_set(&blk->rl, iops, 0, bps, 0, rl_now_ns());
+	rate_limiter_configure(&blk->rl, c, rl_now_ns());
 	if (rate_limiter_active(&blk->rl) && blk->rl.timer_fd < 0)
 		ret = blk_open_limit_timer(blk);
 	pthread_mutex_unlock(&dev->lock);
 	if (ret == 0)
 		log_info("%s: rate limit now %llu requests/s, %llu bytes/s (0 = unlimited)", dev->name,
-			 (unsigned long long)iops, (unsigned long long)bps);
+			 (unsigned long long)c->ops.rate, (unsigned long long)c->bytes.rate);
 	return ret;
 }
 

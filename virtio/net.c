@@ -473,7 +473,7 @@ static struct net_dev *net_of(struct virtio_dev *dev)
 	return dev && dev->ops == &net_ops ? dev->priv : NULL;
 }
 
-int net_set_limits(struct virtio_dev *dev, const struct net_limits *rx, const struct net_limits *tx)
+int net_set_limits(struct virtio_dev *dev, const struct limiter_cfg *rx, const struct limiter_cfg *tx)
 {
 	struct net_dev *net = net_of(dev);
 	uint64_t now = rl_now_ns();
@@ -484,15 +484,15 @@ int net_set_limits(struct virtio_dev *dev, const struct net_limits *rx, const st
 		return -1;
 	}
 	pthread_mutex_lock(&dev->lock);
-	rate_limiter_set(&net->rx_rl, rx->pps, 0, rx->bps, 0, now);
-	rate_limiter_set(&net->tx_rl, tx->pps, 0, tx->bps, 0, now);
+	rate_limiter_configure(&net->rx_rl, rx, now);
+	rate_limiter_configure(&net->tx_rl, tx, now);
 	if (rate_limiter_active(&net->rx_rl) || rate_limiter_active(&net->tx_rl))
 		ret = limit_timers_open(net);
 	pthread_mutex_unlock(&dev->lock);
 	if (ret == 0)
 		log_info("%s: rate limits now rx %llu frames/s %llu bytes/s, tx %llu frames/s %llu bytes/s "
-			 "(0 = unlimited)", dev->name, (unsigned long long)rx->pps, (unsigned long long)rx->bps,
-			 (unsigned long long)tx->pps, (unsigned long long)tx->bps);
+			 "(0 = unlimited)", dev->name, (unsigned long long)rx->ops.rate, (unsigned long long)rx->bytes.rate,
+			 (unsigned long long)tx->ops.rate, (unsigned long long)tx->bytes.rate);
 	return ret;
 }
 

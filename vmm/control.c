@@ -499,18 +499,26 @@ const char *vmm_ctl_get_vconsole(const struct vmm_control *ctl)
 	return ctl->vconsole;
 }
 
-/* Firecracker's TokenBucket as a rate per second (size tokens per refill_time ms); 0 = unlimited. */
-static uint64_t bucket_rate(const struct vmm_token_bucket *t)
+/* Firecracker's TokenBucket: `size` tokens, refilled in `refill_time` ms, `one_time_burst` extra. */
+static struct bucket_cfg bucket_of(const struct vmm_token_bucket *t)
 {
+	struct bucket_cfg b = { 0 };
+
 	if (!t->set || !t->size || !t->refill_time)
-		return 0;
-	return t->size * 1000 / t->refill_time ? t->size * 1000 / t->refill_time : 1;
+		return b;   /* unlimited */
+	b.rate = t->size * 1000 / t->refill_time ? t->size * 1000 / t->refill_time : 1;
+	b.burst = t->size;
+	b.one_time = t->one_time_burst;
+	return b;
 }
 
-void ctl_limiter_rates(const struct vmm_rate_limiter *rl, uint64_t *ops, uint64_t *bytes)
+void ctl_limiter_cfg(const struct vmm_rate_limiter *rl, struct limiter_cfg *out)
 {
-	*ops = rl->set ? bucket_rate(&rl->ops) : 0;
-	*bytes = rl->set ? bucket_rate(&rl->bandwidth) : 0;
+	memset(out, 0, sizeof(*out));
+	if (!rl->set)
+		return;
+	out->ops = bucket_of(&rl->ops);
+	out->bytes = bucket_of(&rl->bandwidth);
 }
 
 void ctl_limiter_merge(struct vmm_rate_limiter *cur, const struct vmm_rate_limiter *upd)
@@ -541,7 +549,7 @@ static int build_blk(struct blk_options *o, const struct ctl_drive *d)
 		return -1;
 	o->readonly = d->is_read_only;
 	o->cache = BLK_CACHE_WRITEBACK;    /* "Unsafe" and "Writeback" both use the page cache */
-	ctl_limiter_rates(&d->rate_limiter, &o->iops, &o->bps);
+	ctl_limiter_cfg(&d->rate_limiter, &o->limits);
 	o->transport = transport_of(d->transport);
 	o->sync_io = !d->io_async;
 	return 0;

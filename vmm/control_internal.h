@@ -55,7 +55,9 @@ struct vmm_control {
 /* Build opts->vm from the resources (root drive first). 0 or -1 with err. */
 int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen);
 /* Firecracker rate limiter -> ops/s and bytes/s (0 = unlimited). */
-void ctl_limiter_rates(const struct vmm_rate_limiter *rl, uint64_t *ops, uint64_t *bytes);
+/* Firecracker's RateLimiter as kite's limiter: per TokenBucket rate = size * 1000 / refill_time per
+ * second, burst = size, one_time = one_time_burst; an unset limiter or bucket is unlimited. */
+void ctl_limiter_cfg(const struct vmm_rate_limiter *rl, struct limiter_cfg *out);
 /* A PATCH's limiter applied to the configured one, as Firecracker does: a bucket the update names
  * replaces the old one (size or refill_time 0: that bucket off), one it omits stays. */
 void ctl_limiter_merge(struct vmm_rate_limiter *cur, const struct vmm_rate_limiter *upd);

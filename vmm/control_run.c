@@ -58,12 +58,12 @@ static int apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < ctl->nnets; i++) {
 		const struct ctl_net *n = &ctl->nets[i];
-		struct net_limits rx, tx;
+		struct limiter_cfg rx, tx;
 
 		if (n->socket || (!n->rx_rate_limiter.set && !n->tx_rate_limiter.set))
 			continue;
-		ctl_limiter_rates(&n->rx_rate_limiter, &rx.pps, &rx.bps);
-		ctl_limiter_rates(&n->tx_rate_limiter, &tx.pps, &tx.bps);
+		ctl_limiter_cfg(&n->rx_rate_limiter, &rx);
+		ctl_limiter_cfg(&n->tx_rate_limiter, &tx);
 		if (net_set_limits(board_net(&ctl->vm, n->dev_index), &rx, &tx) < 0) {
 			snprintf(err, errlen, "Start microvm error: %s", kite_log_last_error());
 			return -1;
@@ -170,7 +170,7 @@ int vmm_ctl_patch_drive(struct vmm_control *ctl, const struct vmm_drive *d, char
 	struct vmm_rate_limiter rl;
 	struct ctl_drive *cd;
 	struct virtio_dev *dev;
-	uint64_t iops, bps;
+	struct limiter_cfg limits;
 	char *path = NULL;
 
 	if (post_boot_only(ctl, err, errlen) < 0)
@@ -192,7 +192,7 @@ int vmm_ctl_patch_drive(struct vmm_control *ctl, const struct vmm_drive *d, char
 	}
 	rl = cd->rate_limiter;
 	ctl_limiter_merge(&rl, &d->rate_limiter);
-	ctl_limiter_rates(&rl, &iops, &bps);
+	ctl_limiter_cfg(&rl, &limits);
 	/* both checked before either is applied where possible: the image is the one that can fail */
 	if (path && blk_replace_image(dev, path) < 0) {
 		free(path);
@@ -203,7 +203,7 @@ int vmm_ctl_patch_drive(struct vmm_control *ctl, const struct vmm_drive *d, char
 		cd->path_on_host = path;
 	}
 	if (d->rate_limiter.set) {
-		if (blk_set_limits(dev, iops, bps) < 0)
+		if (blk_set_limits(dev, &limits) < 0)
 			return patch_failed(err, errlen, DRIVE_PATCH_ERR, kite_log_last_error());
 		cd->rate_limiter = rl;
 	}
@@ -213,7 +213,7 @@ int vmm_ctl_patch_drive(struct vmm_control *ctl, const struct vmm_drive *d, char
 int vmm_ctl_patch_net(struct vmm_control *ctl, const struct vmm_net *n, char *err, size_t errlen)
 {
 	struct vmm_rate_limiter rx, tx;
-	struct net_limits rxl, txl;
+	struct limiter_cfg rxl, txl;
 	struct ctl_net *cn;
 
 	if (post_boot_only(ctl, err, errlen) < 0)
@@ -229,8 +229,8 @@ int vmm_ctl_patch_net(struct vmm_control *ctl, const struct vmm_net *n, char *er
 	tx = cn->tx_rate_limiter;
 	ctl_limiter_merge(&rx, &n->rx_rate_limiter);
 	ctl_limiter_merge(&tx, &n->tx_rate_limiter);
-	ctl_limiter_rates(&rx, &rxl.pps, &rxl.bps);
-	ctl_limiter_rates(&tx, &txl.pps, &txl.bps);
+	ctl_limiter_cfg(&rx, &rxl);
+	ctl_limiter_cfg(&tx, &txl);
 	if (net_set_limits(board_net(&ctl->vm, cn->dev_index), &rxl, &txl) < 0)
 		return patch_failed(err, errlen, NET_PATCH_ERR, kite_log_last_error());
 	cn->rx_rate_limiter = rx;

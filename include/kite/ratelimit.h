@@ -23,15 +23,19 @@ struct ratelimit {
 	uint64_t tokens;      /* current tokens */
 	uint64_t last_ns;     /* time of the last refill */
 	uint64_t frac;        /* sub-token remainder, in token*ns units (keeps slow rates exact) */
+	uint64_t one_time;    /* extra tokens spent before `tokens` and never refilled (0 = none) */
 	uint64_t passed, limited;   /* counters: admitted / refused requests */
 };
 
 /* rate 0 = unlimited. burst 0 = one second's worth of rate. The bucket starts full at now_ns. */
 void rl_init(struct ratelimit *rl, uint64_t rate, uint64_t burst, uint64_t now_ns);
-/* Take `n` tokens if available now: true = admitted. An n larger than burst is admitted when the
+/* Give the bucket a one-time budget of n extra tokens (Firecracker's one_time_burst): they are spent
+ * before the refilling tokens and never come back. rl_init() clears it. */
+void rl_set_one_time(struct ratelimit *rl, uint64_t n);
+/* Take `n` tokens if available now (one-time budget first): true = admitted. An n larger than burst is admitted when the
  * bucket is full (and drains it), so oversized requests are slowed, never starved. */
 bool rl_take(struct ratelimit *rl, uint64_t n, uint64_t now_ns);
-/* Tokens available now (after refill). */
+/* Tokens available now (after refill, one-time budget included). */
 uint64_t rl_available(struct ratelimit *rl, uint64_t now_ns);
 bool rl_unlimited(const struct ratelimit *rl);
 /* CLOCK_MONOTONIC in nanoseconds. */
@@ -47,6 +51,17 @@ struct rate_limiter {
 /* ops per second and bytes per second, 0 = unlimited; bursts as in rl_init(). No timer yet. */
 void rate_limiter_init(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, uint64_t bytes,
 		       uint64_t bytes_burst, uint64_t now_ns);
+/* One bucket as configured: rate per second (0 = unlimited), capacity (0 = one second's worth) and
+ * a one-time budget on top (Firecracker's TokenBucket: rate = size / refill_time, burst = size,
+ * one_time = one_time_burst). A limiter is an ops bucket and a bytes bucket. */
+struct bucket_cfg {
+	uint64_t rate, burst, one_time;
+};
+struct limiter_cfg {
+	struct bucket_cfg ops, bytes;
+};
+/* New limits from c, buckets full at now_ns; the timer and the counter stay. */
+void rate_limiter_configure(struct rate_limiter *l, const struct limiter_cfg *c, uint64_t now_ns);
 /* New limits, buckets full at now_ns; the timer and the counter stay. */
 void rate_limiter_set(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, uint64_t bytes,
 		      uint64_t bytes_burst, uint64_t now_ns);

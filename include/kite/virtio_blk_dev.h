@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kite/virtio_blk.h"
+#include "kite/ratelimit.h"
 #include "kite/virtio_transport.h"
 
 /* kite's device exposes the config space up to write_zeroes_may_unmap. */
@@ -25,7 +26,8 @@ struct blk_options {
 	char *id;                 /* serial returned by GET_ID; default: file name */
 	bool readonly;
 	enum blk_cache cache;
-	uint64_t iops, bps;       /* 0 = unlimited; enforced by a rate_limiter (kite/ratelimit.h) */
+	uint64_t iops, bps;       /* --blk iops=, bps=: 0 = unlimited, one second's burst */
+	struct limiter_cfg limits;   /* the API's buckets (capacity, one-time budget); used when it sets a rate */
 	enum virtio_transport transport;
 	bool sync_io;             /* aio=sync: no io_uring */
 };
@@ -46,8 +48,8 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *opts,
  * file; what is in flight on the old image completes first; the capacity follows the new size and
  * the driver gets a configuration-change interrupt. 0, or -1 (logged) with the old image kept. */
 int blk_replace_image(struct virtio_dev *dev, const char *path);
-/* New limits (0 = unlimited; buckets full now, one second's burst); 0 or -1 (logged). */
-int blk_set_limits(struct virtio_dev *dev, uint64_t iops, uint64_t bps);
+/* New limits (rate 0 = unlimited; buckets full now); 0 or -1 (logged). */
+int blk_set_limits(struct virtio_dev *dev, const struct limiter_cfg *c);
 
 struct blk_counters {
 	uint64_t requests, read_ops, write_ops, flush_ops, read_bytes, write_bytes;

@@ -62,12 +62,10 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
  * thread that serves the machine's event loop; each takes dev->lock. dev must come from
  * net_create(): any other device gets -1 / false.
  */
-struct net_limits {
-	uint64_t pps, bps;       /* frames and bytes per second, 0 = unlimited; burst: one second's worth */
-};
-/* New limits per direction (receive: TAP -> guest, transmit: guest -> TAP), buckets full now; a
- * direction waiting for tokens is served again by its timer. 0 or -1 (logged). */
-int net_set_limits(struct virtio_dev *dev, const struct net_limits *rx, const struct net_limits *tx);
+/* New limits per direction (receive: TAP -> guest, transmit: guest -> TAP; ops = frames), buckets
+ * full now; a direction waiting for tokens is served again by its timer. 0 or -1 (logged). */
+struct limiter_cfg;
+int net_set_limits(struct virtio_dev *dev, const struct limiter_cfg *rx, const struct limiter_cfg *tx);
 
 struct net_counters {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;   /* bytes of frames, headers not counted */

@@ -169,6 +169,39 @@ static void test_limiter_timer(void **state)
 	assert_int_equal(l.timer_fd, -1);
 }
 
+/* Firecracker's TokenBucket: capacity = size, a one-time budget spent first and never refilled. */
+static void test_bucket_cfg_one_time(void **state)
+{
+	struct limiter_cfg c = { .ops = { .rate = 100, .burst = 10, .one_time = 50 } };
+	struct rate_limiter l;
+	uint64_t t = SEC;
+	unsigned passed = 0;
+
+	(void)state;
+	rate_limiter_init(&l, 0, 0, 0, 0, 0);
+	rate_limiter_configure(&l, &c, t);
+	while (rate_limiter_admit(&l, 0, t))
+		passed++;
+	assert_int_equal(passed, 10 + 50);          /* the bucket's size plus the one-time budget */
+	assert_int_equal(l.ops.one_time, 0);
+	t += 10 * SEC;                               /* refills to the capacity only, never the budget */
+	passed = 0;
+	while (rate_limiter_admit(&l, 0, t))
+		passed++;
+	assert_int_equal(passed, 10);
+	/* a bytes bucket: a request larger than what is left of the budget takes the rest from tokens */
+	c = (struct limiter_cfg){ .bytes = { .rate = 1000, .burst = 1000, .one_time = 300 } };
+	rate_limiter_configure(&l, &c, t);
+	assert_true(rate_limiter_admit(&l, 200, t));   /* budget 300 -> 100 */
+	assert_true(rate_limiter_admit(&l, 400, t));   /* budget 100 -> 0, tokens 1000 -> 700 */
+	assert_int_equal(l.bytes.one_time, 0);
+	assert_int_equal(l.bytes.tokens, 700);
+	/* unlimited buckets ignore a one-time budget */
+	c = (struct limiter_cfg){ .ops = { .one_time = 5 } };
+	rate_limiter_configure(&l, &c, t);
+	assert_false(rate_limiter_active(&l));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_limiter_shaping),
 		cmocka_unit_test(test_limiter_police),
 		cmocka_unit_test(test_limiter_timer),
+		cmocka_unit_test(test_bucket_cfg_one_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
