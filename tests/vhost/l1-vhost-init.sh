@@ -77,7 +77,7 @@ reader=$!
 say "kite-start uptime=$(cut -d' ' -f1 /proc/uptime)"
 /usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd --cmdline "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 \
 	--vhost-user-blk socket=/tmp/fs.sock --vhost-user-blk socket=/tmp/raw.sock \
-	--vhost-user-net socket=/tmp/vm0.sock,mac=52:54:00:12:34:56 </dev/null >/tmp/out 2>&1 &
+	--vhost-user-net socket=/tmp/vm0.sock,mac=52:54:00:12:34:56 </dev/null >/tmp/out 2>/tmp/kite.err &
 pid=$!
 ( sleep "$L2_TIMEOUT"; [ -d /proc/$pid ] && { say "hang-guard"; kill -KILL $pid; } ) &
 guard=$!
@@ -85,6 +85,9 @@ wait $pid
 status=$?
 kill $guard 2>/dev/null
 wait $reader
+# kite's own log lines went to their own file: interleaved with the guest's console on one pipe, a
+# log line could split an "ack N" line and lose that ack
+sed 's/^/L2| /' /tmp/kite.err
 say "kite-status $status uptime=$(cut -d' ' -f1 /proc/uptime)"
 kill "$(cat /tmp/dpu.pid)" 2>/dev/null
 sed 's/^/dpu-log /' /tmp/dpu-*.log | grep -v ' info: ' | head -n 20 | while IFS= read -r l; do say "$l"; done
