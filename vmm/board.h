@@ -17,6 +17,8 @@
 #ifndef KITE_VMM_BOARD_H
 #define KITE_VMM_BOARD_H
 
+#include <stddef.h>
+
 struct vm;
 struct virtio_dev;
 struct i8042;
@@ -29,6 +31,19 @@ struct i8042 *board_kbc(struct vm *vm);
 /* virtio-blk / virtio-net number i (the index in cfg->virtio.blk / .net), NULL when absent. */
 struct virtio_dev *board_blk(struct vm *vm, unsigned i);
 struct virtio_dev *board_net(struct vm *vm, unsigned i);
+/*
+ * Snapshots (issue 13). The VM-level snapshot (vCPUs, irqchip, PIT, clock, memory) calls these for
+ * the devices; each device saves one section of kite/snapshot.h, named after it, instance = its
+ * index in the board's order. Main thread (the control's owner thread), the VM paused: no vCPU in
+ * KVM_RUN, and board_save first quiesces device I/O (nothing in flight that is not in the state).
+ * board_restore runs on a board that board_create just built for the snapshot's own config, before
+ * any vCPU runs; it re-arms doorbells, irqfds and MSI routes and reconnects host sides. Both return
+ * 0, or -1 with a one-line err naming the device; after a failed restore no guest code may run.
+ */
+struct snap_writer;
+struct snap_reader;
+int board_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen);
+int board_restore(struct vm *vm, struct snap_reader *r, char *err, size_t errlen);
 /* Destroy them (reverse order), restore the host terminal; safe on a partly created board. */
 void board_destroy(struct vm *vm);
 
