@@ -29,6 +29,7 @@ enum api_op {
 	API_PATCH_NET, API_PUT_BALLOON, API_PATCH_BALLOON, API_PATCH_BALLOON_STATS, API_PUT_ENTROPY,
 	API_PUT_LOGGER, API_PUT_METRICS, API_PUT_VCONSOLE,
 	API_START, API_CTRL_ALT_DEL, API_FLUSH_METRICS, API_PAUSE, API_RESUME,
+	API_SNAPSHOT_CREATE, API_SNAPSHOT_LOAD,
 };
 
 struct api_logger {
@@ -49,6 +50,8 @@ struct api_cmd {
 		unsigned interval_s;
 		struct api_logger logger;
 		const char *path;            /* metrics_path, console output */
+		struct vmm_snapshot_create snap_create;
+		struct vmm_snapshot_load snap_load;
 	} u;
 };
 
@@ -108,6 +111,8 @@ int res_parse_balloon_stats(const char *body, size_t len, struct api_cmd *cmd, c
 int res_parse_logger(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen);
 int res_parse_metrics(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen);
 int res_parse_entropy(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen);
+int res_parse_snapshot_create(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen);
+int res_parse_snapshot_load(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen);
 int res_parse_vconsole(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen);
 
 /* ---- JSON replies (api/json_out.c), each a malloc'd string or NULL when out of memory ---- */
@@ -116,6 +121,11 @@ char *api_json_machine(const struct vmm_control *ctl);
 char *api_json_vm_config(const struct vmm_control *ctl);
 char *api_json_balloon(const struct vmm_balloon *b);
 char *api_json_balloon_stats(const struct vmm_balloon_stats *s);
+
+/* ---- snapshots (api/launch.c), owner thread ---- */
+/* PUT /snapshot/load: open the state file, apply its configuration through the resources (as a
+ * config file's), then load. 0 or -1 with err. */
+int api_snapshot_load(struct vmm_control *ctl, const struct vmm_snapshot_load *l, char *err, size_t errlen);
 
 /* ---- metrics (api/metrics.c), owner thread ---- */
 int api_metrics_set_path(const char *path, char *err, size_t errlen);

@@ -117,6 +117,20 @@ static int run(struct vmm_control *ctl, const struct api_cmd *cmd, struct api_re
 		return vmm_ctl_pause(ctl, err, n);
 	case API_RESUME:
 		return vmm_ctl_resume(ctl, err, n);
+	case API_SNAPSHOT_CREATE: {
+		char *config = api_json_vm_config(ctl);
+		int r;
+
+		if (!config) {
+			snprintf(err, n, "Internal VMM error: out of memory");
+			return -1;
+		}
+		r = vmm_ctl_snapshot_create(ctl, &cmd->u.snap_create, config, err, n);
+		free(config);
+		return r;
+	}
+	case API_SNAPSHOT_LOAD:
+		return api_snapshot_load(ctl, &cmd->u.snap_load, err, n);
 	}
 	snprintf(err, n, "Internal VMM error: unknown command");
 	return -1;

@@ -69,16 +69,52 @@ static int apply_list(struct vmm_control *ctl, const char *file, const cJSON *li
 	return 0;
 }
 
+/* The sections of a Firecracker config document, in the order they must be applied (logger and
+ * metrics first, machine before balloon). A snapshot's configuration skips the boot source: the
+ * kernel is in the snapshot's memory, and need not exist any more. */
+static const char *const config_order[] = { "logger", "metrics", "machine-config", "boot-source", "drives",
+					    "network-interfaces", "balloon", "entropy", "virtio-console" };
+
+static int apply_config(struct vmm_control *ctl, const char *file, const cJSON *root, bool snapshot)
+{
+	const cJSON *item;
+
+	if (!cJSON_IsObject(root)) {
+		log_err("%s: not a JSON object (Firecracker's config file format)", file);
+		return -1;
+	}
+	cJSON_ArrayForEach(item, root) {
+		bool known = false;
+
+		for (unsigned i = 0; i < sizeof(config_order) / sizeof(config_order[0]); i++)
+			known |= !strcmp(item->string, config_order[i]);
+		/* GET /vm/config also names the sections kite has not (all null) */
+		if (!known && !cJSON_IsNull(item)) {
+			log_err("%s: unknown or unsupported section \"%s\"", file, item->string);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < sizeof(config_order) / sizeof(config_order[0]); i++) {
+		char path[64];
+
+		item = cJSON_GetObjectItemCaseSensitive(root, config_order[i]);
+		if (!item || cJSON_IsNull(item) || (snapshot && !strcmp(config_order[i], "boot-source")))
+			continue;
+		snprintf(path, sizeof(path), "/%s", config_order[i]);
+		if (!strcmp(config_order[i], "drives") ? apply_list(ctl, file, item, "drives", "drive_id") < 0 :
+		    !strcmp(config_order[i], "network-interfaces") ? apply_list(ctl, file, item, "network-interfaces", "iface_id") < 0 :
+		    apply(ctl, file, "PUT", path, item) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int load_config(struct vmm_control *ctl, const char *file)
 {
-	/* order matters: logger and metrics first, machine before balloon */
-	static const char *const order[] = { "logger", "metrics", "machine-config", "boot-source", "drives",
-					     "network-interfaces", "balloon", "entropy", "virtio-console" };
 	FILE *f = fopen(file, "re");
 	char *text = f ? malloc(API_CONFIG_MAX + 1) : NULL;
 	size_t n = text ? fread(text, 1, API_CONFIG_MAX + 1, f) : 0;
 	cJSON *root = NULL;
-	const cJSON *item;
 	int ret = -1;
 
 	if (f)
@@ -92,32 +128,8 @@ static int load_config(struct vmm_control *ctl, const char *file)
 		goto out;
 	}
 	root = cJSON_ParseWithLength(text, n);
-	if (!cJSON_IsObject(root)) {
-		log_err("%s: not a JSON object (Firecracker's config file format)", file);
+	if (apply_config(ctl, file, root, false) < 0)
 		goto out;
-	}
-	cJSON_ArrayForEach(item, root) {
-		bool known = false;
-
-		for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-			known |= !strcmp(item->string, order[i]);
-		if (!known && !cJSON_IsNull(item)) {
-			log_err("%s: unknown or unsupported section \"%s\"", file, item->string);
-			goto out;
-		}
-	}
-	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		char path[64];
-
-		item = cJSON_GetObjectItemCaseSensitive(root, order[i]);
-		if (!item || cJSON_IsNull(item))
-			continue;
-		snprintf(path, sizeof(path), "/%s", order[i]);
-		if (!strcmp(order[i], "drives") ? apply_list(ctl, file, item, "drives", "drive_id") < 0 :
-		    !strcmp(order[i], "network-interfaces") ? apply_list(ctl, file, item, "network-interfaces", "iface_id") < 0 :
-		    apply(ctl, file, "PUT", path, item) < 0)
-			goto out;
-	}
 	{
 		cJSON *start = cJSON_Parse("{\"action_type\":\"InstanceStart\"}");
 
@@ -128,6 +140,43 @@ out:
 	cJSON_Delete(root);
 	free(text);
 	return ret;
+}
+
+int api_snapshot_load(struct vmm_control *ctl, const struct vmm_snapshot_load *l, char *err, size_t errlen)
+{
+	char *config = NULL;
+	cJSON *root;
+
+	if (vmm_ctl_snapshot_open(ctl, l->snapshot_path, &config, err, errlen) < 0)
+		return -1;
+	root = cJSON_Parse(config);
+	free(config);
+	if (apply_config(ctl, l->snapshot_path, root, true) < 0) {
+		snprintf(err, errlen, "Load snapshot error: the snapshot's configuration: %s", kite_log_last_error());
+		cJSON_Delete(root);
+		vmm_ctl_snapshot_abort(ctl);
+		return -1;
+	}
+	cJSON_Delete(root);
+	return vmm_ctl_snapshot_load(ctl, l, err, errlen);
+}
+
+/* kite --restore DIR: DIR/vm.state and DIR/vm.mem, resumed at once. */
+static int restore_dir(struct vmm_control *ctl, const char *dir)
+{
+	char state[4096], mem[4096], err[API_ERR_LEN];
+	struct vmm_snapshot_load l = { .snapshot_path = state, .mem_path = mem, .resume_vm = true };
+
+	if (snprintf(state, sizeof(state), "%s/" KITE_SNAPSHOT_STATE_FILE, dir) >= (int)sizeof(state) ||
+	    snprintf(mem, sizeof(mem), "%s/" KITE_SNAPSHOT_MEM_FILE, dir) >= (int)sizeof(mem)) {
+		log_err("--restore %s: path too long", dir);
+		return -1;
+	}
+	if (api_snapshot_load(ctl, &l, err, sizeof(err)) < 0) {
+		log_err("--restore %s: %s", dir, err);
+		return -1;
+	}
+	return 0;
 }
 
 struct run_ctx {
@@ -151,7 +200,7 @@ static void tick(void *opaque)
 		log_warn("api: periodic metrics: %s", err);
 }
 
-int api_run(struct vmm_control *ctl, const char *sock, const char *config_file)
+int api_run(struct vmm_control *ctl, const char *sock, const char *config_file, const char *restore)
 {
 	struct run_ctx r = { .ctl = ctl };
 	struct api_server *srv = NULL;
@@ -166,7 +215,7 @@ int api_run(struct vmm_control *ctl, const char *sock, const char *config_file)
 		api_queue_free(r.q);
 		return 1;
 	}
-	if (config_file && load_config(ctl, config_file) < 0) {
+	if ((config_file && load_config(ctl, config_file) < 0) || (restore && restore_dir(ctl, restore) < 0)) {
 		api_queue_close(r.q);
 		api_server_stop(srv);
 		api_queue_free(r.q);

@@ -129,6 +129,10 @@ static int parse_put(const struct path *p, const char *body, size_t len, struct 
 		return res_parse_metrics(body, len, cmd, err, errlen);
 	if (!strcmp(first, "entropy"))
 		return res_parse_entropy(body, len, cmd, err, errlen);
+	if (!strcmp(first, "snapshot") && seg(p, 1) && !strcmp(seg(p, 1), "create") && p->n == 2)
+		return res_parse_snapshot_create(body, len, cmd, err, errlen);
+	if (!strcmp(first, "snapshot") && seg(p, 1) && !strcmp(seg(p, 1), "load") && p->n == 2)
+		return res_parse_snapshot_load(body, len, cmd, err, errlen);
 	if (!strcmp(first, "virtio-console"))
 		return res_parse_vconsole(body, len, cmd, err, errlen);   /* kite extension */
 	return invalid("PUT", first, err, errlen);

@@ -14,12 +14,30 @@ static bool range_inside(uint64_t addr, uint64_t len, uint64_t base, uint64_t si
 	return off <= size && len <= size - off;
 }
 
+/* Set the bits of pages [off, off+len) of a region (a bit already set costs no atomic write). */
+static void mark_touched(uint64_t *bits, uint64_t off, uint64_t len)
+{
+	uint64_t last = (off + len - 1) >> 12;
+
+	if (!len)
+		return;
+	for (uint64_t pg = off >> 12; pg <= last; pg++) {
+		uint64_t bit = 1ULL << (pg & 63);
+
+		if (!(__atomic_load_n(&bits[pg >> 6], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&bits[pg >> 6], bit, __ATOMIC_RELAXED);
+	}
+}
+
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
 	for (unsigned i = 0; i < gm->nr; i++) {
 		const struct gm_region *r = &gm->r[i];
-		if (range_inside(gpa, len, r->gpa, r->size))
+		if (range_inside(gpa, len, r->gpa, r->size)) {
+			if (r->touched)
+				mark_touched(r->touched, gpa - r->gpa, len);
 			return (uint8_t *)r->hva + (gpa - r->gpa);
+		}
 	}
 	return NULL;
 }

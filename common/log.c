@@ -67,6 +67,16 @@ const char *kite_log_last_error(void)
 	return last_err;
 }
 
+int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int kite_log_open(const char *path)
 {
 	FILE *f = fopen(path, "ae");

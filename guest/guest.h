@@ -189,6 +189,7 @@ void test_poweroff(void);
 void test_native(void);
 void test_spin(void);
 void test_idle(void);
+void test_count(void);
 void test_exec_hook(void);
 void test_pit(void);
 void test_serial_irq(void);

@@ -20,6 +20,7 @@ static const struct guest_test tests[] = {
 	{ "native", test_native, "1e8-iteration loop, natively on kvm-pvm" },
 	{ "spin", test_spin, "print one line, then loop forever" },
 	{ "idle", test_idle, "print one line, then halt forever (benchmarks)" },
+	{ "count", test_count, "count on the console, a checksum kept in memory (snapshot tests)" },
 	{ "exec-hook", test_exec_hook, "poke kite's test-only execve hook (-Dtest_hooks), then spin" },
 	/* guest/virtio/ */
 	{ "virtio-blk", test_virtio_blk, "virtio-blk PCI: pattern write, flush, read back" },

@@ -15,7 +15,7 @@
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_HUGEPAGES,
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
-	OPT_SECCOMP, OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG,      /* the Firecracker-compatible API (api/) */
+	OPT_SECCOMP, OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG, OPT_RESTORE,      /* the Firecracker-compatible API (api/) */
 	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON, OPT_VU_BLK, OPT_VU_NET,   /* virtio devices (virtio/virtio_config.c) */
 };
 
@@ -37,6 +37,7 @@ static const struct option cli_options[] = {
 	{ "seccomp-level", required_argument, NULL, OPT_SECCOMP },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "config-file", required_argument, NULL, OPT_FC_CONFIG },
 	{ "blk", required_argument, NULL, OPT_BLK },
 	{ "rng", no_argument, NULL, OPT_RNG },
@@ -71,6 +72,8 @@ void cli_usage(FILE *out)
 		"                        (the VM is then configured and started through it, docs/api.md)\n"
 		"  --config-file FILE    a VM definition in Firecracker's JSON format, started at once\n"
 		"  --no-api              no API socket (with --config-file)\n"
+		"  --restore DIR         resume the snapshot DIR/vm.state + DIR/vm.mem (PUT /snapshot/create\n"
+		"                        with those paths makes one); with or without --api-sock\n"
 		"  --blk path=IMG[,readonly=on][,cache=none|writeback][,id=NAME]\n"
 		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
 		"                        more keys: iops=N, bps=N, transport=pci|mmio\n"
@@ -143,6 +146,8 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 	case OPT_NO_API:
 		o->no_api = true;
 		return 0;
+	case OPT_RESTORE:
+		return config_set_string(&o->restore_dir, &(const char *){ NULL }, arg);
 	case OPT_BLK:
 		return virtio_opts_parse_blk(&o->vm.virtio, arg, "--blk");
 	case OPT_RNG:

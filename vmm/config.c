@@ -50,7 +50,8 @@ void config_free(struct kite_options *o)
 	free(o->config_file);
 	free(o->api_sock);
 	free(o->fc_config);
-	o->api_sock = o->fc_config = NULL;
+	free(o->restore_dir);
+	o->api_sock = o->fc_config = o->restore_dir = NULL;
 	o->kernel = o->initrd = o->cmdline = o->console_path = o->kvm_path = o->config_file = NULL;
 }
 
@@ -382,7 +383,7 @@ static int check_readable_file(const char *path, const char *what)
 	return 0;
 }
 
-int config_validate(const struct vm_config *vm)
+int config_validate_machine(const struct vm_config *vm)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 	long ncpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -397,14 +398,6 @@ int config_validate(const struct vm_config *vm)
 			(unsigned long long)vm->mem_mib, KITE_MIN_MEM_MIB, host_mib);
 		return -1;
 	}
-	if (!vm->kernel) {
-		log_err("config: no kernel given (--kernel PATH)");
-		return -1;
-	}
-	if (check_readable_file(vm->kernel, "kernel") < 0)
-		return -1;
-	if (vm->initrd && check_readable_file(vm->initrd, "initrd") < 0)
-		return -1;
 	if (vm->console == KITE_CONSOLE_FILE && (!vm->console_path || !*vm->console_path)) {
 		log_err("config: console file: path missing");
 		return -1;
@@ -416,5 +409,20 @@ int config_validate(const struct vm_config *vm)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int config_validate(const struct vm_config *vm)
+{
+	if (config_validate_machine(vm) < 0)
+		return -1;
+	if (!vm->kernel) {
+		log_err("config: no kernel given (--kernel PATH)");
+		return -1;
+	}
+	if (check_readable_file(vm->kernel, "kernel") < 0)
+		return -1;
+	if (vm->initrd && check_readable_file(vm->initrd, "initrd") < 0)
+		return -1;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "control_internal.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/snapshot.h"
 
 /* Firecracker's command line when PUT /boot-source has no boot_args. */
 #define FC_DEFAULT_CMDLINE "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
@@ -80,6 +81,7 @@ void vmm_control_free(struct vmm_control *ctl)
 	if (!ctl)
 		return;
 	ctl_vm_teardown(ctl);
+	snap_reader_free(ctl->snap);
 	if (ctl->loop)
 		evloop_free(ctl->loop);
 	for (unsigned i = 0; i < ctl->ndrives; i++)
@@ -603,14 +605,14 @@ static char *build_cmdline(const struct vmm_control *ctl, int root)
 	return s;
 }
 
-int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen)
+int ctl_build_vm_config(struct vmm_control *ctl, bool restoring, char *err, size_t errlen)
 {
 	struct kite_options *o = ctl->opts;
 	struct vm_config *vm = &o->vm;
 	int root = -1;
 	char *cmdline;
 
-	if (!ctl->kernel) {
+	if (!ctl->kernel && !restoring) {
 		snprintf(err, errlen, "Start microvm error: Missing kernel configuration.");
 		return -1;
 	}
@@ -628,6 +630,7 @@ int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen)
 	vm->ncpus = ctl->machine.vcpu_count;
 	vm->mem_mib = ctl->machine.mem_size_mib;
 	vm->hugepages = ctl->machine.huge_pages == VMM_HUGE_2M;
+	vm->track_dirty = ctl->machine.track_dirty_pages;
 	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
 		vm->pin[i] = ctl->machine.npin ? ctl->machine.pin[i % ctl->machine.npin] : -1;
 	virtio_opts_free(&vm->virtio);

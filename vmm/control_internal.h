@@ -7,6 +7,7 @@
 #include "kite/virtio_options.h"
 #include "kite/vm.h"
 #include "kite/vmm_control.h"
+#include "snapshot.h"
 #include "term_grace.h"
 
 struct evloop;
@@ -50,10 +51,20 @@ struct vmm_control {
 	bool stop;                   /* leave vmm_ctl_run */
 	int status;                  /* exit status when stopping before the VM exists */
 	uint64_t starts_failed;
+	/* a snapshot load between its two steps (vmm/control_snapshot.c) */
+	struct snap_reader *snap;
+	struct vm_snapshot_info snap_info;
+	bool snap_failed;            /* a load failed: this kite may not start a VM any more */
 };
 
-/* Build opts->vm from the resources (root drive first). 0 or -1 with err. */
-int ctl_build_vm_config(struct vmm_control *ctl, char *err, size_t errlen);
+/* Build opts->vm from the resources (root drive first). 0 or -1 with err. A VM restored from a
+ * snapshot (restoring) needs no kernel. */
+int ctl_build_vm_config(struct vmm_control *ctl, bool restoring, char *err, size_t errlen);
+/* Watch the VM's loop, start the vCPUs (parked when paused), enter the owner's seccomp filter and
+ * set the state (control_run.c). -1 with err: the VM is torn down. */
+int ctl_vm_go(struct vmm_control *ctl, bool paused, char *err, size_t errlen);
+/* Each TAP interface's limiters on its device (control_run.c). */
+int ctl_apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen);
 /* Firecracker rate limiter -> ops/s and bytes/s (0 = unlimited). */
 /* Firecracker's RateLimiter as kite's limiter: per TokenBucket rate = size * 1000 / refill_time per
  * second, burst = size, one_time = one_time_burst; an unset limiter or bucket is unlimited. */

@@ -54,7 +54,7 @@ static void on_vm_loop(void *opaque, int fd, uint32_t events)
 }
 
 /* Each TAP interface's rx and tx limiters on its device (vm_config has one setting for both). */
-static int apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen)
+int ctl_apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < ctl->nnets; i++) {
 		const struct ctl_net *n = &ctl->nets[i];
@@ -72,17 +72,38 @@ static int apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen)
 	return 0;
 }
 
+int ctl_vm_go(struct vmm_control *ctl, bool paused, char *err, size_t errlen)
+{
+	if (paused)
+		atomic_store(&ctl->vm.pause_req, true);   /* each vCPU parks before its first KVM_RUN */
+	if (evloop_add(ctl->loop, evloop_fd(ctl->vm.loop), paused ? 0 : EPOLLIN, on_vm_loop, ctl) < 0 ||
+	    vm_start(&ctl->vm) < 0) {
+		snprintf(err, errlen, "Start microvm error: starting the vCPUs failed");
+		ctl_vm_teardown(ctl);
+		return -1;
+	}
+	/* This thread serves the VM's device work from now on (docs/security.md) */
+	if (seccomp_enter("vmm") < 0)
+		vm_request_exit(&ctl->vm, 1);   /* logged; the VM ends at once */
+	ctl->state = paused ? VMM_PAUSED : VMM_RUNNING;
+	return 0;
+}
+
 int vmm_ctl_start(struct vmm_control *ctl, char *err, size_t errlen)
 {
 	if (ctl->state != VMM_NOT_STARTED) {
 		snprintf(err, errlen, "%s", VMM_ERR_POST_BOOT);
 		return -1;
 	}
+	if (ctl->snap_failed) {
+		snprintf(err, errlen, "Start microvm error: a snapshot load failed in this kite; start a new one");
+		return -1;
+	}
 	if (!ctl->loop && !(ctl->loop = evloop_new())) {
 		snprintf(err, errlen, "Start microvm error: out of memory");
 		goto fail;
 	}
-	if (ctl_build_vm_config(ctl, err, errlen) < 0)
+	if (ctl_build_vm_config(ctl, false, err, errlen) < 0)
 		goto fail;
 	if (config_validate(&ctl->opts->vm) < 0 || vm_create(&ctl->vm, &ctl->opts->vm) < 0) {
 		/* vm_create cleaned up after itself: the configuration can be fixed and started again */
@@ -90,19 +111,12 @@ int vmm_ctl_start(struct vmm_control *ctl, char *err, size_t errlen)
 		goto fail;
 	}
 	ctl->vm_live = true;
-	if (apply_net_limits(ctl, err, errlen) < 0) {
+	if (ctl_apply_net_limits(ctl, err, errlen) < 0) {
 		ctl_vm_teardown(ctl);
 		goto fail;
 	}
-	if (evloop_add(ctl->loop, evloop_fd(ctl->vm.loop), EPOLLIN, on_vm_loop, ctl) < 0 || vm_start(&ctl->vm) < 0) {
-		snprintf(err, errlen, "Start microvm error: starting the vCPUs failed");
-		ctl_vm_teardown(ctl);
+	if (ctl_vm_go(ctl, false, err, errlen) < 0)
 		goto fail;
-	}
-	/* This thread serves the VM's device work from now on (docs/security.md) */
-	if (seccomp_enter("vmm") < 0)
-		vm_request_exit(&ctl->vm, 1);   /* logged; the VM ends at once */
-	ctl->state = VMM_RUNNING;
 	log_info("vm: started (%u vCPUs, %llu MiB)", ctl->vm.ncpus, (unsigned long long)ctl->opts->vm.mem_mib);
 	return 0;
 fail:

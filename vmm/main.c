@@ -41,16 +41,21 @@ static int api_main(struct kite_options *opts)
 	sigset_t stop_sigs;
 	int status;
 
-	if (opts->no_api && (!opts->fc_config || opts->api_sock)) {
-		log_err("cli: --no-api needs --config-file and excludes --api-sock");
+	if (opts->fc_config && opts->restore_dir) {
+		log_err("cli: --restore and --config-file exclude each other (a snapshot brings its configuration)");
+		config_free(opts);
+		return 1;
+	}
+	if (opts->no_api && (!(opts->fc_config || opts->restore_dir) || opts->api_sock)) {
+		log_err("cli: --no-api needs --config-file or --restore and excludes --api-sock");
 		config_free(opts);
 		return 1;
 	}
 	if (v->nblk || v->nnet || v->nvu_blk || v->nvu_net || v->rng || v->balloon.enabled || v->console ||
 	    opts->config_file ||
 	    opts->vm.kernel) {
-		log_err("cli: with --api-sock or --config-file the VM is defined through the API or that file, "
-			"not by --kernel, --blk, --net, --rng, --balloon, --console-virtio or --config");
+		log_err("cli: with --api-sock, --config-file or --restore the VM is defined through the API, that "
+			"file or the snapshot, not by --kernel, --blk, --net, --rng, --balloon, --console-virtio or --config");
 		config_free(opts);
 		return 1;
 	}
@@ -60,7 +65,7 @@ static int api_main(struct kite_options *opts)
 	sigaddset(&stop_sigs, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	ctl = vmm_control_new(opts);
-	status = ctl ? api_run(ctl, opts->no_api ? NULL : opts->api_sock, opts->fc_config) : 1;
+	status = ctl ? api_run(ctl, opts->no_api ? NULL : opts->api_sock, opts->fc_config, opts->restore_dir) : 1;
 	vmm_control_free(ctl);
 	config_free(opts);
 	fflush(stdout);
@@ -94,7 +99,7 @@ int main(int argc, char **argv)
 	 * tzset() now: later log or HTTP date lines must not open /etc/localtime under a filter. */
 	tzset();
 	kite_seccomp_register(opts.seccomp_level);
-	if (opts.api_sock || opts.fc_config || opts.no_api)
+	if (opts.api_sock || opts.fc_config || opts.no_api || opts.restore_dir)
 		return api_main(&opts);
 	exe_dir(dir, sizeof(dir));
 	if (config_default_kernel(&opts, dir) < 0 || config_validate(&opts.vm) < 0) {

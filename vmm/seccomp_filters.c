@@ -10,8 +10,9 @@
  *   api        the HTTP API thread (libmicrohttpd), from before its creation
  *
  * No list holds execve, fork, ptrace, or socket other than AF_UNIX. Every file kite uses is opened
- * before the filters go on, except a drive image swapped by `PATCH /drives` after boot: the main
- * thread may openat an existing file (never create or truncate one, level 2). ioctl is allowed for the request numbers named here
+ * before the filters go on, except a drive image swapped by `PATCH /drives` after boot and the files
+ * of `PUT /snapshot/create`: the main thread may openat, create and truncate a file (never an
+ * O_TMPFILE, level 2). ioctl is allowed for the request numbers named here
  * only (level 2); which fd is not checked.
  */
 #include <fcntl.h>
@@ -52,7 +53,21 @@ static const struct seccomp_rule vcpu_rules[] = {
 	SC_ALLOW_EQ(ioctl, 1, KVM_TRANSLATE),
 };
 
+/* PUT /snapshot/create on the paused VM reads KVM's state of the vCPUs and the VM (vmm/snapshot.c,
+ * vmm/x86/kvm_state.c); it never sets any (a load happens before the filter). */
+#define KVM_SNAPSHOT_IOCTLS \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_REGS), SC_ALLOW_EQ(ioctl, 1, KVM_GET_SREGS), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_FPU), SC_ALLOW_EQ(ioctl, 1, KVM_GET_XSAVE), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_XSAVE2), SC_ALLOW_EQ(ioctl, 1, KVM_GET_XCRS), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_LAPIC), SC_ALLOW_EQ(ioctl, 1, KVM_GET_VCPU_EVENTS), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_DEBUGREGS), SC_ALLOW_EQ(ioctl, 1, KVM_GET_MP_STATE), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_TSC_KHZ), SC_ALLOW_EQ(ioctl, 1, KVM_GET_MSRS), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_MSR_INDEX_LIST), SC_ALLOW_EQ(ioctl, 1, KVM_CHECK_EXTENSION), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_IRQCHIP), SC_ALLOW_EQ(ioctl, 1, KVM_GET_PIT2), \
+	SC_ALLOW_EQ(ioctl, 1, KVM_GET_CLOCK), SC_ALLOW_EQ(ioctl, 1, KVM_GET_DIRTY_LOG)
+
 static const struct seccomp_rule vmm_rules[] = {
+	KVM_SNAPSHOT_IOCTLS,
 	SC_ALLOW(epoll_wait), SC_ALLOW(epoll_pwait), SC_ALLOW(signalfd4),   /* the API loop, after a --config-file start */
 	/* the host terminal (COM1 on a tty): restored at the end */
 	SC_ALLOW_EQ(ioctl, 1, TCGETS), SC_ALLOW_EQ(ioctl, 1, TCSETS), SC_ALLOW_EQ(ioctl, 1, TCSETSW),
@@ -61,8 +76,11 @@ static const struct seccomp_rule vmm_rules[] = {
 	/* the API socket and vhost-user threads are stopped and their sockets closed at the end */
 	SC_ALLOW(shutdown), SC_ALLOW(unlink),   /* the API socket file, removed at the end */
 	SC_ALLOW(io_uring_register),   /* io_uring_queue_exit */
-	/* PATCH /drives after boot reopens the new image (blk_replace_image): existing files only */
-	SC_ALLOW_FLAGS(openat, 2, ~(O_CREAT | O_TRUNC | __O_TMPFILE)),
+	/* PATCH /drives after boot reopens the new image (blk_replace_image); PUT /snapshot/create
+	 * creates (or truncates) the state and memory files, sizes the memory file and renames the
+	 * state file into place (vmm/snapshot.c) */
+	SC_ALLOW_FLAGS(openat, 2, ~__O_TMPFILE), SC_ALLOW(ftruncate), SC_ALLOW(rename),
+	SC_ALLOW(renameat), SC_ALLOW(renameat2),
 };
 
 /* vhost-user frontend: messages with fds, reconnecting to the backend's Unix socket. */

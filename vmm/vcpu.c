@@ -191,6 +191,11 @@ static void vcpu_park(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 
+	/* An I/O or MMIO read the guest waits for completes on the next KVM_RUN: do that now, without
+	 * entering the guest (immediate_exit is set), so its result is in the registers a snapshot of
+	 * the paused VM saves (KVM's documented way). EINTR is the expected answer. */
+	vcpu->run->immediate_exit = 1;
+	(void)ioctl(vcpu->fd, KVM_RUN, 0);
 	/* EINVAL: the guest has not enabled kvmclock; nothing to tell it then. */
 	if (ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
 		__atomic_add_fetch(&vm->kvmclock_ctrl_fails, 1, __ATOMIC_RELAXED);

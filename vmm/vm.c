@@ -178,6 +178,7 @@ static int set_memslot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)hva,
+		.flags = vm->cfg->track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 	};
 
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
@@ -199,6 +200,7 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offse
 		.fd_offset = offset,
 		.mmap_base = NULL,
 		.mmap_len = 0,
+		.touched = vm->vmm_dirty ? vm->vmm_dirty + (offset >> 12) / 64 : NULL,
 	};
 
 	if (gm_add(&vm->mem, &reg) < 0) {
@@ -288,14 +290,55 @@ static void *map_shared_ram(struct vm *vm, const struct vm_config *cfg, uint64_t
 	return ram;
 }
 
-static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg)
+/* A snapshot's memory file into the shared memfd (every byte read now: restore time grows with RAM). */
+static int copy_ram_file(struct vm *vm, const struct vm_ram_file *rf, uint64_t size)
+{
+	for (uint64_t off = 0; off < size;) {
+		ssize_t n = pread(rf->fd, (uint8_t *)vm->ram + off, size - off > (1u << 30) ? (1u << 30) : size - off,
+				  (off_t)off);
+
+		if (n <= 0) {
+			log_err("vm: reading the memory file %s at offset %llu failed: %s", rf->path,
+				(unsigned long long)off, n < 0 ? strerror(errno) : "unexpected end of file");
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_file *rf)
 {
 	uint64_t size = cfg->mem_mib << 20;
 
+	if (cfg->track_dirty) {
+		/* whole words per region: the high region starts at low_ram, a multiple of 256 KiB */
+		vm->vmm_dirty = calloc((size >> 12) / 64 + 1, sizeof(uint64_t));
+		if (!vm->vmm_dirty) {
+			log_err("vm: out of memory for the dirty page bitmap of %llu MiB", (unsigned long long)cfg->mem_mib);
+			return -1;
+		}
+	}
 	if (ram_must_be_shared(cfg)) {
 		vm->ram = map_shared_ram(vm, cfg, size);
 		if (!vm->ram)
 			return -1;
+		if (rf) {
+			log_info("vm: copying the memory file %s into shared guest RAM (%s need it shared)", rf->path,
+				 cfg->hugepages ? "huge pages" : "vhost-user backends");
+			if (copy_ram_file(vm, rf, size) < 0)
+				return -1;
+		}
+	} else if (rf) {
+		/* lazily: each page is read from the file when first touched, guest writes stay private */
+		vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, rf->fd, 0);
+		if (vm->ram == MAP_FAILED) {
+			vm->ram = NULL;
+			log_err("vm: mapping the memory file %s (%llu MiB) failed: %m", rf->path,
+				(unsigned long long)cfg->mem_mib);
+			return -1;
+		}
+		vm->ram_from_file = true;
 	} else {
 		vm->ram = map_anonymous_ram(size);
 		if (!vm->ram) {
@@ -372,7 +415,7 @@ static void vm_init_fields(struct vm *vm, const struct vm_config *cfg)
 	pthread_cond_init(&vm->pause_cond, NULL);
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_file *rf)
 {
 	const char *kvm_path = cfg->kvm_path ? cfg->kvm_path : "/dev/kvm";
 	struct boot_info bi;
@@ -387,7 +430,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->irq = kvm_irq_new(vm->vm_fd);   /* legacy GSI routes matching the firmware tables */
 	if (!vm->irq)
 		goto fail;
-	if (vm_setup_ram(vm, cfg) < 0)
+	if (vm_setup_ram(vm, cfg, rf) < 0)
 		goto fail;
 	vm->pio = iobus_new("pio");
 	vm->mmio = iobus_new("mmio");
@@ -405,6 +448,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	};
 	if (board_create(vm) < 0)
 		goto fail;
+	if (rf)   /* a snapshot's memory holds the kernel and tables; its state sets the registers */
+		return vcpus_create(vm) < 0 ? (vm_destroy(vm), -1) : 0;
 	memset(&bi, 0, sizeof(bi));
 	if (x86_load_linux(vm, &bi) < 0 || x86_write_firmware_tables(vm) < 0)
 		goto fail;
@@ -416,6 +461,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 fail:
 	vm_destroy(vm);
 	return -1;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	return vm_build(vm, cfg, NULL);
+}
+
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_file *rf)
+{
+	return vm_build(vm, cfg, rf);
 }
 
 /* Without the API (vm_run): SIGINT stops at once, SIGTERM after the grace of term_grace.h. */
@@ -509,6 +564,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
+	free(vm->vmm_dirty);
+	vm->vmm_dirty = NULL;
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	if (vm->vm_fd >= 0)

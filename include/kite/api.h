@@ -12,9 +12,15 @@ struct api_queue;
 struct api_server;
 
 /* Serve the API on `sock` (NULL = --no-api) after applying `config_file` in Firecracker's JSON
- * format (NULL = none; when given, the VM is started from it). Runs the owner's loop on this thread
- * (vmm_ctl_run) until the VM ends or a stop signal; returns kite's exit status. */
-int api_run(struct vmm_control *ctl, const char *sock, const char *config_file);
+ * format (NULL = none; when given, the VM is started from it) or restoring the snapshot in directory
+ * `restore` (NULL = none; KITE_SNAPSHOT_STATE_FILE and KITE_SNAPSHOT_MEM_FILE in it, resumed at
+ * once). Runs the owner's loop on this thread (vmm_ctl_run) until the VM ends or a stop signal;
+ * returns kite's exit status. */
+int api_run(struct vmm_control *ctl, const char *sock, const char *config_file, const char *restore);
+
+/* The files of a snapshot directory (kite --restore DIR). */
+#define KITE_SNAPSHOT_STATE_FILE "vm.state"
+#define KITE_SNAPSHOT_MEM_FILE   "vm.mem"
 
 /* The HTTP server (api/server.c): listens on `path` (refused when a server listens there already
  * or the path is no socket; a stale socket file is replaced). NULL on error (logged). */

@@ -27,6 +27,7 @@ struct kite_options {
 	 * --no-api (config file only) */
 	char *api_sock, *fc_config;
 	bool no_api;
+	char *restore_dir;   /* --restore DIR: a snapshot (DIR/vm.state, DIR/vm.mem) instead of a boot */
 	int seccomp_level;   /* --seccomp-level 0|1|2 (kite/seccomp.h) */
 	/* owned copies of the strings vm points to */
 	char *kernel, *initrd, *cmdline, *console_path, *kvm_path, *config_file;
@@ -51,6 +52,8 @@ int config_default_kernel(struct kite_options *o, const char *exe_dir);
 /* Range and file checks done before the VM exists: memory 16 MiB..host RAM, cpus 1..64, readable
  * kernel/initrd, pinned CPUs that exist. */
 int config_validate(const struct vm_config *vm);
+/* The same without the kernel and initrd (a VM restored from a snapshot has none). */
+int config_validate_machine(const struct vm_config *vm);
 
 /* Parse argv (flags override an earlier --config file, whatever the order). 0 or -1 (logged). */
 int cli_parse(struct kite_options *o, int argc, char **argv);

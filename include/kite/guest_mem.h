@@ -23,6 +23,9 @@ struct gm_region {
 	uint64_t fd_offset;  /* offset of gpa in fd */
 	void *mmap_base;     /* what to munmap (may start before hva); non-NULL = the region owns mapping and fd */
 	size_t mmap_len;
+	uint64_t *touched;   /* NULL, or one bit per 4 KiB page of the region, set by gm_ptr for every page
+			      * a range it returns covers (the VMM's part of dirty tracking: pages its
+			      * devices may have written); owned by whoever set it, never freed here */
 };
 
 struct guest_mem {
@@ -30,7 +33,8 @@ struct guest_mem {
 	struct gm_region r[GM_MAX_REGIONS];
 };
 
-/* Host pointer for [gpa, gpa+len) or NULL if the range is not inside one region. len 0 is allowed. */
+/* Host pointer for [gpa, gpa+len) or NULL if the range is not inside one region. len 0 is allowed.
+ * Marks the range's pages in the region's `touched` bitmap when it has one (any thread). */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Same for a frontend virtual address (vhost-user vring addresses). */
 void *gm_uva_ptr(const struct guest_mem *gm, uint64_t uva, uint64_t len);

@@ -4,6 +4,7 @@
 #define KITE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum kite_log_level { KITE_LOG_ERR = 0, KITE_LOG_WARN, KITE_LOG_INFO, KITE_LOG_DEBUG };
 
@@ -17,6 +18,8 @@ const char *kite_log_prog(void);
 /* The calling thread's latest error message (without the "prog: error: " prefix; "" if none),
  * e.g. to tell an API client why an operation failed. Valid until this thread logs another. */
 const char *kite_log_last_error(void);
+/* Format a one-line error into err (errlen bytes) and return -1: `return errf(err, n, "...", ...)`. */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* From now on write the lines to `path` (appended; a FIFO works) instead of stderr. 0, or -1 with
  * errno set (the output stays as it was). */
 int kite_log_open(const char *path);

@@ -31,6 +31,7 @@ struct vm_config {
 	enum kite_console_mode console;
 	const char *console_path;    /* KITE_CONSOLE_FILE */
 	int pin[KITE_MAX_VCPUS];     /* host CPU for vCPU i, -1 = not pinned */
+	bool track_dirty;            /* KVM dirty log on the RAM slots (Diff snapshots, vmm/snapshot.c) */
 	struct virtio_options virtio;   /* virtio devices (owned; vm_config_free releases them) */
 };
 
@@ -72,6 +73,18 @@ struct vm {
 	atomic_bool pause_req;
 	unsigned parked;
 	uint64_t kvmclock_ctrl_fails;
+	/* snapshots (vmm/snapshot.c): RAM mapped MAP_PRIVATE from a memory file (restored, not shared),
+	 * and the pages kite's own devices may have written since the last snapshot (with track_dirty;
+	 * one bit per 4 KiB page of ram, set by the machine's gpa accessor) */
+	bool ram_from_file;
+	uint64_t *vmm_dirty;
+};
+
+/* Guest RAM of a VM built from a snapshot (vm_create_restored): the memory file, open for reading,
+ * exactly ram_size bytes (checked by the caller). */
+struct vm_ram_file {
+	const char *path;
+	int fd;
 };
 
 /* Host pointer for guest range or NULL (bounds checked). */
@@ -86,6 +99,11 @@ static inline void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
  * vm_request_exit(), join the vCPUs; returns the exit status. vm_destroy(): release everything
  * (safe on a partly created VM). Errors log one line and return -1. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* The same VM without a kernel, for a snapshot's state: guest RAM is the memory file mapped
+ * MAP_PRIVATE (pages read lazily, on first touch; guest writes stay in this process), or copied into
+ * the shared memfd when vhost-user devices or --hugepages need one (logged). The vCPUs exist with
+ * their CPUID; the caller then sets their state (vmm/snapshot.c). -1 logged, VM destroyed. */
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_file *rf);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* The parts of vm_run() for an owner with its own loop (vmm/control_run.c): vm_start() starts the

@@ -151,6 +151,41 @@ int vmm_ctl_resume(struct vmm_control *ctl, char *err, size_t errlen);
 /* Ctrl-Alt-Del on the i8042 keyboard (the guest decides what it means). */
 int vmm_ctl_ctrl_alt_del(struct vmm_control *ctl, char *err, size_t errlen);
 
+/* Snapshots (vmm/control_snapshot.c; files: vmm/snapshot.h). Firecracker's PUT /snapshot/create:
+ * the VM must be paused; Diff needs dirty page tracking (machine-config track_dirty_pages, or
+ * enable_diff_snapshots at load). The caller passes the configuration as Firecracker's JSON
+ * (GET /vm/config), stored in the state file to rebuild the board on load. */
+enum vmm_snapshot_type { VMM_SNAPSHOT_FULL = 0, VMM_SNAPSHOT_DIFF };
+
+struct vmm_snapshot_create {
+	enum vmm_snapshot_type type;
+	const char *snapshot_path;
+	const char *mem_file_path;
+};
+
+struct vmm_snapshot_load {
+	const char *snapshot_path;
+	const char *mem_path;        /* mem_backend.backend_path (backend_type File) */
+	bool enable_diff_snapshots;
+	bool resume_vm;
+};
+
+int vmm_ctl_snapshot_create(struct vmm_control *ctl, const struct vmm_snapshot_create *s, const char *config_json,
+			    char *err, size_t errlen);
+/* PUT /snapshot/load in two steps around the configuration, which the caller applies through the
+ * usual resources (api/launch.c) between them:
+ *  1. vmm_ctl_snapshot_open: only on a fresh kite (nothing configured, not started); reads and
+ *     validates the state file whole and returns its configuration (*config_json, malloc'd);
+ *  2. vmm_ctl_snapshot_load: checks the memory file, builds the VM and board from that
+ *     configuration without a kernel, sets every vCPU, irqchip, PIT, clock and device state, then
+ *     starts the vCPUs running (resume_vm) or paused.
+ * A failure at any point leaves no guest code run and this kite unable to start a VM (start a new
+ * one); vmm_ctl_snapshot_abort ends a load between the steps. */
+int vmm_ctl_snapshot_open(struct vmm_control *ctl, const char *snapshot_path, char **config_json, char *err,
+			  size_t errlen);
+int vmm_ctl_snapshot_load(struct vmm_control *ctl, const struct vmm_snapshot_load *l, char *err, size_t errlen);
+void vmm_ctl_snapshot_abort(struct vmm_control *ctl);
+
 /* Counters for the metrics: emit(opaque, name, device or NULL, value) for each; see vmm/control_metrics.c. */
 typedef void (*vmm_counter_fn)(void *opaque, const char *name, const char *device, uint64_t value);
 void vmm_ctl_counters(struct vmm_control *ctl, vmm_counter_fn emit, void *opaque);

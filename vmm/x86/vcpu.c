@@ -10,6 +10,7 @@
 #include "kite/log.h"
 #include "kite/vm.h"
 #include "kite/x86/cpuid.h"
+#include "kite/x86/kvm_state.h"
 
 #define MSR_IA32_APICBASE_BSP    (1ULL << 8)
 #define MSR_IA32_APICBASE_ENABLE (1ULL << 11)
@@ -80,15 +81,14 @@ out:
 	return ret;
 }
 
-/* Indices KVM can save/restore (so KVM_SET_MSRS accepts them). */
-static struct kvm_msr_list *msr_index_list(struct vm *vm)
+struct kvm_msr_list *x86_msr_index_list(struct vm *vm, unsigned extra)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 };
 	struct kvm_msr_list *l;
 
 	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
 		return NULL;
-	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
+	l = calloc(1, sizeof(*l) + (probe.nmsrs + extra) * sizeof(uint32_t));
 	if (!l)
 		return NULL;
 	l->nmsrs = probe.nmsrs;
@@ -121,7 +121,7 @@ static int setup_msrs(struct vm *vm, int vcpu_fd, unsigned index)
 	};
 	const unsigned nwant = sizeof(want) / sizeof(want[0]);
 	struct kvm_msrs *m = calloc(1, sizeof(*m) + nwant * sizeof(struct kvm_msr_entry));
-	struct kvm_msr_list *l = msr_index_list(vm);
+	struct kvm_msr_list *l = x86_msr_index_list(vm, 0);
 	unsigned n = 0;
 
 	if (!l || !m) {
