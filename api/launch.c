@@ -36,7 +36,11 @@ static int apply(struct vmm_control *ctl, const char *file, const char *method, 
 	}
 	api_exec(ctl, &cmd, &reply);
 	if (reply.status == 400) {
-		log_err("%s: %s: %s", file, path, reply.body ? reply.body : "error");
+		cJSON *f = reply.body ? cJSON_Parse(reply.body) : NULL;
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(f, "fault_message");
+
+		log_err("%s: %s: %s", file, path, cJSON_IsString(msg) ? msg->valuestring : reply.body ? reply.body : "error");
+		cJSON_Delete(f);
 		ret = -1;
 	}
 	free(reply.body);

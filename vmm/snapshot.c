@@ -19,10 +19,6 @@
 #include "kite/vm.h"
 #include "kite/x86/kvm_state.h"
 
-#define SNAP_PAGE 4096u
-#define VM_SECTION_VERSION 1u
-#define CONFIG_SECTION_VERSION 1u
-#define CONFIG_MAX (1u << 20)
 
 static bool page_is_zero(const uint8_t *p)
 {
@@ -194,64 +190,6 @@ out:
 	free(bits);
 	snap_writer_free(w);
 	return -1;
-}
-
-struct snap_reader *vm_snapshot_open(const char *state_path, char **config_json, struct vm_snapshot_info *info,
-				     char *err, size_t errlen)
-{
-	struct snap_reader *r = snap_reader_open(state_path, err, errlen);
-	struct snap_cursor c;
-	char *json = NULL;
-	uint32_t page;
-	unsigned nvcpu;
-
-	*config_json = NULL;
-	memset(info, 0, sizeof(*info));
-	if (!r)
-		return NULL;
-	json = malloc(CONFIG_MAX);
-	if (!json) {
-		errf(err, errlen, "out of memory");
-		goto bad;
-	}
-	if (snap_section_open(r, "config", 0, CONFIG_SECTION_VERSION, &c, err, errlen) < 0)
-		goto bad;
-	snap_get_str(&c, json, CONFIG_MAX);
-	if (snap_cursor_finish(&c, err, errlen) < 0)
-		goto bad;
-	if (snap_section_open(r, "vm", 0, VM_SECTION_VERSION, &c, err, errlen) < 0)
-		goto bad;
-	snap_get_str(&c, info->kite_version, sizeof(info->kite_version));
-	info->ram_size = snap_get_u64(&c);
-	info->low_ram = snap_get_u64(&c);
-	info->high_ram = snap_get_u64(&c);
-	info->high_ram_gpa = snap_get_u64(&c);
-	info->vcpus = snap_get_u32(&c);
-	info->mem_file_size = snap_get_u64(&c);
-	info->diff = snap_get_u8(&c) != 0;
-	page = snap_get_u32(&c);
-	if (page != SNAP_PAGE)
-		snap_cursor_fail(&c, "written with another page size");
-	else if (!info->ram_size || info->ram_size % SNAP_PAGE || info->low_ram + info->high_ram != info->ram_size ||
-		 info->low_ram > KITE_MMIO_HOLE_START || (info->high_ram && info->high_ram_gpa != KITE_MMIO_HOLE_END))
-		snap_cursor_fail(&c, "RAM layout kite does not build");
-	else if (info->mem_file_size != info->ram_size)
-		snap_cursor_fail(&c, "memory file size differs from the RAM size");
-	else if (info->vcpus < 1 || info->vcpus > KITE_MAX_VCPUS)
-		snap_cursor_fail(&c, "vCPU count out of range");
-	if (snap_cursor_finish(&c, err, errlen) < 0)
-		goto bad;
-	nvcpu = snap_section_count(r, "vcpu");
-	if (nvcpu != info->vcpus) {
-		errf(err, errlen, "VM state %s: %u vCPU sections for %u vCPUs", state_path, nvcpu, info->vcpus);
-		goto bad;
-	}
-	*config_json = json;
-	return r;
-bad:
-	free(json);
-	snap_reader_free(r);
-	return NULL;
 }
 
 int vm_snapshot_open_mem(const char *mem_path, const struct vm_snapshot_info *info, char *err, size_t errlen)

@@ -21,6 +21,11 @@
 #ifndef KITE_VMM_SNAPSHOT_H
 #define KITE_VMM_SNAPSHOT_H
 
+#define SNAP_PAGE              4096u
+#define VM_SECTION_VERSION     1u
+#define CONFIG_SECTION_VERSION 1u
+#define CONFIG_MAX             (1u << 20)   /* bytes of the "config" section's JSON */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +56,9 @@ struct vm_snapshot_info {
  * one "vcpu" section per vCPU). Returns the reader and *config_json (malloc'd), or NULL with err. */
 struct snap_reader *vm_snapshot_open(const char *state_path, char **config_json, struct vm_snapshot_info *info,
 				     char *err, size_t errlen);
+/* The same from a parsed file (what names it in errors); 0 or -1 with err (vmm/snapshot_info.c). */
+int vm_snapshot_read(struct snap_reader *r, const char *what, char **config_json, struct vm_snapshot_info *info,
+		     char *err, size_t errlen);
 /* Open the memory file for reading and check that it holds exactly info->mem_file_size bytes.
  * Returns the fd, or -1 with err. */
 int vm_snapshot_open_mem(const char *mem_path, const struct vm_snapshot_info *info, char *err, size_t errlen);

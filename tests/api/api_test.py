@@ -40,6 +40,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import api_client  # noqa: E402
+
 FAILS = []
 
 
@@ -56,17 +59,7 @@ def check(cond, what):
 
 def curl(sock, method, path, body=None):
     """(status, parsed JSON or text or None) through curl, as Firecracker's docs do it."""
-    cmd = ["curl", "-s", "--max-time", "20", "--unix-socket", sock, "-X", method, "-w", "\n%{http_code}",
-           "http://localhost" + path]
-    if body is not None:
-        cmd += ["-H", "Content-Type: application/json", "-d", body if isinstance(body, str) else json.dumps(body)]
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout
-    text, _, code = out.rpartition("\n")
-    try:
-        val = json.loads(text) if text else None
-    except ValueError:
-        val = text
-    return int(code or 0), val
+    return api_client.curl(sock, method, path, body)
 
 
 def expect_fault(sock, method, path, body, contains, what):
