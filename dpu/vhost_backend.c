@@ -631,7 +631,7 @@ int vhost_dev_config_changed(struct vhost_dev *dev)
 
 static int be_get_queue_num(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
-	return reply_u64(msg, dev->nr_queues);
+	return reply_u64(msg, dev->ops->queue_num ? dev->ops->queue_num(dev) : dev->nr_queues);
 }
 
 static int be_get_max_mem_slots(struct vhost_dev *dev, struct vhost_user_msg *msg)

@@ -45,6 +45,9 @@ struct vhost_backend_ops {
 	uint64_t (*get_protocol_features)(struct vhost_dev *dev);
 	/* Number of queues offered (GET_QUEUE_NUM), 1..VHOST_DEV_MAX_QUEUES. */
 	unsigned (*num_queues)(struct vhost_dev *dev);
+	/* What GET_QUEUE_NUM answers, if not num_queues (net: queue pairs, as DPDK and QEMU count them).
+	 * Optional. */
+	unsigned (*queue_num)(struct vhost_dev *dev);
 	/* Frontend acknowledged `features` (already checked to be a subset of what was offered).
 	 * Optional; return -1 to refuse (connection is closed). */
 	int (*set_features)(struct vhost_dev *dev, uint64_t features);

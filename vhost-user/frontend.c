@@ -163,8 +163,19 @@ static int vring_state(struct vu_frontend *f, uint32_t request, unsigned idx, ui
 	return vuf_call(f, &m, true);
 }
 
-int vuf_start_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
-		    uint64_t used, uint16_t base, int kick_fd, int call_fd)
+int vuf_enable_vring(struct vu_frontend *f, unsigned idx, bool on)
+{
+	if (!(f->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))) {
+		if (on)
+			return 0;   /* without protocol features a ring runs once it has its kick fd */
+		snprintf(f->err, sizeof(f->err), "queue %u: cannot be disabled without VHOST_USER_F_PROTOCOL_FEATURES", idx);
+		return -1;
+	}
+	return vring_state(f, VHOST_USER_SET_VRING_ENABLE, idx, on);
+}
+
+int vuf_setup_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
+		    uint64_t used, uint16_t base, int kick_fd, int call_fd, bool enable)
 {
 	struct vhost_user_msg m = { .hdr = { .request = VHOST_USER_SET_VRING_ADDR,
 					      .size = sizeof(struct vhost_user_vring_addr) },
@@ -174,12 +185,20 @@ int vuf_start_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t
 	if (vring_state(f, VHOST_USER_SET_VRING_NUM, idx, size) < 0 ||
 	    vring_state(f, VHOST_USER_SET_VRING_BASE, idx, base) < 0 || vuf_call(f, &m, true) < 0)
 		return -1;
+	/* a ring that stays off is disabled before its kick fd: a backend that starts rings enabled
+	 * (as kite-dpu does for frontends that never send ENABLE) never runs it */
+	if (!enable && vuf_enable_vring(f, idx, false) < 0)
+		return -1;
 	if (set_u64(f, VHOST_USER_SET_VRING_CALL, idx | (call_fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0), call_fd) < 0 ||
 	    set_u64(f, VHOST_USER_SET_VRING_KICK, idx | (kick_fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0), kick_fd) < 0)
 		return -1;
-	if (f->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
-		return vring_state(f, VHOST_USER_SET_VRING_ENABLE, idx, 1);
-	return 0;
+	return enable ? vuf_enable_vring(f, idx, true) : 0;
+}
+
+int vuf_start_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
+		    uint64_t used, uint16_t base, int kick_fd, int call_fd)
+{
+	return vuf_setup_vring(f, idx, size, desc, avail, used, base, kick_fd, call_fd, true);
 }
 
 int vuf_get_vring_base(struct vu_frontend *f, unsigned idx, uint32_t *base)

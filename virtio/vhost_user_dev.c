@@ -63,6 +63,30 @@ static void session_close(struct vu_dev *d)
 	d->backend_fd = -1;
 }
 
+/* The backend serves as many queues as the device needs: GET_QUEUE_NUM (PROTOCOL_F_MQ). 0, or -1
+ * with why. */
+static int queue_num_check(struct vu_dev *d, char *why, size_t len)
+{
+	unsigned need = d->queue_num_need ? d->queue_num_need : d->backend_queues;
+	uint64_t nq;
+
+	if (!(d->fe.protocol & (1ULL << VHOST_USER_PROTOCOL_F_MQ))) {
+		if (!d->mq_required)
+			return 0;
+		snprintf(why, len, "backend does not offer VHOST_USER_PROTOCOL_F_MQ (needed for %u queue pairs)", need);
+		return -1;
+	}
+	if (vuf_get_u64(&d->fe, VHOST_USER_GET_QUEUE_NUM, &nq) < 0) {
+		snprintf(why, len, "%s", d->fe.err);
+		return -1;
+	}
+	if (nq < need) {
+		snprintf(why, len, "GET_QUEUE_NUM: backend serves %llu, the device needs %u", (unsigned long long)nq, need);
+		return -1;
+	}
+	return 0;
+}
+
 /* Connect and negotiate; kind->session fills the config. Memory and rings wait for DRIVER_OK
  * (rings_start), so a backend that fails there breaks the device, not kite's start. 0, or -1 with
  * why (fe closed). */
@@ -98,18 +122,8 @@ static int session_open(struct vu_dev *d, bool first, int timeout_ms, char *why,
 		snprintf(why, len, "backend no longer offers features 0x%llx", (unsigned long long)(d->backend_features & ~offered));
 		goto fail;
 	}
-	if (!first && (d->fe.protocol & (1ULL << VHOST_USER_PROTOCOL_F_MQ))) {
-		uint64_t nq;
-
-		if (vuf_get_u64(&d->fe, VHOST_USER_GET_QUEUE_NUM, &nq) < 0) {
-			snprintf(why, len, "%s", d->fe.err);
-			goto fail;
-		}
-		if (nq < d->nqueues) {
-			snprintf(why, len, "backend serves %llu queues, the device has %u", (unsigned long long)nq, d->nqueues);
-			goto fail;
-		}
-	}
+	if (!first && queue_num_check(d, why, len) < 0)   /* the first: after configure */
+		goto fail;
 	if (d->kind->session && d->kind->session(d, first, why, len) < 0)
 		goto fail;
 	if ((d->fe.protocol & (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ)) &&
@@ -131,7 +145,7 @@ static int inflight_set(struct vu_dev *d, char *why, size_t len)
 	if (!(d->fe.protocol & (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
 		return 0;
 	if (d->inflight_fd < 0) {
-		int fd = vuf_get_inflight(&d->fe, (uint16_t)d->nqueues, VU_QUEUE_MAX_SIZE, &d->inflight_size);
+		int fd = vuf_get_inflight(&d->fe, (uint16_t)d->backend_queues, VU_QUEUE_MAX_SIZE, &d->inflight_size);
 
 		if (fd < 0) {
 			snprintf(why, len, "%s", d->fe.err);
@@ -146,15 +160,15 @@ static int inflight_set(struct vu_dev *d, char *why, size_t len)
 		}
 		d->inflight_fd = fd;
 	}
-	if (vuf_set_inflight(&d->fe, d->inflight_fd, d->inflight_size, (uint16_t)d->nqueues, VU_QUEUE_MAX_SIZE) < 0) {
+	if (vuf_set_inflight(&d->fe, d->inflight_fd, d->inflight_size, (uint16_t)d->backend_queues, VU_QUEUE_MAX_SIZE) < 0) {
 		snprintf(why, len, "%s", d->fe.err);
 		return -1;
 	}
 	return 0;
 }
 
-/* Start every enabled ring of plan p. 0, or -1 with why. */
-static int rings_start(struct vu_dev *d, const struct vu_plan *p, char *why, size_t len)
+/* Start every enabled ring of plan p; the rings in `off` stay disabled. 0, or -1 with why. */
+static int rings_start(struct vu_dev *d, const struct vu_plan *p, uint32_t off, char *why, size_t len)
 {
 	bool packed = p->features & (1ULL << VIRTIO_F_RING_PACKED);
 
@@ -170,7 +184,7 @@ static int rings_start(struct vu_dev *d, const struct vu_plan *p, char *why, siz
 	}
 	if (inflight_set(d, why, len) < 0)
 		return -1;
-	for (unsigned q = 0; q < d->nqueues; q++) {
+	for (unsigned q = 0; q < d->backend_queues; q++) {
 		/* a packed ring's base carries the avail wrap counter in bit 15; a fresh ring starts at 1 */
 		uint16_t base = packed ? 0x8000 : 0;
 
@@ -183,20 +197,47 @@ static int rings_start(struct vu_dev *d, const struct vu_plan *p, char *why, siz
 			}
 			base = __atomic_load_n(p->q[q].used_idx, __ATOMIC_ACQUIRE);
 		}
-		if (vuf_start_vring(&d->fe, q, p->q[q].size, p->q[q].desc, p->q[q].avail, p->q[q].used, base,
-				    d->vdev.q[q].kick_fd, d->call[q].fd) < 0) {
+		if (vuf_setup_vring(&d->fe, q, p->q[q].size, p->q[q].desc, p->q[q].avail, p->q[q].used, base,
+				    d->vdev.q[q].kick_fd, d->call[q].fd, !(off & (1u << q))) < 0) {
 			snprintf(why, len, "%s", d->fe.err);
 			return -1;
 		}
 	}
 	d->resume = true;
+	d->rings_off_applied = off;
 	return 0;
+}
+
+/* The driver changed which rings run (rings_off): SET_VRING_ENABLE on each started ring that
+ * changes. 0, or -1 with why. */
+static int rings_enable(struct vu_dev *d, const struct vu_plan *p, uint32_t off, char *why, size_t len)
+{
+	for (unsigned q = 0; q < d->backend_queues; q++) {
+		uint32_t bit = 1u << q;
+
+		if (!p->q[q].enabled || !((off ^ d->rings_off_applied) & bit))
+			continue;
+		if (vuf_enable_vring(&d->fe, q, !(off & bit)) < 0) {
+			snprintf(why, len, "%s", d->fe.err);
+			return -1;
+		}
+	}
+	d->rings_off_applied = off;
+	return 0;
+}
+
+void vu_dev_set_rings_off(struct vu_dev *d, uint32_t off)
+{
+	pthread_mutex_lock(&d->lock);
+	d->rings_off = off;
+	pthread_mutex_unlock(&d->lock);
+	poke(d->wake_fd);
 }
 
 /* Stop every started ring (GET_VRING_BASE stops a ring). 0, or -1 with why. */
 static int rings_stop(struct vu_dev *d, const struct vu_plan *p, char *why, size_t len)
 {
-	for (unsigned q = 0; q < d->nqueues; q++) {
+	for (unsigned q = 0; q < d->backend_queues; q++) {
 		uint32_t base;
 
 		if (p->q[q].enabled && vuf_get_vring_base(&d->fe, q, &base) < 0) {
@@ -306,6 +347,7 @@ static void *device_thread(void *arg)
 	for (;;) {
 		struct vu_plan plan;
 		bool want, running, broken;
+		uint32_t off;
 		int timeout = -1;
 
 		pthread_mutex_lock(&d->lock);
@@ -317,6 +359,7 @@ static void *device_thread(void *arg)
 		running = d->running;
 		broken = d->broken;
 		plan = d->plan;
+		off = d->rings_off;
 		pthread_mutex_unlock(&d->lock);
 
 		if (!broken && d->fe.sock < 0) {
@@ -343,7 +386,7 @@ static void *device_thread(void *arg)
 			}
 		}
 		if (!broken && d->fe.sock >= 0 && want != running) {
-			int r = want ? rings_start(d, &plan, why, sizeof(why)) : rings_stop(d, &plan, why, sizeof(why));
+			int r = want ? rings_start(d, &plan, off, why, sizeof(why)) : rings_stop(d, &plan, why, sizeof(why));
 
 			pthread_mutex_lock(&d->lock);
 			if (r < 0) {
@@ -353,6 +396,14 @@ static void *device_thread(void *arg)
 				pthread_cond_broadcast(&d->cond);
 			}
 			pthread_mutex_unlock(&d->lock);
+			continue;
+		}
+		if (!broken && d->fe.sock >= 0 && want && running && off != d->rings_off_applied) {
+			if (rings_enable(d, &plan, off, why, sizeof(why)) < 0) {
+				pthread_mutex_lock(&d->lock);
+				backend_failed(d, why, d->fe.peer_closed);
+				pthread_mutex_unlock(&d->lock);
+			}
 			continue;
 		}
 		int ev = wait_events(d, timeout);
@@ -443,10 +494,15 @@ static void vu_driver_ok(struct virtio_dev *dev)
 {
 	struct vu_dev *d = dev->priv;
 	struct vu_plan p;
+	char why[192];
 
+	if (d->kind->driver_check && d->kind->driver_check(d, dev->guest_features, why, sizeof(why)) < 0) {
+		virtio_dev_needs_reset(dev, why);
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	p.features = dev->guest_features;
-	for (unsigned q = 0; q < d->nqueues; q++) {
+	for (unsigned q = 0; q < d->backend_queues; q++) {
 		struct virtio_queue *vq = &dev->q[q];
 
 		if (!vq->enabled || !vq->vq.ready)
@@ -466,6 +522,15 @@ static void vu_driver_ok(struct virtio_dev *dev)
 	poke(d->wake_fd);
 }
 
+/* One of kite's own queues (past the backend's) was kicked: the kind serves it. */
+static void vu_queue_notify(struct virtio_dev *dev, unsigned q)
+{
+	struct vu_dev *d = dev->priv;
+
+	if (q >= d->backend_queues && d->kind->queue_notify)
+		d->kind->queue_notify(d, q);
+}
+
 /* Reset: the rings must be stopped before the driver reuses their memory; wait for the device
  * thread, at most one reply timeout (then the backend is broken: it is dropped). */
 static void vu_reset(struct virtio_dev *dev)
@@ -475,7 +540,7 @@ static void vu_reset(struct virtio_dev *dev)
 
 	if (!d || !d->thread_on)
 		return;
-	for (unsigned q = 0; q < d->nqueues; q++)
+	for (unsigned q = 0; q < d->backend_queues; q++)
 		call_unbind(d, q);
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += KITE_VHOST_USER_REPLY_MS / 1000 + 1;
@@ -493,7 +558,9 @@ static void vu_reset(struct virtio_dev *dev)
 		d->running = false;
 	}
 	d->resume = false;      /* safe: the thread is not starting rings while want_run is false */
+	d->rings_off = d->rings_off_reset;
 	pthread_mutex_unlock(&d->lock);
+	d->driver_warned = 0;
 }
 
 /* Everything vu_dev_create allocated before the virtio core existed. */
@@ -526,7 +593,7 @@ static void vu_destroy(struct virtio_dev *dev)
 		poke(d->wake_fd);
 		pthread_join(d->thread, NULL);
 	}
-	for (unsigned q = 0; q < d->nqueues; q++)
+	for (unsigned q = 0; q < d->backend_queues; q++)
 		call_unbind(d, q);
 	if (d->broken_fd >= 0)
 		evloop_del(d->m->loop, d->broken_fd);
@@ -571,7 +638,7 @@ struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, 
 		.config_read = vu_config_read,
 		.reset = vu_reset,
 		.destroy = vu_destroy,
-		.external_queues = true,
+		.queue_notify = vu_queue_notify,
 		.driver_ok = vu_driver_ok,
 	};
 	/* the virtio core is not set up yet: a failure below frees by hand */
@@ -592,6 +659,14 @@ struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, 
 	d->nqueues = configure(d, name);
 	if (d->nqueues == 0)
 		goto fail_early;
+	if (!d->backend_queues || d->backend_queues > d->nqueues)
+		d->backend_queues = d->nqueues;
+	if (queue_num_check(d, why, sizeof(why)) < 0) {
+		log_err("%s: backend %s: %s", name, o->socket, why);
+		goto fail_early;
+	}
+	d->rings_off = d->rings_off_reset;
+	d->ops.external_queues = (uint32_t)((1ULL << d->backend_queues) - 1);
 	if (virtio_dev_init(&d->vdev, m, name, &d->ops, d,
 			    (d->backend_features & (kind->pass_features | VU_TRANSPORT_FEATURES)) | d->own_features,
 			    d->nqueues, VU_QUEUE_MAX_SIZE) < 0) {
@@ -603,7 +678,7 @@ struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, 
 				d->own_features;
 	if (evloop_add(m->loop, d->broken_fd, EPOLLIN, on_broken, d) < 0) {
 		log_err("%s: cannot watch its failure eventfd", name);
-		d->nqueues = 0;
+		d->nqueues = d->backend_queues = 0;
 		vu_destroy(&d->vdev);
 		return NULL;
 	}

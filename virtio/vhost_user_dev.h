@@ -30,6 +30,12 @@ struct vu_kind {
 	 * (holds the current one) and check it. 0, or -1 with why (the device breaks). NULL = the kind
 	 * does not ask for the backend's channel's configuration changes. */
 	int (*config_reread)(struct vu_dev *d, uint8_t *config, char *why, size_t len);
+	/* The queues from d->backend_queues up are kite's own: queue q was kicked (event loop thread,
+	 * dev->lock held). NULL = every queue is the backend's. */
+	void (*queue_notify)(struct vu_dev *d, unsigned q);
+	/* DRIVER_OK (vCPU thread, dev->lock held): may the device run with these driver features? 0, or
+	 * -1 with why (the device then needs a reset). Optional. */
+	int (*driver_check)(struct vu_dev *d, uint64_t features, char *why, size_t len);
 };
 
 /* The rings as the driver set them up, handed to the device thread at DRIVER_OK. */
@@ -58,10 +64,15 @@ struct vu_dev {
 	struct machine *m;
 	unsigned index;                    /* the N of vhost-user-blkN */
 	struct vhost_user_options opt;     /* socket owned */
-	unsigned nqueues;
+	unsigned nqueues;                  /* the device's queues */
+	unsigned backend_queues;           /* queues 0 .. backend_queues-1 are the backend's (configure) */
+	unsigned queue_num_need;           /* GET_QUEUE_NUM must say at least this (configure) */
+	bool mq_required;                  /* the backend must offer PROTOCOL_F_MQ (configure) */
+	uint32_t rings_off_reset;          /* rings_off after a reset (configure) */
 	uint64_t backend_features;         /* GET_FEATURES of the first connection, masked */
 	uint64_t own_features;             /* kind->own_features, adjusted by the kind's configure */
 	uint8_t config[VHOST_USER_CONFIG_MAX];   /* the configuration space the driver reads */
+	unsigned driver_warned;            /* driver errors the kind met since the last reset (log the first) */
 	struct vu_call call[VIRTIO_MAX_QUEUES];
 
 	pthread_mutex_t lock;              /* the fields down to `thread only` */
@@ -69,6 +80,7 @@ struct vu_dev {
 	bool want_run;                     /* driver is running: rings should be started */
 	bool quit;
 	struct vu_plan plan;
+	uint32_t rings_off;                /* bit q: the backend's ring q stays disabled (SET_VRING_ENABLE 0) */
 	bool running;                      /* rings started on the connected backend */
 	bool broken;                       /* backend failed: DEVICE_NEEDS_RESET until a reset */
 	char broken_why[192];
@@ -82,13 +94,20 @@ struct vu_dev {
 	struct vu_frontend fe;
 	int backend_fd;                    /* our end of the backend's channel (BACKEND_REQ), -1 = none */
 	bool resume;                       /* rings were started in this driver session: resume at used idx */
+	uint32_t rings_off_applied;        /* rings_off as the backend has it */
 	int inflight_fd;
 	uint64_t inflight_size;
 };
 
+/* Which of the backend's rings run (bit q set = ring q disabled), e.g. a virtio-net driver's queue
+ * pairs: the device thread sends SET_VRING_ENABLE for the started rings that change, and starts
+ * later rings accordingly. Any thread but the device thread; takes d->lock. */
+void vu_dev_set_rings_off(struct vu_dev *d, uint32_t off);
+
 /* Create the device from o (main thread): first connection, kind->session, then `configure` (the
  * kind's: fills the rest of d->config, may adjust d->own_features, returns the number of queues or 0
- * after a log line), virtio core, device thread. NULL on error (logged). */
+ * after a log line; it may set backend_queues (default: all), queue_num_need (default:
+ * backend_queues), mq_required and rings_off_reset), virtio core, device thread. NULL on error (logged). */
 struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, const struct vhost_user_options *o,
 				 unsigned index, unsigned (*configure)(struct vu_dev *d, const char *name));
 

@@ -136,7 +136,7 @@ int vhost_user_option_set(struct vhost_user_options *o, enum vhost_user_kind kin
 		return o->socket ? 0 : -1;
 	}
 	if (!strcmp(key, "queues"))
-		return parse_range(val, 1, VIRTIO_MAX_QUEUES, &o->queues, what, key);
+		return parse_range(val, 1, KITE_VHOST_USER_MAX_QUEUES, &o->queues, what, key);
 	if (!strcmp(key, "reconnect"))
 		return parse_range(val, 0, 86400, &o->reconnect, what, key);
 	if (!strcmp(key, "transport"))

@@ -88,7 +88,7 @@ int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name,
 			log_err("%s: eventfd for queue %u: %m", name, q);
 			return -1;
 		}
-		if (m && m->loop && !ops->external_queues && evloop_add(m->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
+		if (m && m->loop && !(ops->external_queues & (1u << q)) && evloop_add(m->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
 			log_err("%s: adding queue %u's kick to the event loop failed", name, q);
 			close(dev->q[q].kick_fd);
 			dev->q[q].kick_fd = -1;
@@ -104,7 +104,7 @@ void virtio_dev_exit(struct virtio_dev *dev)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (dev->q[q].kick_fd < 0)
 			continue;
-		if (dev->machine && dev->machine->loop && !dev->ops->external_queues)
+		if (dev->machine && dev->machine->loop && !(dev->ops->external_queues & (1u << q)))
 			evloop_del(dev->machine->loop, dev->q[q].kick_fd);
 		close(dev->q[q].kick_fd);
 		dev->q[q].kick_fd = -1;

@@ -6,7 +6,7 @@
  *
  * Config: {"switch": {"core": 0, "fdb_age": 300, "pool_frames": 4096,
  *   "ports": [{"name": "vm0", "type": "vhost", "socket": "/run/vm0.sock", "mac": "02:00:00:00:00:01",
- *              "mtu": 1500, "vlan": 10, "rate_pps": 0, "rate_bps": 0,
+ *              "queues": 1 (queue pairs, 1..8), "mtu": 1500, "vlan": 10, "rate_pps": 0, "rate_bps": 0,
  *              "acl_in": ["allow proto tcp dport 22"], "acl_in_default": "deny"},
  *             {"name": "up0", "type": "tap", "ifname": "kite-up0", "mtu": 1600,
  *              "vxlan": {"local_ip": "192.168.50.1", "local_mac": "..", "gw_mac": ".."}},
@@ -314,6 +314,7 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 	if (!type || !strcmp(type, "vhost")) {
 		const char *sock = str_item(o, "socket"), *macs = str_item(o, "mac");
 		uint8_t mac[6];
+		double pairs;
 
 		if (!sock) {
 			snprintf(err, errlen, "port %s: vhost port needs \"socket\"", name);
@@ -325,8 +326,13 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 			snprintf(err, errlen, "port %s: bad mac '%.32s'", name, macs);
 			return -1;
 		}
+		if (num_item(o, "queues", 1, VNET_MAX_PAIRS, 1, &pairs)) {
+			snprintf(err, errlen, "port %s: queues (queue pairs) must be 1..%d", name, VNET_MAX_PAIRS);
+			return -1;
+		}
 		sp->type = SVC_VHOST;
-		sp->vnet = vnet_port_new(runner, name, sock, macs ? mac : NULL, (uint32_t)mtu, dpu_loop());
+		sp->vnet = vnet_port_new(runner, name, sock, macs ? mac : NULL, (uint32_t)mtu, (unsigned)pairs,
+					 dpu_loop());
 		if (!sp->vnet) {
 			snprintf(err, errlen, "port %s: cannot create (see log)", name);
 			return -1;
@@ -607,7 +613,7 @@ static void stats_prom(FILE *f)
 
 /* The keys port_add, dpdk_add and do_apply read: every port, then by type. */
 static const char *const switch_keys[] = { "core", "fdb_age", "pool_frames", "ports", "vnis", NULL };
-static const char *const vhost_port_keys[] = { PORT_COMMON_KEYS, "socket", "mac", NULL };
+static const char *const vhost_port_keys[] = { PORT_COMMON_KEYS, "socket", "mac", "queues", NULL };
 static const char *const tap_port_keys[] = { PORT_COMMON_KEYS, "ifname", "up", NULL };
 static const char *const dpdk_port_keys[] = { PORT_COMMON_KEYS, "device", "port", "eal", NULL };
 static const char *const vxlan_keys[] = { "local_ip", "local_mac", "gw_mac", NULL };

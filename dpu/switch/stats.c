@@ -56,6 +56,19 @@ static cJSON *port_json(const struct vswitch *sw, int id, const struct vsw_port 
 	cJSON_AddNumberToObject(o, "tx_packets", (double)p->st.tx_packets);
 	cJSON_AddNumberToObject(o, "tx_bytes", (double)p->st.tx_bytes);
 	cJSON_AddNumberToObject(o, "arp_replies", (double)p->st.arp_replies);
+	if (p->ops->queue_stats) {
+		uint64_t to[16], from[16];
+		unsigned n = p->ops->queue_stats(p->opaque, to, from, 16);
+		cJSON *qs = cJSON_AddArrayToObject(o, "queues");
+
+		for (unsigned i = 0; i < n; i++) {
+			cJSON *q = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(q, "tx_packets", (double)to[i]);     /* as the port's own: to it */
+			cJSON_AddNumberToObject(q, "rx_packets", (double)from[i]);
+			cJSON_AddItemToArray(qs, q);
+		}
+	}
 	drops = cJSON_AddObjectToObject(o, "drops");
 	for (unsigned d = 0; d < VSW_DROP__COUNT; d++)
 		cJSON_AddNumberToObject(drops, vsw_drop_name(d), (double)p->st.drops[d]);

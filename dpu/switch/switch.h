@@ -71,6 +71,9 @@ struct vsw_port_ops {
 	unsigned (*tx)(void *opaque, struct vsw_frame **frames, unsigned n);
 	/* Is the port able to take frames (frontend connected, queues started)? Optional. */
 	bool (*link_up)(void *opaque);
+	/* A port with queue pairs: frames per pair delivered to the port's device (to_port) and taken
+	 * from it (from_port), at most max pairs; returns how many. Optional ("queues" in the JSON). */
+	unsigned (*queue_stats)(void *opaque, uint64_t *to_port, uint64_t *from_port, unsigned max);
 };
 
 enum vsw_vlan_mode { VSW_ACCESS = 0, VSW_TRUNK };

@@ -24,6 +24,12 @@
  *     printed (Linux sends one large TSO frame when the TAP offload is on);
  *  6. kite.evil=1: publishes a transmit descriptor pointing outside guest RAM; the device must
  *     report DEVICE_NEEDS_RESET; after a reset and a fresh start, ARP must work again.
+ *  kite.ctrl=1: VIRTIO_NET_F_MQ and CTRL_VQ are required; the control queue (at 2 x
+ *     max_virtqueue_pairs) is set up beside receive/transmit queue pair 0, and before step 2 the
+ *     commands of net_ctrl.c run (VQ_PAIRS_SET max and back to 1 answered OK; 0, max+1, wrong data
+ *     lengths and classes not offered answered ERR). kite.ctrl=2: then, after step 3, a control
+ *     command without a status byte: the device must report DEVICE_NEEDS_RESET; after a reset and
+ *     a fresh start, ARP must work again.
  * Frames the guest did not ask for (IPv6, others) are skipped.
  */
 #include "vdrv.h"
@@ -35,6 +41,8 @@
 #define F_GUEST_CSUM 1
 #define F_GUEST_TSO4 7
 #define F_MRG_RXBUF 15
+#define F_CTRL_VQ 17
+#define F_MQ 22
 #define HDR 12
 #define RX_BUFS 8
 #define RX_BUF_SIZE 2048
@@ -49,6 +57,8 @@ static bool rx_forever;             /* responder: wait for frames without a time
 static uint8_t last_hdr[HDR];       /* virtio-net header of the last received frame */
 static uint8_t my_mac[6], my_ip[4] = { 192, 0, 2, 2 };
 static uint8_t peer_ip[4] = { 192, 0, 2, 1 };
+static struct vdev ctrlq;           /* the control queue (kite.ctrl) */
+static uint16_t max_pairs = 1;
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -381,11 +391,24 @@ static void net_start(struct vdev *tx, struct vdev *rx, uint64_t want, bool csum
 		guest_fail(GUEST_EXIT_CHECK, "MAC not offered");
 	if (csum && !(tx->features & (1ULL << F_CSUM)))
 		guest_fail(GUEST_EXIT_CHECK, "checksum offload (VIRTIO_NET_F_CSUM) not offered");
+	if ((want & (1ULL << F_CTRL_VQ)) &&
+	    (tx->features & ((1ULL << F_CTRL_VQ) | (1ULL << F_MQ))) != ((1ULL << F_CTRL_VQ) | (1ULL << F_MQ)))
+		guest_fail(GUEST_EXIT_CHECK, "VIRTIO_NET_F_MQ and CTRL_VQ not offered");
 	*rx = *tx;
 	rx->qidx = 0;
 	tx->qidx = 1;
-	if (vdev_queue(rx, 2) || vdev_queue(tx, 3) || vdev_go(tx))
+	if (vdev_queue(rx, 2) || vdev_queue(tx, 3))
 		guest_fail(GUEST_EXIT_CHECK, "virtio-net queues did not start");
+	if (want & (1ULL << F_CTRL_VQ)) {
+		max_pairs = mmio_read16(tx->device + 8);
+		ctrlq = *tx;
+		ctrlq.qidx = (uint16_t)(2 * max_pairs);
+		if (max_pairs < 1 || max_pairs > 0x8000 || vdev_queue(&ctrlq, 1))
+			guest_fail(GUEST_EXIT_CHECK, "control queue %u (max_virtqueue_pairs %u) did not start", 2 * max_pairs,
+				   max_pairs);
+	}
+	if (vdev_go(tx))
+		guest_fail(GUEST_EXIT_CHECK, "virtio-net did not start");
 	rx_len_posted = (tx->features & (1ULL << F_MRG_RXBUF)) ? MRG_BUF_SIZE : RX_BUF_SIZE;
 	for (uint16_t i = 0; i < RX_BUFS; i++)
 		post_rx(rx, i);
@@ -395,19 +418,10 @@ static void evil_descriptor(struct vdev *tx, struct vdev *rx, uint64_t want)
 {
 	struct vring_desc *desc = vq_desc(tx);
 	uint8_t peer_mac[6];
-	uint64_t t0;
 
 	desc[0] = (struct vring_desc){ 0xfff000000000ULL, 60, 0, 0 };
 	vq_publish(tx, 0);
-	t0 = rdtsc();
-	while (!(vdev_status(tx) & 0x40)) {
-		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
-			guest_fail(GUEST_EXIT_TIMEOUT, "no DEVICE_NEEDS_RESET after a descriptor outside RAM (status 0x%x)",
-				   vdev_status(tx));
-		cpu_relax();
-	}
-	guest_printf("virtio-net-ping: descriptor outside RAM: device reports DEVICE_NEEDS_RESET (status 0x%x)\n",
-		     vdev_status(tx));
+	vdev_wait_needs_reset(tx, "descriptor outside RAM");
 	net_start(tx, rx, want, false);
 	arp_resolve(tx, rx, peer_mac);
 	guest_printf("virtio-net-ping: after reset the device works again\n");
@@ -463,11 +477,13 @@ void test_virtio_net_ping(void)
 	uint64_t size = cmdline_u64("kite.ping_size", 1200), flood = cmdline_u64("kite.flood", 0);
 	bool oversize = cmdline_u64("kite.oversize", 0), csum = cmdline_u64("kite.csum", 0);
 	bool evil = cmdline_u64("kite.evil", 0);
+	uint64_t ctrl = cmdline_u64("kite.ctrl", 0);
 	uint64_t tso = cmdline_u64("kite.tso", 0), fsize = cmdline_u64("kite.flood_size", 60);
 	uint64_t tcp_rx = cmdline_u64("kite.tcp_rx", 0);
 	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0) |
 			(tso ? 1ULL << F_HOST_TSO4 : 0) |
-			(tcp_rx ? (1ULL << F_GUEST_CSUM) | (1ULL << F_GUEST_TSO4) : 0);
+			(tcp_rx ? (1ULL << F_GUEST_CSUM) | (1ULL << F_GUEST_TSO4) : 0) |
+			(ctrl ? (1ULL << F_CTRL_VQ) | (1ULL << F_MQ) : 0);
 	uint8_t peer_mac[6];
 	struct vdev tx, rx;
 	uint16_t mtu;
@@ -504,8 +520,18 @@ void test_virtio_net_ping(void)
 		respond(&tx, &rx, cmdline_u64("kite.respond_count", 0));
 		return;
 	}
+	if (ctrl) {
+		guest_printf("virtio-net-ping: control queue %u, max_virtqueue_pairs %u\n", ctrlq.qidx, max_pairs);
+		net_ctrl_checks(&ctrlq, max_pairs);
+	}
 	arp_resolve(&tx, &rx, peer_mac);
 	ping(&tx, &rx, peer_mac, (uint32_t)size, csum);
+	if (ctrl == 2) {
+		net_ctrl_malformed(&ctrlq);
+		net_start(&tx, &rx, want, csum);
+		arp_resolve(&tx, &rx, peer_mac);
+		guest_printf("virtio-net-ping: after reset the device works again\n");
+	}
 	if (tso)
 		tso_segment(&tx, &rx, peer_mac, (uint32_t)tso);
 	if (tcp_rx)

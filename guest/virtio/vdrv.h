@@ -97,6 +97,9 @@ int vdev_begin(struct vdev *d, uint64_t want);
 int vdev_queue(struct vdev *d, unsigned ring);
 int vdev_go(struct vdev *d);
 uint8_t vdev_status(struct vdev *d);
+/* Wait (up to ~30 s) for DEVICE_NEEDS_RESET after `after` happened, then print
+ * "virtio-net-ping: <after>: device reports DEVICE_NEEDS_RESET"; fails the test on timeout. */
+void vdev_wait_needs_reset(struct vdev *d, const char *after);
 /* Queue a chain of n buffers (addr, len, writable) and kick. */
 void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n);
 /* Wait for one used element; returns false on timeout (seconds of TSC at ~1 GHz+). */
@@ -118,6 +121,13 @@ void test_virtio_net(void);
 void test_virtio_balloon_stats(void);
 /* net_ping.c */
 void test_virtio_net_ping(void);
+/* net_ctrl.c: the virtio-net control queue c. net_ctrl_cmd: one command with len data bytes (0..8),
+ * returns the device's status (0 OK, 1 ERR; anything else fails the test). net_ctrl_checks: good and
+ * refused commands (MQ VQ_PAIRS_SET up to `pairs`, ends with 1 pair). net_ctrl_malformed: a command
+ * without a status byte, then waits for DEVICE_NEEDS_RESET. */
+int net_ctrl_cmd(struct vdev *c, uint8_t cls, uint8_t cmd, const uint8_t *data, uint32_t len);
+void net_ctrl_checks(struct vdev *c, uint16_t pairs);
+void net_ctrl_malformed(struct vdev *c);
 
 /* test_virtio_blk.c */
 void test_virtio_blk(void);

@@ -69,6 +69,18 @@ uint8_t vdev_status(struct vdev *d)
 	return d->mmio ? (uint8_t)mmio_read32(d->base + M_STATUS) : mmio_read8(d->common + C_STATUS);
 }
 
+void vdev_wait_needs_reset(struct vdev *d, const char *after)
+{
+	uint64_t t0 = rdtsc();
+
+	while (!(vdev_status(d) & 0x40)) {
+		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no DEVICE_NEEDS_RESET after %s (status 0x%x)", after, vdev_status(d));
+		cpu_relax();
+	}
+	guest_printf("virtio-net-ping: %s: device reports DEVICE_NEEDS_RESET (status 0x%x)\n", after, vdev_status(d));
+}
+
 static void set_status(struct vdev *d, uint8_t s)
 {
 	if (d->mmio)

@@ -38,6 +38,11 @@ int vuf_set_mem_table(struct vu_frontend *f, const struct guest_mem *gm);
 /* One queue: NUM, BASE, ADDR (frontend virtual addresses), CALL, KICK, then ENABLE if negotiated. */
 int vuf_start_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
 		    uint64_t used, uint16_t base, int kick_fd, int call_fd);
+/* The same, leaving the ring disabled when !enable (SET_VRING_ENABLE 0 sent before its kick fd). */
+int vuf_setup_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t desc, uint64_t avail,
+		    uint64_t used, uint16_t base, int kick_fd, int call_fd, bool enable);
+/* SET_VRING_ENABLE (needs VHOST_USER_F_PROTOCOL_FEATURES to disable; enabling without it is a no-op). */
+int vuf_enable_vring(struct vu_frontend *f, unsigned idx, bool on);
 int vuf_get_vring_base(struct vu_frontend *f, unsigned idx, uint32_t *base);
 int vuf_get_config(struct vu_frontend *f, uint32_t offset, void *buf, uint32_t len);
 /* Inflight region: GET_INFLIGHT_FD; returns the fd (caller owns) and its size, or -1. */

@@ -20,7 +20,7 @@
 #include "kite/machine.h"
 #include "kite/virtqueue.h"
 
-#define VIRTIO_MAX_QUEUES      8
+#define VIRTIO_MAX_QUEUES      17     /* 8 virtio-net queue pairs + its control queue */
 #define VIRTIO_MSI_NO_VECTOR   0xffff
 
 /* Device status bits (virtio 1.2 2.1). */
@@ -60,9 +60,10 @@ struct virtio_dev_ops {
 	/* Bit q set: the device only reads queue q's buffers (e.g. net transmit). Such queues ignore the
 	 * stale WRITE flags some drivers (DPDK's virtio PMD) leave in packed indirect tables. */
 	uint32_t read_only_queues;
-	/* The queues are served outside kite (vhost-user): kite does not watch the kick eventfds (the
-	 * data plane reads them) and never calls queue_notify. */
-	bool external_queues;
+	/* Bit q set: queue q is served outside kite (vhost-user): kite does not watch its kick eventfd
+	 * (the data plane reads it) and never calls queue_notify for it. The other queues are kite's
+	 * (a vhost-user-net control queue). */
+	uint32_t external_queues;
 	/* The driver set DRIVER_OK (optional; dev->lock held, vCPU thread). */
 	void (*driver_ok)(struct virtio_dev *dev);
 };

@@ -10,8 +10,12 @@
  * blk: queues = the backend's num_queues (default) or fewer; capacity, geometry, block size,
  * segment limits, discard / write-zeroes limits come from the backend's GET_CONFIG, read once per
  * connection and served from kite's copy, and again when the backend sends CONFIG_CHANGE_MSG on its
- * channel (PROTOCOL_F_BACKEND_REQ; the device thread reads it, the event loop raises the config interrupt). net: MAC (default 52:54:00:12:35:<index + 0x56>), MTU and
- * link status are kite's; queues=1 (one receive/transmit pair).
+ * channel (PROTOCOL_F_BACKEND_REQ; the device thread reads it, the event loop raises the config
+ * interrupt). net: MAC (default 52:54:00:12:35:<index + 0x56>), MTU and link status are kite's;
+ * queues=N queue pairs (default 1; 1..8). With N > 1 kite offers VIRTIO_NET_F_MQ + CTRL_VQ and serves
+ * the control queue itself (the backend needs PROTOCOL_F_MQ and GET_QUEUE_NUM >= N): the driver's
+ * VQ_PAIRS_SET becomes SET_VRING_ENABLE on the backend's rings (pair 0 alone until then); a malformed
+ * control chain breaks the device, an unknown or out-of-range command gets VIRTIO_NET_ERR.
  *
  * Data path: the queue's KVM ioeventfd is the backend's kick fd (kite never reads it); the call fd
  * is an eventfd of kite's that is, with MSI-X, a KVM irqfd of the queue's vector (a masked vector:
@@ -45,6 +49,7 @@
 #include "kite/virtio_transport.h"
 
 #define KITE_MAX_VHOST_USER        8       /* of each kind */
+#define KITE_VHOST_USER_MAX_QUEUES 8       /* queues= (blk: queues, net: queue pairs) */
 #define KITE_VHOST_USER_REPLY_MS   5000    /* longest wait for one backend reply */
 #define KITE_VHOST_USER_CONNECT_MS 10000   /* first connection at start-up */
 

@@ -3,9 +3,10 @@
 # /init of the L1 Linux of linux-vhost (tests/vhost/linux-vhost.sh; QEMU TCG with an emulated SVM
 # CPU): load KVM and tun, make two raw images in tmpfs (16 MiB ext2 "fs", 4 MiB zeroes "raw"), start
 # kite-dpu serving both as vhost-user-blk volumes and a switch with one vhost-user port (vm0) and a
-# TAP uplink (ku0, given 192.0.2.1/24 here), then run kite with the three vhost-user devices.
-# While kite runs, L2's lines pass through here ("L2| " prefix): after L2's ping the switch and TAP
-# counters are sampled; when L2 acknowledges stream block $KILL_AT, kite-dpu is killed with SIGKILL
+# TAP uplink (ku0, given 192.0.2.1/24 here), then run kite (2 vCPUs) with the three vhost-user
+# devices, the NIC with two queue pairs.
+# While kite runs, L2's lines pass through here ("L2| " prefix): after L2's pings the switch and TAP
+# counters (vm0's per queue pair too) are sampled; when L2 acknowledges stream block $KILL_AT, kite-dpu is killed with SIGKILL
 # and started again on the same config. After kite exits, L1 looks at the images from the host side.
 # Results: "KITE-L1H <what> <value>" lines, then KITE-L1H-DONE.
 export PATH=/bin:/usr/bin
@@ -29,7 +30,7 @@ cat >/tmp/dpu.json <<EOF
 {"cores": [-1], "control": "/tmp/ctl.sock",
  "volumes": [{"name": "fs", "image": "/tmp/fs.img", "socket": "/tmp/fs.sock"},
              {"name": "raw", "image": "/tmp/raw.img", "socket": "/tmp/raw.sock"}],
- "switch": {"ports": [{"name": "vm0", "type": "vhost", "socket": "/tmp/vm0.sock"},
+ "switch": {"ports": [{"name": "vm0", "type": "vhost", "socket": "/tmp/vm0.sock", "queues": 2},
                       {"name": "up0", "type": "tap", "ifname": "ku0"}]}}
 EOF
 
@@ -48,10 +49,16 @@ start_dpu() {
 }
 # one number out of a control reply: port NAME's field, or a Prometheus counter line
 port_field() { grep -o "\"name\":\"$1\",[^{]*" /tmp/sw.json | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
+# vm0's frames from the guest on queue pair $1 (1-based: the n-th entry of its "queues")
+vm0_queue_rx() {
+	grep -o '"name":"vm0",.*' /tmp/sw.json | grep -o '"queues":\[[^]]*\]' | head -n 1 |
+		grep -o '"rx_packets":[0-9]*' | sed -n "$1p" | cut -d: -f2
+}
 sample_counters() {
 	/usr/bin/blk_tool ctl /tmp/ctl.sock '{"cmd":"switch_stats"}' >/tmp/sw.json 2>&1
 	s=/sys/class/net/ku0/statistics
 	say "switch vm0 rx=$(port_field vm0 rx_packets) tx=$(port_field vm0 tx_packets) up0 rx=$(port_field up0 rx_packets) tx=$(port_field up0 tx_packets)"
+	say "vm0-queues txq0=$(vm0_queue_rx 1) txq1=$(vm0_queue_rx 2)"
 	say "tap ku0 rx=$(cat $s/rx_packets) tx=$(cat $s/tx_packets)"
 	/usr/bin/blk_tool ctl /tmp/ctl.sock '{"cmd":"stats"}' >/tmp/stats.json 2>&1
 	say "volume fs writes=$(grep -o 'kite_dpu_blk_writes_total{volume=\\"fs\\"[^}]*} [0-9]*' /tmp/stats.json | grep -o '[0-9]*$')"
@@ -63,7 +70,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 	echo "L2| $line"
 	line=${line%"$cr"}
 	case $line in
-	"KITE-L2H ping "*) sample_counters ;;
+	"KITE-L2H ping-cpu1 "*) sample_counters ;;
 	"KITE-L2H ack "*)
 		n=${line#KITE-L2H ack }
 		echo "$n" >>/tmp/acks
@@ -75,9 +82,9 @@ while IFS= read -r line || [ -n "$line" ]; do
 done </tmp/out &
 reader=$!
 say "kite-start uptime=$(cut -d' ' -f1 /proc/uptime)"
-/usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd --cmdline "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 \
+/usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd --cmdline "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 2 \
 	--vhost-user-blk socket=/tmp/fs.sock --vhost-user-blk socket=/tmp/raw.sock \
-	--vhost-user-net socket=/tmp/vm0.sock,mac=52:54:00:12:34:56 </dev/null >/tmp/out 2>/tmp/kite.err &
+	--vhost-user-net socket=/tmp/vm0.sock,mac=52:54:00:12:34:56,queues=2 </dev/null >/tmp/out 2>/tmp/kite.err &
 pid=$!
 ( sleep "$L2_TIMEOUT"; [ -d /proc/$pid ] && { say "hang-guard"; kill -KILL $pid; } ) &
 guard=$!

@@ -4,6 +4,8 @@
 # kite's vhost-user devices, all three served by kite-dpu in L1:
 #   - vda (16 MiB, ext2 made by L1): mount, write a file holding the marker, sync, read back, umount;
 #   - eth0 (a kite-dpu switch port): 192.0.2.2/24, ping 192.0.2.1 (L1, behind kite-dpu's TAP uplink);
+#     two queue pairs and two vCPUs: Linux runs min(pairs, cpus) = 2 (its queues are listed), then
+#     one ping pinned to each CPU (XPS maps CPU i to transmit queue i);
 #   - vdb (4 MiB raw): a write stream of STREAM_BLOCKS 4 KiB blocks, block i at 4 KiB * i holding
 #     "<marker> block <i>", each written with O_DIRECT and fsync; "ack <i>" is printed only after
 #     the write returned. L1 kills kite-dpu with SIGKILL during the stream and starts it again.
@@ -27,6 +29,11 @@ say "disks $(cd /sys/block && echo vd*) vda=$(blockdev --getsize64 /dev/vda 2>/d
 l2_ext2_marker /dev/vda
 
 l2_ping
+say "net-queues $(cd /sys/class/net/eth0/queues 2>/dev/null && echo *) cpus=$(nproc)"
+for c in 0 1; do
+	taskset $((1 << c)) ping -c 3 -W 2 192.0.2.1 >/tmp/ping$c 2>&1
+	say "ping-cpu$c $(grep -o '[0-9]* packets received' /tmp/ping$c | tr ' ' '_')"
+done
 
 say "stream-start $STREAM_BLOCKS"
 i=1

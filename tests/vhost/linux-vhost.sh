@@ -6,7 +6,8 @@
 # kite-dpu and kite (l1-vhost-init.sh); L2 (l2-vhost-init.sh) is Debian's kernel with its own
 # virtio_blk / virtio_net drivers:
 #   - disk vda: kite-dpu volume on a 16 MiB ext2 image: mount, write a marker file, sync, umount;
-#   - eth0: a kite-dpu switch port; L2 pings L1 (192.0.2.1) behind kite-dpu's TAP uplink ku0;
+#   - eth0: a kite-dpu switch port with two queue pairs (kite queues=2, L2 has 2 vCPUs); L2 pings L1
+#     (192.0.2.1) behind kite-dpu's TAP uplink ku0, then once from each CPU;
 #   - disk vdb: kite-dpu volume on a 4 MiB raw image: a stream of 48 O_DIRECT+fsync 4 KiB writes;
 #     after the 12th is acknowledged L1 kills kite-dpu with SIGKILL and starts it again; kite
 #     reconnects and the stream goes on.
@@ -14,8 +15,10 @@
 #        (BLK_TOOL: tests/dpu/blk's blk_tool, the control-socket client used inside L1)
 # Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
 # Pass iff: kite exit status 0; L2 read its ext2 file back and L1 finds the marker in fs.img; L2 got
-# 3 ping replies; kite-dpu's vm0 and up0 ports and the TAP ku0 counted >= 3 packets each way and the
-# fs volume counted writes; every one of the 48 stream blocks was acknowledged (no write error) and
+# 3 ping replies, and 3 from each CPU; eth0 has queues rx-0 rx-1 tx-0 tx-1 (Linux enabled both pairs
+# through kite's control queue); kite-dpu's vm0 and up0 ports and the TAP ku0 counted >= 3 packets each
+# way, vm0's transmit queues 0 and 1 each carried >= 3 frames, and the fs volume counted writes; no
+# control-queue refusal in kite's log; every one of the 48 stream blocks was acknowledged (no write error) and
 # every acknowledged block holds its text in raw.img; kite-dpu was killed after block 12 and came
 # back; kite logged the backend lost and back; no disk needed a reset; L2 did not panic. (The NIC is
 # not used after the restart: the stream is the block path's test.)
@@ -85,7 +88,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 
 	-kernel "$k/vmlinux" -initrd "$work/l1-initrd.cpio" \
 	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
 echo "linux-vhost: L1 QEMU exit $? after $(( $(date +%s) - t0 )) s"
-tr -d '\r' <"$log" | grep -a -E '^(KITE-L1H|L2\| (KITE-L2H (disks|ext2|ping|stream|write-error)|kite: (warning|error)))'
+tr -d '\r' <"$log" | grep -a -E '^(KITE-L1H|L2\| (KITE-L2H (disks|ext2|ping|net-queues|stream|write-error)|kite: (warning|error)))'
 
 # ---- checks: every line below must hold
 clean() { tr -d '\r' <"$log"; }
@@ -100,6 +103,13 @@ check "L2 read its ext2 file back" "$(v 'L2| KITE-L2H ext2-read' 4)" "${marker}_
 check "L2 unmounted the ext2 disk" "$(v 'L2| KITE-L2H ext2-umount' 4)" ok
 check "ext2 file marker in kite-dpu's fs.img" "$(v 'KITE-L1H fs-image-marker' 3)" 1
 check "L2 ping replies from L1 through the switch and ku0" "$(v 'L2| KITE-L2H ping' 4)" 3_packets_received
+check "eth0 runs two queue pairs on two CPUs" "$(v 'L2| KITE-L2H net-queues' 4)" "rx-0 rx-1 tx-0 tx-1 cpus=2"
+check "L2 ping replies from CPU 0" "$(v 'L2| KITE-L2H ping-cpu0' 4)" 3_packets_received
+check "L2 ping replies from CPU 1" "$(v 'L2| KITE-L2H ping-cpu1' 4)" 3_packets_received
+vq=$(v 'KITE-L1H vm0-queues' 3)
+check "vm0 transmit queue 0 carried >= 3 frames" "$(atleast "$(num "$vq" txq0)" 3)" yes
+check "vm0 transmit queue 1 carried >= 3 frames" "$(atleast "$(num "$vq" txq1)" 3)" yes
+check "kite refused no control-queue command" "$(clean | grep -a -c 'control queue:')" 0
 sw=$(v 'KITE-L1H switch' 3) tap=$(v 'KITE-L1H tap' 3)
 check "switch port vm0 counted >= 3 frames in" "$(atleast "$(num "$sw" 'vm0 rx')" 3)" yes
 check "switch port vm0 counted >= 3 frames out" "$(atleast "$(echo "$sw" | sed -n 's/.*vm0 rx=[0-9]* tx=\([0-9]*\).*/\1/p')" 3)" yes

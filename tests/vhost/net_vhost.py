@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """kite's vhost-user-net on a kite-dpu switch port, pinging Linux behind kite-dpu's TAP uplink.
 
-usage: net_vhost.py --kite KITE --dpu KITE_DPU --kernel GUEST [--mmio]
+usage: net_vhost.py --kite KITE --dpu KITE_DPU --kernel GUEST [--mmio] [--mq]
 
 Everything runs in a private network namespace kite-vh-<pid> (deleted at the end): kite-dpu with a
 switch of two ports, vhost port vm0 (socket in a temporary directory) and TAP uplink kvu0 with
@@ -11,6 +11,11 @@ virtio-net-ping (192.0.2.2). Checked: the guest sees MAC and MTU from kite's fla
 with kvu0's MAC and the ICMP echo reply through the switch; kite-dpu's counters show the frames on
 both ports; kite's userspace exits do not depend on the traffic (same with 5 and 50 flood frames).
 --mmio: the NIC on virtio-mmio (its call fd then goes through kite's loop: INTx-style path).
+--mq: two queue pairs (kite queues=2, kite-dpu port "queues": 2) and the guest drives kite's control
+queue (kite.ctrl=2): VQ_PAIRS_SET 2 and 1 answered OK, 0 / 3 / 65535 / wrong data lengths / classes
+not offered answered ERR (the guest checks each status), kite logs one line for those refusals, then
+a command without a status byte breaks the device (DEVICE_NEEDS_RESET, one line naming it) and the
+guest's reset brings it back; kite-dpu's vm0 reports two queue pairs, pair 0 carrying the frames.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip, /dev/net/tun or /dev/kvm).
 """
 import argparse
@@ -29,8 +34,10 @@ MAC = "52:54:00:4b:76:68"
 def run_kite(a, sock, wd, flood):
     con = os.path.join(wd, "console-%d.txt" % flood)
     cmd = [a.kite, "--kernel", a.kernel, "--console", "file:" + con, "--stats",
-           "--vhost-user-net", "socket=%s,mac=%s,mtu=1400%s" % (sock, MAC, ",transport=mmio" if a.mmio else ""),
-           "--cmdline", "kite.test=virtio-net-ping kite.flood=%d%s" % (flood, " kite.mmio=1" if a.mmio else "")]
+           "--vhost-user-net", "socket=%s,mac=%s,mtu=1400%s%s" % (sock, MAC, ",transport=mmio" if a.mmio else "",
+                                                                 ",queues=2" if a.mq else ""),
+           "--cmdline", "kite.test=virtio-net-ping kite.flood=%d%s%s" % (flood, " kite.mmio=1" if a.mmio else "",
+                                                                         " kite.ctrl=2" if a.mq else "")]
     print("$ " + " ".join(cmd))
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -59,7 +66,10 @@ def in_namespace(a):
     sock = os.path.join(wd, "vm0.sock")
     try:
         netlib.sh("ip", "link", "set", "lo", "up")
-        dpu = netlib.Dpu(a.dpu, procs, wd, {"ports": [{"name": "vm0", "type": "vhost", "socket": sock},
+        vm0_cfg = {"name": "vm0", "type": "vhost", "socket": sock}
+        if a.mq:
+            vm0_cfg["queues"] = 2
+        dpu = netlib.Dpu(a.dpu, procs, wd, {"ports": [vm0_cfg,
                                                      {"name": "up", "type": "tap", "ifname": "kvu0"}]}, core=0)
         netlib.sh("ip", "addr", "add", "192.0.2.1/24", "dev", "kvu0")
         netlib.sh("ip", "link", "set", "kvu0", "up")
@@ -77,6 +87,10 @@ def in_namespace(a):
                 return fail("no ICMP echo reply through the switch", err, text, dpu)
             if "not sealed" in open(dpu.log_path, errors="replace").read():
                 return fail("kite-dpu warned about an unsealed guest RAM memfd", err, text, dpu)
+            if a.mq:
+                why = check_mq(text, err)
+                if why:
+                    return fail(why, err, text, dpu)
             runs[flood] = exits(err)
         ports = dpu.wait_stable()
         vm0, up = ports["vm0"], ports["up"]
@@ -85,15 +99,38 @@ def in_namespace(a):
             return fail("switch counters do not show the guest's frames: vm0 %s, up %s" % (vm0, up), dpu=dpu)
         if vm0["tx_packets"] < 4 or up["rx_packets"] < 4:
             return fail("switch counters do not show the replies: vm0 %s, up %s" % (vm0, up), dpu=dpu)
+        if a.mq:
+            qs = vm0.get("queues", [])
+            if len(qs) != 2 or qs[0]["rx_packets"] < 2 + 5 + 2 + 50 or qs[0]["tx_packets"] < 4:
+                return fail("kite-dpu's vm0 does not show two queue pairs with pair 0 carrying the frames: %s" % qs,
+                            dpu=dpu)
+            print("vm0 queue pairs (frames from / to the guest): %s" %
+                  ", ".join("%d/%d" % (q["rx_packets"], q["tx_packets"]) for q in qs))
         print("userspace exits: %d with 5 flood frames, %d with 50" % (runs[5], runs[50]))
         if runs[50] > runs[5] + 10:
             return fail("kite's userspace exits grew with the traffic: %d -> %d" % (runs[5], runs[50]), dpu=dpu)
-        print("PASS vhost-user-net%s: ARP + ICMP echo through kite-dpu, vm0 rx %d tx %d" %
-              (" (mmio)" if a.mmio else "", vm0["rx_packets"], vm0["tx_packets"]))
+        print("PASS vhost-user-net%s%s: ARP + ICMP echo through kite-dpu, vm0 rx %d tx %d" %
+              (" (mmio)" if a.mmio else "", " (2 queue pairs, control queue)" if a.mq else "",
+               vm0["rx_packets"], vm0["tx_packets"]))
         return 0
     finally:
         procs.stop_all()
         shutil.rmtree(wd, ignore_errors=True)
+
+
+def check_mq(text, err):
+    """--mq: what the guest and kite must have said about the control queue; '' if all holds."""
+    for want in ("control queue 4, max_virtqueue_pairs 2", "VQ_PAIRS_SET max_virtqueue_pairs -> OK",
+                 "VQ_PAIRS_SET 0 -> ERR", "VQ_PAIRS_SET max_virtqueue_pairs+1 -> ERR", "class 127 command 127 -> ERR",
+                 "VQ_PAIRS_SET 1 -> OK", "control command without a status byte: device reports DEVICE_NEEDS_RESET",
+                 "after reset the device works again"):
+        if "virtio-net-ping: " + want not in text and "virtio-net-ping: control queue: " + want not in text:
+            return "the guest did not report '%s'" % want
+    refused = re.findall(r"^.*control queue: .*(not served|refused|expected).*$", err, re.M)
+    broken = re.findall(r"^.*control command with 2 readable and 0 writable bytes.*device needs reset$", err, re.M)
+    if len(refused) != 1 or len(broken) != 1:
+        return "kite should log one line for the refused commands and one for the broken queue: %s %s" % (refused, broken)
+    return ""
 
 
 def main():
@@ -102,6 +139,7 @@ def main():
     ap.add_argument("--dpu", required=True)
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--mmio", action="store_true")
+    ap.add_argument("--mq", action="store_true")
     ap.add_argument("--in-ns", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.in_ns:

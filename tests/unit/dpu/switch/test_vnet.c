@@ -152,7 +152,7 @@ static int setup(void **state)
 	assert_non_null(runner);
 	peer_id = vswitch_port_add(runner->sw, "peer", &peer_ops, NULL);
 	assert_true(peer_id >= 0);
-	vp = vnet_port_new(runner, "vm0", "/nonexistent.sock", mac, 1500, NULL);
+	vp = vnet_port_new(runner, "vm0", "/nonexistent.sock", mac, 1500, 1, NULL);
 	assert_non_null(vp);
 	return 0;
 }
