@@ -415,12 +415,37 @@ static int be_set_mem_table(struct vhost_dev *dev, struct vhost_user_msg *msg)
 	return ret;
 }
 
+/* The region of the table that is exactly m (same addresses, size and offset), or NULL. */
+static struct gm_region *mem_same(struct vhost_dev *dev, const struct vhost_user_mem_region *m)
+{
+	for (unsigned i = 0; i < dev->mem.nr; i++) {
+		struct gm_region *r = &dev->mem.r[i];
+
+		if (r->gpa == m->guest_phys_addr && r->size == m->memory_size && r->uva == m->userspace_addr &&
+		    r->fd_offset == m->mmap_offset)
+			return r;
+	}
+	return NULL;
+}
+
+/* QEMU 7.2 with several queue pairs sends ADD_MEM_REG / REM_MEM_REG once per pair (its per-device
+ * requests list misses them): the same region again only counts a reference; the first mapping
+ * stays. Anything overlapping that is not the very same region is refused as before. */
 static int be_add_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
 {
+	struct gm_region *same = mem_same(dev, &msg->p.mem_reg.region);
 	int fd = msg->fds[0];
 
 	msg->nfds = 0;
-	return mem_add(dev, &msg->p.mem_reg.region, fd);
+	if (same) {
+		close(fd);
+		same->refs++;
+		return 0;
+	}
+	if (mem_add(dev, &msg->p.mem_reg.region, fd) < 0)
+		return -1;
+	mem_same(dev, &msg->p.mem_reg.region)->refs = 1;
+	return 0;
 }
 
 static int be_rem_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
@@ -429,9 +454,12 @@ static int be_rem_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
 
 	vu_msg_close_fds(msg);
 	for (unsigned i = 0; i < dev->mem.nr; i++) {
-		const struct gm_region *r = &dev->mem.r[i];
+		struct gm_region *r = &dev->mem.r[i];
 		if (r->gpa == m->guest_phys_addr && r->size == m->memory_size && r->uva == m->userspace_addr) {
-			gm_remove(&dev->mem, m->guest_phys_addr);
+			if (r->refs > 1)
+				r->refs--;          /* added more than once (be_add_mem_reg) */
+			else
+				gm_remove(&dev->mem, m->guest_phys_addr);
 			return 0;
 		}
 	}

@@ -26,6 +26,7 @@ struct gm_region {
 	uint64_t *touched;   /* NULL, or one bit per 4 KiB page of the region, set by gm_ptr for every page
 			      * a range it returns covers (the VMM's part of dirty tracking: pages its
 			      * devices may have written); owned by whoever set it, never freed here */
+	unsigned refs;       /* vhost-user backends: ADD_MEM_REG of this very region not yet removed */
 };
 
 struct guest_mem {

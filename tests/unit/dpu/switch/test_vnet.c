@@ -2,8 +2,9 @@
 /*
  * The vhost-user-net port's data path against a real device-side virtqueue driven by the test's
  * driver-side ring (tests/lib/vring): virtio-net header handling on TX, RX with and without mergeable
- * buffers, and descriptor garbage (dropped, counted, completed: never a stall). The vhost-user
- * backend is replaced by a stub that maps vhost_dev_* onto the two virtqueues.
+ * buffers, and descriptor garbage (dropped, counted, completed: never a stall); a port with two queue
+ * pairs (both transmit queues polled, receive steered by flow, per-pair counters, GET_QUEUE_NUM in
+ * pairs). The vhost-user backend is replaced by a stub that maps vhost_dev_* onto the virtqueues.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,8 +28,8 @@ struct vhost_dev {
 	const struct vhost_backend_ops *ops;
 	void *opaque;
 	uint64_t features;
-	struct virtqueue *vq[2];
-	unsigned flushes[2];
+	struct virtqueue *vq[4];
+	unsigned flushes[4];
 };
 
 static struct vhost_dev stub_dev;
@@ -67,13 +68,15 @@ void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque) { (void)p; (
 #define MEM_SIZE  0x200000ull
 #define RX_RING   0x100000ull
 #define TX_RING   0x110000ull
+#define RX1_RING  0x120000ull
+#define TX1_RING  0x130000ull
 #define DATA      0x200000ull
 #define QSIZE     64
 
 static uint8_t *mem;
 static struct guest_mem gm;
-static struct vring_drv rxd, txd;
-static struct virtqueue rxq, txq;
+static struct vring_drv rxd, txd, rxd1, txd1;
+static struct virtqueue rxq, txq, rxq1, txq1;
 static struct vsw_runner *runner;
 static struct vnet_port *vp;
 static uint64_t data_next;
@@ -134,6 +137,8 @@ static void start(uint64_t features)
 	assert_int_equal(stub_dev.ops->queue_start(&stub_dev, 1, &txq), 0);
 }
 
+static unsigned setup_pairs = 1;
+
 static int setup(void **state)
 {
 	struct gm_region r = { .gpa = MEM_GPA, .size = MEM_SIZE, .fd = -1 };
@@ -152,7 +157,7 @@ static int setup(void **state)
 	assert_non_null(runner);
 	peer_id = vswitch_port_add(runner->sw, "peer", &peer_ops, NULL);
 	assert_true(peer_id >= 0);
-	vp = vnet_port_new(runner, "vm0", "/nonexistent.sock", mac, 1500, 1, NULL);
+	vp = vnet_port_new(runner, "vm0", "/nonexistent.sock", mac, 1500, setup_pairs, NULL);
 	assert_non_null(vp);
 	return 0;
 }
@@ -398,6 +403,115 @@ static void test_rx_garbage(void **state)
 	}
 }
 
+static int setup_mq(void **state)
+{
+	setup_pairs = 2;
+	setup(state);
+	setup_pairs = 1;
+	return 0;
+}
+
+static int teardown_mq(void **state)
+{
+	stub_dev.ops->queue_stop(&stub_dev, 2, &rxq1);
+	stub_dev.ops->queue_stop(&stub_dev, 3, &txq1);
+	vring_drv_free(&rxd1);
+	vring_drv_free(&txd1);
+	return teardown(state);
+}
+
+/* One UDP/IPv4 broadcast frame of flow `sport` from the peer. */
+static void peer_flow(uint16_t sport)
+{
+	struct tf_spec sp = { .dst = MAC_BCAST, .src = MAC_A, .vid = -1, .ip_ver = 4, .sip = "10.0.0.1",
+			      .dip = "10.0.0.2", .proto = 17, .sport = sport, .dport = 9, .payload = 18 };
+	struct vsw_frame *f = vswitch_frame_alloc(runner->sw);
+
+	f->len = tf_build(f->data, &sp);
+	vswitch_input(runner->sw, peer_id, &f, 1);
+}
+
+static void post_rx_bufs(struct vring_drv *d, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct vring_buf b = { alloc_data(1536), 1536, true };
+
+		assert_true(vring_drv_add(d, &b, 1, false, NULL) >= 0);
+	}
+}
+
+static void test_mq(void **state)
+{
+	uint8_t fr[256];
+	uint32_t len = build_frame(fr, 46), lens[32];
+	struct vring_buf b[2];
+	unsigned on0, on1;
+	char *js;
+
+	(void)state;
+	assert_int_equal(stub_dev.ops->num_queues(&stub_dev), 4);
+	assert_int_equal(stub_dev.ops->queue_num(&stub_dev), 2);
+	assert_true(stub_dev.ops->get_features(&stub_dev) & (1ull << 22));   /* VIRTIO_NET_F_MQ */
+	{
+		uint8_t cfg[12];
+
+		assert_int_equal(stub_dev.ops->get_config(&stub_dev, 0, cfg, sizeof(cfg)), 0);
+		assert_int_equal(cfg[8], 2);   /* max_virtqueue_pairs */
+	}
+	start(1ull << VIRTIO_F_VERSION_1);
+	ring_init(&rxd1, &rxq1, RX1_RING, 1ull << VIRTIO_F_VERSION_1);
+	ring_init(&txd1, &txq1, TX1_RING, 1ull << VIRTIO_F_VERSION_1);
+	stub_dev.vq[2] = &rxq1;
+	stub_dev.vq[3] = &txq1;
+	assert_int_equal(stub_dev.ops->queue_start(&stub_dev, 2, &rxq1), 0);
+	assert_int_equal(stub_dev.ops->queue_start(&stub_dev, 3, &txq1), 0);
+	assert_int_equal(stub_dev.ops->queue_start(&stub_dev, 4, &txq1), -1);   /* no third pair */
+
+	/* transmit: each queue is taken from on its own */
+	post_tx(fr, len, 0, 1);
+	b[0] = (struct vring_buf){ alloc_data(12), 12, false };
+	b[1] = (struct vring_buf){ alloc_data(len), len, false };
+	memset(gpa(b[0].addr), 0, 12);
+	memcpy(gpa(b[1].addr), fr, len);
+	assert_true(vring_drv_add(&txd1, b, 2, false, NULL) >= 0);
+	assert_true(vring_drv_add(&txd1, b, 2, false, NULL) >= 0);
+	assert_int_equal(stub_dev.ops->queue_poll(&stub_dev, 3, &txq1, 32), 2);
+	assert_int_equal(stub_dev.ops->queue_poll(&stub_dev, 1, &txq, 32), 1);
+	assert_int_equal(peer_n, 3);
+	assert_int_equal(drain_used(&txd1, lens, 8), 2);
+
+	/* receive: 16 flows spread over both queues; one flow always lands on the same queue */
+	post_rx_bufs(&rxd, 24);
+	post_rx_bufs(&rxd1, 24);
+	for (uint16_t f = 0; f < 16; f++)
+		peer_flow((uint16_t)(1000 + f));
+	on0 = drain_used(&rxd, lens, 32);
+	on1 = drain_used(&rxd1, lens, 32);
+	assert_int_equal(on0 + on1, 16);
+	assert_true(on0 > 0 && on1 > 0);
+	for (int i = 0; i < 4; i++)
+		peer_flow(4242);
+	on0 = drain_used(&rxd, lens, 32);
+	on1 = drain_used(&rxd1, lens, 32);
+	assert_true((on0 == 4 && on1 == 0) || (on0 == 0 && on1 == 4));
+
+	/* per-pair counters in the switch's JSON (to the port = tx, from it = rx) */
+	js = vswitch_stats_json(runner->sw);
+	assert_non_null(js);
+	assert_non_null(strstr(js, "\"queues\":[{"));
+	assert_non_null(strstr(js, "\"rx_packets\":1}"));   /* pair 0 sent one frame */
+	assert_non_null(strstr(js, "\"rx_packets\":2}"));   /* pair 1 sent two */
+	free(js);
+
+	/* receive queue 1 stopped (the driver runs one pair): every flow goes to queue 0 */
+	stub_dev.ops->queue_stop(&stub_dev, 2, &rxq1);
+	for (uint16_t f = 0; f < 8; f++)
+		peer_flow((uint16_t)(2000 + f));
+	assert_int_equal(drain_used(&rxd, lens, 32), 8);
+	assert_int_equal(drain_used(&rxd1, lens, 32), 0);
+	stub_dev.ops->queue_start(&stub_dev, 2, &rxq1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mq, setup_mq, teardown_mq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
