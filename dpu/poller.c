@@ -47,6 +47,7 @@ struct dpu_poller {
 	atomic_bool stop;
 	_Atomic uint64_t idle_max_ns;    /* POLLER_IDLE_MAX_NS unless a test changed it */
 	_Atomic uint64_t rounds, busy_rounds, sleeps;
+	char name[16];                   /* dpu-pollN, set by the thread itself */
 };
 
 static unsigned run_round(struct dpu_poller *p)
@@ -110,6 +111,7 @@ static void *poller_thread(void *arg)
 	/* This thread's first allocation attaches it to a malloc arena; once a process has more than 8
 	 * arenas, glibc then reads /sys/devices/system/cpu/online for the arena limit. Do it before the
 	 * filter, which allows no open (encrypted volumes allocate bounce buffers here later). */
+	pthread_setname_np(pthread_self(), p->name);   /* prctl: naming it from outside needs /proc */
 	void *volatile warm = malloc(1);   /* volatile: the compiler may not drop the pair */
 	free(warm);
 	if (seccomp_enter("poller") < 0)   /* before the first ring or frame is read */
@@ -181,6 +183,7 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 	}
 	if (!start_thread)
 		return p;
+	snprintf(p->name, sizeof(p->name), "dpu-poll%d", (cpu < 0 ? 0 : cpu) % 1000);
 	int err = pthread_create(&p->tid, NULL, poller_thread, p);
 	if (err) {
 		log_err("poller on cpu %d: cannot start its thread: %s", cpu, strerror(err));
@@ -196,9 +199,6 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 		if (err)
 			log_warn("poller: cannot pin to cpu %d: %s (running unpinned)", cpu, strerror(err));
 	}
-	char name[16];
-	snprintf(name, sizeof(name), "dpu-poll%d", (cpu < 0 ? 0 : cpu) % 1000);
-	pthread_setname_np(p->tid, name);
 	return p;
 }
 

@@ -61,7 +61,7 @@ static const struct seccomp_rule control_rules[] = {
 	SC_ALLOW_EQ(ioctl, 1, BLKGETSIZE64), SC_ALLOW_EQ(ioctl, 1, BLKSSZGET),
 	/* add_port with a TAP uplink: the device, then its MTU and link state through an INET socket */
 	SC_ALLOW_EQ(ioctl, 1, TUNSETIFF), SC_ALLOW_EQ(ioctl, 1, TUNSETOFFLOAD),
-	SC_ALLOW_EQ(ioctl, 1, TUNSETVNETHDRSZ), SC_ALLOW_EQ(ioctl, 1, SIOCSIFMTU),
+	SC_ALLOW_EQ(ioctl, 1, TUNSETVNETHDRSZ), SC_ALLOW_EQ(ioctl, 1, SIOCGIFMTU), SC_ALLOW_EQ(ioctl, 1, SIOCSIFMTU),
 	SC_ALLOW_EQ(ioctl, 1, SIOCGIFFLAGS), SC_ALLOW_EQ(ioctl, 1, SIOCSIFFLAGS),
 	SC_ALLOW_EQ(socket, 0, AF_INET),
 	SC_ALLOW_EQ(prctl, 0, PR_SET_NAME),

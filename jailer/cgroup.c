@@ -6,7 +6,8 @@
  * (or hybrid) host one directory per controller, found in /proc/mounts by the key's prefix; the v2
  * names translate: memory.max -> memory.limit_in_bytes, cpu.max "QUOTA PERIOD" ->
  * cpu.cfs_period_us + cpu.cfs_quota_us ("max" -> -1), pids.max stays. Without --cgroup nothing is
- * created. Single-threaded (the jailer's parent process).
+ * created. jail_cgroup_remove removes the VM's directory and, when it is empty, <exec name> above it.
+ * Single-threaded (the jailer's parent process).
  */
 #include <errno.h>
 #include <limits.h>
@@ -57,18 +58,30 @@ static const char *v1_mount(const char *ctrl, char *buf, size_t len)
 	return r;
 }
 
-/* <base>/<exec name>/<id>, created; remembered for removal. */
+/* <base>/<exec name>/<id>, created; remembered for removal. Another jailer may remove the (empty)
+ * <base>/<exec name> between the two mkdirs as its VM ends: then both are made again. */
 static const char *vm_dir(const struct jail_opts *o, const char *base)
 {
+	char parent[PATH_MAX];
+
 	for (unsigned i = 0; i < nmade; i++)
 		if (strncmp(made[i], base, strlen(base)) == 0 && made[i][strlen(base)] == '/')
 			return made[i];
 	if (nmade == JAIL_MAX_ITEMS)
 		return NULL;
-	snprintf(made[nmade], sizeof(made[0]), "%s/%s/%s", base, o->exec_name, o->id);
-	if (jail_mkdirs(o->id, made[nmade], 0755) < 0)
+	if ((size_t)snprintf(parent, sizeof(parent), "%s/%s", base, o->exec_name) >= sizeof(parent) ||
+	    (size_t)snprintf(made[nmade], sizeof(made[0]), "%s/%s/%s", base, o->exec_name, o->id) >= sizeof(made[0])) {
+		log_err("VM %s: cgroup: %s: path too long", o->id, base);
 		return NULL;
-	return made[nmade++];
+	}
+	for (int tries = 0;; tries++) {
+		if ((mkdir(parent, 0755) == 0 || errno == EEXIST) && (mkdir(made[nmade], 0755) == 0 || errno == EEXIST))
+			return made[nmade++];
+		if (errno != ENOENT || tries == 3) {
+			log_err("VM %s: cgroup: mkdir %s: %m", o->id, made[nmade]);
+			return NULL;
+		}
+	}
 }
 
 static const char *v1_value(const char *v)
@@ -145,8 +158,15 @@ int jail_cgroup_apply(const struct jail_opts *o, pid_t pid)
 
 void jail_cgroup_remove(const struct jail_opts *o)
 {
-	for (unsigned i = 0; i < nmade; i++)
-		if (rmdir(made[i]) < 0 && errno != ENOENT)
+	for (unsigned i = 0; i < nmade; i++) {
+		if (rmdir(made[i]) < 0 && errno != ENOENT) {
 			log_warn("VM %s: cgroup %s: cannot remove: %m", o->id, made[i]);
+			continue;
+		}
+		/* <hierarchy>/<exec name> too, unless another VM's cgroup is still in it (EBUSY/ENOTEMPTY) */
+		*strrchr(made[i], '/') = '\0';
+		if (rmdir(made[i]) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY && errno != EEXIST)
+			log_warn("VM %s: cgroup %s: cannot remove: %m", o->id, made[i]);
+	}
 	nmade = 0;
 }

@@ -2,8 +2,9 @@
 /*
  * The jail's file system: <chroot base>/<exec name>/<id>/root holding the exec file (a copy), its
  * loader and shared libraries (copies), the --file entries (bind mounts of the host files, so disks
- * and sockets are the host's own), and /dev/kvm, /dev/net/tun, /dev/urandom (nodes with the host's
- * major/minor, mode 0600, owned by the VM's uid:gid). Nothing else.
+ * and sockets are the host's own), the --dir entries (bind mounts of host directories at their host
+ * path: kite-dpu's image and socket directories, /dev/hugepages), and /dev/kvm, /dev/net/tun,
+ * /dev/urandom (nodes with the host's major/minor, mode 0600, owned by the VM's uid:gid). Nothing else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,27 @@ int jail_fs_prepare(struct jail_opts *o)
 		}
 		close(fd);
 	}
+	for (unsigned i = 0; i < o->ndirs; i++) {
+		const char *d = o->dirs[i];
+
+		if (d[0] != '/' || !d[1] || strstr(d, "/../") || strstr(d, "/./") || strstr(d, "//") ||
+		    (strlen(d) >= 3 && strcmp(d + strlen(d) - 3, "/..") == 0)) {
+			log_err("VM %s: --dir %s: expected an absolute path without '.', '..' or '//' components, not /",
+				o->id, d);
+			return -1;
+		}
+		if (stat(d, &st) < 0) {
+			log_err("VM %s: --dir %s: %m", o->id, d);
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			log_err("VM %s: --dir %s: not a directory", o->id, d);
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s%s", o->root, d);
+		if (jail_mkdirs(o->id, path, 0755) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -119,6 +141,13 @@ int jail_fs_enter(const struct jail_opts *o)
 		snprintf(path, sizeof(path), "%s/%s", o->root, base_name(o->files[i]));
 		if (mount(o->files[i], path, NULL, MS_BIND, NULL) < 0) {
 			log_err("VM %s: --file %s: bind mount into the jail: %m", o->id, o->files[i]);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < o->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s%s", o->root, o->dirs[i]);
+		if (mount(o->dirs[i], path, NULL, MS_BIND, NULL) < 0) {
+			log_err("VM %s: --dir %s: bind mount into the jail: %m", o->id, o->dirs[i]);
 			return -1;
 		}
 	}

@@ -31,6 +31,8 @@ struct jail_opts {
 	unsigned nrlimits;
 	const char *files[JAIL_MAX_ITEMS];   /* host files bind-mounted at /<basename> in the jail */
 	unsigned nfiles;
+	const char *dirs[JAIL_MAX_ITEMS];    /* host directories bind-mounted at the same path in the jail */
+	unsigned ndirs;
 	char *const *kite_argv;     /* arguments after "--" */
 	int kite_argc;
 	/* derived */
@@ -40,9 +42,10 @@ struct jail_opts {
 };
 
 /* jail_fs.c: the chroot. Host side (before the namespaces): create <root>, copy the exec file and
- * the shared libraries its loader lists into it, empty placeholders for the --file entries. */
+ * the shared libraries its loader lists into it, empty placeholders for the --file entries, empty
+ * directories for the --dir entries. */
 int jail_fs_prepare(struct jail_opts *o);
-/* Inside the new mount namespace (the child, still root): bind the --file entries, make the device
+/* Inside the new mount namespace (the child, still root): bind the --file and --dir entries, make the device
  * nodes, pivot_root into <root>, chown / and the nodes to uid:gid. */
 int jail_fs_enter(const struct jail_opts *o);
 
@@ -61,7 +64,7 @@ int jail_cgroup_apply(const struct jail_opts *o, pid_t pid);
 /* Remove the VM's cgroup directories (after the process ended). */
 void jail_cgroup_remove(const struct jail_opts *o);
 
-/* privs.c: rlimits (no-file, fsize; no-file defaults to 2048). */
+/* privs.c: rlimits (no-file, fsize, memlock; no-file defaults to 2048). */
 int jail_set_rlimits(const struct jail_opts *o);
 /* Drop the bounding set and ambient capabilities, set groups/gid/uid, capset to empty, no_new_privs. */
 int jail_drop_privs(const struct jail_opts *o);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kite-jailer --id ID --exec-file PATH --uid N --gid N --chroot-base DIR [--netns PATH]
- *             [--cgroup KEY=VAL]... [--resource-limit KEY=VAL]... [--file PATH]... -- KITE_ARGS
+ *             [--cgroup KEY=VAL]... [--resource-limit KEY=VAL]... [--file PATH]... [--dir PATH]...
+ *             -- KITE_ARGS
  *
  * The order follows Firecracker's jailer: validate, close inherited fds, clear the environment,
  * build the chroot, rlimits, then a child in new PID/mount/IPC/UTS namespaces (the jailer stays
@@ -37,11 +38,14 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: kite-jailer --id ID --exec-file PATH --uid N --gid N --chroot-base DIR [--netns PATH]\n"
-		"                   [--cgroup KEY=VAL]... [--resource-limit KEY=VAL]... [--file PATH]... -- KITE_ARGS\n"
+		"                   [--cgroup KEY=VAL]... [--resource-limit KEY=VAL]... [--file PATH]... [--dir PATH]...\n"
+		"                   -- KITE_ARGS\n"
 		"  --cgroup          cpu.max=\"QUOTA PERIOD\", memory.max=BYTES, pids.max=N (cgroup v2 names; a v1\n"
 		"                    host gets cpu.cfs_quota_us/cfs_period_us, memory.limit_in_bytes) or any file\n"
-		"  --resource-limit  no-file=N (default 2048), fsize=BYTES\n"
-		"  --file            a disk, kernel, initrd or socket, visible in the jail as /<basename>\n");
+		"  --resource-limit  no-file=N (default 2048), fsize=BYTES, memlock=BYTES\n"
+		"  --file            a disk, kernel, initrd or socket, visible in the jail as /<basename>\n"
+		"  --dir             a host directory (kite-dpu's images or sockets, /dev/hugepages), bound at the\n"
+		"                    same path in the jail\n");
 }
 
 static int parse_kv(const char *arg, const char *flag, struct jail_kv *kv, unsigned *n)
@@ -55,6 +59,16 @@ static int parse_kv(const char *arg, const char *flag, struct jail_kv *kv, unsig
 	kv[*n].key = strndup(arg, (size_t)(eq - arg));
 	kv[*n].val = eq + 1;
 	(*n)++;
+	return 0;
+}
+
+static int add_path(const char *arg, const char *flag, const char **list, unsigned *n)
+{
+	if (*n >= JAIL_MAX_ITEMS) {
+		log_err("%s: at most %d", flag, JAIL_MAX_ITEMS);
+		return -1;
+	}
+	list[(*n)++] = arg;
 	return 0;
 }
 
@@ -78,7 +92,8 @@ static int parse(int argc, char **argv, struct jail_opts *o)
 		{ "uid", required_argument, NULL, 'u' }, { "gid", required_argument, NULL, 'g' },
 		{ "chroot-base", required_argument, NULL, 'c' }, { "netns", required_argument, NULL, 'n' },
 		{ "cgroup", required_argument, NULL, 'C' }, { "resource-limit", required_argument, NULL, 'r' },
-		{ "file", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "file", required_argument, NULL, 'f' }, { "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	unsigned long uid = ~0ul, gid = ~0ul;
 	int c;
@@ -93,13 +108,8 @@ static int parse(int argc, char **argv, struct jail_opts *o)
 		case 'g': if (parse_id(optarg, "--gid", &gid) < 0) return -1; break;
 		case 'C': if (parse_kv(optarg, "--cgroup", o->cgroups, &o->ncgroups) < 0) return -1; break;
 		case 'r': if (parse_kv(optarg, "--resource-limit", o->rlimits, &o->nrlimits) < 0) return -1; break;
-		case 'f':
-			if (o->nfiles >= JAIL_MAX_ITEMS) {
-				log_err("--file: at most %d", JAIL_MAX_ITEMS);
-				return -1;
-			}
-			o->files[o->nfiles++] = optarg;
-			break;
+		case 'f': if (add_path(optarg, "--file", o->files, &o->nfiles) < 0) return -1; break;
+		case 'd': if (add_path(optarg, "--dir", o->dirs, &o->ndirs) < 0) return -1; break;
 		default: usage(); return -1;
 		}
 	}

@@ -36,8 +36,10 @@ int jail_set_rlimits(const struct jail_opts *o)
 			nofile_set = true;
 		} else if (strcmp(key, "fsize") == 0) {
 			res = RLIMIT_FSIZE;
+		} else if (strcmp(key, "memlock") == 0) {
+			res = RLIMIT_MEMLOCK;   /* DPDK's hugepages, io_uring rings on kernels before 5.12 */
 		} else {
-			log_err("VM %s: --resource-limit %s: unknown (no-file, fsize)", o->id, key);
+			log_err("VM %s: --resource-limit %s: unknown (no-file, fsize, memlock)", o->id, key);
 			return -1;
 		}
 		errno = 0;

@@ -340,6 +340,8 @@ static void *device_thread(void *arg)
 	uint64_t lost_at = 0;
 	char why[192];
 
+	/* named by itself (prctl): naming it from outside goes through /proc, absent in a jail */
+	pthread_setname_np(pthread_self(), d->thread_name);
 	if (seccomp_enter("vhost-user") < 0) {   /* before the first backend message */
 		poke(d->broken_fd);
 		return NULL;
@@ -682,18 +684,13 @@ struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, 
 		vu_destroy(&d->vdev);
 		return NULL;
 	}
+	snprintf(d->thread_name, sizeof(d->thread_name), "vu-%s%u", kind->prefix + strlen("vhost-user-"), index);
 	if (pthread_create(&d->thread, NULL, device_thread, d) != 0) {
 		log_err("%s: cannot start its thread", name);
 		vu_destroy(&d->vdev);
 		return NULL;
 	}
 	d->thread_on = true;
-	{
-		char tname[16];
-
-		snprintf(tname, sizeof(tname), "vu-%s%u", kind->prefix + strlen("vhost-user-"), index);
-		pthread_setname_np(d->thread, tname);
-	}
 	log_info("%s: backend %s, %u queues, features 0x%llx, protocol 0x%llx", name, o->socket, d->nqueues,
 		 (unsigned long long)d->vdev.host_features, (unsigned long long)d->fe.protocol);
 	return &d->vdev;

@@ -63,6 +63,7 @@ struct vu_dev {
 	const struct vu_kind *kind;
 	struct machine *m;
 	unsigned index;                    /* the N of vhost-user-blkN */
+	char thread_name[16];              /* vu-blkN / vu-netN, set by the thread itself */
 	struct vhost_user_options opt;     /* socket owned */
 	unsigned nqueues;                  /* the device's queues */
 	unsigned backend_queues;           /* queues 0 .. backend_queues-1 are the backend's (configure) */

@@ -99,6 +99,8 @@ static void do_remove(struct vsw_runner *h, void *arg)
 	vswitch_port_remove(h->sw, a->t->id);
 }
 
+/* MTU and IFF_UP, each set only when it differs: a TAP made beforehand by the host (`ip tuntap add
+ * ... user UID`, MTU set, up) needs no CAP_NET_ADMIN here, so a jailed kite-dpu can use it. */
 static int tap_set_up(const char *ifname, uint32_t mtu)
 {
 	struct ifreq ifr;
@@ -109,14 +111,20 @@ static int tap_set_up(const char *ifname, uint32_t mtu)
 		return -1;
 	memset(&ifr, 0, sizeof(ifr));
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	ifr.ifr_mtu = (int)mtu;
-	if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+	if (ioctl(s, SIOCGIFMTU, &ifr) < 0)
 		goto out;
+	if (ifr.ifr_mtu != (int)mtu) {
+		ifr.ifr_mtu = (int)mtu;
+		if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+			goto out;
+	}
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
 		goto out;
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		goto out;
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			goto out;
+	}
 	r = 0;
 out:
 	close(s);

@@ -9,32 +9,21 @@ dev/urandom and kite's shared libraries (*.so files under lib directories); /pro
 CapEff/CapPrm/CapBnd 0, NoNewPrivs 1, Seccomp 2 and the given uid/gid; kite is PID 1 of its own PID
 namespace and in its own mount, IPC and UTS namespaces; its cgroup (found through /proc/PID/cgroup)
 has the memory, pids and cpu limits given with --cgroup (memory.max/pids.max/cpu.max, or the v1 files
-they map to); SIGTERM to the jailer ends kite (143) and the cgroup is removed.
+they map to); SIGTERM to the jailer ends kite (143) and the cgroup is removed; after both runs no cgroup directory
+of either VM and no empty <hierarchy>/kite directory is left (ids carry the test's PID: other runs may
+share the host).
 Run 2 (virtio-blk mode): the jailed guest writes a pattern, write-zeroes and a discard on the disk
 (a host file bind-mounted into the jail), exits 0, and the host reads the pattern and the zeroes.
 """
-import argparse, os, random, re, signal, subprocess, sys, tempfile, time
+import argparse, os, random, re, signal, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from jaillib import cgroup_mounts, check, empty_cgroup_dirs, failures, wait_for  # noqa: E402
 
 UID = GID = 4321
+SPIN_ID, BLK_ID = "spin-%d" % os.getpid(), "blk-%d" % os.getpid()   # unique: other runs may share the host
 MEM = 512 << 20
 PIDS = 64
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def wait_for(pred, limit=60):
-    """A bounded wait, not a timing assertion."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def jail_cmd(a, base, vm_id, files, kite_args):
@@ -82,10 +71,10 @@ def read(path):
 
 def run_spin(a, tmp, kernel, disk):
     base = os.path.join(tmp, "jails")
-    p = subprocess.Popen(jail_cmd(a, base, "spin-vm", [kernel, disk],
+    p = subprocess.Popen(jail_cmd(a, base, SPIN_ID, [kernel, disk],
                                   ["--kernel", "/guest.bin", "--blk", "path=/disk.img", "--cmdline", "kite.test=spin"]),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    pidfile = os.path.join(base, "kite", "spin-vm", "kite.pid")
+    pidfile = os.path.join(base, "kite", SPIN_ID, "kite.pid")
     try:
         ok = wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().endswith("\n"))
         check(ok, "the jailer wrote kite's PID file")
@@ -121,7 +110,7 @@ def run_spin(a, tmp, kernel, disk):
         mem = cg.get("memory", cg.get(""))
         pids = cg.get("pids", cg.get(""))
         print("  cgroups: %s" % cg)
-        check(mem and mem.endswith("/kite/spin-vm"), "kite's memory cgroup is <hierarchy>/kite/spin-vm")
+        check(mem and mem.endswith("/kite/" + SPIN_ID), "kite's memory cgroup is <hierarchy>/kite/" + SPIN_ID)
         memval = read(os.path.join(mem, "memory.max")) if os.path.exists(os.path.join(mem, "memory.max")) \
             else read(os.path.join(mem, "memory.limit_in_bytes"))
         check(memval == str(MEM), "memory limit %d in force (got %s)" % (MEM, memval))
@@ -152,7 +141,7 @@ def run_blk(a, tmp, kernel, disk):
         f.write(data)
     guest = "kite.test=virtio-blk kite.seed=%d kite.blk_sector=%d kite.wz_sector=%d kite.discard_sector=%d" % (
         seed, sector, wz, sector + 40)
-    p = subprocess.run(jail_cmd(a, os.path.join(tmp, "jails"), "blk-vm", [kernel, disk],
+    p = subprocess.run(jail_cmd(a, os.path.join(tmp, "jails"), BLK_ID, [kernel, disk],
                                 ["--kernel", "/guest.bin", "--blk", "path=/disk.img", "--cmdline", guest]),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     out = p.stdout.decode(errors="replace")
@@ -176,6 +165,12 @@ def main():
     if os.geteuid() != 0 or not os.path.exists("/dev/kvm"):
         print("SKIP: needs root and /dev/kvm")
         return 77
+    for m in cgroup_mounts():   # empty ones left by an older jailer (before it removed them itself)
+        try:
+            os.rmdir(os.path.join(m, "kite"))
+            print("removed a stale empty cgroup directory %s/kite" % m)
+        except OSError:
+            pass
     with tempfile.TemporaryDirectory(prefix="kite-jail-") as tmp:
         kernel, disk = os.path.join(tmp, "guest.bin"), os.path.join(tmp, "disk.img")
         with open(a.kernel, "rb") as src, open(kernel, "wb") as dst:
@@ -186,6 +181,11 @@ def main():
         os.chown(disk, UID, GID)
         run_spin(a, tmp, kernel, disk)
         run_blk(a, tmp, kernel, disk)
+    left = [os.path.join(m, "kite", i) for m in cgroup_mounts() for i in (SPIN_ID, BLK_ID)
+            if os.path.exists(os.path.join(m, "kite", i))]
+    check(left == [], "no cgroup directory of either VM is left (%s)" % left)
+    empty = empty_cgroup_dirs("kite")
+    check(empty == [], "no empty <hierarchy>/kite cgroup directory is left (%s)" % empty)
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0
 
