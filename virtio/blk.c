@@ -528,8 +528,12 @@ int blk_replace_image(struct virtio_dev *dev, const char *path)
 	/* what the old image has in flight completes first; synchronous requests run on this loop */
 	if (blk->aio) {
 		blk_aio_drain(blk->aio);
-		blk_aio_free(blk->aio);
-		blk->aio = blk_aio_new(dev->machine->loop, dev->name, fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
+		int r = blk_aio_set_file(blk->aio, fd);
+		if (r < 0) {
+			log_warn("%s: io_uring: cannot switch to %s (%s): synchronous I/O", dev->name, path, strerror(-r));
+			blk_aio_free(blk->aio);
+			blk->aio = NULL;
+		}
 	}
 	close(blk->fd);
 	blk->fd = fd;

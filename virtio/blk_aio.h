@@ -23,6 +23,10 @@ typedef void (*blk_aio_done_fn)(void *opaque, void *tag, int res);
 struct blk_aio *blk_aio_new(struct evloop *loop, const char *name, int fd, unsigned depth, blk_aio_done_fn done,
 			    void *opaque);
 void blk_aio_free(struct blk_aio *aio);
+/* Point the ring at another image (PATCH /drives; nothing in flight: blk_aio_drain first). The ring
+ * stays: no io_uring_setup after the seccomp filters. 0, or -errno (the caller then frees the ring
+ * and serves requests synchronously). */
+int blk_aio_set_file(struct blk_aio *aio, int fd);
 /* 0, or -1 when the ring is full or submission failed (the caller serves the request itself). */
 /* dsync: the write is durable when it completes (RWF_DSYNC). */
 int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov, unsigned n, uint64_t off,

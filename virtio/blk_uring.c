@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* io_uring engine of virtio-blk: readv/writev/fdatasync submitted per request, reaped on the loop. */
+/* io_uring engine of virtio-blk: readv/writev/fdatasync submitted per request, reaped on the loop.
+ * The ring is confined to the image's fd and those three opcodes (kite/uring_restrict.h); an image
+ * swap replaces its one fixed file. */
 #include <errno.h>
 #include <liburing.h>
 #include <stdio.h>
@@ -12,11 +14,13 @@
 #include "blk_aio.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/uring_restrict.h"
+
+static const uint8_t ring_ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC };
 
 struct blk_aio {
 	struct io_uring ring;
 	struct evloop *loop;
-	int fd;
 	int efd;
 	unsigned depth, inflight;
 	blk_aio_done_fn done;
@@ -35,24 +39,27 @@ struct blk_aio *blk_aio_new(struct evloop *loop, const char *name, int fd, unsig
 	if (!aio)
 		return NULL;
 	aio->loop = loop;
-	aio->fd = fd;
 	aio->depth = depth;
 	aio->done = done;
 	aio->opaque = opaque;
 	aio->efd = -1;
 	snprintf(aio->name, sizeof(aio->name), "%s", name);
-	r = io_uring_queue_init(depth, &aio->ring, 0);
-	if (r < 0) {
-		log_warn("%s: io_uring unavailable (%s): synchronous I/O", name, strerror(-r));
+	aio->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (aio->efd < 0) {
+		log_warn("%s: io_uring completion eventfd: %s: synchronous I/O", name, strerror(errno));
 		free(aio);
 		return NULL;
 	}
-	aio->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (aio->efd < 0 || io_uring_register_eventfd(&aio->ring, aio->efd) < 0 ||
-	    evloop_add(loop, aio->efd, EPOLLIN, on_ring_event, aio) < 0) {
+	r = uring_init_restricted(&aio->ring, depth, fd, ring_ops, sizeof(ring_ops), aio->efd, URING_FILE_UPDATE);
+	if (r < 0) {
+		log_warn("%s: io_uring unavailable (%s): synchronous I/O", name, strerror(-r));
+		close(aio->efd);
+		free(aio);
+		return NULL;
+	}
+	if (evloop_add(loop, aio->efd, EPOLLIN, on_ring_event, aio) < 0) {
 		log_warn("%s: io_uring completion eventfd failed: synchronous I/O", name);
-		if (aio->efd >= 0)
-			close(aio->efd);
+		close(aio->efd);
 		io_uring_queue_exit(&aio->ring);
 		free(aio);
 		return NULL;
@@ -69,6 +76,13 @@ void blk_aio_free(struct blk_aio *aio)
 	close(aio->efd);
 	io_uring_queue_exit(&aio->ring);
 	free(aio);
+}
+
+int blk_aio_set_file(struct blk_aio *aio, int fd)
+{
+	int r = io_uring_register_files_update(&aio->ring, URING_FILE, &fd, 1);
+
+	return r == 1 ? 0 : r < 0 ? r : -EIO;
 }
 
 static struct io_uring_sqe *get_sqe(struct blk_aio *aio)
@@ -98,12 +112,13 @@ int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *
 	if (!sqe)
 		return -1;
 	if (write) {
-		io_uring_prep_writev(sqe, aio->fd, iov, n, off);
+		io_uring_prep_writev(sqe, URING_FILE, iov, n, off);
 		if (dsync)
 			sqe->rw_flags |= RWF_DSYNC;
 	} else {
-		io_uring_prep_readv(sqe, aio->fd, iov, n, off);
+		io_uring_prep_readv(sqe, URING_FILE, iov, n, off);
 	}
+	uring_fixed(sqe);
 	io_uring_sqe_set_data(sqe, tag);
 	return submit(aio);
 }
@@ -114,7 +129,8 @@ int blk_aio_fsync(struct blk_aio *aio, void *tag)
 
 	if (!sqe)
 		return -1;
-	io_uring_prep_fsync(sqe, aio->fd, IORING_FSYNC_DATASYNC);
+	io_uring_prep_fsync(sqe, URING_FILE, IORING_FSYNC_DATASYNC);
+	uring_fixed(sqe);
 	io_uring_sqe_set_data(sqe, tag);
 	return submit(aio);
 }

@@ -75,7 +75,7 @@ static const struct seccomp_rule vmm_rules[] = {
 	SC_ALLOW(fcntl), SC_ALLOW(newfstatat), SC_ALLOW(fstat), SC_ALLOW(lseek),
 	/* the API socket and vhost-user threads are stopped and their sockets closed at the end */
 	SC_ALLOW(shutdown), SC_ALLOW(unlink),   /* the API socket file, removed at the end */
-	SC_ALLOW(io_uring_register),   /* io_uring_queue_exit */
+	SC_ALLOW(io_uring_register),   /* io_uring_queue_exit; PATCH /drives points the ring at the new image */
 	/* PATCH /drives after boot reopens the new image (blk_replace_image); PUT /snapshot/create
 	 * creates (or truncates) the state and memory files, sizes the memory file and renames the
 	 * state file into place (vmm/snapshot.c) */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* vhost-user-blk volumes: request parsing and validation, io_uring submission, completion. */
+/* vhost-user-blk volumes: request parsing and validation, io_uring submission, completion. Each
+ * queue's ring reaches only the volume's image and the opcodes in ring_ops (kite/uring_restrict.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -14,11 +15,15 @@
 #include "kite/blk_request.h"
 #include "kite/log.h"
 #include "kite/ratelimit.h"
+#include "kite/uring_restrict.h"
 #include "../vhost_backend.h"
 #include "kite/vhost_user.h"
 #include "blk.h"
 #include "blk_crypt.h"
 #include "kite/virtio_blk.h"
+
+static const uint8_t ring_ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
+				    IORING_OP_FSYNC, IORING_OP_FALLOCATE };
 
 #define QUEUE_DEPTH 64
 #define MAX_REQ_BYTES (4u << 20)
@@ -142,7 +147,7 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 	int r;
 
 	(void)vq;
-	if ((r = io_uring_queue_init(QUEUE_DEPTH, &q->ring, 0)) < 0) {
+	if ((r = uring_init_restricted(&q->ring, QUEUE_DEPTH, v->fd, ring_ops, sizeof(ring_ops), -1, 0)) < 0) {
 		log_err("%s: queue %u: io_uring setup failed: %s", v->name, qi, strerror(-r));
 		return -1;
 	}
@@ -340,14 +345,14 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 				vq_iov_to_buf(p->data, p->ndata, 0, r->bounce, len);
 				if (q->crypt)
 					blk_crypt_run(q->crypt, true, r->bounce, len, p->sector);
-				io_uring_prep_write(sqe, v->fd, r->bounce, (unsigned)len, pos);
+				io_uring_prep_write(sqe, URING_FILE, r->bounce, (unsigned)len, pos);
 			} else {
-				io_uring_prep_read(sqe, v->fd, r->bounce, (unsigned)len, pos);
+				io_uring_prep_read(sqe, URING_FILE, r->bounce, (unsigned)len, pos);
 			}
 		} else if (wr) {
-			io_uring_prep_writev(sqe, v->fd, p->data, p->ndata, pos);
+			io_uring_prep_writev(sqe, URING_FILE, p->data, p->ndata, pos);
 		} else {
-			io_uring_prep_readv(sqe, v->fd, p->data, p->ndata, pos);
+			io_uring_prep_readv(sqe, URING_FILE, p->data, p->ndata, pos);
 		}
 		/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): every write
 		 * is durable before it completes. */
@@ -363,7 +368,7 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 		r->op = OP_FLUSH;
 		stat_add(&q->st.flushes, 1);
 		sqe = io_uring_get_sqe(&q->ring);
-		io_uring_prep_fsync(sqe, v->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, URING_FILE, IORING_FSYNC_DATASYNC);
 		break;
 	case BLK_REQ_GET_ID: {
 		size_t done = vq_buf_to_iov(p->data, p->ndata, 0, v->serial, p->len);
@@ -380,13 +385,14 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 		r->op = discard ? OP_DISCARD : OP_ZEROES;
 		stat_add(discard ? &q->st.discards : &q->st.write_zeroes, 1);
 		sqe = io_uring_get_sqe(&q->ring);
-		io_uring_prep_fallocate(sqe, v->fd, mode, p->sector * VIRTIO_BLK_SECTOR, p->len);
+		io_uring_prep_fallocate(sqe, URING_FILE, mode, p->sector * VIRTIO_BLK_SECTOR, p->len);
 		break;
 	}
 	default:
 		req_done(q, dev, r, VIRTIO_BLK_S_UNSUPP, 0);
 		return 0;
 	}
+	uring_fixed(sqe);
 	io_uring_sqe_set_data(sqe, r);
 	q->inflight++;
 	return 1;

@@ -403,8 +403,8 @@ def mode_patch(a, tmp):
         check(curl(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "boot_args": args})[0] == 204,
               "PUT /boot-source (write stream)")
         check(curl(sock, "PUT", "/drives/data", {"drive_id": "data", "path_on_host": old, "is_root_device": False,
-                                                 "rate_limiter": slow, "transport": "pci"})[0] == 204,
-              "PUT /drives/data with an ops limiter (5/s)")
+                                                 "rate_limiter": slow, "transport": "pci", "io_engine": "Async"})[0] == 204,
+              "PUT /drives/data with an ops limiter (5/s), io_uring (the swap keeps the ring: no io_uring_setup after the filters)")
         check(curl(sock, "PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "kt0",
                                                               "tx_rate_limiter": {"bandwidth": {"size": 1000000, "refill_time": 1000}}})[0] == 204,
               "PUT /network-interfaces/eth0 with a tx limiter")
@@ -463,6 +463,9 @@ def mode_patch(a, tmp):
     check(block_is(new, 0, bytes(BLOCK)), "new image: block 0 (before the swap) not written")
     err = open(os.path.join(tmp, "kite.err")).read()
     check("image is now " + new in err, "kite logged the swap")
+    m = re.search(r": (\d+) of (\d+) requests served through io_uring", err)
+    check(m and int(m.group(1)) > 0 and "synchronous I/O" not in err,
+          "the drive's io_uring ring served requests across the swap (%s)" % (m.group(0) if m else "no count"))
     check("rate limit now 0 requests/s" in err, "the ops bucket off reached the device")
     check("rate limits now rx 1000 frames/s 0 bytes/s, tx 0 frames/s 1000000 bytes/s" in err,
           "the interface got its own rx and tx limits (start), then the patched rx")

@@ -9,10 +9,11 @@ that kite-dpu; one driven by the HTTP API (--api-sock with a --config-file); one
 --seccomp-level 0. Then reads /proc/PID/task/*/status: in the first two and in kite-dpu every thread
 shows "Seccomp: 2" (filter) and "NoNewPrivs: 1", and the threads expected to exist do (vCPU,
 vhost-user device, API server, pollers); the --seccomp-level 0 kite shows "Seccomp: 0", so the
-check can tell the two apart. SIGTERM then ends each cleanly (kite 143, kite-dpu 0): shutdown paths
+check can tell the two apart. kite's virtio-blk io_uring ring has exactly its image as its one
+registered file (/proc/PID/fdinfo: set up confined, docs/security.md). SIGTERM then ends each cleanly (kite 143, kite-dpu 0): shutdown paths
 run under the filters too.
 """
-import argparse, json, os, signal, subprocess, sys, tempfile, time
+import argparse, json, os, re, signal, subprocess, sys, tempfile, time
 
 failures = []
 
@@ -60,6 +61,21 @@ def check_filtered(name, pid, want_names, level="2"):
           "%s: every thread shows Seccomp: %s" % (name, level))
     if level == "2":
         check(all(st.get("NoNewPrivs") == "1" for st in ts.values()), "%s: every thread shows NoNewPrivs: 1" % name)
+
+
+def uring_files(pid):
+    """{fd: [the ring's registered files]} for every io_uring fd of the process (/proc/PID/fdinfo)."""
+    out = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:[io_uring]":
+                continue
+            info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
+        except OSError:
+            continue
+        m = re.search(r"^UserFiles:\s*(\d+)\n((?:\s+\d+: .*\n)*)", info, re.M)
+        out[fd] = [l.split(": ", 1)[1] for l in m.group(2).splitlines()] if m else None
+    return out
 
 
 def stop(p, name, want):
@@ -133,6 +149,12 @@ def main():
                 check_filtered("kite (API)", k2.pid, ["kite", "kite-vcpu0", "kite-vcpu1", "MHD"])
                 check_filtered("kite-dpu", dpu.pid, ["kite-dpu", "dpu-poll"])
                 check_filtered("kite (--seccomp-level 0)", k3.pid, ["kite", "kite-vcpu0"], level="0")
+                # io_uring: kite's virtio-blk ring has exactly its image registered (it was set up
+                # through common/uring_restrict.c: fixed file only, restricted opcodes)
+                rings = uring_files(k1.pid)
+                print("  kite (devices) io_uring rings: %s" % rings)
+                check(len(rings) >= 1 and all(f == [disk] for f in rings.values()),
+                      "kite's io_uring ring(s) hold exactly the disk image as their one fixed file")
         finally:
             for p, name, want in reversed(procs):
                 stop(p, name, want)
