@@ -94,6 +94,8 @@ def run_spin(a, tmp, kernel, disk):
         check(want <= files, "the jail has kite, the kernel, the disk and the three device nodes")
         check(files - want - libs == set(), "nothing else but shared libraries (extra: %s)" % sorted(files - want - libs))
         check(any("libc.so" in f for f in libs) and any("ld-linux" in f for f in libs), "libc and the loader are there")
+        # kite's main thread installs its filter once the VM is built: wait for it (bounded)
+        wait_for(lambda: status(pid).get("Seccomp") == "2", 30)
         st = status(pid)
         for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
             check(st.get(k) == "0000000000000000", "%s is 0 (got %s)" % (k, st.get(k)))
