@@ -1,16 +1,20 @@
 # SPDX-License-Identifier: MIT
 """Figures of bench/linux from tests/linux/linux-boot.sh's per-boot lines on stdin:
-  linux-boot: PASS|FAIL run=K vmm=V cpus=N ... marker=S poweroff=S vmm-wall=S stalls=C [work=...]
+  linux-boot: PASS|FAIL run=K vmm=V cpus=N ... marker=S poweroff=S vmm-wall=S stalls=C exits=E
+              l0cpu-marker=S l0cpu-kernel=S l0cpu-run=S [work=...]
 Prints "name value unit" lines: per flavour, vCPU count and VMM the boots, failures, stalls and the
-medians (marker, poweroff, vmm_wall, compute, sleep, exits); per flavour and vCPU count the kite/QEMU
-ratios of the medians. Usage: python3 lbench.py FLAVOUR < linux-boot-output"""
+medians (marker, poweroff, vmm_wall, compute, sleep, exits, and the host CPU seconds the L1 took
+from the VMM's start and from the L2 kernel's start to the marker and for the whole run:
+l0cpu_marker, l0cpu_kernel, l0cpu_run, the figures the host's load does not move); per flavour and vCPU count the kite/QEMU ratios of the medians. Usage: python3 lbench.py FLAVOUR < linux-boot-output"""
 import re
 import statistics
 import sys
 
 LINE = re.compile(r"^linux-boot: (PASS|FAIL) run=\d+ vmm=(\w+) cpus=(\d+) .*?marker=(\S+) "
-                  r"poweroff=(\S+) vmm-wall=(\S+) stalls=(\d+)(?: exits=(\S+))?(?: work=(\S+?))?(?::|$)")
-FIELDS = ("marker", "poweroff", "vmm_wall", "compute", "sleep", "exits")
+                  r"poweroff=(\S+) vmm-wall=(\S+) stalls=(\d+)(?: exits=(\S+))?"
+                  r"(?: l0cpu-marker=(\S+) l0cpu-kernel=(\S+) l0cpu-run=(\S+))?(?: work=(\S+?))?(?::|$)")
+FIELDS = ("marker", "poweroff", "vmm_wall", "compute", "sleep", "exits", "l0cpu_marker", "l0cpu_kernel",
+          "l0cpu_run")
 UNITS = {"exits": "count"}
 
 
@@ -28,7 +32,7 @@ def main():
         m = LINE.match(line.strip())
         if not m:
             continue
-        verdict, vmm, cpus, marker, off, wall, stalls, exits, work = m.groups()
+        verdict, vmm, cpus, marker, off, wall, stalls, exits, cpu_marker, cpu_kernel, cpu_run, work = m.groups()
         r = runs.setdefault((int(cpus), vmm), {"boots": 0, "fail": 0, "stalls": 0,
                                                **{f: [] for f in FIELDS}})
         r["boots"] += 1
@@ -37,7 +41,8 @@ def main():
         w = dict(kv.split("=", 1) for kv in (work or "").split(",") if "=" in kv)
         for f, v in (("marker", marker), ("poweroff", off), ("vmm_wall", wall),
                      ("compute", w.get("compute", "-")), ("sleep", w.get("sleep", "-")),
-                     ("exits", exits or "-")):
+                     ("exits", exits or "-"), ("l0cpu_marker", cpu_marker or "-"),
+                     ("l0cpu_kernel", cpu_kernel or "-"), ("l0cpu_run", cpu_run or "-")):
             x = number(v)
             if x is not None:
                 r[f].append(x)

@@ -26,6 +26,16 @@ kvm_counters() {
 	say "kvm:$line"
 }
 
+# CPU time of every thread of process $1 in L1 (user+system, 10 ms ticks), one line
+thread_cpu() {
+	local t line="" st
+	for t in /proc/$1/task/*; do
+		st=$(cat $t/stat 2>/dev/null) || continue
+		line="$line $(tr ' ' '_' <$t/comm)=$(echo "${st##*) }" | awk '{ print $12 + $13 }')"
+	done
+	say "cpu ticks:$line"
+}
+
 # what every thread of a hung VMM waits for (state, kernel wait channel and stack)
 dump_threads() {
 	local t
@@ -35,12 +45,58 @@ dump_threads() {
 	done
 }
 
+# L1_TRACE=1 (diagnostics): trace each VM's exits with L1's kvm tracepoints and print, for the part
+# of the boot before L2's /init started (its first console line "kite-l2: /init started" puts a
+# mark in the trace when it reaches L1), "L1: trace ..." lines: exits by reason, exits to the VMM by
+# reason, port accesses by port and direction (the top 25), MSR accesses (the top 10), and the
+# L1 time from the first exit to the mark
+trace_on() {
+	local t=/sys/kernel/debug/tracing e
+	[ -n "${L1_TRACE:-}" ] && [ -d $t/events/kvm ] || return 0
+	echo 0 >$t/tracing_on; : >$t/trace
+	echo 32768 >$t/buffer_size_kb
+	for e in kvm_exit kvm_userspace_exit kvm_pio kvm_mmio kvm_msr; do echo 1 >$t/events/kvm/$e/enable; done
+	echo 1 >$t/tracing_on
+}
+
+trace_report() {
+	local t=/sys/kernel/debug/tracing
+	[ -n "${L1_TRACE:-}" ] && [ -d $t/events/kvm ] || return 0
+	echo 0 >$t/tracing_on
+	awk '/tracing_mark_write: KITE-L2-INIT/ { done = 1 }
+		done { next }
+		/: kvm_/ { ts = $0; sub(/: kvm_.*/, "", ts); n = split(ts, f, " "); ts = f[n] + 0
+		  if (!t0) t0 = ts; t1 = ts }
+		/ kvm_exit: / { r = $0; sub(/.* reason /, "", r); sub(/ .*/, "", r); ex[r]++; nex++ }
+		/ kvm_userspace_exit: / { r = $0; sub(/.* reason /, "", r); sub(/ .*/, "", r); us[r]++; nus++ }
+		/ kvm_pio: / { r = $0; sub(/.* kvm_pio: pio_/, "", r); sub(/ size.*/, "", r); sub(/ at /, ":", r); pio[r]++ }
+		/ kvm_msr: / { r = $0; sub(/.* kvm_msr: /, "", r); sub(/ = .*/, "", r); msr[r]++ }
+		END {
+			if (!done) print "L1: trace: no mark of L2'"'"'s /init: the counts cover the whole run"
+			printf "L1: trace to marker: %.3f s of L1 time, %d exits, %d to the VMM\n", t1 - t0, nex, nus
+			line = ""; for (k in ex) line = line " " k "=" ex[k]; print "L1: trace exits:" line
+			line = ""; for (k in us) line = line " " k "=" us[k]; print "L1: trace to VMM:" line
+			for (k in pio) print "L1: trace pio " pio[k] " " k | "sort -k4 -n -r | head -n 25"
+			close("sort -k4 -n -r | head -n 25")
+			for (k in msr) print "L1: trace msr " msr[k] " " k | "sort -k4 -n -r | head -n 10"
+		}' $t/trace
+	: >$t/trace
+}
+
 # run_vmm CMD...: run the L2 VMM with its console prefixed "L2| ", a hang guard of $L2_TIMEOUT s
 # that dumps the VMM's threads and KVM counters before stopping it; exit status in /tmp/status
 run_vmm() {
 	local pid reader guard
 	rm -f /tmp/out && mkfifo /tmp/out
-	while IFS= read -r line || [ -n "$line" ]; do echo "L2| $line"; done </tmp/out &
+	rm -f /tmp/marker-seen
+	while IFS= read -r line || [ -n "$line" ]; do
+		echo "L2| $line"
+		case $line in
+		KITE-L2-OK*) : >/tmp/marker-seen ;;
+		*"kite-l2: /init started"*)
+			[ -n "${L1_TRACE:-}" ] && echo KITE-L2-INIT >/sys/kernel/debug/tracing/trace_marker ;;
+		esac
+	done </tmp/out &
 	reader=$!
 	"$@" </dev/null >/tmp/out 2>&1 &
 	pid=$!
@@ -53,14 +109,31 @@ run_vmm() {
 		kill -TERM $pid; sleep 5; kill -KILL $pid 2>/dev/null
 	) &
 	guard=$!
+	# L1_STOP="AT:FOR": stop the whole VMM process (SIGSTOP) for FOR s, AT s after its start or,
+	# with AT = marker, when L2's marker line reaches the console: its vCPUs are not run, as on a
+	# starved host (what the strict checks must catch)
+	if [ -n "${L1_STOP:-}" ]; then
+		( if [ "${L1_STOP%%:*}" = marker ]; then
+			while [ ! -e /tmp/marker-seen ] && [ -d /proc/$pid ]; do sleep 0.2; done
+		  else
+			sleep "${L1_STOP%%:*}"
+		  fi
+		  [ -d /proc/$pid ] || exit 0
+		  say "stopping the VMM (SIGSTOP) for ${L1_STOP#*:} s at $(up) s"
+		  kill -STOP $pid; sleep "${L1_STOP#*:}"; kill -CONT $pid
+		  say "VMM continued (SIGCONT) at $(up) s" ) &
+	fi
 	# KVM's counters die with the VM: keep the last sample (every 2 s) to print after it ends
-	( while [ -d /proc/$pid ]; do kvm_counters >/tmp/kvm.new && mv /tmp/kvm.new /tmp/kvm.last; sleep 2; done ) &
+	( while [ -d /proc/$pid ]; do
+		{ kvm_counters; thread_cpu $pid; } >/tmp/kvm.new && mv /tmp/kvm.new /tmp/kvm.last; sleep 2
+	  done ) &
 	sampler=$!
 	wait $pid
 	echo $? >/tmp/status
 	kill $guard $sampler 2>/dev/null
 	wait $reader
-	[ -s /tmp/kvm.last ] && sed 's/^L1: kvm:/L1: kvm (last sample before exit):/' /tmp/kvm.last
+	[ -s /tmp/kvm.last ] && sed -e 's/^L1: kvm:/L1: kvm (last sample before exit):/' \
+		-e 's/^L1: cpu ticks:/L1: cpu ticks (last sample before exit):/' /tmp/kvm.last
 	rm -f /tmp/kvm.last
 }
 
@@ -111,7 +184,9 @@ for run in $RUNS; do
 	*)
 		say "unknown vmm '$vmm' in RUNS"; continue ;;
 	esac
+	trace_on
 	run_vmm "$@"
+	trace_report
 	echo "KITE-L1-RESULT id=$id vmm=$vmm cpus=$cpus status=$(cat /tmp/status) start=$t0 end=$(up)"
 done
 echo "KITE-L1-DONE"

@@ -10,6 +10,12 @@
 #   kite.work=1   after the marker, a short timed workload: "KITE-L2-WORK compute=S sleep=S"
 #                 (compute: one md5sum of 32 MiB per online CPU in parallel; sleep: 50 x 10 ms)
 #   kite.diag=1   clocksource, clockevents, timer interrupt counts and the kernel's clock lines
+#   kite.hold=S   keep CPU 0 busy (a shell loop, no sleep) until S seconds of uptime after the
+#                 marker, then read the kernel log: the harness stops the VMM at the marker, and a
+#                 busy CPU is what the soft lockup detector reports once the VMM runs again (an
+#                 idle CPU's first interrupt after the stop resets the detector)
+#   kite.gaps=1   where the boot waited: every kernel log line that came >= 20 ms after the one
+#                 before it, with the gap and the line before ("KITE-L2-GAP <gap s> <prev> => <line>")
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -46,6 +52,18 @@ case " $(cat /proc/cmdline) " in *" kite.diag=1 "*)
 	dmesg | awk '/initcall .* returned .* after [0-9]+ usecs/ {
 		for (i = 1; i < NF; i++) if ($i == "after") print $(i + 1), $0 }' |
 		sort -n | tail -n 12 | sed 's/^/KITE-L2-DIAG slow-initcall /'
+	;;
+esac
+for a in $(cat /proc/cmdline); do case $a in kite.hold=*)
+	read t _ </proc/uptime
+	end=$((${t%.*} + ${a#kite.hold=}))
+	while read t _ </proc/uptime && [ "${t%.*}" -lt "$end" ]; do :; done
+	;;
+esac; done
+case " $(cat /proc/cmdline) " in *" kite.gaps=1 "*)
+	dmesg | awk '{ t = substr($0, 2, index($0, "]") - 2) + 0 }
+		NR > 1 && t - pt >= 0.02 { printf "KITE-L2-GAP %.3f %s => %s\n", t - pt, prev, $0 }
+		{ pt = t; prev = $0 }'
 	;;
 esac
 dmesg | grep -E -f /etc/l2-problems.ere | sed 's/^/KITE-L2-DMESG /'

@@ -22,6 +22,12 @@
 #   --append "ARGS"      extra L2 kernel command line (e.g. "earlyprintk=serial,ttyS0 loglevel=8")
 #   --kite-args "ARGS"   extra kite arguments (e.g. "--stats")
 #   --qemu-cpu MODEL     -cpu of the reference QEMU inside L1 (--vmm qemu)           [host]
+#   --stop-vmm AT:FOR    nested only: L1 stops every VMM process (SIGSTOP) for FOR s, AT s after
+#                        its start or, with AT = marker, when L2's marker line arrives (L2's /init
+#                        then keeps CPU 0 busy until FOR + 5 s after it, kite.hold, before it reads
+#                        its kernel log): the guest's vCPUs are not run, as on a starved host
+#   --expect-stall yes   invert the verdict (with --stop-vmm): a boot passes only if it reached
+#                        the marker, the VMM exited 0 and the checks found a stall or lockup line
 #   --l2-kernel PATH --l2-cmdline STR   diagnostics: boot this image with this exact command line
 #                        instead of the Debian kernel (e.g. build/guest/kite-guest.bzImage with
 #                        "console=ttyS0 kite.test=timer"); the marker check then fails by design
@@ -36,7 +42,10 @@
 # One line per boot: "linux-boot: PASS|FAIL run=K vmm=V cpus=N ... marker=S poweroff=S vmm-wall=S
 # stalls=C exits=E [work=...]" (marker: L2 uptime at the marker; poweroff: L2 uptime at "reboot:
 # Power down"; vmm-wall: VMM start to exit in L1; stalls: RCU stall / lockup / hung task lines;
-# exits: KVM exits of the VM, L1's last sample before the VMM ended, "-" in direct mode).
+# exits: KVM exits of the VM, L1's last sample before the VMM ended, "-" in direct mode;
+# l0cpu-marker / l0cpu-kernel / l0cpu-run: CPU seconds this host gave the nested L1 from the VMM's
+# start to the marker / from the L2 kernel's start to the marker / from the VMM's start to its
+# exit, "-" where not measured: see l0_cpu_watch).
 # Exit status: 0 pass, 1 fail (the reasons are printed, the full console log path too).
 set -uo pipefail
 
@@ -58,6 +67,8 @@ kite_args=""
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
 l2_kernel_override=""
 qemu_cpu=host
+stop_vmm=""
+expect_stall=no
 l2_cmdline_override=""
 
 die() { echo "linux-boot: $*" >&2; exit 1; }
@@ -80,6 +91,8 @@ while [ $# -gt 0 ]; do
 	--kite-args) kite_args=$2 ;;
 	--l2-kernel) l2_kernel_override=$2 ;;
 	--qemu-cpu) qemu_cpu=$2 ;;
+	--stop-vmm) stop_vmm=$2 ;;
+	--expect-stall) expect_stall=$2 ;;
 	--l2-cmdline) l2_cmdline_override=$2 ;;
 	*) die "unknown option $1 (see the header of $0)" ;;
 	esac
@@ -93,6 +106,8 @@ done
 [ -n "$vmms" ] || die "--vmm: empty"
 case $repeat in ''|0|*[!0-9]*) die "--repeat '$repeat': expected a positive number" ;; esac
 case $l1_cpus in ''|0|*[!0-9]*) die "--l1-cpus '$l1_cpus': expected a positive number" ;; esac
+case $stop_vmm in ''|[0-9]*:[0-9]*|marker:[0-9]*) ;; *) die "--stop-vmm '$stop_vmm': expected AT:FOR (seconds)" ;; esac
+case $expect_stall in yes|no) ;; *) die "--expect-stall '$expect_stall': expected yes or no" ;; esac
 case $image in vmlinuz|vmlinux) ;; *) die "--image $image: expected vmlinuz or vmlinux" ;; esac
 for n in $cpus_list; do
 	case $n in ''|*[!0-9]*) die "--cpus '$cpus_list': not a list of numbers" ;; esac
@@ -108,9 +123,11 @@ if [ "$mode" = auto ]; then
 fi
 case $mode in nested|direct) ;; *) die "--mode $mode: expected auto, nested or direct" ;; esac
 [ "$mode" = direct ] && [ "$vmms" != kite ] && die "--vmm qemu exists only in nested mode"
+[ "$mode" = direct ] && [ -n "$stop_vmm" ] && die "--stop-vmm exists only in nested mode (--mode nested)"
 
 # L2: quiet console (in nested mode every serial byte is several nested exits)
 l2_cmdline="console=ttyS0 loglevel=4 panic=-1 $append_extra"
+case $stop_vmm in marker:*) l2_cmdline="$l2_cmdline kite.hold=$((${stop_vmm#marker:} + 5))" ;; esac
 [ -n "$l2_cmdline_override" ] && l2_cmdline=$l2_cmdline_override
 l2_memory=256
 # the boots in order: "vmm:cpus" for each repeat, each vCPU count, each VMM (alternating)
@@ -191,18 +208,26 @@ check_log() {
 	pat=$(grep -v '^$' "$here/l2-problems.ere" | paste -s -d '|')
 	[ "$mode" = nested ] && known=$(grep -v '^$' "$here/l2-known-nested.ere" | paste -s -d '|')
 	tr -d '\r' <"$lg" | awk -v rel="$l2_release" -v pat="$pat" -v known="$known" -v want="$nruns" \
-		-v image="$image" '
+		-v image="$image" -v expect="$expect_stall" -v cpufile="$lg.l0cpu" '
+		BEGIN { while ((getline l < cpufile) > 0) { split(l, a, " "); l0[a[1] "," a[2]] = a[3] } }
+		function l0cpu(from, to) {
+			if (!((to "," id) in l0) || !((from "," id) in l0)) return "-"
+			return sprintf("%.2f", l0[to "," id] - l0[from "," id])
+		}
 		function verdict(st, wall,   res, out) {
 			res = "PASS"
 			if (!ok) res = "no marker line \"KITE-L2-OK " rel " cpus=" cpus "\" from L2"
 			else if (st != "0") res = "VMM exit status " st
-			else if (nprob) res = nprob " problem line(s) from L2:" probs
+			else if (expect == "yes" && !stalls) res = "no stall or lockup line although the VMM was stopped"
+			else if (expect != "yes" && nprob) res = nprob " problem line(s) from L2:" probs
 			if (res != "PASS") fail++
 			out = (res == "PASS" ? "PASS" : "FAIL") " run=" id " vmm=" vmm " cpus=" cpus " kernel=" rel \
 				" image=" image " marker=" marker " poweroff=" off " vmm-wall=" wall " stalls=" stalls \
-				" exits=" exits
+				" exits=" exits " l0cpu-marker=" l0cpu("start", "marker") \
+				" l0cpu-kernel=" l0cpu("kernel", "marker") " l0cpu-run=" l0cpu("start", "end")
 			if (work != "") out = out " work=" work
 			if (res != "PASS") out = out ": " res
+			else if (expect == "yes") out = out ": the checks caught the stop:" probs
 			print "linux-boot: " out
 			done++
 		}
@@ -304,18 +329,51 @@ KITE_EXTRA="$kite_args"
 QEMU_CPU="$qemu_cpu"
 QEMU_EXTRA="${QEMU_EXTRA:-}"
 L1_SHMEM_THP="${L1_SHMEM_THP:-}"
+L1_TRACE="${L1_TRACE:-}"
+L1_STOP="$stop_vmm"
 EOF
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "$work/l1-initrd.cpio: cpio failed"
 
 # ---------------------------------------------------------------- run L1 under QEMU TCG
+# l0_cpu_watch TIMEOUT_PID LOG: every 0.5 s, the CPU seconds this host gave the L1 QEMU (child of
+# TIMEOUT_PID; with -smp 1 one TCG thread runs L1 and all in it) when LOG shows a run's start,
+# the L2 kernel running (L1's KVM logs one "Unhandled WRMSR(0xc0010007)" per VM when L2's perf
+# driver starts, ~0.1 s into the kernel, after any firmware), L2's marker and the run's end:
+# lines "start|kernel|marker|end RUN_ID CPU_S". Unlike L2's uptime, the differences are the work
+# a boot took, whatever the host's load (check_log prints them as l0cpu-*).
+l0_cpu_watch() {
+	local tpid=$1 lg=$2 q="" tck cpu s k m e starts=0 kernels=0 marks=0 ends=0
+	tck=$(getconf CLK_TCK)
+	while kill -0 "$tpid" 2>/dev/null; do
+		[ -n "$q" ] || q=$(awk '{ print $1 }' "/proc/$tpid/task/$tpid/children" 2>/dev/null)
+		if [ -n "$q" ] && cpu=$(awk -v t="$tck" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / t }' \
+			"/proc/$q/stat" 2>/dev/null); then
+			s=$(grep -a -c '^L1: run id=' "$lg"); m=$(grep -a -c '^L2| KITE-L2-OK ' "$lg")
+			e=$(grep -a -c '^KITE-L1-RESULT ' "$lg"); k=$(grep -a -c 'Unhandled WRMSR(0xc0010007)' "$lg")
+			while [ "$starts" -lt "$s" ]; do starts=$((starts + 1)); echo "start $starts $cpu"; done
+			[ "$kernels" -lt "$k" ] && { kernels=$k; echo "kernel $starts $cpu"; }
+			[ "$marks" -lt "$m" ] && { marks=$m; echo "marker $starts $cpu"; }
+			while [ "$ends" -lt "$e" ]; do ends=$((ends + 1)); echo "end $ends $cpu"; done
+		fi
+		sleep 0.5
+	done
+}
+
 echo "linux-boot: nested: L1 $(cat "$l1k/version") under QEMU TCG (-cpu EPYC -smp $l1_cpus), L2 $l2_release" \
 	"($image), runs:$runs; console log $log"
 t0=$(date +%s.%N)
+# no_timer_check: L1's IO-APIC timer check counts ticks in a busy wait; a TCG L1 starved by the
+# host's load failed it and panicked ("IO-APIC + timer doesn't work!", load average ~22)
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "$l1_cpus" \
 	-nodefaults -display none -no-reboot -serial stdio \
 	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
+	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check" </dev/null >"$log" 2>&1 &
+l1pid=$!
+l0_cpu_watch "$l1pid" "$log" >"$log.l0cpu" &
+watcher=$!
+wait $l1pid
 qrc=$?
+kill $watcher 2>/dev/null; wait $watcher 2>/dev/null
 t1=$(date +%s.%N)
 check_log "$log"; rc=$?
 grep -a -q '^KITE-L1-DONE' "$log" || { echo "linux-boot: FAIL: L1 never printed KITE-L1-DONE"; rc=1; }
