@@ -89,14 +89,12 @@ run_vmm() {
 	local pid reader guard
 	rm -f /tmp/out && mkfifo /tmp/out
 	rm -f /tmp/marker-seen
-	while IFS= read -r line || [ -n "$line" ]; do
-		echo "L2| $line"
-		case $line in
-		KITE-L2-OK*) : >/tmp/marker-seen ;;
-		*"kite-l2: /init started"*)
-			[ -n "${L1_TRACE:-}" ] && echo KITE-L2-INIT >/sys/kernel/debug/tracing/trace_marker ;;
-		esac
-	done </tmp/out &
+	# one awk, not a shell loop: a shell reads a pipe byte by byte and, sharing L1's CPU with a
+	# busy L2, lagged L2's console by tens of seconds
+	awk -v trace="${L1_TRACE:-}" '{ print "L2| " $0; fflush() }
+		/^KITE-L2-OK/ { printf "" >"/tmp/marker-seen"; close("/tmp/marker-seen") }
+		trace != "" && /kite-l2: \/init started/ {
+			m = "/sys/kernel/debug/tracing/trace_marker"; print "KITE-L2-INIT" >m; close(m) }' </tmp/out &
 	reader=$!
 	"$@" </dev/null >/tmp/out 2>&1 &
 	pid=$!

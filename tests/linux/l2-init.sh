@@ -9,7 +9,8 @@
 # Kernel command line switches (read from /proc/cmdline):
 #   kite.work=1   after the marker, a short timed workload: "KITE-L2-WORK compute=S sleep=S"
 #                 (compute: one md5sum of 32 MiB per online CPU in parallel; sleep: 50 x 10 ms)
-#   kite.diag=1   clocksource, clockevents, timer interrupt counts and the kernel's clock lines
+#   kite.diag=1   clocksource, clockevents, timer interrupt counts, CPU flags and the kernel's clock
+#                 lines
 #   kite.hold=S   keep CPU 0 busy (a shell loop, no sleep) until S seconds of uptime after the
 #                 marker, then read the kernel log: the harness stops the VMM at the marker, and a
 #                 busy CPU is what the soft lockup detector reports once the VMM runs again (an
@@ -47,6 +48,7 @@ case " $(cat /proc/cmdline) " in *" kite.diag=1 "*)
 	echo "KITE-L2-DIAG clockevents=$(cat $d/clockevents/clockevent*/current_device | tr '\n' ' ')" \
 		"broadcast=$(cat $d/clockevents/broadcast/current_device 2>/dev/null)"
 	grep -E '^ *0:|LOC:|RES:|CAL:|i8042' /proc/interrupts | sed 's/^/KITE-L2-DIAG /'
+	grep -m 1 -E '^flags' /proc/cpuinfo | sed 's/^/KITE-L2-DIAG cpu /'
 	dmesg | grep -E 'clocksource|tsc:|TIMER|PM-Timer|hpet|kvm-clock|kvm-guest|apic' | sed 's/^/KITE-L2-DIAG /'
 	# with initcall_debug on the command line: the slowest initcalls
 	dmesg | awk '/initcall .* returned .* after [0-9]+ usecs/ {

@@ -363,11 +363,17 @@ echo "linux-boot: nested: L1 $(cat "$l1k/version") under QEMU TCG (-cpu EPYC -sm
 	"($image), runs:$runs; console log $log"
 t0=$(date +%s.%N)
 # no_timer_check: L1's IO-APIC timer check counts ticks in a busy wait; a TCG L1 starved by the
-# host's load failed it and panicked ("IO-APIC + timer doesn't work!", load average ~22)
+# host's load failed it and panicked ("IO-APIC + timer doesn't work!", load average ~22).
+# tsc_early_khz: under TCG L1's TSC runs at this host's TSC rate; calibrating it against the PIT in a
+# starved L1 gave 487.658 MHz for 2596 MHz at load ~22, the watchdog then dropped the TSC and L1
+# ran on the HPET (every clock read an emulated MMIO access): take the host kernel's figure.
+# L1_APPEND (env): more L1 kernel arguments (diagnostics, e.g. "tsc=unstable")
+l1_tsc=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | tail -n 1)
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "$l1_cpus" \
 	-nodefaults -display none -no-reboot -serial stdio \
 	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check" </dev/null >"$log" 2>&1 &
+	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check${l1_tsc:+ tsc_early_khz=$l1_tsc} ${L1_APPEND:-}" \
+	</dev/null >"$log" 2>&1 &
 l1pid=$!
 l0_cpu_watch "$l1pid" "$log" >"$log.l0cpu" &
 watcher=$!
