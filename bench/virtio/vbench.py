@@ -4,7 +4,9 @@
 under QEMU, same guest image, same disk image, same TAP, same run. Prints `name value unit` lines.
 
 usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [--net-qd Q]
-                              [--no-qemu-kvm] [--no-emulated] [--no-net] [--baseline KITE2]
+                              [--no-qemu-kvm] [--no-qemu-tcg] [--no-emulated] [--no-net]
+                              [--baseline KITE2] [--modes M,M] [--neighbour off,on]
+                              [--neighbour-cpu C] [--pin-vmm LIST] [--kite-args ARGS]
 
 Block: a 256 MiB fallocated raw image; modes randread, randwrite (4 KiB, random), seqread64k
 (64 KiB sequential); kite `--blk path=IMG,cache=writeback` vs QEMU q35 `-drive
@@ -17,6 +19,11 @@ host's TSC frequency. VMMs:
   qemu-tcg      QEMU q35 -accel tcg
   kite-base     with --baseline KITE2: another kite binary (e.g. an older commit's), native mode, in
                 the same alternation; kite_over_kite-base is the A/B ratio for regression checks
+Latency: blkbench's per-request TSC histogram (kick to used, in the guest), p50/p99 in us.
+Neighbour (--neighbour off,on): each round runs every VMM once per listed state; `on` keeps a
+CPU-bound process (a shell busy loop, nice 0) pinned to --neighbour-cpu (default 1) for the
+whole VMM run; figures of that state carry the suffix _nb. --pin-vmm runs the VMM under taskset
+(the device side), e.g. 0 with the neighbour on 1.
 Exits per I/O: kite --stats counters of the native run minus those of a baseline run of the same
 mode with qd ops (boot and setup), divided by the extra ops.
 Net: a TAP in a throwaway network namespace; the guest sends N 60-byte frames; the TAP's
@@ -86,10 +93,13 @@ def run_guest(cmd, is_qemu, timeout):
     err = p.stderr.decode("utf-8", "replace")
     ok_status = 1 if is_qemu else 0      # QEMU exits with (0 << 1) | 1 for a guest exit of 0
     m = re.search(r"^BENCH ops=(\d+) bytes=(\d+) tsc=(\d+) kicks=(\d+)", out, re.M)
+    lat = re.search(r"^BENCHLAT p50=(\d+) p99=(\d+) max=(\d+)", out, re.M)
     if p.returncode != ok_status or not m or "kite-guest: PASS" not in out:
         raise BenchError("%s: status %d\n%s\n%s" % (" ".join(cmd), p.returncode, out[-1500:], err[-1500:]))
     r = {"ops": int(m.group(1)), "bytes": int(m.group(2)), "tsc": int(m.group(3)), "kicks": int(m.group(4)),
          "native": "native mode on" in out}
+    if lat:
+        r["p50"], r["p99"] = int(lat.group(1)), int(lat.group(2))
     s = re.search(r"vcpu0: (.*)", err)
     if s:
         for k, v in re.findall(r"(\w+)=(\d+)", s.group(1)):
@@ -106,7 +116,7 @@ def out(name, value, unit):
 
 
 def vmms(a):
-    v = [("kite", False, True), ("qemu-tcg", True, False)]
+    v = [("kite", False, True)] + ([] if a.no_qemu_tcg else [("qemu-tcg", True, False)])
     if not a.no_qemu_kvm:
         v.insert(1, ("qemu-kvm", True, True))
     if a.baseline:
@@ -116,8 +126,32 @@ def vmms(a):
 
 def vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns=None):
     if is_qemu:
-        return qemu_cmd(name[5:], a.image, cl, qemu_dev, ns)
-    return kite_cmd(a.baseline if name == "kite-base" else a.kite, a.image, cl, kite_dev, ns)
+        cmd = qemu_cmd(name[5:], a.image, cl, qemu_dev, ns)
+    else:
+        cmd = kite_cmd(a.baseline if name == "kite-base" else a.kite, a.image, cl, kite_dev + a.kite_args.split(), ns)
+    return (["taskset", "-c", a.pin_vmm] if a.pin_vmm else []) + cmd
+
+
+class Neighbour:
+    """A CPU-bound process pinned to one CPU while `on` (a context manager; off: nothing)."""
+
+    def __init__(self, on, cpu):
+        self.on, self.cpu, self.p = on, cpu, None
+
+    def __enter__(self):
+        if self.on:
+            self.p = subprocess.Popen(["taskset", "-c", str(self.cpu), "sh", "-c", "while :; do :; done"])
+        return self
+
+    def __exit__(self, *exc):
+        if self.p:
+            self.p.kill()
+            self.p.wait()
+
+
+def states(a):
+    """(suffix, neighbour on) for each --neighbour state."""
+    return [("_nb" if st == "on" else "", st == "on") for st in a.neighbour.split(",")]
 
 
 def bench_blk(a, hz, tmp):
@@ -128,17 +162,22 @@ def bench_blk(a, hz, tmp):
     qemu_dev = ["-drive", "file=%s,format=raw,if=none,id=d0,cache=writeback" % img,
                 "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"]
     for mode, size in BLK_MODES:
-        iops = {}
+        if a.modes and mode not in a.modes.split(","):
+            continue
+        iops, lat = {}, {}
         for run in range(a.runs):
-            for name, is_qemu, native in vmms(a):
+            for (suffix, nb_on), (name, is_qemu, native) in [(st, v) for st in states(a) for v in vmms(a)]:
                 cl = guest_cmdline("blkbench", native, "kite.bench=%s kite.ops=%d kite.qd=%d kite.seed=%d" %
                                    (mode, a.blk_ops, a.qd, run + 1))
                 cmd = vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev)
-                r = run_guest(cmd, is_qemu, 300)
+                with Neighbour(nb_on, a.neighbour_cpu):
+                    r = run_guest(cmd, is_qemu, 300)
                 if native and not r["native"] and name == "kite":
                     raise BenchError("kite: the guest did not enter native mode (not a kvm-pvm host?)")
-                iops.setdefault(name, []).append(r["ops"] / (r["tsc"] / hz))
-                if name == "kite" and run == 0:
+                iops.setdefault(name + suffix, []).append(r["ops"] / (r["tsc"] / hz))
+                if "p50" in r:
+                    lat.setdefault(name + suffix, []).append((r["p50"] / hz * 1e6, r["p99"] / hz * 1e6))
+                if name == "kite" and run == 0 and not suffix and not a.no_exits:
                     base = run_guest(kite_cmd(a.kite, a.image, guest_cmdline(
                         "blkbench", True, "kite.bench=%s kite.ops=%d kite.qd=%d" % (mode, a.qd, a.qd)), kite_dev),
                         False, 120)
@@ -154,10 +193,23 @@ def bench_blk(a, hz, tmp):
             out("blk_%s_kite-emul_insn_emulation_per_io" % mode, r.get("insn_emulation", 0) / r["ops"], "count")
         for name, xs in iops.items():
             out("blk_%s_%s_iops" % (mode, name), med(xs), "ops/s")
+            out("blk_%s_%s_iops_min_max" % (mode, name), "%.0f-%.0f" % (min(xs), max(xs)), "ops/s")
             out("blk_%s_%s_throughput" % (mode, name), med(xs) * size / 1e6, "MB/s")
-        for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
-            if q in iops:
-                out("blk_%s_kite_over_%s" % (mode, q), med(iops["kite"]) / med(iops[q]), "x")
+        for name, xs in lat.items():
+            out("blk_%s_qd%d_%s_p50" % (mode, a.qd, name), med([x[0] for x in xs]), "us")
+            out("blk_%s_qd%d_%s_p99" % (mode, a.qd, name), med([x[1] for x in xs]), "us")
+        for suffix, _ in states(a):
+            k = iops.get("kite" + suffix)
+            for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
+                b = iops.get(q + suffix)
+                if k and b:
+                    pairs = sorted(x / y for x, y in zip(k, b))
+                    out("blk_%s_kite_over_%s%s" % (mode, q, suffix), med(k) / med(b), "x")
+                    out("blk_%s_kite_over_%s%s_pairs" % (mode, q, suffix),
+                        "%.2f-%.2f(median %.2f)" % (pairs[0], pairs[-1], med(pairs)), "x")
+            if k and lat.get("kite" + suffix) and lat.get("qemu-kvm" + suffix):
+                out("blk_%s_qd%d_p50_kite_over_qemu-kvm%s" % (mode, a.qd, suffix),
+                    med([x[0] for x in lat["kite" + suffix]]) / med([x[0] for x in lat["qemu-kvm" + suffix]]), "x")
 
 
 def sh(*cmd):
@@ -186,16 +238,17 @@ def bench_net(a, hz):
                     "-device", "virtio-net-pci,netdev=n0,disable-legacy=on"]
         pps = {}
         for run in range(a.runs):
-            for name, is_qemu, native in vmms(a):
+            for (suffix, nb_on), (name, is_qemu, native) in [(st, v) for st in states(a) for v in vmms(a)]:
                 cl = guest_cmdline("netbench", native, "kite.ops=%d kite.qd=%d" % (a.net_ops, a.net_qd))
                 before = rx_packets(ns, tap)
                 cmd = vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns)
-                r = run_guest(cmd, is_qemu, 300)
+                with Neighbour(nb_on, a.neighbour_cpu):
+                    r = run_guest(cmd, is_qemu, 300)
                 got = rx_packets(ns, tap) - before
                 if got < r["ops"]:
                     raise BenchError("%s: the guest sent %d frames, the TAP received %d" % (name, r["ops"], got))
-                pps.setdefault(name, []).append(r["ops"] / (r["tsc"] / hz))
-                if name == "kite" and run == 0:
+                pps.setdefault(name + suffix, []).append(r["ops"] / (r["tsc"] / hz))
+                if name == "kite" and run == 0 and not suffix and not a.no_exits:
                     base = run_guest(kite_cmd(a.kite, a.image, guest_cmdline(
                         "netbench", True, "kite.ops=%d kite.qd=%d" % (a.net_qd, a.net_qd)), kite_dev, ns), False, 120)
                     extra = r["ops"] - base["ops"]
@@ -205,9 +258,10 @@ def bench_net(a, hz):
                     out("net_tx_kite_kicks_per_frame", (r["kicks"] - base["kicks"]) / extra, "count")
         for name, xs in pps.items():
             out("net_tx64_%s_pps" % name, med(xs), "frames/s")
-        for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
-            if q in pps:
-                out("net_tx64_kite_over_%s" % q, med(pps["kite"]) / med(pps[q]), "x")
+        for suffix, _ in states(a):
+            for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
+                if q + suffix in pps and "kite" + suffix in pps:
+                    out("net_tx64_kite_over_%s%s" % (q, suffix), med(pps["kite" + suffix]) / med(pps[q + suffix]), "x")
     finally:
         subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -226,6 +280,13 @@ def main():
     ap.add_argument("--baseline", metavar="KITE2", help="another kite binary, run in the same alternation")
     ap.add_argument("--no-emulated", action="store_true")
     ap.add_argument("--no-net", action="store_true")
+    ap.add_argument("--no-qemu-tcg", action="store_true")
+    ap.add_argument("--no-exits", action="store_true", help="skip kite's exits-per-I/O baseline runs")
+    ap.add_argument("--modes", default="", help="blk modes to run (default: all)")
+    ap.add_argument("--neighbour", default="off", help="off, on, or off,on (both, alternated per round)")
+    ap.add_argument("--neighbour-cpu", type=int, default=1)
+    ap.add_argument("--pin-vmm", default="", help="taskset CPU list for the VMM")
+    ap.add_argument("--kite-args", default="", help="extra kite options (split on spaces)")
     a = ap.parse_args()
     if not shutil.which(QEMU):
         print("bench/virtio: %s is not installed" % QEMU, file=sys.stderr)
@@ -235,6 +296,7 @@ def main():
     hz = tsc_hz()
     out("virtio_tsc_hz", int(hz), "Hz")
     out("virtio_runs", a.runs, "runs")
+    out("virtio_loadavg", open("/proc/loadavg").read().split()[0], "load")
     tmp = tempfile.mkdtemp(prefix="kite-vbench-", dir="/var/tmp")
     try:
         bench_blk(a, hz, tmp)

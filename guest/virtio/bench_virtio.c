@@ -19,7 +19,11 @@
  *            VM-to-VM benchmark).
  *
  * Each prints "BENCH ops=N bytes=B tsc=T kicks=K" (T: TSC cycles from the first submission to the
- * last completion; the host converts with its TSC frequency).
+ * last completion; the host converts with its TSC frequency). blkbench also prints
+ * "BENCHLAT p50=A p99=B max=C" in TSC cycles: per request, from just before the kick that made it
+ * available (the kick's own exit included) to the poll that saw it used; a
+ * histogram of LAT_BUCKET-cycle buckets (coarser beyond LAT_COARSE cycles), so a percentile is
+ * exact to one bucket (the last bucket holds everything longer).
  */
 #include "vdrv.h"
 
@@ -181,6 +185,38 @@ struct blk_slot {
 } __attribute__((aligned(64)));
 
 static struct blk_slot slots[BLK_QD_MAX];
+static uint64_t slot_t0[BLK_QD_MAX];
+
+#define LAT_BUCKET  64u              /* TSC cycles: ~25 ns at 2.5 GHz */
+#define LAT_BUCKETS 65536u           /* fine buckets: up to ~1.7 ms at 2.5 GHz */
+#define LAT_COARSE  (LAT_BUCKET * LAT_BUCKETS)  /* then coarse ones of that width, up to ~0.4 s */
+#define LAT_COARSE_BUCKETS 256u
+static uint32_t lat_hist[LAT_BUCKETS + LAT_COARSE_BUCKETS];
+
+static void lat_add(uint64_t cycles)
+{
+	uint64_t b = cycles < LAT_COARSE ? cycles / LAT_BUCKET : LAT_BUCKETS + cycles / LAT_COARSE - 1;
+
+	lat_hist[b < LAT_BUCKETS + LAT_COARSE_BUCKETS ? b : LAT_BUCKETS + LAT_COARSE_BUCKETS - 1]++;
+}
+
+/* The upper edge of the bucket holding the p-th permille of n samples. */
+static uint64_t lat_permille(uint64_t n, unsigned p)
+{
+	uint64_t want = (n * p + 999) / 1000, seen = 0;
+
+	for (unsigned b = 0; b < LAT_BUCKETS + LAT_COARSE_BUCKETS; b++) {
+		seen += lat_hist[b];
+		if (seen >= want && seen)
+			return b < LAT_BUCKETS ? (uint64_t)(b + 1) * LAT_BUCKET : (uint64_t)(b - LAT_BUCKETS + 2) * LAT_COARSE;
+	}
+	return (uint64_t)(LAT_COARSE_BUCKETS + 1) * LAT_COARSE;
+}
+
+static void lat_report(uint64_t n, uint64_t max)
+{
+	guest_printf("BENCHLAT p50=%lu p99=%lu max=%lu\n", lat_permille(n, 500), lat_permille(n, 990), max);
+}
 static uint8_t blk_data[BLK_QD_MAX][BLK_IO_MAX] __attribute__((aligned(4096)));
 
 void test_blkbench(void)
@@ -189,7 +225,7 @@ void test_blkbench(void)
 	uint64_t ops = cmdline_u64("kite.ops", 10000), qd = cmdline_u64("kite.qd", 8);
 	uint64_t seed = cmdline_u64("kite.seed", 0x9e3779b97f4a7c15ULL) | 1, stamp_seed = seed;
 	uint64_t progress = cmdline_u64("kite.progress", 250);
-	uint64_t sectors, blocks, next_seq = 0, issued = 0, done = 0, t0, t1;
+	uint64_t sectors, blocks, next_seq = 0, issued = 0, done = 0, t0, t1, lat_max = 0;
 	uint32_t io, type;
 	bool rnd, stream = false;
 	struct vdev d;
@@ -259,9 +295,12 @@ void test_blkbench(void)
 			stamp(blk_data[i], blk, stamp_seed, io);
 		bq_add(&q, (uint16_t)(3 * i));
 	}
+	for (unsigned i = 0; i < qd; i++)
+		slot_t0[i] = t0;
 	bq_kick(&q);
 	while (done < ops) {
-		uint32_t id, len;
+		uint32_t id, len, refilled[BLK_QD_MAX], nrefill = 0;
+		uint64_t now;
 
 		if (!bq_next(&q, &id, &len, TIMEOUT_TSC))
 			guest_fail(GUEST_EXIT_TIMEOUT, "%lu of %lu requests completed, then none", done, ops);
@@ -274,6 +313,10 @@ void test_blkbench(void)
 			if (slots[s].status != 0)
 				guest_fail(GUEST_EXIT_CHECK, "request at sector %lu: status %u (used length %u)",
 					   slots[s].hdr.sector, slots[s].status, len);
+			now = rdtsc();
+			lat_add(now - slot_t0[s]);
+			if (now - slot_t0[s] > lat_max)
+				lat_max = now - slot_t0[s];
 			done++;
 			if (stream && progress && done % progress == 0)
 				guest_printf("blkbench: %lu acked\n", done);
@@ -285,13 +328,18 @@ void test_blkbench(void)
 				slots[s].hdr.sector = blk * (io / 512);
 				slots[s].status = 0xee;
 				bq_add(&q, (uint16_t)id);
+				refilled[nrefill++] = s;
 				issued++;
 			}
 		} while (*q.used_idx != q.used_seen && bq_next(&q, &id, &len, TIMEOUT_TSC));
+		now = rdtsc();
+		for (uint32_t i = 0; i < nrefill; i++)
+			slot_t0[refilled[i]] = now;
 		bq_kick(&q);
 	}
 	t1 = rdtsc();
 	bench_report(done, done * io, t1 - t0, q.kicks);
+	lat_report(done, lat_max);
 }
 
 /* ---- virtio-net ---- */
