@@ -23,6 +23,7 @@ OWNER = {
     "evloop.h": "common", "guest_mem.h": "common", "iobus.h": "common", "log.h": "common",
     "ratelimit.h": "common", "unix_socket.h": "common", "seccomp.h": "common", "snapshot.h": "common",
     "uring_restrict.h": "common",
+    "iothread.h": "common",
     "virtqueue.h": "virtio", "blk_request.h": "virtio", "virtio_dev.h": "virtio", "virtio_pci.h": "virtio",
     "virtio_mmio.h": "virtio", "virtio_net.h": "virtio", "virtio_balloon.h": "virtio",
     "virtio_blk_dev.h": "virtio", "virtio_misc.h": "virtio", "virtio_options.h": "virtio",

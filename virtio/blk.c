@@ -21,6 +21,7 @@
 #include "blk_aio.h"
 #include "kite/blk_request.h"
 #include "kite/evloop.h"
+#include "kite/iothread.h"
 #include "kite/ratelimit.h"
 
 #include "kite/virtio_blk_dev.h"
@@ -374,12 +375,12 @@ static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&dev->lock);
 }
 
-/* The retry timer of the limiter, on the machine's loop. 0 or -1 (logged). */
+/* The retry timer of the limiter, on the device's loop. 0 or -1 (logged). */
 static int blk_open_limit_timer(struct blk_dev *blk)
 {
 	int fd = rate_limiter_timer_open(&blk->rl);
 
-	if (fd < 0 || evloop_add(blk->vdev.machine->loop, fd, EPOLLIN, on_throttle_timer, blk) < 0) {
+	if (fd < 0 || evloop_add(blk->vdev.loop, fd, EPOLLIN, on_throttle_timer, blk) < 0) {
 		log_err("%s: rate limit timer: %s", blk->vdev.name, strerror(errno));
 		rate_limiter_timer_close(&blk->rl);
 		return -1;
@@ -419,6 +420,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_size = VIRTIO_BLK_CONFIG_SIZE,
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
+	.iothread = true,
 };
 
 /* Open an image as the device uses it; its size in bytes (whole sectors) in *size. fd or -1 (logged). */
@@ -488,7 +490,7 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	    blk_setup_limits(blk, o) < 0)
 		goto fail;
 	if (!o->sync_io)
-		blk->aio = blk_aio_new(m->loop, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
+		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
 	log_info("%s: %s, %llu sectors%s%s", name, o->path, (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR),
 		 o->readonly ? ", read-only" : "", blk->direct ? ", cache=none" : "");
 	if (!blk->aio)
@@ -524,8 +526,11 @@ int blk_replace_image(struct virtio_dev *dev, const char *path)
 		close(fd);
 		return -1;
 	}
+	/* no callback of the device's I/O thread runs until the swap is done (the old ring's
+	 * completion fd goes away); a no-op on the machine's loop, which is this thread's */
+	iothread_pause(dev->io);
 	pthread_mutex_lock(&dev->lock);
-	/* what the old image has in flight completes first; synchronous requests run on this loop */
+	/* what the old image has in flight completes first */
 	if (blk->aio) {
 		blk_aio_drain(blk->aio);
 		int r = blk_aio_set_file(blk->aio, fd);
@@ -545,6 +550,7 @@ int blk_replace_image(struct virtio_dev *dev, const char *path)
 	if (dev->status & VIRTIO_STATUS_DRIVER_OK)
 		virtio_dev_config_changed(dev);    /* the driver rereads the capacity */
 	pthread_mutex_unlock(&dev->lock);
+	iothread_resume(dev->io);
 	log_info("%s: image is now %s, %llu sectors", dev->name, path, (unsigned long long)(size / VIRTIO_BLK_SECTOR));
 	return 0;
 }
@@ -600,7 +606,7 @@ static void blk_free(struct blk_dev *blk)
 			 (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs);
 	}
 	if (blk->rl.timer_fd >= 0) {
-		evloop_del(blk->vdev.machine->loop, blk->rl.timer_fd);
+		evloop_del(blk->vdev.loop, blk->rl.timer_fd);
 		rate_limiter_timer_close(&blk->rl);
 		log_info("%s: %llu requests, rate limit delayed %llu of them", blk->vdev.name,
 			 (unsigned long long)blk->reqs, (unsigned long long)blk->rl.refused);

@@ -92,7 +92,7 @@ static void tap_poll(struct net_dev *net, bool on)
 {
 	if (net->tap_polled == on)
 		return;
-	if (evloop_mod(net->vdev.machine->loop, net->tap_fd, on ? EPOLLIN : 0) == 0)
+	if (evloop_mod(net->vdev.loop, net->tap_fd, on ? EPOLLIN : 0) == 0)
 		net->tap_polled = on;
 }
 
@@ -282,8 +282,8 @@ static void on_tx_limit_timer(void *opaque, int fd, uint32_t events)
 /* Off the loop (-ENOENT if it never got there: harmless) and closed. */
 static void limit_timer_close(struct net_dev *net, struct rate_limiter *rl)
 {
-	if (rl->timer_fd >= 0 && net->vdev.machine)
-		evloop_del(net->vdev.machine->loop, rl->timer_fd);
+	if (rl->timer_fd >= 0 && net->vdev.loop)
+		evloop_del(net->vdev.loop, rl->timer_fd);
 	rate_limiter_timer_close(rl);
 }
 
@@ -296,10 +296,10 @@ static void on_rx_limit_timer(void *opaque, int fd, uint32_t events)
 	limit_timer(net, &net->rx_rl);
 }
 
-/* Both directions' retry timers on the machine's loop (once). 0 or -1 (logged). */
+/* Both directions' retry timers on the device's loop (once). 0 or -1 (logged). */
 static int limit_timers_open(struct net_dev *net)
 {
-	struct evloop *loop = net->vdev.machine->loop;
+	struct evloop *loop = net->vdev.loop;
 
 	if (net->tx_rl.timer_fd >= 0)
 		return 0;
@@ -370,6 +370,7 @@ static const struct virtio_dev_ops net_ops = {
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
 	.read_only_queues = 1u << NET_TXQ,
+	.iothread = true,
 };
 
 static int tap_open(struct net_dev *net, const char *name)
@@ -443,7 +444,7 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
 	if (virtio_dev_init(&net->vdev, m, name, &net_ops, net, features, 2, NET_QUEUE_SIZE) < 0)
 		goto fail;
-	if (evloop_add(m->loop, net->tap_fd, EPOLLIN, on_tap, net) < 0) {
+	if (evloop_add(net->vdev.loop, net->tap_fd, EPOLLIN, on_tap, net) < 0) {
 		log_err("%s: adding TAP %s to the event loop failed", name, net->tap);
 		goto fail;
 	}
@@ -522,8 +523,8 @@ static void net_free(struct net_dev *net)
 	if (!net)
 		return;
 	if (net->tap_fd >= 0) {
-		if (net->vdev.machine)
-			evloop_del(net->vdev.machine->loop, net->tap_fd);
+		if (net->vdev.loop)
+			evloop_del(net->vdev.loop, net->tap_fd);
 		close(net->tap_fd);
 		log_info("%s: %llu frames sent, %llu received, %llu dropped (%llu oversized, %llu bad headers), "
 			 "throttled %llu times, %llu received frames with offloads not negotiated dropped", net->vdev.name, (unsigned long long)net->tx_frames,

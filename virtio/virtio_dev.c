@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The transport-independent virtio device core: status, features, reset, queue setup, kicks on the
- * event loop, and the DEVICE_NEEDS_RESET path when the driver breaks a queue.
+ * device's loop, and the DEVICE_NEEDS_RESET path when the driver breaks a queue.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kite/evloop.h"
+#include "kite/iothread.h"
 #include "kite/log.h"
 #include "kite/virtio_dev.h"
 
@@ -70,6 +71,8 @@ int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name,
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
 	dev->machine = m;
 	dev->ops = ops;
+	dev->io = m && ops->iothread && !ops->external_queues ? machine_iothread(m, name) : NULL;
+	dev->loop = dev->io ? iothread_loop(dev->io) : m ? m->loop : NULL;
 	dev->priv = priv;
 	/* every kite device runs on the shared virtqueue, which does split and packed rings */
 	dev->host_features = host_features | (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_PACKED);
@@ -88,7 +91,7 @@ int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name,
 			log_err("%s: eventfd for queue %u: %m", name, q);
 			return -1;
 		}
-		if (m && m->loop && !(ops->external_queues & (1u << q)) && evloop_add(m->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
+		if (dev->loop && !(ops->external_queues & (1u << q)) && evloop_add(dev->loop, dev->q[q].kick_fd, EPOLLIN, on_kick, dev) < 0) {
 			log_err("%s: adding queue %u's kick to the event loop failed", name, q);
 			close(dev->q[q].kick_fd);
 			dev->q[q].kick_fd = -1;
@@ -104,8 +107,8 @@ void virtio_dev_exit(struct virtio_dev *dev)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (dev->q[q].kick_fd < 0)
 			continue;
-		if (dev->machine && dev->machine->loop && !(dev->ops->external_queues & (1u << q)))
-			evloop_del(dev->machine->loop, dev->q[q].kick_fd);
+		if (dev->loop && !(dev->ops->external_queues & (1u << q)))
+			evloop_del(dev->loop, dev->q[q].kick_fd);
 		close(dev->q[q].kick_fd);
 		dev->q[q].kick_fd = -1;
 	}

@@ -17,6 +17,7 @@ enum {
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
 	OPT_SECCOMP, OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG, OPT_RESTORE,      /* the Firecracker-compatible API (api/) */
 	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON, OPT_VU_BLK, OPT_VU_NET,   /* virtio devices (virtio/virtio_config.c) */
+	OPT_PIN_IO, OPT_IOTHREADS,
 };
 
 static const struct option cli_options[] = {
@@ -28,6 +29,8 @@ static const struct option cli_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 	{ "pin-vcpus", required_argument, NULL, OPT_PIN },
+	{ "pin-io", required_argument, NULL, OPT_PIN_IO },
+	{ "iothreads", required_argument, NULL, OPT_IOTHREADS },
 	{ "kvm", required_argument, NULL, OPT_KVM },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -62,9 +65,13 @@ void cli_usage(FILE *out)
 		"  --console MODE        stdio | file:PATH | none (default stdio)\n"
 		"  --hugepages           back guest RAM with 2 MiB huge pages (reserve them first)\n"
 		"  --pin-vcpus LIST      host CPUs, e.g. 0,1: vCPU i runs on entry i %% length\n"
+		"  --pin-io LIST         host CPUs of the I/O threads (one per virtio-blk/-net device, in\n"
+		"                        device order): thread i runs on entry i %% length\n"
+		"  --iothreads on|off    on (default): each virtio-blk/-net device is served by a thread of\n"
+		"                        its own; off: every device on the main event loop\n"
 		"  --kvm PATH            KVM device (default %s)\n"
 		"  --config FILE.json    settings file; keys kernel, initrd, cmdline, cpus, memory, console,\n"
-		"                        hugepages, pin_vcpus, kvm; flags override the file\n"
+		"                        hugepages, pin_vcpus, pin_io, iothreads, kvm; flags override the file\n"
 		"  --stats               print per-vCPU KVM statistics at exit\n"
 		"  --seccomp-level N     0: no seccomp filters; 1: syscall numbers only; 2 (default):\n"
 		"                        also their arguments (docs/security.md)\n"
@@ -128,6 +135,15 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_PIN:
 		return config_parse_pin_list(&o->vm, arg, "--pin-vcpus");
+	case OPT_PIN_IO:
+		return config_parse_pin_io(&o->vm, arg, "--pin-io");
+	case OPT_IOTHREADS:
+		if (strcmp(arg, "on") && strcmp(arg, "off")) {
+			log_err("cli: --iothreads %s: expected on or off", arg);
+			return -1;
+		}
+		o->vm.no_iothreads = !strcmp(arg, "off");
+		return 0;
 	case OPT_STATS:
 		o->stats = true;
 		return 0;

@@ -113,10 +113,10 @@ int config_parse_console(struct kite_options *o, const char *spec, const char *w
 	return 0;
 }
 
-/* "2,3" pins vCPU i to entry i % n of the list: "0" pins every vCPU to CPU 0. */
-int config_parse_pin_list(struct vm_config *vm, const char *list, const char *what)
+/* A comma-separated list of host CPU numbers into cpus (at most KITE_MAX_VCPUS), its length in
+ * *np. 0 or -1 (logged). */
+static int parse_cpu_list(const char *list, int cpus[KITE_MAX_VCPUS], unsigned *np, const char *what)
 {
-	int cpus[KITE_MAX_VCPUS];
 	unsigned n = 0;
 	const char *p = list;
 
@@ -151,9 +151,26 @@ int config_parse_pin_list(struct vm_config *vm, const char *list, const char *wh
 		}
 		p = end;
 	}
+	*np = n;
+	return 0;
+}
+
+/* "2,3" pins vCPU i to entry i % n of the list: "0" pins every vCPU to CPU 0. */
+int config_parse_pin_list(struct vm_config *vm, const char *list, const char *what)
+{
+	int cpus[KITE_MAX_VCPUS];
+	unsigned n;
+
+	if (parse_cpu_list(list, cpus, &n, what) < 0)
+		return -1;
 	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
 		vm->pin[i] = cpus[i % n];
 	return 0;
+}
+
+int config_parse_pin_io(struct vm_config *vm, const char *list, const char *what)
+{
+	return parse_cpu_list(list, vm->pin_io, &vm->npin_io, what);
 }
 
 static int json_uint(const cJSON *item, unsigned long long min, unsigned long long max,
@@ -262,11 +279,25 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 	}
 	if (!strcmp(key, "pin_vcpus"))
 		return json_pin_vcpus(o, item, origin);
+	if (!strcmp(key, "pin_io")) {
+		if (json_string(item, &s, origin) < 0)
+			return -1;
+		return config_parse_pin_io(&o->vm, s, what);
+	}
+	if (!strcmp(key, "iothreads")) {
+		if (!cJSON_IsBool(item)) {
+			log_err("%s must be true or false", what);
+			return -1;
+		}
+		o->vm.no_iothreads = !cJSON_IsTrue(item);
+		return 0;
+	}
 	if (!strcmp(key, "blk") || !strcmp(key, "net") || !strcmp(key, "rng") || !strcmp(key, "console_virtio") ||
 	    !strcmp(key, "balloon") || !strcmp(key, "vhost_user_blk") || !strcmp(key, "vhost_user_net"))
 		return virtio_opts_json(&o->vm.virtio, key, item, origin);   /* virtio/virtio_config.c */
 	log_err("%s: unknown key '%s' (known: kernel, initrd, cmdline, cpus, memory, console, hugepages, "
-		"pin_vcpus, kvm, blk, net, rng, balloon, console_virtio, vhost_user_blk, vhost_user_net)", origin, key);
+		"pin_vcpus, pin_io, iothreads, kvm, blk, net, rng, balloon, console_virtio, vhost_user_blk, "
+		"vhost_user_net)", origin, key);
 	return -1;
 }
 
@@ -406,6 +437,12 @@ int config_validate_machine(const struct vm_config *vm)
 		if (vm->pin[i] >= 0 && ncpus > 0 && vm->pin[i] >= ncpus) {
 			log_err("config: pin_vcpus: vCPU %u pinned to host CPU %d, the host has %ld", i,
 				vm->pin[i], ncpus);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < vm->npin_io && i < KITE_MAX_VCPUS; i++) {
+		if (ncpus > 0 && vm->pin_io[i] >= ncpus) {
+			log_err("config: pin_io: host CPU %d named, the host has %ld", vm->pin_io[i], ncpus);
 			return -1;
 		}
 	}

@@ -5,9 +5,10 @@
  *
  * The loop (vmm_ctl_run) is an event loop of its own on the owner thread. It watches the command
  * fd, SIGINT/SIGTERM (signalfd), a tick timer and, once the VM runs, the epoll fd of the VM's loop
- * (every device's work: kicks, completions, timers, console input). Pausing stops watching that fd,
- * so no device work runs (kicks stay pending in their eventfds and are served after resume), and
- * parks every vCPU (vm_pause). A paused VM costs no CPU.
+ * (the work of the devices without an I/O thread: console input, balloon, rng, vhost-user
+ * frontends, timers). Pausing stops watching that fd and parks every I/O thread (vm_pause_io: the
+ * virtio-blk/-net data paths), so no device work runs (kicks stay pending in their eventfds and
+ * are served after resume), and parks every vCPU (vm_pause). A paused VM costs no CPU.
  *
  * SIGTERM while the guest runs: the graceful stop of vmm/term_grace.h (as without the API); at once
  * when the VM is paused or not started.
@@ -140,6 +141,7 @@ int vmm_ctl_pause(struct vmm_control *ctl, char *err, size_t errlen)
 		return 0;
 	vm_pause(&ctl->vm);
 	evloop_mod(ctl->loop, evloop_fd(ctl->vm.loop), 0);   /* no device work while paused */
+	vm_pause_io(&ctl->vm, true);                         /* on the I/O threads neither */
 	ctl->state = VMM_PAUSED;
 	log_info("vm: paused");
 	return 0;
@@ -152,6 +154,7 @@ int vmm_ctl_resume(struct vmm_control *ctl, char *err, size_t errlen)
 	if (ctl->state == VMM_RUNNING)
 		return 0;
 	evloop_mod(ctl->loop, evloop_fd(ctl->vm.loop), EPOLLIN);
+	vm_pause_io(&ctl->vm, false);
 	vm_resume(&ctl->vm);
 	ctl->state = VMM_RUNNING;
 	log_info("vm: resumed");

@@ -6,6 +6,8 @@
  *   vcpu       each vCPU thread, from its first line (before the first KVM_RUN)
  *   vmm        the main thread (event loop, device work, API commands), after the VM is built and
  *              the vCPUs started, before the loop handles any guest work
+ *   io         the I/O thread of each virtio-blk / virtio-net device (its kicks, io_uring
+ *              completions, TAP, rate-limit timers), from its first line
  *   vhost-user the thread of each vhost-user device (talks to its backend, reconnects)
  *   api        the HTTP API thread (libmicrohttpd), from before its creation
  *
@@ -109,6 +111,13 @@ static const struct seccomp_rule *const vcpu_t[] = { device_rules, vcpu_rules };
 static const size_t vcpu_n[] = { N(device_rules), N(vcpu_rules) };
 static const struct seccomp_rule *const vmm_t[] = { device_rules, vmm_rules };
 static const size_t vmm_n[] = { N(device_rules), N(vmm_rules) };
+/* An I/O thread: the device rules and the wait of its loop. */
+static const struct seccomp_rule io_rules[] = {
+	SC_ALLOW(epoll_wait), SC_ALLOW(epoll_pwait),
+};
+
+static const struct seccomp_rule *const io_t[] = { device_rules, io_rules };
+static const size_t io_n[] = { N(device_rules), N(io_rules) };
 static const struct seccomp_rule *const vu_t[] = { vhost_user_rules };
 static const size_t vu_n[] = { N(vhost_user_rules) };
 static const struct seccomp_rule *const api_t[] = { api_rules };
@@ -117,6 +126,7 @@ static const size_t api_n[] = { N(api_rules) };
 static const struct seccomp_thread kite_threads[] = {
 	{ "vcpu", vcpu_t, vcpu_n, N(vcpu_t) },
 	{ "vmm", vmm_t, vmm_n, N(vmm_t) },
+	{ "io", io_t, io_n, N(io_t) },
 	{ "vhost-user", vu_t, vu_n, N(vu_t) },
 	{ "api", api_t, api_n, N(api_t) },
 };

@@ -29,6 +29,7 @@
 #include "kite/boot.h"
 #include "kite/evloop.h"
 #include "kite/iobus.h"
+#include "kite/iothread.h"
 #include "kite/log.h"
 #include "kite/seccomp.h"
 #include "kite/vcpu.h"
@@ -391,6 +392,24 @@ static int m_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data,
 	return kvm_irq_msi_route(((struct vm *)opaque)->irq, gsi, addr, data, valid);
 }
 
+/* One I/O thread per asking device (virtio-blk, virtio-net), started with the VM. */
+static struct iothread *m_iothread(void *opaque, const char *name)
+{
+	struct vm *vm = opaque;
+	struct iothread *t;
+
+	if (vm->cfg->no_iothreads)
+		return NULL;
+	if (vm->niothreads == KITE_MAX_IOTHREADS) {
+		log_warn("vm: %s: more than %d I/O threads: served on the main event loop", name, KITE_MAX_IOTHREADS);
+		return NULL;
+	}
+	t = iothread_new(name);
+	if (t)
+		vm->iothreads[vm->niothreads++] = t;
+	return t;       /* NULL: logged, the device falls back to the main loop */
+}
+
 static const struct machine_ops vm_machine_ops = {
 	.set_irq_line = m_set_irq_line,
 	.request_exit = m_request_exit,
@@ -398,6 +417,7 @@ static const struct machine_ops vm_machine_ops = {
 	.irqfd = m_irqfd,
 	.gsi_alloc = m_gsi_alloc,
 	.msi_route = m_msi_route,
+	.iothread = m_iothread,
 };
 
 static void vm_init_fields(struct vm *vm, const struct vm_config *cfg)
@@ -531,9 +551,36 @@ int vm_run(struct vm *vm)
 	return ret;
 }
 
+/* Each I/O thread under the device-thread seccomp filter ("io"), pinned as --pin-io says. */
+static int iothreads_start(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->niothreads; i++) {
+		int cpu = vm->cfg->npin_io ? vm->cfg->pin_io[i % vm->cfg->npin_io] : -1;
+
+		if (iothread_start(vm->iothreads[i], cpu, "io") < 0)
+			return -1;
+		if (cpu >= 0)
+			log_info("vm: %s's I/O thread pinned to host CPU %d", iothread_name(vm->iothreads[i]), cpu);
+	}
+	return 0;
+}
+
+void vm_pause_io(struct vm *vm, bool pause)
+{
+	if (vm->io_paused == pause)
+		return;
+	for (unsigned i = 0; i < vm->niothreads; i++) {
+		if (pause)
+			iothread_pause(vm->iothreads[i]);
+		else
+			iothread_resume(vm->iothreads[i]);
+	}
+	vm->io_paused = pause;
+}
+
 int vm_start(struct vm *vm)
 {
-	if (vcpus_start(vm) < 0) {
+	if (iothreads_start(vm) < 0 || vcpus_start(vm) < 0) {
 		vm_request_exit(vm, 1);
 		return -1;
 	}
@@ -551,7 +598,13 @@ int vm_finish(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vcpus_destroy(vm);
+	/* the devices are torn down on this thread: nothing of theirs may run elsewhere then */
+	for (unsigned i = 0; i < vm->niothreads; i++)
+		iothread_stop(vm->iothreads[i]);
 	board_destroy(vm);
+	for (unsigned i = 0; i < vm->niothreads; i++)
+		iothread_free(vm->iothreads[i]);
+	vm->niothreads = 0;
 	if (vm->loop)
 		evloop_free(vm->loop);
 	vm->loop = NULL;

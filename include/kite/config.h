@@ -44,6 +44,8 @@ int config_load_file(struct kite_options *o, const char *path);
 int config_set_string(char **owned, const char **field, const char *value);
 int config_parse_console(struct kite_options *o, const char *spec, const char *what);
 int config_parse_pin_list(struct vm_config *vm, const char *list, const char *what);
+/* "1" or "0,1": the host CPUs of the I/O threads (thread i on entry i % n). 0 or -1 (logged). */
+int config_parse_pin_io(struct vm_config *vm, const char *list, const char *what);
 int config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
 		      unsigned long long *out, const char *what);
 

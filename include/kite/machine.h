@@ -23,6 +23,7 @@
 
 struct iobus;
 struct evloop;
+struct iothread;
 
 /* A guest write that signals an eventfd inside the hypervisor instead of reaching a bus handler. */
 struct machine_ioeventfd {
@@ -48,6 +49,12 @@ struct machine_ops {
 	/* Route `gsi` to the MSI message (addr, data), installed before this returns; valid=false
 	 * removes the route (interrupts on the GSI then go nowhere). */
 	int (*msi_route)(void *opaque, unsigned gsi, uint64_t addr, uint32_t data, bool valid);
+	/* An I/O thread of the machine for one device's data path (kite/iothread.h), named after it;
+	 * the machine starts it with the VM, pins it, pauses it with the VM and stops it before the
+	 * devices are destroyed. The device may pause/resume it itself (around an image swap). NULL
+	 * (no log line) when the machine gives none (--iothreads off): use m->loop. Main thread, while
+	 * the board is built. */
+	struct iothread *(*iothread)(void *opaque, const char *name);
 };
 
 struct machine {
@@ -96,6 +103,11 @@ static inline int machine_msi_route(const struct machine *m, unsigned gsi, uint6
 				    bool valid)
 {
 	return m->ops && m->ops->msi_route ? m->ops->msi_route(m->opaque, gsi, addr, data, valid) : -1;
+}
+
+static inline struct iothread *machine_iothread(const struct machine *m, const char *name)
+{
+	return m->ops && m->ops->iothread ? m->ops->iothread(m->opaque, name) : NULL;
 }
 
 /* A one-shot event a device raises towards its owner instead of ending the VM itself (reset

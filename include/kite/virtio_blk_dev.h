@@ -3,8 +3,9 @@
  * kite's virtio-blk device on a raw image file (virtio/blk.c): read, write, flush (fdatasync),
  * get-id, discard (punch hole), write-zeroes, read-only; cache=writeback (page cache) or cache=none
  * (O_DIRECT; guest buffers not 4 KiB aligned go through a bounce buffer). Reads, writes and flushes
- * go to io_uring (virtio/blk_uring.c) and complete on kite's event loop; aio=sync, or a host
- * without io_uring, serves them synchronously on the loop.
+ * go to io_uring (virtio/blk_uring.c) and complete on the device's own I/O thread (kite/iothread.h:
+ * its kicks, completions and rate-limit timer; the machine's event loop with --iothreads off);
+ * aio=sync, or a host without io_uring, serves them synchronously on that thread.
  */
 #ifndef KITE_VIRTIO_BLK_DEV_H
 #define KITE_VIRTIO_BLK_DEV_H
@@ -41,8 +42,8 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *opts,
 
 /*
  * Run-time changes and counters (kite's API: PATCH /drives, metrics). Call them on the thread that
- * serves the machine's event loop (device state changes happen there, never on another thread);
- * each takes dev->lock. dev must come from blk_create(): any other device gets -1 / false.
+ * serves the machine's event loop (never the device's I/O thread: blk_replace_image pauses it
+ * around the swap); each takes dev->lock. dev must come from blk_create(): any other device gets -1 / false.
  */
 /* Serve `path` from now on: opened like the first image (same read-only and cache mode), a regular
  * file; what is in flight on the old image completes first; the capacity follows the new size and

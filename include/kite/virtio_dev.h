@@ -3,12 +3,15 @@
  * The transport-independent core of kite's virtio devices (virtio/virtio_dev.c): device status and
  * feature negotiation (FEATURES_OK refused for features the device did not offer or without
  * VERSION_1), reset, queue setup through vq_setup(), kicks (an eventfd per queue, signalled by a
- * doorbell of the machine or by the transport) dispatched on the machine's event loop, and
+ * doorbell of the machine or by the transport) dispatched on the device's loop (dev->loop: its own
+ * I/O thread's when ops->iothread asks for one and the machine gives it, else the machine's), and
  * DEVICE_NEEDS_RESET with a configuration-change interrupt when a queue goes broken. A device model
  * implements only struct virtio_dev_ops; virtio/transport.c puts it on PCI or MMIO.
  *
- * Locking: dev->lock covers everything below; transports take it around register accesses, the
- * event loop around device work. Device callbacks run with it held.
+ * Locking: dev->lock covers everything below; transports take it around register accesses (vCPU
+ * threads), the device's loop thread around device work. Device callbacks run with it held. A
+ * device on an I/O thread registers every fd of its data path on dev->loop, and pauses dev->io
+ * (iothread_pause, without dev->lock) before freeing anything a callback there may touch.
  */
 #ifndef KITE_VIRTIO_DEV_H
 #define KITE_VIRTIO_DEV_H
@@ -51,7 +54,7 @@ struct virtio_dev_ops {
 	/* Device configuration space; off + len <= config_size is checked by the caller. */
 	void (*config_read)(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len);
 	void (*config_write)(struct virtio_dev *dev, uint32_t off, const uint8_t *data, uint32_t len);
-	/* Queue q was kicked (event loop thread). Pop, serve, push, then virtio_dev_queue_done(). */
+	/* Queue q was kicked (dev->loop's thread). Pop, serve, push, then virtio_dev_queue_done(). */
 	void (*queue_notify)(struct virtio_dev *dev, unsigned q);
 	/* Device-specific part of a reset (optional). */
 	void (*reset)(struct virtio_dev *dev);
@@ -66,6 +69,9 @@ struct virtio_dev_ops {
 	uint32_t external_queues;
 	/* The driver set DRIVER_OK (optional; dev->lock held, vCPU thread). */
 	void (*driver_ok)(struct virtio_dev *dev);
+	/* Serve this device's queues on an I/O thread of its own (machine_iothread), if the machine
+	 * gives one. */
+	bool iothread;
 };
 
 /* How the transport interrupts the guest: for queue q's vector, or for a configuration change. */
@@ -84,6 +90,8 @@ struct virtio_queue {
 struct virtio_dev {
 	char name[32];                /* "virtio-blk0": every log line starts with it */
 	struct machine *machine;
+	struct evloop *loop;          /* serves the kicks (and the device's own fds): see above */
+	struct iothread *io;          /* the thread serving loop, or NULL for the machine's loop */
 	const struct virtio_dev_ops *ops;
 	void *priv;
 	pthread_mutex_t lock;
@@ -103,7 +111,7 @@ struct virtio_dev {
 	bool broken_reported;
 };
 
-/* Set up the core: nqueues queues of at most qmax entries, kick eventfds on m->loop.
+/* Set up the core: nqueues queues of at most qmax entries, kick eventfds on dev->loop.
  * host_features gets VERSION_1 added. Returns 0 or -1 (logged). */
 int virtio_dev_init(struct virtio_dev *dev, struct machine *m, const char *name, const struct virtio_dev_ops *ops,
 		    void *priv, uint64_t host_features, unsigned nqueues, uint16_t qmax);

@@ -3,7 +3,8 @@
  * virtio-net on a host TAP device (virtio/net.c): IFF_VNET_HDR with the 12-byte virtio 1.x header,
  * so checksum and TSO offloads pass through (TUNSETOFFLOAD follows what the driver negotiated);
  * MAC and MTU in the configuration space; mergeable receive buffers. Queue 0 receives, queue 1
- * transmits; both are served on kite's event loop.
+ * transmits; both, the TAP and the rate-limit timers are served on the device's own I/O thread
+ * (kite/iothread.h; the machine's event loop with --iothreads off).
  *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N][,bps=N][,pps=N][,burst=N][,transport=pci|mmio]
  *   (JSON "net": [ { "tap": ..., ... } ])
  * A transmitted frame longer than MTU + 18 (Ethernet header with a VLAN tag) without GSO, or with a
@@ -59,7 +60,7 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 
 /*
  * Run-time changes and counters (kite's API: PATCH /network-interfaces, metrics). Call them on the
- * thread that serves the machine's event loop; each takes dev->lock. dev must come from
+ * thread that serves the machine's event loop (not the device's I/O thread); each takes dev->lock. dev must come from
  * net_create(): any other device gets -1 / false.
  */
 /* New limits per direction (receive: TAP -> guest, transmit: guest -> TAP; ops = frames), buckets

@@ -32,6 +32,9 @@ struct vm_config {
 	const char *console_path;    /* KITE_CONSOLE_FILE */
 	int pin[KITE_MAX_VCPUS];     /* host CPU for vCPU i, -1 = not pinned */
 	bool track_dirty;            /* KVM dirty log on the RAM slots (Diff snapshots, vmm/snapshot.c) */
+	int pin_io[KITE_MAX_VCPUS];  /* host CPU for I/O thread i: pin_io[i % npin_io] */
+	unsigned npin_io;            /* 0 = I/O threads not pinned */
+	bool no_iothreads;           /* --iothreads off: every device on the main event loop */
 	struct virtio_options virtio;   /* virtio devices (owned; vm_config_free releases them) */
 };
 
@@ -43,6 +46,9 @@ struct evloop;
 struct vcpu;
 struct kvm_irq;
 struct board;
+struct iothread;
+
+#define KITE_MAX_IOTHREADS 64
 
 struct vm {
 	const struct vm_config *cfg;
@@ -61,6 +67,11 @@ struct vm {
 	struct machine machine;      /* what devices see: the buses, memory, loop and the services below */
 	struct kvm_irq *irq;         /* doorbells, interrupt lines, GSI routing (vmm/kvm_irq.c) */
 	struct board *board;         /* every device, created in vm_create() (vmm/board.c) */
+	/* I/O threads, one per virtio-blk / virtio-net device (machine_iothread), in creation order;
+	 * started by vm_start, stopped before the board is destroyed (vmm/vm.c) */
+	struct iothread *iothreads[KITE_MAX_IOTHREADS];
+	unsigned niothreads;
+	bool io_paused;              /* vm_pause_io(vm, true) in effect */
 	const char *cmdline;         /* the guest's kernel command line, built by the board */
 	atomic_bool exiting;
 	atomic_int exit_status;
@@ -107,7 +118,7 @@ int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct 
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* The parts of vm_run() for an owner with its own loop (vmm/control_run.c): vm_start() starts the
- * vCPU threads (the caller blocks SIGINT/SIGTERM first and serves vm->loop), vm_finish() kicks and
+ * I/O threads and the vCPU threads (the caller blocks SIGINT/SIGTERM first and serves vm->loop), vm_finish() kicks and
  * joins them after the loop ended and returns the exit status. */
 int vm_start(struct vm *vm);
 int vm_finish(struct vm *vm);
@@ -116,6 +127,10 @@ int vm_finish(struct vm *vm);
  * them run on. Owner thread; idempotent. (Device work is the owner's: it stops serving vm->loop.) */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+/* Park (pause=true) or restart every I/O thread: returns once none runs a device callback. Owner
+ * thread; idempotent. With vm_pause, this is what quiesces the VM's devices (the owner also stops
+ * serving vm->loop). */
+void vm_pause_io(struct vm *vm, bool pause);
 /* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
 #define KITE_EXIT_SIGNAL_BASE 128
 

@@ -8,7 +8,7 @@ one with kite's own virtio devices (blk, rng, balloon, console) plus a vhost-use
 that kite-dpu; one driven by the HTTP API (--api-sock with a --config-file); one with
 --seccomp-level 0. Then reads /proc/PID/task/*/status: in the first two and in kite-dpu every thread
 shows "Seccomp: 2" (filter) and "NoNewPrivs: 1", and the threads expected to exist do (vCPU,
-vhost-user device, API server, pollers); the --seccomp-level 0 kite shows "Seccomp: 0", so the
+vhost-user device, the virtio-blk I/O thread, API server, pollers); the --seccomp-level 0 kite shows "Seccomp: 0", so the
 check can tell the two apart. kite's virtio-blk io_uring ring has exactly its image as its one
 registered file (/proc/PID/fdinfo: set up confined, docs/security.md). SIGTERM then ends each cleanly (kite 143, kite-dpu 0): shutdown paths
 run under the filters too.
@@ -145,8 +145,8 @@ def main():
             ok = all([wait_for(spinning(c), "the guest of " + c) for c in (con, con2, con3)])
             check(ok, "the three guests run")
             if ok:
-                check_filtered("kite (devices)", k1.pid, ["kite", "kite-vcpu0", "vu-blk0"])
-                check_filtered("kite (API)", k2.pid, ["kite", "kite-vcpu0", "kite-vcpu1", "MHD"])
+                check_filtered("kite (devices)", k1.pid, ["kite", "kite-vcpu0", "vu-blk0", "io:virtio-blk0"])
+                check_filtered("kite (API)", k2.pid, ["kite", "kite-vcpu0", "kite-vcpu1", "MHD", "io:virtio-blk0"])
                 check_filtered("kite-dpu", dpu.pid, ["kite-dpu", "dpu-poll"])
                 check_filtered("kite (--seccomp-level 0)", k3.pid, ["kite", "kite-vcpu0"], level="0")
                 # io_uring: kite's virtio-blk ring has exactly its image registered (it was set up

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * I/O threads (kite/iothread.h). The thread alternates between its pause gate (state under
+ * t->lock) and one evloop round; a wake eventfd on the loop gets it out of epoll_wait when the
+ * owner pauses or stops it, so it reaches the gate without waiting for device work.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "kite/evloop.h"
+#include "kite/iothread.h"
+#include "kite/log.h"
+#include "kite/seccomp.h"
+
+enum { START_PENDING, START_OK, START_FAILED };
+
+struct iothread {
+	char name[32];
+	struct evloop *loop;
+	int wakefd;
+	pthread_t thread;
+	bool running;              /* created and not yet joined (owner's thread only) */
+	const char *seccomp_kind;
+	pthread_mutex_t lock;      /* the fields below */
+	pthread_cond_t cond;
+	int start;
+	unsigned pause_req;        /* nested pauses */
+	bool parked;               /* the thread waits at its gate */
+	bool stop;
+};
+
+static void on_wake(void *opaque, int fd, uint32_t events)
+{
+	uint64_t v;
+
+	(void)opaque;
+	(void)events;
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+static void wake(struct iothread *t)
+{
+	uint64_t one = 1;
+
+	if (write(t->wakefd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		log_warn("%s: waking its I/O thread failed: %m", t->name);
+}
+
+struct iothread *iothread_new(const char *name)
+{
+	struct iothread *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		log_err("%s: out of memory for its I/O thread", name);
+		return NULL;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->loop = evloop_new();
+	if (t->wakefd < 0 || !t->loop || evloop_add(t->loop, t->wakefd, EPOLLIN, on_wake, t) < 0) {
+		log_err("%s: setting up its I/O thread's loop failed: %m", name);
+		if (t->loop)
+			evloop_free(t->loop);
+		if (t->wakefd >= 0)
+			close(t->wakefd);
+		free(t);
+		return NULL;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	return t;
+}
+
+struct evloop *iothread_loop(const struct iothread *t)
+{
+	return t->loop;
+}
+
+const char *iothread_name(const struct iothread *t)
+{
+	return t->name;
+}
+
+/* At the gate: park while paused; false once asked to stop. */
+static bool gate(struct iothread *t)
+{
+	bool go;
+
+	pthread_mutex_lock(&t->lock);
+	while (t->pause_req && !t->stop) {
+		if (!t->parked) {
+			t->parked = true;
+			pthread_cond_broadcast(&t->cond);
+		}
+		pthread_cond_wait(&t->cond, &t->lock);
+	}
+	t->parked = false;
+	go = !t->stop;
+	pthread_mutex_unlock(&t->lock);
+	return go;
+}
+
+static void *io_main(void *opaque)
+{
+	struct iothread *t = opaque;
+	char comm[16] = "io:";
+	int ok;
+
+	memcpy(comm + 3, t->name, strnlen(t->name, sizeof(comm) - 4));   /* comm: 15 bytes at most */
+	prctl(PR_SET_NAME, comm);
+	ok = !t->seccomp_kind || seccomp_enter(t->seccomp_kind) == 0;
+	pthread_mutex_lock(&t->lock);
+	t->start = ok ? START_OK : START_FAILED;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	while (ok && gate(t)) {
+		int r = evloop_run_once(t->loop, -1);
+
+		if (r < 0) {
+			log_err("%s: its I/O thread's epoll_wait failed: %s; the thread ends", t->name, strerror(-r));
+			break;
+		}
+	}
+	/* a pauser may wait for the gate: an ended thread counts as parked */
+	pthread_mutex_lock(&t->lock);
+	t->parked = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+int iothread_start(struct iothread *t, int cpu, const char *seccomp_kind)
+{
+	pthread_attr_t attr;
+	int err, start;
+
+	if (t->running)
+		return 0;
+	t->seccomp_kind = seccomp_kind;
+	t->start = START_PENDING;
+	t->stop = false;
+	pthread_attr_init(&attr);
+	if (cpu >= 0 && cpu < CPU_SETSIZE) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	err = pthread_create(&t->thread, &attr, io_main, t);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		log_err("%s: starting its I/O thread failed: %s", t->name, strerror(err));
+		return -1;
+	}
+	t->running = true;
+	pthread_mutex_lock(&t->lock);
+	while (t->start == START_PENDING)
+		pthread_cond_wait(&t->cond, &t->lock);
+	start = t->start;
+	pthread_mutex_unlock(&t->lock);
+	if (start != START_OK) {
+		iothread_stop(t);
+		return -1;     /* seccomp_enter logged why */
+	}
+	return 0;
+}
+
+void iothread_pause(struct iothread *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->pause_req++;
+	if (t->running) {
+		wake(t);
+		while (!t->parked && !t->stop)
+			pthread_cond_wait(&t->cond, &t->lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void iothread_resume(struct iothread *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (t->pause_req && --t->pause_req == 0)
+		pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void iothread_stop(struct iothread *t)
+{
+	if (!t || !t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stop = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	wake(t);
+	pthread_join(t->thread, NULL);
+	t->running = false;
+}
+
+void iothread_free(struct iothread *t)
+{
+	if (!t)
+		return;
+	iothread_stop(t);
+	evloop_del(t->loop, t->wakefd);
+	evloop_free(t->loop);
+	close(t->wakefd);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
