@@ -155,6 +155,26 @@ static const struct seccomp_thread *find(const char *kind)
 	return NULL;
 }
 
+/*
+ * Files glibc's malloc opens on its own, once per process, read before a filter can forbid it: a
+ * thread's first allocation attaches it to an arena (with more than 8 arenas glibc reads
+ * /sys/devices/system/cpu/online for their limit), and the first time a thread arena's heap
+ * shrinks glibc reads /proc/sys/vm/overcommit_memory (kite's I/O threads were killed for that
+ * openat at their first request). Two 100 KiB blocks (under the 128 KiB mmap threshold) freed
+ * leave a top chunk over the 128 KiB trim threshold, so the heap shrinks here.
+ */
+static void malloc_warm_up(void)
+{
+	void *volatile small = malloc(1);   /* volatile: the compiler may not drop the pairs */
+	void *volatile a = malloc(100 << 10), *volatile b = malloc(100 << 10);
+
+	if (a)
+		memset(a, 0, 1);
+	free(b);
+	free(a);
+	free(small);
+}
+
 int seccomp_enter(const char *kind)
 {
 	const struct seccomp_thread *t;
@@ -172,6 +192,7 @@ int seccomp_enter(const char *kind)
 		log_err("seccomp: %s thread: installing the SIGSYS handler failed: %m", kind);
 		return -1;
 	}
+	malloc_warm_up();
 	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx) {
 		log_err("seccomp: %s thread: libseccomp could not start a filter", kind);
