@@ -27,7 +27,7 @@ static const struct option cli_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
-	{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+	{ "hugepages", optional_argument, NULL, OPT_HUGEPAGES },
 	{ "pin-vcpus", required_argument, NULL, OPT_PIN },
 	{ "pin-io", required_argument, NULL, OPT_PIN_IO },
 	{ "iothreads", required_argument, NULL, OPT_IOTHREADS },
@@ -63,7 +63,8 @@ void cli_usage(FILE *out)
 		"  --cpus N              vCPUs, 1..%d (default 1)\n"
 		"  --memory MIB          guest RAM in MiB, %d..host RAM (default %d)\n"
 		"  --console MODE        stdio | file:PATH | none (default stdio)\n"
-		"  --hugepages           back guest RAM with 2 MiB huge pages (reserve them first)\n"
+		"  --hugepages[=on|off]  back guest RAM with 2 MiB huge pages (reserve them first); default:\n"
+		"                        huge pages when enough are reserved and free, else THP\n"
 		"  --pin-vcpus LIST      host CPUs, e.g. 0,1: vCPU i runs on entry i %% length\n"
 		"  --pin-io LIST         host CPUs of the I/O threads (one per virtio-blk/-net device, in\n"
 		"                        device order): thread i runs on entry i %% length\n"
@@ -131,7 +132,12 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 	case OPT_CONSOLE:
 		return config_parse_console(o, arg, "--console");
 	case OPT_HUGEPAGES:
-		o->vm.hugepages = true;
+		if (arg && strcmp(arg, "on") && strcmp(arg, "off")) {
+			log_err("cli: --hugepages=%s: expected on or off", arg);
+			return -1;
+		}
+		o->vm.hugepages = !arg || !strcmp(arg, "on");
+		o->vm.no_hugepages = !o->vm.hugepages;
 		return 0;
 	case OPT_PIN:
 		return config_parse_pin_list(&o->vm, arg, "--pin-vcpus");

@@ -275,6 +275,7 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 			return -1;
 		}
 		o->vm.hugepages = cJSON_IsTrue(item);
+		o->vm.no_hugepages = !o->vm.hugepages;   /* false: never (absent: when reserved) */
 		return 0;
 	}
 	if (!strcmp(key, "pin_vcpus"))

@@ -219,11 +219,29 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offse
  * fault per 2 MiB instead of one per 4 KiB (a Debian guest booting in 256 MiB: about 60 instead of
  * 28,000 faults, each an exit). A memfd (shmem) gets huge pages only where the host administrator
  * turned them on for shmem, so it is used only when it is needed: vhost-user devices (their
- * backends map it) and --hugepages (hugetlb pages).
+ * backends map it) and hugetlb pages.
+ *
+ * Huge pages (hugetlb, 2 MiB): --hugepages asks for them (an error when too few are reserved);
+ * by default (neither --hugepages nor --hugepages=off) they are used when the host has enough
+ * reserved and free, else the RAM is as above; one line says which. A hugetlb memfd is shared, so
+ * vhost-user backends map it as they map a shmem one. Not by default with a balloon (it releases
+ * 4 KiB pages, which hugetlb cannot). The mapping reserves its pages (no
+ * MAP_NORESERVE): a shortage shows at once, never as a SIGBUS at a later fault.
  */
 static bool ram_must_be_shared(const struct vm_config *cfg)
 {
-	return cfg->hugepages || cfg->virtio.nvu_blk || cfg->virtio.nvu_net;
+	return cfg->virtio.nvu_blk || cfg->virtio.nvu_net;
+}
+
+/* Whether to try hugetlb pages for `size` bytes (the default's choice is logged by the caller). */
+static bool want_hugepages(const struct vm_config *cfg, uint64_t size, int *free_pages)
+{
+	*free_pages = hugepages_free();
+	if (cfg->hugepages)
+		return true;
+	/* a balloon gives back 4 KiB pages, which a hugetlb mapping cannot release */
+	return !cfg->no_hugepages && !cfg->virtio.balloon.enabled && size % HUGEPAGE_SIZE == 0 &&
+	       *free_pages > 0 && (uint64_t)*free_pages >= size / HUGEPAGE_SIZE;
 }
 
 static void *map_anonymous_ram(uint64_t size)
@@ -246,15 +264,15 @@ static void *map_anonymous_ram(uint64_t size)
 	return ram;
 }
 
-/* Guest RAM in a sealed memfd (hugetlb pages with --hugepages); sets vm->mem_fd. NULL: logged. */
-static void *map_shared_ram(struct vm *vm, const struct vm_config *cfg, uint64_t size)
+/* Guest RAM in a sealed memfd (hugetlb pages if huge); sets vm->mem_fd. NULL: logged (huge and
+ * not asked for by --hugepages: nothing logged, the caller falls back, vm->mem_fd closed). */
+static void *map_shared_ram(struct vm *vm, const struct vm_config *cfg, uint64_t size, bool huge, int free_pages)
 {
 	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	bool quiet = huge && !cfg->hugepages;
 	void *ram;
 
-	if (cfg->hugepages) {
-		int free_pages = hugepages_free();
-
+	if (huge) {
 		if (size % HUGEPAGE_SIZE) {
 			log_err("vm: --hugepages needs memory in multiples of 2 MiB, got %llu MiB",
 				(unsigned long long)cfg->mem_mib);
@@ -270,25 +288,35 @@ static void *map_shared_ram(struct vm *vm, const struct vm_config *cfg, uint64_t
 	}
 	vm->mem_fd = memfd_create("kite-guest-ram", flags);
 	if (vm->mem_fd < 0) {
-		log_err("vm: memfd_create for %llu MiB of guest RAM%s failed: %m",
-			(unsigned long long)cfg->mem_mib, cfg->hugepages ? " (huge pages)" : "");
+		if (!quiet)
+			log_err("vm: memfd_create for %llu MiB of guest RAM%s failed: %m",
+				(unsigned long long)cfg->mem_mib, huge ? " (huge pages)" : "");
 		return NULL;
 	}
 	if (ftruncate(vm->mem_fd, (off_t)size) < 0) {
+		if (quiet)
+			goto fallback;
 		log_err("vm: sizing guest RAM memfd to %llu MiB failed: %m", (unsigned long long)cfg->mem_mib);
 		return NULL;
 	}
 	/* The size is final: vhost-user backends map this fd and must not fault on a truncation. */
 	if (fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		log_debug("vm: guest RAM memfd cannot be sealed (%m): backends will warn");
-	ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
+	ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (huge ? 0 : MAP_NORESERVE), vm->mem_fd, 0);
 	if (ram == MAP_FAILED) {
-		log_err("vm: mapping %llu MiB of guest RAM failed: %m", (unsigned long long)cfg->mem_mib);
+		if (quiet)
+			goto fallback;
+		log_err("vm: mapping %llu MiB of guest RAM%s failed: %m", (unsigned long long)cfg->mem_mib,
+			huge ? " on 2 MiB huge pages (reserved and free ones too few?)" : "");
 		return NULL;
 	}
-	if (!cfg->hugepages)
+	if (!huge)
 		madvise(ram, size, MADV_HUGEPAGE);   /* huge pages where the host allows them for shmem */
 	return ram;
+fallback:
+	close(vm->mem_fd);
+	vm->mem_fd = -1;
+	return NULL;
 }
 
 /* A snapshot's memory file into the shared memfd (every byte read now: restore time grows with RAM). */
@@ -311,6 +339,8 @@ static int copy_ram_file(struct vm *vm, const struct vm_ram_file *rf, uint64_t s
 static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_file *rf)
 {
 	uint64_t size = cfg->mem_mib << 20;
+	int free_pages;
+	bool huge = want_hugepages(cfg, size, &free_pages);
 
 	if (cfg->track_dirty) {
 		/* whole words per region: the high region starts at low_ram, a multiple of 256 KiB */
@@ -320,13 +350,32 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 			return -1;
 		}
 	}
-	if (ram_must_be_shared(cfg)) {
-		vm->ram = map_shared_ram(vm, cfg, size);
+	if (huge) {
+		vm->ram = map_shared_ram(vm, cfg, size, true, free_pages);
+		if (!vm->ram && cfg->hugepages)
+			return -1;
+		if (vm->ram)
+			log_info("vm: guest RAM on %llu 2 MiB huge pages (hugetlb, %d were free)%s",
+				 (unsigned long long)(size / HUGEPAGE_SIZE), free_pages,
+				 cfg->hugepages ? "" : "; --hugepages=off for ordinary memory");
+		else
+			log_info("vm: guest RAM: 2 MiB huge pages reserved but mapping them failed: %s memory "
+				 "with transparent huge pages", ram_must_be_shared(cfg) ? "shared" : "anonymous");
+	} else if (!cfg->no_hugepages) {
+		log_info("vm: guest RAM: %s memory with transparent huge pages (%s)",
+			 ram_must_be_shared(cfg) ? "shared" : "anonymous",
+			 cfg->virtio.balloon.enabled ? "a balloon needs 4 KiB pages" :
+			 free_pages > 0 ? "too few 2 MiB huge pages free" : "no 2 MiB huge pages reserved");
+	}
+	if (!vm->ram && ram_must_be_shared(cfg)) {
+		vm->ram = map_shared_ram(vm, cfg, size, false, free_pages);
 		if (!vm->ram)
 			return -1;
+	}
+	if (vm->ram) {
 		if (rf) {
 			log_info("vm: copying the memory file %s into shared guest RAM (%s need it shared)", rf->path,
-				 cfg->hugepages ? "huge pages" : "vhost-user backends");
+				 vm->mem_fd >= 0 && !ram_must_be_shared(cfg) ? "huge pages" : "vhost-user backends");
 			if (copy_ram_file(vm, rf, size) < 0)
 				return -1;
 		}

@@ -27,7 +27,8 @@ struct vm_config {
 	const char *cmdline;         /* the user's part of the kernel command line; may be NULL (empty) */
 	unsigned ncpus;              /* 1..KITE_MAX_VCPUS */
 	uint64_t mem_mib;
-	bool hugepages;
+	bool hugepages;              /* --hugepages: hugetlb pages required */
+	bool no_hugepages;           /* --hugepages=off: never (default: when enough are reserved) */
 	enum kite_console_mode console;
 	const char *console_path;    /* KITE_CONSOLE_FILE */
 	int pin[KITE_MAX_VCPUS];     /* host CPU for vCPU i, -1 = not pinned */
@@ -54,8 +55,8 @@ struct vm {
 	const struct vm_config *cfg;
 	int kvm_fd;
 	int vm_fd;
-	int mem_fd;                  /* memfd of guest RAM when it must be shared (vhost-user devices,
-				      * --hugepages), else -1: RAM is anonymous with THP (vmm/vm.c) */
+	int mem_fd;                  /* memfd of guest RAM when it must be shared (vhost-user devices)
+				      * or is on hugetlb pages, else -1: anonymous with THP (vmm/vm.c) */
 	void *ram;                   /* host mapping of the whole memfd */
 	uint64_t ram_size;           /* bytes of RAM (all regions) */
 	struct guest_mem mem;        /* RAM regions, gpa -> host pointer (does not own the mapping) */

@@ -98,6 +98,18 @@ static void test_json_good(void **state)
 	assert_int_equal(o.vm.pin[1], 2);
 	assert_int_equal(o.vm.console, KITE_CONSOLE_NONE);
 	assert_null(o.vm.initrd);
+	assert_int_equal(o.vm.npin_io, 0);       /* I/O threads: not pinned, on, huge pages by default */
+	assert_false(o.vm.no_iothreads);
+	assert_false(o.vm.no_hugepages);
+	config_free(&o);
+
+	assert_int_equal(parse(&o, "{\"pin_io\": \"1,0\", \"iothreads\": false, \"hugepages\": false}"), 0);
+	assert_int_equal(o.vm.npin_io, 2);
+	assert_int_equal(o.vm.pin_io[0], 1);
+	assert_int_equal(o.vm.pin_io[1], 0);
+	assert_true(o.vm.no_iothreads);
+	assert_false(o.vm.hugepages);
+	assert_true(o.vm.no_hugepages);
 	config_free(&o);
 }
 
@@ -111,6 +123,8 @@ static void test_json_bad(void **state)
 		"{\"kernel\": 5}",                    /* wrong type */
 		"{\"cpus\": \"2\"}",
 		"{\"hugepages\": 1}",
+		"{\"iothreads\": \"on\"}",
+		"{\"pin_io\": \"0,,1\"}",
 		"{\"cpus\": 0}",                      /* out of range */
 		"{\"cpus\": 65}",
 		"{\"cpus\": 1.5}",                    /* not an integer */
@@ -176,6 +190,17 @@ static void test_cli(void **state)
 		config_free(&o);
 	}
 	{
+		const char *argv[] = { "kite", "--pin-io", "1", "--iothreads", "off", "--hugepages=off", NULL };
+
+		assert_int_equal(cli(&o, 6, argv), 0);
+		assert_int_equal(o.vm.npin_io, 1);
+		assert_int_equal(o.vm.pin_io[0], 1);
+		assert_true(o.vm.no_iothreads);
+		assert_true(o.vm.no_hugepages);
+		assert_false(o.vm.hugepages);
+		config_free(&o);
+	}
+	{
 		const char *argv[] = { "kite", "--help", NULL };
 
 		assert_int_equal(cli(&o, 2, argv), 0);
@@ -187,7 +212,8 @@ static void test_cli(void **state)
 			{ "kite", "--cpus", "0" }, { "kite", "--cpus", "x" }, { "kite", "--memory", "-5" },
 			{ "kite", "--memory", "1G" }, { "kite", "--console", "tty" },
 			{ "kite", "--pin-vcpus", "1,x" }, { "kite", "--bogus", "1" }, { "kite", "stray", "arg" },
-			{ "kite", "--config", "/nonexistent/kite.json" },
+			{ "kite", "--config", "/nonexistent/kite.json" }, { "kite", "--iothreads", "maybe" },
+			{ "kite", "--pin-io", "x" }, { "kite", "--hugepages=sometimes", "--stats" },
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
