@@ -53,6 +53,7 @@ struct blk_dev {
 	struct rate_limiter rl;
 	struct blk_aio *aio;       /* io_uring engine, NULL = synchronous I/O */
 	uint64_t async_reqs;
+	struct blk_aio_req *free_reqs;   /* finished requests kept for reuse (no malloc per request) */
 };
 
 /* A request in flight on the io_uring engine. */
@@ -63,8 +64,27 @@ struct blk_aio_req {
 	uint64_t expect;           /* bytes the transfer must move */
 	uint8_t *status_byte;
 	struct iovec iov[VQ_MAX_SEGS];
+	struct blk_aio_req *next_free;
 	struct vq_elem elem;
 };
+
+/* A request record (dev->lock held): a reused one, or a new one (NULL: out of memory). At most
+ * the ring's depth of them ever exists, all freed with the device. */
+static struct blk_aio_req *req_get(struct blk_dev *blk)
+{
+	struct blk_aio_req *r = blk->free_reqs;
+
+	if (!r)
+		return malloc(sizeof(*r));
+	blk->free_reqs = r->next_free;
+	return r;
+}
+
+static void req_put(struct blk_dev *blk, struct blk_aio_req *r)
+{
+	r->next_free = blk->free_reqs;
+	blk->free_reqs = r;
+}
 
 static void blk_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
@@ -228,7 +248,7 @@ static int blk_request(struct blk_dev *blk, unsigned q, struct virtqueue *vq, st
 		goto finish;
 	}
 	if ((req->op == BLK_REQ_READ || req->op == BLK_REQ_WRITE || req->op == BLK_REQ_FLUSH) && blk->aio &&
-	    (async = malloc(sizeof(*async)))) {
+	    (async = req_get(blk))) {
 		async->blk = blk;
 		async->q = q;
 		async->type = req->type;
@@ -245,10 +265,10 @@ static int blk_request(struct blk_dev *blk, unsigned q, struct virtqueue *vq, st
 				blk->async_reqs++;
 				return BLK_ASYNC;
 			}
-			free(async);
+			req_put(blk, async);
 			goto finish;
 		}
-		free(async);
+		req_put(blk, async);
 	}
 	switch (req->op) {
 	case BLK_REQ_READ:
@@ -293,7 +313,7 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 {
 	struct blk_dev *blk = dev->priv;
 	struct virtqueue *vq = &dev->q[q].vq;
-	unsigned served = 0;
+	unsigned served = 0, submitted = 0;
 	int r;
 
 	if (rate_limiter_waiting(&blk->rl))
@@ -307,8 +327,10 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 				goto out;
 			}
 			written = blk_request(blk, q, vq, &blk->elem);
-			if (written == BLK_ASYNC)
+			if (written == BLK_ASYNC) {
+				submitted++;
 				continue;
+			}
 			if (written < 0)
 				break;
 			vq_push(vq, &blk->elem, (uint32_t)written);
@@ -320,6 +342,9 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 out:
 	if (served || vq->broken)
 		virtio_dev_queue_done(dev, q);
+	/* the kick's requests go to the kernel in one batch; page-cache hits complete right here */
+	if (submitted)
+		blk_aio_reap_inline(blk->aio);
 }
 
 /* io_uring completions (dev->lock held), or tag NULL: "completions are ready" from the loop. */
@@ -334,6 +359,7 @@ static void blk_aio_done(void *opaque, void *tag, int res)
 	if (!r) {
 		pthread_mutex_lock(&blk->vdev.lock);
 		blk_aio_reap(blk->aio);
+		blk_aio_submit(blk->aio);    /* a batch the kernel refused before */
 		pthread_mutex_unlock(&blk->vdev.lock);
 		return;
 	}
@@ -354,7 +380,7 @@ static void blk_aio_done(void *opaque, void *tag, int res)
 		vq_push(vq, &r->elem, written);
 		virtio_dev_queue_done(&blk->vdev, r->q);
 	}
-	free(r);
+	req_put(blk, r);
 }
 
 static void on_throttle_timer(void *opaque, int fd, uint32_t events)
@@ -610,6 +636,12 @@ static void blk_free(struct blk_dev *blk)
 		rate_limiter_timer_close(&blk->rl);
 		log_info("%s: %llu requests, rate limit delayed %llu of them", blk->vdev.name,
 			 (unsigned long long)blk->reqs, (unsigned long long)blk->rl.refused);
+	}
+	while (blk->free_reqs) {
+		struct blk_aio_req *r = blk->free_reqs;
+
+		blk->free_reqs = r->next_free;
+		free(r);
 	}
 	if (blk->vdev.ops)
 		virtio_dev_exit(&blk->vdev);
