@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * I/O threads (kite/iothread.h). The thread alternates between its pause gate (state under
- * t->lock) and one evloop round; a wake eventfd on the loop gets it out of epoll_wait when the
- * owner pauses or stops it, so it reaches the gate without waiting for device work.
+ * t->lock), one evloop round and, if set, a polling phase; a wake eventfd on the loop gets it out
+ * of epoll_wait when the owner pauses or stops it, and `interrupt` (an atomic copy of "paused or
+ * stopping") out of polling, so it reaches the gate without waiting for device work.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,54 @@ struct iothread {
 	unsigned pause_req;        /* nested pauses */
 	bool parked;               /* the thread waits at its gate */
 	bool stop;
+	atomic_bool interrupt;     /* pause_req || stop: polling ends */
+	iothread_poll_fn poll;     /* optional, set before start */
+	void *poll_opaque;
+	uint64_t poll_ns;
 };
+
+/* Caller holds t->lock. */
+static void update_interrupt(struct iothread *t)
+{
+	atomic_store(&t->interrupt, t->pause_req || t->stop);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, unsigned budget_us)
+{
+	t->poll = budget_us ? poll : NULL;
+	t->poll_opaque = opaque;
+	t->poll_ns = (uint64_t)budget_us * 1000;
+}
+
+/* The polling phase after a loop round (see kite/iothread.h). */
+static void poll_phase(struct iothread *t)
+{
+	bool more = true;
+
+	while (more && !atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
+		uint64_t deadline;
+
+		t->poll(t->poll_opaque, IOTHREAD_POLL_BEGIN);
+		deadline = now_ns() + t->poll_ns;
+		while (!atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
+			if (t->poll(t->poll_opaque, IOTHREAD_POLL_CHECK))
+				deadline = now_ns() + t->poll_ns;
+			else if (now_ns() >= deadline)
+				break;
+			else
+				__builtin_ia32_pause();
+		}
+		more = t->poll(t->poll_opaque, IOTHREAD_POLL_END);
+	}
+}
 
 static void on_wake(void *opaque, int fd, uint32_t events)
 {
@@ -130,6 +180,8 @@ static void *io_main(void *opaque)
 			log_err("%s: its I/O thread's epoll_wait failed: %s; the thread ends", t->name, strerror(-r));
 			break;
 		}
+		if (t->poll)
+			poll_phase(t);
 	}
 	/* a pauser may wait for the gate: an ended thread counts as parked */
 	pthread_mutex_lock(&t->lock);
@@ -149,6 +201,7 @@ int iothread_start(struct iothread *t, int cpu, const char *seccomp_kind)
 	t->seccomp_kind = seccomp_kind;
 	t->start = START_PENDING;
 	t->stop = false;
+	update_interrupt(t);
 	pthread_attr_init(&attr);
 	if (cpu >= 0 && cpu < CPU_SETSIZE) {
 		cpu_set_t set;
@@ -182,6 +235,7 @@ void iothread_pause(struct iothread *t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	t->pause_req++;
+	update_interrupt(t);
 	if (t->running) {
 		wake(t);
 		while (!t->parked && !t->stop)
@@ -197,6 +251,7 @@ void iothread_resume(struct iothread *t)
 	pthread_mutex_lock(&t->lock);
 	if (t->pause_req && --t->pause_req == 0)
 		pthread_cond_broadcast(&t->cond);
+	update_interrupt(t);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -206,6 +261,7 @@ void iothread_stop(struct iothread *t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	t->stop = true;
+	update_interrupt(t);
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 	wake(t);

@@ -54,6 +54,8 @@ struct blk_dev {
 	struct blk_aio *aio;       /* io_uring engine, NULL = synchronous I/O */
 	uint64_t async_reqs;
 	struct blk_aio_req *free_reqs;   /* finished requests kept for reuse (no malloc per request) */
+	bool polling;              /* the I/O thread polls the queue: guest kicks are off */
+	uint64_t polled_reqs;      /* requests found by polling, not by a kick */
 };
 
 /* A request in flight on the io_uring engine. */
@@ -336,7 +338,8 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 			vq_push(vq, &blk->elem, (uint32_t)written);
 			served++;
 		}
-		if (r != 0 || vq->broken || !vq_enable_kicks(vq, true))
+		/* while the I/O thread polls, kicks stay off and the poll finds what comes next */
+		if (r != 0 || vq->broken || !vq_enable_kicks(vq, !blk->polling))
 			break;
 	}
 out:
@@ -383,6 +386,52 @@ static void blk_aio_done(void *opaque, void *tag, int res)
 	req_put(blk, r);
 }
 
+/*
+ * Polling between kicks (poll=US, the I/O thread's polling phase, kite/iothread.h): kicks off while
+ * the thread polls the ring and the io_uring completions; a request the guest makes meanwhile
+ * costs it no kick (no exit) and the device no wake-up. A queue waiting for the rate limiter is
+ * not work (its timer resumes it).
+ */
+static bool blk_poll(void *opaque, enum iothread_poll_phase phase)
+{
+	struct blk_dev *blk = opaque;
+	struct virtio_dev *dev = &blk->vdev;
+	bool found = false;
+
+	pthread_mutex_lock(&dev->lock);
+	if (blk->aio && blk_aio_inflight(blk->aio)) {
+		unsigned before = blk_aio_inflight(blk->aio);
+
+		blk_aio_reap(blk->aio);
+		found = blk_aio_inflight(blk->aio) != before;
+	}
+	for (unsigned q = 0; q < dev->nqueues; q++) {
+		struct virtqueue *vq = &dev->q[q].vq;
+
+		if (!virtio_dev_queue_live(dev, q))
+			continue;
+		if (phase == IOTHREAD_POLL_BEGIN) {
+			blk->polling = true;
+			vq_enable_kicks(vq, false);
+		} else if (phase == IOTHREAD_POLL_END) {
+			blk->polling = false;
+			/* true: the driver added requests before it could see kicks back on */
+			if (vq_enable_kicks(vq, true) && !rate_limiter_waiting(&blk->rl)) {
+				blk_queue_notify(dev, q);
+				found = true;
+			}
+		} else if (vq_has_avail(vq) && !rate_limiter_waiting(&blk->rl)) {
+			blk->polled_reqs++;
+			blk_queue_notify(dev, q);
+			found = true;
+		}
+	}
+	if (phase == IOTHREAD_POLL_END)
+		blk->polling = false;
+	pthread_mutex_unlock(&dev->lock);
+	return found;
+}
+
 static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 {
 	struct blk_dev *blk = opaque;
@@ -395,8 +444,7 @@ static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 		pthread_mutex_unlock(&dev->lock);
 		return;
 	}
-	if ((dev->status & VIRTIO_STATUS_DRIVER_OK) && !(dev->status & VIRTIO_STATUS_NEEDS_RESET) &&
-	    dev->q[0].enabled && dev->q[0].vq.ready && !dev->q[0].vq.broken)
+	if (virtio_dev_queue_live(dev, 0))
 		blk_queue_notify(dev, 0);
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -517,6 +565,12 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 		goto fail;
 	if (!o->sync_io)
 		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
+	if (o->poll_us && blk->vdev.io) {
+		iothread_set_poll(blk->vdev.io, blk_poll, blk, (unsigned)o->poll_us);
+		log_info("%s: its I/O thread polls the queue for %llu us after work", name, (unsigned long long)o->poll_us);
+	} else if (o->poll_us) {
+		log_warn("%s: poll=%llu ignored: no I/O thread (--iothreads off)", name, (unsigned long long)o->poll_us);
+	}
 	log_info("%s: %s, %llu sectors%s%s", name, o->path, (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR),
 		 o->readonly ? ", read-only" : "", blk->direct ? ", cache=none" : "");
 	if (!blk->aio)
@@ -628,8 +682,9 @@ static void blk_free(struct blk_dev *blk)
 		return;
 	if (blk->aio) {
 		blk_aio_free(blk->aio);
-		log_info("%s: %llu of %llu requests served through io_uring", blk->vdev.name,
-			 (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs);
+		log_info("%s: %llu of %llu requests served through io_uring (%llu polling rounds found requests)",
+			 blk->vdev.name, (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs,
+			 (unsigned long long)blk->polled_reqs);
 	}
 	if (blk->rl.timer_fd >= 0) {
 		evloop_del(blk->vdev.loop, blk->rl.timer_fd);

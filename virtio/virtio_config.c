@@ -277,7 +277,16 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		return parse_u64(val, &o->iops, what, key);
 	if (!strcmp(key, "bps"))
 		return parse_u64(val, &o->bps, what, key);
-	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio)", what, key);
+	if (!strcmp(key, "poll")) {
+		if (parse_u64(val, &o->poll_us, what, key) < 0)
+			return -1;
+		if (o->poll_us > 1000) {
+			log_err("%s: poll=%s: at most 1000 microseconds", what, val);
+			return -1;
+		}
+		return 0;
+	}
+	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, poll)", what, key);
 	return -1;
 }
 

@@ -20,6 +20,13 @@ bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit)
 	return bit < 64 && (dev->guest_features & (1ULL << bit));
 }
 
+bool virtio_dev_queue_live(const struct virtio_dev *dev, unsigned q)
+{
+	return q < dev->nqueues && (dev->status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(dev->status & VIRTIO_STATUS_NEEDS_RESET) && dev->q[q].enabled && dev->q[q].vq.ready &&
+	       !dev->q[q].vq.broken;
+}
+
 void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
 {
 	if (dev->broken_reported)

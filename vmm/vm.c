@@ -355,14 +355,16 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 		if (!vm->ram && cfg->hugepages)
 			return -1;
 		if (vm->ram)
-			log_info("vm: guest RAM on %llu 2 MiB huge pages (hugetlb, %d were free)%s",
+			snprintf(vm->ram_notice, sizeof(vm->ram_notice),
+				 "guest RAM on %llu 2 MiB huge pages (hugetlb, %d were free)%s",
 				 (unsigned long long)(size / HUGEPAGE_SIZE), free_pages,
 				 cfg->hugepages ? "" : "; --hugepages=off for ordinary memory");
 		else
-			log_info("vm: guest RAM: 2 MiB huge pages reserved but mapping them failed: %s memory "
-				 "with transparent huge pages", ram_must_be_shared(cfg) ? "shared" : "anonymous");
+			snprintf(vm->ram_notice, sizeof(vm->ram_notice),
+				 "guest RAM: 2 MiB huge pages reserved but mapping them failed: %s memory with "
+				 "transparent huge pages", ram_must_be_shared(cfg) ? "shared" : "anonymous");
 	} else if (!cfg->no_hugepages) {
-		log_info("vm: guest RAM: %s memory with transparent huge pages (%s)",
+		snprintf(vm->ram_notice, sizeof(vm->ram_notice), "guest RAM: %s memory with transparent huge pages (%s)",
 			 ram_must_be_shared(cfg) ? "shared" : "anonymous",
 			 cfg->virtio.balloon.enabled ? "a balloon needs 4 KiB pages" :
 			 free_pages > 0 ? "too few 2 MiB huge pages free" : "no 2 MiB huge pages reserved");
@@ -629,6 +631,9 @@ void vm_pause_io(struct vm *vm, bool pause)
 
 int vm_start(struct vm *vm)
 {
+	/* which memory the guest got, said once the VM really starts (a start that fails says why) */
+	if (vm->ram_notice[0])
+		log_info("vm: %s", vm->ram_notice);
 	if (iothreads_start(vm) < 0 || vcpus_start(vm) < 0) {
 		vm_request_exit(vm, 1);
 		return -1;

@@ -7,6 +7,7 @@ usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [-
                               [--no-qemu-kvm] [--no-qemu-tcg] [--no-emulated] [--no-net]
                               [--baseline KITE2] [--modes M,M] [--neighbour off,on]
                               [--neighbour-cpu C] [--pin-vmm LIST] [--kite-args ARGS]
+                              [--variant NAME=KITE2[:ARGS]]...
 
 Block: a 256 MiB fallocated raw image; modes randread, randwrite (4 KiB, random), seqread64k
 (64 KiB sequential); kite `--blk path=IMG,cache=writeback` vs QEMU q35 `-drive
@@ -19,9 +20,12 @@ host's TSC frequency. VMMs:
   qemu-tcg      QEMU q35 -accel tcg
   kite-base     with --baseline KITE2: another kite binary (e.g. an older commit's), native mode, in
                 the same alternation; kite_over_kite-base is the A/B ratio for regression checks
+  kite-NAME     with --variant NAME=KITE2[:ARGS]: another kite binary and/or extra options (ARGS
+                split on spaces; blk options after a comma go into --blk, e.g. `lat=build/kite:,poll=50`)
+                in the same alternation; kite_over_kite-NAME is its ratio
 Latency: blkbench's per-request TSC histogram (kick to used, in the guest), p50/p99 in us.
 Neighbour (--neighbour off,on): each round runs every VMM once per listed state; `on` keeps a
-CPU-bound process (a shell busy loop, nice 0) pinned to --neighbour-cpu (default 1) for the
+CPU-bound process (a shell busy loop, nice 10 like the VMMs) pinned to --neighbour-cpu (default 1) for the
 whole VMM run; figures of that state carry the suffix _nb. --pin-vmm runs the VMM under taskset
 (the device side), e.g. 0 with the neighbour on 1.
 Exits per I/O: kite --stats counters of the native run minus those of a baseline run of the same
@@ -121,12 +125,35 @@ def vmms(a):
         v.insert(1, ("qemu-kvm", True, True))
     if a.baseline:
         v.insert(1, ("kite-base", False, True))
+    for name in a.variants:
+        v.insert(1, ("kite-" + name, False, True))
     return v
+
+
+def parse_variants(specs):
+    """NAME=KITE2[:ARGS] -> {NAME: (binary, [args], blk suffix)}; ARGS starting with ',' extend --blk."""
+    out = {}
+    for spec in specs:
+        name, _, rest = spec.partition("=")
+        path, _, args = rest.partition(":")
+        if not name or not path:
+            raise SystemExit("bench/virtio: --variant %s: expected NAME=KITE2[:ARGS]" % spec)
+        blk = args if args.startswith(",") else ""
+        out[name] = (path, [] if blk else args.split(), blk)
+    return out
+
+
+def others(a):
+    return ["qemu-kvm", "qemu-tcg", "kite-base"] + ["kite-" + n for n in a.variants]
 
 
 def vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns=None):
     if is_qemu:
         cmd = qemu_cmd(name[5:], a.image, cl, qemu_dev, ns)
+    elif name[5:] in a.variants:
+        path, args, blk = a.variants[name[5:]]
+        dev = [d + blk if i and kite_dev[i - 1] == "--blk" else d for i, d in enumerate(kite_dev)]
+        cmd = kite_cmd(path, a.image, cl, dev + args, ns)
     else:
         cmd = kite_cmd(a.baseline if name == "kite-base" else a.kite, a.image, cl, kite_dev + a.kite_args.split(), ns)
     return (["taskset", "-c", a.pin_vmm] if a.pin_vmm else []) + cmd
@@ -140,7 +167,9 @@ class Neighbour:
 
     def __enter__(self):
         if self.on:
-            self.p = subprocess.Popen(["taskset", "-c", str(self.cpu), "sh", "-c", "while :; do :; done"])
+            # the same niceness as the VMMs (run_guest): a neighbour of equal weight
+            self.p = subprocess.Popen(["nice", "-n", "10", "taskset", "-c", str(self.cpu), "sh", "-c",
+                                       "while :; do :; done"])
         return self
 
     def __exit__(self, *exc):
@@ -200,16 +229,19 @@ def bench_blk(a, hz, tmp):
             out("blk_%s_qd%d_%s_p99" % (mode, a.qd, name), med([x[1] for x in xs]), "us")
         for suffix, _ in states(a):
             k = iops.get("kite" + suffix)
-            for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
+            for q in others(a):
                 b = iops.get(q + suffix)
                 if k and b:
                     pairs = sorted(x / y for x, y in zip(k, b))
                     out("blk_%s_kite_over_%s%s" % (mode, q, suffix), med(k) / med(b), "x")
                     out("blk_%s_kite_over_%s%s_pairs" % (mode, q, suffix),
                         "%.2f-%.2f(median %.2f)" % (pairs[0], pairs[-1], med(pairs)), "x")
-            if k and lat.get("kite" + suffix) and lat.get("qemu-kvm" + suffix):
-                out("blk_%s_qd%d_p50_kite_over_qemu-kvm%s" % (mode, a.qd, suffix),
-                    med([x[0] for x in lat["kite" + suffix]]) / med([x[0] for x in lat["qemu-kvm" + suffix]]), "x")
+            for q in others(a):
+                kl, ql = lat.get("kite" + suffix), lat.get(q + suffix)
+                if kl and ql:   # latency: kite's over the peer's, lower is better
+                    for i, p in ((0, "p50"), (1, "p99")):
+                        out("blk_%s_qd%d_%s_latency_kite_over_%s%s" % (mode, a.qd, p, q, suffix),
+                            med([x[i] for x in kl]) / med([x[i] for x in ql]), "x")
 
 
 def sh(*cmd):
@@ -259,7 +291,7 @@ def bench_net(a, hz):
         for name, xs in pps.items():
             out("net_tx64_%s_pps" % name, med(xs), "frames/s")
         for suffix, _ in states(a):
-            for q in ("qemu-kvm", "qemu-tcg", "kite-base"):
+            for q in others(a):
                 if q + suffix in pps and "kite" + suffix in pps:
                     out("net_tx64_kite_over_%s%s" % (q, suffix), med(pps["kite" + suffix]) / med(pps[q + suffix]), "x")
     finally:
@@ -287,7 +319,9 @@ def main():
     ap.add_argument("--neighbour-cpu", type=int, default=1)
     ap.add_argument("--pin-vmm", default="", help="taskset CPU list for the VMM")
     ap.add_argument("--kite-args", default="", help="extra kite options (split on spaces)")
+    ap.add_argument("--variant", action="append", default=[], help="NAME=KITE2[:ARGS], repeatable")
     a = ap.parse_args()
+    a.variants = parse_variants(a.variant)
     if not shutil.which(QEMU):
         print("bench/virtio: %s is not installed" % QEMU, file=sys.stderr)
         return 1

@@ -36,6 +36,19 @@ const char *iothread_name(const struct iothread *t);
  * fails: returns -1 (logged) then. 0 on success. */
 int iothread_start(struct iothread *t, int cpu, const char *seccomp_kind);
 
+/*
+ * Polling (optional; set before the thread starts): after each loop round the thread calls
+ * poll(opaque, IOTHREAD_POLL_BEGIN) (the device turns its notifications off), then
+ * poll(opaque, IOTHREAD_POLL_CHECK) until budget_us microseconds pass without one returning true
+ * (true: it found and served work; the budget starts again), then poll(opaque, IOTHREAD_POLL_END)
+ * (notifications back on; true if work came in meanwhile, which it served: polling goes on). A
+ * pause or stop ends polling at once (END is still called). Callbacks run on the I/O thread, like
+ * the loop's. budget_us 0: no polling.
+ */
+enum iothread_poll_phase { IOTHREAD_POLL_BEGIN, IOTHREAD_POLL_CHECK, IOTHREAD_POLL_END };
+typedef bool (*iothread_poll_fn)(void *opaque, enum iothread_poll_phase phase);
+void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, unsigned budget_us);
+
 void iothread_pause(struct iothread *t);
 void iothread_resume(struct iothread *t);
 void iothread_stop(struct iothread *t);

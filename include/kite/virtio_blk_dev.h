@@ -31,6 +31,8 @@ struct blk_options {
 	struct limiter_cfg limits;   /* the API's buckets (capacity, one-time budget); used when it sets a rate */
 	enum virtio_transport transport;
 	bool sync_io;             /* aio=sync: no io_uring */
+	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue that long after work, kicks
+				   * off meanwhile (0 = off, the default; at most 1000) */
 };
 
 struct machine;

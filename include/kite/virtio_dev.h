@@ -130,6 +130,9 @@ void virtio_dev_config_access(struct virtio_dev *dev, uint32_t off, uint8_t *dat
 /* Kick queue q from the transport's slow path (MMIO write that reached kite). */
 void virtio_dev_kick(struct virtio_dev *dev, unsigned q);
 bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned bit);
+/* Queue q may be served now: the driver is running (DRIVER_OK, no NEEDS_RESET) and the queue is
+ * enabled, set up and not broken. dev->lock held. */
+bool virtio_dev_queue_live(const struct virtio_dev *dev, unsigned q);
 
 /* For device models (dev->lock held): after pushing, interrupt if the driver wants it; if the
  * queue broke, report DEVICE_NEEDS_RESET (one log line, config interrupt). */

@@ -73,6 +73,7 @@ struct vm {
 	struct iothread *iothreads[KITE_MAX_IOTHREADS];
 	unsigned niothreads;
 	bool io_paused;              /* vm_pause_io(vm, true) in effect */
+	char ram_notice[160];        /* which memory guest RAM is on: logged by vm_start */
 	const char *cmdline;         /* the guest's kernel command line, built by the board */
 	atomic_bool exiting;
 	atomic_int exit_status;

@@ -302,7 +302,7 @@ static void test_virtio_options(void **state)
 		     " \"rng\": true, \"balloon\": \"pages=7,stats=0\"}");
 	{
 		char config_arg[300];
-		const char *argv[] = { "kite", config_arg, "--blk", "path=/c.img,cache=none,id=disk", "--console-virtio",
+		const char *argv[] = { "kite", config_arg, "--blk", "path=/c.img,cache=none,id=disk,poll=40", "--console-virtio",
 				       "file:/tmp/hvc", NULL };
 
 		snprintf(config_arg, sizeof(config_arg), "--config=%s", config_path);
@@ -314,6 +314,8 @@ static void test_virtio_options(void **state)
 	assert_int_equal(v->blk[1].transport, VIRTIO_TRANSPORT_MMIO);
 	assert_string_equal(v->blk[2].id, "disk");
 	assert_int_equal(v->blk[2].cache, BLK_CACHE_NONE);
+	assert_int_equal(v->blk[2].poll_us, 40);
+	assert_int_equal(v->blk[0].poll_us, 0);   /* polling off by default */
 	assert_true(v->rng);
 	assert_true(v->balloon.enabled);
 	assert_int_equal(v->balloon.pages, 7);
@@ -328,6 +330,10 @@ static void test_virtio_options(void **state)
 	assert_int_equal(v->nblk, 1);
 	assert_string_equal(v->blk[0].path, "/d.img");
 	assert_false(v->rng);
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=1001\"]}"), -1);   /* at most 1000 us */
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=x\"]}"), -1);
 	config_free(&o);
 }
 
