@@ -75,8 +75,10 @@ int ctl_apply_net_limits(struct vmm_control *ctl, char *err, size_t errlen)
 
 int ctl_vm_go(struct vmm_control *ctl, bool paused, char *err, size_t errlen)
 {
-	if (paused)
+	if (paused) {
 		atomic_store(&ctl->vm.pause_req, true);   /* each vCPU parks before its first KVM_RUN */
+		vm_pause_io(&ctl->vm, true);              /* each I/O thread before its first round */
+	}
 	if (evloop_add(ctl->loop, evloop_fd(ctl->vm.loop), paused ? 0 : EPOLLIN, on_vm_loop, ctl) < 0 ||
 	    vm_start(&ctl->vm) < 0) {
 		snprintf(err, errlen, "Start microvm error: starting the vCPUs failed");
