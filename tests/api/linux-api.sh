@@ -130,7 +130,7 @@ check "the logger's file has \"vm: started\"" "$([ "$(v logger-started)" -ge 1 ]
 # strict: no RCU stall, lockup, hung task, unstable clocksource, WARNING/BUG/Oops or panic in L2's
 # console or kernel log (l2-problems.ere; the L1-made lines of l2-known-nested.ere do not count)
 problems=$(clean | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
-	grep -E -f "$lin/l2-problems.ere" | grep -v -E -f "$lin/l2-known-nested.ere" | sort -u)
+	grep -E -f "$lin/l2-problems.ere" | grep -v -E -f <(grep -v -E '^(#|$)' "$lin/l2-known-nested.ere") | sort -u)
 check "no RCU stall, lockup, WARNING, BUG, panic... from L2" "$(echo "$problems" | grep -c .)" 0
 [ -n "$problems" ] && echo "$problems" | sed 's/^/linux-api:   L2: /'
 [ $qrc = 0 ] || { echo "linux-api: FAIL L1 QEMU exit status $qrc (124 = hang guard of ${timeout_s} s)"; fail=1; }

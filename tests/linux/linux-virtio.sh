@@ -121,7 +121,7 @@ fi
 # strict: no RCU stall, lockup, hung task, unstable clocksource, WARNING/BUG/Oops or panic in L2's
 # console or kernel log (l2-problems.ere; the L1-made lines of l2-known-nested.ere do not count)
 problems=$(tr -d '\r' <"$log" | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
-	grep -E -f "$here/l2-problems.ere" | grep -v -E -f "$here/l2-known-nested.ere" | sort -u)
+	grep -E -f "$here/l2-problems.ere" | grep -v -E -f <(grep -v -E '^(#|$)' "$here/l2-known-nested.ere") | sort -u)
 check "no RCU stall, lockup, WARNING, BUG, panic... from L2" "$(echo "$problems" | grep -c .)" 0
 [ -n "$problems" ] && echo "$problems" | sed 's/^/linux-virtio:   L2: /'
 if [ $fail != 0 ]; then
