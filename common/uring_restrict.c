@@ -25,7 +25,7 @@ int uring_init_restricted(struct io_uring *ring, unsigned entries, int fd, const
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
 	res[n++].sqe_flags = IOSQE_FIXED_FILE;
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_FIXED_FILE;
+	res[n++].sqe_flags = IOSQE_FIXED_FILE | IOSQE_ASYNC;   /* ASYNC: run on the kernel's io-wq workers */
 	if (flags & URING_FILE_UPDATE) {
 		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
 		res[n++].register_op = IORING_REGISTER_FILES_UPDATE;

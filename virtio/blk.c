@@ -526,7 +526,7 @@ static void blk_fill_config(struct blk_dev *blk)
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)
 {
 	struct blk_dev *blk = calloc(1, sizeof(*blk));
-	uint64_t features;
+	uint64_t features, poll_us;
 	char name[32];
 
 	if (!blk) {
@@ -565,11 +565,12 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 		goto fail;
 	if (!o->sync_io)
 		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
-	if (o->poll_us && blk->vdev.io) {
-		iothread_set_poll(blk->vdev.io, blk_poll, blk, (unsigned)o->poll_us);
-		log_info("%s: its I/O thread polls the queue for %llu us after work", name, (unsigned long long)o->poll_us);
-	} else if (o->poll_us) {
-		log_warn("%s: poll=%llu ignored: no I/O thread (--iothreads off)", name, (unsigned long long)o->poll_us);
+	poll_us = o->poll_set ? o->poll_us : BLK_POLL_DEFAULT_US;
+	if (poll_us && blk->vdev.io) {
+		iothread_set_poll(blk->vdev.io, blk_poll, blk, (unsigned)poll_us);
+		log_debug("%s: its I/O thread polls the queue up to %llu us after work", name, (unsigned long long)poll_us);
+	} else if (o->poll_set && poll_us) {
+		log_warn("%s: poll=%llu ignored: no I/O thread (--iothreads off)", name, (unsigned long long)poll_us);
 	}
 	log_info("%s: %s, %llu sectors%s%s", name, o->path, (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR),
 		 o->readonly ? ", read-only" : "", blk->direct ? ", cache=none" : "");

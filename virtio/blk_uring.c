@@ -126,6 +126,24 @@ void blk_aio_submit(struct blk_aio *aio)
 	aio->queued = (unsigned)r >= aio->queued ? 0 : aio->queued - (unsigned)r;
 }
 
+/*
+ * A transfer this large goes to the kernel's io-wq workers (IOSQE_ASYNC) instead of being copied
+ * inline by the submitting I/O thread: the copies of a batch of 64 KiB page-cache reads then run on
+ * every core, not one after another on this thread (what bounded kite's seqread64k; QEMU's
+ * aio=threads pool spreads them the same way). Small ones stay inline: a worker hand-off costs
+ * more than a 4 KiB copy.
+ */
+#define BLK_AIO_ASYNC_BYTES (32u << 10)
+
+static uint64_t transfer_bytes(const struct iovec *iov, unsigned n)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	return total;
+}
+
 int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov, unsigned n, uint64_t off,
 	       void *tag)
 {
@@ -141,6 +159,8 @@ int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *
 		io_uring_prep_readv(sqe, URING_FILE, iov, n, off);
 	}
 	uring_fixed(sqe);
+	if (transfer_bytes(iov, n) >= BLK_AIO_ASYNC_BYTES)
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, tag);
 	return queue(aio);
 }

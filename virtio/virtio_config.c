@@ -280,6 +280,7 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 	if (!strcmp(key, "poll")) {
 		if (parse_u64(val, &o->poll_us, what, key) < 0)
 			return -1;
+		o->poll_set = true;
 		if (o->poll_us > 1000) {
 			log_err("%s: poll=%s: at most 1000 microseconds", what, val);
 			return -1;

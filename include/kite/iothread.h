@@ -39,11 +39,13 @@ int iothread_start(struct iothread *t, int cpu, const char *seccomp_kind);
 /*
  * Polling (optional; set before the thread starts): after each loop round the thread calls
  * poll(opaque, IOTHREAD_POLL_BEGIN) (the device turns its notifications off), then
- * poll(opaque, IOTHREAD_POLL_CHECK) until budget_us microseconds pass without one returning true
- * (true: it found and served work; the budget starts again), then poll(opaque, IOTHREAD_POLL_END)
+ * poll(opaque, IOTHREAD_POLL_CHECK) until the budget passes without one returning true (true: it
+ * found and served work; the budget starts again), then poll(opaque, IOTHREAD_POLL_END)
  * (notifications back on; true if work came in meanwhile, which it served: polling goes on). A
  * pause or stop ends polling at once (END is still called). Callbacks run on the I/O thread, like
- * the loop's. budget_us 0: no polling.
+ * the loop's. A loop round happens only on an event (for a disk: a kick or a completion), so an
+ * idle device costs nothing and a busy one at most budget_us of CPU per event. budget_us 0: no
+ * polling.
  */
 enum iothread_poll_phase { IOTHREAD_POLL_BEGIN, IOTHREAD_POLL_CHECK, IOTHREAD_POLL_END };
 typedef bool (*iothread_poll_fn)(void *opaque, enum iothread_poll_phase phase);

@@ -7,7 +7,8 @@
  * any opcode (openat, connect, ...) on any fd. So each ring is created disabled
  * (IORING_SETUP_R_DISABLED), gets its one file registered as fixed file 0 and, when asked, its
  * completion eventfd, then IORING_REGISTER_RESTRICTIONS: only the given opcodes, every SQE must
- * carry IOSQE_FIXED_FILE and no other flag (so the only file it can reach is the registered one),
+ * carry IOSQE_FIXED_FILE and no other flag but IOSQE_ASYNC (run it on an io-wq worker; so the only
+ * file it can reach is the registered one),
  * and no io_uring_register opcode afterwards (but a file update, with URING_FILE_UPDATE: that file
  * is then any fd the process already holds); then the ring is enabled. No io_uring_setup is needed
  * after start (kite swaps an image by updating file 0), so the seccomp lists can leave it out. A forbidden SQE

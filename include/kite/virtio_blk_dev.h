@@ -31,9 +31,13 @@ struct blk_options {
 	struct limiter_cfg limits;   /* the API's buckets (capacity, one-time budget); used when it sets a rate */
 	enum virtio_transport transport;
 	bool sync_io;             /* aio=sync: no io_uring */
-	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue that long after work, kicks
-				   * off meanwhile (0 = off, the default; at most 1000) */
+	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue up to that long after work
+				   * (adaptive, kite/iothread.h), kicks off meanwhile; 0 = off, at most 1000 */
+	bool poll_set;            /* poll= given; else BLK_POLL_DEFAULT_US */
 };
+
+/* The polling ceiling without poll= (QEMU's I/O threads poll up to 32 us by default too). */
+#define BLK_POLL_DEFAULT_US 32
 
 struct machine;
 struct virtio_dev;

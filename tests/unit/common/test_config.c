@@ -315,7 +315,8 @@ static void test_virtio_options(void **state)
 	assert_string_equal(v->blk[2].id, "disk");
 	assert_int_equal(v->blk[2].cache, BLK_CACHE_NONE);
 	assert_int_equal(v->blk[2].poll_us, 40);
-	assert_int_equal(v->blk[0].poll_us, 0);   /* polling off by default */
+	assert_true(v->blk[2].poll_set);
+	assert_false(v->blk[0].poll_set);         /* the default ceiling applies */
 	assert_true(v->rng);
 	assert_true(v->balloon.enabled);
 	assert_int_equal(v->balloon.pages, 7);
