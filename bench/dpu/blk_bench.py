@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Block I/O per polling core: kite-dpu (one poller, CPU 0) vs qemu-storage-daemon (one I/O thread,
+CPU 0) exporting the same image, driven by blk_loadgen (CPU 1). The set-ups alternate within each
+round (the order rotates from round to round), so that the load of a shared machine hits all alike.
+
+Backings: "direct" = O_DIRECT on an image file on the disk (the disk's latency bounds both), "mem" =
+buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data path bounds both).
+
+Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 32] [--rw randread,randwrite]
+                    [--backing direct,mem] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
+--dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation.
+Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
+CPU-second of the backend, and the ratios to qemu-storage-daemon, pair by pair (same round)."""
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def cpu_ticks(pid):
+    """utime + stime of a whole process (all threads), in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+class Backend:
+    def __init__(self, label, wd, img, direct):
+        self.label, self.wd, self.img, self.direct = label, wd, img, direct
+        self.sock = os.path.join(wd, "sock")
+        self.proc = None
+
+    def wait_socket(self, log):
+        for _ in range(200):
+            if os.path.exists(self.sock):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        with open(log) as f:
+            raise RuntimeError(f"{self.label} did not start: {f.read()[-300:]}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+
+
+class KiteDpu(Backend):
+    def __init__(self, label, exe, wd, img, direct):
+        super().__init__(label, wd, img, direct)
+        self.exe = exe
+
+    def start(self):
+        cfg = os.path.join(self.wd, "cfg.json")
+        with open(cfg, "w") as f:
+            json.dump({"cores": [0], "volumes": [{"name": "b", "image": self.img, "socket": self.sock,
+                                                  "direct": self.direct}]}, f)
+        log = os.path.join(self.wd, self.label + ".log")
+        self.proc = subprocess.Popen([self.exe, "--config", cfg], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        self.wait_socket(log)
+
+
+class Qsd(Backend):
+    def start(self):
+        log = os.path.join(self.wd, "qsd.log")
+        direct = "on" if self.direct else "off"
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", "0", "qemu-storage-daemon", "--blockdev",
+             f"driver=file,node-name=f0,filename={self.img},cache.direct={direct},aio=io_uring",
+             "--export", f"type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path={self.sock},writable=on"],
+            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        self.wait_socket(log)
+
+
+def run_one(gen, be, rw, qd, secs):
+    be.start()
+    try:
+        t0 = cpu_ticks(be.proc.pid)
+        out = subprocess.run(["taskset", "-c", "1", gen, "--socket", be.sock, "--rw", rw, "--qd", str(qd),
+                              "--seconds", str(secs), "--cpu", "1"], capture_output=True, text=True, timeout=secs + 60)
+        ticks = cpu_ticks(be.proc.pid) - t0
+    finally:
+        be.stop()
+    vals = dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line)
+    if out.returncode != 0 or "iops" not in vals or int(vals.get("errors", "0")) != 0:
+        raise RuntimeError(f"load generator failed against {be.label}: {out.stderr.strip()[-300:]} {out.stdout.strip()}")
+    iops = float(vals["iops"])
+    cpu_s = ticks / os.sysconf("SC_CLK_TCK")
+    # the generator's run includes connection set-up; cpu-seconds are over the same span
+    return iops, iops * secs / cpu_s if cpu_s > 0 else float("nan")
+
+
+def span(v):
+    return f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("build")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("SECONDS_PER_RUN", "5")))
+    ap.add_argument("--qd", type=int, default=32)
+    ap.add_argument("--rw", default="randread,randwrite")
+    ap.add_argument("--backing", default="direct,mem")
+    ap.add_argument("--dpu", action="append", default=[], help="LABEL=PATH of a further kite-dpu binary")
+    ap.add_argument("--no-qsd", action="store_true")
+    ap.add_argument("--img-mb", type=int, default=int(os.environ.get("IMG_MB", "512")))
+    a = ap.parse_args()
+
+    gen = os.path.join(a.build, "bench", "dpu", "blk_loadgen")
+    dpus = [("kite-dpu", os.path.join(a.build, "kite-dpu"))] + [tuple(d.split("=", 1)) for d in a.dpu]
+    for _, exe in dpus + [("gen", gen)]:
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"blk_bench: {exe} missing: build {a.build} first")
+    use_qsd = not a.no_qsd and shutil.which("qemu-storage-daemon")
+    wd = tempfile.mkdtemp(prefix="kite-blkbench.", dir=os.environ.get("TMPDIR", "/var/tmp"))
+    shm = tempfile.mkdtemp(prefix="kite-blkbench.", dir="/dev/shm") if "mem" in a.backing else None
+    try:
+        imgs = {}
+        for backing in a.backing.split(","):
+            # fully allocated (random reads must reach the disk, not holes)
+            imgs[backing] = os.path.join(shm if backing == "mem" else wd, "img")
+            subprocess.run(["dd", "if=/dev/zero", f"of={imgs[backing]}", "bs=1M", f"count={a.img_mb}",
+                            "status=none", "conv=fsync"], check=True)
+        res = {}   # (backing, rw, label) -> [(round, iops, iops per cpu-s)]
+        loads = []
+        for rnd in range(a.rounds):
+            for backing in a.backing.split(","):
+                direct, img = backing == "direct", imgs[backing]
+                bes = [KiteDpu(lbl, exe, wd, img, direct) for lbl, exe in dpus]
+                if use_qsd:
+                    bes.append(Qsd("qsd", wd, img, direct))
+                k = rnd % len(bes)
+                bes = bes[k:] + bes[:k]
+                for rw in a.rw.split(","):
+                    for be in bes:
+                        la = loadavg()
+                        iops, per_cpu = run_one(gen, be, rw, a.qd, a.seconds)
+                        loads.append(float(la))
+                        res.setdefault((backing, rw, be.label), []).append((rnd, iops, per_cpu))
+                        print(f"round {rnd + 1} {backing} {rw} {be.label}: {iops:,.0f} IOPS, "
+                              f"{per_cpu:,.0f} IOPS per CPU-s (load {la})", flush=True)
+        print(f"\n4 KiB, qd {a.qd}, {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
+        for backing in a.backing.split(","):
+            for rw in a.rw.split(","):
+                q = {r: (i, c) for r, i, c in res.get((backing, rw, "qsd"), [])}
+                for lbl, _ in dpus + ([("qsd", None)] if use_qsd else []):
+                    rows = res[(backing, rw, lbl)]
+                    line = (f"{backing} {rw} {lbl}: IOPS {span([i for _, i, _ in rows])}, "
+                            f"per CPU-s {span([c for _, _, c in rows])}")
+                    if q and lbl != "qsd":
+                        ri = [i / q[r][0] for r, i, _ in rows if r in q]
+                        rc = [c / q[r][1] for r, _, c in rows if r in q]
+                        line += (f", /qsd IOPS {statistics.median(ri):.2f} ({min(ri):.2f}-{max(ri):.2f})"
+                                 f", /qsd per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
+                    print(line)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
