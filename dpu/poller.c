@@ -27,7 +27,8 @@
 struct poll_item {
 	dpu_poll_fn fn;
 	void *opaque;
-	int wake_fd;         /* -1: none (registered in p->epfd otherwise) */
+	unsigned nfds;       /* wake fds (registered in p->epfd); 0: polled on a timer when idle */
+	int wake_fd[POLLER_MAX_WAKE_FDS];
 	dpu_arm_fn arm;
 };
 
@@ -68,7 +69,7 @@ static unsigned run_round(struct dpu_poller *p)
 static void disarm(struct poll_set *s, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (s->items[i].wake_fd >= 0)
+		if (s->items[i].nfds)
 			s->items[i].arm(s->items[i].opaque, false);
 }
 
@@ -84,7 +85,7 @@ static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
 	unsigned i;
 
 	for (i = 0; i < s->n && mode != POLLER_ARM_BUSY; i++) {
-		int m = s->items[i].wake_fd >= 0 ? s->items[i].arm(s->items[i].opaque, true) : POLLER_ARM_TIMED;
+		int m = s->items[i].nfds ? s->items[i].arm(s->items[i].opaque, true) : POLLER_ARM_TIMED;
 		mode = m > mode ? m : mode;
 	}
 	if (mode != POLLER_ARM_BUSY) {
@@ -230,40 +231,51 @@ static void set_swap(struct dpu_poller *p, struct poll_set *ns)
 	free(old);
 }
 
-int poller_add_fd(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, int wake_fd, dpu_arm_fn arm)
+int poller_add_fds(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, const int *wake_fds, unsigned nfds,
+		   dpu_arm_fn arm)
 {
 	struct poll_set *s = atomic_load(&p->set);
 	struct poll_set *ns = malloc(sizeof(*ns) + (s->n + 1) * sizeof(ns->items[0]));
+	struct poll_item it = { fn, opaque, 0, { -1, -1 }, arm };
 
 	if (!ns)
 		return -ENOMEM;
-	if (wake_fd >= 0 && arm) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = wake_fd };
-		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+	for (unsigned i = 0; arm && i < nfds && i < POLLER_MAX_WAKE_FDS; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = wake_fds[i] };
+		if (wake_fds[i] < 0)
+			continue;
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, wake_fds[i], &ev) < 0) {
 			log_warn("poller on cpu %d: cannot watch wake fd %d: %s (polling it on a timer)", p->cpu,
-				 wake_fd, strerror(errno));
-			wake_fd = -1;
+				 wake_fds[i], strerror(errno));
+			for (unsigned k = 0; k < it.nfds; k++)
+				epoll_ctl(p->epfd, EPOLL_CTL_DEL, it.wake_fd[k], NULL);
+			it.nfds = 0;
+			break;
 		}
-	} else {
-		wake_fd = -1;
+		it.wake_fd[it.nfds++] = wake_fds[i];
 	}
 	ns->n = s->n + 1;
 	memcpy(ns->items, s->items, s->n * sizeof(s->items[0]));
-	ns->items[s->n] = (struct poll_item){ fn, opaque, wake_fd, arm };
+	ns->items[s->n] = it;
 	set_swap(p, ns);
 	return 0;
 }
 
+int poller_add_fd(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, int wake_fd, dpu_arm_fn arm)
+{
+	return poller_add_fds(p, fn, opaque, &wake_fd, 1, arm);
+}
+
 int poller_add(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
 {
-	return poller_add_fd(p, fn, opaque, -1, NULL);
+	return poller_add_fds(p, fn, opaque, NULL, 0, NULL);
 }
 
 void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
 {
 	struct poll_set *s = atomic_load(&p->set);
 	struct poll_set *ns = malloc(sizeof(*ns) + s->n * sizeof(ns->items[0]));
-	int wake_fd = -1;
+	struct poll_item gone = { .nfds = 0 };
 
 	if (!ns)
 		abort();   /* cannot wait safely without a new set: out of memory here is fatal */
@@ -271,12 +283,12 @@ void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
 	for (unsigned i = 0; i < s->n; i++) {
 		if (s->items[i].fn != fn || s->items[i].opaque != opaque)
 			ns->items[ns->n++] = s->items[i];
-		else if (s->items[i].wake_fd >= 0)
-			wake_fd = s->items[i].wake_fd;
+		else
+			gone = s->items[i];
 	}
 	set_swap(p, ns);
-	if (wake_fd >= 0)
-		epoll_ctl(p->epfd, EPOLL_CTL_DEL, wake_fd, NULL);
+	for (unsigned k = 0; k < gone.nfds; k++)
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, gone.wake_fd[k], NULL);
 }
 
 unsigned poller_run_once(struct dpu_poller *p)

@@ -49,6 +49,11 @@ int poller_add(struct dpu_poller *p, dpu_poll_fn fn, void *opaque);
 /* wake_fd >= 0 with arm: see above; the caller keeps the fd open until poller_del() returns. If the
  * fd cannot be watched (logged) the item is added without it. */
 int poller_add_fd(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, int wake_fd, dpu_arm_fn arm);
+/* The same with up to POLLER_MAX_WAKE_FDS wake fds (negative entries are skipped), e.g. a vring's kick
+ * fd and an eventfd its I/O completions signal. If one cannot be watched, the item gets none. */
+#define POLLER_MAX_WAKE_FDS 2
+int poller_add_fds(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, const int *wake_fds, unsigned nfds,
+		   dpu_arm_fn arm);
 void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque);
 /* One round over all items; returns the work done. Only when there is no thread. */
 unsigned poller_run_once(struct dpu_poller *p);

@@ -5,6 +5,7 @@
  * dpu poller thread. Any invalid message closes the connection with one log line; other devices are
  * not affected.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
 #include "kite/unix_socket.h"
 #include "vhost_backend.h"
 #include "kite/vhost_user.h"
+#include "kite/virtio_ring.h"
 
 #define POLL_BUDGET 32
 #define INFLIGHT_ALIGN 64
@@ -42,6 +44,11 @@ struct vhost_queue {
 	/* inflight tracking (NULL when the frontend did not set an inflight region) */
 	struct vhost_inflight_split *inflight;
 	uint64_t inflight_counter;
+	uint16_t inflight_used;      /* used index up to which marks are cleared (shadow of ->used_idx) */
+	/* heads the inflight region named at the queue's start, oldest first, popped before the ring */
+	uint16_t *resubmit;
+	unsigned nresubmit, resubmit_pos;
+	bool popped_resubmit;        /* the last pop came from `resubmit` */
 };
 
 struct vhost_dev {
@@ -95,12 +102,45 @@ void vhost_dev_notify(struct vhost_dev *dev, unsigned q)
 		__atomic_fetch_add(&dev->stats.kicks_sent, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * The inflight region (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) records which requests are in flight, so
+ * that a restarted kite-dpu serves exactly those again, whatever order they completed in:
+ *  - pop: desc[head].inflight = 1 (with a counter giving the pop order);
+ *  - fill + flush: the used entries are written, the used index published, and only then are the
+ *    marks of the heads in the used ring between ->used_idx and the new index cleared and ->used_idx
+ *    advanced. A crash in between leaves ->used_idx behind the ring's: inflight_resume() clears the
+ *    marks of that stretch of the used ring.
+ * So every popped request is either counted by the used index or marked, and the ring resumes at
+ * used index + marked count. Heads are < the ring size, which is <= the region's queue size.
+ */
+static void inflight_clear_used(struct vhost_queue *vq, uint16_t to)
+{
+	const struct vring_used *used = vq->vq.device;
+	struct vhost_inflight_split *r = vq->inflight;
+
+	for (uint16_t i = vq->inflight_used; i != to; i++) {
+		uint32_t id = le32toh(__atomic_load_n(&used->ring[i & (vq->vq.size - 1)].id, __ATOMIC_RELAXED));
+		if (id < vq->vq.size)
+			__atomic_store_n(&r->desc[id].inflight, 0, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&r->used_idx, to, __ATOMIC_RELEASE);
+	vq->inflight_used = to;
+}
+
 int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem)
 {
 	struct vhost_queue *vq = &dev->q[q];
-	int r = vq_pop(&vq->vq, elem);
+	int r;
 
-	if (r == 1 && vq->inflight && elem->id < vq->inflight->desc_num) {
+	vq->popped_resubmit = vq->resubmit_pos < vq->nresubmit;
+	if (vq->popped_resubmit) {
+		r = vq_pop_head(&vq->vq, vq->resubmit[vq->resubmit_pos], elem);
+		if (r == 1)
+			vq->resubmit_pos++;
+	} else {
+		r = vq_pop(&vq->vq, elem);
+	}
+	if (r == 1 && vq->inflight) {
 		vq->inflight->desc[elem->id].counter = ++vq->inflight_counter;
 		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 1, __ATOMIC_RELEASE);
 	}
@@ -111,20 +151,19 @@ void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *el
 {
 	struct vhost_queue *vq = &dev->q[q];
 
+	if (vq->popped_resubmit) {
+		vq->resubmit_pos--;     /* stays marked: still in flight, popped again first */
+		vq->vq.popped--;
+		return;
+	}
 	vq_unpop(&vq->vq, elem);
-	if (vq->inflight && elem->id < vq->inflight->desc_num)
+	if (vq->inflight)
 		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 0, __ATOMIC_RELEASE);
 }
 
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written)
 {
-	struct vhost_queue *vq = &dev->q[q];
-
-	vq_fill(&vq->vq, elem, written);
-	if (vq->inflight && elem->id < vq->inflight->desc_num) {
-		vq->inflight->last_batch_head = elem->id;
-		__atomic_store_n(&vq->inflight->desc[elem->id].inflight, 0, __ATOMIC_RELEASE);
-	}
+	vq_fill(&dev->q[q].vq, elem, written);
 }
 
 void vhost_dev_flush(struct vhost_dev *dev, unsigned q)
@@ -132,10 +171,8 @@ void vhost_dev_flush(struct vhost_dev *dev, unsigned q)
 	struct vhost_queue *vq = &dev->q[q];
 
 	vq_flush(&vq->vq);
-	if (vq->inflight) {
-		/* The used ring now holds the completions: clear their inflight marks. */
-		vq->inflight->used_idx = vq->vq.used_idx;
-	}
+	if (vq->inflight && !vq->vq.broken)
+		inflight_clear_used(vq, vq->vq.used_idx);
 	vhost_dev_notify(dev, q);
 }
 
@@ -181,34 +218,68 @@ static int queue_arm(void *opaque, bool arm)
 
 /* ---- queue life cycle (control thread) ---- */
 
+static int cmp_counter(const void *a, const void *b, void *arg)
+{
+	const struct vhost_inflight_split *r = arg;
+	uint64_t ca = r->desc[*(const uint16_t *)a].counter, cb = r->desc[*(const uint16_t *)b].counter;
+
+	return ca < cb ? -1 : ca > cb;
+}
+
 /*
  * A queue starts with an inflight region (the frontend reconnected after a backend restart, or just
- * started). Devices complete in pop order (vhost_dev_pop/push), so everything the used index does not
- * cover yet was in flight: resume from the used index, the requests are popped again.
+ * started): see the rules above vhost_dev_pop. Returns -1 (out of memory) or 0; a region that does not
+ * fit this ring, or whose marks cannot be right (more marks than the driver made available), is not used.
  */
-static void inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
+static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 {
 	struct vhost_inflight_split *r = vq->inflight;
+	const uint16_t *avail_idx = (const uint16_t *)vq->vq.driver + 1;
+	uint16_t size = vq->cfg.size;
 	unsigned n = 0;
+	uint64_t maxc = 0;
 
-	if (vq->vq.packed || r->desc_num < vq->cfg.size) {
+	if (vq->vq.packed || dev->inflight_qsize < size) {
 		vq->inflight = NULL;    /* not usable for this ring: run without it */
-		return;
+		return 0;
 	}
-	uint16_t used = __atomic_load_n((uint16_t *)vq->vq.device + 1, __ATOMIC_ACQUIRE);
-	for (unsigned i = 0; i < r->desc_num; i++) {
-		if (r->desc[i].inflight)
-			n++;
-		r->desc[i].inflight = 0;
-	}
-	if (n || (uint16_t)vq->base != used) {
-		log_info("%s: queue %u: resubmitting %u in-flight requests from the inflight region (resuming at used index %u, base %u)",
-			 dev->name, vq->idx, n, used, vq->base);
-		__atomic_fetch_add(&dev->stats.resubmitted, n, __ATOMIC_RELAXED);
+	uint16_t used = le16toh(__atomic_load_n((uint16_t *)vq->vq.device + 1, __ATOMIC_ACQUIRE));
+	uint16_t avail = le16toh(__atomic_load_n(avail_idx, __ATOMIC_ACQUIRE));
+	/* completions published before a crash whose marks were not cleared yet */
+	vq->inflight_used = r->used_idx;
+	if ((uint16_t)(used - vq->inflight_used) <= size)
+		inflight_clear_used(vq, used);
+	for (unsigned i = 0; i < size; i++)
+		n += r->desc[i].inflight == 1;
+	if (n > (uint16_t)(avail - used)) {
+		log_warn("%s: queue %u: inflight region marks %u requests but only %u are outstanding in the ring: ignoring the marks",
+			 dev->name, vq->idx, n, (uint16_t)(avail - used));
+		for (unsigned i = 0; i < size; i++)
+			r->desc[i].inflight = 0;
+		n = 0;
 	}
 	r->used_idx = used;
-	vq->inflight_counter = 0;
-	vq_set_base(&vq->vq, used);
+	vq->inflight_used = used;
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nresubmit = vq->resubmit_pos = 0;
+	if (n) {
+		if (!(vq->resubmit = malloc(n * sizeof(*vq->resubmit))))
+			return -1;
+		for (unsigned i = 0; i < size; i++)
+			if (r->desc[i].inflight == 1) {
+				vq->resubmit[vq->nresubmit++] = (uint16_t)i;
+				maxc = r->desc[i].counter > maxc ? r->desc[i].counter : maxc;
+			}
+		qsort_r(vq->resubmit, vq->nresubmit, sizeof(*vq->resubmit), cmp_counter, r);
+		log_info("%s: queue %u: resubmitting %u in-flight requests from the inflight region (resuming at used index %u, avail index %u, base %u)",
+			 dev->name, vq->idx, n, used, (uint16_t)(used + n), vq->base);
+		__atomic_fetch_add(&dev->stats.resubmitted, n, __ATOMIC_RELAXED);
+	}
+	vq->inflight_counter = maxc;
+	vq_set_base(&vq->vq, (uint16_t)(used + n));
+	vq->vq.used_idx = used;      /* split ring: the next completion goes after the published ones */
+	return 0;
 }
 
 static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
@@ -224,8 +295,10 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 		return -1;
 	}
 	vq_set_base(&vq->vq, vq->base);
-	if (vq->inflight)
-		inflight_resume(dev, vq);
+	if (vq->inflight && inflight_resume(dev, vq) < 0) {
+		snprintf(dev->why, sizeof(dev->why), "queue %u: out of memory for its inflight requests", vq->idx);
+		return -1;
+	}
 	/* The poller looks at the ring anyway: ask the driver not to kick (saves it an exit per request). */
 	vq_enable_kicks(&vq->vq, false);
 	atomic_store(&vq->broken_logged, false);
@@ -235,7 +308,8 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 	}
 	/* Idle, the poller sleeps on the kick fd (-1 with VHOST_USER_VRING_NOFD_MASK: timed sleeps). A new
 	 * kick fd (SET_VRING_KICK, reconnection) stops the queue first, so the poller lets go of the old. */
-	if (poller_add_fd(dev->poller, queue_poll, vq, vq->kick_fd, queue_arm) < 0) {
+	int fds[2] = { vq->kick_fd, dev->ops->queue_wake_fd ? dev->ops->queue_wake_fd(dev, vq->idx) : -1 };
+	if (poller_add_fds(dev->poller, queue_poll, vq, fds, 2, queue_arm) < 0) {
 		if (dev->ops->queue_stop)
 			dev->ops->queue_stop(dev, vq->idx, &vq->vq);
 		snprintf(dev->why, sizeof(dev->why), "queue %u: no room in the poller", vq->idx);
@@ -293,6 +367,9 @@ static void queue_reset(struct vhost_queue *vq)
 	vq->base = 0;
 	vq->inflight = NULL;
 	vq->inflight_counter = 0;
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nresubmit = vq->resubmit_pos = 0;
 	memset(&vq->cfg, 0, sizeof(vq->cfg));
 }
 

@@ -68,6 +68,9 @@ struct vhost_backend_ops {
 	 * I/O in flight, nothing held), so the poller may sleep until the next kick. Optional: without
 	 * it the poller sleeps on a timer as well as on the kick fd. */
 	bool (*queue_idle)(struct vhost_dev *dev, unsigned q);
+	/* Control thread, after queue_start: an eventfd the device's own work on queue q signals (e.g.
+	 * io_uring completions), watched beside the kick fd while the poller sleeps, or -1. Optional. */
+	int (*queue_wake_fd)(struct vhost_dev *dev, unsigned q);
 	/* A frontend connected / the connection ended (after all queues were stopped). Optional. */
 	void (*connected)(struct vhost_dev *dev);
 	void (*disconnected)(struct vhost_dev *dev);

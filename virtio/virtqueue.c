@@ -147,6 +147,24 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *elem)
 	return r;
 }
 
+int vq_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem)
+{
+	int r;
+
+	if (vq->broken)
+		return -1;
+	if (!vq->ready)
+		return 0;
+	if (vq->packed) {
+		vq_set_broken(vq, "re-reading a chain by its head (head %u) needs a split ring", head);
+		return -1;
+	}
+	r = vq_split_pop_head(vq, head, elem);
+	if (r > 0)
+		vq->popped++;
+	return r;
+}
+
 void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem)
 {
 	if (!usable(vq))

@@ -60,6 +60,7 @@ int vq_chain_add(struct vq_chain *c, const struct vq_desc *d);
 const void *vq_chain_indirect(struct vq_chain *c, const struct vq_desc *d, unsigned *count);
 
 int vq_split_pop(struct virtqueue *vq, struct vq_elem *elem);
+int vq_split_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem);
 void vq_split_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written);
 void vq_split_flush(struct virtqueue *vq);
 bool vq_split_should_notify(struct virtqueue *vq);

@@ -50,32 +50,21 @@ static int walk_indirect(struct vq_chain *c, const struct vq_desc *ind)
 	}
 }
 
-int vq_split_pop(struct virtqueue *vq, struct vq_elem *elem)
+/* Collect the chain that starts at descriptor `head` into elem. 0 or -1 (queue broken). */
+static int split_walk(struct virtqueue *vq, uint16_t head, struct vq_elem *elem)
 {
-	struct vring_avail *avail = vq->driver;
 	const struct vring_desc *table = vq->desc;
-	uint16_t avail_idx, pending, head, idx;
 	unsigned count = 0;
 	struct vq_chain c;
 	struct vq_desc d;
+	uint16_t idx = head;
 
-	avail_idx = vq_ld16_acquire(&avail->idx);
-	pending = avail_idx - vq->last_avail_idx;
-	if (pending == 0)
-		return 0;
-	if (pending > vq->size) {
-		vq_set_broken(vq, "avail idx jumped from %u to %u (queue size %u)", vq->last_avail_idx,
-			      avail_idx, vq->size);
-		return -1;
-	}
-	head = vq_ld16(&avail->ring[vq->last_avail_idx & (vq->size - 1)]);
 	if (head >= vq->size) {
 		vq_set_broken(vq, "head index %u out of range (queue size %u)", head, vq->size);
 		return -1;
 	}
 	vq_chain_start(&c, vq, elem);
 	elem->id = head;
-	idx = head;
 	for (;;) {
 		if (++count > vq->size) {
 			vq_set_broken(vq, "descriptor chain from head %u loops or is longer than the queue (%u)",
@@ -99,11 +88,35 @@ int vq_split_pop(struct virtqueue *vq, struct vq_elem *elem)
 		idx = d.id_or_next;
 	}
 	elem->ndescs = count;
+	return 0;
+}
+
+int vq_split_pop(struct virtqueue *vq, struct vq_elem *elem)
+{
+	struct vring_avail *avail = vq->driver;
+	uint16_t avail_idx, pending;
+
+	avail_idx = vq_ld16_acquire(&avail->idx);
+	pending = avail_idx - vq->last_avail_idx;
+	if (pending == 0)
+		return 0;
+	if (pending > vq->size) {
+		vq_set_broken(vq, "avail idx jumped from %u to %u (queue size %u)", vq->last_avail_idx,
+			      avail_idx, vq->size);
+		return -1;
+	}
+	if (split_walk(vq, vq_ld16(&avail->ring[vq->last_avail_idx & (vq->size - 1)]), elem) < 0)
+		return -1;
 	vq->last_avail_idx++;
 	/* Keep the driver kicking while we are awake and kicks are wanted (EVENT_IDX). */
 	if (vq->event_idx && !vq->kicks_off)
 		vq_st16(vring_avail_event(vq->device, vq->size), vq->last_avail_idx);
 	return 1;
+}
+
+int vq_split_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem)
+{
+	return split_walk(vq, head, elem) < 0 ? -1 : 1;
 }
 
 void vq_split_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written)

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -40,9 +41,6 @@ struct blk_req {
 	void *bounce;                      /* aligned buffer for O_DIRECT fix-ups and encryption */
 	size_t bounce_cap;
 	bool use_bounce;
-	bool done;                         /* finished, waiting for its turn to be pushed */
-	uint8_t result;
-	uint32_t written;
 	struct blk_req *next_free;
 };
 
@@ -57,15 +55,14 @@ struct blk_queue {
 	unsigned idx;
 	struct io_uring ring;
 	bool ring_ok;
+	int done_fd;                       /* eventfd the ring signals on completions, or -1 */
 	struct blk_req reqs[QUEUE_DEPTH];
 	struct blk_req *free;
-	/* Requests in pop order. Completions are pushed in this order, so the used index always marks
-	 * how far the avail ring has been fully served: a restarted kite-dpu resumes from it and replays
-	 * exactly the requests that were in flight (see the inflight region in dpu/vhost_backend.c). */
-	struct blk_req *order[QUEUE_DEPTH];
-	unsigned ohead, ocount;
+	/* Requests complete in the order the I/O does; the inflight region (dpu/vhost_backend.c) names
+	 * the ones in flight, so a restarted kite-dpu serves exactly those again. */
 	unsigned inflight;                 /* submitted to io_uring */
-	struct blk_req *held;              /* popped (the tail of `order`), waiting for the QoS limiter */
+	unsigned filled;                   /* completions filled into the used ring, not yet flushed */
+	struct blk_req *held;              /* popped last, waiting for the QoS limiter */
 	struct blk_crypt *crypt;
 	struct rate_limiter qos;      /* this queue's share of the volume's limits; no timer (polled) */
 	unsigned qos_gen;
@@ -147,8 +144,13 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 	int r;
 
 	(void)vq;
-	if ((r = uring_init_restricted(&q->ring, QUEUE_DEPTH, v->fd, ring_ops, sizeof(ring_ops), -1, 0)) < 0) {
+	/* a sleeping poller wakes on completions (else it polls on a timer while I/O is in flight) */
+	q->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if ((r = uring_init_restricted(&q->ring, QUEUE_DEPTH, v->fd, ring_ops, sizeof(ring_ops), q->done_fd, 0)) < 0) {
 		log_err("%s: queue %u: io_uring setup failed: %s", v->name, qi, strerror(-r));
+		if (q->done_fd >= 0)
+			close(q->done_fd);
+		q->done_fd = -1;
 		return -1;
 	}
 	q->ring_ok = true;
@@ -157,14 +159,16 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 		q->reqs[i].next_free = q->free;
 		q->free = &q->reqs[i];
 	}
-	q->inflight = 0;
-	q->ohead = q->ocount = 0;
+	q->inflight = q->filled = 0;
 	q->held = NULL;
 	q->qos_gen = ~0u;    /* re-read limits at the first poll */
 	if (v->has_key && !q->crypt && !(q->crypt = blk_crypt_new(v->key))) {
 		log_err("%s: queue %u: cannot set up AES-XTS", v->name, qi);
 		io_uring_queue_exit(&q->ring);
 		q->ring_ok = false;
+		if (q->done_fd >= 0)
+			close(q->done_fd);
+		q->done_fd = -1;
 		return -1;
 	}
 	return 0;
@@ -172,34 +176,27 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 
 /* ---- request completion ---- */
 
+/* The request is finished: status byte, used entry (published by the next flush_done), slot freed. */
 static void req_done(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r, uint8_t status, uint32_t written)
 {
-	(void)dev;
 	if (status == VIRTIO_BLK_S_IOERR)
 		stat_add(&q->st.ioerr, 1);
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		stat_add(&q->st.unsupp, 1);
-	r->result = status;
-	r->written = written;
-	r->done = true;
+	*r->req.status_byte = status;
+	vhost_dev_fill(dev, q->idx, &r->elem, written + 1);
+	r->next_free = q->free;
+	q->free = r;
+	q->filled++;
 }
 
-/* Push the finished requests at the head of the pop order. Returns how many. */
-static unsigned retire(struct blk_queue *q, struct vhost_dev *dev)
+/* Publish the filled completions and notify the driver once (EVENT_IDX rules). */
+static void flush_done(struct blk_queue *q, struct vhost_dev *dev)
 {
-	unsigned n = 0;
-
-	while (q->ocount && q->order[q->ohead]->done) {
-		struct blk_req *r = q->order[q->ohead];
-		*r->req.status_byte = r->result;
-		vhost_dev_fill(dev, q->idx, &r->elem, r->written + 1);
-		r->next_free = q->free;
-		q->free = r;
-		q->ohead = (q->ohead + 1) % QUEUE_DEPTH;
-		q->ocount--;
-		n++;
-	}
-	return n;
+	if (!q->filled)
+		return;
+	q->filled = 0;
+	vhost_dev_flush(dev, q->idx);
 }
 
 static void complete_io(struct blk_queue *q, struct vhost_dev *dev, struct blk_req *r, int res)
@@ -271,16 +268,19 @@ static void blk_queue_stop(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 		io_uring_cqe_seen(&q->ring, cqe);
 		complete_io(q, dev, r, res);
 	}
-	if (retire(q, dev))
-		vhost_dev_flush(dev, qi);
+	flush_done(q, dev);
 	/* a request the limiter held goes back into the ring: the stopped ring's base excludes it */
 	if (q->held) {
 		vhost_dev_unpop(dev, qi, &q->held->elem);
+		q->held->next_free = q->free;
+		q->free = q->held;
 		q->held = NULL;
-		q->ocount--;
 	}
 	io_uring_queue_exit(&q->ring);
 	q->ring_ok = false;
+	if (q->done_fd >= 0)
+		close(q->done_fd);
+	q->done_fd = -1;
 	for (unsigned i = 0; i < QUEUE_DEPTH; i++) {
 		free(q->reqs[i].bounce);
 		q->reqs[i].bounce = NULL;
@@ -321,7 +321,6 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 	struct io_uring_sqe *sqe;
 
 	r->use_bounce = false;
-	r->done = false;
 	if (blk_request_parse(&r->elem, &lim, p) < 0)
 		return -1;
 	switch (p->op) {
@@ -433,9 +432,6 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 			if (!q->free || vhost_dev_pop(dev, qi, &(r = q->free)->elem) <= 0)
 				break;
 			q->free = r->next_free;
-			r->done = false;
-			q->order[(q->ohead + q->ocount) % QUEUE_DEPTH] = r;
-			q->ocount++;
 		}
 		/* refused: the request stays popped (in flight in the inflight region) until tokens come */
 		if (!rate_limiter_admit(&q->qos, r->elem.out_len + r->elem.in_len, 0)) {
@@ -448,6 +444,8 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 
 		if (started < 0) {
 			vq_set_broken(vq, "request %u: no device-writable byte for the status", r->elem.id);
+			r->next_free = q->free;
+			q->free = r;
 			break;
 		}
 		if (started)
@@ -457,10 +455,11 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 	}
 	if (limited)
 		stat_add(&q->st.throttled, 1);
-	if (submitted)
+	if (submitted) {
 		io_uring_submit(&q->ring);
-	if (retire(q, dev))
-		vhost_dev_flush(dev, qi);
+		reap(q, dev);     /* page-cache I/O often completes within the submission */
+	}
+	flush_done(q, dev);
 	return done + submitted;
 }
 
@@ -469,7 +468,15 @@ static bool blk_queue_idle(struct vhost_dev *dev, unsigned qi)
 	struct blk_volume *v = vhost_dev_opaque(dev);
 	struct blk_queue *q = &v->q[qi];
 
-	return !q->inflight && !q->held && !q->ocount;
+	/* I/O in flight signals done_fd when it completes; a held request waits for tokens (timed) */
+	return (!q->inflight || q->done_fd >= 0) && !q->held;
+}
+
+static int blk_queue_wake_fd(struct vhost_dev *dev, unsigned qi)
+{
+	struct blk_volume *v = vhost_dev_opaque(dev);
+
+	return v->q[qi].done_fd;
 }
 
 static const struct vhost_backend_ops blk_ops = {
@@ -483,6 +490,7 @@ static const struct vhost_backend_ops blk_ops = {
 	.queue_stop = blk_queue_stop,
 	.queue_poll = blk_queue_poll,
 	.queue_idle = blk_queue_idle,
+	.queue_wake_fd = blk_queue_wake_fd,
 };
 
 /* ---- volume life cycle ---- */
@@ -540,6 +548,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 	for (unsigned i = 0; i < v->num_queues; i++) {
 		v->q[i].vol = v;
 		v->q[i].idx = i;
+		v->q[i].done_fd = -1;
 		rate_limiter_init(&v->q[i].qos, 0, 0, 0, 0, 0);
 	}
 	v->dev = vhost_dev_new(v->name, p->socket, &blk_ops, v, loop, poller);

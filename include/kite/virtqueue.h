@@ -108,6 +108,10 @@ void vq_reset(struct virtqueue *vq);
 
 /* Take the next available chain. 1 = got one, 0 = ring empty, -1 = queue broken (see reason). */
 int vq_pop(struct virtqueue *vq, struct vq_elem *elem);
+/* Split rings only: read the chain whose head descriptor is `head` again, without touching the avail
+ * ring (a restarted backend re-serves the requests its inflight region names). Same checks and
+ * results as vq_pop; a packed ring breaks the queue. */
+int vq_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem);
 /* Put a popped element back (it will be popped again next). Several may go back, newest first,
  * as long as none of them was filled. */
 void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem);
