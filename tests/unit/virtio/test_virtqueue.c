@@ -467,6 +467,40 @@ static void test_unpop_several(void **state)
 	}
 }
 
+/* vq_pop_head: a popped chain is read again by its head, out of order and without consuming the avail
+ * ring; a head out of range or a packed ring breaks the queue. */
+static void test_pop_head(void **state)
+{
+	struct vq_test *t = *state;
+	static struct vq_elem e[3];
+	struct vring_buf b[2] = { { T_R1, 8, false }, { T_R2, 16, true } };
+
+	assert_int_equal(vqt_init(t, 8, false, 0), 0);
+	for (uintptr_t i = 0; i < 3; i++)
+		assert_true(vring_drv_add(&t->drv, b, 1 + i % 2, false, (void *)(i + 1)) >= 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vq_pop(&t->vq, &e[i]), 1);
+	uint32_t base = vq_get_base(&t->vq);
+	for (int i = 2; i >= 0; i--) {
+		assert_int_equal(vq_pop_head(&t->vq, e[i].id, &t->elem), 1);
+		assert_int_equal(t->elem.id, e[i].id);
+		assert_int_equal(t->elem.ndescs, e[i].ndescs);
+		assert_int_equal(t->elem.out_len, e[i].out_len);
+		assert_int_equal(t->elem.in_len, e[i].in_len);
+	}
+	assert_int_equal(vq_get_base(&t->vq), base);
+	assert_int_equal(vq_pop(&t->vq, &t->elem), 0);
+	assert_false(t->vq.broken);
+	assert_int_equal(vq_pop_head(&t->vq, 8, &t->elem), -1);
+	assert_true(t->vq.broken);
+	vqt_fini(t);
+
+	assert_int_equal(vqt_init(t, 8, true, 0), 0);
+	assert_int_equal(vq_pop_head(&t->vq, 0, &t->elem), -1);
+	assert_true(t->vq.broken);
+	vqt_fini(t);
+}
+
 static int setup(void **state)
 {
 	static struct vq_test t;
@@ -493,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_set_base_after_setup),
 		cmocka_unit_test(test_overfill),
 		cmocka_unit_test(test_unpop_several),
+		cmocka_unit_test(test_pop_head),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
