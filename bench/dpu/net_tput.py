@@ -157,7 +157,7 @@ class Ovs:
         self.wait_file(f"{wd}/db.sock")
         self.vsctl("--no-wait", "init")
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
-                   f'other_config:dpdk-extra="--no-huge -m 1024 --no-pci --file-prefix=ksvo{os.getpid()}"',
+                   f'other_config:dpdk-extra="--no-huge --legacy-mem -m 1024 --no-pci --file-prefix ksvo{os.getpid()}"',
                    "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x1")
         self.log_path = f"{wd}/vswitchd.log"
         procs.add(subprocess.Popen(["taskset", "-c", "0", OVS_VSWITCHD, self.db, f"--unixctl={wd}/vswitchd.ctl",
@@ -192,9 +192,10 @@ def run_one(peer, exe, size, secs):
         if peer == "ovs":
             ovs = Ovs(procs, wd)
             s0, s1 = os.path.join(wd, "g0.sock"), os.path.join(wd, "g1.sock")
+            # the generator's servers wait for their client while it starts; OVS's clients retry
             gen = Gen(procs, wd, (s0, s1), size, server=True)
-            gen.wait_prompt()
             ovs.add_ports(s0, s1)
+            gen.wait_prompt()
         else:
             dpu = None
             if peer == "testpmd":
