@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +17,14 @@
 #include "kite/log.h"
 #include "kite/seccomp.h"
 
-/* Idle rounds spent busy-polling, then yielding, before sleeping (timed: up to SLEEP_MAX_NS). */
-#define IDLE_SPIN   2000
-#define IDLE_YIELD  4000
+/*
+ * Idle back-off: busy-poll for IDLE_SPIN_NS after the last round that found work, then sleep (on the
+ * wake fds; timed: SLEEP_MIN_NS growing to SLEEP_MAX_NS). No sched_yield() stage: on a shared core a
+ * yield hands the CPU away for a whole time slice while work may already be waiting, whereas a sleep
+ * on the wake fds (kicks, I/O completions) is ended by the scheduler as soon as one fires.
+ */
+#define IDLE_SPIN_NS 50000
+#define IDLE_CHECK   64      /* idle rounds between two looks at the clock */
 #define SLEEP_MIN_NS 20000
 #define SLEEP_MAX_NS 1000000
 
@@ -104,10 +108,18 @@ static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
 	return mode != POLLER_ARM_BUSY;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void *poller_thread(void *arg)
 {
 	struct dpu_poller *p = arg;
-	uint64_t idle = 0, sleep_ns = SLEEP_MIN_NS;
+	uint64_t idle = 0, sleep_ns = SLEEP_MIN_NS, idle_since = 0;
 
 	/* This thread's first allocation attaches it to a malloc arena; once a process has more than 8
 	 * arenas, glibc then reads /sys/devices/system/cpu/online for the arena limit. Do it before the
@@ -124,13 +136,10 @@ static void *poller_thread(void *arg)
 			sleep_ns = SLEEP_MIN_NS;
 			continue;
 		}
-		idle++;
-		if (idle < IDLE_SPIN)
+		if (idle++ == 0)
+			idle_since = mono_ns();
+		if (idle % IDLE_CHECK || mono_ns() - idle_since < IDLE_SPIN_NS)
 			continue;
-		if (idle < IDLE_YIELD) {
-			sched_yield();
-			continue;
-		}
 		if (!sleep_stage(p, sleep_ns)) {
 			idle = 0;
 			sleep_ns = SLEEP_MIN_NS;

@@ -2,8 +2,8 @@
 /*
  * kite-dpu polling threads. Each poller is one thread (optionally pinned to a core) that calls its
  * poll functions round robin. A poll function does a bounded batch of work and returns how much it
- * did; when a whole round did nothing the poller backs off: busy-poll for a while, then
- * sched_yield(), then sleeps.
+ * did; when a whole round did nothing the poller backs off: busy-poll for a while (IDLE_SPIN_NS), then
+ * sleeps.
  *
  * Sleeping: an item may name a wake fd (an eventfd such as a vring's kick fd) and an arm function.
  * Before it sleeps the poller arms every such item (the item asks its peer to signal the fd, e.g. by
