@@ -11,7 +11,8 @@ Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 32] [--rw randrea
                     [--backing direct,mem] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation.
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
-CPU-second of the backend, and the ratios to qemu-storage-daemon, pair by pair (same round)."""
+CPU-second of the backend, and the ratios to qemu-storage-daemon, pair by pair (same round); last the
+median ratios as "name value x" lines for bench/plot.py."""
 import argparse
 import json
 import os
@@ -161,6 +162,7 @@ def main():
                         res.setdefault((backing, rw, be.label), []).append((rnd, iops, per_cpu))
                         print(f"round {rnd + 1} {backing} {rw} {be.label}: {iops:,.0f} IOPS, "
                               f"{per_cpu:,.0f} IOPS per CPU-s (load {la})", flush=True)
+        ratios = []   # "name value x" lines for bench/plot.py
         print(f"\n4 KiB, qd {a.qd}, {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
         for backing in a.backing.split(","):
             for rw in a.rw.split(","):
@@ -174,7 +176,10 @@ def main():
                         rc = [c / q[r][1] for r, _, c in rows if r in q]
                         line += (f", /qsd IOPS {statistics.median(ri):.2f} ({min(ri):.2f}-{max(ri):.2f})"
                                  f", /qsd per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
+                        ratios.append(f"dpu_blk_{backing}_{rw}_{lbl}_over_qsd {statistics.median(ri):.2f} x")
+                        ratios.append(f"dpu_blk_{backing}_{rw}_{lbl}_per_cpu_over_qsd {statistics.median(rc):.2f} x")
                     print(line)
+        print("\n".join(ratios))
     finally:
         shutil.rmtree(wd, ignore_errors=True)
         if shm:

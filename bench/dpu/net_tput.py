@@ -20,7 +20,8 @@ with port 1 plain (kite-1way) or a VXLAN uplink (kite-1way-vxlan: every frame en
 Usage: net_tput.py KITE_DPU [--rounds 3] [--seconds 6] [--sizes 64,1500] [--peers ...]
          [--dpu LABEL=PATH ...]
 Prints one line per run, then per size and peer the median and min-max Mpps with the load average,
-and the ratios to testpmd and ovs, pair by pair."""
+and the ratios to testpmd and ovs, pair by pair; last the median ratios as "name value x" lines for
+bench/plot.py."""
 import argparse
 import os
 import re
@@ -274,6 +275,7 @@ def main():
                 print(f"round {rnd + 1} {size} B {peer}: {pps / 1e6:.3f} Mpps (load {la:.1f})", flush=True)
     if not loads:
         sys.exit(1)
+    ratios = []   # "name value x" lines for bench/plot.py
     print(f"\n{a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
     for size in (int(s) for s in a.sizes.split(",")):
         for peer in peers:
@@ -288,7 +290,9 @@ def main():
                 rat = [r[k] / q[k] for k in r if k in q and q[k] > 0]
                 if rat:
                     line += f", /{ref} {span(rat)}"
+                    ratios.append(f"net_{size}B_{peer}_over_{ref} {statistics.median(rat):.2f} x")
             print(line)
+    print("\n".join(ratios))
 
 
 if __name__ == "__main__":
