@@ -444,8 +444,9 @@ static void on_throttle_timer(void *opaque, int fd, uint32_t events)
 		pthread_mutex_unlock(&dev->lock);
 		return;
 	}
-	if (virtio_dev_queue_live(dev, 0))
-		blk_queue_notify(dev, 0);
+	for (unsigned q = 0; q < dev->nqueues && !rate_limiter_waiting(&blk->rl); q++)
+		if (virtio_dev_queue_live(dev, q))
+			blk_queue_notify(dev, q);
 	pthread_mutex_unlock(&dev->lock);
 }
 
@@ -520,13 +521,14 @@ static void blk_fill_config(struct blk_dev *blk)
 {
 	struct blk_req_limits lim = blk_limits(blk);
 
-	blk_config_fill(&blk->config, &lim, BLK_SEG_MAX, 0);
+	blk_config_fill(&blk->config, &lim, BLK_SEG_MAX, (uint16_t)(blk->vdev.nqueues > 1 ? blk->vdev.nqueues : 0));
 }
 
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)
 {
 	struct blk_dev *blk = calloc(1, sizeof(*blk));
 	uint64_t features, poll_us;
+	unsigned nq;
 	char name[32];
 
 	if (!blk) {
@@ -560,11 +562,16 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
 	if (o->readonly)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
-	if (virtio_dev_init(&blk->vdev, m, name, &blk_ops, blk, features, 1, BLK_QUEUE_SIZE) < 0 ||
+	nq = o->queues > 1 ? (unsigned)o->queues : 1;
+	if (nq > 1)
+		features |= 1ULL << VIRTIO_BLK_F_MQ;
+	/* every queue is served by the device's one I/O thread, on one io_uring ring as deep as all */
+	if (virtio_dev_init(&blk->vdev, m, name, &blk_ops, blk, features, nq, BLK_QUEUE_SIZE) < 0 ||
 	    blk_setup_limits(blk, o) < 0)
 		goto fail;
+	blk_fill_config(blk);      /* num_queues now that the core knows them */
 	if (!o->sync_io)
-		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE, blk_aio_done, blk);
+		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE * nq, blk_aio_done, blk);
 	poll_us = o->poll_set ? o->poll_us : BLK_POLL_DEFAULT_US;
 	if (poll_us && blk->vdev.io) {
 		iothread_set_poll(blk->vdev.io, blk_poll, blk, (unsigned)poll_us);

@@ -277,6 +277,15 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		return parse_u64(val, &o->iops, what, key);
 	if (!strcmp(key, "bps"))
 		return parse_u64(val, &o->bps, what, key);
+	if (!strcmp(key, "queues")) {
+		if (parse_u64(val, &o->queues, what, key) < 0)
+			return -1;
+		if (o->queues < 1 || o->queues > VIRTIO_MAX_QUEUES) {
+			log_err("%s: queues=%s: 1..%d", what, val, VIRTIO_MAX_QUEUES);
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "poll")) {
 		if (parse_u64(val, &o->poll_us, what, key) < 0)
 			return -1;
@@ -287,7 +296,7 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		}
 		return 0;
 	}
-	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, poll)", what, key);
+	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, poll, queues)", what, key);
 	return -1;
 }
 

@@ -26,6 +26,7 @@
 #define F_SEG_MAX 2
 #define F_DISCARD 13
 #define F_WRITE_ZEROES 14
+#define F_MQ 12
 #define T_IN 0
 #define T_OUT 1
 #define T_FLUSH 4
@@ -84,7 +85,8 @@ static uint64_t capacity(struct vdev *d)
 	return mmio_read32(d->device) | (uint64_t)mmio_read32(d->device + 4) << 32;
 }
 
-static void open_disk(struct vdev *d, unsigned n, bool irq, unsigned ring)
+/* Disk n with its requests on queue `queue` (F_MQ asked for when it is not 0), ring memory `ring`. */
+static void open_disk(struct vdev *d, unsigned n, bool irq, unsigned ring, unsigned queue)
 {
 	int r;
 
@@ -93,10 +95,13 @@ static void open_disk(struct vdev *d, unsigned n, bool irq, unsigned ring)
 	if (mmio ? !vdev_find_mmio(d, 2, n) : !vdev_find(d, 2, n))
 		guest_fail(GUEST_EXIT_CHECK, "no virtio-blk %s device number %u", mmio ? "MMIO" : "PCI", n);
 	d->use_irq = irq;
+	d->qidx = (uint16_t)queue;
 	r = vdev_start(d, (1ULL << F_RO) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) | (1ULL << F_SEG_MAX) |
-			  (1ULL << F_WRITE_ZEROES) | (1ULL << F_DISCARD), ring);
+			  (1ULL << F_WRITE_ZEROES) | (1ULL << F_DISCARD) | (queue ? 1ULL << F_MQ : 0), ring);
 	if (r)
 		guest_fail(r, "virtio-blk %u did not start", n);
+	if (queue && !(d->features & (1ULL << F_MQ)))
+		guest_fail(GUEST_EXIT_CHECK, "virtio-blk %u: queue %u asked for, VIRTIO_BLK_F_MQ not offered", n, queue);
 }
 
 /* Pattern write, flush, read back. */
@@ -208,8 +213,10 @@ void test_virtio_blk(void)
 
 	if (!count || count > MAX_SECTORS)
 		guest_fail(GUEST_EXIT_USAGE, "kite.blk_count=%lu out of range 1..%d", count, MAX_SECTORS);
-	open_disk(&d, (unsigned)n, irq, 0);
-	guest_printf("virtio-blk: %lu sectors, %s completion\n", capacity(&d), irq ? "MSI-X" : "polled");
+	/* kite.blk_queue=Q: every request on queue Q (multiqueue devices; F_MQ negotiated) */
+	open_disk(&d, (unsigned)n, irq, 0, (unsigned)cmdline_u64("kite.blk_queue", 0));
+	guest_printf("virtio-blk: %lu sectors, %s completion, queue %u\n", capacity(&d), irq ? "MSI-X" : "polled",
+		     (unsigned)cmdline_u64("kite.blk_queue", 0));
 	if (cmdline_u64("kite.resize_wait", 0))
 		resize_wait(&d);
 	if (sector + count > capacity(&d))
@@ -305,7 +312,7 @@ static void evil_backend(void)
 		     vdev_status(&d0));
 	/* a stalling backend breaks the device only when the VMM's reply timeout expires: wait longer */
 	broken_wait(&d0, "backend", r == 0, 120ULL * 1000 * 1000 * 1000);
-	open_disk(&d1, 1, false, 1);
+	open_disk(&d1, 1, false, 1, 0);
 	pattern_io(&d1, "virtio-blk-evil: disk 1", cmdline_u64("kite.blk_sector", 8), 4, cmdline_u64("kite.seed", 1));
 }
 
@@ -321,8 +328,8 @@ void test_virtio_blk_evil(void)
 		evil_backend();
 		return;
 	}
-	open_disk(&d0, 0, true, 0);       /* MSI-X: the broken queue must raise a config interrupt */
-	open_disk(&d1, 1, false, 1);
+	open_disk(&d0, 0, true, 0, 0);       /* MSI-X: the broken queue must raise a config interrupt */
+	open_disk(&d1, 1, false, 1, 0);
 	desc = vq_desc(&d0);
 	if (!strcmp(mode, "baddesc")) {
 		desc[0] = (struct vring_desc){ 0xfff000000000ULL, 16, VRING_DESC_F_NEXT, 1 };

@@ -34,6 +34,7 @@ struct blk_options {
 	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue up to that long after work
 				   * (adaptive, kite/iothread.h), kicks off meanwhile; 0 = off, at most 1000 */
 	bool poll_set;            /* poll= given; else BLK_POLL_DEFAULT_US */
+	uint64_t queues;          /* queues=N: request queues (VIRTIO_BLK_F_MQ when > 1), 1..8; 0 = 1 */
 };
 
 /* The polling ceiling without poll= (QEMU's I/O threads poll up to 32 us by default too). */

@@ -13,6 +13,7 @@ MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered
       mmio (transport=mmio, found through virtio_mmio.device= on the command line), mmio-irq (the
       same, completions by the level IOAPIC interrupt, acknowledged through InterruptACK),
       sync (aio=sync: no io_uring; pattern checks io_uring served the read, write and flush),
+      mq (queues=2: the pattern runs on request queue 1, VIRTIO_BLK_F_MQ negotiated),
       ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
       for a refill (1 s), and every request must still complete),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
@@ -238,7 +239,7 @@ def run(a, tmp):
                 "packed-evil-loop": "evil-loop"}.get(mode, "unknown-" + mode)
         # sizes that are no power of two (allowed for packed): 4-descriptor chains cross the wrap
         guest += " kite.packed=1" + {"pattern": " kite.qsize=13", "mmio": " kite.qsize=7"}.get(mode, "")
-    if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync"):
+    if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync", "mq"):
         wz = sector + 20
         discard = sector + 40
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d kite.discard_sector=%d" % (guest, wz, discard)
@@ -249,6 +250,8 @@ def run(a, tmp):
             guest += " kite.mmio=1"
         if mode == "mmio-irq":
             guest += " kite.irq=1"
+        if mode == "mq":
+            guest += " kite.blk_queue=1"    # the second of two request queues
         if mode == "json":
             cfg = os.path.join(tmp, "kite.json")
             with open(cfg, "w") as f:
@@ -261,7 +264,7 @@ def run(a, tmp):
             cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio",
                                                          "mmio-irq": ",transport=mmio",
                                                          "ratelimit": ",bps=512,iops=1000",
-                                                         "sync": ",aio=sync"}.get(mode, ""))]
+                                                         "sync": ",aio=sync", "mq": ",queues=2"}.get(mode, ""))]
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
