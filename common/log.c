@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kite/log.h"
 
@@ -15,10 +17,15 @@ static __thread char last_err[1024];   /* this thread's latest error message */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
+
 void kite_log_init(const char *prog, enum kite_log_level max_level)
 {
+	static bool flush_at_exit;
+
 	log_prog = prog;
 	log_max = max_level;
+	if (!flush_at_exit && atexit(kite_log_rl_flush) == 0)   /* the counts still held, at exit */
+		flush_at_exit = true;
 }
 
 void kite_log_set_level(enum kite_log_level max_level)
@@ -108,4 +115,86 @@ void kite_die(const char *fmt, ...)
 	kite_vlog(KITE_LOG_ERR, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kite_log_rl *rl_pending;   /* sites with a suppressed count (under rl_lock) */
+
+void kite_log_rl(struct kite_log_rl *rl, enum kite_log_level level, const char *fmt, ...)
+{
+	struct timespec ts;
+	unsigned long long reported = 0;
+	char line[1024];
+	bool write;
+	va_list ap;
+
+	if (level > log_max && level != KITE_LOG_ERR)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	pthread_mutex_lock(&rl_lock);
+	if (!rl->start_ns || now - rl->start_ns >= KITE_LOG_RL_SECONDS * 1000000000ull) {
+		rl->start_ns = now ? now : 1;
+		rl->lines = 0;
+	}
+	write = rl->lines < KITE_LOG_RL_BURST;
+	if (write) {
+		rl->lines++;
+		reported = rl->suppressed;
+		rl->suppressed = 0;
+	} else {
+		rl->suppressed++;
+		rl->fmt = fmt;
+		rl->level = level;
+		if (!rl->pending) {
+			rl->pending = 1;
+			rl->next = rl_pending;
+			rl_pending = rl;
+		}
+	}
+	pthread_mutex_unlock(&rl_lock);
+	if (!write) {
+		if (level == KITE_LOG_ERR)
+			snprintf(last_err, sizeof(last_err), "%s", line);
+		return;
+	}
+	if (reported)
+		kite_log(level, "%s [%llu similar lines suppressed]", line, reported);
+	else
+		kite_log(level, "%s", line);
+}
+
+/* rl_lock held */
+static void rl_report(struct kite_log_rl *rl)
+{
+	if (rl->suppressed)
+		kite_log(rl->level, "%llu similar lines suppressed: \"%s\"", rl->suppressed, rl->fmt);
+	rl->suppressed = 0;
+	rl->pending = 0;
+}
+
+void kite_log_rl_flush(void)
+{
+	pthread_mutex_lock(&rl_lock);
+	for (struct kite_log_rl *rl = rl_pending; rl; rl = rl->next)
+		rl_report(rl);
+	rl_pending = NULL;
+	pthread_mutex_unlock(&rl_lock);
+}
+
+void kite_log_rl_release(struct kite_log_rl *rl)
+{
+	pthread_mutex_lock(&rl_lock);
+	if (rl->pending) {
+		for (struct kite_log_rl **p = &rl_pending; *p; p = &(*p)->next)
+			if (*p == rl) {
+				*p = rl->next;
+				break;
+			}
+		rl_report(rl);
+	}
+	pthread_mutex_unlock(&rl_lock);
 }

@@ -140,7 +140,7 @@ char *dpu_ctl_handle_line(const char *line)
 		reply = cJSON_CreateObject();
 		cJSON_AddBoolToObject(reply, "ok", false);
 		cJSON_AddStringToObject(reply, "error", err);
-		log_warn("control: %s: %s", cJSON_IsString(cmd) ? cmd->valuestring : "(no command)", err);
+		log_warn_rl("control: %s: %s", cJSON_IsString(cmd) ? cmd->valuestring : "(no command)", err);
 	} else {
 		cJSON_AddBoolToObject(reply, "ok", true);
 	}
@@ -181,7 +181,7 @@ static void conn_readable(void *opaque, int fd, uint32_t events)
 	c->len -= (size_t)(start - c->buf);
 	memmove(c->buf, start, c->len);
 	if (c->len == sizeof(c->buf) - 1) {
-		log_warn("control: request line longer than %d bytes, closing the client", MAX_LINE);
+		log_warn_rl("control: request line longer than %d bytes, closing the client", MAX_LINE);
 		goto close;
 	}
 	return;

@@ -157,7 +157,7 @@ static void poller_kick(struct dpu_poller *p)
 	uint64_t one = 1;
 
 	if (write(p->ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("poller on cpu %d: cannot wake it: %s", p->cpu, strerror(errno));
+		log_warn_rl("poller on cpu %d: cannot wake it: %s", p->cpu, strerror(errno));
 }
 
 static void poller_destroy(struct dpu_poller *p)
@@ -254,7 +254,7 @@ int poller_add_fds(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, const int
 		if (wake_fds[i] < 0)
 			continue;
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, wake_fds[i], &ev) < 0) {
-			log_warn("poller on cpu %d: cannot watch wake fd %d: %s (polling it on a timer)", p->cpu,
+			log_warn_rl("poller on cpu %d: cannot watch wake fd %d: %s (polling it on a timer)", p->cpu,
 				 wake_fds[i], strerror(errno));
 			for (unsigned k = 0; k < it.nfds; k++)
 				epoll_ctl(p->epfd, EPOLL_CTL_DEL, it.wake_fd[k], NULL);

@@ -53,6 +53,7 @@ struct vhost_queue {
 
 struct vhost_dev {
 	char name[64];
+	struct kite_log_rl log_rl;   /* the budget of the lines a frontend can repeat (log_*_rl_on) */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct vhost_backend_ops *ops;
 	void *opaque;
@@ -189,7 +190,7 @@ static unsigned queue_poll(void *opaque)
 
 	if (vq->vq.broken) {
 		if (!atomic_exchange(&vq->broken_logged, true)) {
-			log_err("%s: queue %u: stopped serving: %s", dev->name, vq->idx, vq->vq.broken_reason);
+			log_err_rl_on(&dev->log_rl, "%s: queue %u: stopped serving: %s", dev->name, vq->idx, vq->vq.broken_reason);
 			__atomic_fetch_add(&dev->stats.broken_queues, 1, __ATOMIC_RELAXED);
 		}
 		return 0;
@@ -252,7 +253,7 @@ static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 	for (unsigned i = 0; i < size; i++)
 		n += r->desc[i].inflight == 1;
 	if (n > (uint16_t)(avail - used)) {
-		log_warn("%s: queue %u: inflight region marks %u requests but only %u are outstanding in the ring: ignoring the marks",
+		log_warn_rl_on(&dev->log_rl, "%s: queue %u: inflight region marks %u requests but only %u are outstanding in the ring: ignoring the marks",
 			 dev->name, vq->idx, n, (uint16_t)(avail - used));
 		for (unsigned i = 0; i < size; i++)
 			r->desc[i].inflight = 0;
@@ -272,7 +273,7 @@ static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 				maxc = r->desc[i].counter > maxc ? r->desc[i].counter : maxc;
 			}
 		qsort_r(vq->resubmit, vq->nresubmit, sizeof(*vq->resubmit), cmp_counter, r);
-		log_info("%s: queue %u: resubmitting %u in-flight requests from the inflight region (resuming at used index %u, avail index %u, base %u)",
+		log_info_rl_on(&dev->log_rl, "%s: queue %u: resubmitting %u in-flight requests from the inflight region (resuming at used index %u, avail index %u, base %u)",
 			 dev->name, vq->idx, n, used, (uint16_t)(used + n), vq->base);
 		__atomic_fetch_add(&dev->stats.resubmitted, n, __ATOMIC_RELAXED);
 	}
@@ -422,7 +423,7 @@ static int map_region(struct vhost_dev *dev, const struct vhost_user_mem_region 
 	 * fd is not sealed against it (QEMU's memfd backend seals; hugetlbfs files cannot be sealed). */
 	int seals = fcntl(fd, F_GET_SEALS);
 	if (S_ISREG(st.st_mode) && (seals < 0 || !(seals & F_SEAL_SHRINK)) && !dev->unsealed_warned) {
-		log_warn("%s: memory region gpa 0x%llx is not sealed against shrinking (trusting the frontend not to truncate it)",
+		log_warn_rl_on(&dev->log_rl, "%s: memory region gpa 0x%llx is not sealed against shrinking (trusting the frontend not to truncate it)",
 			 dev->name, (unsigned long long)m->guest_phys_addr);
 		dev->unsealed_warned = true;
 	}
@@ -727,7 +728,7 @@ int vhost_dev_config_changed(struct vhost_dev *dev)
 		return 0;
 	/* never blocks the control thread: a frontend that does not read its channel loses the message */
 	if (send(dev->backend_req_fd, &h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(h)) {
-		log_warn("%s: configuration change not sent to the frontend: %s", dev->name,
+		log_warn_rl_on(&dev->log_rl, "%s: configuration change not sent to the frontend: %s", dev->name,
 			 errno ? strerror(errno) : "short send");
 		return -1;
 	}
@@ -964,12 +965,12 @@ static void conn_readable(void *opaque, int fd, uint32_t events)
 	(void)events;
 	int r = vu_msg_recv(fd, &msg, false, err, sizeof(err));
 	if (r == 0) {
-		log_info("%s: frontend disconnected", dev->name);
+		log_info_rl_on(&dev->log_rl, "%s: frontend disconnected", dev->name);
 		conn_close(dev);
 		return;
 	}
 	if (r < 0) {
-		log_err("%s: closing connection: bad message: %s", dev->name, err);
+		log_err_rl_on(&dev->log_rl, "%s: closing connection: bad message: %s", dev->name, err);
 		dev->stats.protocol_errors++;
 		conn_close(dev);
 		return;
@@ -982,7 +983,7 @@ static void conn_readable(void *opaque, int fd, uint32_t events)
 	if (r != 1)
 		vu_msg_close_fds(&msg);  /* received fds the handler did not take */
 	if (r < 0) {
-		log_err("%s: closing connection: %s", dev->name, dev->why[0] ? dev->why : vu_request_name(request));
+		log_err_rl_on(&dev->log_rl, "%s: closing connection: %s", dev->name, dev->why[0] ? dev->why : vu_request_name(request));
 		dev->stats.protocol_errors++;
 		conn_close(dev);
 		return;
@@ -996,7 +997,7 @@ static void conn_readable(void *opaque, int fd, uint32_t events)
 	int sr = vu_msg_send(fd, &msg);
 	vu_msg_close_fds(&msg);
 	if (sr < 0) {
-		log_err("%s: closing connection: sending the %s reply: %s", dev->name, vu_request_name(request),
+		log_err_rl_on(&dev->log_rl, "%s: closing connection: sending the %s reply: %s", dev->name, vu_request_name(request),
 			strerror(-sr));
 		conn_close(dev);
 	}
@@ -1026,7 +1027,7 @@ static void listen_readable(void *opaque, int fd, uint32_t events)
 	if (c < 0)
 		return;
 	if (dev->conn_fd >= 0) {
-		log_warn("%s: refusing a second frontend on %s: one is connected", dev->name, dev->path);
+		log_warn_rl_on(&dev->log_rl, "%s: refusing a second frontend on %s: one is connected", dev->name, dev->path);
 		close(c);
 		return;
 	}
@@ -1040,7 +1041,7 @@ static void listen_readable(void *opaque, int fd, uint32_t events)
 	}
 	dev->conn_fd = c;
 	dev->stats.connects++;
-	log_info("%s: frontend connected on %s", dev->name, dev->path);
+	log_info_rl_on(&dev->log_rl, "%s: frontend connected on %s", dev->name, dev->path);
 	if (dev->ops->connected)
 		dev->ops->connected(dev);
 }
@@ -1114,5 +1115,6 @@ void vhost_dev_free(struct vhost_dev *dev)
 	evloop_del(dev->loop, dev->listen_fd);
 	close(dev->listen_fd);
 	unlink(dev->path);
+	kite_log_rl_release(&dev->log_rl);
 	free(dev);
 }

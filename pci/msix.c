@@ -58,7 +58,7 @@ int pci_msix_setup(struct pci_dev *dev)
 		int gsi = machine_gsi_alloc(dev->m);
 
 		if (gsi < 0) {
-			log_warn("pci %s: no GSI for MSI-X vector %u: MSI-X disabled, INTx only", dev->name, v);
+			log_warn_rl("pci %s: no GSI for MSI-X vector %u: MSI-X disabled, INTx only", dev->name, v);
 			pci_msix_teardown(dev);
 			dev->msix_nr = 0;
 			return 0;
@@ -66,7 +66,7 @@ int pci_msix_setup(struct pci_dev *dev)
 		mv->gsi = (unsigned)gsi;
 		mv->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (mv->irqfd < 0 || machine_irqfd(dev->m, mv->gsi, mv->irqfd, false) < 0) {
-			log_err("pci %s: irqfd for MSI-X vector %u (GSI %u) failed", dev->name, v, mv->gsi);
+			log_err_rl("pci %s: irqfd for MSI-X vector %u (GSI %u) failed", dev->name, v, mv->gsi);
 			if (mv->irqfd >= 0)
 				close(mv->irqfd);
 			mv->irqfd = -1;
@@ -118,7 +118,7 @@ static void fire(struct pci_dev *dev, unsigned v)
 	if (!mv->routed || !addr)
 		return;             /* no address programmed (or no route): nowhere to deliver */
 	if (write(mv->irqfd, &one, sizeof(one)) != sizeof(one))
-		log_warn("pci %s: signalling MSI-X vector %u failed", dev->name, v);
+		log_warn_rl("pci %s: signalling MSI-X vector %u failed", dev->name, v);
 }
 
 /* Interrupt lock held: deliver what became unmasked. */
@@ -209,7 +209,7 @@ int pci_msix_notifier_add(struct pci_dev *dev, unsigned v, int fd)
 	}
 	pthread_mutex_unlock(&dev->bus->irq_lock);
 	if (ret < 0)
-		log_warn("pci %s: no notifier for MSI-X vector %u", dev->name, v);
+		log_warn_rl("pci %s: no notifier for MSI-X vector %u", dev->name, v);
 	return ret;
 }
 

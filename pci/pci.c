@@ -101,7 +101,7 @@ static void pci_update_bars(struct pci_dev *dev)
 		want = bar_should_map(dev, i);
 		if (want && !b->mapped) {
 			if (iobus_register(dev->m->mmio, b->addr, b->size, b->fn, b->opaque) < 0) {
-				log_warn("pci %s: BAR %d at 0x%llx overlaps another device: left unmapped",
+				log_warn_rl("pci %s: BAR %d at 0x%llx overlaps another device: left unmapped",
 					 dev->name, i, (unsigned long long)b->addr);
 				continue;
 			}

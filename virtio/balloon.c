@@ -75,7 +75,7 @@ static void balloon_config_write(struct virtio_dev *dev, uint32_t off, const uin
 	memcpy(cfg + off, data, len);
 	actual = cfg[4] | (uint32_t)cfg[5] << 8 | (uint32_t)cfg[6] << 16 | (uint32_t)cfg[7] << 24;
 	if (actual != b->actual)
-		log_info("%s: driver reports actual=%u pages (target num_pages=%u)", dev->name, actual, b->num_pages);
+		log_info_rl_on(&dev->log_rl, "%s: driver reports actual=%u pages (target num_pages=%u)", dev->name, actual, b->num_pages);
 	b->actual = actual;
 }
 
@@ -119,14 +119,14 @@ static bool balloon_pfns(struct balloon_dev *b, struct virtqueue *vq, const stru
 		good++;
 	}
 	if (bad)
-		log_warn("%s: %llu PFNs outside guest RAM ignored in a%s request", b->vdev.name,
+		log_warn_rl_on(&b->vdev.log_rl, "%s: %llu PFNs outside guest RAM ignored in a%s request", b->vdev.name,
 			 (unsigned long long)bad, inflate ? "n inflate" : " deflate");
 	b->bad_pfns += bad;
 	if (inflate)
 		b->inflated += good;
 	else
 		b->deflated += good;
-	log_info("%s: %s %llu pages (inflated %llu, deflated %llu, released %llu in total)", b->vdev.name,
+	log_info_rl_on(&b->vdev.log_rl, "%s: %s %llu pages (inflated %llu, deflated %llu, released %llu in total)", b->vdev.name,
 		 inflate ? "inflated" : "deflated", (unsigned long long)good, (unsigned long long)b->inflated,
 		 (unsigned long long)b->deflated, (unsigned long long)b->released);
 	return true;
@@ -158,7 +158,7 @@ static void balloon_log_stats(struct balloon_dev *b, const struct vq_elem *e)
 	b->stats_reports++;
 	/* the first report at info level, the periodic ones at debug level (one a period) */
 	if (b->stats_reports == 1)
-		log_info("%s: statistics report %llu:%s", b->vdev.name, (unsigned long long)b->stats_reports,
+		log_info_rl_on(&b->vdev.log_rl, "%s: statistics report %llu:%s", b->vdev.name, (unsigned long long)b->stats_reports,
 			 n ? line : " (empty)");
 	else
 		log_debug("%s: statistics report %llu:%s", b->vdev.name, (unsigned long long)b->stats_reports,

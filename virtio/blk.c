@@ -184,7 +184,7 @@ static uint8_t blk_rw(struct blk_dev *blk, struct blk_request *req, struct blk_a
 		return BLK_SUBMITTED;
 	if ((blk->direct ? bounce_rw(blk, write, iov, n, pos, total) : plain_rw(blk, write, iov, n, pos, total)) < 0 ||
 	    (dsync && fdatasync(blk->fd) < 0)) {
-		log_warn("%s: %s at byte %llu of %s failed: %m", blk->vdev.name, write ? "write" : "read",
+		log_warn_rl_on(&blk->vdev.log_rl, "%s: %s at byte %llu of %s failed: %m", blk->vdev.name, write ? "write" : "read",
 			 (unsigned long long)pos, blk->path);
 		return VIRTIO_BLK_S_IOERR;
 	}
@@ -204,7 +204,7 @@ static uint8_t blk_discard(struct blk_dev *blk, const struct blk_request *req)
 		return VIRTIO_BLK_S_OK;
 	if (!zeroes)
 		return VIRTIO_BLK_S_OK;  /* discard is a hint */
-	log_warn("%s: write-zeroes at byte %lld of %s failed: %m", blk->vdev.name, (long long)pos, blk->path);
+	log_warn_rl_on(&blk->vdev.log_rl, "%s: write-zeroes at byte %lld of %s failed: %m", blk->vdev.name, (long long)pos, blk->path);
 	return VIRTIO_BLK_S_IOERR;
 }
 
@@ -280,7 +280,7 @@ static int blk_request(struct blk_dev *blk, unsigned q, struct virtqueue *vq, st
 	case BLK_REQ_FLUSH:
 		status = VIRTIO_BLK_S_OK;
 		if (!blk->readonly && fdatasync(blk->fd) < 0) {
-			log_warn("%s: fdatasync of %s failed: %m", blk->vdev.name, blk->path);
+			log_warn_rl_on(&blk->vdev.log_rl, "%s: fdatasync of %s failed: %m", blk->vdev.name, blk->path);
 			status = VIRTIO_BLK_S_IOERR;
 		}
 		break;
@@ -371,7 +371,7 @@ static void blk_aio_done(void *opaque, void *tag, int res)
 											  : VIRTIO_BLK_S_IOERR;
 	if (status != VIRTIO_BLK_S_OK) {
 		blk->errors++;
-		log_warn("%s: %s on %s failed: %s", blk->vdev.name,
+		log_warn_rl_on(&blk->vdev.log_rl, "%s: %s on %s failed: %s", blk->vdev.name,
 			 r->type == VIRTIO_BLK_T_FLUSH ? "fdatasync" : r->type == VIRTIO_BLK_T_OUT ? "write" : "read",
 			 blk->path, res < 0 ? strerror(-res) : "short transfer");
 	}

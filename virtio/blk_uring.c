@@ -199,7 +199,7 @@ void blk_aio_reap_inline(struct blk_aio *aio)
 	blk_aio_reap(aio);
 	/* nothing in flight: no completion can signal the eventfd between the reap and this read */
 	if (!aio->inflight && read(aio->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		log_warn("%s: clearing the io_uring completion eventfd failed: %m", aio->name);
+		log_warn_rl("%s: clearing the io_uring completion eventfd failed: %m", aio->name);
 }
 
 void blk_aio_drain(struct blk_aio *aio)

@@ -43,7 +43,7 @@ static void vcon_write_all(struct vcon_dev *con, const struct vq_elem *e)
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
-				log_warn("%s: console output failed: %s: output dropped", con->vdev.name,
+				log_warn_rl_on(&con->vdev.log_rl, "%s: console output failed: %s: output dropped", con->vdev.name,
 					 n < 0 ? strerror(errno) : "short write");
 				return;
 			}

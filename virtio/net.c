@@ -60,7 +60,7 @@ static bool tx_header_ok(struct net_dev *net, const struct vq_elem *e)
 	gso = h.gso_type & 0x7f;
 	if (gso == 0 && frame > (uint64_t)net->mtu + 18) {
 		if (!net->tx_oversized)
-			log_warn("%s: %llu-byte frame over MTU %u + 18 without GSO dropped (counted from now on)",
+			log_warn_rl_on(&net->vdev.log_rl, "%s: %llu-byte frame over MTU %u + 18 without GSO dropped (counted from now on)",
 				 net->vdev.name, (unsigned long long)frame, net->mtu);
 		net->tx_oversized++;
 		return false;
@@ -72,7 +72,7 @@ static bool tx_header_ok(struct net_dev *net, const struct vq_elem *e)
 			       (uint64_t)h.csum_start + h.csum_offset + 2 > frame)) ||
 	    (gso && (!(h.flags & 1) || !h.gso_size))) {
 		if (!net->tx_bad_hdr)
-			log_warn("%s: frame with header flags 0x%x gso %u csum %u+%u (not negotiated or outside the "
+			log_warn_rl_on(&net->vdev.log_rl, "%s: frame with header flags 0x%x gso %u csum %u+%u (not negotiated or outside the "
 				 "%llu-byte frame) dropped (counted from now on)", net->vdev.name, h.flags, h.gso_type,
 				 h.csum_start, h.csum_offset, (unsigned long long)frame);
 		net->tx_bad_hdr++;
@@ -108,14 +108,14 @@ static void net_tx(struct net_dev *net, struct virtqueue *vq)
 			break;
 		}
 		if (net->elem.out_len < VIRTIO_NET_HDR_LEN || net->elem.out_len > NET_MAX_FRAME) {
-			log_warn("%s: transmit chain of %llu bytes dropped (header %d, at most %d)", net->vdev.name,
+			log_warn_rl_on(&net->vdev.log_rl, "%s: transmit chain of %llu bytes dropped (header %d, at most %d)", net->vdev.name,
 				 (unsigned long long)net->elem.out_len, VIRTIO_NET_HDR_LEN, NET_MAX_FRAME);
 			net->tx_errors++;
 		} else if (!tx_header_ok(net, &net->elem)) {
 			net->tx_errors++;
 		} else if (writev(net->tap_fd, net->elem.iov, (int)net->elem.out_num) < 0) {
 			if (errno != EAGAIN)
-				log_warn("%s: write to TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
+				log_warn_rl_on(&net->vdev.log_rl, "%s: write to TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
 			net->tx_errors++;
 		} else {
 			net->tx_frames++;
@@ -327,7 +327,7 @@ static void net_set_offloads(struct net_dev *net)
 			off |= TUN_F_TSO6;
 	}
 	if (ioctl(net->tap_fd, TUNSETOFFLOAD, off) < 0)
-		log_warn("%s: TUNSETOFFLOAD 0x%x on %s failed: %s", net->vdev.name, off, net->tap, strerror(errno));
+		log_warn_rl_on(&net->vdev.log_rl, "%s: TUNSETOFFLOAD 0x%x on %s failed: %s", net->vdev.name, off, net->tap, strerror(errno));
 }
 
 static void net_queue_notify(struct virtio_dev *dev, unsigned q)
@@ -351,7 +351,7 @@ static void net_reset(struct virtio_dev *dev)
 	net->frame_len = 0;
 	net->offloads_set = false;
 	if (net->tap_fd >= 0 && ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)   /* no offloads until the next driver says */
-		log_warn("%s: clearing the offloads of TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
+		log_warn_rl_on(&net->vdev.log_rl, "%s: clearing the offloads of TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
 	rate_limiter_timer_stop(&net->tx_rl);
 	rate_limiter_timer_stop(&net->rx_rl);
 	if (net->tap_fd >= 0)

@@ -38,7 +38,7 @@ static void rng_queue_notify(struct virtio_dev *dev, unsigned q)
 		ssize_t got = want ? getrandom(rng->buf, want, 0) : 0;
 
 		if (got < 0) {
-			log_warn("%s: getrandom failed: %s", dev->name, strerror(errno));
+			log_warn_rl_on(&dev->log_rl, "%s: getrandom failed: %s", dev->name, strerror(errno));
 			got = 0;
 		}
 		vq_buf_to_iov(&rng->elem.iov[rng->elem.out_num], rng->elem.in_num, 0, rng->buf, (size_t)got);

@@ -73,7 +73,7 @@ static int blk_config_reread(struct vu_dev *d, uint8_t *config, char *why, size_
 		return -1;
 	}
 	c.num_queues = old.num_queues;
-	log_info("%s: configuration change from the backend: capacity %llu sectors (was %llu)", d->vdev.name, (unsigned long long)c.capacity,
+	log_info_rl_on(&d->vdev.log_rl, "%s: configuration change from the backend: capacity %llu sectors (was %llu)", d->vdev.name, (unsigned long long)c.capacity,
 		 (unsigned long long)old.capacity);
 	memcpy(config, &c, VIRTIO_BLK_CONFIG_SIZE);
 	return 0;

@@ -41,7 +41,7 @@ static void poke(int fd)
 	uint64_t one = 1;
 
 	if (write(fd, &one, sizeof(one)) != sizeof(one))
-		log_warn("vhost-user: eventfd write failed: %m");
+		log_warn_rl("vhost-user: eventfd write failed: %m");
 }
 
 static void drain(int fd)
@@ -367,11 +367,11 @@ static void *device_thread(void *arg)
 		if (!broken && d->fe.sock < 0) {
 			if (!lost_at) {
 				lost_at = now_ms();
-				log_warn("%s: backend %s lost: requests wait in the rings, reconnecting", d->vdev.name,
+				log_warn_rl_on(&d->vdev.log_rl, "%s: backend %s lost: requests wait in the rings, reconnecting", d->vdev.name,
 					 d->opt.socket);
 			}
 			if (session_open(d, false, 0, why, sizeof(why)) == 0) {
-				log_info("%s: backend %s is back after %llu ms", d->vdev.name, d->opt.socket,
+				log_info_rl_on(&d->vdev.log_rl, "%s: backend %s is back after %llu ms", d->vdev.name, d->opt.socket,
 					 (unsigned long long)(now_ms() - lost_at));
 				lost_at = 0;
 				retry_ms = VU_RETRY_FIRST_MS;
@@ -553,7 +553,7 @@ static void vu_reset(struct virtio_dev *dev)
 	       pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
 		;
 	if (d->running && !d->broken)
-		log_warn("%s: backend %s did not stop the rings in time", dev->name, d->opt.socket);
+		log_warn_rl_on(&dev->log_rl, "%s: backend %s did not stop the rings in time", dev->name, d->opt.socket);
 	if (d->broken) {
 		/* a reset gives a broken backend another chance: the device thread reconnects */
 		d->broken = false;

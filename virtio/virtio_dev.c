@@ -32,7 +32,7 @@ void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
 	if (dev->broken_reported)
 		return;
 	dev->broken_reported = true;
-	log_err("%s: %s: device needs reset", dev->name, why);
+	log_err_rl_on(&dev->log_rl, "%s: %s: device needs reset", dev->name, why);
 	dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (dev->status & VIRTIO_STATUS_DRIVER_OK)
 		virtio_dev_config_changed(dev);
@@ -120,6 +120,7 @@ void virtio_dev_exit(struct virtio_dev *dev)
 		dev->q[q].kick_fd = -1;
 	}
 	pthread_mutex_destroy(&dev->lock);
+	kite_log_rl_release(&dev->log_rl);
 }
 
 void virtio_dev_destroy(struct virtio_dev *dev)
@@ -161,7 +162,7 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 		uint64_t extra = dev->guest_features & ~dev->host_features;
 
 		if (extra || !(dev->guest_features & (1ULL << VIRTIO_F_VERSION_1))) {
-			log_warn("%s: driver features 0x%llx refused (%s): FEATURES_OK not set", dev->name,
+			log_warn_rl_on(&dev->log_rl, "%s: driver features 0x%llx refused (%s): FEATURES_OK not set", dev->name,
 				 (unsigned long long)dev->guest_features,
 				 extra ? "not offered" : "VERSION_1 missing");
 			status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
@@ -172,7 +173,7 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 	/* NEEDS_RESET is the device's bit: keep it, the driver cannot clear it but by a reset */
 	dev->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) | (dev->status & VIRTIO_STATUS_NEEDS_RESET));
 	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		log_info("%s: driver ready, features 0x%llx, %s rings", dev->name,
+		log_info_rl_on(&dev->log_rl, "%s: driver ready, features 0x%llx, %s rings", dev->name,
 			 (unsigned long long)dev->guest_features,
 			 virtio_dev_has_feature(dev, VIRTIO_F_RING_PACKED) ? "packed" : "split");
 		if (dev->ops->driver_ok)
@@ -203,11 +204,11 @@ void virtio_dev_queue_enable(struct virtio_dev *dev, unsigned q)
 		.addr_is_uva = false,
 	};
 	if (!(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
-		log_warn("%s: queue %u enabled before FEATURES_OK: ignored", dev->name, q);
+		log_warn_rl_on(&dev->log_rl, "%s: queue %u enabled before FEATURES_OK: ignored", dev->name, q);
 		return;
 	}
 	if (vq_setup(&vq->vq, dev->machine->mem, &cfg) < 0) {
-		log_err("%s: queue %u setup refused: %s", dev->name, q, vq->vq.broken_reason);
+		log_err_rl_on(&dev->log_rl, "%s: queue %u setup refused: %s", dev->name, q, vq->vq.broken_reason);
 		vq->vq.broken = true;
 		report_broken(dev, q);
 		return;
@@ -235,7 +236,7 @@ void virtio_dev_kick(struct virtio_dev *dev, unsigned q)
 
 	if (q < dev->nqueues && dev->q[q].kick_fd >= 0 &&
 	    write(dev->q[q].kick_fd, &one, sizeof(one)) != sizeof(one))
-		log_warn("%s: kicking queue %u failed", dev->name, q);
+		log_warn_rl_on(&dev->log_rl, "%s: kicking queue %u failed", dev->name, q);
 }
 
 void virtio_dev_queue_done(struct virtio_dev *dev, unsigned q)

@@ -54,7 +54,7 @@ static void on_bar_moved(struct pci_dev *pci, int bar, uint64_t addr, bool on)
 				vp->ioeventfd_any_len = false;   /* older KVM: 16-bit writes only */
 				continue;
 			}
-			log_warn("%s: no ioeventfd for queue %u at 0x%llx: kicks exit to kite",
+			log_warn_rl_on(&dev->log_rl, "%s: no ioeventfd for queue %u at 0x%llx: kicks exit to kite",
 				 dev->name, q, (unsigned long long)a);
 			for (unsigned k = 0; k < q; k++)
 				doorbell(vp, k, vp->notify_base + VIRTIO_PCI_NOTIFY_MULT * k, true,
@@ -193,7 +193,7 @@ static void common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *dat
 	case VIRTIO_PCI_COMMON_Q_SIZE:
 		if (!q_locked) {
 			if (v == 0 || v > q->max_size)
-				log_warn("%s: queue %u size %llu refused (1..%u)", dev->name, vp->queue_select,
+				log_warn_rl_on(&dev->log_rl, "%s: queue %u size %llu refused (1..%u)", dev->name, vp->queue_select,
 					 (unsigned long long)v, q->max_size);
 			else
 				q->size = (uint16_t)v;

@@ -21,7 +21,7 @@ void vq_set_broken(struct virtqueue *vq, const char *fmt, ...)
 	vsnprintf(vq->broken_reason, sizeof(vq->broken_reason), fmt, ap);
 	va_end(ap);
 	vq->broken = true;
-	log_warn("virtqueue (size %u): broken: %s", vq->size, vq->broken_reason);
+	log_warn_rl("virtqueue (size %u): broken: %s", vq->size, vq->broken_reason);
 }
 
 static void setup_error(struct virtqueue *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -32,7 +32,7 @@ static void setup_error(struct virtqueue *vq, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(vq->broken_reason, sizeof(vq->broken_reason), fmt, ap);
 	va_end(ap);
-	log_warn("virtqueue setup: %s", vq->broken_reason);
+	log_warn_rl("virtqueue setup: %s", vq->broken_reason);
 }
 
 /* Host pointer of one ring after its alignment and placement checks, or NULL (reason set). */

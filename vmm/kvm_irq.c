@@ -57,7 +57,7 @@ static int commit(struct kvm_irq *k)
 	}
 	t->nr = (uint32_t)n;
 	if (ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, t) < 0) {
-		log_err("vm: KVM_SET_GSI_ROUTING with %zu routes failed: %s", n, strerror(errno));
+		log_err_rl("vm: KVM_SET_GSI_ROUTING with %zu routes failed: %s", n, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -99,7 +99,7 @@ int kvm_irq_line(struct kvm_irq *k, unsigned gsi, int level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
 
 	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-		log_err("vm: KVM_IRQ_LINE gsi %u level %d failed: %m", gsi, level);
+		log_err_rl("vm: KVM_IRQ_LINE gsi %u level %d failed: %m", gsi, level);
 		return -1;
 	}
 	return 0;
@@ -139,7 +139,7 @@ int kvm_irq_irqfd(struct kvm_irq *k, unsigned gsi, int fd, bool deassign)
 	irq.gsi = gsi;
 	irq.flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0;
 	if (fd < 0 || ioctl(k->vm_fd, KVM_IRQFD, &irq) < 0) {
-		log_err("vm: KVM_IRQFD %s gsi %u fd %d failed: %m", deassign ? "removing" : "adding", gsi, fd);
+		log_err_rl("vm: KVM_IRQFD %s gsi %u fd %d failed: %m", deassign ? "removing" : "adding", gsi, fd);
 		return -1;
 	}
 	return 0;

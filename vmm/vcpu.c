@@ -129,7 +129,7 @@ static void vcpu_system_event(struct vcpu *vcpu)
 		vm_request_exit(vcpu->vm, 1);
 		break;
 	default:
-		log_warn("vcpu%u: ignoring system event %u", vcpu->index, vcpu->run->system_event.type);
+		log_warn_rl("vcpu%u: ignoring system event %u", vcpu->index, vcpu->run->system_event.type);
 		break;
 	}
 }

@@ -147,7 +147,7 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 	/* a sleeping poller wakes on completions (else it polls on a timer while I/O is in flight) */
 	q->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if ((r = uring_init_restricted(&q->ring, QUEUE_DEPTH, v->fd, ring_ops, sizeof(ring_ops), q->done_fd, 0)) < 0) {
-		log_err("%s: queue %u: io_uring setup failed: %s", v->name, qi, strerror(-r));
+		log_err_rl("%s: queue %u: io_uring setup failed: %s", v->name, qi, strerror(-r));
 		if (q->done_fd >= 0)
 			close(q->done_fd);
 		q->done_fd = -1;
@@ -163,7 +163,7 @@ static int blk_queue_start(struct vhost_dev *dev, unsigned qi, struct virtqueue 
 	q->held = NULL;
 	q->qos_gen = ~0u;    /* re-read limits at the first poll */
 	if (v->has_key && !q->crypt && !(q->crypt = blk_crypt_new(v->key))) {
-		log_err("%s: queue %u: cannot set up AES-XTS", v->name, qi);
+		log_err_rl("%s: queue %u: cannot set up AES-XTS", v->name, qi);
 		io_uring_queue_exit(&q->ring);
 		q->ring_ok = false;
 		if (q->done_fd >= 0)

@@ -17,6 +17,9 @@
  *                   disk 1 must still serve the pattern write/read, and disk 0 must work after a reset.
  *                   kite.evil=backend: disk 0's vhost-user backend is the hostile one (not the
  *                   driver): NEEDS_RESET, then disk 1's pattern; disk 0 is not restarted.
+ *                   kite.evil=flood kite.evil_count=N (default 300): break disk 0 (baddesc, polled)
+ *                   and reset it N times in a row, a flood of log-worthy events for the VMM's
+ *                   rate limit; then the usual disk 1 pattern and disk 0 read.
  */
 #include "vdrv.h"
 
@@ -316,6 +319,29 @@ static void evil_backend(void)
 	pattern_io(&d1, "virtio-blk-evil: disk 1", cmdline_u64("kite.blk_sector", 8), 4, cmdline_u64("kite.seed", 1));
 }
 
+/* kite.evil=flood: N rounds of "bad descriptor, wait for NEEDS_RESET, reset and start again". */
+static void evil_flood(struct vdev *d0)
+{
+	uint64_t n = cmdline_u64("kite.evil_count", 300);
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct vring_desc *desc = vq_desc(d0);
+		uint64_t t0 = rdtsc();
+
+		desc[0] = (struct vring_desc){ 0xfff000000000ULL, 16, VRING_DESC_F_NEXT, 1 };
+		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_WRITE, 0 };
+		vq_publish(d0, 0);
+		while (!(vdev_status(d0) & 0x40)) {
+			if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+				guest_fail(GUEST_EXIT_TIMEOUT, "flood round %lu: no DEVICE_NEEDS_RESET", i);
+			cpu_relax();
+		}
+		if (vdev_start(d0, (1ULL << F_FLUSH), 0))
+			guest_fail(GUEST_EXIT_CHECK, "flood round %lu: disk 0 did not restart", i);
+	}
+	guest_printf("virtio-blk-evil: flood: disk 0 broken and reset %lu times\n", n);
+}
+
 void test_virtio_blk_evil(void)
 {
 	char mode[16];
@@ -323,7 +349,7 @@ void test_virtio_blk_evil(void)
 	struct vring_desc *desc;
 
 	if (!cmdline_str("kite.evil", mode, sizeof(mode)))
-		guest_fail(GUEST_EXIT_USAGE, "kite.evil=baddesc|loop|scribble|backend missing");
+		guest_fail(GUEST_EXIT_USAGE, "kite.evil=baddesc|loop|scribble|backend|flood missing");
 	if (!strcmp(mode, "backend")) {
 		evil_backend();
 		return;
@@ -331,7 +357,13 @@ void test_virtio_blk_evil(void)
 	open_disk(&d0, 0, true, 0, 0);       /* MSI-X: the broken queue must raise a config interrupt */
 	open_disk(&d1, 1, false, 1, 0);
 	desc = vq_desc(&d0);
-	if (!strcmp(mode, "baddesc")) {
+	if (!strcmp(mode, "flood")) {
+		evil_flood(&d0);
+		desc = vq_desc(&d0);
+		desc[0] = (struct vring_desc){ 0xfff000000000ULL, 16, VRING_DESC_F_NEXT, 1 };
+		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_WRITE, 0 };
+		vq_publish(&d0, 0);
+	} else if (!strcmp(mode, "baddesc")) {
 		desc[0] = (struct vring_desc){ 0xfff000000000ULL, 16, VRING_DESC_F_NEXT, 1 };
 		desc[1] = (struct vring_desc){ (uint64_t)(uintptr_t)&status, 1, VRING_DESC_F_WRITE, 0 };
 		vq_publish(&d0, 0);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kite/log.h"
 #include "kite/machine.h"
 #include "kite/virtqueue.h"
 
@@ -109,6 +110,7 @@ struct virtio_dev {
 	int (*notifier)(struct virtio_dev *dev, uint16_t vector, int fd, bool add);
 	void *transport;
 	bool broken_reported;
+	struct kite_log_rl log_rl;    /* the budget of this device's guest-triggered lines (log_*_rl_on) */
 };
 
 /* Set up the core: nqueues queues of at most qmax entries, kick eventfds on dev->loop.

@@ -20,6 +20,8 @@ MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered
       rng (virtio-rng: two reads, different and not constant), console (virtio-console: the guest's
       line must be the whole content of the --console-virtio file; devices set in a JSON file),
       balloon (virtio-balloon: inflated pages released by kite, read zero in the guest afterwards),
+      evil-flood (disk 0 broken and reset 300 times in a row: kite's lines about it are rate-limited,
+      at most 10 per 5 s, and every break is written or counted as suppressed),
       packed, packed-irq, packed-mmio (pattern, irq without the mask check, mmio with the guest
       driver on packed rings: kite.packed=1, RING_PACKED must be negotiated on both sides; packed
       and packed-mmio use queues of 13 and 7 entries), packed-evil-baddesc, packed-evil-loop (the
@@ -67,6 +69,30 @@ class Fail(Exception):
 def check(cond, why):
     if not cond:
         raise Fail(why)
+
+
+FLOOD_ROUNDS = 300
+
+
+def check_flood(err, con, started):
+    """evil-flood: FLOOD_ROUNDS + 1 breaks of disk 0, each of which would log "device needs reset"
+    and a "driver ready" after the reset. kite's stderr holds at most KITE_LOG_RL_BURST (10) of
+    disk 0's rate-limited lines per 5 s window of the run (the bound from the measured run time),
+    and every break is accounted for: written, or counted in a "[N similar lines suppressed]" or
+    "N similar lines suppressed" line."""
+    check("flood: disk 0 broken and reset %d times" % FLOOD_ROUNDS in con, "the guest did not finish its flood")
+    windows = (time.monotonic() - started) / 5 + 1
+    mine = [l for l in err.splitlines() if "virtio-blk0: " in l and "similar lines suppressed: " not in l]
+    resets = [l for l in mine if "device needs reset" in l]
+    counted = sum(int(m) for m in re.findall(r"\[(\d+) similar lines suppressed\]", "\n".join(mine)))
+    counted += sum(int(m) for m in re.findall(r"(\d+) similar lines suppressed: \"%s: ", err))
+    print("evil-flood: %d lines about virtio-blk0 (%d needs-reset), %d counted as suppressed, %.1f windows"
+          % (len(mine), len(resets), counted, windows))
+    check(len(mine) <= 10 * (windows + 1), "%d lines about virtio-blk0 in %.1f windows of 5 s: not rate-limited"
+          % (len(mine), windows))
+    # every round logs 2 device lines (needs reset, driver ready) plus the last break and the first start
+    check(len(mine) + counted >= 2 * FLOOD_ROUNDS + 1, "%d written + %d counted: breaks went missing without a count"
+          % (len(mine), counted))
 
 
 def main():
@@ -293,6 +319,8 @@ def run(a, tmp):
             cmd += ["--config", cfg]
     elif mode.startswith("evil-"):
         guest = "kite.test=virtio-blk-evil %s kite.evil=%s" % (guest, mode[5:])
+        if mode == "evil-flood":
+            guest += " kite.evil_count=%d" % FLOOD_ROUNDS
         cmd += ["--blk", imgs[0], "--blk", "path=" + imgs[1]]
     else:
         print("unknown mode " + mode)
@@ -312,6 +340,7 @@ def run(a, tmp):
         cmd = to_vhost(cmd, sock) + ["--stats"]
     print("$ " + " ".join(cmd))
     bench = None
+    started = time.monotonic()
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=a.timeout)
         rc, err = p.returncode, p.stderr.decode(errors="replace")
@@ -411,6 +440,8 @@ def run(a, tmp):
         else:
             check(qemu or re.search(r"virtio-blk0: queue 0 broken by the driver: .*device needs reset", err),
                   "no log line for the broken queue")
+            if mode == "evil-flood":
+                check_flood(err, con, started)
             check(img[0] == orig[0], "disk 0 changed under the hostile driver")
             want = pattern_bytes(sector, 4, seed)
             check(img[1][start:start + 4 * SECTOR] == want, "disk 1 did not get the pattern")
