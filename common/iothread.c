@@ -103,7 +103,7 @@ static void wake(struct iothread *t)
 	uint64_t one = 1;
 
 	if (write(t->wakefd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
-		log_warn("%s: waking its I/O thread failed: %m", t->name);
+		log_warn_rl("%s: waking its I/O thread failed: %m", t->name);
 }
 
 struct iothread *iothread_new(const char *name)

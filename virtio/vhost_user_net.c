@@ -95,13 +95,13 @@ static uint8_t ctrl_command(struct vu_dev *d, const struct vq_elem *e)
 
 	if (n < 2 || cmd[0] != VIRTIO_NET_CTRL_MQ || cmd[1] != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) {
 		if (!d->driver_warned++)
-			log_warn("%s: control queue: class %u command %u is not served", d->vdev.name, n > 0 ? cmd[0] : 0,
+			log_warn_rl_on(&d->vdev.log_rl, "%s: control queue: class %u command %u is not served", d->vdev.name, n > 0 ? cmd[0] : 0,
 				 n > 1 ? cmd[1] : 0);
 		return VIRTIO_NET_ERR;
 	}
 	if (e->out_len != 4) {
 		if (!d->driver_warned++)
-			log_warn("%s: control queue: VQ_PAIRS_SET with %llu bytes of data, 2 expected", d->vdev.name,
+			log_warn_rl_on(&d->vdev.log_rl, "%s: control queue: VQ_PAIRS_SET with %llu bytes of data, 2 expected", d->vdev.name,
 				 (unsigned long long)e->out_len - 2);
 		return VIRTIO_NET_ERR;
 	}
@@ -109,7 +109,7 @@ static uint8_t ctrl_command(struct vu_dev *d, const struct vq_elem *e)
 
 	if (pairs < 1 || pairs > max || !virtio_dev_has_feature(&d->vdev, VIRTIO_NET_F_MQ)) {
 		if (!d->driver_warned++)
-			log_warn("%s: control queue: VQ_PAIRS_SET %u refused (1..%u with MQ)", d->vdev.name, pairs, max);
+			log_warn_rl_on(&d->vdev.log_rl, "%s: control queue: VQ_PAIRS_SET %u refused (1..%u with MQ)", d->vdev.name, pairs, max);
 		return VIRTIO_NET_ERR;
 	}
 	vu_dev_set_rings_off(d, pairs_off(d, pairs));
