@@ -137,3 +137,28 @@ void acpi_pm_free(struct acpi_pm *pm)
 	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 }
+
+void acpi_pm_save(struct acpi_pm *pm, struct snap_writer *w)
+{
+	pthread_mutex_lock(&pm->lock);
+	snap_put_u16(w, pm->pm1_sts);
+	snap_put_u16(w, pm->pm1_en);
+	snap_put_u16(w, pm->pm1_cnt);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_restore(struct acpi_pm *pm, struct snap_cursor *c)
+{
+	uint16_t sts = snap_get_u16(c), en = snap_get_u16(c), cnt = snap_get_u16(c);
+
+	/* the device never keeps SLP_EN (writing it acts at once) and always reads SCI_EN */
+	if ((cnt & PM1_CNT_SLP_EN) || !(cnt & PM1_CNT_SCI_EN))
+		snap_cursor_fail(c, "PM1 control with SLP_EN set or SCI_EN clear");
+	if (c->bad || snap_remaining(c))
+		return;
+	pthread_mutex_lock(&pm->lock);
+	pm->pm1_sts = sts;
+	pm->pm1_en = en;
+	pm->pm1_cnt = cnt;
+	pthread_mutex_unlock(&pm->lock);
+}

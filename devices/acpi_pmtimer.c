@@ -7,8 +7,10 @@
  * at any offset of the block return those bytes of the counter (bytes past bit 31 read 0); writes
  * are ignored. Linux uses it as a clocksource (acpi_pm) and as the watchdog of the others.
  *
- * Thread safety: the start time is written once before the ports are registered; reads only
- * read it, from any vCPU thread.
+ * Thread safety: the start time is written before the ports are registered (and by a restore,
+ * before any vCPU runs); reads only read it, from any vCPU thread.
+ * Snapshots: the counter value at the save is kept; a restore moves the start time so that the
+ * counter goes on from there (the time the VM spent saved does not pass for the guest).
  */
 #include <stdlib.h>
 #include <time.h>
@@ -46,7 +48,7 @@ static void pmtimer_io(void *opaque, uint64_t addr, uint8_t *data, uint32_t len,
 
 	if (is_write)
 		return;
-	v = acpi_pmtimer_ticks(monotonic_ns() - t->start_ns);
+	v = acpi_pmtimer_ticks(monotonic_ns() - __atomic_load_n(&t->start_ns, __ATOMIC_RELAXED));
 	for (uint32_t i = 0; i < len; i++) {
 		uint64_t b = addr + i;
 
@@ -80,4 +82,22 @@ void acpi_pmtimer_free(struct acpi_pmtimer *t)
 		return;
 	iobus_unregister(t->pio, KITE_ACPI_PM_TMR);
 	free(t);
+}
+
+/* The state is the time the counter has run (ns): the value follows from it, and so does its
+ * sub-tick phase. */
+void acpi_pmtimer_save(struct acpi_pmtimer *t, struct snap_writer *w)
+{
+	snap_put_u64(w, monotonic_ns() - __atomic_load_n(&t->start_ns, __ATOMIC_RELAXED));
+}
+
+void acpi_pmtimer_restore(struct acpi_pmtimer *t, struct snap_cursor *c)
+{
+	uint64_t ran = snap_get_u64(c);
+
+	/* any value is a possible run time; on a host up for less time than that, start_ns wraps
+	 * and the modular difference in pmtimer_io still gives ran + the time since the restore */
+	if (c->bad || snap_remaining(c))
+		return;
+	__atomic_store_n(&t->start_ns, monotonic_ns() - ran, __ATOMIC_RELAXED);
 }

@@ -265,3 +265,54 @@ void i8042_free(struct i8042 *kbc)
 	pthread_mutex_destroy(&kbc->lock);
 	free(kbc);
 }
+
+void i8042_save(struct i8042 *kbc, struct snap_writer *w)
+{
+	pthread_mutex_lock(&kbc->lock);
+	snap_put_u8(w, kbc->status);
+	snap_put_u8(w, kbc->ctr);
+	snap_put_u8(w, kbc->out);
+	snap_put_u8(w, kbc->pending);
+	snap_put_u8(w, kbc->ctr_written);
+	snap_put_u8(w, (uint8_t)kbc->kbd_level);
+	snap_put_u8(w, (uint8_t)kbc->aux_level);
+	snap_put_u8(w, (uint8_t)kbc->kq_len);
+	for (unsigned i = 0; i < kbc->kq_len; i++)
+		snap_put_u8(w, kbc->kq[(kbc->kq_head + i) % KBD_QUEUE]);
+	pthread_mutex_unlock(&kbc->lock);
+}
+
+void i8042_restore(struct i8042 *kbc, struct snap_cursor *c)
+{
+	uint8_t st = snap_get_u8(c), ctr = snap_get_u8(c), out = snap_get_u8(c), pending = snap_get_u8(c);
+	uint8_t written = snap_get_u8(c), kbd = snap_get_u8(c), aux = snap_get_u8(c), n = snap_get_u8(c);
+	uint8_t kq[KBD_QUEUE];
+
+	if (n > KBD_QUEUE)
+		snap_cursor_fail(c, "key queue longer than 16");
+	else
+		snap_get(c, kq, n);
+	if (st & ~(STS_OBF | STS_SYS | STS_CMD | STS_AUXDATA))
+		snap_cursor_fail(c, "status with bits the controller does not set");
+	if (pending && pending != CMD_WRITE_CTR && pending != CMD_WRITE_OUT && pending != CMD_WRITE_KBD_OUT &&
+	    pending != CMD_WRITE_AUX_OUT)
+		snap_cursor_fail(c, "pending command is not one that takes a data byte");
+	if (written > 1 || kbd > 1 || aux > 1)
+		snap_cursor_fail(c, "flag or line level other than 0 or 1");
+	if (c->bad || snap_remaining(c))
+		return;
+	pthread_mutex_lock(&kbc->lock);
+	kbc->status = st;
+	kbc->ctr = ctr;
+	kbc->out = out;
+	kbc->pending = pending;
+	kbc->ctr_written = written;
+	memcpy(kbc->kq, kq, n);
+	kbc->kq_head = 0;
+	kbc->kq_len = n;
+	kbc->kbd_level = kbd;
+	kbc->aux_level = aux;
+	machine_set_irq_line(kbc->m, KBD_IRQ, kbd);
+	machine_set_irq_line(kbc->m, AUX_IRQ, aux);
+	pthread_mutex_unlock(&kbc->lock);
+}

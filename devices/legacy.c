@@ -193,3 +193,30 @@ void legacy_ports_free(struct legacy_ports *lp)
 	pthread_mutex_destroy(&lp->lock);
 	free(lp);
 }
+
+void legacy_ports_save(struct legacy_ports *lp, struct snap_writer *w)
+{
+	pthread_mutex_lock(&lp->lock);
+	snap_put_u8(w, lp->cmos_index);
+	snap_put_u8(w, lp->port61);
+	snap_put(w, lp->cmos, CMOS_NR_REGS);
+	pthread_mutex_unlock(&lp->lock);
+}
+
+void legacy_ports_restore(struct legacy_ports *lp, struct snap_cursor *c)
+{
+	uint8_t idx = snap_get_u8(c), p61 = snap_get_u8(c), cmos[CMOS_NR_REGS];
+
+	snap_get(c, cmos, sizeof(cmos));
+	if (idx >= CMOS_NR_REGS || (p61 & ~0x1f))
+		snap_cursor_fail(c, "CMOS index beyond 127 or port 0x61 with bits it does not keep");
+	if (!(cmos[RTC_REG_B] & RTC_B_24H))
+		snap_cursor_fail(c, "RTC register B without 24-hour mode (kite keeps it set)");
+	if (c->bad || snap_remaining(c))
+		return;
+	pthread_mutex_lock(&lp->lock);
+	lp->cmos_index = idx;
+	lp->port61 = p61;
+	memcpy(lp->cmos, cmos, sizeof(cmos));
+	pthread_mutex_unlock(&lp->lock);
+}

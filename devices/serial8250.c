@@ -415,3 +415,62 @@ void serial8250_free(struct serial8250 *u)
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 }
+
+void serial8250_save(struct serial8250 *u, struct snap_writer *w)
+{
+	pthread_mutex_lock(&u->lock);
+	snap_put_u8(w, u->ier);
+	snap_put_u8(w, u->fcr);
+	snap_put_u8(w, u->lcr);
+	snap_put_u8(w, u->mcr);
+	snap_put_u8(w, u->msr);
+	snap_put_u8(w, u->scr);
+	snap_put_u8(w, u->dll);
+	snap_put_u8(w, u->dlm);
+	snap_put_u8(w, u->overrun);
+	snap_put_u8(w, u->thre_pending);
+	snap_put_u8(w, (uint8_t)u->irq_level);
+	snap_put_u8(w, (uint8_t)u->rx_count);
+	for (unsigned i = 0; i < u->rx_count; i++)
+		snap_put_u8(w, u->rx[(u->rx_head + i) % UART_FIFO_SIZE]);
+	pthread_mutex_unlock(&u->lock);
+}
+
+void serial8250_restore(struct serial8250 *u, struct snap_cursor *c)
+{
+	uint8_t r[8], overrun, thre, level, count, rx[UART_FIFO_SIZE];
+
+	snap_get(c, r, sizeof(r));
+	overrun = snap_get_u8(c);
+	thre = snap_get_u8(c);
+	level = snap_get_u8(c);
+	count = snap_get_u8(c);
+	if (count > ((r[1] & FCR_ENABLE) ? UART_FIFO_SIZE : 1))
+		snap_cursor_fail(c, "receive FIFO holds more bytes than it can");
+	else
+		snap_get(c, rx, count);
+	if ((r[0] & ~0x0f) || (r[1] & ~0xC9) || (r[3] & ~0x1f) || overrun > 1 || thre > 1 || level > 1)
+		snap_cursor_fail(c, "register value with bits the UART does not have");
+	if (c->bad || snap_remaining(c))
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->ier = r[0];
+	u->fcr = r[1];
+	u->lcr = r[2];
+	u->mcr = r[3];
+	u->msr = r[4];
+	u->scr = r[5];
+	u->dll = r[6];
+	u->dlm = r[7];
+	u->overrun = overrun;
+	u->thre_pending = thre;
+	memcpy(u->rx, rx, count);
+	u->rx_head = 0;
+	u->rx_count = count;
+	/* drive the line as the saved device did, then watch the input if the FIFO has room */
+	u->irq_level = level;
+	machine_set_irq_line(u->m, u->irq, level);
+	uart_pause_input(u);
+	uart_resume_input(u);
+	pthread_mutex_unlock(&u->lock);
+}

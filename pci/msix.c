@@ -317,3 +317,19 @@ void pci_msix_pba_access(struct pci_dev *dev, uint64_t off, uint8_t *data, uint3
 	}
 	pthread_mutex_unlock(&dev->bus->irq_lock);
 }
+
+void pci_msix_restored(struct pci_dev *dev)
+{
+	pthread_mutex_lock(&dev->bus->irq_lock);
+	for (unsigned v = 0; v < dev->msix_nr; v++) {
+		struct pci_msix_vector *mv = &dev->msix[v];
+		uint64_t addr = (uint64_t)mv->addr_hi << 32 | mv->addr_lo;
+
+		mv->routed = false;
+		if (addr && machine_msi_route(dev->m, mv->gsi, addr, mv->data, true) == 0)
+			mv->routed = true;
+	}
+	sync_notifiers(dev);
+	flush_pending(dev);
+	pthread_mutex_unlock(&dev->bus->irq_lock);
+}

@@ -82,7 +82,7 @@ static bool bar_should_map(const struct pci_dev *dev, int i)
 }
 
 /* Bring the bus registration of each BAR in line with the BAR registers and the command register. */
-static void pci_update_bars(struct pci_dev *dev)
+void pci_update_bars(struct pci_dev *dev)
 {
 	for (int i = 0; i < PCI_NR_BARS; i++) {
 		struct pci_bar *b = &dev->bar[i];

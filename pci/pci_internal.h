@@ -22,6 +22,10 @@ struct pci_bus {
 };
 
 void pci_intx_refresh(struct pci_dev *dev);                 /* bus lock held */
+void pci_update_bars(struct pci_dev *dev);                  /* bus lock held */
+/* After a restore wrote the table: install the routes of programmed vectors, sync notifiers,
+ * deliver pending unmasked vectors (bus lock held). */
+void pci_msix_restored(struct pci_dev *dev);
 void pci_msix_control_written(struct pci_dev *dev);         /* bus lock held */
 int pci_msix_setup(struct pci_dev *dev);
 void pci_msix_teardown(struct pci_dev *dev);

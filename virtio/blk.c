@@ -23,6 +23,7 @@
 #include "kite/evloop.h"
 #include "kite/iothread.h"
 #include "kite/ratelimit.h"
+#include "kite/snapshot.h"
 
 #include "kite/virtio_blk_dev.h"
 #include "kite/log.h"
@@ -486,6 +487,9 @@ static void blk_reset(struct virtio_dev *dev)
 
 static void blk_destroy(struct virtio_dev *dev);
 static void blk_free(struct blk_dev *blk);
+static int blk_quiesce(struct virtio_dev *dev, char *err, size_t errlen);
+static void blk_save(struct virtio_dev *dev, struct snap_writer *w);
+static void blk_restore(struct virtio_dev *dev, struct snap_cursor *c);
 
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
@@ -496,6 +500,11 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
 	.iothread = true,
+	.snap_name = "virtio-blk",
+	.snap_version = 1,
+	.quiesce = blk_quiesce,
+	.save = blk_save,
+	.restore = blk_restore,
 };
 
 /* Open an image as the device uses it; its size in bytes (whole sectors) in *size. fd or -1 (logged). */
@@ -713,4 +722,82 @@ static void blk_free(struct blk_dev *blk)
 	free(blk->bounce);
 	free(blk->path);
 	free(blk);
+}
+
+/*
+ * Snapshots. Quiesce: every request io_uring holds completes into the used ring first (the VM is
+ * paused, so no new one starts); synchronous requests never outlive a callback. The section holds
+ * the image path and size (a restore refuses an image of another size and reopens the saved path
+ * if the image was swapped at run time), the rate limiter's buckets and the counters.
+ */
+static int blk_quiesce(struct virtio_dev *dev, char *err, size_t errlen)
+{
+	struct blk_dev *blk = dev->priv;
+
+	(void)err;
+	(void)errlen;
+	pthread_mutex_lock(&dev->lock);
+	if (blk->aio)
+		blk_aio_drain(blk->aio);
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+static void blk_save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	struct blk_dev *blk = dev->priv;
+
+	pthread_mutex_lock(&dev->lock);
+	snap_put_str(w, blk->path);
+	snap_put_u64(w, blk->size);
+	rate_limiter_save(&blk->rl, w);
+	snap_put_u64(w, blk->reqs);
+	snap_put_u64(w, blk->errors);
+	snap_put_u64(w, blk->read_ops);
+	snap_put_u64(w, blk->write_ops);
+	snap_put_u64(w, blk->flush_ops);
+	snap_put_u64(w, blk->read_bytes);
+	snap_put_u64(w, blk->write_bytes);
+	snap_put_u64(w, blk->image_swaps);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void blk_restore(struct virtio_dev *dev, struct snap_cursor *c)
+{
+	struct blk_dev *blk = dev->priv;
+	struct rate_limiter rl = blk->rl;
+	char path[4096];
+	uint64_t size, n[8];
+
+	snap_get_str(c, path, sizeof(path));
+	size = snap_get_u64(c);
+	rate_limiter_restore(&rl, c, rl_now_ns());
+	for (unsigned i = 0; i < 8; i++)
+		n[i] = snap_get_u64(c);
+	if (c->bad || snap_remaining(c))
+		return;
+	if (strcmp(path, blk->path) && blk_replace_image(dev, path) < 0) {
+		snap_cursor_fail(c, "the image the snapshot used cannot be opened (see the line before)");
+		return;
+	}
+	pthread_mutex_lock(&dev->lock);
+	if (size != blk->size) {
+		pthread_mutex_unlock(&dev->lock);
+		log_err("%s: image %s has %llu bytes, the snapshot's had %llu", dev->name, blk->path,
+			(unsigned long long)blk->size, (unsigned long long)size);
+		snap_cursor_fail(c, "the image's size differs from the snapshot's");
+		return;
+	}
+	blk->rl = rl;
+	blk->reqs = n[0];
+	blk->errors = n[1];
+	blk->read_ops = n[2];
+	blk->write_ops = n[3];
+	blk->flush_ops = n[4];
+	blk->read_bytes = n[5];
+	blk->write_bytes = n[6];
+	blk->image_swaps = n[7];
+	pthread_mutex_unlock(&dev->lock);
+	if (rate_limiter_active(&blk->rl) && blk->rl.timer_fd < 0 && blk_open_limit_timer(blk) < 0)
+		snap_cursor_fail(c, "the rate limiter's timer cannot be opened");
 }

@@ -21,6 +21,7 @@
 #include "kite/evloop.h"
 #include "kite/log.h"
 #include "kite/ratelimit.h"
+#include "kite/snapshot.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_net.h"
 
@@ -360,6 +361,8 @@ static void net_reset(struct virtio_dev *dev)
 
 static void net_destroy(struct virtio_dev *dev);
 static void net_free(struct net_dev *net);
+static void net_save(struct virtio_dev *dev, struct snap_writer *w);
+static void net_restore(struct virtio_dev *dev, struct snap_cursor *c);
 
 static const struct virtio_dev_ops net_ops = {
 	.device_id = VIRTIO_ID_NET,
@@ -371,6 +374,10 @@ static const struct virtio_dev_ops net_ops = {
 	.reset = net_reset,
 	.read_only_queues = 1u << NET_TXQ,
 	.iothread = true,
+	.snap_name = "virtio-net",
+	.snap_version = 1,
+	.save = net_save,
+	.restore = net_restore,
 };
 
 static int tap_open(struct net_dev *net, const char *name)
@@ -539,4 +546,77 @@ static void net_free(struct net_dev *net)
 	free(net->frame);
 	free(net->rx_elems);
 	free(net);
+}
+
+/*
+ * Snapshots. The device has nothing in flight between callbacks (the VM paused, the loop not
+ * served): its state is the TAP's name (the restored device must sit on a TAP of that name: the
+ * board opened the configured one), the MTU, a received frame still waiting for buffers, whether the
+ * TAP's offloads follow the driver, both directions' rate limiters and the counters.
+ */
+static void net_save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	struct net_dev *net = dev->priv;
+
+	pthread_mutex_lock(&dev->lock);
+	snap_put_str(w, net->tap);
+	snap_put_u32(w, net->mtu);
+	snap_put_u8(w, net->offloads_set);
+	snap_put_u32(w, (uint32_t)net->frame_len);
+	snap_put(w, net->frame, net->frame_len);
+	rate_limiter_save(&net->tx_rl, w);
+	rate_limiter_save(&net->rx_rl, w);
+	snap_put_u64(w, net->tx_frames);
+	snap_put_u64(w, net->rx_frames);
+	snap_put_u64(w, net->tx_bytes);
+	snap_put_u64(w, net->rx_bytes);
+	snap_put_u64(w, net->tx_errors);
+	snap_put_u64(w, net->rx_dropped);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void net_restore(struct virtio_dev *dev, struct snap_cursor *c)
+{
+	struct net_dev *net = dev->priv;
+	struct rate_limiter tx = net->tx_rl, rx = net->rx_rl;
+	char tap[IFNAMSIZ];
+	uint32_t mtu, frame_len;
+	uint8_t offloads;
+	uint64_t n[6], now = rl_now_ns();
+
+	snap_get_str(c, tap, sizeof(tap));
+	mtu = snap_get_u32(c);
+	offloads = snap_get_u8(c);
+	frame_len = snap_get_u32(c);
+	if (frame_len && (frame_len < VIRTIO_NET_HDR_LEN || frame_len > NET_MAX_FRAME)) {
+		snap_cursor_fail(c, "pending received frame of impossible length");
+		return;
+	}
+	snap_get(c, net->frame, frame_len);
+	rate_limiter_restore(&tx, c, now);
+	rate_limiter_restore(&rx, c, now);
+	for (unsigned i = 0; i < 6; i++)
+		n[i] = snap_get_u64(c);
+	if (!c->bad && strcmp(tap, net->tap))
+		snap_cursor_fail(c, "the snapshot's TAP name differs from the configured one");
+	if (!c->bad && (mtu != net->mtu || offloads > 1))
+		snap_cursor_fail(c, "MTU differs from the configured one, or a bad flag");
+	if (c->bad || snap_remaining(c))
+		return;
+	pthread_mutex_lock(&dev->lock);
+	net->frame_len = frame_len;
+	net->offloads_set = offloads;
+	if (offloads)
+		net_set_offloads(net);      /* the TAP is new: tell it what the running driver takes */
+	net->tx_rl = tx;
+	net->rx_rl = rx;
+	net->tx_frames = n[0];
+	net->rx_frames = n[1];
+	net->tx_bytes = n[2];
+	net->rx_bytes = n[3];
+	net->tx_errors = n[4];
+	net->rx_dropped = n[5];
+	if ((rate_limiter_active(&tx) || rate_limiter_active(&rx)) && limit_timers_open(net) < 0)
+		snap_cursor_fail(c, "the rate limiters' timers cannot be opened");
+	pthread_mutex_unlock(&dev->lock);
 }

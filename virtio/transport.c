@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kite/log.h"
+#include "kite/snapshot.h"
 #include "kite/virtio_mmio.h"
 #include "kite/virtio_pci.h"
 #include "kite/virtio_transport.h"
@@ -79,4 +80,62 @@ bool virtio_transport_mmio_window(const struct virtio_attachment *a, uint64_t *b
 	*size = KITE_VIRTIO_MMIO_SIZE;
 	*irq = a->u.mmio.gsi;
 	return true;
+}
+
+void virtio_transport_save(struct virtio_attachment *a, struct snap_writer *w)
+{
+	struct virtio_dev *dev = a->kind == VIRTIO_TRANSPORT_MMIO ? a->u.mmio.dev : a->u.pci.dev;
+
+	snap_put_u8(w, (uint8_t)a->kind);
+	pthread_mutex_lock(&dev->lock);
+	if (a->kind == VIRTIO_TRANSPORT_MMIO) {
+		snap_put_u32(w, a->u.mmio.dfsel);
+		snap_put_u32(w, a->u.mmio.gfsel);
+		snap_put_u32(w, a->u.mmio.queue_sel);
+	} else {
+		snap_put_u32(w, a->u.pci.dfselect);
+		snap_put_u32(w, a->u.pci.gfselect);
+		snap_put_u32(w, a->u.pci.queue_select);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	virtio_dev_save(dev, w);
+}
+
+void virtio_transport_restore(struct virtio_attachment *a, struct snap_cursor *c)
+{
+	uint8_t kind = snap_get_u8(c);
+	uint32_t dfsel = snap_get_u32(c), gfsel = snap_get_u32(c), qsel = snap_get_u32(c);
+	struct virtio_dev *dev;
+
+	if (kind != a->kind) {
+		snap_cursor_fail(c, "saved on another transport (pci / mmio)");
+		return;
+	}
+	/* selectors are guest-written and read back as such; only the PCI queue select is 16 bits */
+	if (kind == VIRTIO_TRANSPORT_PCI && qsel > 0xffff)
+		snap_cursor_fail(c, "queue select wider than its 16-bit register");
+	if (c->bad)
+		return;
+	if (kind == VIRTIO_TRANSPORT_MMIO) {
+		dev = a->u.mmio.dev;
+		virtio_dev_restore(dev, c, 0);
+		if (c->bad)
+			return;
+		pthread_mutex_lock(&dev->lock);
+		a->u.mmio.dfsel = dfsel;
+		a->u.mmio.gfsel = gfsel;
+		a->u.mmio.queue_sel = qsel;
+		machine_set_irq_line(dev->machine, a->u.mmio.gsi, dev->isr != 0);
+		pthread_mutex_unlock(&dev->lock);
+	} else {
+		dev = a->u.pci.dev;
+		virtio_dev_restore(dev, c, a->u.pci.pci.msix_nr);
+		if (c->bad)
+			return;
+		pthread_mutex_lock(&dev->lock);
+		a->u.pci.dfselect = dfsel;
+		a->u.pci.gfselect = gfsel;
+		a->u.pci.queue_select = (uint16_t)qsel;
+		pthread_mutex_unlock(&dev->lock);
+	}
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "board_internal.h"
 #include "host_tty.h"
 #include "kite/legacy_devices.h"
 #include "kite/log.h"
@@ -17,31 +18,6 @@
 #include "kite/virtio_transport.h"
 #include "kite/virtio_vhost_user.h"
 #include "kite/vm.h"
-
-#define BOARD_MAX_VIRTIO (KITE_MAX_BLK + KITE_MAX_NET + 2 * KITE_MAX_VHOST_USER + 3)
-
-struct board_virtio {
-	struct virtio_dev *dev;
-	struct virtio_attachment *at;
-};
-
-struct board {
-	struct vm *vm;
-	int console_fd;              /* opened here (file:PATH), -1 otherwise */
-	bool raw_tty;
-	struct serial8250 *com1;
-	struct i8042 *kbc;
-	bool debug_exit;
-	struct acpi_pm *pm;
-	struct acpi_pmtimer *pmtimer;
-	struct legacy_ports *ports;
-	struct virtio_transport_host host;   /* .pci: the PCI bus */
-	struct board_virtio virtio[BOARD_MAX_VIRTIO];
-	unsigned nvirtio;
-	struct virtio_dev *balloon;  /* also in virtio[], NULL = none */
-	struct virtio_dev *blk[KITE_MAX_BLK], *net[KITE_MAX_NET];   /* also in virtio[], by option index */
-	char *cmdline;
-};
 
 /* The guest pulsed a reset line (i8042, 0xCF9) or entered S5: kite has no reboot, the VM ends. */
 static void on_guest_reset(void *opaque)
@@ -242,17 +218,4 @@ void board_destroy(struct vm *vm)
 	vm->cmdline = NULL;
 	free(b);
 	vm->board = NULL;
-}
-
-/* Placeholder until the device-state work lands: no device state is saved or restored yet. */
-int board_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
-{
-	(void)vm, (void)w, (void)err, (void)errlen;
-	return 0;
-}
-
-int board_restore(struct vm *vm, struct snap_reader *r, char *err, size_t errlen)
-{
-	(void)vm, (void)r, (void)err, (void)errlen;
-	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kite/machine.h"
+#include "kite/snapshot.h"
 
 struct serial8250;
 struct i8042;
@@ -54,5 +55,36 @@ uint32_t acpi_pmtimer_ticks(uint64_t ns);
 /* POST 0x80, port 0x61, CMOS/RTC 0x70-0x71, absent COM2-4. (0xCF8-0xCFF belong to the PCI bus.) */
 struct legacy_ports *legacy_ports_new(struct machine *m);
 void legacy_ports_free(struct legacy_ports *lp);
+
+/*
+ * Snapshots (kite/snapshot.h; the board opens and closes the sections). *_save writes the device's
+ * state as the payload of its section (name and version below); *_restore reads it back, validates
+ * every value like guest input (snap_cursor_fail with the reason: nothing is applied then) and
+ * applies it to a device just created with the snapshot's configuration, before any vCPU runs.
+ * Main thread, the VM paused. Host-side state (fds, output failures) is not part of a snapshot.
+ */
+#define SERIAL8250_SNAP "uart"          /* registers, receive FIFO, interrupt line */
+#define SERIAL8250_SNAP_VERSION 1
+void serial8250_save(struct serial8250 *uart, struct snap_writer *w);
+void serial8250_restore(struct serial8250 *uart, struct snap_cursor *c);
+#define I8042_SNAP "i8042"              /* status, command byte, output buffer, key queue, IRQ lines */
+#define I8042_SNAP_VERSION 1
+void i8042_save(struct i8042 *kbc, struct snap_writer *w);
+void i8042_restore(struct i8042 *kbc, struct snap_cursor *c);
+#define ACPI_PM_SNAP "acpi-pm1"         /* PM1 status, enable, control */
+#define ACPI_PM_SNAP_VERSION 1
+void acpi_pm_save(struct acpi_pm *pm, struct snap_writer *w);
+void acpi_pm_restore(struct acpi_pm *pm, struct snap_cursor *c);
+/* The counter continues from the value it had when the VM was paused for the snapshot: time the VM
+ * spent saved does not pass for the guest (as kvmclock, whose KVM_GET_CLOCK value Firecracker and
+ * QEMU restore unchanged). */
+#define ACPI_PMTIMER_SNAP "acpi-pmtimer"
+#define ACPI_PMTIMER_SNAP_VERSION 1
+void acpi_pmtimer_save(struct acpi_pmtimer *t, struct snap_writer *w);
+void acpi_pmtimer_restore(struct acpi_pmtimer *t, struct snap_cursor *c);
+#define LEGACY_PORTS_SNAP "legacy-ports"  /* CMOS RAM and index, port 0x61 */
+#define LEGACY_PORTS_SNAP_VERSION 1
+void legacy_ports_save(struct legacy_ports *lp, struct snap_writer *w);
+void legacy_ports_restore(struct legacy_ports *lp, struct snap_cursor *c);
 
 #endif

@@ -15,6 +15,7 @@
 #define KITE_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kite/iobus.h"
@@ -165,6 +166,24 @@ void pci_msix_notifier_del(struct pci_dev *dev, int fd);
 
 /* Drive the INTx line (ignored while the guest set INTX_DISABLE in the command register). */
 void pci_intx_set(struct pci_dev *dev, bool level);
+
+/*
+ * Snapshots (pci/pci_snapshot.c, kite/snapshot.h). pci_bus_save writes section "pci-bus" (the
+ * configuration address latch) and one "pci-fn" per function, instance = its slot (the host bridge
+ * is slot 0): the whole configuration space (BARs as programmed, command register, capabilities with
+ * MSI-X control), the INTx level and the MSI-X table with its pending bits. pci_bus_restore runs on
+ * a bus with the same functions in the same slots (the board built from the snapshot's config): a
+ * read-only byte that differs (another device, another layout), a vector count that differs, a
+ * table entry with reserved control bits, or a BAR that cannot be mapped where the guest put it is
+ * refused with one line in err (-1). Then it maps the BARs (the functions re-arm their doorbells
+ * through bar_moved), installs the MSI route of every programmed vector, re-binds notifiers and
+ * drives INTx. Main thread, the VM paused (no vCPU in KVM_RUN).
+ */
+#define PCI_SNAP_VERSION 1
+struct snap_writer;
+struct snap_reader;
+void pci_bus_save(struct pci_bus *bus, struct snap_writer *w);
+int pci_bus_restore(struct pci_bus *bus, struct snap_reader *r, char *err, size_t errlen);
 
 /* Helpers for device models. */
 static inline void pci_cfg_w16(struct pci_dev *dev, unsigned off, uint16_t v)

@@ -90,4 +90,14 @@ void rate_limiter_timer_close(struct rate_limiter *l);
 /* Refused and waiting for the timer (new work can wait for it too). */
 bool rate_limiter_waiting(const struct rate_limiter *l);
 
+/* Snapshots (kite/snapshot.h): both buckets (rate, capacity, tokens, sub-token remainder, one-time
+ * budget) and the refusal counter. restore validates (a limited bucket holds at most its capacity,
+ * capacity >= 1, remainder below one token) and refills from now_ns on: time spent saved does not
+ * refill. A bad value marks the cursor bad and changes nothing. The timer is the owner's (open it
+ * when the restored limiter is active); `waiting` starts clear (the owner retries its work). */
+struct snap_writer;
+struct snap_cursor;
+void rate_limiter_save(const struct rate_limiter *l, struct snap_writer *w);
+void rate_limiter_restore(struct rate_limiter *l, struct snap_cursor *c, uint64_t now_ns);
+
 #endif

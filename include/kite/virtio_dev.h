@@ -47,6 +47,8 @@
 #define VIRTIO_ID_BALLOON 5
 
 struct virtio_dev;
+struct snap_writer;
+struct snap_cursor;
 
 struct virtio_dev_ops {
 	uint32_t device_id;
@@ -73,6 +75,20 @@ struct virtio_dev_ops {
 	/* Serve this device's queues on an I/O thread of its own (machine_iothread), if the machine
 	 * gives one. */
 	bool iothread;
+	/*
+	 * Snapshots (all optional; main thread, the VM paused, dev->lock not held). quiesce: before
+	 * anything is saved, finish or stop what the device does outside the state it saves (I/O in
+	 * flight, a backend's rings); 0, or -1 with a one-line err. save/restore: the model's own
+	 * section `snap_name`, version `snap_version` (restore reads versions 1..snap_version and
+	 * refuses bad values with snap_cursor_fail, applying nothing then). restored: after the core and
+	 * the model are restored, reconnect the host side (a backend's rings); 0 or -1 with err.
+	 */
+	const char *snap_name;
+	uint32_t snap_version;
+	int (*quiesce)(struct virtio_dev *dev, char *err, size_t errlen);
+	void (*save)(struct virtio_dev *dev, struct snap_writer *w);
+	void (*restore)(struct virtio_dev *dev, struct snap_cursor *c);
+	int (*restored)(struct virtio_dev *dev, char *err, size_t errlen);
 };
 
 /* How the transport interrupts the guest: for queue q's vector, or for a configuration change. */
@@ -146,6 +162,20 @@ void virtio_dev_queue_interrupt(struct virtio_dev *dev, unsigned q);
 /* The device cannot go on: DEVICE_NEEDS_RESET, one log line with `why`, a configuration-change
  * interrupt if the driver is running. Once until the next reset. dev->lock held. */
 void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why);
+/*
+ * Snapshots of the core (virtio/virtio_snapshot.c): status, features, ISR, config generation and
+ * vector, and per queue its size, enabled, ring addresses, vector and ring position (last avail and
+ * used index, packed wrap counters, EVENT_IDX bookkeeping, broken). save takes dev->lock; the
+ * device must be quiesced first. restore validates everything against this device (its id, queue
+ * count and maximum sizes, features it offers, `nvectors` MSI-X vectors of the transport, 0 = none)
+ * and sets up the rings in guest memory again (guest memory must be in place); a queue of a running
+ * driver is kicked once so that buffers made available before the snapshot are seen. Values it
+ * refuses mark the cursor bad with the reason (nothing applied).
+ */
+#define VIRTIO_SNAP_VERSION 1
+void virtio_dev_save(struct virtio_dev *dev, struct snap_writer *w);
+void virtio_dev_restore(struct virtio_dev *dev, struct snap_cursor *c, unsigned nvectors);
+
 /* Let eventfd fd raise queue q's interrupt without kite (add) or stop that (add=false): 0 if the
  * transport does it (MSI-X with a vector for q: KVM irqfd, masking handled), -1 if the caller must
  * watch fd and call virtio_dev_queue_interrupt() itself (INTx, virtio-mmio, no vector). */

@@ -31,6 +31,14 @@ struct virtio_attachment *virtio_transport_attach(struct virtio_dev *dev, enum v
 						  struct virtio_transport_host *host);
 /* Take the device off its transport (before the device model is freed). NULL is ignored. */
 void virtio_transport_detach(struct virtio_attachment *a);
+/* Snapshots: the transport's registers (feature and queue selectors) and the device core
+ * (virtio_dev_save) as the payload of the device's "virtio" section; restore refuses another
+ * transport kind. PCI configuration space and MSI-X are the PCI bus's sections (kite/pci.h). */
+struct snap_writer;
+struct snap_cursor;
+void virtio_transport_save(struct virtio_attachment *a, struct snap_writer *w);
+void virtio_transport_restore(struct virtio_attachment *a, struct snap_cursor *c);
+
 /* The MMIO window and IRQ of an MMIO attachment (what the guest's command line must announce).
  * false for a PCI attachment. */
 bool virtio_transport_mmio_window(const struct virtio_attachment *a, uint64_t *base, uint64_t *size,
