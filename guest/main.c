@@ -24,6 +24,7 @@ static const struct guest_test tests[] = {
 	{ "exec-hook", test_exec_hook, "poke kite's test-only execve hook (-Dtest_hooks), then spin" },
 	/* guest/virtio/ */
 	{ "virtio-blk", test_virtio_blk, "virtio-blk PCI: pattern write, flush, read back" },
+	{ "virtio-blk-stream", test_virtio_blk_stream, "virtio-blk: one sector per request, then all read back" },
 	{ "virtio-blk-evil", test_virtio_blk_evil, "hostile driver on disk 0, disk 1 keeps serving" },
 	{ "virtio-rng", test_virtio_rng, "two virtio-rng reads, printed in hex" },
 	{ "virtio-console", test_virtio_console, "one line on virtio-console hvc0" },

@@ -17,6 +17,7 @@
 
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/snapshot.h"
 #include "kite/virtio_balloon.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_misc.h"
@@ -260,6 +261,8 @@ static void balloon_reset(struct virtio_dev *dev)
 
 static void balloon_destroy(struct virtio_dev *dev);
 static void balloon_free(struct balloon_dev *b, bool report);
+static void balloon_save(struct virtio_dev *dev, struct snap_writer *w);
+static void balloon_restore(struct virtio_dev *dev, struct snap_cursor *c);
 
 static const struct virtio_dev_ops balloon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
@@ -270,6 +273,10 @@ static const struct virtio_dev_ops balloon_ops = {
 	.config_write = balloon_config_write,
 	.queue_notify = balloon_queue_notify,
 	.reset = balloon_reset,
+	.snap_name = "virtio-balloon",
+	.snap_version = 1,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };
 
 int balloon_set_target(struct virtio_dev *dev, uint32_t pages)
@@ -430,4 +437,72 @@ static void balloon_free(struct balloon_dev *b, bool report)
 	if (b->vdev.ops)
 		virtio_dev_exit(&b->vdev);
 	free(b);
+}
+
+/*
+ * Snapshots: the target and the driver's `actual`, the statistics period, the statistics buffer the
+ * device holds (its head id and ring slots: it goes back to the driver at the next period, from the
+ * restored device), the latest report and the counters.
+ */
+static void balloon_save(struct virtio_dev *dev, struct snap_writer *w)
+{
+	struct balloon_dev *b = dev->priv;
+
+	pthread_mutex_lock(&dev->lock);
+	snap_put_u32(w, b->num_pages);
+	snap_put_u32(w, b->actual);
+	snap_put_u32(w, b->stats_period);
+	snap_put_u8(w, b->stats_held);
+	snap_put_u16(w, b->stats_held ? b->stats_elem.id : 0);
+	snap_put_u16(w, b->stats_held ? b->stats_elem.ndescs : 0);
+	snap_put_u32(w, b->last_has);
+	for (unsigned t = 0; t < BALLOON_MAX_STATS; t++)
+		snap_put_u64(w, b->last_val[t]);
+	snap_put_u64(w, b->inflated);
+	snap_put_u64(w, b->deflated);
+	snap_put_u64(w, b->released);
+	snap_put_u64(w, b->bad_pfns);
+	snap_put_u64(w, b->stats_reports);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void balloon_restore(struct virtio_dev *dev, struct snap_cursor *c)
+{
+	struct balloon_dev *b = dev->priv;
+	const struct virtio_queue *sq = &dev->q[BALLOON_STATSQ];
+	uint32_t pages = snap_get_u32(c), actual = snap_get_u32(c), period = snap_get_u32(c), has;
+	uint8_t held = snap_get_u8(c);
+	uint16_t id = snap_get_u16(c), ndescs = snap_get_u16(c);
+	uint64_t val[BALLOON_MAX_STATS], n[5];
+
+	has = snap_get_u32(c);
+	for (unsigned t = 0; t < BALLOON_MAX_STATS; t++)
+		val[t] = snap_get_u64(c);
+	for (unsigned i = 0; i < 5; i++)
+		n[i] = snap_get_u64(c);
+	if ((period == 0) != (b->timer_fd < 0) || period > 3600)
+		snap_cursor_fail(c, "statistics period on a device configured the other way (or above 3600 s)");
+	else if (held > 1 || (held && (!sq->enabled || ndescs == 0 || ndescs > sq->size || id >= sq->size)))
+		snap_cursor_fail(c, "held statistics buffer outside the statistics queue");
+	else if (has >> BALLOON_MAX_STATS)
+		snap_cursor_fail(c, "statistics tags beyond 15");
+	if (c->bad || snap_remaining(c))
+		return;
+	pthread_mutex_lock(&dev->lock);
+	b->num_pages = pages;
+	b->actual = actual;
+	b->stats_held = held;
+	memset(&b->stats_elem, 0, sizeof(b->stats_elem));
+	b->stats_elem.id = id;
+	b->stats_elem.ndescs = ndescs;   /* handed back with 0 bytes written: the id and slots are all it needs */
+	b->last_has = has;
+	memcpy(b->last_val, val, sizeof(val));
+	b->inflated = n[0];
+	b->deflated = n[1];
+	b->released = n[2];
+	b->bad_pfns = n[3];
+	b->stats_reports = n[4];
+	pthread_mutex_unlock(&dev->lock);
+	if (period && period != b->stats_period && balloon_set_stats_period(dev, period) < 0)
+		snap_cursor_fail(c, "the statistics timer cannot be re-armed");
 }

@@ -36,7 +36,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void poke(int fd)
+void vu_poke(int fd)
 {
 	uint64_t one = 1;
 
@@ -190,7 +190,9 @@ static int rings_start(struct vu_dev *d, const struct vu_plan *p, uint32_t off, 
 
 		if (!p->q[q].enabled)
 			continue;
-		if (d->resume) {
+		if (p->has_base) {
+			base = p->base[q];
+		} else if (d->resume) {
 			if (packed) {
 				snprintf(why, len, "queue %u: a packed ring cannot resume after the backend was lost", q);
 				return -1;
@@ -231,20 +233,30 @@ void vu_dev_set_rings_off(struct vu_dev *d, uint32_t off)
 	pthread_mutex_lock(&d->lock);
 	d->rings_off = off;
 	pthread_mutex_unlock(&d->lock);
-	poke(d->wake_fd);
+	vu_poke(d->wake_fd);
 }
 
-/* Stop every started ring (GET_VRING_BASE stops a ring). 0, or -1 with why. */
+/* Stop every started ring (GET_VRING_BASE stops a ring; its answer is kept for a snapshot). 0, or
+ * -1 with why. */
 static int rings_stop(struct vu_dev *d, const struct vu_plan *p, char *why, size_t len)
 {
+	uint16_t bases[VIRTIO_MAX_QUEUES] = { 0 };
+
 	for (unsigned q = 0; q < d->backend_queues; q++) {
 		uint32_t base;
 
-		if (p->q[q].enabled && vuf_get_vring_base(&d->fe, q, &base) < 0) {
+		if (!p->q[q].enabled)
+			continue;
+		if (vuf_get_vring_base(&d->fe, q, &base) < 0) {
 			snprintf(why, len, "%s", d->fe.err);
 			return -1;
 		}
+		bases[q] = (uint16_t)base;
 	}
+	pthread_mutex_lock(&d->lock);
+	memcpy(d->stopped_base, bases, sizeof(bases));
+	d->stopped_clean = true;
+	pthread_mutex_unlock(&d->lock);
 	return 0;
 }
 
@@ -254,10 +266,11 @@ static void backend_failed(struct vu_dev *d, const char *why, bool lost)
 {
 	session_close(d);
 	d->running = false;
+	d->stopped_clean = false;
 	if (!lost && !d->broken) {
 		d->broken = true;
 		snprintf(d->broken_why, sizeof(d->broken_why), "backend %s: %s", d->opt.socket, why);
-		poke(d->broken_fd);
+		vu_poke(d->broken_fd);
 	}
 	pthread_cond_broadcast(&d->cond);
 }
@@ -322,7 +335,7 @@ static void backend_request(struct vu_dev *d)
 			pthread_mutex_lock(&d->lock);
 			d->config_pending = true;
 			pthread_mutex_unlock(&d->lock);
-			poke(d->broken_fd);
+			vu_poke(d->broken_fd);
 			return;
 		}
 	} else if (req > 0) {
@@ -343,7 +356,7 @@ static void *device_thread(void *arg)
 	/* named by itself (prctl): naming it from outside goes through /proc, absent in a jail */
 	pthread_setname_np(pthread_self(), d->thread_name);
 	if (seccomp_enter("vhost-user") < 0) {   /* before the first backend message */
-		poke(d->broken_fd);
+		vu_poke(d->broken_fd);
 		return NULL;
 	}
 	for (;;) {
@@ -475,6 +488,17 @@ static void on_broken(void *opaque, int fd, uint32_t events)
 		snprintf(why, sizeof(why), "%s", d->broken_why);
 	changed = d->config_pending;
 	d->config_pending = false;
+	if (d->restart_pending && !d->broken && !d->want_run && (d->vdev.status & VIRTIO_STATUS_DRIVER_OK)) {
+		/* a snapshot stopped the rings while the VM was paused: the VM runs again */
+		struct vu_plan p = d->plan;
+
+		p.has_base = d->snap_has_base;
+		memcpy(p.base, d->snap_base, sizeof(p.base));
+		d->plan = p;
+		d->want_run = true;
+		vu_poke(d->wake_fd);
+	}
+	d->restart_pending = false;
 	pthread_mutex_unlock(&d->lock);
 	if (changed && !why[0])
 		virtio_dev_config_changed(&d->vdev);
@@ -492,6 +516,38 @@ static void vu_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data, 
 	memcpy(data, d->config + off, len);
 }
 
+void vu_plan_of(struct vu_dev *d, struct vu_plan *p)
+{
+	struct virtio_dev *dev = &d->vdev;
+
+	memset(p, 0, sizeof(*p));
+	p->features = dev->guest_features;
+	for (unsigned q = 0; q < d->backend_queues; q++) {
+		struct virtio_queue *vq = &dev->q[q];
+
+		if (!vq->enabled || !vq->vq.ready)
+			continue;
+		p->q[q].enabled = true;
+		p->q[q].size = vq->size;
+		p->q[q].desc = (uint64_t)(uintptr_t)vq->vq.desc;
+		p->q[q].avail = (uint64_t)(uintptr_t)vq->vq.driver;
+		p->q[q].used = (uint64_t)(uintptr_t)vq->vq.device;
+		p->q[q].used_idx = (volatile uint16_t *)vq->vq.device + 1;
+	}
+}
+
+void vu_start(struct vu_dev *d, const struct vu_plan *p)
+{
+	for (unsigned q = 0; q < d->backend_queues; q++)
+		if (p->q[q].enabled)
+			call_bind(d, q);
+	pthread_mutex_lock(&d->lock);
+	d->plan = *p;
+	d->want_run = true;
+	pthread_mutex_unlock(&d->lock);
+	vu_poke(d->wake_fd);
+}
+
 static void vu_driver_ok(struct virtio_dev *dev)
 {
 	struct vu_dev *d = dev->priv;
@@ -502,26 +558,19 @@ static void vu_driver_ok(struct virtio_dev *dev)
 		virtio_dev_needs_reset(dev, why);
 		return;
 	}
-	memset(&p, 0, sizeof(p));
-	p.features = dev->guest_features;
-	for (unsigned q = 0; q < d->backend_queues; q++) {
-		struct virtio_queue *vq = &dev->q[q];
+	vu_plan_of(d, &p);
+	vu_start(d, &p);
+}
 
-		if (!vq->enabled || !vq->vq.ready)
-			continue;
-		p.q[q].enabled = true;
-		p.q[q].size = vq->size;
-		p.q[q].desc = (uint64_t)(uintptr_t)vq->vq.desc;
-		p.q[q].avail = (uint64_t)(uintptr_t)vq->vq.driver;
-		p.q[q].used = (uint64_t)(uintptr_t)vq->vq.device;
-		p.q[q].used_idx = (volatile uint16_t *)vq->vq.device + 1;
-		call_bind(d, q);
-	}
-	pthread_mutex_lock(&d->lock);
-	d->plan = p;
-	d->want_run = true;
-	pthread_mutex_unlock(&d->lock);
-	poke(d->wake_fd);
+bool vu_wait_running(struct vu_dev *d, bool want)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += KITE_VHOST_USER_REPLY_MS / 1000 + 1;
+	while (d->running != want && !d->broken && pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
+		;
+	return d->running == want && !d->broken;
 }
 
 /* One of kite's own queues (past the backend's) was kicked: the kind serves it. */
@@ -538,20 +587,16 @@ static void vu_queue_notify(struct virtio_dev *dev, unsigned q)
 static void vu_reset(struct virtio_dev *dev)
 {
 	struct vu_dev *d = dev->priv;
-	struct timespec until;
 
 	if (!d || !d->thread_on)
 		return;
 	for (unsigned q = 0; q < d->backend_queues; q++)
 		call_unbind(d, q);
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += KITE_VHOST_USER_REPLY_MS / 1000 + 1;
 	pthread_mutex_lock(&d->lock);
 	d->want_run = false;
-	poke(d->wake_fd);
-	while (d->running && !d->broken &&
-	       pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
-		;
+	d->restart_pending = false;
+	vu_poke(d->wake_fd);
+	vu_wait_running(d, false);
 	if (d->running && !d->broken)
 		log_warn_rl_on(&dev->log_rl, "%s: backend %s did not stop the rings in time", dev->name, d->opt.socket);
 	if (d->broken) {
@@ -592,7 +637,7 @@ static void vu_destroy(struct virtio_dev *dev)
 		pthread_mutex_lock(&d->lock);
 		d->quit = true;
 		pthread_mutex_unlock(&d->lock);
-		poke(d->wake_fd);
+		vu_poke(d->wake_fd);
 		pthread_join(d->thread, NULL);
 	}
 	for (unsigned q = 0; q < d->backend_queues; q++)
@@ -642,6 +687,12 @@ struct virtio_dev *vu_dev_create(struct machine *m, const struct vu_kind *kind, 
 		.destroy = vu_destroy,
 		.queue_notify = vu_queue_notify,
 		.driver_ok = vu_driver_ok,
+		.snap_name = "vhost-user",
+		.snap_version = 1,
+		.quiesce = vu_snap_quiesce,
+		.save = vu_snap_save,
+		.restore = vu_snap_restore,
+		.restored = vu_snap_restored,
 	};
 	/* the virtio core is not set up yet: a failure below frees by hand */
 	if (!d->opt.socket || d->wake_fd < 0 || d->broken_fd < 0) {

@@ -41,6 +41,8 @@ struct vu_kind {
 /* The rings as the driver set them up, handed to the device thread at DRIVER_OK. */
 struct vu_plan {
 	uint64_t features;            /* what the driver negotiated */
+	bool has_base;                /* start at base[] (a snapshot's, or after one), not at 0 / the used index */
+	uint16_t base[VIRTIO_MAX_QUEUES];
 	struct {
 		bool enabled;
 		uint16_t size;
@@ -87,7 +89,14 @@ struct vu_dev {
 	char broken_why[192];
 	int wake_fd;                       /* eventfd: vCPU threads -> device thread */
 	bool config_pending;               /* the backend changed the configuration: interrupt to raise */
-	int broken_fd;                     /* eventfd: device thread -> event loop (broken, config_pending) */
+	int broken_fd;                     /* eventfd: device thread -> event loop (broken, config_pending,
+					    * restart_pending) */
+	/* snapshots (virtio/vhost_user_snapshot.c) */
+	uint16_t stopped_base[VIRTIO_MAX_QUEUES];   /* GET_VRING_BASE of the last stop (set before running=false) */
+	bool stopped_clean;                /* the last stop got every base from the backend */
+	bool restart_pending;              /* a snapshot stopped the rings: start them again when the loop runs */
+	uint16_t snap_base[VIRTIO_MAX_QUEUES];      /* bases the snapshot holds (quiesce) / restores */
+	bool snap_has_base;
 
 	/* thread only (and the main thread before the thread starts) */
 	pthread_t thread;
@@ -104,6 +113,22 @@ struct vu_dev {
  * pairs: the device thread sends SET_VRING_ENABLE for the started rings that change, and starts
  * later rings accordingly. Any thread but the device thread; takes d->lock. */
 void vu_dev_set_rings_off(struct vu_dev *d, uint32_t off);
+
+/* Snapshots (vhost_user_snapshot.c): virtio_dev_ops members of every vhost-user device. */
+int vu_snap_quiesce(struct virtio_dev *dev, char *err, size_t errlen);
+void vu_snap_save(struct virtio_dev *dev, struct snap_writer *w);
+void vu_snap_restore(struct virtio_dev *dev, struct snap_cursor *c);
+int vu_snap_restored(struct virtio_dev *dev, char *err, size_t errlen);
+/* Shared with the core (vhost_user_dev.c). dev->lock held: hand plan p to the device thread and
+ * let it start the rings; bind the call fds first. */
+void vu_start(struct vu_dev *d, const struct vu_plan *p);
+/* d->lock held: wait until d->running == want or the backend broke, at most one reply timeout
+ * plus a second. true if reached. */
+bool vu_wait_running(struct vu_dev *d, bool want);
+/* Signal eventfd fd (one log line if that fails). */
+void vu_poke(int fd);
+/* The plan of the driver's current rings (dev->lock held). */
+void vu_plan_of(struct vu_dev *d, struct vu_plan *p);
 
 /* Create the device from o (main thread): first connection, kind->session, then `configure` (the
  * kind's: fills the rest of d->config, may adjust d->own_features, returns the number of queues or 0

@@ -191,9 +191,9 @@ void virtio_dev_restore(struct virtio_dev *dev, struct snap_cursor *c, unsigned 
 		}
 	}
 	/* buffers the driver made available before the snapshot: look at every queue once */
-	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_NEEDS_RESET) && !dev->ops->external_queues)
+	if ((status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_NEEDS_RESET))
 		for (unsigned q = 0; q < nq; q++)
-			if (dev->q[q].enabled)
+			if (dev->q[q].enabled && !(dev->ops->external_queues & (1u << q)))
 				virtio_dev_kick(dev, q);
 	pthread_mutex_unlock(&dev->lock);
 }

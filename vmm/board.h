@@ -39,6 +39,13 @@ struct virtio_dev *board_net(struct vm *vm, unsigned i);
  * board_restore runs on a board that board_create just built for the snapshot's own config, before
  * any vCPU runs; it re-arms doorbells, irqfds and MSI routes and reconnects host sides. Both return
  * 0, or -1 with a one-line err naming the device; after a failed restore no guest code may run.
+ * Order (vmm/board_snapshot.c): board_save first, then the vCPUs, irqchip and memory: quiescing
+ * completes I/O into guest memory and may raise interrupts. The VM stays paused (its loop not
+ * served) until memory is written: vhost-user rings stopped by board_save start again only when the
+ * loop runs. board_restore after guest memory holds the snapshot's contents (it maps the rings
+ * there); vhost-user devices need it in the shared memfd (SET_MEM_TABLE hands the backend that fd).
+ * Sections of devices this board lacks stay unconsumed: the caller refuses them
+ * (snap_reader_unconsumed).
  */
 struct snap_writer;
 struct snap_reader;

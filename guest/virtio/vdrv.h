@@ -131,6 +131,7 @@ void net_ctrl_malformed(struct vdev *c);
 
 /* test_virtio_blk.c */
 void test_virtio_blk(void);
+void test_virtio_blk_stream(void);
 void test_virtio_blk_evil(void);
 
 #endif
