@@ -124,10 +124,18 @@ char *api_json_vm_config(const struct vmm_control *ctl)
 		add_str_or_null(x, "partuuid", d.partuuid);
 		cJSON_AddBoolToObject(x, "is_root_device", d.is_root_device);
 		cJSON_AddStringToObject(x, "cache_type", d.cache_writeback ? "Writeback" : "Unsafe");
-		cJSON_AddBoolToObject(x, "is_read_only", d.is_read_only);
+		/* a vhost-user drive has no read-only flag or I/O engine of kite's: null, so that the
+		 * configuration reads back as a valid PUT /drives body (snapshots re-apply it) */
+		if (d.socket)
+			cJSON_AddNullToObject(x, "is_read_only");
+		else
+			cJSON_AddBoolToObject(x, "is_read_only", d.is_read_only);
 		add_str_or_null(x, "path_on_host", d.path_on_host);
 		add_limiter(x, "rate_limiter", &d.rate_limiter);
-		cJSON_AddStringToObject(x, "io_engine", d.io_async ? "Async" : "Sync");
+		if (d.socket)
+			cJSON_AddNullToObject(x, "io_engine");
+		else
+			cJSON_AddStringToObject(x, "io_engine", d.io_async ? "Async" : "Sync");
 		add_str_or_null(x, "socket", d.socket);
 		cJSON_AddStringToObject(x, "transport", transport_name(d.transport));
 		cJSON_AddItemToArray(a, x);

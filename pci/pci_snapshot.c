@@ -2,6 +2,7 @@
 /* The PCI bus in a snapshot: configuration space, INTx and MSI-X of every function (kite/pci.h). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kite/log.h"
 #include "kite/pci.h"
@@ -12,6 +13,14 @@ static void fn_save(struct pci_dev *dev, struct snap_writer *w)
 {
 	snap_put(w, dev->cfg, PCI_CFG_SIZE);
 	pthread_mutex_lock(&dev->bus->irq_lock);
+	/* a masked vector's watched notifier may hold a signal the loop has not seen: it is pending */
+	for (unsigned i = 0; i < PCI_MSIX_NOTIFIERS; i++) {
+		const struct pci_msix_notifier *n = &dev->msix_notifier[i];
+		uint64_t cnt;
+
+		if (n->fd >= 0 && n->watched && read(n->fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+			dev->msix[n->v].pending = true;
+	}
 	snap_put_u8(w, dev->intx_level);
 	snap_put_u32(w, dev->msix_nr);
 	for (unsigned v = 0; v < dev->msix_nr; v++) {

@@ -168,10 +168,14 @@ int vm_snapshot_create(struct vm *vm, const struct vm_snapshot_params *p, char *
 	snap_put_u8(w, p->diff);
 	snap_put_u32(w, SNAP_PAGE);
 	snap_section_end(w);
+	/* devices first: quiescing them completes I/O into guest memory and may raise interrupts, which
+	 * the vCPUs' and the irqchip's state saved below must hold (vmm/board.h) */
+	if (board_save(vm, w, why, sizeof(why)) < 0)
+		goto fail;
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (x86_vcpu_save(vm, i, w, why, sizeof(why)) < 0)
 			goto fail;
-	if (x86_vm_state_save(vm, w, why, sizeof(why)) < 0 || board_save(vm, w, why, sizeof(why)) < 0)
+	if (x86_vm_state_save(vm, w, why, sizeof(why)) < 0)
 		goto fail;
 	if (dirty_pages(vm, p->diff, &bits, err, errlen) < 0)
 		goto out;

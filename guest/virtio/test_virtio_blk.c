@@ -10,10 +10,11 @@
  *                   kite.msix_mask=1 (with kite.irq=1): MSI-X mask / PBA check;
  *                   kite.mmio=1 (kite.irq=1: IOAPIC pin from the command line, level, acknowledged):
  *                   the disks are virtio-mmio (virtio_mmio.device= words), not PCI.
- *  virtio-blk-stream  kite.blk_count=C (default 4096), kite.seed=X, kite.irq=1: write sector s with
- *                   the pattern for s = 0 .. C-1, one request each, printing "blk-stream: N sectors
- *                   written" every 256 (a snapshot may be taken and restored anywhere in between),
- *                   then read every sector back and compare.
+ *  virtio-blk-stream  kite.blk_count=C (default 4096), kite.blk_step=K (sectors per request, default
+ *                   1), kite.seed=X, kite.irq=1, kite.mmio=1: C write requests, request r writes
+ *                   the pattern to sectors [r K, r K + K), printing "blk-stream: N written" every 64
+ *                   (a snapshot may be taken and restored anywhere in between); then a flush, and
+ *                   every request's sectors read back and compared.
  *  virtio-blk-evil  kite.evil=baddesc|loop|scribble on disk 0 (baddesc and loop also on packed rings,
  *                   kite.packed=1; loop is then one chain of NEXT descriptors round the whole ring,
  *                   scribble is split only): it must report DEVICE_NEEDS_RESET with
@@ -281,37 +282,44 @@ void test_virtio_blk(void)
 void test_virtio_blk_stream(void)
 {
 	uint64_t count = cmdline_u64("kite.blk_count", 4096), seed = cmdline_u64("kite.seed", 1);
+	uint64_t step = cmdline_u64("kite.blk_step", 1);
 	bool irq = cmdline_u64("kite.irq", 0);
 	struct vdev d;
 	uint8_t st;
 
+	if (!step || step > MAX_SECTORS)
+		guest_fail(GUEST_EXIT_USAGE, "kite.blk_step=%lu out of range 1..%d", step, MAX_SECTORS);
 	open_disk(&d, 0, irq, 0, 0);
-	if (count > capacity(&d))
-		guest_fail(GUEST_EXIT_USAGE, "kite.blk_count=%lu beyond the disk's %lu sectors", count, capacity(&d));
-	guest_printf("blk-stream: %lu sectors to write, %s completion\n", count, irq ? "interrupt" : "polled");
-	for (uint64_t s = 0; s < count; s++) {
-		for (unsigned i = 0; i < 512; i++)
-			buf[i] = pattern(s, i, seed);
-		st = blk_req(&d, T_OUT, s, buf, 512);
+	if (count * step > capacity(&d))
+		guest_fail(GUEST_EXIT_USAGE, "%lu requests of %lu sectors go beyond the disk's %lu sectors", count, step,
+			   capacity(&d));
+	guest_printf("blk-stream: %lu requests of %lu sectors to write, %s completion\n", count, step,
+		     irq ? "interrupt" : "polled");
+	for (uint64_t r = 0; r < count; r++) {
+		for (uint64_t s = 0; s < step; s++)
+			for (unsigned i = 0; i < 512; i++)
+				buf[s * 512 + i] = pattern(r * step + s, i, seed);
+		st = blk_req(&d, T_OUT, r * step, buf, (uint32_t)(step * 512));
 		if (st != 0)
-			guest_fail(GUEST_EXIT_CHECK, "blk-stream: write of sector %lu: status %u", s, st);
-		if ((s + 1) % 256 == 0)
-			guest_printf("blk-stream: %lu sectors written\n", s + 1);
+			guest_fail(GUEST_EXIT_CHECK, "blk-stream: write %lu: status %u", r, st);
+		if ((r + 1) % 64 == 0)
+			guest_printf("blk-stream: %lu written\n", r + 1);
 	}
 	st = blk_req(&d, T_FLUSH, 0, 0, 0);
 	if (st != 0)
 		guest_fail(GUEST_EXIT_CHECK, "blk-stream: flush: status %u", st);
-	for (uint64_t s = 0; s < count; s++) {
-		st = blk_req(&d, T_IN, s, buf, 512);
+	for (uint64_t r = 0; r < count; r++) {
+		st = blk_req(&d, T_IN, r * step, buf, (uint32_t)(step * 512));
 		if (st != 0)
-			guest_fail(GUEST_EXIT_CHECK, "blk-stream: read of sector %lu: status %u", s, st);
-		for (unsigned i = 0; i < 512; i++)
-			if (buf[i] != pattern(s, i, seed))
-				guest_fail(GUEST_EXIT_CHECK, "blk-stream: sector %lu byte %u reads 0x%x", s, i, buf[i]);
+			guest_fail(GUEST_EXIT_CHECK, "blk-stream: read %lu: status %u", r, st);
+		for (uint64_t i = 0; i < step * 512; i++)
+			if (buf[i] != pattern(r * step + i / 512, (unsigned)(i % 512), seed))
+				guest_fail(GUEST_EXIT_CHECK, "blk-stream: sector %lu byte %lu reads 0x%x", r * step + i / 512,
+					   i % 512, buf[i]);
 	}
 	if (irq && !d.irqs)
 		guest_fail(GUEST_EXIT_CHECK, "blk-stream: no interrupt arrived");
-	guest_printf("blk-stream: %lu sectors checked (%lu interrupts)\n", count, d.irqs);
+	guest_printf("blk-stream: %lu requests checked (%lu interrupts)\n", count, d.irqs);
 }
 
 /* Disk 0 must report DEVICE_NEEDS_RESET within `limit` TSC cycles (a hang guard); with irq, the

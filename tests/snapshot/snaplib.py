@@ -12,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
@@ -46,6 +47,21 @@ def finish():
         sys.exit(1)
     print("PASS")
     sys.exit(0)
+
+
+def run_in_workdir(fn, args, prefix, keep=False):
+    """fn(args, work) in a fresh temporary directory (kept when a check failed or keep), then finish()."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        fn(args, work)
+    except RuntimeError as e:
+        check(False, str(e))
+    finally:
+        if keep or FAILS:
+            print("work directory kept: " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    finish()
 
 
 def need_kvm():

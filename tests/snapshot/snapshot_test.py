@@ -29,11 +29,11 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from snaplib import (FAILS, Kite, allocated, build_state, check, check_count_stream, fault, finish,  # noqa: E402
-                     last_count, layer_diff, load_body, need_kvm, parse_state, payload_str, str_payload)
+from snaplib import (Kite, allocated, build_state, check, check_count_stream, fault,  # noqa: E402
+                     last_count, layer_diff, load_body, need_kvm, parse_state, payload_str, run_in_workdir,
+                     str_payload)
 
 
 def boot(args, work, name, machine, drives=(), cmdline="kite.test=count"):
@@ -252,17 +252,8 @@ def main():
     ap.add_argument("mode", choices=["count", "refuse", "api"])
     args = ap.parse_args()
     need_kvm()
-    work = tempfile.mkdtemp(prefix="kite-snap-")
-    try:
-        {"count": mode_count, "refuse": mode_refuse, "api": mode_api}[args.mode](args, work)
-    except RuntimeError as e:
-        check(False, str(e))
-    finally:
-        if args.keep or FAILS:
-            print("work directory kept: " + work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    finish()
+    run_in_workdir({"count": mode_count, "refuse": mode_refuse, "api": mode_api}[args.mode], args, "kite-snap-",
+                   args.keep)
 
 
 if __name__ == "__main__":
