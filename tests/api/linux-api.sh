@@ -52,27 +52,13 @@ l2k=$cache/kernel-cloud l1k=$cache/kernel-generic
 release=$(cat "$l2k/version")
 marker="kite-la-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
 
-. "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio
+. "$top/tests/lib/initramfs.sh"   # api_lab_roots, make_cpio
 
-# L2: busybox and tests/linux's /init (marker, problem lines of the kernel log, power-off)
-l2root=$work/l2-root
-new_root "$l2root" || die "$l2root: cannot build"
-install -m 755 "$lin/l2-init.sh" "$l2root/init" && cp "$lin/l2-problems.ere" "$l2root/etc/" ||
-	die "cannot install the L2 /init"
-make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
-
-# L1: busybox, kvm-amd (and tun, which nested-init.sh loads), kite and curl with their libraries,
-# the L2 kernel and initramfs
+# L2: busybox and tests/linux's /init (marker, problem lines of the kernel log, power-off); L1:
+# busybox, kvm-amd (and tun, which nested-init.sh loads), kite and curl with their libraries, the L2
+# kernel and initramfs
+api_lab_roots "$work" "$l1k" "$l2k" "$lin/l2-init.sh" "$here/l1-api-init.sh" "$kite"
 l1root=$work/l1-root
-new_root "$l1root" || die "$l1root: cannot build"
-install -m 755 "$here/l1-api-init.sh" "$l1root/init" || die "cannot install the L1 /init"
-for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
-	add_module "$l1root" "$l1k" $m
-done
-mkdir -p "$l1root/l2"
-cp "$l2k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
-add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
-add_program "$l1root" "$(command -v curl)" /usr/bin/curl || die "curl: cannot copy it and its libraries"
 l2_cmdline="console=ttyS0 loglevel=4 panic=-1${append_extra:+ $append_extra}"
 cat >"$l1root/etc/l1.conf" <<CONF
 L2_CMDLINE="$l2_cmdline"
@@ -80,7 +66,6 @@ L2_MEMORY=$memory
 L2_CPUS=$cpus
 L2_TIMEOUT=$((timeout_s - 60))
 CONF
-install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "linux-api: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $release under kite --api-sock; log $log"

@@ -5,11 +5,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <sys/timerfd.h>
 
 #include "kite/ratelimit.h"
+#include "kite/snapshot.h"
 
 #define SEC 1000000000ull
 
@@ -202,6 +205,71 @@ static void test_bucket_cfg_one_time(void **state)
 	assert_false(rate_limiter_active(&l));
 }
 
+/* A limiter through a VM-state section: the buckets hold what they held, time spent saved does not
+ * refill them, and a bucket with more tokens than its capacity is refused (nothing changed). */
+static void test_snapshot(void **state)
+{
+	struct limiter_cfg c = { .ops = { .rate = 100, .burst = 10, .one_time = 5 }, .bytes = { .rate = 1000, .burst = 4000 } };
+	struct rate_limiter a, b;
+	struct snap_writer *w = snap_writer_new();
+	struct snap_reader *r;
+	struct snap_cursor cur;
+	const uint8_t *buf;
+	uint8_t *bad;
+	size_t len;
+	char err[200];
+
+	(void)state;
+	rate_limiter_init(&a, 0, 0, 0, 0, 0);
+	rate_limiter_configure(&a, &c, SEC);
+	for (unsigned i = 0; i < 12; i++)
+		assert_true(rate_limiter_admit(&a, 300, SEC));   /* budget 5, then 7 of the 10 ops tokens */
+	snap_section_begin(w, "limiter", 0, 1);
+	rate_limiter_save(&a, w);
+	snap_section_end(w);
+	assert_int_equal(snap_writer_bytes(w, &buf, &len, err, sizeof(err)), 0);
+	r = snap_reader_parse(buf, len, err, sizeof(err));
+	assert_non_null(r);
+	rate_limiter_init(&b, 0, 0, 0, 0, 0);
+	assert_int_equal(snap_section_open(r, "limiter", 0, 1, &cur, err, sizeof(err)), 0);
+	rate_limiter_restore(&b, &cur, 100 * SEC);
+	assert_int_equal(snap_cursor_finish(&cur, err, sizeof(err)), 0);
+	assert_int_equal(b.ops.tokens, 3);
+	assert_int_equal(b.ops.one_time, 0);
+	assert_int_equal(b.bytes.tokens, 4000 - 12 * 300);
+	/* restored at t = 100 s: 10 ms later one ops token is back, not 99 s' worth */
+	assert_int_equal(rl_available(&b.ops, 100 * SEC + SEC / 100), 4);
+	snap_reader_free(r);
+
+	/* ops tokens (third u64 of the section) above the capacity (second) */
+	bad = malloc(len);
+	memcpy(bad, buf, len);
+	bad[len - 88 + 16] = 200;
+	{
+		/* rewrite with a valid CRC: build the section again from the spoiled payload */
+		struct snap_writer *w2 = snap_writer_new();
+		const uint8_t *b2;
+		size_t l2;
+
+		snap_section_begin(w2, "limiter", 0, 1);
+		snap_put(w2, bad + len - 88, 88);
+		snap_section_end(w2);
+		assert_int_equal(snap_writer_bytes(w2, &b2, &l2, err, sizeof(err)), 0);
+		r = snap_reader_parse(b2, l2, err, sizeof(err));
+		assert_non_null(r);
+		b.ops.tokens = 7;
+		assert_int_equal(snap_section_open(r, "limiter", 0, 1, &cur, err, sizeof(err)), 0);
+		rate_limiter_restore(&b, &cur, 100 * SEC);
+		assert_int_equal(snap_cursor_finish(&cur, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "more tokens than its capacity"));
+		assert_int_equal(b.ops.tokens, 7);
+		snap_reader_free(r);
+		snap_writer_free(w2);
+	}
+	free(bad);
+	snap_writer_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_limiter_police),
 		cmocka_unit_test(test_limiter_timer),
 		cmocka_unit_test(test_bucket_cfg_one_time),
+		cmocka_unit_test(test_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
