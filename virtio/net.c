@@ -549,8 +549,8 @@ static void net_free(struct net_dev *net)
 }
 
 /*
- * Snapshots. The device has nothing in flight between callbacks (the VM paused, the loop not
- * served): its state is the TAP's name (the restored device must sit on a TAP of that name: the
+ * Snapshots. The device has nothing in flight between callbacks (the VM paused: its I/O thread or
+ * loop runs none): its state is the TAP's name (the restored device must sit on a TAP of that name: the
  * board opened the configured one), the MTU, a received frame still waiting for buffers, whether the
  * TAP's offloads follow the driver, both directions' rate limiters and the counters.
  */
