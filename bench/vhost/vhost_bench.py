@@ -18,8 +18,12 @@ divided by the ops; for the VMM only its threads other than the vCPUs ("kite-vcp
 count: the vCPU spins in the guest's polling loop, the rest is the VMM's own work. The backends'
 pollers spin too while a frontend is connected, which their CPU figure includes.
 
+Pinning (default with 2+ CPUs; --no-pin turns it off): kite's vCPU on CPU 0 (--pin-vcpus 0), kite-dpu's
+poller on CPU 1 ("cores": [1]) and qemu-storage-daemon on CPU 1 (taskset), so the backend's poller
+and the guest's polling vCPU never take turns on one core. QEMU's vCPU is not pinned.
+
 usage: vhost_bench.py --kite K --dpu D --kernel BZIMAGE [--rounds 5] [--ops1 N] [--ops32 N]
-                      [--modes randread,randwrite] [--no-qemu]
+                      [--modes randread,randwrite] [--no-qemu] [--no-pin]
 Prints `name value unit` lines: per mode, queue depth and set-up the median IOPS and its spread
 ((max - min) / median), the CPU microseconds per I/O of each process, and kite's userspace exits
 per I/O (kite --stats).
@@ -141,7 +145,9 @@ def main():
     ap.add_argument("--ops32", type=int, default=60000, help="ops per run at queue depth 32")
     ap.add_argument("--modes", default="randread,randwrite")
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin vCPU and backends to CPUs 0 and 1")
     a = ap.parse_args()
+    pin = not a.no_pin and len(os.sched_getaffinity(0)) >= 2
     if not shutil.which("qemu-storage-daemon"):
         raise BenchError("qemu-storage-daemon is not installed")
     hz = tsc_hz()
@@ -154,11 +160,11 @@ def main():
         open(img, "rb").read()              # into the page cache
         dsock, qsock = os.path.join(wd, "dpu.sock"), os.path.join(wd, "qsd.sock")
         with open(os.path.join(wd, "dpu.json"), "w") as f:
-            json.dump({"cores": [-1], "volumes": [{"name": "bench", "image": img, "socket": dsock,
+            json.dump({"cores": [1 if pin else -1], "volumes": [{"name": "bench", "image": img, "socket": dsock,
                                                   "direct": False}]}, f)
         dpu = Backend("kite-dpu", [a.dpu, "--config", os.path.join(wd, "dpu.json")], dsock, wd)
         backends.append(dpu)
-        qsd = Backend("qsd", ["qemu-storage-daemon", "--blockdev",
+        qsd = Backend("qsd", (["taskset", "-c", "1"] if pin else []) + ["qemu-storage-daemon", "--blockdev",
                               "driver=file,node-name=f0,filename=%s,cache.direct=off,aio=io_uring" % img,
                               "--export", "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%s,"
                               "writable=on" % qsock], qsock, wd)
@@ -166,7 +172,7 @@ def main():
 
         def kite(cl, dev):
             return [a.kite, "--kernel", a.kernel, "--memory", "128", "--console", "stdio", "--stats",
-                    "--cmdline", cl] + dev
+                    "--cmdline", cl] + (["--pin-vcpus", "0"] if pin else []) + dev
 
         def qemu(cl, sock):
             return ["qemu-system-x86_64", "-M", "q35", "-accel", "kvm",
@@ -182,8 +188,9 @@ def main():
         if not a.no_qemu:
             setups += [("qemu-dpu", lambda cl: qemu(cl, dsock), True, dpu),
                        ("qemu-qsd", lambda cl: qemu(cl, qsock), True, qsd)]
-        print("# vhost_bench: %d rounds, host TSC %.0f MHz, image %s (page cache)" % (a.rounds, hz / 1e6, img),
-              flush=True)
+        print("# vhost_bench: %d rounds, host TSC %.0f MHz, image %s (page cache), %s, load %s" %
+              (a.rounds, hz / 1e6, img, "kite vCPU on CPU 0, backends on CPU 1" if pin else "not pinned",
+               open("/proc/loadavg").read().split()[0]), flush=True)
         for mode in a.modes.split(","):
             for qd, ops in ((1, a.ops1), (32, a.ops32)):
                 iops, vmm_cpu, be_cpu, exits = {}, {}, {}, {}
