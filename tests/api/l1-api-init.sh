@@ -6,18 +6,11 @@
 #   KITE-L1A api <METHOD> <path> <HTTP code> <reply body, spaces squeezed>
 # and the rest as "KITE-L1A <what> <value>"; L2's console (kite's stdout and stderr) as "L2| <line>".
 # busybox sh; /etc/l1.conf sets L2_CMDLINE, L2_MEMORY, L2_CPUS, L2_TIMEOUT.
-export PATH=/bin:/usr/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp /run && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
-. /etc/l1.conf
 say() { echo "KITE-L1A $*"; }
 finish() { echo "KITE-L1A-DONE"; poweroff -f; }
 . /etc/nested-init.sh
+l1_begin
 sock=/run/kite.sock
-
-l1_modules || { say "no-dev-kvm"; finish; }
 
 # api METHOD PATH [BODY]: one request as Firecracker's docs make it; the reply goes to /tmp/reply
 api() {
@@ -35,9 +28,7 @@ api() {
 # a small image for the root drive (L2's /init lives in its initramfs and never mounts it)
 dd if=/dev/zero of=/tmp/rootfs.img bs=1M count=4 2>/dev/null
 
-rm -f /tmp/out && mkfifo /tmp/out
-while IFS= read -r line || [ -n "$line" ]; do echo "L2| $line"; done </tmp/out &
-reader=$!
+l1_relay
 say "kite-start uptime=$(cut -d' ' -f1 /proc/uptime)"
 /usr/bin/kite --api-sock $sock </dev/null >/tmp/out 2>&1 &
 pid=$!

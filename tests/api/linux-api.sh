@@ -23,32 +23,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 lin=$top/tests/linux
-kite="" work=./linux-api-work timeout_s=400 append_extra=""
+name=linux-api
+. "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch, check, problem filter
 cpus=2 memory=256
-cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
-
-die() { echo "linux-api: FAIL: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-	[ $# -ge 2 ] || die "option $1 needs a value"
-	case $1 in
-	--kite) kite=$2 ;;
-	--work) work=$2 ;;
-	--timeout) timeout_s=$2 ;;
-	--append) append_extra=$2 ;;
-	*) die "unknown option $1 (see the header of $0)" ;;
-	esac
-	shift 2
-done
-[ -x "$kite" ] || die "--kite '$kite': not an executable"
-kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
-for t in qemu-system-x86_64 cpio busybox curl; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
+nested_options false "$@"
+command -v curl >/dev/null || die "curl not installed (scripts/deps.sh)"
 case $append_extra in *'"'*|*'\'*) die "--append: no quotes or backslashes (it goes into a JSON string)" ;; esac
-mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
-log=$work/console.log
-
-"$top/tests/lib/kernel/fetch.sh" cloud "$cache/kernel-cloud" || die "cannot get the cloud kernel"
-"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel for L1"
-l2k=$cache/kernel-cloud l1k=$cache/kernel-generic
+l2k=$(nested_kernel cloud) || exit 1
+l1k=$(nested_kernel generic) || exit 1
 release=$(cat "$l2k/version")
 marker="kite-la-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
 
@@ -70,18 +52,14 @@ make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "linux-api: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $release under kite --api-sock; log $log"
 t0=$(date +%s)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
-	-nodefaults -display none -no-reboot -serial stdio \
-	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check" </dev/null >"$log" 2>&1
+nested_l1_start "$log" "$l1k" "$work/l1-initrd.cpio" "$timeout_s"
+wait $nested_l1_pid
 qrc=$?
 echo "linux-api: L1 QEMU exit $qrc after $(( $(date +%s) - t0 )) s"
 tr -d '\r' <"$log" | grep -a -E '^(KITE-L1A|L2\| KITE-L2-OK)'
 
 # ---- checks: every line below must hold
 clean() { tr -d '\r' <"$log"; }
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "linux-api: ok   $1"; else echo "linux-api: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
 # api N METHOD PATH: the HTTP code of the Nth such request ("none" if it was not made)
 api() { clean | grep -a "^KITE-L1A api $2 $3 " | sed -n "$1p" | cut -d' ' -f5 | grep . || echo none; }
 # reply N METHOD PATH: its body
@@ -114,8 +92,7 @@ check "kite removed its socket" "$(v socket-after-exit)" removed
 check "the logger's file has \"vm: started\"" "$([ "$(v logger-started)" -ge 1 ] 2>/dev/null && echo yes || echo "no ($(v logger-started))")" yes
 # strict: no RCU stall, lockup, hung task, unstable clocksource, WARNING/BUG/Oops or panic in L2's
 # console or kernel log (l2-problems.ere; the L1-made lines of l2-known-nested.ere do not count)
-problems=$(clean | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
-	grep -E -f "$lin/l2-problems.ere" | grep -v -E -f <(grep -v -E '^(#|$)' "$lin/l2-known-nested.ere") | sort -u)
+problems=$(nested_problems "$log")
 check "no RCU stall, lockup, WARNING, BUG, panic... from L2" "$(echo "$problems" | grep -c .)" 0
 [ -n "$problems" ] && echo "$problems" | sed 's/^/linux-api:   L2: /'
 [ $qrc = 0 ] || { echo "linux-api: FAIL L1 QEMU exit status $qrc (124 = hang guard of ${timeout_s} s)"; fail=1; }

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
 # Shell functions that build the busybox initramfs images of the nested Linux tests
-# (tests/linux/linux-virtio.sh, tests/vhost/linux-vhost.sh). Source it; the caller defines
-# die() and $marker (written to /etc/marker of every root).
-#   new_root ROOT                 empty root with busybox and its applets, /dev/console, /dev/null
+# (tests/linux/linux-boot.sh, linux-virtio.sh, tests/vhost/linux-vhost.sh, tests/api/linux-api.sh).
+# Source it; the caller defines die() and $marker (written to /etc/marker of every root).
+#   new_root ROOT                 empty root with static busybox and its applets, /dev/console and
+#                                 /dev/null (the kernel needs them before devtmpfs is mounted)
 #   add_module ROOT KDIR MOD      KDIR/modules/kernel/MOD.ko into ROOT/lib/modules (built-in: nothing)
 #   add_program ROOT EXE DST      EXE as ROOT/DST with the shared libraries ldd names
-#   make_cpio ROOT OUT            uncompressed newc cpio of ROOT, owned by root, sorted
+#   make_cpio ROOT OUT            uncompressed newc cpio of ROOT, owned by root, sorted (the cheapest
+#                                 for a TCG-emulated kernel to unpack)
 #   api_lab_roots WORK L1K L2K L2INIT L1INIT KITE
 #                                 the API lab (tests/api/linux-api.sh, tests/snapshot/linux.sh):
 #                                 WORK/l2-initrd.cpio (busybox, L2INIT as /init, tests/linux's
@@ -20,6 +22,7 @@ new_root() {
 	local r=$1 a
 	rm -rf "$r" && mkdir -p "$r"/{bin,dev,proc,sys,tmp,etc,usr/bin,lib/modules} || return 1
 	cp /bin/busybox "$r/bin/busybox" || return 1
+	file -L "$r/bin/busybox" | grep -q 'statically linked' || { echo "/bin/busybox is not static" >&2; return 1; }
 	for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
 	mknod -m 600 "$r/dev/console" c 5 1 && mknod -m 666 "$r/dev/null" c 1 3 &&
 		echo "$marker" >"$r/etc/marker"
@@ -36,7 +39,8 @@ add_program() {
 	done
 }
 make_cpio() {
-	(cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2"
+	(cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2.tmp" &&
+		mv "$2.tmp" "$2"
 }
 
 lab_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,13 +1,37 @@
 # SPDX-License-Identifier: MIT
 # Functions for the /init scripts of the nested Linux tests (tests/linux/linux-virtio.sh,
-# tests/vhost/linux-vhost.sh copy this file into each initramfs as /etc/nested-init.sh; the /init
-# sources it after defining say() and $marker). busybox sh.
+# tests/vhost/linux-vhost.sh, tests/api/linux-api.sh copy this file into each initramfs as
+# /etc/nested-init.sh; the /init sources it, and defines say() and $marker before it uses them).
+# busybox sh.
+#   l1_begin           L1's opening: PATH, /proc, /sys, /dev, tmpfs on /tmp and /run, /etc/l1.conf,
+#                      l1_modules; without /dev/kvm it says "no-dev-kvm" and calls finish (the /init
+#                      defines say() and finish() first)
 #   l1_modules         L1: load irqbypass ccp kvm kvm-amd tun, make /dev/net/tun; status 1 without /dev/kvm
+#   l1_relay           L1: a FIFO /tmp/out for the VMM's output and, in the background ($reader), one
+#                      awk that copies its lines to the console prefixed "L2| "
 #   l2_modules         L2: load the virtio, virtio-blk, virtio-net and ext4 modules present
 #   l2_ext2_marker DEV L2: mount the ext2 disk DEV, write "$marker ext2-file" to a file, sync, read it
 #                      back, umount ("ext2-read ...", "ext2-umount ok" or "ext2-mount-failed")
 #   l2_ping            L2: eth0 = 192.0.2.2/24, ping 192.0.2.1 until the first reply (~20 tries),
 #                      then 3 more ("ping N_packets_received" or "no-eth0")
+
+l1_begin() {
+	export PATH=/bin:/usr/bin
+	mount -t proc proc /proc
+	mount -t sysfs sysfs /sys
+	mount -t devtmpfs devtmpfs /dev
+	mkdir -p /tmp /run && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
+	. /etc/l1.conf
+	l1_modules || { say "no-dev-kvm"; finish; }
+}
+
+# one awk, not a shell read loop: a shell reads a pipe byte by byte and, sharing L1's CPU with a busy
+# L2, lagged L2's console by tens of seconds
+l1_relay() {
+	rm -f /tmp/out && mkfifo /tmp/out
+	awk '{ print "L2| " $0; fflush() }' </tmp/out &
+	reader=$!
+}
 
 l1_modules() {
 	for m in irqbypass ccp kvm kvm-amd tun; do

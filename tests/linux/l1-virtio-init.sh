@@ -5,17 +5,10 @@
 # virtio-mmio disk), run kite with them and a TAP kt0, give kt0 192.0.2.1/24 when it appears, then,
 # after kite exits, look at the images from the host side and report kt0's packet counters.
 # L2 console lines reach the harness prefixed "L2| ", results as "KITE-L1V <what> <value>".
-export PATH=/bin:/usr/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
-. /etc/l1.conf
 say() { echo "KITE-L1V $*"; }
 finish() { echo "KITE-L1V-DONE"; poweroff -f; }
 . /etc/nested-init.sh
-
-l1_modules || { say "no-dev-kvm"; finish; }
+l1_begin
 
 dd if=/dev/zero of=/tmp/pci.img bs=1M count=16 2>/dev/null
 mke2fs -F /tmp/pci.img 16384 >/tmp/err 2>&1 || say "mke2fs-failed $(cat /tmp/err)"
@@ -41,9 +34,7 @@ watch_tap() {
 watch_tap &
 watcher=$!
 
-rm -f /tmp/out && mkfifo /tmp/out
-while IFS= read -r line || [ -n "$line" ]; do echo "L2| $line"; done </tmp/out &
-reader=$!
+l1_relay
 say "kite-start uptime=$(cut -d' ' -f1 /proc/uptime)"
 /usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd --cmdline "$L2_CMDLINE" --memory "$L2_MEMORY" \
 	--cpus 1 --blk path=/tmp/pci.img --blk path=/tmp/mmio.img,transport=mmio --net tap=kt0 \

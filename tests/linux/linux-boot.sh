@@ -51,6 +51,8 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+name=linux-boot
+. "$top/tests/lib/nested-run.sh"   # nested_l1_modules, nested_l1_start (its own options and checks)
 kite=""
 vmm=kite
 cpus_list="1 2"
@@ -165,33 +167,8 @@ if [ "$mode" = nested ]; then
 fi
 
 # ---------------------------------------------------------------- initramfs helpers
-# a root tree with static busybox, its applet links and the device nodes the kernel needs
-# before devtmpfs is mounted (/dev/console for init's stdio)
-new_root() {
-	local r=$1 a
-	rm -rf "$r" && mkdir -p "$r"/{bin,dev,proc,sys,tmp,etc,usr/bin,lib/modules} || return 1
-	cp /bin/busybox "$r/bin/busybox" || return 1
-	file -L "$r/bin/busybox" | grep -q 'statically linked' || { echo "/bin/busybox is not static" >&2; return 1; }
-	for a in $("$r/bin/busybox" --list); do
-		[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
-	done
-	mknod -m 600 "$r/dev/console" c 5 1 && mknod -m 666 "$r/dev/null" c 1 3
-}
-
-# copy a dynamically linked executable and every shared object it loads, at the same paths
-add_program() {
-	local r=$1 exe=$2 dst=$3 lib
-	mkdir -p "$r$(dirname "$dst")" && cp -L "$exe" "$r$dst" || return 1
-	for lib in $(ldd "$exe" | grep -o '/[^ ]*'); do
-		mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib" || return 1
-	done
-}
-
-# uncompressed newc cpio: the cheapest for a TCG-emulated kernel to unpack
-make_cpio() {
-	(cd "$1" && find . -print0 | LC_ALL=C sort -z |
-		cpio --null -o -H newc -R 0:0 --quiet) >"$2.tmp" && mv "$2.tmp" "$2"
-}
+marker=kite-linux-boot              # /etc/marker of each root (unused here)
+. "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio
 
 # ---------------------------------------------------------------- L2 initramfs
 l2root=$work/l2-root
@@ -303,9 +280,7 @@ l1root=$work/l1-root
 new_root "$l1root" || die "$l1root: cannot build the L1 tree"
 install -m 755 "$here/l1-init.sh" "$l1root/init" || die "$l1root/init: cannot install"
 # kvm-amd needs kvm and ccp, kvm needs irqbypass (Debian ships no modules.dep: order is fixed here)
-for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd; do
-	cp "$l1k/modules/kernel/$m.ko" "$l1root/lib/modules/" || die "$l1k: no module $m.ko"
-done
+nested_l1_modules "$l1root" "$l1k"
 mkdir -p "$l1root/l2"
 cp "$l2_image" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" ||
 	die "$l1root/l2: cannot copy the L2 kernel and initramfs"
@@ -365,19 +340,8 @@ l0_cpu_watch() {
 echo "linux-boot: nested: L1 $(cat "$l1k/version") under QEMU TCG (-cpu EPYC -smp $l1_cpus), L2 $l2_release" \
 	"($image), runs:$runs; console log $log"
 t0=$(date +%s.%N)
-# no_timer_check: L1's IO-APIC timer check counts ticks in a busy wait; a TCG L1 starved by the
-# host's load failed it and panicked ("IO-APIC + timer doesn't work!", load average ~22).
-# tsc_early_khz: under TCG L1's TSC runs at this host's TSC rate; calibrating it against the PIT in a
-# starved L1 gave 487.658 MHz for 2596 MHz at load ~22, the watchdog then dropped the TSC and L1
-# ran on the HPET (every clock read an emulated MMIO access): take the host kernel's figure.
-# L1_APPEND (env): more L1 kernel arguments (diagnostics, e.g. "tsc=unstable")
-l1_tsc=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | tail -n 1)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "$l1_cpus" \
-	-nodefaults -display none -no-reboot -serial stdio \
-	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check${l1_tsc:+ tsc_early_khz=$l1_tsc} ${L1_APPEND:-}" \
-	</dev/null >"$log" 2>&1 &
-l1pid=$!
+L1_CPUS=$l1_cpus nested_l1_start "$log" "$l1k" "$work/l1-initrd.cpio" "$timeout_s"
+l1pid=$nested_l1_pid
 l0_cpu_watch "$l1pid" "$log" >"$log.l0cpu" &
 watcher=$!
 wait $l1pid

@@ -23,33 +23,20 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-kite="" intx=no flavour=generic work=./linux-virtio-work timeout_s=400 append_extra=""
-cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
-
-die() { echo "linux-virtio: FAIL: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-	[ $# -ge 2 ] || die "option $1 needs a value"
+name=linux-virtio
+. "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch, check, problem filter
+intx=no flavour=generic
+virtio_option() {
 	case $1 in
-	--kite) kite=$2 ;;
 	--flavour) flavour=$2 ;;
-	--work) work=$2 ;;
-	--timeout) timeout_s=$2 ;;
-	--append) append_extra=$2 ;;
 	--intx) intx=$2 ;;
-	*) die "unknown option $1 (see the header of $0)" ;;
+	*) return 1 ;;
 	esac
-	shift 2
-done
+}
+nested_options virtio_option "$@"
 case $intx in yes) append_extra="$append_extra pci=nomsi" ;; no) ;; *) die "--intx $intx: expected yes or no" ;; esac
-[ -x "$kite" ] || die "--kite '$kite': not an executable"
-kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
-for t in qemu-system-x86_64 cpio busybox; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
-mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
-log=$work/console.log
-
-"$top/tests/lib/kernel/fetch.sh" "$flavour" "$cache/kernel-$flavour" || die "cannot get the $flavour kernel"
-"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel for L1"
-l2k=$cache/kernel-$flavour l1k=$cache/kernel-generic
+l2k=$(nested_kernel "$flavour") || exit 1
+l1k=$(nested_kernel generic) || exit 1
 marker="kite-lv-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
 
 . "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio
@@ -69,9 +56,7 @@ make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
 l1root=$work/l1-root
 new_root "$l1root" || die "$l1root: cannot build"
 install -m 755 "$here/l1-virtio-init.sh" "$l1root/init" || die "cannot install the L1 /init"
-for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
-	add_module "$l1root" "$l1k" $m
-done
+nested_l1_modules "$l1root" "$l1k"
 mkdir -p "$l1root/l2"
 cp "$l2k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
 add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
@@ -86,18 +71,14 @@ make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "linux-virtio: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $(cat "$l2k/version") under kite; log $log"
 t0=$(date +%s)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
-	-nodefaults -display none -no-reboot -serial stdio \
-	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check" </dev/null >"$log" 2>&1
+nested_l1_start "$log" "$l1k" "$work/l1-initrd.cpio" "$timeout_s"
+wait $nested_l1_pid
 qrc=$?
 echo "linux-virtio: L1 QEMU exit $qrc after $(( $(date +%s) - t0 )) s"
 tr -d '\r' <"$log" | grep -a -E '^(KITE-L1V|L2\| KITE-L2V)'
 
 # ---- checks: every line below must hold
 v() { tr -d '\r' <"$log" | grep -a "^$1 " | tail -n 1 | cut -d' ' -f$2-; }
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "linux-virtio: ok   $1"; else echo "linux-virtio: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
 check "L1 finished" "$(tr -d '\r' <"$log" | grep -a -c '^KITE-L1V-DONE')" 1
 st=$(tr -d '\r' <"$log" | grep -a '^KITE-L1V kite-status' | cut -d' ' -f3)
 check "kite exit status" "$st" 0
@@ -120,8 +101,7 @@ if [ $intx = yes ]; then
 fi
 # strict: no RCU stall, lockup, hung task, unstable clocksource, WARNING/BUG/Oops or panic in L2's
 # console or kernel log (l2-problems.ere; the L1-made lines of l2-known-nested.ere do not count)
-problems=$(tr -d '\r' <"$log" | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
-	grep -E -f "$here/l2-problems.ere" | grep -v -E -f <(grep -v -E '^(#|$)' "$here/l2-known-nested.ere") | sort -u)
+problems=$(nested_problems "$log")
 check "no RCU stall, lockup, WARNING, BUG, panic... from L2" "$(echo "$problems" | grep -c .)" 0
 [ -n "$problems" ] && echo "$problems" | sed 's/^/linux-virtio:   L2: /'
 if [ $fail != 0 ]; then

@@ -9,19 +9,12 @@
 # counters (vm0's per queue pair too) are sampled; when L2 acknowledges stream block $KILL_AT, kite-dpu is killed with SIGKILL
 # and started again on the same config. After kite exits, L1 looks at the images from the host side.
 # Results: "KITE-L1H <what> <value>" lines, then KITE-L1H-DONE.
-export PATH=/bin:/usr/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
-. /etc/l1.conf
 say() { echo "KITE-L1H $*"; }
 finish() { echo "KITE-L1H-DONE"; poweroff -f; }
+. /etc/nested-init.sh
+l1_begin
 marker=$(cat /etc/marker)
 cr=$(printf '\r')
-. /etc/nested-init.sh
-
-l1_modules || { say "no-dev-kvm"; finish; }
 
 dd if=/dev/zero of=/tmp/fs.img bs=1M count=16 2>/dev/null
 mke2fs -F /tmp/fs.img 16384 >/tmp/err 2>&1 || say "mke2fs-failed $(cat /tmp/err)"

@@ -26,30 +26,20 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-kite="" dpu="" tool="" work=./linux-vhost-work timeout_s=500
-cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+name=linux-vhost
+. "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch, check
+timeout_s=500 dpu="" tool=""
 kill_at=12 blocks=48
-
-die() { echo "linux-vhost: FAIL: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-	[ $# -ge 2 ] || die "option $1 needs a value"
+vhost_option() {
 	case $1 in
-	--kite) kite=$2 ;;
 	--dpu) dpu=$2 ;;
 	--tool) tool=$2 ;;
-	--work) work=$2 ;;
-	--timeout) timeout_s=$2 ;;
-	*) die "unknown option $1 (see the header of $0)" ;;
+	*) return 1 ;;
 	esac
-	shift 2
-done
-for x in "$kite" "$dpu" "$tool"; do [ -x "$x" ] || die "'$x': not an executable (--kite, --dpu, --tool)"; done
-for t in qemu-system-x86_64 cpio busybox; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
-mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
-log=$work/console.log
-
-"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel"
-k=$cache/kernel-generic
+}
+nested_options vhost_option "$@"
+for x in "$dpu" "$tool"; do [ -x "$x" ] || die "'$x': not an executable (--dpu, --tool)"; done
+k=$(nested_kernel generic) || exit 1
 marker="kite-lh-$(od -An -tx8 -N 8 /dev/urandom | tr -d ' ')"
 . "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio, $l2_virtio_modules
 
@@ -64,9 +54,7 @@ make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
 l1root=$work/l1-root
 new_root "$l1root" || die "$l1root: cannot build"
 install -m 755 "$here/l1-vhost-init.sh" "$l1root/init" || die "cannot install the L1 /init"
-for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
-	add_module "$l1root" "$k" $m
-done
+nested_l1_modules "$l1root" "$k"
 mkdir -p "$l1root/l2"
 cp "$k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
 add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
@@ -83,10 +71,8 @@ make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "linux-vhost: L1 and L2 $(cat "$k/version"); kite-dpu and kite in L1; log $log"
 t0=$(date +%s)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
-	-nodefaults -display none -no-reboot -serial stdio \
-	-kernel "$k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
+nested_l1_start "$log" "$k" "$work/l1-initrd.cpio" "$timeout_s"
+wait $nested_l1_pid
 echo "linux-vhost: L1 QEMU exit $? after $(( $(date +%s) - t0 )) s"
 tr -d '\r' <"$log" | grep -a -E '^(KITE-L1H|L2\| (KITE-L2H (disks|ext2|ping|net-queues|stream|write-error)|kite: (warning|error)))'
 
@@ -95,8 +81,6 @@ clean() { tr -d '\r' <"$log"; }
 v() { clean | grep -a "^$1 " | tail -n 1 | cut -d' ' -f$2-; }
 num() { echo "$1" | sed -n "s/.*$2=\([0-9]*\).*/\1/p"; }
 atleast() { [ "${1:-0}" -ge "$2" ] 2>/dev/null && echo yes || echo "no (${1:-none})"; }
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "linux-vhost: ok   $1"; else echo "linux-vhost: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
 check "L1 finished" "$(clean | grep -a -c '^KITE-L1H-DONE')" 1
 check "kite exit status" "$(v 'KITE-L1H kite-status' 3 | cut -d' ' -f1)" 0
 check "L2 read its ext2 file back" "$(v 'L2| KITE-L2H ext2-read' 4)" "${marker}_ext2-file"

@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+# Shell functions of the harnesses that run an L2 Linux under kite inside an L1 Linux under QEMU TCG
+# with an emulated SVM CPU (tests/linux/linux-boot.sh, linux-virtio.sh, tests/vhost/linux-vhost.sh,
+# tests/api/linux-api.sh). Source it from bash after setting $name (the prefix of every line printed,
+# e.g. "linux-virtio") and $top (the source tree). Sets die(), check(), $cache, $fail.
+#   nested_options extra_fn "$@"   parse --kite --work --timeout --append into $kite, $work, $timeout_s,
+#                                  $append_extra; other "--opt value" pairs go to `extra_fn OPT VALUE`
+#                                  (status 1: unknown option); then check that $kite runs, make $work
+#                                  absolute, and $log = $work/console.log
+#   nested_kernel FLAVOUR          fetch Debian's FLAVOUR kernel (tests/lib/kernel/fetch.sh): prints its
+#                                  directory (die on failure)
+#   nested_l1_modules ROOT L1K     kvm-amd (and what it needs) and tun from L1K into ROOT/lib/modules
+#   nested_l1_start LOG L1K INITRD TIMEOUT   start the L1 QEMU in the background (its pid in
+#                                  $nested_l1_pid), console to LOG; `wait $nested_l1_pid` for its status
+#   check WHAT GOT WANT            "ok WHAT" if GOT = WANT, else a FAIL line and $fail=1
+#   nested_problems LOG            L2's console and kernel-log lines (KITE-L2-DMESG) of LOG that match
+#                                  tests/linux/l2-problems.ere and not l2-known-nested.ere
+# The L1 kernel line: no_timer_check (L1's IO-APIC timer check counts ticks in a busy wait; a TCG
+# L1 starved by the host's load failed it and panicked, "IO-APIC + timer doesn't work!", at load
+# ~22) and tsc_early_khz (under TCG L1's TSC runs at this host's TSC rate; calibrating it against
+# the PIT in a starved L1 gave 487.658 MHz for 2596 MHz at load ~22, L1's watchdog then dropped the
+# TSC and L1 ran on the HPET: the host kernel's figure is taken). $L1_APPEND (env) adds arguments.
+
+cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
+fail=0
+kite="" work=./$name-work timeout_s=400 append_extra=""
+
+die() { echo "$name: FAIL: $*" >&2; exit 1; }
+
+check() {
+	if [ "$2" = "$3" ]; then echo "$name: ok   $1"; else echo "$name: FAIL $1: got '$2', want '$3'"; fail=1; fi
+}
+
+nested_options() {
+	local extra=$1
+	shift
+	while [ $# -gt 0 ]; do
+		[ $# -ge 2 ] || die "option $1 needs a value"
+		case $1 in
+		--kite) kite=$2 ;;
+		--work) work=$2 ;;
+		--timeout) timeout_s=$2 ;;
+		--append) append_extra=$2 ;;
+		*) "$extra" "$1" "$2" || die "unknown option $1 (see the header of $0)" ;;
+		esac
+		shift 2
+	done
+	[ -x "$kite" ] || die "--kite '$kite': not an executable"
+	kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
+	for t in qemu-system-x86_64 cpio busybox; do
+		command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"
+	done
+	mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
+	log=$work/console.log
+}
+
+nested_kernel() {
+	"$top/tests/lib/kernel/fetch.sh" "$1" "$cache/kernel-$1" >&2 || die "cannot get the $1 kernel"
+	echo "$cache/kernel-$1"
+}
+
+nested_l1_modules() {
+	local m
+	for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd drivers/net/tun; do
+		add_module "$1" "$2" $m
+	done
+}
+
+nested_l1_start() {
+	local tsc
+	tsc=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | tail -n 1)
+	# shellcheck disable=SC2086
+	timeout -k 10 "$4" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "${L1_CPUS:-1}" \
+		-nodefaults -display none -no-reboot -serial stdio -kernel "$2/vmlinux" -initrd "$3" \
+		-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check${tsc:+ tsc_early_khz=$tsc} ${L1_APPEND:-}" \
+		</dev/null >"$1" 2>&1 &
+	nested_l1_pid=$!
+}
+
+nested_problems() {
+	local lin=$top/tests/linux
+	tr -d '\r' <"$1" | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
+		grep -E -f <(grep -v -E '^(#|$)' "$lin/l2-problems.ere") |
+		grep -v -E -f <(grep -v -E '^(#|$)' "$lin/l2-known-nested.ere") | sort -u
+}
