@@ -18,8 +18,9 @@
 #define XSAVE_LEGACY_SIZE    4096u        /* struct kvm_xsave */
 #define XSAVE_MAX_SIZE       (64u << 10)
 #define MAX_MSRS             1024u
-/* kvm-pvm only (docs: /work/shared/platform): the PV cell that lets guest CPL 0 run natively. Not in
- * KVM's MSR list; a host write needs bit 10. Read back as 0 or refused elsewhere: then not saved. */
+/* kvm-pvm only (docs/architecture.md): the PV cell that lets guest CPL 0 run natively. Not in KVM's
+ * MSR list; a host write needs bit 10. Saved only when it holds a cell's address (kvm-pvm reads
+ * 0x400 when the guest registered none; other hosts refuse the read). */
 #define MSR_PVM_CELL         0x4b564d10u
 #define PVM_CELL_HOST_WRITE  (1ULL << 10)
 
@@ -95,7 +96,7 @@ static struct kvm_msrs *read_msrs(int fd, const struct kvm_msr_list *l, unsigned
 			return NULL;
 		}
 		for (int k = 0; k < r; k++)
-			if (m->entries[k].index != MSR_PVM_CELL || m->entries[k].data)
+			if (m->entries[k].index != MSR_PVM_CELL || (m->entries[k].data & ~0xfffULL))
 				out->entries[have++] = m->entries[k];
 		i += (unsigned)r + 1;   /* entry r (if any) is one KVM cannot read: skipped */
 	}
