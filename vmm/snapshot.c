@@ -139,6 +139,15 @@ out:
 	return ret;
 }
 
+/* Whether path is the file a restored VM's RAM is mapped from. */
+static bool is_ram_file(const struct vm *vm, const char *path)
+{
+	struct stat st;
+
+	return vm->ram_from_file && stat(path, &st) == 0 && (uint64_t)st.st_dev == vm->ram_file_dev &&
+	       (uint64_t)st.st_ino == vm->ram_file_ino;
+}
+
 int vm_snapshot_create(struct vm *vm, const struct vm_snapshot_params *p, char *err, size_t errlen)
 {
 	struct snap_writer *w;
@@ -151,6 +160,10 @@ int vm_snapshot_create(struct vm *vm, const struct vm_snapshot_params *p, char *
 	if (p->diff && (vm->cfg->virtio.nvu_blk || vm->cfg->virtio.nvu_net))
 		return errf(err, errlen, "Create snapshot error: Diff snapshots are not supported with vhost-user "
 			    "devices (their backends write guest memory where kite cannot see it); take a Full one");
+	if (is_ram_file(vm, p->mem_path) || is_ram_file(vm, p->state_path))
+		return errf(err, errlen, "Create snapshot error: %s is the memory file this VM was restored from and "
+			    "its RAM is mapped from (writing it would corrupt the running VM); choose another path",
+			    is_ram_file(vm, p->mem_path) ? p->mem_path : p->state_path);
 	w = snap_writer_new();
 	if (!w)
 		return errf(err, errlen, "Create snapshot error: out of memory");

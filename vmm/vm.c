@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "board.h"
@@ -340,7 +341,10 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 {
 	uint64_t size = cfg->mem_mib << 20;
 	int free_pages;
-	bool huge = want_hugepages(cfg, size, &free_pages);
+	/* a restored VM maps its memory file lazily unless RAM must be shared or huge pages were asked
+	 * for (then the file is copied: restore time grows with RAM) */
+	bool huge = want_hugepages(cfg, size, &free_pages) && (!rf || cfg->hugepages);
+	struct stat st;
 
 	if (cfg->track_dirty) {
 		/* whole words per region: the high region starts at low_ram, a multiple of 256 KiB */
@@ -391,6 +395,12 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 			return -1;
 		}
 		vm->ram_from_file = true;
+		snprintf(vm->ram_notice, sizeof(vm->ram_notice), "guest RAM: the memory file, mapped privately "
+			 "(pages read on first touch, no huge pages)");
+		if (fstat(rf->fd, &st) == 0) {
+			vm->ram_file_dev = st.st_dev;
+			vm->ram_file_ino = st.st_ino;
+		}
 	} else {
 		vm->ram = map_anonymous_ram(size);
 		if (!vm->ram) {

@@ -4,7 +4,7 @@
 and size (Full vs Diff), against guest memory size, with QEMU's migrate-to-file as a reference.
 Prints `name value unit` lines (medians of ROUNDS, alternating kite and QEMU in each round).
 
-usage: snap_bench.py KITE BZIMAGE [ROUNDS] [--sizes 128,1024,4096] [--no-qemu]
+usage: snap_bench.py KITE BZIMAGE [ROUNDS] [--sizes=128,1024,4096] [--no-qemu] [--dirty]
 
 The guest is kite.test=count (guest/test_count.c). Per memory size:
 - create: boot through the API with dirty page tracking, let it count, pause, Full snapshot (the
@@ -18,6 +18,8 @@ The guest is kite.test=count (guest/test_count.c). Per memory size:
 - QEMU (-M microvm -accel kvm, qboot): the same guest, `migrate exec:cat>FILE` of the running VM
   over the monitor; restore = a new QEMU with -incoming "exec:cat FILE", from process start to the
   first console byte (kite's process-start figure is given too, for the same comparison).
+--dirty instead: Full and Diff create time and size of a 1 GiB guest writing 1, 64 or 1024 pages per
+count step (kite.count_pages, a 256 MiB area, native mode), the Diff covering 40 steps.
 """
 import os
 import select
@@ -85,12 +87,12 @@ def wait_byte(fd, timeout=60):
     return t
 
 
-def create_snapshots(kite, image, work, mib):
+def create_snapshots(kite, image, work, mib, cmdline="kite.test=count", tag=""):
     """Boot, Full then Diff snapshot. Returns figures and the directory of the Full snapshot."""
-    d = os.path.join(work, "snap%d" % mib)
+    d = os.path.join(work, "snap%d%s" % (mib, tag))
     os.makedirs(d, exist_ok=True)
-    k = Kite(kite, work, "src%d" % mib)
-    for method, path, body in [("PUT", "/boot-source", {"kernel_image_path": image, "boot_args": "kite.test=count"}),
+    k = Kite(kite, work, "src%d%s" % (mib, tag))
+    for method, path, body in [("PUT", "/boot-source", {"kernel_image_path": image, "boot_args": cmdline}),
                                ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": mib,
                                                            "track_dirty_pages": True}),
                                ("PUT", "/actions", {"action_type": "InstanceStart"})]:
@@ -229,6 +231,19 @@ def main():
     print("snap_loadavg_start %s" % open("/proc/loadavg").read().split()[0])
     work = tempfile.mkdtemp(prefix="kite-snapbench-")
     try:
+        if "--dirty" in sys.argv:
+            # dirty rate: 1 GiB guest in native mode, a 256 MiB area, K pages written per count step;
+            # the Diff covers 40 steps (40 K pages) after the Full
+            for per in (1, 64, 1024):
+                c, d = create_snapshots(kite, image, work, 1024, "kite.test=count kite.native=1 kite.count_area_mib=256 "
+                                        "kite.count_pages=%d" % per, tag="k%d" % per)
+                print("snap_dirty_%dpages_per_step_diff %.1f ms" % (per, c["diff_ms"]))
+                print("snap_dirty_%dpages_per_step_diff_mem %.1f kib" % (per, c["diff_mem_kib"]))
+                print("snap_dirty_%dpages_per_step_full %.1f ms" % (per, c["full_ms"]))
+                print("snap_dirty_%dpages_per_step_full_mem %.1f kib" % (per, c["full_mem_kib"]))
+                sys.stdout.flush()
+                shutil.rmtree(d, ignore_errors=True)
+            return
         for mib in sizes:
             c, d = create_snapshots(kite, image, work, mib)
             for k, v in c.items():

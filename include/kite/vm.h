@@ -90,6 +90,7 @@ struct vm {
 	 * and the pages kite's own devices may have written since the last snapshot (with track_dirty;
 	 * one bit per 4 KiB page of ram, set by the machine's gpa accessor) */
 	bool ram_from_file;
+	uint64_t ram_file_dev, ram_file_ino;   /* that file (a snapshot may not overwrite it) */
 	uint64_t *vmm_dirty;
 };
 

@@ -19,7 +19,8 @@ MODE:
   api       the requests' rules: create before boot, on a running VM, Diff without dirty tracking,
             body errors (missing and unknown fields, bad snapshot_type, both or neither of
             mem_file_path/mem_backend), load after configuring, mem_file_path (Firecracker's older
-            field) works like mem_backend, resume_vm false leaves the VM Paused until PATCH Resumed.
+            field) works like mem_backend, resume_vm false leaves the VM Paused until PATCH Resumed, a
+            snapshot onto the memory file the restored VM runs from is refused.
   native    the count guest in kvm-pvm native mode (kite.native=1: its kernel-mode code runs natively
             once it registered its PV cell, an MSR outside KVM's list): restored, it counts on
             without a gap and stays native: KVM emulated fewer than 500 instructions per console line
@@ -242,6 +243,9 @@ def mode_api(args, work):
     code, val = k2.call("GET", "/")
     check(val.get("state") == "Paused", "the loaded VM is Paused (%s)" % val)
     check(last_count(k2.text()) == 0, "nothing counted while paused")
+    code, val = k2.call("PUT", "/snapshot/create", {"snapshot_path": d + "/again.state", "mem_file_path": d + "/vm.mem"})
+    check(code == 400 and "restored from" in fault(val),
+          "a snapshot onto the memory file the VM runs from -> 400 (%s)" % fault(val))
     code, val = k2.call("PATCH", "/vm", {"state": "Resumed"})
     check(code == 204, "PATCH /vm Resumed -> 204")
     check(k2.wait_for(r"^count %d sum" % (n + 5)) is not None, "after Resumed it counts on from %d" % n)
