@@ -73,14 +73,13 @@ static int apply_list(struct vmm_control *ctl, const char *file, const cJSON *li
 	return 0;
 }
 
-/* The sections of a Firecracker config document, in the order they must be applied (logger and
+/* Apply a Firecracker config document's sections, in the order they must be applied (logger and
  * metrics first, machine before balloon). A snapshot's configuration skips the boot source: the
  * kernel is in the snapshot's memory, and need not exist any more. */
-static const char *const config_order[] = { "logger", "metrics", "machine-config", "boot-source", "drives",
-					    "network-interfaces", "balloon", "entropy", "virtio-console" };
-
 static int apply_config(struct vmm_control *ctl, const char *file, const cJSON *root, bool snapshot)
 {
+	static const char *const config_order[] = { "logger", "metrics", "machine-config", "boot-source", "drives",
+						    "network-interfaces", "balloon", "entropy", "virtio-console" };
 	const cJSON *item;
 
 	if (!cJSON_IsObject(root)) {
@@ -99,14 +98,15 @@ static int apply_config(struct vmm_control *ctl, const char *file, const cJSON *
 		}
 	}
 	for (unsigned i = 0; i < sizeof(config_order) / sizeof(config_order[0]); i++) {
-		char path[64];
+		const char *name = config_order[i];
+		char path[64] = "/";
 
-		item = cJSON_GetObjectItemCaseSensitive(root, config_order[i]);
-		if (!item || cJSON_IsNull(item) || (snapshot && !strcmp(config_order[i], "boot-source")))
+		item = cJSON_GetObjectItemCaseSensitive(root, name);
+		if (!item || cJSON_IsNull(item) || (snapshot && !strcmp(name, "boot-source")))
 			continue;
-		snprintf(path, sizeof(path), "/%s", config_order[i]);
-		if (!strcmp(config_order[i], "drives") ? apply_list(ctl, file, item, "drives", "drive_id") < 0 :
-		    !strcmp(config_order[i], "network-interfaces") ? apply_list(ctl, file, item, "network-interfaces", "iface_id") < 0 :
+		strncat(path, name, sizeof(path) - 2);
+		if (!strcmp(name, "drives") ? apply_list(ctl, file, item, "drives", "drive_id") < 0 :
+		    !strcmp(name, "network-interfaces") ? apply_list(ctl, file, item, "network-interfaces", "iface_id") < 0 :
 		    apply(ctl, file, "PUT", path, item) < 0)
 			return -1;
 	}
