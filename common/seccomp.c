@@ -175,6 +175,11 @@ static void malloc_warm_up(void)
 	free(small);
 }
 
+const char *seccomp_current_kind(void)
+{
+	return thread_kind;
+}
+
 int seccomp_enter(const char *kind)
 {
 	const struct seccomp_thread *t;
@@ -208,9 +213,10 @@ int seccomp_enter(const char *kind)
 			goto out;
 	thread_kind = t->kind;
 	r = seccomp_load(ctx);   /* sets no_new_privs first (SCMP_FLTATR_CTL_NNP is on by default) */
-	if (r < 0)
+	if (r < 0) {
 		log_err("seccomp: %s thread: loading the filter failed: %s", kind, strerror(-r));
-	else
+		thread_kind = NULL;
+	} else
 		log_debug("seccomp: %s thread filtered (level %d)", kind, reg_level);
 out:
 	seccomp_release(ctx);

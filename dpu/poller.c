@@ -121,12 +121,10 @@ static void *poller_thread(void *arg)
 	struct dpu_poller *p = arg;
 	uint64_t idle = 0, sleep_ns = SLEEP_MIN_NS, idle_since = 0;
 
-	/* This thread's first allocation attaches it to a malloc arena; once a process has more than 8
-	 * arenas, glibc then reads /sys/devices/system/cpu/online for the arena limit. Do it before the
-	 * filter, which allows no open (encrypted volumes allocate bounce buffers here later). */
 	pthread_setname_np(pthread_self(), p->name);   /* prctl: naming it from outside needs /proc */
-	void *volatile warm = malloc(1);   /* volatile: the compiler may not drop the pair */
-	free(warm);
+	/* The filter allows no open: what glibc's malloc opens on its own (the arena CPU count, and
+	 * /proc/sys/vm/overcommit_memory at a thread heap's first shrink: encrypted volumes allocate
+	 * and free bounce buffers here) is read by seccomp_enter's warm-up before the filter loads. */
 	if (seccomp_enter("poller") < 0)   /* before the first ring or frame is read */
 		kite_die("poller on cpu %d: cannot install its seccomp filter", p->cpu);
 

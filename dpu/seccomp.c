@@ -6,12 +6,13 @@
  *   poller   each polling thread, from its first line: rings in shared memory, eventfds, io_uring,
  *            TAP (and DPDK PMD) frames; nothing that creates a file, socket or mapping of new memory
  *   control  the main thread, before its loop serves the first control line or vhost-user message
+ *   dpdk-intr  DPDK's interrupt thread (with a "dpdk" uplink)
  *
  * The control thread still opens files after start: add_volume opens its image (openat without
  * O_CREAT/O_TRUNC at level 2; --image-dir confines the paths) and add_port opens /dev/net/tun and
  * an AF_INET datagram socket to set the TAP's MTU and flags. Nothing may execve, fork or ptrace.
- * A "dpdk" uplink runs DPDK's own service threads (EAL interrupts, multi-process), which kite-dpu
- * does not create and which stay unfiltered.
+ * A "dpdk" uplink is set up before the filters (config file only); DPDK's interrupt thread, which
+ * kite-dpu does not create, filters itself as "dpdk-intr" (dpu/net/uplink_dpdk.c).
  */
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -33,11 +34,9 @@ static const struct seccomp_rule poller_rules[] = {
 	SC_ALLOW(close),
 	/* idle: ppoll on the poller's epoll fd, then epoll_pwait (timeout 0) takes its edge events */
 	SC_ALLOW(epoll_pwait),
-	/* Read-only opens stay allowed (no write, create or truncate at level 2): a restarted kite-dpu
-	 * serving an encrypted volume was still killed for one, now and then, after the known sources
-	 * (glibc's arena CPU count, OpenSSL's config) moved before the filter: the source of the rest is
-	 * not found yet, and a SIGSYS kill of the whole DPU costs every VM its disks. */
-	SC_ALLOW_FLAGS(openat, 2, ~(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | __O_TMPFILE)),
+	/* a DPDK uplink: rte_thread_register finds each CPU's NUMA node by access(F_OK) on
+	 * /sys/devices/system/node/nodeN/cpuM (an existence test: no fd, nothing read) */
+	SC_ALLOW(access), SC_ALLOW(faccessat), SC_ALLOW(faccessat2),
 };
 
 static const struct seccomp_rule control_rules[] = {
@@ -67,13 +66,25 @@ static const struct seccomp_rule control_rules[] = {
 	SC_ALLOW_EQ(prctl, 0, PR_SET_NAME),
 };
 
+/* DPDK's interrupt thread (dpu/net/uplink_dpdk.c filters it from a callback on it): waits on its
+ * epoll set of interrupt fds and its wake-up pipe, rebuilds the set when callbacks change, runs PMD
+ * interrupt and alarm callbacks (timerfd). */
+static const struct seccomp_rule dpdk_intr_rules[] = {
+	SC_ALLOW(epoll_create), SC_ALLOW(epoll_create1), SC_ALLOW(epoll_ctl), SC_ALLOW(epoll_wait),
+	SC_ALLOW(epoll_pwait), SC_ALLOW(read), SC_ALLOW(close), SC_ALLOW(timerfd_settime),
+};
+
 static const struct seccomp_rule *const poller_t[] = { poller_rules };
 static const size_t poller_n[] = { N(poller_rules) };
 static const struct seccomp_rule *const control_t[] = { control_rules };
 static const size_t control_n[] = { N(control_rules) };
 
+static const struct seccomp_rule *const dpdk_intr_t[] = { dpdk_intr_rules };
+static const size_t dpdk_intr_n[] = { N(dpdk_intr_rules) };
+
 static const struct seccomp_thread dpu_threads[] = {
 	{ "poller", poller_t, poller_n, N(poller_t) },
+	{ "dpdk-intr", dpdk_intr_t, dpdk_intr_n, N(dpdk_intr_t) },
 	{ "control", control_t, control_n, N(control_t) },
 };
 

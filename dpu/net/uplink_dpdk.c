@@ -8,6 +8,7 @@
 
 #include "../poller.h"
 #include "kite/log.h"
+#include "kite/seccomp.h"
 
 #include "runner.h"
 #include "uplink_dpdk.h"
@@ -35,11 +36,19 @@ int dpdk_port_id(const struct dpdk_port *d)
 
 #else
 
+/* rte_intr_instance_alloc and the handle setters (filter_intr_thread) are still "experimental" in
+ * DPDK 22.11 */
+#define ALLOW_EXPERIMENTAL_API
+
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_interrupts.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -71,6 +80,56 @@ static bool has_arg(const char *const *args, unsigned n, const char *prefix)
 		if (!strncmp(args[i], prefix, strlen(prefix)))
 			return true;
 	return false;
+}
+
+/*
+ * rte_eal_init starts DPDK's interrupt thread ("eal-intr-thread": interrupts and alarms of the
+ * PMDs), which kite-dpu does not create. It gets its own seccomp filter ("dpdk-intr", dpu/seccomp.c)
+ * the only way DPDK lets code run on it: an interrupt callback on an eventfd, which installs the
+ * filter from inside the thread. Called on the control thread right after rte_eal_init; 0, or -1
+ * (logged) when the thread did not confirm within 10 s or could not load its filter.
+ */
+static atomic_int intr_filtered;   /* 1 filtered, -1 failed */
+
+static void filter_intr_thread_cb(void *arg)
+{
+	int *fds = arg;
+	uint64_t v;
+
+	if (read(fds[0], &v, sizeof(v)) < 0) {
+		/* nothing to clear: the callback runs once per write */
+	}
+	if (atomic_load(&intr_filtered) == 0)
+		atomic_store(&intr_filtered, seccomp_enter("dpdk-intr") == 0 ? 1 : -1);
+	v = 1;
+	if (write(fds[1], &v, sizeof(v)) < 0) {
+		/* the control thread then gives up after its timeout */
+	}
+}
+
+static int filter_intr_thread(const char *name)
+{
+	static int fds[2] = { -1, -1 };   /* trigger, done; kept open: the callback stays registered */
+	struct rte_intr_handle *h;
+	struct pollfd pfd;
+	uint64_t v = 1;
+
+	if (seccomp_level() == 0)
+		return 0;
+	fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fds[1] = eventfd(0, EFD_CLOEXEC);
+	h = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (fds[0] < 0 || fds[1] < 0 || !h || rte_intr_fd_set(h, fds[0]) || rte_intr_type_set(h, RTE_INTR_HANDLE_EXT) ||
+	    rte_intr_callback_register(h, filter_intr_thread_cb, fds) < 0) {
+		log_err("dpdk port %s: cannot reach DPDK's interrupt thread to install its seccomp filter", name);
+		return -1;
+	}
+	pfd = (struct pollfd){ .fd = fds[1], .events = POLLIN };
+	if (write(fds[0], &v, sizeof(v)) != sizeof(v) || poll(&pfd, 1, 10000) != 1 || atomic_load(&intr_filtered) != 1) {
+		log_err("dpdk port %s: DPDK's interrupt thread did not install its seccomp filter", name);
+		return -1;
+	}
+	return read(fds[1], &v, sizeof(v)) == sizeof(v) ? 0 : -1;
 }
 
 /* The EAL pins the calling thread to the main lcore's CPUs: the control thread keeps its own mask. */
@@ -125,9 +184,11 @@ static int eal_start(const char *name, const struct dpdk_port_cfg *cfg, int cpu)
 		log_err("dpdk port %s: rte_eal_init failed: %s", name, rte_strerror(rte_errno));
 		return -1;
 	}
-	eal_state = 1;
 	/* with --no-shconf the runtime directory stays empty: do not leave one per run behind */
 	rmdir(rte_eal_get_runtime_dir());
+	if (filter_intr_thread(name) < 0)
+		return -1;
+	eal_state = 1;
 	log_info("dpdk: EAL started (%d arguments), %u ethdev port(s)", argc - 1, rte_eth_dev_count_avail());
 	return 0;
 }
@@ -321,6 +382,13 @@ struct dpdk_port *dpdk_port_new(struct vsw_runner *h, const char *name, const st
 	}
 	if (cfg->mtu < 68 || cfg->mtu > VSW_MAX_MTU) {
 		log_err("dpdk port %s: MTU %u outside 68..%d", name, cfg->mtu, VSW_MAX_MTU);
+		return NULL;
+	}
+	/* EAL start-up and a PMD's port start (AF_PACKET sockets, mappings, threads) go far beyond the
+	 * control thread's allowlist: only before the filters, i.e. from the config file */
+	if (seccomp_current_kind()) {
+		log_err("dpdk port %s: DPDK ports can only be set up before kite-dpu's seccomp filters: put the port "
+			"in the config file (or run with --seccomp-level 0)", name);
 		return NULL;
 	}
 	if (eal_start(name, cfg, h->poller ? poller_cpu(h->poller) : -1) < 0)

@@ -68,4 +68,7 @@ int seccomp_level(void);
  * libseccomp refused a rule or the load): the caller must then not go on. */
 int seccomp_enter(const char *kind);
 
+/* The kind of the filter the calling thread runs under (seccomp_enter loaded one), or NULL. */
+const char *seccomp_current_kind(void);
+
 #endif

@@ -63,12 +63,8 @@ class Dpu:
             json.dump(cfg, f)
         self.log_path = os.path.join(workdir, "dpu.log")
         self.log = open(self.log_path, "w")
-        # DPDK's EAL and PMDs make syscalls outside kite-dpu's seccomp allowlists (docs/security.md)
-        sw = switch_cfg or {}      # None: a kite-dpu without a switch (volumes only)
-        dpdk = any(p.get("type") == "dpdk" for p in sw.get("ports", []) + [sw.get("uplink") or {}])
-        self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path, "--control", self.ctl_path]
-                                               + (["--seccomp-level", "0"] if dpdk else []), stdout=self.log,
-                                               stderr=subprocess.STDOUT))
+        self.proc = procs.add(subprocess.Popen([exe, "--config", cfg_path, "--control", self.ctl_path],
+                                               stdout=self.log, stderr=subprocess.STDOUT))
         deadline = time.time() + 10
         while not os.path.exists(self.ctl_path):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -81,6 +77,18 @@ class Dpu:
         vols = sorted(v["name"] for v in volumes or ())
         if vols and sorted(self.ok("list_volumes")["volumes"]) != vols:
             self.fail(f"kite-dpu has volumes {self.ok('list_volumes')['volumes']}, expected {vols}")
+
+    def thread_seccomp(self):
+        """{thread name: Seccomp field} of every thread of kite-dpu (/proc/PID/task/*/status)."""
+        out = {}
+        for tid in os.listdir("/proc/%d/task" % self.proc.pid):
+            try:
+                st = dict(l.rstrip("\n").split(":\t", 1) for l in open("/proc/%d/task/%s/status" % (self.proc.pid, tid))
+                          if ":\t" in l)
+            except OSError:
+                continue
+            out["%s/%s" % (st.get("Name"), tid)] = st.get("Seccomp")
+        return out
 
     def fail(self, why):
         print(f"FAIL: {why}")

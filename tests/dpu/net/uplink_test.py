@@ -119,6 +119,16 @@ def run(exe, vxlan):
                 print(sh("tcpdump", "-r", pcap, "-n", "-e", check=False).stdout)
             assert len(replies) >= 5, "the namespace did not see the VM's echo replies"
             assert all(f[0:6] == mac_bytes(NS_MAC) for f in replies), "replies not addressed to the namespace"
+        # every thread under a filter, DPDK's interrupt thread included (default --seccomp-level 2)
+        ts = dpu.thread_seccomp()
+        print(f"kite-dpu threads: {ts}")
+        assert any(n.startswith("eal-intr") for n in ts), "no DPDK interrupt thread"
+        assert all(v == "2" for v in ts.values()), "a kite-dpu thread runs without its seccomp filter"
+        dpu.proc.send_signal(15)   # the ports' teardown runs under the filters too
+        rc = dpu.proc.wait(30)
+        log = open(dpu.log_path).read()
+        assert "forbidden syscall" not in log, "kite-dpu logged a forbidden syscall:\n" + log[-2000:]
+        assert rc == 0, f"kite-dpu exited with {rc} after SIGTERM"
         print(f"PASS {'vxlan' if vxlan else 'plain'}")
         shutil.rmtree(wd, ignore_errors=True)
     finally:
@@ -142,6 +152,17 @@ def badcfg(exe):
     print(f"kite-dpu exit {r.returncode}: " + " | ".join(ln for ln in log.splitlines() if "error" in ln))
     assert r.returncode != 0, "kite-dpu accepted a dpdk uplink on a missing ethdev"
     assert "no ethdev named 'net_nope0'" in log, "the error does not name the missing device"
+    # at run time (the filters are on) a dpdk port is refused with one line, and kite-dpu lives on
+    procs = Procs()
+    try:
+        dpu = Dpu(exe, procs, wd, {"ports": []})
+        r = dpu.ctl("port_add", name="up1", type="dpdk", device="net_af_packet0",
+                    eal=["--no-huge", "-m", "64", "--no-pci", "--no-shconf"])
+        print(f"run-time port_add: {r}")
+        assert not r.get("ok") and "config file" in open(dpu.log_path).read(), "a run-time dpdk port was not refused"
+        assert dpu.proc.poll() is None and dpu.ports() == {}, "kite-dpu did not survive the refused port"
+    finally:
+        procs.stop_all()
     print("PASS badcfg")
     shutil.rmtree(wd, ignore_errors=True)
 
