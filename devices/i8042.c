@@ -24,6 +24,7 @@
 #define STS_OBF       0x01  /* output buffer full (data for the CPU) */
 #define STS_SYS       0x04  /* system flag: self test passed */
 #define STS_CMD       0x08  /* last write was a command */
+#define STS_UNLOCKED  0x10  /* keyboard not inhibited (no keylock): Linux warns "Keylock active" without it */
 
 #define CMD_READ_CTR   0x20
 #define CMD_WRITE_CTR  0x60
@@ -214,7 +215,7 @@ struct i8042 *i8042_new(struct machine *m, struct machine_event reset)
 	kbc->m = m;
 	kbc->reset = reset;
 	pthread_mutex_init(&kbc->lock, NULL);
-	kbc->status = STS_SYS;
+	kbc->status = STS_SYS | STS_UNLOCKED;
 	kbc->ctr = 0x07;     /* keyboard interrupt, aux interrupt, system flag */
 	/* Port 0x61 between them is the PC speaker/PIT gate, answered by KVM's PIT. */
 	kbc->data_on = iobus_register(m->pio, KITE_I8042_PORT + I8042_DATA, 1, i8042_data_io, kbc) == 0;
@@ -292,7 +293,7 @@ void i8042_restore(struct i8042 *kbc, struct snap_cursor *c)
 		snap_cursor_fail(c, "key queue longer than 16");
 	else
 		snap_get(c, kq, n);
-	if (st & ~(STS_OBF | STS_SYS | STS_CMD | STS_AUXDATA))
+	if (st & ~(STS_OBF | STS_SYS | STS_CMD | STS_UNLOCKED | STS_AUXDATA))
 		snap_cursor_fail(c, "status with bits the controller does not set");
 	if (pending && pending != CMD_WRITE_CTR && pending != CMD_WRITE_OUT && pending != CMD_WRITE_KBD_OUT &&
 	    pending != CMD_WRITE_AUX_OUT)
