@@ -85,7 +85,7 @@ void cli_usage(FILE *out)
 		"  --blk path=IMG[,readonly=on][,cache=none|writeback][,id=NAME]\n"
 		"                        virtio-blk PCI disk on a raw image (repeatable; JSON key \"blk\")\n"
 		"                        more keys: iops=N, bps=N, transport=pci|mmio, aio=uring|sync,\n"
-		"                        poll=US (I/O thread polls after work, default 32, 0 = off),\n"
+		"                        poll=US (I/O thread polls after work; default 0 = off),\n"
 		"                        queues=N (request queues, 1..8)\n"
 		"  --net tap=NAME[,mac=52:54:00:..][,mtu=N]  virtio-net on a TAP (repeatable; JSON \"net\")\n"
 		"                        more keys: bps=N, pps=N, burst=N (token buckets), transport=pci|mmio\n"

@@ -37,8 +37,10 @@ struct blk_options {
 	uint64_t queues;          /* queues=N: request queues (VIRTIO_BLK_F_MQ when > 1), 1..8; 0 = 1 */
 };
 
-/* The polling ceiling without poll= (QEMU's I/O threads poll up to 32 us by default too). */
-#define BLK_POLL_DEFAULT_US 32
+/* Polling without poll=: off. On a host whose cores are overcommitted the polling I/O thread takes
+ * CPU the guest's vCPU needs to make its next request (docs/benchmarks.md: qd-1 p50 4 us when
+ * both run, 72 us vs 40 us unpolled when they share a busy host), so it is asked for, per disk. */
+#define BLK_POLL_DEFAULT_US 0
 
 struct machine;
 struct virtio_dev;
