@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # virtio benchmarks (issue 3): virtio-blk IOPS/throughput and virtio-net TX pps from the polling
 # test guest, kite vs QEMU in the same run; exits per I/O from kite --stats. Needs root (netns, TAP).
-# Usage: bench/virtio/run.sh [BUILD_DIR]   (RUNS=N, default 3; VBENCH_ARGS for vbench.py options)
+# Usage: bench/virtio/run.sh [BUILD_DIR]   (RUNS=N, default 3; VBENCH_ARGS for vbench.py options, e.g.
+# "--neighbour off,on --modes randread --qd 1" or "--variant nopoll=build/kite:,poll=0")
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-$here/../../build}" && pwd)"
