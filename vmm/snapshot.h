@@ -8,8 +8,8 @@
  *                   the loader rebuilds the same board (devices, their host paths and sockets)
  *   "vm" 0      v1  str kite version; u64 ram_size, low_ram, high_ram, high_ram_gpa; u32 vcpus;
  *                   u64 mem_file_size; u8 diff; u32 page_size
+ *   the devices' sections (board_save, vmm/board.h: first, their quiescing may raise interrupts)
  *   "vcpu" i, "irqchip" 0-2, "pit" 0, "clock" 0   (kite/x86/kvm_state.h)
- *   the devices' sections (board_save, vmm/board.h)
  * Memory file: guest RAM as one flat image, low RAM then high RAM (file offset = RAM offset, not
  * guest address), ram_size bytes. Full: all of it (pages of zeros left as holes). Diff: only the
  * pages written since the previous snapshot (KVM's dirty log of guest writes, plus every page kite's
