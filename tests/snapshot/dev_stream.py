@@ -21,6 +21,9 @@ MODE:
               snapshot kite stops the rings with GET_VRING_BASE; the restored kite connects to the
               same kite-dpu, starts the rings at the saved bases; every block checked in the image.
               A load whose backend socket is gone is refused with one line naming the socket.
+  vhost-net   the net ping stream through a kite-dpu switch: vhost-user-net port vm0 (interface
+              "socket") and a TAP uplink with 192.0.2.1; the rings are stopped for the snapshot and
+              started at their bases by the restored kite on the same kite-dpu port.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
@@ -223,37 +226,78 @@ def answered(text):
     return [int(m.group(1)) for m in re.finditer(r"^virtio-net-ping: answered echo request (\d+) ", text, re.M)]
 
 
-def mode_net(args, work):
+def ping_stream(args, work, iface):
+    """The guest answers echo requests: 4 pings, snapshot, kill -9, restore, 4 more."""
+    k = start(args, work, "life1", "kite.test=virtio-net-ping kite.respond=1", ifaces=[iface])
+    check(k.wait_for(r"^virtio-net-ping: answering ARP", timeout=300) is not None, "life 1: the guest answers")
+    ok1 = [ping("192.0.2.2", i) for i in range(1, 5)]
+    check(all(ok1), "life 1: 4 pings answered (%s)" % ok1)
+    snap = snapshot_to(k, work, "snap")
+    n1 = answered(k.text())
+    k.kill9()
+    k2 = load(args, work, "life2", snap)
+    ok2 = [ping("192.0.2.2", i) for i in range(5, 9)]
+    check(all(ok2), "life 2: 4 pings answered by the restored guest (%s)" % ok2)
+    log = k2.log()
+    k2.stop()
+    n2 = answered(k2.text())
+    check(n1 and n2 and n2[0] == n1[-1] + 1 and n2 == list(range(n2[0], n2[0] + len(n2))),
+          "the guest's answer count goes on across the restore (%s then %s)" % (n1, n2))
+    check("running test" not in k2.text(), "life 2: the guest did not start again")
+    return log
+
+
+def own_netns():
+    """A network namespace of our own (inherited by the kites and kite-dpu): 192.0.2.0/24 is ours
+    alone there."""
     if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("ip"):
         skip("needs root, /dev/net/tun and ip(8)")
-    # a network namespace of our own (inherited by the kites): 192.0.2.0/24 is ours alone there
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(0x40000000) != 0:   # CLONE_NEWNET
         skip("cannot make a network namespace: %s" % os.strerror(ctypes.get_errno()))
     sh("ip", "link", "set", "lo", "up")
+
+
+def mode_net(args, work):
+    own_netns()
     tap = "ksn%d" % (os.getpid() % 100000)
     try:
         sh("ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
         sh("ip", "addr", "add", "192.0.2.1/24", "dev", tap)
         sh("ip", "link", "set", tap, "up")
-        iface = {"iface_id": "eth0", "host_dev_name": tap, "guest_mac": "52:54:00:4b:54:02", "transport": "pci"}
-        k = start(args, work, "life1", "kite.test=virtio-net-ping kite.respond=1", ifaces=[iface])
-        check(k.wait_for(r"^virtio-net-ping: answering ARP", timeout=300) is not None, "life 1: the guest answers")
-        ok1 = [ping("192.0.2.2", i) for i in range(1, 5)]
-        check(all(ok1), "life 1: 4 pings answered (%s)" % ok1)
-        snap = snapshot_to(k, work, "snap")
-        n1 = answered(k.text())
-        k.kill9()
-        k2 = load(args, work, "life2", snap)
-        ok2 = [ping("192.0.2.2", i) for i in range(5, 9)]
-        check(all(ok2), "life 2: 4 pings answered by the restored guest (%s)" % ok2)
-        k2.stop()
-        n2 = answered(k2.text())
-        check(n1 and n2 and n2[0] == n1[-1] + 1 and n2 == list(range(n2[0], n2[0] + len(n2))),
-              "the guest's answer count goes on across the restore (%s then %s)" % (n1, n2))
-        check("running test" not in k2.text(), "life 2: the guest did not start again")
+        ping_stream(args, work, {"iface_id": "eth0", "host_dev_name": tap, "guest_mac": "52:54:00:4b:54:02",
+                                 "transport": "pci"})
     finally:
         subprocess.run(["ip", "link", "del", tap], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def mode_vhost_net(args, work):
+    if not args.dpu:
+        skip("no --dpu (kite-dpu) given")
+    own_netns()
+    sock = os.path.join(work, "vm0.sock")
+    cfg = os.path.join(work, "dpu.json")
+    with open(cfg, "w") as f:
+        json.dump({"cores": [-1], "switch": {"ports": [{"name": "vm0", "type": "vhost", "socket": sock},
+                                                       {"name": "up", "type": "tap", "ifname": "ksu0"}]}}, f)
+    dpu = subprocess.Popen([args.dpu, "--config", cfg], stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(work, "dpu.err"), "w"))
+    try:
+        end = time.monotonic() + 30   # hang guard
+        while not (os.path.exists(sock) and os.path.exists("/sys/class/net/ksu0")) and dpu.poll() is None \
+                and time.monotonic() < end:
+            time.sleep(0.02)
+        check(os.path.exists(sock), "kite-dpu's switch port socket appears")
+        sh("ip", "addr", "add", "192.0.2.1/24", "dev", "ksu0")
+        sh("ip", "link", "set", "ksu0", "up")
+        log = ping_stream(args, work, {"iface_id": "eth0", "socket": sock, "guest_mac": "52:54:00:4b:54:03",
+                                       "transport": "pci"})
+        check(re.search(r"vhost-user-net0: rings restored on backend " + re.escape(sock), log) is not None,
+              "life 2: kite started the rings on kite-dpu at the snapshot's bases")
+    finally:
+        if dpu.poll() is None:
+            dpu.kill()
+            dpu.wait()
 
 
 def main():
@@ -261,11 +305,11 @@ def main():
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--dpu")
-    ap.add_argument("mode", choices=["blk-pci", "blk-mmio", "net", "vhost-blk"])
+    ap.add_argument("mode", choices=["blk-pci", "blk-mmio", "net", "vhost-blk", "vhost-net"])
     args = ap.parse_args()
     need_kvm()
     modes = {"blk-pci": lambda a, w: mode_blk(a, w, "pci", True), "blk-mmio": lambda a, w: mode_blk(a, w, "mmio", False),
-             "net": mode_net, "vhost-blk": mode_vhost_blk}
+             "net": mode_net, "vhost-blk": mode_vhost_blk, "vhost-net": mode_vhost_net}
     run_in_workdir(modes[args.mode], args, "kite-snapdev-")
 
 if __name__ == "__main__":
