@@ -124,7 +124,8 @@ static void inflight_clear_used(struct vhost_queue *vq, uint16_t to)
 		if (id < vq->vq.size)
 			__atomic_store_n(&r->desc[id].inflight, 0, __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&r->used_idx, to, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_RELEASE);   /* the marks cleared above before the index moves */
+	r->used_idx = to;   /* (a packed member: no atomic on its address; the field is naturally aligned) */
 	vq->inflight_used = to;
 }
 
