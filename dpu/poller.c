@@ -134,9 +134,13 @@ static void *poller_thread(void *arg)
 			sleep_ns = SLEEP_MIN_NS;
 			continue;
 		}
-		if (idle++ == 0)
+		/* the clock is read every IDLE_CHECK idle rounds only: a round that finds work after a
+		 * few idle ones (the common case under load) costs no clock read */
+		if (++idle % IDLE_CHECK)
+			continue;
+		if (idle == IDLE_CHECK)
 			idle_since = mono_ns();
-		if (idle % IDLE_CHECK || mono_ns() - idle_since < IDLE_SPIN_NS)
+		if (mono_ns() - idle_since < IDLE_SPIN_NS)
 			continue;
 		if (!sleep_stage(p, sleep_ns)) {
 			idle = 0;

@@ -110,6 +110,7 @@ int vq_setup(struct virtqueue *vq, const struct guest_mem *mem, const struct vq_
 	vq->device = device;
 	vq->signalled_used_valid = false;
 	vq->used_pending = 0;
+	vq->avail_shadow = vq->last_avail_idx;
 	vq->kicks_off = false;
 	vq->broken = false;
 	vq->broken_reason[0] = '\0';
@@ -256,6 +257,7 @@ void vq_set_base(struct virtqueue *vq, uint32_t base)
 		vq->avail_wrap = base & 0x8000;
 	}
 	vq->used_idx = vq->last_avail_idx;
+	vq->avail_shadow = vq->last_avail_idx;
 	vq->used_wrap = vq->avail_wrap;
 	vq->used_pending = 0;
 	vq->signalled_used_valid = false;

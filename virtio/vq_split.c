@@ -96,14 +96,20 @@ int vq_split_pop(struct virtqueue *vq, struct vq_elem *elem)
 	struct vring_avail *avail = vq->driver;
 	uint16_t avail_idx, pending;
 
-	avail_idx = vq_ld16_acquire(&avail->idx);
-	pending = avail_idx - vq->last_avail_idx;
-	if (pending == 0)
-		return 0;
-	if (pending > vq->size) {
-		vq_set_broken(vq, "avail idx jumped from %u to %u (queue size %u)", vq->last_avail_idx,
-			      avail_idx, vq->size);
-		return -1;
+	/* The avail index is read again only when the entries known to be there are used up: one read
+	 * (a cache line the driver writes) per burst instead of one per chain. */
+	pending = vq->avail_shadow - vq->last_avail_idx;
+	if (pending == 0 || pending > vq->size) {
+		avail_idx = vq_ld16_acquire(&avail->idx);
+		pending = avail_idx - vq->last_avail_idx;
+		if (pending == 0)
+			return 0;
+		if (pending > vq->size) {
+			vq_set_broken(vq, "avail idx jumped from %u to %u (queue size %u)", vq->last_avail_idx,
+				      avail_idx, vq->size);
+			return -1;
+		}
+		vq->avail_shadow = avail_idx;
 	}
 	if (split_walk(vq, vq_ld16(&avail->ring[vq->last_avail_idx & (vq->size - 1)]), elem) < 0)
 		return -1;

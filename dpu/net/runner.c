@@ -11,6 +11,7 @@
 #include "runner.h"
 
 #define AGE_PERIOD_NS 1000000000ull
+#define AGE_CHECK_ROUNDS 4096    /* rounds between two looks at the clock for aging */
 
 unsigned vsw_runner_poll(void *opaque)
 {
@@ -33,8 +34,12 @@ unsigned vsw_runner_poll(void *opaque)
 		pthread_mutex_unlock(&h->mb_lock);
 		work++;
 	}
+	/* the switch reads the clock at most once per round, and only in a round with frames */
+	vswitch_new_round(h->sw);
 	for (unsigned i = 0; i < h->nitems; i++)
 		work += h->items[i].fn(h->items[i].opaque);
+	if (++h->rounds % AGE_CHECK_ROUNDS)
+		return work;
 	uint64_t now = rl_now_ns();
 	if (now - h->last_age_ns > AGE_PERIOD_NS) {
 		h->last_age_ns = now;

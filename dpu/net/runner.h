@@ -39,6 +39,7 @@ struct vsw_runner {
 	atomic_bool poll_thread_known;
 	uint64_t last_age_ns;
 	/* poller-thread owned: extra poll items (changed through vsw_runner_call) */
+	uint64_t rounds;             /* vsw_runner_poll calls (poller thread) */
 	struct vsw_runner_poll_item items[VSW_RUNNER_MAX_ITEMS];
 	unsigned nitems;
 };

@@ -392,6 +392,12 @@ void vswitch_count_drop(struct vswitch *sw, int port, enum vsw_drop why)
 		p->st.drops[why]++;
 }
 
+void vswitch_new_round(struct vswitch *sw)
+{
+	sw->per_round = true;
+	sw->now_fresh = false;
+}
+
 unsigned vswitch_age(struct vswitch *sw)
 {
 	sw->now = sw->clock_ns();
@@ -697,7 +703,10 @@ void vswitch_input(struct vswitch *sw, int port, struct vsw_frame **frames, unsi
 			vsw_frame_free(&sw->pool, frames[i]);
 		return;
 	}
-	sw->now = sw->clock_ns();
+	if (!sw->per_round || !sw->now_fresh) {
+		sw->now = sw->clock_ns();
+		sw->now_fresh = true;
+	}
 	for (unsigned i = 0; i < n; i++)
 		switch_one(sw, port, in, frames[i]);
 	for (int i = 0; i < VSW_MAX_PORTS; i++)

@@ -134,6 +134,9 @@ void vswitch_input(struct vswitch *sw, int port, struct vsw_frame **frames, unsi
 void vswitch_count_drop(struct vswitch *sw, int port, enum vsw_drop why);
 /* Age the FDB (call now and then, e.g. once a second from the poller). */
 unsigned vswitch_age(struct vswitch *sw);
+/* Poller thread, at the start of each poll round: the first vswitch_input of the round reads the clock,
+ * the later ones reuse that time (without this call every burst reads it). */
+void vswitch_new_round(struct vswitch *sw);
 
 /* Statistics. */
 const struct vsw_port_stats *vswitch_port_stats(const struct vswitch *sw, int port);

@@ -41,6 +41,8 @@ struct vswitch {
 	struct fdb fdb;
 	uint64_t (*clock_ns)(void);
 	uint64_t now;
+	bool per_round;          /* vswitch_new_round() drives the clock reads */
+	bool now_fresh;          /* `now` was read in this round */
 	struct vsw_port *port[VSW_MAX_PORTS];
 	uint32_t vid2vni[4096];
 	struct vsw_vni vnis[VSW_MAX_VNIS];

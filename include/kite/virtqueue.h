@@ -85,6 +85,7 @@ struct virtqueue {
 	uint16_t batch_slot;       /* packed: slot of the first filled, unpublished element */
 	uint16_t batch_flags;      /* packed: its flags, written last by vq_flush */
 	bool device_reads_only;    /* vq_set_device_reads_only() */
+	uint16_t avail_shadow;     /* split: the avail index as last read (entries up to it need no re-read) */
 	/* errors */
 	bool broken;
 	char broken_reason[128];
