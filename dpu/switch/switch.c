@@ -567,6 +567,12 @@ static void flood(struct vswitch *sw, struct vsw_port *in, struct vsw_frame *f, 
 	egress(sw, targets[nt - 1], f, pkt, vteps[nt - 1]);
 }
 
+/* Does the entry learned last say (vid, mac) is behind (port, remote_ip)? */
+static bool fdb_same(const struct fdb_entry *e, uint16_t vid, const uint8_t *mac, uint16_t port, uint32_t remote_ip)
+{
+	return e && e->used && e->vid == vid && e->port == port && e->remote_ip == remote_ip && !memcmp(e->mac, mac, 6);
+}
+
 /* Ingress of one frame from port in (id). */
 static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct vsw_frame *f)
 {
@@ -674,10 +680,20 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 		drop(sw, in, f, VSW_DROP_ACL);
 		return;
 	}
-	if (!vsw_mac_is_multicast(pkt.src))
+	if (!vsw_mac_is_multicast(pkt.src) && !fdb_same(sw->last_src, f->vid, pkt.src, (uint16_t)id, remote_ip)) {
 		fdb_learn(&sw->fdb, f->vid, pkt.src, (uint16_t)id, remote_ip, sw->now);
-	if (vsw_mac_is_multicast(pkt.dst) ||
-	    !(e = fdb_lookup(&sw->fdb, f->vid, pkt.dst, sw->now))) {
+		sw->last_src = fdb_lookup(&sw->fdb, f->vid, pkt.src, sw->now);
+		sw->last_dst = NULL;    /* learning may have moved or replaced it */
+	}
+	if (vsw_mac_is_multicast(pkt.dst)) {
+		flood(sw, in, f, &pkt);
+		return;
+	}
+	if (sw->last_dst && sw->last_dst->vid == f->vid && !memcmp(sw->last_dst->mac, pkt.dst, 6))
+		e = sw->last_dst;
+	else if ((e = fdb_lookup(&sw->fdb, f->vid, pkt.dst, sw->now)))
+		sw->last_dst = e;
+	else {
 		flood(sw, in, f, &pkt);
 		return;
 	}
@@ -707,6 +723,7 @@ void vswitch_input(struct vswitch *sw, int port, struct vsw_frame **frames, unsi
 		sw->now = sw->clock_ns();
 		sw->now_fresh = true;
 	}
+	sw->last_src = sw->last_dst = NULL;
 	for (unsigned i = 0; i < n; i++)
 		switch_one(sw, port, in, frames[i]);
 	for (int i = 0; i < VSW_MAX_PORTS; i++)

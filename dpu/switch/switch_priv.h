@@ -43,6 +43,9 @@ struct vswitch {
 	uint64_t now;
 	bool per_round;          /* vswitch_new_round() drives the clock reads */
 	bool now_fresh;          /* `now` was read in this round */
+	/* Within one input burst (same `now`): the last source learned and the last destination found,
+	 * so a burst of one flow hashes once (entries cannot age out within the burst). */
+	const struct fdb_entry *last_src, *last_dst;
 	struct vsw_port *port[VSW_MAX_PORTS];
 	uint32_t vid2vni[4096];
 	struct vsw_vni vnis[VSW_MAX_VNIS];
