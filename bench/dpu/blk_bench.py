@@ -7,7 +7,7 @@ round (the order rotates from round to round), so that the load of a shared mach
 Backings: "direct" = O_DIRECT on an image file on the disk (the disk's latency bounds both), "mem" =
 buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data path bounds both).
 
-Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 32] [--rw randread,randwrite]
+Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randread,randwrite]
                     [--backing direct,mem] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation.
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
@@ -121,7 +121,7 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SECONDS_PER_RUN", "5")))
-    ap.add_argument("--qd", type=int, default=32)
+    ap.add_argument("--qd", default="32", help="queue depths, comma-separated (qd 1 = latency: 1 / IOPS)")
     ap.add_argument("--rw", default="randread,randwrite")
     ap.add_argument("--backing", default="direct,mem")
     ap.add_argument("--dpu", action="append", default=[], help="LABEL=PATH of a further kite-dpu binary")
@@ -154,18 +154,18 @@ def main():
                     bes.append(Qsd("qsd", wd, img, direct))
                 k = rnd % len(bes)
                 bes = bes[k:] + bes[:k]
-                for rw in a.rw.split(","):
+                for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                     for be in bes:
                         la = loadavg()
-                        iops, per_cpu = run_one(gen, be, rw, a.qd, a.seconds)
+                        iops, per_cpu = run_one(gen, be, rw.split("@")[0], int(rw.split("@")[1]), a.seconds)
                         loads.append(float(la))
                         res.setdefault((backing, rw, be.label), []).append((rnd, iops, per_cpu))
                         print(f"round {rnd + 1} {backing} {rw} {be.label}: {iops:,.0f} IOPS, "
                               f"{per_cpu:,.0f} IOPS per CPU-s (load {la})", flush=True)
         ratios = []   # "name value x" lines for bench/plot.py
-        print(f"\n4 KiB, qd {a.qd}, {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
+        print(f"\n4 KiB (rw@queue depth), {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
         for backing in a.backing.split(","):
-            for rw in a.rw.split(","):
+            for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                 q = {r: (i, c) for r, i, c in res.get((backing, rw, "qsd"), [])}
                 for lbl, _ in dpus + ([("qsd", None)] if use_qsd else []):
                     rows = res[(backing, rw, lbl)]
@@ -176,8 +176,8 @@ def main():
                         rc = [c / q[r][1] for r, _, c in rows if r in q]
                         line += (f", /qsd IOPS {statistics.median(ri):.2f} ({min(ri):.2f}-{max(ri):.2f})"
                                  f", /qsd per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
-                        ratios.append(f"dpu_blk_{backing}_{rw}_{lbl}_over_qsd {statistics.median(ri):.2f} x")
-                        ratios.append(f"dpu_blk_{backing}_{rw}_{lbl}_per_cpu_over_qsd {statistics.median(rc):.2f} x")
+                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}_over_qsd {statistics.median(ri):.2f} x")
+                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}_per_cpu_over_qsd {statistics.median(rc):.2f} x")
                     print(line)
         print("\n".join(ratios))
     finally:

@@ -158,9 +158,11 @@ class Ovs:
         self.vsctl("--no-wait", "init")
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
                    f'other_config:dpdk-extra="--no-huge --legacy-mem -m 1024 --no-pci --file-prefix ksvo{os.getpid()}"',
-                   "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x1")
+                   "other_config:pmd-cpu-mask=0x1")
         self.log_path = f"{wd}/vswitchd.log"
-        procs.add(subprocess.Popen(["taskset", "-c", "0", OVS_VSWITCHD, self.db, f"--unixctl={wd}/vswitchd.ctl",
+        # only the PMD thread is pinned (to CPU 0, like kite-dpu's poller): the main and vhost
+        # threads that answer the vhost-user messages float, as kite-dpu's control thread does
+        procs.add(subprocess.Popen([OVS_VSWITCHD, self.db, f"--unixctl={wd}/vswitchd.ctl",
                                     f"--log-file={self.log_path}"], env=self.env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL))
         self.vsctl("--timeout=60", "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
