@@ -157,8 +157,8 @@ class Ovs:
         self.wait_file(f"{wd}/db.sock")
         self.vsctl("--no-wait", "init")
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
-                   f'other_config:dpdk-extra="--no-huge --legacy-mem -m 1024 --no-pci --file-prefix ksvo{os.getpid()}"',
-                   "other_config:pmd-cpu-mask=0x1")
+                   f'other_config:dpdk-extra="--no-huge --legacy-mem -m 2048 --no-pci --file-prefix ksvo{os.getpid()}"',
+                   "other_config:pmd-cpu-mask=0x1", "other_config:per-port-memory=true")
         self.log_path = f"{wd}/vswitchd.log"
         # only the PMD thread is pinned (to CPU 0, like kite-dpu's poller): the main and vhost
         # threads that answer the vhost-user messages float, as kite-dpu's control thread does
