@@ -2,7 +2,7 @@
 # Install the Debian 12 packages kite needs to build, test and benchmark. Idempotent; run as root.
 set -eu
 PKGS="meson ninja-build gcc clang pkg-config binutils make
-liburing-dev zlib1g-dev libseccomp-dev libcjson-dev libmicrohttpd-dev libssl-dev libcmocka-dev libclang-rt-14-dev
+liburing-dev zlib1g-dev libseccomp-dev libcjson-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev
 qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio xz-utils kmod acpica-tools e2fsprogs
 dpdk dpdk-dev libdpdk-dev openvswitch-switch-dpdk fio iperf3 iproute2 tcpdump valgrind python3 python3-matplotlib curl ca-certificates
 linux-perf"
