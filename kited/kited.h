@@ -78,7 +78,9 @@ struct vm {
 	enum vm_state state;
 	bool busy;                  /* a long operation is under way (see the header comment) */
 	bool stop_requested;        /* the next end of the process is a stop, not a crash */
-	struct kd_proc proc;
+	struct kd_proc proc;        /* kite itself (jailed: its host pid, from the jailer's pid file) */
+	struct kd_proc jailer;      /* the kite-jailer above a jailed kite (pid 0: not jailed) */
+	bool jailed;                /* this run of the VM is jailed */
 	long long started_at;       /* unix time */
 	struct vm_res res;
 	int last_exit_status;       /* -1: unknown */
@@ -99,6 +101,70 @@ struct kited {
 	struct dpu *dpu;            /* dpu_proc.c / dpu_res.c private state */
 };
 
+/* ---- HTTP (http.c, router.c): what a route handler gets and gives ---- */
+
+struct cJSON;
+
+#define KD_MAX_BODY (64 * 1024)
+#define KD_MAX_PARAMS 4
+
+struct kd_req {
+	const char *method;         /* "GET", "POST", ... */
+	const char *path;           /* without the query */
+	struct cJSON *body;         /* the body, a JSON object; NULL when the request had none */
+	char params[KD_MAX_PARAMS][KD_NAME_MAX + 16];   /* the {} segments of the pattern, in order */
+	unsigned nparams;
+	void *conn;                 /* http.c's: for kd_query() */
+};
+
+struct kd_reply {
+	int status;
+	char *body;                 /* malloc'd; NULL: no body */
+	bool text;                  /* text/plain (Prometheus), else application/json */
+};
+
+/* A handler runs on the connection's thread with kd->lock NOT held, and fills *rep (status 500
+ * with "handler gave no reply" if it does not). */
+typedef void (*kd_handler)(struct kited *kd, struct kd_req *req, struct kd_reply *rep);
+
+/* A route: method and pattern, where "{}" matches one path segment (1 to KD_NAME_MAX + 15
+ * characters, no '/'), e.g. "/vms/{}/start". */
+struct kd_route {
+	const char *method;
+	const char *pattern;
+	kd_handler handler;
+};
+
+/* The VM side's routes (router.c) and the DPU side's (dpu_res.c), both terminated by a
+ * {NULL, NULL, NULL} entry. The router tries the VM side's first. */
+extern const struct kd_route kd_vm_routes[];
+extern const struct kd_route kd_dpu_routes[];
+
+/* Replies (http.c). kd_reply_json takes ownership of j (NULL: 500 out of memory). */
+void kd_reply_json(struct kd_reply *rep, int status, struct cJSON *j);
+void kd_reply_error(struct kd_reply *rep, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void kd_reply_text(struct kd_reply *rep, int status, char *text);   /* takes ownership */
+void kd_reply_empty(struct kd_reply *rep, int status);              /* e.g. 204 */
+/* The value of query parameter `key` ("?keep_image=true"), or NULL. */
+const char *kd_query(const struct kd_req *req, const char *key);
+
+/* Request bodies (http.c): every member of `o` must be one of `fields` with its type, else 400's
+ * message in err ("web1: unknown field \"x\"", "memory_mib: expected an unsigned integer") and -1.
+ * o NULL (no body) passes. */
+enum kd_ftype { KD_F_STR, KD_F_UINT, KD_F_BOOL, KD_F_OBJECT, KD_F_STR_OR_NULL };
+struct kd_field {
+	const char *name;
+	enum kd_ftype type;
+};
+int kd_body_check(const struct cJSON *o, const char *what, const struct kd_field *fields, unsigned n, char *err,
+		  size_t errlen);
+
+/* ---- supervisor (supervise.c) ---- */
+
+/* Watch kite-dpu's pidfd (replacing any previous one; -1 stops watching): when it becomes
+ * readable the supervisor thread calls dpu_proc_ended(kd). The supervisor does not close it. */
+void supervise_watch_dpu(struct kited *kd, int pidfd);
+
 /* ---- DPU side (dpu_*.c), called by the VM side. All with kd->lock NOT held unless said. ---- */
 
 /* Adopt the running kite-dpu recorded in the state dir, or start one; re-apply ports and volumes;
@@ -116,6 +182,9 @@ void dpu_vm_release(struct kited *kd, struct vm *vm);
 void dpu_vm_forget(struct kited *kd, struct vm *vm);
 /* kite-dpu's `stats` text (malloc'd, NULL if unavailable). */
 char *dpu_stats_text(struct kited *kd);
+/* GET /dpu's object ({"state", "pid", "restarts", "control"}), for GET /host and GET /metrics
+ * (kited_dpu_restarts_total). Never NULL unless out of memory. */
+struct cJSON *dpu_status_json(struct kited *kd);
 /* The supervisor saw kite-dpu's pidfd become readable: restart it (with backoff) and re-apply. */
 void dpu_proc_ended(struct kited *kd);
 
