@@ -193,5 +193,6 @@ void test_count(void);
 void test_exec_hook(void);
 void test_pit(void);
 void test_serial_irq(void);
+void test_serial_echo(void);
 
 #endif

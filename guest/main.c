@@ -13,6 +13,7 @@ static const struct guest_test tests[] = {
 	{ "timer", test_timer, "count LAPIC timer interrupts" },
 	{ "pit", test_pit, "count PIT interrupts through the IOAPIC (MADT routing)" },
 	{ "serial_irq", test_serial_irq, "send a line with UART THR-empty interrupts (IRQ 4)" },
+	{ "serial_echo", test_serial_echo, "print back every line received (UART receive interrupts), 'quit' ends" },
 	{ "reset", test_reset, "i8042 reset (0xFE on port 0x64)" },
 	{ "cad", test_cad, "keyboard driver: Ctrl-Alt-Del (set 2) pulses the i8042 reset" },
 	{ "triplefault", test_triplefault, "exception with no IDT" },

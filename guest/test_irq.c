@@ -5,6 +5,9 @@
  *        kite.ticks (default 10) interrupts with STI/HLT;
  *   serial_irq: 16550 THR-empty interrupt (IER.ETBEI) on ISA IRQ 4: a message sent one byte per
  *        interrupt, the handler checks IIR says "THR empty".
+ *   serial_echo: 16550 received-data interrupt (IER.ERBFI) on ISA IRQ 4: every line received is
+ *        printed back as "serial_echo: got 'LINE'"; the line "quit" ends the test (input from the
+ *        host's console: stdio or a console socket).
  */
 #include "guest.h"
 
@@ -117,4 +120,63 @@ void test_serial_irq(void)
 	if (uart_bad_iir)
 		guest_fail(GUEST_EXIT_CHECK, "%u interrupts with an unexpected IIR", uart_bad_iir);
 	guest_printf("serial_irq: %u bytes in %u interrupts on IRQ 4\n", uart_pos, uart_irqs);
+}
+
+static volatile uint8_t echo_buf[256];
+static volatile unsigned echo_head, echo_tail;   /* written by the handler / the loop */
+
+static void uart_rx_irq(struct irq_frame *f)
+{
+	(void)f;
+	/* drain the FIFO: LSR.DR while bytes wait (one interrupt may stand for several) */
+	while (inb(COM1 + 5) & 0x01) {
+		uint8_t b = inb(COM1);
+
+		if (echo_head - echo_tail < sizeof(echo_buf))
+			echo_buf[echo_head++ % sizeof(echo_buf)] = b;
+	}
+	lapic_eoi();
+}
+
+void test_serial_echo(void)
+{
+	struct acpi_info ai;
+	uint64_t ioapic = ioapic_setup(&ai);
+	char line[80];
+	unsigned len = 0, lines = 0;
+
+	require_interrupts();
+
+	irq_set_handler(UART_VECTOR, uart_rx_irq);
+	ioapic_route(ioapic, 4, UART_VECTOR, lapic_id());
+	outb(COM1 + 2, 0x07);	/* FCR: FIFO on, both cleared */
+	outb(COM1 + 4, 0x0b);	/* DTR, RTS, OUT2 */
+	outb(COM1 + 1, 0x01);	/* IER: received data */
+	guest_printf("serial_echo: ready, type lines, 'quit' ends\n");
+	for (;;) {
+		__asm__ volatile("cli" ::: "memory");
+		if (echo_tail == echo_head) {
+			__asm__ volatile("sti; hlt; cli" ::: "memory");
+			continue;
+		}
+		__asm__ volatile("sti" ::: "memory");
+		char c = (char)echo_buf[echo_tail++ % sizeof(echo_buf)];
+
+		if (c != '\n' && c != '\r') {
+			if (len < sizeof(line) - 1)
+				line[len++] = c;
+			continue;
+		}
+		if (!len)
+			continue;
+		line[len] = 0;
+		len = 0;
+		lines++;
+		guest_printf("serial_echo: got '%s'\n", line);
+		if (!strcmp(line, "quit"))
+			break;
+	}
+	outb(COM1 + 1, 0);
+	ioapic_mask(ioapic, 4);
+	guest_printf("serial_echo: %u lines\n", lines);
 }

@@ -9,6 +9,7 @@
 
 #include "board.h"
 #include "board_internal.h"
+#include "console_sock.h"
 #include "host_tty.h"
 #include "kite/legacy_devices.h"
 #include "kite/log.h"
@@ -50,6 +51,11 @@ static int add_uart(struct board *b, const struct vm_config *cfg)
 			return -1;
 		}
 		out_fd = b->console_fd;
+		break;
+	case KITE_CONSOLE_SOCKET:
+		b->console_sock = console_sock_new(b->vm->machine.loop, cfg->console_path, &out_fd, &in_fd);
+		if (!b->console_sock)
+			return -1;
 		break;
 	case KITE_CONSOLE_NONE:
 		break;
@@ -212,6 +218,7 @@ void board_destroy(struct vm *vm)
 		debug_exit_exit(&vm->machine);
 	i8042_free(b->kbc);
 	serial8250_free(b->com1);
+	console_sock_free(b->console_sock);
 	if (b->console_fd >= 0)
 		close(b->console_fd);
 	free(b->cmdline);

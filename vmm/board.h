@@ -2,7 +2,7 @@
 /*
  * The board (vmm/board.c): the one place that creates kite's devices, in this fixed order, on
  * vm->machine, and destroys them in the reverse order:
- *   1. COM1 16550A UART (console: stdio, file or none)   5. ACPI PM timer (0x608, FADT PM_TMR_BLK)
+ *   1. COM1 16550A UART (console: stdio|file|socket|none) 5. ACPI PM timer (0x608, FADT PM_TMR_BLK)
  *   2. i8042 (reset event)                                6. legacy ports (POST, 0x61, CMOS, COM2-4)
  *   3. debug-exit port                                    7. PCI bus 0 + host bridge (0xCF8-0xCFF,
  *   4. ACPI PM1a (power-off event)                           0xCF9 reset event) -- always present

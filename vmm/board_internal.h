@@ -12,6 +12,8 @@
 
 #define BOARD_MAX_VIRTIO (KITE_MAX_BLK + KITE_MAX_NET + 2 * KITE_MAX_VHOST_USER + 3)
 
+struct console_sock;
+
 struct board_virtio {
 	struct virtio_dev *dev;
 	struct virtio_attachment *at;
@@ -20,6 +22,7 @@ struct board_virtio {
 struct board {
 	struct vm *vm;
 	int console_fd;              /* opened here (file:PATH), -1 otherwise */
+	struct console_sock *console_sock;   /* socket:PATH, NULL otherwise */
 	bool raw_tty;
 	struct serial8250 *com1;
 	struct i8042 *kbc;

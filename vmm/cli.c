@@ -62,7 +62,7 @@ void cli_usage(FILE *out)
 		"  --cmdline STR         kernel command line\n"
 		"  --cpus N              vCPUs, 1..%d (default 1)\n"
 		"  --memory MIB          guest RAM in MiB, %d..host RAM (default %d)\n"
-		"  --console MODE        stdio | file:PATH | none (default stdio)\n"
+		"  --console MODE        stdio | file:PATH | socket:PATH | none (default stdio)\n"
 		"  --hugepages[=on|off]  back guest RAM with 2 MiB huge pages (reserve them first); default:\n"
 		"                        huge pages when enough are reserved and free, else THP\n"
 		"  --pin-vcpus LIST      host CPUs, e.g. 0,1: vCPU i runs on entry i %% length\n"

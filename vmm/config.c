@@ -106,8 +106,12 @@ int config_parse_console(struct kite_options *o, const char *spec, const char *w
 		if (config_set_string(&o->console_path, &o->vm.console_path, spec + 5) < 0)
 			return -1;
 		o->vm.console = KITE_CONSOLE_FILE;
+	} else if (!strncmp(spec, "socket:", 7) && spec[7]) {
+		if (config_set_string(&o->console_path, &o->vm.console_path, spec + 7) < 0)
+			return -1;
+		o->vm.console = KITE_CONSOLE_SOCKET;
 	} else {
-		log_err("%s: '%s' is not stdio, none or file:PATH", what, spec);
+		log_err("%s: '%s' is not stdio, none, file:PATH or socket:PATH", what, spec);
 		return -1;
 	}
 	return 0;
@@ -430,8 +434,9 @@ int config_validate_machine(const struct vm_config *vm)
 			(unsigned long long)vm->mem_mib, KITE_MIN_MEM_MIB, host_mib);
 		return -1;
 	}
-	if (vm->console == KITE_CONSOLE_FILE && (!vm->console_path || !*vm->console_path)) {
-		log_err("config: console file: path missing");
+	if ((vm->console == KITE_CONSOLE_FILE || vm->console == KITE_CONSOLE_SOCKET) &&
+	    (!vm->console_path || !*vm->console_path)) {
+		log_err("config: console %s: path missing", vm->console == KITE_CONSOLE_FILE ? "file" : "socket");
 		return -1;
 	}
 	for (unsigned i = 0; i < vm->ncpus; i++) {

@@ -75,6 +75,9 @@ static const struct seccomp_rule vmm_rules[] = {
 	SC_ALLOW_EQ(ioctl, 1, TCGETS), SC_ALLOW_EQ(ioctl, 1, TCSETS), SC_ALLOW_EQ(ioctl, 1, TCSETSW),
 	SC_ALLOW_EQ(ioctl, 1, TCSETSF),
 	SC_ALLOW(fcntl), SC_ALLOW(newfstatat), SC_ALLOW(fstat), SC_ALLOW(lseek),
+	/* --console socket:PATH: a client attaches (its bytes are read/write in the base and device
+	 * sets); poll with no wait checks whether the attached one already left */
+	SC_ALLOW(accept4), SC_ALLOW(poll), SC_ALLOW(ppoll),
 	/* the API socket and vhost-user threads are stopped and their sockets closed at the end */
 	SC_ALLOW(shutdown), SC_ALLOW(unlink),   /* the API socket file, removed at the end */
 	SC_ALLOW(io_uring_register),   /* io_uring_queue_exit; PATCH /drives points the ring at the new image */

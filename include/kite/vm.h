@@ -18,7 +18,7 @@
 
 #define KITE_MAX_VCPUS 64
 
-enum kite_console_mode { KITE_CONSOLE_STDIO = 0, KITE_CONSOLE_FILE, KITE_CONSOLE_NONE };
+enum kite_console_mode { KITE_CONSOLE_STDIO = 0, KITE_CONSOLE_FILE, KITE_CONSOLE_NONE, KITE_CONSOLE_SOCKET };
 
 struct vm_config {
 	const char *kvm_path;        /* default /dev/kvm */
@@ -30,7 +30,7 @@ struct vm_config {
 	bool hugepages;              /* --hugepages: hugetlb pages required */
 	bool no_hugepages;           /* --hugepages=off: never (default: when enough are reserved) */
 	enum kite_console_mode console;
-	const char *console_path;    /* KITE_CONSOLE_FILE */
+	const char *console_path;    /* KITE_CONSOLE_FILE, KITE_CONSOLE_SOCKET */
 	int pin[KITE_MAX_VCPUS];     /* host CPU for vCPU i, -1 = not pinned */
 	bool track_dirty;            /* KVM dirty log on the RAM slots (Diff snapshots, vmm/snapshot.c) */
 	int pin_io[KITE_MAX_VCPUS];  /* host CPU for I/O thread i: pin_io[i % npin_io] */

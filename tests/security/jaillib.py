@@ -2,26 +2,10 @@
 """What the jailer tests (jailer_test.py, jail_dpu_test.py) share: soft checks that collect failures,
 a bounded wait, the cgroup hierarchies of the host."""
 import os
-import time
+import sys
 
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def wait_for(pred, limit=60):
-    """A bounded wait, not a timing assertion."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, failures, wait_for  # noqa: E402,F401  (shared with the other tests)
 
 
 def cgroup_mounts():

@@ -83,6 +83,14 @@ static void test_json_good(void **state)
 	assert_string_equal(o.vm.kvm_path, "/dev/kvm2");
 	config_free(&o);
 
+	/* The console on a Unix socket (kited's `kitectl vm console`); an empty path is refused. */
+	assert_int_equal(parse(&o, "{\"console\": \"socket:/run/c.sock\"}"), 0);
+	assert_int_equal(o.vm.console, KITE_CONSOLE_SOCKET);
+	assert_string_equal(o.vm.console_path, "/run/c.sock");
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"console\": \"socket:\"}"), -1);
+	config_free(&o);
+
 	/* Empty object: defaults stay. */
 	assert_int_equal(parse(&o, "{}"), 0);
 	assert_null(o.vm.kernel);

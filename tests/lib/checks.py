@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: MIT
+"""Small helpers of the Python tests: soft checks that collect failures, a bounded wait, the KVM
+skip, and ending a child that is still running."""
+import os
+import sys
+import time
+
+failures = []
+
+
+def check(ok, what):
+    """Prints ok/FAIL and the claim; a failure is kept for the exit status."""
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+    return ok
+
+
+def wait_for(pred, limit=60, step=0.05):
+    """Polls pred() until true: a bounded wait, not a timing assertion."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+def need_kvm():
+    """Exits 77 (meson's skip) when /dev/kvm cannot be opened."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError as e:
+        print("SKIP: /dev/kvm cannot be opened (%s)" % e.strerror)
+        sys.exit(77)
+
+
+def end(p, name="process"):
+    """Kills the Popen p if it still runs; returns its stderr text (if piped), printed when a
+    check failed."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    if failures:
+        print("--- %s stderr ---\n%s" % (name, err))
+    return err
+
+
+def verdict():
+    """The exit status: 0 when every check passed."""
+    print("FAILED: %d check(s)" % len(failures) if failures else "PASS")
+    return 1 if failures else 0
