@@ -159,6 +159,14 @@ struct kd_field {
 int kd_body_check(const struct cJSON *o, const char *what, const struct kd_field *fields, unsigned n, char *err,
 		  size_t errlen);
 
+/* ---- processes (vm_spawn.c) ---- */
+
+/* Fork and exec argv[0] with stdin /dev/null, stdout and stderr to logfd, in a new session, with
+ * no signal blocked. Runs on kited's spawner thread, the only thread whose seccomp filter allows
+ * fork and exec (a child inherits the filter of the thread that forks it); any thread may call it.
+ * The child is kited's (waitid works). Its pid, or -1 with errno. */
+pid_t kd_spawn(char *const *argv, int logfd);
+
 /* ---- supervisor (supervise.c) ---- */
 
 /* Watch kite-dpu's pidfd (replacing any previous one; -1 stops watching): when it becomes
