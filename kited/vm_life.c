@@ -552,6 +552,7 @@ void h_vm_delete(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 void h_vm_snapshot(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 {
 	char sock[KD_PATH_MAX * 2], st[KD_PATH_MAX * 2], mem[KD_PATH_MAX * 2], err[512], *body = NULL;
+	char st_new[KD_PATH_MAX * 2 + 8], mem_new[KD_PATH_MAX * 2 + 8];
 	struct vm *vm;
 	bool was_running;
 	cJSON *j;
@@ -564,15 +565,21 @@ void h_vm_snapshot(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 	pthread_mutex_unlock(&kd->lock);
 	vm_api_sock(kd, vm->def.name, sock, sizeof(sock));
 	snapshot_paths(kd, vm->def.name, st, mem, sizeof(st));
+	/* written under new names, then renamed over the old pair: a kite restored from the old pair
+	 * maps its memory file and keeps that inode; kite refuses a snapshot onto the file it runs from */
+	snprintf(st_new, sizeof(st_new), "%s.new", st);
+	snprintf(mem_new, sizeof(mem_new), "%s.new", mem);
 	j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "snapshot_type", "Full");
-	cJSON_AddStringToObject(j, "snapshot_path", st);
-	cJSON_AddStringToObject(j, "mem_file_path", mem);
+	cJSON_AddStringToObject(j, "snapshot_path", st_new);
+	cJSON_AddStringToObject(j, "mem_file_path", mem_new);
 	body = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	r = was_running ? kite_do(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", KITE_CALL_S, err, sizeof(err)) : 0;
 	if (r == 0)
 		r = body ? kite_do(sock, "PUT", "/snapshot/create", body, KITE_BOOT_S, err, sizeof(err)) : -1;
+	if (r == 0 && (rename(mem_new, mem) < 0 || rename(st_new, st) < 0))
+		r = errf(err, sizeof(err), "renaming the new snapshot into place: %s", strerror(errno));
 	if (was_running && kite_do(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", KITE_CALL_S, err + (r < 0 ? 256 : 0),
 				   r < 0 ? 256 : sizeof(err)) < 0 && r == 0)
 		r = -1;

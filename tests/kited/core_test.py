@@ -172,6 +172,21 @@ def run(args, work, state, sock, kd, start_kited, jail):
     ks, kst = call(a["api_sock"], "GET", "/")
     check(st == 200 and a["state"] == "running" and kst["state"] == "Running", "resume a: running")
 
+    # ---- snapshot, restore (twice: the second snapshot is taken from a restored kite) ----
+    st, rep = call(sock, "POST", "/vms/a/restore")
+    check(st == 409 and "no snapshot" in rep["error"], "restore without a snapshot: 409")
+    for i in (1, 2):
+        old_pid = a["pid"]
+        st, snap = call(sock, "POST", "/vms/a/snapshot")
+        check(st == 200 and os.path.getsize(snap["mem"]) == 64 << 20 and os.path.isfile(snap["vmstate"]),
+              "snapshot %d of a: 200, memory file of 64 MiB (%d %s)" % (i, st, snap))
+        st, a = call(sock, "GET", "/vms/a")
+        check(a["state"] == "running", "a runs on after its snapshot")
+        st, a = call(sock, "POST", "/vms/a/restore")
+        ks, kst = call(a["api_sock"], "GET", "/") if st == 200 else (0, {})
+        check(st == 200 and a["state"] == "running" and a["pid"] != old_pid and start_time(old_pid) is None and
+              kst.get("state") == "Running", "restore %d of a: a new kite runs it, the old one ended" % i)
+
     # ---- host, metrics ----
     st, host = call(sock, "GET", "/host")
     check(st == 200 and host["cores"] >= 1 and host["memory_mib"] > 0 and host["kvm"]["available"] and
