@@ -162,10 +162,11 @@ int kd_body_check(const struct cJSON *o, const char *what, const struct kd_field
 /* ---- processes (vm_spawn.c) ---- */
 
 /* Fork and exec argv[0] with stdin /dev/null, stdout and stderr to logfd, in a new session, with
- * no signal blocked. Runs on kited's spawner thread, the only thread whose seccomp filter allows
- * fork and exec (a child inherits the filter of the thread that forks it); any thread may call it.
- * The child is kited's (waitid works). Its pid, or -1 with errno. */
-pid_t kd_spawn(char *const *argv, int logfd);
+ * no signal blocked. Runs on kited's spawner thread, the only thread that may fork and exec (the
+ * HTTP threads' seccomp filter forbids both, and a child inherits the filter of the thread that
+ * forks it); any thread may call it. The child is kited's (waitid works). Its pid and, when pidfd is
+ * not NULL, a pidfd of it (O_CLOEXEC) in *pidfd; or -1 with errno (nothing left running). */
+pid_t kd_spawn(char *const *argv, int logfd, int *pidfd);
 
 /* ---- supervisor (supervise.c) ---- */
 

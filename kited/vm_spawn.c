@@ -266,9 +266,9 @@ static struct {
 	pthread_cond_t cond;
 	char *const *argv;
 	int logfd;
-	bool pending, done;
+	bool pending, done, want_pidfd;
 	pid_t pid;
-	int err;
+	int pidfd, err;
 } sp = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 static pthread_mutex_t sp_one = PTHREAD_MUTEX_INITIALIZER;
 
@@ -279,10 +279,19 @@ static void *spawner(void *arg)
 	for (;;) {
 		while (!sp.pending)
 			pthread_cond_wait(&sp.cond, &sp.lock);
+		sp.pidfd = -1;
 		sp.pid = fork();
 		if (sp.pid == 0)
 			child_exec(sp.argv, sp.logfd);
 		sp.err = errno;
+		if (sp.pid > 0 && sp.want_pidfd && (sp.pidfd = pidfd_open_(sp.pid)) < 0) {
+			sp.err = errno;
+			kill(sp.pid, SIGKILL);   /* our unreaped child: the pid cannot be another's yet */
+			waitpid(sp.pid, NULL, 0);
+			sp.pid = -1;
+		}
+		if (sp.pidfd >= 0)
+			fcntl(sp.pidfd, F_SETFD, FD_CLOEXEC);
 		sp.pending = false;
 		sp.done = true;
 		pthread_cond_broadcast(&sp.cond);
@@ -300,7 +309,7 @@ int spawn_init(void)
 	return 0;
 }
 
-pid_t kd_spawn(char *const *argv, int logfd)
+pid_t kd_spawn(char *const *argv, int logfd, int *pidfd)
 {
 	pid_t pid;
 
@@ -308,12 +317,15 @@ pid_t kd_spawn(char *const *argv, int logfd)
 	pthread_mutex_lock(&sp.lock);
 	sp.argv = argv;
 	sp.logfd = logfd;
+	sp.want_pidfd = pidfd != NULL;
 	sp.done = false;
 	sp.pending = true;
 	pthread_cond_broadcast(&sp.cond);
 	while (!sp.done)
 		pthread_cond_wait(&sp.cond, &sp.lock);
 	pid = sp.pid;
+	if (pidfd)
+		*pidfd = sp.pidfd;
 	errno = sp.err;
 	pthread_mutex_unlock(&sp.lock);
 	pthread_mutex_unlock(&sp_one);
@@ -404,20 +416,12 @@ int spawn_kite(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 	build_argv(kd, vm, v);
 	vm_api_sock(kd, vm->def.name, sock, sizeof(sock));
 	unlink(sock);
-	pid = kd_spawn(v->a, logfd);
+	pid = kd_spawn(v->a, logfd, &pidfd);
 	close(logfd);
 	if (pid < 0) {
-		errf(err, errlen, "VM %s: fork: %m", vm->def.name);
+		errf(err, errlen, "VM %s: starting %s: %m", vm->def.name, v->a[0]);
 		goto fail_free;
 	}
-	pidfd = pidfd_open_(pid);
-	if (pidfd < 0) {
-		errf(err, errlen, "VM %s: pidfd_open: %m", vm->def.name);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		goto fail_free;
-	}
-	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	top = vm->jailed ? &vm->jailer : &vm->proc;
 	*top = (struct kd_proc){ .pid = pid, .start = proc_start_time(pid), .pidfd = pidfd, .child = true };
 	if (vm->jailed) {

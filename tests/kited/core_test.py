@@ -9,7 +9,8 @@ devices (the DPU side has its own tests):
   - kill -9 of one kite: that VM becomes crashed (signal 9), the other runs on, same process;
   - kited restarted (SIGTERM: exit 0, its kites live on): the running VM is adopted (same pid and
     start time, kite not restarted), the list is the same before and after;
-  - stop (force), delete of a running VM: no process, socket or jail left.
+  - stop (force), delete of a running VM: no process, socket or jail left;
+  - kited's HTTP threads run under its seccomp filter (level 2) and serve all of the above.
 Run as root the kites are jailed (kited's default), else --jail off."""
 import argparse
 import json
@@ -114,6 +115,22 @@ def main():
 def run(args, work, state, sock, kd, start_kited, jail):
     check(kd.poll() is None and os.path.exists(sock), "kited serves its socket")
     idle = {"kernel": args.kernel, "cmdline": "kite.test=idle", "memory_mib": 64}
+    call(sock, "GET", "/host")   # a connection thread exists now
+
+    def seccomp_of(pid):
+        out = {}
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                st = dict(l.split(":\t", 1) for l in open("/proc/%d/task/%s/status" % (pid, t)).read().splitlines()
+                          if ":\t" in l)
+            except OSError:
+                continue
+            out[int(t)] = (st["Name"].strip(), st["Seccomp"].strip())
+        return out
+    sc = seccomp_of(kd.pid)
+    filtered = [n for n, s in sc.values() if s == "2"]
+    check(sc[kd.pid][1] == "0" and len(filtered) >= 1,
+          "kited: the HTTP threads run under seccomp level 2, main and spawner do not (%s)" % sorted(sc.values()))
 
     # ---- bad requests change nothing ----
     bad = [
