@@ -13,8 +13,9 @@
 #   nested_l1_start LOG L1K INITRD TIMEOUT   start the L1 QEMU in the background (its pid in
 #                                  $nested_l1_pid), console to LOG; `wait $nested_l1_pid` for its status
 #   check WHAT GOT WANT            "ok WHAT" if GOT = WANT, else a FAIL line and $fail=1
-#   nested_problems LOG            L2's console and kernel-log lines (KITE-L2-DMESG) of LOG that match
-#                                  tests/linux/l2-problems.ere and not l2-known-nested.ere
+#   nested_problems LOG [PREFIX]   L2's console and kernel-log lines (KITE-L2-DMESG) of LOG that match
+#                                  tests/linux/l2-problems.ere and not l2-known-nested.ere; L2's lines
+#                                  are those L1 relayed with PREFIX (default "L2| ")
 # The L1 kernel line: no_timer_check (L1's IO-APIC timer check counts ticks in a busy wait; a TCG
 # L1 starved by the host's load failed it and panicked, "IO-APIC + timer doesn't work!", at load
 # ~22) and tsc_early_khz (under TCG L1's TSC runs at this host's TSC rate; calibrating it against
@@ -78,8 +79,8 @@ nested_l1_start() {
 }
 
 nested_problems() {
-	local lin=$top/tests/linux
-	tr -d '\r' <"$1" | grep -a '^L2| ' | cut -c5- | sed 's/^KITE-L2-DMESG //' |
+	local lin=$top/tests/linux prefix=${2:-L2| }
+	tr -d '\r' <"$1" | awk -v p="$prefix" 'index($0, p) == 1 { print substr($0, length(p) + 1) }' | sed 's/^KITE-L2-DMESG //' |
 		grep -E -f <(grep -v -E '^(#|$)' "$lin/l2-problems.ere") |
 		grep -v -E -f <(grep -v -E '^(#|$)' "$lin/l2-known-nested.ere") | sort -u
 }

@@ -8,7 +8,7 @@
 # 256 MiB, a read-only root drive on virtio-mmio), pauses it once the loop printed $SNAP_AT, takes a
 # Full snapshot, kills kite with SIGKILL, and loads the snapshot into a second kite (resume_vm),
 # which runs L2 to its power-off.
-# Usage: linux.sh --kite PATH [--work DIR] [--timeout S]. Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
+# Usage: linux.sh --kite PATH [--work DIR] [--timeout S] (tests/lib/nested-run.sh). Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
 # Pass iff: every request got its code (PUTs 204, PATCH 204, snapshot/create 204, snapshot/load
 # 204, GET / Running); L2 booted once (one KITE-L2-OK); the loop printed 1, 2, ..., 60 in order with
 # no gap and no repeat (the loop goes on after the restore: no restart, no lost state); the second
@@ -19,33 +19,15 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-lin=$top/tests/linux
-kite="" work=./linux-snapshot-work timeout_s=600
-cpus=2 memory=256 snap_at=15 loops=60
-cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
-
-die() { echo "linux-snapshot: FAIL: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-	[ $# -ge 2 ] || die "option $1 needs a value"
-	case $1 in
-	--kite) kite=$2 ;;
-	--work) work=$2 ;;
-	--timeout) timeout_s=$2 ;;
-	*) die "unknown option $1 (see the header of $0)" ;;
-	esac
-	shift 2
-done
-[ -x "$kite" ] || die "--kite '$kite': not an executable"
-kite=$(cd "$(dirname "$kite")" && pwd)/$(basename "$kite")
-for t in qemu-system-x86_64 cpio busybox curl; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
-mkdir -p "$work" && work=$(cd "$work" && pwd) || die "$work: cannot create"
-log=$work/console.log
-
-"$top/tests/lib/kernel/fetch.sh" cloud "$cache/kernel-cloud" || die "cannot get the cloud kernel"
-"$top/tests/lib/kernel/fetch.sh" generic "$cache/kernel-generic" || die "cannot get the generic kernel for L1"
-l2k=$cache/kernel-cloud l1k=$cache/kernel-generic
+name=linux-snapshot
+. "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch, check, problem filter
+timeout_s=600 cpus=2 memory=256 snap_at=15 loops=60
+nested_options false "$@"
+command -v curl >/dev/null || die "curl not installed (scripts/deps.sh)"
+l2k=$(nested_kernel cloud) || exit 1
+l1k=$(nested_kernel generic) || exit 1
 release=$(cat "$l2k/version")
-marker="kite-ls-$(od -An -tx8 -N 8 /dev/urandom | tr -d " ")"
+marker="kite-ls-$(od -An -tx8 -N 8 /dev/urandom | tr -d " ")"   # L2's /init prints it (tests/lib/initramfs.sh)
 
 . "$top/tests/lib/initramfs.sh"   # api_lab_roots, make_cpio
 
@@ -62,17 +44,13 @@ make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "linux-snapshot: L1 $(cat "$l1k/version") (QEMU TCG, -cpu EPYC), L2 $release snapshotted at loop $snap_at; log $log"
 t0=$(date +%s)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
-	-nodefaults -display none -no-reboot -serial stdio \
-	-kernel "$l1k/vmlinux" -initrd "$work/l1-initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off" </dev/null >"$log" 2>&1
+nested_l1_start "$log" "$l1k" "$work/l1-initrd.cpio" "$timeout_s"
+wait $nested_l1_pid
 qrc=$?
 echo "linux-snapshot: L1 QEMU exit $qrc after $(( $(date +%s) - t0 )) s"
 tr -d '\r' <"$log" | grep -a -E '^(KITE-L1S|K[12]\| )'
 
 clean() { tr -d '\r' <"$log"; }
-fail=0
-check() { if [ "$2" = "$3" ]; then echo "linux-snapshot: ok   $1"; else echo "linux-snapshot: FAIL $1: got '$2', want '$3'"; fail=1; fi; }
 api() { clean | grep -a "^KITE-L1S api $1 $2 $3 " | head -n 1 | cut -d' ' -f6 | grep . || echo none; }
 v() { clean | grep -a "^KITE-L1S $1 " | tail -n 1 | cut -d' ' -f3; }
 
@@ -95,8 +73,7 @@ check "the loop was snapshotted mid-way (lines before the kill)" \
 	"$([ "$(v loop-at-snapshot)" -ge "$snap_at" ] 2>/dev/null && [ "$(v loop-at-snapshot)" -lt "$loops" ] && echo yes || echo "no ($(v loop-at-snapshot))")" yes
 check "L2 powered off (ACPI)" "$(clean | grep -a -c '^L2R| .*reboot: Power down')" 1
 check "second kite's exit status" "$(v kite-status)" 0
-problems=$(clean | grep -a '^L2R| ' | cut -c6- | sed 's/^KITE-L2-DMESG //' |
-	grep -E -f "$lin/l2-problems.ere" | grep -v -E -f <(grep -v -E '^(#|$)' "$lin/l2-known-nested.ere") | sort -u)
+problems=$(nested_problems "$log" "L2R| ")
 check "no RCU stall, lockup, WARNING, BUG, panic... from L2" "$(echo "$problems" | grep -c .)" 0
 [ -n "$problems" ] && echo "$problems" | sed 's/^/linux-snapshot:   L2: /'
 [ $qrc = 0 ] || { echo "linux-snapshot: FAIL L1 QEMU exit status $qrc (124 = hang guard of ${timeout_s} s)"; fail=1; }
