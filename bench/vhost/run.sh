@@ -6,10 +6,8 @@
 # Usage: bench/vhost/run.sh [BUILD_DIR]   (ROUNDS=N, default 5; VHOST_BENCH_ARGS, VHOST_NET_BENCH_ARGS)
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-build="$(cd "${1:-$here/../../build}" && pwd)"
-for f in "$build/kite" "$build/kite-dpu" "$build/guest/kite-guest.bzImage"; do
-	[ -e "$f" ] || { echo "bench/vhost: $f is missing: build first (ninja -C $build)" >&2; exit 1; }
-done
+. "$here/../lib.sh"
+bench_build vhost "${1:-}" kite kite-dpu guest/kite-guest.bzImage
 set -- --kite "$build/kite" --dpu "$build/kite-dpu" --kernel "$build/guest/kite-guest.bzImage" --rounds "${ROUNDS:-5}"
 status=0
 # shellcheck disable=SC2086

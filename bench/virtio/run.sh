@@ -6,11 +6,9 @@
 # "--neighbour off,on --modes randread --qd 1" or "--variant nopoll=build/kite:,poll=0")
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
-build="$(cd "${1:-$here/../../build}" && pwd)"
+. "$here/../lib.sh"
+bench_build virtio "${1:-}" kite guest/kite-guest.bzImage
 kite="$build/kite"
 image="$build/guest/kite-guest.bzImage"
-for f in "$kite" "$image"; do
-	[ -e "$f" ] || { echo "bench/virtio: $f is missing: build first (ninja -C $build)" >&2; exit 1; }
-done
 # shellcheck disable=SC2086
 exec python3 "$here/vbench.py" "$kite" "$image" --runs "${RUNS:-3}" ${VBENCH_ARGS:-}
