@@ -23,7 +23,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from checks import check, verdict  # noqa: E402
+from checks import check, read_until, verdict  # noqa: E402
 
 VM1 = {"name": "web1", "state": "running", "pid": 4242, "started_at": 1764650000, "cpus": 1, "memory_mib": 128,
        "kernel": "/srv/guest.bzImage", "initrd": None, "cmdline": "kite.test=idle", "jailed": False,
@@ -373,12 +373,7 @@ def test_console(k, tmp):
     got = [b""]
 
     def until(needle):
-        while needle not in got[0]:
-            d = p.stdout.read1(4096)
-            if not d:
-                return False
-            got[0] += d
-        return True
+        return read_until(p.stdout, got, needle)
     check(until(b"guest: boot line\n"), "vm console: the guest's output on stdout")
     p.stdin.write(b"hello\n")
     p.stdin.flush()

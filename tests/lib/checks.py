@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Small helpers of the Python tests: soft checks that collect failures, a bounded wait, the KVM
-skip, and ending a child that is still running."""
+skip, reading a child's output up to a marker, and ending a child that is still running."""
 import os
 import sys
 import time
@@ -45,6 +45,17 @@ def end(p, name="process"):
     if failures:
         print("--- %s stderr ---\n%s" % (name, err))
     return err
+
+
+def read_until(stream, got, needle):
+    """Reads the binary stream (a Popen's stdout) into got[0] until needle is there (True) or the
+    stream ends (False)."""
+    while needle not in got[0]:
+        d = stream.read1(4096)
+        if not d:
+            return False
+        got[0] += d
+    return True
 
 
 def verdict():
