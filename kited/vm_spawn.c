@@ -162,8 +162,10 @@ static int prepare_dirs(struct kited *kd, struct vm *vm, char *err, size_t errle
 		if (geteuid() == 0 && chown(path, vm->jailed ? kd->uid : 0, vm->jailed ? kd->gid : 0) < 0)
 			return errf(err, errlen, "VM %s: %s: cannot chown: %m", vm->def.name, path);
 	}
-	/* stale sockets of an earlier run (kite replaces a stale API socket; the console's too) */
+	/* what an earlier run left (a kite killed with its sockets in place, a host reboot) */
 	if (vm_path(kd, vm->def.name, "run/console.log", path, sizeof(path)))
+		unlink(path);
+	if (vm_path(kd, vm->def.name, "run/console.sock", path, sizeof(path)))
 		unlink(path);
 	return 0;
 }
