@@ -169,10 +169,23 @@ void vm_ended(struct kited *kd, struct vm *vm, int status, int signal)
 
 static void on_vm_end(struct kited *kd, struct watch w)
 {
+	struct pollfd pfd = { .fd = w.pidfd, .events = POLLIN };
 	siginfo_t si = { 0 };
 	int status = -1, sig = 0;
 	struct vm *vm;
 
+	/* a pidfd is readable once its process ended; anything else is no end (watch on) */
+	if (poll(&pfd, 1, 0) != 1) {
+		pthread_mutex_lock(&sv_lock);
+		for (unsigned i = 0; i < SV_MAX; i++)
+			if (watches[i].pidfd < 0) {
+				watches[i] = w;
+				add_fd(w.pidfd, i);
+				break;
+			}
+		pthread_mutex_unlock(&sv_lock);
+		return;
+	}
 	if (w.child && waitid(P_PIDFD, (id_t)w.pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
 		if (si.si_code == CLD_EXITED)
 			status = si.si_status;

@@ -251,6 +251,7 @@ static void child_exec(char *const *argv, int logfd)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);   /* kited ignores it; an ignored signal stays ignored across exec */
 	setsid();   /* kited's terminal or process group never signals its VMs */
 	if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(126);
