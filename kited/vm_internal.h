@@ -104,6 +104,8 @@ int spawn_init(void);
 /* Asks `kite --help` whether it has --console socket:PATH (else the console goes to a file). Main
  * thread, at start. */
 void spawn_probe_kite(struct kited *kd);
+/* The jailer's --id of a VM: NAME-<hash of the state dir> (the cgroup's name is host-wide). */
+void jail_id(const struct kited *kd, const char *name, char *out, size_t len);
 /* Removes a jailed VM's jail directory (after its kite ended). */
 void spawn_jail_cleanup(struct kited *kd, const char *name);
 /* /proc/PID/stat field 22 (start time in clock ticks), 0 if no such process. */

@@ -120,6 +120,20 @@ void spawn_probe_kite(struct kited *kd)
 									  : "to a file (this kite has no --console socket:PATH)");
 }
 
+/*
+ * The jail's id, NAME-XXXXXXXX (a hash of the state directory): it names the jail directory and the
+ * cgroup (<hierarchy>/kite/ID), which is host-wide, so two kiteds with other state directories
+ * never share one.
+ */
+void jail_id(const struct kited *kd, const char *name, char *out, size_t len)
+{
+	unsigned h = 2166136261u;
+
+	for (const char *p = kd->state_dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(out, len, "%s-%08x", name, h);
+}
+
 /* The last line kite wrote to its log (why it ended), for an error message. */
 static void last_log_line(struct kited *kd, const char *name, char *out, size_t len)
 {
@@ -192,7 +206,7 @@ static void arg(struct argv *v, const char *fmt, ...)
 
 static void build_argv(struct kited *kd, struct vm *vm, struct argv *v)
 {
-	char run[KD_PATH_MAX * 2], path[KD_PATH_MAX * 2];
+	char run[KD_PATH_MAX * 2], path[KD_PATH_MAX * 2], id[KD_NAME_MAX + 16];
 	bool is_sock;
 
 	v->n = 0;
@@ -200,7 +214,8 @@ static void build_argv(struct kited *kd, struct vm *vm, struct argv *v)
 	if (vm->jailed) {
 		arg(v, "%s", kd->jailer_bin);
 		arg(v, "--id");
-		arg(v, "%s", vm->def.name);
+		jail_id(kd, vm->def.name, id, sizeof(id));
+		arg(v, "%s", id);
 		arg(v, "--exec-file");
 		arg(v, "%s", kd->kite_bin);
 		arg(v, "--uid");
@@ -341,7 +356,10 @@ static pid_t jailed_kite_pid(struct kited *kd, struct vm *vm)
 	char path[KD_PATH_MAX * 2], buf[32];
 	struct pollfd pfd = { .fd = vm->jailer.pidfd, .events = POLLIN };
 
-	snprintf(path, sizeof(path), "%s/jail/kite/%s/kite.pid", kd->state_dir, vm->def.name);
+	char id[KD_NAME_MAX + 16];
+
+	jail_id(kd, vm->def.name, id, sizeof(id));
+	snprintf(path, sizeof(path), "%s/jail/kite/%s/kite.pid", kd->state_dir, id);
 	for (int i = 0; i < SPAWN_READY_S * 20; i++) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -389,7 +407,10 @@ void spawn_jail_cleanup(struct kited *kd, const char *name)
 {
 	char path[KD_PATH_MAX * 2];
 
-	snprintf(path, sizeof(path), "%s/jail/kite/%s", kd->state_dir, name);
+	char id[KD_NAME_MAX + 16];
+
+	jail_id(kd, name, id, sizeof(id));
+	snprintf(path, sizeof(path), "%s/jail/kite/%s", kd->state_dir, id);
 	if (state_remove_tree(path) < 0)
 		log_warn("VM %s: %s: cannot remove the jail directory", name, path);
 }

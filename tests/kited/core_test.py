@@ -11,7 +11,8 @@ devices (the DPU side has its own tests):
     start time, kite not restarted), the list is the same before and after;
   - stop (force), delete of a running VM: no process, socket or jail left;
   - kited's HTTP threads run under its seccomp filter (level 2) and serve all of the above.
-Run as root the kites are jailed (kited's default), else --jail off."""
+Run as root the kites are jailed (kited's default: the cgroup limits from the definition are checked),
+else --jail off."""
 import argparse
 import json
 import os
@@ -23,7 +24,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "security"))
 from checks import check, end, failures, need_kvm, wait_for  # noqa: E402
+from jailer_test import cgroup_files, read  # noqa: E402
 
 import http.client  # noqa: E402
 
@@ -178,6 +181,16 @@ def run(args, work, state, sock, kd, start_kited, jail):
     if jail:
         seen = sorted(os.listdir("/proc/%d/root" % a["pid"]))
         check("kite" in seen and "etc" not in seen and "proc" not in seen, "a's kite runs in its jail (%s)" % seen)
+        cg = cgroup_files(a["pid"])
+        mem, cpu, pids = (cg.get(c, cg.get("")) for c in ("memory", "cpu", "pids"))
+        check(mem and os.path.basename(mem).startswith("a-"), "a's cgroup is <hierarchy>/kite/a-HASH (%s)" % mem)
+        memval = read(os.path.join(mem, "memory.max")) if os.path.exists(os.path.join(mem, "memory.max")) \
+            else read(os.path.join(mem, "memory.limit_in_bytes"))
+        check(memval == str((64 + 96) << 20), "a's memory limit: 64 MiB of RAM + 96 MiB (got %s)" % memval)
+        cpuval = read(os.path.join(cpu, "cpu.max")) if os.path.exists(os.path.join(cpu, "cpu.max")) \
+            else read(os.path.join(cpu, "cpu.cfs_quota_us")) + " " + read(os.path.join(cpu, "cpu.cfs_period_us"))
+        check(cpuval == "100000 100000", "a's cpu limit: 1 CPU (got %s)" % cpuval)
+        check(read(os.path.join(pids, "pids.max")) == "66", "a's pids.max 66 (got %s)" % read(os.path.join(pids, "pids.max")))
 
     # ---- pause, resume: kite's own state agrees ----
     st, a = call(sock, "POST", "/vms/a/pause")
@@ -222,7 +235,8 @@ def run(args, work, state, sock, kd, start_kited, jail):
     check(b["last_exit"] == {"signal": 9} and b["pid"] is None and "signal 9" in (b["error"] or ""),
           "b: last_exit signal 9, error says so (%s, %s)" % (b["last_exit"], b["error"]))
     if jail:
-        check(wait_for(lambda: not os.path.exists(os.path.join(state, "jail", "kite", "b")), 30), "b's jail removed")
+        check(wait_for(lambda: not [j for j in os.listdir(os.path.join(state, "jail", "kite")) if j.startswith("b-")], 30),
+              "b's jail removed")
     st, a = call(sock, "GET", "/vms/a")
     check(a["state"] == "running" and a["pid"] == a_pid and start_time(a_pid) == a_start, "a untouched")
 
