@@ -29,7 +29,7 @@
 #include "vxlan.h"
 
 #define VSW_MAX_PORTS   64
-#define VSW_NAME_MAX    32
+#define VSW_NAME_MAX    64
 #define VSW_MAX_VTEPS   8      /* flood list per VNI */
 #define VSW_MAX_VNIS    256
 #define VSW_DEFAULT_MTU 1500

@@ -11,7 +11,6 @@
 #define VNI_NONE UINT32_MAX
 
 struct vsw_port {
-	char name[VSW_NAME_MAX];
 	const struct vsw_port_ops *ops;
 	void *opaque;
 	enum vsw_vlan_mode mode;
@@ -27,6 +26,7 @@ struct vsw_port {
 	struct vsw_port_stats st;
 	struct vsw_frame *out[VSW_BURST];
 	unsigned nout;
+	char name[VSW_NAME_MAX];          /* last: off the fast path's cache lines */
 };
 
 struct vsw_vni {
