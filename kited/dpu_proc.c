@@ -208,7 +208,7 @@ int dpu_req(struct dpu *d, const cJSON *req, cJSON **reply, char *err, size_t er
 {
 	if (reply)
 		*reply = NULL;
-	if (d->state != DPU_RUNNING) {
+	if (d->proc.pid <= 0) {
 		snprintf(err, errlen, "kite-dpu is %s", d->state == DPU_DOWN ? "down" : "restarting");
 		return DPU_UNAVAILABLE;
 	}
@@ -402,19 +402,20 @@ static int bring_up(struct dpu *d, bool may_adopt, bool restart, char *err, size
 
 	if (!adopted && spawn(d, &p, err, errlen) < 0)
 		return -1;
-	pthread_mutex_lock(&d->kd->lock);
-	d->restarts += restart;
-	d->state = DPU_RUNNING;
-	d->proc = p;
-	pthread_mutex_unlock(&d->kd->lock);
+	/* requests go to it from now on (dpu_req), but it is "running" only once it holds everything */
+	set_proc(d, d->state, &p);
 	if (dpu_res_apply(d) < 0) {
 		snprintf(err, errlen, "kite-dpu pid %d stopped answering while its ports and volumes were applied",
 			 (int)p.pid);
-		set_proc(d, DPU_RESTARTING, NULL);
-		kill_proc(&d->proc);
-		close_proc(&d->proc);
+		kill_proc(&p);
+		close_proc(&p);
+		set_proc(d, DPU_RESTARTING, &p);
 		return -1;
 	}
+	pthread_mutex_lock(&d->kd->lock);
+	d->restarts += restart;
+	d->state = DPU_RUNNING;
+	pthread_mutex_unlock(&d->kd->lock);
 	record(d);
 	supervise_watch_dpu(d->kd, d->proc.pidfd);
 	return 0;
@@ -450,11 +451,13 @@ static void *dpu_thread(void *arg)
 		pthread_mutex_lock(&d->op);
 		if (d->state == DPU_RUNNING) {
 			/* it ended: stop watching it, reap it, count the restart */
+			struct kd_proc gone = d->proc, none = { .pidfd = -1 };
+
 			supervise_watch_dpu(d->kd, -1);
-			log_warn("kite-dpu: pid %d ended; restarting it", (int)d->proc.pid);
-			reap(&d->proc);
-			close_proc(&d->proc);
-			set_proc(d, DPU_RESTARTING, NULL);
+			log_warn("kite-dpu: pid %d ended; restarting it", (int)gone.pid);
+			set_proc(d, DPU_RESTARTING, &none);
+			reap(&gone);
+			close_proc(&gone);
 			if (mono_ms() - born >= STABLE_MS)
 				backoff = BACKOFF_MIN_MS;
 		}
