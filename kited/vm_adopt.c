@@ -3,11 +3,13 @@
  * kited's start: every VM of the state directory is read back (vm_load_all), then each VM that was
  * running is adopted when its kite still lives, identified by pid and start time, and answers on
  * its API socket (its state, Running or Paused, is kite's); a VM whose kite is gone becomes
- * crashed (or stopped, if a stop was under way) and its resources are released. Main thread,
+ * crashed (or stopped, if a stop was under way) and its resources are released; a kite the previous
+ * kited was still starting is killed (it never ran the VM). Main thread,
  * before the API serves; the supervisor thread may already run.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,18 @@ void vm_adopt_all(struct kited *kd)
 		enum vm_state was = vm->state;
 
 		pthread_mutex_lock(&kd->lock);
-		if (vm->proc.pid && adopt(kd, vm)) {
+		if (vm->proc.pid && was == VM_STARTING) {
+			/* kited ended while it configured this kite: it never ran the VM, end it */
+			struct kd_proc p = { .pid = vm->proc.pid, .start = vm->proc.start };
+
+			p.pidfd = proc_open_checked(p.pid, p.start);
+			if (p.pidfd >= 0) {
+				log_warn("VM %s: kite %d was still being started by the previous kited: killed", vm->def.name,
+					 (int)p.pid);
+				proc_signal(&p, SIGKILL);
+				close(p.pidfd);
+			}
+		} else if (vm->proc.pid && adopt(kd, vm)) {
 			vm_save(kd, vm);
 			pthread_mutex_unlock(&kd->lock);
 			continue;

@@ -230,6 +230,9 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 	pthread_mutex_unlock(&kd->lock);
 	if (spawn_kite(kd, vm, err, errlen) < 0)
 		goto undo_dpu;
+	pthread_mutex_lock(&kd->lock);
+	vm_save(kd, vm);   /* the process too: a kited killed now ends this half-made kite at its next start */
+	pthread_mutex_unlock(&kd->lock);
 	vm_api_sock(kd, vm->def.name, sock, sizeof(sock));
 	if (from_snapshot) {
 		char st[KD_PATH_MAX * 2], mem[KD_PATH_MAX * 2], *body;

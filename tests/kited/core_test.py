@@ -7,8 +7,8 @@ devices (the DPU side has its own tests):
   - create (stopped), create with start, a duplicate name (409), start, pause/resume (kite's own
     GET / says Paused/Running), GET /host and /metrics (the VMs' kite samples with vm="NAME");
   - kill -9 of one kite: that VM becomes crashed (signal 9), the other runs on, same process;
-  - kited restarted (SIGTERM: exit 0, its kites live on): the running VM is adopted (same pid and
-    start time, kite not restarted), the list is the same before and after;
+  - kited restarted (SIGTERM: exit 0, its kites live on; then SIGKILL): the running VM is adopted
+    (same pid and start time, kite not restarted), the list is the same before and after;
   - stop (force), delete of a running VM: no process, socket or jail left;
   - kited's HTTP threads run under its seccomp filter (level 2) and serve all of the above.
 Run as root the kites are jailed (kited's default: the cgroup limits from the definition are checked),
@@ -95,9 +95,20 @@ def main():
            "--jail", "on" if jail else "off"]
     logf = open(os.path.join(work, "kited.log"), "ab")
 
+    def answers():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
     def start_kited():
+        """A kited, once its socket answers (a killed one leaves a stale socket file)."""
         p = subprocess.Popen(cmd, stdout=logf, stderr=logf)
-        wait_for(lambda: os.path.exists(sock) or p.poll() is not None, 60)
+        wait_for(lambda: answers() or p.poll() is not None, 60)
         return p
 
     kd = start_kited()
@@ -253,6 +264,14 @@ def run(args, work, state, sock, kd, start_kited, jail):
         st, a = call(sock, "POST", "/vms/a/pause")
         check(st == 200 and a["state"] == "paused", "the adopted a pauses")
         call(sock, "POST", "/vms/a/resume")
+        # kill -9 of kited: its lock and socket are left behind, the next one takes both over
+        st, before = call(sock, "GET", "/vms")
+        kd2.kill()
+        kd2.wait()
+        kd2 = start_kited()
+        st, after = call(sock, "GET", "/vms")
+        check(st == 200 and after == before and start_time(a_pid) == a_start,
+              "kited killed with SIGKILL and started again: the same list, a adopted again")
         # a crash of an adopted kite is seen too (not kited's child: no status)
         os.kill(a_pid, signal.SIGKILL)
         check(wait_for(lambda: call(sock, "GET", "/vms/a")[1]["state"] == "crashed", 60),
