@@ -47,29 +47,19 @@ struct dpu {
 	enum dpu_state state;
 	struct kd_proc proc;
 	unsigned restarts;
+	bool ran;                       /* a kite-dpu ran under this kited */
 	/* the watcher thread (dpu_proc.c) */
 	pthread_t thread;
-	bool thread_running;
-	int wake_fd;                    /* eventfd: dpu_stop */
+	int wake_fd;                    /* eventfd: dpu_proc_ended wakes the thread */
 	/* the resources kited made (dpu_res.c), under d->op: JSON arrays of the records that are
 	 * DIR/dpu/ports.json and volumes.json (dpu_res.c's header describes them) */
 	cJSON *ports;
 	cJSON *vols;
 };
 
-/* Stops the DPU thread and frees the DPU state; kite-dpu keeps running (the next kited adopts it).
- * For an orderly exit and the tests; kd->dpu is NULL afterwards. */
-void dpu_stop(struct kited *kd);
-
 /* A request to the running kite-dpu (d->op held): like dpu_call, but DPU_UNAVAILABLE at once with
  * "kite-dpu is down" / "restarting" when it does not run. */
 int dpu_req(struct dpu *d, const cJSON *req, cJSON **reply, char *err, size_t errlen);
-
-/* Writes `j` to `path` atomically (temporary file, fsync, rename, fsync of the directory). 0, or -1
- * with errno set. */
-int dpu_write_json(const char *path, const cJSON *j);
-/* The JSON in `path`, NULL if absent or unreadable (errno ENOENT when absent). */
-cJSON *dpu_read_json(const char *path);
 
 /* ---- dpu_res.c ---- */
 

@@ -67,7 +67,7 @@ static int connect_ctl(const char *path, long long deadline, char *err, size_t e
 			errno = ETIMEDOUT;
 			break;
 		}
-		usleep(1000);
+		poll(NULL, 0, 1);   /* (poll: kited's HTTP threads may not nanosleep) */
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "kite-dpu control socket %s: connect: %s", path, strerror(errno));

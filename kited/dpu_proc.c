@@ -22,13 +22,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kite/log.h"
 #include "dpu.h"
+#include "state.h"
+#include "vm_internal.h"
 
 #define READY_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 100
@@ -43,122 +44,7 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- atomic JSON files ---- */
-
-int dpu_write_json(const char *path, const cJSON *j)
-{
-	char tmp[KD_PATH_MAX + 8], dir[KD_PATH_MAX], *slash;
-	char *text = cJSON_Print(j);
-	size_t len, done = 0;
-	int fd, dfd, saved;
-
-	if (!text) {
-		errno = ENOMEM;
-		return -1;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	len = strlen(text);
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail_fd;
-		done += (size_t)w;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-		goto fail_fd;
-	close(fd);
-	if (rename(tmp, path) < 0)
-		goto fail_tmp;
-	free(text);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail_fd:
-	saved = errno ? errno : EIO;
-	close(fd);
-	errno = saved;
-fail_tmp:
-	saved = errno;
-	unlink(tmp);
-	errno = saved;
-fail:
-	saved = errno;
-	free(text);
-	errno = saved;
-	return -1;
-}
-
-cJSON *dpu_read_json(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *text = NULL;
-	size_t len = 0;
-	cJSON *j;
-
-	if (!f)
-		return NULL;
-	FILE *m = open_memstream(&text, &len);
-	if (m) {
-		char buf[4096];
-		size_t n;
-
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-			fwrite(buf, 1, n, m);
-		fclose(m);
-	}
-	fclose(f);
-	j = text ? cJSON_Parse(text) : NULL;
-	free(text);
-	if (!j)
-		errno = EINVAL;
-	return j;
-}
-
-/* ---- process identity ---- */
-
-/* Field 22 of /proc/PID/stat (start time, clock ticks since boot); 0 if the process is gone. */
-static unsigned long long proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');   /* the command name may hold spaces and parentheses */
-	if (!p)
-		return 0;
-	/* after ") " come field 3 (state) ... field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
-		return 0;
-	return start;
-}
-
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
+/* ---- process identity (vm_spawn.c's helpers) ---- */
 
 /* The process has ended (its pidfd is readable) or was never there. */
 static bool proc_gone(const struct kd_proc *p)
@@ -179,7 +65,7 @@ static void path_in(const struct dpu *d, const char *name, char *out, size_t len
 
 static void record(struct dpu *d)
 {
-	char path[KD_PATH_MAX + 16];
+	char path[KD_PATH_MAX + 16], err[KD_PATH_MAX + 64];
 	cJSON *j = cJSON_CreateObject();
 
 	path_in(d, "dpu.json", path, sizeof(path));
@@ -187,8 +73,8 @@ static void record(struct dpu *d)
 	cJSON_AddNumberToObject(j, "start", (double)d->proc.start);
 	cJSON_AddNumberToObject(j, "restarts", d->restarts);
 	cJSON_AddStringToObject(j, "control", d->ctl);
-	if (dpu_write_json(path, j) < 0)
-		log_err("kite-dpu: cannot record it in %s: %s", path, strerror(errno));
+	if (state_write_json(path, j, err, sizeof(err)) < 0)
+		log_err("kite-dpu: cannot record it: %s", err);
 	cJSON_Delete(j);
 }
 
@@ -246,7 +132,7 @@ static void kill_proc(struct kd_proc *p)
 	if (p->pidfd >= 0 && !proc_gone(p)) {
 		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
 
-		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+		proc_signal(p, SIGKILL);
 		while (poll(&pf, 1, 2000) < 0 && errno == EINTR)
 			;
 	}
@@ -291,33 +177,18 @@ static int spawn(struct dpu *d, struct kd_proc *p, char *err, size_t errlen)
 		return -1;
 	}
 	unlink(d->ctl);   /* so that "answers" below means the new one */
-	pid = fork();
+	*p = (struct kd_proc){ .pidfd = -1, .child = true };
+	pid = kd_spawn((char *const *)argv, logfd, &p->pidfd);
+	close(logfd);
 	if (pid < 0) {
-		snprintf(err, errlen, "kite-dpu: fork: %s", strerror(errno));
-		close(logfd);
+		snprintf(err, errlen, "kite-dpu %.128s: cannot start: %s", kd->dpu_bin, strerror(errno));
+		*p = (struct kd_proc){ .pidfd = -1 };
 		return -1;
 	}
-	if (pid == 0) {
-		/* async-signal-safe calls only: kited has threads */
-		sigset_t none;
-		int nullfd = open("/dev/null", O_RDWR);
-
-		setsid();
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (nullfd >= 0)
-			dup2(nullfd, 0), dup2(nullfd, 1);
-		dup2(logfd, 2);
-		syscall(SYS_close_range, 3, ~0u, 0);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(logfd);
-	*p = (struct kd_proc){ .pid = pid, .pidfd = pidfd_open(pid), .child = true };
+	p->pid = pid;
 	p->start = proc_start_time(pid);
 	if (p->pidfd < 0) {
-		snprintf(err, errlen, "kite-dpu pid %d: pidfd_open: %s", (int)pid, strerror(errno));
+		snprintf(err, errlen, "kite-dpu pid %d: no pidfd", (int)pid);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		*p = (struct kd_proc){ .pidfd = -1 };
@@ -361,7 +232,7 @@ static int adopt(struct dpu *d, struct kd_proc *p)
 	cJSON *j, *pid, *start, *restarts;
 
 	path_in(d, "dpu.json", path, sizeof(path));
-	j = dpu_read_json(path);
+	j = state_read_json(path, why, sizeof(why));
 	if (!j)
 		return -1;
 	pid = cJSON_GetObjectItemCaseSensitive(j, "pid");
@@ -374,12 +245,10 @@ static int adopt(struct dpu *d, struct kd_proc *p)
 		cJSON_Delete(j);
 		return -1;
 	}
-	*p = (struct kd_proc){ .pid = (pid_t)pid->valuedouble, .start = (unsigned long long)start->valuedouble,
-			       .pidfd = -1 };
+	*p = (struct kd_proc){ .pid = (pid_t)pid->valuedouble, .start = (unsigned long long)start->valuedouble };
 	cJSON_Delete(j);
-	p->pidfd = pidfd_open(p->pid);
-	/* the start time is read after the pidfd is open: the pidfd is then surely of that process */
-	if (p->pidfd < 0 || proc_start_time(p->pid) != p->start) {
+	p->pidfd = proc_open_checked(p->pid, p->start);
+	if (p->pidfd < 0) {
 		close_proc(p);
 		return -1;
 	}
@@ -393,15 +262,19 @@ static int adopt(struct dpu *d, struct kd_proc *p)
 	return 0;
 }
 
-/* Starts (or adopts) kite-dpu and applies the tables; d->op held. A start that replaces one
- * that ran counts as a restart. 0 or -1 with err. */
+/* Starts (or adopts) kite-dpu, then applies the tables with d->op held (the wait for a new one
+ * to answer holds nothing: requests meanwhile get 503 at once). Only the DPU thread, or dpu_start
+ * before it, calls it. A start (restart true) that replaces one that ran counts as a restart. 0 or
+ * -1 with err. */
 static int bring_up(struct dpu *d, bool may_adopt, bool restart, char *err, size_t errlen)
 {
 	struct kd_proc p = { .pidfd = -1 };
 	bool adopted = may_adopt && adopt(d, &p) == 0;
+	int r = 0;
 
 	if (!adopted && spawn(d, &p, err, errlen) < 0)
 		return -1;
+	pthread_mutex_lock(&d->op);
 	/* requests go to it from now on (dpu_req), but it is "running" only once it holds everything */
 	set_proc(d, d->state, &p);
 	if (dpu_res_apply(d) < 0) {
@@ -410,47 +283,50 @@ static int bring_up(struct dpu *d, bool may_adopt, bool restart, char *err, size
 		kill_proc(&p);
 		close_proc(&p);
 		set_proc(d, DPU_RESTARTING, &p);
-		return -1;
+		r = -1;
+	} else {
+		pthread_mutex_lock(&d->kd->lock);
+		d->restarts += restart && d->ran;
+		d->ran = true;
+		d->state = DPU_RUNNING;
+		pthread_mutex_unlock(&d->kd->lock);
+		record(d);
+		supervise_watch_dpu(d->kd, d->proc.pidfd);
 	}
-	pthread_mutex_lock(&d->kd->lock);
-	d->restarts += restart;
-	d->state = DPU_RUNNING;
-	pthread_mutex_unlock(&d->kd->lock);
-	record(d);
-	supervise_watch_dpu(d->kd, d->proc.pidfd);
-	return 0;
+	pthread_mutex_unlock(&d->op);
+	return r;
 }
 
 /* ---- the DPU thread: restarts ---- */
 
-/* Sleeps up to ms, or until dpu_stop / dpu_proc_ended wakes the thread. true if it is stopping. */
-static bool nap(struct dpu *d, int ms, bool *stopping)
+/* Sleeps up to ms (-1: no bound), or until dpu_proc_ended wakes the thread. */
+static void nap(struct dpu *d, int ms)
 {
 	struct pollfd pf = { .fd = d->wake_fd, .events = POLLIN };
 	uint64_t v;
 
-	if (poll(&pf, 1, ms) > 0 && read(d->wake_fd, &v, sizeof(v)) == sizeof(v) && v >= (1ull << 32))
-		*stopping = true;
-	return *stopping;
+	if (poll(&pf, 1, ms) > 0 && read(d->wake_fd, &v, sizeof(v)) < 0)
+		log_debug("kite-dpu: DPU thread wake-up: %s", strerror(errno));
 }
 
+/* The DPU thread: waits for kite-dpu to end (dpu_proc_ended), then starts a new one with backoff
+ * until one runs. Lives as long as kited. */
 static void *dpu_thread(void *arg)
 {
 	struct dpu *d = arg;
 	int backoff = BACKOFF_MIN_MS;
 	long long born = mono_ms();
-	bool stopping = false;
 
-	while (!stopping) {
+	for (;;) {
 		char err[512];
 
 		if (d->state == DPU_RUNNING && !proc_gone(&d->proc)) {
-			nap(d, -1, &stopping);   /* until dpu_proc_ended or dpu_stop */
+			nap(d, -1);
 			continue;
 		}
 		pthread_mutex_lock(&d->op);
 		if (d->state == DPU_RUNNING) {
-			/* it ended: stop watching it, reap it, count the restart */
+			/* it ended: stop watching it, reap it */
 			struct kd_proc gone = d->proc, none = { .pidfd = -1 };
 
 			supervise_watch_dpu(d->kd, -1);
@@ -462,15 +338,11 @@ static void *dpu_thread(void *arg)
 				backoff = BACKOFF_MIN_MS;
 		}
 		pthread_mutex_unlock(&d->op);
-		if (nap(d, backoff, &stopping))
-			break;
-		pthread_mutex_lock(&d->op);
-		if (bring_up(d, false, true, err, sizeof(err)) == 0) {
+		nap(d, backoff);
+		if (bring_up(d, false, true, err, sizeof(err)) == 0)
 			born = mono_ms();
-		} else {
+		else
 			log_err("%s; next try in %d ms", err, backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2);
-		}
-		pthread_mutex_unlock(&d->op);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 	return NULL;
@@ -525,43 +397,19 @@ int dpu_start(struct kited *kd)
 	}
 	pthread_mutex_lock(&d->op);
 	dpu_res_load(d);
+	pthread_mutex_unlock(&d->op);
 	r = bring_up(d, true, false, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s; retrying in the background", err);
+		pthread_mutex_lock(&d->op);
 		set_proc(d, DPU_RESTARTING, NULL);
+		pthread_mutex_unlock(&d->op);
 	}
-	pthread_mutex_unlock(&d->op);
 	if (pthread_create(&d->thread, NULL, dpu_thread, d) == 0)
-		d->thread_running = true;
+		pthread_detach(d->thread);
 	else
 		log_err("kite-dpu: cannot start the DPU thread: it will not be restarted");
 	return r;
-}
-
-void dpu_stop(struct kited *kd)
-{
-	struct dpu *d = kd->dpu;
-	uint64_t stop = 1ull << 32;
-
-	if (!d)
-		return;
-	if (d->thread_running) {
-		if (write(d->wake_fd, &stop, sizeof(stop)) == sizeof(stop))
-			pthread_join(d->thread, NULL);
-		else
-			pthread_detach(d->thread);
-	}
-	supervise_watch_dpu(kd, -1);
-	pthread_mutex_lock(&d->op);
-	dpu_res_free(d);
-	close_proc(&d->proc);   /* kite-dpu keeps running: the next kited adopts it */
-	pthread_mutex_unlock(&d->op);
-	close(d->wake_fd);
-	pthread_mutex_destroy(&d->op);
-	pthread_mutex_lock(&kd->lock);
-	kd->dpu = NULL;
-	pthread_mutex_unlock(&kd->lock);
-	free(d);
 }
 
 cJSON *dpu_status_json(struct kited *kd)

@@ -24,6 +24,7 @@
 
 #include "kite/log.h"
 #include "dpu.h"
+#include "state.h"
 
 static const char *str_of(const cJSON *o, const char *key)
 {
@@ -69,11 +70,14 @@ static void table_path(const struct dpu *d, const char *file, char *out, size_t 
 /* {"KEY": [records]} */
 static int write_table(const char *path, const char *key, cJSON *table)
 {
+	char err[KD_PATH_MAX + 64];
 	cJSON *o = cJSON_CreateObject();
 	int r;
 
 	cJSON_AddItemReferenceToObject(o, key, table);
-	r = dpu_write_json(path, o);
+	r = state_write_json(path, o, err, sizeof(err));
+	if (r < 0)
+		log_err("kite-dpu: %s", err);
 	cJSON_Delete(o);
 	return r;
 }
@@ -84,31 +88,27 @@ int dpu_res_save(struct dpu *d)
 	int r = 0;
 
 	table_path(d, "ports.json", path, sizeof(path));
-	if (write_table(path, "ports", d->ports) < 0) {
-		log_err("kite-dpu: cannot write %s: %s", path, strerror(errno));
+	if (write_table(path, "ports", d->ports) < 0)
 		r = -1;
-	}
 	table_path(d, "volumes.json", path, sizeof(path));
-	if (write_table(path, "volumes", d->vols) < 0) {
-		log_err("kite-dpu: cannot write %s: %s", path, strerror(errno));
+	if (write_table(path, "volumes", d->vols) < 0)
 		r = -1;
-	}
 	return r;
 }
 
 static cJSON *load_table(const struct dpu *d, const char *file, const char *key)
 {
-	char path[KD_PATH_MAX + 16];
+	char path[KD_PATH_MAX + 16], why[KD_PATH_MAX + 64];
 	cJSON *o, *t = NULL, *r, *next;
 
 	table_path(d, file, path, sizeof(path));
-	o = dpu_read_json(path);
-	if (!o && errno != ENOENT)
-		log_err("kite-dpu: %s is not JSON: starting without its records", path);
-	if (o) {
+	if (access(path, F_OK) == 0) {
+		o = state_read_json(path, why, sizeof(why));
+		if (!o)
+			log_err("kite-dpu: %s: starting without its records", why);
 		t = cJSON_DetachItemFromObjectCaseSensitive(o, key);
 		cJSON_Delete(o);
-		if (!cJSON_IsArray(t)) {
+		if (o && !cJSON_IsArray(t)) {
 			log_err("kite-dpu: %s has no array \"%s\": starting without its records", path, key);
 			cJSON_Delete(t);
 			t = NULL;
@@ -146,7 +146,7 @@ void dpu_res_free(struct dpu *d)
 
 static void own_socket(const struct dpu *d, const char *path)
 {
-	if (d->kd->jail && geteuid() == 0 && chown(path, d->kd->uid, d->kd->gid) < 0)
+	if (geteuid() == 0 && chown(path, d->kd->uid, d->kd->gid) < 0)
 		log_warn("kite-dpu: cannot give %s to the jail's uid %u: %s", path, d->kd->uid, strerror(errno));
 }
 
@@ -404,7 +404,7 @@ int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 
 	if (!d) {
 		snprintf(err, errlen, "kite-dpu is down");
-		return 503;
+		return -503;
 	}
 	pthread_mutex_lock(&d->op);
 	pthread_mutex_lock(&kd->lock);
@@ -521,7 +521,7 @@ undo:
 	dpu_res_save(d);
 out:
 	pthread_mutex_unlock(&d->op);
-	return st;
+	return -st;
 }
 
 void dpu_vm_release(struct kited *kd, struct vm *vm)

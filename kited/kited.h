@@ -15,7 +15,8 @@
  *   metrics.c     GET /metrics (kited's own + kite's + kite-dpu's, labelled by VM)
  *   dpu_proc.c    start, adopt, restart kite-dpu; re-apply ports and volumes after a restart
  *   dpu_client.c  kite-dpu's control socket (JSON lines)
- *   dpu_res.c     ports and volumes: the /dpu routes, dpu_vm_acquire / dpu_vm_release
+ *   dpu_res.c     ports and volumes: records, re-apply, dpu_vm_acquire / dpu_vm_release
+ *   dpu_routes.c  the /dpu routes (kd_dpu_routes)
  *   seccomp.c     kited's own seccomp filter
  *
  * Threads: libmicrohttpd serves each connection on its own thread (handlers may block, e.g. while
@@ -135,7 +136,7 @@ struct kd_route {
 	kd_handler handler;
 };
 
-/* The VM side's routes (router.c) and the DPU side's (dpu_res.c), both terminated by a
+/* The VM side's routes (router.c) and the DPU side's (dpu_routes.c), both terminated by a
  * {NULL, NULL, NULL} entry. The router tries the VM side's first. */
 extern const struct kd_route kd_vm_routes[];
 extern const struct kd_route kd_dpu_routes[];
@@ -181,20 +182,25 @@ void supervise_watch_dpu(struct kited *kd, int pidfd);
  * starts needing it get 503 until it comes back). */
 int dpu_start(struct kited *kd);
 /* For a VM being started: a switch port named after it (def.net) and its volume served
- * (def.disk). Fills vm->res. On failure undoes what it made, returns -1 with a one-line reason in
- * err. */
+ * (def.disk; a VM's own disk DIR/volumes/NAME-disk.img is made sparse with def.disk_size_mib at its
+ * first start). Fills vm->res. 0; on failure undoes what it made and returns minus the HTTP status
+ * to answer (-409 name taken or volume in use, -404 unknown volume, -503 kite-dpu unavailable,
+ * -400, -500) with a one-line reason in err. */
 int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen);
 /* The VM ended (or its start is undone): delete its port, stop serving its own volume, delete an
  * ephemeral disk's image. Idempotent; never fails (problems are logged). */
 void dpu_vm_release(struct kited *kd, struct vm *vm);
 /* VM deleted: also delete its own disk's image. */
 void dpu_vm_forget(struct kited *kd, struct vm *vm);
-/* kite-dpu's `stats` text (malloc'd, NULL if unavailable). */
+/* kite-dpu's `stats` text (Prometheus; the switch's samples carry port="NAME", the volumes'
+ * volume="NAME"; a VM's port is named NAME, its own volume NAME-disk). malloc'd, NULL if
+ * unavailable. */
 char *dpu_stats_text(struct kited *kd);
 /* GET /dpu's object ({"state", "pid", "restarts", "control"}), for GET /host and GET /metrics
  * (kited_dpu_restarts_total). Never NULL unless out of memory. */
 struct cJSON *dpu_status_json(struct kited *kd);
-/* The supervisor saw kite-dpu's pidfd become readable: restart it (with backoff) and re-apply. */
+/* The supervisor saw kite-dpu's pidfd become readable: wakes the DPU side's thread, which restarts
+ * it (with backoff) and re-applies; returns at once. */
 void dpu_proc_ended(struct kited *kd);
 
 /* ---- VM side, called by the supervisor ---- */

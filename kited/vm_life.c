@@ -220,9 +220,13 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 
 	*status = 500;
 	vm->jailed = vm->def.jail;
-	if (dpu && dpu_vm_acquire(kd, vm, err, errlen) < 0) {
-		*status = 503;
-		return -1;
+	if (dpu) {
+		int r = dpu_vm_acquire(kd, vm, err, errlen);
+
+		if (r < 0) {
+			*status = r <= -400 ? -r : 503;
+			return -1;
+		}
 	}
 	pthread_mutex_lock(&kd->lock);
 	vm->state = VM_STARTING;

@@ -292,10 +292,15 @@ def run(args, work, state, sock, kd, start_kited, jail):
         check(st == 204, "delete a: 204")
         st, vms = call(sock, "GET", "/vms")
         check(vms == [] and os.listdir(os.path.join(state, "vms")) == [], "no VM left, nothing in vms/")
-        left = [p for p in procs_under(work) if p != kd2.pid]
-        check(left == [], "no process left but kited (%s)" % left)
+        # kite-dpu (and its control socket) outlive VMs and kited by design
+        dpu_ctl = os.path.join(state, "dpu", "ctl.sock")
+        dpu_pid = json.load(open(os.path.join(state, "dpu", "dpu.json")))["pid"] \
+            if os.path.exists(os.path.join(state, "dpu", "dpu.json")) else None
+        left = [p for p in procs_under(work) if p not in (kd2.pid, dpu_pid)]
+        check(left == [], "no process left but kited and kite-dpu (%s)" % left)
         socks = [os.path.join(d, f) for d, _, fs in os.walk(state) for f in fs if f.endswith(".sock")]
-        check(socks == [], "no socket left in the state dir (%s)" % socks)
+        check([s for s in socks if s != dpu_ctl] == [], "no socket left in the state dir but kite-dpu's control (%s)"
+              % socks)
         if jail:
             jd = os.path.join(state, "jail", "kite")
             check(not os.path.isdir(jd) or os.listdir(jd) == [], "no jail left")
