@@ -18,7 +18,8 @@ effect checked on kite-dpu's own control socket and in the state directory:
   - deletes: keep_image, a VM's own image deleted with the VM; nothing left in kite-dpu;
   - kite-dpus that misbehave (a fake: garbage replies, silence, never answering port_add): kited
     answers 503 and records nothing, never hangs, serves the rest of its API.
-Runs with --jail off (the DPU side is the same for jailed VMs but for the sockets' owner)."""
+As root the VMs are jailed (kited's default): their kites reach kite-dpu's sockets as the jail's uid,
+across the restart too; else --jail off."""
 import argparse
 import json
 import os
@@ -114,7 +115,7 @@ class Kited:
     def __init__(self, args, work, dpu):
         self.state, self.sock = os.path.join(work, "state"), os.path.join(work, "kited.sock")
         self.cmd = [args.kited, "--sock", self.sock, "--state-dir", self.state, "--kite", args.kite,
-                    "--kite-dpu", dpu, "--jail", "off"]
+                    "--kite-dpu", dpu, "--jailer", args.jailer, "--jail", "on" if os.geteuid() == 0 else "off"]
         self.logf = open(os.path.join(work, "kited.log"), "ab")
         self.p = None
 
@@ -132,10 +133,10 @@ class Kited:
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("--kited", "--kite", "--dpu", "--kernel"):
+    for a in ("--kited", "--kite", "--dpu", "--jailer", "--kernel"):
         ap.add_argument(a, required=True)
     args = ap.parse_args()
-    for a in ("kited", "kite", "dpu", "kernel"):
+    for a in ("kited", "kite", "dpu", "jailer", "kernel"):
         setattr(args, a, os.path.abspath(getattr(args, a)))
     need_kvm()
     work = tempfile.mkdtemp(prefix="kited-dpu-")
@@ -222,6 +223,15 @@ def run(args, kd):
     check(st == 204 and held(ctlp)[0]["p1"]["acl_out"]["rules"] == [], "ACL out cleared")
     check(isinstance(p1.get("stats"), dict) and "rx_packets" in p1["stats"], "GET p1 has kite-dpu's counters")
 
+    # a TAP port: the interface appears on the host, and goes with the port
+    tap = "kdt%d" % (os.getpid() % 100000)
+    st, t = kd("POST", "/dpu/ports", {"name": "t1", "type": "tap", "tap": tap})
+    check(st == 201 and t["tap"] == tap and os.path.exists("/sys/class/net/" + tap) and "t1" in held(ctlp)[0],
+          "POST a tap port: interface %s made (%d %s)" % (tap, st, t))
+    st, _ = kd("DELETE", "/dpu/ports/t1")
+    check(st == 204 and not os.path.exists("/sys/class/net/" + tap) and "t1" not in held(ctlp)[0],
+          "DELETE the tap port: interface gone")
+
     # ---- volumes ----
     st, v1 = kd("POST", "/dpu/volumes", {"name": "v1", "size_mib": 16, "iops": 100})
     img1 = os.path.join(vols, "v1.img")
@@ -284,6 +294,15 @@ def run(args, kd):
         kd("DELETE", "/vms/" + n)
     check((held(ctlp), records(state)) == before, "after the refusals: kite-dpu and the records unchanged")
 
+    # an ephemeral disk: made at the start, deleted at the end
+    st, e1 = kd("POST", "/vms", dict(idle, name="e1", disk={"size_mib": 4, "ephemeral": True}, start=True))
+    eimg = os.path.join(vols, "e1-disk.img")
+    check(st == 201 and e1["state"] == "running" and os.path.exists(eimg), "VM e1 with an ephemeral disk runs")
+    st, e1 = kd("POST", "/vms/e1/stop", {"force": True})
+    check(st == 200 and not os.path.exists(eimg) and "e1-disk" not in held(ctlp)[1],
+          "e1 stopped: its ephemeral disk's image and volume gone")
+    kd("DELETE", "/vms/e1")
+
     # ---- kill -9 of kite-dpu under w1's stream ----
     if not check(con is not None and wait_for(lambda: con.written() >= 64, 180), "w1's guest writes"):
         log = os.path.join(state, "vms", "w1", "kite.log")
@@ -306,8 +325,9 @@ def run(args, kd):
     check(w1["state"] == "stopped" and "blk-stream: %d requests checked" % BLOCKS in con.text,
           "w1 stopped after its %d writes read back right, across the restart (%s)" % (BLOCKS, w1["state"]))
     klog = open(os.path.join(state, "vms", "w1", "kite.log"), errors="replace").read()
-    check(at_kill < BLOCKS and re.search(r"vhost-user-blk0: backend .* is back", klog),
-          "kite-dpu was killed after %d of %d writes, w1's kite reconnected its disk" % (at_kill, BLOCKS))
+    check(at_kill < BLOCKS and re.search(r"vhost-user-blk0: backend .* is back", klog) and
+          re.search(r"vhost-user-net0: backend .* is back", klog),
+          "kite-dpu was killed after %d of %d writes, w1's kite reconnected its disk and its NIC" % (at_kill, BLOCKS))
     data = open(wimg, "rb").read()
     bad = [b for b in range(BLOCKS) if data[b * 512:(b + 1) * 512] != pattern(b)]
     check(not bad, "every written sector is in w1's image (%d wrong)" % len(bad))
