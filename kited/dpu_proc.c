@@ -5,7 +5,9 @@
  * and restart it when it dies: the supervisor thread sees its pidfd (supervise_watch_dpu) and calls
  * dpu_proc_ended(), which only wakes this file's thread; that thread waits out the backoff (0.1 s
  * doubling to 5 s, back to 0.1 s once a kite-dpu lived 30 s), starts a new kite-dpu and re-applies
- * every port and volume (dpu_res_apply), so the VMs' kites reconnect.
+ * every port and volume (dpu_res_apply), so the VMs' kites reconnect. The same thread checks a
+ * running kite-dpu's health (switch_stats every 5 s); one that misses 3 in a row is killed, and so
+ * restarted.
  *
  * kited's kite-dpu: kite-dpu --control DIR/dpu/ctl.sock --image-dir DIR/volumes --socket-dir
  * DIR/dpu/sockets [--cores LIST], in a session of its own (it outlives kited), stderr appended to
@@ -35,6 +37,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 30000
+#define WATCH_MS 5000           /* health check of a running kite-dpu: switch_stats every 5 s ... */
+#define WATCH_MISSES 3          /* ... and 3 without an answer in a row (5 s each) kill it */
 
 static long long mono_ms(void)
 {
@@ -309,21 +313,47 @@ static void nap(struct dpu *d, int ms)
 		log_debug("kite-dpu: DPU thread wake-up: %s", strerror(errno));
 }
 
-/* The DPU thread: waits for kite-dpu to end (dpu_proc_ended), then starts a new one with backoff
- * until one runs. Lives as long as kited. */
+/* A health check of the running kite-dpu (DPU thread): WATCH_MISSES checks in a row without an
+ * answer and it is killed, so that it is restarted: a hung kite-dpu is not left hanging every
+ * request and every VM start. */
+static void watch(struct dpu *d, int *misses)
+{
+	char why[256];
+
+	if (probe(d, DPU_TIMEOUT_MS, why, sizeof(why)) == DPU_OK) {
+		*misses = 0;
+		return;
+	}
+	if (++*misses < WATCH_MISSES) {
+		log_warn("kite-dpu: pid %d: health check %d of %d failed: %s", (int)d->proc.pid, *misses, WATCH_MISSES,
+			 why);
+		return;
+	}
+	log_err("kite-dpu: pid %d: %d health checks failed in a row (%s): killing it to restart it", (int)d->proc.pid,
+		WATCH_MISSES, why);
+	proc_signal(&d->proc, SIGKILL);
+	*misses = 0;
+}
+
+/* The DPU thread: checks the running kite-dpu's health, waits for it to end (dpu_proc_ended),
+ * then starts a new one with backoff until one runs. Lives as long as kited. */
 static void *dpu_thread(void *arg)
 {
 	struct dpu *d = arg;
 	int backoff = BACKOFF_MIN_MS;
 	long long born = mono_ms();
+	int misses = 0;
 
 	for (;;) {
 		char err[512];
 
 		if (d->state == DPU_RUNNING && !proc_gone(&d->proc)) {
-			nap(d, -1);
+			nap(d, WATCH_MS);
+			if (d->state == DPU_RUNNING && !proc_gone(&d->proc))
+				watch(d, &misses);
 			continue;
 		}
+		misses = 0;
 		pthread_mutex_lock(&d->op);
 		if (d->state == DPU_RUNNING) {
 			/* it ended: stop watching it, reap it */

@@ -14,7 +14,8 @@ effect checked on kite-dpu's own control socket and in the state directory:
     again with their settings, the VM's kite reconnects, the stream completes and every block is in
     the image; at the guest's power-off the port and volume go, the image stays;
   - kited restarted: it adopts the running kite-dpu (same pid); restarted while kite-dpu is stopped
-    (SIGSTOP, hung): that one is killed and replaced, everything re-applied;
+    (SIGSTOP, hung): that one is killed and replaced, everything re-applied; a kite-dpu that hangs
+    under a running kited fails its health checks and is killed and restarted;
   - deletes: keep_image, a VM's own image deleted with the VM; nothing left in kite-dpu;
   - kite-dpus that misbehave (a fake: garbage replies, silence, never answering port_add): kited
     answers 503 and records nothing, never hangs, serves the rest of its API.
@@ -351,6 +352,14 @@ def run(args, kd):
     check(dpu["state"] == "running" and dpu["pid"] != pid2 and start_time(pid2) is None,
           "kited replaced the hung kite-dpu (%s)" % dpu)
     check(names(ctlp) == (["p1"], ["v1", "v2"]), "the replacement holds p1, v1, v2, not the orphan (%s)" % (names(ctlp),))
+    # a kite-dpu that hangs while kited runs: its health checks fail, it is killed and restarted
+    pid3 = dpu["pid"]
+    os.kill(pid3, signal.SIGSTOP)
+    check(wait_for(lambda: (lambda d: d["state"] == "running" and d["pid"] != pid3)(kd("GET", "/dpu")[1]), 120),
+          "a kite-dpu hung under kited is restarted")
+    _, dpu = kd("GET", "/dpu")
+    check(dpu["restarts"] == 2 and start_time(pid3) is None and names(ctlp) == (["p1"], ["v1", "v2"]),
+          "restarts 2, the hung one gone, p1, v1, v2 back (%s, %s)" % (dpu, names(ctlp)))
 
     # ---- deletes ----
     st, _ = kd("DELETE", "/vms/w2")
