@@ -5,7 +5,6 @@ serial console of a VM through its console socket, kite-dpu's control socket, an
 that belong to one kited (found by the private directory in their command line, signalled by pid).
 
 Waits are bounded polls (a broken run must not hang the suite), never timing assertions."""
-import http.client
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "vhost"))
 from blk_restart import ctl_request  # noqa: E402  (kite-dpu's control socket, one JSON line each way)
+from core_test import call, procs_under, start_time  # noqa: E402  (HTTP on a Unix socket, /proc)
 
 WAIT = 120          # bound of every poll: only keeps a broken run from hanging
 
@@ -49,39 +49,16 @@ def wait_for(what, cond, bound=WAIT, every=0.05):
 
 # ---- processes ----
 
-def start_time(pid):
-    """Field 22 of /proc/PID/stat (clock ticks since boot), None if the process is gone."""
-    try:
-        stat = open("/proc/%d/stat" % pid).read()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[19])
-
-
 def alive(pid, start):
     """The same process still exists (pid and start time) and is not a zombie."""
+    return start is not None and start_time(pid) == start
+
+
+def argv_of(pid):
     try:
-        stat = open("/proc/%d/stat" % pid).read()
+        return open("/proc/%d/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
-        return False
-    fields = stat[stat.rindex(")") + 2:].split()
-    return fields[0] != "Z" and int(fields[19]) == start
-
-
-def procs_mentioning(text):
-    """{pid: argv} of every process whose command line contains `text` (not this one)."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == os.getpid():
-            continue
-        try:
-            argv = open("/proc/%s/cmdline" % d, "rb").read().split(b"\0")
-        except OSError:
-            continue
-        argv = [a.decode(errors="replace") for a in argv if a]
-        if any(text in a for a in argv) and start_time(int(d)) is not None:
-            out[int(d)] = argv
-    return out
+        return "(gone)"
 
 
 def fds_to(pid, target):
@@ -115,36 +92,9 @@ def sockets_under(top):
 
 # ---- HTTP over a Unix socket ----
 
-class _UnixConn(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
-
-
-def http_unix(sock, method, path, body=None, raw=None, timeout=WAIT):
-    """(status, parsed JSON | text | None). body: an object sent as JSON; raw: bytes sent as they are."""
-    c = _UnixConn(sock, timeout)
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    try:
-        c.request(method, path, body=data, headers=headers)
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-        ctype = r.getheader("Content-Type") or ""
-    finally:
-        c.close()
-    if text and "json" in ctype:
-        return r.status, json.loads(text)
-    try:
-        return r.status, json.loads(text) if text else None
-    except ValueError:
-        return r.status, text
+def http_unix(sock, method, path, body=None, raw=None):
+    """(status, parsed JSON | text | None): tests/kited/core_test.py's client of a Unix socket."""
+    return call(sock, method, path, body, raw)
 
 
 def dpu_ctl(ctl, cmd, **args):
@@ -238,6 +188,9 @@ class Kited:
     """A kited of its own: state dir DIR/state, API socket DIR/kited.sock, stderr DIR/kited.log."""
 
     def __init__(self, a, prefix="kite-kited-"):
+        for k in ("kited", "kitectl", "kite", "dpu", "jailer", "kernel"):
+            if getattr(a, k, None):
+                setattr(a, k, os.path.abspath(getattr(a, k)))
         self.a = a
         self.dir = tempfile.mkdtemp(prefix=prefix)
         self.state = os.path.join(self.dir, "state")
@@ -357,8 +310,8 @@ class Kited:
 
     # -- the end --
     def mine(self):
-        """{pid: argv} of the processes of this kited's world (kited, kite-dpu, kites, jailers)."""
-        return procs_mentioning(self.dir)
+        """{pid: command line} of the processes of this kited's world (kited, kite-dpu, kites, jailers)."""
+        return {p: argv_of(p) for p in procs_under(self.dir)}
 
     def kill_all(self):
         """Whatever is left (a failed run): SIGKILL by pid to every process of this world."""

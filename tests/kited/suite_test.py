@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kdlib  # noqa: E402
 from kdlib import Fail, Kited, alive, check, fds_to, http_unix, sockets_under, start_time, wait_for  # noqa: E402
 from blk_restart import bad_blocks  # noqa: E402  (the stream's stamps, tests/vhost/blk_restart.py)
-from vtlib import need_kvm  # noqa: E402
+from checks import need_kvm  # noqa: E402  (tests/lib)
 
 IDLE = "kite.test=idle"
 IDLE_LINE = r"^idle: halted with interrupts off until the VMM stops us$"
@@ -85,15 +85,26 @@ def image_path(kd, vm):
     return os.path.join(kd.state, "volumes", device(vm, "block")["volume"] + ".img")
 
 
+def dpu_sockets(kd, vm):
+    """Where kite-dpu serves a VM's port and volume (docs/kited.md, state directory)."""
+    out = [os.path.join(kd.state, "dpu", "sockets", "port-%s.sock" % vm["name"])]
+    if [d for d in vm.get("devices") or () if d.get("type") == "block"]:
+        out.append(os.path.join(kd.state, "dpu", "sockets", "vol-%s.sock" % device(vm, "block")["volume"]))
+    return out
+
+
 def check_released(kd, vm):
-    """A VM that ended: no port, its volume not served (sockets gone), its image kept."""
+    """A VM that ended (vm: its object now): no port, its volume not served (sockets gone, null in
+    the object), its image kept."""
     name, vol = vm["name"], device(vm, "block")["volume"]
     st, r = kd.req("GET", "/dpu/ports/" + name)
     check(st == 404, "VM %s ended, but GET /dpu/ports/%s gave HTTP %d (expected 404): %s" % (name, name, st, r))
     check(name not in kd.dpu_port_names(), "VM %s ended, but kite-dpu still has its port" % name)
     check(vol not in kd.dpu_volume_names(), "VM %s ended, but kite-dpu still serves its volume %s" % (name, vol))
-    for d in vm["devices"]:
-        check(not os.path.exists(d["socket"]), "VM %s ended, but %s is still there" % (name, d["socket"]))
+    for path in dpu_sockets(kd, vm):
+        check(not os.path.exists(path), "VM %s ended, but %s is still there" % (name, path))
+    check(all(d.get("socket") is None for d in vm["devices"]),
+          "VM %s ended, but its object still names device sockets: %s" % (name, vm["devices"]))
     check(os.path.exists(image_path(kd, vm)), "VM %s ended: its image %s should be kept" % (name, image_path(kd, vm)))
 
 
@@ -103,8 +114,9 @@ def check_wired(kd, vm):
     check(device(vm, "net")["port"] == name, "VM %s: its port is named %s" % (name, device(vm, "net")["port"]))
     check(name in kd.dpu_port_names(), "VM %s runs, but kite-dpu has no port %s" % (name, name))
     check(vol in kd.dpu_volume_names(), "VM %s runs, but kite-dpu does not serve its volume %s" % (name, vol))
-    for d in vm["devices"]:
-        check(os.path.exists(d["socket"]), "VM %s runs, but its device socket %s is missing" % (name, d["socket"]))
+    for d, path in zip(sorted(vm["devices"], key=lambda d: d["type"] != "net"), dpu_sockets(kd, vm)):
+        check(d["socket"] == path and os.path.exists(path),
+              "VM %s runs: its %s device's socket is %s, expected %s (there)" % (name, d["type"], d["socket"], path))
 
 
 def ident(vm):
@@ -251,7 +263,7 @@ def crash(kd):
     b = wait_ended(kd, "vm-b")
     check(b["state"] == "crashed", "kill -9 of vm-b's kite: kited says %s, expected crashed" % b["state"])
     check(b.get("last_exit") == {"signal": 9}, "vm-b's last_exit is %s, expected {\"signal\": 9}" % b.get("last_exit"))
-    check_released(kd, vms["vm-b"])
+    check_released(kd, b)
     info = kd.kitectl_json("vm", "info", "vm-b")
     check(info["state"] == "crashed", "kitectl vm info vm-b: %s" % info["state"])
     for n in ("vm-a", "vm-c"):
