@@ -353,4 +353,5 @@ def common_args(ap):
     ap.add_argument("--dpu", required=True)
     ap.add_argument("--jailer")
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("--jail", default="off", choices=("on", "off"))
+    # kited's own default: kites under kite-jailer when root
+    ap.add_argument("--jail", default="on" if os.geteuid() == 0 else "off", choices=("on", "off"))
