@@ -12,6 +12,7 @@ ahead), VMs per core per second beside Firecracker's published bar (5 VMs per co
 
 usage: kited_bench.py --kited K --kite KITE --dpu KITE_DPU --kernel GUEST [--counts 1,16,64]
                       [--rounds 5] [--rounds-big 3] [--big 64] [--memory 32] [--concurrency 8]
+                      [--jail on|off --jailer JAILER]
 The machine is shared: only the ratios of one run mean something; the load average is printed."""
 import argparse
 import concurrent.futures
@@ -130,11 +131,15 @@ def main():
     ap.add_argument("--big", type=int, default=64, help="N from which --rounds-big applies")
     ap.add_argument("--memory", type=int, default=32)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--jail", default="off", choices=("on", "off"),
+                    help="kites under kite-jailer (kited's default as root; QEMU is never jailed)")
+    ap.add_argument("--jailer")
     ap.add_argument("--qemu-only", action="store_true", help="only the QEMU side (no kited needed)")
     a = ap.parse_args()
-    a.kitectl, a.jail, a.jailer = "", "off", None
+    a.kitectl = ""
     cores = os.cpu_count()
-    print("# kited bench: load average %.2f at the start, %d cores, guests of %d MiB" % (loadavg(), cores, a.memory))
+    print("# kited bench: load average %.2f at the start, %d cores, guests of %d MiB, kites jailed: %s" %
+          (loadavg(), cores, a.memory, a.jail))
     print("kited_bench_load_start %.2f load" % loadavg())
     kd = None
     try:
