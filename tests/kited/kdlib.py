@@ -256,9 +256,9 @@ class Kited:
                 "start": start}
         if disk_mib:
             body["disk"] = {"size_mib": disk_mib}
+        body.update(extra)
         if net is not None:
             body["net"] = net
-        body.update(extra)
         st, r = self.req("POST", "/vms", body)
         check(st == 201, "POST /vms %s: HTTP %d, expected 201: %s\n--- kited ---\n%s" % (name, st, r, self.log()))
         return r

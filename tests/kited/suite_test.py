@@ -54,7 +54,7 @@ ANSWERING = r"^virtio-net-ping: answering ARP and echo requests for 192\.0\.2\.1
 # the guest's write stream (virtio-blk-stream; its pattern loops are emulated under kvm-pvm: some ms per
 # sector): STREAM_REQS requests of STREAM_STEP sectors, one at a
 # time, a line every 64 completions
-STREAM_REQS, STREAM_STEP = 320, 1
+STREAM_REQS, STREAM_STEP, STREAM_IOPS = 320, 1, 20
 
 
 # ---- the VM object ----
@@ -349,8 +349,13 @@ def dpu_restart(kd):
     resp_id = ident(kd.vm("resp"))
     stream = "kite.test=virtio-blk-stream kite.mmio=1 kite.blk_count=%d kite.blk_step=%d kite.seed=%d" % (
         STREAM_REQS, STREAM_STEP, seed)
-    blk = kd.create("blk", stream, disk_mib=STREAM_REQS * STREAM_STEP * SECTOR // (1 << 20) + 1)
+    # the stream's disk is a volume of its own, made first with an iops limit: requests wait popped
+    # behind the limiter (so some are in flight at the kill), and the stream cannot end before it
+    kd.ok("POST", "/dpu/volumes", {"name": "stream", "size_mib": STREAM_REQS * STREAM_STEP * SECTOR // (1 << 20) + 1,
+                                   "iops": STREAM_IOPS}, want=(201,))
+    blk = kd.create("blk", stream, disk_mib=0, disk={"volume": "stream"})
     blk_id = ident(blk)
+    check(device(blk, "block")["volume"] == "stream", "VM blk's disk: %s" % device(blk, "block"))
     img = image_path(kd, blk)
     con = kd.console("blk")
 
@@ -370,6 +375,9 @@ def dpu_restart(kd):
     d2 = wait_for("kited to restart kite-dpu",
                   lambda: (lambda d: d if d["state"] == "running" and d["pid"] not in (None, old[0]) else None)(kd.dpu()))
     check(d2.get("restarts", 0) >= 1, "GET /dpu after the restart: %s (restarts should count it)" % d2)
+    vol = kd.ok("GET", "/dpu/volumes/stream")
+    check(vol.get("iops") == STREAM_IOPS, "kited re-applied volume stream without its iops limit: %s" % vol)
+    kd.ok("PATCH", "/dpu/volumes/stream", {"iops": 0})      # the rest of the stream at full speed
     b = wait_ended(kd, "blk")
     check(b["state"] == "stopped" and b.get("last_exit") == {"status": 0},
           "the stream's VM ended %s with %s, expected stopped with status 0 (the guest read every request back)\n%s" %
@@ -377,6 +385,7 @@ def dpu_restart(kd):
     con.wait(r"^blk-stream: %d requests checked" % STREAM_REQS)
     bad = bad_sectors(img, STREAM_REQS, seed)
     check(not bad, "%d of %d writes are not in %s (first: request %d)" % (len(bad), STREAM_REQS, img, (bad or [-1])[0]))
+    check("stream" in kd.dpu_volume_names(), "volume stream is no longer served after its VM ended")
     klog = open(os.path.join(kd.state, "vms", "blk", "kite.log"), errors="replace").read()
     check(re.search(r"vhost-user-blk0: backend .* lost", klog) and re.search(r"vhost-user-blk0: backend .* is back", klog),
           "blk's kite did not log the loss and the return of its backend:\n%s" % klog[-2000:])
@@ -391,6 +400,8 @@ def dpu_restart(kd):
                                                                         ping_con.text()[-2000:]))
     ping_con.wait(r"^virtio-net-ping: echo reply from 192\.0\.2\.1, 200 payload bytes")
     resp_con.wait(r"^virtio-net-ping: answered echo request 1 from 192\.0\.2\.2 \(200 payload bytes\)$")
+    st, r = kd.req("DELETE", "/dpu/volumes/stream")
+    check(st == 204, "DELETE /dpu/volumes/stream: HTTP %d: %s" % (st, r))
     teardown_and_check(kd, [resp_id, blk_id])
     print("PASS: kite-dpu killed under a %d-write stream: restarted by kited, the stream completed with every "
           "write in the image, the responder answered a new pinger" % STREAM_REQS)
