@@ -24,6 +24,7 @@ struct console_sock {
 	int out_r, out_w;       /* UART -> here */
 	int in_r, in_w;         /* here -> UART */
 	int client;             /* -1: none */
+	uint32_t client_ev;     /* what the client's fd is watched for now */
 	bool client_in_eof;     /* the client shut down its write side */
 	bool in_w_watched;      /* waiting for room in the input pipe */
 	/* output not yet sent to a client: ring[(head + i) % size], i < len */
@@ -84,8 +85,14 @@ static void client_detach(struct console_sock *cs, const char *why)
 
 static void client_rewatch(struct console_sock *cs)
 {
-	if (cs->client >= 0 && evloop_mod(cs->loop, cs->client, client_events(cs)) < 0)
+	uint32_t ev = client_events(cs);
+
+	if (cs->client < 0 || ev == cs->client_ev)
+		return;
+	if (evloop_mod(cs->loop, cs->client, ev) < 0)
 		client_detach(cs, "cannot watch it");
+	else
+		cs->client_ev = ev;
 }
 
 /* Send as much of the ring as the client takes now. */
@@ -223,7 +230,8 @@ static void listen_cb(void *opaque, int fd, uint32_t events)
 	}
 	cs->client = c;
 	cs->client_in_eof = false;
-	if (evloop_add(cs->loop, c, client_events(cs), client_cb, cs) < 0) {
+	cs->client_ev = client_events(cs);
+	if (evloop_add(cs->loop, c, cs->client_ev, client_cb, cs) < 0) {
 		log_warn("console %s: cannot watch the client", cs->path);
 		close(c);
 		cs->client = -1;
