@@ -9,23 +9,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A counter of a port or volume: at the top of the object or in its "stats"/"counters" member. */
-static const char *counter(const cJSON *o, const char *key, char *buf, size_t len)
-{
-	static const char *const where[] = { "stats", "counters" };
-
-	if (cJSON_GetObjectItemCaseSensitive(o, key))
-		return kc_jstr(o, key, buf, len);
-	for (size_t i = 0; i < N(where); i++) {
-		const cJSON *sub = cJSON_GetObjectItemCaseSensitive(o, where[i]);
-
-		if (cJSON_IsObject(sub) && cJSON_GetObjectItemCaseSensitive(sub, key))
-			return kc_jstr(sub, key, buf, len);
-	}
-	snprintf(buf, len, "-");
-	return buf;
-}
-
 /* Add the numeric option `o` (if given) to b as `key`; false after a usage line. */
 static bool add_num(cJSON *b, const char *cmd, const struct kc_opt *o, const char *key, unsigned long long max)
 {
@@ -110,7 +93,7 @@ static int del_one(struct kc *kc, const char *cmd, const char *what, const char 
 
 static int port_list(struct kc *kc, int argc, char **argv)
 {
-	static const char *const head[] = { "NAME", "TYPE", "VLAN", "MTU", "LINK", "RX-PKTS", "TX-PKTS", "RX-DROPS" };
+	static const char *const head[] = { "NAME", "TYPE", "VLAN", "MTU", "RATE-PPS", "RATE-BPS", "VM" };
 	struct kc_table t;
 	cJSON *list, *p;
 	int ret = kc_get_list(kc, "dpu port list", "/dpu/ports", argc, argv, &list);
@@ -120,19 +103,18 @@ static int port_list(struct kc *kc, int argc, char **argv)
 	ret = KC_OK;
 	kc_table_init(&t, N(head), head);
 	cJSON_ArrayForEach(p, list) {
-		char c[8][64];
+		char c[7][64];
 
 		kc_jstr(p, "name", c[0], sizeof(c[0]));
 		kc_jstr(p, "type", c[1], sizeof(c[1]));
+		if (!strcmp(c[1], "tap") && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "tap")))
+			snprintf(c[1], sizeof(c[1]), "tap:%.50s", cJSON_GetObjectItemCaseSensitive(p, "tap")->valuestring);
 		kc_jstr(p, "vlan", c[2], sizeof(c[2]));
 		kc_jstr(p, "mtu", c[3], sizeof(c[3]));
-		counter(p, "link_up", c[4], sizeof(c[4]));
-		if (!strcmp(c[4], "yes") || !strcmp(c[4], "no"))
-			snprintf(c[4], sizeof(c[4]), "%s", !strcmp(c[4], "yes") ? "up" : "down");
-		counter(p, "rx_packets", c[5], sizeof(c[5]));
-		counter(p, "tx_packets", c[6], sizeof(c[6]));
-		counter(p, "rx_drops", c[7], sizeof(c[7]));
-		kc_table_row(&t, (const char *const[]){ c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7] });
+		kc_jstr(p, "rate_pps", c[4], sizeof(c[4]));
+		kc_jstr(p, "rate_bps", c[5], sizeof(c[5]));
+		kc_jstr(p, "vm", c[6], sizeof(c[6]));
+		kc_table_row(&t, (const char *const[]){ c[0], c[1], c[2], c[3], c[4], c[5], c[6] });
 	}
 	kc_table_print(&t);
 out:
@@ -248,7 +230,7 @@ static int port_acl(struct kc *kc, int argc, char **argv)
 
 static int volume_list(struct kc *kc, int argc, char **argv)
 {
-	static const char *const head[] = { "NAME", "SIZE", "RO", "IOPS", "BPS", "VM", "READS", "WRITES" };
+	static const char *const head[] = { "NAME", "SIZE", "RO", "IOPS", "BPS", "VM" };
 	struct kc_table t;
 	cJSON *list, *v;
 	int ret = kc_get_list(kc, "dpu volume list", "/dpu/volumes", argc, argv, &list);
@@ -258,7 +240,7 @@ static int volume_list(struct kc *kc, int argc, char **argv)
 	ret = KC_OK;
 	kc_table_init(&t, N(head), head);
 	cJSON_ArrayForEach(v, list) {
-		char c[8][64];
+		char c[6][64];
 		double mib = kc_jnum(v, "size_mib", -1);
 
 		kc_jstr(v, "name", c[0], sizeof(c[0]));
@@ -270,9 +252,7 @@ static int volume_list(struct kc *kc, int argc, char **argv)
 		kc_jstr(v, "iops", c[3], sizeof(c[3]));
 		kc_jstr(v, "bps", c[4], sizeof(c[4]));
 		kc_jstr(v, "vm", c[5], sizeof(c[5]));
-		counter(v, "reads", c[6], sizeof(c[6]));
-		counter(v, "writes", c[7], sizeof(c[7]));
-		kc_table_row(&t, (const char *const[]){ c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7] });
+		kc_table_row(&t, (const char *const[]){ c[0], c[1], c[2], c[3], c[4], c[5] });
 	}
 	kc_table_print(&t);
 out:

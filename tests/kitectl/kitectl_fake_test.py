@@ -35,9 +35,10 @@ VM1 = {"name": "web1", "state": "running", "pid": 4242, "started_at": 1764650000
        "last_exit": None, "error": None}
 VM2 = {"name": "db", "state": "stopped", "pid": 0, "cpus": 2, "memory_mib": 1024, "kernel": "/k",
        "devices": [{"type": "block", "volume": "dbvol", "owned": False}], "last_exit": {"signal": 9}, "error": None}
-PORTS = [{"name": "web1", "type": "vhost", "vlan": 0, "mtu": 1500, "link_up": True, "rx_packets": 7, "tx_packets": 9},
-         {"name": "up0", "type": "tap", "tap": "tap0", "vlan": 3, "mtu": 9000, "link_up": False,
-          "stats": {"rx_packets": 1, "tx_packets": 2}}]
+PORTS = [{"name": "web1", "type": "vhost", "socket": "/s/dpu/sockets/port-web1.sock", "vlan": 1, "mtu": 1500,
+          "rate_pps": 0, "rate_bps": 0, "acl_in": [], "acl_out": [], "vm": "web1"},
+         {"name": "up0", "type": "tap", "tap": "tap0", "vlan": 3, "mtu": 9000, "rate_pps": 1000, "rate_bps": 0,
+          "acl_in": ["deny proto icmp"], "acl_out": [], "vm": None}]
 VOLUMES = [{"name": "web1-disk", "size_mib": 64, "readonly": False, "iops": 0, "bps": 0, "vm": "web1"},
            {"name": "dbvol", "size_mib": 2048, "readonly": True, "iops": 100, "bps": 0, "vm": None}]
 HOST = {"cores": 2, "cpus_online": 2, "memory_mib": 7900, "hugepages": {"size_kib": 2048, "total": 0, "free": 0},
@@ -206,9 +207,9 @@ def test_dpu(k):
     fake.reply("GET", "/dpu/ports", 200, PORTS)
     rc, out, err = k("dpu", "port", "list")
     lines = [l.split() for l in out.splitlines()]
-    check(lines[:1] == [["NAME", "TYPE", "VLAN", "MTU", "LINK", "RX-PKTS", "TX-PKTS", "RX-DROPS"]] and
-          ["web1", "vhost", "0", "1500", "up", "7", "9", "-"] in lines and
-          ["up0", "tap", "3", "9000", "down", "1", "2", "-"] in lines, "dpu port list: the table (got %r)" % lines)
+    check(lines[:1] == [["NAME", "TYPE", "VLAN", "MTU", "RATE-PPS", "RATE-BPS", "VM"]] and
+          ["web1", "vhost", "1", "1500", "0", "0", "web1"] in lines and
+          ["up0", "tap:tap0", "3", "9000", "1000", "0", "-"] in lines, "dpu port list: the table (got %r)" % lines)
     rc, out, err = k("dpu", "port", "list", "--names")
     check(out.split() == ["web1", "up0"], "dpu port list --names")
     fake.take()
@@ -247,9 +248,9 @@ def test_dpu(k):
     fake.reply("GET", "/dpu/volumes", 200, VOLUMES)
     rc, out, err = k("dpu", "volume", "list")
     lines = [l.split() for l in out.splitlines()]
-    check(lines[:1] == [["NAME", "SIZE", "RO", "IOPS", "BPS", "VM", "READS", "WRITES"]] and
-          ["web1-disk", "64M", "no", "0", "0", "web1", "-", "-"] in lines and
-          ["dbvol", "2G", "yes", "100", "0", "-", "-", "-"] in lines, "dpu volume list: the table (got %r)" % lines)
+    check(lines[:1] == [["NAME", "SIZE", "RO", "IOPS", "BPS", "VM"]] and
+          ["web1-disk", "64M", "no", "0", "0", "web1"] in lines and
+          ["dbvol", "2G", "yes", "100", "0", "-"] in lines, "dpu volume list: the table (got %r)" % lines)
     rc, out, err = k("--json", "dpu", "volume", "list")
     check(json.loads(out) == VOLUMES, "dpu volume list --json")
     fake.take()
@@ -268,9 +269,14 @@ def test_dpu(k):
     rc2, _, _ = k("dpu", "volume", "del", "v2")
     check(rc1 == 0 and rc2 == 0 and [r[:2] for r in fake.take()] ==
           [("DELETE", "/dpu/volumes/v1?keep_image=true"), ("DELETE", "/dpu/volumes/v2")], "dpu volume del [--keep-image]")
-    fake.reply("GET", "/dpu/volumes/dbvol", 200, VOLUMES[1])
+    fake.reply("GET", "/dpu/volumes/dbvol", 200, dict(VOLUMES[1], stats={"reads": 5, "writes": 6}))
     rc, out, err = k("dpu", "volume", "info", "dbvol")
-    check(rc == 0 and "size_mib: 2048" in out and "readonly: yes" in out, "dpu volume info: key: value lines")
+    check(rc == 0 and "size_mib: 2048" in out and "readonly: yes" in out and "stats.writes: 6" in out,
+          "dpu volume info: key: value lines, counters as stats.NAME")
+    fake.reply("GET", "/dpu/ports/up0", 200, dict(PORTS[1], stats={"rx_packets": 1, "drops": {"acl": 2}}))
+    rc, out, err = k("dpu", "port", "info", "up0")
+    check(rc == 0 and "mtu: 9000" in out and 'acl_in: ["deny proto icmp"]' in out and "stats.drops.acl: 2" in out,
+          "dpu port info: key: value lines, lists as JSON, nested counters (got %r)" % out)
     fake.take()
 
 
