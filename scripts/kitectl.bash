@@ -10,6 +10,10 @@ _kitectl_names() {   # $1..: the list command after kitectl (e.g. vm list)
 	kitectl "${sock[@]}" "$@" --names 2>/dev/null
 }
 
+_kitectl_reply() {   # COMPREPLY = compgen "$@", one word a line (file names with spaces stay whole)
+	mapfile -t COMPREPLY < <(compgen "$@")
+}
+
 _kitectl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local -a pos=()
@@ -31,13 +35,14 @@ _kitectl() {
 
 	case $prev in
 	--sock|--kernel|--initrd)
-		COMPREPLY=($(compgen -f -- "$cur"))
+		compopt -o filenames 2>/dev/null   # directories get their '/'
+		_kitectl_reply -f -- "$cur"
 		return ;;
 	--tap)
-		COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
+		_kitectl_reply -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"
 		return ;;
 	--volume)
-		COMPREPLY=($(compgen -W "$(_kitectl_names dpu volume list)" -- "$cur"))
+		_kitectl_reply -W "$(_kitectl_names dpu volume list)" -- "$cur"
 		return ;;
 	--cmdline|--cpus|--memory|--disk|--mac|--timeout|--vlan|--mtu|--rate-pps|--rate-bps|--size|--image|--iops|--bps)
 		return ;;
@@ -89,9 +94,9 @@ _kitectl() {
 	esac
 	if [[ $cur == -* ]]; then
 		[[ -n $cmd ]] && opts="$opts --json --sock"
-		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		_kitectl_reply -W "$opts" -- "$cur"
 	else
-		COMPREPLY=($(compgen -W "$words" -- "$cur"))
+		_kitectl_reply -W "$words" -- "$cur"
 	fi
 }
 
