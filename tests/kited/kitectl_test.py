@@ -10,7 +10,11 @@ when run as root (kited's default), else --jail off.
     console and exits 0, the VM becomes stopped;
   - pause / resume; errors from kited (unknown VM, duplicate name, missing kernel, impossible
     memory, raw on an unknown path) are exit 1 with one line "kitectl: ..." naming the object;
-  - delete: the list is empty, no kite left.
+  - delete: the list is empty, no kite left;
+  - the DPU through kitectl (kited with a real kite-dpu): dpu status; port add/list/set/info, ACL
+    rules added and deleted; volume add/list/set (grow; shrinking refused); a VM with its own disk
+    and a NIC on a VLAN (the list's DISK and NET, its port in the port list), a VM on a volume; the
+    port and volume of a running VM cannot be deleted (exit 1, one line); deletes with --keep-image.
 """
 import argparse
 import json
@@ -138,24 +142,87 @@ def run(a, k):
     check(k("vm", "list", "--names")[1] == "", "no VM left")
 
 
+def run_dpu(a, k, state):
+    rc, out, err = k("dpu", "status")
+    check(rc == 0 and "state: running" in out, "dpu status: kite-dpu running (got %d %r %r)" % (rc, out, err))
+    rc, out, err = k("dpu", "port", "add", "p1", "--vlan", "10", "--mtu", "9000")
+    check(rc == 0 and out == "port p1: added\n", "dpu port add (got %d %r %r)" % (rc, out, err))
+    rc, out, err = k("dpu", "port", "set", "p1", "--vlan", "20", "--rate-pps", "1000")
+    check(rc == 0 and out == "port p1: set\n", "dpu port set (got %d %r %r)" % (rc, out, err))
+    rc, out, err = k("dpu", "port", "list")
+    rows = {l.split()[0]: l.split() for l in out.splitlines()[1:]}
+    check(rows.get("p1") == ["p1", "vhost", "20", "9000", "1000", "0", "-"], "dpu port list: p1's row (got %s)" % rows)
+    rc, out, err = k("dpu", "port", "acl", "p1", "add", "in", "deny proto icmp")
+    check(rc == 0 and out == "port p1: in rule 0 added\n", "dpu port acl add (got %d %r %r)" % (rc, out, err))
+    k("dpu", "port", "acl", "p1", "add", "in", "allow proto tcp dport 22")
+    p1 = k.json("dpu", "port", "info", "p1") or {}
+    check(len(p1.get("acl_in", [])) == 2 and p1.get("vlan") == 20, "dpu port info --json: two rules in, VLAN 20 (%s)" % p1)
+    rc, out, err = k("dpu", "port", "info", "p1")
+    check(rc == 0 and "vlan: 20" in out and "stats." in out, "dpu port info: key: value lines with kite-dpu's counters")
+    rc1, _, _ = k("dpu", "port", "acl", "p1", "del", "in", "0")
+    p1 = k.json("dpu", "port", "info", "p1") or {}
+    rc2, _, _ = k("dpu", "port", "acl", "p1", "del", "in")
+    p1b = k.json("dpu", "port", "info", "p1") or {}
+    check(rc1 == 0 and len(p1.get("acl_in", [])) == 1 and rc2 == 0 and not p1b.get("acl_in"),
+          "dpu port acl del: one rule by index, then all (%s / %s)" % (p1.get("acl_in"), p1b.get("acl_in")))
+    one_error(k("dpu", "port", "add", "p1"), "a duplicate port", "p1")
+
+    rc, out, err = k("dpu", "volume", "add", "v1", "--size", "16M", "--iops", "100")
+    check(rc == 0 and out == "volume v1: added\n", "dpu volume add (got %d %r %r)" % (rc, out, err))
+    rc, out, err = k("dpu", "volume", "set", "v1", "--size", "32M")
+    check(rc == 0 and (k.json("dpu", "volume", "info", "v1") or {}).get("size_mib") == 32, "dpu volume set --size: grown")
+    one_error(k("dpu", "volume", "set", "v1", "--size", "8M"), "shrinking a volume", "v1")
+    rc, out, err = k("dpu", "volume", "list")
+    rows = {l.split()[0]: l.split() for l in out.splitlines()[1:]}
+    check(rows.get("v1") == ["v1", "32M", "no", "100", "0", "-"], "dpu volume list: v1's row (got %s)" % rows)
+
+    rc, out, err = k("vm", "create", "w1", "--kernel", a.kernel, "--cmdline", "kite.test=idle", "--memory", "64M",
+                     "--disk", "8M", "--net", "30", "--start")
+    check(rc == 0 and out == "w1: running\n", "vm create with --disk and --net (got %d %r %r)" % (rc, out, err))
+    rc, out, err = k("vm", "create", "w2", "--kernel", a.kernel, "--cmdline", "kite.test=idle", "--memory", "64",
+                     "--volume", "v1", "--start")
+    check(rc == 0 and out == "w2: running\n", "vm create with --volume (got %d %r %r)" % (rc, out, err))
+    rc, out, err = k("vm", "list")
+    rows = {l.split()[0]: l.split() for l in out.splitlines()[1:]}
+    check(rows.get("w1", [])[5:] == ["8M", "vlan=30"] and rows.get("w2", [])[5:] == ["v1", "-"],
+          "vm list: DISK and NET of w1 (own disk, VLAN 30) and w2 (volume v1) (got %s)" % rows)
+    rc, out, err = k("vm", "info", "w1")
+    check("block  volume w1-disk  8M  own" in out and "net    port w1" in out and "vlan 30" in out,
+          "vm info: the devices (got %r)" % out[-400:])
+    rows = {l.split()[0]: l.split() for l in k("dpu", "port", "list")[1].splitlines()[1:]}
+    check(rows.get("w1", [None])[-1] == "w1", "dpu port list: w1's port, used by VM w1 (got %s)" % rows.get("w1"))
+    one_error(k("dpu", "port", "del", "w1"), "deleting a running VM's port", "w1")
+    one_error(k("dpu", "volume", "del", "v1"), "deleting a volume a VM uses", "w2")
+    for name in ("w1", "w2"):
+        k("vm", "delete", name)
+    rc, out, err = k("dpu", "volume", "del", "v1", "--keep-image")
+    check(rc == 0 and os.path.exists(os.path.join(state, "volumes", "v1.img")), "dpu volume del --keep-image keeps v1.img")
+    rc, out, err = k("dpu", "port", "del", "p1")
+    check(rc == 0 and out == "port p1: deleted\n", "dpu port del")
+    check(k("dpu", "port", "list", "--names")[1] == "" and k("dpu", "volume", "list", "--names")[1] == "",
+          "no port or volume left")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    for o in ("--kitectl", "--kited", "--kite", "--jailer", "--kernel"):
+    for o in ("--kitectl", "--kited", "--kite", "--dpu", "--jailer", "--kernel"):
         ap.add_argument(o, required=True)
     a = ap.parse_args()
-    for o in ("kitectl", "kited", "kite", "jailer", "kernel"):
+    for o in ("kitectl", "kited", "kite", "dpu", "jailer", "kernel"):
         setattr(a, o, os.path.abspath(getattr(a, o)))
     need_kvm()
     work = tempfile.mkdtemp(prefix="kitectl-kited-")
     sock = os.path.join(work, "kited.sock")
     logf = open(os.path.join(work, "kited.log"), "ab")
-    kd = subprocess.Popen([a.kited, "--sock", sock, "--state-dir", os.path.join(work, "state"), "--kite", a.kite,
+    state = os.path.join(work, "state")
+    kd = subprocess.Popen([a.kited, "--sock", sock, "--state-dir", state, "--kite", a.kite, "--kite-dpu", a.dpu,
                            "--jailer", a.jailer, "--jail", "on" if os.geteuid() == 0 else "off"],
                           stdout=logf, stderr=logf)
     try:
         if check(wait_for(lambda: os.path.exists(sock) or kd.poll() is not None, 60) and kd.poll() is None,
                  "kited serves its socket"):
             run(a, Ctl(a.kitectl, sock))
+            run_dpu(a, Ctl(a.kitectl, sock), state)
     finally:
         kd.send_signal(signal.SIGTERM)
         try:
@@ -167,7 +234,9 @@ def main():
         end(kd, "kited")
         logf.close()
         if failures:
-            print(open(os.path.join(work, "kited.log")).read())
+            for f in ("kited.log", "state/dpu/kite-dpu.log"):
+                if os.path.exists(os.path.join(work, f)):
+                    print("--- %s ---\n%s" % (f, open(os.path.join(work, f), errors="replace").read()[-20000:]))
         shutil.rmtree(work, ignore_errors=True)
     return verdict()
 
