@@ -8,7 +8,7 @@ when run as root (kited's default), else --jail off.
     ring), input reaches the guest, Ctrl-] detaches; a second console while one is attached is
     refused (exit 1, one line); attach again, "quit": the guest ends, kitectl gets the end of the
     console and exits 0, the VM becomes stopped;
-  - pause / resume; errors from kited (unknown VM, duplicate name, missing kernel, impossible
+  - pause / resume, snapshot (its two files) and restore (a new kite); errors from kited (unknown VM, duplicate name, missing kernel, impossible
     memory, raw on an unknown path) are exit 1 with one line "kitectl: ..." naming the object;
   - delete: the list is empty, no kite left;
   - the DPU through kitectl (kited with a real kite-dpu): dpu status; port add/list/set/info, ACL
@@ -119,7 +119,17 @@ def run(a, k):
     check(rc == 0 and out == "idle1: paused\n", "vm pause (got %d %r %r)" % (rc, out, err))
     rc, out, err = k("vm", "resume", "idle1")
     check(rc == 0 and out == "idle1: running\n", "vm resume (got %d %r %r)" % (rc, out, err))
+    # snapshot and restore: a new kite from the snapshot
+    old = (k.json("vm", "info", "idle1") or {}).get("pid")
+    rc, out, err = k("vm", "snapshot", "idle1")
+    paths = dict(l.split(": ", 1) for l in out.splitlines() if ": " in l)
+    check(rc == 0 and sorted(paths) == ["mem", "vmstate"] and all(os.path.exists(v) for v in paths.values()),
+          "vm snapshot: prints the vmstate and mem files, which exist (got %d %r %r)" % (rc, out, err))
+    check(state_of(k, "idle1") == "running", "the VM runs on after the snapshot")
+    rc, out, err = k("vm", "restore", "idle1")
     pid = (k.json("vm", "info", "idle1") or {}).get("pid")
+    check(rc == 0 and out == "idle1: running\n" and pid and pid != old,
+          "vm restore: running in a new kite (pid %s, was %s; got %d %r %r)" % (pid, old, rc, out, err))
     rc, out, err = k("vm", "stop", "idle1", "--force")
     check(rc == 0 and out == "idle1: stopped\n", "vm stop --force (got %d %r %r)" % (rc, out, err))
     check(pid and wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
