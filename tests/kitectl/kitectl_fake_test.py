@@ -14,11 +14,13 @@ end of input, "console busy"). The bash completion script is run with made-up co
 import argparse
 import json
 import os
+import pty
 import socket
 import socketserver
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 from http.server import BaseHTTPRequestHandler
 
@@ -398,6 +400,33 @@ def test_console(k, tmp):
     rc, out, err = k("vm", "console", "web1", stdin="one\ntwo\n")
     check(rc == 0 and out == "guest: boot line\necho: one\necho: two\nbye\n",
           "vm console: at the end of stdin the output is read to the end (got %d %r %r)" % (rc, out, err))
+
+    # on a terminal: raw mode while attached (no line editing, no echo), restored after Ctrl-]
+    path4, seen4 = os.path.join(tmp, "con4.sock"), []
+    console_server(path4, "echo", seen4)
+    fake.reply("GET", "/vms/web1", 200, dict(VM1, console_sock=path4))
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([k.exe, "--sock", k.sock, "vm", "console", "web1"], stdin=slave, stdout=slave,
+                         stderr=slave)
+    got = b""
+    while b"guest: boot line" not in got:
+        try:
+            d = os.read(master, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        got += d
+    during = termios.tcgetattr(slave)
+    check(b"Ctrl-] detaches" in got and not during[3] & (termios.ICANON | termios.ECHO),
+          "vm console on a terminal: raw mode while attached (lflag %#x)" % during[3])
+    os.write(master, b"ab\x1d")
+    rc = p.wait(timeout=30)
+    after = termios.tcgetattr(slave)
+    check(rc == 0 and after == before, "vm console on a terminal: Ctrl-] detaches, the terminal is restored")
+    os.close(master)
+    os.close(slave)
 
     path3 = os.path.join(tmp, "con3.sock")
     console_server(path3, "busy", [])
