@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <time.h>
@@ -209,6 +210,7 @@ static void *supervisor(void *arg)
 	struct kited *kd = arg;
 	struct epoll_event ev[16];
 
+	prctl(PR_SET_NAME, "kd-supervise");
 	for (;;) {
 		int n = epoll_wait(sv_epoll, ev, 16, -1);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -293,6 +294,7 @@ static pthread_mutex_t sp_one = PTHREAD_MUTEX_INITIALIZER;
 static void *spawner(void *arg)
 {
 	(void)arg;
+	prctl(PR_SET_NAME, "kd-spawn");
 	pthread_mutex_lock(&sp.lock);
 	for (;;) {
 		while (!sp.pending)

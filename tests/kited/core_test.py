@@ -142,9 +142,10 @@ def run(args, work, state, sock, kd, start_kited, jail):
             out[int(t)] = (st["Name"].strip(), st["Seccomp"].strip())
         return out
     sc = seccomp_of(kd.pid)
-    filtered = [n for n, s in sc.values() if s == "2"]
-    check(sc[kd.pid][1] == "0" and len(filtered) >= 1,
-          "kited: the HTTP threads run under seccomp level 2, main and spawner do not (%s)" % sorted(sc.values()))
+    names = dict(sc.values())
+    check(sc[kd.pid][1] == "0" and names.get("kd-spawn") == "0" and names.get("MHD-listen") == "2" and
+          all(s == "2" for n, s in sc.values() if n.startswith("MHD")),
+          "kited: the HTTP threads run under seccomp level 2, main and kd-spawn do not (%s)" % sorted(sc.values()))
 
     # ---- bad requests change nothing ----
     bad = [
