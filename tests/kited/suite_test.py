@@ -188,6 +188,7 @@ def lifecycle(kd):
     kd.taps.append(tap)
     kd.ok("POST", "/dpu/ports", {"name": "uplink", "type": "tap", "tap": tap, "vlan": 0}, want=(201,))
     check(os.path.exists("/sys/class/net/" + tap), "POST /dpu/ports type tap: no TAP %s on the host" % tap)
+    check(fds_to(kd.dpu()["pid"], "/dev/net/tun") >= 1, "POST /dpu/ports type tap: kite-dpu holds no TAP fd")
     idle = ["idle%02d" % i for i in range(14)]
     for n in idle:
         kd.create(n, IDLE, net={"vlan": 0})
@@ -212,6 +213,9 @@ def lifecycle(kd):
         if v["name"] != "ping":
             check_wired(kd, v)
     check(len({p for p, _ in seen}) == len(seen), "two VMs share a pid: %s" % seen)
+    want = sorted(set(everyone + ["uplink"]) - {"ping"})
+    check(sorted(set(kd.dpu_port_names()) - {"ping"}) == want, "kite-dpu's ports: %s, expected %s (and maybe ping)" %
+          (kd.dpu_port_names(), want))
     rc, out, err = kd.kitectl("vm", "list")
     check(rc == 0, "kitectl vm list: status %d: %s" % (rc, err.strip()))
     for n in everyone:
