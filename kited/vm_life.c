@@ -219,6 +219,11 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 	bool dpu = vm->def.disk != DISK_NONE || vm->def.net;
 
 	*status = 500;
+	if (vm->def.jail && !kd->jail) {
+		/* never a silent downgrade: the definition asks for a jail this kited cannot give */
+		*status = 409;
+		return errf(err, errlen, "VM %s: defined with a jail, but this kited runs with --jail off", vm->def.name);
+	}
 	vm->jailed = vm->def.jail;
 	if (dpu) {
 		int r = dpu_vm_acquire(kd, vm, err, errlen);
