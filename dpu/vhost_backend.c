@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "inflight_packed.h"
 #include "poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
@@ -41,8 +42,12 @@ struct vhost_queue {
 	int kick_fd, err_fd;
 	_Atomic int call_fd;
 	atomic_bool broken_logged;
-	/* inflight tracking (NULL when the frontend did not set an inflight region) */
+	/* inflight tracking: the queue's part of the frontend's inflight region (NULL: none), used as a
+	 * split (inflight) or packed (ipk) region once the queue starts with that ring kind */
+	void *region;
 	struct vhost_inflight_split *inflight;
+	struct ipk ipk;
+	bool ipk_on;
 	uint64_t inflight_counter;
 	uint16_t inflight_used;      /* used index up to which marks are cleared (shadow of ->used_idx) */
 	/* heads the inflight region named at the queue's start, oldest first, popped before the ring */
@@ -134,6 +139,18 @@ int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem)
 	struct vhost_queue *vq = &dev->q[q];
 	int r;
 
+	if (vq->ipk_on) {
+		uint32_t pos = vq_get_base(&vq->vq);
+
+		if ((r = ipk_pop_resubmit(&vq->ipk, &vq->vq, elem)) != 0)
+			return r;
+		if ((r = vq_pop(&vq->vq, elem)) == 1 && ipk_popped(&vq->ipk, &vq->vq, pos, elem) < 0) {
+			vq_set_broken(&vq->vq, "more descriptors in flight than the ring's %u slots (slot %u offered again before it was used)",
+				      vq->vq.size, pos & 0x7fff);
+			return -1;
+		}
+		return r;
+	}
 	vq->popped_resubmit = vq->resubmit_pos < vq->nresubmit;
 	if (vq->popped_resubmit) {
 		r = vq_pop_head(&vq->vq, vq->resubmit[vq->resubmit_pos], elem);
@@ -153,6 +170,13 @@ void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *el
 {
 	struct vhost_queue *vq = &dev->q[q];
 
+	if (vq->ipk_on) {
+		if (ipk_unpopped(&vq->ipk, elem))
+			vq_unpop(&vq->vq, elem);
+		else
+			vq->vq.popped--;
+		return;
+	}
 	if (vq->popped_resubmit) {
 		vq->resubmit_pos--;     /* stays marked: still in flight, popped again first */
 		vq->vq.popped--;
@@ -165,13 +189,24 @@ void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *el
 
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written)
 {
-	vq_fill(&dev->q[q].vq, elem, written);
+	struct vhost_queue *vq = &dev->q[q];
+
+	vq_fill(&vq->vq, elem, written);
+	if (vq->ipk_on && !vq->vq.broken && !ipk_filled(&vq->ipk, elem))
+		vq_set_broken(&vq->vq, "completion of buffer %u that is not in flight", elem->id);
 }
 
 void vhost_dev_flush(struct vhost_dev *dev, unsigned q)
 {
 	struct vhost_queue *vq = &dev->q[q];
 
+	if (vq->ipk_on && !vq->vq.broken) {
+		ipk_flush_begin(&vq->ipk, &vq->vq);
+		vq_flush(&vq->vq);
+		ipk_flush_end(&vq->ipk, &vq->vq);
+		vhost_dev_notify(dev, q);
+		return;
+	}
 	vq_flush(&vq->vq);
 	if (vq->inflight && !vq->vq.broken)
 		inflight_clear_used(vq, vq->vq.used_idx);
@@ -241,10 +276,6 @@ static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 	unsigned n = 0;
 	uint64_t maxc = 0;
 
-	if (vq->vq.packed || dev->inflight_qsize < size) {
-		vq->inflight = NULL;    /* not usable for this ring: run without it */
-		return 0;
-	}
 	uint16_t used = le16toh(__atomic_load_n((uint16_t *)vq->vq.device + 1, __ATOMIC_ACQUIRE));
 	uint16_t avail = le16toh(__atomic_load_n(avail_idx, __ATOMIC_ACQUIRE));
 	/* completions published before a crash whose marks were not cleared yet */
@@ -284,6 +315,27 @@ static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 	return 0;
 }
 
+/* The same for a packed ring (dpu/inflight_packed.h): the positions come from the region. */
+static int inflight_packed_start(struct vhost_dev *dev, struct vhost_queue *vq)
+{
+	struct ipk_start_info in;
+
+	if (ipk_start(&vq->ipk, vq->region, &vq->vq, vq->base, &in) < 0)
+		return -1;
+	vq->ipk_on = true;
+	if (in.why[0])
+		log_warn_rl_on(&dev->log_rl, "%s: queue %u: inflight region not usable (%s): nothing resubmitted, resuming at slot %u wrap %u",
+			       dev->name, vq->idx, in.why, in.used_pos & 0x7fff, in.used_pos >> 15);
+	if (in.resubmit || in.finished_flush || in.rolled_back)
+		log_info_rl_on(&dev->log_rl, "%s: queue %u: resubmitting %u in-flight requests from the inflight region (packed: used slot %u wrap %u, avail slot %u wrap %u%s)",
+			       dev->name, vq->idx, in.resubmit, in.used_pos & 0x7fff, in.used_pos >> 15,
+			       in.avail_pos & 0x7fff, in.avail_pos >> 15,
+			       in.finished_flush ? ", a published flush completed" :
+			       in.rolled_back ? ", an unpublished flush rolled back" : "");
+	__atomic_fetch_add(&dev->stats.resubmitted, in.resubmit, __ATOMIC_RELAXED);
+	return 0;
+}
+
 static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 {
 	if (vq->started || !vq->addr_set || !vq->kick_set || !vq->enabled)
@@ -297,9 +349,25 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 		return -1;
 	}
 	vq_set_base(&vq->vq, vq->base);
-	if (vq->inflight && inflight_resume(dev, vq) < 0) {
-		snprintf(dev->why, sizeof(dev->why), "queue %u: out of memory for its inflight requests", vq->idx);
-		return -1;
+	vq->inflight = NULL;
+	ipk_stop(&vq->ipk);
+	vq->ipk_on = false;
+	if (vq->region && dev->inflight_qsize < vq->cfg.size) {
+		log_warn_rl_on(&dev->log_rl, "%s: queue %u: ring of %u entries, inflight region for %u: running without it",
+			       dev->name, vq->idx, vq->cfg.size, dev->inflight_qsize);
+	} else if (vq->region) {
+		int r;
+
+		if (vq->vq.packed) {
+			r = inflight_packed_start(dev, vq);
+		} else {
+			vq->inflight = vq->region;
+			r = inflight_resume(dev, vq);
+		}
+		if (r < 0) {
+			snprintf(dev->why, sizeof(dev->why), "queue %u: out of memory for its inflight requests", vq->idx);
+			return -1;
+		}
 	}
 	/* The poller looks at the ring anyway: ask the driver not to kick (saves it an exit per request). */
 	vq_enable_kicks(&vq->vq, false);
@@ -331,6 +399,8 @@ static void queue_stop(struct vhost_dev *dev, struct vhost_queue *vq)
 		dev->ops->queue_stop(dev, vq->idx, &vq->vq);
 	vq->base = vq_get_base(&vq->vq);
 	vq->started = false;
+	vq->ipk_on = false;
+	ipk_stop(&vq->ipk);
 }
 
 static void queues_pause(struct vhost_dev *dev, bool *was)
@@ -367,7 +437,10 @@ static void queue_reset(struct vhost_queue *vq)
 	vq->num_set = vq->addr_set = vq->kick_set = false;
 	vq->enabled = true;
 	vq->base = 0;
+	vq->region = NULL;
 	vq->inflight = NULL;
+	vq->ipk_on = false;
+	ipk_stop(&vq->ipk);
 	vq->inflight_counter = 0;
 	free(vq->resubmit);
 	vq->resubmit = NULL;
@@ -377,8 +450,12 @@ static void queue_reset(struct vhost_queue *vq)
 
 static void inflight_release(struct vhost_dev *dev)
 {
-	for (unsigned i = 0; i < dev->nr_queues; i++)
+	for (unsigned i = 0; i < dev->nr_queues; i++) {
+		dev->q[i].region = NULL;
 		dev->q[i].inflight = NULL;
+		dev->q[i].ipk_on = false;
+		ipk_stop(&dev->q[i].ipk);
+	}
 	if (dev->inflight_base)
 		munmap(dev->inflight_base, dev->inflight_size);
 	dev->inflight_base = NULL;
@@ -549,9 +626,12 @@ static int be_rem_mem_reg(struct vhost_dev *dev, struct vhost_user_msg *msg)
 
 /* ---- inflight region ---- */
 
+/* One queue's part of the region: room for either layout (the ring kind is known only at start). */
 static uint64_t inflight_queue_bytes(uint16_t qsize)
 {
-	return (vhost_inflight_split_size(qsize) + INFLIGHT_ALIGN - 1) & ~(uint64_t)(INFLIGHT_ALIGN - 1);
+	uint64_t split = vhost_inflight_split_size(qsize), packed = vhost_inflight_packed_size(qsize);
+
+	return ((split > packed ? split : packed) + INFLIGHT_ALIGN - 1) & ~(uint64_t)(INFLIGHT_ALIGN - 1);
 }
 
 static int inflight_attach(struct vhost_dev *dev, void *base, size_t size, uint16_t nq, uint16_t qsize)
@@ -561,7 +641,7 @@ static int inflight_attach(struct vhost_dev *dev, void *base, size_t size, uint1
 	dev->inflight_size = size;
 	dev->inflight_qsize = qsize;
 	for (unsigned i = 0; i < dev->nr_queues && i < nq; i++)
-		dev->q[i].inflight = (struct vhost_inflight_split *)((char *)base + i * inflight_queue_bytes(qsize));
+		dev->q[i].region = (char *)base + i * inflight_queue_bytes(qsize);
 	return 0;
 }
 

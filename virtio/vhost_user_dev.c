@@ -192,11 +192,14 @@ static int rings_start(struct vu_dev *d, const struct vu_plan *p, uint32_t off, 
 			continue;
 		if (p->has_base) {
 			base = p->base[q];
-		} else if (d->resume) {
-			if (packed) {
-				snprintf(why, len, "queue %u: a packed ring cannot resume after the backend was lost", q);
+		} else if (d->resume && packed) {
+			/* a packed ring has no used index in guest memory and kite cannot know its used
+			 * position: the backend takes it from its inflight region */
+			if (d->inflight_fd < 0) {
+				snprintf(why, len, "queue %u: a packed ring cannot resume without the backend's inflight region", q);
 				return -1;
 			}
+		} else if (d->resume) {
 			base = __atomic_load_n(p->q[q].used_idx, __ATOMIC_ACQUIRE);
 		}
 		if (vuf_setup_vring(&d->fe, q, p->q[q].size, p->q[q].desc, p->q[q].avail, p->q[q].used, base,
@@ -375,6 +378,13 @@ static void *device_thread(void *arg)
 		broken = d->broken;
 		plan = d->plan;
 		off = d->rings_off;
+		if (d->new_session && d->inflight_fd >= 0) {
+			/* a new driver session gets a new (zeroed) inflight region: what the old one says in
+			 * flight belongs to rings the driver has given up */
+			close(d->inflight_fd);
+			d->inflight_fd = -1;
+		}
+		d->new_session = false;
 		pthread_mutex_unlock(&d->lock);
 
 		if (!broken && d->fe.sock < 0) {
@@ -605,6 +615,7 @@ static void vu_reset(struct virtio_dev *dev)
 		d->running = false;
 	}
 	d->resume = false;      /* safe: the thread is not starting rings while want_run is false */
+	d->new_session = true;  /* the device thread drops the inflight region before the next start */
 	d->rings_off = d->rings_off_reset;
 	pthread_mutex_unlock(&d->lock);
 	d->driver_warned = 0;

@@ -84,6 +84,7 @@ struct vu_dev {
 	bool quit;
 	struct vu_plan plan;
 	uint32_t rings_off;                /* bit q: the backend's ring q stays disabled (SET_VRING_ENABLE 0) */
+	bool new_session;                  /* a reset happened: the next start gets a new inflight region */
 	bool running;                      /* rings started on the connected backend */
 	bool broken;                       /* backend failed: DEVICE_NEEDS_RESET until a reset */
 	char broken_why[192];

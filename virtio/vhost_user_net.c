@@ -154,7 +154,8 @@ static const struct vu_kind net_kind = {
 			 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_HOST_UFO) |
 			 (1ULL << VIRTIO_NET_F_MRG_RXBUF),
 	.own_features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS),
-	.protocol = 0,
+	/* with the backend's inflight region a packed ring resumes after the backend restarts */
+	.protocol = 1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
 	.session = NULL,
 	.queue_notify = net_ctrl_notify,
 	.driver_check = net_driver_check,

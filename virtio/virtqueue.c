@@ -166,6 +166,24 @@ int vq_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem)
 	return r;
 }
 
+int vq_pop_chain(struct virtqueue *vq, const struct vring_packed_desc *descs, unsigned n, struct vq_elem *elem)
+{
+	int r;
+
+	if (vq->broken)
+		return -1;
+	if (!vq->ready)
+		return 0;
+	if (!vq->packed) {
+		vq_set_broken(vq, "serving a saved packed chain needs a packed ring");
+		return -1;
+	}
+	r = vq_packed_pop_chain(vq, descs, n, elem);
+	if (r > 0)
+		vq->popped++;
+	return r;
+}
+
 void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem)
 {
 	if (!usable(vq))

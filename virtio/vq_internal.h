@@ -68,6 +68,8 @@ bool vq_split_enable_kicks(struct virtqueue *vq, bool enable);
 bool vq_split_has_avail(struct virtqueue *vq);
 
 int vq_packed_pop(struct virtqueue *vq, struct vq_elem *elem);
+int vq_packed_pop_chain(struct virtqueue *vq, const struct vring_packed_desc *descs, unsigned n,
+			struct vq_elem *elem);
 void vq_packed_unpop(struct virtqueue *vq, const struct vq_elem *elem);
 void vq_packed_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written);
 void vq_packed_flush(struct virtqueue *vq);

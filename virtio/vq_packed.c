@@ -69,26 +69,25 @@ static void advance(uint16_t *idx, bool *wrap, unsigned n, uint16_t size)
 	*idx = v;
 }
 
-int vq_packed_pop(struct virtqueue *vq, struct vq_elem *elem)
+/*
+ * Collect into elem the chain whose head descriptor is base[start] (head_flags: its flags, already
+ * read once), reading base[(start + i) % mod] for the following ones, at most max descriptors.
+ * Returns how many descriptors the chain has, or -1 (queue broken; the reason names `slot`).
+ */
+static int walk_chain(struct virtqueue *vq, const struct vring_packed_desc *base, unsigned start, unsigned mod,
+		      unsigned max, uint16_t head_flags, struct vq_elem *elem, unsigned slot)
 {
-	struct vring_packed_desc *ring = vq->desc;
-	uint16_t slot = vq->last_avail_idx, head_flags;
-	bool wrap = vq->avail_wrap;
-	unsigned count = 0;
+	unsigned count = 0, i = start;
 	struct vq_chain c;
 	struct vq_desc d;
 
-	head_flags = vq_ld16_acquire(&ring[slot].flags);
-	if (!desc_is_avail(head_flags, wrap))
-		return 0;
 	vq_chain_start(&c, vq, elem);
 	for (;;) {
-		if (++count > vq->size) {
-			vq_set_broken(vq, "packed chain at slot %u longer than the queue (%u)",
-				      vq->last_avail_idx, vq->size);
+		if (++count > max) {
+			vq_set_broken(vq, "packed chain at slot %u longer than the queue (%u)", slot, max);
 			return -1;
 		}
-		read_desc(&ring[slot], &d);
+		read_desc(&base[i], &d);
 		if (count == 1)
 			d.flags = head_flags;   /* the flags we checked, not a second read */
 		elem->id = d.id_or_next;        /* the buffer id is in the last descriptor */
@@ -103,16 +102,55 @@ int vq_packed_pop(struct virtqueue *vq, struct vq_elem *elem)
 		} else if (vq_chain_add(&c, &d) < 0) {
 			return -1;
 		}
-		advance(&slot, &wrap, 1, vq->size);
+		if (++i == mod)
+			i = 0;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 	}
 	elem->ndescs = count;
+	return (int)count;
+}
+
+int vq_packed_pop(struct virtqueue *vq, struct vq_elem *elem)
+{
+	struct vring_packed_desc *ring = vq->desc;
+	uint16_t slot = vq->last_avail_idx, head_flags;
+	bool wrap = vq->avail_wrap;
+	int count;
+
+	head_flags = vq_ld16_acquire(&ring[slot].flags);
+	if (!desc_is_avail(head_flags, wrap))
+		return 0;
+	count = walk_chain(vq, ring, slot, vq->size, vq->size, head_flags, elem, slot);
+	if (count < 0)
+		return -1;
+	advance(&slot, &wrap, (unsigned)count, vq->size);
 	vq->last_avail_idx = slot;
 	vq->avail_wrap = wrap;
 	if (vq->event_idx && !vq->kicks_off) {
 		struct vring_packed_event *ev = vq->device;
 		vq_st16(&ev->off_wrap, slot | (uint16_t)wrap << VRING_PACKED_EVENT_F_WRAP_CTR);
+	}
+	return 1;
+}
+
+int vq_packed_pop_chain(struct virtqueue *vq, const struct vring_packed_desc *descs, unsigned n,
+			struct vq_elem *elem)
+{
+	struct vring_packed_desc head;
+	int count;
+
+	if (n == 0 || n > vq->size) {
+		vq_set_broken(vq, "saved packed chain of %u descriptors (queue size %u)", n, vq->size);
+		return -1;
+	}
+	memcpy(&head, &descs[0], sizeof(head));
+	count = walk_chain(vq, descs, 0, n, n, le16toh(head.flags), elem, 0);
+	if (count < 0)
+		return -1;
+	if ((unsigned)count != n) {
+		vq_set_broken(vq, "saved packed chain ends after %d of its %u descriptors", count, n);
+		return -1;
 	}
 	return 1;
 }

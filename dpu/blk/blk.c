@@ -72,7 +72,7 @@ struct blk_queue {
 struct blk_volume {
 	char name[64];
 	int fd;
-	bool direct, readonly;
+	bool direct, readonly, packed;
 	uint64_t capacity;            /* 512-byte sectors; grows (control thread) while pollers read it */
 	unsigned num_queues;
 	char serial[VIRTIO_BLK_ID_BYTES];
@@ -98,6 +98,8 @@ static uint64_t blk_get_features(struct vhost_dev *dev)
 		     (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ) |
 		     (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX);
 
+	if (v->packed)
+		f |= 1ull << VIRTIO_F_RING_PACKED;
 	if (v->readonly)
 		f |= 1ull << VIRTIO_BLK_F_RO;
 	else if (!v->has_key)
@@ -528,6 +530,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 		return NULL;
 	snprintf(v->name, sizeof(v->name), "%s", p->name);
 	v->readonly = p->readonly;
+	v->packed = p->packed;
 	v->num_queues = p->num_queues ? p->num_queues : 1;
 	if (v->num_queues > BLK_MAX_QUEUES) {
 		log_err("%s: %u queues requested, at most %d", p->name, v->num_queues, BLK_MAX_QUEUES);

@@ -29,6 +29,7 @@ struct blk_volume_params {
 	bool has_key;
 	uint8_t key[BLK_XTS_KEY_LEN];
 	bool no_direct;          /* do not try O_DIRECT */
+	bool packed;             /* offer VIRTIO_F_RING_PACKED (inflight tracking covers packed rings) */
 };
 
 struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evloop *loop, struct dpu_poller *poller);

@@ -58,6 +58,7 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 	uint64_t queues = 1, core = UINT64_MAX;
 	const cJSON *ro = cJSON_GetObjectItemCaseSensitive(o, "readonly");
 	const cJSON *direct = cJSON_GetObjectItemCaseSensitive(o, "direct");
+	const cJSON *packed = cJSON_GetObjectItemCaseSensitive(o, "packed");
 	const char *key;
 
 	p.name = get_str(o, "name");
@@ -83,6 +84,7 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 	p.num_queues = (unsigned)queues;
 	p.readonly = cJSON_IsTrue(ro);
 	p.no_direct = cJSON_IsFalse(direct);
+	p.packed = cJSON_IsTrue(packed);
 	if ((key = get_str(o, "key"))) {
 		if (hex_key(key, p.key) < 0) {
 			snprintf(err, errlen, "\"key\" must be %d hex digits (AES-256-XTS)", 2 * BLK_XTS_KEY_LEN);
@@ -173,7 +175,7 @@ static int cmd_list_volumes(const cJSON *req, cJSON *reply, char *err, size_t er
 
 /* The keys of a volume object (volume_add reads them). */
 static const char *const volume_keys[] = { "name", "image", "socket", "queues", "readonly", "direct", "iops",
-					   "bps", "core", "key", NULL };
+					   "bps", "core", "key", "packed", NULL };
 
 static int check_volumes(const cJSON *sec, char *err, size_t errlen)
 {

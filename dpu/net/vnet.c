@@ -8,6 +8,7 @@
 #include "kite/log.h"
 #include "../vhost_backend.h"
 #include "kite/virtqueue.h"
+#include "kite/vhost_user.h"
 
 #include "../switch/parse.h"
 #include "runner.h"
@@ -65,7 +66,8 @@ static uint64_t vnet_get_features(struct vhost_dev *dev)
 static uint64_t vnet_get_protocol_features(struct vhost_dev *dev)
 {
 	(void)dev;
-	return 1ull << 9;   /* VHOST_USER_PROTOCOL_F_CONFIG */
+	/* the inflight region lets a restarted kite-dpu find a packed ring's position again */
+	return (1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
 }
 
 static unsigned vnet_num_queues(struct vhost_dev *dev)
@@ -229,7 +231,7 @@ static void put_le16(uint8_t *p, uint16_t v)
 /* Copy one frame into the receive queue: 1 = delivered, 0 = not enough buffers (the frame and the
  * rest of the burst are refused), -1 = the driver gave a malformed buffer (popped buffers handed back
  * empty, frame dropped and counted as bad_desc). */
-static int rx_one(struct vnet_port *p, unsigned pair, struct virtqueue *vq, const struct vsw_frame *f)
+static int rx_one(struct vnet_port *p, unsigned pair, const struct vsw_frame *f)
 {
 	uint8_t hdr[VIRTIO_NET_HDR_LEN] = { 0 };
 	unsigned hl = p->rx_hdr_len;
@@ -243,7 +245,7 @@ static int rx_one(struct vnet_port *p, unsigned pair, struct virtqueue *vq, cons
 		if (nel == maxel || vhost_dev_pop(p->dev, VNET_RXQ(pair), e) <= 0) {
 			/* popped buffers go back in reverse order, as if never taken */
 			while (nel > 0)
-				vq_unpop(vq, &p->rx_elem[--nel]);
+				vhost_dev_unpop(p->dev, VNET_RXQ(pair), &p->rx_elem[--nel]);
 			return 0;
 		}
 		nel++;
@@ -323,7 +325,7 @@ static unsigned vnet_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 	/* A frame dropped for a malformed buffer counts as taken (its drop is counted as bad_desc). */
 	for (; sent < n; sent++) {
 		unsigned pair = rx_pick(p, frames[sent]);
-		int r = rx_one(p, pair, p->rxq[pair], frames[sent]);
+		int r = rx_one(p, pair, frames[sent]);
 
 		if (r == 0)
 			break;

@@ -162,6 +162,45 @@ static inline uint64_t vhost_inflight_split_size(uint16_t queue_size)
 	       (uint64_t)queue_size * sizeof(struct vhost_inflight_desc_split);
 }
 
+/* Inflight region for packed rings (the vhost-user spec's DescStatePacked / QueueRegionPacked; one
+ * per queue, back to back). desc[] has one entry per ring slot. */
+struct vhost_inflight_desc_packed {
+	uint8_t inflight;         /* head entry: the chain starting at this slot is in flight */
+	uint8_t padding;
+	uint16_t next;            /* link to the next entry of the chain / of the free list */
+	uint16_t last;            /* head entry: the chain's last entry */
+	uint16_t num;             /* head entry: descriptors in the chain */
+	uint64_t counter;         /* head entry: fetch order */
+	uint16_t id;              /* the descriptor as the driver wrote it: buffer id, */
+	uint16_t flags;           /* flags, */
+	uint32_t len;             /* length */
+	uint64_t addr;            /* and address */
+};
+
+struct vhost_inflight_packed {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;
+	uint16_t used_idx;        /* the device's used position after the flush in progress */
+	uint16_t old_used_idx;    /* ... after the last completed flush */
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[7];
+	struct vhost_inflight_desc_packed desc[];
+};
+
+_Static_assert(sizeof(struct vhost_inflight_desc_packed) == 32, "DescStatePacked is 32 bytes");
+_Static_assert(sizeof(struct vhost_inflight_packed) == 32, "QueueRegionPacked header is 32 bytes");
+
+/* Bytes of one queue's inflight region for a packed ring of `queue_size` entries. */
+static inline uint64_t vhost_inflight_packed_size(uint16_t queue_size)
+{
+	return sizeof(struct vhost_inflight_packed) +
+	       (uint64_t)queue_size * sizeof(struct vhost_inflight_desc_packed);
+}
+
 /* Name of a request for logs ("SET_MEM_TABLE"), "UNKNOWN" for anything else. */
 const char *vu_request_name(uint32_t request);
 

@@ -65,8 +65,8 @@
 	X(POSTCOPY_ADVISE,       28, REFUSED,  NONE,    ACK,      NONE, RUN,   NULL)                     \
 	X(POSTCOPY_LISTEN,       29, REFUSED,  NONE,    ACK,      NONE, RUN,   NULL)                     \
 	X(POSTCOPY_END,          30, REFUSED,  NONE,    ACK,      NONE, RUN,   NULL)                     \
-	X(GET_INFLIGHT_FD,       31, INFLIGHT, NONE,    INFLIGHT, ONE,  RUN,   be_get_inflight_fd)       \
-	X(SET_INFLIGHT_FD,       32, INFLIGHT, ONE,     ACK,      NONE, RUN,   be_set_inflight_fd)       \
+	X(GET_INFLIGHT_FD,       31, INFLIGHT, NONE,    INFLIGHT, ONE,  PAUSE, be_get_inflight_fd)        \
+	X(SET_INFLIGHT_FD,       32, INFLIGHT, ONE,     ACK,      NONE, PAUSE, be_set_inflight_fd)        \
 	X(GPU_SET_SOCKET,        33, REFUSED,  NONE,    ACK,      NONE, RUN,   NULL)                     \
 	X(RESET_DEVICE,          34, EMPTY,    NONE,    ACK,      NONE, RUN,   be_reset)                 \
 	X(VRING_KICK,            35, STATE,    NONE,    ACK,      NONE, RUN,   NULL)                     \

@@ -49,6 +49,8 @@
 struct vq_elem {
 	uint16_t id;          /* split: head descriptor index; packed: buffer id */
 	uint16_t ndescs;      /* ring slots the chain used (packed needs it to advance) */
+	uint16_t tag;         /* the queue owner's: never read or written by vq_* (kite-dpu: the chain's
+			       * entry in the vhost-user inflight region of a packed ring) */
 	unsigned out_num;     /* device-readable segments: iov[0 .. out_num) */
 	unsigned in_num;      /* device-writable segments: iov[out_num .. out_num + in_num) */
 	uint64_t out_len;     /* total bytes readable */
@@ -113,6 +115,13 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *elem);
  * ring (a restarted backend re-serves the requests its inflight region names). Same checks and
  * results as vq_pop; a packed ring breaks the queue. */
 int vq_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem);
+/* Packed rings only: serve again a chain that was popped before, from a copy of its n ring
+ * descriptors as the driver wrote them (little-endian, ring layout). A restarted backend re-serves
+ * what its inflight region saved: by then the ring slots may hold used elements. The ring and its
+ * position are not touched. Same checks as vq_pop, and the copy must be exactly one chain of n
+ * descriptors (NEXT on all but the last); anything else breaks the queue. 1 = got it, -1 = broken. */
+struct vring_packed_desc;
+int vq_pop_chain(struct virtqueue *vq, const struct vring_packed_desc *descs, unsigned n, struct vq_elem *elem);
 /* Put a popped element back (it will be popped again next). Several may go back, newest first,
  * as long as none of them was filled. */
 void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem);

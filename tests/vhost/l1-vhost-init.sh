@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # /init of the L1 Linux of linux-vhost (tests/vhost/linux-vhost.sh; QEMU TCG with an emulated SVM
 # CPU): load KVM and tun, make two raw images in tmpfs (16 MiB ext2 "fs", 4 MiB zeroes "raw"), start
-# kite-dpu serving both as vhost-user-blk volumes and a switch with one vhost-user port (vm0) and a
+# kite-dpu serving both as vhost-user-blk volumes ("raw" offers packed rings, which Linux takes) and a switch with one vhost-user port (vm0) and a
 # TAP uplink (ku0, given 192.0.2.1/24 here), then run kite (2 vCPUs) with the three vhost-user
 # devices, the NIC with two queue pairs.
 # While kite runs, L2's lines pass through here ("L2| " prefix): after L2's pings the switch and TAP
@@ -22,7 +22,7 @@ dd if=/dev/zero of=/tmp/raw.img bs=1M count=4 2>/dev/null
 cat >/tmp/dpu.json <<EOF
 {"cores": [-1], "control": "/tmp/ctl.sock",
  "volumes": [{"name": "fs", "image": "/tmp/fs.img", "socket": "/tmp/fs.sock"},
-             {"name": "raw", "image": "/tmp/raw.img", "socket": "/tmp/raw.sock"}],
+             {"name": "raw", "image": "/tmp/raw.img", "socket": "/tmp/raw.sock", "packed": true}],
  "switch": {"ports": [{"name": "vm0", "type": "vhost", "socket": "/tmp/vm0.sock", "queues": 2},
                       {"name": "up0", "type": "tap", "ifname": "ku0"}]}}
 EOF

@@ -8,7 +8,8 @@
 #     one ping pinned to each CPU (XPS maps CPU i to transmit queue i);
 #   - vdb (4 MiB raw): a write stream of STREAM_BLOCKS 4 KiB blocks, block i at 4 KiB * i holding
 #     "<marker> block <i>", each written with O_DIRECT and fsync; "ack <i>" is printed only after
-#     the write returned. L1 kills kite-dpu with SIGKILL during the stream and starts it again.
+#     the write returned. L1 kills kite-dpu with SIGKILL during the stream and starts it again;
+#   - then eth0 again: ping L1 once more through the restarted kite-dpu.
 # Every result is one "KITE-L2H <what> <value>" line; the checks are made by L1 and the harness.
 export PATH=/bin
 mount -t proc proc /proc
@@ -48,6 +49,10 @@ while [ $i -le $STREAM_BLOCKS ]; do
 	i=$((i + 1))
 done
 say "stream-done"
+# the NIC (packed rings) came through kite-dpu's restart too: L1's new TAP has a new MAC, so retry
+for i in $(seq 20); do ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 && break; done
+ping -c 3 -W 2 192.0.2.1 >/tmp/ping-again 2>&1
+say "ping-after-restart $(grep -o '[0-9]* packets received' /tmp/ping-again | tr ' ' '_')"
 say "done"
 poweroff -f
 echo "KITE-L2H poweroff-failed"

@@ -8,9 +8,9 @@
 #   - disk vda: kite-dpu volume on a 16 MiB ext2 image: mount, write a marker file, sync, umount;
 #   - eth0: a kite-dpu switch port with two queue pairs (kite queues=2, L2 has 2 vCPUs); L2 pings L1
 #     (192.0.2.1) behind kite-dpu's TAP uplink ku0, then once from each CPU;
-#   - disk vdb: kite-dpu volume on a 4 MiB raw image: a stream of 48 O_DIRECT+fsync 4 KiB writes;
+#   - disk vdb: kite-dpu volume on a 4 MiB raw image, packed rings: a stream of 48 O_DIRECT+fsync 4 KiB writes;
 #     after the 12th is acknowledged L1 kills kite-dpu with SIGKILL and starts it again; kite
-#     reconnects and the stream goes on.
+#     reconnects and the stream goes on; then L2 pings L1 again through the restarted switch.
 # Usage: linux-vhost.sh --kite KITE --dpu KITE_DPU --tool BLK_TOOL [--work DIR] [--timeout S]
 #        (BLK_TOOL: tests/dpu/blk's blk_tool, the control-socket client used inside L1)
 # Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
@@ -20,8 +20,9 @@
 # way, vm0's transmit queues 0 and 1 each carried >= 3 frames, and the fs volume counted writes; no
 # control-queue refusal in kite's log; every one of the 48 stream blocks was acknowledged (no write error) and
 # every acknowledged block holds its text in raw.img; kite-dpu was killed after block 12 and came
-# back; kite logged the backend lost and back; no disk needed a reset; L2 did not panic. (The NIC is
-# not used after the restart: the stream is the block path's test.)
+# back; kite logged the backend lost and back; no disk and no NIC needed a reset; vdb and eth0 ran
+# packed rings (so both resumed from kite-dpu's inflight region); L2 pinged L1 again after the
+# restart; L2 did not panic.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -111,6 +112,10 @@ check "every stream block acknowledged, each in raw.img" "$(v 'KITE-L1H stream' 
 check "kite logged a lost backend" "$(atleast "$(clean | grep -a -c '^L2| kite: warning: .*lost')" 1)" yes
 check "kite logged the backend back" "$(atleast "$(clean | grep -a -c '^L2| kite: .* is back')" 1)" yes
 check "no disk needed a reset" "$(clean | grep -a -c 'vhost-user-blk.*device needs reset')" 0
+check "the stream disk ran packed rings" "$(atleast "$(clean | grep -a -c 'vhost-user-blk1: driver ready.*packed rings')" 1)" yes
+check "the NIC ran packed rings" "$(atleast "$(clean | grep -a -c 'vhost-user-net0: driver ready.*packed rings')" 1)" yes
+check "the NIC needed no reset" "$(clean | grep -a -c 'vhost-user-net.*device needs reset')" 0
+check "L2 pinged L1 again after kite-dpu's restart" "$(v 'L2| KITE-L2H ping-after-restart' 4)" 3_packets_received
 if clean | grep -a -q '^L2| .*Kernel panic'; then echo "linux-vhost: FAIL L2 panicked"; fail=1; fi
 if [ $fail != 0 ]; then
 	echo "---- tail of $log"; clean | grep -v "TCG doesn't support" | tail -n 60

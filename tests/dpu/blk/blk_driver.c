@@ -113,6 +113,7 @@ int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize,
 		uint64_t base = q * rings;
 		struct vring_drv_config c = {
 			.size = qsize, .event_idx = !!(d->features & (1ull << VIRTIO_F_EVENT_IDX)),
+			.packed = !!(d->features & (1ull << VIRTIO_F_RING_PACKED)),
 			.desc = base, .driver = base + (uint64_t)qsize * 16,
 			.device = align_up(base + (uint64_t)qsize * 16 + 6 + 2ull * qsize, 4096),
 		};
@@ -126,7 +127,7 @@ int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize,
 			d->slots[q][s].gpa = nq * rings + ((uint64_t)q * nslots + s) * SLOT_BYTES;
 		d->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		d->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (start_vring(d, q, 0) < 0)
+		if (start_vring(d, q, c.packed ? 0x8000 : 0) < 0)   /* packed: wrap counter 1 in bit 15 */
 			return -1;
 	}
 	return 0;
@@ -138,8 +139,11 @@ int blkdrv_reconnect(struct blkdrv *d, const char *sock, int timeout_ms)
 	if (session_begin(d, sock, timeout_ms) < 0)
 		return -1;
 	for (unsigned q = 0; q < d->nq; q++) {
-		/* resume where the device's completions end */
-		uint16_t used = __atomic_load_n((uint16_t *)d->vq[q].device + 1, __ATOMIC_ACQUIRE);
+		/* resume where the device's completions end. Packed rings have no used index in memory and a
+		 * VMM cannot know the position: like kite, say "wrap 1, slot 0" and let the backend take the
+		 * position from its inflight region (a backend that used this base would go wrong) */
+		uint16_t used = d->vq[q].cfg.packed ? 0x8000 :
+			__atomic_load_n((uint16_t *)d->vq[q].device + 1, __ATOMIC_ACQUIRE);
 		if (start_vring(d, q, used) < 0)
 			return -1;
 	}

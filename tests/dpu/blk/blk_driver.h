@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A minimal vhost-user-blk frontend ("driver") for tests and the load generator: shared memfd guest
- * memory, split rings laid out by tests/lib/vring, requests as header/data/status chains, completion
- * by polling the used ring.
+ * memory, split (or, with VIRTIO_F_RING_PACKED in the features, packed) rings laid out by
+ * tests/lib/vring, requests as header/data/status chains, completion by polling the used ring.
  */
 #ifndef KITE_TESTS_BLK_DRIVER_H
 #define KITE_TESTS_BLK_DRIVER_H
@@ -46,7 +46,8 @@ struct blkdrv {
 int blkdrv_open(struct blkdrv *d, const char *sock, unsigned nq, uint16_t qsize, unsigned nslots, uint64_t features);
 void blkdrv_close(struct blkdrv *d);
 /* The backend went away (e.g. kill -9 and restart): connect again, hand over the same memory, rings
- * and inflight region, and resume every queue at its used index. Requests in flight are not lost. */
+ * and inflight region, and resume every queue at its used index (packed rings: base 0x8000, the
+ * backend must recover the position from the inflight region). Requests in flight are not lost. */
 int blkdrv_reconnect(struct blkdrv *d, const char *sock, int timeout_ms);
 /* Host pointers into a slot. */
 uint8_t *blkdrv_data(struct blkdrv *d, unsigned q, unsigned slot);

@@ -2,6 +2,7 @@
 /*
  * kill -9 kite-dpu under a running frontend with requests in flight, restart it, reconnect (same guest
  * memory, rings and inflight region): every request completes with OK and every byte is in the image.
+ * With split rings and with packed rings (the volume's "packed": true; the packed inflight layout).
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -37,23 +38,24 @@ static uint64_t sector_of(unsigned q, unsigned s)
 	return ((uint64_t)q * NSLOTS + s) * (REQ_BYTES / 512);
 }
 
-static void test_kill_restart(void **state)
+static void kill_restart(bool packed)
 {
 	struct dpu_proc p;
 	struct blkdrv d;
 	char img[300], sock[300], cfg[1024];
 	static uint8_t buf[REQ_BYTES], file[REQ_BYTES];
 
-	(void)state;
 	assert_int_equal(dpu_tmpdir(&p), 0);
 	dpu_path(&p, "r.img", img, sizeof(img));
 	dpu_path(&p, "r.sock", sock, sizeof(sock));
 	assert_int_equal(dpu_make_image(img, NQ * NSLOTS * REQ_BYTES, 0), 0);
-	snprintf(cfg, sizeof(cfg), "{\"volumes\": [{\"name\": \"r\", \"image\": \"%s\", \"socket\": \"%s\", \"queues\": %d}]}",
-		 img, sock, NQ);
+	snprintf(cfg, sizeof(cfg), "{\"volumes\": [{\"name\": \"r\", \"image\": \"%s\", \"socket\": \"%s\", \"queues\": %d, \"packed\": %s}]}",
+		 img, sock, NQ, packed ? "true" : "false");
 	assert_int_equal(dpu_start(&p, cfg), 0);
-	if (blkdrv_open(&d, sock, NQ, 256, NSLOTS, (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ)) < 0)
+	if (blkdrv_open(&d, sock, NQ, 256, NSLOTS, (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ) |
+			(packed ? 1ull << VIRTIO_F_RING_PACKED : 0)) < 0)
 		fail_msg("blkdrv_open: %s", d.err);
+	assert_int_equal(!!(d.features & (1ull << VIRTIO_F_RING_PACKED)), packed);
 	assert_true(d.fe.protocol & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
 
 	for (unsigned round = 0; round < ROUNDS; round++) {
@@ -93,8 +95,8 @@ static void test_kill_restart(void **state)
 					done++;
 				}
 			}
-		printf("round %u: %u of %u requests completed before kill -9, %u after the restart\n", round, before,
-		       NQ * NSLOTS, done - before);
+		printf("%s round %u: %u of %u requests completed before kill -9, %u after the restart\n",
+		       packed ? "packed" : "split", round, before, NQ * NSLOTS, done - before);
 		assert_int_equal(done, NQ * NSLOTS);
 		for (unsigned q = 0; q < NQ; q++)
 			for (unsigned s = 0; s < NSLOTS; s++) {
@@ -112,10 +114,23 @@ static void test_kill_restart(void **state)
 	dpu_cleanup(&p);
 }
 
+static void test_kill_restart(void **state)
+{
+	(void)state;
+	kill_restart(false);
+}
+
+static void test_kill_restart_packed(void **state)
+{
+	(void)state;
+	kill_restart(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_restart),
+		cmocka_unit_test(test_kill_restart_packed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

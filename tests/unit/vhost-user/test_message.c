@@ -181,10 +181,11 @@ static void test_request_table(void **state)
 		assert_non_null(r);
 		assert_string_equal(vu_request_name(req), r->name);
 		replies += vu_request_has_reply(req);
-		/* only the memory table and feature changes stop the pollers */
+		/* only the memory table, feature and inflight region changes stop the pollers */
 		if (r->queues == VU_QUEUES_PAUSE)
 			assert_true(req == VHOST_USER_SET_FEATURES || req == VHOST_USER_SET_MEM_TABLE ||
-				    req == VHOST_USER_ADD_MEM_REG || req == VHOST_USER_REM_MEM_REG);
+				    req == VHOST_USER_ADD_MEM_REG || req == VHOST_USER_REM_MEM_REG ||
+				    req == VHOST_USER_GET_INFLIGHT_FD || req == VHOST_USER_SET_INFLIGHT_FD);
 	}
 	assert_int_equal(replies, sizeof(with_reply) / sizeof(with_reply[0]));
 	for (unsigned i = 0; i < sizeof(with_reply) / sizeof(with_reply[0]); i++)

@@ -501,6 +501,55 @@ static void test_pop_head(void **state)
 	vqt_fini(t);
 }
 
+/* vq_pop_chain: a packed chain served again from a copy of its ring descriptors, after the ring slots
+ * were overwritten; a copy that is not exactly one chain of n, or a split ring, breaks the queue. */
+static void test_pop_chain(void **state)
+{
+	struct vq_test *t = *state;
+	struct vring_buf b[3] = { { T_R1, 8, false }, { T_R2, 16, true }, { T_R2 + 64, 4, true } };
+	struct vring_packed_desc copy[3];
+	struct vq_elem e;
+
+	assert_int_equal(vqt_init(t, 8, true, 0), 0);
+	assert_true(vring_drv_add(&t->drv, b, 3, false, (void *)1) >= 0);
+	memcpy(copy, t->vq.desc, sizeof(copy));
+	assert_int_equal(vq_pop(&t->vq, &e), 1);
+	uint32_t base = vq_get_base(&t->vq);
+	memset(t->vq.desc, 0xff, sizeof(copy));          /* used elements (or anything) there now */
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 3, &t->elem), 1);
+	assert_int_equal(t->elem.id, e.id);
+	assert_int_equal(t->elem.ndescs, 3);
+	assert_int_equal(t->elem.out_len, 8);
+	assert_int_equal(t->elem.in_len, 20);
+	assert_ptr_equal(t->elem.iov[1].iov_base, e.iov[1].iov_base);
+	assert_int_equal(vq_get_base(&t->vq), base);
+	assert_false(t->vq.broken);
+	/* ends early: the copy holds more than the chain */
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 3, &t->elem), 1);
+	copy[1].flags &= htole16((uint16_t)~VRING_DESC_F_NEXT);
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 3, &t->elem), -1);
+	assert_non_null(strstr(t->vq.broken_reason, "ends after 2 of its 3"));
+	vqt_fini(t);
+	/* runs on: NEXT on the last one */
+	assert_int_equal(vqt_init(t, 8, true, 0), 0);
+	copy[1].flags |= htole16(VRING_DESC_F_NEXT);
+	copy[2].flags |= htole16(VRING_DESC_F_NEXT);
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 3, &t->elem), -1);
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 0, &t->elem), -1);
+	vqt_fini(t);
+	/* a buffer outside guest memory is caught as in a ring pop */
+	assert_int_equal(vqt_init(t, 8, true, 0), 0);
+	copy[2].flags &= htole16((uint16_t)~VRING_DESC_F_NEXT);
+	copy[0].addr = htole64(1ull << 50);
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 3, &t->elem), -1);
+	assert_non_null(strstr(t->vq.broken_reason, "outside guest memory"));
+	vqt_fini(t);
+	assert_int_equal(vqt_init(t, 8, false, 0), 0);
+	assert_int_equal(vq_pop_chain(&t->vq, copy, 3, &t->elem), -1);
+	assert_true(t->vq.broken);
+	vqt_fini(t);
+}
+
 static int setup(void **state)
 {
 	static struct vq_test t;
@@ -528,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_overfill),
 		cmocka_unit_test(test_unpop_several),
 		cmocka_unit_test(test_pop_head),
+		cmocka_unit_test(test_pop_chain),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

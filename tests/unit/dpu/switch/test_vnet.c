@@ -48,6 +48,7 @@ void vhost_dev_free(struct vhost_dev *dev) { (void)dev; }
 void *vhost_dev_opaque(const struct vhost_dev *dev) { return dev->opaque; }
 uint64_t vhost_dev_features(const struct vhost_dev *dev) { return dev->features; }
 int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *e) { return vq_pop(dev->vq[q], e); }
+void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *e) { vq_unpop(dev->vq[q], e); }
 
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *e, uint32_t written)
 {
