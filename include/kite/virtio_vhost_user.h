@@ -31,8 +31,11 @@
  *
  * Backend lost (end of stream on the socket): guest requests stay in the rings; the device thread
  * reconnects (retry every 100 ms doubling to 2 s, one log line when lost and one when back) and
- * restores features, memory table, the same inflight region (blk) and the rings, each at the used
- * index in guest memory; the backend resubmits what the inflight region marks. reconnect=SECONDS:
+ * restores features, memory table, the same inflight region (INFLIGHT_SHMFD, blk and net) and the
+ * rings: split ones at the used index in guest memory, packed ones (no used index in memory) at base
+ * 0x8000, the backend taking their position from its inflight region (without one a packed ring
+ * cannot resume: DEVICE_NEEDS_RESET); the backend resubmits what the inflight region holds in
+ * flight. A guest reset starts a new driver session with a new inflight region. reconnect=SECONDS:
  * give up after that long without a backend (then DEVICE_NEEDS_RESET); 0 (default) = keep trying.
  * A backend that answers badly, too slowly or breaks the protocol breaks only its device
  * (DEVICE_NEEDS_RESET); a guest reset then reconnects from scratch. At start-up kite needs the
