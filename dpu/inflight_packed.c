@@ -66,6 +66,7 @@ void ipk_stop(struct ipk *k)
 	free(k->state);
 	free(k->batch);
 	free(k->resubmit);
+	free(k->chain);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -79,7 +80,8 @@ static int alloc_shadows(struct ipk *k, uint16_t size)
 	k->state = calloc(size, sizeof(*k->state));
 	k->batch = calloc(size, sizeof(*k->batch));
 	k->resubmit = calloc(size, sizeof(*k->resubmit));
-	if (!k->next || !k->num || !k->last || !k->state || !k->batch || !k->resubmit) {
+	k->chain = calloc(size, sizeof(*k->chain));
+	if (!k->next || !k->num || !k->last || !k->state || !k->batch || !k->resubmit || !k->chain) {
 		ipk_stop(k);
 		return -1;
 	}
@@ -291,7 +293,7 @@ int ipk_popped(struct ipk *k, struct virtqueue *vq, uint32_t pos, struct vq_elem
 
 int ipk_pop_resubmit(struct ipk *k, struct virtqueue *vq, struct vq_elem *elem)
 {
-	struct vring_packed_desc chain[64] = { 0 }, *descs = chain;
+	struct vring_packed_desc *descs = k->chain;
 	uint16_t h, e;
 	unsigned n;
 	int ret;
@@ -299,11 +301,7 @@ int ipk_pop_resubmit(struct ipk *k, struct virtqueue *vq, struct vq_elem *elem)
 	if (k->resubmit_pos >= k->nresubmit)
 		return 0;
 	h = k->resubmit[k->resubmit_pos];
-	n = k->num[h];
-	if (n > sizeof(chain) / sizeof(chain[0]) && !(descs = malloc(n * sizeof(*descs)))) {
-		vq_set_broken(vq, "out of memory for a saved chain of %u descriptors", n);
-		return -1;
-	}
+	n = k->num[h];     /* <= size (checked at start) */
 	e = h;
 	for (unsigned i = 0; i < n; i++) {
 		const struct vhost_inflight_desc_packed *d = &k->r->desc[e];
@@ -315,8 +313,6 @@ int ipk_pop_resubmit(struct ipk *k, struct virtqueue *vq, struct vq_elem *elem)
 		e = k->next[e];
 	}
 	ret = vq_pop_chain(vq, descs, n, elem);
-	if (descs != chain)
-		free(descs);
 	if (ret != 1)
 		return ret;
 	k->state[h] = E_RESUB;

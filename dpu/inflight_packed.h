@@ -61,6 +61,7 @@ struct ipk {
 	/* chains in flight at start, oldest first, served again before the ring (vhost_dev_pop) */
 	uint16_t *resubmit;
 	unsigned nresubmit, resubmit_pos;
+	struct vring_packed_desc *chain;   /* room for one chain's copy (the poller allocates nothing) */
 };
 
 struct ipk_start_info {
