@@ -37,7 +37,8 @@ struct vhost_queue {
 	unsigned idx;
 	struct virtqueue vq;
 	struct vq_config cfg;
-	bool num_set, addr_set, kick_set, enabled, started;
+	bool num_set, addr_set, kick_set, started;
+	bool enabled, enable_seen;   /* the last SET_VRING_ENABLE, and whether there was one */
 	uint32_t base;
 	int kick_fd, err_fd;
 	_Atomic int call_fd;
@@ -336,9 +337,20 @@ static int inflight_packed_start(struct vhost_dev *dev, struct vhost_queue *vq)
 	return 0;
 }
 
+/*
+ * Ring states (vhost-user spec): without VHOST_USER_F_PROTOCOL_FEATURES a ring is enabled as soon as
+ * it has its kick fd; with it, a ring starts disabled and only SET_VRING_ENABLE 1 enables it.
+ */
+static bool queue_enabled(const struct vhost_dev *dev, const struct vhost_queue *vq)
+{
+	if (dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
+		return vq->enabled;
+	return vq->enable_seen ? vq->enabled : true;
+}
+
 static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 {
-	if (vq->started || !vq->addr_set || !vq->kick_set || !vq->enabled)
+	if (vq->started || !vq->addr_set || !vq->kick_set || !queue_enabled(dev, vq))
 		return 0;
 	vq->cfg.size = vq->num_set ? vq->cfg.size : 256;
 	vq->cfg.features = dev->features;
@@ -435,7 +447,7 @@ static void queue_reset(struct vhost_queue *vq)
 	close_fd(&vq->kick_fd);
 	close_fd(&vq->err_fd);
 	vq->num_set = vq->addr_set = vq->kick_set = false;
-	vq->enabled = true;
+	vq->enabled = vq->enable_seen = false;
 	vq->base = 0;
 	vq->region = NULL;
 	vq->inflight = NULL;
@@ -964,6 +976,7 @@ static int be_set_vring_enable(struct vhost_dev *dev, struct vhost_user_msg *msg
 		return -1;
 	}
 	vq->enabled = msg->p.state.num;
+	vq->enable_seen = true;
 	if (vq->enabled)
 		return queue_start(dev, vq);
 	queue_stop(dev, vq);

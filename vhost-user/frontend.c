@@ -186,7 +186,7 @@ int vuf_setup_vring(struct vu_frontend *f, unsigned idx, uint16_t size, uint64_t
 	    vring_state(f, VHOST_USER_SET_VRING_BASE, idx, base) < 0 || vuf_call(f, &m, true) < 0)
 		return -1;
 	/* a ring that stays off is disabled before its kick fd: a backend that starts rings enabled
-	 * (as kite-dpu does for frontends that never send ENABLE) never runs it */
+	 * (against the spec's ring states, or without PROTOCOL_FEATURES) never runs it */
 	if (!enable && vuf_enable_vring(f, idx, false) < 0)
 		return -1;
 	if (set_u64(f, VHOST_USER_SET_VRING_CALL, idx | (call_fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0), call_fd) < 0 ||

@@ -3,8 +3,9 @@
  * The vhost-user backend state machine with a tiny "echo" device (it answers every chain with the sum
  * of its readable bytes), driven by the frontend client in the same process: memory by ADD_MEM_REG /
  * REM_MEM_REG, GET_VRING_BASE stop and resume, GET_CONFIG, refused features, a second frontend, a
- * bad message closing only that connection, and dispatch by the request table (queues paused around
- * SET_FEATURES, a request without a backend handler refused).
+ * bad message closing only that connection, dispatch by the request table (queues paused around
+ * SET_FEATURES, a request without a backend handler refused), and ring states (with
+ * VHOST_USER_F_PROTOCOL_FEATURES a ring starts disabled until SET_VRING_ENABLE 1).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,6 +80,15 @@ static unsigned echo_poll(struct vhost_dev *dev, unsigned q, struct virtqueue *v
 	return n;
 }
 
+static int echo_starts;
+
+static int echo_queue_start(struct vhost_dev *dev, unsigned q, struct virtqueue *vq)
+{
+	(void)dev, (void)q, (void)vq;
+	__atomic_fetch_add(&echo_starts, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 static const struct vhost_backend_ops echo_ops = {
 	.type = "echo",
 	.get_features = echo_features,
@@ -87,6 +97,7 @@ static const struct vhost_backend_ops echo_ops = {
 	.get_config = echo_config,
 	.config_size = 16,
 	.queue_poll = echo_poll,
+	.queue_start = echo_queue_start,
 };
 
 struct env {
@@ -312,6 +323,45 @@ static void test_table_dispatch(void **state)
 	assert_false(vhost_dev_connected(e->dev));
 }
 
+/* Ring states: with VHOST_USER_F_PROTOCOL_FEATURES negotiated a ring with everything set (size, base,
+ * addresses, call and kick fds) stays disabled until SET_VRING_ENABLE 1; ENABLE 0 stops it again. */
+static void test_ring_starts_disabled(void **state)
+{
+	struct env *e = *state;
+	struct vring_drv_config c = { .size = QSIZE, .desc = 0, .driver = 0x1000, .device = 0x2000 };
+	uint64_t uva = e->gm.r[0].uva;
+
+	assert_int_equal(vuf_connect(&e->fe, e->path, 2000), 0);
+	assert_int_equal(vuf_negotiate(&e->fe, 1ull << VIRTIO_F_VERSION_1,
+				       (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+				       (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)), 0);
+	assert_true(e->fe.features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+	assert_true(e->fe.protocol & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	assert_int_equal(mem_reg(e, VHOST_USER_ADD_MEM_REG, 0, true), 0);
+	assert_int_equal(mem_reg(e, VHOST_USER_ADD_MEM_REG, 1, true), 0);
+	assert_int_equal(vring_drv_init(&e->vq, &e->gm, &c), 0);
+	struct vhost_user_msg m[5] = {
+		{ .hdr = { .request = VHOST_USER_SET_VRING_NUM, .size = 8 }, .p.state = { 0, QSIZE } },
+		{ .hdr = { .request = VHOST_USER_SET_VRING_BASE, .size = 8 }, .p.state = { 0, 0 } },
+		{ .hdr = { .request = VHOST_USER_SET_VRING_ADDR, .size = sizeof(struct vhost_user_vring_addr) },
+		  .p.addr = { .index = 0, .desc_user_addr = uva + c.desc, .used_user_addr = uva + c.device,
+			      .avail_user_addr = uva + c.driver } },
+		{ .hdr = { .request = VHOST_USER_SET_VRING_CALL, .size = 8 }, .p.u64 = 0, .fds = { e->call }, .nfds = 1 },
+		{ .hdr = { .request = VHOST_USER_SET_VRING_KICK, .size = 8 }, .p.u64 = 0, .fds = { e->kick }, .nfds = 1 },
+	};
+	__atomic_store_n(&echo_starts, 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vuf_call(&e->fe, &m[i], true), 0);    /* acknowledged: handled */
+	assert_int_equal(__atomic_load_n(&echo_starts, __ATOMIC_RELAXED), 0);
+	assert_int_equal(vuf_enable_vring(&e->fe, 0, true), 0);
+	assert_int_equal(__atomic_load_n(&echo_starts, __ATOMIC_RELAXED), 1);
+	assert_int_equal(echo(e, 2, 30), 60);
+	assert_int_equal(vuf_enable_vring(&e->fe, 0, false), 0);
+	assert_int_equal(vuf_enable_vring(&e->fe, 0, true), 0);
+	assert_int_equal(__atomic_load_n(&echo_starts, __ATOMIC_RELAXED), 2);
+	assert_int_equal(echo(e, 3, 30), 90);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_second_frontend_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_features_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_dispatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_starts_disabled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
