@@ -231,12 +231,27 @@ static int rings_enable(struct vu_dev *d, const struct vu_plan *p, uint32_t off,
 	return 0;
 }
 
-void vu_dev_set_rings_off(struct vu_dev *d, uint32_t off)
+bool vu_dev_set_rings_off(struct vu_dev *d, uint32_t off)
 {
+	bool wait;
+
 	pthread_mutex_lock(&d->lock);
 	d->rings_off = off;
+	wait = d->running && !d->broken && off != d->rings_off_done;
+	d->rings_waiting = wait;
 	pthread_mutex_unlock(&d->lock);
 	vu_poke(d->wake_fd);
+	return wait;
+}
+
+/* Device thread: the backend has rings_off `off` now; a kind waiting for it hears it on the loop. */
+static void rings_applied(struct vu_dev *d, uint32_t off)
+{
+	pthread_mutex_lock(&d->lock);
+	d->rings_off_done = off;
+	if (d->rings_waiting)
+		vu_poke(d->broken_fd);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* Stop every started ring (GET_VRING_BASE stops a ring; its answer is kept for a snapshot). 0, or
@@ -421,6 +436,8 @@ static void *device_thread(void *arg)
 				pthread_cond_broadcast(&d->cond);
 			}
 			pthread_mutex_unlock(&d->lock);
+			if (r == 0 && want)
+				rings_applied(d, off);
 			continue;
 		}
 		if (!broken && d->fe.sock >= 0 && want && running && off != d->rings_off_applied) {
@@ -428,6 +445,8 @@ static void *device_thread(void *arg)
 				pthread_mutex_lock(&d->lock);
 				backend_failed(d, why, d->fe.peer_closed);
 				pthread_mutex_unlock(&d->lock);
+			} else {
+				rings_applied(d, off);
 			}
 			continue;
 		}
@@ -488,7 +507,7 @@ static void on_broken(void *opaque, int fd, uint32_t events)
 {
 	struct vu_dev *d = opaque;
 	char why[192] = "";
-	bool changed;
+	bool changed, rings_done = false;
 
 	(void)events;
 	drain(fd);
@@ -509,7 +528,14 @@ static void on_broken(void *opaque, int fd, uint32_t events)
 		vu_poke(d->wake_fd);
 	}
 	d->restart_pending = false;
+	/* a rings_off change the kind waits for: applied, or the backend failed */
+	if (d->rings_waiting && (d->broken || d->rings_off_done == d->rings_off)) {
+		d->rings_waiting = false;
+		rings_done = true;
+	}
 	pthread_mutex_unlock(&d->lock);
+	if (rings_done && d->kind->rings_done)
+		d->kind->rings_done(d, !why[0]);
 	if (changed && !why[0])
 		virtio_dev_config_changed(&d->vdev);
 	if (why[0])
@@ -617,8 +643,10 @@ static void vu_reset(struct virtio_dev *dev)
 	d->resume = false;      /* safe: the thread is not starting rings while want_run is false */
 	d->new_session = true;  /* the device thread drops the inflight region before the next start */
 	d->rings_off = d->rings_off_reset;
+	d->rings_waiting = false;
 	pthread_mutex_unlock(&d->lock);
 	d->driver_warned = 0;
+	d->ctrl_held = false;    /* its ring is gone with the reset */
 }
 
 /* Everything vu_dev_create allocated before the virtio core existed. */

@@ -36,6 +36,10 @@ struct vu_kind {
 	/* DRIVER_OK (vCPU thread, dev->lock held): may the device run with these driver features? 0, or
 	 * -1 with why (the device then needs a reset). Optional. */
 	int (*driver_check)(struct vu_dev *d, uint64_t features, char *why, size_t len);
+	/* A rings_off change the kind waits for (vu_dev_set_rings_off returned true) reached the backend
+	 * (ok: every SET_VRING_ENABLE sent and, with REPLY_ACK, acknowledged) or the backend failed (!ok).
+	 * Event loop thread, dev->lock held. Optional. */
+	void (*rings_done)(struct vu_dev *d, bool ok);
 };
 
 /* The rings as the driver set them up, handed to the device thread at DRIVER_OK. */
@@ -76,6 +80,9 @@ struct vu_dev {
 	uint64_t own_features;             /* kind->own_features, adjusted by the kind's configure */
 	uint8_t config[VHOST_USER_CONFIG_MAX];   /* the configuration space the driver reads */
 	unsigned driver_warned;            /* driver errors the kind met since the last reset (log the first) */
+	/* a control command held until the backend applied it (the kind's, dev->lock; a reset drops it) */
+	bool ctrl_held;
+	struct vq_elem ctrl_elem;
 	struct vu_call call[VIRTIO_MAX_QUEUES];
 
 	pthread_mutex_t lock;              /* the fields down to `thread only` */
@@ -84,6 +91,8 @@ struct vu_dev {
 	bool quit;
 	struct vu_plan plan;
 	uint32_t rings_off;                /* bit q: the backend's ring q stays disabled (SET_VRING_ENABLE 0) */
+	uint32_t rings_off_done;           /* rings_off as the backend has applied it (device thread sets it) */
+	bool rings_waiting;                /* the kind waits for rings_off to be applied (kind->rings_done) */
 	bool new_session;                  /* a reset happened: the next start gets a new inflight region */
 	bool running;                      /* rings started on the connected backend */
 	bool broken;                       /* backend failed: DEVICE_NEEDS_RESET until a reset */
@@ -112,8 +121,10 @@ struct vu_dev {
 
 /* Which of the backend's rings run (bit q set = ring q disabled), e.g. a virtio-net driver's queue
  * pairs: the device thread sends SET_VRING_ENABLE for the started rings that change, and starts
- * later rings accordingly. Any thread but the device thread; takes d->lock. */
-void vu_dev_set_rings_off(struct vu_dev *d, uint32_t off);
+ * later rings accordingly. Any thread but the device thread; takes d->lock. Returns true if the rings
+ * run on a backend now: kind->rings_done follows (event loop) once the backend applied the change
+ * (with REPLY_ACK: answered it); false: nothing to wait for (the rings start with it). */
+bool vu_dev_set_rings_off(struct vu_dev *d, uint32_t off);
 
 /* Snapshots (vhost_user_snapshot.c): virtio_dev_ops members of every vhost-user device. */
 int vu_snap_quiesce(struct virtio_dev *dev, char *err, size_t errlen);

@@ -5,7 +5,9 @@
  * own configuration space. Offloads and mergeable receive buffers are passed through when the backend
  * offers them. With N > 1 kite offers VIRTIO_NET_F_MQ and VIRTIO_NET_F_CTRL_VQ and serves the control
  * queue (2N) itself: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET turns the backend's rings of the pairs past the
- * asked number off (SET_VRING_ENABLE through the device thread); every other command is answered
+ * asked number off (SET_VRING_ENABLE through the device thread); while the rings run on a backend
+ * the command is acknowledged only once the backend applied it (with REPLY_ACK: answered every
+ * SET_VRING_ENABLE), and the control queue waits meanwhile; every other command is answered
  * VIRTIO_NET_ERR. Until the driver asks, and after a reset, pair 0 alone runs (virtio 1.2 5.1.6.5.5).
  * Everything else is the shared core.
  */
@@ -86,8 +88,9 @@ static int net_driver_check(struct vu_dev *d, uint64_t f, char *why, size_t len)
 	return 0;
 }
 
-/* One command: VIRTIO_NET_OK or VIRTIO_NET_ERR (the first refusal after a reset is logged). */
-static uint8_t ctrl_command(struct vu_dev *d, const struct vq_elem *e)
+/* One command: VIRTIO_NET_OK or VIRTIO_NET_ERR (the first refusal after a reset is logged); *wait:
+ * the answer waits for the backend (net_rings_done). */
+static uint8_t ctrl_command(struct vu_dev *d, const struct vq_elem *e, bool *wait)
 {
 	uint8_t cmd[4];
 	unsigned max = d->backend_queues / 2;
@@ -112,7 +115,7 @@ static uint8_t ctrl_command(struct vu_dev *d, const struct vq_elem *e)
 			log_warn_rl_on(&d->vdev.log_rl, "%s: control queue: VQ_PAIRS_SET %u refused (1..%u with MQ)", d->vdev.name, pairs, max);
 		return VIRTIO_NET_ERR;
 	}
-	vu_dev_set_rings_off(d, pairs_off(d, pairs));
+	*wait = vu_dev_set_rings_off(d, pairs_off(d, pairs));
 	log_debug("%s: driver runs %u of %u queue pairs", d->vdev.name, pairs, max);
 	return VIRTIO_NET_OK;
 }
@@ -122,24 +125,43 @@ static uint8_t ctrl_command(struct vu_dev *d, const struct vq_elem *e)
 static void net_ctrl_notify(struct vu_dev *d, unsigned q)
 {
 	struct virtqueue *vq = &d->vdev.q[q].vq;
-	struct vq_elem e;
+	struct vq_elem *e = &d->ctrl_elem;
 	int r;
 
-	if (q != d->backend_queues)
-		return;
-	while ((r = vq_pop(vq, &e)) > 0) {
+	if (q != d->backend_queues || d->ctrl_held)
+		return;     /* a command waits for the backend: the next ones after it */
+	while ((r = vq_pop(vq, e)) > 0) {
+		bool wait = false;
 		uint8_t ack;
 
-		if (e.out_len < 2 || e.in_len < 1) {
+		if (e->out_len < 2 || e->in_len < 1) {
 			vq_set_broken(vq, "control command with %llu readable and %llu writable bytes (2+ and 1+ needed)",
-				      (unsigned long long)e.out_len, (unsigned long long)e.in_len);
+				      (unsigned long long)e->out_len, (unsigned long long)e->in_len);
 			break;
 		}
-		ack = ctrl_command(d, &e);
-		vq_buf_to_iov(e.iov + e.out_num, e.in_num, 0, &ack, 1);
-		vq_push(vq, &e, 1);
+		ack = ctrl_command(d, e, &wait);
+		if (wait) {
+			d->ctrl_held = true;
+			break;
+		}
+		vq_buf_to_iov(e->iov + e->out_num, e->in_num, 0, &ack, 1);
+		vq_push(vq, e, 1);
 	}
 	virtio_dev_queue_done(&d->vdev, q);
+}
+
+/* The backend applied the held VQ_PAIRS_SET (or failed): answer it, then serve what came after. */
+static void net_rings_done(struct vu_dev *d, bool ok)
+{
+	struct virtqueue *vq = &d->vdev.q[d->backend_queues].vq;
+	uint8_t ack = ok ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
+
+	if (!d->ctrl_held)
+		return;
+	d->ctrl_held = false;
+	vq_buf_to_iov(d->ctrl_elem.iov + d->ctrl_elem.out_num, d->ctrl_elem.in_num, 0, &ack, 1);
+	vq_push(vq, &d->ctrl_elem, 1);
+	net_ctrl_notify(d, d->backend_queues);
 }
 
 static const struct vu_kind net_kind = {
@@ -159,6 +181,7 @@ static const struct vu_kind net_kind = {
 	.session = NULL,
 	.queue_notify = net_ctrl_notify,
 	.driver_check = net_driver_check,
+	.rings_done = net_rings_done,
 };
 
 struct virtio_dev *vhost_user_net_create(struct machine *m, const struct vhost_user_options *o, unsigned index)
