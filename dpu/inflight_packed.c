@@ -90,12 +90,33 @@ static int alloc_shadows(struct ipk *k, uint16_t size)
 
 /* ---- start ---- */
 
-static int cmp_counter(const void *a, const void *b, void *arg)
-{
-	const struct vhost_inflight_packed *r = arg;
-	uint64_t ca = r->desc[*(const uint16_t *)a].counter, cb = r->desc[*(const uint16_t *)b].counter;
+struct order { uint64_t counter; uint16_t head; };
 
-	return ca < cb ? -1 : ca > cb;
+static int cmp_counter(const void *a, const void *b)
+{
+	const struct order *x = a, *y = b;
+
+	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/* The resubmit list in fetch order. The counters are read once into private memory: the frontend can
+ * change the region meanwhile, and qsort must see a consistent order. -1: out of memory. */
+static int sort_resubmit(struct ipk *k)
+{
+	struct order *o = calloc(k->nresubmit ? k->nresubmit : 1, sizeof(*o));
+
+	if (!o)
+		return -1;
+	for (unsigned i = 0; i < k->nresubmit; i++)
+		o[i] = (struct order){ __atomic_load_n(&k->r->desc[k->resubmit[i]].counter, __ATOMIC_RELAXED),
+				       k->resubmit[i] };
+	qsort(o, k->nresubmit, sizeof(*o), cmp_counter);
+	for (unsigned i = 0; i < k->nresubmit; i++) {
+		k->resubmit[i] = o[i].head;
+		k->counter = o[i].counter > k->counter ? o[i].counter : k->counter;
+	}
+	free(o);
+	return 0;
 }
 
 /*
@@ -227,9 +248,10 @@ int ipk_start(struct ipk *k, struct vhost_inflight_packed *r, struct virtqueue *
 	for (uint32_t p = used, i = 0; i < (unsigned)descs; i++, p = pos_add(p, 1, size))
 		set_ring_flags(vq, POS_IDX(p), avail_bits(ring_flags(vq, POS_IDX(p)), POS_WRAP(p)));
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	qsort_r(k->resubmit, k->nresubmit, sizeof(*k->resubmit), cmp_counter, r);
-	for (unsigned i = 0; i < k->nresubmit; i++)
-		k->counter = r->desc[k->resubmit[i]].counter > k->counter ? r->desc[k->resubmit[i]].counter : k->counter;
+	if (sort_resubmit(k) < 0) {
+		ipk_stop(k);
+		return -1;
+	}
 	rebuild_free_list(k);
 	r->free_head = r->old_free_head = k->free_head;
 	r->used_idx = r->old_used_idx = POS_IDX(used);
