@@ -29,7 +29,8 @@
  *     commands of net_ctrl.c run (VQ_PAIRS_SET max and back to 1 answered OK; 0, max+1, wrong data
  *     lengths and classes not offered answered ERR). kite.ctrl=2: then, after step 3, a control
  *     command without a status byte: the device must report DEVICE_NEEDS_RESET; after a reset and
- *     a fresh start, ARP must work again.
+ *     a fresh start, ARP must work again. kite.pair1=1 (with kite.ctrl): queue pair 1 is set up too
+ *     (no buffers posted), so that VQ_PAIRS_SET max makes the device start its rings.
  * Frames the guest did not ask for (IPv6, others) are skipped.
  */
 #include "vdrv.h"
@@ -406,6 +407,16 @@ static void net_start(struct vdev *tx, struct vdev *rx, uint64_t want, bool csum
 		if (max_pairs < 1 || max_pairs > 0x8000 || vdev_queue(&ctrlq, 1))
 			guest_fail(GUEST_EXIT_CHECK, "control queue %u (max_virtqueue_pairs %u) did not start", 2 * max_pairs,
 				   max_pairs);
+		if (cmdline_u64("kite.pair1", 0) && max_pairs >= 2) {
+			static struct vdev rx1, tx1;
+
+			rx1 = *tx;
+			rx1.qidx = 2;
+			tx1 = *tx;
+			tx1.qidx = 3;
+			if (vdev_queue(&rx1, 4) || vdev_queue(&tx1, 5))
+				guest_fail(GUEST_EXIT_CHECK, "virtio-net queue pair 1 did not start");
+		}
 	}
 	if (vdev_go(tx))
 		guest_fail(GUEST_EXIT_CHECK, "virtio-net did not start");

@@ -23,7 +23,7 @@
 #define S_DRIVER_OK 4
 #define S_FEATURES_OK 8
 
-#define RING_SLOTS 4
+#define RING_SLOTS 6      /* vectors IRQ_VECTOR_BASE .. +5 */
 #define IRQ_VECTOR_BASE 0x48   /* the guest installs IDT gates up to TIMER_VECTOR_MAX (0x4f) */
 
 static uint8_t ring_mem[RING_SLOTS][8192] __attribute__((aligned(4096)));

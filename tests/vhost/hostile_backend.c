@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A hostile vhost-user-blk backend for the vhost suite (tests/vhost/hostile.py).
+ * A hostile vhost-user-blk backend for the vhost suite (tests/vhost/hostile.py), and with one case a
+ * hostile vhost-user-net backend (tests/vhost/net_ack.py).
  *
  *   hostile_backend --socket PATH --case CASE [--sectors N]
  *
@@ -22,6 +23,9 @@
  *   stall        the first reply after SET_VRING_NUM is never sent (requests are still read)
  *   stall-mid    the first reply after SET_VRING_NUM stops after its header and 2 payload bytes
  *   hangup       the connection is closed instead of the first reply after SET_VRING_NUM
+ *   enable-nack  a vhost-user-net backend with 2 queue pairs (GET_QUEUE_NUM 2, no device features
+ *                but VERSION_1): the REPLY_ACK of the first SET_VRING_ENABLE 1 of a ring of pair 1
+ *                (index 2 or 3) reports failure (status 1)
  *
  * "The first reply after SET_VRING_NUM" is the reply to the first SET_VRING_NUM itself when the
  * frontend asks for one (REPLY_ACK), else to the next request that needs a reply. A VMM sets up the
@@ -56,12 +60,12 @@
 
 enum hcase {
 	C_WRONG_CODE, C_SHORT_REPLY, C_LONG_REPLY, C_HUGE_REPLY, C_BIG_CONFIG, C_HUGE_CONFIG, C_EXTRA_FDS,
-	C_MISSING_FD, C_ACK_FAIL, C_FEATURES, C_STALL, C_STALL_MID, C_HANGUP, C_COUNT
+	C_MISSING_FD, C_ACK_FAIL, C_FEATURES, C_STALL, C_STALL_MID, C_HANGUP, C_ENABLE_NACK, C_COUNT
 };
 
 static const char *const case_names[C_COUNT] = {
 	"wrong-code", "short-reply", "long-reply", "huge-reply", "big-config", "huge-config", "extra-fds",
-	"missing-fd", "ack-fail", "features", "stall", "stall-mid", "hangup",
+	"missing-fd", "ack-fail", "features", "stall", "stall-mid", "hangup", "enable-nack",
 };
 
 static struct {
@@ -95,6 +99,8 @@ static uint64_t offered_features(void)
 {
 	if (st.kase == C_FEATURES && st.armed)
 		return ~(1ull << F_VERSION_1);
+	if (st.kase == C_ENABLE_NACK)     /* a net backend: kite offers MQ and the control queue itself */
+		return (1ull << F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
 	return (1ull << F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) | (1ull << F_SEG_MAX) |
 	       (1ull << F_BLK_SIZE) | (1ull << F_FLUSH);
 }
@@ -117,7 +123,7 @@ static bool build_reply(const struct vhost_user_msg *req, struct vhost_user_msg 
 			     (1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
 		return true;
 	case VHOST_USER_GET_QUEUE_NUM:
-		rep->p.u64 = 1;
+		rep->p.u64 = st.kase == C_ENABLE_NACK ? 2 : 1;
 		return true;
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
 		rep->p.u64 = VHOST_USER_MEM_REGIONS_MAX;
@@ -214,6 +220,7 @@ static int corrupt(const struct vhost_user_msg *req, struct vhost_user_msg *rep,
 		vu_msg_close_fds(rep);
 		break;
 	case C_ACK_FAIL:
+	case C_ENABLE_NACK:
 		rep->p.u64 = 1;
 		break;
 	case C_STALL:
@@ -272,6 +279,9 @@ static bool triggers(const struct vhost_user_msg *req, bool reply_due)
 		return false;      /* handled in offered_features() */
 	case C_ACK_FAIL:
 		return st.rings_started && !vu_request_has_reply(req->hdr.request);
+	case C_ENABLE_NACK:
+		return req->hdr.request == VHOST_USER_SET_VRING_ENABLE && req->p.state.num == 1 &&
+		       (req->p.state.index == 2 || req->p.state.index == 3);
 	default:
 		return st.rings_started;
 	}

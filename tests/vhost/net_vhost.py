@@ -12,7 +12,8 @@ with kvu0's MAC and the ICMP echo reply through the switch; kite-dpu's counters 
 both ports; kite's userspace exits do not depend on the traffic (same with 5 and 50 flood frames).
 --mmio: the NIC on virtio-mmio (its call fd then goes through kite's loop: INTx-style path).
 --mq: two queue pairs (kite queues=2, kite-dpu port "queues": 2) and the guest drives kite's control
-queue (kite.ctrl=1): VQ_PAIRS_SET 2 and 1 answered OK, 0 / 3 / 65535 / wrong data lengths / classes
+queue (kite.ctrl=1, pair 1 set up too: kite.pair1=1): VQ_PAIRS_SET 2 (kite enables pair 1's rings on
+kite-dpu and answers once kite-dpu acknowledged them) and 1 answered OK, 0 / 3 / 65535 / wrong data lengths / classes
 not offered answered ERR (the guest checks each status), kite logs one line for those refusals; a
 third run (kite.ctrl=2, no flood) then sends a command without a status byte: the device breaks
 (DEVICE_NEEDS_RESET, one line naming it) and the guest's reset brings it back (not in the exit
@@ -39,7 +40,7 @@ def run_kite(a, sock, wd, flood, ctrl=1):
            "--vhost-user-net", "socket=%s,mac=%s,mtu=1400%s%s" % (sock, MAC, ",transport=mmio" if a.mmio else "",
                                                                  ",queues=2" if a.mq else ""),
            "--cmdline", "kite.test=virtio-net-ping kite.flood=%d%s%s" % (flood, " kite.mmio=1" if a.mmio else "",
-                                                                         " kite.ctrl=%d" % ctrl if a.mq else "")]
+                                                                         " kite.ctrl=%d kite.pair1=1" % ctrl if a.mq else "")]
     print("$ " + " ".join(cmd))
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

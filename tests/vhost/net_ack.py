@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""kite's vhost-user-net acknowledges VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET only after the backend applied
+it: the backend (tests/vhost/hostile_backend, case enable-nack: a net backend with 2 queue pairs)
+answers the REPLY_ACK of the first SET_VRING_ENABLE 1 of a ring of pair 1 with a failure. The test
+guest (kite.ctrl=1 kite.pair1=1: pair 1 set up, so VQ_PAIRS_SET 2 makes kite enable its rings) must
+get VIRTIO_NET_ERR for that VQ_PAIRS_SET (a kite that acked when it posted the change gave OK), kite
+must log one line breaking vhost-user-net0 and end with the guest's failure status (no crash, no
+hang).
+
+usage: net_ack.py --kite KITE --backend HOSTILE_BACKEND --kernel GUEST
+Exit 0 pass, 1 fail, 77 skip (no KVM)."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vtlib import Kite, check, need_kvm, run_test, wait_socket  # noqa: E402
+
+GUEST_EXIT_CHECK = 4
+
+
+def run(a, wd, procs):
+    sock = os.path.join(wd, "hostile.sock")
+    blog = open(os.path.join(wd, "backend.log"), "w")
+    backend = procs.add(subprocess.Popen([a.backend, "--socket", sock, "--case", "enable-nack"], stderr=blog,
+                                         stdout=subprocess.DEVNULL))
+    wait_socket(sock, backend, "hostile_backend")
+    vm = Kite(a.kite, a.kernel, wd, "kite", ["--vhost-user-net", "socket=%s,queues=2" % sock],
+              "kite.test=virtio-net-ping kite.ctrl=1 kite.pair1=1", procs)
+    rc = vm.run(90)
+    blog.flush()
+    btext = open(os.path.join(wd, "backend.log"), errors="replace").read()
+    err, con = vm.stderr(), vm.con()
+    check(backend.poll() is None, "the hostile backend died (status %s)" % backend.returncode)
+    check(re.search(r"^hostile-backend: enable-nack done at SET_VRING_ENABLE", btext, re.M),
+          "the backend never refused a SET_VRING_ENABLE: the case was not exercised")
+    check("VQ_PAIRS_SET max_virtqueue_pairs -> OK" not in con,
+          "the guest got OK for a VQ_PAIRS_SET the backend refused")
+    check(re.search(r"control queue: VQ_PAIRS_SET max_virtqueue_pairs: status 1, expected 0", con),
+          "the guest did not get VIRTIO_NET_ERR for the refused VQ_PAIRS_SET")
+    check(rc == GUEST_EXIT_CHECK, "kite exit status %s, expected the guest's %d" % (rc, GUEST_EXIT_CHECK))
+    broke = [l for l in err.splitlines() if re.search(r"vhost-user-net0.*needs reset", l)]
+    check(len(broke) == 1, "%d log lines about vhost-user-net0 breaking, expected 1: %s" % (len(broke), broke))
+    print("PASS: VQ_PAIRS_SET answered VIRTIO_NET_ERR after the backend refused SET_VRING_ENABLE (%s)" %
+          broke[0].strip())
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kite", required=True)
+    ap.add_argument("--backend", required=True)
+    ap.add_argument("--kernel", required=True)
+    a = ap.parse_args()
+    need_kvm()
+    return run_test(run, a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
