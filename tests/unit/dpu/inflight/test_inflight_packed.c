@@ -63,6 +63,9 @@ static void start_device(uint32_t base)
 	assert_string_equal(in.why, "");
 	assert_false(vq.broken);
 	resubmitted += in.resubmit;
+	/* served again oldest first (fetch order) */
+	for (unsigned i = 1; i < k.nresubmit; i++)
+		assert_true(reg->desc[k.resubmit[i - 1]].counter < reg->desc[k.resubmit[i]].counter);
 	finished += in.finished_flush;
 	rolled_back += in.rolled_back;
 	nheld = 0;
