@@ -11,8 +11,10 @@ Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randr
                     [--backing direct,mem] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation.
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
-CPU-second of the backend, and the ratios to qemu-storage-daemon, pair by pair (same round); last the
-median ratios as "name value x" lines for bench/plot.py."""
+CPU-second of the backend, the medians of the per-request latency p50/p99 (blk_loadgen's), and the
+ratios to qemu-storage-daemon, pair by pair (same round); last the median ratios as "name value x"
+lines for bench/plot.py (latency ratios *_lat_p50/p99_over_qsd: < 1 = kite-dpu faster) and the
+latency medians as "name value us" lines."""
 import argparse
 import json
 import os
@@ -108,8 +110,9 @@ def run_one(gen, be, rw, qd, secs):
         raise RuntimeError(f"load generator failed against {be.label}: {out.stderr.strip()[-300:]} {out.stdout.strip()}")
     iops = float(vals["iops"])
     cpu_s = ticks / os.sysconf("SC_CLK_TCK")
+    lat = (float(vals.get("lat_p50_us", "nan")), float(vals.get("lat_p99_us", "nan")))
     # the generator's run includes connection set-up; cpu-seconds are over the same span
-    return iops, iops * secs / cpu_s if cpu_s > 0 else float("nan")
+    return iops, iops * secs / cpu_s if cpu_s > 0 else float("nan"), lat
 
 
 def span(v):
@@ -145,6 +148,7 @@ def main():
             subprocess.run(["dd", "if=/dev/zero", f"of={imgs[backing]}", "bs=1M", f"count={a.img_mb}",
                             "status=none", "conv=fsync"], check=True)
         res = {}   # (backing, rw, label) -> [(round, iops, iops per cpu-s)]
+        lats = {}  # (backing, rw, label) -> [(p50 us, p99 us)]
         loads = []
         for rnd in range(a.rounds):
             for backing in a.backing.split(","):
@@ -157,11 +161,13 @@ def main():
                 for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                     for be in bes:
                         la = loadavg()
-                        iops, per_cpu = run_one(gen, be, rw.split("@")[0], int(rw.split("@")[1]), a.seconds)
+                        iops, per_cpu, lat = run_one(gen, be, rw.split("@")[0], int(rw.split("@")[1]), a.seconds)
                         loads.append(float(la))
                         res.setdefault((backing, rw, be.label), []).append((rnd, iops, per_cpu))
+                        lats.setdefault((backing, rw, be.label), []).append(lat)
                         print(f"round {rnd + 1} {backing} {rw} {be.label}: {iops:,.0f} IOPS, "
-                              f"{per_cpu:,.0f} IOPS per CPU-s (load {la})", flush=True)
+                              f"{per_cpu:,.0f} IOPS per CPU-s, p50 {lat[0]:.1f} us, p99 {lat[1]:.1f} us "
+                              f"(load {la})", flush=True)
         ratios = []   # "name value x" lines for bench/plot.py
         print(f"\n4 KiB (rw@queue depth), {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
         for backing in a.backing.split(","):
@@ -169,8 +175,13 @@ def main():
                 q = {r: (i, c) for r, i, c in res.get((backing, rw, "qsd"), [])}
                 for lbl, _ in dpus + ([("qsd", None)] if use_qsd else []):
                     rows = res[(backing, rw, lbl)]
+                    lat = [statistics.median(x[i] for x in lats[(backing, rw, lbl)]) for i in (0, 1)]
                     line = (f"{backing} {rw} {lbl}: IOPS {span([i for _, i, _ in rows])}, "
-                            f"per CPU-s {span([c for _, _, c in rows])}")
+                            f"per CPU-s {span([c for _, _, c in rows])}, latency p50 {lat[0]:.1f} us, "
+                            f"p99 {lat[1]:.1f} us (medians)")
+                    tag = f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}"
+                    ratios.append(f"{tag}_lat_p50 {lat[0]:.1f} us")
+                    ratios.append(f"{tag}_lat_p99 {lat[1]:.1f} us")
                     if q and lbl != "qsd":
                         ri = [i / q[r][0] for r, i, _ in rows if r in q]
                         rc = [c / q[r][1] for r, _, c in rows if r in q]
@@ -178,6 +189,10 @@ def main():
                                  f", /qsd per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
                         ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}_over_qsd {statistics.median(ri):.2f} x")
                         ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}_per_cpu_over_qsd {statistics.median(rc):.2f} x")
+                        ql = [statistics.median(x[i] for x in lats[(backing, rw, "qsd")]) for i in (0, 1)]
+                        if ql[0] > 0 and ql[1] > 0:
+                            ratios.append(f"{tag}_lat_p50_over_qsd {lat[0] / ql[0]:.2f} x")
+                            ratios.append(f"{tag}_lat_p99_over_qsd {lat[1] / ql[1]:.2f} x")
                     print(line)
         print("\n".join(ratios))
     finally:

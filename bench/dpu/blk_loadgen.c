@@ -4,7 +4,9 @@
  * any vhost-user-blk backend (kite-dpu, qemu-storage-daemon), polling the used rings.
  *   blk_loadgen --socket SOCK [--rw randread|randwrite] [--bs 4096] [--qd 32] [--queues 1]
  *               [--seconds 5] [--cpu N]
- * Prints "iops <n>", "mib_per_s <n>" and "errors <n>" lines.
+ * Prints "iops <n>", "mib_per_s <n>", "errors <n>" and the per-request latency (submission to the
+ * poll that saw the completion, CLOCK_MONOTONIC, 100 ns buckets up to 10 ms, nearest rank)
+ * "lat_p50_us <x>", "lat_p99_us <x>" lines.
  */
 #include <getopt.h>
 #include <sched.h>
@@ -31,6 +33,34 @@ static uint64_t rnd(void)
 	rng_state ^= rng_state >> 7;
 	rng_state ^= rng_state << 17;
 	return rng_state;
+}
+
+#define LAT_STEP_NS 100
+#define LAT_BUCKETS 100000   /* 10 ms; slower requests count in the last bucket */
+static uint64_t lat_hist[LAT_BUCKETS], lat_count;
+static uint64_t sent_ns[BLKDRV_MAX_QUEUES][128];
+
+static void lat_add(uint64_t ns)
+{
+	uint64_t b = ns / LAT_STEP_NS;
+
+	lat_hist[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+	lat_count++;
+}
+
+/* The latency at quantile q (0..1) in microseconds, by nearest rank (the bucket's middle). */
+static double lat_quantile(double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)lat_count + 0.999999), seen = 0;
+
+	if (rank == 0)
+		rank = 1;
+	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
+		seen += lat_hist[b];
+		if (seen >= rank)
+			return ((double)b + 0.5) * LAT_STEP_NS / 1000.0;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -83,6 +113,7 @@ int main(int argc, char **argv)
 	for (unsigned q = 0; q < nq; q++)
 		for (unsigned s = 0; s < qd; s++) {
 			memset(blkdrv_data(&d, q, s), (int)s, bs);
+			sent_ns[q][s] = now_ns();
 			blkdrv_submit(&d, q, s, write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, rnd() % blocks * (bs / 512), bs);
 		}
 	uint64_t done = 0, errors = 0, t0 = now_ns(), end = t0 + (uint64_t)(seconds * 1e9);
@@ -93,9 +124,13 @@ int main(int argc, char **argv)
 			uint8_t st;
 			long slot;
 			while ((slot = blkdrv_poll(&d, q, &st, NULL)) > 0) {
+				uint64_t t = now_ns();
+
 				got++;
 				if (st != VIRTIO_BLK_S_OK)
 					errors++;
+				lat_add(t - sent_ns[q][slot - 1]);
+				sent_ns[q][slot - 1] = t;
 				blkdrv_submit(&d, q, (unsigned)slot - 1, write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
 					      rnd() % blocks * (bs / 512), bs);
 			}
@@ -120,6 +155,7 @@ int main(int argc, char **argv)
 	double el = (double)(now_ns() - t0) / 1e9;
 	printf("iops %.0f\nmib_per_s %.1f\nerrors %llu\n", done / el, done * (double)bs / el / (1 << 20),
 	       (unsigned long long)errors);
+	printf("lat_p50_us %.1f\nlat_p99_us %.1f\n", lat_quantile(0.5), lat_quantile(0.99));
 	blkdrv_close(&d);
 	return errors ? 1 : 0;
 }
