@@ -6,9 +6,14 @@
 # workload in L2 (kite.work=1: md5sum on every CPU, 50 timed 10 ms waits). Prints "name value unit"
 # lines (lbench.py): medians of the time to the marker, to power-off and of the workload, the
 # kite/QEMU ratios, stall and failure counts.
+# Then (issue 12) fio in the same kind of nested L2 (fio_bench.sh): kite vs QEMU with in-process
+# virtio-blk, kite-dpu vs qemu-storage-daemon behind kite's vhost-user-blk, alternating, and the
+# ping round trip through virtio-net and a TAP; figures by fio_bench.py.
 # Usage: bench/linux/run.sh [BUILD_DIR]
 # Env: RUNS (boots per VMM and vCPU count, default 5), FLAVOURS ("cloud generic"), CPUS ("1 2 4"),
-#      L1_CPUS (vCPUs of the L1, default 1), WORK (work dir, default BUILD_DIR/bench-linux)
+#      L1_CPUS (vCPUs of the L1, default 1), WORK (work dir, default BUILD_DIR/bench-linux),
+#      PARTS ("boot fio": which of the two to run), FIO_ROUNDS (default 5), FIO_ARGS (more
+#      fio_bench.sh options, e.g. "--runtime 10 --perf kite-dpu")
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-$here/../../build}" && pwd)"
@@ -17,7 +22,10 @@ kite="$build/kite"
 work=${WORK:-$build/bench-linux}
 mkdir -p "$work"
 status=0
-for flavour in ${FLAVOURS:-cloud generic}; do
+parts=" ${PARTS:-boot fio} "
+flavours=${FLAVOURS:-cloud generic}
+case $parts in *" boot "*) ;; *) flavours="" ;; esac
+for flavour in $flavours; do
 	out=$work/boot-$flavour.txt
 	start=$(date +%s)
 	"$here/../../tests/linux/linux-boot.sh" --kite "$kite" --vmm kite,qemu --flavour "$flavour" \
@@ -26,5 +34,12 @@ for flavour in ${FLAVOURS:-cloud generic}; do
 	python3 "$here/lbench.py" "$flavour" <"$out" || status=1
 	echo "linux.$flavour.bench_wall $(( $(date +%s) - start )) s"
 done
+case $parts in *" fio "*)
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	"$here/fio_bench.sh" --kite "$kite" --dpu "$build/kite-dpu" --rounds "${FIO_ROUNDS:-5}" \
+		--work "$work/fio" ${FIO_ARGS:-} || status=1
+	echo "linux.fio.bench_wall $(( $(date +%s) - start )) s" ;;
+esac
 [ $status = 0 ] || echo "bench/linux: some boots failed (see $work/boot-*.txt)" >&2
 exit $status

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-# Functions for the /init scripts of the nested Linux tests (tests/linux/linux-virtio.sh,
-# tests/vhost/linux-vhost.sh, tests/api/linux-api.sh copy this file into each initramfs as
-# /etc/nested-init.sh; the /init sources it, and defines say() and $marker before it uses them).
+# Functions for the /init scripts of the nested Linux tests and benchmarks (tests/linux/linux-boot.sh,
+# linux-virtio.sh, tests/vhost/linux-vhost.sh, tests/api/linux-api.sh, bench/linux/fio_bench.sh
+# copy this file into each initramfs as /etc/nested-init.sh; the /init sources it, and defines
+# say() and $marker before it uses them).
 # busybox sh.
 #   l1_begin           L1's opening: PATH, /proc, /sys, /dev, tmpfs on /tmp and /run, /etc/l1.conf,
 #                      l1_modules; without /dev/kvm it says "no-dev-kvm" and calls finish (the /init
@@ -9,6 +10,7 @@
 #   l1_modules         L1: load irqbypass ccp kvm kvm-amd tun, make /dev/net/tun; status 1 without /dev/kvm
 #   l1_relay           L1: a FIFO /tmp/out for the VMM's output and, in the background ($reader), one
 #                      awk that copies its lines to the console prefixed "L2| "
+#   thread_ticks PID   L1: " comm=ticks" for every thread of PID (user+system, 10 ms ticks), one line
 #   l2_modules         L2: load the virtio, virtio-blk, virtio-net and ext4 modules present
 #   l2_ext2_marker DEV L2: mount the ext2 disk DEV, write "$marker ext2-file" to a file, sync, read it
 #                      back, umount ("ext2-read ...", "ext2-umount ok" or "ext2-mount-failed")
@@ -40,6 +42,15 @@ l1_modules() {
 	[ -c /dev/kvm ] || return 1
 	mkdir -p /dev/net
 	[ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200
+}
+
+thread_ticks() {
+	local t line="" st
+	for t in /proc/$1/task/*; do
+		st=$(cat $t/stat 2>/dev/null) || continue
+		line="$line $(tr ' ' '_' <$t/comm)=$(echo "${st##*) }" | awk '{ print $12 + $13 }')"
+	done
+	echo "$line"
 }
 
 l2_modules() {

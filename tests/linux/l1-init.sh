@@ -12,6 +12,7 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 . /etc/l1.conf
+. /etc/nested-init.sh   # thread_ticks
 
 say() { echo "L1: $*"; }
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -28,12 +29,7 @@ kvm_counters() {
 
 # CPU time of every thread of process $1 in L1 (user+system, 10 ms ticks), one line
 thread_cpu() {
-	local t line="" st
-	for t in /proc/$1/task/*; do
-		st=$(cat $t/stat 2>/dev/null) || continue
-		line="$line $(tr ' ' '_' <$t/comm)=$(echo "${st##*) }" | awk '{ print $12 + $13 }')"
-	done
-	say "cpu ticks:$line"
+	say "cpu ticks:$(thread_ticks $1)"
 }
 
 # what every thread of a hung VMM waits for (state, kernel wait channel and stack)

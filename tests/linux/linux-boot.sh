@@ -279,6 +279,7 @@ fi
 l1root=$work/l1-root
 new_root "$l1root" || die "$l1root: cannot build the L1 tree"
 install -m 755 "$here/l1-init.sh" "$l1root/init" || die "$l1root/init: cannot install"
+install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 # kvm-amd needs kvm and ccp, kvm needs irqbypass (Debian ships no modules.dep: order is fixed here)
 nested_l1_modules "$l1root" "$l1k"
 mkdir -p "$l1root/l2"

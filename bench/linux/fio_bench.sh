@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# fio_bench.sh - fio in a real Linux guest, as users measure a virtio disk (issue 12). Nested, like
+# tests/linux/linux-virtio.sh: an L1 Linux under QEMU TCG with an emulated SVM CPU (-smp 2) boots
+# the same L2 (Debian's generic kernel, 1 vCPU, busybox and Debian's fio with its libraries in the
+# initramfs) once per set-up and round, alternating (fio-l1-init.sh): kite and QEMU (-accel kvm)
+# with in-process virtio-blk, then kite's vhost-user-blk frontend with kite-dpu and with
+# qemu-storage-daemon as the backend. All use one raw image in L1's tmpfs. L2 runs each fio job of
+# $JOBS on /dev/vda (fio-l2-init.sh: libaio, O_DIRECT, short time-based runs); in the kite and qemu
+# set-ups L2 then pings L1 through the VMM's virtio-net and a TAP. fio_bench.py turns the console
+# log into "name value unit" lines: per job and set-up the median and min-max of IOPS and clat
+# p50/p99, the ratios kite/QEMU and kite-dpu/qsd pair by pair (one round = one pair), and the ping
+# round trip's p50/p99.
+#
+# Usage: fio_bench.sh --kite KITE --dpu KITE_DPU [--work DIR] [--timeout S] [--rounds N]
+#                     [--setups "kite qemu kite-dpu qsd"] [--runtime S] [--ramp S] [--disk-mb N]
+#                     [--jobs "name:rw:bs:qd ..."] [--engine libaio|io_uring] [--l2-memory MB]
+#                     [--pings N] [--perf "SETUP ..."]   (one more, uncounted boot of each SETUP
+#                     under perf record -a in L1, the top of perf report in the output)
+# Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
+# Prints the figures on stdout; the console log is WORK/console.log. Exit status 1 if a boot failed
+# or a job gave no figure (the figures that exist are still printed).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+name=fio-bench
+. "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch
+dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups=""
+jobs="randread4k_qd1:randread:4k:1 randread4k_qd32:randread:4k:32 randwrite4k_qd1:randwrite:4k:1"
+jobs="$jobs randwrite4k_qd32:randwrite:4k:32 read64k_qd32:read:64k:32"
+timeout_s=3600
+fio_option() {
+	case $1 in
+	--dpu) dpu=$2 ;;
+	--rounds) rounds=$2 ;;
+	--setups) setups=$2 ;;
+	--runtime) runtime=$2 ;;
+	--ramp) ramp=$2 ;;
+	--disk-mb) disk_mb=$2 ;;
+	--jobs) jobs=$2 ;;
+	--engine) engine=$2 ;;
+	--l2-memory) l2_memory=$2 ;;
+	--pings) pings=$2 ;;
+	--perf) perf_setups=$2 ;;
+	*) return 1 ;;
+	esac
+}
+nested_options fio_option "$@"
+for s in $setups; do
+	case $s in kite|qemu) ;; kite-dpu|qsd) [ -x "$dpu" ] || [ "$s" = qsd ] || die "--dpu '$dpu': not an executable" ;;
+	*) die "--setups: unknown set-up '$s' (kite, qemu, kite-dpu, qsd)" ;; esac
+done
+for t in fio qemu-storage-daemon; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
+k=$(nested_kernel generic) || exit 1
+marker=kite-fio-bench
+. "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio, $l2_virtio_modules
+
+# L2: busybox, the virtio modules, fio with every library it links (~80 MiB: Debian's fio links
+# the ceph, gluster and rdma engines' libraries, and the loader needs them all)
+l2root=$work/l2-root
+new_root "$l2root" || die "$l2root: cannot build"
+install -m 755 "$here/fio-l2-init.sh" "$l2root/init" || die "cannot install the L2 /init"
+for m in $l2_virtio_modules; do add_module "$l2root" "$k" $m; done
+add_program "$l2root" "$(command -v fio)" /usr/bin/fio || die "fio: cannot copy it and its libraries"
+install -m 644 "$top/tests/lib/nested-init.sh" "$l2root/etc/nested-init.sh" || die "cannot install nested-init.sh"
+cat >"$l2root/etc/fio.conf" <<CONF
+FIO_JOBS="$jobs"
+FIO_RUNTIME=$runtime
+FIO_RAMP=$ramp
+FIO_ENGINE=$engine
+PING_COUNT=$pings
+CONF
+make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
+
+# L1: kvm-amd and tun, kite, kite-dpu, QEMU (with its firmware) and qemu-storage-daemon
+l1root=$work/l1-root
+new_root "$l1root" || die "$l1root: cannot build"
+install -m 755 "$here/fio-l1-init.sh" "$l1root/init" || die "cannot install the L1 /init"
+nested_l1_modules "$l1root" "$k"
+mkdir -p "$l1root/l2" "$l1root/usr/share/qemu"
+cp "$k/vmlinuz" "$l1root/l2/kernel" && cp "$work/l2-initrd.cpio" "$l1root/l2/initrd" || die "cannot copy L2"
+add_program "$l1root" "$kite" /usr/bin/kite || die "$kite: cannot copy it and its libraries"
+[ -n "$dpu" ] && { add_program "$l1root" "$dpu" /usr/bin/kite-dpu || die "$dpu: cannot copy it"; }
+add_program "$l1root" "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64 || die "cannot copy QEMU"
+add_program "$l1root" "$(command -v qemu-storage-daemon)" /usr/bin/qemu-storage-daemon || die "cannot copy qsd"
+for f in /usr/share/seabios/bios-256k.bin /usr/share/qemu/{linuxboot_dma,linuxboot,kvmvapic,pvh}.bin; do
+	cp -L "$f" "$l1root/usr/share/qemu/" || die "$f: cannot copy QEMU firmware"
+done
+nboots=$(( rounds * $(echo $setups | wc -w) + $(echo $perf_setups | wc -w) ))
+if [ -n "$perf_setups" ]; then
+	add_program "$l1root" "$(command -v perf)" /usr/bin/perf || die "perf: cannot copy it and its libraries"
+fi
+cat >"$l1root/etc/l1.conf" <<CONF
+L2_CMDLINE="console=ttyS0 loglevel=4 panic=-1 $append_extra"
+L2_MEMORY=$l2_memory
+L2_TIMEOUT=$(( (timeout_s - 120) / nboots ))
+DISK_MB=$disk_mb
+ROUNDS=$rounds
+SETUPS="$setups"
+PERF_SETUPS="$perf_setups"
+CONF
+install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
+make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
+
+echo "# fio-bench: L1 and L2 $(cat "$k/version"); L1 QEMU TCG -smp 2; $rounds rounds of: $setups;" \
+	"jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, $engine, direct; disk $disk_mb MiB in L1 tmpfs; log $log"
+echo "# fio-bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC)"
+t0=$(date +%s)
+L1_CPUS=2 nested_l1_start "$log" "$k" "$work/l1-initrd.cpio" "$timeout_s"
+# the host's load average every 30 s while L1 runs (the figures are ratios; the load says how noisy)
+( while kill -0 $nested_l1_pid 2>/dev/null; do cut -d' ' -f1 /proc/loadavg; sleep 30; done ) >"$work/loadavg.txt" &
+sampler=$!
+wait $nested_l1_pid
+qrc=$?
+kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
+echo "# fio-bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC);" \
+	"1-min samples every 30 s: $(sort -n "$work/loadavg.txt" | sed -n '1p;$p' | paste -s -d '-') (min-max)"
+echo "# fio-bench: L1 QEMU exit $qrc after $(( $(date +%s) - t0 )) s"
+tr -d '\r' <"$log" | grep -a -E '^KITE-FIOL1 (cpus|cpu setup|hang|backend|unknown|disk|no-dev)|^KITE-FIOPERF|^L2\| KITE-FIO (disk|no-disk|job=[^ ]* (error|stderr))' |
+	sed 's/^/# /'
+rc=0
+grep -a -q '^KITE-FIOL1-DONE' "$log" || { echo "fio-bench: L1 did not finish (exit $qrc): $log" >&2; rc=1; }
+python3 "$here/fio_bench.py" <"$log" || rc=1
+exit $rc
