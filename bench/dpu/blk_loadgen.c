@@ -5,7 +5,7 @@
  *   blk_loadgen --socket SOCK [--rw randread|randwrite] [--bs 4096] [--qd 32] [--queues 1]
  *               [--seconds 5] [--cpu N]
  * Prints "iops <n>", "mib_per_s <n>", "errors <n>" and the per-request latency (submission to the
- * poll that saw the completion, CLOCK_MONOTONIC, 100 ns buckets up to 10 ms, nearest rank)
+ * poll that saw the completion, CLOCK_MONOTONIC, 100 ns buckets to 10 ms, 10 us ones to 1 s, nearest rank)
  * "lat_p50_us <x>", "lat_p99_us <x>" lines.
  */
 #include <getopt.h>
@@ -35,14 +35,19 @@ static uint64_t rnd(void)
 	return rng_state;
 }
 
-#define LAT_STEP_NS 100
-#define LAT_BUCKETS 100000   /* 10 ms; slower requests count in the last bucket */
+/* Latency histogram: 100 ns buckets below 10 ms, 10 us buckets from 10 ms to 1 s (slower requests
+ * count in the last bucket). */
+#define LAT_FINE_NS   100
+#define LAT_FINE      100000
+#define LAT_COARSE_NS 10000
+#define LAT_BUCKETS   (LAT_FINE + 99000)
 static uint64_t lat_hist[LAT_BUCKETS], lat_count;
 static uint64_t sent_ns[BLKDRV_MAX_QUEUES][128];
 
 static void lat_add(uint64_t ns)
 {
-	uint64_t b = ns / LAT_STEP_NS;
+	uint64_t b = ns < (uint64_t)LAT_FINE * LAT_FINE_NS ? ns / LAT_FINE_NS
+			 : LAT_FINE + (ns - (uint64_t)LAT_FINE * LAT_FINE_NS) / LAT_COARSE_NS;
 
 	lat_hist[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
 	lat_count++;
@@ -58,7 +63,8 @@ static double lat_quantile(double q)
 	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
 		seen += lat_hist[b];
 		if (seen >= rank)
-			return ((double)b + 0.5) * LAT_STEP_NS / 1000.0;
+			return b < LAT_FINE ? ((double)b + 0.5) * LAT_FINE_NS / 1000.0
+					    : (LAT_FINE * (double)LAT_FINE_NS + ((double)(b - LAT_FINE) + 0.5) * LAT_COARSE_NS) / 1000.0;
 	}
 	return 0;
 }
