@@ -5,6 +5,7 @@
 # exists, no hole), then boot the same L2 (Debian's kernel, fio in its initramfs) once per set-up
 # and round, the set-ups in $SETUPS order on odd rounds and reversed on even ones:
 #   kite      kite --blk path=/tmp/disk.img --net tap=kt0 (in-process virtio-blk and -net, defaults)
+#   kite-sync, kite-poll   the same with the disk's aio=sync, poll=50 (variants to compare)
 #   qemu      qemu-system-x86_64 -accel kvm -cpu host, virtio-blk-pci on the same file and
 #             virtio-net-pci on a TAP kt0 (its defaults: aio=threads, no vhost-net)
 #   kite-dpu  kite --vhost-user-blk, the volume served by kite-dpu (one poller pinned to L1 CPU 1)
@@ -60,10 +61,12 @@ thread_cpu() {
 
 l2="--kernel /l2/kernel --initrd /l2/initrd --cmdline"
 run() {
-	local setup=$1 round=$2 pid guard backend="" perf="" kind=run
+	local setup=$1 round=$2 pid guard backend="" perf="" kind=run opt
 	case $setup in
-	kite) set -- /usr/bin/kite $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img \
-		--net tap=kt0 ;;
+	kite|kite-sync|kite-poll)
+		case $setup in kite) opt="" ;; kite-sync) opt=,aio=sync ;; kite-poll) opt=,poll=50 ;; esac
+		set -- /usr/bin/kite $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
+			--net tap=kt0 ;;
 	qemu) set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host -m "$L2_MEMORY" -smp 1 \
 		-display none -no-reboot -nodefaults -serial stdio -kernel /l2/kernel -initrd /l2/initrd \
 		-append "$L2_CMDLINE" -drive file=/tmp/disk.img,if=none,id=d0,format=raw -device virtio-blk-pci,drive=d0 \

@@ -6,9 +6,10 @@
   KITE-FIOL1 end round=R setup=S status=N ...    the VMM exited
 Prints "name value unit" lines: per job and set-up the rounds, the median and min-max of IOPS and
 the medians of clat p50/p99 (us); per job the pair-by-pair ratios (each round's A over that
-round's B: kite over qemu, kite-dpu over qsd) of IOPS as median and min-max (unit x, > 1 = kite
-ahead), and at queue depth 1 the ratio of the clat p50/p99 medians (unit x, < 1 = kite faster);
-per set-up with a NIC the medians of the ping round trip's p50/p99 (us) and their kite/qemu ratio.
+round's B: kite and its variants kite-* over qemu, kite-dpu over qsd) of IOPS as median and
+min-max (unit x, > 1 = kite ahead), and at queue depth 1 the ratio of the clat p50/p99 medians
+(unit x, < 1 = kite faster); per set-up with a NIC the medians of the ping round trip's p50/p99
+(us) and their ratios to qemu's.
 Status 1 if a boot failed or gave no figure for a job.
 Usage: python3 fio_bench.py < console.log"""
 import re
@@ -20,7 +21,11 @@ END = re.compile(r"^KITE-FIOL1 end round=(\d+) setup=(\S+) status=(\S+)")
 JOB = re.compile(r"^L2\| KITE-FIO job=(\S+) iops=([0-9.]+) clat_mean=([0-9.]+) clat_p50=([0-9.]+) "
                  r"clat_p99=([0-9.]+)")
 PING = re.compile(r"^L2\| KITE-FIO ping n=(\d+) rtt_p50=([0-9.]+) rtt_p99=([0-9.]+)")
-PAIRS = (("kite", "qemu"), ("kite-dpu", "qsd"))
+
+
+def ratio_pairs(setups):
+    """(A, B) of each ratio: kite-dpu over qsd, kite and every kite-* variant over qemu."""
+    return [(s, "qsd" if s == "kite-dpu" else "qemu") for s in setups if s.startswith("kite")]
 
 
 def main():
@@ -72,7 +77,7 @@ def main():
             print("%s.iops_max %.0f iops" % (n, max(iops)))
             print("%s.clat_p50_median %.1f us" % (n, statistics.median(v[1] for v in got.values())))
             print("%s.clat_p99_median %.1f us" % (n, statistics.median(v[2] for v in got.values())))
-        for a, b in PAIRS:
+        for a, b in ratio_pairs(setups):
             ra, rb = res.get((job, a), {}), res.get((job, b), {})
             pairs = [ra[r][0] / rb[r][0] for r in rounds if r in ra and r in rb and rb[r][0] > 0]
             if not pairs:
@@ -93,9 +98,10 @@ def main():
         print("ping.%s.rounds %d count" % (s, len(v)))
         print("ping.%s.rtt_p50_median %.0f us" % (s, med[s][0]))
         print("ping.%s.rtt_p99_median %.0f us" % (s, med[s][1]))
-    if "kite" in med and "qemu" in med and med["qemu"][0] > 0 and med["qemu"][1] > 0:
-        print("ping_rtt_p50_kite_over_qemu %.2f x" % (med["kite"][0] / med["qemu"][0]))
-        print("ping_rtt_p99_kite_over_qemu %.2f x" % (med["kite"][1] / med["qemu"][1]))
+    for a, b in ratio_pairs(setups):
+        if a in med and b in med and med[b][0] > 0 and med[b][1] > 0:
+            print("ping_rtt_p50_%s_over_%s %.2f x" % (a, b, med[a][0] / med[b][0]))
+            print("ping_rtt_p99_%s_over_%s %.2f x" % (a, b, med[a][1] / med[b][1]))
     for f in failed:
         print("fio_bench: %s" % f, file=sys.stderr)
     return 1 if failed else 0

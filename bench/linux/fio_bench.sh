@@ -14,7 +14,8 @@
 # round trip's p50/p99.
 #
 # Usage: fio_bench.sh --kite KITE --dpu KITE_DPU [--work DIR] [--timeout S] [--rounds N]
-#                     [--setups "kite qemu kite-dpu qsd"] [--runtime S] [--ramp S] [--disk-mb N]
+#                     [--setups "kite qemu kite-dpu qsd"]   (also kite-sync, kite-poll: kite's
+#                     disk with aio=sync, poll=50) [--runtime S] [--ramp S] [--disk-mb N]
 #                     [--jobs "name:rw:bs:qd ..."] [--engine libaio|io_uring] [--l2-memory MB]
 #                     [--pings N] [--perf "SETUP ..."]   (one more, uncounted boot of each SETUP
 #                     under perf record -a in L1, the top of perf report in the output)
@@ -49,8 +50,8 @@ fio_option() {
 }
 nested_options fio_option "$@"
 for s in $setups; do
-	case $s in kite|qemu) ;; kite-dpu|qsd) [ -x "$dpu" ] || [ "$s" = qsd ] || die "--dpu '$dpu': not an executable" ;;
-	*) die "--setups: unknown set-up '$s' (kite, qemu, kite-dpu, qsd)" ;; esac
+	case $s in kite|kite-sync|kite-poll|qemu) ;; kite-dpu|qsd) [ -x "$dpu" ] || [ "$s" = qsd ] || die "--dpu '$dpu': not an executable" ;;
+	*) die "--setups: unknown set-up '$s' (kite, kite-sync, kite-poll, qemu, kite-dpu, qsd)" ;; esac
 done
 for t in fio qemu-storage-daemon; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
 k=$(nested_kernel generic) || exit 1
