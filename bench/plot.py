@@ -3,10 +3,13 @@
 """Turn benchmark output (`name value unit` lines, as every bench/*/run.sh prints) into pictures.
 
 usage: bench/plot.py OUT.png RESULTS.txt [RESULTS.txt ...] [--title TEXT] [--match REGEX]
+                     [--lower-better] [--tag-files]
 
 One horizontal bar per ratio line (unit `x`: kite over its peer, e.g. blk_randread_kite_over_qemu-kvm),
 with a line at 1.0 (parity) and the value printed at the bar's end. --match keeps only the names
-that match. Lines that are not `name value unit` (comments, `# area` headers, logs) are ignored, so
+that match. --lower-better colours the bars below 1.0 as the good ones (latency ratios);
+--tag-files puts each results file's name (without .txt) before its names (several runs in one
+picture). Lines that are not `name value unit` (comments, `# area` headers, logs) are ignored, so
 a saved `bench/run.sh` transcript can be passed as it is. Needs Debian's python3-matplotlib, hence /usr/bin/python3 in the first line (run it as bench/plot.py).
 Exit status 1 with one line when no ratio was found or a file cannot be read.
 """
@@ -17,7 +20,7 @@ import sys
 LINE = re.compile(r"^([A-Za-z0-9_.+-]+) (-?[0-9.]+(?:e[-+]?[0-9]+)?) (\S+)\s*$")
 
 
-def read_ratios(paths, match):
+def read_ratios(paths, match, tag_files=False):
     out = []
     for path in paths:
         try:
@@ -27,7 +30,8 @@ def read_ratios(paths, match):
         for line in lines:
             m = LINE.match(line.strip())
             if m and m.group(3) == "x" and (not match or re.search(match, m.group(1))):
-                out.append((m.group(1), float(m.group(2))))
+                tag = re.sub(r"\.txt$", "", path.rsplit("/", 1)[-1]) + ": " if tag_files else ""
+                out.append((tag + m.group(1), float(m.group(2))))
     return out
 
 
@@ -37,8 +41,10 @@ def main():
     ap.add_argument("results", nargs="+")
     ap.add_argument("--title", default="kite / peer (same run; > 1 = kite ahead)")
     ap.add_argument("--match")
+    ap.add_argument("--lower-better", action="store_true")
+    ap.add_argument("--tag-files", action="store_true")
     a = ap.parse_args()
-    ratios = read_ratios(a.results, a.match)
+    ratios = read_ratios(a.results, a.match, a.tag_files)
     if not ratios:
         print("bench/plot.py: no ratio lines (unit x) in %s" % ", ".join(a.results), file=sys.stderr)
         return 1
@@ -48,7 +54,7 @@ def main():
     names = [n for n, _ in ratios]
     values = [v for _, v in ratios]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(ratios) + 1.2))
-    colors = ["#2a7" if v >= 1 else "#c54" for v in values]
+    colors = ["#2a7" if (v <= 1 if a.lower_better else v >= 1) else "#c54" for v in values]
     ax.barh(range(len(values)), values, color=colors)
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels(names, fontsize=8)
