@@ -12,10 +12,10 @@
 #   qsd       kite --vhost-user-blk, the volume served by qemu-storage-daemon (taskset to L1 CPU 1)
 # In the vhost-user set-ups kite runs on L1 CPU 0 (taskset), the backend on CPU 1; kite and QEMU in
 # their in-process set-ups are not pinned (as a user runs them). L1 gives the TAP kt0 192.0.2.1/24
-# whenever it appears (L2 pings it). Every L2 console line is relayed
-# prefixed "L2| "; around each boot: "KITE-FIOL1 run round=R setup=S" and
-# "KITE-FIOL1 end round=R setup=S status=N", and the CPU time of every thread of the VMM and the
-# backend over the boot ("KITE-FIOL1 cpu setup=S WHO comm=ticks ...", 10 ms ticks of L1 time).
+# whenever it appears (L2 pings it). Every L2 console line is relayed prefixed "L2| "; around each
+# boot: "KITE-FIOL1 run round=R setup=S" and "KITE-FIOL1 end round=R setup=S status=N", and the
+# CPU time of every thread of the VMM and the backend over the boot ("KITE-FIOL1 cpu setup=S WHO
+# comm=ticks ...", 10 ms ticks of L1 time).
 # $PERF_SETUPS: after the measured rounds, one more boot of each of these set-ups ("profile
 # round=P" instead of "run": not counted) under `perf record -a` in L1, then the top of
 # `perf report` ("KITE-FIOPERF S ..."): where L1's two CPUs spent the boot. Then KITE-FIOL1-DONE.
