@@ -20,6 +20,25 @@
 #define DPU_TIMEOUT_MS 5000         /* one request to kite-dpu, connection to reply */
 #define DPU_REPLY_MAX (8u << 20)    /* longest reply line accepted (stats of many ports) */
 
+/* Members of a JSON object: the item, the string (NULL if not a string), the number (0 if not a
+ * number). */
+static inline const cJSON *dpu_item(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static inline const char *dpu_str(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(dpu_item(o, key));
+}
+
+static inline double dpu_num(const cJSON *o, const char *key)
+{
+	const cJSON *i = dpu_item(o, key);
+
+	return cJSON_IsNumber(i) ? i->valuedouble : 0;
+}
+
 /* ---- dpu_client.c: one request on kite-dpu's control socket ---- */
 
 enum { DPU_OK = 0, DPU_REFUSED = -1, DPU_UNAVAILABLE = -2 };

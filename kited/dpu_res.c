@@ -26,26 +26,12 @@
 #include "dpu.h"
 #include "state.h"
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-	const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(i) ? i->valuestring : NULL;
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-	const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(i) ? i->valuedouble : 0;
-}
-
 cJSON *dpu_res_find(cJSON *table, const char *name)
 {
 	cJSON *r;
 
 	cJSON_ArrayForEach(r, table) {
-		const char *n = str_of(r, "name");
+		const char *n = dpu_str(r, "name");
 		if (n && !strcmp(n, name))
 			return r;
 	}
@@ -119,7 +105,7 @@ static cJSON *load_table(const struct dpu *d, const char *file, const char *key)
 	/* a record without a name or socket/image cannot be applied: dropped with a line */
 	for (r = t->child; r; r = next) {
 		next = r->next;
-		if (!str_of(r, "name") || (!str_of(r, "socket") && !str_of(r, "tap"))) {
+		if (!dpu_str(r, "name") || (!dpu_str(r, "socket") && !dpu_str(r, "tap"))) {
 			log_err("kite-dpu: %s: dropping a record without a name or socket", path);
 			cJSON_Delete(cJSON_DetachItemViaPointer(t, r));
 		}
@@ -164,10 +150,10 @@ static cJSON *add_req(const cJSON *rec, bool port)
 		if (v && !cJSON_IsNull(v))
 			cJSON_AddItemToObject(q, *k, cJSON_Duplicate(v, true));
 	}
-	if (port && str_of(rec, "tap"))
-		cJSON_AddStringToObject(q, "ifname", str_of(rec, "tap"));
+	if (port && dpu_str(rec, "tap"))
+		cJSON_AddStringToObject(q, "ifname", dpu_str(rec, "tap"));
 	if (port)
-		cJSON_AddNumberToObject(q, "vlan", num_of(rec, "vlan") >= 1 ? num_of(rec, "vlan") : 1);
+		cJSON_AddNumberToObject(q, "vlan", dpu_num(rec, "vlan") >= 1 ? dpu_num(rec, "vlan") : 1);
 	return q;
 }
 
@@ -178,8 +164,8 @@ int dpu_res_add(struct dpu *d, const cJSON *rec, bool port, char *err, size_t er
 	int r = dpu_req(d, q, NULL, err, errlen);
 
 	cJSON_Delete(q);
-	if (r == DPU_OK && str_of(rec, "socket"))
-		own_socket(d, str_of(rec, "socket"));
+	if (r == DPU_OK && dpu_str(rec, "socket"))
+		own_socket(d, dpu_str(rec, "socket"));
 	return r;
 }
 
@@ -216,7 +202,7 @@ static cJSON *held(struct dpu *d, bool port)
 	list = port ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rep, "switch"), "ports")
 		    : cJSON_GetObjectItemCaseSensitive(rep, "volumes");
 	cJSON_ArrayForEach(i, list) {
-		const char *n = port ? str_of(i, "name") : cJSON_IsString(i) ? i->valuestring : NULL;
+		const char *n = port ? dpu_str(i, "name") : cJSON_IsString(i) ? i->valuestring : NULL;
 		if (n)
 			cJSON_AddItemToArray(names, cJSON_CreateString(n));
 	}
@@ -252,7 +238,7 @@ static int apply_table(struct dpu *d, cJSON *table, bool port)
 			ret = -1;
 	}
 	cJSON_ArrayForEach(rec, table) {
-		const char *name = str_of(rec, "name");
+		const char *name = dpu_str(rec, "name");
 		int r;
 
 		if (ret < 0 || in_names(names, name))
@@ -420,7 +406,7 @@ int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 		const char *owner;
 
 		snprintf(vol, sizeof(vol), "%s-disk", def.name);
-		owner = str_of(dpu_res_find(d->vols, vol), "vm");
+		owner = dpu_str(dpu_res_find(d->vols, vol), "vm");
 		if (dpu_res_find(d->vols, vol) && (!owner || strcmp(owner, def.name))) {
 			snprintf(err, errlen, "VM %s: a volume named %s exists", def.name, vol);
 			st = 409;
@@ -430,7 +416,7 @@ int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 	if (def.disk == DISK_VOLUME) {
 		cJSON *v = dpu_res_find(d->vols, def.disk_volume);
 
-		if (!v || str_of(v, "vm")) {
+		if (!v || dpu_str(v, "vm")) {
 			snprintf(err, errlen, "VM %s: no volume %s%s", def.name, def.disk_volume,
 				 v ? " (it is another VM's disk)" : "");
 			st = v ? 409 : 404;
@@ -448,12 +434,12 @@ int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 		}
 		res.has_volume = true;
 		snprintf(res.volume, sizeof(res.volume), "%s", def.disk_volume);
-		snprintf(res.volume_sock, sizeof(res.volume_sock), "%s", str_of(v, "socket"));
+		snprintf(res.volume_sock, sizeof(res.volume_sock), "%s", dpu_str(v, "socket"));
 	}
 	if (def.net) {
 		cJSON *old = dpu_res_find(d->ports, def.name);
 
-		if (old && (!str_of(old, "vm") || strcmp(str_of(old, "vm"), def.name))) {
+		if (old && (!dpu_str(old, "vm") || strcmp(dpu_str(old, "vm"), def.name))) {
 			snprintf(err, errlen, "VM %s: a port named %s exists", def.name, def.name);
 			st = 409;
 			goto out;
@@ -592,7 +578,7 @@ char *dpu_stats_text(struct kited *kd)
 	q = cJSON_CreateObject();
 	cJSON_AddStringToObject(q, "cmd", "stats");
 	pthread_mutex_lock(&d->op);
-	if (dpu_req(d, q, &rep, err, sizeof(err)) == DPU_OK && (s = str_of(rep, "stats")))
+	if (dpu_req(d, q, &rep, err, sizeof(err)) == DPU_OK && (s = dpu_str(rep, "stats")))
 		text = strdup(s);
 	pthread_mutex_unlock(&d->op);
 	cJSON_Delete(q);

@@ -16,39 +16,16 @@
 
 #include "kite/log.h"
 #include "dpu.h"
+#include "vm_internal.h"
 
 #define MAX_MTU 9000
 #define MAX_SIZE_MIB (16u << 20)   /* 16 TiB */
-
-static const char *str_of(const cJSON *o, const char *key)
-{
-	const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(i) ? i->valuestring : NULL;
-}
-
-static const cJSON *item(const cJSON *o, const char *key)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > KD_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
 
 /* A POST body creating a port or volume: its fields and a valid "name"; else a 400 reply and false. */
 static bool create_ok(const cJSON *b, const char *what, const struct kd_field *fields, unsigned n,
 		      struct kd_reply *rep)
 {
-	const char *name = str_of(b, "name");
+	const char *name = dpu_str(b, "name");
 	char err[256];
 
 	if (!b)
@@ -57,7 +34,7 @@ static bool create_ok(const cJSON *b, const char *what, const struct kd_field *f
 		kd_reply_error(rep, 400, "%s", err);
 	else if (!name)
 		kd_reply_error(rep, 400, "%s: \"name\" is required", what);
-	else if (!valid_name(name))
+	else if (!vm_name_ok(name))
 		kd_reply_error(rep, 400, "%s %.64s: a name is 1-%d letters, digits and '-'", what, name, KD_NAME_MAX);
 	else
 		return true;
@@ -104,7 +81,7 @@ static bool add_rec(struct dpu *d, cJSON *rec, bool port, struct kd_reply *rep)
 	int r = dpu_res_add(d, rec, port, err, sizeof(err));
 
 	if (r != DPU_OK) {
-		kd_reply_error(rep, http_of(r), "%s %s: %s", port ? "port" : "volume", cJSON_GetStringValue(item(rec, "name")),
+		kd_reply_error(rep, http_of(r), "%s %s: %s", port ? "port" : "volume", cJSON_GetStringValue(dpu_item(rec, "name")),
 			       err);
 		cJSON_Delete(rec);
 		return false;
@@ -137,7 +114,7 @@ static cJSON *op_find(struct kited *kd, const char *name, bool port, struct kd_r
 /* The running VM using port/volume `name`, as a 409 reply: true if there is one. */
 static bool in_use(struct kited *kd, const cJSON *rec, bool port, struct kd_reply *rep)
 {
-	const char *name = str_of(rec, "name"), *owner = str_of(rec, "vm");
+	const char *name = dpu_str(rec, "name"), *owner = dpu_str(rec, "vm");
 	const struct vm *v;
 	char user[KD_NAME_MAX + 1] = "";
 
@@ -172,7 +149,7 @@ static const struct kd_field port_fields[] = {
 /* vlan, mtu: in range when present. 0 or -1 with err. */
 static int check_port_values(const cJSON *b, const char *name, char *err, size_t errlen)
 {
-	const cJSON *vlan = item(b, "vlan"), *mtu = item(b, "mtu");
+	const cJSON *vlan = dpu_item(b, "vlan"), *mtu = dpu_item(b, "mtu");
 
 	if (vlan && vlan->valuedouble > 4094)
 		return errf(err, errlen, "port %s: vlan must be 1..4094 (0: 1)", name);
@@ -204,25 +181,32 @@ static void list_ports(struct kited *kd, struct kd_req *req, struct kd_reply *re
 static void create_port(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 {
 	const cJSON *b = req->body;
-	const char *name = str_of(b, "name"), *type = str_of(b, "type"), *tap = str_of(b, "tap");
+	const char *name = dpu_str(b, "name"), *type = dpu_str(b, "type"), *tap = dpu_str(b, "tap");
 	char err[256], sock[KD_PATH_MAX];
 	struct dpu *d;
 	cJSON *rec;
 
 	if (!create_ok(b, "port", port_fields, sizeof(port_fields) / sizeof(port_fields[0]), rep))
 		return;
-	if (type && strcmp(type, "vhost") && strcmp(type, "tap"))
-		return kd_reply_error(rep, 400, "port %s: type must be vhost or tap", name);
+	if (type && strcmp(type, "vhost") && strcmp(type, "tap")) {
+		kd_reply_error(rep, 400, "port %s: type must be vhost or tap", name);
+		return;
+	}
 	if (type && !strcmp(type, "tap")) {
 		if (!tap)
 			tap = name;
-		if (strlen(tap) < 1 || strlen(tap) > 15)
-			return kd_reply_error(rep, 400, "port %s: tap interface name must be 1-15 bytes", name);
+		if (strlen(tap) < 1 || strlen(tap) > 15) {
+			kd_reply_error(rep, 400, "port %s: tap interface name must be 1-15 bytes", name);
+			return;
+		}
 	} else if (tap) {
-		return kd_reply_error(rep, 400, "port %s: \"tap\" is for type tap", name);
+		kd_reply_error(rep, 400, "port %s: \"tap\" is for type tap", name);
+		return;
 	}
-	if (check_port_values(b, name, err, sizeof(err)) < 0)
-		return kd_reply_error(rep, 400, "%s", err);
+	if (check_port_values(b, name, err, sizeof(err)) < 0) {
+		kd_reply_error(rep, 400, "%s", err);
+		return;
+	}
 	d = op_begin(kd, rep);
 	if (!d)
 		return;
@@ -236,7 +220,7 @@ static void create_port(struct kited *kd, struct kd_req *req, struct kd_reply *r
 		kd_reply_error(rep, 400, "%s", err);
 		goto out;
 	}
-	rec = dpu_port_rec(name, sock, cJSON_IsNumber(item(b, "vlan")) ? (unsigned)item(b, "vlan")->valuedouble : 1,
+	rec = dpu_port_rec(name, sock, cJSON_IsNumber(dpu_item(b, "vlan")) ? (unsigned)dpu_item(b, "vlan")->valuedouble : 1,
 			   NULL);
 	if (tap) {
 		cJSON_ReplaceItemInObjectCaseSensitive(rec, "type", cJSON_CreateString("tap"));
@@ -244,8 +228,8 @@ static void create_port(struct kited *kd, struct kd_req *req, struct kd_reply *r
 		cJSON_AddStringToObject(rec, "tap", tap);
 	}
 	for (const char *const *k = (const char *const[]){ "mtu", "rate_pps", "rate_bps", NULL }; *k; k++)
-		if (item(b, *k))
-			cJSON_ReplaceItemInObjectCaseSensitive(rec, *k, cJSON_CreateNumber(item(b, *k)->valuedouble));
+		if (dpu_item(b, *k))
+			cJSON_ReplaceItemInObjectCaseSensitive(rec, *k, cJSON_CreateNumber(dpu_item(b, *k)->valuedouble));
 	add_rec(d, rec, true, rep);
 out:
 	pthread_mutex_unlock(&d->op);
@@ -259,8 +243,8 @@ static cJSON *port_stats(struct dpu *d, const char *name)
 
 	cJSON_AddStringToObject(q, "cmd", "switch_stats");
 	if (dpu_req(d, q, &rep, err, sizeof(err)) == DPU_OK)
-		cJSON_ArrayForEach(p, item(item(rep, "switch"), "ports"))
-			if (str_of(p, "name") && !strcmp(str_of(p, "name"), name)) {
+		cJSON_ArrayForEach(p, dpu_item(dpu_item(rep, "switch"), "ports"))
+			if (dpu_str(p, "name") && !strcmp(dpu_str(p, "name"), name)) {
 				found = cJSON_Duplicate(p, true);
 				break;
 			}
@@ -278,8 +262,10 @@ static void get_rec(struct kited *kd, struct kd_req *req, struct kd_reply *rep, 
 	struct dpu *d = kd->dpu;
 	cJSON *rec, *o, *st;
 
-	if (!d)
-		return kd_reply_error(rep, 404, "no %s %s (kite-dpu is down)", what, req->params[0]);
+	if (!d) {
+		kd_reply_error(rep, 404, "no %s %s (kite-dpu is down)", what, req->params[0]);
+		return;
+	}
 	pthread_mutex_lock(&d->op);
 	rec = dpu_res_find(port ? d->ports : d->vols, req->params[0]);
 	if (!rec) {
@@ -311,22 +297,24 @@ static void patch_port(struct kited *kd, struct kd_req *req, struct kd_reply *re
 	int r;
 
 	if (kd_body_check(b, name, fields, sizeof(fields) / sizeof(fields[0]), err, sizeof(err)) < 0 ||
-	    check_port_values(b, name, err, sizeof(err)) < 0)
-		return kd_reply_error(rep, 400, "%s", err);
+	    check_port_values(b, name, err, sizeof(err)) < 0) {
+		kd_reply_error(rep, 400, "%s", err);
+		return;
+	}
 	rec = op_find(kd, name, true, rep, &d);
 	if (!rec)
 		return;
 	q = cJSON_CreateObject();
 	cJSON_AddStringToObject(q, "cmd", "port_set");
 	cJSON_AddStringToObject(q, "name", name);
-	if (item(b, "vlan"))
-		cJSON_AddNumberToObject(q, "vlan", item(b, "vlan")->valuedouble >= 1 ? item(b, "vlan")->valuedouble : 1);
-	if (item(b, "mtu"))
-		cJSON_AddNumberToObject(q, "mtu", item(b, "mtu")->valuedouble);
-	if (item(b, "rate_pps") || item(b, "rate_bps")) {
+	if (dpu_item(b, "vlan"))
+		cJSON_AddNumberToObject(q, "vlan", dpu_item(b, "vlan")->valuedouble >= 1 ? dpu_item(b, "vlan")->valuedouble : 1);
+	if (dpu_item(b, "mtu"))
+		cJSON_AddNumberToObject(q, "mtu", dpu_item(b, "mtu")->valuedouble);
+	if (dpu_item(b, "rate_pps") || dpu_item(b, "rate_bps")) {
 		/* kite-dpu sets both rates at once (an absent one is 0) */
 		for (const char *const *k = (const char *const[]){ "rate_pps", "rate_bps", NULL }; *k; k++)
-			cJSON_AddNumberToObject(q, *k, item(b, *k) ? item(b, *k)->valuedouble : cJSON_GetNumberValue(item(rec, *k)));
+			cJSON_AddNumberToObject(q, *k, dpu_item(b, *k) ? dpu_item(b, *k)->valuedouble : cJSON_GetNumberValue(dpu_item(rec, *k)));
 	}
 	r = dpu_req(d, q, NULL, err, sizeof(err));
 	if (r == DPU_OK) {
@@ -367,7 +355,7 @@ static void delete_rec(struct kited *kd, const char *name, bool port, struct kd_
 	if (r == DPU_REFUSED)   /* kite-dpu does not hold it (a re-apply it refused): the record goes */
 		log_warn("%s %s: kite-dpu: %s", what, name, err);
 	if (image)
-		snprintf(image, imagelen, "%s", str_of(rec, "image") ? str_of(rec, "image") : "");
+		snprintf(image, imagelen, "%s", dpu_str(rec, "image") ? dpu_str(rec, "image") : "");
 	dpu_res_drop(port ? d->ports : d->vols, name);
 	dpu_res_save(d);
 	kd_reply_empty(rep, 204);
@@ -401,9 +389,9 @@ static cJSON *acl_list(struct dpu *d, const char *port, const char *dir, struct 
 		kd_reply_error(rep, 400, "port %s: an ACL direction is in or out, not %.16s", port, dir);
 		return NULL;
 	}
-	if (!cJSON_IsArray(item(rec, key)))
+	if (!cJSON_IsArray(dpu_item(rec, key)))
 		cJSON_ReplaceItemInObjectCaseSensitive(rec, key, cJSON_CreateArray());
-	return (cJSON *)item(rec, key);
+	return (cJSON *)dpu_item(rec, key);
 }
 
 static int acl_req(struct dpu *d, const char *cmd, const char *port, const char *dir, const char *rule, int index,
@@ -427,17 +415,21 @@ static int acl_req(struct dpu *d, const char *cmd, const char *port, const char 
 static void add_acl(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 {
 	static const struct kd_field fields[] = { { "dir", KD_F_STR }, { "rule", KD_F_STR } };
-	const char *port = req->params[0], *dir = str_of(req->body, "dir"), *rule = str_of(req->body, "rule");
+	const char *port = req->params[0], *dir = dpu_str(req->body, "dir"), *rule = dpu_str(req->body, "rule");
 	char err[256];
 	cJSON *list, *reply = NULL;
 	struct dpu *d;
 	int r;
 
-	if (!req->body || kd_body_check(req->body, port, fields, 2, err, sizeof(err)) < 0 || !dir || !rule)
-		return kd_reply_error(rep, 400, "%s", req->body && (!dir || !rule) ?
+	if (!req->body || kd_body_check(req->body, port, fields, 2, err, sizeof(err)) < 0 || !dir || !rule) {
+		kd_reply_error(rep, 400, "%s", req->body && (!dir || !rule) ?
 				      "acl: \"dir\" (in|out) and \"rule\" are required" : req->body ? err : "acl: a body is required");
-	if (strlen(rule) > 256)
-		return kd_reply_error(rep, 400, "port %s: an ACL rule is at most 256 bytes", port);
+		return;
+	}
+	if (strlen(rule) > 256) {
+		kd_reply_error(rep, 400, "port %s: an ACL rule is at most 256 bytes", port);
+		return;
+	}
 	d = op_begin(kd, rep);
 	if (!d)
 		return;
@@ -445,7 +437,7 @@ static void add_acl(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 	if (!list)
 		goto out;
 	r = acl_req(d, "acl_add", port, dir, rule, -1, &reply, err, sizeof(err));
-	if (r != DPU_OK || !cJSON_IsNumber(item(reply, "index"))) {
+	if (r != DPU_OK || !cJSON_IsNumber(dpu_item(reply, "index"))) {
 		kd_reply_error(rep, r != DPU_OK ? http_of(r) : 503, "port %s: acl %s: %s", port, dir,
 			       r != DPU_OK ? err : "kite-dpu gave no index");
 		goto out_reply;
@@ -453,7 +445,7 @@ static void add_acl(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 	cJSON_AddItemToArray(list, cJSON_CreateString(rule));
 	dpu_res_save(d);
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "index", item(reply, "index")->valuedouble);
+	cJSON_AddNumberToObject(o, "index", dpu_item(reply, "index")->valuedouble);
 	kd_reply_json(rep, 201, o);
 out_reply:
 	cJSON_Delete(reply);
@@ -473,8 +465,10 @@ static void del_acl_common(struct kited *kd, struct kd_req *req, struct kd_reply
 	if (one) {
 		errno = 0;
 		index = strtol(req->params[2], &end, 10);
-		if (*end || end == req->params[2] || index < 0 || index > 65535 || errno)
-			return kd_reply_error(rep, 400, "port %s: an ACL index is a number, not %.16s", port, req->params[2]);
+		if (*end || end == req->params[2] || index < 0 || index > 65535 || errno) {
+			kd_reply_error(rep, 400, "port %s: an ACL index is a number, not %.16s", port, req->params[2]);
+			return;
+		}
 	}
 	d = op_begin(kd, rep);
 	if (!d)
@@ -561,7 +555,7 @@ static cJSON *vol_stats(struct dpu *d, const char *name)
 
 	cJSON_AddStringToObject(q, "cmd", "stats");
 	snprintf(label, sizeof(label), "{volume=\"%s\"} ", name);
-	if (dpu_req(d, q, &rep, err, sizeof(err)) == DPU_OK && (text = str_of(rep, "stats"))) {
+	if (dpu_req(d, q, &rep, err, sizeof(err)) == DPU_OK && (text = dpu_str(rep, "stats"))) {
 		o = cJSON_CreateObject();
 		for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
 			const char *brace = strchr(l, '{'), *nl = strchr(l, '\n');
@@ -582,8 +576,8 @@ static cJSON *vol_stats(struct dpu *d, const char *name)
 
 static void create_vol(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 {
-	const cJSON *b = req->body, *size = item(b, "size_mib");
-	const char *name = str_of(b, "name"), *image = str_of(b, "image");
+	const cJSON *b = req->body, *size = dpu_item(b, "size_mib");
+	const char *name = dpu_str(b, "name"), *image = dpu_str(b, "image");
 	char err[256], path[KD_PATH_MAX], sock[KD_PATH_MAX];
 	unsigned long long bytes = 0;
 	bool made = false;
@@ -592,10 +586,14 @@ static void create_vol(struct kited *kd, struct kd_req *req, struct kd_reply *re
 
 	if (!create_ok(b, "volume", vol_fields, sizeof(vol_fields) / sizeof(vol_fields[0]), rep))
 		return;
-	if (!size == !image)
-		return kd_reply_error(rep, 400, "volume %s: give \"size_mib\" or \"image\", one of them", name);
-	if (size && (size->valuedouble < 1 || size->valuedouble > MAX_SIZE_MIB))
-		return kd_reply_error(rep, 400, "volume %s: size_mib must be 1..%u", name, MAX_SIZE_MIB);
+	if (!size == !image) {
+		kd_reply_error(rep, 400, "volume %s: give \"size_mib\" or \"image\", one of them", name);
+		return;
+	}
+	if (size && (size->valuedouble < 1 || size->valuedouble > MAX_SIZE_MIB)) {
+		kd_reply_error(rep, 400, "volume %s: size_mib must be 1..%u", name, MAX_SIZE_MIB);
+		return;
+	}
 	d = op_begin(kd, rep);
 	if (!d)
 		return;
@@ -628,9 +626,9 @@ static void create_vol(struct kited *kd, struct kd_req *req, struct kd_reply *re
 		}
 		made = true;
 	}
-	rec = dpu_vol_rec(name, path, sock, bytes >> 20, cJSON_IsTrue(item(b, "readonly")),
-			  cJSON_GetNumberValue(item(b, "iops")) > 0 ? cJSON_GetNumberValue(item(b, "iops")) : 0,
-			  cJSON_GetNumberValue(item(b, "bps")) > 0 ? cJSON_GetNumberValue(item(b, "bps")) : 0, NULL, false);
+	rec = dpu_vol_rec(name, path, sock, bytes >> 20, cJSON_IsTrue(dpu_item(b, "readonly")),
+			  cJSON_GetNumberValue(dpu_item(b, "iops")) > 0 ? cJSON_GetNumberValue(dpu_item(b, "iops")) : 0,
+			  cJSON_GetNumberValue(dpu_item(b, "bps")) > 0 ? cJSON_GetNumberValue(dpu_item(b, "bps")) : 0, NULL, false);
 	if (!add_rec(d, rec, false, rep) && made)
 		unlink(path);
 out:
@@ -646,25 +644,29 @@ static void patch_vol(struct kited *kd, struct kd_req *req, struct kd_reply *rep
 {
 	static const struct kd_field fields[] = { { "iops", KD_F_UINT }, { "bps", KD_F_UINT }, { "size_mib", KD_F_UINT } };
 	const char *name = req->params[0];
-	const cJSON *b = req->body, *size = item(b, "size_mib");
+	const cJSON *b = req->body, *size = dpu_item(b, "size_mib");
 	char err[256];
 	struct dpu *d;
 	cJSON *rec, *q;
 	int r;
 
-	if (kd_body_check(b, name, fields, 3, err, sizeof(err)) < 0)
-		return kd_reply_error(rep, 400, "%s", err);
-	if (size && size->valuedouble > MAX_SIZE_MIB)
-		return kd_reply_error(rep, 400, "volume %s: size_mib must be at most %u", name, MAX_SIZE_MIB);
+	if (kd_body_check(b, name, fields, 3, err, sizeof(err)) < 0) {
+		kd_reply_error(rep, 400, "%s", err);
+		return;
+	}
+	if (size && size->valuedouble > MAX_SIZE_MIB) {
+		kd_reply_error(rep, 400, "volume %s: size_mib must be at most %u", name, MAX_SIZE_MIB);
+		return;
+	}
 	rec = op_find(kd, name, false, rep, &d);
 	if (!rec)
 		return;
-	if (size && size->valuedouble < cJSON_GetNumberValue(item(rec, "size_mib"))) {
+	if (size && size->valuedouble < cJSON_GetNumberValue(dpu_item(rec, "size_mib"))) {
 		kd_reply_error(rep, 400, "volume %s: size_mib %.0f is smaller than %.0f (grow only)", name,
-			       size->valuedouble, cJSON_GetNumberValue(item(rec, "size_mib")));
+			       size->valuedouble, cJSON_GetNumberValue(dpu_item(rec, "size_mib")));
 		goto out;
 	}
-	if (size && size->valuedouble > cJSON_GetNumberValue(item(rec, "size_mib"))) {
+	if (size && size->valuedouble > cJSON_GetNumberValue(dpu_item(rec, "size_mib"))) {
 		q = cJSON_CreateObject();
 		cJSON_AddStringToObject(q, "cmd", "volume_resize");
 		cJSON_AddStringToObject(q, "name", name);
@@ -678,9 +680,9 @@ static void patch_vol(struct kited *kd, struct kd_req *req, struct kd_reply *rep
 		cJSON_ReplaceItemInObjectCaseSensitive(rec, "size_mib", cJSON_CreateNumber(size->valuedouble));
 		dpu_res_save(d);
 	}
-	if (item(b, "iops") || item(b, "bps")) {
-		double iops = item(b, "iops") ? item(b, "iops")->valuedouble : cJSON_GetNumberValue(item(rec, "iops"));
-		double bps = item(b, "bps") ? item(b, "bps")->valuedouble : cJSON_GetNumberValue(item(rec, "bps"));
+	if (dpu_item(b, "iops") || dpu_item(b, "bps")) {
+		double iops = dpu_item(b, "iops") ? dpu_item(b, "iops")->valuedouble : cJSON_GetNumberValue(dpu_item(rec, "iops"));
+		double bps = dpu_item(b, "bps") ? dpu_item(b, "bps")->valuedouble : cJSON_GetNumberValue(dpu_item(rec, "bps"));
 
 		q = cJSON_CreateObject();
 		cJSON_AddStringToObject(q, "cmd", "set_qos");
@@ -707,8 +709,10 @@ static void delete_vol(struct kited *kd, struct kd_req *req, struct kd_reply *re
 	const char *name = req->params[0], *keep = kd_query(req, "keep_image");
 	char image[KD_PATH_MAX] = "";
 
-	if (keep && strcmp(keep, "true") && strcmp(keep, "false"))
-		return kd_reply_error(rep, 400, "volume %s: keep_image is true or false", name);
+	if (keep && strcmp(keep, "true") && strcmp(keep, "false")) {
+		kd_reply_error(rep, 400, "volume %s: keep_image is true or false", name);
+		return;
+	}
 	delete_rec(kd, name, false, rep, image, sizeof(image));
 	if (rep->status == 204 && (!keep || strcmp(keep, "true")) && image[0] && unlink(image) < 0 && errno != ENOENT)
 		log_warn("volume %s: removing its image %s: %s", name, image, strerror(errno));
