@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inflight_order.h"
 #include "inflight_packed.h"
 #include "kite/virtio_ring.h"
 
@@ -90,52 +91,18 @@ static int alloc_shadows(struct ipk *k, uint16_t size)
 
 /* ---- start ---- */
 
-struct order { uint64_t counter; uint16_t head; };
-
-/* Heap sort by counter (glibc's qsort asks sysinfo() for large arrays: the control thread's seccomp
- * filter kills the process for that). */
-static void sift(struct order *o, unsigned i, unsigned n)
-{
-	for (;;) {
-		unsigned l = 2 * i + 1, m = i;
-
-		if (l < n && o[l].counter > o[m].counter)
-			m = l;
-		if (l + 1 < n && o[l + 1].counter > o[m].counter)
-			m = l + 1;
-		if (m == i)
-			return;
-		struct order t = o[i];
-		o[i] = o[m];
-		o[m] = t;
-		i = m;
-	}
-}
-
-static void sort_orders(struct order *o, unsigned n)
-{
-	for (unsigned i = n / 2; i-- > 0;)
-		sift(o, i, n);
-	for (unsigned i = n; i-- > 1;) {
-		struct order t = o[0];
-		o[0] = o[i];
-		o[i] = t;
-		sift(o, 0, i);
-	}
-}
-
 /* The resubmit list in fetch order. The counters are read once into private memory: the frontend can
  * change the region meanwhile, and the sort must see a consistent order. -1: out of memory. */
 static int sort_resubmit(struct ipk *k)
 {
-	struct order *o = calloc(k->nresubmit ? k->nresubmit : 1, sizeof(*o));
+	struct inflight_order *o = calloc(k->nresubmit ? k->nresubmit : 1, sizeof(*o));
 
 	if (!o)
 		return -1;
 	for (unsigned i = 0; i < k->nresubmit; i++)
-		o[i] = (struct order){ __atomic_load_n(&k->r->desc[k->resubmit[i]].counter, __ATOMIC_RELAXED),
+		o[i] = (struct inflight_order){ __atomic_load_n(&k->r->desc[k->resubmit[i]].counter, __ATOMIC_RELAXED),
 				       k->resubmit[i] };
-	sort_orders(o, k->nresubmit);
+	inflight_order_sort(o, k->nresubmit);
 	for (unsigned i = 0; i < k->nresubmit; i++) {
 		k->resubmit[i] = o[i].head;
 		k->counter = o[i].counter > k->counter ? o[i].counter : k->counter;

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "inflight_order.h"
 #include "inflight_packed.h"
 #include "poller.h"
 #include "kite/evloop.h"
@@ -256,14 +257,6 @@ static int queue_arm(void *opaque, bool arm)
 
 /* ---- queue life cycle (control thread) ---- */
 
-static int cmp_counter(const void *a, const void *b, void *arg)
-{
-	const struct vhost_inflight_split *r = arg;
-	uint64_t ca = r->desc[*(const uint16_t *)a].counter, cb = r->desc[*(const uint16_t *)b].counter;
-
-	return ca < cb ? -1 : ca > cb;
-}
-
 /*
  * A queue starts with an inflight region (the frontend reconnected after a backend restart, or just
  * started): see the rules above vhost_dev_pop. Returns -1 (out of memory) or 0; a region that does not
@@ -300,12 +293,22 @@ static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 	if (n) {
 		if (!(vq->resubmit = malloc(n * sizeof(*vq->resubmit))))
 			return -1;
-		for (unsigned i = 0; i < size; i++)
-			if (r->desc[i].inflight == 1) {
-				vq->resubmit[vq->nresubmit++] = (uint16_t)i;
-				maxc = r->desc[i].counter > maxc ? r->desc[i].counter : maxc;
-			}
-		qsort_r(vq->resubmit, vq->nresubmit, sizeof(*vq->resubmit), cmp_counter, r);
+		struct inflight_order *o = malloc(n * sizeof(*o));
+
+		if (!o)
+			return -1;
+		/* each mark and counter read once (the frontend can rewrite the region meanwhile); at
+		 * most n, however the marks change after the count above */
+		for (unsigned i = 0; i < size && vq->nresubmit < n; i++)
+			if (__atomic_load_n(&r->desc[i].inflight, __ATOMIC_RELAXED) == 1)
+				o[vq->nresubmit++] = (struct inflight_order){
+					__atomic_load_n(&r->desc[i].counter, __ATOMIC_RELAXED), (uint16_t)i };
+		inflight_order_sort(o, vq->nresubmit);
+		for (unsigned i = 0; i < vq->nresubmit; i++) {
+			vq->resubmit[i] = o[i].head;
+			maxc = o[i].counter > maxc ? o[i].counter : maxc;
+		}
+		free(o);
 		log_info_rl_on(&dev->log_rl, "%s: queue %u: resubmitting %u in-flight requests from the inflight region (resuming at used index %u, avail index %u, base %u)",
 			 dev->name, vq->idx, n, used, (uint16_t)(used + n), vq->base);
 		__atomic_fetch_add(&dev->stats.resubmitted, n, __ATOMIC_RELAXED);
