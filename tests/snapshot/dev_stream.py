@@ -232,6 +232,12 @@ def ping_stream(args, work, iface):
     check(k.wait_for(r"^virtio-net-ping: answering ARP", timeout=300) is not None, "life 1: the guest answers")
     ok1 = [ping("192.0.2.2", i) for i in range(1, 5)]
     check(all(ok1), "life 1: 4 pings answered (%s)" % ok1)
+    # The guest prints its answer line after the reply left: wait (hang guard) for 4 whole lines, or
+    # the snapshot can cut the last one in the middle and the count below misses it.
+    end = time.monotonic() + 30
+    while len(re.findall(r"^virtio-net-ping: answered echo request \d+ .*\n", k.text(), re.M)) < 4 \
+            and time.monotonic() < end:
+        time.sleep(0.05)
     snap = snapshot_to(k, work, "snap")
     n1 = answered(k.text())
     k.kill9()
