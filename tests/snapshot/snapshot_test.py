@@ -107,7 +107,8 @@ def mode_count(args, work):
         end = time.monotonic() + 120   # hang guard
         while time.monotonic() < end and p3.poll() is None:
             k3_text = open(con3, errors="replace").read() if os.path.exists(con3) else ""
-            if "count %d sum" % want3 in k3_text and "memory checked" in k3_text:
+            # whole lines only: the stream check below reads every line of the joined consoles
+            if re.search(r"^count %d sum [^\n]*\n" % want3, k3_text, re.M) and "memory checked" in k3_text:
                 break
             time.sleep(0.05)
         p3.kill()
