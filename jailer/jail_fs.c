@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The jail's file system: <chroot base>/<exec name>/<id>/root holding the exec file (a copy), its
- * loader and shared libraries (copies), the --file entries (bind mounts of the host files, so disks
+ * The jail's file system: <chroot base>/<exec name>/<id>/root holding the exec file, its loader and
+ * shared libraries (read-only bind mounts of the host's files: the kites of a host share their text
+ * pages, and a start writes nothing), the --file entries (bind mounts of the host files, so disks
  * and sockets are the host's own), the --dir entries (bind mounts of host directories at their host
  * path: kite-dpu's image and socket directories, /dev/hugepages), and /dev/kvm, /dev/net/tun,
  * /dev/urandom (nodes with the host's major/minor, mode 0600, owned by the VM's uid:gid). Nothing else.
@@ -53,6 +54,46 @@ int jail_mkdirs(const char *id, const char *path, mode_t mode)
 	}
 }
 
+int jail_add_ro(struct jail_opts *o, const char *src, const char *dst)
+{
+	struct stat st;
+
+	for (unsigned i = 0; i < o->nro; i++)
+		if (strcmp(o->ro[i].jail, dst) == 0)
+			return 0;
+	if (o->nro >= JAIL_MAX_RO) {
+		log_err("VM %s: %s: more than %d files for the exec file and its libraries", o->id, src, JAIL_MAX_RO);
+		return -1;
+	}
+	if (stat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_err("VM %s: %s: %s", o->id, src, S_ISREG(st.st_mode) ? strerror(errno) : "not a regular file");
+		return -1;
+	}
+	char *slash = strrchr(dst, '/'), dir[PATH_MAX];
+	if (!slash || (size_t)(slash - dst) >= sizeof(dir)) {
+		log_err("VM %s: %s: bad path in the jail", o->id, dst);
+		return -1;
+	}
+	memcpy(dir, dst, (size_t)(slash - dst));
+	dir[slash - dst] = '\0';
+	if (jail_mkdirs(o->id, dir, 0755) < 0)
+		return -1;
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0755);
+	if (fd < 0) {
+		log_err("VM %s: %s: placeholder %s: %m", o->id, src, dst);
+		return -1;
+	}
+	close(fd);
+	o->ro[o->nro].host = strdup(src);
+	o->ro[o->nro].jail = strdup(dst);
+	if (!o->ro[o->nro].host || !o->ro[o->nro].jail) {
+		log_err("VM %s: out of memory", o->id);
+		return -1;
+	}
+	o->nro++;
+	return 0;
+}
+
 int jail_fs_prepare(struct jail_opts *o)
 {
 	char path[PATH_MAX + 4200];
@@ -66,7 +107,7 @@ int jail_fs_prepare(struct jail_opts *o)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", o->root, o->exec_name);
-	if (jail_copy_file(o->id, o->exec_file, path, 0755) < 0 || jail_copy_libs(o->id, o->exec_file, o->root) < 0)
+	if (jail_add_ro(o, o->exec_file, path) < 0 || jail_add_libs(o) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/dev/net", o->root);
 	if (jail_mkdirs(o->id, path, 0755) < 0)
@@ -137,6 +178,12 @@ int jail_fs_enter(const struct jail_opts *o)
 		log_err("VM %s: %s: bind mount in the new mount namespace: %m", o->id, o->root);
 		return -1;
 	}
+	for (unsigned i = 0; i < o->nro; i++)
+		if (mount(o->ro[i].host, o->ro[i].jail, NULL, MS_BIND, NULL) < 0 ||
+		    mount(NULL, o->ro[i].jail, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+			log_err("VM %s: %s: read-only bind mount into the jail: %m", o->id, o->ro[i].host);
+			return -1;
+		}
 	for (unsigned i = 0; i < o->nfiles; i++) {
 		snprintf(path, sizeof(path), "%s/%s", o->root, base_name(o->files[i]));
 		if (mount(o->files[i], path, NULL, MS_BIND, NULL) < 0) {

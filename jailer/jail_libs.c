@@ -2,8 +2,8 @@
 /*
  * A dynamically linked kite needs its ELF interpreter and shared libraries inside the jail. The
  * interpreter is the exec file's PT_INTERP; the libraries are what that interpreter resolves for it
- * (`<interp> --list <exec file>`, what ldd shows). Each is copied to its host path under the jail's
- * root (read-only copies; the loader finds them in its default directories). A statically linked
+ * (`<interp> --list <exec file>`, what ldd shows). Each is bound read-only at its host path under the
+ * jail's root (jail_add_ro; the loader finds them in its default directories). A statically linked
  * exec file (no PT_INTERP) needs nothing.
  */
 #include <elf.h>
@@ -19,31 +19,6 @@
 
 #include "jailer.h"
 #include "kite/log.h"
-
-int jail_copy_file(const char *id, const char *src, const char *dst, mode_t mode)
-{
-	char buf[1 << 16];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
-	ssize_t n = 0;
-
-	if (in >= 0)
-		out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			n = -1;
-			break;
-		}
-	if (in < 0 || out < 0 || n < 0 || fchmod(out, mode) < 0) {
-		log_err("VM %s: copy %s to %s: %m", id, src, dst);
-		if (in >= 0)
-			close(in);
-		if (out >= 0)
-			close(out);
-		return -1;
-	}
-	close(in);
-	return close(out);
-}
 
 /* The exec file's PT_INTERP into buf; 0 = found, 1 = none (static), -1 = not a 64-bit ELF file. */
 static int elf_interp(const char *exe, char *buf, size_t len)
@@ -73,23 +48,18 @@ static int elf_interp(const char *exe, char *buf, size_t len)
 	return r;
 }
 
-static int copy_under_root(const char *id, const char *root, const char *host)
+/* host (an absolute path) bound read-only at the same path under the jail's root */
+static int add_under_root(struct jail_opts *o, const char *host)
 {
 	char dst[PATH_MAX * 2];
-	struct stat st;
 
-	snprintf(dst, sizeof(dst), "%s%s", root, host);
-	if (lstat(dst, &st) == 0)
-		return 0;   /* listed twice */
-	char *slash = strrchr(dst, '/');
-	*slash = '\0';
-	int r = jail_mkdirs(id, dst, 0755);
-	*slash = '/';
-	return r < 0 ? -1 : jail_copy_file(id, host, dst, 0755);
+	snprintf(dst, sizeof(dst), "%s%s", o->root, host);
+	return jail_add_ro(o, host, dst);
 }
 
-int jail_copy_libs(const char *id, const char *exe, const char *root)
+int jail_add_libs(struct jail_opts *o)
 {
+	const char *id = o->id, *exe = o->exec_file;
 	char interp[PATH_MAX], line[1024];
 	int p[2], st, r;
 
@@ -100,7 +70,7 @@ int jail_copy_libs(const char *id, const char *exe, const char *root)
 	}
 	if (r > 0)
 		return 0;
-	if (copy_under_root(id, root, interp) < 0 || pipe2(p, O_CLOEXEC) < 0)
+	if (add_under_root(o, interp) < 0 || pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -124,7 +94,7 @@ int jail_copy_libs(const char *id, const char *exe, const char *root)
 		if (path[0] != '/')
 			continue;
 		path[strcspn(path, " \t\n")] = '\0';
-		if (copy_under_root(id, root, path) < 0)
+		if (add_under_root(o, path) < 0)
 			r = -1;
 	}
 	if (f)

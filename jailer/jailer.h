@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #define JAIL_MAX_ITEMS 32
+#define JAIL_MAX_RO 64          /* the exec file, its loader and its shared libraries */
 
 struct jail_kv {
 	const char *key, *val;
@@ -20,7 +21,7 @@ struct jail_kv {
 
 struct jail_opts {
 	const char *id;             /* [A-Za-z0-9-]{1,64} */
-	const char *exec_file;      /* kite, copied into the jail */
+	const char *exec_file;      /* kite, bound read-only into the jail */
 	const char *chroot_base;    /* jail = <chroot_base>/<exec name>/<id>/root */
 	const char *netns;          /* optional: a network namespace handle to join */
 	uid_t uid;
@@ -33,6 +34,10 @@ struct jail_opts {
 	unsigned nfiles;
 	const char *dirs[JAIL_MAX_ITEMS];    /* host directories bind-mounted at the same path in the jail */
 	unsigned ndirs;
+	struct jail_ro {             /* host files bound read-only into the jail (jail_add_ro) */
+		char *host, *jail;   /* malloc'd; jail = the placeholder's path under root */
+	} ro[JAIL_MAX_RO];
+	unsigned nro;
 	char *const *kite_argv;     /* arguments after "--" */
 	int kite_argc;
 	/* derived */
@@ -41,22 +46,26 @@ struct jail_opts {
 	char root[4096];            /* <jail_dir>/root */
 };
 
-/* jail_fs.c: the chroot. Host side (before the namespaces): create <root>, copy the exec file and
- * the shared libraries its loader lists into it, empty placeholders for the --file entries, empty
- * directories for the --dir entries. */
+/* jail_fs.c: the chroot. Host side (before the namespaces): create <root>, empty placeholders for the
+ * exec file and the shared libraries its loader lists (jail_add_ro) and for the --file entries,
+ * empty directories for the --dir entries. */
 int jail_fs_prepare(struct jail_opts *o);
-/* Inside the new mount namespace (the child, still root): bind the --file and --dir entries, make the device
- * nodes, pivot_root into <root>, chown / and the nodes to uid:gid. */
+/* Inside the new mount namespace (the child, still root): bind the exec file and its libraries
+ * read-only (nosuid, nodev: every kite shares the host's page cache of one file, and none can write
+ * it), bind the --file and --dir entries, make the device nodes, pivot_root into <root>, chown /
+ * and the nodes to uid:gid. */
 int jail_fs_enter(const struct jail_opts *o);
 
 /* mkdir -p (mode for the new ones). */
 int jail_mkdirs(const char *id, const char *path, mode_t mode);
-/* Copy src to dst (created, must not exist; symlinks in src followed) with mode. */
-int jail_copy_file(const char *id, const char *src, const char *dst, mode_t mode);
+/* Host file src (a regular file; symlinks followed) to be bound read-only at dst, a path under the
+ * jail's root: creates the empty placeholder dst (and its directories) and records the pair. A dst
+ * already recorded is skipped (a library listed twice). */
+int jail_add_ro(struct jail_opts *o, const char *src, const char *dst);
 
-/* jail_libs.c: copy the ELF interpreter and the shared libraries `exe` needs (as `<interp> --list`
- * names them) under `root` at their host paths. */
-int jail_copy_libs(const char *id, const char *exe, const char *root);
+/* jail_libs.c: the ELF interpreter and the shared libraries o->exec_file needs (as `<interp>
+ * --list` names them), each bound read-only under the jail's root at its host path (jail_add_ro). */
+int jail_add_libs(struct jail_opts *o);
 
 /* cgroup.c: create the VM's cgroup (<hierarchy>/<exec name>/<id>), write the KEY=VAL limits,
  * move `pid` into it. cgroup v2 names (cpu.max, memory.max, pids.max) also work on a v1 host. */

@@ -11,7 +11,8 @@ vhost switch ports and a TAP uplink on a TAP the test made beforehand for uid 43
 jailed kite-dpu has no CAP_NET_ADMIN). Checked:
 - the jailed kite-dpu's file system (/proc/PID/root) holds exactly kite-dpu, its libraries, the config,
   the three device nodes, the image, the control and vhost-user sockets (and /dev/hugepages' files),
-  and its mount namespace has only the jail's root and the bind mounts;
+  and its mount namespace has only the jail's root and the bind mounts (kite-dpu and its libraries:
+  the host's files, read-only);
 - every thread: Seccomp 2, NoNewPrivs 1, CapEff 0, the uid; kite-dpu is PID 1 of its PID namespace;
 - a kite VM (not jailed) writes the test guest's pattern through the volume: the host image holds it;
 - two kite VMs ping each other through the switch ports, and their ARP broadcast reaches the TAP
@@ -106,8 +107,9 @@ def run(a, wd, procs):
         check(files - want - libs - hp == set(), "nothing else but shared libraries (extra: %s)" % sorted(files - want - libs - hp))
         mounts = sorted(l.split()[4] for l in open("/proc/%d/mountinfo" % pid))
         print("  its mounts: " + " ".join(mounts))
-        check(mounts == sorted(["/", "/dpu.json", imgdir, sockdir] + (["/dev/hugepages"] if hugepages else [])),
-              "its mount namespace holds only the jail's root and the bind mounts")
+        check(mounts == sorted(["/", "/dpu.json", "/kite-dpu", imgdir, sockdir] + sorted(libs) +
+                               (["/dev/hugepages"] if hugepages else [])),
+              "its mount namespace holds only the jail's root and the bind mounts (kite-dpu and its libraries read-only)")
         ts = task_status(pid)
         for tid, st in sorted(ts.items()):
             print("  thread %s %-12s Seccomp %s NoNewPrivs %s CapEff %s Uid %s" % (

@@ -15,7 +15,7 @@ share the host).
 Run 2 (virtio-blk mode): the jailed guest writes a pattern, write-zeroes and a discard on the disk
 (a host file bind-mounted into the jail), exits 0, and the host reads the pattern and the zeroes.
 """
-import argparse, os, random, re, signal, subprocess, sys, tempfile
+import argparse, errno, os, random, re, signal, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from jaillib import cgroup_mounts, check, empty_cgroup_dirs, failures, wait_for  # noqa: E402
@@ -94,6 +94,22 @@ def run_spin(a, tmp, kernel, disk):
         check(want <= files, "the jail has kite, the kernel, the disk and the three device nodes")
         check(files - want - libs == set(), "nothing else but shared libraries (extra: %s)" % sorted(files - want - libs))
         check(any("libc.so" in f for f in libs) and any("ld-linux" in f for f in libs), "libc and the loader are there")
+        # kite and its libraries are the host's files bound read-only (shared page cache, not copies)
+        host, jailed = os.stat(os.path.abspath(a.kite)), os.stat(root + "/kite")
+        check((host.st_dev, host.st_ino) == (jailed.st_dev, jailed.st_ino), "the jail's /kite is the host's kite file")
+        ro = {}
+        for ln in open("/proc/%d/mountinfo" % pid):
+            f = ln.split()
+            ro[f[4]] = "ro" in f[5].split(",") and "nosuid" in f[5].split(",")
+        check(ro.get("/kite") is True and all(ro.get("/" + f) is True for f in libs),
+              "/kite and every library are read-only nosuid mounts in the jail (%s)" %
+              sorted(m for m in ["/kite"] + ["/" + f for f in libs] if ro.get(m) is not True))
+        libc = root + "/" + sorted(f for f in libs if "libc.so" in f)[0]
+        try:
+            os.close(os.open(libc, os.O_WRONLY))
+            check(False, "writing the jail's libc is refused")
+        except OSError as e:
+            check(e.errno == errno.EROFS, "writing the jail's libc is refused, EROFS (%s)" % e.strerror)
         # kite's main thread installs its filter once the VM is built: wait for it (bounded)
         wait_for(lambda: status(pid).get("Seccomp") == "2", 30)
         st = status(pid)
