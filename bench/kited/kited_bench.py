@@ -144,7 +144,8 @@ def main():
     kd = None
     try:
         if not a.qemu_only:
-            kd = Kited(a, prefix="kite-kited-bench-").start()
+            kd = Kited(a, prefix="kite-kited-bench-")
+            kd.start()
             wait_for("kite-dpu", lambda: kd.dpu().get("state") == "running")
         for n in [int(x) for x in a.counts.split(",")]:
             rounds = a.rounds_big if n >= a.big else a.rounds
