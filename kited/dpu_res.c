@@ -10,8 +10,12 @@
  * "acl_out": [rules], "vm": the VM it was made for or null}.
  * A volume record: {"name", "image" (in DIR/volumes), "socket" (DIR/dpu/sockets/vol-NAME.sock),
  * "size_mib", "readonly", "iops", "bps", "vm": the VM whose own disk it is or null, "ephemeral"}.
- * kite-dpu's vhost-user sockets belong to the jail's uid:gid when VMs are jailed (a jailed kite
- * connects as that uid).
+ * Owners of kite-dpu's vhost-user sockets (made root's, 0600, by kite-dpu): when kited runs as root,
+ * the port and volume sockets a jailed VM uses while it runs are given to that VM's own uid:gid (its
+ * kite connects as that uid); every other socket is root's, so no jailed kite can reach another VM's
+ * port or volume, or a user volume no VM uses. Set after every port_add / add_volume (so after a
+ * kite-dpu restart too), for every record at each re-apply, when a VM gets its resources
+ * (dpu_vm_acquire) and when it gives them back (dpu_vm_release).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,10 +134,30 @@ void dpu_res_free(struct dpu *d)
 
 /* ---- requests for one record ---- */
 
+/* The uid a socket belongs to: the running jailed VM's that uses it, else root's. Takes kd->lock. */
+static unsigned sock_owner(const struct dpu *d, const char *path)
+{
+	unsigned uid = 0;
+
+	pthread_mutex_lock(&d->kd->lock);
+	for (const struct vm *v = d->kd->vms; v && !uid; v = v->next)
+		if (v->jailed && ((v->res.has_port && !strcmp(v->res.port_sock, path)) ||
+				  (v->res.has_volume && !strcmp(v->res.volume_sock, path))))
+			uid = v->uid;
+	pthread_mutex_unlock(&d->kd->lock);
+	return uid;
+}
+
+/* Gives the socket at `path` to its owner (sock_owner), uid and gid alike; a missing one is left. */
 static void own_socket(const struct dpu *d, const char *path)
 {
-	if (geteuid() == 0 && chown(path, d->kd->uid, d->kd->gid) < 0)
-		log_warn("kite-dpu: cannot give %s to the jail's uid %u: %s", path, d->kd->uid, strerror(errno));
+	unsigned uid;
+
+	if (geteuid() != 0)
+		return;
+	uid = sock_owner(d, path);
+	if (fchownat(AT_FDCWD, path, uid, uid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+		log_warn("kite-dpu: cannot give %s to uid %u: %s", path, uid, strerror(errno));
 }
 
 /* kite-dpu's request for a record ("port_add" or "add_volume"). */
@@ -241,8 +265,13 @@ static int apply_table(struct dpu *d, cJSON *table, bool port)
 		const char *name = dpu_str(rec, "name");
 		int r;
 
-		if (ret < 0 || in_names(names, name))
+		if (ret < 0)
 			continue;
+		if (in_names(names, name)) {   /* kept by an adopted kite-dpu: its owner may have changed */
+			if (dpu_str(rec, "socket"))
+				own_socket(d, dpu_str(rec, "socket"));
+			continue;
+		}
 		r = dpu_res_add(d, rec, port, err, sizeof(err));
 		if (r == DPU_UNAVAILABLE)
 			ret = -1;
@@ -495,6 +524,11 @@ int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 	pthread_mutex_lock(&kd->lock);
 	vm->res = res;
 	pthread_mutex_unlock(&kd->lock);
+	/* now the VM's: its port, its own disk's or the user volume's socket */
+	if (res.has_port)
+		own_socket(d, res.port_sock);
+	if (res.has_volume)
+		own_socket(d, res.volume_sock);
 	dpu_res_save(d);
 	goto out;
 undo:
@@ -544,6 +578,8 @@ void dpu_vm_release(struct kited *kd, struct vm *vm)
 	pthread_mutex_lock(&kd->lock);
 	memset(&vm->res, 0, sizeof(vm->res));
 	pthread_mutex_unlock(&kd->lock);
+	if (res.has_volume && !res.volume_served_for_vm)
+		own_socket(d, res.volume_sock);   /* a user volume's socket goes back to root */
 	pthread_mutex_unlock(&d->op);
 }
 

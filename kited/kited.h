@@ -82,6 +82,8 @@ struct vm {
 	struct kd_proc proc;        /* kite itself (jailed: its host pid, from the jailer's pid file) */
 	struct kd_proc jailer;      /* the kite-jailer above a jailed kite (pid 0: not jailed) */
 	bool jailed;                /* this run of the VM is jailed */
+	unsigned uid;               /* the VM's own uid, also its gid (jailed kite, its dirs, its sockets):
+	                             * chosen at create (vm_uid_alloc), kept in vm.json; 0: none yet */
 	long long started_at;       /* unix time */
 	struct vm_res res;
 	int last_exit_status;       /* -1: unknown */
@@ -96,7 +98,7 @@ struct kited {
 	char sock[KD_PATH_MAX];
 	char kite_bin[KD_PATH_MAX], dpu_bin[KD_PATH_MAX], jailer_bin[KD_PATH_MAX];
 	bool jail;
-	unsigned uid, gid;
+	unsigned uid_base, uid_count;   /* the VMs' uids: [uid_base, uid_base + uid_count) */
 	char dpu_cores[64];
 	struct vm *vms;             /* sorted by name */
 	struct dpu *dpu;            /* dpu_proc.c / dpu_res.c private state */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kited [--sock PATH] [--state-dir DIR] [--kite PATH] [--kite-dpu PATH] [--jailer PATH]
- *       [--jail on|off] [--uid N] [--gid N] [--dpu-cores LIST] [--verbose]
+ *       [--jail on|off] [--uid-base N] [--uid-count N] [--dpu-cores LIST] [--verbose]
  *
  * Start-up (docs/kited.md): options, the state directory and its lock, the VM definitions
  * (vm_load_all), kite-dpu (dpu_start: adopted or started), the supervisor, the VMs whose kites still
@@ -28,12 +28,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: kited [--sock PATH] [--state-dir DIR] [--kite PATH] [--kite-dpu PATH] [--jailer PATH]\n"
-		"             [--jail on|off] [--uid N] [--gid N] [--dpu-cores LIST] [--seccomp-level 0|1|2] [--verbose]\n"
+		"             [--jail on|off] [--uid-base N] [--uid-count N] [--dpu-cores LIST] [--seccomp-level 0|1|2]\n"
+		"             [--verbose]\n"
 		"  --sock PATH        the API socket (default /run/kite/kited.sock)\n"
 		"  --state-dir DIR    definitions, runtime state, volumes, kite-dpu's sockets (default /var/lib/kite)\n"
 		"  --kite, --kite-dpu, --jailer PATH   the programs kited starts (default: beside kited)\n"
 		"  --jail on|off      run each kite under kite-jailer (default: on when root)\n"
-		"  --uid, --gid N     the ids jailed kites run as (default 65534)\n"
+		"  --uid-base N       each jailed VM runs as its own uid (= gid) from N (default 100000) ...\n"
+		"  --uid-count N      ... to N + COUNT - 1 (default 65536): at most COUNT VMs\n"
 		"  --dpu-cores LIST   kite-dpu's --cores\n"
 		"  --seccomp-level N  kited's own filter: 0 none, 1 syscall numbers, 2 (default) with arguments\n");
 }
@@ -84,12 +86,12 @@ static void beside_self(char *dst, const char *name, const char *build_subdir)
 
 static int parse_args(int argc, char **argv, struct kited *kd, int *seccomp_level)
 {
-	enum { O_SOCK = 256, O_STATE, O_KITE, O_DPU, O_JAILER, O_JAIL, O_UID, O_GID, O_CORES, O_VERBOSE, O_SECCOMP, O_HELP };
+	enum { O_SOCK = 256, O_STATE, O_KITE, O_DPU, O_JAILER, O_JAIL, O_UID_BASE, O_UID_COUNT, O_CORES, O_VERBOSE, O_SECCOMP, O_HELP };
 	static const struct option opts[] = {
 		{ "sock", required_argument, NULL, O_SOCK }, { "state-dir", required_argument, NULL, O_STATE },
 		{ "kite", required_argument, NULL, O_KITE }, { "kite-dpu", required_argument, NULL, O_DPU },
 		{ "jailer", required_argument, NULL, O_JAILER }, { "jail", required_argument, NULL, O_JAIL },
-		{ "uid", required_argument, NULL, O_UID }, { "gid", required_argument, NULL, O_GID },
+		{ "uid-base", required_argument, NULL, O_UID_BASE }, { "uid-count", required_argument, NULL, O_UID_COUNT },
 		{ "dpu-cores", required_argument, NULL, O_CORES }, { "verbose", no_argument, NULL, O_VERBOSE },
 		{ "seccomp-level", required_argument, NULL, O_SECCOMP }, { "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -102,7 +104,8 @@ static int parse_args(int argc, char **argv, struct kited *kd, int *seccomp_leve
 	beside_self(kd->dpu_bin, "kite-dpu", "");
 	beside_self(kd->jailer_bin, "kite-jailer", "jailer/");
 	kd->jail = geteuid() == 0;
-	kd->uid = kd->gid = 65534;
+	kd->uid_base = 100000;
+	kd->uid_count = 65536;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SOCK:
@@ -132,10 +135,10 @@ static int parse_args(int argc, char **argv, struct kited *kd, int *seccomp_leve
 			}
 			kd->jail = !strcmp(optarg, "on");
 			break;
-		case O_UID:
-		case O_GID:
-			if (parse_uint(optarg, c == O_UID ? &kd->uid : &kd->gid) < 0) {
-				log_err("--%s %s: expected a number", c == O_UID ? "uid" : "gid", optarg);
+		case O_UID_BASE:
+		case O_UID_COUNT:
+			if (parse_uint(optarg, c == O_UID_BASE ? &kd->uid_base : &kd->uid_count) < 0) {
+				log_err("--%s %s: expected a number", c == O_UID_BASE ? "uid-base" : "uid-count", optarg);
 				return -1;
 			}
 			break;
@@ -165,6 +168,12 @@ static int parse_args(int argc, char **argv, struct kited *kd, int *seccomp_leve
 	}
 	if (optind < argc) {
 		log_err("unexpected argument %s", argv[optind]);
+		return -1;
+	}
+	/* uid 0 is root's; the range must not wrap past the 32-bit ids (and (uid_t)-1 means "unchanged") */
+	if (kd->uid_base == 0 || kd->uid_count == 0 || (unsigned long long)kd->uid_base + kd->uid_count > 0xfffffffeull) {
+		log_err("--uid-base %u --uid-count %u: expected a base of 1 or more and a count of 1 or more within 32-bit ids",
+			kd->uid_base, kd->uid_count);
 		return -1;
 	}
 	if (kd->jail && geteuid() != 0) {

@@ -331,6 +331,7 @@ cJSON *vm_api_json(const struct kited *kd, const struct vm *vm)
 	add_str_or_null(j, "initrd", d->initrd);
 	add_str_or_null(j, "cmdline", d->cmdline);
 	cJSON_AddBoolToObject(j, "jailed", running ? vm->jailed : d->jail);
+	cJSON_AddNumberToObject(j, "uid", vm->uid);
 	add_str_or_null(j, "api_sock", running && vm_api_sock(kd, d->name, path, sizeof(path)) ? path : NULL);
 	add_str_or_null(j, "console_sock",
 			running && vm_console_path(kd, d->name, &is_sock, path, sizeof(path)) && is_sock ? path : NULL);
@@ -385,6 +386,7 @@ cJSON *vm_state_json(const struct vm *vm)
 	add_proc(rt, "kite", &vm->proc);
 	add_proc(rt, "jailer", &vm->jailer);
 	cJSON_AddBoolToObject(rt, "jailed", vm->jailed);
+	cJSON_AddNumberToObject(rt, "uid", vm->uid);
 	cJSON_AddNumberToObject(rt, "started_at", (double)vm->started_at);
 	cJSON_AddNumberToObject(rt, "last_exit_status", vm->last_exit_status);
 	cJSON_AddNumberToObject(rt, "last_exit_signal", vm->last_exit_signal);
@@ -445,6 +447,7 @@ struct vm *vm_from_state_json(const cJSON *j, char *err, size_t errlen)
 	read_proc(cJSON_GetObjectItemCaseSensitive(rt, "kite"), &vm->proc);
 	read_proc(cJSON_GetObjectItemCaseSensitive(rt, "jailer"), &vm->jailer);
 	vm->jailed = bool_or(rt, "jailed", false);
+	vm->uid = (unsigned)uint_or(rt, "uid", 0);   /* 0 (an older vm.json): vm_load_all gives one */
 	vm->started_at = (long long)uint_or(rt, "started_at", 0);
 	vm->last_exit_status = cJSON_IsNumber(cJSON_GetObjectItem(rt, "last_exit_status"))
 				       ? cJSON_GetObjectItem(rt, "last_exit_status")->valueint : -1;
@@ -460,6 +463,19 @@ struct vm *vm_from_state_json(const cJSON *j, char *err, size_t errlen)
 fail:
 	vm_free(vm);
 	return NULL;
+}
+
+unsigned vm_uid_alloc(const struct kited *kd)
+{
+	for (unsigned long long u = kd->uid_base; u < (unsigned long long)kd->uid_base + kd->uid_count; u++) {
+		const struct vm *v = kd->vms;
+
+		while (v && v->uid != u)
+			v = v->next;
+		if (!v)
+			return (unsigned)u;
+	}
+	return 0;
 }
 
 void vm_free(struct vm *vm)

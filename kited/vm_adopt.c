@@ -19,6 +19,30 @@
 #include "state.h"
 #include "vm_internal.h"
 
+/* A VM read back without a uid (a vm.json older than per-VM uids), or with the uid of a VM before
+ * it in the table (a hand-edited vm.json), gets a free one; a running VM keeps what it runs as. */
+static void give_uids(struct kited *kd)
+{
+	for (struct vm *vm = kd->vms; vm; vm = vm->next) {
+		bool dup = false;
+
+		for (const struct vm *o = kd->vms; o != vm; o = o->next)
+			dup = dup || o->uid == vm->uid;
+		if (vm->uid && (!dup || vm->proc.pid > 0)) {
+			if (dup)
+				log_warn("VM %s: runs as uid %u, which another VM has too", vm->def.name, vm->uid);
+			continue;
+		}
+		vm->uid = 0;
+		vm->uid = vm_uid_alloc(kd);
+		if (!vm->uid)
+			log_err("VM %s: no free uid in --uid-base %u --uid-count %u: it cannot start jailed", vm->def.name,
+				kd->uid_base, kd->uid_count);
+		else if (vm_save(kd, vm) == 0)
+			log_info("VM %s: given uid %u", vm->def.name, vm->uid);
+	}
+}
+
 int vm_load_all(struct kited *kd)
 {
 	char path[KD_PATH_MAX * 2], err[512];
@@ -55,6 +79,7 @@ int vm_load_all(struct kited *kd)
 		n++;
 	}
 	closedir(d);
+	give_uids(kd);
 	log_info("%d VM definition(s) loaded from %s", n, kd->state_dir);
 	return 0;
 }

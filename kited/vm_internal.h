@@ -33,6 +33,9 @@ struct cJSON *vm_api_json(const struct kited *kd, const struct vm *vm);
 struct cJSON *vm_state_json(const struct vm *vm);
 struct vm *vm_from_state_json(const struct cJSON *j, char *err, size_t errlen);
 void vm_free(struct vm *vm);
+/* A uid of [kd->uid_base, + uid_count) that no VM of the table has (the smallest: a deleted VM's
+ * comes back), or 0 when all are taken. kd->lock held. */
+unsigned vm_uid_alloc(const struct kited *kd);
 /* The table (sorted by name). */
 struct vm *vm_find(struct kited *kd, const char *name);
 void vm_insert(struct kited *kd, struct vm *vm);

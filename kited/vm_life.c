@@ -225,6 +225,10 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 		return errf(err, errlen, "VM %s: defined with a jail, but this kited runs with --jail off", vm->def.name);
 	}
 	vm->jailed = vm->def.jail;
+	if (vm->jailed && !vm->uid) {
+		*status = 503;
+		return errf(err, errlen, "VM %s: has no uid of its own (none was free at kited's start)", vm->def.name);
+	}
 	if (dpu) {
 		int r = dpu_vm_acquire(kd, vm, err, errlen);
 
@@ -351,6 +355,13 @@ void h_vm_create(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 	if (vm_find(kd, vm->def.name)) {
 		pthread_mutex_unlock(&kd->lock);
 		kd_reply_error(rep, 409, "VM %s: already exists", vm->def.name);
+		goto fail;
+	}
+	vm->uid = vm_uid_alloc(kd);
+	if (!vm->uid) {
+		pthread_mutex_unlock(&kd->lock);
+		kd_reply_error(rep, 503, "VM %s: no free uid: all %u of --uid-base %u --uid-count %u are other VMs'",
+			       vm->def.name, kd->uid_count, kd->uid_base, kd->uid_count);
 		goto fail;
 	}
 	vm_insert(kd, vm);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Starting one kite: directly (`kite --api-sock ...`), or under kite-jailer (chroot, namespaces,
- * cgroup v2 limits from the definition, no privileges) with the VM's run/ and snapshot/ directories
- * and kite-dpu's socket directory bound at their host paths, so every path kited gives kite is the
- * same inside and outside the jail. The process is identified by pid and start time and watched
- * through a pidfd (which also signals it: never a recycled pid). No lock held; the VM is busy.
+ * Starting one kite: directly (`kite --api-sock ...`), or under kite-jailer as the VM's own uid:gid
+ * (chroot, namespaces, cgroup v2 limits from the definition, no privileges) with the VM's run/ and
+ * snapshot/ directories and kite-dpu's socket directory bound at their host paths, so every path
+ * kited gives kite is the same inside and outside the jail. The process is identified by pid and
+ * start time and watched through a pidfd (which also signals it: never a recycled pid). No lock
+ * held; the VM is busy.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -165,7 +167,25 @@ static void exit_words(const siginfo_t *si, char *out, size_t len)
 		snprintf(out, len, "was killed by signal %d", si->si_status);
 }
 
-/* The directories kite writes (run/, snapshot/), owned by the jail's ids when jailed. */
+/* Gives the entries of directory `path` (not below: kite makes no subdirectories) to uid:gid,
+ * symlinks themselves and not what they point at: a snapshot an earlier run made as another uid
+ * (before per-VM uids, or unjailed) stays readable by this run's kite. */
+static void chown_entries(const char *path, unsigned uid)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    fchownat(dirfd(d), e->d_name, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
+			log_warn("%s/%s: cannot give it to uid %u: %s", path, e->d_name, uid, strerror(errno));
+	closedir(d);
+}
+
+/* The directories kite writes (run/, snapshot/), 0700 and owned (with what they hold) by the VM's
+ * own uid:gid when jailed, by root when not. */
 static int prepare_dirs(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 {
 	static const char *const dirs[] = { "run", "snapshot" };
@@ -174,8 +194,10 @@ static int prepare_dirs(struct kited *kd, struct vm *vm, char *err, size_t errle
 	for (unsigned i = 0; i < 2; i++) {
 		if (!vm_path(kd, vm->def.name, dirs[i], path, sizeof(path)) || state_mkdir(path, 0700) < 0)
 			return errf(err, errlen, "VM %s: %s: cannot create: %m", vm->def.name, path);
-		if (geteuid() == 0 && chown(path, vm->jailed ? kd->uid : 0, vm->jailed ? kd->gid : 0) < 0)
+		if (geteuid() == 0 && chown(path, vm->jailed ? vm->uid : 0, vm->jailed ? vm->uid : 0) < 0)
 			return errf(err, errlen, "VM %s: %s: cannot chown: %m", vm->def.name, path);
+		if (geteuid() == 0)
+			chown_entries(path, vm->jailed ? vm->uid : 0);
 	}
 	/* what an earlier run left (a kite killed with its sockets in place, a host reboot) */
 	if (vm_path(kd, vm->def.name, "run/console.log", path, sizeof(path)))
@@ -220,9 +242,9 @@ static void build_argv(struct kited *kd, struct vm *vm, struct argv *v)
 		arg(v, "--exec-file");
 		arg(v, "%s", kd->kite_bin);
 		arg(v, "--uid");
-		arg(v, "%u", kd->uid);
+		arg(v, "%u", vm->uid);
 		arg(v, "--gid");
-		arg(v, "%u", kd->gid);
+		arg(v, "%u", vm->uid);
 		arg(v, "--chroot-base");
 		arg(v, "%s/jail", kd->state_dir);
 		arg(v, "--cgroup");
