@@ -24,13 +24,11 @@ import os
 import signal
 import socket
 import stat
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kdlib  # noqa: E402
-from kdlib import Fail, Kited, check, wait_for  # noqa: E402
+from kdlib import check, wait_for  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "virtio"))
 from checks import need_kvm  # noqa: E402  (tests/lib)
 
@@ -180,20 +178,7 @@ def main():
             print("FAIL: %s is not built" % p)
             return 1
     need_kvm()
-    kd = Kited(a)
-    t0 = time.monotonic()
-    try:
-        kd.start()
-        run(kd)
-    except (Fail, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
-        print("FAIL: %s%s" % (type(e).__name__ + ": " if not isinstance(e, Fail) else "", e))
-        print(kdlib.vm_logs(kd))
-        return 1
-    finally:
-        kd.kill_all()
-        kd.remove()
-        print("isolation took %.1f s" % (time.monotonic() - t0))
-    return 0
+    return kdlib.run_scenario(a, "isolation", run)
 
 
 if __name__ == "__main__":

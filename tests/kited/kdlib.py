@@ -346,6 +346,25 @@ def vm_logs(kd):
     return "\n".join(out)
 
 
+def run_scenario(a, name, fn):
+    """A kited of its own for fn(kd): started, fn run, then every process of its world killed and its
+    directory removed. 0 pass, 1 fail (the failure and the logs printed)."""
+    kd = Kited(a)
+    t0 = time.monotonic()
+    try:
+        kd.start()
+        fn(kd)
+    except (Fail, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+        print("FAIL: %s: %s%s" % (name, type(e).__name__ + ": " if not isinstance(e, Fail) else "", e))
+        print(vm_logs(kd))
+        return 1
+    finally:
+        kd.kill_all()
+        kd.remove()
+        print("%s took %.1f s" % (name, time.monotonic() - t0))
+    return 0
+
+
 def common_args(ap):
     ap.add_argument("--kited", required=True)
     ap.add_argument("--kitectl", required=True)

@@ -32,11 +32,10 @@ import os
 import re
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kdlib  # noqa: E402
-from kdlib import Fail, Kited, alive, check, fds_to, http_unix, sockets_under, start_time, wait_for  # noqa: E402
+from kdlib import alive, check, fds_to, http_unix, sockets_under, start_time, wait_for  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "virtio"))
 from blk_run import SECTOR, pattern_bytes  # noqa: E402  (the guest's disk pattern)
 from checks import need_kvm  # noqa: E402  (tests/lib)
@@ -487,20 +486,7 @@ def main():
             print("FAIL: %s is not built" % p)
             return 1
     need_kvm()
-    kd = Kited(a)
-    t0 = time.monotonic()
-    try:
-        kd.start()
-        SCENARIOS[a.scenario](kd)
-    except (Fail, OSError, ValueError, KeyError) as e:
-        print("FAIL: %s: %s%s" % (a.scenario, type(e).__name__ + ": " if not isinstance(e, Fail) else "", e))
-        print(kdlib.vm_logs(kd))
-        return 1
-    finally:
-        kd.kill_all()
-        kd.remove()
-        print("%s took %.1f s" % (a.scenario, time.monotonic() - t0))
-    return 0
+    return kdlib.run_scenario(a, a.scenario, SCENARIOS[a.scenario])
 
 
 if __name__ == "__main__":
