@@ -299,10 +299,12 @@ static int inflight_resume(struct vhost_dev *dev, struct vhost_queue *vq)
 			return -1;
 		/* each mark and counter read once (the frontend can rewrite the region meanwhile); at
 		 * most n, however the marks change after the count above */
-		for (unsigned i = 0; i < size && vq->nresubmit < n; i++)
-			if (__atomic_load_n(&r->desc[i].inflight, __ATOMIC_RELAXED) == 1)
-				o[vq->nresubmit++] = (struct inflight_order){
-					__atomic_load_n(&r->desc[i].counter, __ATOMIC_RELAXED), (uint16_t)i };
+		for (unsigned i = 0; i < size && vq->nresubmit < n; i++) {
+			const volatile struct vhost_inflight_desc_split *d = &r->desc[i];   /* packed: no atomics */
+
+			if (d->inflight == 1)
+				o[vq->nresubmit++] = (struct inflight_order){ d->counter, (uint16_t)i };
+		}
 		inflight_order_sort(o, vq->nresubmit);
 		for (unsigned i = 0; i < vq->nresubmit; i++) {
 			vq->resubmit[i] = o[i].head;
