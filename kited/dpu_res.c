@@ -425,6 +425,10 @@ int dpu_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 	pthread_mutex_lock(&kd->lock);
 	def = vm->def;
 	pthread_mutex_unlock(&kd->lock);
+	if (def.net_in_kite)   /* backend "kite" devices are not kite-dpu's (vm_local.c) */
+		def.net = false;
+	if (def.disk_in_kite)
+		def.disk = DISK_NONE;
 	if ((def.net || def.disk != DISK_NONE) && d->state != DPU_RUNNING) {
 		snprintf(err, errlen, "VM %s: kite-dpu is %s", def.name, d->state == DPU_DOWN ? "down" : "restarting");
 		st = 503;

@@ -68,7 +68,9 @@ struct vm_def {
 	unsigned disk_size_mib;
 	bool disk_ephemeral;
 	char disk_volume[KD_NAME_MAX + 1];
+	bool disk_in_kite;          /* backend "kite": a DISK_OWN image kite opens itself (vm_local.c) */
 	bool net;
+	bool net_in_kite;           /* backend "kite": a TAP kite opens itself, no port, no VLAN */
 	unsigned vlan;
 	char mac[18];
 	bool jail;

@@ -140,6 +140,7 @@ static void vm_ended_fd(struct kited *kd, struct vm *vm, int pidfd, int status, 
 	}
 	if (vm->def.disk != DISK_NONE || vm->def.net)
 		dpu_vm_release(kd, vm);
+	local_vm_release(kd, vm);
 	if (jailed)
 		spawn_jail_cleanup(kd, vm->def.name);
 

@@ -110,6 +110,17 @@ static bool bool_or(const cJSON *o, const char *k, bool dflt)
 	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
+/* "backend": "dpu" (the default) or "kite" (in-process virtio, vm_local.c) into *in_kite. */
+static int backend_parse(const cJSON *o, const char *what, const char *dev, bool *in_kite, char *err, size_t errlen)
+{
+	const char *s = str_or_null(o, "backend");
+
+	*in_kite = s && !strcmp(s, "kite");
+	if (s && !*in_kite && strcmp(s, "dpu"))
+		return errf(err, errlen, "%s: %s: backend %.32s: expected \"dpu\" or \"kite\"", what, dev, s);
+	return 0;
+}
+
 int vm_def_parse(const cJSON *body, struct vm_def *d, bool check_files, bool default_jail, unsigned long host_mem_mib,
 		 char *err, size_t errlen)
 {
@@ -119,9 +130,11 @@ int vm_def_parse(const cJSON *body, struct vm_def *d, bool check_files, bool def
 		{ "disk", KD_F_OBJECT }, { "net", KD_F_OBJECT }, { "start", KD_F_BOOL }, { "jail", KD_F_BOOL },
 	};
 	static const struct kd_field disk_fields[] = {
-		{ "size_mib", KD_F_UINT }, { "ephemeral", KD_F_BOOL }, { "volume", KD_F_STR },
+		{ "size_mib", KD_F_UINT }, { "ephemeral", KD_F_BOOL }, { "volume", KD_F_STR }, { "backend", KD_F_STR },
 	};
-	static const struct kd_field net_fields[] = { { "vlan", KD_F_UINT }, { "mac", KD_F_STR } };
+	static const struct kd_field net_fields[] = {
+		{ "vlan", KD_F_UINT }, { "mac", KD_F_STR }, { "backend", KD_F_STR },
+	};
 	const char *name = str_or_null(body, "name"), *s;
 	const cJSON *disk, *net;
 	char what[KD_NAME_MAX + 16];
@@ -161,9 +174,13 @@ int vm_def_parse(const cJSON *body, struct vm_def *d, bool check_files, bool def
 			    host_mem_mib);
 	disk = cJSON_GetObjectItemCaseSensitive(body, "disk");
 	if (disk) {
-		if (kd_body_check(disk, "disk", disk_fields, 3, err, errlen) < 0)
+		if (kd_body_check(disk, "disk", disk_fields, 4, err, errlen) < 0 ||
+		    backend_parse(disk, what, "disk", &d->disk_in_kite, err, errlen) < 0)
 			return -1;
 		s = str_or_null(disk, "volume");
+		if (s && d->disk_in_kite)
+			return errf(err, errlen, "%s: disk: a \"volume\" is kite-dpu's: backend \"kite\" takes \"size_mib\"",
+				    what);
 		if (s) {
 			if (cJSON_GetObjectItemCaseSensitive(disk, "size_mib") ||
 			    cJSON_GetObjectItemCaseSensitive(disk, "ephemeral"))
@@ -183,8 +200,12 @@ int vm_def_parse(const cJSON *body, struct vm_def *d, bool check_files, bool def
 	}
 	net = cJSON_GetObjectItemCaseSensitive(body, "net");
 	if (net) {
-		if (kd_body_check(net, "net", net_fields, 2, err, errlen) < 0)
+		if (kd_body_check(net, "net", net_fields, 3, err, errlen) < 0 ||
+		    backend_parse(net, what, "net", &d->net_in_kite, err, errlen) < 0)
 			return -1;
+		if (d->net_in_kite && cJSON_GetObjectItemCaseSensitive(net, "vlan"))
+			return errf(err, errlen, "%s: net: \"vlan\" is kite-dpu's switch: backend \"kite\" has a TAP, no VLAN",
+				    what);
 		d->net = true;
 		d->vlan = uint_or(net, "vlan", 0);
 		if (d->vlan > 4095)
@@ -231,10 +252,13 @@ cJSON *vm_def_json(const struct vm_def *d)
 			cJSON_AddNumberToObject(o, "size_mib", d->disk_size_mib);
 			cJSON_AddBoolToObject(o, "ephemeral", d->disk_ephemeral);
 		}
+		cJSON_AddStringToObject(o, "backend", d->disk_in_kite ? "kite" : "dpu");
 	}
 	if (d->net && (o = cJSON_AddObjectToObject(j, "net"))) {
-		cJSON_AddNumberToObject(o, "vlan", d->vlan);
+		if (!d->net_in_kite)
+			cJSON_AddNumberToObject(o, "vlan", d->vlan);
 		cJSON_AddStringToObject(o, "mac", d->mac);
+		cJSON_AddStringToObject(o, "backend", d->net_in_kite ? "kite" : "dpu");
 	}
 	cJSON_AddBoolToObject(j, "jail", d->jail);
 	return j;
@@ -244,6 +268,25 @@ bool vm_path(const struct kited *kd, const char *name, const char *what, char *b
 {
 	int n = what ? snprintf(buf, len, "%s/vms/%s/%s", kd->state_dir, name, what)
 		     : snprintf(buf, len, "%s/vms/%s", kd->state_dir, name);
+
+	return n > 0 && (size_t)n < len;
+}
+
+void local_tap_name(const struct kited *kd, const char *name, char *out, size_t len)
+{
+	unsigned h = 2166136261u;
+
+	for (const char *p = kd->state_dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(out, len, "kt-%08x", h);   /* 11 characters: fits IFNAMSIZ */
+}
+
+bool local_disk_image(const struct kited *kd, const char *name, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/volumes/%s-disk.img", kd->state_dir, name);
 
 	return n > 0 && (size_t)n < len;
 }
@@ -270,7 +313,7 @@ static void add_str_or_null(cJSON *j, const char *k, const char *v)
 		cJSON_AddNullToObject(j, k);
 }
 
-static void add_devices(cJSON *j, const struct vm *vm)
+static void add_devices(const struct kited *kd, cJSON *j, const struct vm *vm)
 {
 	const struct vm_def *d = &vm->def;
 	cJSON *arr = cJSON_AddArrayToObject(j, "devices"), *o;
@@ -278,7 +321,7 @@ static void add_devices(cJSON *j, const struct vm *vm)
 	if (!arr)
 		return;
 	if (d->disk != DISK_NONE && (o = cJSON_CreateObject())) {
-		char vol[KD_NAME_MAX + 8];
+		char vol[KD_NAME_MAX + 8], img[KD_PATH_MAX * 2];
 
 		if (vm->res.has_volume)
 			snprintf(vol, sizeof(vol), "%s", vm->res.volume);
@@ -287,7 +330,11 @@ static void add_devices(cJSON *j, const struct vm *vm)
 		else
 			snprintf(vol, sizeof(vol), "%s-disk", d->name);
 		cJSON_AddStringToObject(o, "type", "block");
-		cJSON_AddStringToObject(o, "volume", vol);
+		cJSON_AddStringToObject(o, "backend", d->disk_in_kite ? "kite" : "dpu");
+		if (d->disk_in_kite && local_disk_image(kd, d->name, img, sizeof(img)))
+			cJSON_AddStringToObject(o, "image", img);
+		else
+			cJSON_AddStringToObject(o, "volume", vol);
 		add_str_or_null(o, "socket", vm->res.has_volume ? vm->res.volume_sock : NULL);
 		if (d->disk == DISK_OWN)
 			cJSON_AddNumberToObject(o, "size_mib", d->disk_size_mib);
@@ -296,10 +343,18 @@ static void add_devices(cJSON *j, const struct vm *vm)
 		cJSON_AddItemToArray(arr, o);
 	}
 	if (d->net && (o = cJSON_CreateObject())) {
+		char tap[16];
+
 		cJSON_AddStringToObject(o, "type", "net");
-		cJSON_AddStringToObject(o, "port", vm->res.has_port ? vm->res.port : d->name);
+		cJSON_AddStringToObject(o, "backend", d->net_in_kite ? "kite" : "dpu");
+		if (d->net_in_kite) {
+			local_tap_name(kd, d->name, tap, sizeof(tap));
+			cJSON_AddStringToObject(o, "tap", tap);
+		} else {
+			cJSON_AddStringToObject(o, "port", vm->res.has_port ? vm->res.port : d->name);
+			cJSON_AddNumberToObject(o, "vlan", d->vlan);
+		}
 		cJSON_AddStringToObject(o, "mac", d->mac);
-		cJSON_AddNumberToObject(o, "vlan", d->vlan);
 		add_str_or_null(o, "socket", vm->res.has_port ? vm->res.port_sock : NULL);
 		cJSON_AddItemToArray(arr, o);
 	}
@@ -337,7 +392,7 @@ cJSON *vm_api_json(const struct kited *kd, const struct vm *vm)
 			running && vm_console_path(kd, d->name, &is_sock, path, sizeof(path)) && is_sock ? path : NULL);
 	if (running && vm_console_path(kd, d->name, &is_sock, path, sizeof(path)) && !is_sock)
 		cJSON_AddStringToObject(j, "console_log", path);
-	add_devices(j, vm);
+	add_devices(kd, j, vm);
 	if (vm->last_exit_signal && (o = cJSON_AddObjectToObject(j, "last_exit")))
 		cJSON_AddNumberToObject(o, "signal", vm->last_exit_signal);
 	else if (vm->last_exit_status >= 0 && (o = cJSON_AddObjectToObject(j, "last_exit")))

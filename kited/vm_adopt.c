@@ -137,6 +137,7 @@ void vm_adopt_all(struct kited *kd)
 			/* it ended while no kited watched: release what it held */
 			if (vm->res.has_port || vm->res.has_volume)
 				dpu_vm_release(kd, vm);
+			local_vm_release(kd, vm);
 			if (vm->jailed)
 				spawn_jail_cleanup(kd, vm->def.name);
 			memset(&vm->proc, 0, sizeof(vm->proc));

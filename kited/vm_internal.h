@@ -47,6 +47,10 @@ bool vm_path(const struct kited *kd, const char *name, const char *what, char *b
 extern bool vm_console_socket;
 bool vm_api_sock(const struct kited *kd, const char *name, char *buf, size_t len);
 bool vm_console_path(const struct kited *kd, const char *name, bool *is_socket, char *buf, size_t len);
+/* Backend "kite" devices (vm_local.c): the TAP kt-XXXXXXXX (a hash of the state directory and the
+ * name), the image DIR/volumes/NAME-disk.img (false if too long). */
+void local_tap_name(const struct kited *kd, const char *name, char *out, size_t len);
+bool local_disk_image(const struct kited *kd, const char *name, char *out, size_t len);
 
 /* ---- vm_life.c ---- */
 /* Writes vm.json (kd->lock held). 0 or -1 (logged). */
@@ -117,6 +121,15 @@ unsigned long long proc_start_time(pid_t pid);
 int proc_open_checked(pid_t pid, unsigned long long start);
 /* Send sig through the pidfd (never to a recycled pid). 0 or -1. */
 int proc_signal(const struct kd_proc *p, int sig);
+
+/* ---- vm_local.c: backend "kite" devices (no lock held; the VM busy or ended) ---- */
+/* At start (vm->jailed set): makes the disk image (sparse, first start) owned by kite's uid, and
+ * the TAP. 0, or -1 with err and nothing of the TAP left. */
+int local_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen);
+/* At the VM's end or an undone start: deletes the TAP and an ephemeral image. Idempotent. */
+void local_vm_release(struct kited *kd, struct vm *vm);
+/* At delete: release, and the image too. */
+void local_vm_forget(struct kited *kd, struct vm *vm);
 
 /* ---- supervise.c ---- */
 int supervise_init(void);   /* main, before anything is watched */

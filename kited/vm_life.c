@@ -148,7 +148,6 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 	char *body, kernel[KD_PATH_MAX + 2], initrd[KD_PATH_MAX + 2], tmp[KD_PATH_MAX];
 	int r;
 
-	(void)kd;
 	/* jailed: --file puts them at /<basename> */
 	snprintf(tmp, sizeof(tmp), "%s", vm->def.kernel);
 	snprintf(kernel, sizeof(kernel), vm->jailed ? "/%s" : "%s", vm->jailed ? basename(tmp) : vm->def.kernel);
@@ -178,11 +177,19 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 	if (r < 0)
 		return -1;
 
-	if (vm->res.has_volume) {
+	if (vm->res.has_volume || (vm->def.disk == DISK_OWN && vm->def.disk_in_kite)) {
+		char img[KD_PATH_MAX * 2];
+
+		local_disk_image(kd, vm->def.name, img, sizeof(img));
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "drive_id", "disk0");
 		cJSON_AddBoolToObject(j, "is_root_device", false);
-		cJSON_AddStringToObject(j, "socket", vm->res.volume_sock);
+		if (vm->res.has_volume) {
+			cJSON_AddStringToObject(j, "socket", vm->res.volume_sock);
+		} else {   /* jailed: --file puts it at /<basename> */
+			cJSON_AddStringToObject(j, "path_on_host", vm->jailed ? strrchr(img, '/') : img);
+			cJSON_AddBoolToObject(j, "is_read_only", false);
+		}
 		body = cJSON_PrintUnformatted(j);
 		cJSON_Delete(j);
 		r = body ? kite_do(sock, "PUT", "/drives/disk0", body, KITE_CALL_S, err, errlen) : -1;
@@ -190,10 +197,16 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 		if (r < 0)
 			return -1;
 	}
-	if (vm->res.has_port) {
+	if (vm->res.has_port || (vm->def.net && vm->def.net_in_kite)) {
+		char tap[16];
+
+		local_tap_name(kd, vm->def.name, tap, sizeof(tap));
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "iface_id", "net0");
-		cJSON_AddStringToObject(j, "socket", vm->res.port_sock);
+		if (vm->res.has_port)
+			cJSON_AddStringToObject(j, "socket", vm->res.port_sock);
+		else
+			cJSON_AddStringToObject(j, "host_dev_name", tap);
 		cJSON_AddStringToObject(j, "guest_mac", vm->def.mac);
 		body = cJSON_PrintUnformatted(j);
 		cJSON_Delete(j);
@@ -216,7 +229,7 @@ static int snapshot_paths(struct kited *kd, const char *name, char *state, char 
 static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *err, size_t errlen, int *status)
 {
 	char sock[KD_PATH_MAX * 2];
-	bool dpu = vm->def.disk != DISK_NONE || vm->def.net;
+	bool dpu = (vm->def.disk != DISK_NONE && !vm->def.disk_in_kite) || (vm->def.net && !vm->def.net_in_kite);
 
 	*status = 500;
 	if (vm->def.jail && !kd->jail) {
@@ -237,12 +250,14 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 			return -1;
 		}
 	}
+	if (local_vm_acquire(kd, vm, err, errlen) < 0)
+		goto undo_local;
 	pthread_mutex_lock(&kd->lock);
 	vm->state = VM_STARTING;
 	vm_save(kd, vm);   /* the resources are recorded before anything can crash */
 	pthread_mutex_unlock(&kd->lock);
 	if (spawn_kite(kd, vm, err, errlen) < 0)
-		goto undo_dpu;
+		goto undo_local;
 	pthread_mutex_lock(&kd->lock);
 	vm_save(kd, vm);   /* the process too: a kited killed now ends this half-made kite at its next start */
 	pthread_mutex_unlock(&kd->lock);
@@ -272,7 +287,8 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 	return 0;
 undo_spawn:
 	spawn_kill(kd, vm);
-undo_dpu:
+undo_local:
+	local_vm_release(kd, vm);
 	if (dpu)
 		dpu_vm_release(kd, vm);
 	return -1;
@@ -558,6 +574,7 @@ void h_vm_delete(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 		return;
 	}
 	dpu_vm_forget(kd, vm);
+	local_vm_forget(kd, vm);
 	vm_path(kd, vm->def.name, NULL, path, sizeof(path));
 	if (state_remove_tree(path) < 0)
 		log_warn("VM %s: %s: not all removed", vm->def.name, path);

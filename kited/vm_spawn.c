@@ -265,6 +265,10 @@ static void build_argv(struct kited *kd, struct vm *vm, struct argv *v)
 		arg(v, "--dir");
 		vm_path(kd, vm->def.name, "snapshot", path, sizeof(path));
 		arg(v, "%s", path);
+		if (vm->def.disk == DISK_OWN && vm->def.disk_in_kite && local_disk_image(kd, vm->def.name, path, sizeof(path))) {
+			arg(v, "--file");   /* read-write: kite opens it itself */
+			arg(v, "%s", path);
+		}
 		if (vm->res.has_port || vm->res.has_volume) {
 			arg(v, "--dir");
 			arg(v, "%s/dpu/sockets", kd->state_dir);
