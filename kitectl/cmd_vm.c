@@ -32,7 +32,7 @@ static const char *disk_cell(const cJSON *vm, char *buf, size_t len)
 	return buf;
 }
 
-/* "-" or "vlan=N", for the NET column. */
+/* "-", "vlan=N" or "tap=NAME" (backend kite), for the NET column. */
 static const char *net_cell(const cJSON *vm, char *buf, size_t len)
 {
 	const cJSON *d;
@@ -42,7 +42,12 @@ static const char *net_cell(const cJSON *vm, char *buf, size_t len)
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "type");
 
 		if (cJSON_IsString(t) && !strcmp(t->valuestring, "net")) {
-			snprintf(buf, len, "vlan=%.0f", kc_jnum(d, "vlan", 0));
+			char tap[32];
+
+			if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "tap")))
+				snprintf(buf, len, "tap=%s", kc_jstr(d, "tap", tap, sizeof(tap)));
+			else
+				snprintf(buf, len, "vlan=%.0f", kc_jnum(d, "vlan", 0));
 			break;
 		}
 	}
@@ -88,7 +93,13 @@ static void print_device(const cJSON *d)
 
 	kc_jstr(d, "type", t, sizeof(t));
 	kc_jstr(d, "socket", c, sizeof(c));
-	if (!strcmp(t, "block")) {
+	if (!strcmp(t, "block") && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "image"))) {   /* backend kite */
+		kc_fmt_mib((unsigned long long)kc_jnum(d, "size_mib", 0), s, sizeof(s));
+		printf("  block  image %s  %s%s  in kite\n", kc_jstr(d, "image", c, sizeof(c)), s,
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "ephemeral")) ? "  ephemeral" : "");
+	} else if (!strcmp(t, "net") && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "tap"))) {
+		printf("  net    tap %s  mac %s  in kite\n", kc_jstr(d, "tap", a, sizeof(a)), kc_jstr(d, "mac", b, sizeof(b)));
+	} else if (!strcmp(t, "block")) {
 		kc_fmt_mib((unsigned long long)kc_jnum(d, "size_mib", 0), s, sizeof(s));
 		printf("  block  volume %s  %s%s%s  socket %s\n", kc_jstr(d, "volume", a, sizeof(a)),
 		       kc_jnum(d, "size_mib", 0) > 0 ? s : "-",
@@ -242,14 +253,15 @@ static void add_path(cJSON *o, const char *key, const char *path)
 
 static int vm_create(struct kc *kc, int argc, char **argv)
 {
-	enum { KERNEL, INITRD, CMDLINE, CPUS, MEMORY, DISK, EPHEMERAL, VOLUME, NET, MAC, START };
+	enum { KERNEL, INITRD, CMDLINE, CPUS, MEMORY, DISK, EPHEMERAL, VOLUME, NET, MAC, START, DISK_BACKEND, NET_BACKEND };
 	struct kc_opt opts[] = {
 		[KERNEL] = { "kernel", KC_VALUE, NULL }, [INITRD] = { "initrd", KC_VALUE, NULL },
 		[CMDLINE] = { "cmdline", KC_VALUE, NULL }, [CPUS] = { "cpus", KC_VALUE, NULL },
 		[MEMORY] = { "memory", KC_VALUE, NULL }, [DISK] = { "disk", KC_VALUE, NULL },
 		[EPHEMERAL] = { "ephemeral", KC_FLAG, NULL }, [VOLUME] = { "volume", KC_VALUE, NULL },
 		[NET] = { "net", KC_OPTVALUE, NULL }, [MAC] = { "mac", KC_VALUE, NULL },
-		[START] = { "start", KC_FLAG, NULL },
+		[START] = { "start", KC_FLAG, NULL }, [DISK_BACKEND] = { "disk-backend", KC_VALUE, NULL },
+		[NET_BACKEND] = { "net-backend", KC_VALUE, NULL },
 	};
 	const char *pos[1], *cmd = "vm create";
 	unsigned long long v;
@@ -270,6 +282,13 @@ static int vm_create(struct kc *kc, int argc, char **argv)
 		return kc_usage(cmd, "--ephemeral goes with --disk SIZE");
 	if (opts[MAC].value && !opts[NET].value)
 		return kc_usage(cmd, "--mac goes with --net");
+	if (opts[DISK_BACKEND].value && !opts[DISK].value)
+		return kc_usage(cmd, "--disk-backend goes with --disk SIZE (a --volume is kite-dpu's)");
+	if (opts[NET_BACKEND].value && !opts[NET].value)
+		return kc_usage(cmd, "--net-backend goes with --net");
+	for (int i = DISK_BACKEND; i <= NET_BACKEND; i++)
+		if (opts[i].value && strcmp(opts[i].value, "kite") && strcmp(opts[i].value, "dpu"))
+			return kc_usage(cmd, "--%s '%s': expected kite or dpu", opts[i].name, opts[i].value);
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "name", pos[0]);
 	add_path(b, "kernel", opts[KERNEL].value);
@@ -300,6 +319,8 @@ static int vm_create(struct kc *kc, int argc, char **argv)
 		}
 		cJSON_AddNumberToObject(d, "size_mib", (double)v);
 		cJSON_AddBoolToObject(d, "ephemeral", opts[EPHEMERAL].value != NULL);
+		if (opts[DISK_BACKEND].value)
+			cJSON_AddStringToObject(d, "backend", opts[DISK_BACKEND].value);
 	} else if (opts[VOLUME].value) {
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "disk"), "volume", opts[VOLUME].value);
 	}
@@ -315,6 +336,8 @@ static int vm_create(struct kc *kc, int argc, char **argv)
 		}
 		if (opts[MAC].value)
 			cJSON_AddStringToObject(n, "mac", opts[MAC].value);
+		if (opts[NET_BACKEND].value)
+			cJSON_AddStringToObject(n, "backend", opts[NET_BACKEND].value);
 	}
 	cJSON_AddBoolToObject(b, "start", opts[START].value != NULL);
 	body = cJSON_PrintUnformatted(b);

@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"commands:\n"
 	"  vm create NAME --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]\n"
 	"            [--disk SIZE [--ephemeral] | --volume NAME] [--net [VLAN]] [--mac MAC] [--start]\n"
+	"            [--disk-backend dpu|kite] [--net-backend dpu|kite]   (kite: in-process virtio, no kite-dpu)\n"
 	"  vm list [--names] | vm info NAME\n"
 	"  vm start|pause|resume|delete|snapshot|restore NAME | vm stop NAME [--force] [--timeout S]\n"
 	"  vm console NAME            the serial console; Ctrl-] detaches\n"

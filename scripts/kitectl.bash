@@ -27,7 +27,7 @@ _kitectl() {
 		--sock) _kitectl_sock=${COMP_WORDS[i+1]}; ((i++)) ;;
 		--sock=*) _kitectl_sock=${w#--sock=} ;;
 		--kernel|--initrd|--cmdline|--cpus|--memory|--disk|--volume|--mac|--timeout|--tap|--vlan|--mtu|\
-		--rate-pps|--rate-bps|--size|--image|--iops|--bps) ((i++)) ;;
+		--disk-backend|--net-backend|--rate-pps|--rate-bps|--size|--image|--iops|--bps) ((i++)) ;;
 		-*) ;;
 		*) pos+=("$w") ;;
 		esac
@@ -44,6 +44,9 @@ _kitectl() {
 	--volume)
 		_kitectl_reply -W "$(_kitectl_names dpu volume list)" -- "$cur"
 		return ;;
+	--disk-backend|--net-backend)
+		_kitectl_reply -W "dpu kite" -- "$cur"
+		return ;;
 	--cmdline|--cpus|--memory|--disk|--mac|--timeout|--vlan|--mtu|--rate-pps|--rate-bps|--size|--image|--iops|--bps)
 		return ;;
 	esac
@@ -55,7 +58,7 @@ _kitectl() {
 	vm)
 		case $sub in
 		"") words="create list info start pause resume stop delete snapshot restore console" ;;
-		create) opts="--kernel --initrd --cmdline --cpus --memory --disk --ephemeral --volume --net --mac --start" ;;
+		create) opts="--kernel --initrd --cmdline --cpus --memory --disk --ephemeral --volume --net --mac --start --disk-backend --net-backend" ;;
 		list) opts="--names" ;;
 		info|start|pause|resume|stop|delete|snapshot|restore|console)
 			((n == 2)) && words=$(_kitectl_names vm list)

@@ -172,6 +172,11 @@ def test_vm(k, tmp):
     reqs = fake.take()
     check(reqs and reqs[0][2].get("disk") == {"size_mib": 64, "ephemeral": True} and reqs[0][2].get("memory_mib") == 512,
           "vm create: --ephemeral disk, --memory in MiB")
+    k("vm", "create", "web5", "--kernel", "/k", "--disk", "8M", "--disk-backend", "kite", "--net", "--net-backend",
+      "kite")
+    reqs = fake.take()
+    check(reqs and reqs[0][2].get("disk") == {"size_mib": 8, "ephemeral": False, "backend": "kite"} and
+          reqs[0][2].get("net") == {"backend": "kite"}, "vm create: --disk-backend, --net-backend (got %r)" % reqs)
     fake.reply("POST", "/vms", 409, {"error": "VM web1: a VM of this name exists"})
     rc, out, err = k("vm", "create", "web1", "--kernel", "/k")
     one_error(rc, err, "VM web1: a VM of this name exists", "vm create of a duplicate (409)")
@@ -312,6 +317,9 @@ def test_host_raw_errors(k, sock):
                  ["vm", "create", "x", "--kernel", "/k", "--memory", "0"],
                  ["vm", "create", "x", "--kernel", "/k", "--disk", "1G", "--volume", "v"],
                  ["vm", "create", "x", "--kernel", "/k", "--net", "4095"],
+                 ["vm", "create", "x", "--kernel", "/k", "--disk", "1G", "--disk-backend", "qemu"],
+                 ["vm", "create", "x", "--kernel", "/k", "--volume", "v", "--disk-backend", "kite"],
+                 ["vm", "create", "x", "--kernel", "/k", "--net-backend", "kite"],
                  ["vm", "create", "x", "--kernel", "/k", "--cpus", "two"], ["vm"], ["vm", "frobnicate", "x"],
                  ["vm", "info"], ["vm", "info", "a", "b"], ["vm", "start", "x", "--force"], ["bogus"], [],
                  ["--nosuch", "vm", "list"], ["vm", "list", "--sock"], ["dpu", "port", "set", "p"],
@@ -454,6 +462,8 @@ def test_completion(comp, k):
     for words, want in ((("",), ["dpu", "host", "raw", "vm"]),
                         (("vm", "st"), ["start", "stop"]),
                         (("vm", "create", "x", "--e"), ["--ephemeral"]),
+                        (("vm", "create", "x", "--disk-b"), ["--disk-backend"]),
+                        (("vm", "create", "x", "--net-backend", ""), ["dpu", "kite"]),
                         (("--sock", k.sock, "vm", "info", ""), ["db", "web1"]),
                         (("--sock", k.sock, "vm", "console", "w"), ["web1"]),
                         (("--sock", k.sock, "dpu", "port", "del", ""), ["up0", "web1"]),

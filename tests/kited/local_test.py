@@ -87,6 +87,8 @@ def net(kd):
     check(d.get("backend") == "kite" and tap.startswith("kt-") and len(tap) <= 15 and "vlan" not in d,
           "the net device: %s, expected backend kite, a tap kt-..., no vlan" % d)
     check("lnet" not in kd.dpu_port_names(), "kite-dpu has a port for a backend kite NIC")
+    rc, out, err = kd.kitectl("vm", "list")
+    check(rc == 0 and "tap=" + tap in out, "kitectl vm list: no tap=%s in its NET column: %r %r" % (tap, out, err))
 
     def held():
         return os.path.exists("/sys/class/net/" + tap) and sysfs(tap, "carrier") == "1"
