@@ -198,6 +198,23 @@ static void test_def_valid(void **state)
 	assert_string_equal(d2.mac, "52:54:00:12:34:56");
 	vm_def_clear(&d2);
 	vm_def_clear(&d);
+
+	/* backend "kite" (in-process) for both; the JSON reads back the same, without a VLAN */
+	assert_int_equal(parse("{\"name\": \"k\", \"kernel\": \"%K\", \"disk\": {\"size_mib\": 8, \"backend\": \"kite\"},"
+			       " \"net\": {\"backend\": \"kite\"}}", &d, err, sizeof(err)), 0);
+	assert_true(d.disk_in_kite);
+	assert_true(d.net_in_kite);
+	j = vm_def_json(&d);
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "net"), "vlan"));
+	assert_int_equal(vm_def_parse(j, &d2, true, false, 0, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	assert_true(d2.disk_in_kite && d2.net_in_kite && d2.disk == DISK_OWN && d2.disk_size_mib == 8);
+	vm_def_clear(&d2);
+	vm_def_clear(&d);
+	assert_int_equal(parse("{\"name\": \"k\", \"kernel\": \"%K\", \"disk\": {\"volume\": \"v\", \"backend\": \"dpu\"},"
+			       " \"net\": {\"vlan\": 3, \"backend\": \"dpu\"}}", &d, err, sizeof(err)), 0);
+	assert_false(d.disk_in_kite || d.net_in_kite);
+	vm_def_clear(&d);
 }
 
 static void test_def_refused(void **state)
@@ -228,6 +245,13 @@ static void test_def_refused(void **state)
 	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"net\": {\"mac\": \"01:00:00:00:00:01\"}}", "unicast");
 	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"net\": {\"mac\": \"52:54:00:00:00\"}}", "mac");
 	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"net\": 1}", "net: expected an object");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"disk\": {\"volume\": \"v\", \"backend\": \"kite\"}}",
+		       "a \"volume\" is kite-dpu's");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"net\": {\"vlan\": 0, \"backend\": \"kite\"}}", "no VLAN");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"net\": {\"backend\": \"tap\"}}",
+		       "backend tap: expected \"dpu\" or \"kite\"");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"disk\": {\"size_mib\": 1, \"backend\": true}}",
+		       "backend: expected a string");
 	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"start\": \"yes\"}", "start: expected true or false");
 	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"cpus\": 1, \"cpus\": 2}", "duplicate field \"cpus\"");
 }
