@@ -3,7 +3,7 @@
  * A VM's in-process devices (backend "kite", docs/kited.md): its own disk image
  * DIR/volumes/NAME-disk.img opened by kite itself (path_on_host), and a TAP interface kt-XXXXXXXX
  * opened by kite itself (host_dev_name). kite-dpu serves neither. The TAP is persistent, owned by
- * the uid:gid kite runs as (the jail's), made with vnet_hdr, up; it is made at start and deleted at
+ * the uid:gid kite runs as (the VM's own uid when jailed), made with vnet_hdr, up; it is made at start and deleted at
  * the VM's end. Its name is a hash of the state directory and the VM's name, so an end found after
  * a crash or at kited's start deletes it without any record. The interface is made and deleted by
  * `ip` (iproute2) started through kd_spawn: kited's HTTP threads may neither open AF_INET sockets
@@ -73,7 +73,7 @@ static void tap_delete(struct kited *kd, const char *vm, const char *tap)
 int local_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 {
 	const struct vm_def *d = &vm->def;
-	unsigned uid = vm->jailed ? kd->uid : (unsigned)geteuid(), gid = vm->jailed ? kd->gid : (unsigned)getegid();
+	unsigned uid = vm->jailed ? vm->uid : (unsigned)geteuid(), gid = vm->jailed ? vm->uid : (unsigned)getegid();
 	char path[KD_PATH_MAX * 2], why[256];
 
 	if (d->disk == DISK_OWN && d->disk_in_kite) {
@@ -87,7 +87,7 @@ int local_vm_acquire(struct kited *kd, struct vm *vm, char *err, size_t errlen)
 		local_disk_image(kd, d->name, path, sizeof(path));
 		if (stat(path, &sb) < 0 && dpu_image_create(path, d->disk_size_mib, why, sizeof(why)) < 0)
 			return errf(err, errlen, "VM %s: disk: %s", d->name, why);
-		/* a jailed kite opens it read-write as the jail's uid */
+		/* a jailed kite opens it read-write as the VM's uid */
 		if (geteuid() == 0 && chown(path, uid, gid) < 0)
 			return errf(err, errlen, "VM %s: disk %s: cannot chown: %m", d->name, path);
 	}

@@ -94,7 +94,7 @@ def net(kd):
         return os.path.exists("/sys/class/net/" + tap) and sysfs(tap, "carrier") == "1"
     for round_ in ("stop", "kill", "adopt"):
         wait_for("TAP %s with carrier (kite holds it open)" % tap, held)
-        want_uid = 65534 if kd.a.jail == "on" else os.geteuid()   # kited's default --uid
+        want_uid = kd.vm("lnet")["uid"] if kd.a.jail == "on" else os.geteuid()   # the VM's own uid
         check(int(sysfs(tap, "owner")) == want_uid, "TAP %s: owner %s, expected %d" % (tap, sysfs(tap, "owner"),
                                                                                       want_uid))
         check(int(sysfs(tap, "flags"), 16) & 1, "TAP %s is not up" % tap)
