@@ -45,3 +45,39 @@ fail_closed:
 	errno = saved;
 	return -1;
 }
+
+int unix_listen_check(const char *path, const char *prog, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: API socket path: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: API socket path exists and is not a socket; %s does not replace it", path, prog);
+		return -1;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: API socket path is too long", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0 || errno != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: API socket is in use (a server listens on it); %s never takes over a live socket",
+			 path, prog);
+		return -1;
+	}
+	return 0;   /* stale: nobody listens; unix_listen() replaces it */
+}

@@ -187,31 +187,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	*con_cls = NULL;
 }
 
-/* A live socket is never taken over; a stale one (nobody listens) is replaced; a non-socket stays. */
 static int check_path(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
+	char err[512];
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : (log_err("%s: API socket path: %m", path), -1);
-	if (!S_ISSOCK(st.st_mode)) {
-		log_err("%s: API socket path exists and is not a socket; kited does not replace it", path);
-		return -1;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("%s: API socket path is too long", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (r == 0 || errno != ECONNREFUSED) {
-		log_err("%s: API socket is in use (a server listens on it); kited never takes over a live socket", path);
+	if (unix_listen_check(path, "kited", err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		return -1;
 	}
 	return 0;

@@ -12,4 +12,9 @@
 
 int unix_listen(const char *path, int backlog);
 
+/* Before a server takes `path`: 0 if nothing is there or a stale socket (nobody listens; unix_listen
+ * replaces it); -1 with a one-line reason in err (prog names the server in it) if a server listens
+ * there, the path is no socket, or it is too long. Any thread; no logging. */
+int unix_listen_check(const char *path, const char *prog, char *err, size_t errlen);
+
 #endif
