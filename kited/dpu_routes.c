@@ -73,6 +73,27 @@ static struct dpu *op_begin(struct kited *kd, struct kd_reply *rep)
 	return d;
 }
 
+/* op_begin for a POST creating port/volume `name`: 409 if it exists, else its vhost-user socket's
+ * path into sock (sock NULL: none, as for a TAP port). d with d->op held, or NULL after a reply (d->op
+ * not held). */
+static struct dpu *op_create(struct kited *kd, const char *name, bool port, char *sock, size_t socklen,
+			     struct kd_reply *rep)
+{
+	struct dpu *d = op_begin(kd, rep);
+	char err[256];
+
+	if (!d)
+		return NULL;
+	if (dpu_res_find(port ? d->ports : d->vols, name))
+		kd_reply_error(rep, 409, "%s %s exists", port ? "port" : "volume", name);
+	else if (sock && dpu_sock_path(d, port ? "port" : "vol", name, sock, socklen, err, sizeof(err)) < 0)
+		kd_reply_error(rep, 400, "%s", err);
+	else
+		return d;
+	pthread_mutex_unlock(&d->op);
+	return NULL;
+}
+
 /* Makes `rec` in kite-dpu and records it (taking it): 201 with the record, or the error reply
  * (rec deleted) and false. d->op held. */
 static bool add_rec(struct dpu *d, cJSON *rec, bool port, struct kd_reply *rep)
@@ -207,19 +228,10 @@ static void create_port(struct kited *kd, struct kd_req *req, struct kd_reply *r
 		kd_reply_error(rep, 400, "%s", err);
 		return;
 	}
-	d = op_begin(kd, rep);
+	sock[0] = '\0';
+	d = op_create(kd, name, true, tap ? NULL : sock, sizeof(sock), rep);
 	if (!d)
 		return;
-	if (dpu_res_find(d->ports, name)) {
-		kd_reply_error(rep, 409, "port %s exists", name);
-		goto out;
-	}
-	if (tap) {
-		sock[0] = '\0';
-	} else if (dpu_sock_path(d, "port", name, sock, sizeof(sock), err, sizeof(err)) < 0) {
-		kd_reply_error(rep, 400, "%s", err);
-		goto out;
-	}
 	rec = dpu_port_rec(name, sock, cJSON_IsNumber(dpu_item(b, "vlan")) ? (unsigned)dpu_item(b, "vlan")->valuedouble : 1,
 			   NULL);
 	if (tap) {
@@ -231,7 +243,6 @@ static void create_port(struct kited *kd, struct kd_req *req, struct kd_reply *r
 		if (dpu_item(b, *k))
 			cJSON_ReplaceItemInObjectCaseSensitive(rec, *k, cJSON_CreateNumber(dpu_item(b, *k)->valuedouble));
 	add_rec(d, rec, true, rep);
-out:
 	pthread_mutex_unlock(&d->op);
 }
 
@@ -375,23 +386,30 @@ static const char *acl_key(const char *dir)
 	return !strcmp(dir, "in") ? "acl_in" : !strcmp(dir, "out") ? "acl_out" : NULL;
 }
 
-/* The port's record and its ACL list of direction `dir`, or a reply and NULL (d->op held). */
-static cJSON *acl_list(struct dpu *d, const char *port, const char *dir, struct kd_reply *rep)
+/* op_begin, then the ACL list of direction `dir` in the record of `port`: it with d->op held (*dp), or
+ * NULL after a reply (d->op not held). */
+static cJSON *op_acl_list(struct kited *kd, const char *port, const char *dir, struct kd_reply *rep,
+			  struct dpu **dp)
 {
-	cJSON *rec = dpu_res_find(d->ports, port);
+	struct dpu *d = op_begin(kd, rep);
 	const char *key = acl_key(dir);
+	cJSON *rec;
 
+	if (!d)
+		return NULL;
+	rec = dpu_res_find(d->ports, port);
 	if (!rec) {
 		kd_reply_error(rep, 404, "no port %s", port);
-		return NULL;
-	}
-	if (!key) {
+	} else if (!key) {
 		kd_reply_error(rep, 400, "port %s: an ACL direction is in or out, not %.16s", port, dir);
-		return NULL;
+	} else {
+		if (!cJSON_IsArray(dpu_item(rec, key)))
+			cJSON_ReplaceItemInObjectCaseSensitive(rec, key, cJSON_CreateArray());
+		*dp = d;
+		return (cJSON *)dpu_item(rec, key);
 	}
-	if (!cJSON_IsArray(dpu_item(rec, key)))
-		cJSON_ReplaceItemInObjectCaseSensitive(rec, key, cJSON_CreateArray());
-	return (cJSON *)dpu_item(rec, key);
+	pthread_mutex_unlock(&d->op);
+	return NULL;
 }
 
 static int acl_req(struct dpu *d, const char *cmd, const char *port, const char *dir, const char *rule, int index,
@@ -430,12 +448,9 @@ static void add_acl(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 		kd_reply_error(rep, 400, "port %s: an ACL rule is at most 256 bytes", port);
 		return;
 	}
-	d = op_begin(kd, rep);
-	if (!d)
-		return;
-	list = acl_list(d, port, dir, rep);
+	list = op_acl_list(kd, port, dir, rep, &d);
 	if (!list)
-		goto out;
+		return;
 	r = acl_req(d, "acl_add", port, dir, rule, -1, &reply, err, sizeof(err));
 	if (r != DPU_OK || !cJSON_IsNumber(dpu_item(reply, "index"))) {
 		kd_reply_error(rep, r != DPU_OK ? http_of(r) : 503, "port %s: acl %s: %s", port, dir,
@@ -449,7 +464,6 @@ static void add_acl(struct kited *kd, struct kd_req *req, struct kd_reply *rep)
 	kd_reply_json(rep, 201, o);
 out_reply:
 	cJSON_Delete(reply);
-out:
 	pthread_mutex_unlock(&d->op);
 }
 
@@ -470,12 +484,9 @@ static void del_acl_common(struct kited *kd, struct kd_req *req, struct kd_reply
 			return;
 		}
 	}
-	d = op_begin(kd, rep);
-	if (!d)
-		return;
-	list = acl_list(d, port, dir, rep);
+	list = op_acl_list(kd, port, dir, rep, &d);
 	if (!list)
-		goto out;
+		return;
 	if (one && index >= cJSON_GetArraySize(list)) {
 		kd_reply_error(rep, 404, "port %s: no %s rule %ld", port, dir, index);
 		goto out;
@@ -594,17 +605,9 @@ static void create_vol(struct kited *kd, struct kd_req *req, struct kd_reply *re
 		kd_reply_error(rep, 400, "volume %s: size_mib must be 1..%u", name, MAX_SIZE_MIB);
 		return;
 	}
-	d = op_begin(kd, rep);
+	d = op_create(kd, name, false, sock, sizeof(sock), rep);
 	if (!d)
 		return;
-	if (dpu_res_find(d->vols, name)) {
-		kd_reply_error(rep, 409, "volume %s exists", name);
-		goto out;
-	}
-	if (dpu_sock_path(d, "vol", name, sock, sizeof(sock), err, sizeof(err)) < 0) {
-		kd_reply_error(rep, 400, "%s", err);
-		goto out;
-	}
 	if (image) {
 		if (image_path(d, name, image, path, sizeof(path), &bytes, err, sizeof(err)) < 0) {
 			kd_reply_error(rep, 400, "%s", err);
