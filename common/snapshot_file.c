@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "kite/atomic_file.h"
 #include "kite/snapshot.h"
 
 struct snap_writer {
@@ -255,50 +256,13 @@ int snap_writer_bytes(struct snap_writer *w, const uint8_t **buf, size_t *len, c
 int snap_writer_save(struct snap_writer *w, const char *path, char *err, size_t errlen)
 {
 	const uint8_t *buf;
-	size_t len, off = 0;
-	char tmp[4096];
-	int fd;
+	size_t len;
 
 	if (snap_writer_bytes(w, &buf, &len, err, errlen))
 		return -1;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		fmt(err, errlen, "snapshot path too long: %s", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fmt(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fmt(err, errlen, "cannot write %s: %s", tmp, n < 0 ? strerror(errno) : "short write");
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd)) {
-		fmt(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		fmt(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-fail:
-	close(fd);
-	unlink(tmp);
-	return -1;
+	/* no directory fsync: kite's seccomp filter refuses an openat of a directory after boot */
+	return atomic_file_write(path, buf, len, 0, err, errlen);
 }
-
-/* ---- reader ---- */
 
 void snap_reader_free(struct snap_reader *r)
 {

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The state directory's files (docs/kited.md "State directory"): the lock that keeps one kited per
- * directory, and JSON files written atomically (a temporary file in the same directory, fsync,
- * rename, fsync of the directory: a crash leaves the old or the new version, never a mix). Any
- * thread; no shared state.
+ * directory, and JSON files written atomically (include/kite/atomic_file.h: a temporary file in the
+ * same directory, fsync, rename, fsync of the directory: a crash leaves the old or the new version,
+ * never a mix). Any thread; no shared state.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kite/atomic_file.h"
 #include "kite/log.h"
 #include "state.h"
 
@@ -65,67 +65,19 @@ int state_mkdir(const char *path, mode_t mode)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char tmp[KD_PATH_MAX * 2];
-	int fd, r;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 int state_write_json(const char *path, const cJSON *j, char *err, size_t errlen)
 {
-	char tmp[KD_PATH_MAX * 2 + 16];
 	char *text = cJSON_Print(j);
-	size_t len, off = 0;
-	int fd, e;
+	size_t len;
+	int r;
 
 	if (!text)
 		return errf(err, errlen, "%s: out of memory", path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		e = errno;
-		free(text);
-		return errf(err, errlen, "%s: cannot create: %s", tmp, strerror(e));
-	}
 	len = strlen(text);
 	text[len++] = '\n';   /* replaces the terminator: written by length */
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
+	r = atomic_file_write(path, text, len, ATOMIC_FILE_SYNC_DIR, err, errlen);
 	free(text);
-	if (fsync_dir_of(path) < 0)
-		return errf(err, errlen, "%s: fsync of its directory: %s", path, strerror(errno));
-	return 0;
-fail:
-	e = errno ? errno : EIO;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(text);
-	return errf(err, errlen, "%s: writing: %s", path, strerror(e));
+	return r;
 }
 
 cJSON *state_read_json(const char *path, char *err, size_t errlen)

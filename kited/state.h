@@ -12,8 +12,9 @@
 int state_lock(const char *dir, char *err, size_t errlen);
 /* mkdir -p; the last component gets `mode` (parents 0755). 0 or -1 (errno). */
 int state_mkdir(const char *path, mode_t mode);
-/* Writes j to path atomically (path.tmp, fsync, rename, fsync of the directory). 0, or -1 with
- * err (the old file, if any, is left as it was). */
+/* Writes j (and a newline) to path with atomic_file_write (include/kite/atomic_file.h: path.tmp,
+ * fsync, rename, fsync of the directory). 0, or -1 with err naming the file and the step (what is on
+ * disk then: atomic_file.h). */
 int state_write_json(const char *path, const struct cJSON *j, char *err, size_t errlen);
 /* Reads a JSON object (at most 1 MiB). NULL with err when missing, unreadable or not an object. */
 struct cJSON *state_read_json(const char *path, char *err, size_t errlen);

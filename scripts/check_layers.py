@@ -21,7 +21,7 @@ OWNER = {
     "machine.h": INTERFACE, "platform.h": INTERFACE, "virtio_ring.h": INTERFACE, "virtio_blk.h": INTERFACE,
     "virtio_transport.h": INTERFACE, "vmm_control.h": INTERFACE, "version.h": INTERFACE,
     "evloop.h": "common", "guest_mem.h": "common", "iobus.h": "common", "log.h": "common",
-    "ratelimit.h": "common", "unix_socket.h": "common", "seccomp.h": "common", "snapshot.h": "common",
+    "ratelimit.h": "common", "unix_socket.h": "common", "seccomp.h": "common", "snapshot.h": "common", "atomic_file.h": "common",
     "uring_restrict.h": "common",
     "iothread.h": "common",
     "virtqueue.h": "virtio", "blk_request.h": "virtio", "virtio_dev.h": "virtio", "virtio_pci.h": "virtio",
