@@ -6,6 +6,7 @@
 #include "kite/version.h"
 
 static const char *const state_names[] = { "Not started", "Running", "Paused" };
+static const char *const hugepages_names[] = { [VMM_HP_AUTO] = "auto", [VMM_HP_ON] = "on", [VMM_HP_OFF] = "off" };
 static const char *const stat_names[] = {
 	"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory", "total_memory", "available_memory",
 	"disk_caches", "hugetlb_allocations", "hugetlb_failures", "oom_kill", "alloc_stall", "async_scan",
@@ -39,6 +40,14 @@ char *api_json_instance(const struct vmm_control *ctl)
 	return print(o);
 }
 
+static void add_cpus(cJSON *o, const char *k, const int *cpus, unsigned n)
+{
+	cJSON *a = n ? cJSON_AddArrayToObject(o, k) : NULL;
+
+	for (unsigned i = 0; a && i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(cpus[i]));
+}
+
 static cJSON *machine_obj(const struct vmm_control *ctl)
 {
 	struct vmm_machine m;
@@ -50,12 +59,11 @@ static cJSON *machine_obj(const struct vmm_control *ctl)
 	cJSON_AddBoolToObject(o, "smt", m.smt);
 	cJSON_AddBoolToObject(o, "track_dirty_pages", m.track_dirty_pages);
 	cJSON_AddStringToObject(o, "huge_pages", m.huge_pages == VMM_HUGE_2M ? "2M" : "None");
-	if (m.npin) {
-		cJSON *a = cJSON_AddArrayToObject(o, "pin_vcpus");
-
-		for (unsigned i = 0; a && i < m.npin; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateNumber(m.pin[i]));
-	}
+	/* kite extensions (host tuning): the lists only when set */
+	add_cpus(o, "pin_vcpus", m.t.pin, m.t.npin);
+	add_cpus(o, "pin_io", m.t.pin_io, m.t.npin_io);
+	cJSON_AddBoolToObject(o, "iothreads", m.t.iothreads);
+	cJSON_AddStringToObject(o, "hugepages", hugepages_names[m.t.hugepages]);
 	return o;
 }
 

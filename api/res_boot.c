@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PUT /boot-source and GET/PUT/PATCH /machine-config. kite extension on machine-config:
- * "pin_vcpus": [host CPU, ...] (vCPU i runs on entry i % length).
+ * PUT /boot-source and GET/PUT/PATCH /machine-config. kite extensions on machine-config (host
+ * tuning, docs/api.md): "pin_vcpus": [host CPU, ...] (vCPU i runs on entry i % length), "pin_io":
+ * [host CPU, ...] (I/O thread i on entry i % length), "iothreads": bool, "hugepages": "auto" | "on" |
+ * "off".
  */
 #include <cjson/cJSON.h>
 #include <sched.h>
@@ -11,6 +13,7 @@
 #include "api_internal.h"
 
 static const char *const huge_variants[] = { "None", "2M", "Transparent", NULL };
+static const char *const hugepages_modes[] = { "auto", "on", "off", NULL };   /* enum vmm_hugepages_mode */
 static const char *const cpu_templates[] = { "C3", "T2", "T2S", "T2CL", "T2A", "V1N1", "None", NULL };
 
 int res_parse_boot(const char *body, size_t len, struct api_cmd *cmd, char *err, size_t errlen)
@@ -31,25 +34,37 @@ int res_parse_boot(const char *body, size_t len, struct api_cmd *cmd, char *err,
 	return 0;
 }
 
-static int parse_pins(const cJSON *a, struct vmm_machine *m, char *err, size_t errlen)
+/* A kite extension list of host CPUs (pin_vcpus, pin_io): 1..64 integers 0..CPU_SETSIZE-1. Whether
+ * they exist on this host is the control's check (vmm_ctl_set_machine). */
+static int parse_cpus(const cJSON *a, const char *name, int cpus[VMM_MAX_PINS], unsigned *n, char *err, size_t errlen)
 {
 	const cJSON *e;
 
-	m->npin = 0;
+	*n = 0;
 	cJSON_ArrayForEach(e, a) {
 		if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= CPU_SETSIZE ||
-		    e->valuedouble != (double)(int)e->valuedouble || m->npin == 64) {
-			snprintf(err, errlen, "Machine config error: pin_vcpus must be at most 64 host CPU numbers 0..%d",
-				 CPU_SETSIZE - 1);
+		    e->valuedouble != (double)(int)e->valuedouble || *n == VMM_MAX_PINS) {
+			snprintf(err, errlen, "Machine config error: %s must be at most %d host CPU numbers 0..%d", name,
+				 VMM_MAX_PINS, CPU_SETSIZE - 1);
 			return -1;
 		}
-		m->pin[m->npin++] = (int)e->valuedouble;
+		cpus[(*n)++] = (int)e->valuedouble;
 	}
-	if (!m->npin) {
-		snprintf(err, errlen, "Machine config error: pin_vcpus is empty");
+	if (!*n) {
+		snprintf(err, errlen, "Machine config error: %s is empty", name);
 		return -1;
 	}
 	return 0;
+}
+
+/* pin_vcpus / pin_io when given (null counts as absent): *has set, the list parsed. */
+static int opt_cpus(const cJSON *o, const char *name, bool *has, int cpus[VMM_MAX_PINS], unsigned *n, char *err,
+		    size_t errlen)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	*has = a && !cJSON_IsNull(a);
+	return *has ? parse_cpus(a, name, cpus, n, err, errlen) : 0;
 }
 
 int res_parse_machine(const char *body, size_t len, bool patch, struct api_cmd *cmd, char *err, size_t errlen)
@@ -61,11 +76,13 @@ int res_parse_machine(const char *body, size_t len, bool patch, struct api_cmd *
 		{ "cpu_template", F_ENUM, false, 0, cpu_templates, NULL },
 		{ "track_dirty_pages", F_BOOL, false, 0, NULL, NULL },
 		{ "huge_pages", F_ENUM, false, 0, huge_variants, NULL },
-		{ "pin_vcpus", F_ARRAY, false, 0, NULL, NULL },      /* kite extension */
+		{ "pin_vcpus", F_ARRAY, false, 0, NULL, NULL },      /* kite extensions from here */
+		{ "pin_io", F_ARRAY, false, 0, NULL, NULL },
+		{ "iothreads", F_BOOL, false, 0, NULL, NULL },
+		{ "hugepages", F_ENUM, false, 0, hugepages_modes, NULL },
 	};
 	struct vmm_machine_update *u = &cmd->u.machine;
-	const cJSON *pins;
-	int hp, tmpl;
+	int hp, tmpl, mode;
 
 	cmd->json = api_body_object(body, len, "MachineConfig", f, sizeof(f) / sizeof(f[0]), err, errlen);
 	if (!cmd->json)
@@ -99,13 +116,15 @@ int res_parse_machine(const char *body, size_t len, bool patch, struct api_cmd *
 	u->m.smt = api_bool(cmd->json, "smt", false);
 	u->m.track_dirty_pages = api_bool(cmd->json, "track_dirty_pages", false);
 	u->m.huge_pages = hp == 1 ? VMM_HUGE_2M : VMM_HUGE_NONE;
-	pins = cJSON_GetObjectItemCaseSensitive(cmd->json, "pin_vcpus");
-	if (pins && !cJSON_IsNull(pins)) {
-		u->has_pin = true;
-		if (parse_pins(pins, &u->m, err, errlen) < 0)
-			return -1;
-	} else if (!patch) {
-		u->has_pin = true;   /* PUT replaces: no pinning */
-	}
+	/* the tuning fields: a PUT sets those it does not name to their defaults (vmm_ctl_set_machine) */
+	u->replace = !patch;
+	if (opt_cpus(cmd->json, "pin_vcpus", &u->has_pin, u->m.t.pin, &u->m.t.npin, err, errlen) < 0 ||
+	    opt_cpus(cmd->json, "pin_io", &u->has_pin_io, u->m.t.pin_io, &u->m.t.npin_io, err, errlen) < 0)
+		return -1;
+	u->has_iothreads = api_has(cmd->json, "iothreads");
+	u->m.t.iothreads = api_bool(cmd->json, "iothreads", true);
+	mode = api_enum(cmd->json, "hugepages", hugepages_modes);
+	u->has_hugepages = mode >= 0;
+	u->m.t.hugepages = mode == 1 ? VMM_HP_ON : mode == 2 ? VMM_HP_OFF : VMM_HP_AUTO;
 	return 0;
 }

@@ -18,6 +18,8 @@
 #include "kite/log.h"
 #include "kite/snapshot.h"
 
+_Static_assert(VMM_MAX_PINS == KITE_MAX_VCPUS, "machine-config's CPU lists fill vm_config's");
+
 /* Firecracker's command line when PUT /boot-source has no boot_args. */
 #define FC_DEFAULT_CMDLINE "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
 			   "i8042.dumbkbd swiotlb=noforce"
@@ -39,6 +41,33 @@ static int set_str(char **slot, const char *s)
 	return 0;
 }
 
+/* The tuning flags of the command line (--pin-vcpus, --pin-io, --iothreads, --hugepages) as the
+ * defaults of machine-config's kite extensions. vm->pin holds a --pin-vcpus list repeated over
+ * every vCPU: its shortest period is the list. */
+static void tuning_from_flags(struct vmm_tuning *t, const struct vm_config *vm)
+{
+	memset(t, 0, sizeof(*t));
+	if (vm->pin[0] >= 0) {
+		unsigned p = 1;
+
+		while (p < KITE_MAX_VCPUS) {
+			unsigned i = p;
+
+			while (i < KITE_MAX_VCPUS && vm->pin[i] == vm->pin[i % p])
+				i++;
+			if (i == KITE_MAX_VCPUS)
+				break;
+			p++;
+		}
+		t->npin = p;
+		memcpy(t->pin, vm->pin, p * sizeof(int));
+	}
+	t->npin_io = vm->npin_io < VMM_MAX_PINS ? vm->npin_io : VMM_MAX_PINS;
+	memcpy(t->pin_io, vm->pin_io, t->npin_io * sizeof(int));
+	t->iothreads = !vm->no_iothreads;
+	t->hugepages = vm->hugepages ? VMM_HP_ON : vm->no_hugepages ? VMM_HP_OFF : VMM_HP_AUTO;
+}
+
 struct vmm_control *vmm_control_new(struct kite_options *opts)
 {
 	struct vmm_control *ctl = calloc(1, sizeof(*ctl));
@@ -55,6 +84,8 @@ struct vmm_control *vmm_control_new(struct kite_options *opts)
 	ctl->machine.vcpu_count = 1;
 	ctl->machine.mem_size_mib = 128;
 	ctl->machine.huge_pages = VMM_HUGE_NONE;
+	tuning_from_flags(&ctl->tuning_default, &opts->vm);
+	ctl->machine.t = ctl->tuning_default;
 	return ctl;
 }
 
@@ -197,12 +228,48 @@ bool vmm_ctl_get_boot(const struct vmm_control *ctl, struct vmm_boot *out)
 	return true;
 }
 
+/* After boot: which tuning fields the update names, for the refusal ("" if none). */
+static void tuning_names(const struct vmm_machine_update *u, char *out, size_t len)
+{
+	const char *names[4] = { u->has_pin ? "pin_vcpus" : NULL, u->has_pin_io ? "pin_io" : NULL,
+				 u->has_iothreads ? "iothreads" : NULL, u->has_hugepages ? "hugepages" : NULL };
+	size_t pos = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < 4; i++)
+		if (names[i] && pos < len)
+			pos += (size_t)snprintf(out + pos, len - pos, "%s%s", pos ? ", " : "", names[i]);
+}
+
+/* Every pinned host CPU exists on this host. */
+static int check_cpus(const char *name, const int *cpus, unsigned n, char *err, size_t errlen)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_CONF);
+
+	for (unsigned i = 0; i < n && ncpus > 0; i++) {
+		if (cpus[i] >= ncpus) {
+			snprintf(err, errlen, "Machine config error: %s names host CPU %d, which does not exist (the host "
+				 "has CPUs 0..%ld)", name, cpus[i], ncpus - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int vmm_ctl_set_machine(struct vmm_control *ctl, const struct vmm_machine_update *u, char *err, size_t errlen)
 {
 	struct vmm_machine m = ctl->machine;
 
-	if (pre_boot_only(ctl, err, errlen) < 0)
+	if (ctl->state != VMM_NOT_STARTED) {
+		char names[64];
+
+		tuning_names(u, names, sizeof(names));
+		if (names[0])
+			snprintf(err, errlen, "%s (%s: host tuning is fixed at InstanceStart)", VMM_ERR_POST_BOOT, names);
+		else
+			snprintf(err, errlen, "%s", VMM_ERR_POST_BOOT);
 		return -1;
+	}
 	if (u->has_vcpu_count)
 		m.vcpu_count = u->m.vcpu_count;
 	if (u->has_mem)
@@ -213,9 +280,27 @@ int vmm_ctl_set_machine(struct vmm_control *ctl, const struct vmm_machine_update
 		m.track_dirty_pages = u->m.track_dirty_pages;
 	if (u->has_huge)
 		m.huge_pages = u->m.huge_pages;
+	if (u->replace)
+		m.t = ctl->tuning_default;
 	if (u->has_pin) {
-		m.npin = u->m.npin;
-		memcpy(m.pin, u->m.pin, sizeof(m.pin));
+		m.t.npin = u->m.t.npin;
+		memcpy(m.t.pin, u->m.t.pin, sizeof(m.t.pin));
+	}
+	if (u->has_pin_io) {
+		m.t.npin_io = u->m.t.npin_io;
+		memcpy(m.t.pin_io, u->m.t.pin_io, sizeof(m.t.pin_io));
+	}
+	if (u->has_iothreads)
+		m.t.iothreads = u->m.t.iothreads;
+	if (u->has_hugepages)
+		m.t.hugepages = u->m.t.hugepages;
+	if ((u->has_pin && check_cpus("pin_vcpus", m.t.pin, m.t.npin, err, errlen) < 0) ||
+	    (u->has_pin_io && check_cpus("pin_io", m.t.pin_io, m.t.npin_io, err, errlen) < 0))
+		return -1;
+	if (m.huge_pages == VMM_HUGE_2M && m.t.hugepages == VMM_HP_OFF) {
+		snprintf(err, errlen, "Machine config error: huge_pages \"2M\" and hugepages \"off\" contradict each "
+			 "other");
+		return -1;
 	}
 	/* Firecracker's rules: 1..32 vCPUs, an even count (or 1) with SMT, memory > 0. */
 	if (m.vcpu_count < 1 || m.vcpu_count > 32 || (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2)) {
@@ -234,7 +319,7 @@ int vmm_ctl_set_machine(struct vmm_control *ctl, const struct vmm_machine_update
 			 KITE_MIN_MEM_MIB);
 		return -1;
 	}
-	if (m.huge_pages == VMM_HUGE_2M && m.mem_size_mib % 2) {
+	if ((m.huge_pages == VMM_HUGE_2M || m.t.hugepages == VMM_HP_ON) && m.mem_size_mib % 2) {
 		snprintf(err, errlen, "Machine config error: The memory size (MiB) is invalid: huge pages need a "
 			 "multiple of 2 MiB.");
 		return -1;
@@ -629,10 +714,14 @@ int ctl_build_vm_config(struct vmm_control *ctl, bool restoring, char *err, size
 	free(cmdline);
 	vm->ncpus = ctl->machine.vcpu_count;
 	vm->mem_mib = ctl->machine.mem_size_mib;
-	vm->hugepages = ctl->machine.huge_pages == VMM_HUGE_2M;
+	vm->hugepages = ctl->machine.huge_pages == VMM_HUGE_2M || ctl->machine.t.hugepages == VMM_HP_ON;
+	vm->no_hugepages = ctl->machine.t.hugepages == VMM_HP_OFF;
 	vm->track_dirty = ctl->machine.track_dirty_pages;
 	for (unsigned i = 0; i < KITE_MAX_VCPUS; i++)
-		vm->pin[i] = ctl->machine.npin ? ctl->machine.pin[i % ctl->machine.npin] : -1;
+		vm->pin[i] = ctl->machine.t.npin ? ctl->machine.t.pin[i % ctl->machine.t.npin] : -1;
+	vm->npin_io = ctl->machine.t.npin_io;
+	memcpy(vm->pin_io, ctl->machine.t.pin_io, sizeof(vm->pin_io));
+	vm->no_iothreads = !ctl->machine.t.iothreads;
 	virtio_opts_free(&vm->virtio);
 	/* The root device first, so that it is /dev/vda (kite creates file-backed drives before
 	 * vhost-user ones: a vhost-user root is /dev/vda only without file-backed drives). */

@@ -34,6 +34,7 @@ struct vmm_control {
 	char id[64];
 	char *kernel, *initrd, *boot_args;
 	struct vmm_machine machine;
+	struct vmm_tuning tuning_default;   /* the command line's tuning flags (vmm_control_new) */
 	struct ctl_drive drives[KITE_MAX_BLK];
 	unsigned ndrives;
 	struct ctl_net nets[KITE_MAX_NET];

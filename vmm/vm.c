@@ -275,13 +275,14 @@ static void *map_shared_ram(struct vm *vm, const struct vm_config *cfg, uint64_t
 
 	if (huge) {
 		if (size % HUGEPAGE_SIZE) {
-			log_err("vm: --hugepages needs memory in multiples of 2 MiB, got %llu MiB",
+			log_err("vm: huge pages required (--hugepages, hugepages \"on\") need memory in multiples of "
+				"2 MiB, got %llu MiB",
 				(unsigned long long)cfg->mem_mib);
 			return NULL;
 		}
 		if (free_pages >= 0 && (uint64_t)free_pages < size / HUGEPAGE_SIZE) {
-			log_err("vm: --hugepages: %llu free 2 MiB huge pages needed, %d reserved and free "
-				"(echo N > /proc/sys/vm/nr_hugepages)",
+			log_err("vm: huge pages required (--hugepages, hugepages \"on\"): %llu free 2 MiB huge pages "
+				"needed, %d reserved and free (echo N > /proc/sys/vm/nr_hugepages)",
 				(unsigned long long)(size / HUGEPAGE_SIZE), free_pages);
 			return NULL;
 		}

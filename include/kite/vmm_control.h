@@ -40,6 +40,23 @@ struct vmm_rate_limiter {
 };
 
 enum vmm_huge_pages { VMM_HUGE_NONE = 0, VMM_HUGE_2M };
+/* kite's "hugepages": auto = hugetlb pages when enough are reserved and free (else THP), on =
+ * required (the start fails without them), off = never. Firecracker's huge_pages "2M" is "on". */
+enum vmm_hugepages_mode { VMM_HP_AUTO = 0, VMM_HP_ON, VMM_HP_OFF };
+
+#define VMM_MAX_PINS 64
+
+/* Host tuning, kite extensions (fixed at InstanceStart): pinned vCPUs and I/O threads, whether
+ * virtio-blk/-net devices get I/O threads, huge pages. Its defaults are kite's command-line flags
+ * (--pin-vcpus, --pin-io, --iothreads, --hugepages), else none, on, auto. */
+struct vmm_tuning {
+	unsigned npin;               /* vCPU i on host CPU pin[i % npin]; 0 = none */
+	int pin[VMM_MAX_PINS];
+	unsigned npin_io;            /* I/O thread i on host CPU pin_io[i % npin_io]; 0 = none */
+	int pin_io[VMM_MAX_PINS];
+	bool iothreads;
+	enum vmm_hugepages_mode hugepages;
+};
 
 struct vmm_machine {
 	unsigned vcpu_count;
@@ -47,13 +64,15 @@ struct vmm_machine {
 	bool smt;
 	bool track_dirty_pages;
 	enum vmm_huge_pages huge_pages;
-	unsigned npin;               /* kite extension: vCPU i on host CPU pin[i % npin]; 0 = none */
-	int pin[64];
+	struct vmm_tuning t;
 };
 
-/* A PUT fills every has_* (with Firecracker's defaults), a PATCH only what it names. */
+/* A PUT (replace) fills every Firecracker has_* (with Firecracker's defaults) and sets the tuning
+ * fields it does not name to their defaults; a PATCH changes only what it names. */
 struct vmm_machine_update {
-	bool has_vcpu_count, has_mem, has_smt, has_dirty, has_huge, has_pin;
+	bool replace;
+	bool has_vcpu_count, has_mem, has_smt, has_dirty, has_huge;
+	bool has_pin, has_pin_io, has_iothreads, has_hugepages;
 	struct vmm_machine m;
 };
 
@@ -116,6 +135,8 @@ int vmm_ctl_set_boot(struct vmm_control *ctl, const struct vmm_boot *b, char *er
 /* NULL-safe getters of what is configured; false = no boot source yet. */
 bool vmm_ctl_get_boot(const struct vmm_control *ctl, struct vmm_boot *out);
 
+/* Pre-boot only; after boot a tuning field is refused naming it (VMM_ERR_POST_BOOT + why). Pinned
+ * host CPUs must exist (sysconf _SC_NPROCESSORS_CONF). */
 int vmm_ctl_set_machine(struct vmm_control *ctl, const struct vmm_machine_update *u, char *err, size_t errlen);
 void vmm_ctl_get_machine(const struct vmm_control *ctl, struct vmm_machine *out);
 

@@ -25,6 +25,16 @@ MODE:
                    lands in kite-dpu's image; a drive socket that is not a socket, and an interface with
                    both socket and host_dev_name, are refused; a socket nobody serves fails
                    InstanceStart without ending kite.
+  tuning           the host-tuning extensions of /machine-config: kite's --pin-io flag is the default of
+                   "pin_io"; bad pin_vcpus / pin_io / iothreads / hugepages values (wrong type, empty, out of
+                   range, a host CPU that does not exist, huge_pages 2M with hugepages off) get 400 with a
+                   message and change nothing; accepted ones are in GET /machine-config and /vm/config; a
+                   VM with two drives: its I/O threads and vCPUs run on the pinned host CPUs
+                   (/proc/PID/task/*/status Cpus_allowed_list); hugepages "on" takes hugetlb pages
+                   (smaps) or, with too few reserved, fails InstanceStart saying so and kite waits, then
+                   "off" gives ordinary memory without the huge-page notice; PATCH of a tuning field after
+                   boot is refused naming it. The same VM from --config-file with iothreads false has no
+                   I/O threads, its vCPUs pinned, and the "auto" notice line.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
@@ -534,12 +544,144 @@ def mode_vhost(a, tmp):
     check("vhost-user-blk0" in err, "kite created vhost-user-blk0")
 
 
+def thread_cpus(pid):
+    """{comm: Cpus_allowed_list} of kite's threads (the I/O threads are io:DEVICE, vCPUs kite-vcpuN)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+            m = re.search(r"^Cpus_allowed_list:\s*(\S+)$", open("/proc/%d/task/%s/status" % (pid, tid)).read(), re.M)
+            out[comm] = m.group(1) if m else None
+        except OSError:
+            pass
+    return out
+
+
+def hugetlb_ram(pid):
+    """True when guest RAM is a hugetlb mapping (the memfd kite-guest-ram with 2 MiB kernel pages)."""
+    cur = None
+    for line in open("/proc/%d/smaps" % pid):
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            cur = line
+        elif line.startswith("KernelPageSize:") and cur and "kite-guest-ram" in cur and line.split()[1] == "2048":
+            return True
+    return False
+
+
+def free_hugepages():
+    m = re.search(r"^HugePages_Free:\s*(\d+)", open("/proc/meminfo").read(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def mode_tuning(a, tmp):
+    sock = os.path.join(tmp, "api.sock")
+    ncpu = os.sysconf("SC_NPROCESSORS_CONF")
+    if ncpu < 2 or len(os.sched_getaffinity(0)) < 2:
+        skip("pinning is seen only with 2 host CPUs or more")
+    last = ncpu - 1
+    img = os.path.join(tmp, "d.img")
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    p = start_kite(a, tmp, ["--api-sock", sock, "--console", "none", "--pin-io", "0"])
+    check(wait_socket(sock, p), "API socket appears")
+    mc = curl(sock, "GET", "/machine-config")[1]
+    check(mc.get("pin_io") == [0] and mc.get("iothreads") is True and mc.get("hugepages") == "auto"
+          and "pin_vcpus" not in mc, "defaults: --pin-io 0 as pin_io, iothreads true, hugepages auto (%s)" % mc)
+    base = {"vcpu_count": 2, "mem_size_mib": 32}
+    check(curl(sock, "PUT", "/machine-config", base)[0] == 204, "PUT /machine-config without tuning fields")
+    before = curl(sock, "GET", "/machine-config")[1]
+    check(before.get("pin_io") == [0], "a PUT without pin_io keeps the flag's default (%s)" % before)
+    for body, contains, what in [
+            ({"pin_io": []}, "pin_io is empty", "empty pin_io"),
+            ({"pin_io": "0,1"}, "invalid type: string \"0,1\", expected a sequence", "pin_io as a string"),
+            ({"pin_io": [-1]}, "pin_io must be at most 64 host CPU numbers", "negative host CPU"),
+            ({"pin_io": [0.5]}, "pin_io must be at most 64 host CPU numbers", "fractional host CPU"),
+            ({"pin_io": [0] * 65}, "pin_io must be at most 64 host CPU numbers", "65 entries"),
+            ({"pin_io": [ncpu]}, "pin_io names host CPU %d, which does not exist" % ncpu, "a host CPU that does not exist"),
+            ({"pin_vcpus": [ncpu]}, "pin_vcpus names host CPU %d, which does not exist" % ncpu,
+             "pin_vcpus: a host CPU that does not exist"),
+            ({"iothreads": "yes"}, "invalid type: string \"yes\", expected a boolean", "iothreads as a string"),
+            ({"hugepages": "maybe"}, "unknown variant `maybe`, expected one of `auto`, `on`, `off`", "unknown hugepages"),
+            ({"hugepages": True}, "expected a string", "hugepages as a boolean"),
+            ({"huge_pages": "2M", "hugepages": "off"}, "contradict each other", "huge_pages 2M with hugepages off")]:
+        expect_fault(sock, "PATCH", "/machine-config", body, contains, what)
+    check(curl(sock, "GET", "/machine-config")[1] == before, "the refused requests changed nothing")
+    free = free_hugepages()
+    tuned = dict(base, pin_vcpus=[last], pin_io=[last, 0], iothreads=True, hugepages="on")
+    check(curl(sock, "PUT", "/machine-config", tuned)[0] == 204, "PUT /machine-config with every tuning field")
+    mc = curl(sock, "GET", "/machine-config")[1]
+    check(all(mc.get(k) == v for k, v in tuned.items()), "GET /machine-config shows them (%s)" % mc)
+    check(curl(sock, "PATCH", "/machine-config", {"iothreads": False})[0] == 204 and
+          curl(sock, "GET", "/machine-config")[1].get("iothreads") is False, "PATCH iothreads false")
+    check(curl(sock, "PATCH", "/machine-config", {"iothreads": True})[0] == 204 and
+          curl(sock, "GET", "/vm/config")[1]["machine-config"] == mc, "PATCH iothreads true; GET /vm/config agrees")
+    check(curl(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "boot_args": "kite.test=idle"})[0] == 204,
+          "PUT /boot-source (idle guest)")
+    for i, ro in enumerate([False, True]):
+        check(curl(sock, "PUT", "/drives/d%d" % i, {"drive_id": "d%d" % i, "path_on_host": img, "is_root_device": False,
+                                                     "is_read_only": ro})[0] == 204, "PUT /drives/d%d" % i)
+    huge = free >= 16
+    if not huge:
+        expect_fault(sock, "PUT", "/actions", {"action_type": "InstanceStart"}, "huge pages required (--hugepages, hugepages \"on\")",
+                     "hugepages on with %d free huge pages: InstanceStart refused saying why" % free)
+        check(p.poll() is None and curl(sock, "GET", "/")[1].get("state") == "Not started", "... and kite waits, Not started")
+        check(curl(sock, "PATCH", "/machine-config", {"hugepages": "off"})[0] == 204, "PATCH hugepages off")
+    check(curl(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204, "InstanceStart")
+    th = thread_cpus(p.pid)
+    check(th.get("io:virtio-blk0") == str(last) and th.get("io:virtio-blk1") == "0",
+          "I/O threads on pin_io's CPUs %d and 0 (%s)" % (last, th))
+    check(th.get("kite-vcpu0") == str(last) and th.get("kite-vcpu1") == str(last),
+          "vCPUs on pin_vcpus' CPU %d (%s)" % (last, th))
+    if huge:
+        check(hugetlb_ram(p.pid), "hugepages on: guest RAM is on 2 MiB hugetlb pages (smaps)")
+    else:
+        check(not hugetlb_ram(p.pid), "hugepages off: guest RAM is not on hugetlb pages (smaps)")
+    expect_fault(sock, "PATCH", "/machine-config", {"pin_io": [0]}, "after starting the microVM. (pin_io: host tuning",
+                 "PATCH pin_io after boot refused naming it")
+    expect_fault(sock, "PUT", "/machine-config", dict(base, hugepages="auto", iothreads=False),
+                 "(iothreads, hugepages: host tuning", "PUT with tuning fields after boot refused naming them")
+    check(curl(sock, "GET", "/machine-config")[1].get("pin_io") == [last, 0], "... pin_io unchanged")
+    p.send_signal(signal.SIGTERM)
+    check(finish(p, 10) == 143, "SIGTERM: exit 143")
+    err = open(os.path.join(tmp, "kite.err")).read()
+    check(("vm: guest RAM on" in err) if huge else ("guest RAM:" not in err and "guest RAM on" not in err),
+          "the huge-page notice: %s" % ("hugetlb named" if huge else "none with hugepages off"))
+    check("virtio-blk0's I/O thread pinned to host CPU %d" % last in err, "kite logged the I/O thread's CPU")
+
+    # the --config-file path: the same fields, iothreads off, hugepages auto
+    cfg = os.path.join(tmp, "vm.json")
+    vm = {"boot-source": {"kernel_image_path": a.kernel, "boot_args": "kite.test=idle"},
+          "drives": [{"drive_id": "d0", "path_on_host": img, "is_root_device": False}],
+          "machine-config": dict(base, pin_vcpus=[0], iothreads=False, hugepages="auto")}
+    with open(cfg, "w") as f:
+        json.dump(vm, f)
+    p = start_kite(a, tmp, ["--api-sock", sock, "--config-file", cfg, "--console", "none"])
+    check(wait_socket(sock, p), "API socket appears (--config-file)")
+    ok = wait_until(lambda: curl(sock, "GET", "/")[1].get("state") == "Running", p, 60)
+    check(ok, "the --config-file VM runs")
+    th = thread_cpus(p.pid)
+    check(not any(k.startswith("io:") for k in th) and th.get("kite-vcpu0") == "0" and th.get("kite-vcpu1") == "0",
+          "iothreads false: no I/O thread; vCPUs on CPU 0 (%s)" % th)
+    mc = curl(sock, "GET", "/machine-config")[1]
+    check(mc.get("iothreads") is False and mc.get("hugepages") == "auto" and mc.get("pin_vcpus") == [0],
+          "GET /machine-config of the config file's VM (%s)" % mc)
+    p.send_signal(signal.SIGTERM)
+    check(finish(p, 10) == 143, "SIGTERM: exit 143")
+    err = open(os.path.join(tmp, "kite.err")).read()
+    check(re.search(r"vm: guest RAM(:| on)", err) is not None, "hugepages auto: the notice line says which memory")
+    with open(cfg, "w") as f:
+        json.dump(dict(vm, **{"machine-config": dict(base, pin_io=[ncpu])}), f)
+    p = start_kite(a, tmp, ["--no-api", "--config-file", cfg, "--console", "none"])
+    check(finish(p) == 1 and "pin_io names host CPU %d" % ncpu in open(os.path.join(tmp, "kite.err")).read(),
+          "a config file pinning to a missing host CPU: exit 1 naming it")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--dpu", help="kite-dpu, for mode vhost")
-    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket", "patch", "vhost"])
+    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket", "patch", "vhost", "tuning"])
     a = ap.parse_args()
     try:
         os.close(os.open("/dev/kvm", os.O_RDWR))
@@ -552,7 +694,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kite-api-")
     try:
         {"getting-started": mode_getting_started, "config-file": mode_config_file, "pause": mode_pause,
-         "socket": mode_socket, "patch": mode_patch, "vhost": mode_vhost}[a.mode](a, tmp)
+         "socket": mode_socket, "patch": mode_patch, "vhost": mode_vhost, "tuning": mode_tuning}[a.mode](a, tmp)
         if FAILS and os.path.exists(os.path.join(tmp, "kite.err")):
             print("--- kite stderr ---\n" + open(os.path.join(tmp, "kite.err")).read())
     finally:

@@ -65,6 +65,7 @@ size_t fuzz_make_input(uint64_t seed, uint8_t *buf, size_t cap)
 		"PUT /network-interfaces/eth0\n{\"iface_id\":\"eth0\",\"host_dev_name\":\"t\",\"mtu\":1500}",
 		"PUT /machine-config\n{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"pin_vcpus\":[0,1]}",
 		"PATCH /machine-config\n{\"mem_size_mib\":32}",
+		"PATCH /machine-config\n{\"pin_io\":[1,0],\"iothreads\":false,\"hugepages\":\"off\"}",
 		"PUT /actions\n{\"action_type\":\"InstanceStart\"}",
 		"PATCH /vm\n{\"state\":\"Paused\"}",
 		"PUT /balloon\n{\"amount_mib\":1,\"deflate_on_oom\":true,\"stats_polling_interval_s\":1}",
