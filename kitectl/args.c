@@ -82,6 +82,30 @@ const char *kc_fmt_mib(unsigned long long mib, char *buf, size_t len)
 	return buf;
 }
 
+int kc_parse_cpu_list(const char *s, int cpus[KC_MAX_CPUS], size_t *n)
+{
+	*n = 0;
+	if (!s || !*s)
+		return -1;
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		char word[8];
+		unsigned long long v;
+
+		if (len == 0 || len >= sizeof(word) || *n == KC_MAX_CPUS)
+			return -1;
+		memcpy(word, s, len);
+		word[len] = '\0';
+		if (kc_parse_uint(word, 1023, &v) < 0)
+			return -1;
+		cpus[(*n)++] = (int)v;
+		if (!comma)
+			return 0;
+		s = comma + 1;
+	}
+}
+
 struct kc_opt *kc_opt(struct kc_opt *opts, size_t nopts, const char *name)
 {
 	for (size_t i = 0; i < nopts; i++)

@@ -116,6 +116,30 @@ static void print_device(const cJSON *d)
 	}
 }
 
+/* "0,1" of a JSON array of host CPUs, "-" for none */
+static const char *cpu_list(const cJSON *a, char *buf, size_t len)
+{
+	const cJSON *e;
+	size_t pos = 0;
+
+	snprintf(buf, len, "-");
+	cJSON_ArrayForEach(e, a)
+		if (cJSON_IsNumber(e) && pos < len)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%.0f", pos ? "," : "", e->valuedouble);
+	return buf;
+}
+
+/* The VM's host tuning: "pin vcpus 0,1", "pin io -", "iothreads yes", "hugepages auto". */
+static void print_tuning(const cJSON *vm)
+{
+	char buf[512];
+
+	printf("%-12s %s\n", "pin vcpus", cpu_list(cJSON_GetObjectItemCaseSensitive(vm, "pin_vcpus"), buf, sizeof(buf)));
+	printf("%-12s %s\n", "pin io", cpu_list(cJSON_GetObjectItemCaseSensitive(vm, "pin_io"), buf, sizeof(buf)));
+	printf("%-12s %s\n", "iothreads", kc_jstr(vm, "iothreads", buf, sizeof(buf)));
+	printf("%-12s %s\n", "hugepages", kc_jstr(vm, "hugepages", buf, sizeof(buf)));
+}
+
 static void print_vm(const cJSON *vm)
 {
 	static const struct { const char *key, *label; } rows[] = {
@@ -133,6 +157,7 @@ static void print_vm(const cJSON *vm)
 			printf("%-12s %s\n", "memory", kc_fmt_mib((unsigned long long)kc_jnum(vm, "memory_mib", 0), buf,
 								 sizeof(buf)));
 	}
+	print_tuning(vm);
 	if (started > 0) {
 		time_t t = (time_t)started;
 		struct tm tm;
@@ -253,7 +278,8 @@ static void add_path(cJSON *o, const char *key, const char *path)
 
 static int vm_create(struct kc *kc, int argc, char **argv)
 {
-	enum { KERNEL, INITRD, CMDLINE, CPUS, MEMORY, DISK, EPHEMERAL, VOLUME, NET, MAC, START, DISK_BACKEND, NET_BACKEND };
+	enum { KERNEL, INITRD, CMDLINE, CPUS, MEMORY, DISK, EPHEMERAL, VOLUME, NET, MAC, START, DISK_BACKEND, NET_BACKEND,
+	       PIN_VCPUS, PIN_IO, IOTHREADS, HUGEPAGES };
 	struct kc_opt opts[] = {
 		[KERNEL] = { "kernel", KC_VALUE, NULL }, [INITRD] = { "initrd", KC_VALUE, NULL },
 		[CMDLINE] = { "cmdline", KC_VALUE, NULL }, [CPUS] = { "cpus", KC_VALUE, NULL },
@@ -261,7 +287,9 @@ static int vm_create(struct kc *kc, int argc, char **argv)
 		[EPHEMERAL] = { "ephemeral", KC_FLAG, NULL }, [VOLUME] = { "volume", KC_VALUE, NULL },
 		[NET] = { "net", KC_OPTVALUE, NULL }, [MAC] = { "mac", KC_VALUE, NULL },
 		[START] = { "start", KC_FLAG, NULL }, [DISK_BACKEND] = { "disk-backend", KC_VALUE, NULL },
-		[NET_BACKEND] = { "net-backend", KC_VALUE, NULL },
+		[NET_BACKEND] = { "net-backend", KC_VALUE, NULL }, [PIN_VCPUS] = { "pin-vcpus", KC_VALUE, NULL },
+		[PIN_IO] = { "pin-io", KC_VALUE, NULL }, [IOTHREADS] = { "iothreads", KC_VALUE, NULL },
+		[HUGEPAGES] = { "hugepages", KC_VALUE, NULL },
 	};
 	const char *pos[1], *cmd = "vm create";
 	unsigned long long v;
@@ -289,8 +317,33 @@ static int vm_create(struct kc *kc, int argc, char **argv)
 	for (int i = DISK_BACKEND; i <= NET_BACKEND; i++)
 		if (opts[i].value && strcmp(opts[i].value, "kite") && strcmp(opts[i].value, "dpu"))
 			return kc_usage(cmd, "--%s '%s': expected kite or dpu", opts[i].name, opts[i].value);
+	if (opts[IOTHREADS].value && strcmp(opts[IOTHREADS].value, "on") && strcmp(opts[IOTHREADS].value, "off"))
+		return kc_usage(cmd, "--iothreads '%s': expected on or off", opts[IOTHREADS].value);
+	if (opts[HUGEPAGES].value && strcmp(opts[HUGEPAGES].value, "auto") && strcmp(opts[HUGEPAGES].value, "on") &&
+	    strcmp(opts[HUGEPAGES].value, "off"))
+		return kc_usage(cmd, "--hugepages '%s': expected auto, on or off", opts[HUGEPAGES].value);
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "name", pos[0]);
+	for (int i = PIN_VCPUS; i <= PIN_IO; i++) {
+		int cpus[KC_MAX_CPUS];
+		size_t n;
+		cJSON *a;
+
+		if (!opts[i].value)
+			continue;
+		if (kc_parse_cpu_list(opts[i].value, cpus, &n) < 0) {
+			kc_usage(cmd, "--%s '%s' is not a list of host CPUs (0,1; at most %d, each 0..1023)", opts[i].name,
+				 opts[i].value, KC_MAX_CPUS);
+			goto out;
+		}
+		a = cJSON_AddArrayToObject(b, i == PIN_VCPUS ? "pin_vcpus" : "pin_io");
+		for (size_t k = 0; a && k < n; k++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(cpus[k]));
+	}
+	if (opts[IOTHREADS].value)
+		cJSON_AddBoolToObject(b, "iothreads", !strcmp(opts[IOTHREADS].value, "on"));
+	if (opts[HUGEPAGES].value)
+		cJSON_AddStringToObject(b, "hugepages", opts[HUGEPAGES].value);
 	add_path(b, "kernel", opts[KERNEL].value);
 	if (opts[INITRD].value)
 		add_path(b, "initrd", opts[INITRD].value);

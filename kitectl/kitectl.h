@@ -51,6 +51,10 @@ int kc_parse_uint(const char *s, unsigned long long max, unsigned long long *out
 /* A size in MiB: "64", "64M", "64MiB", "1G", "1GiB", "2T", "1048576K" (a whole number of MiB);
  * a bare number is MiB. 0 or -1 (malformed, zero, not whole MiB, above 2^32-1 MiB). */
 int kc_parse_size_mib(const char *s, unsigned long long *mib);
+/* A host CPU list "0,1" (as kite's --pin-vcpus / --pin-io): 1..KC_MAX_CPUS numbers 0..1023 into
+ * cpus, their count in *n. 0 or -1 (empty, malformed, out of range, too many). */
+#define KC_MAX_CPUS 64
+int kc_parse_cpu_list(const char *s, int cpus[KC_MAX_CPUS], size_t *n);
 /* "128M", "1G", "1.5G" style for tables (buf of at least 16 bytes). */
 const char *kc_fmt_mib(unsigned long long mib, char *buf, size_t len);
 /* A path segment with every byte but letters, digits, '-', '_' percent-encoded, so that no name

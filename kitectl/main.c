@@ -16,6 +16,7 @@ static const char usage_text[] =
 	"  vm create NAME --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory SIZE]\n"
 	"            [--disk SIZE [--ephemeral] | --volume NAME] [--net [VLAN]] [--mac MAC] [--start]\n"
 	"            [--disk-backend dpu|kite] [--net-backend dpu|kite]   (kite: in-process virtio, no kite-dpu)\n"
+	"            [--pin-vcpus LIST] [--pin-io LIST] [--iothreads on|off] [--hugepages auto|on|off]\n"
 	"  vm list [--names] | vm info NAME\n"
 	"  vm start|pause|resume|delete|snapshot|restore NAME | vm stop NAME [--force] [--timeout S]\n"
 	"  vm console NAME            the serial console; Ctrl-] detaches\n"

@@ -17,6 +17,8 @@ static const char *type_name(enum kd_ftype t)
 		return "an unsigned integer";
 	case KD_F_BOOL:
 		return "true or false";
+	case KD_F_ARRAY:
+		return "an array";
 	default:
 		return "an object";
 	}
@@ -34,6 +36,8 @@ static bool type_ok(const cJSON *v, enum kd_ftype t)
 		       v->valuedouble == (double)(unsigned long long)v->valuedouble;
 	case KD_F_BOOL:
 		return cJSON_IsBool(v);
+	case KD_F_ARRAY:
+		return cJSON_IsArray(v);
 	default:
 		return cJSON_IsObject(v);
 	}

@@ -35,6 +35,7 @@
 
 #define KD_NAME_MAX 48          /* VM, port and volume names: letters, digits, '-' */
 #define KD_PATH_MAX 256
+#define KD_MAX_PINS 64          /* host CPUs in a VM's pin_vcpus / pin_io (kite's limit) */
 
 enum vm_state { VM_STOPPED, VM_CREATING, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED };
 
@@ -74,6 +75,11 @@ struct vm_def {
 	unsigned vlan;
 	char mac[18];
 	bool jail;
+	/* host tuning (vm_tuning.c), given to kite as machine-config's kite extensions */
+	unsigned npin_vcpus, npin_io;       /* 0: not pinned */
+	int pin_vcpus[KD_MAX_PINS], pin_io[KD_MAX_PINS];
+	bool iothreads;                     /* default true */
+	enum kd_hugepages { KD_HP_AUTO = 0, KD_HP_ON, KD_HP_OFF } hugepages;
 };
 
 struct vm {
@@ -156,7 +162,7 @@ const char *kd_query(const struct kd_req *req, const char *key);
 /* Request bodies (http.c): every member of `o` must be one of `fields` with its type, else 400's
  * message in err ("web1: unknown field \"x\"", "memory_mib: expected an unsigned integer") and -1.
  * o NULL (no body) passes. */
-enum kd_ftype { KD_F_STR, KD_F_UINT, KD_F_BOOL, KD_F_OBJECT, KD_F_STR_OR_NULL };
+enum kd_ftype { KD_F_STR, KD_F_UINT, KD_F_BOOL, KD_F_OBJECT, KD_F_STR_OR_NULL, KD_F_ARRAY };
 struct kd_field {
 	const char *name;
 	enum kd_ftype type;

@@ -128,6 +128,7 @@ int vm_def_parse(const cJSON *body, struct vm_def *d, bool check_files, bool def
 		{ "name", KD_F_STR }, { "kernel", KD_F_STR }, { "initrd", KD_F_STR_OR_NULL },
 		{ "cmdline", KD_F_STR_OR_NULL }, { "cpus", KD_F_UINT }, { "memory_mib", KD_F_UINT },
 		{ "disk", KD_F_OBJECT }, { "net", KD_F_OBJECT }, { "start", KD_F_BOOL }, { "jail", KD_F_BOOL },
+		{ "pin_vcpus", KD_F_ARRAY }, { "pin_io", KD_F_ARRAY }, { "iothreads", KD_F_BOOL }, { "hugepages", KD_F_STR },
 	};
 	static const struct kd_field disk_fields[] = {
 		{ "size_mib", KD_F_UINT }, { "ephemeral", KD_F_BOOL }, { "volume", KD_F_STR }, { "backend", KD_F_STR },
@@ -172,6 +173,8 @@ int vm_def_parse(const cJSON *body, struct vm_def *d, bool check_files, bool def
 	if (d->memory_mib < 16 || (host_mem_mib && d->memory_mib > host_mem_mib))
 		return errf(err, errlen, "%s: memory_mib %u: must be 16 to %lu (the host's RAM)", what, d->memory_mib,
 			    host_mem_mib);
+	if (vm_tuning_parse(body, d, check_files, what, err, errlen) < 0)
+		return -1;
 	disk = cJSON_GetObjectItemCaseSensitive(body, "disk");
 	if (disk) {
 		if (kd_body_check(disk, "disk", disk_fields, 4, err, errlen) < 0 ||
@@ -261,6 +264,7 @@ cJSON *vm_def_json(const struct vm_def *d)
 		cJSON_AddStringToObject(o, "backend", d->net_in_kite ? "kite" : "dpu");
 	}
 	cJSON_AddBoolToObject(j, "jail", d->jail);
+	vm_tuning_json(j, d, false);
 	return j;
 }
 
@@ -387,6 +391,7 @@ cJSON *vm_api_json(const struct kited *kd, const struct vm *vm)
 	add_str_or_null(j, "cmdline", d->cmdline);
 	cJSON_AddBoolToObject(j, "jailed", running ? vm->jailed : d->jail);
 	cJSON_AddNumberToObject(j, "uid", vm->uid);
+	vm_tuning_json(j, d, true);
 	add_str_or_null(j, "api_sock", running && vm_api_sock(kd, d->name, path, sizeof(path)) ? path : NULL);
 	add_str_or_null(j, "console_sock",
 			running && vm_console_path(kd, d->name, &is_sock, path, sizeof(path)) && is_sock ? path : NULL);

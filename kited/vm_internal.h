@@ -52,6 +52,17 @@ bool vm_console_path(const struct kited *kd, const char *name, bool *is_socket, 
 void local_tap_name(const struct kited *kd, const char *name, char *out, size_t len);
 bool local_disk_image(const struct kited *kd, const char *name, char *out, size_t len);
 
+/* ---- vm_tuning.c: a VM's host tuning ---- */
+/* The create body's pin_vcpus, pin_io, iothreads, hugepages into *d (absent: none, none, true,
+ * auto; d->memory_mib already set). check_host: every pinned CPU exists on this host (at create; a
+ * definition read back is not refused for a CPU gone since). 0, or -1 with the 400's message. The
+ * body's types are kd_body_check's. */
+int vm_tuning_parse(const struct cJSON *body, struct vm_def *d, bool check_host, const char *what, char *err,
+		    size_t errlen);
+/* The same fields into j (the definition, the VM object, kite's machine-config): the lists only
+ * when set, or null when null_if_none. */
+void vm_tuning_json(struct cJSON *j, const struct vm_def *d, bool null_if_none);
+
 /* ---- vm_life.c ---- */
 /* Writes vm.json (kd->lock held). 0 or -1 (logged). */
 int vm_save(struct kited *kd, struct vm *vm);

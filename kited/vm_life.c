@@ -170,6 +170,7 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 	j = cJSON_CreateObject();
 	cJSON_AddNumberToObject(j, "vcpu_count", vm->def.cpus);
 	cJSON_AddNumberToObject(j, "mem_size_mib", vm->def.memory_mib);
+	vm_tuning_json(j, &vm->def, false);   /* kite's extensions of the same names */
 	body = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	r = body ? kite_do(sock, "PUT", "/machine-config", body, KITE_CALL_S, err, errlen) : -1;

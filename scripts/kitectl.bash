@@ -27,7 +27,8 @@ _kitectl() {
 		--sock) _kitectl_sock=${COMP_WORDS[i+1]}; ((i++)) ;;
 		--sock=*) _kitectl_sock=${w#--sock=} ;;
 		--kernel|--initrd|--cmdline|--cpus|--memory|--disk|--volume|--mac|--timeout|--tap|--vlan|--mtu|\
-		--disk-backend|--net-backend|--rate-pps|--rate-bps|--size|--image|--iops|--bps) ((i++)) ;;
+		--disk-backend|--net-backend|--rate-pps|--rate-bps|--size|--image|--iops|--bps|--pin-vcpus|--pin-io|\
+		--iothreads|--hugepages) ((i++)) ;;
 		-*) ;;
 		*) pos+=("$w") ;;
 		esac
@@ -47,6 +48,15 @@ _kitectl() {
 	--disk-backend|--net-backend)
 		_kitectl_reply -W "dpu kite" -- "$cur"
 		return ;;
+	--iothreads)
+		_kitectl_reply -W "on off" -- "$cur"
+		return ;;
+	--hugepages)
+		_kitectl_reply -W "auto on off" -- "$cur"
+		return ;;
+	--pin-vcpus|--pin-io)   # a host CPU (a list goes on after a comma)
+		_kitectl_reply -W "$(seq 0 $(($(getconf _NPROCESSORS_CONF 2>/dev/null || echo 1) - 1)))" -- "$cur"
+		return ;;
 	--cmdline|--cpus|--memory|--disk|--mac|--timeout|--vlan|--mtu|--rate-pps|--rate-bps|--size|--image|--iops|--bps)
 		return ;;
 	esac
@@ -58,7 +68,8 @@ _kitectl() {
 	vm)
 		case $sub in
 		"") words="create list info start pause resume stop delete snapshot restore console" ;;
-		create) opts="--kernel --initrd --cmdline --cpus --memory --disk --ephemeral --volume --net --mac --start --disk-backend --net-backend" ;;
+		create) opts="--kernel --initrd --cmdline --cpus --memory --disk --ephemeral --volume --net --mac --start --disk-backend --net-backend"
+			opts="$opts --pin-vcpus --pin-io --iothreads --hugepages" ;;
 		list) opts="--names" ;;
 		info|start|pause|resume|stop|delete|snapshot|restore|console)
 			((n == 2)) && words=$(_kitectl_names vm list)

@@ -52,6 +52,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import api_client  # noqa: E402
+from checks import thread_cpus  # noqa: E402
 
 FAILS = []
 
@@ -542,19 +543,6 @@ def mode_vhost(a, tmp):
     check(all(block_is(vol, b, stamp(b, seed)) for b in range(blocks)), "every block is in kite-dpu's image")
     err = open(os.path.join(tmp, "kite.err")).read()
     check("vhost-user-blk0" in err, "kite created vhost-user-blk0")
-
-
-def thread_cpus(pid):
-    """{comm: Cpus_allowed_list} of kite's threads (the I/O threads are io:DEVICE, vCPUs kite-vcpuN)."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
-            m = re.search(r"^Cpus_allowed_list:\s*(\S+)$", open("/proc/%d/task/%s/status" % (pid, tid)).read(), re.M)
-            out[comm] = m.group(1) if m else None
-        except OSError:
-            pass
-    return out
 
 
 def hugetlb_ram(pid):

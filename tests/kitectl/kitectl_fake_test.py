@@ -177,6 +177,22 @@ def test_vm(k, tmp):
     reqs = fake.take()
     check(reqs and reqs[0][2].get("disk") == {"size_mib": 8, "ephemeral": False, "backend": "kite"} and
           reqs[0][2].get("net") == {"backend": "kite"}, "vm create: --disk-backend, --net-backend (got %r)" % reqs)
+    k("vm", "create", "web6", "--kernel", "/k", "--pin-vcpus", "1,0", "--pin-io=1", "--iothreads", "off",
+      "--hugepages", "on")
+    reqs = fake.take()
+    check(reqs and {key: reqs[0][2].get(key) for key in ("pin_vcpus", "pin_io", "iothreads", "hugepages")} ==
+          {"pin_vcpus": [1, 0], "pin_io": [1], "iothreads": False, "hugepages": "on"},
+          "vm create: --pin-vcpus, --pin-io, --iothreads, --hugepages (got %r)" % reqs)
+    k("vm", "create", "web7", "--kernel", "/k", "--iothreads", "on", "--hugepages", "auto")
+    reqs = fake.take()
+    check(reqs and reqs[0][2].get("iothreads") is True and reqs[0][2].get("hugepages") == "auto" and
+          "pin_io" not in reqs[0][2], "vm create: --iothreads on, --hugepages auto, no pin_io unless asked (got %r)" % reqs)
+    fake.reply("GET", "/vms/web6", 200, dict(VM1, name="web6", pin_vcpus=[1, 0], pin_io=None, iothreads=False,
+                                             hugepages="on"))
+    rc, out, err = k("vm", "info", "web6")
+    check(rc == 0 and "pin vcpus    1,0\n" in out and "pin io       -\n" in out and "iothreads    no\n" in out and
+          "hugepages    on\n" in out, "vm info: the host tuning lines (got %r)" % out)
+    fake.take()
     fake.reply("POST", "/vms", 409, {"error": "VM web1: a VM of this name exists"})
     rc, out, err = k("vm", "create", "web1", "--kernel", "/k")
     one_error(rc, err, "VM web1: a VM of this name exists", "vm create of a duplicate (409)")
@@ -321,6 +337,11 @@ def test_host_raw_errors(k, sock):
                  ["vm", "create", "x", "--kernel", "/k", "--volume", "v", "--disk-backend", "kite"],
                  ["vm", "create", "x", "--kernel", "/k", "--net-backend", "kite"],
                  ["vm", "create", "x", "--kernel", "/k", "--cpus", "two"], ["vm"], ["vm", "frobnicate", "x"],
+                 ["vm", "create", "x", "--kernel", "/k", "--pin-vcpus", "0,,1"],
+                 ["vm", "create", "x", "--kernel", "/k", "--pin-io", "1024"],
+                 ["vm", "create", "x", "--kernel", "/k", "--pin-io", ""],
+                 ["vm", "create", "x", "--kernel", "/k", "--iothreads", "yes"],
+                 ["vm", "create", "x", "--kernel", "/k", "--hugepages", "2M"],
                  ["vm", "info"], ["vm", "info", "a", "b"], ["vm", "start", "x", "--force"], ["bogus"], [],
                  ["--nosuch", "vm", "list"], ["vm", "list", "--sock"], ["dpu", "port", "set", "p"],
                  ["dpu", "port", "acl", "p", "add", "sideways", "deny"], ["dpu", "volume", "add", "v"],
@@ -464,6 +485,10 @@ def test_completion(comp, k):
                         (("vm", "create", "x", "--e"), ["--ephemeral"]),
                         (("vm", "create", "x", "--disk-b"), ["--disk-backend"]),
                         (("vm", "create", "x", "--net-backend", ""), ["dpu", "kite"]),
+                        (("vm", "create", "x", "--pin"), ["--pin-io", "--pin-vcpus"]),
+                        (("vm", "create", "x", "--iothreads", ""), ["off", "on"]),
+                        (("vm", "create", "x", "--hugepages", ""), ["auto", "off", "on"]),
+                        (("vm", "create", "x", "--pin-io", "0", "--hu"), ["--hugepages"]),
                         (("--sock", k.sock, "vm", "info", ""), ["db", "web1"]),
                         (("--sock", k.sock, "vm", "console", "w"), ["web1"]),
                         (("--sock", k.sock, "dpu", "port", "del", ""), ["up0", "web1"]),

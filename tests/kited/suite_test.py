@@ -21,7 +21,8 @@ SIGTERM and kite-dpu is stopped):
               completes, every acknowledged block is in the image (read on the host); a responder
               that lived through the restart answers a new pinger.
   bad-requests unknown VM (404), duplicate name (409), impossible memory (400), missing or bad kernel
-              (400), malformed JSON (400), through the API and kitectl: a clear one-line error,
+              (400), malformed JSON (400), bad host tuning (a missing host CPU, a pin list that is no
+              array, an unknown hugepages mode: 400), through the API and kitectl: a clear one-line error,
               and nothing changed (VMs, processes, files, ports, volumes).
 The kites run under kite-jailer when root (kited's default; --jail off: directly). kited wires disks and
 NICs through kite's API, so they are virtio-mmio devices: the guests run with kite.mmio=1.
@@ -444,6 +445,10 @@ def bad_requests(kd):
         ("relative kernel path", "POST", "/vms", dict(good, kernel="kite-guest.bzImage"), None, 400, "kernel"),
         ("malformed JSON", "POST", "/vms", None, b'{"name": "new1", "kernel": ', 400, None),
         ("JSON not an object", "POST", "/vms", None, b'["new1"]', 400, None),
+        ("pinned to a host CPU that does not exist", "POST", "/vms",
+         dict(good, pin_io=[os.sysconf("SC_NPROCESSORS_CONF")]), None, 400, "pin_io"),
+        ("pin_vcpus not an array", "POST", "/vms", dict(good, pin_vcpus="0,1"), None, 400, "pin_vcpus"),
+        ("unknown hugepages mode", "POST", "/vms", dict(good, hugepages="always"), None, 400, "hugepages"),
     ]
     for what, method, path, body, raw, want, word in cases:
         st, r = kd.req(method, path, body, raw)
@@ -459,7 +464,9 @@ def bad_requests(kd):
     for what, args, word in [("unknown VM", ["vm", "info", "nosuch"], "nosuch"),
                              ("duplicate name", ["vm", "create", "ok1", "--kernel", kd.a.kernel], "ok1"),
                              ("memory", ["vm", "create", "new2", "--kernel", kd.a.kernel, "--memory",
-                                         str(mem_mib * 4)], "memory")]:
+                                         str(mem_mib * 4)], "memory"),
+                             ("pin", ["vm", "create", "new2", "--kernel", kd.a.kernel, "--pin-io",
+                                      str(os.sysconf("SC_NPROCESSORS_CONF"))], "pin_io")]:
         rc, out, err = kd.kitectl(*args)
         lines = [l for l in err.splitlines() if l.strip()]
         check(rc == 1 and len(lines) == 1 and lines[0].startswith("kitectl:") and word in lines[0],
@@ -469,7 +476,7 @@ def bad_requests(kd):
         check(world() == w0, "kitectl %s changed something" % what)
     check(alive(*ident(ok1)), "ok1 did not survive the bad requests")
     teardown_and_check(kd, [ident(ok1)])
-    print("PASS: %d bad requests and 3 bad kitectl commands refused with one clear line, nothing changed" % len(cases))
+    print("PASS: %d bad requests and 4 bad kitectl commands refused with one clear line, nothing changed" % len(cases))
 
 
 SCENARIOS = {"lifecycle": lifecycle, "crash": crash, "restart": restart, "dpu-restart": dpu_restart,

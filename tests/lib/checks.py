@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Small helpers of the Python tests: soft checks that collect failures, a bounded wait, the KVM
-skip, reading a child's output up to a marker, and ending a child that is still running."""
+skip, reading a child's output up to a marker, ending a child that is still running, and the CPUs
+a process's threads may run on."""
 import os
+import re
 import sys
 import time
 
@@ -62,3 +64,19 @@ def verdict():
     """The exit status: 0 when every check passed."""
     print("FAILED: %d check(s)" % len(failures) if failures else "PASS")
     return 1 if failures else 0
+
+
+def thread_cpus(pid):
+    """{comm: Cpus_allowed_list} of a process's threads (kite's vCPUs are kite-vcpuN, its I/O threads
+    io:DEVICE): the host CPUs each may run on, as /proc/PID/task/TID/status says ("0-1", "1")."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                comm = f.read().strip()
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                m = re.search(r"^Cpus_allowed_list:\s*(\S+)$", f.read(), re.M)
+            out[comm] = m.group(1) if m else None
+        except OSError:
+            pass
+    return out

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "kitectl.h"
@@ -58,6 +59,34 @@ static void test_uint(void **state)
 	assert_int_equal(kc_parse_uint("99999999999999999999999", ~0ULL, &v), -1);
 }
 
+static void test_cpu_list(void **state)
+{
+	static const char *const bad[] = { "", ",", "0,", ",0", "0,,1", "-1", "1024", "a", "0 ,1", "0;1", "+1", "1.0",
+					   "99999999", NULL };
+	char many[512] = "0";
+	int cpus[KC_MAX_CPUS];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(kc_parse_cpu_list("3", cpus, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cpus[0], 3);
+	assert_int_equal(kc_parse_cpu_list("1,0,1023", cpus, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(cpus[0], 1);
+	assert_int_equal(cpus[1], 0);
+	assert_int_equal(cpus[2], 1023);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(kc_parse_cpu_list(bad[i], cpus, &n), -1);
+	for (int i = 1; i < KC_MAX_CPUS; i++)
+		strcat(many, ",7");
+	assert_int_equal(kc_parse_cpu_list(many, cpus, &n), 0);    /* 64: the limit */
+	assert_int_equal(n, KC_MAX_CPUS);
+	assert_int_equal(cpus[63], 7);
+	strcat(many, ",7");
+	assert_int_equal(kc_parse_cpu_list(many, cpus, &n), -1);   /* 65 */
+}
+
 static void test_parse(void **state)
 {
 	struct kc kc = { .sock = "/default" };
@@ -107,6 +136,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size), cmocka_unit_test(test_fmt), cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_cpu_list),
 		cmocka_unit_test(test_parse), cmocka_unit_test(test_escape),
 	};
 

@@ -256,6 +256,69 @@ static void test_def_refused(void **state)
 	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"cpus\": 1, \"cpus\": 2}", "duplicate field \"cpus\"");
 }
 
+/* host tuning: pin_vcpus, pin_io, iothreads, hugepages */
+static void test_def_tuning(void **state)
+{
+	struct vm_def d, d2;
+	char err[512], body[256];
+	long ncpus = sysconf(_SC_NPROCESSORS_CONF);
+	cJSON *j, *o;
+
+	(void)state;
+	/* absent (a definition of an older kited): no pinning, I/O threads, huge pages auto */
+	assert_int_equal(parse("{\"name\": \"t\", \"kernel\": \"%K\"}", &d, err, sizeof(err)), 0);
+	assert_int_equal(d.npin_vcpus + d.npin_io, 0);
+	assert_true(d.iothreads);
+	assert_int_equal(d.hugepages, KD_HP_AUTO);
+	o = cJSON_CreateObject();
+	vm_tuning_json(o, &d, true);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "pin_io")));
+	assert_string_equal(cJSON_GetObjectItem(o, "hugepages")->valuestring, "auto");
+	cJSON_Delete(o);
+	vm_def_clear(&d);
+
+	assert_int_equal(parse("{\"name\": \"t\", \"kernel\": \"%K\", \"pin_vcpus\": [0], \"pin_io\": [0, 0],"
+			       " \"iothreads\": false, \"hugepages\": \"on\", \"memory_mib\": 64}", &d, err, sizeof(err)), 0);
+	assert_int_equal(d.npin_vcpus, 1);
+	assert_int_equal(d.npin_io, 2);
+	assert_false(d.iothreads);
+	assert_int_equal(d.hugepages, KD_HP_ON);
+	/* the definition's JSON reads back the same */
+	j = vm_def_json(&d);
+	assert_int_equal(vm_def_parse(j, &d2, true, false, 0, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	assert_int_equal(d2.npin_vcpus, 1);
+	assert_int_equal(d2.pin_io[1], 0);
+	assert_int_equal(d2.npin_io, 2);
+	assert_false(d2.iothreads);
+	assert_int_equal(d2.hugepages, KD_HP_ON);
+	vm_def_clear(&d2);
+	vm_def_clear(&d);
+
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"pin_io\": []}", "pin_io: an empty list");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"pin_io\": \"0\"}", "pin_io: expected an array");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"pin_vcpus\": [-1]}", "pin_vcpus: expected 1 to 64");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"pin_vcpus\": [1.5]}", "pin_vcpus: expected 1 to 64");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"pin_vcpus\": [\"0\"]}", "pin_vcpus: expected 1 to 64");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"pin_io\": [1024]}", "pin_io: expected 1 to 64");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"iothreads\": \"on\"}", "iothreads: expected true or false");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"hugepages\": \"2M\"}",
+		       "hugepages 2M: expected \"auto\", \"on\" or \"off\"");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"hugepages\": true}", "hugepages: expected a string");
+	expect_refused("{\"name\": \"a\", \"kernel\": \"%K\", \"hugepages\": \"on\", \"memory_mib\": 65}",
+		       "memory_mib in 2 MiB pages");
+	snprintf(body, sizeof(body), "{\"name\": \"a\", \"kernel\": \"%%K\", \"pin_io\": [0, %ld]}", ncpus);
+	expect_refused(body, "does not exist");
+	{   /* 65 CPUs */
+		char many[512] = "{\"name\": \"a\", \"kernel\": \"%K\", \"pin_io\": [0";
+
+		for (int i = 0; i < 64; i++)
+			strcat(many, ",0");
+		strcat(many, "]}");
+		expect_refused(many, "pin_io: expected 1 to 64");
+	}
+}
+
 /* ---- state files ---- */
 
 static void test_state_round_trip(void **state)
@@ -391,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_route_find),
 		cmocka_unit_test(test_def_valid),
 		cmocka_unit_test(test_def_refused),
+		cmocka_unit_test(test_def_tuning),
 		cmocka_unit_test(test_state_round_trip),
 		cmocka_unit_test(test_prom),
 	};
