@@ -12,12 +12,11 @@ reports the new capacity (and PASS), kite logs the configuration change with bot
 kite-dpu logs that the frontend was told, and the image file has the new size.
 Exit 0 pass, 1 fail, 77 skip (no /dev/kvm).
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtlib import Dpu, Kite, check, need_kvm, random_image, run_test, wait_socket  # noqa: E402
+from vtlib import Dpu, Kite, check, random_image, run_test, vt_args, wait_socket  # noqa: E402
 
 OLD, NEW = 1 << 20, 3 << 20
 
@@ -46,13 +45,7 @@ def run(a, wd, procs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kite", required=True)
-    ap.add_argument("--dpu", required=True)
-    ap.add_argument("--kernel", required=True)
-    a = ap.parse_args()
-    need_kvm()
-    return run_test(run, a)
+    return run_test(run, vt_args("--dpu"))
 
 
 if __name__ == "__main__":

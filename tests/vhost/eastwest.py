@@ -14,27 +14,19 @@ and B answered no second echo.
 
 usage: eastwest.py --kite KITE --dpu KITE_DPU --kernel GUEST [--packed]
 Exit 0 pass, 1 fail, 77 skip (no KVM)."""
-import argparse
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtlib import Dpu, Kite, check, need_kvm, run_test, wait_socket  # noqa: E402
+from vtlib import Dpu, Kite, check, run_test, vt_args, wait_socket  # noqa: E402
 
 MAC_A, MAC_B = "02:4b:00:00:0e:0a", "02:4b:00:00:0e:0b"
 GUEST_TIMEOUT_EXIT = 5      # GUEST_EXIT_TIMEOUT: a device (here: the peer) did not answer
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kite", required=True)
-    ap.add_argument("--dpu", required=True)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--packed", action="store_true")
-    a = ap.parse_args()
-    need_kvm()
-    return run_test(run, a)
+    return run_test(run, vt_args("--dpu", more=lambda ap: ap.add_argument("--packed", action="store_true")))
 
 
 def counters(dpu):

@@ -15,30 +15,20 @@ and reconnects to.)
 
 usage: hostile.py --kite KITE --dpu KITE_DPU --backend HOSTILE_BACKEND --kernel GUEST CASE
 Exit 0 pass, 1 fail, 77 skip (no KVM)."""
-import argparse
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtlib import (Dpu, Kite, check, check_pattern, guest_seed, need_kvm, random_image,  # noqa: E402
-                   run_test, wait_socket)
+from vtlib import (Dpu, HostileBackend, Kite, check, check_pattern, guest_seed, random_image,  # noqa: E402
+                   run_test, vt_args, wait_socket)
 
 AT_START = ("features", "big-config", "huge-config")
 IMG_BYTES = 1 << 20
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kite", required=True)
-    ap.add_argument("--dpu", required=True)
-    ap.add_argument("--backend", required=True)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("case")
-    a = ap.parse_args()
-    need_kvm()
-    return run_test(run, a)
+    return run_test(run, vt_args("--dpu", "--backend", more=lambda ap: ap.add_argument("case")))
 
 
 def run(a, wd, procs):
@@ -47,21 +37,14 @@ def run(a, wd, procs):
     orig = random_image(img, IMG_BYTES)
     good_sock, bad_sock = os.path.join(wd, "good.sock"), os.path.join(wd, "hostile.sock")
     dpu = Dpu(a.dpu, procs, wd, None, volumes=[{"name": "good", "image": img, "socket": good_sock}])
-    blog = open(os.path.join(wd, "backend.log"), "w")
-    backend = procs.add(subprocess.Popen([a.backend, "--socket", bad_sock, "--case", a.case], stderr=blog,
-                                         stdout=subprocess.DEVNULL))
-    wait_socket(bad_sock, backend, "hostile_backend")
+    backend = HostileBackend(a.backend, wd, bad_sock, a.case, procs)
     wait_socket(good_sock, dpu.proc, "kite-dpu")
     vm = Kite(a.kite, a.kernel, wd, "kite", ["--vhost-user-blk", "socket=" + bad_sock,
                                              "--vhost-user-blk", "socket=" + good_sock],
               "kite.test=virtio-blk-evil kite.evil=backend kite.seed=%d kite.blk_sector=%d" % (seed, sector), procs)
     rc = vm.run(90)
-    blog.flush()
-    btext = open(os.path.join(wd, "backend.log"), errors="replace").read()
-    check(backend.poll() is None, "the hostile backend died (status %s)" % backend.returncode)
+    backend.check_exercised()
     check(dpu.proc.poll() is None, "kite-dpu died (status %s)" % dpu.proc.returncode)
-    check(re.search(r"^hostile-backend: %s done at " % re.escape(a.case), btext, re.M),
-          "the backend never misbehaved: the case was not exercised")
     err, con = vm.stderr(), vm.con()
     blk0 = [l for l in err.splitlines() if "vhost-user-blk0" in l]
     if a.case in AT_START:

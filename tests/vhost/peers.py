@@ -13,7 +13,6 @@ testpmd: dpdk-testpmd with a net_vhost port (testpmd is the vhost-user server) i
 
 usage: peers.py --kite KITE --kernel GUEST qsd|testpmd
 Exit 0 pass, 1 fail, 77 skip (no KVM, or the peer is not installed)."""
-import argparse
 import os
 import re
 import signal
@@ -21,8 +20,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtlib import (SECTOR, Kite, check, check_pattern, guest_seed, need, need_kvm, random_image,  # noqa: E402
-                   run_test, wait_socket)
+from vtlib import (SECTOR, Kite, check, check_pattern, guest_seed, need, random_image, run_test,  # noqa: E402
+                   vt_args, wait_socket)
 from netlib import parse_final_stats  # noqa: E402
 
 IMG_BYTES = 1 << 20
@@ -94,12 +93,7 @@ def testpmd(a, wd, procs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kite", required=True)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("peer", choices=("qsd", "testpmd"))
-    a = ap.parse_args()
-    need_kvm()
+    a = vt_args(more=lambda ap: ap.add_argument("peer", choices=("qsd", "testpmd")))
     need("qemu-storage-daemon" if a.peer == "qsd" else "dpdk-testpmd")
     return run_test({"qsd": qsd, "testpmd": testpmd}[a.peer], a)
 

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Helpers of the vhost suite's tests that put kite and a vhost-user backend together (hostile.py,
-peers.py, eastwest.py): kite-dpu comes from tests/dpu/net/netlib.py, the test guest's disk pattern
-from tests/virtio/blk_run.py; this adds kite itself (a VM with a console file and a stderr file),
-waiting for backend sockets, and image checks."""
+peers.py, eastwest.py, net_ack.py, blk_resize.py, ...): kite-dpu comes from tests/dpu/net/netlib.py,
+the test guest's disk pattern from tests/virtio/blk_run.py, the KVM skip from tests/lib/checks.py;
+this adds the tests' command line, kite itself (a VM with a console file and a stderr file), the
+hostile backend, waiting for backend sockets, and image checks."""
+import argparse
 import os
 import random
 import re
@@ -14,8 +16,24 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "dpu", "net"))
 sys.path.insert(0, os.path.join(TOP, "tests", "virtio"))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from netlib import Dpu, Procs, need, sh, skip, workdir  # noqa: E402,F401
 from blk_run import SECTOR, Fail, check, fnv1a32, pattern_bytes  # noqa: E402,F401
+from checks import need_kvm  # noqa: E402,F401
+
+
+def vt_args(*programs, more=None):
+    """The command line of a vhost test that runs the test guest: --kite, --kernel and each of
+    `programs` (e.g. "--dpu", "--backend"), all required; more(ap) adds the test's own arguments.
+    Exits 77 (skip) when /dev/kvm cannot be opened. Returns the parsed arguments."""
+    ap = argparse.ArgumentParser()
+    for opt in ("--kite", *programs, "--kernel"):
+        ap.add_argument(opt, required=True)
+    if more:
+        more(ap)
+    a = ap.parse_args()
+    need_kvm()
+    return a
 
 
 def run_test(body, *args):
@@ -36,13 +54,6 @@ def run_test(body, *args):
         shutil.rmtree(wd, ignore_errors=True)
 
 
-def need_kvm():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        skip("/dev/kvm cannot be opened (%s): this test needs KVM" % e.strerror)
-
-
 def need_root():
     if os.geteuid() != 0:
         skip("needs root")
@@ -57,6 +68,30 @@ def wait_socket(path, proc, what, timeout=20):
         if time.time() > deadline:
             raise Fail("%s never listened on %s" % (what, path))
         time.sleep(0.05)
+
+
+class HostileBackend:
+    """tests/vhost/hostile_backend misbehaving as CASE on the socket `sock` (its log in {wd}/backend.log):
+    listening once the constructor returns."""
+
+    def __init__(self, exe, wd, sock, case, procs):
+        self.case = case
+        self.log_path = os.path.join(wd, "backend.log")
+        self.log = open(self.log_path, "w")
+        self.proc = procs.add(subprocess.Popen([exe, "--socket", sock, "--case", case], stderr=self.log,
+                                               stdout=subprocess.DEVNULL))
+        wait_socket(sock, self.proc, "hostile_backend")
+
+    def text(self):
+        self.log.flush()
+        return open(self.log_path, errors="replace").read()
+
+    def check_exercised(self, at=""):
+        """The backend still runs and logged that its misbehaviour happened (at a message starting
+        with `at`): else Fail."""
+        check(self.proc.poll() is None, "the hostile backend died (status %s)" % self.proc.returncode)
+        check(re.search(r"^hostile-backend: %s done at %s" % (re.escape(self.case), re.escape(at)), self.text(), re.M),
+              "the backend never misbehaved%s: the case %s was not exercised" % (" at " + at if at else "", self.case))
 
 
 def random_image(path, nbytes):
