@@ -34,26 +34,15 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "virtio"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, end, failures, need_kvm, wait_for  # noqa: E402
 from core_test import call, procs_under, start_time  # noqa: E402
+from dpu_ctl import ctl_request as ctl  # noqa: E402
+from image_blocks import bad_blocks  # noqa: E402
+from blk_run import SECTOR, pattern_bytes  # noqa: E402  (the test guest's virtio-blk pattern)
 
 BLOCKS, SEED = 1024, 77      # the guest's virtio-blk-stream: BLOCKS one-sector writes, then all read back
-
-
-def ctl(path, req):
-    """One request on kite-dpu's own control socket."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(json.dumps(req).encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
 
 
 def held(path):
@@ -74,11 +63,6 @@ def records(state):
                 json.load(open(os.path.join(d, "volumes.json")))["volumes"])
     except OSError:
         return [], []
-
-
-def pattern(sector):
-    """What the test guest writes to a sector (guest/virtio/test_virtio_blk.c)."""
-    return bytes((sector * 31 + i * 7 + SEED) & 0xff for i in range(512))
 
 
 def expect(kd, cases):
@@ -329,8 +313,7 @@ def run(args, kd):
     check(at_kill < BLOCKS and re.search(r"vhost-user-blk0: backend .* is back", klog) and
           re.search(r"vhost-user-net0: backend .* is back", klog),
           "kite-dpu was killed after %d of %d writes, w1's kite reconnected its disk and its NIC" % (at_kill, BLOCKS))
-    data = open(wimg, "rb").read()
-    bad = [b for b in range(BLOCKS) if data[b * 512:(b + 1) * 512] != pattern(b)]
+    bad = bad_blocks(wimg, BLOCKS, SECTOR, lambda b: pattern_bytes(b, 1, SEED))
     check(not bad, "every written sector is in w1's image (%d wrong)" % len(bad))
     check(names(ctlp) == (["p1"], ["v1", "v2"]) and os.path.exists(wimg),
           "w1 ended: its port and volume gone, its image kept (%s)" % (names(ctlp),))

@@ -19,8 +19,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "vhost"))
-from blk_restart import ctl_request  # noqa: E402  (kite-dpu's control socket, one JSON line each way)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from dpu_ctl import ctl_request  # noqa: E402  (kite-dpu's control socket, one JSON line each way)
 from core_test import call, procs_under, start_time  # noqa: E402  (HTTP on a Unix socket, /proc)
 
 WAIT = 120          # bound of every poll: only keeps a broken run from hanging

@@ -12,7 +12,10 @@ A volume inside both directories is accepted, its socket and the control socket 
 a symlink inside IMG to a file inside IMG is accepted. Then kite run as nobody (setpriv) with
 /dev/kvm closed to it exits 1 with exactly one stderr line naming /dev/kvm and the permission.
 """
-import argparse, json, os, shutil, socket, stat, subprocess, sys, tempfile, time
+import argparse, os, shutil, stat, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from dpu_ctl import ctl_request as ctl  # noqa: E402
 
 failures = []
 
@@ -21,20 +24,6 @@ def check(ok, what):
     print(("ok   " if ok else "FAIL ") + what)
     if not ok:
         failures.append(what)
-
-
-def ctl(path, req):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
-    s.sendall(json.dumps(req).encode() + b"\n")
-    buf = b""
-    while not buf.endswith(b"\n"):
-        d = s.recv(4096)
-        if not d:
-            break
-        buf += d
-    s.close()
-    return json.loads(buf)
 
 
 def main():

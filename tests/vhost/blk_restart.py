@@ -16,19 +16,23 @@ kite_dpu_blk_resubmitted_total), the guest completes all N writes without an err
 holds every block's stamp.
 Exit 0 pass, 1 fail, 77 skip (no /dev/kvm).
 """
-import argparse
 import json
 import os
 import random
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vtlib import vt_args  # noqa: E402
+from dpu_ctl import ctl_request  # noqa: E402
+from image_blocks import bad_blocks  # noqa: E402
 
 OPS = 1000
 PROGRESS = 10
@@ -41,24 +45,9 @@ def stamp(blk, seed):
     return struct.pack("<Q", (blk * 0x9e3779b97f4a7c15 ^ seed) & (2**64 - 1)) * (BLOCK // 8)
 
 
-def bad_blocks(img, upto, seed):
-    data = open(img, "rb").read()
-    return [b for b in range(upto) if data[b * BLOCK:(b + 1) * BLOCK] != stamp(b, seed)]
-
-
-def ctl_request(ctl, req):
-    """One request on kite-dpu's control socket; returns the reply (a dict)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(ctl)
-        s.sendall(json.dumps(req).encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
+def stamped(img, upto, seed):
+    """The blocks among the first `upto` that do not hold their stamp."""
+    return bad_blocks(img, upto, BLOCK, lambda b: stamp(b, seed))
 
 
 def resubmitted_counter(ctl):
@@ -86,16 +75,7 @@ def wait_for(what, cond, proc, bound=120):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kite", required=True)
-    ap.add_argument("--dpu", required=True)
-    ap.add_argument("--kernel", required=True)
-    a = ap.parse_args()
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        print("SKIP: /dev/kvm cannot be opened (%s)" % e.strerror)
-        return 77
+    a = vt_args("--dpu")
     tmp = tempfile.mkdtemp(prefix="kite-vhost-restart-")
     seed = random.randrange(1, 2**62) | 1
     img, sock = os.path.join(tmp, "vol0.img"), os.path.join(tmp, "vol0.sock")
@@ -132,7 +112,7 @@ def main():
         print("kite-dpu killed after %d acknowledged writes" % at_kill)
         if at_kill >= OPS:
             raise RuntimeError("the stream ended before kite-dpu was killed")
-        bad = bad_blocks(img, at_kill, seed)
+        bad = stamped(img, at_kill, seed)
         if bad:
             raise RuntimeError("%d acknowledged blocks are not in the image at the kill (first %d)" % (len(bad), bad[0]))
         os.unlink(sock)
@@ -153,7 +133,7 @@ def main():
         n = resubmitted_counter(ctl)
         if n != int(m[0][0]):
             raise RuntimeError("kite_dpu_blk_resubmitted_total is %s, the log says %s" % (n, m[0][0]))
-        bad = bad_blocks(img, OPS, seed)
+        bad = stamped(img, OPS, seed)
         if bad:
             raise RuntimeError("%d of %d written blocks are not in the image (first %d)" % (len(bad), OPS, bad[0]))
     except (RuntimeError, subprocess.TimeoutExpired) as e:

@@ -6,11 +6,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from dpu_ctl import ctl_request  # noqa: E402
 
 SKIP = 77
 
@@ -97,19 +99,7 @@ class Dpu:
         sys.exit(1)
 
     def ctl(self, cmd, **args):
-        req = dict(args, cmd=cmd)
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(self.ctl_path)
-        s.sendall((json.dumps(req) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        return json.loads(data)
+        return ctl_request(self.ctl_path, dict(args, cmd=cmd))
 
     def ok(self, cmd, **args):
         r = self.ctl(cmd, **args)
