@@ -108,6 +108,20 @@ int kite_do(const char *sock, const char *method, const char *path, const char *
 	return -1;
 }
 
+int kite_do_json(const char *sock, const char *method, const char *path, cJSON *j, long timeout_s, char *err,
+		 size_t errlen)
+{
+	char *body = j ? cJSON_PrintUnformatted(j) : NULL;
+	int r;
+
+	cJSON_Delete(j);
+	if (!body)
+		return errf(err, errlen, "kite: %s %s: out of memory", method, path);
+	r = kite_do(sock, method, path, body, timeout_s, err, errlen);
+	free(body);
+	return r;
+}
+
 int kite_get_state(const char *sock, char *state, size_t len)
 {
 	char err[256], *reply = NULL;

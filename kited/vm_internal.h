@@ -108,6 +108,10 @@ int kite_call(const char *sock, const char *method, const char *path, const char
 /* A call that must succeed (2xx): 0, or -1 with err naming the call and kite's fault message. */
 int kite_do(const char *sock, const char *method, const char *path, const char *body, long timeout_s,
 	    char *err, size_t errlen);
+/* kite_do with the body j (taken: deleted whatever happens; NULL, or a body that cannot be printed:
+ * -1 with err "out of memory"). */
+int kite_do_json(const char *sock, const char *method, const char *path, struct cJSON *j, long timeout_s,
+		 char *err, size_t errlen);
 /* GET / -> "Running", "Paused", "Not started" into state; 0 or -1. */
 int kite_get_state(const char *sock, char *state, size_t len);
 

@@ -145,8 +145,7 @@ static int no_body(struct kd_req *req, struct kd_reply *rep)
 static int configure(struct kited *kd, struct vm *vm, const char *sock, char *err, size_t errlen)
 {
 	cJSON *j;
-	char *body, kernel[KD_PATH_MAX + 2], initrd[KD_PATH_MAX + 2], tmp[KD_PATH_MAX];
-	int r;
+	char kernel[KD_PATH_MAX + 2], initrd[KD_PATH_MAX + 2], tmp[KD_PATH_MAX];
 
 	/* jailed: --file puts them at /<basename> */
 	snprintf(tmp, sizeof(tmp), "%s", vm->def.kernel);
@@ -160,22 +159,14 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 		cJSON_AddStringToObject(j, "boot_args", vm->def.cmdline);
 	if (vm->def.initrd[0])
 		cJSON_AddStringToObject(j, "initrd_path", initrd);
-	body = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	r = body ? kite_do(sock, "PUT", "/boot-source", body, KITE_CALL_S, err, errlen) : -1;
-	free(body);
-	if (r < 0)
+	if (kite_do_json(sock, "PUT", "/boot-source", j, KITE_CALL_S, err, errlen) < 0)
 		return -1;
 
 	j = cJSON_CreateObject();
 	cJSON_AddNumberToObject(j, "vcpu_count", vm->def.cpus);
 	cJSON_AddNumberToObject(j, "mem_size_mib", vm->def.memory_mib);
 	vm_tuning_json(j, &vm->def, false);   /* kite's extensions of the same names */
-	body = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	r = body ? kite_do(sock, "PUT", "/machine-config", body, KITE_CALL_S, err, errlen) : -1;
-	free(body);
-	if (r < 0)
+	if (kite_do_json(sock, "PUT", "/machine-config", j, KITE_CALL_S, err, errlen) < 0)
 		return -1;
 
 	if (vm->res.has_volume || (vm->def.disk == DISK_OWN && vm->def.disk_in_kite)) {
@@ -191,11 +182,7 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 			cJSON_AddStringToObject(j, "path_on_host", vm->jailed ? strrchr(img, '/') : img);
 			cJSON_AddBoolToObject(j, "is_read_only", false);
 		}
-		body = cJSON_PrintUnformatted(j);
-		cJSON_Delete(j);
-		r = body ? kite_do(sock, "PUT", "/drives/disk0", body, KITE_CALL_S, err, errlen) : -1;
-		free(body);
-		if (r < 0)
+		if (kite_do_json(sock, "PUT", "/drives/disk0", j, KITE_CALL_S, err, errlen) < 0)
 			return -1;
 	}
 	if (vm->res.has_port || (vm->def.net && vm->def.net_in_kite)) {
@@ -209,11 +196,7 @@ static int configure(struct kited *kd, struct vm *vm, const char *sock, char *er
 		else
 			cJSON_AddStringToObject(j, "host_dev_name", tap);
 		cJSON_AddStringToObject(j, "guest_mac", vm->def.mac);
-		body = cJSON_PrintUnformatted(j);
-		cJSON_Delete(j);
-		r = body ? kite_do(sock, "PUT", "/network-interfaces/net0", body, KITE_CALL_S, err, errlen) : -1;
-		free(body);
-		if (r < 0)
+		if (kite_do_json(sock, "PUT", "/network-interfaces/net0", j, KITE_CALL_S, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -264,9 +247,8 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 	pthread_mutex_unlock(&kd->lock);
 	vm_api_sock(kd, vm->def.name, sock, sizeof(sock));
 	if (from_snapshot) {
-		char st[KD_PATH_MAX * 2], mem[KD_PATH_MAX * 2], *body;
+		char st[KD_PATH_MAX * 2], mem[KD_PATH_MAX * 2];
 		cJSON *j = cJSON_CreateObject(), *mb;
-		int r;
 
 		snapshot_paths(kd, vm->def.name, st, mem, sizeof(st));
 		cJSON_AddStringToObject(j, "snapshot_path", st);
@@ -274,11 +256,7 @@ static int do_start(struct kited *kd, struct vm *vm, bool from_snapshot, char *e
 		cJSON_AddStringToObject(mb, "backend_type", "File");
 		cJSON_AddStringToObject(mb, "backend_path", mem);
 		cJSON_AddBoolToObject(j, "resume_vm", true);
-		body = cJSON_PrintUnformatted(j);
-		cJSON_Delete(j);
-		r = body ? kite_do(sock, "PUT", "/snapshot/load", body, KITE_BOOT_S, err, errlen) : -1;
-		free(body);
-		if (r < 0)
+		if (kite_do_json(sock, "PUT", "/snapshot/load", j, KITE_BOOT_S, err, errlen) < 0)
 			goto undo_spawn;
 	} else if (configure(kd, vm, sock, err, errlen) < 0 ||
 		   kite_do(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", KITE_BOOT_S, err, errlen) < 0) {
