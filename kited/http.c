@@ -1,27 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kited's HTTP/1.1 server on its Unix socket (libmicrohttpd, one thread per connection: a handler
- * may block while a kite boots or stops, and holds up only its own client). A request's body (at
- * most KD_MAX_BODY bytes; a longer one gets 413 once read) must be a JSON object; the route table
- * picks the handler (router.c). Replies: JSON, Prometheus text, or {"error": "..."} with the status.
+ * kited's HTTP/1.1 server on its Unix socket (kite/http_unix.h: libmicrohttpd, one thread per
+ * connection: a handler may block while a kite boots or stops, and holds up only its own client).
+ * A request's body (at most KD_MAX_BODY bytes; a longer one gets 413 once read) must be a JSON
+ * object; the route table picks the handler (router.c). Replies: JSON, Prometheus text, or {"error": "..."} with the status.
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <microhttpd.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "http.h"
+#include "kite/http_unix.h"
 #include "kite/log.h"
-#include "kite/seccomp.h"
-#include "kite/unix_socket.h"
 #include "router.h"
 
 #define KD_IDLE_S 60
@@ -29,7 +22,6 @@
 struct kd_http {
 	struct MHD_Daemon *mhd;
 	struct kited *kd;
-	int fd;
 };
 
 struct conn_state {
@@ -88,25 +80,6 @@ void kd_reply_empty(struct kd_reply *rep, int status)
 const char *kd_query(const struct kd_req *req, const char *key)
 {
 	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
-}
-
-static enum MHD_Result respond(struct MHD_Connection *c, struct kd_reply *r)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	size_t len = r->body ? strlen(r->body) : 0;
-
-	resp = MHD_create_response_from_buffer(len, r->body, r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!resp) {
-		free(r->body);
-		return MHD_NO;
-	}
-	if (r->body)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					r->text ? "text/plain; version=0.0.4" : "application/json");
-	ret = MHD_queue_response(c, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
 }
 
 static void dispatch(struct kited *kd, struct MHD_Connection *c, const char *method, const char *url,
@@ -171,7 +144,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	dispatch(s->kd, c, method, url, cs, &rep);
-	return respond(c, &rep);
+	return http_unix_respond(c, rep.status, rep.body, rep.text);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -187,55 +160,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	*con_cls = NULL;
 }
 
-static int check_path(const char *path)
-{
-	char err[512];
-
-	if (unix_listen_check(path, "kited", err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		return -1;
-	}
-	return 0;
-}
-
-/* libmicrohttpd's threads inherit the filter of the thread that starts the server: a short-lived
- * starter thread installs the "http" allowlist first (seccomp.c, docs/security.md). */
-static void *start_filtered(void *arg)
-{
-	struct kd_http *s = arg;
-
-	if (seccomp_enter("http") < 0)
-		return NULL;
-	s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0,
-				  NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KD_IDLE_S,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-	return NULL;
-}
-
 struct kd_http *kd_http_start(struct kited *kd)
 {
-	pthread_t starter;
-	struct kd_http *s;
+	struct kd_http *s = calloc(1, sizeof(*s));
 
-	if (check_path(kd->sock) < 0)
-		return NULL;
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->kd = kd;
-	s->fd = unix_listen(kd->sock, 64);
-	if (s->fd < 0) {
-		log_err("%s: cannot listen on the API socket: %m", kd->sock);
-		free(s);
-		return NULL;
-	}
-	if (pthread_create(&starter, NULL, start_filtered, s) == 0)
-		pthread_join(starter, NULL);
+	s->mhd = http_unix_start(&(struct http_unix_server){
+		.path = kd->sock, .prog = "kited", .filter = "http", .backlog = 64,
+		.mhd_flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+		.idle_s = KD_IDLE_S, .on_request = on_request, .cls = s, .on_completed = on_completed,
+	});
 	if (!s->mhd) {
-		log_err("%s: starting the HTTP server (libmicrohttpd) failed", kd->sock);
-		close(s->fd);
-		unlink(kd->sock);
 		free(s);
 		return NULL;
 	}
@@ -247,7 +184,6 @@ void kd_http_stop(struct kd_http *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->mhd);
-	unlink(s->kd->sock);
+	http_unix_stop(s->mhd, s->kd->sock);
 	free(s);
 }

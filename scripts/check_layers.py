@@ -31,7 +31,7 @@ OWNER = {
     "vhost_user.h": "vhost-user", "vhost_user_requests.h": "vhost-user", "vhost_frontend.h": "vhost-user",
     "pci.h": "pci", "legacy_devices.h": "devices",
     "vm.h": "vmm", "vcpu.h": "vmm", "boot.h": "vmm", "config.h": "vmm", "kvm_irq.h": "vmm",
-    "x86/": "vmm", "api.h": "api",
+    "x86/": "vmm", "api.h": "api", "http_unix.h": "api",
 }
 DEVICE_SIDE = ("devices", "pci", "virtio")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
