@@ -3,14 +3,18 @@
  * The switch pipeline alone, in one thread, without virtio: 64-byte frames in bursts of 32 from one
  * fake port to another (learned unicast), plain / 16-rule ACL / VXLAN encapsulation / VXLAN
  * decapsulation. Frames are copied into pool buffers as a port device would. Prints
- * "net_switch_<variant>_64B_mpps N Mpps" lines. Usage: net_switch_micro [SECONDS per variant]
+ * "net_switch_<variant>_64B_mpps N Mpps" lines.
+ * Usage: net_switch_micro [SECONDS per variant [VARIANT...]]   (default: 1 s, every variant; a
+ * single variant is what `perf record` of one path wants)
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fdb.h"
 #include "switch.h"
 #include "parse.h"
 
@@ -56,6 +60,22 @@ static uint32_t make_udp(uint8_t *b)
 	return 64;
 }
 
+/* Encapsulate the frame in b (len bytes) as the VTEP `from` sends it to dst_ip; returns the new length. */
+static uint32_t encap_from(const struct vxlan_cfg *from, uint32_t dst_ip, uint8_t *b, uint32_t len)
+{
+	static struct vsw_frame f;
+
+	f.data = f.buf + VSW_HEADROOM;
+	memcpy(f.data, b, len);
+	f.len = len;
+	if (vxlan_encap(&f, from, 100, dst_ip, 0)) {
+		fprintf(stderr, "net_switch_micro: cannot encapsulate\n");
+		exit(1);
+	}
+	memcpy(b, f.data, f.len);
+	return f.len;
+}
+
 static double run(const char *variant, double secs)
 {
 	struct vswitch_config cfg = { .pool_frames = 1024 };
@@ -63,6 +83,8 @@ static double run(const char *variant, double secs)
 	struct vxlan_cfg vx = { 0 };
 	uint8_t tmpl[256];
 	uint32_t tlen = make_udp(tmpl);
+	struct vxlan_cfg far;
+	bool vxlan = !strncmp(variant, "vxlan_", 6);
 	int in, out, src;
 	uint64_t frames = 0;
 	double t0, t;
@@ -72,6 +94,8 @@ static double run(const char *variant, double secs)
 	inet_pton(AF_INET, "192.168.90.1", &vx.local_ip);
 	memcpy(vx.local_mac, MAC_IN, 6);
 	memcpy(vx.gw_mac, MAC_OUT, 6);
+	far = vx;                          /* the remote VTEP */
+	inet_pton(AF_INET, "192.168.90.2", &far.local_ip);
 	src = in;
 	if (!strcmp(variant, "acl")) {
 		char rule[96];
@@ -82,46 +106,43 @@ static double run(const char *variant, double secs)
 		}
 		vswitch_acl_add_text(sw, in, ACL_IN, "allow proto udp", NULL, 0);
 		vswitch_acl_set_default(sw, in, ACL_IN, ACL_DENY);
-	} else if (!strcmp(variant, "vxlan_encap") || !strcmp(variant, "vxlan_decap")) {
-		uint32_t vtep;
-
-		inet_pton(AF_INET, "192.168.90.2", &vtep);
+	} else if (vxlan) {
 		vswitch_port_set_vxlan(sw, out, &vx);
 		vswitch_vni_add(sw, 100, 1);
-		vswitch_vni_add_vtep(sw, 100, vtep);
+		vswitch_vni_add_vtep(sw, 100, far.local_ip);
 		if (!strcmp(variant, "vxlan_decap")) {
 			/* frames arrive encapsulated from the uplink, go to "in" */
-			struct vsw_frame f;
-			struct vxlan_cfg far = vx;
-
-			far.local_ip = vtep;
 			memcpy(tmpl, MAC_IN, 6);       /* inner: MAC_OUT -> MAC_IN */
 			memcpy(tmpl + 6, MAC_OUT, 6);
-			f.data = f.buf + VSW_HEADROOM;
-			memcpy(f.data, tmpl, tlen);
-			f.len = tlen;
-			vxlan_encap(&f, &far, 100, vx.local_ip, 0);
-			memcpy(tmpl, f.data, f.len);
-			tlen = f.len;
+			tlen = encap_from(&far, vx.local_ip, tmpl, tlen);
 			src = out;
 		}
 	}
-	/* learn both stations */
+	/* learn both stations: MAC_IN on "in", MAC_OUT on "out" (behind the VTEP on a VXLAN uplink,
+	 * so that encapsulation is measured on learned unicast, not on flooding) */
 	{
-		uint8_t l[64];
+		uint8_t l[256];
+		uint32_t llen = make_udp(l);
 		struct vsw_frame *f;
+		const struct fdb_entry *e;
 
-		make_udp(l);
 		memcpy(l, "\xff\xff\xff\xff\xff\xff", 6);
 		f = vswitch_frame_alloc(sw);
-		memcpy(f->data, l, 64);
-		f->len = 64;
+		memcpy(f->data, l, llen);
+		f->len = llen;
 		vswitch_input(sw, in, &f, 1);
 		memcpy(l + 6, MAC_OUT, 6);
+		if (vxlan)
+			llen = encap_from(&far, vx.local_ip, l, llen);
 		f = vswitch_frame_alloc(sw);
-		memcpy(f->data, l, 64);
-		f->len = 64;
+		memcpy(f->data, l, llen);
+		f->len = llen;
 		vswitch_input(sw, out, &f, 1);
+		e = fdb_lookup(vswitch_fdb(sw), 1, MAC_OUT, (uint64_t)(now_s() * 1e9));
+		if (!e || e->port != out) {
+			fprintf(stderr, "net_switch_micro: %s: the station behind \"out\" was not learned\n", variant);
+			exit(1);
+		}
 	}
 	t0 = now_s();
 	do {
@@ -155,8 +176,26 @@ int main(int argc, char **argv)
 {
 	static const char *const variants[] = { "plain", "acl", "vxlan_encap", "vxlan_decap" };
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
+	unsigned nv = sizeof(variants) / sizeof(variants[0]);
 
-	for (unsigned i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
-		printf("net_switch_%s_64B_mpps %.2f Mpps\n", variants[i], run(variants[i], secs) / 1e6);
+	for (int a = 2; a < argc; a++) {
+		bool known = false;
+
+		for (unsigned i = 0; i < nv; i++)
+			known |= !strcmp(argv[a], variants[i]);
+		if (!known) {
+			fprintf(stderr, "net_switch_micro: unknown variant '%s' (plain, acl, vxlan_encap, vxlan_decap)\n",
+				argv[a]);
+			return 2;
+		}
+	}
+	for (unsigned i = 0; i < nv; i++) {
+		bool want = argc <= 2;
+
+		for (int a = 2; a < argc; a++)
+			want |= !strcmp(argv[a], variants[i]);
+		if (want)
+			printf("net_switch_%s_64B_mpps %.2f Mpps\n", variants[i], run(variants[i], secs) / 1e6);
+	}
 	return sink_bytes == 42 ? 1 : 0;
 }
