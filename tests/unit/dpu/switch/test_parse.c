@@ -143,6 +143,41 @@ static void test_csum(void **state)
 	assert_int_equal(vsw_ip_csum(h, 20), 0xb861);
 }
 
+/* The checksum byte by byte, as RFC 1071 writes it: the reference for the word-wise one. */
+static uint16_t csum_ref(const uint8_t *p, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void test_csum_lengths(void **state)
+{
+	uint8_t data[80], ones[64];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(data); i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (uint8_t)(x >> 16);
+	}
+	/* every length, odd and even, and every start alignment of the word loads */
+	for (uint32_t off = 0; off < 4; off++)
+		for (uint32_t len = 0; len <= 64; len++)
+			assert_int_equal(vsw_ip_csum(data + off, len), csum_ref(data + off, len));
+	/* many carries: all-ones words sum to 0xffff, whose complement is 0 */
+	memset(ones, 0xff, sizeof(ones));
+	assert_int_equal(vsw_ip_csum(ones, 64), 0);
+	assert_int_equal(csum_ref(ones, 64), 0);
+	assert_int_equal(vsw_ip_csum(ones, 3), csum_ref(ones, 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_csum),
+		cmocka_unit_test(test_csum_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
