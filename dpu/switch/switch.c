@@ -226,6 +226,7 @@ int vswitch_port_set_vxlan(struct vswitch *sw, int port, const struct vxlan_cfg 
 		if (cfg->local_ip == 0)
 			return -EINVAL;
 		p->vx = *cfg;
+		vxlan_tmpl_init(&p->vx_tmpl, cfg);
 	}
 	p->vxlan = cfg != NULL;
 	fdb_flush_port(&sw->fdb, (uint16_t)port);
@@ -504,7 +505,7 @@ static void egress(struct vswitch *sw, struct vsw_port *out, struct vsw_frame *f
 			drop(sw, out, f, VSW_DROP_OVERSIZE);
 			return;
 		}
-		if (vxlan_encap(f, &out->vx, vni, remote_ip, sw->ip_id++)) {
+		if (vxlan_encap_tmpl(f, &out->vx_tmpl, vni, remote_ip, sw->ip_id++)) {
 			drop(sw, out, f, VSW_DROP_NO_BUFFER);
 			return;
 		}

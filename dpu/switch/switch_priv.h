@@ -20,6 +20,7 @@ struct vsw_port {
 	uint32_t mtu;
 	bool vxlan;
 	struct vxlan_cfg vx;
+	struct vxlan_tmpl vx_tmpl;        /* outer headers built from vx */
 	bool acl_active[2];               /* rules present or default deny */
 	struct acl acl[2];
 	struct rate_limiter rl;        /* pps and bps policing of frames in (no timer: refused = dropped) */

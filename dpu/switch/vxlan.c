@@ -5,61 +5,87 @@
 #include "parse.h"
 #include "vxlan.h"
 
+/* UDP source port: one flow (inner MAC pair and ethertype) keeps one port, flows spread over
+ * 49152-65535. Two overlapping 8-byte loads of the first 14 bytes, one multiply. */
 static uint16_t vxlan_src_port(const uint8_t *inner, uint32_t len)
 {
-	uint32_t h = 2166136261u;
+	uint64_t x, y;
 
-	/* FNV-1a over the inner MAC addresses (and ethertype): one flow keeps one outer port. */
-	for (uint32_t i = 0; i < 14 && i < len; i++) {
-		h ^= inner[i];
-		h *= 16777619u;
+	if (len >= 14) {
+		memcpy(&x, inner, 8);
+		memcpy(&y, inner + 6, 8);
+	} else {
+		uint8_t b[14] = { 0 };
+
+		memcpy(b, inner, len);
+		memcpy(&x, b, 8);
+		memcpy(&y, b + 6, 8);
 	}
-	return (uint16_t)(49152 + (h % 16384));
+	x ^= (y << 17 | y >> 47) * 0xff51afd7ed558ccdull;
+	x *= 0x9e3779b97f4a7c15ull;
+	return (uint16_t)(49152 + (x >> 50));
 }
 
-int vxlan_encap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t vni, uint32_t remote_ip,
-		uint16_t ip_id)
+void vxlan_tmpl_init(struct vxlan_tmpl *t, const struct vxlan_cfg *cfg)
 {
-	uint32_t inner_len = f->len;
-	uint16_t sport = vxlan_src_port(f->data, f->len);
-	uint8_t *p, *ip, *udp, *vx;
+	uint8_t *p = t->hdr, *ip = p + 14, *udp = ip + 20;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(p, cfg->gw_mac, 6);
+	memcpy(p + 6, cfg->local_mac, 6);
+	vsw_put_be16(p + 12, ETH_P_IPV4_);
+	ip[0] = 0x45;
+	vsw_put_be16(ip + 6, 0x4000);    /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP_;
+	memcpy(ip + 12, &cfg->local_ip, 4);
+	vsw_put_be16(udp + 2, VXLAN_PORT);
+	/* UDP checksum 0: RFC 7348 allows it over IPv4 */
+	udp[8] = 0x08;                   /* VXLAN flags: VNI valid */
+	for (unsigned i = 0; i < 20; i += 2)
+		t->ip_sum += vsw_get_be16(ip + i);
+}
+
+int vxlan_encap_tmpl(struct vsw_frame *f, const struct vxlan_tmpl *t, uint32_t vni, uint32_t remote_ip,
+		     uint16_t ip_id)
+{
+	uint32_t inner_len = f->len, sum;
+	uint16_t sport = vxlan_src_port(f->data, f->len), ip_len;
+	uint8_t *p, *ip, *udp;
 
 	if (vni > VXLAN_VNI_MAX || inner_len + VXLAN_OVERHEAD > 0xffff)
 		return -1;
 	p = vsw_frame_push(f, VXLAN_OVERHEAD);
 	if (!p)
 		return -1;
-	memcpy(p, cfg->gw_mac, 6);
-	memcpy(p + 6, cfg->local_mac, 6);
-	vsw_put_be16(p + 12, ETH_P_IPV4_);
-
+	memcpy(p, t->hdr, VXLAN_OVERHEAD);
 	ip = p + 14;
-	ip[0] = 0x45;
-	ip[1] = 0;
-	vsw_put_be16(ip + 2, (uint16_t)(20 + 8 + VXLAN_HLEN + inner_len));
-	vsw_put_be16(ip + 4, ip_id);
-	vsw_put_be16(ip + 6, 0x4000);    /* DF */
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP_;
-	ip[10] = ip[11] = 0;
-	memcpy(ip + 12, &cfg->local_ip, 4);
-	memcpy(ip + 16, &remote_ip, 4);
-	vsw_put_be16(ip + 10, vsw_ip_csum(ip, 20));
-
 	udp = ip + 20;
+	ip_len = (uint16_t)(20 + 8 + VXLAN_HLEN + inner_len);
+	vsw_put_be16(ip + 2, ip_len);
+	vsw_put_be16(ip + 4, ip_id);
+	memcpy(ip + 16, &remote_ip, 4);
+	/* the template's sum plus the fields just written (RFC 1071: order and byte order of the
+	 * additions do not matter, the folded result is the full header's) */
+	sum = t->ip_sum + ip_len + ip_id + vsw_get_be16(ip + 16) + vsw_get_be16(ip + 18);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	vsw_put_be16(ip + 10, (uint16_t)~sum);
 	vsw_put_be16(udp, sport);
-	vsw_put_be16(udp + 2, VXLAN_PORT);
 	vsw_put_be16(udp + 4, (uint16_t)(8 + VXLAN_HLEN + inner_len));
-	vsw_put_be16(udp + 6, 0);        /* RFC 7348: zero UDP checksum over IPv4 */
-
-	vx = udp + 8;
-	vx[0] = 0x08;
-	vx[1] = vx[2] = vx[3] = 0;
-	vx[4] = (uint8_t)(vni >> 16);
-	vx[5] = (uint8_t)(vni >> 8);
-	vx[6] = (uint8_t)vni;
-	vx[7] = 0;
+	udp[12] = (uint8_t)(vni >> 16);
+	udp[13] = (uint8_t)(vni >> 8);
+	udp[14] = (uint8_t)vni;
 	return 0;
+}
+
+int vxlan_encap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t vni, uint32_t remote_ip,
+		uint16_t ip_id)
+{
+	struct vxlan_tmpl t;
+
+	vxlan_tmpl_init(&t, cfg);
+	return vxlan_encap_tmpl(f, &t, vni, remote_ip, ip_id);
 }
 
 enum vxlan_err vxlan_decap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uint32_t *vni,
