@@ -7,6 +7,12 @@
 
 #include "acl.h"
 
+static void acl_cache_clear(struct acl *acl)
+{
+	for (unsigned i = 0; i < ACL_CACHE_SIZE; i++)
+		acl->cache[i].valid = false;
+}
+
 void acl_init(struct acl *acl, enum acl_action def)
 {
 	memset(acl, 0, sizeof(*acl));
@@ -20,6 +26,7 @@ int acl_add(struct acl *acl, const struct acl_rule *rule)
 	acl->rules[acl->n] = *rule;
 	acl->rules[acl->n].packets = 0;
 	acl->rules[acl->n].bytes = 0;
+	acl_cache_clear(acl);
 	return (int)acl->n++;
 }
 
@@ -29,12 +36,14 @@ int acl_del(struct acl *acl, unsigned idx)
 		return -1;
 	memmove(&acl->rules[idx], &acl->rules[idx + 1], (acl->n - idx - 1) * sizeof(acl->rules[0]));
 	acl->n--;
+	acl_cache_clear(acl);
 	return 0;
 }
 
 void acl_clear(struct acl *acl)
 {
 	acl->n = 0;
+	acl_cache_clear(acl);
 }
 
 static bool prefix_match(const uint8_t *addr, const uint8_t *pfx, unsigned plen)
@@ -81,26 +90,32 @@ static bool rule_match(const struct acl_rule *r, const struct vsw_pkt *pkt)
 	return true;
 }
 
-enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len)
+/* The rule deciding pkt (index) or ACL_CACHE_DEFAULT, by walking the list. */
+static uint16_t acl_walk(const struct acl *acl, const struct vsw_pkt *pkt)
 {
+	for (unsigned i = 0; i < acl->n; i++)
+		if (rule_match(&acl->rules[i], pkt))
+			return (uint16_t)i;
+	return ACL_CACHE_DEFAULT;
+}
+
+enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len, const uint64_t key[5],
+			      struct acl_cache_ent *c)
+{
+	uint16_t idx;
+
 	if (pkt->ip_ver == 0) {
 		if (pkt->ethertype == ETH_P_ARP_)
 			return ACL_ALLOW;
-		goto deflt;
+		idx = ACL_CACHE_DEFAULT;
+	} else {
+		acl->cache_misses++;
+		idx = acl_walk(acl, pkt);
+		memcpy(c->key, key, sizeof(c->key));
+		c->rule = idx;
+		c->valid = true;
 	}
-	for (unsigned i = 0; i < acl->n; i++) {
-		struct acl_rule *r = &acl->rules[i];
-
-		if (rule_match(r, pkt)) {
-			r->packets++;
-			r->bytes += len;
-			return r->action;
-		}
-	}
-deflt:
-	acl->def_packets++;
-	acl->def_bytes += len;
-	return acl->def;
+	return acl_count(acl, idx, len);
 }
 
 int acl_parse_cidr(const char *s, uint8_t addr[16], uint8_t *plen)

@@ -7,6 +7,12 @@
  * passes (a security group filters IP); other non-IP frames get the default action. Every rule and
  * the default action count the packets and bytes they decided.
  *
+ * Decisions are cached per list: a small direct-mapped table keyed on what a rule can look at (IP
+ * version, protocol, addresses, ports or ICMP type/code when valid) remembers which rule (or the
+ * default) decided that key, so a flow walks the rules once; the counters still count every packet
+ * at its rule. Adding, deleting or clearing rules empties the cache (the default action is read at
+ * each decision, so changing it needs nothing). Not thread-safe: one list, one thread.
+ *
  * Text form (for the control socket and tests), words in any order after the action:
  *   allow|deny [ip4|ip6] [proto tcp|udp|icmp|icmp6|N] [src CIDR] [dst CIDR] [sport A[-B]] [dport A[-B]]
  */
@@ -15,6 +21,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <string.h>
 
 #include "parse.h"
 
@@ -33,11 +41,24 @@ struct acl_rule {
 	uint64_t packets, bytes;
 };
 
+#define ACL_CACHE_BITS 6
+#define ACL_CACHE_SIZE (1u << ACL_CACHE_BITS)
+#define ACL_CACHE_DEFAULT 0xffffu  /* cached "no rule matched" */
+
+struct acl_cache_ent {
+	uint64_t key[5];     /* version | proto | l4_ok | sport | dport, source, destination */
+	uint16_t rule;       /* index, or ACL_CACHE_DEFAULT */
+	bool valid;
+};
+
 struct acl {
-	struct acl_rule rules[ACL_MAX_RULES];
+	/* hot first: what every decision reads, then the cache, then the rules */
 	unsigned n;
 	enum acl_action def;
 	uint64_t def_packets, def_bytes;
+	uint64_t cache_misses;       /* decisions that walked the rules (IP packets) */
+	struct acl_cache_ent cache[ACL_CACHE_SIZE];
+	struct acl_rule rules[ACL_MAX_RULES];
 };
 
 void acl_init(struct acl *acl, enum acl_action def);
@@ -46,8 +67,54 @@ int acl_add(struct acl *acl, const struct acl_rule *rule);
 /* Remove rule idx (later rules move up). -1 if none. */
 int acl_del(struct acl *acl, unsigned idx);
 void acl_clear(struct acl *acl);
-/* Decide a parsed frame of len bytes; counts it. Returns the action. */
-enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len);
+/* Decide a parsed frame of len bytes; counts it. Returns the action. (Inline: the cache hit; the
+ * walk, non-IP frames and the cache fill are acl_eval_slow.) */
+static inline enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len);
+
+/* Internals of acl_eval. */
+enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len, const uint64_t key[5],
+			      struct acl_cache_ent *c);
+
+static inline enum acl_action acl_count(struct acl *acl, uint16_t idx, uint32_t len)
+{
+	if (idx != ACL_CACHE_DEFAULT) {
+		struct acl_rule *r = &acl->rules[idx];
+
+		r->packets++;
+		r->bytes += len;
+		return r->action;
+	}
+	acl->def_packets++;
+	acl->def_bytes += len;
+	return acl->def;
+}
+
+static inline enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len)
+{
+	struct acl_cache_ent *c;
+	uint64_t key[5], h;
+
+	if (pkt->ip_ver == 0)
+		return acl_eval_slow(acl, pkt, len, NULL, NULL);
+	/* the key: everything a rule can look at (ports only when valid) */
+	key[0] = (uint64_t)pkt->ip_ver | (uint64_t)pkt->proto << 8 | (uint64_t)pkt->l4_ok << 16;
+	if (pkt->l4_ok)
+		key[0] |= (uint64_t)pkt->sport << 32 | (uint64_t)pkt->dport << 48;
+	if (pkt->ip_ver == 4) {
+		key[1] = (uint64_t)pkt->src4 | (uint64_t)pkt->dst4 << 32;
+		key[2] = key[3] = key[4] = 0;
+	} else {
+		memcpy(&key[1], pkt->src6, 16);
+		memcpy(&key[3], pkt->dst6, 16);
+	}
+	h = (key[0] ^ key[1] ^ key[2] ^ key[3] ^ key[4]) * 0x9e3779b97f4a7c15ull;
+	c = &acl->cache[h >> (64 - ACL_CACHE_BITS)];
+	if (c->valid && c->key[0] == key[0] && c->key[1] == key[1] && c->key[2] == key[2] &&
+	    c->key[3] == key[3] && c->key[4] == key[4]) {
+		return acl_count(acl, c->rule, len);
+	}
+	return acl_eval_slow(acl, pkt, len, key, c);
+}
 
 /* Parse the text form above. Returns 0 or -1 with a short reason in err (may be NULL). */
 int acl_rule_parse(const char *text, struct acl_rule *rule, char *err, unsigned errlen);

@@ -150,12 +150,95 @@ static void test_fragment_and_full(void **state)
 	assert_int_equal(acl_add(&a, &r), -1);
 }
 
+/* The decision cache: repeated flows are decided by the rule that decided them first and counted
+ * there; keys differ by every field a rule reads; adding, deleting and clearing rules and changing
+ * the default are seen at once. */
+static void test_cache(void **state)
+{
+	static struct acl a;
+	struct vsw_pkt p;
+	uint32_t len;
+
+	(void)state;
+	acl_init(&a, ACL_ALLOW);
+	add(&a, "deny proto udp dport 100-199");
+	add(&a, "deny ip6 src fd00::/16 proto tcp");
+	/* 300 ports twice (more flows than cache slots, so slots are shared and replaced) */
+	for (int round = 0; round < 2; round++)
+		for (uint16_t d = 0; d < 300; d++) {
+			pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, d, &len);
+			assert_int_equal(acl_eval(&a, &p, len), d >= 100 && d < 200 ? ACL_DENY : ACL_ALLOW);
+		}
+	assert_int_equal(a.rules[0].packets, 200);
+	assert_int_equal(a.def_packets, 400);
+	assert_true(a.cache_misses >= 300 && a.cache_misses <= 600);
+	/* one flow over and over: one walk, every packet counted */
+	acl_clear(&a);
+	add(&a, "deny proto udp dport 100-199");
+	a.cache_misses = 0;
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, 150, &len);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	assert_int_equal(a.cache_misses, 1);
+	assert_int_equal(a.rules[0].packets, 50);
+	assert_int_equal(a.rules[0].bytes, 50ull * len);
+	/* same ports, other protocol / source port / address / IP version: their own decisions */
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_TCP_, 7, 150, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	add(&a, "deny proto udp sport 8");
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 8, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 9, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	add(&a, "deny ip6 src fd00::/16 proto tcp");
+	pkt_of(&p, 6, "fd00::1", "fd01::2", IPPROTO_TCP_, 7, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	pkt_of(&p, 6, "fe00::1", "fd01::2", IPPROTO_TCP_, 7, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	pkt_of(&p, 6, "fd00::1", "fd01::2", IPPROTO_TCP_, 7, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	add(&a, "deny src 10.9.0.0/16");
+	pkt_of(&p, 4, "10.9.0.1", "10.0.0.2", IPPROTO_TCP_, 7, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	pkt_of(&p, 4, "10.0.0.2", "10.9.0.1", IPPROTO_TCP_, 7, 250, &len);   /* swapped: not the source */
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	/* a non-first fragment: no ports, whatever bytes sit where they would be */
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, 150, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	buf[14 + 7] = 0x10;
+	assert_int_equal(vsw_parse(buf, len, &p), VSW_PARSE_OK);
+	assert_false(p.l4_ok);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	/* a cached default decision follows a new default, and a rule added after it */
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, 300, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	a.def = ACL_DENY;
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	a.def = ACL_ALLOW;
+	add(&a, "deny dport 300");
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+	/* deleting the deciding rule: the next one decides, and indexes moved up are followed */
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 8, 150, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);            /* rule 0 (dport 100-199) */
+	assert_int_equal(acl_del(&a, 0), 0);
+	a.rules[0].packets = 0;
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);            /* now rule 0 = sport 8 */
+	assert_int_equal(a.rules[0].packets, 1);
+	assert_int_equal(acl_del(&a, 0), 0);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
+	acl_clear(&a);
+	add(&a, "deny");
+	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 9, 250, &len);
+	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_text),
 		cmocka_unit_test(test_match_and_counters),
 		cmocka_unit_test(test_fragment_and_full),
+		cmocka_unit_test(test_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
