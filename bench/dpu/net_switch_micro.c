@@ -3,8 +3,10 @@
  * The switch pipeline alone, in one thread, without virtio: 64-byte frames in bursts of 32 from one
  * fake port to another (learned unicast), plain / 16-rule ACL / VXLAN encapsulation / VXLAN
  * decapsulation. Frames are copied into pool buffers as a port device would. Prints
- * "net_switch_<variant>_64B_mpps N Mpps" lines: frames per second of the thread's CPU time (each
- * variant runs SECONDS of wall-clock time).
+ * "net_switch_<variant>_64B_mpps MEDIAN Mpps (MIN-MAX)" lines: frames per second of the thread's
+ * CPU time, over slices of 50 ms in which the variants take turns, and with plain among the
+ * variants "net_switch_<variant>_vs_plain MEDIAN (MIN-MAX)": the variant's rate over plain's in
+ * the same round, slice by slice.
  * Usage: net_switch_micro [SECONDS per variant [VARIANT...]]   (default: 1 s, every variant; a
  * single variant is what `perf record` of one path wants)
  */
@@ -82,19 +84,28 @@ static uint32_t encap_from(const struct vxlan_cfg *from, uint32_t dst_ip, uint8_
 	return f.len;
 }
 
-static double run(const char *variant, double secs)
+/* One variant: its own switch, the frame it sends and where from. */
+struct bench {
+	const char *variant;
+	struct vswitch *sw;
+	int src, dst;
+	uint8_t tmpl[256];
+	uint32_t tlen;
+	uint64_t frames;
+};
+
+static void setup(struct bench *b, const char *variant)
 {
 	struct vswitch_config cfg = { .pool_frames = 1024 };
 	struct vswitch *sw = vswitch_new(&cfg);
-	struct vxlan_cfg vx = { 0 };
-	uint8_t tmpl[256];
-	uint32_t tlen = make_udp(tmpl);
-	struct vxlan_cfg far;
+	struct vxlan_cfg vx = { 0 }, far;
 	bool vxlan = !strncmp(variant, "vxlan_", 6);
-	int in, out, src;
-	uint64_t frames = 0;
-	double t0, t, cpu0;
+	int in, out;
 
+	memset(b, 0, sizeof(*b));
+	b->variant = variant;
+	b->sw = sw;
+	b->tlen = make_udp(b->tmpl);
 	in = vswitch_port_add(sw, "in", &sink_ops, NULL);
 	out = vswitch_port_add(sw, "out", &sink_ops, NULL);
 	inet_pton(AF_INET, "192.168.90.1", &vx.local_ip);
@@ -102,7 +113,8 @@ static double run(const char *variant, double secs)
 	memcpy(vx.gw_mac, MAC_OUT, 6);
 	far = vx;                          /* the remote VTEP */
 	inet_pton(AF_INET, "192.168.90.2", &far.local_ip);
-	src = in;
+	b->src = in;
+	b->dst = out;
 	if (!strcmp(variant, "acl")) {
 		char rule[96];
 
@@ -118,10 +130,11 @@ static double run(const char *variant, double secs)
 		vswitch_vni_add_vtep(sw, 100, far.local_ip);
 		if (!strcmp(variant, "vxlan_decap")) {
 			/* frames arrive encapsulated from the uplink, go to "in" */
-			memcpy(tmpl, MAC_IN, 6);       /* inner: MAC_OUT -> MAC_IN */
-			memcpy(tmpl + 6, MAC_OUT, 6);
-			tlen = encap_from(&far, vx.local_ip, tmpl, tlen);
-			src = out;
+			memcpy(b->tmpl, MAC_IN, 6);       /* inner: MAC_OUT -> MAC_IN */
+			memcpy(b->tmpl + 6, MAC_OUT, 6);
+			b->tlen = encap_from(&far, vx.local_ip, b->tmpl, b->tlen);
+			b->src = out;
+			b->dst = in;
 		}
 	}
 	/* learn both stations: MAC_IN on "in", MAC_OUT on "out" (behind the VTEP on a VXLAN uplink,
@@ -150,47 +163,79 @@ static double run(const char *variant, double secs)
 			exit(1);
 		}
 	}
-	t0 = now_s();
-	cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	b->frames = 0;
+}
+
+/* Run b for secs of wall-clock time; frames per second of this thread's CPU time (time the
+ * scheduler gives to neighbours on a shared core does not count; their cache pollution does). */
+static double slice(struct bench *b, double secs)
+{
+	uint64_t frames = 0;
+	double t0 = now_s(), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+
 	do {
-		for (int k = 0; k < 64; k++) {
-			struct vsw_frame *b[VSW_BURST];
+		for (int k = 0; k < 16; k++) {
+			struct vsw_frame *f[VSW_BURST];
 
 			for (int i = 0; i < VSW_BURST; i++) {
-				b[i] = vswitch_frame_alloc(sw);
-				memcpy(b[i]->data, tmpl, tlen);
-				b[i]->len = tlen;
+				f[i] = vswitch_frame_alloc(b->sw);
+				memcpy(f[i]->data, b->tmpl, b->tlen);
+				f[i]->len = b->tlen;
 			}
-			vswitch_input(sw, src, b, VSW_BURST);
+			vswitch_input(b->sw, b->src, f, VSW_BURST);
 			frames += VSW_BURST;
 		}
-		t = now_s();
-	} while (t - t0 < secs);
-	{
-		const struct vsw_port_stats *st = vswitch_port_stats(sw, src == in ? out : in);
-
-		if (st->tx_packets + 2 < frames) {
-			fprintf(stderr, "net_switch_micro: %s: only %llu of %llu frames forwarded\n", variant,
-				(unsigned long long)st->tx_packets, (unsigned long long)frames);
-			exit(1);
-		}
-	}
-	vswitch_free(sw);
-	/* per second of this thread's CPU time: time the scheduler gives to neighbours on a shared core
-	 * does not count (their cache pollution still does) */
+	} while (now_s() - t0 < secs);
+	b->frames += frames;
 	return frames / (clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 }
+
+static void finish(struct bench *b)
+{
+	const struct vsw_port_stats *st = vswitch_port_stats(b->sw, b->dst);
+
+	/* every frame sent reached the other port (+1: the learning frame) */
+	if (st->tx_packets < b->frames) {
+		fprintf(stderr, "net_switch_micro: %s: only %llu of %llu frames forwarded\n", b->variant,
+			(unsigned long long)st->tx_packets, (unsigned long long)b->frames);
+		exit(1);
+	}
+	vswitch_free(b->sw);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median, min and max of v[0..n) (sorts v). */
+static void summary(double *v, unsigned n, double *med, double *min, double *max)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*min = v[0];
+	*max = v[n - 1];
+}
+
+#define SLICE_S 0.05
 
 int main(int argc, char **argv)
 {
 	static const char *const variants[] = { "plain", "acl", "vxlan_encap", "vxlan_decap" };
+	enum { NV = sizeof(variants) / sizeof(variants[0]) };
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
-	unsigned nv = sizeof(variants) / sizeof(variants[0]);
+	unsigned rounds = secs > SLICE_S ? (unsigned)(secs / SLICE_S + 0.5) : 1;
+	static struct bench b[NV];
+	bool want[NV];
+	double *rate[NV], *ratio;
+	double med, min, max;
 
 	for (int a = 2; a < argc; a++) {
 		bool known = false;
 
-		for (unsigned i = 0; i < nv; i++)
+		for (unsigned i = 0; i < NV; i++)
 			known |= !strcmp(argv[a], variants[i]);
 		if (!known) {
 			fprintf(stderr, "net_switch_micro: unknown variant '%s' (plain, acl, vxlan_encap, vxlan_decap)\n",
@@ -198,13 +243,43 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	for (unsigned i = 0; i < nv; i++) {
-		bool want = argc <= 2;
-
+	ratio = calloc(rounds, sizeof(double));
+	for (unsigned i = 0; i < NV; i++) {
+		want[i] = argc <= 2;
 		for (int a = 2; a < argc; a++)
-			want |= !strcmp(argv[a], variants[i]);
-		if (want)
-			printf("net_switch_%s_64B_mpps %.2f Mpps\n", variants[i], run(variants[i], secs) / 1e6);
+			want[i] |= !strcmp(argv[a], variants[i]);
+		rate[i] = calloc(rounds, sizeof(double));
+		if (!rate[i] || !ratio) {
+			fprintf(stderr, "net_switch_micro: out of memory\n");
+			return 1;
+		}
+		if (want[i])
+			setup(&b[i], variants[i]);
 	}
+	/* the variants take turns in short slices, so that each round's ratios see the same neighbours */
+	for (unsigned r = 0; r < rounds; r++)
+		for (unsigned i = 0; i < NV; i++)
+			if (want[i])
+				rate[i][r] = slice(&b[i], secs > SLICE_S ? SLICE_S : secs);
+	for (unsigned i = 0; i < NV; i++) {
+		if (!want[i])
+			continue;
+		finish(&b[i]);
+		if (i > 0 && want[0]) {
+			for (unsigned r = 0; r < rounds; r++)
+				ratio[r] = rate[i][r] / rate[0][r];
+			summary(ratio, rounds, &med, &min, &max);
+			printf("net_switch_%s_vs_plain %.3f (%.3f-%.3f)\n", variants[i], med, min, max);
+		}
+	}
+	for (unsigned i = 0; i < NV; i++) {
+		if (want[i]) {
+			summary(rate[i], rounds, &med, &min, &max);
+			printf("net_switch_%s_64B_mpps %.2f Mpps (%.2f-%.2f)\n", variants[i], med / 1e6, min / 1e6,
+			       max / 1e6);
+		}
+		free(rate[i]);
+	}
+	free(ratio);
 	return sink_bytes == 42 ? 1 : 0;
 }
