@@ -7,10 +7,44 @@
 
 #include "acl.h"
 
+/* Add an entry's pending counts to its rule (or the default). */
+static void acl_cache_fold(struct acl *acl, struct acl_cache_ent *c)
+{
+	if (!c->key[0])
+		return;
+	if (c->rule == ACL_CACHE_DEFAULT) {
+		acl->def_packets += c->packets;
+		acl->def_bytes += c->bytes;
+	} else {
+		acl->rules[c->rule].packets += c->packets;
+		acl->rules[c->rule].bytes += c->bytes;
+	}
+	c->packets = c->bytes = 0;
+}
+
+/* Fold every entry, then forget them (rules are about to change). */
 static void acl_cache_clear(struct acl *acl)
 {
-	for (unsigned i = 0; i < ACL_CACHE_SIZE; i++)
-		acl->cache[i].valid = false;
+	for (unsigned i = 0; i < ACL_CACHE_SIZE; i++) {
+		acl_cache_fold(acl, &acl->cache[i]);
+		acl->cache[i].key[0] = 0;
+	}
+}
+
+void acl_counts(const struct acl *acl, unsigned idx, uint64_t *packets, uint64_t *bytes)
+{
+	bool def = idx == ACL_CACHE_DEFAULT;
+
+	*packets = def ? acl->def_packets : idx < acl->n ? acl->rules[idx].packets : 0;
+	*bytes = def ? acl->def_bytes : idx < acl->n ? acl->rules[idx].bytes : 0;
+	for (unsigned i = 0; i < ACL_CACHE_SIZE; i++) {
+		const struct acl_cache_ent *c = &acl->cache[i];
+
+		if (c->key[0] && c->rule == idx) {
+			*packets += c->packets;
+			*bytes += c->bytes;
+		}
+	}
 }
 
 void acl_init(struct acl *acl, enum acl_action def)
@@ -23,10 +57,10 @@ int acl_add(struct acl *acl, const struct acl_rule *rule)
 {
 	if (acl->n >= ACL_MAX_RULES)
 		return -1;
+	acl_cache_clear(acl);
 	acl->rules[acl->n] = *rule;
 	acl->rules[acl->n].packets = 0;
 	acl->rules[acl->n].bytes = 0;
-	acl_cache_clear(acl);
 	return (int)acl->n++;
 }
 
@@ -34,16 +68,16 @@ int acl_del(struct acl *acl, unsigned idx)
 {
 	if (idx >= acl->n)
 		return -1;
+	acl_cache_clear(acl);
 	memmove(&acl->rules[idx], &acl->rules[idx + 1], (acl->n - idx - 1) * sizeof(acl->rules[0]));
 	acl->n--;
-	acl_cache_clear(acl);
 	return 0;
 }
 
 void acl_clear(struct acl *acl)
 {
-	acl->n = 0;
 	acl_cache_clear(acl);
+	acl->n = 0;
 }
 
 static bool prefix_match(const uint8_t *addr, const uint8_t *pfx, unsigned plen)
@@ -107,15 +141,19 @@ enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32
 	if (pkt->ip_ver == 0) {
 		if (pkt->ethertype == ETH_P_ARP_)
 			return ACL_ALLOW;
-		idx = ACL_CACHE_DEFAULT;
-	} else {
-		acl->cache_misses++;
-		idx = acl_walk(acl, pkt);
-		memcpy(c->key, key, sizeof(c->key));
-		c->rule = idx;
-		c->valid = true;
+		acl->def_packets++;
+		acl->def_bytes += len;
+		return acl->def;
 	}
-	return acl_count(acl, idx, len);
+	acl->cache_misses++;
+	idx = acl_walk(acl, pkt);
+	acl_cache_fold(acl, c);
+	memcpy(c->key, key, sizeof(c->key));
+	c->rule = idx;
+	c->action = idx == ACL_CACHE_DEFAULT ? 0 : (uint8_t)acl->rules[idx].action;
+	c->packets = 1;
+	c->bytes = len;
+	return idx == ACL_CACHE_DEFAULT ? acl->def : acl->rules[idx].action;
 }
 
 int acl_parse_cidr(const char *s, uint8_t addr[16], uint8_t *plen)

@@ -9,9 +9,11 @@
  *
  * Decisions are cached per list: a small direct-mapped table keyed on what a rule can look at (IP
  * version, protocol, addresses, ports or ICMP type/code when valid) remembers which rule (or the
- * default) decided that key, so a flow walks the rules once; the counters still count every packet
- * at its rule. Adding, deleting or clearing rules empties the cache (the default action is read at
- * each decision, so changing it needs nothing). Not thread-safe: one list, one thread.
+ * default) decided that key, so a flow walks the rules once. A cache entry counts its packets and
+ * bytes itself and adds them to the rule's counters when it is replaced or emptied: read the
+ * counters with acl_counts(). Adding, deleting or clearing rules empties the cache (the default
+ * action is read at each decision, so changing it needs nothing). Not thread-safe: one list, one
+ * thread (the switch's poller; statistics are read there too).
  *
  * Text form (for the control socket and tests), words in any order after the action:
  *   allow|deny [ip4|ip6] [proto tcp|udp|icmp|icmp6|N] [src CIDR] [dst CIDR] [sport A[-B]] [dport A[-B]]
@@ -45,17 +47,20 @@ struct acl_rule {
 #define ACL_CACHE_SIZE (1u << ACL_CACHE_BITS)
 #define ACL_CACHE_DEFAULT 0xffffu  /* cached "no rule matched" */
 
+/* One cache line: a hit reads and counts here only. */
 struct acl_cache_ent {
-	uint64_t key[5];     /* version | proto | l4_ok | sport | dport, source, destination */
-	uint16_t rule;       /* index, or ACL_CACHE_DEFAULT */
-	bool valid;
-};
+	uint64_t key[5];           /* version | proto | l4_ok | sport | dport, source, destination;
+				    * key[0] == 0: empty (the version of a key is 4 or 6) */
+	uint64_t packets, bytes;   /* decided here and not yet added to the rule's counters */
+	uint16_t rule;             /* index, or ACL_CACHE_DEFAULT */
+	uint8_t action;            /* the rule's (a default decision reads acl->def) */
+} __attribute__((aligned(64)));
 
 struct acl {
 	/* hot first: what every decision reads, then the cache, then the rules */
 	unsigned n;
 	enum acl_action def;
-	uint64_t def_packets, def_bytes;
+	uint64_t def_packets, def_bytes;   /* without the cache's pending counts: see acl_counts() */
 	uint64_t cache_misses;       /* decisions that walked the rules (IP packets) */
 	struct acl_cache_ent cache[ACL_CACHE_SIZE];
 	struct acl_rule rules[ACL_MAX_RULES];
@@ -71,25 +76,15 @@ void acl_clear(struct acl *acl);
  * walk, non-IP frames and the cache fill are acl_eval_slow.) */
 static inline enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len);
 
+/* Packets and bytes decided by rule idx (ACL_CACHE_DEFAULT: by the default), pending counts of the
+ * cache included. */
+void acl_counts(const struct acl *acl, unsigned idx, uint64_t *packets, uint64_t *bytes);
+
 /* Internals of acl_eval. */
 enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len, const uint64_t key[5],
 			      struct acl_cache_ent *c);
 
-static inline enum acl_action acl_count(struct acl *acl, uint16_t idx, uint32_t len)
-{
-	if (idx != ACL_CACHE_DEFAULT) {
-		struct acl_rule *r = &acl->rules[idx];
-
-		r->packets++;
-		r->bytes += len;
-		return r->action;
-	}
-	acl->def_packets++;
-	acl->def_bytes += len;
-	return acl->def;
-}
-
-static inline enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len)
+static inline __attribute__((always_inline)) enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len)
 {
 	struct acl_cache_ent *c;
 	uint64_t key[5], h;
@@ -109,9 +104,11 @@ static inline enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pk
 	}
 	h = (key[0] ^ key[1] ^ key[2] ^ key[3] ^ key[4]) * 0x9e3779b97f4a7c15ull;
 	c = &acl->cache[h >> (64 - ACL_CACHE_BITS)];
-	if (c->valid && c->key[0] == key[0] && c->key[1] == key[1] && c->key[2] == key[2] &&
+	if (c->key[0] == key[0] && c->key[1] == key[1] && c->key[2] == key[2] &&
 	    c->key[3] == key[3] && c->key[4] == key[4]) {
-		return acl_count(acl, c->rule, len);
+		c->packets++;
+		c->bytes += len;
+		return c->rule == ACL_CACHE_DEFAULT ? acl->def : (enum acl_action)c->action;
 	}
 	return acl_eval_slow(acl, pkt, len, key, c);
 }

@@ -10,17 +10,20 @@ static cJSON *acl_json(const struct acl *acl)
 {
 	cJSON *o = cJSON_CreateObject(), *rules = cJSON_AddArrayToObject(o, "rules");
 	char text[256];
+	uint64_t packets, bytes;
 
+	acl_counts(acl, ACL_CACHE_DEFAULT, &packets, &bytes);
 	cJSON_AddStringToObject(o, "default", acl->def == ACL_ALLOW ? "allow" : "deny");
-	cJSON_AddNumberToObject(o, "default_packets", (double)acl->def_packets);
-	cJSON_AddNumberToObject(o, "default_bytes", (double)acl->def_bytes);
+	cJSON_AddNumberToObject(o, "default_packets", (double)packets);
+	cJSON_AddNumberToObject(o, "default_bytes", (double)bytes);
 	for (unsigned i = 0; i < acl->n; i++) {
 		cJSON *r = cJSON_CreateObject();
 
 		acl_rule_format(&acl->rules[i], text, sizeof(text));
 		cJSON_AddStringToObject(r, "rule", text);
-		cJSON_AddNumberToObject(r, "packets", (double)acl->rules[i].packets);
-		cJSON_AddNumberToObject(r, "bytes", (double)acl->rules[i].bytes);
+		acl_counts(acl, i, &packets, &bytes);
+		cJSON_AddNumberToObject(r, "packets", (double)packets);
+		cJSON_AddNumberToObject(r, "bytes", (double)bytes);
 		cJSON_AddItemToArray(rules, r);
 	}
 	return o;

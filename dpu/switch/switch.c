@@ -111,9 +111,11 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vsw_port
 	}
 	if (id < 0)
 		return -ENOSPC;
-	p = calloc(1, sizeof(*p));
+	/* aligned as its ACL cache lines ask (struct acl_cache_ent) */
+	p = aligned_alloc(_Alignof(struct vsw_port), sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
 	p->ops = ops;
 	p->opaque = opaque;
