@@ -84,10 +84,12 @@ void acl_counts(const struct acl *acl, unsigned idx, uint64_t *packets, uint64_t
 enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len, const uint64_t key[5],
 			      struct acl_cache_ent *c);
 
-static inline __attribute__((always_inline)) enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len)
+static inline __attribute__((always_inline)) enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt,
+									uint32_t len)
 {
 	struct acl_cache_ent *c;
-	uint64_t key[5], h;
+	uint64_t key[5] = { 0 };
+	bool hit;
 
 	if (pkt->ip_ver == 0)
 		return acl_eval_slow(acl, pkt, len, NULL, NULL);
@@ -96,16 +98,19 @@ static inline __attribute__((always_inline)) enum acl_action acl_eval(struct acl
 	if (pkt->l4_ok)
 		key[0] |= (uint64_t)pkt->sport << 32 | (uint64_t)pkt->dport << 48;
 	if (pkt->ip_ver == 4) {
+		/* key[2..4] are 0 in this key and in every cached key of version 4 */
 		key[1] = (uint64_t)pkt->src4 | (uint64_t)pkt->dst4 << 32;
-		key[2] = key[3] = key[4] = 0;
+		c = &acl->cache[((key[0] ^ key[1]) * 0x9e3779b97f4a7c15ull) >> (64 - ACL_CACHE_BITS)];
+		hit = c->key[0] == key[0] && c->key[1] == key[1];
 	} else {
 		memcpy(&key[1], pkt->src6, 16);
 		memcpy(&key[3], pkt->dst6, 16);
+		c = &acl->cache[((key[0] ^ key[1] ^ key[2] ^ key[3] ^ key[4]) * 0x9e3779b97f4a7c15ull) >>
+				(64 - ACL_CACHE_BITS)];
+		hit = c->key[0] == key[0] && c->key[1] == key[1] && c->key[2] == key[2] && c->key[3] == key[3] &&
+		      c->key[4] == key[4];
 	}
-	h = (key[0] ^ key[1] ^ key[2] ^ key[3] ^ key[4]) * 0x9e3779b97f4a7c15ull;
-	c = &acl->cache[h >> (64 - ACL_CACHE_BITS)];
-	if (c->key[0] == key[0] && c->key[1] == key[1] && c->key[2] == key[2] &&
-	    c->key[3] == key[3] && c->key[4] == key[4]) {
+	if (hit) {
 		c->packets++;
 		c->bytes += len;
 		return c->rule == ACL_CACHE_DEFAULT ? acl->def : (enum acl_action)c->action;
