@@ -109,35 +109,3 @@ enum vsw_parse_err vsw_parse(const uint8_t *frame, uint32_t len, struct vsw_pkt 
 		return VSW_PARSE_OK;
 	}
 }
-
-uint16_t vsw_ip_csum(const void *data, uint32_t len)
-{
-	const uint8_t *p = data;
-	uint64_t sum = 0;
-	uint32_t w;
-	uint16_t h;
-
-	/* 32-bit words in host order: the one's complement sum is byte-order independent up to a
-	 * swap of the folded result (RFC 1071, section 2 (B)) */
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w, p, 4);
-		sum += w;
-	}
-	if (len >= 2) {
-		memcpy(&h, p, 2);
-		sum += h;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = { p[0], 0 };
-
-		memcpy(&h, last, 2);
-		sum += h;
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	h = (uint16_t)~sum;
-	/* back to the big-endian value the callers store with vsw_put_be16 */
-	return vsw_get_be16((const uint8_t *)&h);
-}
