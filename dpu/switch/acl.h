@@ -9,7 +9,8 @@
  *
  * Decisions are cached per list: a small direct-mapped table keyed on what a rule can look at (IP
  * version, protocol, addresses, ports or ICMP type/code when valid) remembers which rule (or the
- * default) decided that key, so a flow walks the rules once. A cache entry counts its packets and
+ * default) decided that key, so a flow walks the rules once; the slot of the previous decision is
+ * tried before hashing (a burst is mostly one flow). A cache entry counts its packets and
  * bytes itself and adds them to the rule's counters when it is replaced or emptied: read the
  * counters with acl_counts(). Adding, deleting or clearing rules empties the cache (the default
  * action is read at each decision, so changing it needs nothing). Not thread-safe: one list, one
@@ -43,7 +44,7 @@ struct acl_rule {
 	uint64_t packets, bytes;
 };
 
-#define ACL_CACHE_BITS 6
+#define ACL_CACHE_BITS 6           /* at most 8 (acl.last) */
 #define ACL_CACHE_SIZE (1u << ACL_CACHE_BITS)
 #define ACL_CACHE_DEFAULT 0xffffu  /* cached "no rule matched" */
 
@@ -62,6 +63,7 @@ struct acl {
 	enum acl_action def;
 	uint64_t def_packets, def_bytes;   /* without the cache's pending counts: see acl_counts() */
 	uint64_t cache_misses;       /* decisions that walked the rules (IP packets) */
+	uint8_t last;                /* slot of the last decision */
 	struct acl_cache_ent cache[ACL_CACHE_SIZE];
 	struct acl_rule rules[ACL_MAX_RULES];
 };
@@ -84,12 +86,18 @@ void acl_counts(const struct acl *acl, unsigned idx, uint64_t *packets, uint64_t
 enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32_t len, const uint64_t key[5],
 			      struct acl_cache_ent *c);
 
+static inline bool acl_key_eq(const struct acl_cache_ent *c, const uint64_t key[5])
+{
+	/* a version-4 key is zero beyond key[1], in the cache as here */
+	return c->key[0] == key[0] && c->key[1] == key[1] &&
+	       ((key[0] & 0xff) == 4 || (c->key[2] == key[2] && c->key[3] == key[3] && c->key[4] == key[4]));
+}
+
 static inline __attribute__((always_inline)) enum acl_action acl_eval(struct acl *acl, const struct vsw_pkt *pkt,
 									uint32_t len)
 {
 	struct acl_cache_ent *c;
-	uint64_t key[5] = { 0 };
-	bool hit;
+	uint64_t key[5] = { 0 }, h;
 
 	if (pkt->ip_ver == 0)
 		return acl_eval_slow(acl, pkt, len, NULL, NULL);
@@ -98,24 +106,23 @@ static inline __attribute__((always_inline)) enum acl_action acl_eval(struct acl
 	if (pkt->l4_ok)
 		key[0] |= (uint64_t)pkt->sport << 32 | (uint64_t)pkt->dport << 48;
 	if (pkt->ip_ver == 4) {
-		/* key[2..4] are 0 in this key and in every cached key of version 4 */
 		key[1] = (uint64_t)pkt->src4 | (uint64_t)pkt->dst4 << 32;
-		c = &acl->cache[((key[0] ^ key[1]) * 0x9e3779b97f4a7c15ull) >> (64 - ACL_CACHE_BITS)];
-		hit = c->key[0] == key[0] && c->key[1] == key[1];
 	} else {
 		memcpy(&key[1], pkt->src6, 16);
 		memcpy(&key[3], pkt->dst6, 16);
-		c = &acl->cache[((key[0] ^ key[1] ^ key[2] ^ key[3] ^ key[4]) * 0x9e3779b97f4a7c15ull) >>
-				(64 - ACL_CACHE_BITS)];
-		hit = c->key[0] == key[0] && c->key[1] == key[1] && c->key[2] == key[2] && c->key[3] == key[3] &&
-		      c->key[4] == key[4];
 	}
-	if (hit) {
-		c->packets++;
-		c->bytes += len;
-		return c->rule == ACL_CACHE_DEFAULT ? acl->def : (enum acl_action)c->action;
+	/* the flow of the previous packet first (a burst is mostly one flow), then its slot */
+	c = &acl->cache[acl->last];
+	if (!acl_key_eq(c, key)) {
+		h = (key[0] ^ key[1] ^ key[2] ^ key[3] ^ key[4]) * 0x9e3779b97f4a7c15ull;
+		acl->last = (uint8_t)(h >> (64 - ACL_CACHE_BITS));
+		c = &acl->cache[acl->last];
+		if (!acl_key_eq(c, key))
+			return acl_eval_slow(acl, pkt, len, key, c);
 	}
-	return acl_eval_slow(acl, pkt, len, key, c);
+	c->packets++;
+	c->bytes += len;
+	return c->rule == ACL_CACHE_DEFAULT ? acl->def : (enum acl_action)c->action;
 }
 
 /* Parse the text form above. Returns 0 or -1 with a short reason in err (may be NULL). */

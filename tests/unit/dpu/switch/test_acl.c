@@ -190,6 +190,17 @@ static void test_cache(void **state)
 	assert_int_equal(pk(&a, 0), 200);
 	assert_int_equal(pk(&a, ACL_CACHE_DEFAULT), 400);
 	assert_true(a.cache_misses >= 300 && a.cache_misses <= 600);
+	/* two flows in turns (the last flow is looked at first, then the slot) */
+	a.cache_misses = 0;
+	for (int i = 0; i < 20; i++) {
+		uint16_t d = i % 2 ? 150 : 250;
+
+		pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, d, &len);
+		assert_int_equal(acl_eval(&a, &p, len), d == 150 ? ACL_DENY : ACL_ALLOW);
+	}
+	assert_int_equal(pk(&a, 0), 210);
+	assert_int_equal(pk(&a, ACL_CACHE_DEFAULT), 410);
+	assert_true(a.cache_misses <= 2);
 	/* one flow over and over: one walk, every packet counted */
 	acl_clear(&a);
 	add(&a, "deny proto udp dport 100-199");
