@@ -5,9 +5,10 @@
 Each round runs A then B (then B then A in the next round, so that neither always goes first),
 each for SECONDS per variant. Per binary: the median (min-max) over rounds of the in-process ratios
 variant / plain (each one already the median of that run's 50 ms slices); and B / A of each
-variant's Mpps, round by round. Prints the load average at the start and the end.
+variant's Mpps, round by round. Prints the load average at the start and the end, and the medians
+again as `name value x` lines for bench/plot.py (net_switch_<variant>_over_plain_<label>).
 
-Usage: net_switch_ab.py A_BINARY B_BINARY [--rounds 7] [--seconds 1]
+Usage: net_switch_ab.py A_BINARY B_BINARY [--rounds 7] [--seconds 1] [--labels a,b]
 """
 import argparse
 import os
@@ -39,7 +40,9 @@ def main():
     ap.add_argument("b")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--labels", default="a,b", help="names of A and B in the plot lines")
     args = ap.parse_args()
+    labels = dict(zip(("a", "b"), args.labels.split(",", 1)))
     res = {"a": [], "b": []}
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     for r in range(args.rounds):
@@ -56,6 +59,9 @@ def main():
             print("%s %s/plain %s" % (w, v, spread([x[1][v] for x in res[w]])))
     for v in ("plain",) + VARIANTS:
         print("b/a %s Mpps %s" % (v, spread([b[0][v] / a[0][v] for a, b in zip(res["a"], res["b"])])))
+    for v in VARIANTS:
+        for w in ("a", "b"):
+            print("net_switch_%s_over_plain_%s %.3f x" % (v, labels[w], statistics.median(x[1][v] for x in res[w])))
     return 0
 
 
