@@ -24,7 +24,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-
 #include <string.h>
 
 #include "parse.h"

@@ -6,7 +6,7 @@
 #include "vxlan.h"
 
 /* UDP source port: one flow (inner MAC pair and ethertype) keeps one port, flows spread over
- * 49152-65535. Two overlapping 8-byte loads of the first 14 bytes, one multiply. */
+ * 49152-65535. Two overlapping 8-byte loads of the first 14 bytes, two multiplies. */
 static uint16_t vxlan_src_port(const uint8_t *inner, uint32_t len)
 {
 	uint64_t x, y;
