@@ -22,6 +22,7 @@
 #include "kite/evloop.h"
 #include "kite/iothread.h"
 #include "kite/log.h"
+#include "kite/poll_window.h"
 #include "kite/seccomp.h"
 
 enum { START_PENDING, START_OK, START_FAILED };
@@ -42,7 +43,9 @@ struct iothread {
 	atomic_bool interrupt;     /* pause_req || stop: polling ends */
 	iothread_poll_fn poll;     /* optional, set before start */
 	void *poll_opaque;
-	uint64_t poll_ns;
+	struct poll_window_cfg poll_cfg;
+	struct poll_window pw;     /* the I/O thread's own */
+	bool poll_expired;         /* the last polling phase ran out of window: the next wait adapts it */
 };
 
 /* Caller holds t->lock. */
@@ -59,33 +62,55 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, unsigned budget_us)
+void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, const struct poll_window_cfg *cfg)
 {
-	t->poll = budget_us ? poll : NULL;
+	t->poll = cfg->max_ns ? poll : NULL;
 	t->poll_opaque = opaque;
-	t->poll_ns = (uint64_t)budget_us * 1000;
+	t->poll_cfg = *cfg;
 }
 
-/* The polling phase after a loop round (see kite/iothread.h). */
+/* The polling phase after a loop round (see kite/iothread.h); the window comes from t->pw. */
 static void poll_phase(struct iothread *t)
 {
 	bool more = true;
 
+	t->poll_expired = false;
 	while (more && !atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
-		uint64_t deadline;
+		uint64_t last = now_ns(), now = last, window = poll_window_next(&t->pw, last);
+		bool expired = false;
 
-		t->poll(t->poll_opaque, IOTHREAD_POLL_BEGIN);
-		deadline = now_ns() + t->poll_ns;
-		while (!atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
-			if (t->poll(t->poll_opaque, IOTHREAD_POLL_CHECK))
-				deadline = now_ns() + t->poll_ns;
-			else if (now_ns() >= deadline)
-				break;
-			else
-				__builtin_ia32_pause();
+		if (!window) {
+			t->poll_expired = true;    /* not polling: the wait tells whether it would pay */
+			return;
 		}
+		t->poll(t->poll_opaque, IOTHREAD_POLL_BEGIN);
+		while (!atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
+			bool found = t->poll(t->poll_opaque, IOTHREAD_POLL_CHECK);
+
+			now = now_ns();
+			if (found) {
+				last = now;
+			} else if (now - last >= window) {
+				expired = true;
+				break;
+			} else {
+				__builtin_ia32_pause();
+			}
+		}
+		poll_window_expired(&t->pw, now, now - last);
 		more = t->poll(t->poll_opaque, IOTHREAD_POLL_END);
+		if (more && expired)
+			poll_window_waited(&t->pw, now_ns() - last);   /* came just after the window */
+		t->poll_expired = expired && !more;
 	}
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void on_wake(void *opaque, int fd, uint32_t events)
@@ -173,16 +198,26 @@ static void *io_main(void *opaque)
 	t->start = ok ? START_OK : START_FAILED;
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
+	if (t->poll)
+		poll_window_init(&t->pw, &t->poll_cfg, now_ns());
 	while (ok && gate(t)) {
+		uint64_t wait_start = now_ns();
 		int r = evloop_run_once(t->loop, -1);
 
 		if (r < 0) {
 			log_err("%s: its I/O thread's epoll_wait failed: %s; the thread ends", t->name, strerror(-r));
 			break;
 		}
-		if (t->poll)
+		if (t->poll) {
+			if (t->poll_expired)
+				poll_window_waited(&t->pw, now_ns() - wait_start);
 			poll_phase(t);
+		}
 	}
+	if (ok)
+		log_info("%s: its I/O thread used %llu us of CPU (%llu us polling without finding work, %llu windows cut by the budget)",
+			 t->name, (unsigned long long)(thread_cpu_ns() / 1000),
+			 (unsigned long long)(t->pw.idle_total_ns / 1000), (unsigned long long)t->pw.capped);
 	/* a pauser may wait for the gate: an ended thread counts as parked */
 	pthread_mutex_lock(&t->lock);
 	t->parked = true;

@@ -22,6 +22,7 @@
 #include "kite/blk_request.h"
 #include "kite/evloop.h"
 #include "kite/iothread.h"
+#include "kite/poll_window.h"
 #include "kite/ratelimit.h"
 #include "kite/snapshot.h"
 
@@ -388,7 +389,7 @@ static void blk_aio_done(void *opaque, void *tag, int res)
 }
 
 /*
- * Polling between kicks (poll=US, the I/O thread's polling phase, kite/iothread.h): kicks off while
+ * Polling between kicks (poll=US or adaptive, the I/O thread's polling phase, kite/iothread.h): kicks off while
  * the thread polls the ring and the io_uring completions; a request the guest makes meanwhile
  * costs it no kick (no exit) and the device no wake-up. A queue waiting for the rate limiter is
  * not work (its timer resumes it).
@@ -581,12 +582,20 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	blk_fill_config(blk);      /* num_queues now that the core knows them */
 	if (!o->sync_io)
 		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE * nq, blk_aio_done, blk);
-	poll_us = o->poll_set ? o->poll_us : BLK_POLL_DEFAULT_US;
+	poll_us = !o->poll_set ? BLK_POLL_DEFAULT_US :
+		  o->poll_adaptive && !o->poll_max_set ? BLK_POLL_MAX_DEFAULT_US : o->poll_us;
 	if (poll_us && blk->vdev.io) {
-		iothread_set_poll(blk->vdev.io, blk_poll, blk, (unsigned)poll_us);
-		log_debug("%s: its I/O thread polls the queue up to %llu us after work", name, (unsigned long long)poll_us);
+		struct poll_window_cfg pc = {
+			.max_ns = poll_us * 1000, .adaptive = o->poll_adaptive,
+			.budget_pct = o->poll_budget ? (unsigned)o->poll_budget :
+				      o->poll_adaptive ? BLK_POLL_BUDGET_ADAPTIVE_DEFAULT : 100,
+		};
+
+		iothread_set_poll(blk->vdev.io, blk_poll, blk, &pc);
+		log_debug("%s: its I/O thread polls the queue %s %llu us after work (budget %u%% of a core)", name,
+			  pc.adaptive ? "adaptively, up to" : "for", (unsigned long long)poll_us, pc.budget_pct);
 	} else if (o->poll_set && poll_us) {
-		log_warn("%s: poll=%llu ignored: no I/O thread (--iothreads off)", name, (unsigned long long)poll_us);
+		log_warn("%s: poll= ignored: no I/O thread (--iothreads off)", name);
 	}
 	log_info("%s: %s, %llu sectors%s%s", name, o->path, (unsigned long long)(blk->size / VIRTIO_BLK_SECTOR),
 		 o->readonly ? ", read-only" : "", blk->direct ? ", cache=none" : "");

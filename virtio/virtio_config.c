@@ -287,16 +287,41 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		return 0;
 	}
 	if (!strcmp(key, "poll")) {
+		o->poll_set = true;
+		if (!strcmp(val, "adaptive")) {
+			o->poll_adaptive = true;
+			return 0;
+		}
+		o->poll_adaptive = false;
 		if (parse_u64(val, &o->poll_us, what, key) < 0)
 			return -1;
-		o->poll_set = true;
 		if (o->poll_us > 1000) {
-			log_err("%s: poll=%s: at most 1000 microseconds", what, val);
+			log_err("%s: poll=%s: at most 1000 microseconds, or adaptive", what, val);
 			return -1;
 		}
 		return 0;
 	}
-	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, poll, queues)", what, key);
+	if (!strcmp(key, "poll_max")) {
+		if (parse_u64(val, &o->poll_us, what, key) < 0)
+			return -1;
+		if (o->poll_us < 1 || o->poll_us > 1000) {
+			log_err("%s: poll_max=%s: 1..1000 microseconds", what, val);
+			return -1;
+		}
+		o->poll_max_set = true;
+		return 0;
+	}
+	if (!strcmp(key, "poll_budget")) {
+		if (parse_u64(val, &o->poll_budget, what, key) < 0)
+			return -1;
+		if (o->poll_budget < 1 || o->poll_budget > 100) {
+			log_err("%s: poll_budget=%s: 1..100 percent of one core", what, val);
+			return -1;
+		}
+		return 0;
+	}
+	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, poll, poll_max, "
+		"poll_budget, queues)", what, key);
 	return -1;
 }
 
@@ -314,6 +339,11 @@ static int blk_commit(struct virtio_options *v, struct blk_options *o, const cha
 {
 	if (!o->path) {
 		log_err("%s: path=IMAGE is required", what);
+		blk_options_free(o);
+		return -1;
+	}
+	if (o->poll_max_set && !o->poll_adaptive) {
+		log_err("%s: poll_max= goes with poll=adaptive (poll=US is a fixed window)", what);
 		blk_options_free(o);
 		return -1;
 	}

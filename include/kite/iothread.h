@@ -39,17 +39,19 @@ int iothread_start(struct iothread *t, int cpu, const char *seccomp_kind);
 /*
  * Polling (optional; set before the thread starts): after each loop round the thread calls
  * poll(opaque, IOTHREAD_POLL_BEGIN) (the device turns its notifications off), then
- * poll(opaque, IOTHREAD_POLL_CHECK) until the budget passes without one returning true (true: it
- * found and served work; the budget starts again), then poll(opaque, IOTHREAD_POLL_END)
- * (notifications back on; true if work came in meanwhile, which it served: polling goes on). A
- * pause or stop ends polling at once (END is still called). Callbacks run on the I/O thread, like
- * the loop's. A loop round happens only on an event (for a disk: a kick or a completion), so an
- * idle device costs nothing and a busy one at most budget_us of CPU per event. budget_us 0: no
- * polling.
+ * poll(opaque, IOTHREAD_POLL_CHECK) until a window (kite/poll_window.h: fixed, or adaptive, within
+ * a CPU budget) passes without one returning true (true: it found and served work; the window
+ * starts again), then poll(opaque, IOTHREAD_POLL_END) (notifications back on; true if work came in
+ * meanwhile, which it served: polling goes on). A pause or stop ends polling at once (END is still
+ * called). Callbacks run on the I/O thread, like the loop's. A loop round happens only on an event
+ * (for a disk: a kick or a completion), so an idle device costs nothing and a busy one at most
+ * cfg->max_ns of CPU per event. cfg->max_ns 0: no polling. At its end the thread logs its CPU time
+ * and the time it polled in vain (info).
  */
 enum iothread_poll_phase { IOTHREAD_POLL_BEGIN, IOTHREAD_POLL_CHECK, IOTHREAD_POLL_END };
 typedef bool (*iothread_poll_fn)(void *opaque, enum iothread_poll_phase phase);
-void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, unsigned budget_us);
+struct poll_window_cfg;
+void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, const struct poll_window_cfg *cfg);
 
 void iothread_pause(struct iothread *t);
 void iothread_resume(struct iothread *t);

@@ -31,9 +31,13 @@ struct blk_options {
 	struct limiter_cfg limits;   /* the API's buckets (capacity, one-time budget); used when it sets a rate */
 	enum virtio_transport transport;
 	bool sync_io;             /* aio=sync: no io_uring */
-	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue up to that long after work
-				   * (adaptive, kite/iothread.h), kicks off meanwhile; 0 = off, at most 1000 */
+	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue that long after work
+				   * (kite/iothread.h), kicks off meanwhile; 0 = off, at most 1000 */
 	bool poll_set;            /* poll= given; else BLK_POLL_DEFAULT_US */
+	bool poll_adaptive;       /* poll=adaptive: the window adapts (kite/poll_window.h) up to
+				   * poll_max (poll_us; BLK_POLL_MAX_DEFAULT_US unless given) */
+	bool poll_max_set;        /* poll_max=US given (1..1000, into poll_us) */
+	uint64_t poll_budget;     /* poll_budget=PCT of one core polling in vain, 1..100; 0: default */
 	uint64_t queues;          /* queues=N: request queues (VIRTIO_BLK_F_MQ when > 1), 1..8; 0 = 1 */
 };
 
@@ -41,6 +45,11 @@ struct blk_options {
  * CPU the guest's vCPU needs to make its next request (docs/benchmarks.md: qd-1 p50 4 us when
  * both run, 72 us vs 40 us unpolled when they share a busy host), so it is asked for, per disk. */
 #define BLK_POLL_DEFAULT_US 0
+/* poll=adaptive without poll_max=: the window's ceiling (QEMU's poll-max-ns default is 32 us) */
+#define BLK_POLL_MAX_DEFAULT_US 64
+/* the budget without poll_budget=: adaptive polling may spend half a core polling in vain; a fixed
+ * window is not capped (100), as before budgets existed */
+#define BLK_POLL_BUDGET_ADAPTIVE_DEFAULT 50
 
 struct machine;
 struct virtio_dev;

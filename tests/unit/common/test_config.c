@@ -344,6 +344,24 @@ static void test_virtio_options(void **state)
 	config_free(&o);
 	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=x\"]}"), -1);
 	config_free(&o);
+	/* adaptive polling: the JSON object form and the string form */
+	assert_int_equal(parse(&o, "{\"blk\": [{\"path\": \"/e.img\", \"poll\": \"adaptive\", \"poll_max\": 200,"
+			     " \"poll_budget\": 25}, \"/f.img,poll=adaptive\"]}"), 0);
+	assert_true(v->blk[0].poll_adaptive && v->blk[0].poll_set && v->blk[0].poll_max_set);
+	assert_int_equal(v->blk[0].poll_us, 200);
+	assert_int_equal(v->blk[0].poll_budget, 25);
+	assert_true(v->blk[1].poll_adaptive);
+	assert_false(v->blk[1].poll_max_set);     /* BLK_POLL_MAX_DEFAULT_US applies */
+	assert_int_equal(v->blk[1].poll_budget, 0);
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=20,poll_max=40\"]}"), -1);     /* max: adaptive only */
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=adaptive,poll_max=1001\"]}"), -1);
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=adaptive,poll_budget=0\"]}"), -1);
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=adaptive,poll_budget=101\"]}"), -1);
+	config_free(&o);
 }
 
 /* --vhost-user-blk / --vhost-user-net and their JSON arrays: every key, several of each, refusals. */

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* The I/O thread's polling window (common/poll_window.c) fed synthetic waits and clock values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "kite/poll_window.h"
+
+#define US 1000ULL
+
+static void test_fixed_window_stays(void **state)
+{
+	struct poll_window_cfg cfg = { .max_ns = 50 * US, .adaptive = false, .budget_pct = 0 };
+	struct poll_window w;
+
+	(void)state;
+	poll_window_init(&w, &cfg, 0);
+	assert_int_equal(poll_window_next(&w, 0), 50 * US);
+	poll_window_waited(&w, 10 * US);
+	poll_window_waited(&w, 10000 * US);
+	assert_int_equal(poll_window_next(&w, 1), 50 * US);
+	/* no cap (budget 0 = 100%): a whole second polled in vain changes nothing */
+	poll_window_expired(&w, 2, 1000000 * US);
+	assert_int_equal(poll_window_next(&w, 3), 50 * US);
+	assert_int_equal(w.capped, 0);
+}
+
+static void test_adaptive_grows_and_shrinks(void **state)
+{
+	struct poll_window_cfg cfg = { .max_ns = 64 * US, .adaptive = true, .budget_pct = 100 };
+	struct poll_window w;
+
+	(void)state;
+	poll_window_init(&w, &cfg, 0);
+	assert_int_equal(poll_window_next(&w, 0), 0);          /* starts off */
+	poll_window_waited(&w, 100 * US);                      /* a long wait: polling would not pay */
+	assert_int_equal(poll_window_next(&w, 0), 0);
+	poll_window_waited(&w, 5 * US);                        /* work soon after: start polling */
+	assert_int_equal(poll_window_next(&w, 0), POLL_WINDOW_START_NS);
+	poll_window_waited(&w, 5 * US);                        /* 2 + 5 <= 64: doubles */
+	assert_int_equal(poll_window_next(&w, 0), 4 * US);
+	for (int i = 0; i < 10; i++)
+		poll_window_waited(&w, 1 * US);
+	assert_int_equal(poll_window_next(&w, 0), 64 * US);     /* capped at max */
+	poll_window_waited(&w, 1 * US);                        /* 64 + 1 > 64: halves */
+	assert_int_equal(poll_window_next(&w, 0), 32 * US);
+	poll_window_waited(&w, 40 * US);                       /* 32 + 40 > 64: halves */
+	assert_int_equal(poll_window_next(&w, 0), 16 * US);
+	poll_window_waited(&w, 40 * US);                       /* 16 + 40 <= 64: doubles */
+	assert_int_equal(poll_window_next(&w, 0), 32 * US);
+	for (int i = 0; i < 4; i++)
+		poll_window_waited(&w, 1000 * US);
+	assert_int_equal(poll_window_next(&w, 0), 2 * US);
+	poll_window_waited(&w, 1000 * US);                     /* below the floor: off */
+	assert_int_equal(poll_window_next(&w, 0), 0);
+}
+
+static void test_budget_stops_polling(void **state)
+{
+	struct poll_window_cfg cfg = { .max_ns = 100 * US, .adaptive = false, .budget_pct = 10 };
+	struct poll_window w;
+	uint64_t t = 5 * US, polled = 0;
+
+	(void)state;
+	poll_window_init(&w, &cfg, t);
+	/* every window runs out in vain: 10% of a second is 1000 windows of 100 us */
+	for (int i = 0; i < 2000; i++) {
+		uint64_t win = poll_window_next(&w, t);
+
+		if (!win)
+			break;
+		polled += win;
+		t += win;
+		poll_window_expired(&w, t, win);
+		t += 50 * US;                                  /* blocked until the next kick */
+	}
+	assert_int_equal(polled, 100000 * US);                 /* exactly the budget, not more */
+	assert_true(t - 5 * US < POLL_BUDGET_PERIOD_NS);        /* within the first period */
+	assert_int_equal(poll_window_next(&w, t), 0);
+	assert_int_equal(poll_window_next(&w, 5 * US + POLL_BUDGET_PERIOD_NS - 1), 0);
+	/* the next period renews it */
+	assert_int_equal(poll_window_next(&w, 5 * US + POLL_BUDGET_PERIOD_NS), 100 * US);
+	assert_int_equal(w.idle_total_ns, 100000 * US);
+}
+
+static void test_budget_cuts_window(void **state)
+{
+	struct poll_window_cfg cfg = { .max_ns = 64 * US, .adaptive = true, .budget_pct = 1 };
+	struct poll_window w;
+
+	(void)state;
+	poll_window_init(&w, &cfg, 0);
+	for (int i = 0; i < 6; i++)
+		poll_window_waited(&w, 0);
+	assert_int_equal(poll_window_next(&w, 0), 64 * US);
+	poll_window_expired(&w, 1, 10000 * US - 20 * US);       /* 1% = 10 ms, 20 us left */
+	assert_int_equal(poll_window_next(&w, 2), 20 * US);
+	assert_int_equal(w.capped, 1);
+	poll_window_expired(&w, 3, 20 * US);
+	assert_int_equal(poll_window_next(&w, 4), 0);
+	assert_int_equal(w.capped, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixed_window_stays),
+		cmocka_unit_test(test_adaptive_grows_and_shrinks),
+		cmocka_unit_test(test_budget_stops_polling),
+		cmocka_unit_test(test_budget_cuts_window),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
