@@ -23,6 +23,8 @@ host's TSC frequency. VMMs:
   kite-NAME     with --variant NAME=KITE2[:ARGS]: another kite binary and/or extra options (ARGS
                 split on spaces; blk options after a comma go into --blk, e.g. `lat=build/kite:,poll=50`)
                 in the same alternation; kite_over_kite-NAME is its ratio
+I/O thread CPU: kite's virtio-blk0 I/O thread logs its CPU time (and the part spent polling in
+vain) at exit; per I/O is that over the guest's ops (boot and setup included, a few ms).
 Latency: blkbench's per-request TSC histogram (kick to used, in the guest), p50/p99 in us.
 Neighbour (--neighbour off,on): each round runs every VMM once per listed state; `on` keeps a
 CPU-bound process (a shell busy loop, nice 10 like the VMMs) pinned to --neighbour-cpu (default 1) for the
@@ -104,6 +106,9 @@ def run_guest(cmd, is_qemu, timeout):
          "native": "native mode on" in out}
     if lat:
         r["p50"], r["p99"] = int(lat.group(1)), int(lat.group(2))
+    c = re.search(r"virtio-blk0: its I/O thread used (\d+) us of CPU \((\d+) us polling", err)
+    if c:
+        r["io_cpu_us"], r["io_vain_us"] = int(c.group(1)), int(c.group(2))
     s = re.search(r"vcpu0: (.*)", err)
     if s:
         for k, v in re.findall(r"(\w+)=(\d+)", s.group(1)):
@@ -193,7 +198,7 @@ def bench_blk(a, hz, tmp):
     for mode, size in BLK_MODES:
         if a.modes and mode not in a.modes.split(","):
             continue
-        iops, lat = {}, {}
+        iops, lat, iocpu = {}, {}, {}
         for run in range(a.runs):
             for (suffix, nb_on), (name, is_qemu, native) in [(st, v) for st in states(a) for v in vmms(a)]:
                 cl = guest_cmdline("blkbench", native, "kite.bench=%s kite.ops=%d kite.qd=%d kite.seed=%d" %
@@ -206,6 +211,8 @@ def bench_blk(a, hz, tmp):
                 iops.setdefault(name + suffix, []).append(r["ops"] / (r["tsc"] / hz))
                 if "p50" in r:
                     lat.setdefault(name + suffix, []).append((r["p50"] / hz * 1e6, r["p99"] / hz * 1e6))
+                if "io_cpu_us" in r:     # the whole run's (boot included) over the bench's ops
+                    iocpu.setdefault(name + suffix, []).append((r["io_cpu_us"] / r["ops"], r["io_vain_us"] / r["ops"]))
                 if name == "kite" and run == 0 and not suffix and not a.no_exits:
                     base = run_guest(kite_cmd(a.kite, a.image, guest_cmdline(
                         "blkbench", True, "kite.bench=%s kite.ops=%d kite.qd=%d" % (mode, a.qd, a.qd)), kite_dev),
@@ -224,6 +231,11 @@ def bench_blk(a, hz, tmp):
             out("blk_%s_%s_iops" % (mode, name), med(xs), "ops/s")
             out("blk_%s_%s_iops_min_max" % (mode, name), "%.0f-%.0f" % (min(xs), max(xs)), "ops/s")
             out("blk_%s_%s_throughput" % (mode, name), med(xs) * size / 1e6, "MB/s")
+        for name, xs in iocpu.items():
+            out("blk_%s_qd%d_%s_iothread_cpu_us_per_io" % (mode, a.qd, name), med([x[0] for x in xs]), "us")
+            out("blk_%s_qd%d_%s_iothread_cpu_us_per_io_min_max" % (mode, a.qd, name),
+                "%.2f-%.2f" % (min(x[0] for x in xs), max(x[0] for x in xs)), "us")
+            out("blk_%s_qd%d_%s_iothread_vain_poll_us_per_io" % (mode, a.qd, name), med([x[1] for x in xs]), "us")
         for name, xs in lat.items():
             out("blk_%s_qd%d_%s_p50" % (mode, a.qd, name), med([x[0] for x in xs]), "us")
             out("blk_%s_qd%d_%s_p99" % (mode, a.qd, name), med([x[1] for x in xs]), "us")

@@ -14,6 +14,8 @@ MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered
       same, completions by the level IOAPIC interrupt, acknowledged through InterruptACK),
       sync (aio=sync: no io_uring; pattern checks io_uring served the read, write and flush),
       mq (queues=2: the pattern runs on request queue 1, VIRTIO_BLK_F_MQ negotiated),
+      poll, poll-adaptive (the pattern with poll=50, and with poll=adaptive,poll_budget=20: the I/O
+      thread logs its CPU time; off never polls, a fixed window polls at least one whole window),
       ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
       for a refill (1 s), and every request must still complete),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
@@ -265,7 +267,8 @@ def run(a, tmp):
                 "packed-evil-loop": "evil-loop"}.get(mode, "unknown-" + mode)
         # sizes that are no power of two (allowed for packed): 4-descriptor chains cross the wrap
         guest += " kite.packed=1" + {"pattern": " kite.qsize=13", "mmio": " kite.qsize=7"}.get(mode, "")
-    if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync", "mq"):
+    if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync", "mq", "poll",
+                "poll-adaptive"):
         wz = sector + 20
         discard = sector + 40
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d kite.discard_sector=%d" % (guest, wz, discard)
@@ -290,7 +293,10 @@ def run(a, tmp):
             cmd += ["--blk", "path=%s%s" % (imgs[0], {"nocache": ",cache=none", "mmio": ",transport=mmio",
                                                          "mmio-irq": ",transport=mmio",
                                                          "ratelimit": ",bps=512,iops=1000",
-                                                         "sync": ",aio=sync", "mq": ",queues=2"}.get(mode, ""))]
+                                                         "sync": ",aio=sync", "mq": ",queues=2",
+                                                         "poll": ",poll=50",
+                                                         "poll-adaptive": ",poll=adaptive,poll_budget=20"
+                                                         }.get(mode, ""))]
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
@@ -399,6 +405,12 @@ def run(a, tmp):
             if mode == "pattern" and not qemu and not a.dpu:
                 m = re.search(r"virtio-blk0: (\d+) of (\d+) requests served through io_uring", err)
                 check(m and int(m.group(1)) >= 3, "read, write and flush did not go through io_uring")
+            if mode in ("pattern", "poll", "poll-adaptive") and not qemu and not a.dpu:
+                m = re.search(r"virtio-blk0: its I/O thread used \d+ us of CPU \((\d+) us polling without finding work", err)
+                check(m, "virtio-blk0's I/O thread did not log its CPU time")
+                # off: never polls; a fixed window that ran out counts whole (>= 50 us) at least once
+                check(mode != "pattern" or int(m.group(1)) == 0, "poll off, yet the I/O thread polled")
+                check(mode != "poll" or int(m.group(1)) >= 50, "poll=50 never polled a whole window")
             if mode == "sync":
                 check("virtio-blk0: synchronous I/O" in err and "io_uring" not in err, "aio=sync used io_uring")
             if mode == "ratelimit":
