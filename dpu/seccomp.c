@@ -58,10 +58,12 @@ static const struct seccomp_rule control_rules[] = {
 	/* --image-dir/--socket-dir: realpath(3) resolves symlinks before a path is accepted */
 	SC_ALLOW(readlink), SC_ALLOW(readlinkat),
 	SC_ALLOW_EQ(ioctl, 1, BLKGETSIZE64), SC_ALLOW_EQ(ioctl, 1, BLKSSZGET),
-	/* add_port with a TAP uplink: the device, then its MTU and link state through an INET socket */
+	/* add_port with a TAP uplink: the device (and whether it is persistent), then its MAC, MTU and link
+	 * state through an INET socket */
 	SC_ALLOW_EQ(ioctl, 1, TUNSETIFF), SC_ALLOW_EQ(ioctl, 1, TUNSETOFFLOAD),
 	SC_ALLOW_EQ(ioctl, 1, TUNSETVNETHDRSZ), SC_ALLOW_EQ(ioctl, 1, SIOCGIFMTU), SC_ALLOW_EQ(ioctl, 1, SIOCSIFMTU),
 	SC_ALLOW_EQ(ioctl, 1, SIOCGIFFLAGS), SC_ALLOW_EQ(ioctl, 1, SIOCSIFFLAGS),
+	SC_ALLOW_EQ(ioctl, 1, TUNGETIFF), SC_ALLOW_EQ(ioctl, 1, SIOCGIFHWADDR), SC_ALLOW_EQ(ioctl, 1, SIOCSIFHWADDR),
 	SC_ALLOW_EQ(socket, 0, AF_INET),
 	SC_ALLOW_EQ(prctl, 0, PR_SET_NAME),
 };

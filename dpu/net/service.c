@@ -8,7 +8,7 @@
  *   "ports": [{"name": "vm0", "type": "vhost", "socket": "/run/vm0.sock", "mac": "02:00:00:00:00:01",
  *              "queues": 1 (queue pairs, 1..8), "mtu": 1500, "vlan": 10, "rate_pps": 0, "rate_bps": 0,
  *              "acl_in": ["allow proto tcp dport 22"], "acl_in_default": "deny"},
- *             {"name": "up0", "type": "tap", "ifname": "kite-up0", "mtu": 1600,
+ *             {"name": "up0", "type": "tap", "ifname": "kite-up0", "mtu": 1600, "mac": ".." (see tap.h),
  *              "vxlan": {"local_ip": "192.168.50.1", "local_mac": "..", "gw_mac": ".."}},
  *             {"name": "tr0", "type": "tap", "ifname": "kite-tr0", "trunk": [10, 20], "native_vlan": 0},
  *             {"name": "up1", "type": "dpdk", "device": "net_af_packet0" (or "port": ethdev id),
@@ -288,8 +288,9 @@ static int dpdk_add(struct svc_port *sp, const cJSON *o, uint32_t mtu, char *err
 
 static int port_add(const cJSON *o, char *err, size_t errlen)
 {
-	const char *name = str_item(o, "name"), *type = str_item(o, "type");
+	const char *name = str_item(o, "name"), *type = str_item(o, "type"), *macs = str_item(o, "mac");
 	struct svc_port *sp;
+	uint8_t mac[6];
 	double mtu;
 
 	if (!name || !*name || strlen(name) >= VSW_NAME_MAX) {
@@ -312,8 +313,7 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 	memset(sp, 0, sizeof(*sp));
 	strcpy(sp->name, name);
 	if (!type || !strcmp(type, "vhost")) {
-		const char *sock = str_item(o, "socket"), *macs = str_item(o, "mac");
-		uint8_t mac[6];
+		const char *sock = str_item(o, "socket");
 		double pairs;
 
 		if (!sock) {
@@ -342,8 +342,14 @@ static int port_add(const cJSON *o, char *err, size_t errlen)
 		const char *ifname = str_item(o, "ifname");
 		const cJSON *up = item(o, "up");
 
+		/* the interface's own address: unicast, not zero (the kernel refuses the others) */
+		if (macs && (parse_mac(macs, mac) || (mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))) {
+			snprintf(err, errlen, "port %s: bad mac '%.32s' (a unicast address, not zero)", name, macs);
+			return -1;
+		}
 		sp->type = SVC_TAP;
-		sp->tap = tap_port_new(runner, name, ifname ? ifname : name, (uint32_t)mtu, !cJSON_IsFalse(up));
+		sp->tap = tap_port_new(runner, name, ifname ? ifname : name, (uint32_t)mtu, !cJSON_IsFalse(up),
+				       macs ? mac : NULL);
 		if (!sp->tap) {
 			snprintf(err, errlen, "port %s: cannot create tap (see log)", name);
 			return -1;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -13,6 +14,7 @@
 
 #include "kite/log.h"
 
+#include "port_mac.h"
 #include "runner.h"
 #include "tap.h"
 
@@ -99,28 +101,40 @@ static void do_remove(struct vsw_runner *h, void *arg)
 	vswitch_port_remove(h->sw, a->t->id);
 }
 
-/* MTU and IFF_UP, each set only when it differs: a TAP made beforehand by the host (`ip tuntap add
- * ... user UID`, MTU set, up) needs no CAP_NET_ADMIN here, so a jailed kite-dpu can use it. */
-static int tap_set_up(const char *ifname, uint32_t mtu)
+/* The interface's MAC (when mac != NULL), then its MTU and IFF_UP (when up), each set only when it
+ * differs: a TAP made beforehand by the host (`ip tuntap add ... user UID`, MTU set, up) needs no
+ * CAP_NET_ADMIN here, so a jailed kite-dpu can use it. 0, or -1 with errno and *what the step. */
+static int tap_set(const char *ifname, const uint8_t *mac, uint32_t mtu, int up, const char **what)
 {
 	struct ifreq ifr;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int r = -1;
 
+	*what = "socket";
 	if (s < 0)
 		return -1;
 	memset(&ifr, 0, sizeof(ifr));
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (ioctl(s, SIOCGIFMTU, &ifr) < 0)
+	*what = "set its MAC";
+	if (mac && ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
 		goto out;
-	if (ifr.ifr_mtu != (int)mtu) {
+	if (mac && memcmp(ifr.ifr_hwaddr.sa_data, mac, 6) != 0) {
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+		if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
+			goto out;
+	}
+	*what = "set its MTU / bring it up";
+	if (up && ioctl(s, SIOCGIFMTU, &ifr) < 0)
+		goto out;
+	if (up && ifr.ifr_mtu != (int)mtu) {
 		ifr.ifr_mtu = (int)mtu;
 		if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
 			goto out;
 	}
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+	if (up && ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
 		goto out;
-	if (!(ifr.ifr_flags & IFF_UP)) {
+	if (up && !(ifr.ifr_flags & IFF_UP)) {
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
 			goto out;
@@ -131,8 +145,28 @@ out:
 	return r;
 }
 
-struct tap_port *tap_port_new(struct vsw_runner *h, const char *name, const char *ifname, uint32_t mtu, int up)
+/* Which MAC the interface gets: the configured one; else, for an interface that lives only as long
+ * as this fd (not IFF_PERSIST: kite-dpu created it, and the kernel would give every new one a
+ * random address), the one derived from its name; else (the host's persistent TAP) none. */
+static const uint8_t *tap_mac(int fd, const char *ifname, const uint8_t *mac, uint8_t made_up[6])
 {
+	struct ifreq ifr;
+
+	if (mac)
+		return mac;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0 || (ifr.ifr_flags & IFF_PERSIST))
+		return NULL;
+	port_name_mac(ifname, PORT_MAC_TAP, made_up);
+	return made_up;
+}
+
+struct tap_port *tap_port_new(struct vsw_runner *h, const char *name, const char *ifname, uint32_t mtu, int up,
+			      const uint8_t *mac)
+{
+	uint8_t made_up[6];
+	const uint8_t *want;
+	const char *what;
 	struct tap_port *t;
 	struct ifreq ifr;
 	struct tap_arg a;
@@ -165,9 +199,9 @@ struct tap_port *tap_port_new(struct vsw_runner *h, const char *name, const char
 		log_err("tap port %s: interface %s: TUNSETIFF failed: %s", name, ifname, strerror(errno));
 		goto fail;
 	}
-	if (up && tap_set_up(ifname, mtu) < 0) {
-		log_err("tap port %s: interface %s: cannot set MTU %u / bring it up: %s", name, ifname, mtu,
-			strerror(errno));
+	want = tap_mac(t->fd, ifname, mac, made_up);
+	if (tap_set(ifname, want, mtu, up, &what) < 0) {
+		log_err("tap port %s: interface %s: cannot %s: %s", name, ifname, what, strerror(errno));
 		goto fail;
 	}
 	a.t = t;

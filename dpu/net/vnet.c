@@ -11,6 +11,7 @@
 #include "kite/vhost_user.h"
 
 #include "../switch/parse.h"
+#include "port_mac.h"
 #include "runner.h"
 #include "vnet.h"
 
@@ -428,13 +429,7 @@ struct vnet_port *vnet_port_new(struct vsw_runner *h, const char *name, const ch
 	if (mac) {
 		memcpy(p->mac, mac, 6);
 	} else {
-		uint32_t hash = 2166136261u;
-
-		for (const char *c = name; *c; c++)
-			hash = (hash ^ (uint8_t)*c) * 16777619u;
-		p->mac[0] = 0x02;   /* locally administered, unicast */
-		p->mac[1] = 0x4b;
-		memcpy(p->mac + 2, &hash, 4);
+		port_name_mac(name, PORT_MAC_VHOST, p->mac);
 	}
 	a.p = p;
 	vsw_runner_call(h, do_port_add, &a);
