@@ -3,6 +3,10 @@
  * virtio-net-ping: the guest talks to a real Linux network stack through kite's virtio-net and a
  * TAP. The guest is 192.0.2.2 (kite.ip_last=N changes the last byte), the peer 192.0.2.1
  * (kite.peer_ip_last=N changes its last byte).
+ *  kite.ping_loop=N: after step 2, instead of 3-6, echo requests to the peer's MAC learnt in step 2
+ *     until N are answered (0 = forever; lines "loop echo SEQ answered|unanswered", ARP requests
+ *     for the guest answered meanwhile): a backend restart under a guest whose neighbour cache holds
+ *     the peer (tests/vhost/net_restart.py).
  *  kite.respond=1: instead of 1-6, answer ARP requests for the guest's address and ICMP echo
  *     requests to it (one line per echo answered) until kite.respond_count=N echoes were answered
  *     (0, the default: forever); the peer of another test guest (VM to VM, tests/vhost/eastwest.py).
@@ -100,16 +104,16 @@ static void send_frame(struct vdev *tx, uint32_t len)
 		guest_fail(GUEST_EXIT_TIMEOUT, "transmit of a %u-byte frame did not complete", len);
 }
 
-/* Next received frame into `frame` (buffers reassembled and reposted). Returns its length. */
-static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
+/* Next received frame into `frame` (buffers reassembled and reposted), its length in *total_out;
+ * false if none began within `cycles` TSC cycles. */
+static bool recv_frame_within(struct vdev *rx, uint64_t cycles, uint32_t *total_out, unsigned *nbufs_out)
 {
 	uint32_t id, len, total;
 	uint16_t nbufs = 1;
 	bool mrg = rx->features & (1ULL << F_MRG_RXBUF);
 
-	while (!vq_wait(rx, &len))
-		if (!rx_forever)
-			guest_fail(GUEST_EXIT_TIMEOUT, "no frame received");
+	if (!vq_wait_cycles(rx, &len, cycles))
+		return false;
 	id = rx->last_id;
 	if (id >= RX_BUFS || len < HDR || len > rx_len_posted)
 		guest_fail(GUEST_EXIT_CHECK, "used element id %u length %u", id, len);
@@ -132,6 +136,19 @@ static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
 		post_rx(rx, (uint16_t)id);
 	}
 	*nbufs_out = nbufs;
+	*total_out = total;
+	return true;
+}
+
+/* Next received frame (see recv_frame_within), waiting as long as vq_wait does (the responder:
+ * without a limit). Returns its length. */
+static uint32_t recv_frame(struct vdev *rx, unsigned *nbufs_out)
+{
+	uint32_t total;
+
+	while (!recv_frame_within(rx, 30ULL * 1000 * 1000 * 1000, &total, nbufs_out))
+		if (!rx_forever)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no frame received");
 	return total;
 }
 
@@ -175,11 +192,12 @@ static void arp_resolve(struct vdev *tx, struct vdev *rx, uint8_t *peer_mac)
 	guest_fail(GUEST_EXIT_CHECK, "64 frames and no ARP reply");
 }
 
-static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint32_t size, bool offload)
+/* An ICMP echo request with `size` payload bytes and sequence `seq` into tx_buf (the device fills the
+ * checksum if offload). Returns the frame's length. */
+static uint32_t echo_request(const uint8_t *peer_mac, uint32_t size, bool offload, uint16_t seq)
 {
 	uint8_t *f = tx_buf + HDR, *ip = f + 14, *icmp = f + 34;
 	uint32_t len = 34 + 8 + size;
-	unsigned nb;
 
 	memset(tx_buf, 0, HDR + len);
 	eth_header(f, peer_mac, 0x0800);
@@ -193,7 +211,7 @@ static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint
 	put16(ip + 10, inet_csum(ip, 20));
 	icmp[0] = 8;               /* echo request */
 	put16(icmp + 4, 0x6b74);   /* identifier */
-	put16(icmp + 6, 1);        /* sequence */
+	put16(icmp + 6, seq);
 	for (uint32_t i = 0; i < size; i++)
 		icmp[8 + i] = (uint8_t)(i * 7 + 3);
 	if (offload) {
@@ -204,20 +222,33 @@ static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint
 	} else {
 		put16(icmp + 2, inet_csum(icmp, 8 + size));
 	}
-	send_frame(tx, len);
+	return len;
+}
+
+/* Is the received frame (got bytes) the peer's echo reply to sequence seq? Its payload is checked. */
+static bool echo_reply(uint32_t got, uint32_t size, uint16_t seq)
+{
+	if (got < 42 + size || get16(frame + 12) != 0x0800 || frame[23] != 1 || memcmp(frame + 26, peer_ip, 4) ||
+	    frame[34] != 0 || get16(frame + 38) != 0x6b74 || get16(frame + 40) != seq)
+		return false;
+	for (uint32_t i = 0; i < size; i++)
+		if (frame[42 + i] != (uint8_t)(i * 7 + 3))
+			guest_fail(GUEST_EXIT_CHECK, "echo reply payload byte %u is 0x%x", i, frame[42 + i]);
+	if (inet_csum(frame + 34, 8 + size) != 0)
+		guest_fail(GUEST_EXIT_CHECK, "echo reply ICMP checksum wrong");
+	return true;
+}
+
+static void ping(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint32_t size, bool offload)
+{
+	unsigned nb;
+
+	send_frame(tx, echo_request(peer_mac, size, offload, 1));
 	guest_printf("virtio-net-ping: echo request with %u payload bytes sent (checksum by %s)\n", size,
 		     offload ? "the device" : "the guest");
 	for (unsigned n = 0; n < 64; n++) {
-		uint32_t got = recv_frame(rx, &nb);
-
-		if (got < len || get16(frame + 12) != 0x0800 || frame[23] != 1 || memcmp(frame + 26, peer_ip, 4) ||
-		    frame[34] != 0 || get16(frame + 38) != 0x6b74 || get16(frame + 40) != 1)
+		if (!echo_reply(recv_frame(rx, &nb), size, 1))
 			continue;
-		for (uint32_t i = 0; i < size; i++)
-			if (frame[42 + i] != (uint8_t)(i * 7 + 3))
-				guest_fail(GUEST_EXIT_CHECK, "echo reply payload byte %u is 0x%x", i, frame[42 + i]);
-		if (inet_csum(frame + 34, 8 + size) != 0)
-			guest_fail(GUEST_EXIT_CHECK, "echo reply ICMP checksum wrong");
 		guest_printf("virtio-net-ping: echo reply from %u.%u.%u.%u, %u payload bytes in %u buffer%s\n", peer_ip[0],
 			     peer_ip[1], peer_ip[2], peer_ip[3], size, nb, nb == 1 ? "" : "s");
 		return;
@@ -438,6 +469,58 @@ static void evil_descriptor(struct vdev *tx, struct vdev *rx, uint64_t want)
 	guest_printf("virtio-net-ping: after reset the device works again\n");
 }
 
+/* If the received frame (len bytes) is an ARP request for my_ip: answer it, true. */
+static bool answer_arp(struct vdev *tx, uint32_t len)
+{
+	uint8_t *f = tx_buf + HDR;
+
+	if (len < 42 || get16(frame + 12) != 0x0806 || get16(frame + 20) != 1 || memcmp(frame + 38, my_ip, 4))
+		return false;
+	memset(tx_buf, 0, HDR + 60);
+	eth_header(f, frame + 6, 0x0806);
+	memcpy(f + 14, frame + 14, 6);     /* hardware / protocol types and sizes */
+	put16(f + 20, 2);                  /* reply */
+	memcpy(f + 22, my_mac, 6);
+	memcpy(f + 28, my_ip, 4);
+	memcpy(f + 32, frame + 22, 10);    /* the asker's MAC and address */
+	send_frame(tx, 60);
+	return true;
+}
+
+/* kite.ping_loop=N: echo requests to the peer, sequence 1, 2, ..., all to the MAC resolved once (as
+ * a neighbour cache holds it), until N were answered (0: forever). Each waits up to LOOP_WAIT TSC
+ * cycles for its reply, then one line "loop echo SEQ answered" or "loop echo SEQ unanswered"; an
+ * answered one is followed by a pause of LOOP_PAUSE cycles. ARP requests for the guest are answered
+ * meanwhile (the peer needs the guest's MAC for its replies). */
+#define LOOP_WAIT (2ULL * 1000 * 1000 * 1000)
+#define LOOP_PAUSE (300ULL * 1000 * 1000)
+static void ping_loop(struct vdev *tx, struct vdev *rx, const uint8_t *peer_mac, uint64_t count)
+{
+	uint64_t answered = 0;
+
+	for (uint16_t seq = 1; !count || answered < count; seq++) {
+		uint64_t t0;
+		uint32_t got;
+		unsigned nb;
+		bool ok = false;
+
+		send_frame(tx, echo_request(peer_mac, 56, false, seq));
+		t0 = rdtsc();
+		for (uint64_t spent = 0; !ok && spent < LOOP_WAIT; spent = rdtsc() - t0) {
+			if (!recv_frame_within(rx, LOOP_WAIT - spent, &got, &nb))
+				break;
+			if (!answer_arp(tx, got))
+				ok = echo_reply(got, 56, seq);
+		}
+		guest_printf("virtio-net-ping: loop echo %u %s\n", seq, ok ? "answered" : "unanswered");
+		if (ok) {
+			answered++;
+			for (t0 = rdtsc(); rdtsc() - t0 < LOOP_PAUSE;)
+				cpu_relax();
+		}
+	}
+}
+
 /* kite.respond=1: ARP replies and ICMP echo replies for my_ip, until `count` echoes (0 = forever). */
 static void respond(struct vdev *tx, struct vdev *rx, uint64_t count)
 {
@@ -451,17 +534,8 @@ static void respond(struct vdev *tx, struct vdev *rx, uint64_t count)
 	while (!count || answered < count) {
 		uint32_t len = recv_frame(rx, &nb);
 
-		if (len >= 42 && get16(frame + 12) == 0x0806 && get16(frame + 20) == 1 && !memcmp(frame + 38, my_ip, 4)) {
-			memset(tx_buf, 0, HDR + 60);
-			eth_header(f, frame + 6, 0x0806);
-			memcpy(f + 14, frame + 14, 6);     /* hardware / protocol types and sizes */
-			put16(f + 20, 2);                  /* reply */
-			memcpy(f + 22, my_mac, 6);
-			memcpy(f + 28, my_ip, 4);
-			memcpy(f + 32, frame + 22, 10);    /* the asker's MAC and address */
-			send_frame(tx, 60);
+		if (answer_arp(tx, len))
 			continue;
-		}
 		uint32_t ihl = (frame[14] & 15u) * 4, tot = get16(frame + 16);
 		if (len < 34 || get16(frame + 12) != 0x0800 || frame[23] != 1 || memcmp(frame + 30, my_ip, 4) ||
 		    ihl != 20 || tot < 28 || 14 + tot > len || tot > MAX_FRAME - 14 || frame[34] != 8)
@@ -490,7 +564,7 @@ void test_virtio_net_ping(void)
 	bool evil = cmdline_u64("kite.evil", 0);
 	uint64_t ctrl = cmdline_u64("kite.ctrl", 0);
 	uint64_t tso = cmdline_u64("kite.tso", 0), fsize = cmdline_u64("kite.flood_size", 60);
-	uint64_t tcp_rx = cmdline_u64("kite.tcp_rx", 0);
+	uint64_t tcp_rx = cmdline_u64("kite.tcp_rx", 0), ping_loop_count = cmdline_u64("kite.ping_loop", ~0ULL);
 	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MTU) | (1ULL << F_MRG_RXBUF) | (csum ? 1ULL << F_CSUM : 0) |
 			(tso ? 1ULL << F_HOST_TSO4 : 0) |
 			(tcp_rx ? (1ULL << F_GUEST_CSUM) | (1ULL << F_GUEST_TSO4) : 0) |
@@ -536,6 +610,10 @@ void test_virtio_net_ping(void)
 		net_ctrl_checks(&ctrlq, max_pairs);
 	}
 	arp_resolve(&tx, &rx, peer_mac);
+	if (ping_loop_count != ~0ULL) {
+		ping_loop(&tx, &rx, peer_mac, ping_loop_count);
+		return;
+	}
 	ping(&tx, &rx, peer_mac, (uint32_t)size, csum);
 	if (ctrl == 2) {
 		net_ctrl_malformed(&ctrlq);

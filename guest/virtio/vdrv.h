@@ -104,6 +104,8 @@ void vdev_wait_needs_reset(struct vdev *d, const char *after);
 void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const bool *wr, unsigned n);
 /* Wait for one used element; returns false on timeout (seconds of TSC at ~1 GHz+). */
 bool vq_wait(struct vdev *d, uint32_t *len);
+/* The same, giving up after `cycles` TSC cycles. */
+bool vq_wait_cycles(struct vdev *d, uint32_t *len, uint64_t cycles);
 /* Raw ring access for the hostile tests. */
 static inline struct vring_desc *vq_desc(struct vdev *d) { return d->desc; }
 void vq_publish(struct vdev *d, uint16_t head);

@@ -397,7 +397,7 @@ void vq_submit(struct vdev *d, const uint64_t *addr, const uint32_t *len, const 
 
 /* Packed: the descriptor at next_used is used when AVAIL and USED both equal the used wrap counter;
  * its id says which buffer, whose descriptor count the position skips. */
-static bool packed_wait(struct vdev *d, uint32_t *len, uint64_t t0)
+static bool packed_wait(struct vdev *d, uint32_t *len, uint64_t t0, uint64_t cycles)
 {
 	volatile struct vring_packed_desc *u = &d->pring[d->next_used];
 	uint16_t f, id, n;
@@ -407,7 +407,7 @@ static bool packed_wait(struct vdev *d, uint32_t *len, uint64_t t0)
 		if (!!(f & VRING_PACKED_F_AVAIL) == d->used_wrap && !!(f & VRING_PACKED_F_USED) == d->used_wrap)
 			break;
 		cpu_relax();
-		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+		if (rdtsc() - t0 > cycles)
 			return false;
 	}
 	barrier();
@@ -430,20 +430,25 @@ static bool packed_wait(struct vdev *d, uint32_t *len, uint64_t t0)
 
 bool vq_wait(struct vdev *d, uint32_t *len)
 {
+	return vq_wait_cycles(d, len, 30ULL * 1000 * 1000 * 1000);
+}
+
+bool vq_wait_cycles(struct vdev *d, uint32_t *len, uint64_t cycles)
+{
 	uint64_t t0 = rdtsc();
 	volatile uint16_t *used_idx = (volatile uint16_t *)(d->used + 2);
 
 	/* Interrupt-driven: sleep until this request's interrupt arrived, then look at the ring. */
 	while (d->use_irq && d->irqs == d->irqs_at_kick) {
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
-		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+		if (rdtsc() - t0 > cycles)
 			return false;
 	}
 	if (d->packed)
-		return packed_wait(d, len, t0);
+		return packed_wait(d, len, t0, cycles);
 	while (*used_idx == d->used_seen) {
 		cpu_relax();
-		if (rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+		if (rdtsc() - t0 > cycles)
 			return false;
 	}
 	barrier();
