@@ -30,6 +30,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dpu", "net"))
 import netlib  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vtlib  # noqa: E402
 
 MAC = "52:54:00:4b:76:68"
 
@@ -163,13 +165,7 @@ def main():
     for dev in ("/dev/net/tun", "/dev/kvm"):
         if not os.path.exists(dev):
             netlib.skip(dev + " missing")
-    ns = "kite-vh-%d" % os.getpid()
-    netlib.sh("ip", "netns", "add", ns)
-    try:
-        return subprocess.run(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__), "--in-ns"] +
-                              sys.argv[1:]).returncode
-    finally:
-        subprocess.run(["ip", "netns", "del", ns])
+    return vtlib.rerun_in_netns("kite-vh", __file__)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,18 @@ def need_root():
         skip("needs root")
 
 
+def rerun_in_netns(prefix, script):
+    """Runs script (a test's own file) again with this process's arguments and --in-ns, in a private
+    network namespace PREFIX-<pid> that is deleted afterwards. Returns its exit status."""
+    ns = "%s-%d" % (prefix, os.getpid())
+    sh("ip", "netns", "add", ns)
+    try:
+        return subprocess.run(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(script), "--in-ns"] +
+                              sys.argv[1:]).returncode
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+
+
 def wait_socket(path, proc, what, timeout=20):
     """Until a backend's listening socket exists (the backend process must stay alive)."""
     deadline = time.time() + timeout
