@@ -38,7 +38,7 @@ start_dpu() {
 	done
 	ip addr add 192.0.2.1/24 dev ku0 2>/dev/null
 	ip link set ku0 up
-	say "dpu-$1 up sockets=$(ls /tmp/*.sock 2>/dev/null | wc -l) ku0=$(cat /sys/class/net/ku0/operstate 2>/dev/null)"
+	say "dpu-$1 up sockets=$(ls /tmp/*.sock 2>/dev/null | wc -l) ku0=$(cat /sys/class/net/ku0/operstate 2>/dev/null) mac=$(cat /sys/class/net/ku0/address 2>/dev/null)"
 }
 # one number out of a control reply: port NAME's field, or a Prometheus counter line
 port_field() { grep -o "\"name\":\"$1\",[^{]*" /tmp/sw.json | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }

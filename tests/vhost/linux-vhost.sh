@@ -10,7 +10,8 @@
 #     (192.0.2.1) behind kite-dpu's TAP uplink ku0, then once from each CPU;
 #   - disk vdb: kite-dpu volume on a 4 MiB raw image, packed rings: a stream of 48 O_DIRECT+fsync 4 KiB writes;
 #     after the 12th is acknowledged L1 kills kite-dpu with SIGKILL and starts it again; kite
-#     reconnects and the stream goes on; then L2 pings L1 again through the restarted switch.
+#     reconnects and the stream goes on; then L2 pings L1 again through the restarted switch, its
+#     neighbour entry for L1 still REACHABLE from before (so to the MAC ku0 had then).
 # Usage: linux-vhost.sh --kite KITE --dpu KITE_DPU --tool BLK_TOOL [--work DIR] [--timeout S]
 #        (BLK_TOOL: tests/dpu/blk's blk_tool, the control-socket client used inside L1)
 # Env: KITE_KERNEL_CACHE (see tests/lib/kernel/fetch.sh)
@@ -21,7 +22,8 @@
 # control-queue refusal in kite's log; every one of the 48 stream blocks was acknowledged (no write error) and
 # every acknowledged block holds its text in raw.img; kite-dpu was killed after block 12 and came
 # back; kite logged the backend lost and back; no disk and no NIC needed a reset; vdb and eth0 ran
-# packed rings (so both resumed from kite-dpu's inflight region); L2 pinged L1 again after the
+# packed rings (so both resumed from kite-dpu's inflight region); the restarted kite-dpu's ku0 has
+# the first one's MAC, which L2's still REACHABLE entry for L1 holds; L2 pinged L1 again after the
 # restart; L2 did not panic.
 set -uo pipefail
 
@@ -75,7 +77,7 @@ t0=$(date +%s)
 nested_l1_start "$log" "$k" "$work/l1-initrd.cpio" "$timeout_s"
 wait $nested_l1_pid
 echo "linux-vhost: L1 QEMU exit $? after $(( $(date +%s) - t0 )) s"
-tr -d '\r' <"$log" | grep -a -E '^(KITE-L1H|L2\| (KITE-L2H (disks|ext2|ping|net-queues|stream|write-error)|kite: (warning|error)))'
+tr -d '\r' <"$log" | grep -a -E '^(KITE-L1H|L2\| (KITE-L2H (disks|ext2|ping|net-queues|neigh|stream|write-error)|kite: (warning|error)))'
 
 # ---- checks: every line below must hold
 clean() { tr -d '\r' <"$log"; }
@@ -115,6 +117,9 @@ check "no disk needed a reset" "$(clean | grep -a -c 'vhost-user-blk.*device nee
 check "the stream disk ran packed rings" "$(atleast "$(clean | grep -a -c 'vhost-user-blk1: driver ready.*packed rings')" 1)" yes
 check "the NIC ran packed rings" "$(atleast "$(clean | grep -a -c 'vhost-user-net0: driver ready.*packed rings')" 1)" yes
 check "the NIC needed no reset" "$(clean | grep -a -c 'vhost-user-net.*device needs reset')" 0
+mac1=$(v 'KITE-L1H dpu-1' 3 | sed -n 's/.* mac=\([0-9a-f:]*\).*/\1/p')
+check "ku0 has its MAC again after kite-dpu's restart" "$(v 'KITE-L1H dpu-2' 3 | sed -n 's/.* mac=\([0-9a-f:]*\).*/\1/p')" "${mac1:-none}"
+check "L2's neighbour entry for L1 after the stream: that MAC, REACHABLE" "$(v 'L2| KITE-L2H neigh-after-stream' 4)" "${mac1:-none} REACHABLE"
 check "L2 pinged L1 again after kite-dpu's restart" "$(v 'L2| KITE-L2H ping-after-restart' 4)" 3_packets_received
 if clean | grep -a -q '^L2| .*Kernel panic'; then echo "linux-vhost: FAIL L2 panicked"; fail=1; fi
 if [ $fail != 0 ]; then
