@@ -77,7 +77,7 @@ static void poll_phase(struct iothread *t)
 	t->poll_expired = false;
 	while (more && !atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
 		uint64_t last = now_ns(), now = last, window = poll_window_next(&t->pw, last);
-		bool expired = false;
+		bool expired = false, found_any = false;
 
 		if (!window) {
 			t->poll_expired = true;    /* not polling: the wait tells whether it would pay */
@@ -90,6 +90,7 @@ static void poll_phase(struct iothread *t)
 			now = now_ns();
 			if (found) {
 				last = now;
+				found_any = true;
 			} else if (now - last >= window) {
 				expired = true;
 				break;
@@ -97,10 +98,10 @@ static void poll_phase(struct iothread *t)
 				__builtin_ia32_pause();
 			}
 		}
-		poll_window_expired(&t->pw, now, now - last);
+		poll_window_expired(&t->pw, now, now - last, found_any || !expired);   /* a pause is no miss */
 		more = t->poll(t->poll_opaque, IOTHREAD_POLL_END);
 		if (more && expired)
-			poll_window_waited(&t->pw, now_ns() - last);   /* came just after the window */
+			poll_window_waited(&t->pw, now_ns() - now);    /* came just after the window */
 		t->poll_expired = expired && !more;
 	}
 }

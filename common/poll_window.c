@@ -13,6 +13,7 @@ void poll_window_init(struct poll_window *w, const struct poll_window_cfg *cfg, 
 	if (!w->cfg.budget_pct || w->cfg.budget_pct > 100)
 		w->cfg.budget_pct = 100;
 	w->window_ns = cfg->adaptive ? 0 : cfg->max_ns;
+	w->backoff = POLL_WINDOW_BACKOFF_MIN;
 }
 
 static void roll_period(struct poll_window *w, uint64_t now_ns)
@@ -38,11 +39,26 @@ uint64_t poll_window_next(struct poll_window *w, uint64_t now_ns)
 	return w->window_ns;
 }
 
-void poll_window_expired(struct poll_window *w, uint64_t now_ns, uint64_t idle_ns)
+void poll_window_expired(struct poll_window *w, uint64_t now_ns, uint64_t idle_ns, bool found)
 {
 	roll_period(w, now_ns);
 	w->idle_ns += idle_ns;
 	w->idle_total_ns += idle_ns;
+	if (!w->cfg.adaptive)
+		return;
+	w->missed = !found;
+	if (found) {
+		w->backoff = POLL_WINDOW_BACKOFF_MIN;
+		return;
+	}
+	w->window_ns /= 2;
+	if (w->window_ns < POLL_WINDOW_START_NS) {
+		/* polling found nothing even at the smallest window: try again only after a while */
+		w->window_ns = 0;
+		w->holdoff = w->backoff;
+		if (w->backoff < POLL_WINDOW_BACKOFF_MAX)
+			w->backoff *= 2;
+	}
 }
 
 void poll_window_waited(struct poll_window *w, uint64_t waited_ns)
@@ -51,8 +67,15 @@ void poll_window_waited(struct poll_window *w, uint64_t waited_ns)
 
 	if (!w->cfg.adaptive)
 		return;
+	if (w->holdoff) {
+		w->holdoff--;
+		return;
+	}
 	if (w->window_ns <= max && waited_ns <= max - w->window_ns) {
-		/* a window up to max would have caught it */
+		/* a window up to max would have caught it, unless polling just missed it: the work
+		 * may have come only because the thread stopped polling (a vCPU on the same core) */
+		if (w->missed && w->window_ns)
+			return;
 		w->window_ns = w->window_ns ? w->window_ns * 2 : POLL_WINDOW_START_NS;
 		if (w->window_ns > max)
 			w->window_ns = max;

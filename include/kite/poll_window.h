@@ -5,12 +5,15 @@
  * passes monotonic nanoseconds, so a test can feed it any sequence. One thread only (the I/O
  * thread's), no locking.
  *
- * Fixed (adaptive false): the window is max_ns. Adaptive: it starts at 0 and moves after every
- * wait for work, the way QEMU's adaptive iothread polling does: when a window ran out and the next
- * work came no later than max_ns after the window began (poll_window_waited), a longer window would
- * have caught it: the window doubles (from 0: POLL_WINDOW_START_NS), up to max_ns; when the work
- * came later, polling would not have paid: the window halves, and below POLL_WINDOW_START_NS it is 0
- * (no polling until a short wait grows it again). A window that finds work stays as it is.
+ * Fixed (adaptive false): the window is max_ns. Adaptive: it starts at 0 and moves with two
+ * signals. A window that ran out without finding any work halves (below POLL_WINDOW_START_NS: 0);
+ * one that found work stays. After a window ran out (or with a window of 0) the thread waits for
+ * its next work (poll_window_waited): if that came no later than max_ns after the window began, a
+ * longer window would have caught it: the window doubles (from 0: POLL_WINDOW_START_NS), up to
+ * max_ns, unless the window just missed (then the work may have come only because the thread
+ * stopped polling: a vCPU sharing its core); if it came later, the window halves. When polling
+ * drops to 0 after a miss, the next `holdoff` waits do not start it again; that holdoff doubles
+ * with every such miss (POLL_WINDOW_BACKOFF_MIN..MAX waits) and resets when a window finds work.
  *
  * Budget: the time spent polling without finding work (each window's tail after its last find)
  * counts against budget_pct percent of one core per POLL_BUDGET_PERIOD_NS; once spent, the window
@@ -23,7 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define POLL_WINDOW_START_NS   2000ULL          /* an adaptive window's first size, and its floor */
+#define POLL_WINDOW_START_NS   4000ULL          /* an adaptive window's first size, and its floor */
+#define POLL_WINDOW_BACKOFF_MIN 8
+#define POLL_WINDOW_BACKOFF_MAX 1024
 #define POLL_BUDGET_PERIOD_NS  1000000000ULL    /* the budget renews every second */
 
 struct poll_window_cfg {
@@ -37,6 +42,9 @@ struct poll_window {
 	uint64_t window_ns;      /* the current window */
 	uint64_t period_start_ns;
 	uint64_t idle_ns;        /* polled without finding work in this period */
+	bool missed;             /* the last window ran out without finding work */
+	unsigned holdoff;        /* waits left before a window of 0 may grow */
+	unsigned backoff;        /* the next holdoff */
 	/* statistics */
 	uint64_t idle_total_ns;  /* polled without finding work, all periods */
 	uint64_t capped;         /* windows cut or skipped by the budget */
@@ -47,8 +55,9 @@ void poll_window_init(struct poll_window *w, const struct poll_window_cfg *cfg, 
 /* How long to poll from now_ns on (ns), counting from the last find; 0: do not poll, block. */
 uint64_t poll_window_next(struct poll_window *w, uint64_t now_ns);
 
-/* A window ran out at now_ns: idle_ns polled since its last find (or its start) without work. */
-void poll_window_expired(struct poll_window *w, uint64_t now_ns, uint64_t idle_ns);
+/* A window ran out at now_ns: idle_ns polled since its last find (or its start) without work;
+ * found: it found work before that. */
+void poll_window_expired(struct poll_window *w, uint64_t now_ns, uint64_t idle_ns, bool found);
 
 /* After a window ran out (or, with a window of 0, without polling) the thread waited waited_ns for
  * its next work: the adaptive window grows or shrinks (see above); fixed: nothing. */

@@ -22,7 +22,7 @@ static void test_fixed_window_stays(void **state)
 	poll_window_waited(&w, 10000 * US);
 	assert_int_equal(poll_window_next(&w, 1), 50 * US);
 	/* no cap (budget 0 = 100%): a whole second polled in vain changes nothing */
-	poll_window_expired(&w, 2, 1000000 * US);
+	poll_window_expired(&w, 2, 1000000 * US, false);
 	assert_int_equal(poll_window_next(&w, 3), 50 * US);
 	assert_int_equal(w.capped, 0);
 }
@@ -39,10 +39,12 @@ static void test_adaptive_grows_and_shrinks(void **state)
 	assert_int_equal(poll_window_next(&w, 0), 0);
 	poll_window_waited(&w, 5 * US);                        /* work soon after: start polling */
 	assert_int_equal(poll_window_next(&w, 0), POLL_WINDOW_START_NS);
-	poll_window_waited(&w, 5 * US);                        /* 2 + 5 <= 64: doubles */
+	poll_window_expired(&w, 1, 1 * US, true);              /* found work: stays */
 	assert_int_equal(poll_window_next(&w, 0), 4 * US);
-	for (int i = 0; i < 10; i++)
-		poll_window_waited(&w, 1 * US);
+	poll_window_waited(&w, 5 * US);                        /* 4 + 5 <= 64: doubles */
+	assert_int_equal(poll_window_next(&w, 0), 8 * US);
+	for (int i = 0; i < 3; i++)
+		poll_window_waited(&w, 1 * US);                /* 16, 32, 64 */
 	assert_int_equal(poll_window_next(&w, 0), 64 * US);     /* capped at max */
 	poll_window_waited(&w, 1 * US);                        /* 64 + 1 > 64: halves */
 	assert_int_equal(poll_window_next(&w, 0), 32 * US);
@@ -50,11 +52,43 @@ static void test_adaptive_grows_and_shrinks(void **state)
 	assert_int_equal(poll_window_next(&w, 0), 16 * US);
 	poll_window_waited(&w, 40 * US);                       /* 16 + 40 <= 64: doubles */
 	assert_int_equal(poll_window_next(&w, 0), 32 * US);
-	for (int i = 0; i < 4; i++)
+	poll_window_expired(&w, 2, 32 * US, false);            /* found nothing: halves */
+	assert_int_equal(poll_window_next(&w, 0), 16 * US);
+	poll_window_waited(&w, 1 * US);                        /* right after a miss: no growth */
+	assert_int_equal(poll_window_next(&w, 0), 16 * US);
+	for (int i = 0; i < 3; i++)
 		poll_window_waited(&w, 1000 * US);
-	assert_int_equal(poll_window_next(&w, 0), 2 * US);
-	poll_window_waited(&w, 1000 * US);                     /* below the floor: off */
-	assert_int_equal(poll_window_next(&w, 0), 0);
+	assert_int_equal(poll_window_next(&w, 0), 0);          /* 8, 4, then below the floor: off */
+}
+
+/* A vCPU on the I/O thread's core: every window misses, every wait is short. Polling stops, and the
+ * probes back off (8, 16, ... waits without polling between them). */
+static void test_adaptive_backs_off_after_misses(void **state)
+{
+	struct poll_window_cfg cfg = { .max_ns = 64 * US, .adaptive = true, .budget_pct = 100 };
+	struct poll_window w;
+	unsigned polled = 0;
+
+	(void)state;
+	poll_window_init(&w, &cfg, 0);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t win = poll_window_next(&w, 0);
+
+		if (win) {
+			polled++;
+			poll_window_expired(&w, 0, win, false);
+		}
+		poll_window_waited(&w, 2 * US);
+	}
+	/* probes at growing distances: 8 + 16 + ... + 512 > 1000 waits hold at most 7 probes */
+	assert_true(polled >= 3 && polled <= 7);
+	assert_int_equal(w.backoff, POLL_WINDOW_BACKOFF_MAX);
+	/* a window that finds work resets the backoff */
+	while (!poll_window_next(&w, 0))
+		poll_window_waited(&w, 2 * US);
+	poll_window_expired(&w, 0, 1 * US, true);
+	assert_int_equal(w.backoff, POLL_WINDOW_BACKOFF_MIN);
+	assert_int_equal(poll_window_next(&w, 0), POLL_WINDOW_START_NS);
 }
 
 static void test_budget_stops_polling(void **state)
@@ -73,7 +107,7 @@ static void test_budget_stops_polling(void **state)
 			break;
 		polled += win;
 		t += win;
-		poll_window_expired(&w, t, win);
+		poll_window_expired(&w, t, win, false);
 		t += 50 * US;                                  /* blocked until the next kick */
 	}
 	assert_int_equal(polled, 100000 * US);                 /* exactly the budget, not more */
@@ -95,10 +129,10 @@ static void test_budget_cuts_window(void **state)
 	for (int i = 0; i < 6; i++)
 		poll_window_waited(&w, 0);
 	assert_int_equal(poll_window_next(&w, 0), 64 * US);
-	poll_window_expired(&w, 1, 10000 * US - 20 * US);       /* 1% = 10 ms, 20 us left */
+	poll_window_expired(&w, 1, 10000 * US - 20 * US, true);       /* 1% = 10 ms, 20 us left */
 	assert_int_equal(poll_window_next(&w, 2), 20 * US);
 	assert_int_equal(w.capped, 1);
-	poll_window_expired(&w, 3, 20 * US);
+	poll_window_expired(&w, 3, 20 * US, true);
 	assert_int_equal(poll_window_next(&w, 4), 0);
 	assert_int_equal(w.capped, 2);
 }
@@ -108,6 +142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed_window_stays),
 		cmocka_unit_test(test_adaptive_grows_and_shrinks),
+		cmocka_unit_test(test_adaptive_backs_off_after_misses),
 		cmocka_unit_test(test_budget_stops_polling),
 		cmocka_unit_test(test_budget_cuts_window),
 	};
