@@ -67,9 +67,30 @@ nested_l1_modules() {
 	done
 }
 
+# The host's TSC frequency in kHz, for the L1's tsc_early_khz: measured by the build's
+# tests/lib/tsc_khz (next to $kite's build directory), else the host kernel's "tsc: Detected" line
+# (gone from the kernel log ring of a long-running host: L1 then calibrated itself under load, as
+# far off as 568 MHz for 2596, and its KVM delayed L2's timers for the rest of that L1's life), else
+# /proc/cpuinfo's cpu MHz on a CPU without APERF/MPERF (then the TSC rate). Prints "KHZ SOURCE".
+nested_tsc_khz() {
+	local khz helper=${kite:+$(dirname "$kite")/tests/lib/tsc_khz}
+	if [ -n "$helper" ] && [ -x "$helper" ] && khz=$("$helper"); then
+		echo "$khz measured"; return
+	fi
+	khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | tail -n 1)
+	[ -n "$khz" ] && { echo "$khz host-kernel-log"; return; }
+	if ! grep -q -w aperfmperf /proc/cpuinfo; then
+		khz=$(awk -F: '/^cpu MHz/ { printf "%.0f", $2 * 1000; exit }' /proc/cpuinfo)
+		[ -n "$khz" ] && { echo "$khz cpuinfo"; return; }
+	fi
+	echo "- none"
+}
+
 nested_l1_start() {
-	local tsc
-	tsc=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | tail -n 1)
+	local tsc src
+	read -r tsc src <<<"$(nested_tsc_khz)"
+	[ "$tsc" = - ] && tsc=""
+	echo "$name: L1 tsc_early_khz=${tsc:-none} ($src)"
 	# shellcheck disable=SC2086
 	timeout -k 10 "$4" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "${L1_CPUS:-1}" \
 		-nodefaults -display none -no-reboot -serial stdio -kernel "$2/vmlinux" -initrd "$3" \

@@ -41,6 +41,16 @@ dump_threads() {
 	done
 }
 
+# L1's clock as a hung L2 sees it: L1's clocksource now, L1's kernel lines about clocks and KVM,
+# and the pending timers of L1's CPU 0 with their expiry (KVM's emulated LAPIC timers of L2 are the
+# apic_timer_fn hrtimers: one far in the future or none while L2's vCPUs halt = a lost timer)
+clock_state() {
+	say "clock: L1 uptime $(up) s, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	dmesg | grep -i -E 'clocksource|tsc|kvm|hrtimer|timekeeping|watchdog' | tail -n 15 | sed 's/^/L1: | dmesg /'
+	awk '/^now at/ { print "L1: | timer_list " $0 } /apic_timer_fn|tick_sched_timer|hrtimer_wakeup/ { fn = $0; getline; print "L1: | timer_list " fn " " $0 }' \
+		/proc/timer_list 2>/dev/null | head -n 30
+}
+
 # L1_TRACE=1 (diagnostics): trace each VM's exits with L1's kvm tracepoints and print, for the part
 # of the boot before L2's /init started (its first console line "kite-l2: /init started" puts a
 # mark in the trace when it reaches L1), "L1: trace ..." lines: exits by reason, exits to the VMM by
@@ -98,8 +108,8 @@ run_vmm() {
 		sleep "$L2_TIMEOUT"
 		[ -d /proc/$pid ] || exit 0
 		say "hang guard: $1 still running after $L2_TIMEOUT s"
-		kvm_counters; dump_threads $pid
-		sleep 3; kvm_counters
+		kvm_counters; dump_threads $pid; clock_state
+		sleep 3; kvm_counters; clock_state
 		kill -TERM $pid; sleep 5; kill -KILL $pid 2>/dev/null
 	) &
 	guard=$!
@@ -166,7 +176,7 @@ for run in $RUNS; do
 	vmm=${run%%:*}
 	cpus=${run#*:}
 	t0=$(up)
-	say "run id=$id vmm=$vmm cpus=$cpus start at uptime $t0 s"
+	say "run id=$id vmm=$vmm cpus=$cpus start at uptime $t0 s (L1 clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource))"
 	case $vmm in
 	kite)
 		set -- /usr/bin/kite --kernel /l2/kernel --initrd /l2/initrd \
