@@ -66,9 +66,20 @@ def verdict():
     return 1 if failures else 0
 
 
-def thread_cpus(pid):
+def thread_cpus(pid, want=("kite-vcpu0",), wait_s=20):
     """{comm: Cpus_allowed_list} of a process's threads (kite's vCPUs are kite-vcpuN, its I/O threads
-    io:DEVICE): the host CPUs each may run on, as /proc/PID/task/TID/status says ("0-1", "1")."""
+    io:DEVICE): the host CPUs each may run on, as /proc/PID/task/TID/status says ("0-1", "1").
+    A thread is named by itself after it started: the threads named in want are waited for (up to
+    wait_s, a hang guard, not a timing check); what is missing then is simply absent."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        out = _thread_cpus_now(pid)
+        if all(w in out for w in want) or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)
+
+
+def _thread_cpus_now(pid):
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
