@@ -237,7 +237,10 @@ bool vu_dev_set_rings_off(struct vu_dev *d, uint32_t off)
 
 	pthread_mutex_lock(&d->lock);
 	d->rings_off = off;
-	wait = d->running && !d->broken && off != d->rings_off_done;
+	/* rings that are starting (DRIVER_OK handed to the device thread, not yet running) count as
+	 * running: the start applies `off` and answers through rings_applied, or fails and breaks the
+	 * device; answering at once would tell the guest OK for what the backend may still refuse */
+	wait = (d->running || d->want_run) && !d->broken && off != d->rings_off_done;
 	d->rings_waiting = wait;
 	pthread_mutex_unlock(&d->lock);
 	vu_poke(d->wake_fd);
@@ -580,6 +583,7 @@ void vu_start(struct vu_dev *d, const struct vu_plan *p)
 	pthread_mutex_lock(&d->lock);
 	d->plan = *p;
 	d->want_run = true;
+	d->rings_off_done = VU_RINGS_OFF_UNKNOWN;   /* nothing applied by this start yet */
 	pthread_mutex_unlock(&d->lock);
 	vu_poke(d->wake_fd);
 }

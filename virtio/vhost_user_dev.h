@@ -63,6 +63,9 @@ struct vu_call {
 	bool watched;                 /* on kite's event loop (INTx, virtio-mmio, no vector) */
 };
 
+/* rings_off_done before a start applied any: no rings_off equals it (ring 0 is never off) */
+#define VU_RINGS_OFF_UNKNOWN UINT32_MAX
+
 struct vu_dev {
 	struct virtio_dev vdev;
 	struct virtio_dev_ops ops;
@@ -91,7 +94,8 @@ struct vu_dev {
 	bool quit;
 	struct vu_plan plan;
 	uint32_t rings_off;                /* bit q: the backend's ring q stays disabled (SET_VRING_ENABLE 0) */
-	uint32_t rings_off_done;           /* rings_off as the backend has applied it (device thread sets it) */
+	uint32_t rings_off_done;           /* rings_off as the backend has applied it (device thread sets it;
+					    * VU_RINGS_OFF_UNKNOWN from vu_start until the start applied one) */
 	bool rings_waiting;                /* the kind waits for rings_off to be applied (kind->rings_done) */
 	bool new_session;                  /* a reset happened: the next start gets a new inflight region */
 	bool running;                      /* rings started on the connected backend */
@@ -122,8 +126,9 @@ struct vu_dev {
 /* Which of the backend's rings run (bit q set = ring q disabled), e.g. a virtio-net driver's queue
  * pairs: the device thread sends SET_VRING_ENABLE for the started rings that change, and starts
  * later rings accordingly. Any thread but the device thread; takes d->lock. Returns true if the rings
- * run on a backend now: kind->rings_done follows (event loop) once the backend applied the change
- * (with REPLY_ACK: answered it); false: nothing to wait for (the rings start with it). */
+ * run or are starting on a backend: kind->rings_done follows (event loop) once the backend applied
+ * the change (with REPLY_ACK: answered it) or failed; false: nothing to wait for (no DRIVER_OK yet:
+ * the rings start with it). */
 bool vu_dev_set_rings_off(struct vu_dev *d, uint32_t off);
 
 /* Snapshots (vhost_user_snapshot.c): virtio_dev_ops members of every vhost-user device. */

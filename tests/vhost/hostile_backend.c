@@ -26,6 +26,8 @@
  *   enable-nack  a vhost-user-net backend with 2 queue pairs (GET_QUEUE_NUM 2, no device features
  *                but VERSION_1): the REPLY_ACK of the first SET_VRING_ENABLE 1 of a ring of pair 1
  *                (index 2 or 3) reports failure (status 1)
+ *   enable-nack-late  the same, and the reply to SET_MEM_TABLE comes 1 s late, so the rings are still
+ *                starting when the guest's VQ_PAIRS_SET reaches the frontend
  *
  * "The first reply after SET_VRING_NUM" is the reply to the first SET_VRING_NUM itself when the
  * frontend asks for one (REPLY_ACK), else to the next request that needs a reply. A VMM sets up the
@@ -60,12 +62,14 @@
 
 enum hcase {
 	C_WRONG_CODE, C_SHORT_REPLY, C_LONG_REPLY, C_HUGE_REPLY, C_BIG_CONFIG, C_HUGE_CONFIG, C_EXTRA_FDS,
-	C_MISSING_FD, C_ACK_FAIL, C_FEATURES, C_STALL, C_STALL_MID, C_HANGUP, C_ENABLE_NACK, C_COUNT
+	C_MISSING_FD, C_ACK_FAIL, C_FEATURES, C_STALL, C_STALL_MID, C_HANGUP, C_ENABLE_NACK,
+	C_ENABLE_NACK_LATE, C_COUNT
 };
 
 static const char *const case_names[C_COUNT] = {
 	"wrong-code", "short-reply", "long-reply", "huge-reply", "big-config", "huge-config", "extra-fds",
 	"missing-fd", "ack-fail", "features", "stall", "stall-mid", "hangup", "enable-nack",
+	"enable-nack-late",
 };
 
 static struct {
@@ -95,11 +99,17 @@ static void done(const struct vhost_user_msg *req)
 	log_line("%s done at %s", case_names[st.kase], vu_request_name(req->hdr.request));
 }
 
+/* enable-nack and enable-nack-late serve a vhost-user-net device with 2 queue pairs */
+static bool net_case(void)
+{
+	return st.kase == C_ENABLE_NACK || st.kase == C_ENABLE_NACK_LATE;
+}
+
 static uint64_t offered_features(void)
 {
 	if (st.kase == C_FEATURES && st.armed)
 		return ~(1ull << F_VERSION_1);
-	if (st.kase == C_ENABLE_NACK)     /* a net backend: kite offers MQ and the control queue itself */
+	if (net_case())     /* a net backend: kite offers MQ and the control queue itself */
 		return (1ull << F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
 	return (1ull << F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) | (1ull << F_SEG_MAX) |
 	       (1ull << F_BLK_SIZE) | (1ull << F_FLUSH);
@@ -123,7 +133,7 @@ static bool build_reply(const struct vhost_user_msg *req, struct vhost_user_msg 
 			     (1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
 		return true;
 	case VHOST_USER_GET_QUEUE_NUM:
-		rep->p.u64 = st.kase == C_ENABLE_NACK ? 2 : 1;
+		rep->p.u64 = net_case() ? 2 : 1;
 		return true;
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
 		rep->p.u64 = VHOST_USER_MEM_REGIONS_MAX;
@@ -221,6 +231,7 @@ static int corrupt(const struct vhost_user_msg *req, struct vhost_user_msg *rep,
 		break;
 	case C_ACK_FAIL:
 	case C_ENABLE_NACK:
+	case C_ENABLE_NACK_LATE:
 		rep->p.u64 = 1;
 		break;
 	case C_STALL:
@@ -280,6 +291,7 @@ static bool triggers(const struct vhost_user_msg *req, bool reply_due)
 	case C_ACK_FAIL:
 		return st.rings_started && !vu_request_has_reply(req->hdr.request);
 	case C_ENABLE_NACK:
+	case C_ENABLE_NACK_LATE:
 		return req->hdr.request == VHOST_USER_SET_VRING_ENABLE && req->p.state.num == 1 &&
 		       (req->p.state.index == 2 || req->p.state.index == 3);
 	default:
@@ -310,6 +322,10 @@ static void serve(int sock)
 			 req.hdr.flags & VHOST_USER_NEED_REPLY_MASK ? " need-reply" : "");
 		if (req.hdr.request == VHOST_USER_SET_VRING_NUM)
 			st.rings_started = true;
+		if (req.hdr.request == VHOST_USER_SET_MEM_TABLE && st.kase == C_ENABLE_NACK_LATE) {
+			log_line("enable-nack-late: SET_MEM_TABLE answered in 1 s");
+			sleep(1);
+		}
 		if (req.hdr.request == VHOST_USER_SET_VRING_BASE && req.p.state.index < MAX_QUEUES)
 			st.vring_base[req.p.state.index] = req.p.state.num;
 		if (req.hdr.request == VHOST_USER_GET_FEATURES && st.kase == C_FEATURES && st.armed) {

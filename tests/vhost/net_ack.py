@@ -6,9 +6,10 @@ answers the REPLY_ACK of the first SET_VRING_ENABLE 1 of a ring of pair 1 with a
 guest (kite.ctrl=1 kite.pair1=1: pair 1 set up, so VQ_PAIRS_SET 2 makes kite enable its rings) must
 get VIRTIO_NET_ERR for that VQ_PAIRS_SET (a kite that acked when it posted the change gave OK), kite
 must log one line breaking vhost-user-net0 and end with the guest's failure status (no crash, no
-hang).
+hang). --case enable-nack-late: the backend answers SET_MEM_TABLE 1 s late, so the VQ_PAIRS_SET
+reaches kite while the rings are still starting (a kite that acked at once there gave OK).
 
-usage: net_ack.py --kite KITE --backend HOSTILE_BACKEND --kernel GUEST
+usage: net_ack.py --kite KITE --backend HOSTILE_BACKEND --kernel GUEST [--case enable-nack-late]
 Exit 0 pass, 1 fail, 77 skip (no KVM)."""
 import os
 import re
@@ -22,7 +23,7 @@ GUEST_EXIT_CHECK = 4
 
 def run(a, wd, procs):
     sock = os.path.join(wd, "hostile.sock")
-    backend = HostileBackend(a.backend, wd, sock, "enable-nack", procs)
+    backend = HostileBackend(a.backend, wd, sock, a.case, procs)
     vm = Kite(a.kite, a.kernel, wd, "kite", ["--vhost-user-net", "socket=%s,queues=2" % sock],
               "kite.test=virtio-net-ping kite.ctrl=1 kite.pair1=1", procs)
     rc = vm.run(90)
@@ -41,7 +42,8 @@ def run(a, wd, procs):
 
 
 def main():
-    return run_test(run, vt_args("--backend"))
+    return run_test(run, vt_args("--backend", more=lambda ap: ap.add_argument(
+        "--case", choices=("enable-nack", "enable-nack-late"), default="enable-nack")))
 
 
 if __name__ == "__main__":
