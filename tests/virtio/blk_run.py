@@ -219,18 +219,22 @@ def own_cpu_ns(pid):
 
 def bench_exits(a, sock, ops, tmp):
     """The polled benchmark on the vhost-user disk: (userspace exits, kite's non-vCPU CPU ns). The CPU
-    figure is the last sample taken while kite ran (sampled until it ends; its teardown is left out)."""
+    figure is what those threads used while the guest benchmarked: from the first sample after the
+    guest's "blkbench:" start line reached the console to the last sample taken while kite ran (kite's
+    start-up and teardown are left out: a slow start-up once doubled the whole-run figure)."""
     con = os.path.join(tmp, "bench%d.txt" % ops)
     err_path = os.path.join(tmp, "bench%d.err" % ops)
     cmd = [a.kite, "--kernel", a.kernel, "--console", "file:" + con, "--stats", "--vhost-user-blk",
            "socket=" + sock, "--cmdline", "kite.test=blkbench kite.bench=randread kite.ops=%d kite.qd=8" % ops]
     with open(err_path, "w") as ef:
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=ef)
-    cpu, end = 0, time.monotonic() + a.timeout
+    cpu, start, end = 0, None, time.monotonic() + a.timeout
     while p.poll() is None and time.monotonic() < end:
         c = own_cpu_ns(p.pid)
         if c is not None and p.poll() is None:
             cpu = max(cpu, c)
+            if start is None and os.path.exists(con) and "blkbench:" in open(con, errors="replace").read():
+                start = c
         time.sleep(0.02)
     if p.poll() is None:
         p.kill()
@@ -238,7 +242,8 @@ def bench_exits(a, sock, ops, tmp):
     err = open(err_path, errors="replace").read()
     text = open(con, errors="replace").read() if os.path.exists(con) else ""
     check(p.returncode == 0 and "BENCH ops=%d " % ops in text, "benchmark of %d requests failed: %s" % (ops, err[-500:]))
-    return exits(err), cpu
+    check(start is not None, "no sample of kite's CPU after the guest's blkbench start line")
+    return exits(err), cpu - (start or 0)
 
 
 def run(a, tmp):
@@ -395,11 +400,12 @@ def run(a, tmp):
                 print("userspace exits: %d for %d requests, %d for %d requests" % (ex0, BENCH_OPS, ex1, 10 * BENCH_OPS))
                 check(ex1 <= ex0 + 10, "kite's userspace exits grew with the requests: %d for %d, %d for %d"
                       % (ex0, BENCH_OPS, ex1, 10 * BENCH_OPS))
-                # kite's own threads (main loop, vu-blk0, ...) stay off the data path: 9 N more requests
-                # may not cost them more than a generous share of the whole short run
+                # kite's own threads (main loop, vu-blk0, ...) stay off the data path: while the guest
+                # benchmarks they use ~0-1.5 ms here for N and for 10 N requests; 9 N more requests may
+                # not cost 5 ms more (in-process virtio-blk costs its I/O thread ~17 us per request)
                 print("kite's non-vCPU CPU: %.1f ms for %d requests, %.1f ms for %d requests"
                       % (cpu0 / 1e6, BENCH_OPS, cpu1 / 1e6, 10 * BENCH_OPS))
-                check(cpu0 > 0 and cpu1 <= cpu0 * 1.5 + 5e6,
+                check(cpu1 <= cpu0 * 1.5 + 5e6,
                       "kite's non-vCPU CPU grew with the requests: %.1f ms for %d, %.1f ms for %d"
                       % (cpu0 / 1e6, BENCH_OPS, cpu1 / 1e6, 10 * BENCH_OPS))
             if mode == "pattern" and not qemu and not a.dpu:
