@@ -158,19 +158,26 @@ static int vm_create_kvm_vm(struct vm *vm, const char *path)
 	return 0;
 }
 
+/* 2 MiB huge pages a new mapping can reserve: HugePages_Free less HugePages_Rsvd (pages that other
+ * mappings reserved and have not touched yet). -1: unknown (no /proc, as under kite-jailer). */
 static int hugepages_free(void)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	char line[128];
-	int n = -1;
+	int free_pages = -1, rsvd = -1, n;
 
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "HugePages_Free: %d", &n) == 1)
-			break;
+			free_pages = n;
+		else if (sscanf(line, "HugePages_Rsvd: %d", &n) == 1)
+			rsvd = n;
+	}
 	fclose(f);
-	return n;
+	if (free_pages < 0 || rsvd < 0)
+		return -1;
+	return free_pages > rsvd ? free_pages - rsvd : 0;
 }
 
 static int set_memslot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
@@ -241,8 +248,9 @@ static bool want_hugepages(const struct vm_config *cfg, uint64_t size, int *free
 	if (cfg->hugepages)
 		return true;
 	/* a balloon gives back 4 KiB pages, which a hugetlb mapping cannot release */
+	/* a count that cannot be read (no /proc in a jail): try, the mapping's reservation decides */
 	return !cfg->no_hugepages && !cfg->virtio.balloon.enabled && size % HUGEPAGE_SIZE == 0 &&
-	       *free_pages > 0 && (uint64_t)*free_pages >= size / HUGEPAGE_SIZE;
+	       (*free_pages < 0 || (uint64_t)*free_pages >= size / HUGEPAGE_SIZE);
 }
 
 static void *map_anonymous_ram(uint64_t size)
@@ -359,20 +367,24 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 		vm->ram = map_shared_ram(vm, cfg, size, true, free_pages);
 		if (!vm->ram && cfg->hugepages)
 			return -1;
+		char were[48] = "free ones not counted: no /proc/meminfo";
+
+		if (free_pages >= 0)
+			snprintf(were, sizeof(were), "%d were free", free_pages);
 		if (vm->ram)
-			snprintf(vm->ram_notice, sizeof(vm->ram_notice),
-				 "guest RAM on %llu 2 MiB huge pages (hugetlb, %d were free)%s",
-				 (unsigned long long)(size / HUGEPAGE_SIZE), free_pages,
+			snprintf(vm->ram_notice, sizeof(vm->ram_notice), "guest RAM on %llu 2 MiB huge pages (hugetlb, %s)%s",
+				 (unsigned long long)(size / HUGEPAGE_SIZE), were,
 				 cfg->hugepages ? "" : "; --hugepages=off for ordinary memory");
 		else
 			snprintf(vm->ram_notice, sizeof(vm->ram_notice),
-				 "guest RAM: 2 MiB huge pages reserved but mapping them failed: %s memory with "
-				 "transparent huge pages", ram_must_be_shared(cfg) ? "shared" : "anonymous");
+				 "guest RAM: %s memory with transparent huge pages (mapping %llu 2 MiB huge pages "
+				 "failed, %s)", ram_must_be_shared(cfg) ? "shared" : "anonymous",
+				 (unsigned long long)(size / HUGEPAGE_SIZE), were);
 	} else if (!cfg->no_hugepages) {
 		snprintf(vm->ram_notice, sizeof(vm->ram_notice), "guest RAM: %s memory with transparent huge pages (%s)",
 			 ram_must_be_shared(cfg) ? "shared" : "anonymous",
 			 cfg->virtio.balloon.enabled ? "a balloon needs 4 KiB pages" :
-			 free_pages > 0 ? "too few 2 MiB huge pages free" : "no 2 MiB huge pages reserved");
+			 free_pages > 0 ? "too few 2 MiB huge pages free" : "no 2 MiB huge pages free");
 	}
 	if (!vm->ram && ram_must_be_shared(cfg)) {
 		vm->ram = map_shared_ram(vm, cfg, size, false, free_pages);
