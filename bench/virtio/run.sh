@@ -7,7 +7,7 @@
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../lib.sh"
-bench_build virtio "${1:-}" kite guest/kite-guest.bzImage
+bench_build virtio "${1:-}" kite guest/kite-guest.bzImage tests/lib/tsc_khz
 kite="$build/kite"
 image="$build/guest/kite-guest.bzImage"
 # shellcheck disable=SC2086
