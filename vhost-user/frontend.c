@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,39 @@ void vuf_close(struct vu_frontend *f)
 	f->sock = -1;
 }
 
+static int rcv_timeout(int sock, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int vuf_set_deadlines(struct vu_frontend *f, int reply_ms, int mem_reply_ms)
+{
+	struct timeval tv = { reply_ms / 1000, (reply_ms % 1000) * 1000 };
+
+	if (rcv_timeout(f->sock, reply_ms) < 0 || setsockopt(f->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		snprintf(f->err, sizeof(f->err), "socket timeouts: %s", strerror(errno));
+		return -1;
+	}
+	f->reply_ms = reply_ms;
+	f->mem_reply_ms = mem_reply_ms;
+	return 0;
+}
+
+/* The reply deadline of req: the long one for the requests that map guest memory. */
+static int deadline_for(struct vu_frontend *f, uint32_t req, int ms)
+{
+	if (f->reply_ms <= 0 || f->mem_reply_ms <= 0 || f->mem_reply_ms == f->reply_ms ||
+	    (req != VHOST_USER_SET_MEM_TABLE && req != VHOST_USER_ADD_MEM_REG))
+		return 0;
+	if (rcv_timeout(f->sock, ms) < 0) {
+		snprintf(f->err, sizeof(f->err), "%s: socket timeout: %s", vu_request_name(req), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
 {
 	uint32_t req = msg->hdr.request;
@@ -67,7 +101,14 @@ int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack)
 	}
 	if (!vu_request_has_reply(req) && !ack)
 		return 0;
+	if (deadline_for(f, req, f->mem_reply_ms) < 0)
+		return -1;
 	r = vu_msg_recv(f->sock, msg, true, err, sizeof(err));
+	if (deadline_for(f, req, f->reply_ms) < 0) {
+		if (r > 0)
+			vu_msg_close_fds(msg);
+		return -1;
+	}
 	if (r <= 0) {
 		f->peer_closed = r == 0;
 		snprintf(f->err, sizeof(f->err), "%s: reply: %s", vu_request_name(req), r ? err : "connection closed");

@@ -92,7 +92,6 @@ static int queue_num_check(struct vu_dev *d, char *why, size_t len)
  * why (fe closed). */
 static int session_open(struct vu_dev *d, bool first, int timeout_ms, char *why, size_t len)
 {
-	struct timeval tv = { KITE_VHOST_USER_REPLY_MS / 1000, (KITE_VHOST_USER_REPLY_MS % 1000) * 1000 };
 	uint64_t want = d->kind->pass_features | VU_TRANSPORT_FEATURES, offered;
 	uint64_t proto = d->kind->protocol | (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
 			 (1ULL << VHOST_USER_PROTOCOL_F_MQ);
@@ -101,9 +100,8 @@ static int session_open(struct vu_dev *d, bool first, int timeout_ms, char *why,
 		snprintf(why, len, "%s", d->fe.err);
 		return -1;
 	}
-	if (setsockopt(d->fe.sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(d->fe.sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-		snprintf(why, len, "socket timeouts: %s", strerror(errno));
+	if (vuf_set_deadlines(&d->fe, KITE_VHOST_USER_REPLY_MS, vu_mem_reply_ms(d)) < 0) {
+		snprintf(why, len, "%s", d->fe.err);
 		goto fail;
 	}
 	if (vuf_negotiate(&d->fe, want, proto) < 0) {
@@ -602,12 +600,19 @@ static void vu_driver_ok(struct virtio_dev *dev)
 	vu_start(d, &p);
 }
 
+int vu_mem_reply_ms(const struct vu_dev *d)
+{
+	return d->opt.mem_timeout ? (int)d->opt.mem_timeout * 1000 : KITE_VHOST_USER_MEM_REPLY_MS;
+}
+
 bool vu_wait_running(struct vu_dev *d, bool want)
 {
 	struct timespec until;
 
+	/* the device thread may be in a start (the memory table's long deadline, then a ring's reply)
+	 * or in a stop; it gives up on a silent backend by itself after those deadlines */
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += KITE_VHOST_USER_REPLY_MS / 1000 + 1;
+	until.tv_sec += (vu_mem_reply_ms(d) + KITE_VHOST_USER_REPLY_MS) / 1000 + 1;
 	while (d->running != want && !d->broken && pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
 		;
 	return d->running == want && !d->broken;

@@ -139,9 +139,11 @@ int vu_snap_restored(struct virtio_dev *dev, char *err, size_t errlen);
 /* Shared with the core (vhost_user_dev.c). dev->lock held: hand plan p to the device thread and
  * let it start the rings; bind the call fds first. */
 void vu_start(struct vu_dev *d, const struct vu_plan *p);
-/* d->lock held: wait until d->running == want or the backend broke, at most one reply timeout
- * plus a second. true if reached. */
+/* d->lock held: wait until d->running == want or the backend broke, at most the memory table's
+ * deadline and one reply's plus a second. true if reached. */
 bool vu_wait_running(struct vu_dev *d, bool want);
+/* The deadline of the backend's reply to SET_MEM_TABLE: mem_timeout=, else KITE_VHOST_USER_MEM_REPLY_MS. */
+int vu_mem_reply_ms(const struct vu_dev *d);
 /* Signal eventfd fd (one log line if that fails). */
 void vu_poke(int fd);
 /* The plan of the driver's current rings (dev->lock held). */

@@ -139,6 +139,8 @@ int vhost_user_option_set(struct vhost_user_options *o, enum vhost_user_kind kin
 		return parse_range(val, 1, KITE_VHOST_USER_MAX_QUEUES, &o->queues, what, key);
 	if (!strcmp(key, "reconnect"))
 		return parse_range(val, 0, 86400, &o->reconnect, what, key);
+	if (!strcmp(key, "mem_timeout"))
+		return parse_range(val, 1, 600, &o->mem_timeout, what, key);
 	if (!strcmp(key, "transport"))
 		return virtio_transport_parse(what, val, &o->transport);
 	if (net && !strcmp(key, "mac")) {
@@ -149,7 +151,7 @@ int vhost_user_option_set(struct vhost_user_options *o, enum vhost_user_kind kin
 	}
 	if (net && !strcmp(key, "mtu"))
 		return parse_range(val, 68, 65535, &o->mtu, what, key);
-	log_err("%s: unknown key '%s' (known: socket, %squeues, transport, reconnect)", what, key,
+	log_err("%s: unknown key '%s' (known: socket, %squeues, transport, reconnect, mem_timeout)", what, key,
 		net ? "mac, mtu, " : "");
 	return -1;
 }

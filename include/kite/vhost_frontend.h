@@ -20,11 +20,19 @@ struct vu_frontend {
 	uint64_t protocol;        /* negotiated protocol features */
 	char err[192];            /* last error */
 	bool peer_closed;         /* the last error was the backend closing the connection */
+	int reply_ms;             /* vuf_set_deadlines; 0: the socket blocks */
+	int mem_reply_ms;
 };
 
 /* Connect to a backend's server socket, retrying for up to timeout_ms. 0 or -1 (reason in f->err). */
 int vuf_connect(struct vu_frontend *f, const char *path, int timeout_ms);
 void vuf_close(struct vu_frontend *f);
+/* Deadlines (after vuf_connect): every send and reply within reply_ms, except the replies to the
+ * requests that make the backend map guest memory (SET_MEM_TABLE, ADD_MEM_REG: it may mmap and
+ * fault in or lock all of it, and a backend sharing its core with a busy poller is slow to get
+ * there) within mem_reply_ms. A reply that does not come in time is an error naming the request
+ * ("no reply within N s"). 0, or -1 with f->err. */
+int vuf_set_deadlines(struct vu_frontend *f, int reply_ms, int mem_reply_ms);
 /* Send msg; if the request's row has a reply (or need_ack with REPLY_ACK), receive and check it into msg.
  * Returns 0, or -1 with f->err set. A nonzero REPLY_ACK status is an error. */
 int vuf_call(struct vu_frontend *f, struct vhost_user_msg *msg, bool need_ack);

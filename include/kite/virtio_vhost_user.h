@@ -3,8 +3,9 @@
  * kite's vhost-user devices: virtio devices whose data plane is a vhost-user backend (kite-dpu,
  * qemu-storage-daemon, dpdk-testpmd). virtio/vhost_user_dev.c is the shared core; vhost_user_blk.c
  * and vhost_user_net.c say what each device offers and what its configuration space holds.
- *   --vhost-user-blk socket=PATH[,queues=N][,transport=pci|mmio][,reconnect=SECONDS]
+ *   --vhost-user-blk socket=PATH[,queues=N][,transport=pci|mmio][,reconnect=SECONDS][,mem_timeout=SECONDS]
  *   --vhost-user-net socket=PATH[,mac=MAC][,queues=N][,mtu=N][,transport=pci|mmio][,reconnect=SECONDS]
+ *                    [,mem_timeout=SECONDS]
  *   JSON "vhost_user_blk": [ {"socket": "...", "queues": 2, ...} | "socket=...,queues=2", ... ],
  *        "vhost_user_net": [ ... ] (the same keys as the flags)
  * blk: queues = the backend's num_queues (default) or fewer; capacity, geometry, block size,
@@ -24,7 +25,8 @@
  * interrupt passes through kite after DRIVER_OK.
  *
  * Threads: each device has one thread of its own, "vu-blkN" / "vu-netN", that owns the socket and does the
- * whole vhost-user conversation (blocking, every reply bounded by KITE_VHOST_USER_REPLY_MS). vCPU
+ * whole vhost-user conversation (blocking, every reply bounded by KITE_VHOST_USER_REPLY_MS, the one
+ * to SET_MEM_TABLE by KITE_VHOST_USER_MEM_REPLY_MS or mem_timeout=). vCPU
  * threads only post what the driver did (DRIVER_OK: start the rings; reset: stop them, waiting at
  * most KITE_VHOST_USER_REPLY_MS for GET_VRING_BASE) and never talk to the backend; the event loop
  * reports a broken backend as DEVICE_NEEDS_RESET (one log line) and serves the INTx path.
@@ -53,7 +55,10 @@
 
 #define KITE_MAX_VHOST_USER        8       /* of each kind */
 #define KITE_VHOST_USER_MAX_QUEUES 8       /* queues= (blk: queues, net: queue pairs) */
-#define KITE_VHOST_USER_REPLY_MS   5000    /* longest wait for one backend reply */
+#define KITE_VHOST_USER_REPLY_MS   5000    /* longest wait for one backend reply ... */
+#define KITE_VHOST_USER_MEM_REPLY_MS 30000 /* ... but SET_MEM_TABLE's (the backend maps guest RAM;
+					       * one sharing a core with a busy poller took > 5 s under
+					       * load): mem_timeout=SECONDS overrides it */
 #define KITE_VHOST_USER_CONNECT_MS 10000   /* first connection at start-up */
 
 enum vhost_user_kind { VHOST_USER_BLK, VHOST_USER_NET };
@@ -62,6 +67,7 @@ struct vhost_user_options {
 	char *socket;
 	unsigned queues;          /* 0 = default (blk: the backend's, net: 1) */
 	unsigned reconnect;       /* seconds without a backend before giving up; 0 = forever */
+	unsigned mem_timeout;     /* seconds for the reply to SET_MEM_TABLE; 0 = KITE_VHOST_USER_MEM_REPLY_MS */
 	uint8_t mac[6];           /* net */
 	bool has_mac;
 	unsigned mtu;             /* net; 0 = not announced */

@@ -11,7 +11,9 @@ changed, and kite-dpu counted the writes.
 Cases misbehaving while kite starts (GET_FEATURES, GET_CONFIG are read then): kite must refuse to
 start with status 1 and one error line naming the device, instead of running with a device it
 cannot describe to the guest. ("hangup" is not a case here: a lost backend is one kite waits for
-and reconnects to.)
+and reconnects to.) stall-mem (SET_MEM_TABLE never answered) runs with mem_timeout=1, so that the
+long deadline of that reply (30 s by default) is seen to apply and to end in a broken device,
+named in kite's line, in 1 s.
 
 usage: hostile.py --kite KITE --dpu KITE_DPU --backend HOSTILE_BACKEND --kernel GUEST CASE
 Exit 0 pass, 1 fail, 77 skip (no KVM)."""
@@ -39,7 +41,8 @@ def run(a, wd, procs):
     dpu = Dpu(a.dpu, procs, wd, None, volumes=[{"name": "good", "image": img, "socket": good_sock}])
     backend = HostileBackend(a.backend, wd, bad_sock, a.case, procs)
     wait_socket(good_sock, dpu.proc, "kite-dpu")
-    vm = Kite(a.kite, a.kernel, wd, "kite", ["--vhost-user-blk", "socket=" + bad_sock,
+    bad_opts = ",mem_timeout=1" if a.case == "stall-mem" else ""
+    vm = Kite(a.kite, a.kernel, wd, "kite", ["--vhost-user-blk", "socket=" + bad_sock + bad_opts,
                                              "--vhost-user-blk", "socket=" + good_sock],
               "kite.test=virtio-blk-evil kite.evil=backend kite.seed=%d kite.blk_sector=%d" % (seed, sector), procs)
     rc = vm.run(90)
@@ -60,6 +63,8 @@ def run(a, wd, procs):
           "the guest did not see DEVICE_NEEDS_RESET on disk 0")
     broke = [l for l in blk0 if re.search(r"needs reset|NEEDS_RESET|broken", l, re.I)]
     check(len(broke) == 1, "%d log lines about vhost-user-blk0 breaking, expected 1: %s" % (len(broke), broke))
+    check(a.case != "stall-mem" or "SET_MEM_TABLE: reply: no reply within 1 s" in broke[0],
+          "the line does not name SET_MEM_TABLE's 1 s deadline (mem_timeout=1): %s" % broke[0])
     check(not any(re.search(r"vhost-user-blk1.*(needs reset|broken|error|fail)", l, re.I) for l in err.splitlines()),
           "the good disk (vhost-user-blk1) logged trouble")
     check_pattern(open(img, "rb").read(), orig, sector, 4, seed, "kite-dpu's image")

@@ -28,6 +28,9 @@
  *                (index 2 or 3) reports failure (status 1)
  *   enable-nack-late  the same, and the reply to SET_MEM_TABLE comes 1 s late, so the rings are still
  *                starting when the guest's VQ_PAIRS_SET reaches the frontend
+ *   mem-late     the reply to the first SET_MEM_TABLE comes 2 s late, then all is well (a frontend
+ *                must give mapping memory a longer deadline than other replies)
+ *   stall-mem    the reply to the first SET_MEM_TABLE is never sent (requests are still read)
  *
  * "The first reply after SET_VRING_NUM" is the reply to the first SET_VRING_NUM itself when the
  * frontend asks for one (REPLY_ACK), else to the next request that needs a reply. A VMM sets up the
@@ -63,13 +66,13 @@
 enum hcase {
 	C_WRONG_CODE, C_SHORT_REPLY, C_LONG_REPLY, C_HUGE_REPLY, C_BIG_CONFIG, C_HUGE_CONFIG, C_EXTRA_FDS,
 	C_MISSING_FD, C_ACK_FAIL, C_FEATURES, C_STALL, C_STALL_MID, C_HANGUP, C_ENABLE_NACK,
-	C_ENABLE_NACK_LATE, C_COUNT
+	C_ENABLE_NACK_LATE, C_MEM_LATE, C_STALL_MEM, C_COUNT
 };
 
 static const char *const case_names[C_COUNT] = {
 	"wrong-code", "short-reply", "long-reply", "huge-reply", "big-config", "huge-config", "extra-fds",
 	"missing-fd", "ack-fail", "features", "stall", "stall-mid", "hangup", "enable-nack",
-	"enable-nack-late",
+	"enable-nack-late", "mem-late", "stall-mem",
 };
 
 static struct {
@@ -235,6 +238,7 @@ static int corrupt(const struct vhost_user_msg *req, struct vhost_user_msg *rep,
 		rep->p.u64 = 1;
 		break;
 	case C_STALL:
+	case C_STALL_MEM:
 		vu_msg_close_fds(rep);
 		st.stalled = true;
 		done(req);
@@ -287,7 +291,10 @@ static bool triggers(const struct vhost_user_msg *req, bool reply_due)
 	case C_MISSING_FD:
 		return req->hdr.request == VHOST_USER_GET_INFLIGHT_FD;
 	case C_FEATURES:
-		return false;      /* handled in offered_features() */
+	case C_MEM_LATE:
+		return false;      /* handled in offered_features() / serve() */
+	case C_STALL_MEM:
+		return req->hdr.request == VHOST_USER_SET_MEM_TABLE;
 	case C_ACK_FAIL:
 		return st.rings_started && !vu_request_has_reply(req->hdr.request);
 	case C_ENABLE_NACK:
@@ -325,6 +332,10 @@ static void serve(int sock)
 		if (req.hdr.request == VHOST_USER_SET_MEM_TABLE && st.kase == C_ENABLE_NACK_LATE) {
 			log_line("enable-nack-late: SET_MEM_TABLE answered in 1 s");
 			sleep(1);
+		}
+		if (req.hdr.request == VHOST_USER_SET_MEM_TABLE && st.kase == C_MEM_LATE && st.armed) {
+			sleep(2);
+			done(&req);
 		}
 		if (req.hdr.request == VHOST_USER_SET_VRING_BASE && req.p.state.index < MAX_QUEUES)
 			st.vring_base[req.p.state.index] = req.p.state.num;

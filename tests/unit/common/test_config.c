@@ -376,6 +376,8 @@ static void test_vhost_user_options(void **state)
 		"{\"vhost_user_blk\": [\"socket=/s,queues=0\"]}",
 		"{\"vhost_user_blk\": [\"socket=/s,transport=isa\"]}",
 		"{\"vhost_user_blk\": [\"socket=/s,reconnect=-1\"]}",
+		"{\"vhost_user_blk\": [\"socket=/s,mem_timeout=0\"]}",                /* 1..600 s */
+		"{\"vhost_user_net\": [\"socket=/s,mem_timeout=601\"]}",
 		"{\"vhost_user_net\": [\"socket=/s,mac=01:00:00:00:00:01\"]}",      /* multicast */
 		"{\"vhost_user_net\": [\"socket=/s,mtu=67\"]}",
 		"{\"vhost_user_net\": [{\"socket\": \"/s\", \"bogus\": 1}]}",
@@ -384,13 +386,13 @@ static void test_vhost_user_options(void **state)
 	};
 
 	(void)state;
-	write_config("{\"vhost_user_blk\": [{\"socket\": \"/run/a.sock\", \"queues\": 2, \"reconnect\": 30},"
+	write_config("{\"vhost_user_blk\": [{\"socket\": \"/run/a.sock\", \"queues\": 2, \"reconnect\": 30, \"mem_timeout\": 45},"
 		     " \"socket=/run/b.sock,transport=mmio\"],"
 		     " \"vhost_user_net\": [{\"socket\": \"/run/n.sock\", \"mac\": \"52:54:00:aa:bb:cc\", \"mtu\": 9000}]}");
 	{
 		char config_arg[300];
 		const char *argv[] = { "kite", config_arg, "--vhost-user-blk", "socket=/run/c.sock", "--vhost-user-net",
-				       "socket=/run/m.sock,queues=1,transport=mmio,reconnect=0", NULL };
+				       "socket=/run/m.sock,queues=1,transport=mmio,reconnect=0,mem_timeout=600", NULL };
 
 		snprintf(config_arg, sizeof(config_arg), "--config=%s", config_path);
 		assert_int_equal(cli(&o, 6, argv), 0);
@@ -399,6 +401,8 @@ static void test_vhost_user_options(void **state)
 	assert_string_equal(v->vu_blk[0].socket, "/run/a.sock");
 	assert_int_equal(v->vu_blk[0].queues, 2);
 	assert_int_equal(v->vu_blk[0].reconnect, 30);
+	assert_int_equal(v->vu_blk[0].mem_timeout, 45);
+	assert_int_equal(v->vu_blk[2].mem_timeout, 0);     /* default: KITE_VHOST_USER_MEM_REPLY_MS */
 	assert_int_equal(v->vu_blk[0].transport, VIRTIO_TRANSPORT_PCI);
 	assert_int_equal(v->vu_blk[1].transport, VIRTIO_TRANSPORT_MMIO);
 	assert_string_equal(v->vu_blk[2].socket, "/run/c.sock");
@@ -409,6 +413,7 @@ static void test_vhost_user_options(void **state)
 	assert_int_equal(v->vu_net[0].mtu, 9000);
 	assert_false(v->vu_net[1].has_mac);
 	assert_int_equal(v->vu_net[1].transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(v->vu_net[1].mem_timeout, 600);
 	config_free(&o);
 	assert_int_equal(v->nvu_blk, 0);
 	assert_int_equal(v->nvu_net, 0);
