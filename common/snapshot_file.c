@@ -260,8 +260,7 @@ int snap_writer_save(struct snap_writer *w, const char *path, char *err, size_t 
 
 	if (snap_writer_bytes(w, &buf, &len, err, errlen))
 		return -1;
-	/* no directory fsync: kite's seccomp filter refuses an openat of a directory after boot */
-	return atomic_file_write(path, buf, len, 0, err, errlen);
+	return atomic_file_write(path, buf, len, ATOMIC_FILE_SYNC_DIR, err, errlen);
 }
 
 void snap_reader_free(struct snap_reader *r)

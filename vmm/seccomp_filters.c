@@ -14,7 +14,8 @@
  * No list holds execve, fork, ptrace, or socket other than AF_UNIX. Every file kite uses is opened
  * before the filters go on, except a drive image swapped by `PATCH /drives` after boot and the files
  * of `PUT /snapshot/create`: the main thread may openat, create and truncate a file (never an
- * O_TMPFILE, level 2). ioctl is allowed for the request numbers named here
+ * O_TMPFILE, level 2), and open a directory to fsync it (the snapshot's, after the state file's
+ * rename). ioctl is allowed for the request numbers named here
  * only (level 2); which fd is not checked.
  */
 #include <fcntl.h>
@@ -29,6 +30,11 @@
 #include "seccomp_filters.h"
 
 #define N(t) (sizeof(t) / sizeof((t)[0]))
+
+/* The kernel's own O_TMPFILE bit (uapi __O_TMPFILE). O_TMPFILE is this bit with O_DIRECTORY, and
+ * glibc's __O_TMPFILE includes O_DIRECTORY as well: filtering on that refused every open of a
+ * directory, which the snapshot directory's fsync needs. Without this bit no O_TMPFILE opens. */
+#define KERNEL_O_TMPFILE_BIT 020000000
 
 /* The VM's interrupt and doorbell services (vmm/kvm_irq.c), called by device code on a vCPU
  * thread (register writes) or the main thread (completions, teardown). */
@@ -82,9 +88,9 @@ static const struct seccomp_rule vmm_rules[] = {
 	SC_ALLOW(shutdown), SC_ALLOW(unlink),   /* the API socket file, removed at the end */
 	SC_ALLOW(io_uring_register),   /* io_uring_queue_exit; PATCH /drives points the ring at the new image */
 	/* PATCH /drives after boot reopens the new image (blk_replace_image); PUT /snapshot/create
-	 * creates (or truncates) the state and memory files, sizes the memory file and renames the
-	 * state file into place (vmm/snapshot.c) */
-	SC_ALLOW_FLAGS(openat, 2, ~__O_TMPFILE), SC_ALLOW(ftruncate), SC_ALLOW(rename),
+	 * creates (or truncates) the state and memory files, sizes the memory file, renames the
+	 * state file into place and fsyncs its directory (vmm/snapshot.c, common/atomic_file.c) */
+	SC_ALLOW_FLAGS(openat, 2, ~KERNEL_O_TMPFILE_BIT), SC_ALLOW(ftruncate), SC_ALLOW(rename),
 	SC_ALLOW(renameat), SC_ALLOW(renameat2),
 };
 

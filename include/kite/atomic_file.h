@@ -3,8 +3,8 @@
  * Replacing a file's whole content atomically (kite's VM-state file, kited's state files).
  * atomic_file_write() writes buf to `path`.tmp (created with mode 0600, or emptied if one is left
  * over), fsyncs it, renames it over `path`, then, with ATOMIC_FILE_SYNC_DIR in flags, fsyncs the
- * directory holding `path` (an openat of the directory: kite's seccomp filter refuses O_DIRECTORY
- * after boot, so kite's snapshot goes without it).
+ * directory holding `path` (an openat of the directory, O_RDONLY | O_DIRECTORY: a seccomp filter
+ * must allow that; kite's main thread's does, vmm/seccomp_filters.c).
  *
  * Returns 0 once all of that is done: `path` holds exactly buf (readers see all of it or the old
  * content, never a mix); with ATOMIC_FILE_SYNC_DIR it stays so across a crash, without it a crash

@@ -67,8 +67,9 @@ void snap_put_str(struct snap_writer *w, const char *s);
 
 /* The whole file in memory (valid until the next call on w). 0, or -1 with err. */
 int snap_writer_bytes(struct snap_writer *w, const uint8_t **buf, size_t *len, char *err, size_t errlen);
-/* Write the file with atomic_file_write (kite/atomic_file.h: path.tmp, fsync, rename; no fsync of
- * the directory). 0, or -1 with err naming the file (what is on disk then: atomic_file.h). */
+/* Write the file with atomic_file_write (kite/atomic_file.h: path.tmp, fsync, rename, fsync of the
+ * directory: kite's main thread may open a directory under its seccomp filter for that). 0, or -1
+ * with err naming the file (what is on disk then: atomic_file.h). */
 int snap_writer_save(struct snap_writer *w, const char *path, char *err, size_t errlen);
 
 /* ---- reading ---- */
