@@ -28,7 +28,7 @@ OWNER = {
     "virtqueue.h": "virtio", "blk_request.h": "virtio", "virtio_dev.h": "virtio", "virtio_pci.h": "virtio",
     "virtio_mmio.h": "virtio", "virtio_net.h": "virtio", "virtio_balloon.h": "virtio",
     "virtio_blk_dev.h": "virtio", "virtio_misc.h": "virtio", "virtio_options.h": "virtio",
-    "virtio_vhost_user.h": "virtio",
+    "virtio_vhost_user.h": "virtio", "virtio_net_ctrl.h": "virtio",
     "vhost_user.h": "vhost-user", "vhost_user_requests.h": "vhost-user", "vhost_frontend.h": "vhost-user",
     "pci.h": "pci", "legacy_devices.h": "devices",
     "vm.h": "vmm", "vcpu.h": "vmm", "boot.h": "vmm", "config.h": "vmm", "kvm_irq.h": "vmm",

@@ -654,8 +654,7 @@ static void vu_reset(struct virtio_dev *dev)
 	d->rings_off = d->rings_off_reset;
 	d->rings_waiting = false;
 	pthread_mutex_unlock(&d->lock);
-	d->driver_warned = 0;
-	d->ctrl_held = false;    /* its ring is gone with the reset */
+	memset(&d->ctrl, 0, sizeof(d->ctrl));    /* a held command's ring is gone with the reset */
 }
 
 /* Everything vu_dev_create allocated before the virtio core existed. */

@@ -10,6 +10,7 @@
 
 #include "kite/vhost_frontend.h"
 #include "kite/virtio_dev.h"
+#include "kite/virtio_net_ctrl.h"
 #include "kite/virtio_vhost_user.h"
 
 #define VU_QUEUE_MAX_SIZE 256     /* queue size offered to the driver (and the inflight region's) */
@@ -82,10 +83,9 @@ struct vu_dev {
 	uint64_t backend_features;         /* GET_FEATURES of the first connection, masked */
 	uint64_t own_features;             /* kind->own_features, adjusted by the kind's configure */
 	uint8_t config[VHOST_USER_CONFIG_MAX];   /* the configuration space the driver reads */
-	unsigned driver_warned;            /* driver errors the kind met since the last reset (log the first) */
-	/* a control command held until the backend applied it (the kind's, dev->lock; a reset drops it) */
-	bool ctrl_held;
-	struct vq_elem ctrl_elem;
+	/* the kind's control queue (net): a command held until the backend applied it and the refusals
+	 * since the last reset (dev->lock; a reset zeroes it) */
+	struct net_ctrl ctrl;
 	struct vu_call call[VIRTIO_MAX_QUEUES];
 
 	pthread_mutex_t lock;              /* the fields down to `thread only` */
