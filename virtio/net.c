@@ -5,6 +5,12 @@
  * or over several with MRG_RXBUF (num_buffers set); with no buffer posted it waits, and TAP input
  * pauses until the driver refills the queue. Transmitted headers are checked against the MTU and
  * the negotiated offloads (bad frames dropped and counted); bps/pps token buckets per direction.
+ * Multiqueue (queues=N > 1): the TAP is opened N times with IFF_MULTI_QUEUE, one fd per queue pair
+ * (receive queue 2i, transmit queue 2i+1, fd i); the kernel steers frames for the guest across the
+ * attached fds by flow hash. VIRTIO_NET_F_MQ + CTRL_VQ, control queue 2N (virtio/net_ctrl.c):
+ * VQ_PAIRS_SET k attaches fds 0..k-1 and detaches the rest (TUNSETQUEUE), so that the kernel steers
+ * nothing to a pair the driver does not serve; a reset goes back to pair 0 alone. One I/O thread
+ * serves every pair; the rate limiters are per device, shared by all pairs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,22 +30,39 @@
 #include "kite/snapshot.h"
 #include "kite/virtio_dev.h"
 #include "kite/virtio_net.h"
+#include "kite/virtio_net_ctrl.h"
 
 #define NET_QUEUE_SIZE 256
-#define NET_RXQ 0
-#define NET_TXQ 1
+#define NET_RXQ(p) (2 * (p))
+#define NET_TXQ(p) (2 * (p) + 1)
+#define NET_MAX_PAIRS 8
 #define NET_MAX_FRAME (65536 + VIRTIO_NET_HDR_LEN)
 #define NET_RX_MAX_CHAINS 64
 
+struct net_dev;
+
+/* One queue pair's TAP queue: its fd (attached to the TAP while the pair runs) and a received
+ * frame waiting for buffers. */
+struct net_pair {
+	struct net_dev *net;
+	unsigned index;
+	int fd;
+	bool polled;                /* EPOLLIN asked for */
+	bool attached;              /* attached to the TAP and on the loop (pair 0: always) */
+	uint8_t *frame;             /* pending received frame */
+	size_t frame_len;           /* 0 = none pending */
+	uint64_t tx_frames, rx_frames;
+};
+
 struct net_dev {
 	struct virtio_dev vdev;
-	int tap_fd;
-	bool tap_polled;
 	bool offloads_set;
 	char tap[IFNAMSIZ];
 	uint8_t config[12];
-	uint8_t *frame;             /* pending received frame */
-	size_t frame_len;           /* 0 = none pending */
+	unsigned npairs;            /* queues=N */
+	unsigned active;            /* pairs the driver runs: 1 until VQ_PAIRS_SET and after a reset */
+	struct net_pair pair[NET_MAX_PAIRS];
+	struct net_ctrl ctrl;       /* the control queue (2 * npairs) when npairs > 1 */
 	struct vq_elem elem;
 	struct vq_elem *rx_elems;   /* chains one merged frame is spread over */
 	uint64_t tx_frames, rx_frames, rx_waits, tx_errors;
@@ -89,16 +112,20 @@ static void net_config_read(struct virtio_dev *dev, uint32_t off, uint8_t *data,
 	memcpy(data, &net->config[off], len);
 }
 
-static void tap_poll(struct net_dev *net, bool on)
+static void tap_poll(struct net_pair *p, bool on)
 {
-	if (net->tap_polled == on)
+	if (p->polled == on || !p->attached)
 		return;
-	if (evloop_mod(net->vdev.loop, net->tap_fd, on ? EPOLLIN : 0) == 0)
-		net->tap_polled = on;
+	if (evloop_mod(p->net->vdev.loop, p->fd, on ? EPOLLIN : 0) == 0)
+		p->polled = on;
 }
 
-static void net_tx(struct net_dev *net, struct virtqueue *vq)
+/* Transmit queue of pair pi. A pair the driver turned off still sends through pair 0's fd (its own
+ * is detached). */
+static void net_tx(struct net_dev *net, unsigned pi)
 {
+	struct virtqueue *vq = &net->vdev.q[NET_TXQ(pi)].vq;
+	struct net_pair *p = &net->pair[net->pair[pi].attached ? pi : 0];
 	unsigned served = 0;
 	int r;
 
@@ -114,24 +141,26 @@ static void net_tx(struct net_dev *net, struct virtqueue *vq)
 			net->tx_errors++;
 		} else if (!tx_header_ok(net, &net->elem)) {
 			net->tx_errors++;
-		} else if (writev(net->tap_fd, net->elem.iov, (int)net->elem.out_num) < 0) {
+		} else if (writev(p->fd, net->elem.iov, (int)net->elem.out_num) < 0) {
 			if (errno != EAGAIN)
 				log_warn_rl_on(&net->vdev.log_rl, "%s: write to TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
 			net->tx_errors++;
 		} else {
 			net->tx_frames++;
+			p->tx_frames++;
 			net->tx_bytes += net->elem.out_len - VIRTIO_NET_HDR_LEN;
 		}
 		vq_push(vq, &net->elem, 0);
 		served++;
 	}
 	if (served || r < 0)
-		virtio_dev_queue_done(&net->vdev, NET_TXQ);
+		virtio_dev_queue_done(&net->vdev, NET_TXQ(pi));
 }
 
-/* Deliver the pending frame. true = delivered (or dropped), false = waiting for buffers. */
-static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
+/* Deliver pair p's pending frame. true = delivered (or dropped), false = waiting for buffers. */
+static bool net_rx_deliver(struct net_dev *net, struct net_pair *p)
 {
+	struct virtqueue *vq = &net->vdev.q[NET_RXQ(p->index)].vq;
 	bool mrg = virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t room = 0;
 	size_t done = 0;
@@ -139,7 +168,7 @@ static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
 	int r = 1;
 
 	/* gather chains until the frame fits (one chain without MRG_RXBUF) */
-	while (room < net->frame_len && n < (mrg ? NET_RX_MAX_CHAINS : 1)) {
+	while (room < p->frame_len && n < (mrg ? NET_RX_MAX_CHAINS : 1)) {
 		r = vq_pop(vq, &net->rx_elems[n]);
 		if (r != 1)
 			break;
@@ -153,11 +182,11 @@ static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
 		n++;
 	}
 	if (r < 0) {
-		virtio_dev_queue_done(&net->vdev, NET_RXQ);
-		net->frame_len = 0;
+		virtio_dev_queue_done(&net->vdev, NET_RXQ(p->index));
+		p->frame_len = 0;
 		return true;
 	}
-	if (room < net->frame_len && (mrg || n == 0)) {
+	if (room < p->frame_len && (mrg || n == 0)) {
 		/* not enough buffers yet: give the chains back and wait for a refill */
 		for (unsigned i = n; i > 0; i--)
 			vq_unpop(vq, &net->rx_elems[i - 1]);
@@ -168,21 +197,22 @@ static bool net_rx_deliver(struct net_dev *net, struct virtqueue *vq)
 		/* num_buffers, the header's last field, counts the chains used (1 without MRG_RXBUF) */
 		uint16_t nb = mrg ? (uint16_t)n : 1;
 
-		memcpy(net->frame + 10, &nb, 2);
+		memcpy(p->frame + 10, &nb, 2);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct vq_elem *e = &net->rx_elems[i];
-		size_t chunk = net->frame_len - done < e->in_len ? net->frame_len - done : (size_t)e->in_len;
+		size_t chunk = p->frame_len - done < e->in_len ? p->frame_len - done : (size_t)e->in_len;
 
-		vq_buf_to_iov(&e->iov[e->out_num], e->in_num, 0, net->frame + done, chunk);
+		vq_buf_to_iov(&e->iov[e->out_num], e->in_num, 0, p->frame + done, chunk);
 		vq_fill(vq, e, (uint32_t)chunk);    /* a single short chain gets the frame cut */
 		done += chunk;
 	}
 	vq_flush(vq);
 	net->rx_frames++;
-	net->rx_bytes += net->frame_len - VIRTIO_NET_HDR_LEN;
-	net->frame_len = 0;
-	virtio_dev_queue_done(&net->vdev, NET_RXQ);
+	p->rx_frames++;
+	net->rx_bytes += p->frame_len - VIRTIO_NET_HDR_LEN;
+	p->frame_len = 0;
+	virtio_dev_queue_done(&net->vdev, NET_RXQ(p->index));
 	return true;
 }
 
@@ -190,9 +220,9 @@ static void net_set_offloads(struct net_dev *net);
 
 /* A frame from the TAP may only carry offloads the driver negotiated (frames queued before the
  * TAP's offloads changed, e.g. across a reset, could): otherwise it is dropped and counted. */
-static bool rx_offload_ok(struct net_dev *net)
+static bool rx_offload_ok(struct net_dev *net, const uint8_t *frame)
 {
-	uint8_t flags = net->frame[0], gso = net->frame[1] & 0x7f;
+	uint8_t flags = frame[0], gso = frame[1] & 0x7f;
 
 	if (((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_CSUM)) ||
 	    (gso == 1 && !virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_TSO4)) ||
@@ -204,12 +234,13 @@ static bool rx_offload_ok(struct net_dev *net)
 	return true;
 }
 
-/* dev->lock held */
-static void net_rx(struct net_dev *net)
+/* Receive on pair pi (dev->lock held). */
+static void net_rx(struct net_dev *net, unsigned pi)
 {
-	struct virtqueue *vq = &net->vdev.q[NET_RXQ].vq;
+	struct net_pair *p = &net->pair[pi];
+	struct virtqueue *vq = &net->vdev.q[NET_RXQ(pi)].vq;
 
-	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
+	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !p->attached || !vq->ready || vq->broken)
 		return;
 	if (!net->offloads_set) {
 		net_set_offloads(net);          /* before the first frame the driver sees */
@@ -218,39 +249,42 @@ static void net_rx(struct net_dev *net)
 	for (;;) {
 		ssize_t len;
 
-		if (net->frame_len && !rate_limiter_admit(&net->rx_rl, net->frame_len - VIRTIO_NET_HDR_LEN, 0)) {
-			tap_poll(net, false);         /* the frame waits for the timer, the TAP is not read meanwhile */
+		if (p->frame_len && !rate_limiter_admit(&net->rx_rl, p->frame_len - VIRTIO_NET_HDR_LEN, 0)) {
+			tap_poll(p, false);           /* the frame waits for the timer, the TAP is not read meanwhile */
 			return;
 		}
 
-		if (net->frame_len && !net_rx_deliver(net, vq)) {
-			tap_poll(net, false);         /* resume on the next receive-queue kick */
+		if (p->frame_len && !net_rx_deliver(net, p)) {
+			tap_poll(p, false);           /* resume on the next receive-queue kick */
 			return;
 		}
-		len = read(net->tap_fd, net->frame, NET_MAX_FRAME);
+		len = read(p->fd, p->frame, NET_MAX_FRAME);
 		if (len <= 0)
 			break;
-		if (len < VIRTIO_NET_HDR_LEN || !rx_offload_ok(net))
+		if (len < VIRTIO_NET_HDR_LEN || !rx_offload_ok(net, p->frame))
 			continue;
-		net->frame_len = (size_t)len;
+		p->frame_len = (size_t)len;
 	}
-	tap_poll(net, true);
+	tap_poll(p, true);
 }
 
 static void on_tap(void *opaque, int fd, uint32_t events)
 {
-	struct net_dev *net = opaque;
+	struct net_pair *p = opaque;
+	struct net_dev *net = p->net;
 
 	(void)fd;
 	(void)events;
 	pthread_mutex_lock(&net->vdev.lock);
-	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK)) {
+	if (!p->attached) {
+		;                                     /* detached meanwhile (a reset on a vCPU thread) */
+	} else if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK)) {
 		char drop[256];
 
-		while (read(net->tap_fd, drop, sizeof(drop)) > 0)
+		while (read(p->fd, drop, sizeof(drop)) > 0)
 			;                             /* no driver: frames are dropped, as on a cable */
 	} else {
-		net_rx(net);
+		net_rx(net, p->index);
 	}
 	pthread_mutex_unlock(&net->vdev.lock);
 }
@@ -261,12 +295,15 @@ static void limit_timer(struct net_dev *net, struct rate_limiter *rl)
 	pthread_mutex_lock(&net->vdev.lock);
 	if (rate_limiter_timer_fired(rl) && (net->vdev.status & VIRTIO_STATUS_DRIVER_OK) &&
 	    !(net->vdev.status & VIRTIO_STATUS_NEEDS_RESET)) {
-		struct virtqueue *txq = &net->vdev.q[NET_TXQ].vq;
+		/* one bucket per direction for the whole device: every pair may have waited */
+		for (unsigned i = 0; i < net->npairs; i++) {
+			struct virtqueue *txq = &net->vdev.q[NET_TXQ(i)].vq;
 
-		if (rl == &net->rx_rl)
-			net_rx(net);
-		else if (txq->ready && !txq->broken)
-			net_tx(net, txq);
+			if (rl == &net->rx_rl)
+				net_rx(net, i);
+			else if (txq->ready && !txq->broken)
+				net_tx(net, i);
+		}
 	}
 	pthread_mutex_unlock(&net->vdev.lock);
 }
@@ -327,8 +364,75 @@ static void net_set_offloads(struct net_dev *net)
 		if (virtio_dev_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_TSO6))
 			off |= TUN_F_TSO6;
 	}
-	if (ioctl(net->tap_fd, TUNSETOFFLOAD, off) < 0)
+	if (ioctl(net->pair[0].fd, TUNSETOFFLOAD, off) < 0)    /* the TAP's, through pair 0's fd (always attached) */
 		log_warn_rl_on(&net->vdev.log_rl, "%s: TUNSETOFFLOAD 0x%x on %s failed: %s", net->vdev.name, off, net->tap, strerror(errno));
+}
+
+/* Pair p's fd onto the TAP and the loop (attach) or off both (detach); its pending frame is dropped
+ * on detach (the kernel purges the fd's queue likewise). 0, or -1 (logged). dev->lock held; any
+ * thread (the loop takes its own lock). */
+static int pair_attach(struct net_dev *net, struct net_pair *p, bool on)
+{
+	struct ifreq ifr;
+
+	if (p->attached == on)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	if (!on) {
+		/* off the loop first: a detached TAP fd polls as EPOLLERR */
+		evloop_del(net->vdev.loop, p->fd);
+		p->attached = false;
+		p->polled = false;
+		p->frame_len = 0;
+		ifr.ifr_flags = IFF_DETACH_QUEUE;
+		if (ioctl(p->fd, TUNSETQUEUE, &ifr) < 0) {
+			log_err("%s: TAP %s: detaching queue %u failed: %s", net->vdev.name, net->tap, p->index, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	ifr.ifr_flags = IFF_ATTACH_QUEUE;
+	if (ioctl(p->fd, TUNSETQUEUE, &ifr) < 0) {
+		log_err("%s: TAP %s: attaching queue %u failed: %s", net->vdev.name, net->tap, p->index, strerror(errno));
+		return -1;
+	}
+	if (evloop_add(net->vdev.loop, p->fd, EPOLLIN, on_tap, p) < 0) {
+		log_err("%s: TAP %s: queue %u cannot join the event loop", net->vdev.name, net->tap, p->index);
+		ifr.ifr_flags = IFF_DETACH_QUEUE;
+		ioctl(p->fd, TUNSETQUEUE, &ifr);
+		return -1;
+	}
+	p->attached = true;
+	p->polled = true;
+	return 0;
+}
+
+/* Run pairs 0..pairs-1 (the rest detached). On a failure the pair count stays as it was. 0 or -1. */
+static int set_active(struct net_dev *net, unsigned pairs)
+{
+	unsigned old = net->active;
+
+	for (unsigned i = 1; i < net->npairs; i++) {
+		if (pair_attach(net, &net->pair[i], i < pairs) < 0) {
+			for (unsigned j = 1; j < net->npairs; j++)
+				pair_attach(net, &net->pair[j], j < old);
+			return -1;
+		}
+	}
+	net->active = pairs;
+	return 0;
+}
+
+/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET (virtio/net_ctrl.c validated pairs: 1..npairs, MQ negotiated). */
+static int net_apply_pairs(void *opaque, unsigned pairs)
+{
+	struct net_dev *net = opaque;
+
+	if (set_active(net, pairs) < 0)
+		return VIRTIO_NET_ERR;
+	for (unsigned i = 0; i < pairs; i++)
+		net_rx(net, i);       /* a newly attached fd may hold frames already */
+	return VIRTIO_NET_OK;
 }
 
 static void net_queue_notify(struct virtio_dev *dev, unsigned q)
@@ -339,24 +443,38 @@ static void net_queue_notify(struct virtio_dev *dev, unsigned q)
 		net_set_offloads(net);          /* features are final once the driver runs */
 		net->offloads_set = true;
 	}
-	if (q == NET_TXQ)
-		net_tx(net, &dev->q[q].vq);
-	else if (q == NET_RXQ)
-		net_rx(net);
+	if (net->npairs > 1 && q == NET_RXQ(net->npairs))
+		net_ctrl_serve(dev, q, &net->ctrl, net->npairs, net_apply_pairs, net);
+	else if (q & 1)
+		net_tx(net, q / 2);
+	else
+		net_rx(net, q / 2);
+}
+
+/* MQ and CTRL_VQ come together (a driver with one but not the other cannot be served). */
+static void net_driver_ok(struct virtio_dev *dev)
+{
+	char why[160];
+
+	if (dev->nqueues > 2 && net_ctrl_features_check(dev->guest_features, why, sizeof(why)) < 0)
+		virtio_dev_needs_reset(dev, why);
 }
 
 static void net_reset(struct virtio_dev *dev)
 {
 	struct net_dev *net = dev->priv;
 
-	net->frame_len = 0;
 	net->offloads_set = false;
-	if (net->tap_fd >= 0 && ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)   /* no offloads until the next driver says */
+	if (ioctl(net->pair[0].fd, TUNSETOFFLOAD, 0) < 0)   /* no offloads until the next driver says */
 		log_warn_rl_on(&net->vdev.log_rl, "%s: clearing the offloads of TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
 	rate_limiter_timer_stop(&net->tx_rl);
 	rate_limiter_timer_stop(&net->rx_rl);
-	if (net->tap_fd >= 0)
-		tap_poll(net, true);
+	memset(&net->ctrl, 0, sizeof(net->ctrl));
+	if (set_active(net, 1) < 0)
+		virtio_dev_needs_reset(dev, "the TAP's extra queues cannot be detached");
+	for (unsigned i = 0; i < net->npairs; i++)
+		net->pair[i].frame_len = 0;
+	tap_poll(&net->pair[0], true);
 }
 
 static void net_destroy(struct virtio_dev *dev);
@@ -372,38 +490,62 @@ static const struct virtio_dev_ops net_ops = {
 	.config_read = net_config_read,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
-	.read_only_queues = 1u << NET_TXQ,
+	.driver_ok = net_driver_ok,
+	.read_only_queues = 0xaaaau,      /* the transmit queues 2i + 1 */
 	.iothread = true,
 	.snap_name = "virtio-net",
-	.snap_version = 1,
+	.snap_version = 2,
 	.save = net_save,
 	.restore = net_restore,
 };
 
+/* Open TAP `name` once per queue pair (IFF_MULTI_QUEUE with more than one); pairs past the first
+ * are detached at once (the driver starts with pair 0). 0 or -1 (logged). */
 static int tap_open(struct net_dev *net, const char *name)
 {
-	struct ifreq ifr;
+	bool mq = net->npairs > 1;
 	int hdr = VIRTIO_NET_HDR_LEN;
 
-	net->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (net->tap_fd < 0) {
-		log_err("%s: cannot open /dev/net/tun: %s", net->vdev.name, strerror(errno));
-		return -1;
+	for (unsigned i = 0; i < net->npairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		struct ifreq ifr;
+
+		p->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (p->fd < 0) {
+			log_err("%s: cannot open /dev/net/tun: %s", net->vdev.name, strerror(errno));
+			return -1;
+		}
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (mq ? IFF_MULTI_QUEUE : 0);
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		if (ioctl(p->fd, TUNSETIFF, &ifr) < 0) {
+			if (mq && i == 0 && errno == EINVAL)
+				log_err("%s: TAP %s: queues=%u needs a multiqueue TAP, and %s is not one (TUNSETIFF with "
+					"IFF_MULTI_QUEUE: %s; create it with 'ip tuntap add dev %s mode tap multi_queue')",
+					net->vdev.name, name, net->npairs, name, strerror(errno), name);
+			else
+				log_err("%s: TAP %s: TUNSETIFF%s failed: %s", net->vdev.name, name,
+					mq ? " (queue pair)" : "", strerror(errno));
+			return -1;
+		}
+		snprintf(net->tap, sizeof(net->tap), "%s", ifr.ifr_name);
+		if (ioctl(p->fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+			log_err("%s: TAP %s: TUNSETVNETHDRSZ %d failed: %s", net->vdev.name, name, hdr, strerror(errno));
+			return -1;
+		}
+		p->attached = true;
 	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(net->tap_fd, TUNSETIFF, &ifr) < 0) {
-		log_err("%s: TAP %s: TUNSETIFF failed: %s", net->vdev.name, name, strerror(errno));
-		return -1;
-	}
-	snprintf(net->tap, sizeof(net->tap), "%s", ifr.ifr_name);
-	if (ioctl(net->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0) {
-		log_err("%s: TAP %s: TUNSETVNETHDRSZ %d failed: %s", net->vdev.name, name, hdr, strerror(errno));
-		return -1;
-	}
-	if (ioctl(net->tap_fd, TUNSETOFFLOAD, 0) < 0)
+	if (ioctl(net->pair[0].fd, TUNSETOFFLOAD, 0) < 0)
 		log_warn("%s: TAP %s: TUNSETOFFLOAD failed: %s", net->vdev.name, name, strerror(errno));
+	for (unsigned i = 1; i < net->npairs; i++) {
+		struct ifreq ifr = { .ifr_flags = IFF_DETACH_QUEUE };
+
+		if (ioctl(net->pair[i].fd, TUNSETQUEUE, &ifr) < 0) {
+			log_err("%s: TAP %s: detaching queue %u failed: %s", net->vdev.name, name, i, strerror(errno));
+			return -1;
+		}
+		net->pair[i].attached = false;
+	}
 	return 0;
 }
 
@@ -411,22 +553,36 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 {
 	struct net_dev *net = calloc(1, sizeof(*net));
 	unsigned mtu = o->mtu ? o->mtu : 1500;
+	unsigned pairs = o->queues ? o->queues : 1;
 	uint64_t features;
-	char name[32];
+	char name[32], mq[48];
 
 	if (!net) {
 		log_err("virtio-net%u: out of memory", index);
 		return NULL;
 	}
-	net->tap_fd = -1;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		net->pair[i] = (struct net_pair){ .net = net, .index = i, .fd = -1 };
 	rate_limiter_init(&net->tx_rl, 0, 0, 0, 0, 0);
 	rate_limiter_init(&net->rx_rl, 0, 0, 0, 0, 0);
 	net->mtu = mtu;
 	snprintf(name, sizeof(name), "virtio-net%u", index);
 	snprintf(net->vdev.name, sizeof(net->vdev.name), "%s", name);
-	net->frame = malloc(NET_MAX_FRAME);
+	if (pairs > NET_MAX_PAIRS) {
+		log_err("%s: queues=%u: at most %u queue pairs", name, pairs, NET_MAX_PAIRS);
+		goto fail;
+	}
+	net->npairs = pairs;
+	net->active = 1;
+	for (unsigned i = 0; i < pairs; i++) {
+		net->pair[i].frame = malloc(NET_MAX_FRAME);
+		if (!net->pair[i].frame) {
+			log_err("%s: out of memory", name);
+			goto fail;
+		}
+	}
 	net->rx_elems = calloc(NET_RX_MAX_CHAINS, sizeof(*net->rx_elems));
-	if (!net->frame || !net->rx_elems) {
+	if (!net->rx_elems) {
 		log_err("%s: out of memory", name);
 		goto fail;
 	}
@@ -441,7 +597,7 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 		net->config[5] = (uint8_t)index;
 	}
 	net->config[6] = 1;                  /* status: link up */
-	net->config[8] = 1;                  /* max_virtqueue_pairs */
+	net->config[8] = (uint8_t)pairs;     /* max_virtqueue_pairs */
 	net->config[10] = (uint8_t)mtu;
 	net->config[11] = (uint8_t)(mtu >> 8);
 	features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_STATUS) |
@@ -449,13 +605,17 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 		   (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
 		   (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
 		   (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
-	if (virtio_dev_init(&net->vdev, m, name, &net_ops, net, features, 2, NET_QUEUE_SIZE) < 0)
+	if (pairs > 1)
+		features |= (1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_CTRL_VQ);
+	if (virtio_dev_init(&net->vdev, m, name, &net_ops, net, features, pairs > 1 ? 2 * pairs + 1 : 2,
+			    NET_QUEUE_SIZE) < 0)
 		goto fail;
-	if (evloop_add(net->vdev.loop, net->tap_fd, EPOLLIN, on_tap, net) < 0) {
+	if (evloop_add(net->vdev.loop, net->pair[0].fd, EPOLLIN, on_tap, &net->pair[0]) < 0) {
 		log_err("%s: adding TAP %s to the event loop failed", name, net->tap);
+		net->pair[0].attached = false;     /* not on the loop: net_free must not take it off */
 		goto fail;
 	}
-	net->tap_polled = true;
+	net->pair[0].polled = true;
 	if (o->pps || o->bps) {
 		/* with pps, burst counts frames and the byte bucket holds as many full-size frames;
 		 * with bps alone, burst counts bytes */
@@ -467,9 +627,10 @@ struct virtio_dev *net_create(struct machine *m, const struct net_options *o, un
 		if (limit_timers_open(net) < 0)
 			goto fail;
 	}
-	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s", name, net->tap,
+	snprintf(mq, sizeof(mq), pairs > 1 ? ", %u queue pairs (multiqueue TAP)" : "", pairs);
+	log_info("%s: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s%s", name, net->tap,
 		 net->config[0], net->config[1], net->config[2], net->config[3], net->config[4], net->config[5], mtu,
-		 rate_limiter_active(&net->tx_rl) ? ", rate limited" : "");
+		 mq, rate_limiter_active(&net->tx_rl) ? ", rate limited" : "");
 	return &net->vdev;
 fail:
 	net_free(net);
@@ -529,21 +690,34 @@ static void net_free(struct net_dev *net)
 {
 	if (!net)
 		return;
-	if (net->tap_fd >= 0) {
-		if (net->vdev.loop)
-			evloop_del(net->vdev.loop, net->tap_fd);
-		close(net->tap_fd);
+	if (net->pair[0].fd >= 0 && net->vdev.ops) {
+		char per[NET_MAX_PAIRS * 48] = "";
+		size_t used = 0;
+
+		for (unsigned i = 0; net->npairs > 1 && i < net->npairs && used < sizeof(per); i++)
+			used += (size_t)snprintf(per + used, sizeof(per) - used, "%s pair %u: %llu sent, %llu received",
+						 i ? "," : ";", i, (unsigned long long)net->pair[i].tx_frames,
+						 (unsigned long long)net->pair[i].rx_frames);
 		log_info("%s: %llu frames sent, %llu received, %llu dropped (%llu oversized, %llu bad headers), "
-			 "throttled %llu times, %llu received frames with offloads not negotiated dropped", net->vdev.name, (unsigned long long)net->tx_frames,
+			 "throttled %llu times, %llu received frames with offloads not negotiated dropped%s", net->vdev.name, (unsigned long long)net->tx_frames,
 			 (unsigned long long)net->rx_frames, (unsigned long long)net->tx_errors,
 			 (unsigned long long)net->tx_oversized, (unsigned long long)net->tx_bad_hdr,
-			 (unsigned long long)(net->tx_rl.refused + net->rx_rl.refused), (unsigned long long)net->rx_dropped);
+			 (unsigned long long)(net->tx_rl.refused + net->rx_rl.refused), (unsigned long long)net->rx_dropped, per);
+	}
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
+		struct net_pair *p = &net->pair[i];
+
+		if (p->fd >= 0) {
+			if (p->attached && net->vdev.loop)
+				evloop_del(net->vdev.loop, p->fd);
+			close(p->fd);
+		}
+		free(p->frame);
 	}
 	limit_timer_close(net, &net->tx_rl);
 	limit_timer_close(net, &net->rx_rl);
 	if (net->vdev.ops)
 		virtio_dev_exit(&net->vdev);
-	free(net->frame);
 	free(net->rx_elems);
 	free(net);
 }
@@ -552,7 +726,9 @@ static void net_free(struct net_dev *net)
  * Snapshots. The device has nothing in flight between callbacks (the VM paused: its I/O thread or
  * loop runs none): its state is the TAP's name (the restored device must sit on a TAP of that name: the
  * board opened the configured one), the MTU, a received frame still waiting for buffers, whether the
- * TAP's offloads follow the driver, both directions' rate limiters and the counters.
+ * TAP's offloads follow the driver, both directions' rate limiters and the counters. Version 2 adds
+ * the number of queue pairs (must be the configured one), the pairs the driver runs and the frames
+ * waiting on pairs 1..N-1; a version 1 section (one pair) restores as one pair running.
  */
 static void net_save(struct virtio_dev *dev, struct snap_writer *w)
 {
@@ -562,8 +738,8 @@ static void net_save(struct virtio_dev *dev, struct snap_writer *w)
 	snap_put_str(w, net->tap);
 	snap_put_u32(w, net->mtu);
 	snap_put_u8(w, net->offloads_set);
-	snap_put_u32(w, (uint32_t)net->frame_len);
-	snap_put(w, net->frame, net->frame_len);
+	snap_put_u32(w, (uint32_t)net->pair[0].frame_len);
+	snap_put(w, net->pair[0].frame, net->pair[0].frame_len);
 	rate_limiter_save(&net->tx_rl, w);
 	rate_limiter_save(&net->rx_rl, w);
 	snap_put_u64(w, net->tx_frames);
@@ -572,6 +748,12 @@ static void net_save(struct virtio_dev *dev, struct snap_writer *w)
 	snap_put_u64(w, net->rx_bytes);
 	snap_put_u64(w, net->tx_errors);
 	snap_put_u64(w, net->rx_dropped);
+	snap_put_u32(w, net->npairs);
+	snap_put_u32(w, net->active);
+	for (unsigned i = 1; i < net->npairs; i++) {
+		snap_put_u32(w, (uint32_t)net->pair[i].frame_len);
+		snap_put(w, net->pair[i].frame, net->pair[i].frame_len);
+	}
 	pthread_mutex_unlock(&dev->lock);
 }
 
@@ -580,23 +762,45 @@ static void net_restore(struct virtio_dev *dev, struct snap_cursor *c)
 	struct net_dev *net = dev->priv;
 	struct rate_limiter tx = net->tx_rl, rx = net->rx_rl;
 	char tap[IFNAMSIZ];
-	uint32_t mtu, frame_len;
+	uint32_t mtu, frame_len[NET_MAX_PAIRS] = { 0 }, npairs = 1, active = 1;
 	uint8_t offloads;
 	uint64_t n[6], now = rl_now_ns();
 
 	snap_get_str(c, tap, sizeof(tap));
 	mtu = snap_get_u32(c);
 	offloads = snap_get_u8(c);
-	frame_len = snap_get_u32(c);
-	if (frame_len && (frame_len < VIRTIO_NET_HDR_LEN || frame_len > NET_MAX_FRAME)) {
+	frame_len[0] = snap_get_u32(c);
+	if (frame_len[0] && (frame_len[0] < VIRTIO_NET_HDR_LEN || frame_len[0] > NET_MAX_FRAME)) {
 		snap_cursor_fail(c, "pending received frame of impossible length");
 		return;
 	}
-	snap_get(c, net->frame, frame_len);
+	snap_get(c, net->pair[0].frame, frame_len[0]);
 	rate_limiter_restore(&tx, c, now);
 	rate_limiter_restore(&rx, c, now);
 	for (unsigned i = 0; i < 6; i++)
 		n[i] = snap_get_u64(c);
+	if (c->version >= 2) {
+		npairs = snap_get_u32(c);
+		active = snap_get_u32(c);
+		if (!c->bad && (active < 1 || active > npairs ||
+				(active > 1 && !virtio_dev_has_feature(dev, VIRTIO_NET_F_MQ)))) {
+			snap_cursor_fail(c, "running queue pairs out of range (1..queues=, more than 1 only with MQ)");
+			return;
+		}
+		for (unsigned i = 1; i < npairs && !c->bad; i++) {
+			frame_len[i] = snap_get_u32(c);
+			if (frame_len[i] && (frame_len[i] < VIRTIO_NET_HDR_LEN || frame_len[i] > NET_MAX_FRAME ||
+					     i >= active)) {
+				snap_cursor_fail(c, "pending received frame of impossible length, or on a pair not running");
+				return;
+			}
+			snap_get(c, net->pair[i].frame, frame_len[i]);
+		}
+	}
+	if (!c->bad && npairs != net->npairs) {
+		snap_cursor_fail(c, "the snapshot's number of queue pairs differs from the configured queues=");
+		return;
+	}
 	if (!c->bad && strcmp(tap, net->tap))
 		snap_cursor_fail(c, "the snapshot's TAP name differs from the configured one");
 	if (!c->bad && (mtu != net->mtu || offloads > 1))
@@ -604,7 +808,13 @@ static void net_restore(struct virtio_dev *dev, struct snap_cursor *c)
 	if (c->bad || snap_remaining(c))
 		return;
 	pthread_mutex_lock(&dev->lock);
-	net->frame_len = frame_len;
+	if (set_active(net, active) < 0) {
+		snap_cursor_fail(c, "the TAP's queues cannot be attached as the snapshot's running pairs need");
+		pthread_mutex_unlock(&dev->lock);
+		return;
+	}
+	for (unsigned i = 0; i < net->npairs; i++)
+		net->pair[i].frame_len = frame_len[i];
 	net->offloads_set = offloads;
 	if (offloads)
 		net_set_offloads(net);      /* the TAP is new: tell it what the running driver takes */

@@ -406,13 +406,15 @@ static int net_set(struct net_options *o, const char *key, const char *val, cons
 	}
 	if (!strcmp(key, "mtu"))
 		return parse_range(val, 68, 65535, &o->mtu, what, key);
+	if (!strcmp(key, "queues"))
+		return parse_range(val, 1, KITE_NET_MAX_QUEUES, &o->queues, what, key);
 	{
 		int r = net_option_limit(o, key, val, what);   /* bps, pps, burst (virtio/net_limit.c) */
 
 		if (r)
 			return r < 0 ? -1 : 0;
 	}
-	log_err("%s: unknown key '%s' (known: tap, mac, mtu, bps, pps, burst, transport)", what, key);
+	log_err("%s: unknown key '%s' (known: tap, mac, mtu, queues, bps, pps, burst, transport)", what, key);
 	return -1;
 }
 

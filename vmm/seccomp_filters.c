@@ -47,6 +47,9 @@
 static const struct seccomp_rule device_rules[] = {
 	KVM_IRQ_IOCTLS,
 	SC_ALLOW_EQ(ioctl, 1, TUNSETOFFLOAD), SC_ALLOW_EQ(ioctl, 1, TUNSETVNETHDRSZ),
+	/* a multiqueue TAP's fds attached and detached as the driver sets its queue pairs (the control
+	 * queue on the I/O thread, a reset on a vCPU thread, a snapshot restore on the main thread) */
+	SC_ALLOW_EQ(ioctl, 1, TUNSETQUEUE),
 	SC_ALLOW(read), SC_ALLOW(readv), SC_ALLOW(pread64), SC_ALLOW(pwrite64), SC_ALLOW(preadv),
 	SC_ALLOW(pwritev), SC_ALLOW(preadv2), SC_ALLOW(pwritev2), SC_ALLOW(fallocate), SC_ALLOW(fdatasync),
 	SC_ALLOW(fsync), SC_ALLOW(io_uring_enter), SC_ALLOW(epoll_ctl), SC_ALLOW(eventfd2),

@@ -2,10 +2,13 @@
 /*
  * virtio-net on a host TAP device (virtio/net.c): IFF_VNET_HDR with the 12-byte virtio 1.x header,
  * so checksum and TSO offloads pass through (TUNSETOFFLOAD follows what the driver negotiated);
- * MAC and MTU in the configuration space; mergeable receive buffers. Queue 0 receives, queue 1
- * transmits; both, the TAP and the rate-limit timers are served on the device's own I/O thread
- * (kite/iothread.h; the machine's event loop with --iothreads off).
- *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N][,bps=N][,pps=N][,burst=N][,transport=pci|mmio]
+ * MAC and MTU in the configuration space; mergeable receive buffers. Queue 2i receives, queue 2i+1
+ * transmits for queue pair i; every queue, the TAP's fds and the rate-limit timers are served on the
+ * device's own I/O thread (kite/iothread.h; the machine's event loop with --iothreads off).
+ * queues=N > 1: the TAP is opened with IFF_MULTI_QUEUE, one fd per pair (a persistent TAP must have
+ * been created multi_queue), VIRTIO_NET_F_MQ + CTRL_VQ with the control queue at 2N
+ * (kite/virtio_net_ctrl.h); the pairs the driver does not run have their fds detached.
+ *   --net tap=NAME[,mac=52:54:00:xx:xx:xx][,mtu=N][,queues=N][,bps=N][,pps=N][,burst=N][,transport=pci|mmio]
  *   (JSON "net": [ { "tap": ..., ... } ])
  * A transmitted frame longer than MTU + 18 (Ethernet header with a VLAN tag) without GSO, or with a
  * GSO type / checksum request the driver did not negotiate or that points outside the frame, is
@@ -36,6 +39,7 @@
 #define VIRTIO_NET_HDR_LEN       12
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1   /* header flags: checksum from csum_start to be filled */
 #define KITE_MAX_NET             4
+#define KITE_NET_MAX_QUEUES      8      /* queue pairs of one device (queues=N) */
 
 struct net_options {
 	char *tap;
@@ -44,6 +48,7 @@ struct net_options {
 	unsigned mtu;            /* 0 = 1500 */
 	uint64_t bps, pps;       /* rate limits per direction, 0 = unlimited */
 	uint64_t burst;          /* frames (with pps) or bytes (bps alone); 0 = one second's worth */
+	unsigned queues;         /* queue pairs, 1..KITE_NET_MAX_QUEUES; 0 = 1 */
 	enum virtio_transport transport;
 };
 
