@@ -33,6 +33,7 @@ static const struct guest_test tests[] = {
 	{ "virtio-net", test_virtio_net, "virtio-net: send a frame, receive a merged one" },
 	{ "virtio-balloon-stats", test_virtio_balloon_stats, "virtio-balloon: bad PFN, 2 stats reports, pages released" },
 	{ "virtio-net-ping", test_virtio_net_ping, "virtio-net: ARP and ICMP echo with a Linux peer on the TAP" },
+	{ "virtio-net-mq", test_virtio_net_mq, "virtio-net: multiqueue on a multiqueue TAP (per-pair TX, steered RX, VQ_PAIRS_SET)" },
 	/* guest/virtio/bench_virtio.c (bench/virtio/) */
 	{ "blkbench", test_blkbench, "virtio-blk benchmark: kite.bench=MODE kite.ops=N kite.qd=Q, polled" },
 	{ "netbench", test_netbench, "virtio-net benchmark: kite.ops=N frames to the TAP, polled" },

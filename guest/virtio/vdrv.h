@@ -123,6 +123,8 @@ void test_virtio_net(void);
 void test_virtio_balloon_stats(void);
 /* net_ping.c */
 void test_virtio_net_ping(void);
+/* net_mq.c */
+void test_virtio_net_mq(void);
 /* net_ctrl.c: the virtio-net control queue c. net_ctrl_cmd: one command with len data bytes (0..8),
  * returns the device's status (0 OK, 1 ERR; anything else fails the test). net_ctrl_checks: good and
  * refused commands (MQ VQ_PAIRS_SET up to `pairs`, ends with 1 pair). net_ctrl_malformed: a command

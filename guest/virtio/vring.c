@@ -23,7 +23,8 @@
 #define S_DRIVER_OK 4
 #define S_FEATURES_OK 8
 
-#define RING_SLOTS 6      /* vectors IRQ_VECTOR_BASE .. +5 */
+#define RING_SLOTS 12     /* queues set up at once (a 4-pair virtio-net with its control queue: 9) */
+#define RING_IRQ_SLOTS 8  /* the first ones may take interrupts: vectors IRQ_VECTOR_BASE .. +7 */
 #define IRQ_VECTOR_BASE 0x48   /* the guest installs IDT gates up to TIMER_VECTOR_MAX (0x4f) */
 
 static uint8_t ring_mem[RING_SLOTS][8192] __attribute__((aligned(4096)));
@@ -192,7 +193,7 @@ int vdev_queue(struct vdev *d, unsigned ring)
 	uint16_t qsize;
 	uint8_t *mem;
 
-	if (ring >= RING_SLOTS)
+	if (ring >= RING_SLOTS || (d->use_irq && ring >= RING_IRQ_SLOTS))
 		return GUEST_EXIT_USAGE;
 
 	if (d->mmio) {

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""kite's multiqueue virtio-net (--net tap=NAME,queues=N) on a multiqueue TAP, in a network
+namespace of this process's own (unshare: nothing outside sees it, it goes away with the process).
+
+usage: net_mq.py --kite KITE --kernel GUEST MODE      (MODE: mq2 | mq4 | rate | nocvq | persistent)
+
+mq2, mq4: a persistent multi_queue TAP kq0 (192.0.2.1/24), kite with queues=2 (4) and the test guest
+      virtio-net-mq (guest/virtio/net_mq.c). Checked, with a packet socket on kq0 opened before kite
+      starts: the guest's bad VQ_PAIRS_SET values were answered VIRTIO_NET_ERR and kite logged one
+      control-queue line for all of them; K tagged frames sent on every queue pair reached kq0
+      (each pair's tags, every sequence number) and kite counted K sent on every pair; 32 UDP flows
+      injected into kq0 reached the guest whole, on at least 2 receive queues (the kernel steers by
+      flow hash across the attached TAP queues); after VQ_PAIRS_SET 1 (mq2) or 2 (mq4) 32 more
+      flows reached the guest whole and only on the pairs still running (the others' TAP queues are
+      detached: a queue left attached would take frames nobody reads).
+rate: queues=2 with pps=20,burst=5: the 30 frames the guest sends on two pairs (15 each) must obey
+      one bucket for the device: C <= burst + pps * span + 2, span = first to last frame as the
+      kernel timestamped them on kq0 (two buckets of the same size would pass 10 frames more).
+nocvq: the guest negotiates MQ without CTRL_VQ: kite must report DEVICE_NEEDS_RESET with the reason.
+persistent: kq1 is a persistent TAP made without multi_queue: kite with queues=2 must exit 1 with one
+      error line naming kq1 and multi_queue; the TAP is still there.
+Exit 0 pass, 1 fail, 77 skip (not root, no ip, no /dev/net/tun or /dev/kvm).
+"""
+import argparse
+import ctypes
+import json
+import os
+import queue
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+MAC = "52:54:00:4b:6d:71"
+HOST_IP, GUEST_IP = "192.0.2.1", "192.0.2.2"
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+SO_TIMESTAMPNS = 35
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def sh(*args):
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def udp_frame(dst_mac, src_mac, sport):
+    """An IPv4 UDP frame 192.0.2.1:sport -> 192.0.2.2:7001 with 18 payload bytes."""
+    payload = b"kite-mq-rx-%07d" % sport
+    udp = struct.pack("!HHHH", sport, 7001, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                     socket.inet_aton(HOST_IP), socket.inet_aton(GUEST_IP))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return dst_mac + src_mac + b"\x08\x00" + ip + udp
+
+
+class Capture:
+    """Frames kq0 received from kite (not the ones this process injected), with kernel timestamps."""
+
+    def __init__(self, ifname):
+        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        self.s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.s.bind((ifname, 0))
+        self.s.setblocking(False)
+
+    def drain(self):
+        frames = []
+        while True:
+            try:
+                data, anc, _, addr = self.s.recvmsg(4096, 64)
+            except BlockingIOError:
+                return frames
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            ts = None
+            for lvl, typ, val in anc:
+                if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(val) >= 16:
+                    sec, nsec = struct.unpack("qq", val[:16])
+                    ts = sec + nsec / 1e9
+            frames.append((data, ts))
+
+
+def run_guest(a, spec, cmdline, inject_to=None, src_mac=None, timeout=90):
+    """Run kite with the guest; on each 'ready for N frames' line inject N UDP flows (fresh source
+    ports each round) into kq0. Returns (exit status, stdout, stderr)."""
+    cmd = ["timeout", str(timeout), a.kite, "--kernel", a.kernel, "--console", "stdio", "--memory", "64",
+           "--cmdline", "kite.test=virtio-net-mq kite.native=1 " + cmdline]
+    cmd += ["--config", spec] if spec.endswith(".json") else ["--net", spec]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, out = queue.Queue(), []
+    err_box = []
+    threading.Thread(target=lambda: err_box.append(p.stderr.read()), daemon=True).start()
+
+    def reader():
+        for line in p.stdout:
+            lines.put(line)
+        lines.put(None)
+    threading.Thread(target=reader, daemon=True).start()
+    inj = None
+    if inject_to:
+        inj = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        inj.bind((inject_to, 0))
+    sport = 20000
+    while True:
+        line = lines.get()
+        if line is None:
+            break
+        out.append(line)
+        m = re.match(r"virtio-net-mq: ready for (\d+) frames", line)
+        if m and inj:
+            for _ in range(int(m.group(1))):
+                inj.send(udp_frame(bytes.fromhex(MAC.replace(":", "")), src_mac, sport))
+                sport += 1
+    p.wait()
+    time.sleep(0.1)
+    return p.returncode, "".join(out), err_box[0] if err_box else ""
+
+
+def per_queue(out):
+    return [[int(x) for x in m.group(2).split()] for m in
+            re.finditer(r"^virtio-net-mq: received (\d+) frames, per queue:((?: \d+)+)$", out, re.M)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kite", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("mode", choices=["mq2", "mq4", "rate", "nocvq", "persistent"])
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        skip("needs root (network namespace, TAP)")
+    if not shutil.which("ip"):
+        skip("ip is not installed")
+    for dev in ("/dev/net/tun", "/dev/kvm"):
+        try:
+            os.close(os.open(dev, os.O_RDWR))
+        except OSError as e:
+            skip("%s cannot be opened (%s)" % (dev, e.strerror))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x40000000) != 0:   # CLONE_NEWNET: this process alone
+        skip("cannot make a network namespace: %s" % os.strerror(ctypes.get_errno()))
+    sh("ip", "link", "set", "lo", "up")
+    sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+    sh("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+    fails = []
+
+    def check(ok, what):
+        if not ok:
+            fails.append(what)
+
+    if a.mode == "persistent":
+        sh("ip", "tuntap", "add", "dev", "kq1", "mode", "tap", "vnet_hdr")
+        rc, out, err = run_guest(a, "tap=kq1,queues=2", "", timeout=30)
+        print(out + err)
+        check(rc == 1, "kite exited with %d, want 1" % rc)
+        lines = [l for l in err.splitlines() if "kq1" in l and "multi_queue" in l]
+        check(len(lines) == 1 and "queues=2 needs a multiqueue TAP" in lines[0],
+              "no single error line naming kq1 and multi_queue: %s" % lines)
+        check("kite-guest:" not in out, "the guest ran")
+        check(subprocess.run(["ip", "link", "show", "kq1"], capture_output=True).returncode == 0,
+              "the persistent TAP kq1 is gone")
+        return report(fails)
+
+    sh("ip", "tuntap", "add", "dev", "kq0", "mode", "tap", "multi_queue", "vnet_hdr")
+    sh("ip", "addr", "add", HOST_IP + "/24", "dev", "kq0")
+    sh("ip", "link", "set", "kq0", "up")
+    host_mac = bytes.fromhex(json.loads(sh("ip", "-j", "link", "show", "kq0"))[0]["address"].replace(":", ""))
+    cap = Capture("kq0")
+
+    if a.mode == "nocvq":
+        rc, out, err = run_guest(a, "tap=kq0,queues=2,mac=" + MAC, "kite.mq_nocvq=1", timeout=60)
+        print(out + err)
+        check(rc == 0 and "kite-guest: PASS virtio-net-mq" in out, "the guest did not pass (exit %d)" % rc)
+        check("MQ without CTRL_VQ: device reports DEVICE_NEEDS_RESET" in out, "the guest saw no DEVICE_NEEDS_RESET")
+        check(re.search(r"virtio-net0: driver took VIRTIO_NET_F_MQ without VIRTIO_NET_F_CTRL_VQ .*device needs reset",
+                        err), "kite did not log why the device needs a reset")
+        return report(fails)
+
+    pairs, fewer, ntx, nrx = {"mq2": (2, 1, 8, 32), "mq4": (4, 2, 8, 32), "rate": (2, 0, 15, 4)}[a.mode]
+    spec = "tap=kq0,queues=%d,mac=%s" % (pairs, MAC)
+    if a.mode == "rate":
+        conf = "/tmp/kite-net-mq-%d.json" % os.getpid()
+        with open(conf, "w") as f:
+            json.dump({"net": [{"tap": "kq0", "mac": MAC, "queues": pairs, "pps": 20, "burst": 5}]}, f)
+        spec = conf
+    try:
+        rc, out, err = run_guest(a, spec, "kite.mq_tx=%d kite.mq_rx=%d kite.mq_fewer=%d" % (ntx, nrx, fewer),
+                                 inject_to="kq0", src_mac=host_mac)
+    finally:
+        if a.mode == "rate":
+            os.unlink(conf)
+    print(out + err)
+    frames = cap.drain()
+    tagged = [(f, ts) for f, ts in frames if len(f) >= 20 and f[12:14] == b"\x88\xb5" and f[14:17] == b"kmq"]
+    print("kq0 got %d frames from kite, %d tagged" % (len(frames), len(tagged)))
+    check(rc == 0 and "kite-guest: PASS virtio-net-mq" in out, "the guest did not pass (exit %d)" % rc)
+    check(("%d queue pairs (multiqueue TAP)" % pairs) in err, "kite did not report %d queue pairs" % pairs)
+    for p in range(pairs):
+        seqs = sorted(f[18] << 8 | f[19] for f, _ in tagged if f[17] == p)
+        check(seqs == list(range(ntx)), "pair %d: kq0 got sequences %s, want 0..%d" % (p, seqs, ntx - 1))
+        check(re.search(r"[;,] pair %d: %d sent, " % (p, ntx), err), "kite did not count %d frames sent on pair %d" % (ntx, p))
+    check(len(tagged) == pairs * ntx, "%d tagged frames on kq0, want %d" % (len(tagged), pairs * ntx))
+    for what in ("VQ_PAIRS_SET 0 -> ERR", "VQ_PAIRS_SET max_virtqueue_pairs+1 -> ERR", "VQ_PAIRS_SET 65535 -> ERR",
+                 "VQ_PAIRS_SET with 3 data bytes -> ERR", "class 127 command 127 -> ERR",
+                 "VQ_PAIRS_SET %d -> OK" % pairs):
+        check(what in out, "the guest did not print '%s'" % what)
+    ctrl_lines = [l for l in err.splitlines() if "control queue:" in l]
+    check(len(ctrl_lines) == 1 and "refused" in ctrl_lines[0],
+          "kite logged %d control-queue lines (one for all refusals wanted): %s" % (len(ctrl_lines), ctrl_lines))
+    rounds = per_queue(out)
+    check(len(rounds) == (2 if fewer else 1), "the guest reported %d receive rounds" % len(rounds))
+    if rounds:
+        check(sum(rounds[0]) == nrx, "round 1: %d of %d frames" % (sum(rounds[0]), nrx))
+        if a.mode != "rate":
+            check(sum(1 for c in rounds[0] if c) >= 2, "round 1: all flows on one queue %s" % rounds[0])
+    if fewer and len(rounds) == 2:
+        check(sum(rounds[1]) == nrx, "round 2: %d of %d frames" % (sum(rounds[1]), nrx))
+        check(all(c == 0 for c in rounds[1][fewer:]), "round 2: frames on pairs past %d: %s" % (fewer, rounds[1]))
+        check("VQ_PAIRS_SET %d -> OK" % fewer in out, "the guest did not print VQ_PAIRS_SET %d -> OK" % fewer)
+    if a.mode == "rate":
+        ts = sorted(t for _, t in tagged if t is not None)
+        span = ts[-1] - ts[0] if len(ts) >= 2 else 0.0
+        bound = 5 + 20 * span + 2
+        print("rate: %d frames from two pairs in %.3f s; bound burst + pps * span + 2 = %.1f" % (len(tagged), span, bound))
+        check(len(ts) == len(tagged), "frames without a kernel timestamp")
+        check(len(tagged) <= bound, "%d frames exceed the bound %.1f: the pairs do not share one bucket" %
+              (len(tagged), bound))
+        m = re.search(r"throttled (\d+) times", err)
+        check(m and int(m.group(1)) > 0, "kite never throttled")
+    return report(fails)
+
+
+def report(fails):
+    for f in fails:
+        print("FAIL: " + f)
+    if not fails:
+        print("PASS")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
