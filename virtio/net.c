@@ -728,7 +728,8 @@ static void net_free(struct net_dev *net)
  * board opened the configured one), the MTU, a received frame still waiting for buffers, whether the
  * TAP's offloads follow the driver, both directions' rate limiters and the counters. Version 2 adds
  * the number of queue pairs (must be the configured one), the pairs the driver runs and the frames
- * waiting on pairs 1..N-1; a version 1 section (one pair) restores as one pair running.
+ * waiting on pairs 1..N-1; a version 1 section (kite before multiqueue) restores as one pair running
+ * (the queue count itself is the virtio core's section's, checked there).
  */
 static void net_save(struct virtio_dev *dev, struct snap_writer *w)
 {
@@ -762,7 +763,7 @@ static void net_restore(struct virtio_dev *dev, struct snap_cursor *c)
 	struct net_dev *net = dev->priv;
 	struct rate_limiter tx = net->tx_rl, rx = net->rx_rl;
 	char tap[IFNAMSIZ];
-	uint32_t mtu, frame_len[NET_MAX_PAIRS] = { 0 }, npairs = 1, active = 1;
+	uint32_t mtu, frame_len[NET_MAX_PAIRS] = { 0 }, npairs = net->npairs, active = 1;
 	uint8_t offloads;
 	uint64_t n[6], now = rl_now_ns();
 
