@@ -174,6 +174,8 @@ char *api_json_vm_config(const struct vmm_control *ctl)
 		add_str_or_null(x, "guest_mac", n.guest_mac);
 		if (n.mtu)
 			cJSON_AddNumberToObject(x, "mtu", n.mtu);
+		if (n.queues > 1)
+			cJSON_AddNumberToObject(x, "queues", n.queues);   /* kite extension */
 		add_limiter(x, "rx_rate_limiter", &n.rx_rate_limiter);
 		add_limiter(x, "tx_rate_limiter", &n.tx_rate_limiter);
 		cJSON_AddStringToObject(x, "transport", transport_name(n.transport));

@@ -2,7 +2,8 @@
 /*
  * PUT/PATCH /drives/{id} and /network-interfaces/{id}. kite extensions: "transport" on both: "mmio"
  * (Firecracker's, kite's default here) or "pci"; "socket" on an interface: vhost-user-net on that
- * backend socket instead of a TAP (as Firecracker's drives have "socket" for vhost-user-blk).
+ * backend socket instead of a TAP (as Firecracker's drives have "socket" for vhost-user-blk);
+ * "queues" on an interface: its queue pairs (1..8, multiqueue; a TAP must then be multi_queue).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -89,6 +90,7 @@ int res_parse_net(const char *body, size_t len, const char *id, bool patch, stru
 		{ "tx_rate_limiter", F_LIMITER, false, 0, NULL, NULL },
 		{ "transport", F_ENUM, false, 0, transports, NULL },   /* kite extension */
 		{ "socket", F_STR, false, 0, NULL, NULL },             /* kite extension: vhost-user-net */
+		{ "queues", F_UINT, false, 8, NULL, "u8 (1..8)" },     /* kite extension: queue pairs */
 	};
 	static const struct api_field patch_f[] = {
 		{ "iface_id", F_STR, true, 0, NULL, NULL },
@@ -98,7 +100,7 @@ int res_parse_net(const char *body, size_t len, const char *id, bool patch, stru
 	struct vmm_net *n = &cmd->u.net;
 
 	cmd->json = patch ? api_body_object(body, len, "NetworkInterfaceUpdateConfig", patch_f, 3, err, errlen)
-			  : api_body_object(body, len, "NetworkInterfaceConfig", put_f, 8, err, errlen);
+			  : api_body_object(body, len, "NetworkInterfaceConfig", put_f, 9, err, errlen);
 	if (!cmd->json)
 		return -1;
 	cmd->op = patch ? API_PATCH_NET : API_PUT_NET;
@@ -126,6 +128,12 @@ int res_parse_net(const char *body, size_t len, const char *id, bool patch, stru
 	if (api_has(cmd->json, "mtu") && n->mtu < 68) {
 		snprintf(err, errlen, "An error occurred when deserializing the json body of a request: mtu %u is "
 			 "below 68.", n->mtu);
+		return -1;
+	}
+	n->queues = (unsigned)api_uint(cmd->json, "queues", 0);
+	if (api_has(cmd->json, "queues") && n->queues < 1) {
+		snprintf(err, errlen, "An error occurred when deserializing the json body of a request: queues 0 is "
+			 "below 1.");
 		return -1;
 	}
 	api_limiter(cmd->json, "rx_rate_limiter", &n->rx_rate_limiter);

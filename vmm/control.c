@@ -509,6 +509,7 @@ int vmm_ctl_put_net(struct vmm_control *ctl, const struct vmm_net *n, char *err,
 		return oom(err, errlen);
 	}
 	nn.mtu = n->mtu;
+	nn.queues = n->queues;
 	nn.rx_rate_limiter = n->rx_rate_limiter;
 	nn.tx_rate_limiter = n->tx_rate_limiter;
 	nn.transport = n->transport;
@@ -535,7 +536,7 @@ bool vmm_ctl_get_net(const struct vmm_control *ctl, unsigned i, struct vmm_net *
 	n = &ctl->nets[i];
 	*out = (struct vmm_net){
 		.iface_id = n->iface_id, .host_dev_name = n->host_dev_name, .socket = n->socket, .guest_mac = n->guest_mac,
-		.mtu = n->mtu, .rx_rate_limiter = n->rx_rate_limiter, .tx_rate_limiter = n->tx_rate_limiter,
+		.mtu = n->mtu, .queues = n->queues, .rx_rate_limiter = n->rx_rate_limiter, .tx_rate_limiter = n->tx_rate_limiter,
 		.transport = n->transport,
 	};
 	return true;
@@ -665,6 +666,7 @@ static int build_net(struct net_options *o, const struct ctl_net *n)
 	if (n->guest_mac && parse_mac(n->guest_mac, o->mac) == 0)
 		o->has_mac = 1;
 	o->mtu = n->mtu;
+	o->queues = n->queues;
 	/* the limiters, one per direction, are applied once the device exists (ctl_apply_net_limits) */
 	o->transport = transport_of(n->transport);
 	return 0;
@@ -758,6 +760,7 @@ int ctl_build_vm_config(struct vmm_control *ctl, bool restoring, char *err, size
 			n->dev_index = vm->virtio.nvu_net;
 			r = build_vhost_user(&vm->virtio.vu_net[vm->virtio.nvu_net++], n->socket, n->guest_mac, n->mtu,
 					     n->transport);
+			vm->virtio.vu_net[n->dev_index].queues = n->queues;
 		} else {
 			n->dev_index = vm->virtio.nnet;
 			r = build_net(&vm->virtio.net[vm->virtio.nnet++], n);

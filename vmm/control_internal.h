@@ -22,7 +22,7 @@ struct ctl_drive {
 
 struct ctl_net {
 	char *iface_id, *host_dev_name, *guest_mac, *socket;   /* socket: kite's vhost-user-net extension */
-	unsigned mtu;
+	unsigned mtu, queues;        /* queues: queue pairs, 0 = 1 */
 	struct vmm_rate_limiter rx_rate_limiter, tx_rate_limiter;
 	enum vmm_transport transport;
 	unsigned dev_index;          /* set at start: index in vm_config's net[] (or vu_net[] with socket) */

@@ -103,6 +103,7 @@ struct vmm_net {
 	const char *socket;          /* kite extension: vhost-user-net backend socket, NULL = TAP */
 	const char *guest_mac;       /* NULL = none */
 	unsigned mtu;                /* 0 = not advertised */
+	unsigned queues;             /* kite extension: queue pairs, 0 = 1 */
 	struct vmm_rate_limiter rx_rate_limiter, tx_rate_limiter;
 	enum vmm_transport transport;   /* kite extension */
 };

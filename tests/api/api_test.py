@@ -461,6 +461,10 @@ def mode_patch(a, tmp):
         expect_fault(sock, "PATCH", "/network-interfaces/eth9", {"iface_id": "eth9"}, "not found", "PATCH of an unknown interface")
         expect_fault(sock, "PATCH", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "x"},
                      "unknown field `host_dev_name`", "PATCH interface with a pre-boot-only field")
+        expect_fault(sock, "PUT", "/network-interfaces/q", {"iface_id": "q", "host_dev_name": "kq", "queues": 0},
+                     "queues 0 is below 1", "interface with queues 0")
+        expect_fault(sock, "PUT", "/network-interfaces/q", {"iface_id": "q", "host_dev_name": "kq", "queues": 9},
+                     "expected u8 (1..8)", "interface with queues 9")
         check(curl(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204, "FlushMetrics")
         st = finish(p, 120)
         check(st == 0, "the guest finished its stream on the new image (status %s)" % st)

@@ -3,7 +3,7 @@
 """kite's multiqueue virtio-net (--net tap=NAME,queues=N) on a multiqueue TAP, in a network
 namespace of this process's own (unshare: nothing outside sees it, it goes away with the process).
 
-usage: net_mq.py --kite KITE --kernel GUEST MODE      (MODE: mq2 | mq4 | rate | nocvq | persistent)
+usage: net_mq.py --kite KITE --kernel GUEST MODE   (MODE: mq2 | mq4 | rate | nocvq | persistent | snapshot)
 
 mq2, mq4: a persistent multi_queue TAP kq0 (192.0.2.1/24), kite with queues=2 (4) and the test guest
       virtio-net-mq (guest/virtio/net_mq.c). Checked, with a packet socket on kq0 opened before kite
@@ -20,6 +20,12 @@ rate: queues=2 with pps=20,burst=5: the 30 frames the guest sends on two pairs (
 nocvq: the guest negotiates MQ without CTRL_VQ: kite must report DEVICE_NEEDS_RESET with the reason.
 persistent: kq1 is a persistent TAP made without multi_queue: kite with queues=2 must exit 1 with one
       error line naming kq1 and multi_queue; the TAP is still there.
+snapshot: through the API (network interface with "queues": 2, shown by GET /vm/config) the guest
+      runs 2 pairs and waits for frames; pause, Full snapshot, kill -9. Restored in a new kite, 32
+      injected flows must reach the guest on both queues (the running pair count came back: pair 1's
+      fd attached again), then VQ_PAIRS_SET 1 and 32 more on queue 0 alone. The same snapshot with its
+      virtio-net section rewritten as version 1 (no pair fields, as kite wrote it before multiqueue)
+      restores with one pair running: all 32 flows on queue 0, none lost.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip, no /dev/net/tun or /dev/kvm).
 """
 import argparse
@@ -33,6 +39,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -144,7 +151,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["mq2", "mq4", "rate", "nocvq", "persistent"])
+    ap.add_argument("mode", choices=["mq2", "mq4", "rate", "nocvq", "persistent", "snapshot"])
     a = ap.parse_args()
     if os.geteuid() != 0:
         skip("needs root (network namespace, TAP)")
@@ -166,6 +173,7 @@ def main():
     def check(ok, what):
         if not ok:
             fails.append(what)
+        return ok
 
     if a.mode == "persistent":
         sh("ip", "tuntap", "add", "dev", "kq1", "mode", "tap", "vnet_hdr")
@@ -185,6 +193,10 @@ def main():
     sh("ip", "link", "set", "kq0", "up")
     host_mac = bytes.fromhex(json.loads(sh("ip", "-j", "link", "show", "kq0"))[0]["address"].replace(":", ""))
     cap = Capture("kq0")
+
+    if a.mode == "snapshot":
+        mode_snapshot(a, host_mac, check)
+        return report(fails)
 
     if a.mode == "nocvq":
         rc, out, err = run_guest(a, "tap=kq0,queues=2,mac=" + MAC, "kite.mq_nocvq=1", timeout=60)
@@ -247,6 +259,94 @@ def main():
         m = re.search(r"throttled (\d+) times", err)
         check(m and int(m.group(1)) > 0, "kite never throttled")
     return report(fails)
+
+
+def inject(src_mac, sport, count=32):
+    """count UDP flows (source ports sport..) into kq0, for the guest."""
+    inj = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    inj.bind(("kq0", 0))
+    for i in range(count):
+        inj.send(udp_frame(bytes.fromhex(MAC.replace(":", "")), src_mac, sport + i))
+    inj.close()
+
+
+def mode_snapshot(a, host_mac, check):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "snapshot"))
+    import snaplib   # noqa: E402  (the snapshot suite's helpers)
+
+    work = tempfile.mkdtemp(prefix="kite-net-mq-snap-")
+    kites = []
+    try:
+        k = snaplib.Kite(a.kite, work, "life1")
+        kites.append(k)
+        iface = {"iface_id": "eth0", "host_dev_name": "kq0", "guest_mac": MAC, "transport": "pci", "queues": 2}
+        for method, path, body in [
+                ("PUT", "/boot-source", {"kernel_image_path": a.kernel,
+                                         "boot_args": "kite.test=virtio-net-mq kite.mq_tx=1 kite.mq_rx=32 kite.mq_fewer=1"}),
+                ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}),
+                ("PUT", "/network-interfaces/eth0", iface),
+                ("PUT", "/actions", {"action_type": "InstanceStart"})]:
+            code, val = k.call(method, path, body)
+            if not check(code == 204, "%s %s -> 204 (%s %s)" % (method, path, code, val)):
+                return
+        code, conf = k.call("GET", "/vm/config")
+        check(code == 200 and conf["network-interfaces"][0].get("queues") == 2,
+              "GET /vm/config shows queues 2 (%s)" % conf)
+        if not check(k.wait_for(r"^virtio-net-mq: ready for 32 frames on 2 pairs$") is not None,
+                     "life 1: the guest runs 2 pairs and waits for frames"):
+            print(k.text() + k.log())
+            return
+        snap = os.path.join(work, "snap")
+        os.makedirs(snap)
+        code, val = k.snapshot(snap + "/vm.state", snap + "/vm.mem")
+        check(code == 204, "pause + Full snapshot -> 204 (%s %s)" % (code, val))
+        k.kill9()
+
+        # the same snapshot as kite wrote it before multiqueue: virtio-net section version 1
+        old = os.path.join(work, "old")
+        os.makedirs(old)
+        with open(snap + "/vm.state", "rb") as f:
+            head, sections = snaplib.parse_state(f.read())
+        rewritten, tails = [], []
+        for name, inst, ver, payload in sections:
+            if name == "virtio-net":
+                tails.append((ver, payload[-12:]))
+                ver, payload = 1, payload[:-12]        # npairs, running pairs, pair 1's empty frame
+            rewritten.append((name, inst, ver, payload))
+        check(tails == [(2, struct.pack("<III", 2, 2, 0))],
+              "the virtio-net section is version 2 ending with 2 pairs, 2 running, no frame waiting (%s)" % tails)
+        with open(old + "/vm.state", "wb") as f:
+            f.write(snaplib.build_state(rewritten, head["version"], head["flags"]))
+        os.link(snap + "/vm.mem", old + "/vm.mem")
+
+        for life, d, want_split in (("life2", snap, True), ("life3", old, False)):
+            k = snaplib.Kite(a.kite, work, life)
+            kites.append(k)
+            code, val = k.call("PUT", "/snapshot/load", snaplib.load_body(d + "/vm.state", d + "/vm.mem"))
+            if not check(code == 204, "%s: PUT /snapshot/load -> 204 (%s %s)" % (life, code, val)):
+                print(k.log())
+                continue
+            inject(host_mac, 30000)          # the restored guest waits for them (its "ready" line was life 1's)
+            if check(k.wait_for(r"^virtio-net-mq: ready for 32 frames on 1 pairs$") is not None,
+                     "%s: the guest got the 32 flows and set 1 pair" % life):
+                inject(host_mac, 31000)
+            k.proc.wait(timeout=120)
+            out = k.text()
+            print("%s console:\n%s%s" % (life, out, k.log()))
+            rounds = per_queue(out)
+            check(k.proc.returncode == 0 and "kite-guest: PASS virtio-net-mq" in out,
+                  "%s: the guest passed (exit %s)" % (life, k.proc.returncode))
+            check(len(rounds) == 2 and all(sum(r) == 32 for r in rounds), "%s: 32 + 32 frames (%s)" % (life, rounds))
+            if len(rounds) == 2:
+                if want_split:
+                    check(all(rounds[0]), "life2: after the restore both pairs get frames (%s)" % rounds[0])
+                else:
+                    check(rounds[0][1] == 0, "life3: a version-1 section restores one pair running (%s)" % rounds[0])
+                check(rounds[1][1] == 0, "%s: after VQ_PAIRS_SET 1 queue 0 alone (%s)" % (life, rounds[1]))
+    finally:
+        for k in kites:
+            k.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(fails):
