@@ -299,10 +299,14 @@ def bench_net(a, hz):
                     out("net_tx_kite_kicks_per_frame", (r["kicks"] - base["kicks"]) / extra, "count")
         for name, xs in pps.items():
             out("net_tx64_%s_pps" % name, med(xs), "frames/s")
+            out("net_tx64_%s_pps_min_max" % name, "%.0f-%.0f" % (min(xs), max(xs)), "frames/s")
         for suffix, _ in states(a):
             for q in others(a):
                 if q + suffix in pps and "kite" + suffix in pps:
+                    pairs = sorted(x / y for x, y in zip(pps["kite" + suffix], pps[q + suffix]))
                     out("net_tx64_kite_over_%s%s" % (q, suffix), med(pps["kite" + suffix]) / med(pps[q + suffix]), "x")
+                    out("net_tx64_kite_over_%s%s_pairs" % (q, suffix),
+                        "%.2f-%.2f(median %.2f)" % (pairs[0], pairs[-1], med(pairs)), "x")
     finally:
         subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
