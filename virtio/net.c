@@ -240,8 +240,14 @@ static void net_rx(struct net_dev *net, unsigned pi)
 	struct net_pair *p = &net->pair[pi];
 	struct virtqueue *vq = &net->vdev.q[NET_RXQ(pi)].vq;
 
-	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !p->attached || !vq->ready || vq->broken)
+	if (!(net->vdev.status & VIRTIO_STATUS_DRIVER_OK) || !p->attached)
 		return;
+	if (!vq->ready || vq->broken) {
+		/* nobody to deliver to: stop reading the fd, or its frames wake the loop forever (a
+		 * kick of this queue or a reset polls it again) */
+		tap_poll(p, false);
+		return;
+	}
 	if (!net->offloads_set) {
 		net_set_offloads(net);          /* before the first frame the driver sees */
 		net->offloads_set = true;

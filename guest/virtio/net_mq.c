@@ -14,6 +14,11 @@
  *  4. kite.mq_fewer=F: VQ_PAIRS_SET F, then 3 again ("ready for N frames on F pairs").
  *  kite.mq_nocvq=1 instead: MQ negotiated without CTRL_VQ; the device must report
  *     DEVICE_NEEDS_RESET once the driver is running.
+ *  kite.mq_unready=1 instead: pair 0 and the control queue set up, the other pairs not; VQ_PAIRS_SET
+ *     max all the same (the device cannot tell), line "virtio-net-mq: ready with pairs 1.. not set
+ *     up", then once a UDP frame to port 7001 arrived on queue 0 the guest waits 6e9 TSC cycles
+ *     (frames the TAP steered to the pairs not set up must not keep the device's thread busy) and
+ *     prints "virtio-net-mq: N frames on queue 0 with pairs 1.. not set up".
  */
 #include "vdrv.h"
 
@@ -112,9 +117,35 @@ static void receive_round(unsigned max, unsigned active, uint64_t want)
 		guest_fail(GUEST_EXIT_TIMEOUT, "received %lu of %lu frames", got, want);
 }
 
+/* kite.mq_unready=1: only pair 0 is set up (see the header). */
+static void unready_pairs(uint16_t max)
+{
+	uint64_t got = 0, t0;
+
+	set_pairs(max);
+	guest_printf("virtio-net-mq: ready with pairs 1.. not set up\n");
+	t0 = rdtsc();
+	while (!got || rdtsc() - t0 < 6000ULL * 1000 * 1000) {
+		uint32_t len, id;
+
+		if (!got && rdtsc() - t0 > 30ULL * 1000 * 1000 * 1000)
+			guest_fail(GUEST_EXIT_TIMEOUT, "no frame on queue 0");
+		if (!vq_wait_cycles(&rxq[0], &len, 0))
+			continue;
+		id = rxq[0].last_id;
+		if (id >= RX_BUFS)
+			guest_fail(GUEST_EXIT_CHECK, "used element id %u", id);
+		if (!got)
+			t0 = rdtsc();
+		got++;
+		post(0, (uint16_t)id);
+	}
+	guest_printf("virtio-net-mq: %lu frames on queue 0 with pairs 1.. not set up\n", got);
+}
+
 void test_virtio_net_mq(void)
 {
-	bool nocvq = cmdline_u64("kite.mq_nocvq", 0);
+	bool nocvq = cmdline_u64("kite.mq_nocvq", 0), unready = cmdline_u64("kite.mq_unready", 0);
 	uint64_t want = (1ULL << F_MAC) | (1ULL << F_MQ) | (nocvq ? 0 : 1ULL << F_CTRL_VQ);
 	uint64_t ntx = cmdline_u64("kite.mq_tx", 4), nrx = cmdline_u64("kite.mq_rx", 32);
 	uint64_t fewer = cmdline_u64("kite.mq_fewer", 0);
@@ -136,7 +167,7 @@ void test_virtio_net_mq(void)
 		guest_fail(GUEST_EXIT_USAGE, "kite.mq_fewer=%lu (at most %u), kite.mq_tx at most 1000", fewer, max);
 	for (unsigned i = 0; i < 6; i++)
 		my_mac[i] = mmio_read8(d.device + i);
-	for (unsigned p = 0; p < max; p++) {
+	for (unsigned p = 0; p < (unready ? 1 : max); p++) {
 		rxq[p] = d;
 		rxq[p].qidx = (uint16_t)(2 * p);
 		txq[p] = d;
@@ -156,10 +187,14 @@ void test_virtio_net_mq(void)
 		vdev_wait_needs_reset(&d, "MQ without CTRL_VQ");
 		return;
 	}
-	for (unsigned p = 0; p < max; p++)
+	for (unsigned p = 0; p < (unready ? 1 : max); p++)
 		for (uint16_t i = 0; i < RX_BUFS; i++)
 			post(p, i);
 	guest_printf("virtio-net-mq: %u queue pairs, control queue %u\n", max, 2 * max);
+	if (unready) {
+		unready_pairs((uint16_t)max);
+		return;
+	}
 	net_ctrl_checks(&ctrl, (uint16_t)max);
 	set_pairs((uint16_t)max);
 	for (unsigned p = 0; p < max; p++) {

@@ -3,7 +3,8 @@
 """kite's multiqueue virtio-net (--net tap=NAME,queues=N) on a multiqueue TAP, in a network
 namespace of this process's own (unshare: nothing outside sees it, it goes away with the process).
 
-usage: net_mq.py --kite KITE --kernel GUEST MODE   (MODE: mq2 | mq4 | rate | nocvq | persistent | snapshot)
+usage: net_mq.py --kite KITE --kernel GUEST MODE
+       (MODE: mq2 | mq4 | rate | nocvq | unready | persistent | snapshot)
 
 mq2, mq4: a persistent multi_queue TAP kq0 (192.0.2.1/24), kite with queues=2 (4) and the test guest
       virtio-net-mq (guest/virtio/net_mq.c). Checked, with a packet socket on kq0 opened before kite
@@ -18,6 +19,10 @@ rate: queues=2 with pps=20,burst=5: the 30 frames the guest sends on two pairs (
       one bucket for the device: C <= burst + pps * span + 2, span = first to last frame as the
       kernel timestamped them on kq0 (two buckets of the same size would pass 10 frames more).
 nocvq: the guest negotiates MQ without CTRL_VQ: kite must report DEVICE_NEEDS_RESET with the reason.
+unready: queues=4, the guest sets up pair 0 only and asks for 4 pairs; 32 injected flows (most
+      steered to fds of pairs without a ring): the guest gets frames on queue 0 and waits ~2 s;
+      kite's I/O thread must have used < 50 ms of CPU (a thread that keeps waking on fds it cannot
+      serve burns the whole wait; a sound one ~5 ms).
 persistent: kq1 is a persistent TAP made without multi_queue: kite with queues=2 must exit 1 with one
       error line naming kq1 and multi_queue; the TAP is still there.
 snapshot: through the API (network interface with "queues": 2, shown by GET /vm/config) the guest
@@ -106,9 +111,9 @@ class Capture:
             frames.append((data, ts))
 
 
-def run_guest(a, spec, cmdline, inject_to=None, src_mac=None, timeout=90):
-    """Run kite with the guest; on each 'ready for N frames' line inject N UDP flows (fresh source
-    ports each round) into kq0. Returns (exit status, stdout, stderr)."""
+def run_guest(a, spec, cmdline, inject_to=None, src_mac=None, timeout=90, ready=None):
+    """Run kite with the guest; on each 'ready for N frames' line (or a line matching `ready`: 32)
+    inject N UDP flows (fresh source ports each round) into kq0. Returns (exit status, stdout, stderr)."""
     cmd = ["timeout", str(timeout), a.kite, "--kernel", a.kernel, "--console", "stdio", "--memory", "64",
            "--cmdline", "kite.test=virtio-net-mq kite.native=1 " + cmdline]
     cmd += ["--config", spec] if spec.endswith(".json") else ["--net", spec]
@@ -133,8 +138,9 @@ def run_guest(a, spec, cmdline, inject_to=None, src_mac=None, timeout=90):
             break
         out.append(line)
         m = re.match(r"virtio-net-mq: ready for (\d+) frames", line)
-        if m and inj:
-            for _ in range(int(m.group(1))):
+        n = int(m.group(1)) if m else 32 if ready and re.match(ready, line) else 0
+        if n and inj:
+            for _ in range(n):
                 inj.send(udp_frame(bytes.fromhex(MAC.replace(":", "")), src_mac, sport))
                 sport += 1
     p.wait()
@@ -151,7 +157,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("mode", choices=["mq2", "mq4", "rate", "nocvq", "persistent", "snapshot"])
+    ap.add_argument("mode", choices=["mq2", "mq4", "rate", "nocvq", "unready", "persistent", "snapshot"])
     a = ap.parse_args()
     if os.geteuid() != 0:
         skip("needs root (network namespace, TAP)")
@@ -196,6 +202,16 @@ def main():
 
     if a.mode == "snapshot":
         mode_snapshot(a, host_mac, check)
+        return report(fails)
+
+    if a.mode == "unready":
+        rc, out, err = run_guest(a, "tap=kq0,queues=4,mac=" + MAC, "kite.mq_unready=1 kite.mq_rx=32",
+                                 inject_to="kq0", src_mac=host_mac, ready=r"virtio-net-mq: ready with pairs")
+        print(out + err)
+        check(rc == 0 and "kite-guest: PASS virtio-net-mq" in out, "the guest did not pass (exit %d)" % rc)
+        m = re.search(r"virtio-net0: its I/O thread used (\d+) us of CPU", err)
+        check(m and int(m.group(1)) < 50000, "kite's I/O thread used %s us of CPU (< 50000 wanted)" %
+              (m.group(1) if m else "?"))
         return report(fails)
 
     if a.mode == "nocvq":
