@@ -69,6 +69,27 @@ void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, 
 	t->poll_cfg = *cfg;
 }
 
+const char *iothread_poll_mode(const struct iothread *t, char *buf, size_t len)
+{
+	if (!t->poll)
+		snprintf(buf, len, "off");
+	else if (t->poll_cfg.adaptive)
+		snprintf(buf, len, "adaptive");
+	else
+		snprintf(buf, len, "%lluus", (unsigned long long)(t->poll_cfg.max_ns / 1000));
+	return buf;
+}
+
+bool iothread_poll_stats(const struct iothread *t, struct poll_window_stats *out)
+{
+	if (!t->poll) {
+		*out = (struct poll_window_stats){ 0 };
+		return false;
+	}
+	poll_window_get_stats(&t->pw, out);
+	return true;
+}
+
 /* The polling phase after a loop round (see kite/iothread.h); the window comes from t->pw. */
 static void poll_phase(struct iothread *t)
 {
@@ -76,7 +97,7 @@ static void poll_phase(struct iothread *t)
 
 	t->poll_expired = false;
 	while (more && !atomic_load_explicit(&t->interrupt, memory_order_relaxed)) {
-		uint64_t last = now_ns(), now = last, window = poll_window_next(&t->pw, last);
+		uint64_t start = now_ns(), last = start, now = start, window = poll_window_next(&t->pw, start);
 		bool expired = false, found_any = false;
 
 		if (!window) {
@@ -98,7 +119,7 @@ static void poll_phase(struct iothread *t)
 				__builtin_ia32_pause();
 			}
 		}
-		poll_window_expired(&t->pw, now, now - last, found_any || !expired);   /* a pause is no miss */
+		poll_window_expired(&t->pw, now, now - start, now - last, found_any || !expired);   /* a pause is no miss */
 		more = t->poll(t->poll_opaque, IOTHREAD_POLL_END);
 		if (more && expired)
 			poll_window_waited(&t->pw, now_ns() - now);    /* came just after the window */
@@ -199,8 +220,6 @@ static void *io_main(void *opaque)
 	t->start = ok ? START_OK : START_FAILED;
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
-	if (t->poll)
-		poll_window_init(&t->pw, &t->poll_cfg, now_ns());
 	while (ok && gate(t)) {
 		uint64_t wait_start = now_ns();
 		int r = evloop_run_once(t->loop, -1);
@@ -218,7 +237,7 @@ static void *io_main(void *opaque)
 	if (ok)
 		log_info("%s: its I/O thread used %llu us of CPU (%llu us polling without finding work, %llu windows cut by the budget)",
 			 t->name, (unsigned long long)(thread_cpu_ns() / 1000),
-			 (unsigned long long)(t->pw.idle_total_ns / 1000), (unsigned long long)t->pw.capped);
+			 (unsigned long long)(t->pw.st.vain_ns / 1000), (unsigned long long)t->pw.st.budget_cuts);
 	/* a pauser may wait for the gate: an ended thread counts as parked */
 	pthread_mutex_lock(&t->lock);
 	t->parked = true;
@@ -235,6 +254,8 @@ int iothread_start(struct iothread *t, int cpu, const char *seccomp_kind)
 	if (t->running)
 		return 0;
 	t->seccomp_kind = seccomp_kind;
+	if (t->poll)      /* here, not on the thread: readers of its statistics never see it half set */
+		poll_window_init(&t->pw, &t->poll_cfg, now_ns());
 	t->start = START_PENDING;
 	t->stop = false;
 	update_interrupt(t);

@@ -27,11 +27,14 @@
 #include "board.h"
 #include "control_internal.h"
 #include "kite/evloop.h"
+#include "kite/iothread.h"
 #include "kite/log.h"
+#include "kite/poll_window.h"
 #include "kite/seccomp.h"
 #include "kite/vcpu.h"
 #include "kite/virtio_balloon.h"
 #include "kite/virtio_blk_dev.h"
+#include "kite/virtio_dev.h"
 #include "kite/virtio_net.h"
 #include "term_grace.h"
 
@@ -358,14 +361,44 @@ static void emit_group(vmm_counter_fn emit, void *opaque, const char *kind, cons
 	}
 }
 
+struct poll_sink {
+	vmm_counter_fn emit;
+	void *opaque;
+	const char *dev;
+};
+
+static void emit_poll(void *opaque, const char *name, uint64_t value)
+{
+	struct poll_sink *s = opaque;
+
+	s->emit(s->opaque, name, s->dev, value);
+}
+
+/* A drive's I/O thread's polling window (kite/poll_window.h; zeros while it does not poll). */
+static void drive_poll_counters(struct virtio_dev *dev, const char *drive_id, vmm_counter_fn emit, void *opaque)
+{
+	struct poll_window_stats st;
+	char name[80];
+	struct poll_sink s = { emit, opaque, name };
+
+	if (!dev || !dev->io)
+		return;
+	snprintf(name, sizeof(name), "block_%s", drive_id);
+	iothread_poll_stats(dev->io, &st);
+	poll_window_stats_each(&st, emit_poll, &s);
+}
+
 static void device_counters(struct vmm_control *ctl, vmm_counter_fn emit, void *opaque)
 {
 	for (unsigned i = 0; i < ctl->ndrives; i++) {
+		struct virtio_dev *dev = ctl->drives[i].socket ? NULL : board_blk(&ctl->vm, ctl->drives[i].dev_index);
 		struct blk_counters c;
 
-		if (!ctl->drives[i].socket && blk_get_counters(board_blk(&ctl->vm, ctl->drives[i].dev_index), &c))
+		if (dev && blk_get_counters(dev, &c)) {
 			emit_group(emit, opaque, "block", ctl->drives[i].drive_id, blk_names,
 				   sizeof(blk_names) / sizeof(blk_names[0]), &c);
+			drive_poll_counters(dev, ctl->drives[i].drive_id, emit, opaque);
+		}
 	}
 	for (unsigned i = 0; i < ctl->nnets; i++) {
 		struct net_counters c;

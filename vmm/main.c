@@ -117,8 +117,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	status = vm_run(&vm);
-	if (opts.stats)
+	if (opts.stats) {
 		vm_print_vcpu_stats(&vm);
+		vm_print_iothread_stats(&vm);
+	}
 	vm_destroy(&vm);
 	config_free(&opts);
 	fflush(stdout);

@@ -21,6 +21,7 @@
 #define KITE_IOTHREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct evloop;
 struct iothread;
@@ -52,6 +53,13 @@ enum iothread_poll_phase { IOTHREAD_POLL_BEGIN, IOTHREAD_POLL_CHECK, IOTHREAD_PO
 typedef bool (*iothread_poll_fn)(void *opaque, enum iothread_poll_phase phase);
 struct poll_window_cfg;
 void iothread_set_poll(struct iothread *t, iothread_poll_fn poll, void *opaque, const struct poll_window_cfg *cfg);
+
+/* The polling window's statistics so far (kite/poll_window.h); false and zeros when the thread does
+ * not poll. Any thread, while the thread runs too. */
+struct poll_window_stats;
+bool iothread_poll_stats(const struct iothread *t, struct poll_window_stats *out);
+/* "off", "adaptive" or the fixed window ("50us") in buf; returns buf. Any thread. */
+const char *iothread_poll_mode(const struct iothread *t, char *buf, size_t len);
 
 void iothread_pause(struct iothread *t);
 void iothread_resume(struct iothread *t);

@@ -19,11 +19,16 @@
  * counts against budget_pct percent of one core per POLL_BUDGET_PERIOD_NS; once spent, the window
  * is 0 (the thread blocks, as without polling) until the next period, and a window is cut to what
  * is left. 100: no cap.
+ *
+ * Statistics (struct poll_window_stats): written by the window's thread with relaxed atomic stores,
+ * so that any thread may read them (poll_window_get_stats) while it runs; each field is whole, the
+ * set is no snapshot (fields may be one window apart).
  */
 #ifndef KITE_POLL_WINDOW_H
 #define KITE_POLL_WINDOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define POLL_WINDOW_START_NS   4000ULL          /* an adaptive window's first size, and its floor */
@@ -37,6 +42,18 @@ struct poll_window_cfg {
 	unsigned budget_pct;   /* 1..100 (100: no cap); 0 is taken as 100 */
 };
 
+/* What the window did; every time in ns of CLOCK_MONOTONIC. */
+struct poll_window_stats {
+	uint64_t windows;        /* windows polled (each ran out, or a pause ended it) */
+	uint64_t found;          /* of them, the windows that found work (or a pause ended) */
+	uint64_t useful_ns;      /* polled up to each window's last find */
+	uint64_t vain_ns;        /* polled without finding work (each window's tail after its last find) */
+	uint64_t window_ns;      /* the current window (adaptive: its size now; 0: not polling) */
+	uint64_t last_ns;        /* how long the last window polled */
+	uint64_t budget_cuts;    /* windows cut or skipped by the budget */
+	uint64_t backoff_skips;  /* waits after which the back-off kept polling off (no probe) */
+};
+
 struct poll_window {
 	struct poll_window_cfg cfg;
 	uint64_t window_ns;      /* the current window */
@@ -45,9 +62,7 @@ struct poll_window {
 	bool missed;             /* the last window ran out without finding work */
 	unsigned holdoff;        /* waits left before a window of 0 may grow */
 	unsigned backoff;        /* the next holdoff */
-	/* statistics */
-	uint64_t idle_total_ns;  /* polled without finding work, all periods */
-	uint64_t capped;         /* windows cut or skipped by the budget */
+	struct poll_window_stats st;   /* see above: read them with poll_window_get_stats */
 };
 
 void poll_window_init(struct poll_window *w, const struct poll_window_cfg *cfg, uint64_t now_ns);
@@ -55,12 +70,25 @@ void poll_window_init(struct poll_window *w, const struct poll_window_cfg *cfg, 
 /* How long to poll from now_ns on (ns), counting from the last find; 0: do not poll, block. */
 uint64_t poll_window_next(struct poll_window *w, uint64_t now_ns);
 
-/* A window ran out at now_ns: idle_ns polled since its last find (or its start) without work;
- * found: it found work before that. */
-void poll_window_expired(struct poll_window *w, uint64_t now_ns, uint64_t idle_ns, bool found);
+/* A window ran out at now_ns after polling polled_ns in all: idle_ns of them since its last find (or
+ * its start) without work; found: it found work before that (a caller passes true for a window a
+ * pause ended: that is no miss). */
+void poll_window_expired(struct poll_window *w, uint64_t now_ns, uint64_t polled_ns, uint64_t idle_ns, bool found);
 
 /* After a window ran out (or, with a window of 0, without polling) the thread waited waited_ns for
  * its next work: the adaptive window grows or shrinks (see above); fixed: nothing. */
 void poll_window_waited(struct poll_window *w, uint64_t waited_ns);
+
+/* The statistics so far (see above). Any thread. */
+void poll_window_get_stats(const struct poll_window *w, struct poll_window_stats *out);
+
+/* The statistics as `name=value` pairs separated by spaces (poll_windows=N poll_found=N
+ * poll_useful_ns=N poll_vain_ns=N poll_window_ns=N poll_last_ns=N poll_budget_cuts=N
+ * poll_backoff_skips=N), the format of kite --stats; truncated to len. Returns what snprintf does. */
+int poll_window_stats_format(const struct poll_window_stats *st, char *buf, size_t len);
+
+/* Each statistic's name (as above: poll_windows, ...) and value, in that order: emit(opaque, name, value). */
+typedef void (*poll_window_stat_fn)(void *opaque, const char *name, uint64_t value);
+void poll_window_stats_each(const struct poll_window_stats *st, poll_window_stat_fn emit, void *opaque);
 
 #endif

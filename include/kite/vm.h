@@ -134,6 +134,9 @@ void vm_resume(struct vm *vm);
  * thread; idempotent. With vm_pause, this is what quiesces the VM's devices (the owner also stops
  * serving vm->loop). */
 void vm_pause_io(struct vm *vm, bool pause);
+/* kite --stats: a line per I/O thread, "kite: stats: io:NAME: poll=off|adaptive|Nus poll_windows=N ..."
+ * (kite/poll_window.h), on stderr. Owner thread, while the I/O threads run or after they stopped. */
+void vm_print_iothread_stats(struct vm *vm);
 /* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
 #define KITE_EXIT_SIGNAL_BASE 128
 

@@ -15,7 +15,8 @@ MODE:
                    slow, half-closed and oversized clients; GET /metrics; FlushMetrics; SIGTERM.
   socket           a live socket path is refused naming the path; a stale one is replaced.
   patch            run-time changes under a guest write stream (blkbench stream on a PCI drive with an
-                   ops limiter, a TAP interface): GET /metrics counts the drive's writes and throttling;
+                   ops limiter, a TAP interface): GET /metrics counts the drive's writes and throttling
+                   and has its I/O thread's polling counters (0: not polling);
                    PATCH /drives path_on_host swaps the image mid-stream (the old image keeps the early
                    blocks and never gets the late ones, the new one gets the late ones); a bad path is
                    refused naming it, the drive unchanged; PATCH rate_limiter and PATCH
@@ -389,6 +390,10 @@ def wait_until(cond, p, bound=120):
     return cond()
 
 
+POLL_STATS = ("poll_windows", "poll_found", "poll_useful_ns", "poll_vain_ns", "poll_window_ns", "poll_last_ns",
+              "poll_budget_cuts", "poll_backoff_skips")
+
+
 def prom_value(sock, name, device):
     text = curl(sock, "GET", "/metrics")[1]
     m = re.search(r'^kite_%s\{device="%s"\} (\d+)$' % (name, device), text if isinstance(text, str) else "", re.M)
@@ -430,6 +435,11 @@ def mode_patch(a, tmp):
         check(wait_until(lambda: (prom_value(sock, "rate_limiter_throttled_events", "block_data") or 0) > 0, p, 30),
               "... and the limiter's refusals (5 ops/s against a queue of 4)")
         check(prom_value(sock, "tx_packets_count", "net_eth0") is not None, "per-interface counters for net_eth0")
+        # the drive's I/O thread's polling window (docs/vmm.md): every counter, all 0 (drives from
+        # the API do not poll); none for the interface, whose thread never polls
+        polls = {n: prom_value(sock, n, "block_data") for n in POLL_STATS}
+        check(polls == dict.fromkeys(POLL_STATS, 0), "GET /metrics: block_data's polling counters, all 0 (%s)" % polls)
+        check(prom_value(sock, "poll_windows", "net_eth0") is None, "no polling counters for net_eth0")
         missing = os.path.join(tmp, "missing.img")
         expect_fault(sock, "PATCH", "/drives/data", {"drive_id": "data", "path_on_host": missing}, missing,
                      "PATCH to a missing image: refused naming it")
@@ -488,6 +498,7 @@ def mode_patch(a, tmp):
     last = json.loads(lines[-1]) if lines else {}
     check("block_data" in last and "net_eth0" in last and last["block_data"].get("write_count", 0) > 0,
           "metrics file: block_data and net_eth0 groups with Firecracker's names")
+    check(all(last.get("block_data", {}).get(n) == 0 for n in POLL_STATS), "metrics file: block_data's polling counters")
 
 
 def mode_vhost(a, tmp):
