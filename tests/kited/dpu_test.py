@@ -25,19 +25,15 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "virtio"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, end, failures, need_kvm, wait_for  # noqa: E402
-from core_test import call, procs_under, start_time  # noqa: E402
+import kdlib  # noqa: E402  (Kited, Console: shared with the other kited tests)
+from checks import check, failures, need_kvm, wait_for  # noqa: E402
+from core_test import start_time  # noqa: E402
 from dpu_ctl import ctl_request as ctl  # noqa: E402
 from image_blocks import bad_blocks  # noqa: E402
 from blk_run import SECTOR, pattern_bytes  # noqa: E402  (the test guest's virtio-blk pattern)
@@ -68,52 +64,30 @@ def records(state):
 def expect(kd, cases):
     """Requests that must be refused: (method, path, body, status, words in the error)."""
     for method, path, body, want, words in cases:
-        st, rep = kd(method, path, body)
+        st, rep = kd.req(method, path, body)
         check(st == want and words in (rep or {}).get("error", ""),
               "%s %s %s -> %d naming %r (got %d %s)" % (method, path, body, want, words, st, rep))
 
 
-class Console:
-    """Reads a VM's console socket into .text on a thread."""
-    def __init__(self, path):
-        self.text = ""
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        threading.Thread(target=self.run, daemon=True).start()
-
-    def run(self):
-        while True:
-            try:
-                d = self.s.recv(65536)
-            except OSError:
-                return
-            if not d:
-                return
-            self.text += d.decode(errors="replace")
-
-    def written(self):
-        m = re.findall(r"blk-stream: (\d+) written", self.text)
-        return int(m[-1]) if m else 0
+def written(con):
+    """How many writes the guest's virtio-blk-stream reported on its console."""
+    m = re.findall(r"blk-stream: (\d+) written", con.text())
+    return int(m[-1]) if m else 0
 
 
-class Kited:
-    def __init__(self, args, work, dpu):
-        self.state, self.sock = os.path.join(work, "state"), os.path.join(work, "kited.sock")
-        self.cmd = [args.kited, "--sock", self.sock, "--state-dir", self.state, "--kite", args.kite,
-                    "--kite-dpu", dpu, "--jailer", args.jailer, "--jail", "on" if os.geteuid() == 0 else "off"]
-        self.logf = open(os.path.join(work, "kited.log"), "ab")
-        self.p = None
+def dump(kd):
+    for path in (kd.log_path, os.path.join(kd.state, "dpu", "kite-dpu.log")):
+        print("--- %s ---\n%s" % (path, open(path, errors="replace").read()[-4000:] if os.path.exists(path) else ""))
 
-    def start(self):
-        self.p = subprocess.Popen(self.cmd, stdout=self.logf, stderr=self.logf)
-        wait_for(lambda: os.path.exists(self.sock) or self.p.poll() is not None, 60)
 
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        return self.p.wait(timeout=60)
-
-    def __call__(self, method, path, body=None, raw=None):
-        return call(self.sock, method, path, body, raw)
+def finish(kd):
+    """Every process of kd's world killed, its directory removed (the logs printed first on a failure)."""
+    try:
+        kd.kill_all()
+    finally:
+        if failures:
+            dump(kd)
+        kd.remove()
 
 
 def main():
@@ -121,26 +95,18 @@ def main():
     for a in ("--kited", "--kite", "--dpu", "--jailer", "--kernel"):
         ap.add_argument(a, required=True)
     args = ap.parse_args()
-    for a in ("kited", "kite", "dpu", "jailer", "kernel"):
-        setattr(args, a, os.path.abspath(getattr(args, a)))
+    args.jail = "on" if os.geteuid() == 0 else "off"
     need_kvm()
-    work = tempfile.mkdtemp(prefix="kited-dpu-")
-    kd = Kited(args, work, args.dpu)
+    kd = kdlib.Kited(args, "kited-dpu-")
     try:
         kd.start()
         run(args, kd)
-        kd.stop()
-        fakes(args, work)
+        kd.terminate()
+        fakes(args)
+    except kdlib.Fail as e:
+        check(False, str(e))
     finally:
-        for p in procs_under(work):
-            os.kill(p, signal.SIGKILL)
-        if kd.p:
-            end(kd.p, "kited")
-        if failures:
-            for f in ("kited.log", "state/dpu/kite-dpu.log"):
-                path = os.path.join(work, f)
-                print("--- %s ---\n%s" % (f, open(path, errors="replace").read()[-4000:] if os.path.exists(path) else ""))
-        shutil.rmtree(work, ignore_errors=True)
+        finish(kd)
     print("%d failure(s)" % len(failures))
     sys.exit(1 if failures else 0)
 
@@ -152,7 +118,7 @@ def run(args, kd):
     vols = os.path.join(state, "volumes")
 
     # ---- kited starts kite-dpu ----
-    st, dpu = kd("GET", "/dpu")
+    st, dpu = kd.req("GET", "/dpu")
     check(st == 200 and dpu["state"] == "running" and dpu["restarts"] == 0 and dpu["control"] == ctlp,
           "GET /dpu: running, no restart (%s)" % dpu)
     pid1 = dpu["pid"]
@@ -164,7 +130,7 @@ def run(args, kd):
     check(names(ctlp) == ([], []), "kite-dpu has a switch and nothing on it")
 
     # ---- ports ----
-    st, p1 = kd("POST", "/dpu/ports", {"name": "p1", "vlan": 10, "mtu": 9000})
+    st, p1 = kd.req("POST", "/dpu/ports", {"name": "p1", "vlan": 10, "mtu": 9000})
     hp = held(ctlp)[0]
     check(st == 201 and p1["socket"] == os.path.join(socks, "port-p1.sock") and os.path.exists(p1["socket"]),
           "POST port p1: 201, its socket (%d %s)" % (st, p1))
@@ -189,36 +155,36 @@ def run(args, kd):
            ("DELETE", "/dpu/ports/nosuch", None, 404, "nosuch")]
     expect(kd, bad)
     check((held(ctlp), records(state)) == before, "after the bad port requests: kite-dpu and the records unchanged")
-    st, p1 = kd("PATCH", "/dpu/ports/p1", {"vlan": 20, "rate_pps": 1000})
+    st, p1 = kd.req("PATCH", "/dpu/ports/p1", {"vlan": 20, "rate_pps": 1000})
     hp = held(ctlp)[0]["p1"]
     check(st == 200 and p1["vlan"] == 20 and hp["vlan"] == 20 and hp["rate_pps"] == 1000,
           "PATCH p1: VLAN 20, 1000 pps in kite-dpu (%s)" % hp)
-    st, a0 = kd("POST", "/dpu/ports/p1/acl", {"dir": "in", "rule": "deny proto icmp"})
-    st1, a1 = kd("POST", "/dpu/ports/p1/acl", {"dir": "in", "rule": "allow proto tcp dport 22"})
+    st, a0 = kd.req("POST", "/dpu/ports/p1/acl", {"dir": "in", "rule": "deny proto icmp"})
+    st1, a1 = kd.req("POST", "/dpu/ports/p1/acl", {"dir": "in", "rule": "allow proto tcp dport 22"})
     rules = [r["rule"] for r in held(ctlp)[0]["p1"]["acl_in"]["rules"]]
     check(st == st1 == 201 and a0["index"] == 0 and a1["index"] == 1 and len(rules) == 2,
           "two ACL rules in: indexes 0, 1 (%s)" % rules)
-    st, _ = kd("DELETE", "/dpu/ports/p1/acl/in/0")
+    st, _ = kd.req("DELETE", "/dpu/ports/p1/acl/in/0")
     rules = [r["rule"] for r in held(ctlp)[0]["p1"]["acl_in"]["rules"]]
-    _, p1 = kd("GET", "/dpu/ports/p1")
+    _, p1 = kd.req("GET", "/dpu/ports/p1")
     check(st == 204 and len(rules) == 1 and "dport 22" in rules[0] and p1["acl_in"] == ["allow proto tcp dport 22"],
           "ACL rule 0 deleted: the tcp rule is left (%s)" % rules)
-    kd("POST", "/dpu/ports/p1/acl", {"dir": "out", "rule": "deny proto udp"})
-    st, _ = kd("DELETE", "/dpu/ports/p1/acl/out")
+    kd.req("POST", "/dpu/ports/p1/acl", {"dir": "out", "rule": "deny proto udp"})
+    st, _ = kd.req("DELETE", "/dpu/ports/p1/acl/out")
     check(st == 204 and held(ctlp)[0]["p1"]["acl_out"]["rules"] == [], "ACL out cleared")
     check(isinstance(p1.get("stats"), dict) and "rx_packets" in p1["stats"], "GET p1 has kite-dpu's counters")
 
     # a TAP port: the interface appears on the host, and goes with the port
     tap = "kdt%d" % (os.getpid() % 100000)
-    st, t = kd("POST", "/dpu/ports", {"name": "t1", "type": "tap", "tap": tap})
+    st, t = kd.req("POST", "/dpu/ports", {"name": "t1", "type": "tap", "tap": tap})
     check(st == 201 and t["tap"] == tap and os.path.exists("/sys/class/net/" + tap) and "t1" in held(ctlp)[0],
           "POST a tap port: interface %s made (%d %s)" % (tap, st, t))
-    st, _ = kd("DELETE", "/dpu/ports/t1")
+    st, _ = kd.req("DELETE", "/dpu/ports/t1")
     check(st == 204 and not os.path.exists("/sys/class/net/" + tap) and "t1" not in held(ctlp)[0],
           "DELETE the tap port: interface gone")
 
     # ---- volumes ----
-    st, v1 = kd("POST", "/dpu/volumes", {"name": "v1", "size_mib": 16, "iops": 100})
+    st, v1 = kd.req("POST", "/dpu/volumes", {"name": "v1", "size_mib": 16, "iops": 100})
     img1 = os.path.join(vols, "v1.img")
     check(st == 201 and v1["image"] == img1 and os.path.getsize(img1) == 16 << 20 and os.stat(img1).st_blocks == 0,
           "POST volume v1: 201, a sparse 16 MiB image (%d %s)" % (st, v1))
@@ -244,28 +210,28 @@ def run(args, kd):
     expect(kd, bad)
     check((held(ctlp), records(state), sorted(os.listdir(vols))) == before,
           "after the bad volume requests: kite-dpu, the records and DIR/volumes unchanged")
-    st, v2 = kd("POST", "/dpu/volumes", {"name": "v2", "image": "base.img", "readonly": True})
+    st, v2 = kd.req("POST", "/dpu/volumes", {"name": "v2", "image": "base.img", "readonly": True})
     check(st == 201 and v2["size_mib"] == 4 and v2["readonly"] and "v2" in held(ctlp)[1],
           "POST v2 from base.img, read-only: served (%d %s)" % (st, v2))
-    st, v1 = kd("PATCH", "/dpu/volumes/v1", {"size_mib": 32, "iops": 0, "bps": 1 << 20})
+    st, v1 = kd.req("PATCH", "/dpu/volumes/v1", {"size_mib": 32, "iops": 0, "bps": 1 << 20})
     check(st == 200 and v1["size_mib"] == 32 and os.path.getsize(img1) == 32 << 20 and v1["bps"] == 1 << 20,
           "PATCH v1: grown to 32 MiB, QoS set (%d %s)" % (st, v1))
-    st, v1 = kd("GET", "/dpu/volumes/v1")
+    st, v1 = kd.req("GET", "/dpu/volumes/v1")
     check(st == 200 and (v1.get("stats") or {}).get("capacity_sectors") == 65536,
           "GET v1: kite-dpu's counters, capacity 32 MiB (%s)" % v1.get("stats"))
 
     # ---- VMs: own disk + NIC (a write stream), and one on v1 ----
     stream = "kite.test=virtio-blk-stream kite.mmio=1 kite.blk_count=%d kite.seed=%d" % (BLOCKS, SEED)
-    st, w1 = kd("POST", "/vms", {"name": "w1", "kernel": args.kernel, "cmdline": stream, "memory_mib": 64,
+    st, w1 = kd.req("POST", "/vms", {"name": "w1", "kernel": args.kernel, "cmdline": stream, "memory_mib": 64,
                                  "disk": {"size_mib": 8}, "net": {"vlan": 30}, "start": True})
     check(st == 201 and w1["state"] == "running", "VM w1 (own disk, NIC on VLAN 30) runs (%d %s)" % (st, str(w1)[:300]))
-    con = Console(w1["console_sock"]) if st == 201 and w1.get("console_sock") else None
+    con = kd.console("w1", w1["console_sock"]) if st == 201 and w1.get("console_sock") else None
     hp, hv = held(ctlp)
     check("w1" in hp and hp["w1"]["vlan"] == 30 and "w1-disk" in hv, "kite-dpu: port w1 on VLAN 30, volume w1-disk")
     wimg = os.path.join(vols, "w1-disk.img")
     check(os.path.getsize(wimg) == 8 << 20, "w1's image: 8 MiB")
     idle = {"kernel": args.kernel, "cmdline": "kite.test=idle", "memory_mib": 64}
-    st, w2 = kd("POST", "/vms", dict(idle, name="w2", disk={"volume": "v1"}, start=True))
+    st, w2 = kd.req("POST", "/vms", dict(idle, name="w2", disk={"volume": "v1"}, start=True))
     check(st == 201 and w2["state"] == "running", "VM w2 on volume v1 runs (%d %s)" % (st, str(w2)[:300]))
     before = (held(ctlp), records(state))
     expect(kd, [("DELETE", "/dpu/ports/w1", None, 409, "VM w1"),
@@ -274,30 +240,30 @@ def run(args, kd):
                 ("POST", "/vms", dict(idle, name="w3", disk={"volume": "v1"}, start=True), 409, "in use by VM w2"),
                 ("POST", "/vms", dict(idle, name="w4", disk={"volume": "nosuch"}, start=True), 404, "nosuch")])
     for n in ("w3", "w4"):
-        st, w = kd("GET", "/vms/" + n)
+        st, w = kd.req("GET", "/vms/" + n)
         check(st == 404 or (w["state"] == "stopped" and w["pid"] is None), "%s: not running after the refusal" % n)
-        kd("DELETE", "/vms/" + n)
+        kd.req("DELETE", "/vms/" + n)
     check((held(ctlp), records(state)) == before, "after the refusals: kite-dpu and the records unchanged")
 
     # an ephemeral disk: made at the start, deleted at the end
-    st, e1 = kd("POST", "/vms", dict(idle, name="e1", disk={"size_mib": 4, "ephemeral": True}, start=True))
+    st, e1 = kd.req("POST", "/vms", dict(idle, name="e1", disk={"size_mib": 4, "ephemeral": True}, start=True))
     eimg = os.path.join(vols, "e1-disk.img")
     check(st == 201 and e1["state"] == "running" and os.path.exists(eimg), "VM e1 with an ephemeral disk runs")
-    st, e1 = kd("POST", "/vms/e1/stop", {"force": True})
+    st, e1 = kd.req("POST", "/vms/e1/stop", {"force": True})
     check(st == 200 and not os.path.exists(eimg) and "e1-disk" not in held(ctlp)[1],
           "e1 stopped: its ephemeral disk's image and volume gone")
-    kd("DELETE", "/vms/e1")
+    kd.req("DELETE", "/vms/e1")
 
     # ---- kill -9 of kite-dpu under w1's stream ----
-    if not check(con is not None and wait_for(lambda: con.written() >= 64, 180), "w1's guest writes"):
+    if not check(con is not None and wait_for(lambda: written(con) >= 64, 180), "w1's guest writes"):
         log = os.path.join(state, "vms", "w1", "kite.log")
         print("--- w1's kite.log ---\n%s\n--- console ---\n%s" % (
-            open(log, errors="replace").read()[-3000:] if os.path.exists(log) else "", con.text[-3000:] if con else ""))
+            open(log, errors="replace").read()[-3000:] if os.path.exists(log) else "", con.text()[-3000:] if con else ""))
     os.kill(pid1, signal.SIGKILL)
-    at_kill = con.written() if con else 0
-    check(wait_for(lambda: (lambda d: d["state"] == "running" and d["pid"] != pid1)(kd("GET", "/dpu")[1]), 60),
+    at_kill = written(con) if con else 0
+    check(wait_for(lambda: (lambda d: d["state"] == "running" and d["pid"] != pid1)(kd.req("GET", "/dpu")[1]), 60),
           "kite-dpu restarted")
-    _, dpu = kd("GET", "/dpu")
+    _, dpu = kd.req("GET", "/dpu")
     pid2 = dpu["pid"]
     hp, hv = held(ctlp)
     check(dpu["restarts"] == 1 and start_time(pid1) is None, "restarts 1, the old one gone (%s)" % dpu)
@@ -305,9 +271,9 @@ def run(args, kd):
     check(hp.get("p1", {}).get("vlan") == 20 and hp.get("p1", {}).get("rate_pps") == 1000 and
           len(hp.get("p1", {}).get("acl_in", {}).get("rules", [])) == 1 and hp.get("w1", {}).get("vlan") == 30,
           "with their settings (VLAN, rate, ACL)")
-    check(wait_for(lambda: kd("GET", "/vms/w1")[1]["state"] in ("stopped", "crashed"), 300), "w1's stream ends (power-off)")
-    _, w1 = kd("GET", "/vms/w1")
-    check(w1["state"] == "stopped" and "blk-stream: %d requests checked" % BLOCKS in con.text,
+    check(wait_for(lambda: kd.req("GET", "/vms/w1")[1]["state"] in ("stopped", "crashed"), 300), "w1's stream ends (power-off)")
+    _, w1 = kd.req("GET", "/vms/w1")
+    check(w1["state"] == "stopped" and "blk-stream: %d requests checked" % BLOCKS in con.text(),
           "w1 stopped after its %d writes read back right, across the restart (%s)" % (BLOCKS, w1["state"]))
     klog = open(os.path.join(state, "vms", "w1", "kite.log"), errors="replace").read()
     check(at_kill < BLOCKS and re.search(r"vhost-user-blk0: backend .* is back", klog) and
@@ -319,75 +285,70 @@ def run(args, kd):
           "w1 ended: its port and volume gone, its image kept (%s)" % (names(ctlp),))
 
     # ---- /metrics ----
-    st, text = kd("GET", "/metrics")
+    st, text = kd.req("GET", "/metrics")
     check(st == 200 and 'volume="v1"' in text and 'port="p1"' in text, "GET /metrics has kite-dpu's counters")
 
     # ---- kited restart: adopted; with kite-dpu hung: replaced ----
-    check(kd.stop() == 0 and start_time(pid2), "kited ends with 0, kite-dpu runs on")
+    check(kd.terminate() == 0 and start_time(pid2), "kited ends with 0, kite-dpu runs on")
     kd.start()
-    _, dpu = kd("GET", "/dpu")
+    _, dpu = kd.req("GET", "/dpu")
     check(dpu["pid"] == pid2 and dpu["restarts"] == 1, "the new kited adopted kite-dpu %d (%s)" % (pid2, dpu))
     ctl(ctlp, {"cmd": "port_add", "name": "orphan", "type": "vhost", "socket": os.path.join(socks, "port-orphan.sock")})
-    kd.stop()
+    kd.terminate()
     os.kill(pid2, signal.SIGSTOP)
     kd.start()
-    _, dpu = kd("GET", "/dpu")
+    _, dpu = kd.req("GET", "/dpu")
     check(dpu["state"] == "running" and dpu["pid"] != pid2 and start_time(pid2) is None,
           "kited replaced the hung kite-dpu (%s)" % dpu)
     check(names(ctlp) == (["p1"], ["v1", "v2"]), "the replacement holds p1, v1, v2, not the orphan (%s)" % (names(ctlp),))
     # a kite-dpu that hangs while kited runs: its health checks fail, it is killed and restarted
     pid3 = dpu["pid"]
     os.kill(pid3, signal.SIGSTOP)
-    check(wait_for(lambda: (lambda d: d["state"] == "running" and d["pid"] != pid3)(kd("GET", "/dpu")[1]), 120),
+    check(wait_for(lambda: (lambda d: d["state"] == "running" and d["pid"] != pid3)(kd.req("GET", "/dpu")[1]), 120),
           "a kite-dpu hung under kited is restarted")
-    _, dpu = kd("GET", "/dpu")
+    _, dpu = kd.req("GET", "/dpu")
     check(dpu["restarts"] == 2 and start_time(pid3) is None and names(ctlp) == (["p1"], ["v1", "v2"]),
           "restarts 2, the hung one gone, p1, v1, v2 back (%s, %s)" % (dpu, names(ctlp)))
 
     # ---- deletes ----
-    st, _ = kd("DELETE", "/vms/w2")
+    st, _ = kd.req("DELETE", "/vms/w2")
     check(st == 204, "delete w2 (running)")
-    st, _ = kd("DELETE", "/dpu/volumes/v1")
-    st2, _ = kd("DELETE", "/dpu/volumes/v2?keep_image=true")
-    st3, _ = kd("DELETE", "/dpu/ports/p1")
+    st, _ = kd.req("DELETE", "/dpu/volumes/v1")
+    st2, _ = kd.req("DELETE", "/dpu/volumes/v2?keep_image=true")
+    st3, _ = kd.req("DELETE", "/dpu/ports/p1")
     check(st == st2 == st3 == 204, "delete v1, v2 (keep its image), p1")
     check(not os.path.exists(img1) and os.path.exists(os.path.join(vols, "base.img")), "v1's image gone, base.img kept")
-    st, _ = kd("DELETE", "/vms/w1")
+    st, _ = kd.req("DELETE", "/vms/w1")
     check(st == 204 and not os.path.exists(wimg), "delete w1: its own image gone")
     check(names(ctlp) == ([], []) and records(state) == ([], []), "nothing left in kite-dpu or the records")
 
 
-def fakes(args, work):
+def fakes(args):
     """kite-dpus that misbehave: 503 and nothing recorded, never a hang."""
     fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_dpu.py")
     for mode in ("garbage", "silent", "nocreate"):
-        w = os.path.join(work, "fake-" + mode)
-        os.mkdir(w)
-        exe = os.path.join(w, "fake-dpu")
-        with open(exe, "w") as f:
+        kd = kdlib.Kited(args, "kited-dpu-fake-")
+        kd.dpu_exe = os.path.join(kd.dir, "fake-dpu")
+        with open(kd.dpu_exe, "w") as f:
             f.write("#!/bin/sh\nexec %s %s %s \"$@\"\n" % (sys.executable, fake, mode))
-        os.chmod(exe, 0o755)
-        kd = Kited(args, w, exe)
-        kd.start()
+        os.chmod(kd.dpu_exe, 0o755)
         try:
-            st, dpu = kd("GET", "/dpu")
+            kd.start()
+            st, dpu = kd.req("GET", "/dpu")
             want = "running" if mode == "nocreate" else "restarting"
             check(st == 200 and dpu["state"] == want, "fake %s: GET /dpu says %s (%s)" % (mode, want, dpu))
-            st, rep = kd("POST", "/dpu/ports", {"name": "p1"})
-            st2, rep2 = kd("POST", "/dpu/volumes", {"name": "v1", "size_mib": 1})
+            st, rep = kd.req("POST", "/dpu/ports", {"name": "p1"})
+            st2, rep2 = kd.req("POST", "/dpu/volumes", {"name": "v1", "size_mib": 1})
             check(st == st2 == 503, "fake %s: POST port and volume -> 503 (%s, %s)" % (mode, rep, rep2))
-            check(kd("GET", "/dpu/ports") == (200, []) and kd("GET", "/dpu/volumes") == (200, []) and
+            check(kd.req("GET", "/dpu/ports") == (200, []) and kd.req("GET", "/dpu/volumes") == (200, []) and
                   not os.path.exists(os.path.join(kd.state, "volumes", "v1.img")),
                   "fake %s: nothing recorded, no image left" % mode)
-            st, rep = kd("POST", "/vms", {"name": "x", "kernel": args.kernel, "net": {}, "start": True})
-            check(st == 503 and kd("GET", "/vms/x")[1].get("state", "stopped") == "stopped",
+            st, rep = kd.req("POST", "/vms", {"name": "x", "kernel": args.kernel, "net": {}, "start": True})
+            check(st == 503 and kd.req("GET", "/vms/x")[1].get("state", "stopped") == "stopped",
                   "fake %s: a VM with a NIC: 503, not running (%s)" % (mode, rep))
-            check(kd.stop() == 0, "fake %s: kited still serves and ends cleanly" % mode)
+            check(kd.terminate() == 0, "fake %s: kited still serves and ends cleanly" % mode)
         finally:
-            if kd.p.poll() is None:
-                end(kd.p, "kited")
-            for p in procs_under(w):
-                os.kill(p, signal.SIGKILL)
+            finish(kd)
 
 
 if __name__ == "__main__":

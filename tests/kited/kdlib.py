@@ -197,13 +197,14 @@ class Kited:
         self.sock = os.path.join(self.dir, "kited.sock")
         self.log_path = os.path.join(self.dir, "kited.log")
         self.proc = None
+        self.dpu_exe = a.dpu        # the kite-dpu kited starts (a test may put a fake in its place)
         self.consoles = []
         self.taps = []              # TAP devices a test asked for (deleted at the end if left)
 
     # -- the daemon --
     def cmd(self):
         c = [self.a.kited, "--sock", self.sock, "--state-dir", self.state, "--kite", self.a.kite,
-             "--kite-dpu", self.a.dpu, "--jail", self.a.jail]
+             "--kite-dpu", self.dpu_exe, "--jail", self.a.jail]
         if getattr(self.a, "jailer", None):
             c += ["--jailer", self.a.jailer]
         return c
@@ -224,13 +225,17 @@ class Kited:
         wait_for("kited's API at " + self.sock, up)
         return self
 
-    def stop(self):
-        """SIGTERM; kited must exit 0 (VMs and kite-dpu keep running)."""
+    def terminate(self):
+        """SIGTERM; kited's exit status (VMs and kite-dpu keep running)."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(WAIT)
+            return self.proc.wait(WAIT)
         except subprocess.TimeoutExpired:
             raise Fail("kited did not exit within %d s of SIGTERM" % WAIT)
+
+    def stop(self):
+        """SIGTERM; kited must exit 0 (VMs and kite-dpu keep running)."""
+        rc = self.terminate()
         check(rc == 0, "kited exited with status %s after SIGTERM, expected 0\n%s" % (rc, self.log()))
 
     def log(self):
