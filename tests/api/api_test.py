@@ -54,6 +54,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import api_client  # noqa: E402
 from checks import thread_cpus  # noqa: E402
+from netns import Netns, NetnsError  # noqa: E402
 
 FAILS = []
 
@@ -144,17 +145,16 @@ def vm_definition(a, tmp):
 
 
 def with_netns(fn):
+    """fn(prefix) with prefix running a program in a private namespace holding the TAP kt0 (up)."""
     if shutil.which("ip") is None:
         skip("iproute2 not installed")
-    ns = "kite-api-%d" % os.getpid()
-    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
-        skip("cannot create a network namespace (needs root)")
     try:
-        subprocess.run(["ip", "-n", ns, "tuntap", "add", "dev", "kt0", "mode", "tap", "vnet_hdr"], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", "kt0", "up"], check=True)
-        return fn(["ip", "netns", "exec", ns])
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        ns = Netns("kite-api")
+    except NetnsError:
+        skip("cannot create a network namespace (needs root)")
+    with ns:
+        ns.tap("kt0")
+        return fn(ns.exec_prefix)
 
 
 def mode_getting_started(a, tmp):

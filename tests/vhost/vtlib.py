@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from netlib import Dpu, Procs, need, sh, skip, workdir  # noqa: E402,F401
 from blk_run import SECTOR, Fail, check, fnv1a32, pattern_bytes  # noqa: E402,F401
 from checks import need_kvm  # noqa: E402,F401
+from netns import Netns  # noqa: E402
 
 
 def vt_args(*programs, more=None):
@@ -62,13 +63,9 @@ def need_root():
 def rerun_in_netns(prefix, script):
     """Runs script (a test's own file) again with this process's arguments and --in-ns, in a private
     network namespace PREFIX-<pid> that is deleted afterwards. Returns its exit status."""
-    ns = "%s-%d" % (prefix, os.getpid())
-    sh("ip", "netns", "add", ns)
-    try:
-        return subprocess.run(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(script), "--in-ns"] +
+    with Netns(prefix) as ns:
+        return subprocess.run(ns.exec_prefix + [sys.executable, os.path.abspath(script), "--in-ns"] +
                               sys.argv[1:]).returncode
-    finally:
-        subprocess.run(["ip", "netns", "del", ns])
 
 
 def wait_socket(path, proc, what, timeout=20):

@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlib import Dpu, Procs, Testpmd, need, sh, skip, workdir  # noqa: E402
+from netns import Netns, NetnsError  # noqa: E402  (tests/lib, on the path through netlib)
 
 MIN_FRAMES = 2000
 RX_RING = 256   # testpmd's default receive ring size
@@ -201,12 +202,14 @@ def test_vxlan(exe):
     need(ping[0])
     if not os.path.exists("/dev/net/tun"):
         skip("/dev/net/tun missing")
-    ns = f"kswt{os.getpid()}"
     tap = f"kup{os.getpid() % 100000}"
     local_mac, ns_mac = "02:4b:00:00:00:01", "02:4b:00:00:00:02"
     procs, wd = Procs(), workdir()
-    if sh("ip", "netns", "add", ns, check=False).returncode != 0:
+    try:
+        netns = Netns("kswt", name=f"kswt{os.getpid()}")
+    except NetnsError:
         skip("cannot create a network namespace (needs root)")
+    ns = netns.name
     try:
         dpu = Dpu(exe, procs, wd, {
             "vnis": [{"vni": 5000, "vlan": 10, "vteps": ["192.168.77.2"]}],
@@ -214,7 +217,7 @@ def test_vxlan(exe):
                       {"name": "up0", "type": "tap", "ifname": tap, "mtu": 1600,
                        "vxlan": {"local_ip": "192.168.77.1", "local_mac": local_mac, "gw_mac": ns_mac}}]})
         # the far side: the TAP in a namespace with a Linux VXLAN device on top
-        sh("ip", "link", "set", tap, "netns", ns)
+        netns.move(tap)
         sh("ip", "link", "set", "lo", "up", ns=ns)
         sh("ip", "link", "set", tap, "address", ns_mac, "mtu", "1600", "up", ns=ns)
         sh("ip", "addr", "add", "192.168.77.2/24", "dev", tap, ns=ns)
@@ -225,7 +228,7 @@ def test_vxlan(exe):
         sh("ip", "addr", "add", "10.77.0.2/24", "dev", "vx0", ns=ns)
         pcap = os.path.join(wd, "uplink.pcap")
         dump = procs.add(subprocess.Popen(
-            ["ip", "netns", "exec", ns, "tcpdump", "-i", tap, "-w", pcap, "-U", "-n", "udp", "port", "4789"],
+            netns.exec_prefix + ["tcpdump", "-i", tap, "-w", pcap, "-U", "-n", "udp", "port", "4789"],
             stdout=open(os.path.join(wd, "tcpdump.log"), "w"), stderr=subprocess.STDOUT))
         echo = Testpmd(procs, wd, [os.path.join(wd, "vm0.sock")], "icmpecho", macs=["02:4b:00:00:10:00"])
         dpu.wait_links(["vm0"])
@@ -276,7 +279,7 @@ def test_vxlan(exe):
         shutil.rmtree(wd, ignore_errors=True)
     finally:
         procs.stop_all()
-        sh("ip", "netns", "del", ns, check=False)
+        netns.close()
 
 
 def main():

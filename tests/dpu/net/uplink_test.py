@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlib import Dpu, Procs, Testpmd, need, sh, skip, workdir  # noqa: E402
+from netns import Netns, NetnsError  # noqa: E402  (tests/lib, on the path through netlib)
 from net_test import read_pcap  # noqa: E402
 
 VM_MAC = "02:4b:00:00:10:00"
@@ -46,16 +47,19 @@ def run(exe, vxlan):
     need("tcpdump")
     ping = ["ping", "-c", "5", "-W", "2", "-i", "0.3"] if shutil.which("ping") else ["busybox", "ping", "-c", "5", "-W", "2"]
     need(ping[0])
-    ns = f"kupt{os.getpid()}"
     host_if, ns_if = f"kdp{os.getpid() % 100000}", f"kdn{os.getpid() % 100000}"
     procs, wd = Procs(), workdir()
-    if sh("ip", "netns", "add", ns, check=False).returncode != 0:
-        skip("cannot create a network namespace (needs root)")
     try:
-        if sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, check=False).returncode != 0:
+        netns = Netns("kupt", name=f"kupt{os.getpid()}")
+    except NetnsError:
+        skip("cannot create a network namespace (needs root)")
+    ns = netns.name
+    try:
+        try:
+            netns.veth(host_if, ns_if)
+        except NetnsError:
             skip("cannot create a veth pair")
         sh("ip", "link", "set", host_if, "mtu", "1600", "up")
-        sh("ip", "link", "set", ns_if, "netns", ns)
         sh("ip", "link", "set", "lo", "up", ns=ns)
         sh("ip", "link", "set", ns_if, "address", NS_MAC, "mtu", "1600", "up", ns=ns)
         uplink = {"name": "up0", "type": "dpdk", "device": "net_af_packet0", "mtu": 1600,
@@ -78,7 +82,7 @@ def run(exe, vxlan):
         dpu = Dpu(exe, procs, wd, cfg)
         pcap = os.path.join(wd, "uplink.pcap")
         dump = procs.add(subprocess.Popen(
-            ["ip", "netns", "exec", ns, "tcpdump", "--immediate-mode", "-i", ns_if, "-w", pcap, "-U", "-n", *filt],
+            netns.exec_prefix + ["tcpdump", "--immediate-mode", "-i", ns_if, "-w", pcap, "-U", "-n", *filt],
             stdout=open(os.path.join(wd, "tcpdump.log"), "w"), stderr=subprocess.STDOUT))
         wait_listening(os.path.join(wd, "tcpdump.log"))
         echo = Testpmd(procs, wd, [os.path.join(wd, "vm0.sock")], "icmpecho", macs=[VM_MAC])
@@ -133,8 +137,7 @@ def run(exe, vxlan):
         shutil.rmtree(wd, ignore_errors=True)
     finally:
         procs.stop_all()
-        sh("ip", "link", "del", host_if, check=False)
-        sh("ip", "netns", "del", ns, check=False)
+        netns.close()
 
 
 def badcfg(exe):

@@ -47,6 +47,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from netns import Netns  # noqa: E402
+
 MAC = "52:54:00:4b:69:74"
 # tcprx: accept one connection on 192.0.2.1:5000, send N pattern bytes, wait for the guest's reset.
 SERVER = """
@@ -73,13 +76,6 @@ HOST_IP = "192.0.2.1"
 def skip(why):
     print("SKIP: " + why)
     sys.exit(77)
-
-
-def sh(*args, check=True):
-    r = subprocess.run(list(args), capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
-    return r.stdout
 
 
 def read_pcap(path):
@@ -122,19 +118,18 @@ def main():
         except OSError as e:
             skip("%s cannot be opened (%s)" % (dev, e.strerror))
 
-    ns = "kite-t-%d" % os.getpid()
     tmp = tempfile.mkdtemp(prefix="kite-net-")
-    cap = srv = None
+    cap = srv = ns = None
     try:
-        sh("ip", "netns", "add", ns)
-        sh("ip", "-n", ns, "tuntap", "add", "dev", "kt0", "mode", "tap", "vnet_hdr")
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-        sh("ip", "-n", ns, "addr", "add", HOST_IP + "/24", "dev", "kt0")
-        sh("ip", "-n", ns, "link", "set", "kt0", "up")
-        host_mac = json.loads(sh("ip", "-n", ns, "-j", "link", "show", "kt0"))[0]["address"]
+        ns = Netns("kite-t")
+        ns.tap("kt0", up=False)
+        ns.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        ns.ip("addr", "add", HOST_IP + "/24", "dev", "kt0")
+        ns.ip("link", "set", "kt0", "up")
+        host_mac = json.loads(ns.ip("-j", "link", "show", "kt0").stdout)[0]["address"]
 
         pcap = os.path.join(tmp, "kt0.pcap")
-        cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-Z", "root", "--immediate-mode", "-n", "-U", "-s", "256", "-i", "kt0",
+        cap = subprocess.Popen(ns.exec_prefix + ["tcpdump", "-Z", "root", "--immediate-mode", "-n", "-U", "-s", "256", "-i", "kt0",
                                 "-w", pcap], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         line = cap.stderr.readline()       # "listening on kt0 ..." once the capture runs
         if "listening" not in line:
@@ -159,7 +154,7 @@ def main():
             flood = 1                      # the TSO frame counts like one more frame from the guest
         elif a.mode == "tcprx":
             cmdline += " kite.tcp_rx=5000"
-            srv = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", SERVER, "5000"],
+            srv = subprocess.Popen(ns.exec_prefix + ["python3", "-c", SERVER, "5000"],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if "listening" not in srv.stdout.readline():
                 print("FAIL: the TCP server did not start")
@@ -178,10 +173,10 @@ def main():
         if a.mode == "mmio":
             cmdline += " kite.mmio=1"
             spec += ",transport=mmio"
-        cmd = ["ip", "netns", "exec", ns, "timeout", "90", a.kite, "--kernel", a.kernel, "--console", "stdio",
+        cmd = ns.exec_prefix + ["timeout", "90", a.kite, "--kernel", a.kernel, "--console", "stdio",
                "--cmdline", cmdline] + (["--net", spec] if spec else ["--config", conf])
         if a.mode == "qemu":
-            cmd = ["ip", "netns", "exec", ns, "timeout", "90", "qemu-system-x86_64", "-accel", "tcg", "-M", "q35",
+            cmd = ns.exec_prefix + ["timeout", "90", "qemu-system-x86_64", "-accel", "tcg", "-M", "q35",
                    "-m", "128", "-nodefaults", "-nographic", "-serial", "stdio", "-monitor", "none",
                    "-device", "isa-debug-exit,iobase=0x501,iosize=1", "-kernel", a.kernel, "-append", cmdline,
                    "-netdev", "tap,id=n0,ifname=kt0,script=no,downscript=no,vnet_hdr=on",
@@ -190,7 +185,7 @@ def main():
         r = subprocess.run(cmd, capture_output=True, text=True)
         elapsed = time.monotonic() - t0
         time.sleep(0.5)                    # let tcpdump write the last frames
-        stats = json.loads(sh("ip", "-n", ns, "-s", "-j", "link", "show", "kt0"))[0]["stats64"]
+        stats = json.loads(ns.ip("-s", "-j", "link", "show", "kt0").stdout)[0]["stats64"]
         cap.terminate()
         cap.wait(timeout=10)
         cap = None
@@ -286,7 +281,8 @@ def main():
             if p:
                 p.terminate()
                 p.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        if ns:
+            ns.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
