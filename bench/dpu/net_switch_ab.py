@@ -9,6 +9,7 @@ variant's Mpps, round by round. Prints the load average at the start and the end
 again as `name value x` lines for bench/plot.py (net_switch_<variant>_over_plain_<label>).
 
 Usage: net_switch_ab.py A_BINARY B_BINARY [--rounds 7] [--seconds 1] [--labels a,b]
+                        [--variants plain,flood2,...]   (default: every variant the binaries run)
 """
 import argparse
 import os
@@ -17,16 +18,10 @@ import statistics
 import subprocess
 import sys
 
-VARIANTS = ("acl", "vxlan_encap", "vxlan_decap")
-
-
-def run(binary, seconds):
-    out = subprocess.run([binary, str(seconds)], check=True, capture_output=True, text=True).stdout
+def run(binary, seconds, variants):
+    out = subprocess.run([binary, str(seconds)] + variants, check=True, capture_output=True, text=True).stdout
     mpps = {m[0]: float(m[1]) for m in re.findall(r"net_switch_(\w+?)_64B_mpps ([\d.]+)", out)}
     ratio = {m[0]: float(m[1]) for m in re.findall(r"net_switch_(\w+?)_vs_plain ([\d.]+)", out)}
-    for v in VARIANTS:   # a binary without the ratio lines: its own sequential figures
-        if v not in ratio and v in mpps:
-            ratio[v] = mpps[v] / mpps["plain"]
     return mpps, ratio
 
 
@@ -41,25 +36,28 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--labels", default="a,b", help="names of A and B in the plot lines")
+    ap.add_argument("--variants", default="", help="comma-separated variants to run (default: all)")
     args = ap.parse_args()
+    chosen = [v for v in args.variants.split(",") if v]
     labels = dict(zip(("a", "b"), args.labels.split(",", 1)))
     res = {"a": [], "b": []}
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     for r in range(args.rounds):
         order = ("a", "b") if r % 2 == 0 else ("b", "a")
         for which in order:
-            res[which].append(run(getattr(args, which), args.seconds))
+            res[which].append(run(getattr(args, which), args.seconds, chosen))
+        ratios = [v for v in res["a"][0][1] if v in res["b"][0][1]]
         print("round %d: " % (r + 1) + "  ".join(
-            "%s plain %.1f %s" % (w, res[w][-1][0]["plain"],
-                                  " ".join("%s %.3f" % (v, res[w][-1][1][v]) for v in VARIANTS))
+            "%s plain %.1f %s" % (w, res[w][-1][0].get("plain", 0),
+                                  " ".join("%s %.3f" % (v, res[w][-1][1][v]) for v in ratios))
             for w in ("a", "b")), flush=True)
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
     for w in ("a", "b"):
-        for v in VARIANTS:
+        for v in ratios:
             print("%s %s/plain %s" % (w, v, spread([x[1][v] for x in res[w]])))
-    for v in ("plain",) + VARIANTS:
+    for v in [v for v in res["a"][0][0] if v in res["b"][0][0]]:
         print("b/a %s Mpps %s" % (v, spread([b[0][v] / a[0][v] for a, b in zip(res["a"], res["b"])])))
-    for v in VARIANTS:
+    for v in ratios:
         for w in ("a", "b"):
             print("net_switch_%s_over_plain_%s %.3f x" % (v, labels[w], statistics.median(x[1][v] for x in res[w])))
     return 0

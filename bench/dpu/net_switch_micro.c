@@ -2,11 +2,16 @@
 /*
  * The switch pipeline alone, in one thread, without virtio: 64-byte frames in bursts of 32 from one
  * fake port to another (learned unicast), plain / 16-rule ACL / VXLAN encapsulation / VXLAN
- * decapsulation. Frames are copied into pool buffers as a port device would. Prints
- * "net_switch_<variant>_64B_mpps MEDIAN Mpps (MIN-MAX)" lines: frames per second of the thread's
- * CPU time, over slices of 50 ms in which the variants take turns, and with plain among the
- * variants "net_switch_<variant>_vs_plain MEDIAN (MIN-MAX)": the variant's rate over plain's in
- * the same round, slice by slice.
+ * decapsulation; broadcast flooded among 2 and 8 ports (flood2, flood8: rates are frames received,
+ * each delivered to every other port); many flows (plain_1k, plain_10k: 1,000 / 10,000 UDP 5-tuples
+ * in a pseudo-random order, the source address and port patched per frame) without and with an ACL
+ * of 16 or 64 rules (acl16_1k ... acl64_10k: TCP and UDP denies for 10.N.0.0/16 networks, then
+ * "allow proto udp", default deny: a rule walk tests every rule). Frames are copied into pool
+ * buffers as a port device would. Prints "net_switch_<variant>_64B_mpps MEDIAN Mpps (MIN-MAX)"
+ * lines: frames per second of the thread's CPU time, over slices of 50 ms in which the variants
+ * take turns, and with plain among the variants "net_switch_<variant>_vs_plain MEDIAN (MIN-MAX)":
+ * the variant's rate over plain's in the same round, slice by slice (a many-flow variant is
+ * compared with plain_<flows> when that runs too, so the per-frame patching cancels out).
  * Usage: net_switch_micro [SECONDS per variant [VARIANT...]]   (default: 1 s, every variant; a
  * single variant is what `perf record` of one path wants)
  */
@@ -91,8 +96,60 @@ struct bench {
 	int src, dst;
 	uint8_t tmpl[256];
 	uint32_t tlen;
+	unsigned nflows;          /* > 1: the frame's flow changes per frame */
+	unsigned nports;          /* ports of the switch */
+	uint16_t *seq;            /* FLOW_SEQ flow ids */
 	uint64_t frames;
 };
+
+/* Flow ids in a pseudo-random order (xorshift), the same sequence for every variant of nflows. */
+#define FLOW_SEQ 65536
+
+static uint16_t *flow_seq_new(unsigned nflows)
+{
+	uint16_t *seq = malloc(FLOW_SEQ * sizeof(*seq));
+	uint32_t x = 2463534242u;
+
+	if (!seq) {
+		fprintf(stderr, "net_switch_micro: out of memory\n");
+		exit(1);
+	}
+	for (unsigned i = 0; i < FLOW_SEQ; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		seq[i] = (uint16_t)(x % nflows);
+	}
+	return seq;
+}
+
+/* The many-flow frames: source 198.18.(id >> 8).(id & 255), source port 1024 + id. */
+static void set_flow(uint8_t *b, unsigned id)
+{
+	b[28] = (uint8_t)(id >> 8);
+	b[29] = (uint8_t)id;
+	vsw_put_be16(b + 34, (uint16_t)(1024 + id));
+}
+
+/* ACL of nrules "in" on port: TCP denies for dst 10.N.0.0/16 dport 1-1024 and UDP denies for src
+ * 10.N.0.0/16 dport 1-(1024+N), half each, then "allow proto udp"; default deny. */
+static void add_acl(struct vswitch *sw, int port, int nrules)
+{
+	char rule[96];
+
+	for (int i = 0; i < nrules - 1; i++) {
+		if (i % 2 == 0)
+			snprintf(rule, sizeof(rule), "deny proto tcp dst 10.%d.0.0/16 dport 1-1024", i / 2);
+		else
+			snprintf(rule, sizeof(rule), "deny proto udp src 10.%d.0.0/16 dport 1-%d", i / 2, 1024 + i / 2);
+		if (vswitch_acl_add_text(sw, port, ACL_IN, rule, NULL, 0) < 0) {
+			fprintf(stderr, "net_switch_micro: cannot add rule '%s'\n", rule);
+			exit(1);
+		}
+	}
+	vswitch_acl_add_text(sw, port, ACL_IN, "allow proto udp", NULL, 0);
+	vswitch_acl_set_default(sw, port, ACL_IN, ACL_DENY);
+}
 
 static void setup(struct bench *b, const char *variant)
 {
@@ -100,14 +157,24 @@ static void setup(struct bench *b, const char *variant)
 	struct vswitch *sw = vswitch_new(&cfg);
 	struct vxlan_cfg vx = { 0 }, far;
 	bool vxlan = !strncmp(variant, "vxlan_", 6);
+	const char *flows = strchr(variant, '_');
 	int in, out;
 
 	memset(b, 0, sizeof(*b));
 	b->variant = variant;
 	b->sw = sw;
 	b->tlen = make_udp(b->tmpl);
+	b->nports = !strcmp(variant, "flood8") ? 8 : 2;
+	b->nflows = flows && !strcmp(flows, "_1k") ? 1000 : flows && !strcmp(flows, "_10k") ? 10000 : 1;
+	b->seq = b->nflows > 1 ? flow_seq_new(b->nflows) : NULL;
 	in = vswitch_port_add(sw, "in", &sink_ops, NULL);
 	out = vswitch_port_add(sw, "out", &sink_ops, NULL);
+	for (unsigned i = 2; i < b->nports; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%u", i);
+		vswitch_port_add(sw, name, &sink_ops, NULL);
+	}
 	inet_pton(AF_INET, "192.168.90.1", &vx.local_ip);
 	memcpy(vx.local_mac, MAC_IN, 6);
 	memcpy(vx.gw_mac, MAC_OUT, 6);
@@ -124,6 +191,8 @@ static void setup(struct bench *b, const char *variant)
 		}
 		vswitch_acl_add_text(sw, in, ACL_IN, "allow proto udp", NULL, 0);
 		vswitch_acl_set_default(sw, in, ACL_IN, ACL_DENY);
+	} else if (!strncmp(variant, "acl16_", 6) || !strncmp(variant, "acl64_", 6)) {
+		add_acl(sw, in, atoi(variant + 3));
 	} else if (vxlan) {
 		vswitch_port_set_vxlan(sw, out, &vx);
 		vswitch_vni_add(sw, 100, 1);
@@ -163,6 +232,8 @@ static void setup(struct bench *b, const char *variant)
 			exit(1);
 		}
 	}
+	if (!strncmp(variant, "flood", 5))
+		memcpy(b->tmpl, "\xff\xff\xff\xff\xff\xff", 6);     /* broadcast: every other port */
 	b->frames = 0;
 }
 
@@ -180,6 +251,8 @@ static double slice(struct bench *b, double secs)
 			for (int i = 0; i < VSW_BURST; i++) {
 				f[i] = vswitch_frame_alloc(b->sw);
 				memcpy(f[i]->data, b->tmpl, b->tlen);
+				if (b->nflows > 1)
+					set_flow(f[i]->data, b->seq[(b->frames + frames + (uint64_t)i) % FLOW_SEQ]);
 				f[i]->len = b->tlen;
 			}
 			vswitch_input(b->sw, b->src, f, VSW_BURST);
@@ -192,15 +265,20 @@ static double slice(struct bench *b, double secs)
 
 static void finish(struct bench *b)
 {
-	const struct vsw_port_stats *st = vswitch_port_stats(b->sw, b->dst);
+	/* every frame sent reached the other port(s) (+1: the learning frame) */
+	for (unsigned p = 0; p < b->nports; p++) {
+		const struct vsw_port_stats *st = vswitch_port_stats(b->sw, (int)p);
 
-	/* every frame sent reached the other port (+1: the learning frame) */
-	if (st->tx_packets < b->frames) {
-		fprintf(stderr, "net_switch_micro: %s: only %llu of %llu frames forwarded\n", b->variant,
-			(unsigned long long)st->tx_packets, (unsigned long long)b->frames);
-		exit(1);
+		if ((int)p == b->src || ((int)p != b->dst && strncmp(b->variant, "flood", 5)))
+			continue;
+		if (st->tx_packets < b->frames) {
+			fprintf(stderr, "net_switch_micro: %s: only %llu of %llu frames forwarded to port %u\n",
+				b->variant, (unsigned long long)st->tx_packets, (unsigned long long)b->frames, p);
+			exit(1);
+		}
 	}
 	vswitch_free(b->sw);
+	free(b->seq);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -223,7 +301,9 @@ static void summary(double *v, unsigned n, double *med, double *min, double *max
 
 int main(int argc, char **argv)
 {
-	static const char *const variants[] = { "plain", "acl", "vxlan_encap", "vxlan_decap" };
+	static const char *const variants[] = { "plain", "acl", "vxlan_encap", "vxlan_decap", "flood2", "flood8",
+						"plain_1k", "plain_10k", "acl16_1k", "acl16_10k", "acl64_1k",
+						"acl64_10k" };
 	enum { NV = sizeof(variants) / sizeof(variants[0]) };
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
 	unsigned rounds = secs > SLICE_S ? (unsigned)(secs / SLICE_S + 0.5) : 1;
@@ -238,8 +318,8 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < NV; i++)
 			known |= !strcmp(argv[a], variants[i]);
 		if (!known) {
-			fprintf(stderr, "net_switch_micro: unknown variant '%s' (plain, acl, vxlan_encap, vxlan_decap)\n",
-				argv[a]);
+			fprintf(stderr, "net_switch_micro: unknown variant '%s' (plain, acl, vxlan_encap, vxlan_decap, "
+				"flood2, flood8, plain_1k, plain_10k, acl16_1k, acl16_10k, acl64_1k, acl64_10k)\n", argv[a]);
 			return 2;
 		}
 	}
@@ -264,10 +344,16 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < NV; i++) {
 		if (!want[i])
 			continue;
+		unsigned base = 0;    /* plain, or plain_<flows> for a many-flow variant when it runs */
+		const char *flows = strrchr(variants[i], '_');
+
 		finish(&b[i]);
-		if (i > 0 && want[0]) {
+		for (unsigned j = 1; flows && j < i; j++)
+			if (want[j] && !strncmp(variants[j], "plain_", 6) && !strcmp(variants[j] + 5, flows))
+				base = j;
+		if (i > 0 && want[base] && strncmp(variants[i], "plain_", 6)) {
 			for (unsigned r = 0; r < rounds; r++)
-				ratio[r] = rate[i][r] / rate[0][r];
+				ratio[r] = rate[i][r] / rate[base][r];
 			summary(ratio, rounds, &med, &min, &max);
 			printf("net_switch_%s_vs_plain %.3f (%.3f-%.3f)\n", variants[i], med, min, max);
 		}
