@@ -94,6 +94,37 @@ static struct vsw_port *get_port(const struct vswitch *sw, int port)
 	return sw->port[port];
 }
 
+static bool port_in_vlan(const struct vswitch *sw, const struct vsw_port *p, uint16_t vid)
+{
+	if (p->vxlan)
+		return sw->vid2vni[vid] != VNI_NONE;
+	if (p->mode == VSW_ACCESS)
+		return p->access_vid == vid;
+	return p->trunk[vid / 64] & (1ull << (vid % 64));
+}
+
+/* Port id's bit in every VLAN's member set, after any change of its VLANs (or its removal). */
+static void vlan_members_update(struct vswitch *sw, unsigned id)
+{
+	const struct vsw_port *p = sw->port[id];
+	uint64_t bit = 1ull << id;
+
+	for (unsigned vid = 0; vid < 4096; vid++) {
+		if (p && port_in_vlan(sw, p, (uint16_t)vid))
+			sw->vlan_ports[vid] |= bit;
+		else
+			sw->vlan_ports[vid] &= ~bit;
+	}
+}
+
+/* The VNIs changed: VXLAN ports are members of the VLANs bound to one. */
+static void vlan_members_vxlan_update(struct vswitch *sw)
+{
+	for (unsigned i = 0; i < VSW_MAX_PORTS; i++)
+		if (sw->port[i] && sw->port[i]->vxlan)
+			vlan_members_update(sw, i);
+}
+
 int vswitch_port_add(struct vswitch *sw, const char *name, const struct vsw_port_ops *ops, void *opaque)
 {
 	struct vsw_port *p;
@@ -119,6 +150,7 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vsw_port
 	strcpy(p->name, name);
 	p->ops = ops;
 	p->opaque = opaque;
+	p->id = (unsigned)id;
 	p->mode = VSW_ACCESS;
 	p->access_vid = 1;
 	p->mtu = VSW_DEFAULT_MTU;
@@ -126,6 +158,7 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vsw_port
 	acl_init(&p->acl[ACL_OUT], ACL_ALLOW);
 	rate_limiter_init(&p->rl, 0, 0, 0, 0, sw->now);
 	sw->port[id] = p;
+	vlan_members_update(sw, (unsigned)id);
 	return id;
 }
 
@@ -139,6 +172,8 @@ int vswitch_port_remove(struct vswitch *sw, int port)
 		vsw_frame_free(&sw->pool, p->out[i]);
 	fdb_flush_port(&sw->fdb, (uint16_t)port);
 	sw->port[port] = NULL;
+	sw->pending &= ~(1ull << port);
+	vlan_members_update(sw, (unsigned)port);
 	free(p);
 	return 0;
 }
@@ -173,6 +208,7 @@ int vswitch_port_set_access(struct vswitch *sw, int port, uint16_t vid)
 		return -EINVAL;
 	p->mode = VSW_ACCESS;
 	p->access_vid = vid;
+	vlan_members_update(sw, (unsigned)port);
 	fdb_flush_port(&sw->fdb, (uint16_t)port);
 	return 0;
 }
@@ -195,6 +231,7 @@ int vswitch_port_set_trunk(struct vswitch *sw, int port, const uint16_t *vids, u
 		p->trunk[native_vid / 64] |= 1ull << (native_vid % 64);
 	p->native_vid = native_vid;
 	p->mode = VSW_TRUNK;
+	vlan_members_update(sw, (unsigned)port);
 	fdb_flush_port(&sw->fdb, (uint16_t)port);
 	return 0;
 }
@@ -231,6 +268,7 @@ int vswitch_port_set_vxlan(struct vswitch *sw, int port, const struct vxlan_cfg 
 		vxlan_tmpl_init(&p->vx_tmpl, cfg);
 	}
 	p->vxlan = cfg != NULL;
+	vlan_members_update(sw, (unsigned)port);
 	fdb_flush_port(&sw->fdb, (uint16_t)port);
 	return 0;
 }
@@ -270,6 +308,7 @@ int vswitch_vni_add(struct vswitch *sw, uint32_t vni, uint16_t vid)
 	v->vni = vni;
 	v->vid = vid;
 	sw->vid2vni[vid] = vni;
+	vlan_members_vxlan_update(sw);
 	return 0;
 }
 
@@ -298,6 +337,7 @@ int vswitch_vni_del(struct vswitch *sw, uint32_t vni)
 		return -ENOENT;
 	sw->vid2vni[v->vid] = VNI_NONE;
 	*v = sw->vnis[--sw->nvnis];
+	vlan_members_vxlan_update(sw);
 	return 0;
 }
 
@@ -460,15 +500,7 @@ static void port_queue(struct vswitch *sw, struct vsw_port *p, struct vsw_frame 
 	if (p->nout == VSW_BURST)
 		port_flush(sw, p);
 	p->out[p->nout++] = f;
-}
-
-static bool port_in_vlan(const struct vswitch *sw, const struct vsw_port *p, uint16_t vid)
-{
-	if (p->vxlan)
-		return sw->vid2vni[vid] != VNI_NONE;
-	if (p->mode == VSW_ACCESS)
-		return p->access_vid == vid;
-	return p->trunk[vid / 64] & (1ull << (vid % 64));
+	sw->pending |= 1ull << p->id;
 }
 
 /* Put a VLAN tag after the MAC addresses. */
@@ -531,11 +563,12 @@ static void flood(struct vswitch *sw, struct vsw_port *in, struct vsw_frame *f, 
 	struct vsw_port *targets[VSW_MAX_PORTS * VSW_MAX_VTEPS];
 	uint32_t vteps[VSW_MAX_PORTS * VSW_MAX_VTEPS];
 	unsigned nt = 0;
+	uint64_t members = sw->vlan_ports[f->vid] & ~(1ull << in->id);
 
-	for (int i = 0; i < VSW_MAX_PORTS; i++) {
-		struct vsw_port *p = sw->port[i];
+	for (; members; members &= members - 1) {
+		struct vsw_port *p = sw->port[__builtin_ctzll(members)];
 
-		if (!p || p == in || !port_in_vlan(sw, p, f->vid))
+		if (!p)
 			continue;
 		if (p->vxlan) {
 			const struct vsw_vni *v;
@@ -706,7 +739,7 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 	}
 	struct vsw_port *out = get_port(sw, e->port);
 
-	if (!out || !port_in_vlan(sw, out, f->vid)) {
+	if (!out || !(sw->vlan_ports[f->vid] & (1ull << e->port))) {
 		flood(sw, in, f, &pkt);
 		return;
 	}
@@ -729,7 +762,11 @@ void vswitch_input(struct vswitch *sw, int port, struct vsw_frame **frames, unsi
 	sw->last_src = sw->last_dst = NULL;
 	for (unsigned i = 0; i < n; i++)
 		switch_one(sw, port, in, frames[i]);
-	for (int i = 0; i < VSW_MAX_PORTS; i++)
-		if (sw->port[i] && sw->port[i]->nout)
-			port_flush(sw, sw->port[i]);
+	for (uint64_t m = sw->pending; m; m &= m - 1) {
+		struct vsw_port *p = sw->port[__builtin_ctzll(m)];
+
+		if (p && p->nout)
+			port_flush(sw, p);
+	}
+	sw->pending = 0;
 }

@@ -13,6 +13,7 @@
 struct vsw_port {
 	const struct vsw_port_ops *ops;
 	void *opaque;
+	unsigned id;                      /* index in vswitch.port */
 	enum vsw_vlan_mode mode;
 	uint16_t access_vid;
 	uint16_t native_vid;              /* trunk: untagged VLAN, 0 = none */
@@ -48,6 +49,11 @@ struct vswitch {
 	 * so a burst of one flow hashes once (entries cannot age out within the burst). */
 	const struct fdb_entry *last_src, *last_dst;
 	struct vsw_port *port[VSW_MAX_PORTS];
+	/* Ports by bit (1 << id): members of each VLAN (what port_in_vlan() says, kept up to date by
+	 * every change of a port's VLANs, its VXLAN role or the VNIs; a removed port is in none), so a
+	 * flood visits only the ports of its VLAN; and the ports with frames queued in this burst. */
+	uint64_t vlan_ports[4096];
+	uint64_t pending;
 	uint32_t vid2vni[4096];
 	struct vsw_vni vnis[VSW_MAX_VNIS];
 	unsigned nvnis;

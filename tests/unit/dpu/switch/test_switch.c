@@ -669,6 +669,143 @@ static void test_garbage(void **state)
 	assert_true(drops(4, VSW_DROP_BAD_VXLAN) + drops(4, VSW_DROP_NOT_VXLAN) + drops(4, VSW_DROP_RUNT) > 0);
 }
 
+/* Flooding visits the VLAN's member ports only, kept up to date while ports come and go, change
+ * VLAN, become a VXLAN uplink and back, and go down: a model of who is in which VLAN predicts every
+ * broadcast's receivers, and a removed port never gets a frame. */
+static void test_flood_members(void **state)
+{
+	bool present[NPORTS], vx[NPORTS];
+	uint16_t vid[NPORTS];
+	bool vni_bound = false;
+	uint32_t x = 12345;
+	struct vxlan_cfg vc = { 0 };
+	char name[16];
+
+	(void)state;
+	vc.local_ip = tf_ip4("192.0.2.1");
+	memcpy(vc.local_mac, MAC_D, 6);
+	memcpy(vc.gw_mac, MAC_C, 6);
+	for (int i = 0; i < NPORTS; i++) {
+		present[i] = true;
+		vx[i] = false;
+		vid[i] = 1;
+	}
+	for (int step = 0; step < 3000; step++) {
+		unsigned op, i;
+		uint8_t src[6] = { 2, 0, 0, 0, 0, 0 };
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		op = x % 8;
+		i = 1 + (x >> 8) % (NPORTS - 1);        /* port 0 stays: the one that always sends */
+		snprintf(name, sizeof(name), "p%u", i);
+		if (op == 0 && present[i]) {                   /* remove, after it taught the switch MAC_A */
+			send_l2(fp[i].id, MAC_BCAST, MAC_A, -1);
+			assert_int_equal(vswitch_port_remove(sw, fp[i].id), 0);
+			present[i] = false;
+			reset_rx();
+			send_l2(fp[0].id, MAC_A, MAC_B, -1);
+			assert_int_equal(fp[i].n, 0);
+		} else if (op == 0) {                          /* come back, in VLAN 1 */
+			fp[i].id = vswitch_port_add(sw, name, &fake_ops, &fp[i]);
+			assert_true(fp[i].id > 0);
+			present[i] = true;
+			vx[i] = false;
+			vid[i] = 1;
+			fp[i].down = false;
+		} else if (!present[i]) {
+			/* nothing to change on a removed port */
+		} else if (op == 1) {
+			vid[i] = (uint16_t)(1 + (x >> 16) % 3);
+			assert_int_equal(vswitch_port_set_access(sw, fp[i].id, vid[i]), 0);
+			vx[i] = false;
+			assert_int_equal(vswitch_port_set_vxlan(sw, fp[i].id, NULL), 0);
+		} else if (op == 2) {
+			uint16_t vids[] = { 2, 3 };
+
+			vx[i] = false;
+			assert_int_equal(vswitch_port_set_vxlan(sw, fp[i].id, NULL), 0);
+			assert_int_equal(vswitch_port_set_trunk(sw, fp[i].id, vids, 2, (x >> 16) % 2 ? 1 : 0), 0);
+			vid[i] = (x >> 16) % 2 ? 1 : 0;        /* native VLAN (0: none) */
+		} else if (op == 3) {
+			vx[i] = !vx[i];
+			assert_int_equal(vswitch_port_set_vxlan(sw, fp[i].id, vx[i] ? &vc : NULL), 0);
+		} else if (op == 4) {
+			if (vni_bound) {
+				assert_int_equal(vswitch_vni_del(sw, 100), 0);
+			} else {
+				assert_int_equal(vswitch_vni_add(sw, 100, 1), 0);
+				assert_int_equal(vswitch_vni_add_vtep(sw, 100, tf_ip4("192.0.2.9")), 0);
+				assert_int_equal(vswitch_vni_add_vtep(sw, 100, tf_ip4("192.0.2.10")), 0);
+			}
+			vni_bound = !vni_bound;
+		} else if (op == 5) {
+			fp[i].down = !fp[i].down;
+		}
+		/* a broadcast in VLAN 1 from port 0 (access, VLAN 1) */
+		reset_rx();
+		src[5] = (uint8_t)step;
+		src[4] = (uint8_t)(step >> 8);
+		send_l2(fp[0].id, MAC_BCAST, src, -1);
+		for (unsigned k = 1; k < NPORTS; k++) {
+			unsigned want = 0;
+
+			if (!present[k]) {
+				assert_int_equal(fp[k].n, 0);
+				continue;
+			}
+			if (vx[k])
+				want = vni_bound ? 2 : 0;      /* one copy per VTEP */
+			else if (vid[k] == 1)                  /* access VLAN, or a trunk's native VLAN */
+				want = 1;
+			if (fp[k].down)
+				want = 0;
+			assert_int_equal(fp[k].n, want);
+		}
+		assert_int_equal(fp[0].n, 0);
+	}
+}
+
+static uint64_t count_tx[VSW_MAX_PORTS];
+
+static unsigned count_tx_fn(void *opaque, struct vsw_frame **frames, unsigned n)
+{
+	(void)frames;
+	*(uint64_t *)opaque += n;
+	return n;
+}
+
+static const struct vsw_port_ops count_ops = { .tx = count_tx_fn };
+
+/* Every slot taken (ids 0..63, the last bit of the member sets): a broadcast reaches the 63 others;
+ * after removing every other port, only the remaining ones. */
+static void test_flood_all_slots(void **state)
+{
+	char name[16];
+
+	(void)state;
+	memset(count_tx, 0, sizeof(count_tx));
+	for (int i = 0; i < NPORTS; i++)
+		assert_int_equal(vswitch_port_remove(sw, i), 0);
+	for (int i = 0; i < VSW_MAX_PORTS; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		assert_int_equal(vswitch_port_add(sw, name, &count_ops, &count_tx[i]), i);
+	}
+	send_l2(63, MAC_BCAST, MAC_A, -1);
+	for (int i = 0; i < VSW_MAX_PORTS; i++)
+		assert_int_equal(count_tx[i], i == 63 ? 0 : 1);
+	for (int i = 1; i < VSW_MAX_PORTS; i += 2)
+		assert_int_equal(vswitch_port_remove(sw, i), 0);
+	send_l2(0, MAC_BCAST, MAC_B, -1);
+	for (int i = 0; i < VSW_MAX_PORTS; i++)
+		assert_int_equal(count_tx[i], i == 63 ? 0 : i % 2 ? 1 : i == 0 ? 1 : 2);
+	/* unicast to a learned station on a removed port floods to the live ones */
+	send_l2(0, MAC_A, MAC_B, -1);
+	for (int i = 0; i < VSW_MAX_PORTS; i++)
+		assert_int_equal(count_tx[i], i == 63 ? 0 : i % 2 ? 1 : i == 0 ? 1 : 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +818,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_exhaustion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_all_slots, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
