@@ -6,7 +6,9 @@
  * each delivered to every other port); many flows (plain_1k, plain_10k: 1,000 / 10,000 UDP 5-tuples
  * in a pseudo-random order, the source address and port patched per frame) without and with an ACL
  * of 16 or 64 rules (acl16_1k ... acl64_10k: TCP and UDP denies for 10.N.0.0/16 networks, then
- * "allow proto udp", default deny: a rule walk tests every rule). Frames are copied into pool
+ * "allow proto udp", default deny: a rule walk tests every rule; acl16net_10k: the same 16 rules,
+ * the flows' sources in 10.200.0.0/16, so the first byte of the address rules nothing out). Frames
+ * are copied into pool
  * buffers as a port device would. Prints "net_switch_<variant>_64B_mpps MEDIAN Mpps (MIN-MAX)"
  * lines: frames per second of the thread's CPU time, over slices of 50 ms in which the variants
  * take turns, and with plain among the variants "net_switch_<variant>_vs_plain MEDIAN (MIN-MAX)":
@@ -191,8 +193,12 @@ static void setup(struct bench *b, const char *variant)
 		}
 		vswitch_acl_add_text(sw, in, ACL_IN, "allow proto udp", NULL, 0);
 		vswitch_acl_set_default(sw, in, ACL_IN, ACL_DENY);
-	} else if (!strncmp(variant, "acl16_", 6) || !strncmp(variant, "acl64_", 6)) {
+	} else if (!strncmp(variant, "acl16", 5) || !strncmp(variant, "acl64", 5)) {
 		add_acl(sw, in, atoi(variant + 3));
+		if (strstr(variant, "net_")) {
+			b->tmpl[26] = 10;
+			b->tmpl[27] = 200;
+		}
 	} else if (vxlan) {
 		vswitch_port_set_vxlan(sw, out, &vx);
 		vswitch_vni_add(sw, 100, 1);
@@ -303,7 +309,7 @@ int main(int argc, char **argv)
 {
 	static const char *const variants[] = { "plain", "acl", "vxlan_encap", "vxlan_decap", "flood2", "flood8",
 						"plain_1k", "plain_10k", "acl16_1k", "acl16_10k", "acl64_1k",
-						"acl64_10k" };
+						"acl64_10k", "acl16net_10k" };
 	enum { NV = sizeof(variants) / sizeof(variants[0]) };
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
 	unsigned rounds = secs > SLICE_S ? (unsigned)(secs / SLICE_S + 0.5) : 1;
@@ -319,7 +325,7 @@ int main(int argc, char **argv)
 			known |= !strcmp(argv[a], variants[i]);
 		if (!known) {
 			fprintf(stderr, "net_switch_micro: unknown variant '%s' (plain, acl, vxlan_encap, vxlan_decap, "
-				"flood2, flood8, plain_1k, plain_10k, acl16_1k, acl16_10k, acl64_1k, acl64_10k)\n", argv[a]);
+				"flood2, flood8, plain_1k, plain_10k, acl16_1k, acl16_10k, acl64_1k, acl64_10k, acl16net_10k)\n", argv[a]);
 			return 2;
 		}
 	}

@@ -47,10 +47,13 @@ void acl_counts(const struct acl *acl, unsigned idx, uint64_t *packets, uint64_t
 	}
 }
 
+static void acl_cls_build(struct acl *acl);
+
 void acl_init(struct acl *acl, enum acl_action def)
 {
 	memset(acl, 0, sizeof(*acl));
 	acl->def = def;
+	acl_cls_build(acl);
 }
 
 int acl_add(struct acl *acl, const struct acl_rule *rule)
@@ -61,7 +64,9 @@ int acl_add(struct acl *acl, const struct acl_rule *rule)
 	acl->rules[acl->n] = *rule;
 	acl->rules[acl->n].packets = 0;
 	acl->rules[acl->n].bytes = 0;
-	return (int)acl->n++;
+	acl->n++;
+	acl_cls_build(acl);
+	return (int)acl->n - 1;
 }
 
 int acl_del(struct acl *acl, unsigned idx)
@@ -71,6 +76,7 @@ int acl_del(struct acl *acl, unsigned idx)
 	acl_cache_clear(acl);
 	memmove(&acl->rules[idx], &acl->rules[idx + 1], (acl->n - idx - 1) * sizeof(acl->rules[0]));
 	acl->n--;
+	acl_cls_build(acl);
 	return 0;
 }
 
@@ -78,6 +84,7 @@ void acl_clear(struct acl *acl)
 {
 	acl_cache_clear(acl);
 	acl->n = 0;
+	acl_cls_build(acl);
 }
 
 static bool prefix_match(const uint8_t *addr, const uint8_t *pfx, unsigned plen)
@@ -124,10 +131,115 @@ static bool rule_match(const struct acl_rule *r, const struct vsw_pkt *pkt)
 	return true;
 }
 
-/* The rule deciding pkt (index) or ACL_CACHE_DEFAULT, by walking the list. */
-static uint16_t acl_walk(const struct acl *acl, const struct vsw_pkt *pkt)
+static bool has_ports(const struct acl_rule *r)
 {
-	for (unsigned i = 0; i < acl->n; i++)
+	return r->sport_lo != 0 || r->sport_hi != 0xffff || r->dport_lo != 0 || r->dport_hi != 0xffff;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted, unique interval starts in 1..65535 of the n rules' source (dst: destination) port
+ * ranges; returns how many. */
+static uint16_t port_bounds(const struct acl_rule *r, unsigned n, bool dst, uint32_t *b)
+{
+	unsigned k = 0, u = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t lo = dst ? r[i].dport_lo : r[i].sport_lo, hi = dst ? r[i].dport_hi : r[i].sport_hi;
+
+		if (lo > 0)
+			b[k++] = lo;
+		if (hi < 0xffff)
+			b[k++] = (uint32_t)hi + 1;
+	}
+	qsort(b, k, sizeof(*b), cmp_u32);
+	for (unsigned i = 0; i < k; i++)
+		if (u == 0 || b[u - 1] != b[i])
+			b[u++] = b[i];
+	return (uint16_t)u;
+}
+
+/* Set bit in t[k][b] for every value b of address byte k that the prefix (plen bits of pfx)
+ * allows, k < nbytes. */
+static void prefix_bytes_set(uint64_t (*t)[256], unsigned nbytes, const uint8_t *pfx, uint8_t plen,
+			     uint64_t bit)
+{
+	for (unsigned k = 0; k < nbytes; k++) {
+		unsigned bits = plen > 8 * k ? plen - 8 * k : 0;
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+
+		for (unsigned b = 0; b < 256; b++)
+			if (((uint8_t)b & mask) == (pfx[k] & mask))
+				t[k][b] |= bit;
+	}
+}
+
+/* The pre-classification of rules[0 .. min(n, ACL_CLS_RULES)) (see acl.h). */
+static void acl_cls_build(struct acl *acl)
+{
+	struct acl_cls *c = &acl->cls;
+	unsigned n = acl->n < ACL_CLS_RULES ? acl->n : ACL_CLS_RULES;
+
+	memset(c, 0, sizeof(*c));
+	c->nsb = port_bounds(acl->rules, n, false, c->sb);
+	c->ndb = port_bounds(acl->rules, n, true, c->db);
+	for (unsigned i = 0; i < n; i++) {
+		const struct acl_rule *r = &acl->rules[i];
+		uint64_t bit = 1ull << i;
+
+		if (!has_ports(r))
+			c->noport |= bit;
+		if (r->src_plen <= 8 && r->dst_plen <= 8)
+			c->shallow |= bit;
+		if (r->ip_ver != 6 || (r->src_plen <= 8 && r->dst_plen <= 8))
+			c->exact |= bit;
+		if (r->ip_ver == 4 && (r->src_plen > 8 || r->dst_plen > 8))
+			c->deep4 = true;
+		for (unsigned p = 0; p < 256; p++) {
+			if (r->proto && r->proto != p)
+				continue;
+			if (r->ip_ver != 6)
+				c->proto[0][p] |= bit;
+			if (r->ip_ver != 4)
+				c->proto[1][p] |= bit;
+		}
+		/* IPv4 rules in bytes 0-3; others in byte 0 and every value of bytes 1-3 (which IPv6
+		 * packets skip, and IPv4 packets skip IPv6 rules by the protocol set) */
+		prefix_bytes_set(c->src, 4, r->src, r->ip_ver == 4 ? r->src_plen : (r->src_plen > 8 ? 8 : r->src_plen), bit);
+		prefix_bytes_set(c->dst, 4, r->dst, r->ip_ver == 4 ? r->dst_plen : (r->dst_plen > 8 ? 8 : r->dst_plen), bit);
+		/* an interval lies wholly inside or wholly outside each range: test its first port */
+		for (unsigned k = 0; k <= c->nsb; k++) {
+			uint32_t start = k ? c->sb[k - 1] : 0;
+
+			if (start >= r->sport_lo && start <= r->sport_hi)
+				c->siv[k] |= bit;
+		}
+		for (unsigned k = 0; k <= c->ndb; k++) {
+			uint32_t start = k ? c->db[k - 1] : 0;
+
+			if (start >= r->dport_lo && start <= r->dport_hi)
+				c->div[k] |= bit;
+		}
+	}
+}
+
+uint16_t acl_classify(const struct acl *acl, const struct vsw_pkt *pkt)
+{
+	const struct acl_cls *c = &acl->cls;
+	uint64_t m = acl_cls_candidates(c, pkt);
+
+	for (; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		if ((c->exact & (1ull << i)) || rule_match(&acl->rules[i], pkt))
+			return (uint16_t)i;
+	}
+	for (unsigned i = ACL_CLS_RULES; i < acl->n; i++)
 		if (rule_match(&acl->rules[i], pkt))
 			return (uint16_t)i;
 	return ACL_CACHE_DEFAULT;
@@ -146,7 +258,7 @@ enum acl_action acl_eval_slow(struct acl *acl, const struct vsw_pkt *pkt, uint32
 		return acl->def;
 	}
 	acl->cache_misses++;
-	idx = acl_walk(acl, pkt);
+	idx = acl_classify(acl, pkt);
 	acl_cache_fold(acl, c);
 	memcpy(c->key, key, sizeof(c->key));
 	c->rule = idx;

@@ -168,9 +168,19 @@ static void test_fragment_and_full(void **state)
 	assert_int_equal(acl_add(&a, &r), -1);
 }
 
+/* 64 rules that never match the test's packets: the rules after them are beyond the
+ * pre-classified ones, so their packets go through the decision cache. */
+#define F ACL_CLS_RULES
+
+static void fill(struct acl *a)
+{
+	for (int i = 0; i < F; i++)
+		add(a, "deny proto 99");
+}
+
 /* The decision cache: repeated flows are decided by the rule that decided them first and counted
  * there; keys differ by every field a rule reads; adding, deleting and clearing rules and changing
- * the default are seen at once. */
+ * the default are seen at once. (Rules at F and later: see fill().) */
 static void test_cache(void **state)
 {
 	static struct acl a;
@@ -179,6 +189,7 @@ static void test_cache(void **state)
 
 	(void)state;
 	acl_init(&a, ACL_ALLOW);
+	fill(&a);
 	add(&a, "deny proto udp dport 100-199");
 	add(&a, "deny ip6 src fd00::/16 proto tcp");
 	/* 300 ports twice (more flows than cache slots, so slots are shared and replaced) */
@@ -187,7 +198,7 @@ static void test_cache(void **state)
 			pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, d, &len);
 			assert_int_equal(acl_eval(&a, &p, len), d >= 100 && d < 200 ? ACL_DENY : ACL_ALLOW);
 		}
-	assert_int_equal(pk(&a, 0), 200);
+	assert_int_equal(pk(&a, F + 0), 200);
 	assert_int_equal(pk(&a, ACL_CACHE_DEFAULT), 400);
 	assert_true(a.cache_misses >= 300 && a.cache_misses <= 600);
 	/* two flows in turns (the last flow is looked at first, then the slot) */
@@ -198,24 +209,25 @@ static void test_cache(void **state)
 		pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, d, &len);
 		assert_int_equal(acl_eval(&a, &p, len), d == 150 ? ACL_DENY : ACL_ALLOW);
 	}
-	assert_int_equal(pk(&a, 0), 210);
+	assert_int_equal(pk(&a, F + 0), 210);
 	assert_int_equal(pk(&a, ACL_CACHE_DEFAULT), 410);
 	assert_true(a.cache_misses <= 2);
 	/* one flow over and over: one walk, every packet counted */
 	acl_clear(&a);
+	fill(&a);
 	add(&a, "deny proto udp dport 100-199");
 	a.cache_misses = 0;
 	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 7, 150, &len);
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
 	assert_int_equal(a.cache_misses, 1);
-	assert_int_equal(pk(&a, 0), 50);
-	assert_int_equal(by(&a, 0), 50ull * len);
-	assert_int_equal(a.rules[0].packets, 0);                      /* all still in the cache entry */
+	assert_int_equal(pk(&a, F + 0), 50);
+	assert_int_equal(by(&a, F + 0), 50ull * len);
+	assert_int_equal(a.rules[F].packets, 0);                      /* all still in the cache entry */
 	add(&a, "allow");                                             /* folds them into the rule */
-	assert_int_equal(a.rules[0].packets, 50);
-	assert_int_equal(pk(&a, 0), 50);
-	acl_del(&a, 1);
+	assert_int_equal(a.rules[F].packets, 50);
+	assert_int_equal(pk(&a, F + 0), 50);
+	acl_del(&a, F + 1);
 	/* same ports, other protocol / source port / address / IP version: their own decisions */
 	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_TCP_, 7, 150, &len);
 	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
@@ -254,18 +266,197 @@ static void test_cache(void **state)
 	/* deleting the deciding rule: the next one decides, and indexes moved up are followed */
 	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 8, 150, &len);
 	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);            /* rule 0 (dport 100-199) */
-	assert_int_equal(pk(&a, 1), 1);                               /* sport 8, dport 250 above */
-	assert_int_equal(acl_del(&a, 0), 0);
-	assert_int_equal(pk(&a, 0), 1);                               /* moved up with its count */
+	assert_int_equal(pk(&a, F + 1), 1);                               /* sport 8, dport 250 above */
+	assert_int_equal(acl_del(&a, F + 0), 0);
+	assert_int_equal(pk(&a, F + 0), 1);                               /* moved up with its count */
 	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);            /* now rule 0 = sport 8 */
-	assert_int_equal(pk(&a, 0), 2);
-	assert_int_equal(acl_del(&a, 0), 0);
+	assert_int_equal(pk(&a, F + 0), 2);
+	assert_int_equal(acl_del(&a, F + 0), 0);
 	assert_int_equal(acl_eval(&a, &p, len), ACL_ALLOW);
 	acl_clear(&a);
+	fill(&a);
 	add(&a, "deny");
 	pkt_of(&p, 4, "10.0.0.1", "10.0.0.2", IPPROTO_UDP_, 9, 250, &len);
 	assert_int_equal(acl_eval(&a, &p, len), ACL_DENY);
 }
+
+/* ---- differential test: acl_eval against a plain first-match walk written here ---- */
+
+static uint32_t rnd_state = 2463534242u;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state % n;
+}
+
+/* Address bytes from a few values, so that random prefixes and packets meet. */
+static void rnd_addr(uint8_t a[16], unsigned nbytes)
+{
+	static const uint8_t first[] = { 10, 11, 192, 0xfd, 0x20 }, other[] = { 0, 1, 2, 128, 255 };
+
+	memset(a, 0, 16);
+	a[0] = first[rnd(sizeof(first))];
+	for (unsigned i = 1; i < nbytes; i++)
+		a[i] = other[rnd(sizeof(other))];
+}
+
+static uint16_t rnd_port(void)
+{
+	static const uint16_t v[] = { 0, 1, 8, 53, 80, 100, 1023, 1024, 65534, 65535 };
+
+	return v[rnd(sizeof(v) / sizeof(v[0]))];
+}
+
+static void rnd_rule(struct acl_rule *r)
+{
+	static const uint8_t protos[] = { 0, 0, IPPROTO_TCP_, IPPROTO_UDP_, IPPROTO_ICMP_, IPPROTO_ICMPV6_, 99 };
+	static const uint8_t plen4[] = { 0, 0, 1, 7, 8, 9, 12, 16, 23, 24, 31, 32 };
+	static const uint8_t plen6[] = { 0, 0, 3, 8, 9, 16, 33, 64, 127, 128 };
+
+	memset(r, 0, sizeof(*r));
+	r->action = rnd(2) ? ACL_DENY : ACL_ALLOW;
+	r->ip_ver = (uint8_t)(rnd(3) == 0 ? 0 : rnd(2) ? 4 : 6);
+	r->proto = protos[rnd(sizeof(protos))];
+	if (r->ip_ver) {
+		const uint8_t *pl = r->ip_ver == 4 ? plen4 : plen6;
+		unsigned npl = r->ip_ver == 4 ? sizeof(plen4) : sizeof(plen6);
+
+		r->src_plen = pl[rnd(npl)];
+		r->dst_plen = pl[rnd(npl)];
+		rnd_addr(r->src, r->ip_ver == 4 ? 4 : 16);
+		rnd_addr(r->dst, r->ip_ver == 4 ? 4 : 16);
+	}
+	r->sport_hi = r->dport_hi = 0xffff;
+	if (rnd(2)) {
+		uint16_t a = rnd_port(), b = rnd_port();
+
+		r->sport_lo = a < b ? a : b;
+		r->sport_hi = a < b ? b : a;
+	}
+	if (rnd(2)) {
+		uint16_t a = rnd_port(), b = rnd_port();
+
+		r->dport_lo = a < b ? a : b;
+		r->dport_hi = a < b ? b : a;
+	}
+}
+
+static void rnd_pkt(struct vsw_pkt *p)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP_, IPPROTO_UDP_, IPPROTO_ICMP_, IPPROTO_ICMPV6_, 99 };
+	uint8_t a[16];
+
+	memset(p, 0, sizeof(*p));
+	p->ip_ver = (uint8_t)(rnd(2) ? 4 : 6);
+	p->ethertype = p->ip_ver == 4 ? ETH_P_IPV4_ : ETH_P_IPV6_;
+	p->proto = protos[rnd(sizeof(protos))];
+	rnd_addr(a, 16);
+	if (p->ip_ver == 4)
+		memcpy(&p->src4, a, 4);
+	else
+		memcpy(p->src6, a, 16);
+	rnd_addr(a, 16);
+	if (p->ip_ver == 4)
+		memcpy(&p->dst4, a, 4);
+	else
+		memcpy(p->dst6, a, 16);
+	p->l4_ok = rnd(5) != 0;            /* else a later fragment: no ports */
+	if (p->l4_ok) {
+		p->sport = rnd_port();
+		p->dport = rnd_port();
+	}
+}
+
+/* The reference: bit by bit, field by field. */
+static bool ref_prefix(const uint8_t *addr, const uint8_t *pfx, unsigned plen)
+{
+	for (unsigned i = 0; i < plen; i++)
+		if (((addr[i / 8] >> (7 - i % 8)) & 1) != ((pfx[i / 8] >> (7 - i % 8)) & 1))
+			return false;
+	return true;
+}
+
+static bool ref_match(const struct acl_rule *r, const struct vsw_pkt *p)
+{
+	const uint8_t *s = p->ip_ver == 4 ? (const uint8_t *)&p->src4 : p->src6;
+	const uint8_t *d = p->ip_ver == 4 ? (const uint8_t *)&p->dst4 : p->dst6;
+	bool ports_any = r->sport_lo == 0 && r->sport_hi == 0xffff && r->dport_lo == 0 && r->dport_hi == 0xffff;
+
+	if (r->ip_ver && r->ip_ver != p->ip_ver)
+		return false;
+	if (r->proto && r->proto != p->proto)
+		return false;
+	if (!ref_prefix(s, r->src, r->src_plen) || !ref_prefix(d, r->dst, r->dst_plen))
+		return false;
+	if (ports_any)
+		return true;
+	return p->l4_ok && p->sport >= r->sport_lo && p->sport <= r->sport_hi && p->dport >= r->dport_lo &&
+	       p->dport <= r->dport_hi;
+}
+
+/* Random lists of 0-100 rules (across ACL_CLS_RULES) and random packets (both IP versions, five
+ * protocols, fragments), each decided one to three times (cache hits), rules added and deleted
+ * in between: every decision and every rule's packet count equal the reference walk's. */
+static void test_differential(void **state)
+{
+	static struct acl a;
+	static struct acl_rule rules[ACL_MAX_RULES];
+	static uint64_t want[ACL_MAX_RULES + 1];     /* per rule; [n]: the default */
+	struct vsw_pkt p;
+	uint64_t decisions = 0, by_rule = 0;
+
+	(void)state;
+	for (int set = 0; set < 300; set++) {
+		unsigned n = rnd(101);
+		enum acl_action def = rnd(2) ? ACL_DENY : ACL_ALLOW;
+		uint64_t def_want = 0;
+
+		acl_init(&a, def);
+		memset(want, 0, sizeof(want));
+		for (unsigned i = 0; i < n; i++) {
+			rnd_rule(&rules[i]);
+			assert_int_equal(acl_add(&a, &rules[i]), (int)i);
+		}
+		for (int k = 0; k < 300; k++) {
+			unsigned hit = ACL_CACHE_DEFAULT;
+
+			if (k % 100 == 99 && n > 0) {       /* a rule goes, another comes: counts move */
+				unsigned d = rnd(n);
+
+				assert_int_equal(acl_del(&a, d), 0);
+				memmove(&rules[d], &rules[d + 1], (n - d - 1) * sizeof(rules[0]));
+				memmove(&want[d], &want[d + 1], (n - d - 1) * sizeof(want[0]));
+				rnd_rule(&rules[n - 1]);
+				want[n - 1] = 0;
+				assert_int_equal(acl_add(&a, &rules[n - 1]), (int)n - 1);
+			}
+			rnd_pkt(&p);
+			for (unsigned i = 0; i < n && hit == ACL_CACHE_DEFAULT; i++)
+				if (ref_match(&rules[i], &p))
+					hit = i;
+			for (unsigned rep = 1 + rnd(3); rep > 0; rep--) {
+				enum acl_action got = acl_eval(&a, &p, 100);
+
+				assert_int_equal(got, hit == ACL_CACHE_DEFAULT ? def : rules[hit].action);
+				if (hit == ACL_CACHE_DEFAULT)
+					def_want++;
+				else
+					want[hit]++;
+				decisions++;
+				by_rule += hit != ACL_CACHE_DEFAULT;
+			}
+		}
+		for (unsigned i = 0; i < n; i++)
+			assert_int_equal(pk(&a, i), want[i]);
+		assert_int_equal(pk(&a, ACL_CACHE_DEFAULT), def_want);
+	}
+	/* the random sets do decide by their rules, not mostly by default */
+	assert_true(by_rule > decisions / 4);
+}
+
 
 int main(void)
 {
@@ -274,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_match_and_counters),
 		cmocka_unit_test(test_fragment_and_full),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_differential),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
