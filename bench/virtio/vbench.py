@@ -6,7 +6,7 @@ under QEMU, same guest image, same disk image, same TAP, same run. Prints `name 
 usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [--net-qd Q]
                               [--no-qemu-kvm] [--no-qemu-tcg] [--no-emulated] [--no-net]
                               [--baseline KITE2] [--modes M,M] [--neighbour off,on]
-                              [--neighbour-cpu C] [--pin-vmm LIST] [--kite-args ARGS]
+                              [--neighbour-cpu C] [--pin-vmm LIST] [--split DEV:VCPU] [--kite-args ARGS]
                               [--variant NAME=KITE2[:ARGS]]...
 
 Block: a 256 MiB fallocated raw image; modes randread, randwrite (4 KiB, random), seqread64k
@@ -28,7 +28,11 @@ vain) at exit; per I/O is that over the guest's ops (boot and setup included, a 
 Latency: blkbench's per-request TSC histogram (kick to used, in the guest), p50/p99 in us.
 Neighbour (--neighbour off,on): each round runs every VMM once per listed state; `on` keeps a
 CPU-bound process (a shell busy loop, nice 10 like the VMMs) pinned to --neighbour-cpu (default 1) for the
-whole VMM run; figures of that state carry the suffix _nb. --pin-vmm runs the VMM under taskset
+whole VMM run; figures of that state carry the suffix _nb. --split DEV:VCPU pins the device side and the
+load side apart, for every VMM alike: the guest's vCPU thread on CPU VCPU, every other thread of the VMM
+(kite's I/O threads and main thread, QEMU's main loop and its aio=threads pool) on CPU DEV (kite:
+`--pin-vcpus VCPU --pin-io DEV` under `taskset -c DEV`; QEMU: `taskset -c DEV` and its "CPU 0/KVM"
+thread moved to VCPU as soon as it exists, before the guest has booted). --pin-vmm runs the VMM under taskset
 (the device side), e.g. 0 with the neighbour on 1.
 Exits per I/O: kite --stats counters of the native run minus those of a baseline run of the same
 mode with qd ops (boot and setup), divided by the extra ops.
@@ -45,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 QEMU = "qemu-system-x86_64"
 BLK_MODES = [("randread", 4096), ("randwrite", 4096), ("seqread64k", 65536)]
@@ -85,15 +90,40 @@ def qemu_cmd(accel, image, cmdline, dev_args, ns=None):
     return (["ip", "netns", "exec", ns] if ns else []) + cmd
 
 
-def run_guest(cmd, is_qemu, timeout):
-    """Run to exit; the BENCH line and kite's stats as a dict."""
+def pin_qemu_vcpu(token, cpu, deadline):
+    """Move the "CPU 0/KVM" thread of the QEMU whose command line holds `token` to `cpu`; False if it
+    did not appear before `deadline` (time.monotonic())."""
+    while time.monotonic() < deadline:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if token.encode() not in f.read() or not os.path.isdir("/proc/%s/task" % pid):
+                        continue
+                for tid in os.listdir("/proc/%s/task" % pid):
+                    with open("/proc/%s/task/%s/comm" % (pid, tid)) as f:
+                        if f.read().strip() == "CPU 0/KVM":
+                            os.sched_setaffinity(int(tid), {cpu})
+                            return True
+            except OSError:
+                continue
+        time.sleep(0.002)
+    return False
+
+
+def run_guest(cmd, is_qemu, timeout, pin_vcpu=None):
+    """Run to exit; the BENCH line and kite's stats as a dict. pin_vcpu: (token, cpu) for QEMU."""
     try:
-        p = subprocess.run(["nice", "-n", "10", "timeout", "-k", "5", str(timeout)] + cmd,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(["nice", "-n", "10", "timeout", "-k", "5", str(timeout)] + cmd,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as e:
         raise BenchError("%s: %s" % (cmd[0], e))
-    out = p.stdout.decode("utf-8", "replace")
-    err = p.stderr.decode("utf-8", "replace")
+    if pin_vcpu and not pin_qemu_vcpu(pin_vcpu[0], pin_vcpu[1], time.monotonic() + 10):
+        p.kill()
+        p.communicate()
+        raise BenchError("%s: its vCPU thread did not appear within 10 s" % cmd[0])
+    stdout, stderr = p.communicate()
+    out = stdout.decode("utf-8", "replace")
+    err = stderr.decode("utf-8", "replace")
     ok_status = 1 if is_qemu else 0      # QEMU exits with (0 << 1) | 1 for a guest exit of 0
     m = re.search(r"^BENCH ops=(\d+) bytes=(\d+) tsc=(\d+) kicks=(\d+)", out, re.M)
     lat = re.search(r"^BENCHLAT p50=(\d+) p99=(\d+) max=(\d+)", out, re.M)
@@ -158,7 +188,22 @@ def vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns=None):
         cmd = kite_cmd(path, a.image, cl, dev + args, ns)
     else:
         cmd = kite_cmd(a.baseline if name == "kite-base" else a.kite, a.image, cl, kite_dev + a.kite_args.split(), ns)
+    if a.split:
+        dev, vcpu = a.split
+        if is_qemu:
+            cmd = cmd + ["-name", "%s,debug-threads=on" % SPLIT_TOKEN]
+        else:
+            cmd = cmd + ["--pin-vcpus", str(vcpu), "--pin-io", str(dev)]
+        return ["taskset", "-c", str(dev)] + cmd
     return (["taskset", "-c", a.pin_vmm] if a.pin_vmm else []) + cmd
+
+
+SPLIT_TOKEN = "vbench-split-%d" % os.getpid()
+
+
+def split_pin(a, is_qemu):
+    """run_guest's pin_vcpu argument under --split."""
+    return (SPLIT_TOKEN, a.split[1]) if a.split and is_qemu else None
 
 
 class Neighbour:
@@ -202,7 +247,7 @@ def bench_blk(a, hz, tmp):
                                    (mode, a.blk_ops, a.qd, run + 1))
                 cmd = vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev)
                 with Neighbour(nb_on, a.neighbour_cpu):
-                    r = run_guest(cmd, is_qemu, 300)
+                    r = run_guest(cmd, is_qemu, 300, split_pin(a, is_qemu))
                 if native and not r["native"] and name == "kite":
                     raise BenchError("kite: the guest did not enter native mode (not a kvm-pvm host?)")
                 iops.setdefault(name + suffix, []).append(r["ops"] / (r["tsc"] / hz))
@@ -284,7 +329,7 @@ def bench_net(a, hz):
                 before = rx_packets(ns, tap)
                 cmd = vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns)
                 with Neighbour(nb_on, a.neighbour_cpu):
-                    r = run_guest(cmd, is_qemu, 300)
+                    r = run_guest(cmd, is_qemu, 300, split_pin(a, is_qemu))
                 got = rx_packets(ns, tap) - before
                 if got < r["ops"]:
                     raise BenchError("%s: the guest sent %d frames, the TAP received %d" % (name, r["ops"], got))
@@ -331,10 +376,17 @@ def main():
     ap.add_argument("--neighbour", default="off", help="off, on, or off,on (both, alternated per round)")
     ap.add_argument("--neighbour-cpu", type=int, default=1)
     ap.add_argument("--pin-vmm", default="", help="taskset CPU list for the VMM")
+    ap.add_argument("--split", default="", help="DEV:VCPU: device side on CPU DEV, the vCPU on CPU VCPU")
     ap.add_argument("--kite-args", default="", help="extra kite options (split on spaces)")
     ap.add_argument("--variant", action="append", default=[], help="NAME=KITE2[:ARGS], repeatable")
     a = ap.parse_args()
     a.variants = parse_variants(a.variant)
+    if a.split:
+        try:
+            a.split = tuple(int(x) for x in a.split.split(":"))
+            assert len(a.split) == 2
+        except (ValueError, AssertionError):
+            raise SystemExit("bench/virtio: --split %s: expected DEV:VCPU (two CPU numbers)" % a.split)
     if not shutil.which(QEMU):
         print("bench/virtio: %s is not installed" % QEMU, file=sys.stderr)
         return 1
