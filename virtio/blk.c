@@ -332,7 +332,13 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 			}
 			written = blk_request(blk, q, vq, &blk->elem);
 			if (written == BLK_ASYNC) {
-				submitted++;
+				/* large transfers: copied and completed now, while the guest can still refill */
+				if (blk_aio_batch_full(blk->aio)) {
+					blk_aio_reap_inline(blk->aio);
+					submitted = 0;
+				} else {
+					submitted++;
+				}
 				continue;
 			}
 			if (written < 0)

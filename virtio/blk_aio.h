@@ -34,6 +34,9 @@ int blk_aio_set_file(struct blk_aio *aio, int fd);
 int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov, unsigned n, uint64_t off,
 	       void *tag);
 int blk_aio_fsync(struct blk_aio *aio, void *tag);
+/* True when the requests prepared since the last submission move enough bytes that the caller
+ * should hand them to the kernel now (blk_aio_reap_inline) before preparing more. */
+bool blk_aio_batch_full(const struct blk_aio *aio);
 /* Reap whatever completed (done() for each). The event loop callback; also usable directly. */
 void blk_aio_reap(struct blk_aio *aio);
 /* Hand every prepared request to the kernel in one io_uring_enter (kept for the next call if the

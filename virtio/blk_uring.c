@@ -30,6 +30,7 @@ struct blk_aio {
 	int efd;
 	unsigned depth, inflight;  /* inflight: prepared, submitted or not, and not reaped */
 	unsigned queued;           /* prepared, not yet accepted by the kernel */
+	uint64_t queued_bytes;     /* what those move (blk_aio_batch_full) */
 	bool submit_failed;        /* one warning per failure streak */
 	blk_aio_done_fn done;
 	void *opaque;
@@ -124,16 +125,19 @@ void blk_aio_submit(struct blk_aio *aio)
 	}
 	aio->submit_failed = false;
 	aio->queued = (unsigned)r >= aio->queued ? 0 : aio->queued - (unsigned)r;
+	if (!aio->queued)
+		aio->queued_bytes = 0;
 }
 
 /*
- * A transfer this large goes to the kernel's io-wq workers (IOSQE_ASYNC) instead of being copied
- * inline by the submitting I/O thread: the copies of a batch of 64 KiB page-cache reads then run on
- * every core, not one after another on this thread (what bounded kite's seqread64k; QEMU's
- * aio=threads pool spreads them the same way). Small ones stay inline: a worker hand-off costs
- * more than a 4 KiB copy.
+ * A batch that moves this much goes to the kernel before the device pops more requests: a page-cache
+ * hit is copied during the submission (inline, on the I/O thread) and its completion reaches the guest
+ * at once, so the guest refills the queue while the next requests are copied instead of waiting for the
+ * copies of a whole 32-request batch. Measured on an idle 2-core host (seqread64k, qd 32): this, and not
+ * handing large transfers to io-wq workers with IOSQE_ASYNC, is what puts kite ahead of QEMU there
+ * (docs/benchmarks.md, "64 KiB sequential reads").
  */
-#define BLK_AIO_ASYNC_BYTES (32u << 10)
+#define BLK_AIO_BATCH_BYTES (64u << 10)
 
 static uint64_t transfer_bytes(const struct iovec *iov, unsigned n)
 {
@@ -142,6 +146,11 @@ static uint64_t transfer_bytes(const struct iovec *iov, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	return total;
+}
+
+bool blk_aio_batch_full(const struct blk_aio *aio)
+{
+	return aio->queued_bytes >= BLK_AIO_BATCH_BYTES;
 }
 
 int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *iov, unsigned n, uint64_t off,
@@ -159,8 +168,7 @@ int blk_aio_rw(struct blk_aio *aio, bool write, bool dsync, const struct iovec *
 		io_uring_prep_readv(sqe, URING_FILE, iov, n, off);
 	}
 	uring_fixed(sqe);
-	if (transfer_bytes(iov, n) >= BLK_AIO_ASYNC_BYTES)
-		sqe->flags |= IOSQE_ASYNC;
+	aio->queued_bytes += transfer_bytes(iov, n);
 	io_uring_sqe_set_data(sqe, tag);
 	return queue(aio);
 }
