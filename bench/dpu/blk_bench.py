@@ -5,10 +5,13 @@ CPU 0) exporting the same image, driven by blk_loadgen (CPU 1). The set-ups alte
 round (the order rotates from round to round), so that the load of a shared machine hits all alike.
 
 Backings: "direct" = O_DIRECT on an image file on the disk (the disk's latency bounds both), "mem" =
-buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data path bounds both).
+buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data path bounds both; tmpfs
+has no non-blocking read path, so io_uring hands every read to an io-wq worker), "cache" = buffered I/O
+on an image file on the disk's file system, in the page cache (written just before: reads are page-cache
+hits that io_uring completes inline, writes dirty the cache; what a host with free RAM serves).
 
 Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randread,randwrite]
-                    [--backing direct,mem] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
+                    [--backing direct,mem,cache] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation.
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
 CPU-second of the backend, the medians of the per-request latency p50/p99 (blk_loadgen's), and the
@@ -144,7 +147,7 @@ def main():
         imgs = {}
         for backing in a.backing.split(","):
             # fully allocated (random reads must reach the disk, not holes)
-            imgs[backing] = os.path.join(shm if backing == "mem" else wd, "img")
+            imgs[backing] = os.path.join(shm if backing == "mem" else wd, "img-" + backing)
             subprocess.run(["dd", "if=/dev/zero", f"of={imgs[backing]}", "bs=1M", f"count={a.img_mb}",
                             "status=none", "conv=fsync"], check=True)
         res = {}   # (backing, rw, label) -> [(round, iops, iops per cpu-s)]
