@@ -58,15 +58,19 @@ struct dpu_poller {
 static unsigned run_round(struct dpu_poller *p)
 {
 	struct poll_set *s = atomic_load_explicit(&p->set, memory_order_acquire);
-	unsigned work = 0;
+	unsigned work = 0, io_wait = 0;
 
-	for (unsigned i = 0; i < s->n; i++)
-		work += s->items[i].fn(s->items[i].opaque);
+	for (unsigned i = 0; i < s->n; i++) {
+		unsigned w = s->items[i].fn(s->items[i].opaque);
+
+		io_wait |= w & POLLER_IO_WAIT;
+		work += w & ~POLLER_IO_WAIT;
+	}
 	atomic_fetch_add_explicit(&p->rounds, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_release);
 	if (work)
 		atomic_fetch_add_explicit(&p->busy_rounds, 1, memory_order_relaxed);
-	return work;
+	return work ? work : io_wait;
 }
 
 /* Disarm the first n items of s that have a wake fd. */
@@ -129,19 +133,24 @@ static void *poller_thread(void *arg)
 		kite_die("poller on cpu %d: cannot install its seccomp filter", p->cpu);
 
 	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-		if (run_round(p)) {
+		unsigned work = run_round(p);
+
+		if (work && work != POLLER_IO_WAIT) {
 			idle = 0;
 			sleep_ns = SLEEP_MIN_NS;
 			continue;
 		}
 		/* the clock is read every IDLE_CHECK idle rounds only: a round that finds work after a
-		 * few idle ones (the common case under load) costs no clock read */
-		if (++idle % IDLE_CHECK)
-			continue;
-		if (idle == IDLE_CHECK)
-			idle_since = mono_ns();
-		if (mono_ns() - idle_since < IDLE_SPIN_NS)
-			continue;
+		 * few idle ones (the common case under load) costs no clock read. Waiting only for I/O
+		 * that signals its completion: sleep now (poller.h, POLLER_IO_WAIT). */
+		if (work != POLLER_IO_WAIT) {
+			if (++idle % IDLE_CHECK)
+				continue;
+			if (idle == IDLE_CHECK)
+				idle_since = mono_ns();
+			if (mono_ns() - idle_since < IDLE_SPIN_NS)
+				continue;
+		}
 		if (!sleep_stage(p, sleep_ns)) {
 			idle = 0;
 			sleep_ns = SLEEP_MIN_NS;

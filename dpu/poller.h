@@ -27,8 +27,14 @@
 
 struct dpu_poller;
 
-/* Do up to a batch of work; return the amount done (0 = idle). Runs on the poller thread. */
+/* Do up to a batch of work; return the amount done (0 = idle). Runs on the poller thread.
+ * An item that did nothing but waits for I/O the kernel does on another thread (an io_uring request
+ * handed to an io-wq worker, a disk read) whose completion signals one of its wake fds returns
+ * POLLER_IO_WAIT: when a whole round did nothing and an item said so, the poller goes to sleep at
+ * once instead of spinning IDLE_SPIN_NS first, so that it leaves its core to that worker (on a
+ * pinned poller the worker may well share the core) and is woken by the completion. */
 typedef unsigned (*dpu_poll_fn)(void *opaque);
+#define POLLER_IO_WAIT (1u << 31)
 
 /*
  * Poller thread, for an item with a wake fd. arm=true: the poller is about to sleep; make the fd
@@ -55,7 +61,8 @@ int poller_add_fd(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, int wake_f
 int poller_add_fds(struct dpu_poller *p, dpu_poll_fn fn, void *opaque, const int *wake_fds, unsigned nfds,
 		   dpu_arm_fn arm);
 void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque);
-/* One round over all items; returns the work done. Only when there is no thread. */
+/* One round over all items; returns the work done (POLLER_IO_WAIT ored in when an item said so and
+ * there was none). Only when there is no thread. */
 unsigned poller_run_once(struct dpu_poller *p);
 /* Tests: the sleep when every item is armed and idle (default POLLER_IDLE_MAX_NS). */
 void poller_set_idle_max_ns(struct dpu_poller *p, uint64_t ns);

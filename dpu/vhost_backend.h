@@ -62,7 +62,8 @@ struct vhost_backend_ops {
 	 * completions (vq may be used here) before returning. */
 	void (*queue_stop)(struct vhost_dev *dev, unsigned q, struct virtqueue *vq);
 	/* Poller thread: handle up to `budget` requests of queue q, reap completions, push and notify
-	 * (vhost_dev_notify). Return the work done (0 = nothing to do). */
+	 * (vhost_dev_notify). Return the work done (0 = nothing to do), or POLLER_IO_WAIT (dpu/poller.h)
+	 * when it did nothing and waits only for I/O whose completion signals a wake fd of the queue. */
 	unsigned (*queue_poll)(struct vhost_dev *dev, unsigned q, struct virtqueue *vq, unsigned budget);
 	/* Poller thread, when queue_poll found nothing: true if queue q waits only for the driver (no
 	 * I/O in flight, nothing held), so the poller may sleep until the next kick. Optional: without

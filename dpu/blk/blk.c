@@ -462,6 +462,8 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 		reap(q, dev);     /* page-cache I/O often completes within the submission */
 	}
 	flush_done(q, dev);
+	if (!done && !submitted && q->inflight && q->done_fd >= 0 && !q->held)
+		return POLLER_IO_WAIT;   /* only I/O the kernel does elsewhere; done_fd wakes the poller */
 	return done + submitted;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* dpu poller: items run, and after poller_del() returns an item is never called again (grace period),
- * with and without a thread; an idle poller sleeping on an item's wake fd is woken by a write to it. */
+ * with and without a thread; an idle poller sleeping on an item's wake fd is woken by a write to it;
+ * an item waiting only for I/O (POLLER_IO_WAIT) makes the poller sleep after one round, not spin. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -122,18 +123,27 @@ static void pause_briefly(void)
 /* With an idle sleep of an hour only a write can wake the armed poller: if the write did not, the
  * test hangs and meson's timeout fails it. (A spurious wake-up, e.g. the control fd's event from
  * poller_add_fd, only makes it arm and sleep again.) */
-static void test_thread_wake_fd(void **state)
+/* A threaded poller whose idle sleep is an hour, with `fn` on it.fd (a new eventfd). */
+static struct dpu_poller *sleepy_poller(struct wake_item *it, dpu_poll_fn fn)
 {
 	struct dpu_poller *p = poller_new(-1, true);
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	struct wake_item it = { .fd = fd };
+
+	it->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_non_null(p);
+	assert_true(it->fd >= 0);
+	poller_set_idle_max_ns(p, 3600ull * 1000000000ull);
+	assert_int_equal(poller_add_fd(p, fn, it, it->fd, wake_arm), 0);
+	return p;
+}
+
+static void test_thread_wake_fd(void **state)
+{
+	struct wake_item it = { .fd = -1 };
+	struct dpu_poller *p = sleepy_poller(&it, wake_poll);
+	int fd = it.fd;
 	uint64_t one = 1, rounds, busy, sleeps;
 
 	(void)state;
-	assert_non_null(p);
-	assert_true(fd >= 0);
-	poller_set_idle_max_ns(p, 3600ull * 1000000000ull);
-	assert_int_equal(poller_add_fd(p, wake_poll, &it, fd, wake_arm), 0);
 	while (atomic_load(&it.arms) == 0)      /* armed: it is sleeping (or about to) on fd */
 		pause_briefly();
 	assert_int_equal(atomic_load(&it.writes_seen), 0);
@@ -149,12 +159,72 @@ static void test_thread_wake_fd(void **state)
 	close(fd);
 }
 
+/* Returns the fd's count as work, else POLLER_IO_WAIT: "my I/O is in flight, the fd says when". */
+static unsigned io_wait_poll(void *opaque)
+{
+	return wake_poll(opaque) ? 1 : POLLER_IO_WAIT;
+}
+
+static void test_io_wait_no_thread(void **state)
+{
+	struct dpu_poller *p = poller_new(-1, false);
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct wake_item it = { .fd = fd };
+	struct item busy = { .work = 2 };
+	uint64_t one = 1, rounds, nbusy, sleeps;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(poller_add_fd(p, io_wait_poll, &it, fd, wake_arm), 0);
+	assert_int_equal(poller_run_once(p), POLLER_IO_WAIT);
+	assert_int_equal(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(poller_run_once(p), 1);
+	assert_int_equal(poller_add(p, item_poll, &busy), 0);
+	assert_int_equal(poller_run_once(p), 2);           /* work wins over an item's wait */
+	poller_counters(p, &rounds, &nbusy, &sleeps);
+	assert_int_equal(rounds, 3);
+	assert_int_equal(nbusy, 2);                       /* a waiting round is not a busy one */
+	poller_free(p);
+	close(fd);
+}
+
+/* Without POLLER_IO_WAIT an idle poller spins at least 64 rounds (and 50 us) before it arms; an item
+ * waiting for I/O makes it arm after its first idle round, every time. */
+static void test_io_wait_sleeps_at_once(void **state)
+{
+	struct wake_item it = { .fd = -1 };
+	struct dpu_poller *p = sleepy_poller(&it, io_wait_poll);
+	int fd = it.fd;
+	uint64_t one = 1, rounds, busy, sleeps;
+
+	(void)state;
+	for (unsigned i = 1; i <= 20; i++) {
+		while (atomic_load(&it.arms) < i)      /* armed: asleep on fd (or about to be) */
+			pause_briefly();
+		assert_int_equal(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+		while (atomic_load(&it.writes_seen) < i)
+			pause_briefly();
+	}
+	while (atomic_load(&it.arms) < 21)
+		pause_briefly();
+	poller_counters(p, &rounds, &busy, &sleeps);
+	/* per write: the round that took it and one waiting round (plus wake-ups by the control fd
+	 * from poller_add_fd); spinning would be >= 64 per sleep */
+	assert_true(rounds <= 3 * 21 + 4);
+	assert_true(sleeps >= 20);
+	poller_del(p, io_wait_poll, &it);
+	poller_free(p);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_thread),
 		cmocka_unit_test(test_thread_grace_period),
 		cmocka_unit_test(test_thread_wake_fd),
+		cmocka_unit_test(test_io_wait_no_thread),
+		cmocka_unit_test(test_io_wait_sleeps_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
