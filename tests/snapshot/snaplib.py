@@ -6,6 +6,7 @@ it with curl, pause + create a snapshot, load one in a fresh kite, rewrite a VM-
 valid CRCs (to make files that only a semantic check can refuse), lay a Diff memory file over its
 base, and check the count guest's console stream (guest/test_count.c).
 """
+import atexit
 import os
 import re
 import shutil
@@ -78,8 +79,21 @@ def fault(val):
     return val.get("fault_message", "") if isinstance(val, dict) else str(val)
 
 
+_started = []   # every Kite this process started: the ones still running are killed at exit
+
+
+@atexit.register
+def _kill_leftovers():
+    """A check that fails between a start and its stop exits the test: no kite may outlive it."""
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Kite:
-    """A kite with an API socket in dir `work`, its console in a file, stderr in a file."""
+    """A kite with an API socket in dir `work`, its console in a file, stderr in a file. A kite
+    still running when the test process exits is killed then (a failed check leaves none behind)."""
 
     def __init__(self, kite, work, name, extra=()):
         self.sock = os.path.join(work, name + ".sock")
@@ -88,6 +102,7 @@ class Kite:
         self.err = open(self.stderr, "w")
         self.proc = subprocess.Popen([kite, "--api-sock", self.sock, "--console", "file:" + self.console] + list(extra),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
+        _started.append(self.proc)
         end = time.monotonic() + 30   # hang guard
         while not os.path.exists(self.sock):
             if self.proc.poll() is not None or time.monotonic() > end:
