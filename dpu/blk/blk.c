@@ -21,6 +21,7 @@
 #include "kite/vhost_user.h"
 #include "blk.h"
 #include "blk_crypt.h"
+#include "inline_write.h"
 #include "kite/virtio_blk.h"
 
 static const uint8_t ring_ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
@@ -48,6 +49,7 @@ struct blk_queue_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t read_bytes, write_bytes;
 	uint64_t ioerr, unsupp, throttled;
+	uint64_t inline_writes, inline_slow;   /* written by the poller itself (inline_write.h) */
 };
 
 struct blk_queue {
@@ -66,6 +68,7 @@ struct blk_queue {
 	struct blk_crypt *crypt;
 	struct rate_limiter qos;      /* this queue's share of the volume's limits; no timer (polled) */
 	unsigned qos_gen;
+	uint64_t inline_ns;           /* inline write time in this poll call (IW_ROUND_NS) */
 	struct blk_queue_stats st;    /* written by the poller only */
 };
 
@@ -81,6 +84,7 @@ struct blk_volume {
 	uint8_t key[BLK_XTS_KEY_LEN];
 	_Atomic unsigned qos_gen;
 	_Atomic uint64_t iops_limit, bps_limit;
+	struct inline_write iw;       /* the poller's (every queue of a volume has the same poller) */
 	struct blk_queue q[BLK_MAX_QUEUES];
 };
 
@@ -333,6 +337,9 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 	case BLK_REQ_WRITE: {
 		bool wr = p->op == BLK_REQ_WRITE;
 		uint64_t len = p->len, pos = p->sector * VIRTIO_BLK_SECTOR;
+		/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): every write
+		 * is durable before it completes. */
+		bool dsync = wr && !(vhost_dev_features(dev) & (1ull << VIRTIO_BLK_F_FLUSH));
 
 		r->op = wr ? OP_WRITE : OP_READ;
 		r->use_bounce = q->crypt || (v->direct && !data_aligned(r));
@@ -340,24 +347,40 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 			req_done(q, dev, r, VIRTIO_BLK_S_IOERR, 0);
 			return 0;
 		}
+		if (r->use_bounce && wr) {
+			vq_iov_to_buf(p->data, p->ndata, 0, r->bounce, len);
+			if (q->crypt)
+				blk_crypt_run(q->crypt, true, r->bounce, len, p->sector);
+		}
+		if (wr && !dsync) {
+			/* a backing whose buffered writes io_uring would punt: written here (inline_write.h),
+			 * completed like a CQE */
+			struct iovec one = { r->bounce, len };
+			bool slow;
+			ssize_t res = iw_write(&v->iw, v->fd, r->use_bounce ? &one : p->data,
+					       r->use_bounce ? 1 : (int)p->ndata, (off_t)pos, len, &q->inline_ns, &slow);
+
+			if (slow)
+				stat_add(&q->st.inline_slow, 1);
+			if (res != IW_PUNT) {
+				stat_add(&q->st.inline_writes, 1);
+				q->inflight++;
+				complete_io(q, dev, r, (int)res);
+				return 0;
+			}
+		}
 		sqe = io_uring_get_sqe(&q->ring);
 		if (r->use_bounce) {
-			if (wr) {
-				vq_iov_to_buf(p->data, p->ndata, 0, r->bounce, len);
-				if (q->crypt)
-					blk_crypt_run(q->crypt, true, r->bounce, len, p->sector);
+			if (wr)
 				io_uring_prep_write(sqe, URING_FILE, r->bounce, (unsigned)len, pos);
-			} else {
+			else
 				io_uring_prep_read(sqe, URING_FILE, r->bounce, (unsigned)len, pos);
-			}
 		} else if (wr) {
 			io_uring_prep_writev(sqe, URING_FILE, p->data, p->ndata, pos);
 		} else {
 			io_uring_prep_readv(sqe, URING_FILE, p->data, p->ndata, pos);
 		}
-		/* Without FLUSH negotiated the cache is write-through (virtio 1.2 5.2.6): every write
-		 * is durable before it completes. */
-		if (wr && !(vhost_dev_features(dev) & (1ull << VIRTIO_BLK_F_FLUSH)))
+		if (dsync)
 			sqe->rw_flags |= RWF_DSYNC;
 		break;
 	}
@@ -425,9 +448,11 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 	bool limited = false;
 
 	qos_refresh(q);
+	q->inline_ns = 0;
 	if (q->inflight)
 		done += reap(q, dev);
-	while (done + submitted < budget) {
+	/* inline writes stop the batch after IW_ROUND_NS: the poller's other items get their turn */
+	while (done + submitted < budget && q->inline_ns < IW_ROUND_NS) {
 		struct blk_req *r = q->held;
 
 		if (!r) {
@@ -550,6 +575,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 		memcpy(v->key, p->key, sizeof(v->key));
 	atomic_store(&v->iops_limit, p->iops_limit);
 	atomic_store(&v->bps_limit, p->bps_limit);
+	iw_init(&v->iw, v->name, !v->direct && !v->readonly, NULL);
 	for (unsigned i = 0; i < v->num_queues; i++) {
 		v->q[i].vol = v;
 		v->q[i].idx = i;
@@ -643,6 +669,8 @@ void blk_volume_stats(struct blk_volume *v, FILE *f)
 	C("ioerr_total", s.ioerr);
 	C("unsupp_total", s.unsupp);
 	C("throttled_total", s.throttled);
+	C("inline_writes_total", s.inline_writes);
+	C("inline_slow_total", s.inline_slow);
 	C("connects_total", ds.connects);
 	C("protocol_errors_total", ds.protocol_errors);
 	C("broken_queues_total", ds.broken_queues);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Inline writes for backings whose buffered writes io_uring punts: the probe, the write, the guard
+ * (contract and knobs in inline_write.h). */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "kite/log.h"
+#include "inline_write.h"
+
+static ssize_t sys_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return pwritev2(fd, iov, iovcnt, off, flags);
+}
+
+static uint64_t sys_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const struct iw_ops sys_ops = { sys_pwritev2, sys_now_ns };
+
+void iw_init(struct inline_write *w, const char *name, bool buffered, const struct iw_ops *ops)
+{
+	w->mode = buffered ? IW_PROBE : IW_URING;
+	w->punt_until_ns = 0;
+	w->ops = ops ? ops : &sys_ops;
+	w->name = name;
+}
+
+/* The first write of a buffered volume, non-blocking: does the file system have that path? Returns
+ * the write's result when it was done whole, IW_PUNT otherwise; sets the mode. */
+static ssize_t probe(struct inline_write *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len)
+{
+	ssize_t r = w->ops->pwritev2(fd, iov, iovcnt, off, RWF_NOWAIT);
+	int err = r < 0 ? errno : 0;
+
+	if (r >= 0 || err == EAGAIN) {
+		w->mode = IW_URING;
+		log_info("%s: buffered writes have a non-blocking path on this file system: io_uring does them", w->name);
+		return r >= 0 && (size_t)r == len ? r : IW_PUNT;
+	}
+	if (err == EOPNOTSUPP || err == EINVAL) {
+		w->mode = IW_INLINE;
+		log_info("%s: buffered writes on this file system would go to io_uring's worker threads: the poller "
+			 "writes them itself (back to the workers for %llu ms after a write slower than %llu us)",
+			 w->name, IW_BACKOFF_NS / 1000000, IW_SLOW_NS / 1000);
+		return 0;    /* not a result: the caller writes inline now */
+	}
+	return IW_PUNT;      /* EIO, ENOSPC, ...: io_uring reports it; probe again at the next write */
+}
+
+ssize_t iw_write(struct inline_write *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
+		 uint64_t *spent_ns, bool *slow)
+{
+	*slow = false;
+	if (w->mode == IW_URING || len > IW_MAX_BYTES)
+		return IW_PUNT;
+	if (w->mode == IW_PROBE) {
+		ssize_t r = probe(w, fd, iov, iovcnt, off, len);
+		if (w->mode != IW_INLINE)
+			return r;
+	}
+	uint64_t t0 = w->ops->now_ns();
+	if (t0 < w->punt_until_ns)
+		return IW_PUNT;
+	ssize_t r = w->ops->pwritev2(fd, iov, iovcnt, off, 0);
+	int err = r < 0 ? errno : 0;
+	uint64_t t1 = w->ops->now_ns(), dt = t1 > t0 ? t1 - t0 : 0;
+
+	*spent_ns += dt;
+	if (dt > IW_SLOW_NS) {
+		*slow = true;
+		w->punt_until_ns = t1 + IW_BACKOFF_NS;
+		log_info_rl("%s: an inline write of %zu bytes at %lld took %llu us: writes go to io_uring's workers "
+			    "for %llu ms", w->name, len, (long long)off, (unsigned long long)(dt / 1000),
+			    IW_BACKOFF_NS / 1000000);
+	}
+	if (r < 0)
+		return err == EINTR || err == EAGAIN ? IW_PUNT : -(err ? err : EIO);
+	return r;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inline writes for backings whose buffered writes io_uring would hand to an io-wq worker.
+ *
+ * io_uring completes a buffered write within the submission only when the file system has a
+ * non-blocking buffered write path (FMODE_BUF_WASYNC: XFS, btrfs); on ext4 and tmpfs (kernel 6.18
+ * here) it hands every one to an io-wq worker thread, which inherits the pinned poller's CPU: each
+ * write then costs the hand-off, a worker wake-up and two context switches on the poller's own core.
+ * For such a backing the poller does the write itself with pwritev2(2), in its batch, no hand-off.
+ *
+ * Detection (per volume, once): the first write of a buffered volume is tried with RWF_NOWAIT.
+ * EOPNOTSUPP/EINVAL (no non-blocking path) -> IW_INLINE; done, short or EAGAIN (the path exists, so
+ * io_uring does such writes inline itself) -> IW_URING. O_DIRECT volumes never try (IW_URING).
+ *
+ * Guard: an inline write can block (dirty-page throttling, a journal commit, a page to read from a
+ * slow disk, the poller preempted). One that takes longer than IW_SLOW_NS sends that volume's writes
+ * back to io_uring's workers for IW_BACKOFF_NS; then inline is tried again. So a slow file stalls
+ * the other devices and ports of its poller for at most one slow write per IW_BACKOFF_NS. Writes
+ * larger than IW_MAX_BYTES always go to io_uring (the hand-off is small beside their copy). The
+ * caller bounds the inline time of one poll call by IW_ROUND_NS (it stops popping, others get
+ * their turn).
+ *
+ * Thread: one poller thread per struct (the volume's); not thread safe. The result of an inline
+ * write is the write's own (bytes or -errno): the caller completes the request exactly as it would
+ * complete the io_uring CQE, so out-of-order completion, the inflight region and the error path
+ * (VIRTIO_BLK_S_IOERR for that request only) are the same.
+ */
+#ifndef KITE_DPU_BLK_INLINE_WRITE_H
+#define KITE_DPU_BLK_INLINE_WRITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* The knobs, in one place. N: a 4 KiB page-cache write takes 2-10 us here, a 128 KiB one ~30 us; an
+ * inline write above 500 us blocked on something (see above). M: 100 ms of punting after each such
+ * write bounds the stall of the other items of the poller to < 0.5% + what a single write blocks. */
+#define IW_SLOW_NS (500ull * 1000)              /* N: an inline write slower than this ... */
+#define IW_BACKOFF_NS (100ull * 1000 * 1000)    /* M: ... sends the volume's writes to io_uring for this */
+#define IW_MAX_BYTES (128u * 1024)              /* larger writes always go to io_uring */
+#define IW_ROUND_NS (100ull * 1000)             /* inline time one poll call spends before it yields */
+
+enum iw_mode { IW_PROBE, IW_URING, IW_INLINE };
+
+/* Tests replace the write and the clock (a fake slow backing); NULL = pwritev2(2), CLOCK_MONOTONIC. */
+struct iw_ops {
+	ssize_t (*pwritev2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
+	uint64_t (*now_ns)(void);
+};
+
+struct inline_write {
+	enum iw_mode mode;
+	uint64_t punt_until_ns;      /* IW_INLINE: writes go to io_uring until then (guard) */
+	const struct iw_ops *ops;
+	const char *name;            /* the volume's, for the log lines */
+};
+
+/* buffered: the image is not opened with O_DIRECT (only then is a probe worth it). */
+void iw_init(struct inline_write *w, const char *name, bool buffered, const struct iw_ops *ops);
+
+/* Write len bytes (iov, iovcnt) at off inline if the mode and the guard allow. Returns the write's
+ * result (bytes written, or -errno), to be completed like an io_uring CQE, or IW_PUNT: submit it to
+ * io_uring (nothing was written, or a short non-blocking write that io_uring redoes whole). *spent_ns
+ * grows by the time the inline write took; *slow is set when it was slower than IW_SLOW_NS (the
+ * guard engaged). */
+#define IW_PUNT ((ssize_t)INT64_MIN)
+ssize_t iw_write(struct inline_write *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
+		 uint64_t *spent_ns, bool *slow);
+
+#endif

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dpu/blk/inline_write.c: the probe picks the mode from the first write's RWF_NOWAIT result; a fake
+ * slow backing (a write that advances a fake clock past IW_SLOW_NS) sends the writes to io_uring for
+ * exactly IW_BACKOFF_NS, then inline again; errors are the write's own; large writes and O_DIRECT
+ * volumes never go inline; and on a real file the bytes land where they should.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../../../dpu/blk/inline_write.h"
+
+/* the fake backing */
+static uint64_t fake_now;
+static unsigned calls, nowait_calls;
+static int nowait_errno;          /* 0: a RWF_NOWAIT write succeeds (returns nowait_ret) */
+static ssize_t nowait_ret;
+static uint64_t write_ns;         /* how long a blocking write takes (advances the fake clock) */
+static int write_errno;           /* a blocking write fails with it */
+
+static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	size_t len = 0;
+
+	(void)fd, (void)off;
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	calls++;
+	if (flags & RWF_NOWAIT) {
+		nowait_calls++;
+		if (nowait_errno) {
+			errno = nowait_errno;
+			return -1;
+		}
+		return nowait_ret;
+	}
+	assert_int_equal(flags, 0);
+	fake_now += write_ns;
+	if (write_errno) {
+		errno = write_errno;
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock };
+static uint8_t buf[256 * 1024];
+
+static int reset(void **state)
+{
+	(void)state;
+	fake_now = 1000000000ull;
+	calls = nowait_calls = 0;
+	nowait_errno = EOPNOTSUPP;
+	nowait_ret = 0;
+	write_ns = 3000;
+	write_errno = 0;
+	return 0;
+}
+
+static ssize_t wr(struct inline_write *w, size_t len, uint64_t *spent, bool *slow)
+{
+	struct iovec iov[2] = { { buf, len / 2 }, { buf + len / 2, len - len / 2 } };
+
+	return iw_write(w, 3, iov, 2, 4096, len, spent, slow);
+}
+
+/* A fresh buffered volume whose first (4 KiB) write's RWF_NOWAIT try gets err (0: returns ret): the
+ * first write's result, and the mode it leaves. */
+static ssize_t first_write(struct inline_write *w, int err, ssize_t ret, uint64_t *spent, bool *slow)
+{
+	reset(NULL);
+	nowait_errno = err;
+	nowait_ret = ret;
+	iw_init(w, "t", true, &fake_ops);
+	assert_int_equal(w->mode, IW_PROBE);
+	return wr(w, 4096, spent, slow);
+}
+
+static void test_probe_no_nowait_path_goes_inline(void **state)
+{
+	struct inline_write w;
+	uint64_t spent = 0;
+	bool slow = true;
+
+	(void)state;
+	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
+	assert_int_equal(w.mode, IW_INLINE);
+	assert_false(slow);
+	assert_int_equal(spent, 3000);
+	assert_int_equal(nowait_calls, 1);      /* the probe, then the blocking write */
+	assert_int_equal(calls, 2);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(wr(&w, 8192, &spent, &slow), 8192);
+	assert_int_equal(nowait_calls, 1);      /* probed once */
+	assert_int_equal(calls, 12);
+	assert_int_equal(spent, 11 * 3000);
+	/* tmpfs on older kernels says EINVAL (generic_write_checks): the same */
+	assert_int_equal(first_write(&w, EINVAL, 0, &spent, &slow), 4096);
+	assert_int_equal(w.mode, IW_INLINE);
+}
+
+static void test_probe_nowait_path_stays_on_uring(void **state)
+{
+	struct inline_write w;
+	uint64_t spent = 0;
+	bool slow;
+
+	(void)state;
+	/* the non-blocking write was done whole: that is the request's result */
+	assert_int_equal(first_write(&w, 0, 4096, &spent, &slow), 4096);
+	assert_int_equal(w.mode, IW_URING);
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_int_equal(calls, 1);
+	/* short: io_uring redoes it whole */
+	assert_true(first_write(&w, 0, 512, &spent, &slow) == IW_PUNT);
+	assert_int_equal(w.mode, IW_URING);
+	/* EAGAIN: the path exists, this page was not ready */
+	assert_true(first_write(&w, EAGAIN, 0, &spent, &slow) == IW_PUNT);
+	assert_int_equal(w.mode, IW_URING);
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_int_equal(calls, 1);
+	assert_int_equal(spent, 0);
+	/* a failing probe decides nothing: io_uring reports the error, the next write probes again */
+	assert_true(first_write(&w, EIO, 0, &spent, &slow) == IW_PUNT);
+	assert_int_equal(w.mode, IW_PROBE);
+	nowait_errno = EOPNOTSUPP;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_int_equal(w.mode, IW_INLINE);
+}
+
+static void test_slow_backing_punts_for_backoff(void **state)
+{
+	struct inline_write w;
+	uint64_t spent = 0;
+	bool slow;
+
+	(void)state;
+	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
+	/* exactly N is not slow */
+	write_ns = IW_SLOW_NS;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_false(slow);
+	/* the slow write itself completes (its result is the request's) and engages the guard */
+	write_ns = IW_SLOW_NS + 1;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_true(slow);
+	uint64_t slow_end = fake_now;
+	unsigned before = calls;
+	/* for M, every write goes to io_uring and costs no inline time */
+	write_ns = 3000;
+	spent = 0;
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_false(slow);
+	fake_now = slow_end + IW_BACKOFF_NS - 1;
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_int_equal(calls, before);
+	assert_int_equal(spent, 0);
+	/* then inline again */
+	fake_now = slow_end + IW_BACKOFF_NS;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_int_equal(calls, before + 1);
+	assert_int_equal(spent, 3000);
+	assert_int_equal(w.mode, IW_INLINE);
+	/* a backing that stays slow: at most one blocking write per M */
+	write_ns = 20ull * 1000 * 1000;
+	unsigned inline_done = 0;
+	uint64_t start = fake_now;
+	for (; fake_now < start + 10 * IW_BACKOFF_NS; fake_now += 1000000)
+		if (wr(&w, 4096, &spent, &slow) != IW_PUNT)
+			inline_done++;
+	assert_true(inline_done >= 8 && inline_done <= 10);
+}
+
+static void test_errors_and_limits(void **state)
+{
+	struct inline_write w;
+	uint64_t spent = 0;
+	bool slow;
+
+	(void)state;
+	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
+	write_errno = ENOSPC;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), -ENOSPC);
+	write_errno = EIO;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), -EIO);
+	assert_int_equal(w.mode, IW_INLINE);     /* an error is that request's only */
+	write_errno = EINTR;
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	write_errno = 0;
+	unsigned before = calls;
+	assert_int_equal(wr(&w, IW_MAX_BYTES, &spent, &slow), (ssize_t)IW_MAX_BYTES);
+	assert_true(wr(&w, IW_MAX_BYTES + 512, &spent, &slow) == IW_PUNT);
+	assert_int_equal(calls, before + 1);
+	/* O_DIRECT (or read-only) volumes: never probed, never inline */
+	reset(state);
+	iw_init(&w, "t", false, &fake_ops);
+	assert_int_equal(w.mode, IW_URING);
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_int_equal(calls, 0);
+}
+
+/* The real pwritev2 on a file in $TMPDIR (or /tmp): whatever the mode the probe picks, it agrees with
+ * the file system's answer to RWF_NOWAIT, and an inline write puts the bytes in the file. */
+static void test_real_file(void **state)
+{
+	char path[256];
+	const char *t = getenv("TMPDIR");
+	struct inline_write w;
+	uint64_t spent = 0;
+	bool slow;
+	static uint8_t out[8192], back[8192];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/kite-iw-XXXXXX", t && *t ? t : "/tmp");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	struct iovec probe = { back, 512 };
+	ssize_t pr = pwritev2(fd, &probe, 1, 0, RWF_NOWAIT);
+	bool no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
+	iw_init(&w, "real", true, NULL);
+	for (unsigned k = 0; k < 2; k++) {
+		for (size_t i = 0; i < sizeof(out); i++)
+			out[i] = (uint8_t)(i * 13 + k * 7 + 1);
+		struct iovec iov[2] = { { out, 4096 }, { out + 4096, 4096 } };
+		ssize_t r = iw_write(&w, fd, iov, 2, 65536, sizeof(out), &spent, &slow);
+		if (r == IW_PUNT) {
+			assert_false(no_nowait);
+			assert_int_equal(w.mode, IW_URING);
+			break;
+		}
+		assert_int_equal(r, (ssize_t)sizeof(out));
+		assert_int_equal(pread(fd, back, sizeof(back), 65536), (ssize_t)sizeof(back));
+		assert_memory_equal(back, out, sizeof(out));
+	}
+	assert_int_equal(w.mode, no_nowait ? IW_INLINE : IW_URING);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_probe_no_nowait_path_goes_inline, reset),
+		cmocka_unit_test_setup(test_probe_nowait_path_stays_on_uring, reset),
+		cmocka_unit_test_setup(test_slow_backing_punts_for_backoff, reset),
+		cmocka_unit_test_setup(test_errors_and_limits, reset),
+		cmocka_unit_test_setup(test_real_file, reset),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
