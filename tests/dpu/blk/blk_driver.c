@@ -242,6 +242,40 @@ long blkdrv_poll(struct blkdrv *d, unsigned q, uint8_t *status, uint32_t *len)
 	return slot;
 }
 
+long blkdrv_collect(struct blkdrv *d, unsigned nq, unsigned want, int timeout_ms, unsigned *not_ok)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	unsigned got = 0, idle = 0;
+
+	*not_ok = 0;
+	while (got < want) {
+		bool any = false;
+
+		for (unsigned q = 0; q < nq; q++) {
+			uint8_t st = 0xff;   /* a token that names no slot: not OK */
+			long r = blkdrv_poll(d, q, &st, NULL);
+			if (r < 0)
+				return -1;
+			if (r > 0) {
+				got++;
+				*not_ok += st != 0;   /* VIRTIO_BLK_S_OK */
+				any = true;
+			}
+		}
+		if (any) {
+			idle = 0;
+			continue;
+		}
+		if (now_ms() > deadline)
+			break;
+		if (++idle > 1000) {   /* the backend is slow (a loaded machine, a disk): do not hog the CPU */
+			struct timespec ts = { 0, 20000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return got;
+}
+
 int blkdrv_io(struct blkdrv *d, unsigned q, uint32_t type, uint64_t sector, void *buf, uint32_t len, int timeout_ms)
 {
 	bool wr = type == 1 || type == 11 || type == 13;

@@ -59,6 +59,10 @@ int blkdrv_submit_raw(struct blkdrv *d, unsigned q, const struct vring_buf *bufs
 /* Collect one completion: returns the slot token (slot number + 1) or 0 if none yet; *status = the
  * status byte, *len = bytes the device said it wrote. -1 if the device returned garbage. */
 long blkdrv_poll(struct blkdrv *d, unsigned q, uint8_t *status, uint32_t *len);
+/* Collect completions on queues 0..nq-1 until `want` came or timeout_ms passed (a bound for a hung
+ * backend, not a measure). Returns how many came (*not_ok: how many of those had a status other than
+ * OK), -1 if the device returned garbage. */
+long blkdrv_collect(struct blkdrv *d, unsigned nq, unsigned want, int timeout_ms, unsigned *not_ok);
 /* Synchronous request through slot 0 of queue q; buf is copied in (writes) or out (reads).
  * Returns the status byte, or -1 on timeout (timeout_ms) / garbage. */
 int blkdrv_io(struct blkdrv *d, unsigned q, uint32_t type, uint64_t sector, void *buf, uint32_t len, int timeout_ms);
