@@ -12,7 +12,8 @@ hits that io_uring completes inline, writes dirty the cache; what a host with fr
 
 Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randread,randwrite]
                     [--backing direct,mem,cache] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
---dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation.
+--dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation; for each, the ratio
+kite-dpu / LABEL (IOPS, pair by pair) is printed as well.
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
 CPU-second of the backend, the medians of the per-request latency p50/p99 (blk_loadgen's), and the
 ratios to qemu-storage-daemon, pair by pair (same round); last the median ratios as "name value x"
@@ -197,6 +198,12 @@ def main():
                             ratios.append(f"{tag}_lat_p50_over_qsd {lat[0] / ql[0]:.2f} x")
                             ratios.append(f"{tag}_lat_p99_over_qsd {lat[1] / ql[1]:.2f} x")
                     print(line)
+                k = {r: i for r, i, _ in res[(backing, rw, "kite-dpu")]}
+                for lbl, _ in dpus[1:]:
+                    rb = [k[r] / i for r, i, _ in res[(backing, rw, lbl)] if r in k and i > 0]
+                    if rb:
+                        print(f"{backing} {rw} kite-dpu/{lbl} IOPS {statistics.median(rb):.2f} ({min(rb):.2f}-{max(rb):.2f})")
+                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_kite-dpu_over_{lbl} {statistics.median(rb):.2f} x")
         print("\n".join(ratios))
     finally:
         shutil.rmtree(wd, ignore_errors=True)
