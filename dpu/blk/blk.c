@@ -449,6 +449,7 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 
 	qos_refresh(q);
 	q->inline_ns = 0;
+	iw_round(&v->iw);
 	if (q->inflight)
 		done += reap(q, dev);
 	/* inline writes stop the batch after IW_ROUND_NS: the poller's other items get their turn */

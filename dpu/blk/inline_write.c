@@ -3,6 +3,7 @@
  * (contract and knobs in inline_write.h). */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "kite/log.h"
@@ -21,12 +22,20 @@ static uint64_t sys_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static const struct iw_ops sys_ops = { sys_pwritev2, sys_now_ns };
+static uint64_t sys_sleeps(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_nvcsw : 0;
+}
+
+static const struct iw_ops sys_ops = { sys_pwritev2, sys_now_ns, sys_sleeps };
 
 void iw_init(struct inline_write *w, const char *name, bool buffered, const struct iw_ops *ops)
 {
 	w->mode = buffered ? IW_PROBE : IW_URING;
 	w->punt_until_ns = 0;
+	w->sampled = false;
 	w->ops = ops ? ops : &sys_ops;
 	w->name = name;
 }
@@ -46,7 +55,7 @@ static ssize_t probe(struct inline_write *w, int fd, const struct iovec *iov, in
 	if (err == EOPNOTSUPP || err == EINVAL) {
 		w->mode = IW_INLINE;
 		log_info("%s: buffered writes on this file system would go to io_uring's worker threads: the poller "
-			 "writes them itself (back to the workers for %llu ms after a write slower than %llu us)",
+			 "writes them itself (back to the workers for %llu ms after a write that slept over %llu us)",
 			 w->name, IW_BACKOFF_NS / 1000000, IW_SLOW_NS / 1000);
 		return 0;    /* not a result: the caller writes inline now */
 	}
@@ -67,15 +76,19 @@ ssize_t iw_write(struct inline_write *w, int fd, const struct iovec *iov, int io
 	uint64_t t0 = w->ops->now_ns();
 	if (t0 < w->punt_until_ns)
 		return IW_PUNT;
+	if (!w->sampled) {
+		w->sleeps_at = w->ops->sleeps();
+		w->sampled = true;
+	}
 	ssize_t r = w->ops->pwritev2(fd, iov, iovcnt, off, 0);
 	int err = r < 0 ? errno : 0;
 	uint64_t t1 = w->ops->now_ns(), dt = t1 > t0 ? t1 - t0 : 0;
 
 	*spent_ns += dt;
-	if (dt > IW_SLOW_NS) {
+	if (dt > IW_SLOW_NS && w->ops->sleeps() != w->sleeps_at) {
 		*slow = true;
 		w->punt_until_ns = t1 + IW_BACKOFF_NS;
-		log_info_rl("%s: an inline write of %zu bytes at %lld took %llu us: writes go to io_uring's workers "
+		log_info_rl("%s: an inline write of %zu bytes at %lld slept, %llu us: writes go to io_uring's workers "
 			    "for %llu ms", w->name, len, (long long)off, (unsigned long long)(dt / 1000),
 			    IW_BACKOFF_NS / 1000000);
 	}

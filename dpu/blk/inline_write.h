@@ -13,8 +13,11 @@
  * io_uring does such writes inline itself) -> IW_URING. O_DIRECT volumes never try (IW_URING).
  *
  * Guard: an inline write can block (dirty-page throttling, a journal commit, a page to read from a
- * slow disk, the poller preempted). One that takes longer than IW_SLOW_NS sends that volume's writes
- * back to io_uring's workers for IW_BACKOFF_NS; then inline is tried again. So a slow file stalls
+ * slow disk). One that takes longer than IW_SLOW_NS and slept in the kernel (the thread's voluntary
+ * context switches grew since the poll call's first inline write: getrusage RUSAGE_THREAD, sampled
+ * once per poll call) sends that volume's writes back to io_uring's workers for IW_BACKOFF_NS; then
+ * inline is tried again. A write that was only slow because the poller was preempted (a busy shared
+ * core) does not: a worker thread would wait for the same core. So a slow file stalls
  * the other devices and ports of its poller for at most one slow write per IW_BACKOFF_NS. Writes
  * larger than IW_MAX_BYTES always go to io_uring (the hand-off is small beside their copy). The
  * caller bounds the inline time of one poll call by IW_ROUND_NS (it stops popping, others get
@@ -44,15 +47,19 @@
 
 enum iw_mode { IW_PROBE, IW_URING, IW_INLINE };
 
-/* Tests replace the write and the clock (a fake slow backing); NULL = pwritev2(2), CLOCK_MONOTONIC. */
+/* Tests replace the write, the clock and the sleep count (a fake slow backing); NULL = pwritev2(2),
+ * CLOCK_MONOTONIC, the thread's voluntary context switches. */
 struct iw_ops {
 	ssize_t (*pwritev2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
 	uint64_t (*now_ns)(void);
+	uint64_t (*sleeps)(void);
 };
 
 struct inline_write {
 	enum iw_mode mode;
 	uint64_t punt_until_ns;      /* IW_INLINE: writes go to io_uring until then (guard) */
+	bool sampled;                /* sleeps_at is valid for this poll call */
+	uint64_t sleeps_at;          /* ops->sleeps() at the poll call's first inline write */
 	const struct iw_ops *ops;
 	const char *name;            /* the volume's, for the log lines */
 };
@@ -60,11 +67,17 @@ struct inline_write {
 /* buffered: the image is not opened with O_DIRECT (only then is a probe worth it). */
 void iw_init(struct inline_write *w, const char *name, bool buffered, const struct iw_ops *ops);
 
+/* A poll call begins (the poller may have slept since the last one). */
+static inline void iw_round(struct inline_write *w)
+{
+	w->sampled = false;
+}
+
 /* Write len bytes (iov, iovcnt) at off inline if the mode and the guard allow. Returns the write's
  * result (bytes written, or -errno), to be completed like an io_uring CQE, or IW_PUNT: submit it to
  * io_uring (nothing was written, or a short non-blocking write that io_uring redoes whole). *spent_ns
- * grows by the time the inline write took; *slow is set when it was slower than IW_SLOW_NS (the
- * guard engaged). */
+ * grows by the time the inline write took; *slow is set when it was slower than IW_SLOW_NS and slept
+ * (the guard engaged). */
 #define IW_PUNT ((ssize_t)INT64_MIN)
 ssize_t iw_write(struct inline_write *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
 		 uint64_t *spent_ns, bool *slow);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dpu/blk/inline_write.c: the probe picks the mode from the first write's RWF_NOWAIT result; a fake
- * slow backing (a write that advances a fake clock past IW_SLOW_NS) sends the writes to io_uring for
- * exactly IW_BACKOFF_NS, then inline again; errors are the write's own; large writes and O_DIRECT
+ * slow backing (a write that sleeps and advances a fake clock past IW_SLOW_NS) sends the writes to
+ * io_uring for exactly IW_BACKOFF_NS, then inline again; a write only as slow because the poller was
+ * preempted (no sleep) does not; errors are the write's own; large writes and O_DIRECT
  * volumes never go inline; and on a real file the bytes land where they should.
  */
 #include <errno.h>
@@ -27,6 +28,8 @@ static int nowait_errno;          /* 0: a RWF_NOWAIT write succeeds (returns now
 static ssize_t nowait_ret;
 static uint64_t write_ns;         /* how long a blocking write takes (advances the fake clock) */
 static int write_errno;           /* a blocking write fails with it */
+static bool write_sleeps;         /* a blocking write sleeps in the kernel (else: it was preempted) */
+static uint64_t fake_sleeps;      /* the thread's voluntary context switches */
 
 static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
@@ -46,6 +49,7 @@ static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t 
 	}
 	assert_int_equal(flags, 0);
 	fake_now += write_ns;
+	fake_sleeps += write_sleeps;
 	if (write_errno) {
 		errno = write_errno;
 		return -1;
@@ -58,7 +62,12 @@ static uint64_t fake_clock(void)
 	return fake_now;
 }
 
-static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock };
+static uint64_t fake_sleep_count(void)
+{
+	return fake_sleeps;
+}
+
+static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock, fake_sleep_count };
 static uint8_t buf[256 * 1024];
 
 static int reset(void **state)
@@ -70,6 +79,8 @@ static int reset(void **state)
 	nowait_ret = 0;
 	write_ns = 3000;
 	write_errno = 0;
+	write_sleeps = true;
+	fake_sleeps = 7;
 	return 0;
 }
 
@@ -154,8 +165,24 @@ static void test_slow_backing_punts_for_backoff(void **state)
 	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
 	/* exactly N is not slow */
 	write_ns = IW_SLOW_NS;
+	iw_round(&w);
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
 	assert_false(slow);
+	/* slower, but preempted (no sleep): a worker would wait for the same core, so no punting */
+	write_ns = 50ull * 1000 * 1000;
+	write_sleeps = false;
+	iw_round(&w);
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_false(slow);
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_false(slow);
+	/* the poller slept between two poll calls (ppoll): not the next write's (each call samples anew) */
+	fake_sleeps += 5;
+	iw_round(&w);
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_false(slow);
+	assert_true(wr(&w, 4096, &spent, &slow) != IW_PUNT);
+	write_sleeps = true;
 	/* the slow write itself completes (its result is the request's) and engages the guard */
 	write_ns = IW_SLOW_NS + 1;
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
