@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,6 +14,46 @@
 #include <unistd.h>
 
 #include "dpu_harness.h"
+
+/*
+ * Leftovers of a failed check: a cmocka assertion leaves the test function by longjmp, past its
+ * dpu_stop()/dpu_cleanup(). Every kite-dpu is started with PR_SET_PDEATHSIG, so it dies with the test
+ * process whatever ends it; every temp dir is registered here and one still present at exit has its
+ * log's tail printed (the failure's evidence) and is removed. Single-threaded tests only.
+ */
+#define DPU_MAX_DIRS 64
+static char dpu_dirs[DPU_MAX_DIRS][256];
+static bool dpu_atexit_set;
+
+static void dpu_dirs_at_exit(void)
+{
+	char cmd[700];
+
+	for (int i = 0; i < DPU_MAX_DIRS; i++) {
+		if (!dpu_dirs[i][0])
+			continue;
+		fprintf(stderr, "dpu_harness: %s left by a failed check; its dpu.log ends:\n", dpu_dirs[i]);
+		snprintf(cmd, sizeof(cmd), "tail -n 20 '%.255s/dpu.log' >&2; %s rm -rf '%.255s'", dpu_dirs[i],
+			 getenv("KITE_KEEP_TMP") ? "true ||" : "", dpu_dirs[i]);
+		if (system(cmd) != 0)
+			fprintf(stderr, "dpu_harness: cannot clean %s\n", dpu_dirs[i]);
+	}
+}
+
+static void dpu_dir_track(const char *dir, bool add)
+{
+	for (int i = 0; i < DPU_MAX_DIRS; i++) {
+		if (add ? !dpu_dirs[i][0] : strcmp(dpu_dirs[i], dir) == 0) {
+			if (add)
+				snprintf(dpu_dirs[i], sizeof(dpu_dirs[i]), "%s", dir);
+			else
+				dpu_dirs[i][0] = '\0';
+			break;
+		}
+	}
+	if (add && !dpu_atexit_set)
+		dpu_atexit_set = atexit(dpu_dirs_at_exit) == 0;
+}
 
 int dpu_tmpdir(struct dpu_proc *p)
 {
@@ -25,6 +66,7 @@ int dpu_tmpdir(struct dpu_proc *p)
 		return -1;
 	snprintf(p->ctl, sizeof(p->ctl), "%s/ctl.sock", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/dpu.log", p->dir);
+	dpu_dir_track(p->dir, true);
 	return 0;
 }
 
@@ -80,10 +122,14 @@ int dpu_start(struct dpu_proc *p, const char *config_json)
 		return -1;
 	fputs(config_json, f);
 	fclose(f);
+	pid_t parent = getpid();
 	p->pid = fork();
 	if (p->pid < 0)
 		return -1;
 	if (p->pid == 0) {
+		/* dies with the test process (a failed check must not leave a backend running) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -169,6 +215,7 @@ void dpu_cleanup(struct dpu_proc *p)
 
 	if (p->pid > 0)
 		dpu_stop(p, true);
+	dpu_dir_track(p->dir, false);
 	if (getenv("KITE_KEEP_TMP"))
 		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
