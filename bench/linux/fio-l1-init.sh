@@ -13,9 +13,15 @@
 # In the vhost-user set-ups kite runs on L1 CPU 0 (taskset), the backend on CPU 1; kite and QEMU in
 # their in-process set-ups are not pinned (as a user runs them). L1 gives the TAP kt0 192.0.2.1/24
 # whenever it appears (L2 pings it). Every L2 console line is relayed prefixed "L2| "; around each
-# boot: "KITE-FIOL1 run round=R setup=S" and "KITE-FIOL1 end round=R setup=S status=N", and the
+# boot: "KITE-FIOL1 run round=R setup=S seq=N" and "KITE-FIOL1 end round=R setup=S status=N", the
 # CPU time of every thread of the VMM and the backend over the boot ("KITE-FIOL1 cpu setup=S WHO
-# comm=ticks ...", 10 ms ticks of L1 time).
+# comm=ticks ...", 10 ms ticks of L1 time), L1 KVM's counters of the VM ("KITE-FIOL1 kvm setup=S
+# exits=N ...", and "kvmjob JOB start|end ..." around each fio job). A boot whose L2 did not finish
+# ("KITE-FIO done") or whose VMM did not exit 0: under QEMU "KITE-FIOL1 lost ... cause=C" and the
+# boot again ("rerun", up to 3 tries: kite is not in it); in every other set-up (kite is in them)
+# "KITE-FIOL1 failed ... cause=C", not run again. A VMM still running after $L2_TIMEOUT gets
+# "KITE-FIOL1 hang ..." lines (hang_report) and then SIGTERM, SIGKILL 8 s later. kite.fio_skip=N on
+# L1's command line (a fresh L1 after an L1 reset): boots 1..N are skipped.
 # $PERF_SETUPS: after the measured rounds, one more boot of each of these set-ups ("profile
 # round=P" instead of "run": not counted) under `perf record -a` in L1, then the top of
 # `perf report` ("KITE-FIOPERF S ..."): where L1's two CPUs spent the boot. Then KITE-FIOL1-DONE.
@@ -59,13 +65,59 @@ thread_cpu() {
 	say "cpu setup=$setup $1$(thread_ticks $2)"
 }
 
+# hang_report PID [BACKEND]: where a VMM that outlived $L2_TIMEOUT is, before it is stopped (lines
+# "KITE-FIOL1 hang ..."): per thread of PID (and BACKEND) its state, utime/stime/guest_time (ticks),
+# wchan and the top of its kernel stack; L1 KVM's counters of the VM (debugfs) over 3 s, nonzero
+# deltas only; L2's exits over 2 s (tracefs kvm:kvm_exit, kvm:kvm_inj_virq, kvm:kvm_msi_set_irq):
+# count per event and exit reason, and the guest RIPs most exited from (where L2 is).
+hang_report() {
+	local p t st d k
+	for p in $1 $2; do
+		for t in /proc/$p/task/*; do
+			st=$(cat $t/stat 2>/dev/null) || continue
+			say "hang thread $p/${t##*/} $(tr ' ' '_' <$t/comm) $(echo "${st##*) }" |
+				awk '{ print "state=" $1 " utime=" $12 " stime=" $13 " guest=" $41 }') wchan=$(cat $t/wchan 2>/dev/null)" \
+				"stack=$(head -n 4 $t/stack 2>/dev/null | sed 's/^\[<[0-9a-f]*>\] //; s/+0x[0-9a-f/x]*//' | paste -s -d ,)"
+		done
+	done
+	d=$(ls -d /sys/kernel/debug/kvm/$1-* 2>/dev/null | head -n 1)
+	if [ -n "$d" ]; then
+		for k in "$d"/*; do [ -f "$k" ] && echo "${k##*/} $(cat "$k" 2>/dev/null)"; done >/tmp/kvm.0
+		sleep 3
+		for k in "$d"/*; do [ -f "$k" ] && echo "${k##*/} $(cat "$k" 2>/dev/null)"; done >/tmp/kvm.1
+		say "hang kvm-3s $(awk 'NR == FNR { a[$1] = $2; next } ($2 - a[$1]) > 0 { printf "%s=%d ", $1, $2 - a[$1] }' /tmp/kvm.0 /tmp/kvm.1)"
+	else
+		say "hang kvm-3s no debugfs directory for $1"
+	fi
+	t=/sys/kernel/tracing
+	mountpoint -q $t || mount -t tracefs tracefs $t 2>/dev/null
+	if [ -d $t/events/kvm/kvm_exit ]; then
+		echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb
+		for k in kvm_exit kvm_inj_virq kvm_msi_set_irq kvm_nested_vmexit kvm_fpu kvm_userspace_exit; do
+			[ -d $t/events/kvm/$k ] && echo 1 >$t/events/kvm/$k/enable
+		done
+		echo 1 >$t/tracing_on; sleep 2; echo 0 >$t/tracing_on
+		echo 0 >$t/events/kvm/enable
+		say "hang trace-2s $(awk '$1 !~ /^#/ { for (i = 1; i <= NF; i++) if ($i ~ /^kvm_[a-z_]*:$/) { e = $i; sub(":", "", e);
+				r = ""; for (j = i + 1; j < NF; j++) if ($j == "reason") r = "/" $(j + 1); n[e r]++ } }
+			END { for (k in n) printf "%s=%d ", k, n[k] }' $t/trace)"
+		say "hang rips $(awk '/kvm_exit:/ { for (j = 1; j < NF; j++) if ($j == "rip") n[$(j + 1)]++ }
+			END { for (k in n) print n[k], k }' $t/trace | sort -rn | head -n 6 | tr ' ' '@' | paste -s -d ' ')"
+		echo >$t/trace
+	else
+		say "hang trace-2s no tracefs kvm events"
+	fi
+}
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+
 l2="--kernel /l2/kernel --initrd /l2/initrd --cmdline"
 run() {
 	local setup=$1 round=$2 pid guard backend="" perf="" kind=run opt
 	case $setup in
 	kite|kite-sync|kite-poll)
 		case $setup in kite) opt="" ;; kite-sync) opt=,aio=sync ;; kite-poll) opt=,poll=50 ;; esac
-		set -- /usr/bin/kite $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
+		set -- /usr/bin/kite --stats $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
 			--net tap=kt0 ;;
 	qemu) set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host -m "$L2_MEMORY" -smp 1 \
 		-display none -no-reboot -nodefaults -serial stdio -kernel /l2/kernel -initrd /l2/initrd \
@@ -73,13 +125,24 @@ run() {
 		-netdev tap,id=n0,ifname=kt0,script=no,downscript=no -device virtio-net-pci,netdev=n0,romfile= ;;
 	kite-dpu|qsd)
 		start_backend "$setup"
-		set -- taskset -c 0 /usr/bin/kite $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 \
+		set -- taskset -c 0 /usr/bin/kite --stats $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 \
 			--vhost-user-blk socket=/tmp/d0.sock ;;
 	*) say "unknown setup $setup"; return ;;
 	esac
 	[ "$round" = P ] && kind=profile
-	say "$kind round=$round setup=$setup uptime=$(cut -d' ' -f1 /proc/uptime)"
-	l1_relay
+	say "$kind round=$round setup=$setup seq=$seq uptime=$(cut -d' ' -f1 /proc/uptime)"
+	# the console relay (nested-init.sh's l1_relay, plus): at L2's "KITE-FIO job-start NAME" and
+	# "KITE-FIO job=NAME ..." lines, L1 KVM's counters of the one VM now running ("KITE-FIOL1
+	# kvmjob NAME start|end exits=N ..."): exits and interrupts per I/O, job by job
+	rm -f /tmp/out && mkfifo /tmp/out
+	awk 'BEGIN { printf "" >"/tmp/l2.log" }
+		{ print "L2| " $0; fflush(); print >"/tmp/l2.log"; fflush("/tmp/l2.log") }
+		$1 == "KITE-FIO" && ($2 == "job-start" || $2 ~ /^job=/) {
+			n = ($2 == "job-start") ? $3 : substr($2, 5)
+			system("sh /etc/kvm-counters.sh kvmjob " n " " (($2 == "job-start") ? "start" : "end"))
+		}' </tmp/out &
+	reader=$!
+	rm -f /tmp/hung
 	if [ $kind = profile ]; then
 		/usr/bin/perf record -a -F 499 -o /tmp/perf.data >/tmp/perf.log 2>&1 &
 		perf=$!
@@ -88,12 +151,13 @@ run() {
 	pid=$!
 	# the threads' CPU time just before the VMM exits (sampled every 2 s while it runs)
 	( while [ -d /proc/$pid ]; do
-		{ thread_cpu vmm $pid; if [ -n "$backend" ]; then thread_cpu backend $backend; fi; } >/tmp/cpu.new 2>/dev/null &&
-			mv /tmp/cpu.new /tmp/cpu.last
+		{ thread_cpu vmm $pid; if [ -n "$backend" ]; then thread_cpu backend $backend; fi; sh /etc/kvm-counters.sh kvm setup=$setup; } \
+			>/tmp/cpu.new 2>/dev/null && mv /tmp/cpu.new /tmp/cpu.last
 		sleep 2
 	  done ) &
 	sampler=$!
-	( sleep "$L2_TIMEOUT"; [ -d /proc/$pid ] && { say "hang-guard setup=$setup"; kill -KILL $pid; } ) &
+	( sleep "$L2_TIMEOUT"; [ -d /proc/$pid ] && { say "hang-guard setup=$setup"; : >/tmp/hung; hang_report $pid "$backend";
+		kill -TERM $pid; sleep 8; kill -KILL $pid 2>/dev/null; } ) &
 	guard=$!
 	wait $pid
 	status=$?
@@ -112,13 +176,43 @@ run() {
 		kill "$backend" 2>/dev/null; wait "$backend" 2>/dev/null
 		grep -i -E 'error|warn' /tmp/backend.log | head -n 5 | sed "s/^/KITE-FIOL1 backend-log $setup: /"
 	fi
+	# the boot's outcome: L2 finished ("KITE-FIO done") and the VMM exited 0, else lost to the lab
+	# (QEMU's boots only: kite is not in them) or failed (kite is in every other set-up)
+	cause=""
+	if [ -e /tmp/hung ]; then cause=hang
+	elif grep -q 'Kernel panic' /tmp/l2.log; then cause=l2-panic
+	elif ! grep -q '^KITE-FIO done' /tmp/l2.log; then cause=l2-unfinished
+	elif [ "$status" != 0 ]; then cause=exit-$status
+	fi
+	if [ -n "$cause" ]; then
+		case $setup in qemu) say "lost round=$round setup=$setup cause=$cause-under-qemu" ;;
+		*) say "failed round=$round setup=$setup cause=$cause" ;; esac
+	fi
 	say "end round=$round setup=$setup status=$status uptime=$(cut -d' ' -f1 /proc/uptime)"
+	[ -z "$cause" ] || [ "$setup" != qemu ]
 }
 
+# boot SETUP ROUND: the boot numbered $seq (1, 2, ... over the whole run) unless a fresh L1 skips it;
+# a boot lost to the lab is run again at once, up to 3 times
+boot() {
+	local try=1
+	seq=$((seq + 1))
+	[ "$seq" -le "$skip" ] && return
+	until run "$1" "$2"; do
+		[ $try -ge 3 ] && { say "failed round=$2 setup=$1 cause=lost-3-times"; return; }
+		try=$((try + 1))
+		say "rerun round=$2 setup=$1 try=$try"
+	done
+}
+
+# a fresh L1 after an L1 reset continues with boot kite.fio_skip + 1 (bench/linux/fio_bench.sh)
+skip=$(sed -n 's/.*kite\.fio_skip=\([0-9]*\).*/\1/p' /proc/cmdline)
+skip=${skip:-0} seq=0
+[ "$skip" = 0 ] || say "continue after boot $skip"
 for round in $(seq "$ROUNDS"); do
 	order=$SETUPS
 	[ $((round % 2)) = 0 ] && order=$(echo $SETUPS | tr ' ' '\n' | tac | tr '\n' ' ')
-	for setup in $order; do run "$setup" "$round"; done
+	for setup in $order; do boot "$setup" "$round"; done
 done
-for setup in $PERF_SETUPS; do run "$setup" P; done
+for setup in $PERF_SETUPS; do boot "$setup" P; done
 finish

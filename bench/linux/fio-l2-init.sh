@@ -7,7 +7,8 @@
 #   KITE-FIO job=NAME iops=N clat_mean=US clat_p50=US clat_p99=US
 # (the read side's fields for reads, the write side's for writes; latencies in microseconds), or
 #   KITE-FIO job=NAME error=TEXT
-# and "KITE-FIO disk ..." / "KITE-FIO no-disk" before the jobs. With a NIC (eth0), then the round
+# and "KITE-FIO disk ..." / "KITE-FIO no-disk" before the jobs, "KITE-FIO job-start NAME" before each
+# (L1 reads the VM's KVM counters at it and at the job's line). With a NIC (eth0), then the round
 # trip to L1 through the VMM's virtio-net and L1's TAP: 192.0.2.2/24 pings 192.0.2.1 $PING_COUNT
 # times, 20 ms apart, after the first reply:
 #   KITE-FIO ping n=REPLIES rtt_p50=US rtt_p99=US rtt_min=US  (nearest rank, busybox ping's times)
@@ -33,6 +34,7 @@ for spec in $FIO_JOBS; do
 	IFS=: read -r name rw bs qd <<EOF
 $spec
 EOF
+	say "job-start $name"
 	fio --name="$name" --filename=/dev/vda --direct=1 --ioengine="$FIO_ENGINE" --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --runtime="$FIO_RUNTIME" --ramp_time="$FIO_RAMP" --time_based \
 		--output-format=terse --terse-version=3 >/tmp/fio.out 2>/tmp/fio.err

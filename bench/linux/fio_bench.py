@@ -4,14 +4,24 @@
   L2| KITE-FIO job=J iops=N clat_mean=US clat_p50=US clat_p99=US
   L2| KITE-FIO ping n=N rtt_p50=US rtt_p99=US rtt_min=US
   KITE-FIOL1 end round=R setup=S status=N ...    the VMM exited
+  KITE-FIOL1 lost round=R setup=S cause=C         the boot was lost to the lab (L1 runs it again)
+  KITE-FIOBENCH lost round=R setup=S cause=C      L1 reset during the boot (a fresh L1 runs it again)
+  KITE-FIOL1 failed round=R setup=S cause=C       the boot failed where kite is in it: not re-run
+A boot's figures count only if it ended and was not lost (a lost boot's partial figures are dropped).
 Prints "name value unit" lines: per job and set-up the rounds, the median and min-max of IOPS and
 the medians of clat p50/p99 (us); per job the pair-by-pair ratios (each round's A over that
 round's B: kite and its variants kite-* over qemu, kite-dpu over qsd) of IOPS as median and
 min-max (unit x, > 1 = kite ahead), and at queue depth 1 the ratio of the clat p50/p99 medians
 (unit x, < 1 = kite faster); per set-up with a NIC the medians of the ping round trip's p50/p99
-(us) and their ratios to qemu's.
+(us) and their ratios to qemu's; per set-up the lost boots, counted ("fio.lost_boots.S N count") and
+named ("# lost boots S: N (round R: CAUSE, ...)"), every one re-run.
+With "KITE-FIOL1 kvmjob JOB start|end counter=N ..." lines (L1 KVM's counters of the VM around each
+job), per job and set-up the medians of exits, interrupt injections and halt exits per I/O
+("fio.J.S.exits_per_io"; I/Os = IOPS x SECONDS, the job's ramp and run time, as the counters span
+both) and per second ("fio.J.S.exits_per_s": a counter that runs with time, not with I/O, such as
+timer exits, inflates the per-I/O figure of the slower set-up).
 Status 1 if a boot failed or gave no figure for a job.
-Usage: python3 fio_bench.py < console.log"""
+Usage: python3 fio_bench.py [--seconds SECONDS] < console.log"""
 import re
 import statistics
 import sys
@@ -20,6 +30,10 @@ RUN = re.compile(r"^KITE-FIOL1 run round=(\d+) setup=(\S+)")
 END = re.compile(r"^KITE-FIOL1 end round=(\d+) setup=(\S+) status=(\S+)")
 JOB = re.compile(r"^L2\| KITE-FIO job=(\S+) iops=([0-9.]+) clat_mean=([0-9.]+) clat_p50=([0-9.]+) "
                  r"clat_p99=([0-9.]+)")
+LOST = re.compile(r"^KITE-FIO(?:L1|BENCH) lost round=(\S+) setup=(\S+) cause=(\S+)")
+FAILED = re.compile(r"^KITE-FIOL1 failed round=(\S+) setup=(\S+) cause=(\S+)")
+KVMJOB = re.compile(r"^KITE-FIOL1 kvmjob (\S+) (start|end)((?: \w+=\d+)+)$")
+PER_IO = ("exits", "irq_injections", "halt_exits")
 PING = re.compile(r"^L2\| KITE-FIO ping n=(\d+) rtt_p50=([0-9.]+) rtt_p99=([0-9.]+)")
 
 
@@ -33,30 +47,62 @@ def main():
     res = {}          # (job, setup) -> {round: (iops, p50, p99)}
     jobs, setups, failed = [], [], []
     pings = {}        # setup -> [(p50, p99) per round]
+    pending = []      # the current boot's figures: ("job", job, values) or ("ping", values)
+    lost = {}         # setup -> ["round R: CAUSE", ...]
+    seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 0
+    kvm = {}          # the current boot's counters: (job, "start"|"end") -> {counter: value}
+    per_io = {}       # (job, setup) -> {counter: [per-I/O value per boot]}
     for raw in sys.stdin:
         line = raw.replace("\r", "").rstrip("\n")
         m = RUN.match(line)
         if m:
-            cur = (int(m.group(1)), m.group(2))
+            cur, pending, kvm = (int(m.group(1)), m.group(2)), [], {}
             if cur[1] not in setups:
                 setups.append(cur[1])
             continue
+        m = LOST.match(line)
+        if m:
+            lost.setdefault(m.group(2), []).append("round %s: %s" % (m.group(1), m.group(3)))
+            if m.group(2) not in setups:
+                setups.append(m.group(2))
+            cur, pending = None, []
+            continue
+        m = FAILED.match(line)
+        if m:
+            failed.append("round %s %s: failed, %s" % m.groups())
+            continue
         m = END.match(line)
         if m:
-            if m.group(3) != "0":
+            if m.group(3) != "0" and cur:
                 failed.append("round %s %s: exit status %s" % (m.group(1), m.group(2), m.group(3)))
-            cur = None
+            for kind, *v in pending if cur else []:
+                if kind == "ping":
+                    pings.setdefault(cur[1], []).append(v[0])
+                else:
+                    if v[0] not in jobs:
+                        jobs.append(v[0])
+                    res.setdefault((v[0], cur[1]), {})[cur[0]] = v[1]
+                    a, b = kvm.get((v[0], "start")), kvm.get((v[0], "end"))
+                    if a and b and seconds > 0 and v[1][0] > 0:
+                        for c in PER_IO:
+                            if c in a and c in b:
+                                d = per_io.setdefault((v[0], cur[1]), {})
+                                d.setdefault(c + "_per_io", []).append((b[c] - a[c]) / (v[1][0] * seconds))
+                                d.setdefault(c + "_per_s", []).append((b[c] - a[c]) / seconds)
+            cur, pending = None, []
+            continue
+        m = KVMJOB.match(line)
+        if m and cur:
+            kvm[(m.group(1), m.group(2))] = {k: int(x) for k, x in
+                                             (kv.split("=") for kv in m.group(3).split())}
             continue
         m = PING.match(line)
         if m and cur and int(m.group(1)) > 0:
-            pings.setdefault(cur[1], []).append((float(m.group(2)), float(m.group(3))))
+            pending.append(("ping", (float(m.group(2)), float(m.group(3)))))
             continue
         m = JOB.match(line)
         if m and cur:
-            job = m.group(1)
-            if job not in jobs:
-                jobs.append(job)
-            res.setdefault((job, cur[1]), {})[cur[0]] = tuple(float(m.group(i)) for i in (2, 4, 5))
+            pending.append(("job", m.group(1), tuple(float(m.group(i)) for i in (2, 4, 5))))
     if not res:
         print("fio_bench: no KITE-FIO job line in the log", file=sys.stderr)
         return 1
@@ -77,6 +123,8 @@ def main():
             print("%s.iops_max %.0f iops" % (n, max(iops)))
             print("%s.clat_p50_median %.1f us" % (n, statistics.median(v[1] for v in got.values())))
             print("%s.clat_p99_median %.1f us" % (n, statistics.median(v[2] for v in got.values())))
+            for c, v in per_io.get((job, s), {}).items():
+                print("%s.%s %.2f count" % (n, c, statistics.median(v)))
         for a, b in ratio_pairs(setups):
             ra, rb = res.get((job, a), {}), res.get((job, b), {})
             pairs = [ra[r][0] / rb[r][0] for r in rounds if r in ra and r in rb and rb[r][0] > 0]
@@ -102,6 +150,10 @@ def main():
         if a in med and b in med and med[b][0] > 0 and med[b][1] > 0:
             print("ping_rtt_p50_%s_over_%s %.2f x" % (a, b, med[a][0] / med[b][0]))
             print("ping_rtt_p99_%s_over_%s %.2f x" % (a, b, med[a][1] / med[b][1]))
+    for s in setups:
+        names = lost.get(s, [])
+        print("fio.lost_boots.%s %d count" % (s, len(names)))
+        print("# lost boots %s: %d%s" % (s, len(names), " (%s; each re-run)" % ", ".join(names) if names else ""))
     for f in failed:
         print("fio_bench: %s" % f, file=sys.stderr)
     return 1 if failed else 0

@@ -21,6 +21,8 @@
 # ~22) and tsc_early_khz (under TCG L1's TSC runs at this host's TSC rate; calibrating it against
 # the PIT in a starved L1 gave 487.658 MHz for 2596 MHz at load ~22, L1's watchdog then dropped the
 # TSC and L1 ran on the HPET: the host kernel's figure is taken). $L1_APPEND (env) adds arguments.
+# $L1_QEMU_LOG (env): the L1 QEMU's own log (-d cpu_reset,guest_errors -D FILE): "Triple fault" and
+# a "CPU Reset" register dump when L1 resets (with -no-reboot its QEMU then exits 0, silently).
 
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
 fail=0
@@ -93,7 +95,7 @@ nested_l1_start() {
 	echo "$name: L1 tsc_early_khz=${tsc:-none} ($src)"
 	# shellcheck disable=SC2086
 	timeout -k 10 "$4" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "${L1_CPUS:-1}" \
-		-nodefaults -display none -no-reboot -serial stdio -kernel "$2/vmlinux" -initrd "$3" \
+		-nodefaults -display none -no-reboot ${L1_QEMU_LOG:+-d cpu_reset,guest_errors -D "$L1_QEMU_LOG"} -serial stdio -kernel "$2/vmlinux" -initrd "$3" \
 		-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check${tsc:+ tsc_early_khz=$tsc} ${L1_APPEND:-}" \
 		</dev/null >"$1" 2>&1 &
 	nested_l1_pid=$!
