@@ -18,7 +18,7 @@ PRODUCT = ["common", "virtio", "vhost-user", "devices", "pci", "vmm", "dpu", "ap
            "jailer"]
 INTERFACE = None   # a header-only interface: no owner, no edge
 OWNER = {
-    "machine.h": INTERFACE, "platform.h": INTERFACE, "virtio_ring.h": INTERFACE, "virtio_blk.h": INTERFACE,
+    "machine.h": INTERFACE, "platform.h": INTERFACE, "copy_small.h": INTERFACE, "virtio_ring.h": INTERFACE, "virtio_blk.h": INTERFACE,
     "virtio_transport.h": INTERFACE, "vmm_control.h": INTERFACE, "version.h": INTERFACE,
     "evloop.h": "common", "guest_mem.h": "common", "iobus.h": "common", "log.h": "common",
     "ratelimit.h": "common", "unix_socket.h": "common", "seccomp.h": "common", "snapshot.h": "common", "atomic_file.h": "common",

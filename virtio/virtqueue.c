@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kite/copy_small.h"
 #include "kite/log.h"
 #include "vq_internal.h"
 
@@ -296,9 +297,9 @@ static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, void *b
 		if (chunk > len - done)
 			chunk = len - done;
 		if (to_buf)
-			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, chunk);
+			copy_small((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, chunk);
 		else
-			memcpy((uint8_t *)iov[i].iov_base + skip, (uint8_t *)buf + done, chunk);
+			copy_small((uint8_t *)iov[i].iov_base + skip, (uint8_t *)buf + done, chunk);
 		done += chunk;
 		skip = 0;
 	}
