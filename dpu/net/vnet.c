@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kite/copy_small.h"
 #include "kite/log.h"
 #include "../vhost_backend.h"
 #include "kite/virtqueue.h"
@@ -21,6 +22,9 @@
 #define VIRTIO_NET_F_MQ 22
 /* Most chains one received frame may be spread over (mergeable buffers). */
 #define VNET_MAX_MRG 64
+/* Receive chains popped per sub-burst: a whole burst of one-chain frames, and always room for one
+ * frame of VNET_MAX_MRG chains. */
+#define VNET_RX_ELEMS (VNET_MAX_MRG + VSW_BURST)
 
 struct virtio_net_config_ {
 	uint8_t mac[6];
@@ -46,9 +50,10 @@ struct vnet_port {
 	uint64_t q_rx[VNET_MAX_PAIRS], q_tx[VNET_MAX_PAIRS];   /* frames per pair: to / from the guest */
 	/* set in queue_start before the transmit queue is polled */
 	unsigned tx_hdr_len;
-	/* scratch: one TX element, RX elements of one frame */
-	struct vq_elem tx_elem;
-	struct vq_elem rx_elem[VNET_MAX_MRG];
+	/* scratch of one burst: the TX chains; the RX chains and the bytes written into each */
+	struct vq_elem tx_elem[VSW_BURST];
+	struct vq_elem rx_elem[VNET_RX_ELEMS];
+	uint32_t rx_written[VNET_RX_ELEMS];
 };
 
 static struct vnet_port *port_of(struct vhost_dev *dev)
@@ -162,55 +167,84 @@ static void vnet_queue_stop(struct vhost_dev *dev, unsigned q, struct virtqueue 
 	}
 }
 
-/* Guest -> switch, from transmit queue q. */
-static unsigned vnet_tx_poll(struct vnet_port *p, unsigned q, unsigned budget)
+/* Phase 2 of a TX burst for one chain: the frame it carries in a switch buffer, or NULL (the drop is
+ * counted). The common chain is one segment holding header and frame: checked and copied in place
+ * with inline fixed-size copies; others go through the iovec helpers. */
+static struct vsw_frame *tx_frame(struct vnet_port *p, const struct vq_elem *e)
 {
 	struct vswitch *sw = p->runner->sw;
+	unsigned hl = p->tx_hdr_len;
+	uint8_t hbuf[VIRTIO_NET_HDR_LEN];
+	const uint8_t *h = hbuf;
+	bool one = e->out_num == 1;   /* with in_num 0: iov[0] is the whole chain, out_len bytes */
+	struct vsw_frame *f;
+	uint64_t flen;
+
+	/* the frame after the header must be readable, sized sanely, and carry no offload */
+	if (e->in_num != 0 || e->out_len < hl) {
+		vswitch_count_drop(sw, p->id, VSW_DROP_BAD_DESC);
+		return NULL;
+	}
+	if (one)
+		h = e->iov[0].iov_base;
+	else if (vq_iov_to_buf(e->iov, e->out_num, 0, hbuf, hl) != hl) {
+		vswitch_count_drop(sw, p->id, VSW_DROP_BAD_DESC);
+		return NULL;
+	}
+	if (h[0] != 0 || h[1] != 0) {
+		vswitch_count_drop(sw, p->id, VSW_DROP_BAD_DESC);
+		return NULL;
+	}
+	flen = e->out_len - hl;
+	if (flen > VSW_MAX_FRAME) {
+		vswitch_count_drop(sw, p->id, VSW_DROP_OVERSIZE);
+		return NULL;
+	}
+	f = vswitch_frame_alloc(sw);
+	if (!f) {
+		vswitch_count_drop(sw, p->id, VSW_DROP_NO_BUFFER);
+		return NULL;
+	}
+	if (one) {
+		copy_small(f->data, h + hl, flen);
+		f->len = (uint32_t)flen;
+	} else {
+		f->len = (uint32_t)vq_iov_to_buf(e->iov, e->out_num, hl, f->data, flen);
+	}
+	return f;
+}
+
+/* Guest -> switch, from transmit queue q, in three phases per burst (as DPDK's vhost library does):
+ * 1. pop every chain of the burst (one avail index read, the descriptor walks back to back);
+ * 2. copy the frames back to back, so that the cache misses on the lines the driver wrote on its
+ *    own core overlap instead of each waiting behind the previous frame's switching work;
+ * 3. complete all chains (one used index store, one notification decision), then switch the frames.
+ * A chain that breaks the queue in phase 1 ends the burst: the chains before it are served, none after. */
+static unsigned vnet_tx_poll(struct vnet_port *p, unsigned q, unsigned budget)
+{
 	struct vsw_frame *frames[VSW_BURST];
-	struct vq_elem *e = &p->tx_elem;
-	unsigned n = 0, done = 0;
+	struct vq_elem *el = p->tx_elem;
+	unsigned n = 0, got = 0;
 
 	if (budget > VSW_BURST)
 		budget = VSW_BURST;
-	while (done < budget) {
-		uint8_t hdr[VIRTIO_NET_HDR_LEN];
-		struct vsw_frame *f;
-		int r = vhost_dev_pop(p->dev, q, e);
-		uint64_t flen;
+	while (got < budget && vhost_dev_pop(p->dev, q, &el[got]) > 0)
+		got++;
+	if (got == 0)
+		return 0;
+	for (unsigned i = 0; i < got; i++) {
+		struct vsw_frame *f = tx_frame(p, &el[i]);
 
-		if (r <= 0)
-			break;
-		done++;
-		/* the frame after the header must be readable, sized sanely, and carry no offload */
-		if (e->in_num != 0 || e->out_len < p->tx_hdr_len ||
-		    vq_iov_to_buf(e->iov, e->out_num, 0, hdr, p->tx_hdr_len) != p->tx_hdr_len ||
-		    hdr[0] != 0 || hdr[1] != 0) {
-			vswitch_count_drop(sw, p->id, VSW_DROP_BAD_DESC);
-			vhost_dev_fill(p->dev, q, e, 0);
-			continue;
-		}
-		flen = e->out_len - p->tx_hdr_len;
-		if (flen > VSW_MAX_FRAME) {
-			vswitch_count_drop(sw, p->id, VSW_DROP_OVERSIZE);
-			vhost_dev_fill(p->dev, q, e, 0);
-			continue;
-		}
-		f = vswitch_frame_alloc(sw);
-		if (!f) {
-			vswitch_count_drop(sw, p->id, VSW_DROP_NO_BUFFER);
-			vhost_dev_fill(p->dev, q, e, 0);
-			continue;
-		}
-		f->len = (uint32_t)vq_iov_to_buf(e->iov, e->out_num, p->tx_hdr_len, f->data, flen);
-		vhost_dev_fill(p->dev, q, e, 0);
-		frames[n++] = f;
+		if (f)
+			frames[n++] = f;
 	}
-	if (done)
-		vhost_dev_flush(p->dev, q);
+	for (unsigned i = 0; i < got; i++)
+		vhost_dev_fill(p->dev, q, &el[i], 0);
+	vhost_dev_flush(p->dev, q);
 	if (n)
-		vswitch_input(sw, p->id, frames, n);
+		vswitch_input(p->runner->sw, p->id, frames, n);
 	p->q_tx[q / 2] += n;
-	return done;
+	return got;
 }
 
 static unsigned vnet_queue_poll(struct vhost_dev *dev, unsigned q, struct virtqueue *vq, unsigned budget)
@@ -229,38 +263,63 @@ static void put_le16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-/* Copy one frame into the receive queue: 1 = delivered, 0 = not enough buffers (the frame and the
- * rest of the burst are refused), -1 = the driver gave a malformed buffer (popped buffers handed back
- * empty, frame dropped and counted as bad_desc). */
-static int rx_one(struct vnet_port *p, unsigned pair, const struct vsw_frame *f)
+/* Phase 1 of an RX burst for one frame: pop into p->rx_elem[first..] the chains the frame needs
+ * (*nel of them). 1 = got them, 0 = not enough buffers (the chains go back; the frame and the rest
+ * of the burst are refused), 2 = the scratch is full (the chains go back; serve the sub-burst so
+ * far, then this frame again), -1 = the driver gave a malformed buffer (the *nel chains popped are
+ * to be handed back empty, the frame is dropped and counted as bad_desc). */
+#define RX_SCRATCH_FULL 2
+static int rx_take(struct vnet_port *p, unsigned pair, const struct vsw_frame *f, unsigned first,
+		   unsigned *nel_out)
 {
-	uint8_t hdr[VIRTIO_NET_HDR_LEN] = { 0 };
 	unsigned hl = p->rx_hdr_len;
 	uint64_t need = hl + f->len, have = 0;
 	unsigned nel = 0, maxel = p->mrg_rxbuf ? VNET_MAX_MRG : 1;
-	size_t off = 0;
 
 	while (have < need) {
-		struct vq_elem *e = &p->rx_elem[nel];
+		struct vq_elem *e = &p->rx_elem[first + nel];
+		/* first == 0 always has room for maxel chains: a frame is refused or served there */
+		int r = nel == maxel ? 0 : first + nel == VNET_RX_ELEMS ? RX_SCRATCH_FULL : 1;
 
-		if (nel == maxel || vhost_dev_pop(p->dev, VNET_RXQ(pair), e) <= 0) {
+		if (r != 1 || vhost_dev_pop(p->dev, VNET_RXQ(pair), e) <= 0) {
 			/* popped buffers go back in reverse order, as if never taken */
 			while (nel > 0)
-				vhost_dev_unpop(p->dev, VNET_RXQ(pair), &p->rx_elem[--nel]);
-			return 0;
+				vhost_dev_unpop(p->dev, VNET_RXQ(pair), &p->rx_elem[first + --nel]);
+			return r == RX_SCRATCH_FULL ? r : 0;
 		}
 		nel++;
 		if (e->out_num != 0 || e->in_len < (nel == 1 ? hl : 1)) {
-			for (unsigned i = 0; i < nel; i++)
-				vhost_dev_fill(p->dev, VNET_RXQ(pair), &p->rx_elem[i], 0);
+			*nel_out = nel;
 			vswitch_count_drop(p->runner->sw, p->id, VSW_DROP_BAD_DESC);
 			return -1;
 		}
 		have += e->in_len;
 	}
+	*nel_out = nel;
+	return 1;
+}
+
+/* Phase 2 of an RX burst for one frame: header and frame into the nel chains at p->rx_elem[first..]
+ * (which hold enough room), the bytes written into each in p->rx_written[]. The common case, one
+ * chain whose first segment holds it all, is two inline fixed-size copies. */
+static void rx_copy(struct vnet_port *p, const struct vsw_frame *f, unsigned first, unsigned nel)
+{
+	uint8_t hdr[VIRTIO_NET_HDR_LEN] = { 0 };
+	unsigned hl = p->rx_hdr_len;
+	const struct vq_elem *e0 = &p->rx_elem[first];
+	size_t off = 0;
+
 	put_le16(hdr + 10, (uint16_t)nel);   /* num_buffers (1 without MRG_RXBUF) */
+	if (nel == 1 && e0->iov[0].iov_len >= hl + (size_t)f->len) {   /* out_num is 0 (rx_take) */
+		uint8_t *d = e0->iov[0].iov_base;
+
+		copy_small_ends(d, hdr, hl, 8);   /* hl is 10 or 12: two 8-byte stores */
+		copy_small(d + hl, f->data, f->len);
+		p->rx_written[first] = hl + f->len;
+		return;
+	}
 	for (unsigned i = 0; i < nel; i++) {
-		struct vq_elem *e = &p->rx_elem[i];
+		const struct vq_elem *e = &p->rx_elem[first + i];
 		size_t w = 0, room = e->in_len, chunk;
 
 		if (i == 0) {
@@ -270,9 +329,8 @@ static int rx_one(struct vnet_port *p, unsigned pair, const struct vsw_frame *f)
 		chunk = f->len - off < room ? f->len - off : room;
 		w += vq_buf_to_iov(e->iov + e->out_num, e->in_num, w, f->data + off, chunk);
 		off += chunk;
-		vhost_dev_fill(p->dev, VNET_RXQ(pair), e, (uint32_t)w);
+		p->rx_written[first + i] = (uint32_t)w;
 	}
-	return 1;
 }
 
 /* Which started receive queue a frame goes to, without RSS: a hash of its flow (MAC addresses, and
@@ -312,25 +370,53 @@ static unsigned rx_pick(const struct vnet_port *p, const struct vsw_frame *f)
 }
 
 /* Switch -> guest: the switch's tx callback for this port. A queue out of buffers refuses its frame
- * and the rest of the burst. */
+ * and the rest of the burst. Served in sub-bursts of three phases, as on transmit: pop the chains of
+ * every frame (rx_take), copy the frames back to back (rx_copy), then complete the chains; one used
+ * index store and one notification decision per queue at the end. */
 static unsigned vnet_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 {
 	struct vnet_port *p = opaque;
 	uint64_t pushed[VNET_MAX_PAIRS];
+	struct {
+		uint16_t first, nel;
+		uint8_t pair;
+		bool ok;
+	} plan[VSW_BURST];
 	unsigned sent = 0;
+	bool refused = false;
 
 	if (p->n_rx_on == 0)
 		return 0;
 	for (unsigned i = 0; i < p->n_rx_on; i++)
 		pushed[p->rx_on[i]] = p->rxq[p->rx_on[i]]->pushed;
-	/* A frame dropped for a malformed buffer counts as taken (its drop is counted as bad_desc). */
-	for (; sent < n; sent++) {
-		unsigned pair = rx_pick(p, frames[sent]);
-		int r = rx_one(p, pair, frames[sent]);
+	while (sent < n && !refused) {
+		unsigned nf = 0, used = 0;
 
-		if (r == 0)
-			break;
-		p->q_rx[pair] += r > 0;
+		for (; sent + nf < n && nf < VSW_BURST; nf++) {
+			unsigned pair = rx_pick(p, frames[sent + nf]), nel = 0;
+			int r = rx_take(p, pair, frames[sent + nf], used, &nel);
+
+			if (r == 0)
+				refused = true;
+			if (r == 0 || r == RX_SCRATCH_FULL)
+				break;
+			plan[nf].first = (uint16_t)used;
+			plan[nf].nel = (uint16_t)nel;
+			plan[nf].pair = (uint8_t)pair;
+			plan[nf].ok = r > 0;
+			used += nel;
+		}
+		for (unsigned i = 0; i < nf; i++)
+			if (plan[i].ok)
+				rx_copy(p, frames[sent + i], plan[i].first, plan[i].nel);
+		/* A frame dropped for a malformed buffer counts as taken (its drop is counted as bad_desc). */
+		for (unsigned i = 0; i < nf; i++) {
+			for (unsigned k = plan[i].first; k < plan[i].first + plan[i].nel; k++)
+				vhost_dev_fill(p->dev, VNET_RXQ(plan[i].pair), &p->rx_elem[k],
+					       plan[i].ok ? p->rx_written[k] : 0);
+			p->q_rx[plan[i].pair] += plan[i].ok;
+		}
+		sent += nf;
 	}
 	for (unsigned i = 0; i < p->n_rx_on; i++) {
 		unsigned pair = p->rx_on[i];

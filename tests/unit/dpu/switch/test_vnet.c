@@ -4,7 +4,10 @@
  * driver-side ring (tests/lib/vring): virtio-net header handling on TX, RX with and without mergeable
  * buffers, and descriptor garbage (dropped, counted, completed: never a stall); a port with two queue
  * pairs (both transmit queues polled, receive steered by flow, per-pair counters, GET_QUEUE_NUM in
- * pairs). The vhost-user backend is replaced by a stub that maps vhost_dev_* onto the virtqueues.
+ * pairs); the burst phases (pop all, copy all, complete all): every frame length through the inline
+ * one-segment copies and the segmented ones, both ways, a malformed chain in the middle of a burst,
+ * a receive burst larger than the chain scratch. The vhost-user backend is replaced by a stub that
+ * maps vhost_dev_* onto the virtqueues.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,7 +75,7 @@ void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque) { (void)p; (
 #define RX1_RING  0x120000ull
 #define TX1_RING  0x130000ull
 #define DATA      0x200000ull
-#define QSIZE     64
+#define QSIZE     256
 
 static uint8_t *mem;
 static struct guest_mem gm;
@@ -83,15 +86,16 @@ static struct vnet_port *vp;
 static uint64_t data_next;
 
 /* The switch's other port: records what it gets. */
+#define PEER_MAX 64
 static unsigned peer_n;
-static uint32_t peer_len[16];
-static uint8_t peer_data[16][2048];
+static uint32_t peer_len[PEER_MAX];
+static uint8_t peer_data[PEER_MAX][2048];
 static int peer_id;
 
 static unsigned peer_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 {
 	(void)opaque;
-	for (unsigned i = 0; i < n && peer_n < 16; i++) {
+	for (unsigned i = 0; i < n && peer_n < PEER_MAX; i++) {
 		peer_len[peer_n] = frames[i]->len;
 		memcpy(peer_data[peer_n], frames[i]->data, frames[i]->len < 2048 ? frames[i]->len : 2048);
 		peer_n++;
@@ -513,6 +517,289 @@ static void test_mq(void **state)
 	stub_dev.ops->queue_start(&stub_dev, 2, &rxq1);
 }
 
+/* ---- burst phases ---- */
+
+static uint8_t big[9200];
+
+/* A frame of `len` bytes (>= 14): broadcast from MAC_A, a pattern that depends on len after the
+ * Ethernet header. */
+static void make_frame(uint8_t *fr, uint32_t len)
+{
+	build_frame(big, 46);
+	memcpy(fr, big, 14);
+	for (uint32_t i = 14; i < len; i++)
+		fr[i] = (uint8_t)(i * 13 + len);
+}
+
+/* Post a TX chain for fr[0, len) in one of three layouts: 0 = header and frame in one descriptor
+ * (the inline fast path), 1 = header, then the frame, 2 = header and the frame's start in one
+ * descriptor, the rest cut in two at len-dependent points. */
+static void post_tx_layout(const uint8_t *fr, uint32_t len, unsigned layout)
+{
+	uint64_t a = alloc_data(12 + len);
+	uint8_t *p = gpa(a);
+	struct vring_buf b[3];
+	unsigned nb;
+
+	memset(p, 0, 12);
+	memcpy(p + 12, fr, len);
+	if (layout == 0) {
+		b[0] = (struct vring_buf){ a, 12 + len, false };
+		nb = 1;
+	} else if (layout == 1) {
+		b[0] = (struct vring_buf){ a, 12, false };
+		b[1] = (struct vring_buf){ a + 12, len, false };
+		nb = 2;
+	} else {
+		uint32_t c1 = 12 + len % 17, c2 = (12 + len - c1) / 2;
+
+		b[0] = (struct vring_buf){ a, c1, false };
+		b[1] = (struct vring_buf){ a + c1, c2, false };
+		b[2] = (struct vring_buf){ a + c1 + c2, 12 + len - c1 - c2, false };
+		nb = 3;
+	}
+	assert_true(vring_drv_add(&txd, b, nb, false, NULL) >= 0);
+}
+
+static void test_tx_every_length(void **state)
+{
+	static uint8_t fr[2048], expect[32][2048];
+	uint32_t lens[64];
+
+	(void)state;
+	start(1ull << VIRTIO_F_VERSION_1);
+	for (unsigned layout = 0; layout < 3; layout++) {
+		for (uint32_t len = 14; len <= 1514;) {
+			unsigned n = 0;
+
+			peer_n = 0;
+			data_next = DATA;
+			for (; n < 32 && len <= 1514; n++, len++) {
+				make_frame(fr, len);
+				memcpy(expect[n], fr, len);
+				post_tx_layout(fr, len, layout);
+			}
+			assert_int_equal(stub_dev.ops->queue_poll(&stub_dev, 1, &txq, 32), n);
+			assert_int_equal(peer_n, n);
+			for (unsigned i = 0; i < n; i++) {
+				assert_int_equal(peer_len[i], len - n + i);
+				assert_memory_equal(peer_data[i], expect[i], peer_len[i]);
+			}
+			assert_int_equal(drain_used(&txd, lens, 64), n);
+		}
+	}
+	assert_int_equal(vm_stats()->rx_packets, 3 * (1514 - 14 + 1));
+	assert_false(txq.broken);
+}
+
+/* The peer sends frames of lengths first..first+n-1 (n <= 32) in one burst; they flood to vm0. */
+static void peer_burst(uint32_t first, unsigned n, uint8_t (*sent)[2048])
+{
+	struct vsw_frame *f[32];
+
+	for (unsigned i = 0; i < n; i++) {
+		f[i] = vswitch_frame_alloc(runner->sw);
+		assert_non_null(f[i]);
+		make_frame(f[i]->data, first + i);
+		f[i]->len = first + i;
+		if (sent)
+			memcpy(sent[i], f[i]->data, f[i]->len);
+	}
+	vswitch_input(runner->sw, peer_id, f, n);
+}
+
+/* Receive buffers of one layout, tokens 1.. in order: 0 = one 1536-byte descriptor (the inline fast
+ * path), 1 = a chain of two writable descriptors 700 + 836 bytes. */
+static void post_rx_layout(unsigned n, unsigned layout, uint64_t *addr)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t a = alloc_data(1536);
+		struct vring_buf b[2] = { { a, 1536, true } };
+
+		addr[i] = a;
+		if (layout == 1) {
+			b[0].len = 700;
+			b[1] = (struct vring_buf){ a + 700, 836, true };
+		}
+		assert_true(vring_drv_add(&rxd, b, layout == 1 ? 2 : 1, false, (void *)(uintptr_t)(i + 1)) >= 0);
+	}
+}
+
+static void test_rx_every_length(void **state)
+{
+	static uint8_t sent[32][2048];
+	uint64_t addr[32];
+
+	(void)state;
+	start(1ull << VIRTIO_F_VERSION_1);
+	for (unsigned layout = 0; layout < 2; layout++) {
+		for (uint32_t len = 14; len <= 1514;) {
+			unsigned n = 1514 - len + 1 < 32 ? 1514 - len + 1 : 32;
+
+			data_next = DATA;
+			post_rx_layout(n, layout, addr);
+			peer_burst(len, n, sent);
+			for (unsigned i = 0; i < n; i++) {
+				const uint8_t *h = gpa(addr[i]);
+				uint32_t ulen;
+				void *tok;
+
+				assert_int_equal(vring_drv_get_used(&rxd, &ulen, &tok), 1);
+				assert_int_equal((uintptr_t)tok, i + 1);
+				assert_int_equal(ulen, 12 + len + i);
+				assert_int_equal(h[0] | h[1] | h[2] | h[3] | h[4] | h[5] | h[6] | h[7] | h[8] | h[9], 0);
+				assert_int_equal(h[10] | h[11] << 8, 1);
+				assert_memory_equal(h + 12, sent[i], len + i);
+			}
+			len += n;
+		}
+	}
+	assert_int_equal(vm_stats()->tx_packets, 2 * (1514 - 14 + 1));
+	assert_int_equal(vm_stats()->drops[VSW_DROP_TX_FULL], 0);
+	assert_false(rxq.broken);
+}
+
+/* 32 frames of 300 bytes in 100-byte mergeable buffers: 4 chains each, 128 > the 96 chains popped
+ * per sub-burst; every frame arrives whole, in order, with num_buffers 4. */
+static void test_rx_scratch_sub_burst(void **state)
+{
+	static uint8_t sent[32][2048];
+	uint64_t addr[128];
+	uint8_t got[400];
+
+	(void)state;
+	start(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MRG_RXBUF);
+	for (unsigned i = 0; i < 128; i++) {
+		struct vring_buf b = { alloc_data(100), 100, true };
+
+		addr[i] = b.addr;
+		assert_true(vring_drv_add(&rxd, &b, 1, false, NULL) >= 0);
+	}
+	{
+		struct vsw_frame *f[32];
+
+		for (unsigned i = 0; i < 32; i++) {
+			f[i] = vswitch_frame_alloc(runner->sw);
+			make_frame(f[i]->data, 300);
+			f[i]->data[20] = (uint8_t)i;
+			f[i]->len = 300;
+			memcpy(sent[i], f[i]->data, 300);
+		}
+		vswitch_input(runner->sw, peer_id, f, 32);
+	}
+	assert_int_equal(vm_stats()->tx_packets, 32);
+	for (unsigned i = 0; i < 32; i++) {
+		uint32_t total = 0;
+
+		for (unsigned k = 0; k < 4; k++) {
+			uint32_t ulen;
+			void *tok;
+
+			assert_int_equal(vring_drv_get_used(&rxd, &ulen, &tok), 1);
+			assert_int_equal(ulen, k < 3 ? 100 : 12);
+			memcpy(got + total, gpa(addr[4 * i + k]), ulen);
+			total += ulen;
+		}
+		assert_int_equal(got[10] | got[11] << 8, 4);
+		assert_memory_equal(got + 12, sent[i], 300);
+	}
+	assert_false(rxq.broken);
+}
+
+/* A chain pointing outside guest memory in the middle of a TX burst: the chains before it are
+ * switched, the transmit queue is broken (nothing after it is served), the receive queue still
+ * works. */
+static void test_tx_bad_mid_burst(void **state)
+{
+	static uint8_t fr[2048];
+	struct vring_buf b = { MEM_GPA + MEM_SIZE - 8, 76, false };
+	uint64_t addr[1];
+
+	(void)state;
+	start(1ull << VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < 3; i++) {
+		make_frame(fr, 64 + i);
+		post_tx_layout(fr, 64 + i, 0);
+	}
+	assert_true(vring_drv_add(&txd, &b, 1, false, NULL) >= 0);
+	for (unsigned i = 0; i < 3; i++) {
+		make_frame(fr, 64);
+		post_tx_layout(fr, 64, 0);
+	}
+	stub_dev.ops->queue_poll(&stub_dev, 1, &txq, 32);
+	assert_int_equal(peer_n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		make_frame(fr, 64 + i);
+		assert_int_equal(peer_len[i], 64 + i);
+		assert_memory_equal(peer_data[i], fr, 64 + i);
+	}
+	assert_true(txq.broken);
+	assert_int_equal(stub_dev.ops->queue_poll(&stub_dev, 1, &txq, 32), 0);
+	assert_int_equal(peer_n, 3);
+	/* the receive queue of the same port is untouched */
+	post_rx_layout(1, 0, addr);
+	peer_burst(80, 1, NULL);
+	assert_int_equal(vm_stats()->tx_packets, 1);
+	assert_false(rxq.broken);
+}
+
+/* Receive bursts with a malformed chain in the middle: a device-readable one is handed back empty
+ * and its frame counted as bad_desc while the others of the burst arrive; one outside guest memory
+ * breaks the receive queue only (the transmit queue still works). */
+static void test_rx_bad_mid_burst(void **state)
+{
+	static uint8_t sent[32][2048], fr[2048];
+	uint64_t good[5];
+	struct vring_buf bad = { 0, 1536, false };
+	uint32_t ulen;
+	void *tok;
+
+	(void)state;
+	start(1ull << VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < 5; i++) {
+		struct vring_buf b = { alloc_data(1536), 1536, true };
+
+		good[i] = b.addr;
+		if (i == 2) {
+			bad.addr = b.addr;
+			b = bad;
+		}
+		assert_true(vring_drv_add(&rxd, &b, 1, false, (void *)(uintptr_t)(i + 1)) >= 0);
+	}
+	peer_burst(100, 5, sent);
+	assert_int_equal(vm_stats()->drops[VSW_DROP_BAD_DESC], 1);
+	assert_int_equal(vm_stats()->tx_packets, 5);   /* the dropped one counts as taken */
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(vring_drv_get_used(&rxd, &ulen, &tok), 1);
+		assert_int_equal((uintptr_t)tok, i + 1);
+		if (i == 2) {
+			assert_int_equal(ulen, 0);
+			continue;
+		}
+		assert_int_equal(ulen, 12 + 100 + i);
+		assert_memory_equal((uint8_t *)gpa(good[i]) + 12, sent[i], 100 + i);
+	}
+	assert_false(rxq.broken);
+	/* now a buffer outside guest memory between two good ones */
+	{
+		struct vring_buf b[3] = { { alloc_data(1536), 1536, true },
+					  { MEM_GPA + MEM_SIZE - 100, 1536, true },
+					  { alloc_data(1536), 1536, true } };
+
+		for (unsigned i = 0; i < 3; i++)
+			assert_true(vring_drv_add(&rxd, &b[i], 1, false, NULL) >= 0);
+	}
+	peer_burst(100, 3, NULL);
+	assert_true(rxq.broken);
+	/* the transmit queue of the port still forwards */
+	make_frame(fr, 90);
+	post_tx_layout(fr, 90, 0);
+	assert_int_equal(stub_dev.ops->queue_poll(&stub_dev, 1, &txq, 32), 1);
+	assert_int_equal(peer_n, 1);
+	assert_memory_equal(peer_data[0], fr, 90);
+	assert_false(txq.broken);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +809,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mq, setup_mq, teardown_mq),
+		cmocka_unit_test_setup_teardown(test_tx_every_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_every_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_scratch_sub_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_bad_mid_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_bad_mid_burst, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
