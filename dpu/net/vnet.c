@@ -219,7 +219,8 @@ static struct vsw_frame *tx_frame(struct vnet_port *p, const struct vq_elem *e)
  * 2. copy the frames back to back, so that the cache misses on the lines the driver wrote on its
  *    own core overlap instead of each waiting behind the previous frame's switching work;
  * 3. complete all chains (one used index store, one notification decision), then switch the frames.
- * A chain that breaks the queue in phase 1 ends the burst: the chains before it are served, none after. */
+ * A chain that breaks the queue in phase 1 ends the burst: the frames popped before it are still
+ * switched, nothing after it is read (a broken queue publishes no completions). */
 static unsigned vnet_tx_poll(struct vnet_port *p, unsigned q, unsigned budget)
 {
 	struct vsw_frame *frames[VSW_BURST];
