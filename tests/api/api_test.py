@@ -53,15 +53,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import api_client  # noqa: E402
+from kite_run import skip  # noqa: E402,F401  (tests/lib: the one skip())
 from checks import thread_cpus  # noqa: E402
 from netns import Netns, NetnsError  # noqa: E402
 
 FAILS = []
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
 def check(cond, what):

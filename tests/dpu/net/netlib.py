@@ -13,13 +13,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from dpu_ctl import ctl_request  # noqa: E402
+from kite_run import skip  # noqa: E402,F401  (the one skip(); SKIP stays the status)
 
 SKIP = 77
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 def need(prog):

@@ -48,16 +48,14 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from kite_run import skip  # noqa: E402
+
 MAC = "52:54:00:4b:6d:71"
 HOST_IP, GUEST_IP = "192.0.2.1", "192.0.2.2"
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SO_TIMESTAMPNS = 35
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
 def sh(*args):

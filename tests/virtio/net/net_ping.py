@@ -49,6 +49,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from netns import Netns  # noqa: E402
+from kite_run import skip  # noqa: E402
 
 MAC = "52:54:00:4b:69:74"
 # tcprx: accept one connection on 192.0.2.1:5000, send N pattern bytes, wait for the guest's reset.
@@ -71,11 +72,6 @@ except OSError:
 print("sent %d to %s" % (n, addr[0]), flush=True)
 """
 HOST_IP = "192.0.2.1"
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
 def read_pcap(path):
