@@ -6,7 +6,8 @@
  * pauses until the driver refills the queue. Transmitted headers are checked against the MTU and
  * the negotiated offloads (bad frames dropped and counted); bps/pps token buckets per direction.
  * Multiqueue (queues=N > 1): the TAP is opened N times with IFF_MULTI_QUEUE, one fd per queue pair
- * (receive queue 2i, transmit queue 2i+1, fd i); the kernel steers frames for the guest across the
+ * (receive queue 2i, transmit queue 2i+1, fd i; queues=1 on a persistent multi_queue TAP opens its
+ * one queue with IFF_MULTI_QUEUE too, the kernel refuses a plain open); the kernel steers frames for the guest across the
  * attached fds by flow hash. VIRTIO_NET_F_MQ + CTRL_VQ, control queue 2N (virtio/net_ctrl.c):
  * VQ_PAIRS_SET k attaches fds 0..k-1 and detaches the rest (TUNSETQUEUE), so that the kernel steers
  * nothing to a pair the driver does not serve; a reset goes back to pair 0 alone. One I/O thread
@@ -515,6 +516,7 @@ static int tap_open(struct net_dev *net, const char *name)
 	for (unsigned i = 0; i < net->npairs; i++) {
 		struct net_pair *p = &net->pair[i];
 		struct ifreq ifr;
+		int r;
 
 		p->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (p->fd < 0) {
@@ -524,8 +526,23 @@ static int tap_open(struct net_dev *net, const char *name)
 		memset(&ifr, 0, sizeof(ifr));
 		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (mq ? IFF_MULTI_QUEUE : 0);
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		if (ioctl(p->fd, TUNSETIFF, &ifr) < 0) {
-			if (mq && i == 0 && errno == EINVAL)
+		r = ioctl(p->fd, TUNSETIFF, &ifr);
+		if (r < 0 && !mq && errno == EINVAL) {
+			/* a persistent TAP made with multi_queue refuses an open without IFF_MULTI_QUEUE
+			 * (EINVAL): open its one queue with the flag, queues=1 runs on it alike */
+			ifr.ifr_flags |= IFF_MULTI_QUEUE;
+			r = ioctl(p->fd, TUNSETIFF, &ifr);
+			if (r == 0)
+				log_info("%s: TAP %s is a multiqueue TAP: its queue opened with IFF_MULTI_QUEUE",
+					 net->vdev.name, name);
+			else
+				errno = EINVAL;         /* refused either way: report the plain open's error */
+		}
+		if (r < 0) {
+			if (!mq && errno == EINVAL)
+				log_err("%s: TAP %s: TUNSETIFF failed: %s, with and without IFF_MULTI_QUEUE (is %s a TUN "
+					"device rather than a TAP?)", net->vdev.name, name, strerror(errno), name);
+			else if (mq && i == 0 && errno == EINVAL)
 				log_err("%s: TAP %s: queues=%u needs a multiqueue TAP, and %s is not one (TUNSETIFF with "
 					"IFF_MULTI_QUEUE: %s; create it with 'ip tuntap add dev %s mode tap multi_queue')",
 					net->vdev.name, name, net->npairs, name, strerror(errno), name);

@@ -24,7 +24,9 @@ unready: queues=4, the guest sets up pair 0 only and asks for 4 pairs; 32 inject
       kite's I/O thread must have used < 50 ms of CPU (a thread that keeps waking on fds it cannot
       serve burns the whole wait; a sound one ~5 ms).
 persistent: kq1 is a persistent TAP made without multi_queue: kite with queues=2 must exit 1 with one
-      error line naming kq1 and multi_queue; the TAP is still there.
+      error line naming kq1 and multi_queue; the TAP is still there. Then kq2, a persistent multi_queue
+      TAP, with queues=1 (the default): kite says it opened it with IFF_MULTI_QUEUE, the guest's 50
+      netbench frames reach kq2, kite counted them sent.
 snapshot: through the API (network interface with "queues": 2, shown by GET /vm/config) the guest
       runs 2 pairs and waits for frames; pause, Full snapshot, kill -9. Restored in a new kite, 32
       injected flows must reach the guest on both queues (the running pair count came back: pair 1's
@@ -190,6 +192,22 @@ def main():
         check("kite-guest:" not in out, "the guest ran")
         check(subprocess.run(["ip", "link", "show", "kq1"], capture_output=True).returncode == 0,
               "the persistent TAP kq1 is gone")
+        # the reverse: a persistent multi_queue TAP with queues=1 (the default) refuses a plain open;
+        # kite opens its one queue with IFF_MULTI_QUEUE, and the guest's frames reach it
+        sh("ip", "tuntap", "add", "dev", "kq2", "mode", "tap", "multi_queue", "vnet_hdr")
+        sh("ip", "link", "set", "kq2", "up")
+        cap2 = Capture("kq2")
+        r = subprocess.run(["timeout", "30", a.kite, "--kernel", a.kernel, "--console", "stdio", "--memory", "64",
+                            "--stats", "--net", "tap=kq2", "--cmdline",
+                            "kite.test=netbench kite.native=1 kite.ops=50 kite.qd=8"], capture_output=True, text=True)
+        print(r.stdout + r.stderr)
+        sent = [f for f, _ in cap2.drain() if len(f) >= 27 and f[12:14] == b"\x88\xb5" and f[14:27] == b"kite-netbench"]
+        check(r.returncode == 0 and "kite-guest: PASS" in r.stdout, "queues=1 on multi_queue kq2: kite exited %d" %
+              r.returncode)
+        check("virtio-net0: TAP kq2 is a multiqueue TAP: its queue opened with IFF_MULTI_QUEUE" in r.stderr,
+              "kite did not say it opened kq2 as a multiqueue TAP")
+        check(len(sent) == 50, "kq2 got %d of the guest's 50 frames" % len(sent))
+        check(re.search(r"virtio-net0: 50 frames sent, 0 received, 0 dropped", r.stderr), "kite did not count 50 frames sent")
         return report(fails)
 
     sh("ip", "tuntap", "add", "dev", "kq0", "mode", "tap", "multi_queue", "vnet_hdr")
