@@ -52,7 +52,9 @@ struct net_pair {
 	bool attached;              /* attached to the TAP and on the loop (pair 0: always) */
 	uint8_t *frame;             /* pending received frame */
 	size_t frame_len;           /* 0 = none pending */
-	uint64_t tx_frames, rx_frames;
+	/* what the guest sent on this pair's transmit queue and received on its receive queue */
+	uint64_t tx_frames, rx_frames, tx_bytes, rx_bytes;
+	uint64_t tx_errors, rx_dropped;     /* as the device's counters of the same names */
 };
 
 struct net_dev {
@@ -126,7 +128,7 @@ static void tap_poll(struct net_pair *p, bool on)
 static void net_tx(struct net_dev *net, unsigned pi)
 {
 	struct virtqueue *vq = &net->vdev.q[NET_TXQ(pi)].vq;
-	struct net_pair *p = &net->pair[net->pair[pi].attached ? pi : 0];
+	struct net_pair *p = &net->pair[net->pair[pi].attached ? pi : 0], *q = &net->pair[pi];
 	unsigned served = 0;
 	int r;
 
@@ -140,16 +142,20 @@ static void net_tx(struct net_dev *net, unsigned pi)
 			log_warn_rl_on(&net->vdev.log_rl, "%s: transmit chain of %llu bytes dropped (header %d, at most %d)", net->vdev.name,
 				 (unsigned long long)net->elem.out_len, VIRTIO_NET_HDR_LEN, NET_MAX_FRAME);
 			net->tx_errors++;
+			q->tx_errors++;
 		} else if (!tx_header_ok(net, &net->elem)) {
 			net->tx_errors++;
+			q->tx_errors++;
 		} else if (writev(p->fd, net->elem.iov, (int)net->elem.out_num) < 0) {
 			if (errno != EAGAIN)
 				log_warn_rl_on(&net->vdev.log_rl, "%s: write to TAP %s failed: %s", net->vdev.name, net->tap, strerror(errno));
 			net->tx_errors++;
+			q->tx_errors++;
 		} else {
 			net->tx_frames++;
-			p->tx_frames++;
+			q->tx_frames++;
 			net->tx_bytes += net->elem.out_len - VIRTIO_NET_HDR_LEN;
+			q->tx_bytes += net->elem.out_len - VIRTIO_NET_HDR_LEN;
 		}
 		vq_push(vq, &net->elem, 0);
 		served++;
@@ -212,6 +218,7 @@ static bool net_rx_deliver(struct net_dev *net, struct net_pair *p)
 	net->rx_frames++;
 	p->rx_frames++;
 	net->rx_bytes += p->frame_len - VIRTIO_NET_HDR_LEN;
+	p->rx_bytes += p->frame_len - VIRTIO_NET_HDR_LEN;
 	p->frame_len = 0;
 	virtio_dev_queue_done(&net->vdev, NET_RXQ(p->index));
 	return true;
@@ -268,8 +275,12 @@ static void net_rx(struct net_dev *net, unsigned pi)
 		len = read(p->fd, p->frame, NET_MAX_FRAME);
 		if (len <= 0)
 			break;
-		if (len < VIRTIO_NET_HDR_LEN || !rx_offload_ok(net, p->frame))
+		if (len < VIRTIO_NET_HDR_LEN)
 			continue;
+		if (!rx_offload_ok(net, p->frame)) {
+			p->rx_dropped++;
+			continue;
+		}
 		p->frame_len = (size_t)len;
 	}
 	tap_poll(p, true);
@@ -702,6 +713,27 @@ bool net_get_counters(struct virtio_dev *dev, struct net_counters *out)
 	};
 	pthread_mutex_unlock(&dev->lock);
 	return true;
+}
+
+unsigned net_get_pair_counters(struct virtio_dev *dev, unsigned i, struct net_counters *out)
+{
+	struct net_dev *net = net_of(dev);
+	unsigned n;
+
+	if (!net)
+		return 0;
+	pthread_mutex_lock(&dev->lock);
+	n = net->npairs;
+	if (i < n) {
+		const struct net_pair *p = &net->pair[i];
+
+		*out = (struct net_counters){
+			.rx_frames = p->rx_frames, .rx_bytes = p->rx_bytes, .tx_frames = p->tx_frames,
+			.tx_bytes = p->tx_bytes, .tx_errors = p->tx_errors, .rx_dropped = p->rx_dropped,
+		};
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return n;
 }
 
 static void net_destroy(struct virtio_dev *dev)

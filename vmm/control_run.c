@@ -346,6 +346,7 @@ static const struct counter_name net_names[] = {
 	NET_C("tx_bytes_count", tx_bytes), NET_C("tx_fails", tx_errors), NET_C("rx_fails", rx_dropped),
 	NET_C("rx_rate_limiter_throttled", rx_throttled), NET_C("tx_rate_limiter_throttled", tx_throttled),
 };
+#define NET_PAIR_NAMES 6             /* net_names up to rx_fails: what a queue pair counts */
 
 static void emit_group(vmm_counter_fn emit, void *opaque, const char *kind, const char *id,
 		       const struct counter_name *names, unsigned n, const void *counters)
@@ -403,9 +404,22 @@ static void device_counters(struct vmm_control *ctl, vmm_counter_fn emit, void *
 	for (unsigned i = 0; i < ctl->nnets; i++) {
 		struct net_counters c;
 
-		if (!ctl->nets[i].socket && net_get_counters(board_net(&ctl->vm, ctl->nets[i].dev_index), &c))
-			emit_group(emit, opaque, "net", ctl->nets[i].iface_id, net_names,
-				   sizeof(net_names) / sizeof(net_names[0]), &c);
+		struct virtio_dev *dev = ctl->nets[i].socket ? NULL : board_net(&ctl->vm, ctl->nets[i].dev_index);
+		unsigned pairs;
+
+		if (!dev || !net_get_counters(dev, &c))
+			continue;
+		emit_group(emit, opaque, "net", ctl->nets[i].iface_id, net_names,
+			   sizeof(net_names) / sizeof(net_names[0]), &c);
+		/* per queue pair: "net_<iface_id>_pair<k>", the frame, byte and drop counters (the rate
+		 * limiters are the device's: their two counters are left out) */
+		pairs = net_get_pair_counters(dev, 0, &c);
+		for (unsigned k = 0; k < pairs && net_get_pair_counters(dev, k, &c) > k; k++) {
+			char id[64];
+
+			snprintf(id, sizeof(id), "%s_pair%u", ctl->nets[i].iface_id, k);
+			emit_group(emit, opaque, "net", id, net_names, NET_PAIR_NAMES, &c);
+		}
 	}
 }
 

@@ -120,6 +120,7 @@ int main(int argc, char **argv)
 	if (opts.stats) {
 		vm_print_vcpu_stats(&vm);
 		vm_print_iothread_stats(&vm);
+		vm_print_net_stats(&vm);
 	}
 	vm_destroy(&vm);
 	config_free(&opts);

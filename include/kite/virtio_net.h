@@ -81,5 +81,11 @@ struct net_counters {
 };
 /* A consistent copy of the counters; false when dev is not a virtio-net TAP device. */
 bool net_get_counters(struct virtio_dev *dev, struct net_counters *out);
+/* Queue pair i's share of them (what the guest sent on transmit queue 2i + 1 and received on
+ * receive queue 2i; a pair the driver turned off still counts what it sends, through fd 0): a
+ * consistent copy in *out when i < the device's queues=. The throttle counters are 0 (the buckets
+ * are the device's). Returns the number of queue pairs (queues=), 0 when dev is not a virtio-net
+ * TAP device. */
+unsigned net_get_pair_counters(struct virtio_dev *dev, unsigned i, struct net_counters *out);
 
 #endif

@@ -137,6 +137,10 @@ void vm_pause_io(struct vm *vm, bool pause);
 /* kite --stats: a line per I/O thread, "kite: stats: io:NAME: poll=off|adaptive|Nus poll_windows=N ..."
  * (kite/poll_window.h), on stderr. Owner thread, while the I/O threads run or after they stopped. */
 void vm_print_iothread_stats(struct vm *vm);
+/* kite --stats: a line per queue pair of each virtio-net on a TAP, "kite: stats: net:virtio-net0: pair=K
+ * rx_packets_count=N rx_bytes_count=N tx_packets_count=N tx_bytes_count=N tx_fails=N rx_fails=N" (the
+ * names of GET /metrics), on stderr. Owner thread, after vm_run (the board still exists). */
+void vm_print_net_stats(struct vm *vm);
 /* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
 #define KITE_EXIT_SIGNAL_BASE 128
 

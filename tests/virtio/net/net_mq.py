@@ -14,7 +14,9 @@ mq2, mq4: a persistent multi_queue TAP kq0 (192.0.2.1/24), kite with queues=2 (4
       injected into kq0 reached the guest whole, on at least 2 receive queues (the kernel steers by
       flow hash across the attached TAP queues); after VQ_PAIRS_SET 1 (mq2) or 2 (mq4) 32 more
       flows reached the guest whole and only on the pairs still running (the others' TAP queues are
-      detached: a queue left attached would take frames nobody reads).
+      detached: a queue left attached would take frames nobody reads). kite --stats per queue pair
+      (mq2, mq4, rate): the frames and bytes each pair sent equal the guest's, those it received equal
+      what the guest counted on that queue over both rounds, no drops.
 rate: queues=2 with pps=20,burst=5: the 30 frames the guest sends on two pairs (15 each) must obey
       one bucket for the device: C <= burst + pps * span + 2, span = first to last frame as the
       kernel timestamped them on kq0 (two buckets of the same size would pass 10 frames more).
@@ -26,11 +28,13 @@ unready: queues=4, the guest sets up pair 0 only and asks for 4 pairs; 32 inject
 persistent: kq1 is a persistent TAP made without multi_queue: kite with queues=2 must exit 1 with one
       error line naming kq1 and multi_queue; the TAP is still there. Then kq2, a persistent multi_queue
       TAP, with queues=1 (the default): kite says it opened it with IFF_MULTI_QUEUE, the guest's 50
-      netbench frames reach kq2, kite counted them sent.
+      netbench frames reach kq2, and kite --stats counts 50 frames (3000 bytes) sent on pair 0.
 snapshot: through the API (network interface with "queues": 2, shown by GET /vm/config) the guest
-      runs 2 pairs and waits for frames; pause, Full snapshot, kill -9. Restored in a new kite, 32
+      runs 2 pairs and waits for frames; GET /metrics per pair (net_eth0_pair0/1) shows the one frame
+      each pair sent; pause, Full snapshot, kill -9. Restored in a new kite, 32
       injected flows must reach the guest on both queues (the running pair count came back: pair 1's
-      fd attached again), then VQ_PAIRS_SET 1 and 32 more on queue 0 alone. The same snapshot with its
+      fd attached again; GET /metrics per pair, counted from 0 in the new kite, equals the guest's
+      per-queue counts), then VQ_PAIRS_SET 1 and 32 more on queue 0 alone. The same snapshot with its
       virtio-net section rewritten as version 1 (no pair fields, as kite wrote it before multiqueue)
       restores with one pair running: all 32 flows on queue 0, none lost.
 Exit 0 pass, 1 fail, 77 skip (not root, no ip, no /dev/net/tun or /dev/kvm).
@@ -114,7 +118,7 @@ class Capture:
 def run_guest(a, spec, cmdline, inject_to=None, src_mac=None, timeout=90, ready=None):
     """Run kite with the guest; on each 'ready for N frames' line (or a line matching `ready`: 32)
     inject N UDP flows (fresh source ports each round) into kq0. Returns (exit status, stdout, stderr)."""
-    cmd = ["timeout", str(timeout), a.kite, "--kernel", a.kernel, "--console", "stdio", "--memory", "64",
+    cmd = ["timeout", str(timeout), a.kite, "--kernel", a.kernel, "--console", "stdio", "--memory", "64", "--stats",
            "--cmdline", "kite.test=virtio-net-mq kite.native=1 " + cmdline]
     cmd += ["--config", spec] if spec.endswith(".json") else ["--net", spec]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -146,6 +150,32 @@ def run_guest(a, spec, cmdline, inject_to=None, src_mac=None, timeout=90, ready=
     p.wait()
     time.sleep(0.1)
     return p.returncode, "".join(out), err_box[0] if err_box else ""
+
+
+def pair_stats(err):
+    """kite --stats' per queue pair lines of virtio-net0: {pair: {counter: value}}."""
+    return {int(m.group(1)): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^kite: stats: net:virtio-net0: pair=(\d+) (.*)$", err, re.M)}
+
+
+def pair_metrics(text, iface):
+    """GET /metrics' per queue pair counters of `iface`: {pair: {counter: value}}."""
+    out = {}
+    for m in re.finditer(r'^kite_(\w+)\{device="net_%s_pair(\d+)"\} (\d+)$' % re.escape(iface), text, re.M):
+        out.setdefault(int(m.group(2)), {})[m.group(1)] = int(m.group(3))
+    return out
+
+
+def check_pairs(check, where, got, want_tx, want_rx, frame=60):
+    """Per-pair counters `got` ({pair: {...}}) against the frames the guest sent (want_tx[p]) and counted
+    (want_rx[p]) on each pair: exact counts, bytes of `frame`-byte frames, no drops."""
+    check(sorted(got) == list(range(len(want_tx))), "%s: counters for pairs %s, want 0..%d" %
+          (where, sorted(got), len(want_tx) - 1))
+    for p in range(len(want_tx)):
+        c = got.get(p, {})
+        want = {"tx_packets_count": want_tx[p], "tx_bytes_count": want_tx[p] * frame, "tx_fails": 0,
+                "rx_packets_count": want_rx[p], "rx_bytes_count": want_rx[p] * frame, "rx_fails": 0}
+        check(all(c.get(k) == v for k, v in want.items()), "%s: pair %d counted %s, want %s" % (where, p, c, want))
 
 
 def per_queue(out):
@@ -207,7 +237,7 @@ def main():
         check("virtio-net0: TAP kq2 is a multiqueue TAP: its queue opened with IFF_MULTI_QUEUE" in r.stderr,
               "kite did not say it opened kq2 as a multiqueue TAP")
         check(len(sent) == 50, "kq2 got %d of the guest's 50 frames" % len(sent))
-        check(re.search(r"virtio-net0: 50 frames sent, 0 received, 0 dropped", r.stderr), "kite did not count 50 frames sent")
+        check_pairs(check, "queues=1 on kq2 (--stats)", pair_stats(r.stderr), [50], [0])
         return report(fails)
 
     sh("ip", "tuntap", "add", "dev", "kq0", "mode", "tap", "multi_queue", "vnet_hdr")
@@ -280,6 +310,9 @@ def main():
         check(sum(rounds[1]) == nrx, "round 2: %d of %d frames" % (sum(rounds[1]), nrx))
         check(all(c == 0 for c in rounds[1][fewer:]), "round 2: frames on pairs past %d: %s" % (fewer, rounds[1]))
         check("VQ_PAIRS_SET %d -> OK" % fewer in out, "the guest did not print VQ_PAIRS_SET %d -> OK" % fewer)
+    rxq = [sum(r[p] for r in rounds) for p in range(pairs)]
+    print("per-pair --stats: %s; the guest counted %s received per queue" % (pair_stats(err), rxq))
+    check_pairs(check, "--stats", pair_stats(err), [ntx] * pairs, rxq)
     if a.mode == "rate":
         ts = sorted(t for _, t in tagged if t is not None)
         span = ts[-1] - ts[0] if len(ts) >= 2 else 0.0
@@ -328,6 +361,10 @@ def mode_snapshot(a, host_mac, check):
                      "life 1: the guest runs 2 pairs and waits for frames"):
             print(k.text() + k.log())
             return
+        code, text = k.call("GET", "/metrics")
+        print("life1 per-pair metrics: %s" % pair_metrics(str(text), "eth0"))
+        check(code == 200, "life1: GET /metrics -> 200 (%s)" % code)
+        check_pairs(check, "life1 GET /metrics", pair_metrics(str(text), "eth0"), [1, 1], [0, 0])
         snap = os.path.join(work, "snap")
         os.makedirs(snap)
         code, val = k.snapshot(snap + "/vm.state", snap + "/vm.mem")
@@ -361,6 +398,12 @@ def mode_snapshot(a, host_mac, check):
             inject(host_mac, 30000)          # the restored guest waits for them (its "ready" line was life 1's)
             if check(k.wait_for(r"^virtio-net-mq: ready for 32 frames on 1 pairs$") is not None,
                      "%s: the guest got the 32 flows and set 1 pair" % life):
+                # the pair counters start at 0 in a restored kite (not in the snapshot): the 32 flows
+                code, text = k.call("GET", "/metrics")
+                got, first = pair_metrics(str(text), "eth0"), per_queue(k.text())
+                print("%s per-pair metrics: %s; the guest counted %s" % (life, got, first))
+                if check(code == 200 and len(first) == 1, "%s: GET /metrics -> 200 (%s), one round" % (life, code)):
+                    check_pairs(check, life + " GET /metrics", got, [0, 0], first[0])
                 inject(host_mac, 31000)
             k.proc.wait(timeout=120)
             out = k.text()
