@@ -36,7 +36,7 @@ static const struct guest_test tests[] = {
 	{ "virtio-net-mq", test_virtio_net_mq, "virtio-net: multiqueue on a multiqueue TAP (per-pair TX, steered RX, VQ_PAIRS_SET)" },
 	/* guest/virtio/bench_virtio.c (bench/virtio/) */
 	{ "blkbench", test_blkbench, "virtio-blk benchmark: kite.bench=MODE kite.ops=N kite.qd=Q, polled" },
-	{ "netbench", test_netbench, "virtio-net benchmark: kite.ops=N frames to the TAP, polled" },
+	{ "netbench", test_netbench, "virtio-net benchmark: kite.ops=N frames to the TAP (kite.pairs=P transmit queues), polled" },
 	{ "netsink", test_netsink, "virtio-net benchmark: count received frames (kite.ops=N), polled" },
 };
 

@@ -7,7 +7,7 @@ usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [-
                               [--no-qemu-kvm] [--no-qemu-tcg] [--no-emulated] [--no-net]
                               [--baseline KITE2] [--modes M,M] [--neighbour off,on]
                               [--neighbour-cpu C] [--pin-vmm LIST] [--split DEV:VCPU] [--kite-args ARGS]
-                              [--variant NAME=KITE2[:ARGS]]...
+                              [--variant NAME=KITE2[:ARGS]]... [--net-mq N [--net-frame S]]
 
 Block: a 256 MiB fallocated raw image; modes randread, randwrite (4 KiB, random), seqread64k
 (64 KiB sequential); kite `--blk path=IMG,cache=writeback` vs QEMU q35 `-drive
@@ -38,6 +38,13 @@ Exits per I/O: kite --stats counters of the native run minus those of a baseline
 mode with qd ops (boot and setup), divided by the extra ops.
 Net: a TAP in a throwaway network namespace; the guest sends N 60-byte frames; the TAP's
 rx_packets must grow by N; pps = N / guest send time.
+Net multiqueue (--net-mq N: this instead of the block and net runs above): netbench with kite.pairs=1
+on a plain TAP (kite `--net tap=kbt0`, QEMU `-netdev tap,...,vhost=off`) against kite.pairs=N on a
+multi_queue TAP (kite `--net tap=kbtm,queues=N`, QEMU `-netdev tap,...,queues=N -device
+virtio-net-pci,mq=on,vectors=2N+2`); each round, per VMM (kite, then qemu-kvm): q1 with --net-qd frames
+in flight, q1 with N x --net-qd (as many in flight as qN; at most 128), qN with --net-qd on each transmit
+queue. Prints pps per VMM and shape, qN over q1 at both depths and kite over qemu-kvm pair by pair,
+kite's virtio-net0 I/O thread CPU per frame (boot included) and the frames each pair sent.
 """
 import argparse
 import json
@@ -124,6 +131,7 @@ def run_guest(cmd, is_qemu, timeout, pin_vcpu=None):
     stdout, stderr = p.communicate()
     out = stdout.decode("utf-8", "replace")
     err = stderr.decode("utf-8", "replace")
+    sent = [int(x) for x in re.findall(r"^netbench: pair \d+ sent (\d+)", out, re.M)]
     ok_status = 1 if is_qemu else 0      # QEMU exits with (0 << 1) | 1 for a guest exit of 0
     m = re.search(r"^BENCH ops=(\d+) bytes=(\d+) tsc=(\d+) kicks=(\d+)", out, re.M)
     lat = re.search(r"^BENCHLAT p50=(\d+) p99=(\d+) max=(\d+)", out, re.M)
@@ -133,6 +141,11 @@ def run_guest(cmd, is_qemu, timeout, pin_vcpu=None):
          "native": "native mode on" in out}
     if lat:
         r["p50"], r["p99"] = int(lat.group(1)), int(lat.group(2))
+    if sent:
+        r["pair_sent"] = sent
+    n = re.search(r"virtio-net0: its I/O thread used (\d+) us of CPU", err)
+    if n:
+        r["net_io_cpu_us"] = int(n.group(1))
     c = re.search(r"virtio-blk0: its I/O thread used (\d+) us of CPU \((\d+) us polling", err)
     if c:
         r["io_cpu_us"], r["io_vain_us"] = int(c.group(1)), int(c.group(2))
@@ -356,6 +369,71 @@ def bench_net(a, hz):
         subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def bench_net_mq(a, hz):
+    ns = "kite-benchmq-%d" % os.getpid()
+    n = a.net_mq
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "tuntap", "add", "dev", "kbt0", "mode", "tap", "vnet_hdr")
+        sh("ip", "-n", ns, "tuntap", "add", "dev", "kbtm", "mode", "tap", "multi_queue", "vnet_hdr")
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        for tap in ("kbt0", "kbtm"):
+            sh("ip", "-n", ns, "link", "set", tap, "up")
+        devs = {1: ("kbt0", ["--net", "tap=kbt0"],
+                    ["-netdev", "tap,id=n0,ifname=kbt0,script=no,downscript=no,vhost=off",
+                     "-device", "virtio-net-pci,netdev=n0,disable-legacy=on"]),
+                n: ("kbtm", ["--net", "tap=kbtm,queues=%d" % n],
+                    ["-netdev", "tap,id=n0,ifname=kbtm,script=no,downscript=no,vhost=off,queues=%d" % n,
+                     "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mq=on,vectors=%d" % (2 * n + 2)])}
+        # q1 at the per-queue depth, q1 at N times it (as many frames in flight as qN), qN
+        shapes = [(1, a.net_qd), (1, n * a.net_qd), (n, a.net_qd)]
+        runs = [(v, v == "qemu-kvm", q, qd) for v in ["kite"] + ([] if a.no_qemu_kvm else ["qemu-kvm"])
+                for q, qd in shapes]
+        pps, cpu, spread, kicks = {}, {}, {}, {}
+        for run in range(a.runs):
+            for name, is_qemu, q, qd in runs:
+                tap, kite_dev, qemu_dev = devs[q]
+                cl = guest_cmdline("netbench", True, "kite.ops=%d kite.qd=%d kite.pairs=%d kite.frame=%d" %
+                                   (a.net_ops, qd, q, a.net_frame))
+                before = rx_packets(ns, tap)
+                r = run_guest(vmm_cmd(a, name, is_qemu, cl, qemu_dev, kite_dev, ns), is_qemu, 300, split_pin(a, is_qemu))
+                got = rx_packets(ns, tap) - before
+                if got < r["ops"]:
+                    raise BenchError("%s q%d: the guest sent %d frames, the TAP received %d" % (name, q, r["ops"], got))
+                key = "%s_q%d_qd%d" % (name, q, qd)
+                pps.setdefault(key, []).append(r["ops"] / (r["tsc"] / hz))
+                if "net_io_cpu_us" in r:
+                    cpu.setdefault(key, []).append(r["net_io_cpu_us"] * 1000.0 / r["ops"])
+                kicks.setdefault(key, []).append(r["kicks"] / r["ops"])
+                if q > 1:
+                    spread.setdefault(key, []).append("/".join(str(x) for x in r.get("pair_sent", [])))
+        for key, xs in pps.items():
+            out("net_mq_tx%d_%s_pps" % (a.net_frame, key), med(xs), "frames/s")
+            out("net_mq_tx%d_%s_pps_min_max" % (a.net_frame, key), "%.0f-%.0f" % (min(xs), max(xs)), "frames/s")
+        for key, xs in cpu.items():
+            out("net_mq_tx%d_%s_iothread_cpu_ns_per_frame" % (a.net_frame, key), med(xs), "ns")
+        for key, xs in kicks.items():
+            out("net_mq_tx%d_%s_kicks_per_frame" % (a.net_frame, key), med(xs), "count")
+        for key, xs in spread.items():
+            out("net_mq_tx%d_%s_frames_per_pair" % (a.net_frame, key), ",".join(xs), "frames")
+
+        def ratio(name, x, y):
+            if x in pps and y in pps:
+                pairs = sorted(p / q for p, q in zip(pps[x], pps[y]))
+                out(name, med(pps[x]) / med(pps[y]), "x")
+                out(name + "_pairs", "%.2f-%.2f(median %.2f)" % (pairs[0], pairs[-1], med(pairs)), "x")
+        qd, deep = a.net_qd, n * a.net_qd
+        for vmm in ("kite", "qemu-kvm"):
+            ratio("net_mq_tx%d_%s_q%d_over_q1" % (a.net_frame, vmm, n), "%s_q%d_qd%d" % (vmm, n, qd), "%s_q1_qd%d" % (vmm, qd))
+            ratio("net_mq_tx%d_%s_q%d_over_q1_qd%d" % (a.net_frame, vmm, n, deep), "%s_q%d_qd%d" % (vmm, n, qd),
+                  "%s_q1_qd%d" % (vmm, deep))
+        for q, d in shapes:
+            ratio("net_mq_tx%d_kite_over_qemu-kvm_q%d_qd%d" % (a.net_frame, q, d), "kite_q%d_qd%d" % (q, d),
+                  "qemu-kvm_q%d_qd%d" % (q, d))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
     ap.add_argument("kite")
@@ -366,6 +444,9 @@ def main():
     ap.add_argument("--net-ops", type=int, default=200000)
     ap.add_argument("--qd", type=int, default=16)
     ap.add_argument("--net-qd", type=int, default=64)
+    ap.add_argument("--net-frame", type=int, default=60, help="--net-mq frame size (60..1514)")
+    ap.add_argument("--net-mq", type=int, default=0, metavar="N",
+                    help="only the multiqueue net bench: queues=1 vs queues=N (2..4)")
     ap.add_argument("--no-qemu-kvm", action="store_true")
     ap.add_argument("--baseline", metavar="KITE2", help="another kite binary, run in the same alternation")
     ap.add_argument("--no-emulated", action="store_true")
@@ -400,6 +481,16 @@ def main():
     out("virtio_tsc_hz", int(hz), "Hz")
     out("virtio_runs", a.runs, "runs")
     out("virtio_loadavg", open("/proc/loadavg").read().split()[0], "load")
+    if a.net_mq:
+        if not 2 <= a.net_mq <= 4 or os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+            print("bench/virtio: --net-mq N needs N in 2..4, root and /dev/net/tun", file=sys.stderr)
+            return 1
+        try:
+            bench_net_mq(a, hz)
+        except BenchError as e:
+            print("bench/virtio: %s" % e, file=sys.stderr)
+            return 1
+        return 0
     tmp = tempfile.mkdtemp(prefix="kite-vbench-", dir="/var/tmp")
     try:
         bench_blk(a, hz, tmp)

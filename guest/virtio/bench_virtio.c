@@ -11,8 +11,12 @@
  *            8-byte word of block b holding b * 0x9e3779b97f4a7c15 ^ S; prints "blkbench: K acked"
  *            after every kite.progress completions (default 250) -- the host checks the image and
  *            may restart a vhost-user backend meanwhile (tests/vhost).
- *  netbench  kite.ops=N kite.qd=Q kite.frame=S: N broadcast frames of S bytes (60..1514, default
- *            60, ethertype 0x88b5) on virtio-net's transmit queue with up to Q in flight.
+ *  netbench  kite.ops=N kite.qd=Q kite.frame=S kite.pairs=P: N broadcast frames of S bytes (60..1514,
+ *            default 60, ethertype 0x88b5) with up to Q in flight on each transmit queue used. P > 1
+ *            (at most 4 and max_virtqueue_pairs): MQ and CTRL_VQ negotiated, VQ_PAIRS_SET P on the
+ *            control queue, the transmit queues of pairs 0..P-1 all driven from the one vCPU, in turn:
+ *            each pair is drained, refilled and kicked once per pass (a completed frame's slot is sent
+ *            again on its own pair); prints "netbench: pair I sent N" per pair.
  *  netsink   kite.ops=N: every receive buffer posted (2 KiB each), frames counted until N arrived or
  *            none came for kite.idle_tsc TSC cycles (default 1e10) after the first (the first may take
  *            up to 6e11); T runs from the first frame to the last batch (the receiving side of a
@@ -71,7 +75,8 @@ struct bq {
 	uint64_t kicks;
 };
 
-static uint8_t bq_mem[2][3 * 4096] __attribute__((aligned(4096)));
+#define NET_PAIRS_MAX 4
+static uint8_t bq_mem[1 + NET_PAIRS_MAX][3 * 4096] __attribute__((aligned(4096)));
 
 static void write64(uint64_t a, uint64_t v)
 {
@@ -346,14 +351,19 @@ void test_blkbench(void)
 
 static uint8_t net_tx[NET_QD_MAX][NET_HDR + NET_FRAME_MAX] __attribute__((aligned(64)));
 
+#define F_NET_CTRL_VQ 17
+#define F_NET_MQ 22
+
 void test_netbench(void)
 {
 	uint64_t ops = cmdline_u64("kite.ops", 100000), qd = cmdline_u64("kite.qd", 64);
-	uint64_t frame = cmdline_u64("kite.frame", NET_FRAME_MIN);
-	uint64_t issued = 0, done = 0, t0, t1;
+	uint64_t frame = cmdline_u64("kite.frame", NET_FRAME_MIN), pairs = cmdline_u64("kite.pairs", 1);
+	uint64_t issued = 0, done = 0, t0, t1, kicks = 0, per[NET_PAIRS_MAX] = { 0 };
+	uint64_t mq = (1ULL << F_NET_MQ) | (1ULL << F_NET_CTRL_VQ);
 	uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
-	struct vdev d;
-	struct bq rx, tx;
+	struct vdev d, ctrl;
+	struct bq rx, tx[NET_PAIRS_MAX];
+	uint16_t max = 1;
 	int r;
 
 	if (!ops || !qd || qd > NET_QD_MAX)
@@ -361,22 +371,46 @@ void test_netbench(void)
 			   NET_QD_MAX);
 	if (frame < NET_FRAME_MIN || frame > NET_FRAME_MAX)
 		guest_fail(GUEST_EXIT_USAGE, "kite.frame=%lu: %d..%d", frame, NET_FRAME_MIN, NET_FRAME_MAX);
+	if (!pairs || pairs > NET_PAIRS_MAX)
+		guest_fail(GUEST_EXIT_USAGE, "kite.pairs=%lu: 1..%d", pairs, NET_PAIRS_MAX);
 	if (!vdev_find(&d, 1, 0))
 		guest_fail(GUEST_EXIT_CHECK, "no virtio-net PCI device");
-	r = vdev_begin(&d, 1ULL << F_NET_MAC);
+	r = vdev_begin(&d, (1ULL << F_NET_MAC) | (pairs > 1 ? mq : 0));
 	if (r)
 		guest_fail(r, "virtio-net negotiation failed");
+	if (pairs > 1) {
+		if ((d.features & mq) != mq)
+			guest_fail(GUEST_EXIT_CHECK, "kite.pairs=%lu: the device offers no MQ with CTRL_VQ", pairs);
+		max = mmio_read16(d.device + 8);
+		if (pairs > max)
+			guest_fail(GUEST_EXIT_USAGE, "kite.pairs=%lu: the device has %u queue pairs", pairs, max);
+	}
 	if (d.features & (1ULL << F_NET_MAC))
 		for (unsigned i = 0; i < 6; i++)
 			mac[i] = mmio_read8(d.device + i);
 	bq_setup(&rx, &d, 0, 0);       /* no receive buffers: the benchmark only sends */
-	bq_setup(&tx, &d, 1, 1);
-	if (qd > tx.size)
-		qd = tx.size;
+	for (unsigned p = 0; p < pairs; p++) {
+		bq_setup(&tx[p], &d, (uint16_t)(2 * p + 1), 1 + p);
+		if (qd > tx[p].size)
+			qd = tx[p].size;
+	}
+	if (pairs > 1) {
+		ctrl = d;
+		ctrl.qidx = (uint16_t)(2 * max);
+		if (vdev_queue(&ctrl, 0))
+			guest_fail(GUEST_EXIT_CHECK, "control queue %u did not start", 2 * max);
+	}
 	r = vdev_go(&d);
 	if (r)
 		guest_fail(r, "virtio-net did not start");
-	guest_printf("netbench: %lu frames of %lu bytes, %lu in flight, queue size %u\n", ops, frame, qd, tx.size);
+	if (pairs > 1) {
+		uint8_t v[2] = { (uint8_t)pairs, 0 };
+
+		if (net_ctrl_cmd(&ctrl, 4, 0, v, 2) != 0)
+			guest_fail(GUEST_EXIT_CHECK, "VQ_PAIRS_SET %lu refused", pairs);
+	}
+	guest_printf("netbench: %lu frames of %lu bytes, %lu in flight per queue, %lu transmit queue(s), queue size %u\n",
+		     ops, frame, qd, pairs, tx[0].size);
 	for (unsigned i = 0; i < qd; i++) {
 		uint8_t *f = net_tx[i] + NET_HDR;
 
@@ -386,30 +420,80 @@ void test_netbench(void)
 		f[12] = 0x88;
 		f[13] = 0xb5;
 		memcpy(f + 14, "kite-netbench", 13);
-		tx.desc[i] = (struct vring_desc){ (uint64_t)(uintptr_t)net_tx[i], (uint32_t)(NET_HDR + frame), 0, 0 };
+		/* every pair's slot i sends the same (read-only) frame buffer */
+		for (unsigned p = 0; p < pairs; p++)
+			tx[p].desc[i] = (struct vring_desc){ (uint64_t)(uintptr_t)net_tx[i], (uint32_t)(NET_HDR + frame), 0, 0 };
 	}
 	t0 = rdtsc();
-	for (unsigned i = 0; i < qd && issued < ops; i++, issued++)
-		bq_add(&tx, (uint16_t)i);
-	bq_kick(&tx);
-	while (done < ops) {
-		uint32_t id, len;
+	for (unsigned p = 0; p < pairs; p++) {
+		for (unsigned i = 0; i < qd && issued < ops; i++, issued++)
+			bq_add(&tx[p], (uint16_t)i);
+		bq_kick(&tx[p]);
+	}
+	if (pairs == 1) {
+		while (done < ops) {
+			uint32_t id, len;
 
-		if (!bq_next(&tx, &id, &len, TIMEOUT_TSC))
-			guest_fail(GUEST_EXIT_TIMEOUT, "%lu of %lu frames sent, then none", done, ops);
-		do {
-			if (id >= qd)
-				guest_fail(GUEST_EXIT_CHECK, "used id %u is not one of our frames", id);
-			done++;
-			if (issued < ops) {
-				bq_add(&tx, (uint16_t)id);
-				issued++;
+			if (!bq_next(&tx[0], &id, &len, TIMEOUT_TSC))
+				guest_fail(GUEST_EXIT_TIMEOUT, "%lu of %lu frames sent, then none", done, ops);
+			do {
+				if (id >= qd)
+					guest_fail(GUEST_EXIT_CHECK, "used id %u is not one of our frames", id);
+				done++;
+				if (issued < ops) {
+					bq_add(&tx[0], (uint16_t)id);
+					issued++;
+				}
+			} while (*tx[0].used_idx != tx[0].used_seen && bq_next(&tx[0], &id, &len, TIMEOUT_TSC));
+			bq_kick(&tx[0]);
+		}
+		per[0] = done;
+	} else {
+		uint64_t idle_since = rdtsc();
+		unsigned spins = 0;
+
+		while (done < ops) {
+			bool any = false;
+
+			for (unsigned p = 0; p < pairs; p++) {
+				struct bq *q = &tx[p];
+				uint32_t id, len;
+
+				while (*q->used_idx != q->used_seen && bq_next(q, &id, &len, TIMEOUT_TSC)) {
+					if (id >= qd)
+						guest_fail(GUEST_EXIT_CHECK, "pair %u: used id %u is not one of our frames", p, id);
+					done++;
+					per[p]++;
+					any = true;
+					if (issued < ops) {
+						bq_add(q, (uint16_t)id);
+						issued++;
+					}
+				}
+				bq_kick(q);
 			}
-		} while (*tx.used_idx != tx.used_seen && bq_next(&tx, &id, &len, TIMEOUT_TSC));
-		bq_kick(&tx);
+			if (any) {
+				spins = 0;
+				idle_since = 0;
+			} else {
+				cpu_relax();
+				/* rdtsc costs an exit on some hosts: look at the clock now and then */
+				if (++spins % 1024 == 0) {
+					if (!idle_since)
+						idle_since = rdtsc();
+					else if (rdtsc() - idle_since > TIMEOUT_TSC)
+						guest_fail(GUEST_EXIT_TIMEOUT, "%lu of %lu frames sent, then none", done, ops);
+				}
+			}
+		}
 	}
 	t1 = rdtsc();
-	bench_report(done, done * frame, t1 - t0, tx.kicks);
+	for (unsigned p = 0; p < pairs; p++) {
+		kicks += tx[p].kicks;
+		if (pairs > 1)
+			guest_printf("netbench: pair %u sent %lu\n", p, per[p]);
+	}
+	bench_report(done, done * frame, t1 - t0, kicks);
 }
 
 static uint8_t sink_buf[BQ_MAX][SINK_BUF] __attribute__((aligned(64)));
