@@ -7,8 +7,10 @@
  * loads and four stores, 76 bytes (12-byte header + 64) eight; longer copies call memcpy.
  *
  * Contract: exactly bytes [0, n) of dst are written and [0, n) of src read (never a byte past
- * either end: the buffers are guest memory whose bounds were checked); src and dst must not
- * overlap. Any thread.
+ * either end: the buffers are guest memory whose bounds were checked); src and dst should not
+ * overlap. A guest can make them overlap (its receive buffer over its own transmit buffer, or two
+ * guests' shared memory): the bytes written are then unspecified, but still only [0, n) of dst is
+ * written and [0, n) of src read, so nothing outside the checked ranges is touched. Any thread.
  */
 #ifndef KITE_COPY_SMALL_H
 #define KITE_COPY_SMALL_H
