@@ -33,7 +33,7 @@ static const struct seccomp_rule poller_rules[] = {
 	SC_ALLOW(poll), SC_ALLOW(ppoll), SC_ALLOW(getcpu), SC_ALLOW(sched_getaffinity),
 	SC_ALLOW(close),
 	/* block volumes whose buffered writes io_uring would punt: the poller writes them, and tells a
-	 * write that slept from one that was preempted by its voluntary context switches (blk/inline_write.h) */
+	 * write that slept from one that was preempted by its voluntary context switches (include/kite/inline_write.h) */
 	SC_ALLOW(pwritev2), SC_ALLOW(getrusage),
 	/* idle: ppoll on the poller's epoll fd, then epoll_pwait (timeout 0) takes its edge events */
 	SC_ALLOW(epoll_pwait),

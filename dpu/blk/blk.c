@@ -21,7 +21,7 @@
 #include "kite/vhost_user.h"
 #include "blk.h"
 #include "blk_crypt.h"
-#include "inline_write.h"
+#include "kite/inline_write.h"
 #include "kite/virtio_blk.h"
 
 static const uint8_t ring_ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
@@ -49,7 +49,7 @@ struct blk_queue_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t read_bytes, write_bytes;
 	uint64_t ioerr, unsupp, throttled;
-	uint64_t inline_writes, inline_slow;   /* written by the poller itself (inline_write.h) */
+	uint64_t inline_writes, inline_slow;   /* written by the poller itself (kite/inline_write.h) */
 };
 
 struct blk_queue {
@@ -353,7 +353,7 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 				blk_crypt_run(q->crypt, true, r->bounce, len, p->sector);
 		}
 		if (wr && !dsync) {
-			/* a backing whose buffered writes io_uring would punt: written here (inline_write.h),
+			/* a backing whose buffered writes io_uring would punt: written here (kite/inline_write.h),
 			 * completed like a CQE */
 			struct iovec one = { r->bounce, len };
 			bool slow;

@@ -3,7 +3,7 @@
  * kite-dpu block service against our own vhost-user frontend: data reaches the image file, flush,
  * multi-queue, read-only, discard, write-zeroes, get-id, malformed requests, AES-XTS at rest,
  * control socket (stats, add/remove volume), hostile peers that must not disturb other volumes, and a
- * buffered volume whose writes the poller does itself where io_uring would punt them (blk/inline_write.h).
+ * buffered volume whose writes the poller does itself where io_uring would punt them (include/kite/inline_write.h).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dpu/blk/inline_write.c: the probe picks the mode from the first write's RWF_NOWAIT result; a fake
+ * common/inline_write.c: the probe picks the mode from the first write's RWF_NOWAIT result; a fake
  * slow backing (a write that sleeps and advances a fake clock past IW_SLOW_NS) sends the writes to
  * io_uring for exactly IW_BACKOFF_NS, then inline again; a write only as slow because the poller was
  * preempted (no sleep) does not; errors are the write's own; large writes and O_DIRECT
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "../../../../dpu/blk/inline_write.h"
+#include "kite/inline_write.h"
 
 /* the fake backing */
 static uint64_t fake_now;

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Inline writes for backings whose buffered writes io_uring would hand to an io-wq worker.
+ * Inline writes for backings whose buffered writes io_uring would hand to an io-wq worker. Shared by
+ * kite-dpu's block service (dpu/blk/blk.c: "the poller" below) and kite's virtio-blk (virtio/blk.c:
+ * there the device's I/O thread plays the poller's part, a "poll call" is one kick's or poll
+ * round's batch, blk_queue_notify). Only the "complete this request now" glue is theirs.
  *
  * io_uring completes a buffered write within the submission only when the file system has a
  * non-blocking buffered write path (FMODE_BUF_WASYNC: XFS, btrfs); on ext4 and tmpfs (kernel 6.18
@@ -20,16 +23,17 @@
  * core) does not: a worker thread would wait for the same core. So a slow file stalls
  * the other devices and ports of its poller for at most one slow write per IW_BACKOFF_NS. Writes
  * larger than IW_MAX_BYTES always go to io_uring (the hand-off is small beside their copy). The
- * caller bounds the inline time of one poll call by IW_ROUND_NS (it stops popping, others get
- * their turn).
+ * caller may bound the inline time of one poll call by IW_ROUND_NS (kite-dpu's poller stops popping,
+ * its other items get their turn; kite's I/O thread serves one device and does not).
  *
- * Thread: one poller thread per struct (the volume's); not thread safe. The result of an inline
+ * Thread: one serving thread per struct (the volume's poller, the device's I/O thread under the
+ * device lock); not thread safe. The result of an inline
  * write is the write's own (bytes or -errno): the caller completes the request exactly as it would
  * complete the io_uring CQE, so out-of-order completion, the inflight region and the error path
  * (VIRTIO_BLK_S_IOERR for that request only) are the same.
  */
-#ifndef KITE_DPU_BLK_INLINE_WRITE_H
-#define KITE_DPU_BLK_INLINE_WRITE_H
+#ifndef KITE_INLINE_WRITE_H
+#define KITE_INLINE_WRITE_H
 
 #include <stdbool.h>
 #include <stddef.h>

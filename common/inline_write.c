@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "kite/log.h"
-#include "inline_write.h"
+#include "kite/inline_write.h"
 
 static ssize_t sys_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
@@ -54,8 +54,8 @@ static ssize_t probe(struct inline_write *w, int fd, const struct iovec *iov, in
 	}
 	if (err == EOPNOTSUPP || err == EINVAL) {
 		w->mode = IW_INLINE;
-		log_info("%s: buffered writes on this file system would go to io_uring's worker threads: the poller "
-			 "writes them itself (back to the workers for %llu ms after a write that slept over %llu us)",
+		log_info("%s: buffered writes on this file system would go to io_uring's worker threads: the thread "
+			 "serving it writes them itself (back to the workers for %llu ms after a write that slept over %llu us)",
 			 w->name, IW_BACKOFF_NS / 1000000, IW_SLOW_NS / 1000);
 		return 0;    /* not a result: the caller writes inline now */
 	}
