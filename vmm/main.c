@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 		vm_print_vcpu_stats(&vm);
 		vm_print_iothread_stats(&vm);
 		vm_print_net_stats(&vm);
+		vm_print_blk_stats(&vm);
 	}
 	vm_destroy(&vm);
 	config_free(&opts);
