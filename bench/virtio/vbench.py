@@ -7,9 +7,9 @@ usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [-
                               [--no-qemu-kvm] [--no-qemu-tcg] [--no-emulated] [--no-net]
                               [--baseline KITE2] [--modes M,M] [--neighbour off,on]
                               [--neighbour-cpu C] [--pin-vmm LIST] [--split DEV:VCPU] [--kite-args ARGS]
-                              [--variant NAME=KITE2[:ARGS]]... [--net-mq N [--net-frame S]]
+                              [--variant NAME=KITE2[:ARGS]]... [--net-mq N [--net-frame S]] [--image-dir DIR]
 
-Block: a 256 MiB fallocated raw image; modes randread, randwrite (4 KiB, random), seqread64k
+Block: a 256 MiB fallocated raw image (in --image-dir, default /var/tmp; /dev/shm for tmpfs); modes randread, randwrite (4 KiB, random), seqread64k
 (64 KiB sequential); kite `--blk path=IMG,cache=writeback` vs QEMU q35 `-drive
 file=IMG,format=raw,if=none,cache=writeback -device virtio-blk-pci,disable-legacy=on`.
 Guest time comes from its TSC (rdtsc; QEMU's TCG returns the host TSC too), converted with the
@@ -459,6 +459,8 @@ def main():
     ap.add_argument("--pin-vmm", default="", help="taskset CPU list for the VMM")
     ap.add_argument("--split", default="", help="DEV:VCPU: device side on CPU DEV, the vCPU on CPU VCPU")
     ap.add_argument("--kite-args", default="", help="extra kite options (split on spaces)")
+    ap.add_argument("--image-dir", default="/var/tmp",
+                    help="where the disk image lives (default /var/tmp; /dev/shm: tmpfs)")
     ap.add_argument("--variant", action="append", default=[], help="NAME=KITE2[:ARGS], repeatable")
     a = ap.parse_args()
     a.variants = parse_variants(a.variant)
@@ -491,7 +493,7 @@ def main():
             print("bench/virtio: %s" % e, file=sys.stderr)
             return 1
         return 0
-    tmp = tempfile.mkdtemp(prefix="kite-vbench-", dir="/var/tmp")
+    tmp = tempfile.mkdtemp(prefix="kite-vbench-", dir=a.image_dir)
     try:
         bench_blk(a, hz, tmp)
         if not a.no_net:
