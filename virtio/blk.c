@@ -190,8 +190,8 @@ static uint8_t blk_rw(struct blk_dev *blk, struct blk_request *req, struct blk_a
 
 	if (async && write && !dsync) {
 		/* kite/inline_write.h: a file system without a non-blocking buffered write path (ext4,
-		 * tmpfs): written here and completed like a synchronous request (used ring and interrupt
-		 * at the end of the batch, blk_queue_notify); the result is judged like a CQE's */
+		 * tmpfs): written here and completed like a synchronous request (vq_push at once, the
+		 * interrupt decision at the end of the batch, blk_queue_notify); judged like a CQE */
 		uint64_t spent = 0;
 		bool slow;
 		ssize_t res = iw_write(&blk->iw, blk->fd, iov, (int)n, (off_t)pos, (size_t)total, &spent, &slow);
@@ -236,8 +236,8 @@ static uint8_t blk_discard(struct blk_dev *blk, const struct blk_request *req)
 }
 
 #define BLK_ASYNC (-2)
-/* The used ring is published (interrupt as EVENT_IDX allows) after inline writes of this many bytes
- * in one batch: what blk_aio_batch_full does for the io_uring batch (BLK_AIO_BATCH_BYTES). */
+/* The interrupt decision (EVENT_IDX) is made after inline writes of this many bytes in one batch, not
+ * only at its end: what blk_aio_batch_full does for the io_uring batch (BLK_AIO_BATCH_BYTES). */
 #define BLK_INLINE_PUBLISH_BYTES (64u << 10)
 
 /* What this device offers, for the shared parser. */
@@ -375,8 +375,8 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 				break;
 			vq_push(vq, &blk->elem, (uint32_t)written);
 			served++;
-			/* inline writes moved a large batch's worth (like blk_aio_batch_full): the guest sees
-			 * them now and refills its queue while the next ones are written */
+			/* inline writes moved a large batch's worth (like blk_aio_batch_full): the guest is
+			 * told now and refills its queue while the next ones are written */
 			if (blk->inline_bytes >= BLK_INLINE_PUBLISH_BYTES) {
 				virtio_dev_queue_done(dev, q);
 				blk->inline_bytes = 0;
