@@ -32,9 +32,10 @@ static const struct seccomp_rule poller_rules[] = {
 	SC_ALLOW(read), SC_ALLOW(readv), SC_ALLOW(io_uring_enter), SC_ALLOW(sendto), SC_ALLOW(recvfrom),
 	SC_ALLOW(poll), SC_ALLOW(ppoll), SC_ALLOW(getcpu), SC_ALLOW(sched_getaffinity),
 	SC_ALLOW(close),
-	/* block volumes whose buffered writes io_uring would punt: the poller writes them, and tells a
-	 * write that slept from one that was preempted by its voluntary context switches (include/kite/inline_write.h) */
-	SC_ALLOW(pwritev2), SC_ALLOW(getrusage),
+	/* block volumes whose buffered reads or writes io_uring would punt: the poller does them, and
+	 * tells a request that slept from one that was preempted by its voluntary context switches
+	 * (include/kite/inline_io.h) */
+	SC_ALLOW(preadv2), SC_ALLOW(pwritev2), SC_ALLOW(getrusage),
 	/* idle: ppoll on the poller's epoll fd, then epoll_pwait (timeout 0) takes its edge events */
 	SC_ALLOW(epoll_pwait),
 	/* a DPDK uplink: rte_thread_register finds each CPU's NUMA node by access(F_OK) on

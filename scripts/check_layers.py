@@ -25,7 +25,7 @@ OWNER = {
     "uring_restrict.h": "common",
     "iothread.h": "common",
     "poll_window.h": "common",
-    "inline_write.h": "common",
+    "inline_io.h": "common",
     "virtqueue.h": "virtio", "blk_request.h": "virtio", "virtio_dev.h": "virtio", "virtio_pci.h": "virtio",
     "virtio_mmio.h": "virtio", "virtio_net.h": "virtio", "virtio_balloon.h": "virtio",
     "virtio_blk_dev.h": "virtio", "virtio_misc.h": "virtio", "virtio_options.h": "virtio",

@@ -21,7 +21,7 @@
 #include "blk_aio.h"
 #include "kite/blk_request.h"
 #include "kite/evloop.h"
-#include "kite/inline_write.h"
+#include "kite/inline_io.h"
 #include "kite/iothread.h"
 #include "kite/poll_window.h"
 #include "kite/ratelimit.h"
@@ -58,11 +58,11 @@ struct blk_dev {
 	uint64_t async_reqs;
 	struct blk_aio_req *free_reqs;   /* finished requests kept for reuse (no malloc per request) */
 	bool polling;              /* the I/O thread polls the queue: guest kicks are off */
-	/* buffered writes io_uring would punt to an io-wq worker: the I/O thread writes them itself
-	 * (kite/inline_write.h; io_uring engine only, re-probed after an image swap) */
-	struct inline_write iw;
-	uint64_t inline_writes, inline_slow;
-	uint64_t inline_bytes;     /* inline-written since the used ring was last published (one batch) */
+	/* buffered reads and writes io_uring would punt to an io-wq worker: the I/O thread does them
+	 * itself (kite/inline_io.h; io_uring engine only, re-probed after an image swap) */
+	struct inline_io iw, ir;   /* writes, reads */
+	uint64_t inline_writes, inline_slow, inline_reads, inline_read_slow;
+	uint64_t inline_bytes;     /* moved inline since the used ring was last published (one batch) */
 	uint64_t polled_reqs;      /* requests found by polling, not by a kick */
 };
 
@@ -188,22 +188,30 @@ static uint8_t blk_rw(struct blk_dev *blk, struct blk_request *req, struct blk_a
 	 * before it completes. */
 	bool dsync = write && !virtio_dev_has_feature(&blk->vdev, VIRTIO_BLK_F_FLUSH);
 
-	if (async && write && !dsync) {
-		/* kite/inline_write.h: a file system without a non-blocking buffered write path (ext4,
-		 * tmpfs): written here and completed like a synchronous request (vq_push at once, the
-		 * interrupt decision at the end of the batch, blk_queue_notify); judged like a CQE */
+	if (async && !dsync) {
+		/* kite/inline_io.h: a file system without a non-blocking buffered write (ext4, tmpfs) or
+		 * read (tmpfs) path: done here and completed like a synchronous request (vq_push at once,
+		 * the interrupt decision at the end of the batch, blk_queue_notify); judged like a CQE */
 		uint64_t spent = 0;
 		bool slow;
-		ssize_t res = iw_write(&blk->iw, blk->fd, iov, (int)n, (off_t)pos, (size_t)total, &spent, &slow);
+		ssize_t res = iw_io(write ? &blk->iw : &blk->ir, blk->fd, iov, (int)n, (off_t)pos, (size_t)total,
+				    &spent, &slow);
 
-		blk->inline_slow += slow;
+		if (write)
+			blk->inline_slow += slow;
+		else
+			blk->inline_read_slow += slow;
 		if (res != IW_PUNT) {
-			blk->inline_writes++;
+			if (write)
+				blk->inline_writes++;
+			else
+				blk->inline_reads++;
 			blk->inline_bytes += total;
 			if (res >= 0 && (uint64_t)res == total)
 				return VIRTIO_BLK_S_OK;
-			log_warn_rl_on(&blk->vdev.log_rl, "%s: write at byte %llu of %s failed: %s", blk->vdev.name,
-				       (unsigned long long)pos, blk->path, res < 0 ? strerror((int)-res) : "short transfer");
+			log_warn_rl_on(&blk->vdev.log_rl, "%s: %s at byte %llu of %s failed: %s", blk->vdev.name,
+				       write ? "write" : "read", (unsigned long long)pos, blk->path,
+				       res < 0 ? strerror((int)-res) : "short transfer");
 			return VIRTIO_BLK_S_IOERR;
 		}
 	}
@@ -236,8 +244,8 @@ static uint8_t blk_discard(struct blk_dev *blk, const struct blk_request *req)
 }
 
 #define BLK_ASYNC (-2)
-/* The interrupt decision (EVENT_IDX) is made after inline writes of this many bytes in one batch, not
- * only at its end: what blk_aio_batch_full does for the io_uring batch (BLK_AIO_BATCH_BYTES). */
+/* The interrupt decision (EVENT_IDX) is made after inline reads and writes of this many bytes in one
+ * batch, not only at its end: what blk_aio_batch_full does for the io_uring batch (BLK_AIO_BATCH_BYTES). */
 #define BLK_INLINE_PUBLISH_BYTES (64u << 10)
 
 /* What this device offers, for the shared parser. */
@@ -351,6 +359,7 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 	if (rate_limiter_waiting(&blk->rl))
 		return;          /* the timer resumes the queue */
 	iw_round(&blk->iw);
+	iw_round(&blk->ir);
 	blk->inline_bytes = 0;
 	for (;;) {
 		while ((r = vq_pop(vq, &blk->elem)) == 1) {
@@ -375,7 +384,7 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 				break;
 			vq_push(vq, &blk->elem, (uint32_t)written);
 			served++;
-			/* inline writes moved a large batch's worth (like blk_aio_batch_full): the guest is
+			/* inline reads and writes moved a large batch's worth (like blk_aio_batch_full): the guest is
 			 * told now and refills its queue while the next ones are written */
 			if (blk->inline_bytes >= BLK_INLINE_PUBLISH_BYTES) {
 				virtio_dev_queue_done(dev, q);
@@ -625,7 +634,8 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	blk_fill_config(blk);      /* num_queues now that the core knows them */
 	if (!o->sync_io)
 		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE * nq, blk_aio_done, blk);
-	iw_init(&blk->iw, blk->vdev.name, !blk->direct && !blk->readonly, NULL);
+	iw_init(&blk->iw, blk->vdev.name, IW_WRITE, !blk->direct && !blk->readonly, NULL);
+	iw_init(&blk->ir, blk->vdev.name, IW_READ, !blk->direct, NULL);
 	poll_us = !o->poll_set ? BLK_POLL_DEFAULT_US :
 		  o->poll_adaptive && !o->poll_max_set ? BLK_POLL_MAX_DEFAULT_US : o->poll_us;
 	if (poll_us && blk->vdev.io) {
@@ -692,7 +702,9 @@ int blk_replace_image(struct virtio_dev *dev, const char *path)
 	}
 	close(blk->fd);
 	blk->fd = fd;
-	iw_init(&blk->iw, dev->name, !blk->direct && !blk->readonly, NULL);   /* the new file's own file system */
+	/* the new file's own file system */
+	iw_init(&blk->iw, dev->name, IW_WRITE, !blk->direct && !blk->readonly, NULL);
+	iw_init(&blk->ir, dev->name, IW_READ, !blk->direct, NULL);
 	free(blk->path);
 	blk->path = copy;
 	blk->size = size;
@@ -738,6 +750,7 @@ bool blk_get_counters(struct virtio_dev *dev, struct blk_counters *out)
 		.flush_ops = blk->flush_ops, .read_bytes = blk->read_bytes, .write_bytes = blk->write_bytes,
 		.errors = blk->errors, .throttled = blk->rl.refused, .image_swaps = blk->image_swaps,
 		.inline_writes = blk->inline_writes, .inline_slow = blk->inline_slow,
+		.inline_reads = blk->inline_reads, .inline_read_slow = blk->inline_read_slow,
 	};
 	pthread_mutex_unlock(&dev->lock);
 	return true;
@@ -754,10 +767,11 @@ static void blk_free(struct blk_dev *blk)
 		return;
 	if (blk->aio) {
 		blk_aio_free(blk->aio);
-		log_info("%s: %llu of %llu requests served through io_uring, %llu writes inline (%llu slept) "
-			 "(%llu polling rounds found requests)",
+		log_info("%s: %llu of %llu requests served through io_uring, %llu writes inline (%llu slept), "
+			 "%llu reads inline (%llu slept) (%llu polling rounds found requests)",
 			 blk->vdev.name, (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs,
 			 (unsigned long long)blk->inline_writes, (unsigned long long)blk->inline_slow,
+			 (unsigned long long)blk->inline_reads, (unsigned long long)blk->inline_read_slow,
 			 (unsigned long long)blk->polled_reqs);
 	}
 	if (blk->rl.timer_fd >= 0) {

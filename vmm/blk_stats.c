@@ -17,9 +17,10 @@ void vm_print_blk_stats(struct vm *vm)
 		if (!dev || !blk_get_counters(dev, &c))
 			continue;
 		fprintf(stderr, "kite: stats: blk:%s: requests=%llu reads=%llu writes=%llu flushes=%llu errors=%llu "
-			"throttled=%llu inline_writes=%llu inline_slow=%llu\n", dev->name,
+			"throttled=%llu inline_writes=%llu inline_reads=%llu inline_slow=%llu\n", dev->name,
 			(unsigned long long)c.requests, (unsigned long long)c.read_ops, (unsigned long long)c.write_ops,
 			(unsigned long long)c.flush_ops, (unsigned long long)c.errors, (unsigned long long)c.throttled,
-			(unsigned long long)c.inline_writes, (unsigned long long)c.inline_slow);
+			(unsigned long long)c.inline_writes, (unsigned long long)c.inline_reads,
+			(unsigned long long)(c.inline_slow + c.inline_read_slow));
 	}
 }

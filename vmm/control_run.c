@@ -341,6 +341,7 @@ static const struct counter_name blk_names[] = {
 	BLK_C("read_bytes", read_bytes), BLK_C("write_bytes", write_bytes), BLK_C("invalid_reqs_count", errors),
 	BLK_C("rate_limiter_throttled_events", throttled), BLK_C("update_count", image_swaps),
 	BLK_C("inline_write_count", inline_writes), BLK_C("inline_write_slow_count", inline_slow),
+	BLK_C("inline_read_count", inline_reads), BLK_C("inline_read_slow_count", inline_read_slow),
 };
 static const struct counter_name net_names[] = {
 	NET_C("rx_packets_count", rx_frames), NET_C("rx_bytes_count", rx_bytes), NET_C("tx_packets_count", tx_frames),

@@ -53,7 +53,7 @@ static const struct seccomp_rule device_rules[] = {
 	SC_ALLOW(read), SC_ALLOW(readv), SC_ALLOW(pread64), SC_ALLOW(pwrite64), SC_ALLOW(preadv),
 	SC_ALLOW(pwritev), SC_ALLOW(preadv2), SC_ALLOW(pwritev2), SC_ALLOW(fallocate), SC_ALLOW(fdatasync),
 	SC_ALLOW(fsync), SC_ALLOW(io_uring_enter), SC_ALLOW(epoll_ctl), SC_ALLOW(eventfd2),
-	/* virtio-blk inline writes: a write that slept is told from a preempted one (kite/inline_write.h) */
+	/* virtio-blk inline reads and writes: one that slept is told from a preempted one (kite/inline_io.h) */
 	SC_ALLOW(getrusage),
 	SC_ALLOW(timerfd_create), SC_ALLOW(timerfd_settime), SC_ALLOW(timerfd_gettime), SC_ALLOW(getrandom),
 	SC_ALLOW(close), SC_ALLOW(tgkill),   /* pthread_kill: a vCPU or the loop kicks the vCPUs */

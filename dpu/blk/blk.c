@@ -21,7 +21,7 @@
 #include "kite/vhost_user.h"
 #include "blk.h"
 #include "blk_crypt.h"
-#include "kite/inline_write.h"
+#include "kite/inline_io.h"
 #include "kite/virtio_blk.h"
 
 static const uint8_t ring_ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
@@ -49,7 +49,8 @@ struct blk_queue_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t read_bytes, write_bytes;
 	uint64_t ioerr, unsupp, throttled;
-	uint64_t inline_writes, inline_slow;   /* written by the poller itself (kite/inline_write.h) */
+	uint64_t inline_writes, inline_reads;  /* done by the poller itself (kite/inline_io.h) */
+	uint64_t inline_slow;                  /* those that slept (either direction) */
 };
 
 struct blk_queue {
@@ -68,7 +69,7 @@ struct blk_queue {
 	struct blk_crypt *crypt;
 	struct rate_limiter qos;      /* this queue's share of the volume's limits; no timer (polled) */
 	unsigned qos_gen;
-	uint64_t inline_ns;           /* inline write time in this poll call (IW_ROUND_NS) */
+	uint64_t inline_ns;           /* inline read and write time in this poll call (IW_ROUND_NS) */
 	struct blk_queue_stats st;    /* written by the poller only */
 };
 
@@ -84,7 +85,7 @@ struct blk_volume {
 	uint8_t key[BLK_XTS_KEY_LEN];
 	_Atomic unsigned qos_gen;
 	_Atomic uint64_t iops_limit, bps_limit;
-	struct inline_write iw;       /* the poller's (every queue of a volume has the same poller) */
+	struct inline_io iw, ir;      /* writes, reads; the poller's (every queue of a volume has the same poller) */
 	struct blk_queue q[BLK_MAX_QUEUES];
 };
 
@@ -352,18 +353,18 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 			if (q->crypt)
 				blk_crypt_run(q->crypt, true, r->bounce, len, p->sector);
 		}
-		if (wr && !dsync) {
-			/* a backing whose buffered writes io_uring would punt: written here (kite/inline_write.h),
-			 * completed like a CQE */
+		if (!dsync) {
+			/* a backing whose buffered reads or writes io_uring would punt: done here
+			 * (kite/inline_io.h), completed like a CQE (a read's bounce is decrypted/copied there) */
 			struct iovec one = { r->bounce, len };
 			bool slow;
-			ssize_t res = iw_write(&v->iw, v->fd, r->use_bounce ? &one : p->data,
-					       r->use_bounce ? 1 : (int)p->ndata, (off_t)pos, len, &q->inline_ns, &slow);
+			ssize_t res = iw_io(wr ? &v->iw : &v->ir, v->fd, r->use_bounce ? &one : p->data,
+					    r->use_bounce ? 1 : (int)p->ndata, (off_t)pos, len, &q->inline_ns, &slow);
 
 			if (slow)
 				stat_add(&q->st.inline_slow, 1);
 			if (res != IW_PUNT) {
-				stat_add(&q->st.inline_writes, 1);
+				stat_add(wr ? &q->st.inline_writes : &q->st.inline_reads, 1);
 				q->inflight++;
 				complete_io(q, dev, r, (int)res);
 				return 0;
@@ -450,9 +451,10 @@ static unsigned blk_queue_poll(struct vhost_dev *dev, unsigned qi, struct virtqu
 	qos_refresh(q);
 	q->inline_ns = 0;
 	iw_round(&v->iw);
+	iw_round(&v->ir);
 	if (q->inflight)
 		done += reap(q, dev);
-	/* inline writes stop the batch after IW_ROUND_NS: the poller's other items get their turn */
+	/* inline reads and writes stop the batch after IW_ROUND_NS: the poller's other items get their turn */
 	while (done + submitted < budget && q->inline_ns < IW_ROUND_NS) {
 		struct blk_req *r = q->held;
 
@@ -576,7 +578,8 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 		memcpy(v->key, p->key, sizeof(v->key));
 	atomic_store(&v->iops_limit, p->iops_limit);
 	atomic_store(&v->bps_limit, p->bps_limit);
-	iw_init(&v->iw, v->name, !v->direct && !v->readonly, NULL);
+	iw_init(&v->iw, v->name, IW_WRITE, !v->direct && !v->readonly, NULL);
+	iw_init(&v->ir, v->name, IW_READ, !v->direct, NULL);
 	for (unsigned i = 0; i < v->num_queues; i++) {
 		v->q[i].vol = v;
 		v->q[i].idx = i;
@@ -671,6 +674,7 @@ void blk_volume_stats(struct blk_volume *v, FILE *f)
 	C("unsupp_total", s.unsupp);
 	C("throttled_total", s.throttled);
 	C("inline_writes_total", s.inline_writes);
+	C("inline_reads_total", s.inline_reads);
 	C("inline_slow_total", s.inline_slow);
 	C("connects_total", ds.connects);
 	C("protocol_errors_total", ds.protocol_errors);

@@ -11,6 +11,8 @@
  *            8-byte word of block b holding b * 0x9e3779b97f4a7c15 ^ S; prints "blkbench: K acked"
  *            after every kite.progress completions (default 250) -- the host checks the image and
  *            may restart a vhost-user backend meanwhile (tests/vhost).
+ *            kite.bench=streamread: the same N blocks read back in the same order, each checked
+ *            against its stamp (a mismatch fails the guest with the block and the word's offset).
  *  netbench  kite.ops=N kite.qd=Q kite.frame=S kite.pairs=P: N broadcast frames of S bytes (60..1514,
  *            default 60, ethertype 0x88b5) with up to Q in flight on each transmit queue used. P > 1
  *            (at most 4 and max_virtqueue_pairs): MQ and CTRL_VQ negotiated, VQ_PAIRS_SET P on the
@@ -167,6 +169,18 @@ static void stamp(uint8_t *buf, uint64_t blk, uint64_t seed, uint32_t len)
 		memcpy(buf + i, &w, 8);
 }
 
+/* A block read back in streamread mode holds its stamp, or the guest fails. */
+static void stamp_check(const uint8_t *buf, uint64_t blk, uint64_t seed, uint32_t len)
+{
+	uint64_t w = blk * 0x9e3779b97f4a7c15ULL ^ seed, got;
+
+	for (uint32_t i = 0; i + 8 <= len; i += 8) {
+		memcpy(&got, buf + i, 8);
+		if (got != w)
+			guest_fail(GUEST_EXIT_CHECK, "streamread: block %lu, byte %u: %lx, expected %lx", blk, i, got, w);
+	}
+}
+
 static uint64_t xorshift64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -238,11 +252,11 @@ void test_blkbench(void)
 	int r;
 
 	if (!cmdline_str("kite.bench", mode, sizeof(mode)))
-		guest_fail(GUEST_EXIT_USAGE, "kite.bench=randread|randwrite|seqread64k|seqwrite64k|stream missing");
+		guest_fail(GUEST_EXIT_USAGE, "kite.bench=randread|randwrite|seqread64k|seqwrite64k|stream|streamread missing");
 	if (!strcmp(mode, "randread") || !strcmp(mode, "randwrite")) {
 		io = 4096;
 		rnd = true;
-	} else if (!strcmp(mode, "stream")) {
+	} else if (!strcmp(mode, "stream") || !strcmp(mode, "streamread")) {
 		io = 4096;
 		rnd = false;
 		stream = true;
@@ -252,7 +266,7 @@ void test_blkbench(void)
 	} else {
 		guest_fail(GUEST_EXIT_USAGE, "kite.bench=%s unknown", mode);
 	}
-	type = !strcmp(mode, "randread") || !strcmp(mode, "seqread64k") ? T_IN : T_OUT;
+	type = !strcmp(mode, "randread") || !strcmp(mode, "seqread64k") || !strcmp(mode, "streamread") ? T_IN : T_OUT;
 	if (!ops || !qd || qd > BLK_QD_MAX)
 		guest_fail(GUEST_EXIT_USAGE, "kite.ops=%lu kite.qd=%lu: need ops >= 1 and qd 1..%d", ops, qd,
 			   BLK_QD_MAX);
@@ -296,7 +310,7 @@ void test_blkbench(void)
 
 		slots[i].hdr = (typeof(slots[i].hdr)){ type, 0, blk * (io / 512) };
 		slots[i].status = 0xee;
-		if (stream)
+		if (stream && type == T_OUT)
 			stamp(blk_data[i], blk, stamp_seed, io);
 		bq_add(&q, (uint16_t)(3 * i));
 	}
@@ -322,13 +336,15 @@ void test_blkbench(void)
 			lat_add(now - slot_t0[s]);
 			if (now - slot_t0[s] > lat_max)
 				lat_max = now - slot_t0[s];
+			if (stream && type == T_IN)
+				stamp_check(blk_data[s], slots[s].hdr.sector / (io / 512), stamp_seed, io);
 			done++;
 			if (stream && progress && done % progress == 0)
 				guest_printf("blkbench: %lu acked\n", done);
 			if (issued < ops) {
 				uint64_t blk = rnd ? xorshift64(&seed) % blocks : next_seq++ % blocks;
 
-				if (stream)
+				if (stream && type == T_OUT)
 					stamp(blk_data[s], blk, stamp_seed, io);
 				slots[s].hdr.sector = blk * (io / 512);
 				slots[s].status = 0xee;

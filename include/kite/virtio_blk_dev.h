@@ -75,8 +75,10 @@ struct blk_counters {
 	uint64_t errors;          /* requests completed with a status other than OK */
 	uint64_t throttled;       /* admissions the rate limiter refused (the request waited) */
 	uint64_t image_swaps;     /* blk_replace_image() calls that took effect */
-	uint64_t inline_writes;   /* buffered writes the I/O thread did itself (kite/inline_write.h) */
+	uint64_t inline_writes;   /* buffered writes the I/O thread did itself (kite/inline_io.h) */
 	uint64_t inline_slow;     /* those that slept over IW_SLOW_NS (writes went to io_uring for IW_BACKOFF_NS) */
+	uint64_t inline_reads;    /* buffered reads the I/O thread did itself (kite/inline_io.h) */
+	uint64_t inline_read_slow;   /* those that slept over IW_SLOW_NS (reads went to io_uring for IW_BACKOFF_NS) */
 };
 /* A consistent copy of the counters; false when dev is not a virtio-blk image device. */
 bool blk_get_counters(struct virtio_dev *dev, struct blk_counters *out);

@@ -141,7 +141,7 @@ void vm_print_iothread_stats(struct vm *vm);
  * rx_packets_count=N rx_bytes_count=N tx_packets_count=N tx_bytes_count=N tx_fails=N rx_fails=N" (the
  * names of GET /metrics), on stderr. Owner thread, after vm_run (the board still exists). */
 void vm_print_net_stats(struct vm *vm);
-/* kite --stats: each virtio-blk image device's counters (requests, inline writes), on stderr. */
+/* kite --stats: each virtio-blk image device's counters (requests, inline reads and writes), on stderr. */
 void vm_print_blk_stats(struct vm *vm);
 /* Status code kite uses when a signal stopped the VM: 128 + signal number, like a shell. */
 #define KITE_EXIT_SIGNAL_BASE 128

@@ -484,10 +484,11 @@ def mode_patch(a, tmp):
     check(block_is(new, 0, bytes(BLOCK)), "new image: block 0 (before the swap) not written")
     err = open(os.path.join(tmp, "kite.err")).read()
     check("image is now " + new in err, "kite logged the swap")
-    # writes that io_uring would punt (ext4, tmpfs) are done by the I/O thread itself, only while the
-    # drive has its ring (kite/inline_write.h): either count shows the engine survived the swap
-    m = re.search(r": (\d+) of (\d+) requests served through io_uring, (\d+) writes inline", err)
-    check(m and int(m.group(1)) + int(m.group(3)) > 0 and "synchronous I/O" not in err,
+    # reads and writes that io_uring would punt (ext4, tmpfs) are done by the I/O thread itself, only
+    # while the drive has its ring (kite/inline_io.h): any count shows the engine survived the swap
+    m = re.search(r": (\d+) of (\d+) requests served through io_uring, (\d+) writes inline \(\d+ slept\), "
+                  r"(\d+) reads inline", err)
+    check(m and int(m.group(1)) + int(m.group(3)) + int(m.group(4)) > 0 and "synchronous I/O" not in err,
           "the drive's io_uring engine served requests across the swap (%s)" % (m.group(0) if m else "no count"))
     check("rate limit now 0 requests/s" in err, "the ops bucket off reached the device")
     check("rate limits now rx 1000 frames/s 0 bytes/s, tx 0 frames/s 1000000 bytes/s" in err,

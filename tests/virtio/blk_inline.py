@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""kite virtio-blk inline writes (kite/inline_write.h, docs/vmm.md "Buffered writes"): the guest's
-blkbench stream (N sequential 4 KiB writes from block 0, 16 in flight, every 8-byte word of block b
-holding b * 0x9e3779b97f4a7c15 ^ S) on a buffered image on tmpfs (/dev/shm): io_uring would hand each
-write to a worker, so the I/O thread writes them itself. Afterwards every block holds its stamp, the
-blocks after the stream hold their old bytes, and kite --stats' counters say the writes went inline
-(all N unless one slept, which sends the next writes to io_uring for 100 ms: then at least one).
-With cache=none (O_DIRECT) on the same file system no write goes inline, and the bytes are the same.
+"""kite virtio-blk inline reads and writes (kite/inline_io.h, docs/vmm.md "Buffered reads and writes"):
+the guest's blkbench stream (N sequential 4 KiB writes from block 0, 16 in flight, every 8-byte word of
+block b holding b * 0x9e3779b97f4a7c15 ^ S) on a buffered image on tmpfs (/dev/shm): io_uring would
+hand each write to a worker, so the I/O thread writes them itself. Afterwards every block holds its
+stamp, the blocks after the stream hold their old bytes, and kite --stats' counters say the writes
+went inline (all N unless one slept, which sends the next writes to io_uring for 100 ms: then at
+least one). A second boot reads the N blocks back (blkbench streamread: the guest checks every word
+against its stamp): tmpfs has no non-blocking buffered read either, so the reads go inline the same
+way (inline_reads). With cache=none (O_DIRECT) on the same file system neither a write nor a read
+goes inline, and the bytes are the same.
 
 usage: blk_inline.py --kite KITE --kernel GUEST [buffered|nocache]
 Exit 0 = pass, 1 = fail (the reason and kite's log printed), 77 = skip (no /dev/kvm).
@@ -53,27 +56,54 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(a, tmp):
-    img, con = os.path.join(tmp, "disk.img"), os.path.join(tmp, "console.txt")
-    orig = os.urandom((OPS + SPARE) * BLOCK)
-    with open(img, "wb") as f:
-        f.write(orig)
-    seed = random.randrange(1, 1 << 32) | 1
+def boot(a, img, con, bench, seed):
+    """One kite run of blkbench mode bench over the stream; (rc, kite's stderr, the console)."""
     blk = "path=%s%s" % (img, ",cache=none" if a.mode == "nocache" else "")
     cmd = [a.kite, "--kernel", a.kernel, "--console", "file:" + con, "--stats", "--blk", blk,
-           "--cmdline", "kite.test=blkbench kite.bench=stream kite.ops=%d kite.qd=%d kite.seed=%d kite.progress=0"
-           % (OPS, QD, seed)]
+           "--cmdline", "kite.test=blkbench kite.bench=%s kite.ops=%d kite.qd=%d kite.seed=%d kite.progress=0"
+           % (bench, OPS, QD, seed)]
     print("$ " + " ".join(cmd))
+    if os.path.exists(con):
+        os.unlink(con)
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=a.timeout)
         rc, err = p.returncode, p.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired as e:
         rc, err = "timeout", (e.stderr or b"").decode(errors="replace")
     text = open(con, errors="replace").read() if os.path.exists(con) else ""
+    return rc, err, text
+
+
+STATS = re.compile(r"kite: stats: blk:virtio-blk0: requests=(\d+) reads=(\d+) writes=(\d+) flushes=\d+ errors=(\d+) "
+                   r"throttled=\d+ inline_writes=(\d+) inline_reads=(\d+) inline_slow=(\d+)")
+
+
+def inline_why(a, what, done, inl, slow, err, logged):
+    """Why the inline count of one direction is wrong, or None."""
+    if a.mode == "nocache":
+        if inl or slow:
+            return "cache=none, yet %d %ss went inline (%d slept)" % (inl, what, slow)
+        if logged in err:
+            return "cache=none, yet kite logged that the I/O thread does the %ss itself" % what
+    elif not slow and inl != done:
+        return "only %d of %d %ss went inline on tmpfs (none slept)" % (inl, done, what)
+    elif slow and not 1 <= inl <= done:
+        return "%d %ss slept, yet %d of %d went inline" % (slow, what, inl, done)
+    elif logged not in err:
+        return "kite did not log the inline %s mode of virtio-blk0" % what
+    return None
+
+
+def run(a, tmp):
+    img, con = os.path.join(tmp, "disk.img"), os.path.join(tmp, "console.txt")
+    orig = os.urandom((OPS + SPARE) * BLOCK)
+    with open(img, "wb") as f:
+        f.write(orig)
+    seed = random.randrange(1, 1 << 32) | 1
+    rc, err, text = boot(a, img, con, "stream", seed)
     data = open(img, "rb").read()
     why = None
-    m = re.search(r"kite: stats: blk:virtio-blk0: requests=(\d+) reads=\d+ writes=(\d+) flushes=\d+ errors=(\d+) "
-                  r"throttled=\d+ inline_writes=(\d+) inline_slow=(\d+)", err)
+    m = STATS.search(err)
     bad = [b for b in range(OPS) if data[b * BLOCK:(b + 1) * BLOCK] != stamp(b, seed)]
     if rc != 0:
         why = "kite exited with %s" % rc
@@ -87,22 +117,31 @@ def run(a, tmp):
         why = "the image's size changed"
     elif not m:
         why = "kite --stats printed no counter line for virtio-blk0"
-    elif int(m.group(2)) != OPS or int(m.group(3)):
-        why = "writes=%s errors=%s, expected %d and 0" % (m.group(2), m.group(3), OPS)
+    elif int(m.group(3)) != OPS or int(m.group(4)):
+        why = "writes=%s errors=%s, expected %d and 0" % (m.group(3), m.group(4), OPS)
     else:
-        inl, slow = int(m.group(4)), int(m.group(5))
+        inl, slow = int(m.group(5)), int(m.group(7))
         print("inline writes: %d of %d, %d slept" % (inl, OPS, slow))
-        if a.mode == "nocache":
-            if inl or slow:
-                why = "cache=none, yet %d writes went inline" % inl
-            elif "writes them itself" in err:
-                why = "cache=none, yet kite logged that the I/O thread writes them itself"
-        elif not slow and inl != OPS:
-            why = "only %d of %d writes went inline on tmpfs (none slept)" % (inl, OPS)
-        elif slow and not 1 <= inl < OPS:
-            why = "%d writes slept, yet %d of %d went inline" % (slow, inl, OPS)
-        elif "writes them itself" not in err:
-            why = "kite did not log the inline mode of virtio-blk0"
+        why = inline_why(a, "write", OPS, inl, slow, err, "buffered writes on this file system would go")
+    if not why:
+        # the stream read back: the guest checks every word of every block
+        rc, err, text = boot(a, img, con, "streamread", seed)
+        m = STATS.search(err)
+        if rc != 0:
+            why = "read-back: kite exited with %s" % rc
+        elif not re.search(r"^BENCH ops=%d " % OPS, text, re.M):
+            why = "read-back: the guest did not read the stream back whole"
+        elif open(img, "rb").read() != data:
+            why = "read-back: the image changed"
+        elif not m:
+            why = "read-back: kite --stats printed no counter line for virtio-blk0"
+        elif int(m.group(2)) != OPS or int(m.group(3)) or int(m.group(4)) or int(m.group(5)):
+            why = "read-back: reads=%s writes=%s errors=%s inline_writes=%s, expected %d, 0, 0, 0" % (
+                m.group(2), m.group(3), m.group(4), m.group(5), OPS)
+        else:
+            inl, slow = int(m.group(6)), int(m.group(7))
+            print("inline reads: %d of %d, %d slept" % (inl, OPS, slow))
+            why = inline_why(a, "read", OPS, inl, slow, err, "buffered reads on this file system would go")
     if why:
         print("FAIL: " + why)
         print("--- kite ---\n" + err[-4000:] + "\n--- console ---\n" + text[-2000:])

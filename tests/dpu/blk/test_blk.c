@@ -3,7 +3,7 @@
  * kite-dpu block service against our own vhost-user frontend: data reaches the image file, flush,
  * multi-queue, read-only, discard, write-zeroes, get-id, malformed requests, AES-XTS at rest,
  * control socket (stats, add/remove volume), hostile peers that must not disturb other volumes, and a
- * buffered volume whose writes the poller does itself where io_uring would punt them (include/kite/inline_write.h).
+ * buffered volume whose writes the poller does itself where io_uring would punt them (include/kite/inline_io.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -560,18 +560,21 @@ static unsigned long long stat_of(const char *stats, const char *metric, const c
 
 /* A buffered volume: on a file system without a non-blocking buffered write path (ext4, tmpfs) the
  * poller writes small requests itself, so inline_writes_total counts them (and is 0 where io_uring
- * would complete them inline anyway); either way the bytes are exact, in flight at once on two queues
- * with reads in between, a write larger than the inline limit too, and a flush follows them. */
-static void test_buffered_inline_writes(void **state)
+ * would complete them inline anyway); likewise reads without a non-blocking buffered read path (tmpfs)
+ * count in inline_reads_total (at most the probe's one where the path exists: a page-cache hit is
+ * served by the probe itself); either way the bytes are exact (reads return the previous round's),
+ * in flight at once on two queues with reads in between, a read and a write larger than the inline
+ * limit too, and a flush follows them. Run on the test's directory (ext4 here) and on a tmpfs file
+ * (/dev/shm: no non-blocking buffered read either, on kernel 6.18). */
+static void buffered_check(const char *img_buf, const char *sock_buf, const char *vol)
 {
 	struct blkdrv d;
 	static uint8_t file[BLKDRV_SLOT_DATA], in[BLKDRV_SLOT_DATA];
 	const unsigned nslots = 16;
 	/* sizes: 512 B .. 128 KiB inline; 256 KiB always through io_uring */
 	static const uint32_t sizes[] = { 4096, 512, 8192, 65536, 131072, 262144, 4096, 1024 };
-	unsigned small = 0;
+	unsigned small = 0, small_reads = 0;
 
-	(void)state;
 	/* what the image's file system says to a non-blocking buffered write (the probe's question) */
 	int fd = open(img_buf, O_RDWR);
 	assert_true(fd >= 0);
@@ -579,6 +582,9 @@ static void test_buffered_inline_writes(void **state)
 	struct iovec iov = { zero, sizeof(zero) };
 	ssize_t pr = pwritev2(fd, &iov, 1, 0, RWF_NOWAIT);
 	bool no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
+	/* and to a non-blocking buffered read */
+	pr = preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+	bool no_nowait_read = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
 	close(fd);
 
 	if (blkdrv_open(&d, sock_buf, 2, 128, nslots, want_features) < 0)
@@ -594,6 +600,8 @@ static void test_buffered_inline_writes(void **state)
 				if (type == VIRTIO_BLK_T_OUT) {
 					pattern(blkdrv_data(&d, q, s), len, round * 100 + q * nslots + s);
 					small += len <= 131072;
+				} else {
+					small_reads += len <= 131072;
 				}
 				assert_int_equal(blkdrv_submit(&d, q, s, type, sector, len), 0);
 			}
@@ -632,17 +640,66 @@ static void test_buffered_inline_writes(void **state)
 
 	char *st = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
 	assert_non_null(st);
-	unsigned long long inl = stat_of(st, "inline_writes_total", "buf"), slow = stat_of(st, "inline_slow_total", "buf");
-	unsigned long long writes = stat_of(st, "writes_total", "buf");
-	printf("buffered volume: %llu writes, %llu of them inline (%u small enough), %llu slow; the file system %s\n",
-	       writes, inl, small, slow, no_nowait ? "has no non-blocking buffered write" : "writes without blocking");
-	assert_int_equal(stat_of(st, "ioerr_total", "buf"), 0);
+	unsigned long long inl = stat_of(st, "inline_writes_total", vol), slow = stat_of(st, "inline_slow_total", vol);
+	unsigned long long writes = stat_of(st, "writes_total", vol);
+	unsigned long long inl_r = stat_of(st, "inline_reads_total", vol), reads = stat_of(st, "reads_total", vol);
+	printf("buffered volume %s: %llu writes, %llu of them inline (%u small enough), %llu reads, %llu of them inline "
+	       "(%u small enough), %llu slow; the file system %s, and %s\n", vol, writes, inl, small, reads, inl_r,
+	       small_reads, slow, no_nowait ? "has no non-blocking buffered write" : "writes without blocking",
+	       no_nowait_read ? "no non-blocking buffered read" : "reads without blocking");
+	assert_int_equal(stat_of(st, "ioerr_total", vol), 0);
+	assert_true(small_reads > 0 && reads >= small_reads);
 	if (no_nowait)
 		/* a slow inline write (a loaded machine) sends the next ones to io_uring for a while */
 		assert_true(inl >= 1 && inl <= small && (inl == small || slow > 0));
 	else
 		assert_int_equal(inl, 0);
+	if (no_nowait_read)
+		/* the same for a slow inline read */
+		assert_true(inl_r >= 1 && inl_r <= small_reads && (inl_r == small_reads || slow > 0));
+	else
+		assert_true(inl_r <= 1);
 	free(st);
+}
+
+static void test_buffered_inline_io(void **state)
+{
+	(void)state;
+	buffered_check(img_buf, sock_buf, "buf");
+}
+
+static char img_shm[64] = "";
+
+static int unlink_shm(void **state)
+{
+	(void)state;
+	if (*img_shm)
+		unlink(img_shm);
+	*img_shm = 0;
+	return 0;
+}
+
+/* The same on tmpfs, a volume added for it over the control socket and removed after. */
+static void test_buffered_inline_io_tmpfs(void **state)
+{
+	char sock[300], req[1024];
+
+	(void)state;
+	snprintf(img_shm, sizeof(img_shm), "/dev/shm/kite-dpu-blk-%d.img", (int)getpid());
+	dpu_path(&dpu, "shm.sock", sock, sizeof(sock));
+	assert_int_equal(dpu_make_image(img_shm, IMG_BYTES, 0), 0);
+	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"shm\",\"image\":\"%s\",\"socket\":\"%s\","
+		 "\"queues\":2,\"direct\":false}", img_shm, sock);
+	char *r = dpu_ctl(&dpu, req);
+	assert_non_null(r);
+	if (!strstr(r, "\"ok\":true"))
+		fail_msg("add_volume shm: %s", r);
+	free(r);
+	buffered_check(img_shm, sock, "shm");
+	r = dpu_ctl(&dpu, "{\"cmd\":\"remove_volume\",\"name\":\"shm\"}");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"ok\":true"));
+	free(r);
 }
 
 static uint64_t mono_ns(void)
@@ -730,7 +787,8 @@ int main(void)
 		cmocka_unit_test(test_hostile_peers),
 		cmocka_unit_test(test_control_socket),
 		cmocka_unit_test(test_qos_iops),
-		cmocka_unit_test(test_buffered_inline_writes),
+		cmocka_unit_test(test_buffered_inline_io),
+		cmocka_unit_test_teardown(test_buffered_inline_io_tmpfs, unlink_shm),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

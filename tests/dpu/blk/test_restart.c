@@ -4,7 +4,7 @@
  * memory, rings and inflight region): every request completes with OK and every byte is in the image.
  * With split rings and with packed rings (the volume's "packed": true; the packed inflight layout), and
  * on a buffered image, whose writes the poller does itself where io_uring would punt them (ext4, tmpfs:
- * include/kite/inline_write.h): they follow the same inflight bookkeeping.
+ * include/kite/inline_io.h): they follow the same inflight bookkeeping.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * common/inline_write.c: the probe picks the mode from the first write's RWF_NOWAIT result; a fake
- * slow backing (a write that sleeps and advances a fake clock past IW_SLOW_NS) sends the writes to
- * io_uring for exactly IW_BACKOFF_NS, then inline again; a write only as slow because the poller was
- * preempted (no sleep) does not; errors are the write's own; large writes and O_DIRECT
- * volumes never go inline; and on a real file the bytes land where they should.
+ * common/inline_io.c, every case for writes and again for reads (the fake backing fails the test
+ * when the other direction's call is made): the probe picks the mode from the first request's
+ * RWF_NOWAIT result; a fake slow backing (a call that sleeps and advances a fake clock past
+ * IW_SLOW_NS) sends that direction to io_uring for exactly IW_BACKOFF_NS, then inline again; a call
+ * only as slow because the poller was preempted (no sleep) does not; errors are the call's own; large
+ * requests and O_DIRECT volumes never go inline; an inline read fills the request's buffers; and on a
+ * real file the bytes land where they should (writes) and come back (reads).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "kite/inline_write.h"
+#include "kite/inline_io.h"
 
 /* the fake backing */
 static uint64_t fake_now;
@@ -30,12 +32,15 @@ static uint64_t write_ns;         /* how long a blocking write takes (advances t
 static int write_errno;           /* a blocking write fails with it */
 static bool write_sleeps;         /* a blocking write sleeps in the kernel (else: it was preempted) */
 static uint64_t fake_sleeps;      /* the thread's voluntary context switches */
+static enum iw_dir test_dir;      /* the direction under test: the other's call fails the test */
+#define READ_BYTE 0xa5            /* what the fake backing's blocking reads fill the buffers with */
 
-static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+static ssize_t fake_io(enum iw_dir dir, int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
 	size_t len = 0;
 
 	(void)fd, (void)off;
+	assert_int_equal(dir, test_dir);
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
 	calls++;
@@ -54,7 +59,20 @@ static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t 
 		errno = write_errno;
 		return -1;
 	}
+	if (dir == IW_READ)
+		for (int i = 0; i < iovcnt; i++)
+			memset(iov[i].iov_base, READ_BYTE, iov[i].iov_len);
 	return (ssize_t)len;
+}
+
+static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return fake_io(IW_WRITE, fd, iov, iovcnt, off, flags);
+}
+
+static ssize_t fake_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return fake_io(IW_READ, fd, iov, iovcnt, off, flags);
 }
 
 static uint64_t fake_clock(void)
@@ -67,12 +85,13 @@ static uint64_t fake_sleep_count(void)
 	return fake_sleeps;
 }
 
-static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock, fake_sleep_count };
+static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock, fake_sleep_count, fake_preadv2 };
 static uint8_t buf[256 * 1024];
 
 static int reset(void **state)
 {
-	(void)state;
+	if (state)
+		test_dir = *state ? (enum iw_dir)(uintptr_t)*state : IW_WRITE;
 	fake_now = 1000000000ull;
 	calls = nowait_calls = 0;
 	nowait_errno = EOPNOTSUPP;
@@ -84,28 +103,41 @@ static int reset(void **state)
 	return 0;
 }
 
-static ssize_t wr(struct inline_write *w, size_t len, uint64_t *spent, bool *slow)
+/* One request of the direction under test; an inline read's result is checked against the bytes
+ * it left in the buffers (all of them READ_BYTE after a whole blocking read, none touched by a punt
+ * without a probe). */
+static ssize_t wr(struct inline_io *w, size_t len, uint64_t *spent, bool *slow)
 {
 	struct iovec iov[2] = { { buf, len / 2 }, { buf + len / 2, len - len / 2 } };
+	unsigned before = nowait_calls;
 
-	return iw_write(w, 3, iov, 2, 4096, len, spent, slow);
+	assert_int_equal(w->dir, test_dir);
+	memset(buf, 0, len);
+	ssize_t r = iw_io(w, 3, iov, 2, 4096, len, spent, slow);
+	if (test_dir == IW_READ && r == (ssize_t)len && nowait_calls == before)
+		for (size_t i = 0; i < len; i++)
+			assert_int_equal(buf[i], READ_BYTE);
+	if (test_dir == IW_READ && r == IW_PUNT && nowait_calls == before)
+		for (size_t i = 0; i < len; i++)
+			assert_int_equal(buf[i], 0);
+	return r;
 }
 
 /* A fresh buffered volume whose first (4 KiB) write's RWF_NOWAIT try gets err (0: returns ret): the
  * first write's result, and the mode it leaves. */
-static ssize_t first_write(struct inline_write *w, int err, ssize_t ret, uint64_t *spent, bool *slow)
+static ssize_t first_write(struct inline_io *w, int err, ssize_t ret, uint64_t *spent, bool *slow)
 {
 	reset(NULL);
 	nowait_errno = err;
 	nowait_ret = ret;
-	iw_init(w, "t", true, &fake_ops);
+	iw_init(w, "t", test_dir, true, &fake_ops);
 	assert_int_equal(w->mode, IW_PROBE);
 	return wr(w, 4096, spent, slow);
 }
 
 static void test_probe_no_nowait_path_goes_inline(void **state)
 {
-	struct inline_write w;
+	struct inline_io w;
 	uint64_t spent = 0;
 	bool slow = true;
 
@@ -128,7 +160,7 @@ static void test_probe_no_nowait_path_goes_inline(void **state)
 
 static void test_probe_nowait_path_stays_on_uring(void **state)
 {
-	struct inline_write w;
+	struct inline_io w;
 	uint64_t spent = 0;
 	bool slow;
 
@@ -157,7 +189,7 @@ static void test_probe_nowait_path_stays_on_uring(void **state)
 
 static void test_slow_backing_punts_for_backoff(void **state)
 {
-	struct inline_write w;
+	struct inline_io w;
 	uint64_t spent = 0;
 	bool slow;
 
@@ -216,7 +248,7 @@ static void test_slow_backing_punts_for_backoff(void **state)
 
 static void test_errors_and_limits(void **state)
 {
-	struct inline_write w;
+	struct inline_io w;
 	uint64_t spent = 0;
 	bool slow;
 
@@ -234,9 +266,9 @@ static void test_errors_and_limits(void **state)
 	assert_int_equal(wr(&w, IW_MAX_BYTES, &spent, &slow), (ssize_t)IW_MAX_BYTES);
 	assert_true(wr(&w, IW_MAX_BYTES + 512, &spent, &slow) == IW_PUNT);
 	assert_int_equal(calls, before + 1);
-	/* O_DIRECT (or read-only) volumes: never probed, never inline */
-	reset(state);
-	iw_init(&w, "t", false, &fake_ops);
+	/* O_DIRECT volumes (and read-only volumes' writes): never probed, never inline */
+	reset(NULL);
+	iw_init(&w, "t", test_dir, false, &fake_ops);
 	assert_int_equal(w.mode, IW_URING);
 	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
 	assert_int_equal(calls, 0);
@@ -244,11 +276,11 @@ static void test_errors_and_limits(void **state)
 
 /* The real pwritev2 on a file in $TMPDIR (or /tmp): whatever the mode the probe picks, it agrees with
  * the file system's answer to RWF_NOWAIT, and an inline write puts the bytes in the file. */
-static void test_real_file(void **state)
+static void test_real_file_write(void **state)
 {
 	char path[256];
 	const char *t = getenv("TMPDIR");
-	struct inline_write w;
+	struct inline_io w;
 	uint64_t spent = 0;
 	bool slow;
 	static uint8_t out[8192], back[8192];
@@ -262,12 +294,12 @@ static void test_real_file(void **state)
 	struct iovec probe = { back, 512 };
 	ssize_t pr = pwritev2(fd, &probe, 1, 0, RWF_NOWAIT);
 	bool no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
-	iw_init(&w, "real", true, NULL);
+	iw_init(&w, "real", IW_WRITE, true, NULL);
 	for (unsigned k = 0; k < 2; k++) {
 		for (size_t i = 0; i < sizeof(out); i++)
 			out[i] = (uint8_t)(i * 13 + k * 7 + 1);
 		struct iovec iov[2] = { { out, 4096 }, { out + 4096, 4096 } };
-		ssize_t r = iw_write(&w, fd, iov, 2, 65536, sizeof(out), &spent, &slow);
+		ssize_t r = iw_io(&w, fd, iov, 2, 65536, sizeof(out), &spent, &slow);
 		if (r == IW_PUNT) {
 			assert_false(no_nowait);
 			assert_int_equal(w.mode, IW_URING);
@@ -281,14 +313,70 @@ static void test_real_file(void **state)
 	close(fd);
 }
 
+/* The real preadv2 on a file in $TMPDIR (or /tmp) and in /dev/shm (tmpfs: no RWF_NOWAIT reads on this
+ * kernel, so that one must go inline there): the probe agrees with the file system's answer, and an
+ * inline read returns the file's bytes (two segments, twice, with different contents). */
+static void real_read(const char *dir)
+{
+	char path[256];
+	struct inline_io w;
+	uint64_t spent = 0;
+	bool slow;
+	static uint8_t in[8192], back[8192];
+
+	snprintf(path, sizeof(path), "%s/kite-ir-XXXXXX", dir);
+	int fd = mkstemp(path);
+	if (fd < 0 && strcmp(dir, "/dev/shm") == 0)
+		return;    /* no /dev/shm here: $TMPDIR's file is the test */
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	struct iovec probe = { back, 512 };
+	ssize_t pr = preadv2(fd, &probe, 1, 0, RWF_NOWAIT);
+	bool no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
+	iw_init(&w, "real", IW_READ, true, NULL);
+	for (unsigned k = 0; k < 2; k++) {
+		for (size_t i = 0; i < sizeof(back); i++)
+			back[i] = (uint8_t)(i * 29 + k * 3 + 5);
+		assert_int_equal(pwrite(fd, back, sizeof(back), 65536), (ssize_t)sizeof(back));
+		memset(in, 0, sizeof(in));
+		struct iovec iov[2] = { { in, 4096 }, { in + 4096, 4096 } };
+		ssize_t r = iw_io(&w, fd, iov, 2, 65536, sizeof(in), &spent, &slow);
+		if (r == IW_PUNT) {
+			assert_false(no_nowait);
+			assert_int_equal(w.mode, IW_URING);
+			break;
+		}
+		assert_int_equal(r, (ssize_t)sizeof(in));
+		assert_memory_equal(in, back, sizeof(in));
+		if (w.mode == IW_URING)    /* a page-cache hit answered the probe: that was the result */
+			break;
+	}
+	assert_int_equal(w.mode, no_nowait ? IW_INLINE : IW_URING);
+	close(fd);
+}
+
+static void test_real_file_read(void **state)
+{
+	const char *t = getenv("TMPDIR");
+
+	(void)state;
+	real_read(t && *t ? t : "/tmp");
+	real_read("/dev/shm");
+}
+
+#define BOTH(f) cmocka_unit_test_prestate_setup_teardown(f, reset, NULL, (void *)(uintptr_t)IW_WRITE), \
+		cmocka_unit_test_prestate_setup_teardown(f, reset, NULL, (void *)(uintptr_t)IW_READ)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_probe_no_nowait_path_goes_inline, reset),
-		cmocka_unit_test_setup(test_probe_nowait_path_stays_on_uring, reset),
-		cmocka_unit_test_setup(test_slow_backing_punts_for_backoff, reset),
-		cmocka_unit_test_setup(test_errors_and_limits, reset),
-		cmocka_unit_test_setup(test_real_file, reset),
+		BOTH(test_probe_no_nowait_path_goes_inline),
+		BOTH(test_probe_nowait_path_stays_on_uring),
+		BOTH(test_slow_backing_punts_for_backoff),
+		BOTH(test_errors_and_limits),
+		cmocka_unit_test(test_real_file_write),
+		cmocka_unit_test(test_real_file_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inline buffered I/O for backings whose buffered reads or writes io_uring would hand to an io-wq
+ * worker. Shared by kite-dpu's block service (dpu/blk/blk.c: "the poller" below) and kite's virtio-blk
+ * (virtio/blk.c: there the device's I/O thread plays the poller's part, a "poll call" is one kick's or
+ * poll round's batch, blk_queue_notify). Only the "complete this request now" glue is theirs. A volume
+ * has one struct per direction (IW_WRITE, IW_READ): each probes and guards on its own.
+ *
+ * io_uring completes a buffered read or write within the submission only when the file system has a
+ * non-blocking path for it (reads: FMODE_NOWAIT, ext4/XFS page-cache hits; writes: FMODE_BUF_WASYNC,
+ * XFS, btrfs); otherwise (writes on ext4 and tmpfs, reads on tmpfs: kernel 6.18 here) it hands every
+ * one to an io-wq worker thread, which inherits the pinned poller's CPU: each request then costs the
+ * hand-off, a worker wake-up and two context switches on the poller's own core. For such a backing the
+ * poller does the I/O itself with preadv2(2)/pwritev2(2), in its batch, no hand-off.
+ *
+ * Detection (per volume and direction, once): the first read (write) of a buffered volume is tried
+ * with RWF_NOWAIT. EOPNOTSUPP/EINVAL (no non-blocking path) -> IW_INLINE; done, short or EAGAIN (the
+ * path exists, so io_uring does such requests inline itself and hands only the misses to a worker)
+ * -> IW_URING. O_DIRECT volumes never try (IW_URING); nor do read-only volumes' writes.
+ *
+ * Guard: an inline request can block (dirty-page throttling, a journal commit, a page to read from a
+ * slow disk or swap). One that takes longer than IW_SLOW_NS and slept in the kernel (the thread's
+ * voluntary context switches grew since the poll call's first inline request of that direction:
+ * getrusage RUSAGE_THREAD, sampled once per poll call) sends that volume's requests of that direction
+ * back to io_uring's workers for IW_BACKOFF_NS; then inline is tried again. A request that was only
+ * slow because the poller was preempted (a busy shared core) does not: a worker thread would wait for
+ * the same core. So a slow file stalls the other devices and ports of its poller for at most one slow
+ * request per direction per IW_BACKOFF_NS. Requests larger than IW_MAX_BYTES always go to io_uring (the
+ * hand-off is small beside their copy). The caller may bound the inline time of one poll call by
+ * IW_ROUND_NS (kite-dpu's poller stops popping, its other items get their turn; kite's I/O thread
+ * serves one device and does not). Reads and writes share the constants: the stall they bound is the
+ * poller's, whichever direction caused it, and a 4 KiB tmpfs read costs about what a write does.
+ *
+ * Thread: one serving thread per struct (the volume's poller, the device's I/O thread under the
+ * device lock); not thread safe. The result of an inline request is the call's own (bytes or
+ * -errno): the caller completes the request exactly as it would complete the io_uring CQE, so
+ * out-of-order completion, the inflight region and the error path (VIRTIO_BLK_S_IOERR for that
+ * request only) are the same.
+ */
+#ifndef KITE_INLINE_IO_H
+#define KITE_INLINE_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* The knobs, in one place, for both directions. N: a 4 KiB page-cache write takes 2-10 us here, a
+ * 128 KiB one ~30 us (reads less); an inline request above 500 us blocked on something (see above). M:
+ * 100 ms of punting after each such request bounds the stall of the other items of the poller to
+ * < 0.5% + what a single request blocks. */
+#define IW_SLOW_NS (500ull * 1000)              /* N: an inline request slower than this ... */
+#define IW_BACKOFF_NS (100ull * 1000 * 1000)    /* M: ... sends that direction to io_uring for this */
+#define IW_MAX_BYTES (128u * 1024)              /* larger requests always go to io_uring */
+#define IW_ROUND_NS (100ull * 1000)             /* inline time one poll call spends before it yields */
+
+enum iw_mode { IW_PROBE, IW_URING, IW_INLINE };
+enum iw_dir { IW_WRITE, IW_READ };
+
+/* Tests replace the read, the write, the clock and the sleep count (a fake slow backing); NULL =
+ * pwritev2(2), CLOCK_MONOTONIC, the thread's voluntary context switches, preadv2(2). */
+struct iw_ops {
+	ssize_t (*pwritev2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
+	uint64_t (*now_ns)(void);
+	uint64_t (*sleeps)(void);
+	ssize_t (*preadv2)(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags);
+};
+
+struct inline_io {
+	enum iw_mode mode;
+	enum iw_dir dir;
+	uint64_t punt_until_ns;      /* IW_INLINE: requests go to io_uring until then (guard) */
+	bool sampled;                /* sleeps_at is valid for this poll call */
+	uint64_t sleeps_at;          /* ops->sleeps() at the poll call's first inline request */
+	const struct iw_ops *ops;
+	const char *name;            /* the volume's, for the log lines */
+};
+
+/* dir: which requests this struct serves. buffered: the image is not opened with O_DIRECT (only then
+ * is a probe worth it; the caller also passes false for a read-only volume's writes). */
+void iw_init(struct inline_io *w, const char *name, enum iw_dir dir, bool buffered, const struct iw_ops *ops);
+
+/* A poll call begins (the poller may have slept since the last one). */
+static inline void iw_round(struct inline_io *w)
+{
+	w->sampled = false;
+}
+
+/* Read (write) len bytes into (from) iov, iovcnt at off inline if the mode and the guard allow.
+ * Returns the call's result (bytes transferred, or -errno), to be completed like an io_uring CQE, or
+ * IW_PUNT: submit it to io_uring (nothing was done, or a short non-blocking transfer that io_uring
+ * redoes whole; a punted read may have filled part of iov). *spent_ns grows by the time the inline
+ * request took; *slow is set when it was slower than IW_SLOW_NS and slept (the guard engaged). */
+#define IW_PUNT ((ssize_t)INT64_MIN)
+ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
+	      uint64_t *spent_ns, bool *slow);
+
+#endif
