@@ -6,7 +6,8 @@ round (the order rotates from round to round), so that the load of a shared mach
 
 Backings: "direct" = O_DIRECT on an image file on the disk (the disk's latency bounds both), "mem" =
 buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data path bounds both; tmpfs
-has no non-blocking read path, so io_uring hands every read to an io-wq worker), "cache" = buffered I/O
+has no non-blocking read or write path, so io_uring hands every request to an io-wq worker; kite-dpu
+does them in its poller instead, docs/dpu.md "Buffered reads and writes"), "cache" = buffered I/O
 on an image file on the disk's file system, in the page cache (written just before: reads are page-cache
 hits that io_uring completes inline, writes dirty the cache; what a host with free RAM serves).
 
