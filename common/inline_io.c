@@ -46,6 +46,18 @@ void iw_init(struct inline_io *w, const char *name, enum iw_dir dir, bool buffer
 	w->name = name;
 }
 
+/* "read" or "write", for the log lines */
+static const char *dir_name(const struct inline_io *w)
+{
+	return w->dir == IW_READ ? "read" : "write";
+}
+
+/* Counters: the serving thread is their only writer, readers load them relaxed (inline_io.h). */
+static void count(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
 static ssize_t call(const struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
 	return w->dir == IW_READ ? w->ops->preadv2(fd, iov, iovcnt, off, flags)
@@ -56,7 +68,7 @@ static ssize_t call(const struct inline_io *w, int fd, const struct iovec *iov, 
  * Returns the call's result when it was done whole, IW_PUNT otherwise; sets the mode. */
 static ssize_t probe(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len)
 {
-	const char *what = w->dir == IW_READ ? "read" : "write";
+	const char *what = dir_name(w);
 	ssize_t r = call(w, fd, iov, iovcnt, off, RWF_NOWAIT);
 	int err = r < 0 ? errno : 0;
 
@@ -76,15 +88,17 @@ static ssize_t probe(struct inline_io *w, int fd, const struct iovec *iov, int i
 }
 
 ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
-	      uint64_t *spent_ns, bool *slow)
+	      uint64_t *spent_ns)
 {
-	*slow = false;
-	if (w->mode == IW_URING || len > IW_MAX_BYTES)
+	if (w->mode == IW_URING || len > IW_MAX_BYTES || *spent_ns >= IW_ROUND_NS)
 		return IW_PUNT;
 	if (w->mode == IW_PROBE) {
 		ssize_t r = probe(w, fd, iov, iovcnt, off, len);
-		if (w->mode != IW_INLINE)
+		if (w->mode != IW_INLINE) {
+			if (r != IW_PUNT)
+				count(&w->done);
 			return r;
+		}
 	}
 	uint64_t t0 = w->ops->now_ns();
 	if (t0 < w->punt_until_ns)
@@ -99,13 +113,14 @@ ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, 
 
 	*spent_ns += dt;
 	if (dt > IW_SLOW_NS && w->ops->sleeps() != w->sleeps_at) {
-		*slow = true;
+		count(&w->slow);
 		w->punt_until_ns = t1 + IW_BACKOFF_NS;
 		log_info_rl("%s: an inline %s of %zu bytes at %lld slept, %llu us: %ss go to io_uring's workers "
-			    "for %llu ms", w->name, w->dir == IW_READ ? "read" : "write", len, (long long)off,
-			    (unsigned long long)(dt / 1000), w->dir == IW_READ ? "read" : "write", IW_BACKOFF_NS / 1000000);
+			    "for %llu ms", w->name, dir_name(w), len, (long long)off, (unsigned long long)(dt / 1000),
+			    dir_name(w), IW_BACKOFF_NS / 1000000);
 	}
-	if (r < 0)
-		return err == EINTR || err == EAGAIN ? IW_PUNT : -(err ? err : EIO);
-	return r;
+	if (r < 0 && (err == EINTR || err == EAGAIN))
+		return IW_PUNT;
+	count(&w->done);
+	return r < 0 ? -(err ? err : EIO) : r;
 }

@@ -60,9 +60,10 @@ struct blk_dev {
 	bool polling;              /* the I/O thread polls the queue: guest kicks are off */
 	/* buffered reads and writes io_uring would punt to an io-wq worker: the I/O thread does them
 	 * itself (kite/inline_io.h; io_uring engine only, re-probed after an image swap) */
-	struct inline_io iw, ir;   /* writes, reads */
-	uint64_t inline_writes, inline_slow, inline_reads, inline_read_slow;
+	struct inline_io iw, ir;   /* writes, reads; they count what they serve (iw_done, iw_slow) */
+	const struct iw_ops *inline_ops;   /* blk_options.inline_ops */
 	uint64_t inline_bytes;     /* moved inline since the used ring was last published (one batch) */
+	uint64_t inline_ns;        /* inline time of this queue's batch: IW_ROUND_NS, then io_uring */
 	uint64_t polled_reqs;      /* requests found by polling, not by a kick */
 };
 
@@ -191,21 +192,12 @@ static uint8_t blk_rw(struct blk_dev *blk, struct blk_request *req, struct blk_a
 	if (async && !dsync) {
 		/* kite/inline_io.h: a file system without a non-blocking buffered write (ext4, tmpfs) or
 		 * read (tmpfs) path: done here and completed like a synchronous request (vq_push at once,
-		 * the interrupt decision at the end of the batch, blk_queue_notify); judged like a CQE */
-		uint64_t spent = 0;
-		bool slow;
+		 * the interrupt decision at the end of the batch, blk_queue_notify); judged like a CQE.
+		 * After IW_ROUND_NS of the batch the rest goes to io_uring (the loop's other work runs). */
 		ssize_t res = iw_io(write ? &blk->iw : &blk->ir, blk->fd, iov, (int)n, (off_t)pos, (size_t)total,
-				    &spent, &slow);
+				    &blk->inline_ns);
 
-		if (write)
-			blk->inline_slow += slow;
-		else
-			blk->inline_read_slow += slow;
 		if (res != IW_PUNT) {
-			if (write)
-				blk->inline_writes++;
-			else
-				blk->inline_reads++;
 			blk->inline_bytes += total;
 			if (res >= 0 && (uint64_t)res == total)
 				return VIRTIO_BLK_S_OK;
@@ -361,6 +353,7 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned q)
 	iw_round(&blk->iw);
 	iw_round(&blk->ir);
 	blk->inline_bytes = 0;
+	blk->inline_ns = 0;
 	for (;;) {
 		while ((r = vq_pop(vq, &blk->elem)) == 1) {
 			int written;
@@ -586,6 +579,15 @@ static void blk_fill_config(struct blk_dev *blk)
 	blk_config_fill(&blk->config, &lim, BLK_SEG_MAX, (uint16_t)(blk->vdev.nqueues > 1 ? blk->vdev.nqueues : 0));
 }
 
+/* Inline reads and writes (kite/inline_io.h) for the image now open: probed again per direction
+ * (after an image swap too: the new file's file system decides); never for O_DIRECT, nor writes of a
+ * read-only disk. blk starts zeroed (calloc): the counters count from the device's creation. */
+static void blk_inline_init(struct blk_dev *blk)
+{
+	iw_init(&blk->iw, blk->vdev.name, IW_WRITE, !blk->direct && !blk->readonly, blk->inline_ops);
+	iw_init(&blk->ir, blk->vdev.name, IW_READ, !blk->direct, blk->inline_ops);
+}
+
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)
 {
 	struct blk_dev *blk = calloc(1, sizeof(*blk));
@@ -634,8 +636,8 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	blk_fill_config(blk);      /* num_queues now that the core knows them */
 	if (!o->sync_io)
 		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE * nq, blk_aio_done, blk);
-	iw_init(&blk->iw, blk->vdev.name, IW_WRITE, !blk->direct && !blk->readonly, NULL);
-	iw_init(&blk->ir, blk->vdev.name, IW_READ, !blk->direct, NULL);
+	blk->inline_ops = o->inline_ops;
+	blk_inline_init(blk);
 	poll_us = !o->poll_set ? BLK_POLL_DEFAULT_US :
 		  o->poll_adaptive && !o->poll_max_set ? BLK_POLL_MAX_DEFAULT_US : o->poll_us;
 	if (poll_us && blk->vdev.io) {
@@ -702,9 +704,7 @@ int blk_replace_image(struct virtio_dev *dev, const char *path)
 	}
 	close(blk->fd);
 	blk->fd = fd;
-	/* the new file's own file system */
-	iw_init(&blk->iw, dev->name, IW_WRITE, !blk->direct && !blk->readonly, NULL);
-	iw_init(&blk->ir, dev->name, IW_READ, !blk->direct, NULL);
+	blk_inline_init(blk);      /* the new file's own file system (the counters count on) */
 	free(blk->path);
 	blk->path = copy;
 	blk->size = size;
@@ -749,8 +749,8 @@ bool blk_get_counters(struct virtio_dev *dev, struct blk_counters *out)
 		.requests = blk->reqs, .read_ops = blk->read_ops, .write_ops = blk->write_ops,
 		.flush_ops = blk->flush_ops, .read_bytes = blk->read_bytes, .write_bytes = blk->write_bytes,
 		.errors = blk->errors, .throttled = blk->rl.refused, .image_swaps = blk->image_swaps,
-		.inline_writes = blk->inline_writes, .inline_slow = blk->inline_slow,
-		.inline_reads = blk->inline_reads, .inline_read_slow = blk->inline_read_slow,
+		.inline_writes = iw_done(&blk->iw), .inline_slow = iw_slow(&blk->iw),
+		.inline_reads = iw_done(&blk->ir), .inline_read_slow = iw_slow(&blk->ir),
 	};
 	pthread_mutex_unlock(&dev->lock);
 	return true;
@@ -770,8 +770,8 @@ static void blk_free(struct blk_dev *blk)
 		log_info("%s: %llu of %llu requests served through io_uring, %llu writes inline (%llu slept), "
 			 "%llu reads inline (%llu slept) (%llu polling rounds found requests)",
 			 blk->vdev.name, (unsigned long long)blk->async_reqs, (unsigned long long)blk->reqs,
-			 (unsigned long long)blk->inline_writes, (unsigned long long)blk->inline_slow,
-			 (unsigned long long)blk->inline_reads, (unsigned long long)blk->inline_read_slow,
+			 (unsigned long long)iw_done(&blk->iw), (unsigned long long)iw_slow(&blk->iw),
+			 (unsigned long long)iw_done(&blk->ir), (unsigned long long)iw_slow(&blk->ir),
 			 (unsigned long long)blk->polled_reqs);
 	}
 	if (blk->rl.timer_fd >= 0) {

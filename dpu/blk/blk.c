@@ -49,8 +49,6 @@ struct blk_queue_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t read_bytes, write_bytes;
 	uint64_t ioerr, unsupp, throttled;
-	uint64_t inline_writes, inline_reads;  /* done by the poller itself (kite/inline_io.h) */
-	uint64_t inline_slow;                  /* those that slept (either direction) */
 };
 
 struct blk_queue {
@@ -85,7 +83,9 @@ struct blk_volume {
 	uint8_t key[BLK_XTS_KEY_LEN];
 	_Atomic unsigned qos_gen;
 	_Atomic uint64_t iops_limit, bps_limit;
-	struct inline_io iw, ir;      /* writes, reads; the poller's (every queue of a volume has the same poller) */
+	/* writes, reads; the poller's (every queue of a volume has the same poller); they count what they
+	 * serve (iw_done, iw_slow) */
+	struct inline_io iw, ir;
 	struct blk_queue q[BLK_MAX_QUEUES];
 };
 
@@ -357,14 +357,10 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 			/* a backing whose buffered reads or writes io_uring would punt: done here
 			 * (kite/inline_io.h), completed like a CQE (a read's bounce is decrypted/copied there) */
 			struct iovec one = { r->bounce, len };
-			bool slow;
 			ssize_t res = iw_io(wr ? &v->iw : &v->ir, v->fd, r->use_bounce ? &one : p->data,
-					    r->use_bounce ? 1 : (int)p->ndata, (off_t)pos, len, &q->inline_ns, &slow);
+					    r->use_bounce ? 1 : (int)p->ndata, (off_t)pos, len, &q->inline_ns);
 
-			if (slow)
-				stat_add(&q->st.inline_slow, 1);
 			if (res != IW_PUNT) {
-				stat_add(wr ? &q->st.inline_writes : &q->st.inline_reads, 1);
 				q->inflight++;
 				complete_io(q, dev, r, (int)res);
 				return 0;
@@ -673,9 +669,9 @@ void blk_volume_stats(struct blk_volume *v, FILE *f)
 	C("ioerr_total", s.ioerr);
 	C("unsupp_total", s.unsupp);
 	C("throttled_total", s.throttled);
-	C("inline_writes_total", s.inline_writes);
-	C("inline_reads_total", s.inline_reads);
-	C("inline_slow_total", s.inline_slow);
+	C("inline_writes_total", iw_done(&v->iw));
+	C("inline_reads_total", iw_done(&v->ir));
+	C("inline_slow_total", iw_slow(&v->iw) + iw_slow(&v->ir));
 	C("connects_total", ds.connects);
 	C("protocol_errors_total", ds.protocol_errors);
 	C("broken_queues_total", ds.broken_queues);

@@ -26,16 +26,20 @@
  * slow because the poller was preempted (a busy shared core) does not: a worker thread would wait for
  * the same core. So a slow file stalls the other devices and ports of its poller for at most one slow
  * request per direction per IW_BACKOFF_NS. Requests larger than IW_MAX_BYTES always go to io_uring (the
- * hand-off is small beside their copy). The caller may bound the inline time of one poll call by
- * IW_ROUND_NS (kite-dpu's poller stops popping, its other items get their turn; kite's I/O thread
- * serves one device and does not). Reads and writes share the constants: the stall they bound is the
- * poller's, whichever direction caused it, and a 4 KiB tmpfs read costs about what a write does.
+ * hand-off is small beside their copy). Budget: the caller keeps one inline-time sum per poll call
+ * (*spent_ns, zeroed when the call begins, shared by both directions); once it reaches IW_ROUND_NS,
+ * iw_io does nothing inline and the rest of the call's requests go to io_uring (kite-dpu's poller also
+ * stops popping that queue, so its other items get their turn; kite's glue, one queue's batch per
+ * kick or poll round, submits the rest). Reads and writes share the constants: the stall they bound is
+ * the poller's, whichever direction caused it, and a 4 KiB tmpfs read costs about what a write does.
  *
  * Thread: one serving thread per struct (the volume's poller, the device's I/O thread under the
- * device lock); not thread safe. The result of an inline request is the call's own (bytes or
- * -errno): the caller completes the request exactly as it would complete the io_uring CQE, so
- * out-of-order completion, the inflight region and the error path (VIRTIO_BLK_S_IOERR for that
- * request only) are the same.
+ * device lock); not thread safe, except the counters (done, slow): only iw_io writes them (relaxed
+ * atomic stores, monotonic from the struct's creation), any thread may read them at any time with
+ * iw_done()/iw_slow() (relaxed loads: /metrics, --stats, the exit lines). The result of an inline
+ * request is the call's own (bytes or -errno): the caller completes the request exactly as it would
+ * complete the io_uring CQE, so out-of-order completion, the inflight region and the error path
+ * (VIRTIO_BLK_S_IOERR for that request only) are the same.
  */
 #ifndef KITE_INLINE_IO_H
 #define KITE_INLINE_IO_H
@@ -75,11 +79,26 @@ struct inline_io {
 	uint64_t sleeps_at;          /* ops->sleeps() at the poll call's first inline request */
 	const struct iw_ops *ops;
 	const char *name;            /* the volume's, for the log lines */
+	uint64_t done;               /* requests served in the serving thread (iw_io did not return IW_PUNT) */
+	uint64_t slow;               /* inline requests that slept past IW_SLOW_NS (each engaged the guard) */
 };
 
 /* dir: which requests this struct serves. buffered: the image is not opened with O_DIRECT (only then
- * is a probe worth it; the caller also passes false for a read-only volume's writes). */
+ * is a probe worth it; the caller also passes false for a read-only volume's writes). Counting starts
+ * at the struct's creation: the caller zeroes it once (calloc, = { 0 }); iw_init keeps done and slow,
+ * so calling it again for a new file (an image swap) probes again and counts on. */
 void iw_init(struct inline_io *w, const char *name, enum iw_dir dir, bool buffered, const struct iw_ops *ops);
+
+/* The counters, from any thread (relaxed: a value at most one request old). */
+static inline uint64_t iw_done(const struct inline_io *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t iw_slow(const struct inline_io *w)
+{
+	return __atomic_load_n(&w->slow, __ATOMIC_RELAXED);
+}
 
 /* A poll call begins (the poller may have slept since the last one). */
 static inline void iw_round(struct inline_io *w)
@@ -87,13 +106,14 @@ static inline void iw_round(struct inline_io *w)
 	w->sampled = false;
 }
 
-/* Read (write) len bytes into (from) iov, iovcnt at off inline if the mode and the guard allow.
- * Returns the call's result (bytes transferred, or -errno), to be completed like an io_uring CQE, or
- * IW_PUNT: submit it to io_uring (nothing was done, or a short non-blocking transfer that io_uring
- * redoes whole; a punted read may have filled part of iov). *spent_ns grows by the time the inline
- * request took; *slow is set when it was slower than IW_SLOW_NS and slept (the guard engaged). */
+/* Read (write) len bytes into (from) iov, iovcnt at off inline if the mode, the guard and the poll
+ * call's budget (*spent_ns < IW_ROUND_NS) allow. Returns the call's result (bytes transferred, or
+ * -errno), to be completed like an io_uring CQE, or IW_PUNT: submit it to io_uring (nothing was done,
+ * or a short non-blocking transfer that io_uring redoes whole; a punted read may have filled part of
+ * iov). *spent_ns grows by the time the inline request took. Counts done, and slow when the request
+ * was slower than IW_SLOW_NS and slept (the guard engaged). */
 #define IW_PUNT ((ssize_t)INT64_MIN)
 ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
-	      uint64_t *spent_ns, bool *slow);
+	      uint64_t *spent_ns);
 
 #endif

@@ -39,6 +39,8 @@ struct blk_options {
 	bool poll_max_set;        /* poll_max=US given (1..1000, into poll_us) */
 	uint64_t poll_budget;     /* poll_budget=PCT of one core polling in vain, 1..100; 0: default */
 	uint64_t queues;          /* queues=N: request queues (VIRTIO_BLK_F_MQ when > 1), 1..8; 0 = 1 */
+	const struct iw_ops *inline_ops;   /* unit tests only: a fake backing and clock for the inline
+					    * reads and writes (kite/inline_io.h); NULL = the system's */
 };
 
 /* Polling without poll=: off. On a host whose cores are overcommitted the polling I/O thread takes
@@ -53,6 +55,7 @@ struct blk_options {
 
 struct machine;
 struct virtio_dev;
+struct iw_ops;
 
 /* Open the image and create the device model; index names it virtio-blk<index>. The caller puts it
  * on the transport opts->transport names and frees it with virtio_dev_destroy(). NULL on error. */

@@ -5,8 +5,11 @@
  * RWF_NOWAIT result; a fake slow backing (a call that sleeps and advances a fake clock past
  * IW_SLOW_NS) sends that direction to io_uring for exactly IW_BACKOFF_NS, then inline again; a call
  * only as slow because the poller was preempted (no sleep) does not; errors are the call's own; large
- * requests and O_DIRECT volumes never go inline; an inline read fills the request's buffers; and on a
- * real file the bytes land where they should (writes) and come back (reads).
+ * requests and O_DIRECT volumes never go inline; once a poll call's inline time reaches IW_ROUND_NS
+ * the rest of its requests go to io_uring, and the next call starts afresh; every request served
+ * inline counts in done, every one that slept in slow, and a re-init (image swap) counts on; an
+ * inline read fills the request's buffers; and on a real file the bytes land where they should
+ * (writes) and come back (reads), also on tmpfs (/dev/shm, which must exist: the test fails without).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,11 +90,21 @@ static uint64_t fake_sleep_count(void)
 
 static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock, fake_sleep_count, fake_preadv2 };
 static uint8_t buf[256 * 1024];
+/* the fake cases' volume (one direction), its poll call's inline time, and the last request's slow */
+static struct inline_io w;
+static uint64_t spent;
+static bool slow;
 
+/* Each fake case starts with a zeroed volume (state: the direction); reset(NULL) inside a case resets
+ * only the fake backing. */
 static int reset(void **state)
 {
-	if (state)
+	if (state) {
 		test_dir = *state ? (enum iw_dir)(uintptr_t)*state : IW_WRITE;
+		memset(&w, 0, sizeof(w));
+		spent = 0;
+		slow = false;
+	}
 	fake_now = 1000000000ull;
 	calls = nowait_calls = 0;
 	nowait_errno = EOPNOTSUPP;
@@ -105,15 +118,19 @@ static int reset(void **state)
 
 /* One request of the direction under test; an inline read's result is checked against the bytes
  * it left in the buffers (all of them READ_BYTE after a whole blocking read, none touched by a punt
- * without a probe). */
+ * without a probe). Every result but IW_PUNT counts one in done; *slow: this one counted in slow. */
 static ssize_t wr(struct inline_io *w, size_t len, uint64_t *spent, bool *slow)
 {
 	struct iovec iov[2] = { { buf, len / 2 }, { buf + len / 2, len - len / 2 } };
 	unsigned before = nowait_calls;
+	uint64_t done0 = iw_done(w), slow0 = iw_slow(w);
 
 	assert_int_equal(w->dir, test_dir);
 	memset(buf, 0, len);
-	ssize_t r = iw_io(w, 3, iov, 2, 4096, len, spent, slow);
+	ssize_t r = iw_io(w, 3, iov, 2, 4096, len, spent);
+	assert_int_equal(iw_done(w), done0 + (r != IW_PUNT));
+	assert_true(iw_slow(w) - slow0 <= 1);
+	*slow = iw_slow(w) != slow0;
 	if (test_dir == IW_READ && r == (ssize_t)len && nowait_calls == before)
 		for (size_t i = 0; i < len; i++)
 			assert_int_equal(buf[i], READ_BYTE);
@@ -137,7 +154,7 @@ static ssize_t first_write(struct inline_io *w, int err, ssize_t ret, uint64_t *
 
 static void test_probe_no_nowait_path_goes_inline(void **state)
 {
-	struct inline_io w;
+	struct inline_io w = { 0 };
 	uint64_t spent = 0;
 	bool slow = true;
 
@@ -160,10 +177,6 @@ static void test_probe_no_nowait_path_goes_inline(void **state)
 
 static void test_probe_nowait_path_stays_on_uring(void **state)
 {
-	struct inline_io w;
-	uint64_t spent = 0;
-	bool slow;
-
 	(void)state;
 	/* the non-blocking write was done whole: that is the request's result */
 	assert_int_equal(first_write(&w, 0, 4096, &spent, &slow), 4096);
@@ -189,34 +202,36 @@ static void test_probe_nowait_path_stays_on_uring(void **state)
 
 static void test_slow_backing_punts_for_backoff(void **state)
 {
-	struct inline_io w;
-	uint64_t spent = 0;
-	bool slow;
-
 	(void)state;
 	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
 	/* exactly N is not slow */
 	write_ns = IW_SLOW_NS;
 	iw_round(&w);
+	spent = 0;
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
 	assert_false(slow);
 	/* slower, but preempted (no sleep): a worker would wait for the same core, so no punting */
 	write_ns = 50ull * 1000 * 1000;
 	write_sleeps = false;
 	iw_round(&w);
+	spent = 0;
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
 	assert_false(slow);
+	spent = 0;      /* the same poll call, its budget aside (test_round_budget) */
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
 	assert_false(slow);
 	/* the poller slept between two poll calls (ppoll): not the next write's (each call samples anew) */
 	fake_sleeps += 5;
 	iw_round(&w);
+	spent = 0;
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
 	assert_false(slow);
+	spent = 0;
 	assert_true(wr(&w, 4096, &spent, &slow) != IW_PUNT);
 	write_sleeps = true;
 	/* the slow write itself completes (its result is the request's) and engages the guard */
 	write_ns = IW_SLOW_NS + 1;
+	spent = 0;
 	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
 	assert_true(slow);
 	uint64_t slow_end = fake_now;
@@ -240,18 +255,80 @@ static void test_slow_backing_punts_for_backoff(void **state)
 	write_ns = 20ull * 1000 * 1000;
 	unsigned inline_done = 0;
 	uint64_t start = fake_now;
-	for (; fake_now < start + 10 * IW_BACKOFF_NS; fake_now += 1000000)
+	for (; fake_now < start + 10 * IW_BACKOFF_NS; fake_now += 1000000) {
+		iw_round(&w);
+		spent = 0;
 		if (wr(&w, 4096, &spent, &slow) != IW_PUNT)
 			inline_done++;
+	}
 	assert_true(inline_done >= 8 && inline_done <= 10);
+}
+
+/* One poll call's inline time: requests go inline while the sum is below IW_ROUND_NS (the one that
+ * crosses it included), then every further one of the call goes to io_uring without a call to the
+ * backing, whichever direction; the next poll call starts with a fresh sum. */
+static void test_round_budget(void **state)
+{
+	(void)state;
+	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
+	write_ns = 30 * 1000;
+	for (unsigned round = 0; round < 3; round++) {
+		iw_round(&w);
+		spent = 0;
+		unsigned before = calls, inline_done = 0;
+		uint64_t done = iw_done(&w);
+		for (unsigned i = 0; i < 16; i++)
+			if (wr(&w, 4096, &spent, &slow) != IW_PUNT)
+				inline_done++;
+		/* 0, 30, 60 and 90 us spent before each of the first four: inline; 120 us: the rest punt */
+		assert_int_equal(inline_done, 4);
+		assert_int_equal(calls, before + 4);
+		assert_int_equal(spent, 4 * 30 * 1000);
+		assert_int_equal(iw_done(&w), done + 4);
+	}
+	/* the edge: just below the budget goes inline, at it not */
+	spent = IW_ROUND_NS - 1;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	spent = IW_ROUND_NS;
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_int_equal(spent, IW_ROUND_NS);
+	/* a call whose budget is spent does not even probe a fresh volume */
+	reset(NULL);
+	iw_init(&w, "t", test_dir, true, &fake_ops);
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);
+	assert_int_equal(calls, 0);
+	assert_int_equal(w.mode, IW_PROBE);
+}
+
+/* done and slow: every request served in the thread (a probe done whole too), every one that slept;
+ * not the punted ones; iw_init for a new file (an image swap) keeps them. */
+static void test_counters(void **state)
+{
+	(void)state;
+	assert_int_equal(first_write(&w, 0, 4096, &spent, &slow), 4096);   /* the probe did it whole */
+	assert_int_equal(iw_done(&w), 1);
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);             /* io_uring's */
+	assert_int_equal(iw_done(&w), 1);
+	/* the image is swapped for one on a file system without the path: counts on */
+	nowait_errno = EOPNOTSUPP;
+	iw_init(&w, "t", test_dir, true, &fake_ops);
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	write_errno = EIO;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), -EIO);             /* served, with its error */
+	write_errno = 0;
+	assert_int_equal(iw_done(&w), 3);
+	assert_int_equal(iw_slow(&w), 0);
+	write_ns = IW_SLOW_NS + 1;
+	spent = 0;
+	assert_int_equal(wr(&w, 4096, &spent, &slow), 4096);
+	assert_true(slow);
+	assert_true(wr(&w, 4096, &spent, &slow) == IW_PUNT);             /* the guard */
+	assert_int_equal(iw_done(&w), 4);
+	assert_int_equal(iw_slow(&w), 1);
 }
 
 static void test_errors_and_limits(void **state)
 {
-	struct inline_io w;
-	uint64_t spent = 0;
-	bool slow;
-
 	(void)state;
 	assert_int_equal(first_write(&w, EOPNOTSUPP, 0, &spent, &slow), 4096);
 	write_errno = ENOSPC;
@@ -274,42 +351,61 @@ static void test_errors_and_limits(void **state)
 	assert_int_equal(calls, 0);
 }
 
+/* A 1 MiB scratch file in dir (removed at once), and whether the file system refuses a RWF_NOWAIT
+ * call of direction d (no non-blocking path: inline expected). A missing dir fails the test. */
+static int real_file(const char *dir, enum iw_dir d, bool *no_nowait)
+{
+	char path[256];
+	static uint8_t scratch[512];
+	struct iovec probe = { scratch, sizeof(scratch) };
+
+	snprintf(path, sizeof(path), "%s/kite-iw-XXXXXX", dir);
+	int fd = mkstemp(path);
+	if (fd < 0)
+		fail_msg("cannot create %s: %s (the real-file cases need %s; /dev/shm is the tmpfs one)", path,
+			 strerror(errno), dir);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	ssize_t pr = d == IW_READ ? preadv2(fd, &probe, 1, 0, RWF_NOWAIT) : pwritev2(fd, &probe, 1, 0, RWF_NOWAIT);
+	*no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
+	return fd;
+}
+
+static const char *tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t && *t ? t : "/tmp";
+}
+
 /* The real pwritev2 on a file in $TMPDIR (or /tmp): whatever the mode the probe picks, it agrees with
  * the file system's answer to RWF_NOWAIT, and an inline write puts the bytes in the file. */
 static void test_real_file_write(void **state)
 {
-	char path[256];
-	const char *t = getenv("TMPDIR");
-	struct inline_io w;
-	uint64_t spent = 0;
-	bool slow;
+	struct inline_io rw = { 0 };
+	uint64_t rspent;
+	bool no_nowait;
 	static uint8_t out[8192], back[8192];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/kite-iw-XXXXXX", t && *t ? t : "/tmp");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	unlink(path);
-	assert_int_equal(ftruncate(fd, 1 << 20), 0);
-	struct iovec probe = { back, 512 };
-	ssize_t pr = pwritev2(fd, &probe, 1, 0, RWF_NOWAIT);
-	bool no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
-	iw_init(&w, "real", IW_WRITE, true, NULL);
+	int fd = real_file(tmpdir(), IW_WRITE, &no_nowait);
+	iw_init(&rw, "real", IW_WRITE, true, NULL);
 	for (unsigned k = 0; k < 2; k++) {
+		rspent = 0;     /* each its own poll call: the budget is not under test here */
 		for (size_t i = 0; i < sizeof(out); i++)
 			out[i] = (uint8_t)(i * 13 + k * 7 + 1);
 		struct iovec iov[2] = { { out, 4096 }, { out + 4096, 4096 } };
-		ssize_t r = iw_io(&w, fd, iov, 2, 65536, sizeof(out), &spent, &slow);
+		ssize_t r = iw_io(&rw, fd, iov, 2, 65536, sizeof(out), &rspent);
 		if (r == IW_PUNT) {
 			assert_false(no_nowait);
-			assert_int_equal(w.mode, IW_URING);
+			assert_int_equal(rw.mode, IW_URING);
 			break;
 		}
 		assert_int_equal(r, (ssize_t)sizeof(out));
 		assert_int_equal(pread(fd, back, sizeof(back), 65536), (ssize_t)sizeof(back));
 		assert_memory_equal(back, out, sizeof(out));
 	}
-	assert_int_equal(w.mode, no_nowait ? IW_INLINE : IW_URING);
+	assert_int_equal(rw.mode, no_nowait ? IW_INLINE : IW_URING);
 	close(fd);
 }
 
@@ -318,50 +414,39 @@ static void test_real_file_write(void **state)
  * inline read returns the file's bytes (two segments, twice, with different contents). */
 static void real_read(const char *dir)
 {
-	char path[256];
-	struct inline_io w;
-	uint64_t spent = 0;
-	bool slow;
+	struct inline_io rw = { 0 };
+	uint64_t rspent;
+	bool no_nowait;
 	static uint8_t in[8192], back[8192];
 
-	snprintf(path, sizeof(path), "%s/kite-ir-XXXXXX", dir);
-	int fd = mkstemp(path);
-	if (fd < 0 && strcmp(dir, "/dev/shm") == 0)
-		return;    /* no /dev/shm here: $TMPDIR's file is the test */
-	assert_true(fd >= 0);
-	unlink(path);
-	assert_int_equal(ftruncate(fd, 1 << 20), 0);
-	struct iovec probe = { back, 512 };
-	ssize_t pr = preadv2(fd, &probe, 1, 0, RWF_NOWAIT);
-	bool no_nowait = pr < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
-	iw_init(&w, "real", IW_READ, true, NULL);
+	int fd = real_file(dir, IW_READ, &no_nowait);
+	iw_init(&rw, "real", IW_READ, true, NULL);
 	for (unsigned k = 0; k < 2; k++) {
+		rspent = 0;     /* each its own poll call: the budget is not under test here */
 		for (size_t i = 0; i < sizeof(back); i++)
 			back[i] = (uint8_t)(i * 29 + k * 3 + 5);
 		assert_int_equal(pwrite(fd, back, sizeof(back), 65536), (ssize_t)sizeof(back));
 		memset(in, 0, sizeof(in));
 		struct iovec iov[2] = { { in, 4096 }, { in + 4096, 4096 } };
-		ssize_t r = iw_io(&w, fd, iov, 2, 65536, sizeof(in), &spent, &slow);
+		ssize_t r = iw_io(&rw, fd, iov, 2, 65536, sizeof(in), &rspent);
 		if (r == IW_PUNT) {
 			assert_false(no_nowait);
-			assert_int_equal(w.mode, IW_URING);
+			assert_int_equal(rw.mode, IW_URING);
 			break;
 		}
 		assert_int_equal(r, (ssize_t)sizeof(in));
 		assert_memory_equal(in, back, sizeof(in));
-		if (w.mode == IW_URING)    /* a page-cache hit answered the probe: that was the result */
+		if (rw.mode == IW_URING)    /* a page-cache hit answered the probe: that was the result */
 			break;
 	}
-	assert_int_equal(w.mode, no_nowait ? IW_INLINE : IW_URING);
+	assert_int_equal(rw.mode, no_nowait ? IW_INLINE : IW_URING);
 	close(fd);
 }
 
 static void test_real_file_read(void **state)
 {
-	const char *t = getenv("TMPDIR");
-
 	(void)state;
-	real_read(t && *t ? t : "/tmp");
+	real_read(tmpdir());
 	real_read("/dev/shm");
 }
 
@@ -374,6 +459,8 @@ int main(void)
 		BOTH(test_probe_no_nowait_path_goes_inline),
 		BOTH(test_probe_nowait_path_stays_on_uring),
 		BOTH(test_slow_backing_punts_for_backoff),
+		BOTH(test_round_budget),
+		BOTH(test_counters),
 		BOTH(test_errors_and_limits),
 		cmocka_unit_test(test_real_file_write),
 		cmocka_unit_test(test_real_file_read),
