@@ -268,5 +268,5 @@ out:
 		close(sfd);
 	}
 	evloop_free(loop);
-	return status;
+	return seccomp_exit_status(status);
 }
