@@ -523,13 +523,23 @@ static const struct vhost_backend_ops blk_ops = {
 
 /* ---- volume life cycle ---- */
 
+/* open(2) with O_NOATIME where the caller may ask for it (it owns the image or has CAP_FOWNER): every
+ * read of the image would otherwise check (and now and then write) its access time, which nobody uses
+ * for a volume: 2% of the poller at 4 KiB page-cache reads (touch_atime, atime_needs_update). */
+static int open_noatime(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOATIME);
+
+	return fd < 0 && errno == EPERM ? open(path, flags) : fd;
+}
+
 /* O_DIRECT if the file system takes it for 512-byte aligned I/O, else buffered with a log line. */
 static int open_image(struct blk_volume *v, const char *path, bool try_direct)
 {
 	int flags = (v->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 
 	if (try_direct) {
-		int fd = open(path, flags | O_DIRECT);
+		int fd = open_noatime(path, flags | O_DIRECT);
 		if (fd >= 0) {
 			void *buf;
 			if (posix_memalign(&buf, BOUNCE_ALIGN, 512) == 0) {
@@ -544,7 +554,7 @@ static int open_image(struct blk_volume *v, const char *path, bool try_direct)
 		}
 		log_info("%s: %s: O_DIRECT not usable here (%s), using buffered I/O", v->name, path, strerror(errno));
 	}
-	return open(path, flags);
+	return open_noatime(path, flags);
 }
 
 struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evloop *loop, struct dpu_poller *poller)

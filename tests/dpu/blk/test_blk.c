@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kite-dpu block service against our own vhost-user frontend: data reaches the image file, flush,
- * multi-queue, read-only, discard, write-zeroes, get-id, malformed requests, AES-XTS at rest,
- * control socket (stats, add/remove volume), hostile peers that must not disturb other volumes, and a
- * buffered volume whose writes the poller does itself where io_uring would punt them (include/kite/inline_io.h).
+ * multi-queue, read-only, image access times left alone, discard, write-zeroes, get-id, malformed
+ * requests, AES-XTS at rest, control socket (stats, add/remove volume), hostile peers that must not
+ * disturb other volumes, and a buffered volume whose writes the poller does itself where io_uring
+ * would punt them (include/kite/inline_io.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -174,6 +176,38 @@ static void test_write_flush_read(void **state)
 	read_image(img_rw, IMG_BYTES - 512, file, 512);
 	assert_memory_equal(file, out, 512);
 	blkdrv_close(&d);
+}
+
+/* The access time of an image stays as it was however often the guest reads it: kite-dpu opens
+ * images with O_NOATIME (it owns them here), so a read does not check or update it (for O_DIRECT and
+ * buffered volumes alike). The image's atime is set before its mtime (relatime would update it at
+ * the next read); the control, a plain read by the test, shows that this file system does. */
+static void atime_check(const char *img, const char *sock)
+{
+	static const struct timespec t[2] = { { 1000000000, 0 }, { 0, UTIME_OMIT } };   /* 2001, mtime kept */
+	static uint8_t in[4096];
+	struct blkdrv d;
+	struct stat st;
+
+	assert_int_equal(utimensat(AT_FDCWD, img, t, 0), 0);
+	open_drv(&d, sock, 1);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(blkdrv_io(&d, 0, VIRTIO_BLK_T_IN, i * 8, in, sizeof(in), TMO), VIRTIO_BLK_S_OK);
+	blkdrv_close(&d);
+	assert_int_equal(stat(img, &st), 0);
+	if (st.st_atim.tv_sec != t[0].tv_sec)
+		fail_msg("%s: 8 reads through kite-dpu moved its access time to %lld", img, (long long)st.st_atim.tv_sec);
+	read_image(img, 0, in, sizeof(in));
+	assert_int_equal(stat(img, &st), 0);
+	if (st.st_atim.tv_sec == t[0].tv_sec)
+		fail_msg("%s: a plain read left the access time too: this file system (noatime?) cannot show it", img);
+}
+
+static void test_reads_keep_atime(void **state)
+{
+	(void)state;
+	atime_check(img_rw, sock_rw);
+	atime_check(img_buf, sock_buf);
 }
 
 static void test_many_inflight(void **state)
@@ -780,6 +814,7 @@ int main(void)
 		cmocka_unit_test(test_config_space),
 		cmocka_unit_test(test_write_flush_read),
 		cmocka_unit_test(test_many_inflight),
+		cmocka_unit_test(test_reads_keep_atime),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_discard_write_zeroes_getid),
 		cmocka_unit_test(test_malformed_requests),
