@@ -372,6 +372,13 @@ static int req_start(struct blk_queue *q, struct vhost_dev *dev, struct blk_req 
 				io_uring_prep_write(sqe, URING_FILE, r->bounce, (unsigned)len, pos);
 			else
 				io_uring_prep_read(sqe, URING_FILE, r->bounce, (unsigned)len, pos);
+		} else if (p->ndata == 1) {
+			/* one segment (a 4 KiB request of Linux's driver): READ/WRITE take the buffer as it
+			 * is, READV/WRITEV copy and check an iovec array per request first */
+			if (wr)
+				io_uring_prep_write(sqe, URING_FILE, p->data[0].iov_base, (unsigned)len, pos);
+			else
+				io_uring_prep_read(sqe, URING_FILE, p->data[0].iov_base, (unsigned)len, pos);
 		} else if (wr) {
 			io_uring_prep_writev(sqe, URING_FILE, p->data, p->ndata, pos);
 		} else {
