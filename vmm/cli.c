@@ -17,7 +17,7 @@ enum {
 	OPT_PIN, OPT_KVM, OPT_CONFIG, OPT_STATS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
 	OPT_SECCOMP, OPT_API_SOCK, OPT_NO_API, OPT_FC_CONFIG, OPT_RESTORE,      /* the Firecracker-compatible API (api/) */
 	OPT_BLK, OPT_RNG, OPT_CONSOLE_VIRTIO, OPT_NET, OPT_BALLOON, OPT_VU_BLK, OPT_VU_NET,   /* virtio devices (virtio/virtio_config.c) */
-	OPT_PIN_IO, OPT_IOTHREADS,
+	OPT_PIN_IO, OPT_IOTHREADS, OPT_SHARED_MEM,
 };
 
 static const struct option cli_options[] = {
@@ -28,6 +28,7 @@ static const struct option cli_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "hugepages", optional_argument, NULL, OPT_HUGEPAGES },
+	{ "shared-memory", no_argument, NULL, OPT_SHARED_MEM },
 	{ "pin-vcpus", required_argument, NULL, OPT_PIN },
 	{ "pin-io", required_argument, NULL, OPT_PIN_IO },
 	{ "iothreads", required_argument, NULL, OPT_IOTHREADS },
@@ -65,6 +66,8 @@ void cli_usage(FILE *out)
 		"  --console MODE        stdio | file:PATH | socket:PATH | none (default stdio)\n"
 		"  --hugepages[=on|off]  back guest RAM with 2 MiB huge pages (reserve them first); default:\n"
 		"                        huge pages when enough are reserved and free, else THP\n"
+		"  --shared-memory       guest RAM in a shared memfd (as vhost-user devices need it) even\n"
+		"                        without such a device; hugetlb pages as above, else 4 KiB shmem pages\n"
 		"  --pin-vcpus LIST      host CPUs, e.g. 0,1: vCPU i runs on entry i %% length\n"
 		"  --pin-io LIST         host CPUs of the I/O threads (one per virtio-blk/-net device, in\n"
 		"                        device order): thread i runs on entry i %% length\n"
@@ -150,6 +153,9 @@ static int cli_apply(struct kite_options *o, int opt, const char *arg)
 		}
 		o->vm.hugepages = !arg || !strcmp(arg, "on");
 		o->vm.no_hugepages = !o->vm.hugepages;
+		return 0;
+	case OPT_SHARED_MEM:
+		o->vm.shared_memory = true;
 		return 0;
 	case OPT_PIN:
 		return config_parse_pin_list(&o->vm, arg, "--pin-vcpus");

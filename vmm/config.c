@@ -205,6 +205,17 @@ static int json_string(const cJSON *item, const char **out, const char *origin)
 	return 0;
 }
 
+/* A JSON true/false into *out; 0, or -1 logged ("WHAT must be true or false"). */
+static int json_bool(const cJSON *item, bool *out, const char *what)
+{
+	if (!cJSON_IsBool(item)) {
+		log_err("%s must be true or false", what);
+		return -1;
+	}
+	*out = cJSON_IsTrue(item);
+	return 0;
+}
+
 static int json_pin_vcpus(struct kite_options *o, const cJSON *item, const char *origin)
 {
 	char list[KITE_MAX_VCPUS * 8] = "";
@@ -274,14 +285,13 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 		return config_parse_console(o, s, what);
 	}
 	if (!strcmp(key, "hugepages")) {
-		if (!cJSON_IsBool(item)) {
-			log_err("%s must be true or false", what);
+		if (json_bool(item, &o->vm.hugepages, what) < 0)
 			return -1;
-		}
-		o->vm.hugepages = cJSON_IsTrue(item);
 		o->vm.no_hugepages = !o->vm.hugepages;   /* false: never (absent: when reserved) */
 		return 0;
 	}
+	if (!strcmp(key, "shared_memory"))
+		return json_bool(item, &o->vm.shared_memory, what);
 	if (!strcmp(key, "pin_vcpus"))
 		return json_pin_vcpus(o, item, origin);
 	if (!strcmp(key, "pin_io")) {
@@ -290,18 +300,18 @@ static int json_apply(struct kite_options *o, const cJSON *item, const char *ori
 		return config_parse_pin_io(&o->vm, s, what);
 	}
 	if (!strcmp(key, "iothreads")) {
-		if (!cJSON_IsBool(item)) {
-			log_err("%s must be true or false", what);
+		bool on;
+
+		if (json_bool(item, &on, what) < 0)
 			return -1;
-		}
-		o->vm.no_iothreads = !cJSON_IsTrue(item);
+		o->vm.no_iothreads = !on;
 		return 0;
 	}
 	if (!strcmp(key, "blk") || !strcmp(key, "net") || !strcmp(key, "rng") || !strcmp(key, "console_virtio") ||
 	    !strcmp(key, "balloon") || !strcmp(key, "vhost_user_blk") || !strcmp(key, "vhost_user_net"))
 		return virtio_opts_json(&o->vm.virtio, key, item, origin);   /* virtio/virtio_config.c */
 	log_err("%s: unknown key '%s' (known: kernel, initrd, cmdline, cpus, memory, console, hugepages, "
-		"pin_vcpus, pin_io, iothreads, kvm, blk, net, rng, balloon, console_virtio, vhost_user_blk, "
+		"shared_memory, pin_vcpus, pin_io, iothreads, kvm, blk, net, rng, balloon, console_virtio, vhost_user_blk, "
 		"vhost_user_net)", origin, key);
 	return -1;
 }

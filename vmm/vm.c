@@ -227,7 +227,8 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offse
  * fault per 2 MiB instead of one per 4 KiB (a Debian guest booting in 256 MiB: about 60 instead of
  * 28,000 faults, each an exit). A memfd (shmem) gets huge pages only where the host administrator
  * turned them on for shmem, so it is used only when it is needed: vhost-user devices (their
- * backends map it) and hugetlb pages.
+ * backends map it), --shared-memory (the user asks for it, e.g. for a backend attached later) and
+ * hugetlb pages.
  *
  * Huge pages (hugetlb, 2 MiB): --hugepages asks for them (an error when too few are reserved);
  * by default (neither --hugepages nor --hugepages=off) they are used when the host has enough
@@ -238,7 +239,15 @@ static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t offse
  */
 static bool ram_must_be_shared(const struct vm_config *cfg)
 {
-	return cfg->virtio.nvu_blk || cfg->virtio.nvu_net;
+	return cfg->shared_memory || cfg->virtio.nvu_blk || cfg->virtio.nvu_net;
+}
+
+/* The notice's name of guest RAM that is not on hugetlb pages. A memfd (shmem) gets transparent huge
+ * pages only where /sys/kernel/mm/transparent_hugepage/shmem_enabled allows (Debian: never). */
+static const char *ram_kind(const struct vm_config *cfg)
+{
+	return ram_must_be_shared(cfg) ? "shared memory (a memfd: 4 KiB pages unless shmem THP is on)" :
+					 "anonymous memory with transparent huge pages";
 }
 
 /* Whether to try hugetlb pages for `size` bytes (the default's choice is logged by the caller). */
@@ -377,12 +386,11 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 				 cfg->hugepages ? "" : "; --hugepages=off for ordinary memory");
 		else
 			snprintf(vm->ram_notice, sizeof(vm->ram_notice),
-				 "guest RAM: %s memory with transparent huge pages (mapping %llu 2 MiB huge pages "
-				 "failed, %s)", ram_must_be_shared(cfg) ? "shared" : "anonymous",
+				 "guest RAM: %s (mapping %llu 2 MiB huge pages "
+				 "failed, %s)", ram_kind(cfg),
 				 (unsigned long long)(size / HUGEPAGE_SIZE), were);
 	} else if (!cfg->no_hugepages) {
-		snprintf(vm->ram_notice, sizeof(vm->ram_notice), "guest RAM: %s memory with transparent huge pages (%s)",
-			 ram_must_be_shared(cfg) ? "shared" : "anonymous",
+		snprintf(vm->ram_notice, sizeof(vm->ram_notice), "guest RAM: %s (%s)", ram_kind(cfg),
 			 cfg->virtio.balloon.enabled ? "a balloon needs 4 KiB pages" :
 			 free_pages > 0 ? "too few 2 MiB huge pages free" : "no 2 MiB huge pages free");
 	}
@@ -393,8 +401,10 @@ static int vm_setup_ram(struct vm *vm, const struct vm_config *cfg, const struct
 	}
 	if (vm->ram) {
 		if (rf) {
-			log_info("vm: copying the memory file %s into shared guest RAM (%s need it shared)", rf->path,
-				 vm->mem_fd >= 0 && !ram_must_be_shared(cfg) ? "huge pages" : "vhost-user backends");
+			log_info("vm: copying the memory file %s into shared guest RAM (%s)", rf->path,
+				 vm->mem_fd >= 0 && !ram_must_be_shared(cfg) ? "huge pages need it shared" :
+				 cfg->virtio.nvu_blk || cfg->virtio.nvu_net ? "vhost-user backends need it shared" :
+				 "--shared-memory");
 			if (copy_ram_file(vm, rf, size) < 0)
 				return -1;
 		}

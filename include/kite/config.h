@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kite's settings: command line (vmm/cli.c) and JSON file (vmm/config.c). The file takes the same
- * settings as the flags (keys kernel, initrd, cmdline, cpus, memory, console, hugepages, pin_vcpus,
- * kvm); flags override the file. Every error is one log line naming the flag, key or file.
+ * settings as the flags (keys kernel, initrd, cmdline, cpus, memory, console, hugepages, shared_memory,
+ * pin_vcpus, kvm); flags override the file. Every error is one log line naming the flag, key or file.
  */
 #ifndef KITE_CONFIG_H
 #define KITE_CONFIG_H

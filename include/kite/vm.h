@@ -29,6 +29,7 @@ struct vm_config {
 	uint64_t mem_mib;
 	bool hugepages;              /* --hugepages: hugetlb pages required */
 	bool no_hugepages;           /* --hugepages=off: never (default: when enough are reserved) */
+	bool shared_memory;          /* --shared-memory: RAM in the shared memfd even with no vhost-user device */
 	enum kite_console_mode console;
 	const char *console_path;    /* KITE_CONSOLE_FILE, KITE_CONSOLE_SOCKET */
 	int pin[KITE_MAX_VCPUS];     /* host CPU for vCPU i, -1 = not pinned */
@@ -73,7 +74,7 @@ struct vm {
 	struct iothread *iothreads[KITE_MAX_IOTHREADS];
 	unsigned niothreads;
 	bool io_paused;              /* vm_pause_io(vm, true) in effect */
-	char ram_notice[160];        /* which memory guest RAM is on: logged by vm_start */
+	char ram_notice[192];        /* which memory guest RAM is on: logged by vm_start */
 	const char *cmdline;         /* the guest's kernel command line, built by the board */
 	atomic_bool exiting;
 	atomic_int exit_status;

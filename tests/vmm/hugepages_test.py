@@ -19,6 +19,9 @@ it alone (is_parallel false): other kites under the default `auto` would take fr
   vhost    --hugepages and a kite-dpu vhost-user-blk volume: kite-dpu maps kite's hugetlb memfd (its
            own smaps show the kite-guest-ram mapping with 2 MiB pages, no "not sealed" warning), the
            guest writes its byte pattern through kite-dpu (checked in the image), PASS.
+  shared   --shared-memory with the 512 MiB guest under the default (too few pages): kite's RAM is its
+           kite-guest-ram memfd (no vhost-user device asks for it), 4 KiB pages, the guest's area in
+           its Rss; the notice says shared memory with 4 KiB pages; SIGTERM: 143.
   jailed   (with --jailer) kite under kite-jailer (chroot without /proc or /dev/hugepages, uid 4321,
            no capabilities, a memory cgroup) by default: it cannot count free pages there, so it
            tries the hugetlb memfd (no mount needed), which reserves them: the notice says so, PASS.
@@ -52,13 +55,13 @@ def meminfo(key):
 
 def ram_mapping(pid):
     """kite-guest-ram's mappings in /proc/PID/smaps: {"page_kib" (-1 if they differ), "hugetlb_kib"
-    (Shared_ + Private_Hugetlb, summed)}, or None."""
+    (Shared_ + Private_Hugetlb, summed), "rss_kib"}, or None."""
     found, cur = None, None
     for line in open("/proc/%d/smaps" % pid):
         if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
             cur = None
             if "kite-guest-ram" in line:
-                cur = found = found or {"page_kib": 0, "hugetlb_kib": 0}
+                cur = found = found or {"page_kib": 0, "hugetlb_kib": 0, "rss_kib": 0}
         elif cur is not None:
             k, _, v = line.partition(":")
             if k == "KernelPageSize":
@@ -66,6 +69,8 @@ def ram_mapping(pid):
                 cur["page_kib"] = kib if cur["page_kib"] in (0, kib) else -1     # -1: mixed sizes
             elif k in ("Shared_Hugetlb", "Private_Hugetlb"):
                 cur["hugetlb_kib"] += int(v.split()[0])
+            elif k == "Rss":
+                cur["rss_kib"] += int(v.split()[0])
     return found
 
 
@@ -135,6 +140,21 @@ def part_auto_short(a, wd, procs):
     check(len(n) == 1 and n[0].endswith("vm: guest RAM: anonymous memory with transparent huge pages "
                                         "(too few 2 MiB huge pages free)"), "auto-short: the notice lines %s" % n)
     print("PASS auto-short: %s" % n[0].strip())
+
+
+def part_shared(a, wd, procs):
+    vm = Kite(a.kite, a.kernel, wd, "shared", ["--memory", str(SHORT_MIB), "--shared-memory"], COUNT, procs).start()
+    counting(vm, "shared")
+    ram = ram_mapping(vm.proc.pid)
+    check(ram is not None and ram["page_kib"] == 4,
+          "shared: kite's guest RAM is not its kite-guest-ram memfd with 4 KiB pages (%s)\n%s" % (ram, vm.dump()))
+    check(ram["rss_kib"] >= AREA_MIB * 1024,
+          "shared: %d KiB of the memfd resident, the guest wrote %d MiB" % (ram["rss_kib"], AREA_MIB))
+    stop(vm, "shared")
+    n = notices(vm.stderr())
+    check(len(n) == 1 and n[0].endswith("vm: guest RAM: shared memory (a memfd: 4 KiB pages unless shmem THP is on) "
+                                        "(too few 2 MiB huge pages free)"), "shared: the notice lines %s" % n)
+    print("PASS shared: %s; smaps: %d kB pages, %d KiB resident" % (n[0].strip(), ram["page_kib"], ram["rss_kib"]))
 
 
 def wait_for(cond, timeout):
@@ -221,6 +241,7 @@ def main():
         part_auto(a, wd, procs)
         part_on_short(a, wd, procs)
         part_auto_short(a, wd, procs)
+        part_shared(a, wd, procs)
         part_vhost(a, wd, procs)
         if a.jailer:
             part_jailed(a, wd)
@@ -241,7 +262,7 @@ def main():
             print("FAIL: nr_hugepages is %s after restoring %s" % (now, saved))
             rc = 1
     if rc == 0:
-        print("PASS: hugepages auto, on (refused), auto (fallback), vhost-user%s; nr_hugepages back to %s"
+        print("PASS: hugepages auto, on (refused), auto (fallback), shared memory, vhost-user%s; nr_hugepages back to %s"
               % (", jailed" if a.jailer else "", saved))
     return rc
 

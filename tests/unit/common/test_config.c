@@ -109,6 +109,11 @@ static void test_json_good(void **state)
 	assert_int_equal(o.vm.npin_io, 0);       /* I/O threads: not pinned, on, huge pages by default */
 	assert_false(o.vm.no_iothreads);
 	assert_false(o.vm.no_hugepages);
+	assert_false(o.vm.shared_memory);        /* shared guest RAM only when asked for or needed */
+	config_free(&o);
+
+	assert_int_equal(parse(&o, "{\"shared_memory\": true}"), 0);
+	assert_true(o.vm.shared_memory);
 	config_free(&o);
 
 	assert_int_equal(parse(&o, "{\"pin_io\": \"1,0\", \"iothreads\": false, \"hugepages\": false}"), 0);
@@ -132,6 +137,7 @@ static void test_json_bad(void **state)
 		"{\"cpus\": \"2\"}",
 		"{\"hugepages\": 1}",
 		"{\"iothreads\": \"on\"}",
+		"{\"shared_memory\": 1}",
 		"{\"pin_io\": \"0,,1\"}",
 		"{\"cpus\": 0}",                      /* out of range */
 		"{\"cpus\": 65}",
@@ -198,9 +204,11 @@ static void test_cli(void **state)
 		config_free(&o);
 	}
 	{
-		const char *argv[] = { "kite", "--pin-io", "1", "--iothreads", "off", "--hugepages=off", NULL };
+		const char *argv[] = { "kite", "--pin-io", "1", "--iothreads", "off", "--hugepages=off", "--shared-memory",
+				       NULL };
 
-		assert_int_equal(cli(&o, 6, argv), 0);
+		assert_int_equal(cli(&o, 7, argv), 0);
+		assert_true(o.vm.shared_memory);
 		assert_int_equal(o.vm.npin_io, 1);
 		assert_int_equal(o.vm.pin_io[0], 1);
 		assert_true(o.vm.no_iothreads);
