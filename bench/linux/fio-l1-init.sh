@@ -8,6 +8,13 @@
 #   kite-sync, kite-poll   the same with the disk's aio=sync, poll=50 (variants to compare)
 #   qemu      qemu-system-x86_64 -accel kvm -cpu host, virtio-blk-pci on the same file and
 #             virtio-net-pci on a TAP kt0 (its defaults: aio=threads, no vhost-net)
+#   kite-shared  kite as "kite" with --shared-memory: guest RAM in the shared memfd the vhost-user
+#             set-ups get (controls for the lab, bench/linux/fio_bench.sh --setups)
+#   qemu-shared  QEMU as "qemu" with its RAM a memory-backend-memfd, share=on (4 KiB shmem pages)
+# Guest RAM: with $L1_HUGEPAGES 2 MiB pages reserved in L1 (vm.nr_hugepages), kite takes hugetlb
+# pages by default (every kite set-up: shared, 2 MiB), and QEMU gets the same: a memfd backend with
+# hugetlb=on, share=on (qemu and qemu-shared). $L1_THP (always|madvise|never, empty: the kernel's
+# default) is written to L1's transparent_hugepage/enabled. "KITE-FIOL1 memory ..." says what L1 has.
 #   kite-dpu  kite --vhost-user-blk, the volume served by kite-dpu (one poller pinned to L1 CPU 1)
 #   qsd       kite --vhost-user-blk, the volume served by qemu-storage-daemon (taskset to L1 CPU 1)
 # In the vhost-user set-ups kite runs on L1 CPU 0 (taskset), the backend on CPU 1; kite and QEMU in
@@ -30,6 +37,18 @@ finish() { echo "KITE-FIOL1-DONE"; poweroff -f; }
 . /etc/nested-init.sh
 l1_begin
 say "cpus $(nproc) kernel $(uname -r)"
+thp=/sys/kernel/mm/transparent_hugepage
+[ -z "${L1_THP:-}" ] || echo "$L1_THP" >$thp/enabled || say "thp-failed $L1_THP"
+[ "${L1_HUGEPAGES:-0}" = 0 ] || echo "$L1_HUGEPAGES" >/proc/sys/vm/nr_hugepages || say "hugepages-failed $L1_HUGEPAGES"
+say "memory thp=$(cat $thp/enabled | tr ' ' ,) shmem_thp=$(cat $thp/shmem_enabled | tr ' ' ,)" \
+	"hugepages=$(cat /proc/sys/vm/nr_hugepages) $(awk '/^(MemTotal|HugePages_Free):/ { printf "%s%s ", $1, $2 }' /proc/meminfo)"
+# QEMU's guest RAM: a memfd backend (qemu-shared, or hugetlb pages like kite's when L1 reserved them)
+qemu_ram() {
+	local hp=""
+	[ "${L1_HUGEPAGES:-0}" = 0 ] || hp=",hugetlb=on,hugetlbsize=2M"
+	[ "$1" = qemu-shared ] || [ -n "$hp" ] || return 0
+	echo "-object memory-backend-memfd,id=ram0,size=${L2_MEMORY}M,share=on$hp -machine memory-backend=ram0"
+}
 dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MB" 2>/dev/null || say "disk-image-failed"
 
 # start_backend SETUP: the vhost-user-blk backend of SETUP, its pid in $backend; waits for the socket
@@ -115,11 +134,16 @@ l2="--kernel /l2/kernel --initrd /l2/initrd --cmdline"
 run() {
 	local setup=$1 round=$2 pid guard backend="" perf="" kind=run opt
 	case $setup in
-	kite|kite-sync|kite-poll)
-		case $setup in kite) opt="" ;; kite-sync) opt=,aio=sync ;; kite-poll) opt=,poll=50 ;; esac
-		set -- /usr/bin/kite --stats $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
+	kite|kite-sync|kite-poll|kite-shared)
+		local shm=""
+		case $setup in kite) opt="" ;; kite-sync) opt=,aio=sync ;; kite-poll) opt=,poll=50 ;;
+		kite-shared) opt="" shm=--shared-memory ;; esac
+		set -- /usr/bin/kite --stats $shm $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
 			--net tap=kt0 ;;
-	qemu) set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host -m "$L2_MEMORY" -smp 1 \
+	qemu|qemu-shared)
+		# the shutdown request's trace line tells an L2 reset (triple fault: reason=7) from a poweroff
+		set -- /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host -m "$L2_MEMORY" -smp 1 \
+		$(qemu_ram $setup) -trace qemu_system_shutdown_request \
 		-display none -no-reboot -nodefaults -serial stdio -kernel /l2/kernel -initrd /l2/initrd \
 		-append "$L2_CMDLINE" -drive file=/tmp/disk.img,if=none,id=d0,format=raw -device virtio-blk-pci,drive=d0 \
 		-netdev tap,id=n0,ifname=kt0,script=no,downscript=no -device virtio-net-pci,netdev=n0,romfile= ;;
@@ -181,15 +205,17 @@ run() {
 	cause=""
 	if [ -e /tmp/hung ]; then cause=hang
 	elif grep -q 'Kernel panic' /tmp/l2.log; then cause=l2-panic
+	elif grep -q -E 'triple fault \(guest reset\)|qemu_system_shutdown_request reason=7' /tmp/l2.log; then
+		cause=l2-triple-fault
 	elif ! grep -q '^KITE-FIO done' /tmp/l2.log; then cause=l2-unfinished
 	elif [ "$status" != 0 ]; then cause=exit-$status
 	fi
 	if [ -n "$cause" ]; then
-		case $setup in qemu) say "lost round=$round setup=$setup cause=$cause-under-qemu" ;;
+		case $setup in qemu|qemu-shared) say "lost round=$round setup=$setup cause=$cause-under-qemu" ;;
 		*) say "failed round=$round setup=$setup cause=$cause" ;; esac
 	fi
 	say "end round=$round setup=$setup status=$status uptime=$(cut -d' ' -f1 /proc/uptime)"
-	[ -z "$cause" ] || [ "$setup" != qemu ]
+	[ -z "$cause" ] || [ "${setup%-shared}" != qemu ]
 }
 
 # boot SETUP ROUND: the boot numbered $seq (1, 2, ... over the whole run) unless a fresh L1 skips it;

@@ -14,7 +14,9 @@ round's B: kite and its variants kite-* over qemu, kite-dpu over qsd) of IOPS as
 min-max (unit x, > 1 = kite ahead), and at queue depth 1 the ratio of the clat p50/p99 medians
 (unit x, < 1 = kite faster); per set-up with a NIC the medians of the ping round trip's p50/p99
 (us) and their ratios to qemu's; per set-up the lost boots, counted ("fio.lost_boots.S N count") and
-named ("# lost boots S: N (round R: CAUSE, ...)"), every one re-run.
+named ("# lost boots S: N (round R: CAUSE, ...)"), every one re-run; per set-up the boots started
+("fio.boots.S N count", re-runs included) and the failed ones by cause ("fio.failed_boots.S N count",
+"# failed boots S: N (round R: CAUSE, ...)"): kite-shared against kite tells shared RAM's failures.
 With "KITE-FIOL1 kvmjob JOB start|end counter=N ..." lines (L1 KVM's counters of the VM around each
 job), per job and set-up the medians of exits, interrupt injections and halt exits per I/O
 ("fio.J.S.exits_per_io"; I/Os = IOPS x SECONDS, the job's ramp and run time, as the counters span
@@ -39,7 +41,11 @@ PING = re.compile(r"^L2\| KITE-FIO ping n=(\d+) rtt_p50=([0-9.]+) rtt_p99=([0-9.
 
 def ratio_pairs(setups):
     """(A, B) of each ratio: kite-dpu over qsd, kite and every kite-* variant over qemu."""
-    return [(s, "qsd" if s == "kite-dpu" else "qemu") for s in setups if s.startswith("kite")]
+    def peer(s):
+        if s == "kite-dpu":
+            return "qsd"
+        return "qemu-shared" if s == "kite-shared" and "qemu-shared" in setups else "qemu"
+    return [(s, peer(s)) for s in setups if s.startswith("kite")]
 
 
 def main():
@@ -49,6 +55,8 @@ def main():
     pings = {}        # setup -> [(p50, p99) per round]
     pending = []      # the current boot's figures: ("job", job, values) or ("ping", values)
     lost = {}         # setup -> ["round R: CAUSE", ...]
+    fails = {}        # setup -> ["round R: CAUSE", ...]
+    boots = {}        # setup -> boots started
     seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 0
     kvm = {}          # the current boot's counters: (job, "start"|"end") -> {counter: value}
     per_io = {}       # (job, setup) -> {counter: [per-I/O value per boot]}
@@ -57,6 +65,7 @@ def main():
         m = RUN.match(line)
         if m:
             cur, pending, kvm = (int(m.group(1)), m.group(2)), [], {}
+            boots[cur[1]] = boots.get(cur[1], 0) + 1
             if cur[1] not in setups:
                 setups.append(cur[1])
             continue
@@ -70,6 +79,7 @@ def main():
         m = FAILED.match(line)
         if m:
             failed.append("round %s %s: failed, %s" % m.groups())
+            fails.setdefault(m.group(2), []).append("round %s: %s" % (m.group(1), m.group(3)))
             continue
         m = END.match(line)
         if m:
@@ -154,6 +164,10 @@ def main():
         names = lost.get(s, [])
         print("fio.lost_boots.%s %d count" % (s, len(names)))
         print("# lost boots %s: %d%s" % (s, len(names), " (%s; each re-run)" % ", ".join(names) if names else ""))
+        names = fails.get(s, [])
+        print("fio.boots.%s %d count" % (s, boots.get(s, 0)))
+        print("fio.failed_boots.%s %d count" % (s, len(names)))
+        print("# failed boots %s: %d%s" % (s, len(names), " (%s)" % ", ".join(names) if names else ""))
     for f in failed:
         print("fio_bench: %s" % f, file=sys.stderr)
     return 1 if failed else 0

@@ -20,6 +20,12 @@
 #                     [--pings N] [--perf "SETUP ..."]   (one more, uncounted boot of each SETUP
 #                     under perf record -a in L1, the top of perf report in the output)
 #                     [--l2-timeout S]   (L1's hang guard per boot; default (timeout - 120) / boots)
+#                     [--l1-hugepages N] (2 MiB pages reserved in L1, default L2's memory / 2 MiB + 8:
+#                     every set-up's L2 RAM on them, kite's by its default, QEMU's by a hugetlb memfd
+#                     backend; 0: none, kite's shared RAM then 4 KiB shmem pages, in which L2s
+#                     triple-fault in this lab, docs/benchmarks.md) [--l1-thp always|madvise|never]
+# Set-ups kite-shared and qemu-shared (controls): kite with --shared-memory, QEMU with a shared memfd
+# backend: the in-process set-ups with the shared memory of the vhost-user ones (fio-l1-init.sh).
 # Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
 # Prints the figures on stdout; the console log is WORK/console.log (the logs of every L1 in turn;
 # WORK/console.N.log and WORK/l1-qemu.N.log, the L1 QEMU's -d cpu_reset log, per L1).
@@ -43,7 +49,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 name=fio-bench
 . "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch
-dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups="" l2_timeout=""
+dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups="" l2_timeout="" l1_hugepages="" l1_thp=""
 jobs="randread4k_qd1:randread:4k:1 randread4k_qd32:randread:4k:32 randwrite4k_qd1:randwrite:4k:1"
 jobs="$jobs randwrite4k_qd32:randwrite:4k:32 read64k_qd32:read:64k:32"
 timeout_s=3600
@@ -61,14 +67,20 @@ fio_option() {
 	--pings) pings=$2 ;;
 	--perf) perf_setups=$2 ;;
 	--l2-timeout) l2_timeout=$2 ;;
+	--l1-hugepages) l1_hugepages=$2 ;;
+	--l1-thp) l1_thp=$2 ;;
 	*) return 1 ;;
 	esac
 }
 nested_options fio_option "$@"
 for s in $setups; do
-	case $s in kite|kite-sync|kite-poll|qemu) ;; kite-dpu|qsd) [ -x "$dpu" ] || [ "$s" = qsd ] || die "--dpu '$dpu': not an executable" ;;
-	*) die "--setups: unknown set-up '$s' (kite, kite-sync, kite-poll, qemu, kite-dpu, qsd)" ;; esac
+	case $s in kite|kite-sync|kite-poll|kite-shared|qemu|qemu-shared) ;; kite-dpu|qsd) [ -x "$dpu" ] || [ "$s" = qsd ] || die "--dpu '$dpu': not an executable" ;;
+	*) die "--setups: unknown set-up '$s' (kite, kite-sync, kite-poll, kite-shared, qemu, qemu-shared, kite-dpu, qsd)" ;; esac
 done
+case $l2_memory in *[!0-9]*|"") die "--l2-memory '$l2_memory': not a number" ;; esac
+l1_hugepages=${l1_hugepages:-$(( (l2_memory + 1) / 2 + 8 ))}
+case $l1_hugepages in *[!0-9]*|"") die "--l1-hugepages '$l1_hugepages': not a number" ;; esac
+case $l1_thp in ""|always|madvise|never) ;; *) die "--l1-thp '$l1_thp': always, madvise or never" ;; esac
 for t in fio qemu-storage-daemon; do command -v $t >/dev/null || die "$t not installed (scripts/deps.sh)"; done
 k=$(nested_kernel generic) || exit 1
 marker=kite-fio-bench
@@ -117,13 +129,16 @@ DISK_MB=$disk_mb
 ROUNDS=$rounds
 SETUPS="$setups"
 PERF_SETUPS="$perf_setups"
+L1_HUGEPAGES=$l1_hugepages
+L1_THP=$l1_thp
 CONF
 install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 install -m 755 "$here/fio-l1-kvm-counters.sh" "$l1root/etc/kvm-counters.sh" || die "cannot install kvm-counters.sh"
 make_cpio "$l1root" "$work/l1-initrd.cpio" || die "L1 cpio failed"
 
 echo "# fio-bench: L1 and L2 $(cat "$k/version"); L1 QEMU TCG -smp 2; $rounds rounds of: $setups;" \
-	"jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, $engine, direct; disk $disk_mb MiB in L1 tmpfs; log $log"
+	"jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, $engine, direct; disk $disk_mb MiB in L1 tmpfs;" \
+	"L1 hugepages $l1_hugepages, thp ${l1_thp:-default}; log $log"
 echo "# fio-bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC)"
 t0=$(date +%s)
 # L1 after L1: an L1 whose QEMU log says "Triple fault" reset (TCG's emulated SVM or L1's KVM: no
@@ -177,7 +192,7 @@ rm -f "$work/running"; kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
 echo "# fio-bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC);" \
 	"1-min samples every 30 s: $(sort -n "$work/loadavg.txt" | sed -n '1p;$p' | paste -s -d '-') (min-max)"
 echo "# fio-bench: $l1n L1 boot(s), $resets L1 reset(s), $(( $(date +%s) - t0 )) s"
-tr -d '\r' <"$log" | grep -a -E '^KITE-FIOL1 (cpus|cpu setup|kvm setup|kvmjob|hang|backend|unknown|disk|no-dev|lost|failed|rerun|continue)|^KITE-FIOBENCH|^KITE-FIOPERF|^L2\| KITE-FIO (disk|no-disk|job=[^ ]* (error|stderr))|^L2\| kite: stats' |
+tr -d '\r' <"$log" | grep -a -E '^KITE-FIOL1 (cpus|memory|cpu setup|kvm setup|kvmjob|hang|backend|unknown|disk|no-dev|lost|failed|rerun|continue)|^KITE-FIOBENCH|^KITE-FIOPERF|^L2\| KITE-FIO (disk|no-disk|job=[^ ]* (error|stderr))|^L2\| kite: stats|^L2\| kite: .*guest RAM|^KITE-FIOL1 run ' |
 	sed 's/^/# /'
 grep -a -q '^KITE-FIOL1-DONE' "$log" || { echo "fio-bench: L1 did not finish (exit $qrc): $log" >&2; rc=1; }
 python3 "$here/fio_bench.py" --seconds $((runtime + ramp)) <"$log" || rc=1

@@ -2,7 +2,8 @@
 """bench/linux/fio_bench.py on made-up console logs: a boot lost to the lab (in L1, or by an L1
 reset) and run again counts once, with the re-run's figures only (the lost boot's partial figures
 are dropped), and is counted and named per set-up; a boot that failed where kite is in it makes the
-status 1; KVM's counters around a job become per-I/O figures. Usage: python3 fio_bench_parse_test.py SOURCE_ROOT"""
+status 1, and boots and failed boots are counted per set-up (kite-shared's ratio is over
+qemu-shared); KVM's counters around a job become per-I/O figures. Usage: python3 fio_bench_parse_test.py SOURCE_ROOT"""
 import os
 import subprocess
 import sys
@@ -59,6 +60,19 @@ def main():
         fails.append("a failed kite boot gave status %d, stderr %r; want 1 and 'failed, hang'" % (rc2, err2))
     if out2.get("fio.j.qemu.rounds") != "1":
         fails.append("the other set-up's figures are missing after a failed boot")
+    if (out2.get("fio.boots.kite"), out2.get("fio.failed_boots.kite"), out2.get("fio.failed_boots.qemu")) != ("1", "1", "0"):
+        fails.append("boots and failed boots per set-up: %r" % out2)
+    # the shared-memory controls: kite-shared over qemu-shared (not qemu), a triple fault named per set-up
+    rc4, out4, text4, _ = parse(script, boot(1, "kite-shared", 90, 1) + boot(1, "qemu-shared", 30, 2) +
+                                boot(1, "qemu", 60, 3) + boot(2, "kite-shared", 1, 4, extra=[
+                                    "KITE-FIOL1 failed round=2 setup=kite-shared cause=l2-triple-fault"], status=0))
+    want4 = {"fio_j_kite-shared_over_qemu-shared": "3.00", "fio.boots.kite-shared": "2",
+             "fio.failed_boots.kite-shared": "1", "fio.boots.qemu-shared": "1"}
+    for k, v in want4.items():
+        if out4.get(k) != v:
+            fails.append("controls: %s = %s, want %s" % (k, out4.get(k), v))
+    if rc4 != 1 or "# failed boots kite-shared: 1 (round 2: l2-triple-fault)" not in text4.splitlines():
+        fails.append("controls: status %d, no failed-boots line naming the triple fault: %r" % (rc4, text4))
     # L1 KVM's counters around a job: per I/O over IOPS x seconds (100 IOPS x 6 s = 600 I/Os)
     _, out3, _, _ = parse(script, ["KITE-FIOL1 run round=1 setup=kite seq=1 uptime=1.0",
                                    "KITE-FIOL1 kvmjob j start exits=100 irq_injections=7 halt_exits=0",
