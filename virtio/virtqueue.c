@@ -149,6 +149,29 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *elem)
 	return r;
 }
 
+int vq_pop_burst(struct virtqueue *vq, struct vq_elem *elems, unsigned max)
+{
+	int r = 0;
+
+	if (vq->broken)
+		return -1;
+	if (!vq->ready || max == 0)
+		return 0;
+	if (!vq->packed) {
+		r = vq_split_pop_burst(vq, elems, max);
+	} else {
+		int one;
+
+		while ((unsigned)r < max && (one = vq_packed_pop(vq, &elems[r])) > 0)
+			r++;
+		if (r == 0 && one < 0)
+			r = -1;
+	}
+	if (r > 0)
+		vq->popped += (unsigned)r;
+	return r;
+}
+
 int vq_pop_head(struct virtqueue *vq, uint16_t head, struct vq_elem *elem)
 {
 	int r;
@@ -210,6 +233,26 @@ void vq_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written)
 	else
 		vq_split_fill(vq, elem, written);
 	vq->pushed++;
+}
+
+void vq_fill_burst(struct virtqueue *vq, const struct vq_elem *elems, const uint32_t *written, unsigned n)
+{
+	if (!usable(vq))
+		return;
+	for (unsigned i = 0; written && i < n; i++) {
+		if (written[i] > elems[i].in_len) {
+			vq_set_broken(vq, "device claims %u bytes written into a %" PRIu64 "-byte buffer",
+				      written[i], elems[i].in_len);
+			return;
+		}
+	}
+	if (vq->packed) {
+		for (unsigned i = 0; i < n; i++)
+			vq_packed_fill(vq, &elems[i], written ? written[i] : 0);
+	} else {
+		vq_split_fill_burst(vq, elems, written, n);
+	}
+	vq->pushed += n;
 }
 
 void vq_flush(struct virtqueue *vq)

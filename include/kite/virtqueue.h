@@ -111,6 +111,16 @@ void vq_reset(struct virtqueue *vq);
 
 /* Take the next available chain. 1 = got one, 0 = ring empty, -1 = queue broken (see reason). */
 int vq_pop(struct virtqueue *vq, struct vq_elem *elem);
+/*
+ * Take up to max (at most VQ_BURST_MAX) available chains into elems[0..): the number taken, 0 = ring
+ * empty, -1 = queue broken. Same checks and results as that many vq_pop() calls; on a split ring the
+ * burst's avail entries and head descriptors are read in one pass (each still once), and with
+ * EVENT_IDX avail_event is written once, after the last chain. A chain that breaks the queue ends
+ * the burst: the chains before it are returned (vq->broken is then set), -1 only when it was the
+ * first.
+ */
+#define VQ_BURST_MAX 64
+int vq_pop_burst(struct virtqueue *vq, struct vq_elem *elems, unsigned max);
 /* Split rings only: read the chain whose head descriptor is `head` again, without touching the avail
  * ring (a restarted backend re-serves the requests its inflight region names). Same checks and
  * results as vq_pop; a packed ring breaks the queue. */
@@ -129,6 +139,9 @@ void vq_unpop(struct virtqueue *vq, const struct vq_elem *elem);
  * vq_fill() + vq_flush(). Batches: vq_fill() several times, then one vq_flush(). */
 void vq_fill(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written);
 void vq_flush(struct virtqueue *vq);
+/* vq_fill() of elems[0..n) with written[i] bytes each (written NULL: 0 bytes each), in one pass. A
+ * length beyond an element's writable bytes breaks the queue before any of them is filled. */
+void vq_fill_burst(struct virtqueue *vq, const struct vq_elem *elems, const uint32_t *written, unsigned n);
 void vq_push(struct virtqueue *vq, const struct vq_elem *elem, uint32_t written);
 
 /* After pushing: must the driver be interrupted now (EVENT_IDX / NO_INTERRUPT honoured)? */
