@@ -168,6 +168,27 @@ int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem)
 	return r;
 }
 
+int vhost_dev_pop_burst(struct vhost_dev *dev, unsigned q, struct vq_elem *elems, unsigned max)
+{
+	struct vhost_queue *vq = &dev->q[q];
+	int r = 0;
+
+	if (vq->ipk_on || vq->resubmit_pos < vq->nresubmit) {
+		unsigned got = 0;
+
+		while (got < max && (r = vhost_dev_pop(dev, q, &elems[got])) > 0)
+			got++;
+		return got ? (int)got : r;
+	}
+	vq->popped_resubmit = false;
+	r = vq_pop_burst(&vq->vq, elems, max);
+	for (int i = 0; vq->inflight && i < r; i++) {
+		vq->inflight->desc[elems[i].id].counter = ++vq->inflight_counter;
+		__atomic_store_n(&vq->inflight->desc[elems[i].id].inflight, 1, __ATOMIC_RELEASE);
+	}
+	return r;
+}
+
 void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem)
 {
 	struct vhost_queue *vq = &dev->q[q];
@@ -196,6 +217,19 @@ void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *ele
 	vq_fill(&vq->vq, elem, written);
 	if (vq->ipk_on && !vq->vq.broken && !ipk_filled(&vq->ipk, elem))
 		vq_set_broken(&vq->vq, "completion of buffer %u that is not in flight", elem->id);
+}
+
+void vhost_dev_fill_burst(struct vhost_dev *dev, unsigned q, const struct vq_elem *elems, const uint32_t *written,
+			  unsigned n)
+{
+	struct vhost_queue *vq = &dev->q[q];
+
+	if (!vq->ipk_on) {
+		vq_fill_burst(&vq->vq, elems, written, n);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		vhost_dev_fill(dev, q, &elems[i], written ? written[i] : 0);
 }
 
 void vhost_dev_flush(struct vhost_dev *dev, unsigned q)

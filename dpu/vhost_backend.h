@@ -121,8 +121,15 @@ void vhost_dev_notify(struct vhost_dev *dev, unsigned q);
  */
 int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *elem);
 void vhost_dev_push(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written);
+/* Up to max chains at once (vq_pop_burst): the number popped, 0 = none, -1 = queue broken (a chain
+ * that breaks the queue ends the burst; the chains before it are returned). Inflight marks as
+ * vhost_dev_pop. */
+int vhost_dev_pop_burst(struct vhost_dev *dev, unsigned q, struct vq_elem *elems, unsigned max);
 /* Batched form: fill several, then one flush (publishes the used index and notifies if needed). */
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written);
+/* vhost_dev_fill() of elems[0..n), written[i] bytes each (NULL: 0 each), in one pass (vq_fill_burst). */
+void vhost_dev_fill_burst(struct vhost_dev *dev, unsigned q, const struct vq_elem *elems, const uint32_t *written,
+			  unsigned n);
 void vhost_dev_flush(struct vhost_dev *dev, unsigned q);
 /* Give back the most recently popped element (vq_unpop) and clear its inflight mark. Poller thread, or
  * the control thread from the device's queue_stop. */

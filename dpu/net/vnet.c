@@ -215,7 +215,8 @@ static struct vsw_frame *tx_frame(struct vnet_port *p, const struct vq_elem *e)
 }
 
 /* Guest -> switch, from transmit queue q, in three phases per burst (as DPDK's vhost library does):
- * 1. pop every chain of the burst (one avail index read, the descriptor walks back to back);
+ * 1. pop every chain of the burst (vhost_dev_pop_burst: one avail index read, the heads and their
+ *    descriptors read in one pass, then the walks back to back);
  * 2. copy the frames back to back, so that the cache misses on the lines the driver wrote on its
  *    own core overlap instead of each waiting behind the previous frame's switching work;
  * 3. complete all chains (one used index store, one notification decision), then switch the frames.
@@ -225,22 +226,22 @@ static unsigned vnet_tx_poll(struct vnet_port *p, unsigned q, unsigned budget)
 {
 	struct vsw_frame *frames[VSW_BURST];
 	struct vq_elem *el = p->tx_elem;
-	unsigned n = 0, got = 0;
+	unsigned n = 0, got;
+	int r;
 
 	if (budget > VSW_BURST)
 		budget = VSW_BURST;
-	while (got < budget && vhost_dev_pop(p->dev, q, &el[got]) > 0)
-		got++;
-	if (got == 0)
+	r = vhost_dev_pop_burst(p->dev, q, el, budget);
+	if (r <= 0)
 		return 0;
+	got = (unsigned)r;
 	for (unsigned i = 0; i < got; i++) {
 		struct vsw_frame *f = tx_frame(p, &el[i]);
 
 		if (f)
 			frames[n++] = f;
 	}
-	for (unsigned i = 0; i < got; i++)
-		vhost_dev_fill(p->dev, q, &el[i], 0);
+	vhost_dev_fill_burst(p->dev, q, el, NULL, got);
 	vhost_dev_flush(p->dev, q);
 	if (n)
 		vswitch_input(p->runner->sw, p->id, frames, n);
@@ -410,12 +411,19 @@ static unsigned vnet_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 		for (unsigned i = 0; i < nf; i++)
 			if (plan[i].ok)
 				rx_copy(p, frames[sent + i], plan[i].first, plan[i].nel);
-		/* A frame dropped for a malformed buffer counts as taken (its drop is counted as bad_desc). */
-		for (unsigned i = 0; i < nf; i++) {
-			for (unsigned k = plan[i].first; k < plan[i].first + plan[i].nel; k++)
-				vhost_dev_fill(p->dev, VNET_RXQ(plan[i].pair), &p->rx_elem[k],
-					       plan[i].ok ? p->rx_written[k] : 0);
-			p->q_rx[plan[i].pair] += plan[i].ok;
+		/* A frame dropped for a malformed buffer counts as taken (its drop is counted as bad_desc):
+		 * its chains complete empty. The chains of consecutive frames to one queue are contiguous
+		 * in rx_elem: one fill per run of them. */
+		for (unsigned i = 0, j; i < nf; i = j) {
+			unsigned pair = plan[i].pair, first = plan[i].first;
+
+			for (j = i; j < nf && plan[j].pair == pair; j++) {
+				if (!plan[j].ok)
+					memset(&p->rx_written[plan[j].first], 0, plan[j].nel * sizeof(p->rx_written[0]));
+				p->q_rx[pair] += plan[j].ok;
+			}
+			vhost_dev_fill_burst(p->dev, VNET_RXQ(pair), &p->rx_elem[first], &p->rx_written[first],
+					     plan[j - 1].first + plan[j - 1].nel - first);
 		}
 		sent += nf;
 	}

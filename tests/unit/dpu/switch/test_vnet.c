@@ -52,6 +52,16 @@ void *vhost_dev_opaque(const struct vhost_dev *dev) { return dev->opaque; }
 uint64_t vhost_dev_features(const struct vhost_dev *dev) { return dev->features; }
 int vhost_dev_pop(struct vhost_dev *dev, unsigned q, struct vq_elem *e) { return vq_pop(dev->vq[q], e); }
 void vhost_dev_unpop(struct vhost_dev *dev, unsigned q, const struct vq_elem *e) { vq_unpop(dev->vq[q], e); }
+int vhost_dev_pop_burst(struct vhost_dev *dev, unsigned q, struct vq_elem *e, unsigned max)
+{
+	return vq_pop_burst(dev->vq[q], e, max);
+}
+
+void vhost_dev_fill_burst(struct vhost_dev *dev, unsigned q, const struct vq_elem *e, const uint32_t *written,
+			  unsigned n)
+{
+	vq_fill_burst(dev->vq[q], e, written, n);
+}
 
 void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *e, uint32_t written)
 {
