@@ -55,6 +55,15 @@ struct dpu_poller {
 	char name[16];                   /* dpu-pollN, set by the thread itself */
 };
 
+/* The statistics counters have one writer, the poller thread (or poller_run_once's caller): a load
+ * and a store, no locked read-modify-write on every round; readers see whole values. The epoch keeps
+ * its locked increment: set_swap relies on it being a full barrier (the next round's load of the
+ * set cannot pass it, so a round that still uses an old set always ends with a later epoch). */
+static inline void bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 static unsigned run_round(struct dpu_poller *p)
 {
 	struct poll_set *s = atomic_load_explicit(&p->set, memory_order_acquire);
@@ -66,10 +75,10 @@ static unsigned run_round(struct dpu_poller *p)
 		io_wait |= w & POLLER_IO_WAIT;
 		work += w & ~POLLER_IO_WAIT;
 	}
-	atomic_fetch_add_explicit(&p->rounds, 1, memory_order_relaxed);
+	bump(&p->rounds);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_release);
 	if (work)
-		atomic_fetch_add_explicit(&p->busy_rounds, 1, memory_order_relaxed);
+		bump(&p->busy_rounds);
 	return work ? work : io_wait;
 }
 
@@ -105,7 +114,7 @@ static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
 			struct epoll_event ev[16];   /* consume the edge events; every item runs next anyway */
 			(void)epoll_pwait(p->epfd, ev, 16, 0, NULL);
 		}
-		atomic_fetch_add_explicit(&p->sleeps, 1, memory_order_relaxed);
+		bump(&p->sleeps);
 	}
 	disarm(s, i);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_release);
