@@ -152,5 +152,10 @@ int main(int argc, char **argv)
 	print_stat("vq_one_ns_per_chain", ns[0], slices, "ns");
 	print_stat("vq_burst_ns_per_chain", ns[1], slices, "ns");
 	print_stat("vq_burst_vs_one", ratio, slices, "x");
+	for (unsigned k = 0; k < 2; k++) {
+		free(r[k].gm.r[0].hva);
+		free(ns[k]);
+	}
+	free(ratio);
 	return 0;
 }
