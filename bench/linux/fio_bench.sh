@@ -141,10 +141,13 @@ echo "# fio-bench: L1 and L2 $(cat "$k/version"); L1 QEMU TCG -smp 2; $rounds ro
 	"L1 hugepages $l1_hugepages, thp ${l1_thp:-default}; log $log"
 echo "# fio-bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC)"
 t0=$(date +%s)
-# L1 after L1: an L1 whose QEMU log says "Triple fault" reset (TCG's emulated SVM or L1's KVM: no
-# kite code runs in L1's kernel); a fresh L1 then runs the remaining boots, from the one that the
-# reset lost (kite.fio_skip = the boots done). Any other end of an L1 without KITE-FIOL1-DONE is
-# not retried. At most 3 resets in one boot and 10 in the run.
+# L1 after L1: an L1 whose QEMU log says "Triple fault" reset, and an L1 whose kernel panicked
+# ("Kernel panic" on its console: seen as recursive page faults at a %gs access after a nested
+# VM exit and as "corrupted stack end detected inside scheduler"), ended by TCG's emulated SVM or
+# L1's KVM: no kite code runs in L1's kernel; a fresh L1 then runs the remaining boots, from the
+# one the reset or panic lost (kite.fio_skip = the boots done), and the lost boot is named with
+# the cause. Any other end of an L1 without KITE-FIOL1-DONE is not retried. At most 3 resets in
+# one boot and 10 in the run.
 : >"$log"
 : >"$work/running"
 # the host's load average every 30 s while L1s run (the figures are ratios; the load says how noisy)
@@ -164,13 +167,19 @@ while :; do
 	echo "# fio-bench: L1 number $l1n (skipping $skip boots): QEMU exit $qrc after $(( $(date +%s) - t1 )) s"
 	cat "$work/console.$l1n.log" >>"$log"
 	grep -a -q '^KITE-FIOL1-DONE' "$work/console.$l1n.log" && break
+	why=""
 	if [ "$qrc" = 0 ] && grep -a -q '^Triple fault' "$work/l1-qemu.$l1n.log"; then
+		why="l1-reset" what="Triple fault in its QEMU log"
+	elif [ "$qrc" = 0 ] && panic=$(tr -d '\r' <"$work/console.$l1n.log" | grep -a -v '^L2|' | grep -a -m 1 -o 'Kernel panic - .*'); then
+		why="l1-panic" what="its kernel: $panic"
+	fi
+	if [ -n "$why" ]; then
 		# the boot the reset cut short: the last one started and not ended
 		last=$(tr -d '\r' <"$work/console.$l1n.log" | grep -a -E '^KITE-FIOL1 (run|end) ' | tail -n 1)
 		if [ "${last#KITE-FIOL1 run }" != "$last" ]; then
 			bseq=$(echo "$last" | sed -n 's/.* seq=\([0-9]*\).*/\1/p')
 			lost=$(echo "$last" | sed -n 's/.*\(round=[^ ]* setup=[^ ]*\).*/\1/p')
-			echo "KITE-FIOBENCH lost $lost cause=l1-reset (L1 number $l1n: Triple fault in its QEMU log)" >>"$log"
+			echo "KITE-FIOBENCH lost $lost cause=$why (L1 number $l1n: $what)" >>"$log"
 			skip=$((bseq - 1))
 		else
 			# between two boots: continue after the last one started (and ended)
@@ -181,17 +190,17 @@ while :; do
 		resets=$((resets + 1))
 		[ -n "$lost" ] && [ "$lost" = "$lastlost" ] && same=$((same + 1)) || same=1
 		lastlost=$lost
-		echo "# fio-bench: L1 number $l1n reset (Triple fault) ${lost:+during $lost}; a fresh L1 continues after boot $skip"
+		echo "# fio-bench: L1 number $l1n ended by $why ($what) ${lost:+during $lost}; a fresh L1 continues after boot $skip"
 		[ "$resets" -le 10 ] && [ "$same" -le 3 ] && continue
-		echo "fio-bench: too many L1 resets ($resets, $same in one boot): stopped" >&2; rc=1; break
+		echo "fio-bench: too many L1 resets or panics ($resets, $same in one boot): stopped" >&2; rc=1; break
 	fi
-	echo "fio-bench: L1 number $l1n ended (exit $qrc) without KITE-FIOL1-DONE and without a triple fault: not re-run ($work/console.$l1n.log)" >&2
+	echo "fio-bench: L1 number $l1n ended (exit $qrc) without KITE-FIOL1-DONE, a triple fault or a kernel panic: not re-run ($work/console.$l1n.log)" >&2
 	rc=1; break
 done
 rm -f "$work/running"; kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
 echo "# fio-bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC);" \
 	"1-min samples every 30 s: $(sort -n "$work/loadavg.txt" | sed -n '1p;$p' | paste -s -d '-') (min-max)"
-echo "# fio-bench: $l1n L1 boot(s), $resets L1 reset(s), $(( $(date +%s) - t0 )) s"
+echo "# fio-bench: $l1n L1 boot(s), $resets L1 reset(s) or panic(s), $(( $(date +%s) - t0 )) s"
 tr -d '\r' <"$log" | grep -a -E '^KITE-FIOL1 (cpus|memory|cpu setup|kvm setup|kvmjob|hang|backend|unknown|disk|no-dev|lost|failed|rerun|continue)|^KITE-FIOBENCH|^KITE-FIOPERF|^L2\| KITE-FIO (disk|no-disk|job=[^ ]* (error|stderr))|^L2\| kite: stats|^L2\| kite: .*guest RAM|^KITE-FIOL1 run ' |
 	sed 's/^/# /'
 grep -a -q '^KITE-FIOL1-DONE' "$log" || { echo "fio-bench: L1 did not finish (exit $qrc): $log" >&2; rc=1; }
