@@ -63,7 +63,7 @@ struct blk_dev {
 	struct inline_io iw, ir;   /* writes, reads; they count what they serve (iw_done, iw_slow) */
 	const struct iw_ops *inline_ops;   /* blk_options.inline_ops */
 	uint64_t inline_bytes;     /* moved inline since the used ring was last published (one batch) */
-	uint64_t inline_ns;        /* inline time of this queue's batch: IW_ROUND_NS, then io_uring */
+	uint64_t inline_ns;        /* --iothreads off: inline time of this queue's batch (IW_ROUND_NS) */
 	uint64_t polled_reqs;      /* requests found by polling, not by a kick */
 };
 
@@ -193,9 +193,14 @@ static uint8_t blk_rw(struct blk_dev *blk, struct blk_request *req, struct blk_a
 		/* kite/inline_io.h: a file system without a non-blocking buffered write (ext4, tmpfs) or
 		 * read (tmpfs) path: done here and completed like a synchronous request (vq_push at once,
 		 * the interrupt decision at the end of the batch, blk_queue_notify); judged like a CQE.
-		 * After IW_ROUND_NS of the batch the rest goes to io_uring (the loop's other work runs). */
+		 * On the main loop (--iothreads off) the batch's rest goes to io_uring after IW_ROUND_NS
+		 * of it, so the loop's other devices are not held. A device with an I/O thread of its own
+		 * has no such budget: handing the rest to io-wq workers would only cost more (0.82x the
+		 * IOPS at 4 KiB qd 32 on tmpfs, 40% of the writes punted); its guard still bounds a
+		 * request that sleeps. */
+		uint64_t own = 0;
 		ssize_t res = iw_io(write ? &blk->iw : &blk->ir, blk->fd, iov, (int)n, (off_t)pos, (size_t)total,
-				    &blk->inline_ns);
+				    blk->vdev.io ? &own : &blk->inline_ns);
 
 		if (res != IW_PUNT) {
 			blk->inline_bytes += total;

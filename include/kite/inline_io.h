@@ -30,7 +30,9 @@
  * (*spent_ns, zeroed when the call begins, shared by both directions); once it reaches IW_ROUND_NS,
  * iw_io does nothing inline and the rest of the call's requests go to io_uring (kite-dpu's poller also
  * stops popping that queue, so its other items get their turn; kite's glue, one queue's batch per
- * kick or poll round, submits the rest). Reads and writes share the constants: the stall they bound is
+ * kick or poll round, submits the rest, and only on the main loop, --iothreads off: a device's own
+ * I/O thread passes a fresh sum per request, since there the budget yields to nothing and only hands
+ * work to io-wq workers). Reads and writes share the constants: the stall they bound is
  * the poller's, whichever direction caused it, and a 4 KiB tmpfs read costs about what a write does.
  *
  * Thread: one serving thread per struct (the volume's poller, the device's I/O thread under the

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kite's virtio-blk glue of the inline writes (virtio/blk.c, kite/inline_io.h) on a fake machine
- * (no KVM, the machine's event loop: --iothreads off) with io_uring and a real image file, the
- * inline writes' clock faked: every inline write "takes" 30 us. One kick's batch of 16 writes does
+ * (no KVM) with io_uring and a real image file, the inline writes' clock faked: every inline write
+ * "takes" 30 us. On the machine's event loop (--iothreads off) one kick's batch of 16 writes does
  * the first four inline (0, 30, 60 and 90 us spent before each) and hands the other twelve to
- * io_uring (IW_ROUND_NS = 100 us); the next kick's batch starts afresh (four more inline). Every
- * request completes OK, once, with its bytes in the image, and the counters (blk_get_counters:
- * GET /metrics, --stats) say how many went inline.
+ * io_uring (IW_ROUND_NS = 100 us); the next kick's batch starts afresh (four more inline). A device
+ * with an I/O thread of its own (the default; the test runs that thread's loop itself, the thread is
+ * never started) has no batch budget: all 16 go inline. Every request completes OK, once, with its
+ * bytes in the image, and the counters (blk_get_counters: GET /metrics, --stats) say how many went
+ * inline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include "fake_machine.h"
 #include "kite/evloop.h"
 #include "kite/inline_io.h"
+#include "kite/iothread.h"
 #include "kite/virtio_blk_dev.h"
 #include "kite/virtio_dev.h"
 #include "vring_driver.h"
@@ -75,6 +78,8 @@ static const struct iw_ops fake_ops = { fake_pwritev2, fake_clock, no_sleeps, fa
 static struct fake_machine fm;
 static struct vring_drv drv;
 static unsigned interrupts;
+static struct evloop *dev_loop;       /* where the device's kicks and completions run */
+static struct iothread *own_thread;   /* the device's I/O thread (never started), or NULL */
 
 static void on_interrupt(struct virtio_dev *dev, bool config, uint16_t vector)
 {
@@ -129,7 +134,7 @@ static void collect(bool *seen, unsigned n)
 		assert_true(r >= 0);
 		if (r == 0) {
 			assert_true(rounds < 1000);
-			evloop_run_once(fm.m.loop, 100);
+			evloop_run_once(dev_loop, 100);
 			continue;
 		}
 		unsigned i = (unsigned)(uintptr_t)token - 1;
@@ -140,21 +145,41 @@ static void collect(bool *seen, unsigned n)
 	}
 }
 
-static void test_batch_budget(void **state)
+/* The machine gives the device an I/O thread of its own, as kite's vm.c does by default. */
+static struct iothread *f_iothread(void *opaque, const char *name)
 {
-	char path[256];
-	const char *t = getenv("TMPDIR");
-	bool seen[24] = { false };
+	(void)opaque;
+	own_thread = iothread_new(name);
+	return own_thread;
+}
 
-	(void)state;
+static struct machine_ops ops_with_iothread;
+static char path[256];
+static int img_fd = -1;
+
+/* A fresh image, machine and device (with an I/O thread of its own or on the machine's loop), the
+ * driver's one queue live; the fake write path's counts and clock reset. */
+static struct virtio_dev *setup(bool iothread)
+{
+	const char *t = getenv("TMPDIR");
+
+	nowait_tries = inline_calls = interrupts = 0;
+	own_thread = NULL;
 	snprintf(path, sizeof(path), "%s/kite-blk-inline-XXXXXX", t && *t ? t : "/tmp");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	img_fd = mkstemp(path);
+	assert_true(img_fd >= 0);
+	assert_int_equal(ftruncate(img_fd, 1 << 20), 0);
 	fake_machine_init(&fm, RAM_SIZE);
+	if (iothread) {
+		ops_with_iothread = *fm.m.ops;
+		ops_with_iothread.iothread = f_iothread;
+		fm.m.ops = &ops_with_iothread;
+	}
 	struct blk_options o = { .path = path, .inline_ops = &fake_ops };
 	struct virtio_dev *dev = blk_create(&fm.m, &o, 0);
 	assert_non_null(dev);
+	assert_true(iothread ? dev->io == own_thread && own_thread : dev->io == NULL);
+	dev_loop = dev->io ? iothread_loop(dev->io) : fm.m.loop;
 	dev->interrupt = on_interrupt;
 
 	/* the driver: VERSION_1 and FLUSH (writes not write-through, so they may go inline), one queue */
@@ -172,50 +197,90 @@ static void test_batch_budget(void **state)
 				   VIRTIO_STATUS_DRIVER_OK);
 	pthread_mutex_unlock(&dev->lock);
 	assert_true(dev->q[0].enabled);
+	return dev;
+}
 
-	/* one kick, 16 writes: one batch */
-	for (unsigned i = 0; i < 16; i++)
-		add_write(i);
-	virtio_dev_kick(dev, 0);
-	evloop_run_once(fm.m.loop, 1000);     /* the kick: blk_queue_notify, one batch */
-	struct blk_counters c = counters(dev);
-	assert_int_equal(c.write_ops, 16);
-	assert_int_equal(c.inline_writes, 4);
-	assert_int_equal(inline_calls, 4);
-	assert_int_equal(nowait_tries, 1);
-	collect(seen, 16);
-	/* the next kick's batch has its own budget */
-	for (unsigned i = 16; i < 24; i++)
-		add_write(i);
-	virtio_dev_kick(dev, 0);
-	evloop_run_once(fm.m.loop, 1000);     /* the kick: blk_queue_notify, one batch */
-	c = counters(dev);
-	assert_int_equal(c.write_ops, 24);
-	assert_int_equal(c.inline_writes, 8);
-	assert_int_equal(c.inline_slow, 0);
-	assert_int_equal(c.errors, 0);
-	collect(seen, 8);
-	assert_true(interrupts > 0);
-
-	/* every block in the image, whichever way it went */
+/* Blocks 0..n-1 of the image hold what requests 0..n-1 wrote, whichever way they went; then
+ * everything setup made is freed. */
+static void check_and_teardown(struct virtio_dev *dev, unsigned n)
+{
 	static uint8_t back[BLOCK];
-	for (unsigned i = 0; i < 24; i++) {
-		assert_int_equal(pread(fd, back, BLOCK, (off_t)i * BLOCK), (ssize_t)BLOCK);
+
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(pread(img_fd, back, BLOCK, (off_t)i * BLOCK), (ssize_t)BLOCK);
 		for (unsigned k = 0; k < BLOCK; k++)
 			if (back[k] != stamp(i, k))
 				fail_msg("block %u byte %u: %#x, expected %#x", i, k, back[k], stamp(i, k));
 	}
 	virtio_dev_destroy(dev);
+	iothread_free(own_thread);     /* after the device: it leaves the thread's loop first */
 	vring_drv_free(&drv);
 	fake_machine_fini(&fm);
 	unlink(path);
-	close(fd);
+	close(img_fd);
+}
+
+/* One kick with n writes (requests first..first+n-1), served in one run of the device's loop. */
+static void kick_batch(struct virtio_dev *dev, unsigned first, unsigned n)
+{
+	for (unsigned i = first; i < first + n; i++)
+		add_write(i);
+	virtio_dev_kick(dev, 0);
+	evloop_run_once(dev_loop, 1000);     /* the kick: blk_queue_notify, one batch */
+}
+
+/* The counters after a batch: writes in all, inlined of them inline (each one call of the fake
+ * write), one probe, nothing slept, no error. */
+static void expect_writes(struct virtio_dev *dev, unsigned writes, unsigned inlined)
+{
+	struct blk_counters c = counters(dev);
+
+	assert_int_equal(c.write_ops, writes);
+	assert_int_equal(c.inline_writes, inlined);
+	assert_int_equal(inline_calls, inlined);
+	assert_int_equal(nowait_tries, 1);
+	assert_int_equal(c.inline_slow, 0);
+	assert_int_equal(c.errors, 0);
+}
+
+static void test_batch_budget(void **state)
+{
+	bool seen[24] = { false };
+
+	(void)state;
+	struct virtio_dev *dev = setup(false);
+
+	kick_batch(dev, 0, 16);         /* one kick, 16 writes: one batch, 4 inline, 12 to io_uring */
+	expect_writes(dev, 16, 4);
+	collect(seen, 16);
+	kick_batch(dev, 16, 8);         /* the next kick's batch has its own budget */
+	expect_writes(dev, 24, 8);
+	collect(seen, 8);
+	assert_true(interrupts > 0);
+	check_and_teardown(dev, 24);
+}
+
+/* An I/O thread of its own: no batch budget, the whole batch inline (30 us each on the fake clock,
+ * 480 us in all), none to io_uring's workers; the guard is not engaged (nothing slept). */
+static void test_own_iothread_no_budget(void **state)
+{
+	bool seen[16] = { false };
+
+	(void)state;
+	struct virtio_dev *dev = setup(true);
+
+	kick_batch(dev, 0, 16);
+	expect_writes(dev, 16, 16);
+	collect(seen, 16);
+	assert_true(interrupts > 0);
+	check_and_teardown(dev, 16);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_budget),
+		cmocka_unit_test(test_own_iothread_no_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
