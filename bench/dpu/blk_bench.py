@@ -9,17 +9,23 @@ buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data p
 has no non-blocking read or write path, so io_uring hands every request to an io-wq worker; kite-dpu
 does them in its poller instead, docs/dpu.md "Buffered reads and writes"), "cache" = buffered I/O
 on an image file on the disk's file system, in the page cache (written just before: reads are page-cache
-hits that io_uring completes inline, writes dirty the cache; what a host with free RAM serves).
+hits that io_uring completes inline, writes dirty the cache; what a host with free RAM serves). Before
+each cache run the image's file system is written back (settle): every run starts from clean cached
+pages with no writeback under way, whatever ran before it.
 
 Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randread,randwrite]
                     [--backing direct,mem,cache] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
+                    [--no-cache-sync]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation; for each, the ratio
 kite-dpu / LABEL (IOPS, pair by pair) is printed as well.
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
 CPU-second of the backend, the medians of the per-request latency p50/p99 (blk_loadgen's), and the
 ratios to qemu-storage-daemon, pair by pair (same round); last the median ratios as "name value x"
 lines for bench/plot.py (latency ratios *_lat_p50/p99_over_qsd: < 1 = kite-dpu faster) and the
-latency medians as "name value us" lines."""
+latency medians as "name value us" lines. A kite-dpu run's line ends with its volume's counters from the
+control socket's `stats`, read after the load ended: how many reads/writes its poller did itself
+(inline) and how many of those slept past 500 us (slow: each sent that direction to io_uring's workers
+for 100 ms), e.g. "[writes 612,345: inline 611,900, slow 2]" (docs/dpu.md "Prometheus counters")."""
 import argparse
 import json
 import os
@@ -30,6 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
+from dpu_ctl import ctl_request  # noqa: E402
 
 
 def cpu_ticks(pid):
@@ -78,15 +87,35 @@ class KiteDpu(Backend):
     def __init__(self, label, exe, wd, img, direct):
         super().__init__(label, wd, img, direct)
         self.exe = exe
+        self.ctl = os.path.join(wd, "ctl")
 
     def start(self):
         cfg = os.path.join(self.wd, "cfg.json")
         with open(cfg, "w") as f:
-            json.dump({"cores": [0], "volumes": [{"name": "b", "image": self.img, "socket": self.sock,
-                                                  "direct": self.direct}]}, f)
+            json.dump({"cores": [0], "control": self.ctl,
+                       "volumes": [{"name": "b", "image": self.img, "socket": self.sock,
+                                    "direct": self.direct}]}, f)
         log = os.path.join(self.wd, self.label + ".log")
         self.proc = subprocess.Popen([self.exe, "--config", cfg], stdout=open(log, "w"), stderr=subprocess.STDOUT)
         self.wait_socket(log)
+
+    def counters(self, rw):
+        """The volume's request count of rw's direction, how many the poller did inline, how many of
+        those slept (kite_dpu_blk_* in `stats`), as a note for the run's line."""
+        d = "writes" if rw == "randwrite" else "reads"
+        text = ctl_request(self.ctl, {"cmd": "stats"})["stats"]
+        c = {}
+        for line in text.splitlines():
+            name, _, val = line.partition(" ")
+            if name.startswith("kite_dpu_blk_") and 'volume="b"' in name:
+                c[name.split("{")[0][len("kite_dpu_blk_"):]] = int(float(val))
+        return (f" [{d} {c.get(d + '_total', 0):,}: inline {c.get('inline_' + d + '_total', 0):,}, "
+                f"slow {c.get('inline_slow_total', 0):,}]")
+
+    def stop(self):
+        super().stop()
+        if os.path.exists(self.ctl):
+            os.unlink(self.ctl)
 
 
 class Qsd(Backend):
@@ -101,13 +130,27 @@ class Qsd(Backend):
         self.wait_socket(log)
 
 
-def run_one(gen, be, rw, qd, secs):
+def settle(img):
+    """Writes back what earlier runs dirtied in the image's file system and waits (syncfs(2) through
+    sync -f): the run then starts with the image's pages cached and clean and no writeback under way.
+    Without it a "cache" run inherits the dirty pages of the runs before it (which set-up ran just
+    before decides how many) and may meet the flusher writing them back (dirty_expire_centisecs after
+    the file was first dirtied, whichever run that falls into): kite-dpu's inline writes then sleep
+    and its guard sends them to io-wq workers for 100 ms (36 of 113 kite-dpu write runs had such
+    writes without this, 0 of 66 with it; docs/benchmarks.md, issue 12 page-cache writes)."""
+    subprocess.run(["sync", "-f", img], check=True)
+
+
+def run_one(gen, be, rw, qd, secs, sync):
+    if sync:
+        settle(be.img)
     be.start()
     try:
         t0 = cpu_ticks(be.proc.pid)
         out = subprocess.run(["taskset", "-c", "1", gen, "--socket", be.sock, "--rw", rw, "--qd", str(qd),
                               "--seconds", str(secs), "--cpu", "1"], capture_output=True, text=True, timeout=secs + 60)
         ticks = cpu_ticks(be.proc.pid) - t0
+        note = be.counters(rw) if out.returncode == 0 and isinstance(be, KiteDpu) else ""
     finally:
         be.stop()
     vals = dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line)
@@ -117,7 +160,7 @@ def run_one(gen, be, rw, qd, secs):
     cpu_s = ticks / os.sysconf("SC_CLK_TCK")
     lat = (float(vals.get("lat_p50_us", "nan")), float(vals.get("lat_p99_us", "nan")))
     # the generator's run includes connection set-up; cpu-seconds are over the same span
-    return iops, iops * secs / cpu_s if cpu_s > 0 else float("nan"), lat
+    return iops, iops * secs / cpu_s if cpu_s > 0 else float("nan"), lat, note
 
 
 def span(v):
@@ -134,6 +177,8 @@ def main():
     ap.add_argument("--backing", default="direct,mem")
     ap.add_argument("--dpu", action="append", default=[], help="LABEL=PATH of a further kite-dpu binary")
     ap.add_argument("--no-qsd", action="store_true")
+    ap.add_argument("--no-cache-sync", action="store_true",
+                    help="do not write the cache image back before each run (the method before; see settle)")
     ap.add_argument("--img-mb", type=int, default=int(os.environ.get("IMG_MB", "512")))
     a = ap.parse_args()
 
@@ -166,13 +211,14 @@ def main():
                 for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                     for be in bes:
                         la = loadavg()
-                        iops, per_cpu, lat = run_one(gen, be, rw.split("@")[0], int(rw.split("@")[1]), a.seconds)
+                        iops, per_cpu, lat, note = run_one(gen, be, rw.split("@")[0], int(rw.split("@")[1]), a.seconds,
+                                                            backing == "cache" and not a.no_cache_sync)
                         loads.append(float(la))
                         res.setdefault((backing, rw, be.label), []).append((rnd, iops, per_cpu))
                         lats.setdefault((backing, rw, be.label), []).append(lat)
                         print(f"round {rnd + 1} {backing} {rw} {be.label}: {iops:,.0f} IOPS, "
                               f"{per_cpu:,.0f} IOPS per CPU-s, p50 {lat[0]:.1f} us, p99 {lat[1]:.1f} us "
-                              f"(load {la})", flush=True)
+                              f"(load {la}){note}", flush=True)
         ratios = []   # "name value x" lines for bench/plot.py
         print(f"\n4 KiB (rw@queue depth), {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
         for backing in a.backing.split(","):
