@@ -9,7 +9,8 @@ usage: vbench.py KITE BZIMAGE [--runs N] [--blk-ops N] [--net-ops N] [--qd Q] [-
                               [--neighbour-cpu C] [--pin-vmm LIST] [--split DEV:VCPU] [--kite-args ARGS]
                               [--variant NAME=KITE2[:ARGS]]... [--net-mq N [--net-frame S]] [--image-dir DIR]
 
-Block: a 256 MiB fallocated raw image (in --image-dir, default /var/tmp; /dev/shm for tmpfs); modes randread, randwrite (4 KiB, random), seqread64k
+Block: a 256 MiB fallocated raw image (in --image-dir, default /var/tmp; /dev/shm for tmpfs), read once
+before the runs so that it is in the page cache for all of them; modes randread, randwrite (4 KiB, random), seqread64k
 (64 KiB sequential); kite `--blk path=IMG,cache=writeback` vs QEMU q35 `-drive
 file=IMG,format=raw,if=none,cache=writeback -device virtio-blk-pci,disable-legacy=on`.
 Guest time comes from its TSC (rdtsc; QEMU's TCG returns the host TSC too), converted with the
@@ -243,10 +244,22 @@ def states(a):
     return [("_nb" if st == "on" else "", st == "on") for st in a.neighbour.split(",")]
 
 
+def warm_image(img):
+    """Read the whole image once, so that every VMM of every round reads it from the page cache. A
+    fresh fallocated image is not cached: the first VMM of a round read its seed's blocks cold (kite:
+    io_uring handed each miss to an io-wq worker) and the next ones read them cached; at qd 32 that
+    first run took about 2x the I/O thread's CPU per request and ran at about half the IOPS, whichever
+    VMM or option it was (issue 12, docs/benchmarks.md)."""
+    with open(img, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
 def bench_blk(a, hz, tmp):
     img = os.path.join(tmp, "vbench.img")
     with open(img, "wb") as f:
         os.posix_fallocate(f.fileno(), 0, 256 << 20)
+    warm_image(img)
     kite_dev = ["--blk", "path=%s,cache=writeback" % img]
     qemu_dev = ["-drive", "file=%s,format=raw,if=none,id=d0,cache=writeback" % img,
                 "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"]
