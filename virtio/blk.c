@@ -597,6 +597,7 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 {
 	struct blk_dev *blk = calloc(1, sizeof(*blk));
 	uint64_t features, poll_us;
+	bool adaptive;
 	unsigned nq;
 	char name[32];
 
@@ -643,13 +644,13 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 		blk->aio = blk_aio_new(blk->vdev.loop, name, blk->fd, BLK_QUEUE_SIZE * nq, blk_aio_done, blk);
 	blk->inline_ops = o->inline_ops;
 	blk_inline_init(blk);
-	poll_us = !o->poll_set ? BLK_POLL_DEFAULT_US :
-		  o->poll_adaptive && !o->poll_max_set ? BLK_POLL_MAX_DEFAULT_US : o->poll_us;
+	adaptive = o->poll_set ? o->poll_adaptive : BLK_POLL_DEFAULT_ADAPTIVE;
+	poll_us = adaptive && !o->poll_max_set ? BLK_POLL_MAX_DEFAULT_US : o->poll_us;
 	if (poll_us && blk->vdev.io) {
 		struct poll_window_cfg pc = {
-			.max_ns = poll_us * 1000, .adaptive = o->poll_adaptive,
+			.max_ns = poll_us * 1000, .adaptive = adaptive,
 			.budget_pct = o->poll_budget ? (unsigned)o->poll_budget :
-				      o->poll_adaptive ? BLK_POLL_BUDGET_ADAPTIVE_DEFAULT : 100,
+				      adaptive ? BLK_POLL_BUDGET_ADAPTIVE_DEFAULT : 100,
 		};
 
 		iothread_set_poll(blk->vdev.io, blk_poll, blk, &pc);

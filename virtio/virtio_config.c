@@ -344,8 +344,9 @@ static int blk_commit(struct virtio_options *v, struct blk_options *o, const cha
 		blk_options_free(o);
 		return -1;
 	}
-	if (o->poll_max_set && !o->poll_adaptive) {
-		log_err("%s: poll_max= goes with poll=adaptive (poll=US is a fixed window)", what);
+	if (o->poll_max_set && o->poll_set && !o->poll_adaptive) {
+		/* without poll= the disk polls adaptively (BLK_POLL_DEFAULT_ADAPTIVE): poll_max= applies */
+		log_err("%s: poll_max= goes with poll=adaptive, the default (poll=US is a fixed window, poll=0 off)", what);
 		blk_options_free(o);
 		return -1;
 	}

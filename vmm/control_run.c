@@ -377,16 +377,18 @@ static void emit_poll(void *opaque, const char *name, uint64_t value)
 	s->emit(s->opaque, name, s->dev, value);
 }
 
-/* A drive's I/O thread's polling window (kite/poll_window.h; zeros while it does not poll). */
+/* A drive's I/O thread's polling window (kite/poll_window.h; zeros while it does not poll), after
+ * poll_adaptive: 1 when the window adapts (the default, kite/virtio_blk_dev.h), else 0. */
 static void drive_poll_counters(struct virtio_dev *dev, const char *drive_id, vmm_counter_fn emit, void *opaque)
 {
 	struct poll_window_stats st;
-	char name[80];
+	char name[80], mode[32];
 	struct poll_sink s = { emit, opaque, name };
 
 	if (!dev || !dev->io)
 		return;
 	snprintf(name, sizeof(name), "block_%s", drive_id);
+	emit(opaque, "poll_adaptive", name, !strcmp(iothread_poll_mode(dev->io, mode, sizeof(mode)), "adaptive"));
 	iothread_poll_stats(dev->io, &st);
 	poll_window_stats_each(&st, emit_poll, &s);
 }

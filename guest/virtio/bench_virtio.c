@@ -13,6 +13,8 @@
  *            may restart a vhost-user backend meanwhile (tests/vhost).
  *            kite.bench=streamread: the same N blocks read back in the same order, each checked
  *            against its stamp (a mismatch fails the guest with the block and the word's offset).
+ *            kite.then_idle=1: after the report the guest halts (test_idle: its "idle:" line), the
+ *            disk quiet and the VM running, until the host stops it (tests/api: an idle disk's polling).
  *  netbench  kite.ops=N kite.qd=Q kite.frame=S kite.pairs=P: N broadcast frames of S bytes (60..1514,
  *            default 60, ethertype 0x88b5) with up to Q in flight on each transmit queue used. P > 1
  *            (at most 4 and max_virtqueue_pairs): MQ and CTRL_VQ negotiated, VQ_PAIRS_SET P on the
@@ -361,6 +363,8 @@ void test_blkbench(void)
 	t1 = rdtsc();
 	bench_report(done, done * io, t1 - t0, q.kicks);
 	lat_report(done, lat_max);
+	if (cmdline_u64("kite.then_idle", 0))
+		test_idle();
 }
 
 /* ---- virtio-net ---- */

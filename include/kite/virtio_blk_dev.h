@@ -33,7 +33,7 @@ struct blk_options {
 	bool sync_io;             /* aio=sync: no io_uring */
 	uint64_t poll_us;         /* poll=US: the I/O thread polls the queue that long after work
 				   * (kite/iothread.h), kicks off meanwhile; 0 = off, at most 1000 */
-	bool poll_set;            /* poll= given; else BLK_POLL_DEFAULT_US */
+	bool poll_set;            /* poll= given; else adaptive (BLK_POLL_DEFAULT_ADAPTIVE) */
 	bool poll_adaptive;       /* poll=adaptive: the window adapts (kite/poll_window.h) up to
 				   * poll_max (poll_us; BLK_POLL_MAX_DEFAULT_US unless given) */
 	bool poll_max_set;        /* poll_max=US given (1..1000, into poll_us) */
@@ -43,10 +43,12 @@ struct blk_options {
 					    * reads and writes (kite/inline_io.h); NULL = the system's */
 };
 
-/* Polling without poll=: off. On a host whose cores are overcommitted the polling I/O thread takes
- * CPU the guest's vCPU needs to make its next request (docs/benchmarks.md: qd-1 p50 4 us when
- * both run, 72 us vs 40 us unpolled when they share a busy host), so it is asked for, per disk. */
-#define BLK_POLL_DEFAULT_US 0
+/* Polling without poll=: adaptive (as QEMU's iothreads), within BLK_POLL_MAX_DEFAULT_US and
+ * BLK_POLL_BUDGET_ADAPTIVE_DEFAULT. The window starts at 0 and opens only when events come close
+ * together, so an idle disk polls nothing, and on a core shared with the vCPU it mostly stays shut
+ * (docs/benchmarks.md: qd-1 p50 at off's there; 0.13-0.18x of QEMU's, 0.26x of off's, where the I/O
+ * thread has a core). poll=0 turns it off. Without an I/O thread (--iothreads off) nothing polls. */
+#define BLK_POLL_DEFAULT_ADAPTIVE true
 /* poll=adaptive without poll_max=: the window's ceiling (QEMU's poll-max-ns default is 32 us) */
 #define BLK_POLL_MAX_DEFAULT_US 64
 /* the budget without poll_budget=: adaptive polling may spend half a core polling in vain; a fixed

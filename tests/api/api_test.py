@@ -16,7 +16,7 @@ MODE:
   socket           a live socket path is refused naming the path; a stale one is replaced.
   patch            run-time changes under a guest write stream (blkbench stream on a PCI drive with an
                    ops limiter, a TAP interface): GET /metrics counts the drive's writes and throttling
-                   and has its I/O thread's polling counters (0: not polling);
+                   and has its I/O thread's polling counters (poll_adaptive 1: the default);
                    PATCH /drives path_on_host swaps the image mid-stream (the old image keeps the early
                    blocks and never gets the late ones, the new one gets the late ones); a bad path is
                    refused naming it, the drive unchanged; PATCH rate_limiter and PATCH
@@ -26,6 +26,11 @@ MODE:
                    lands in kite-dpu's image; a drive socket that is not a socket, and an interface with
                    both socket and host_dev_name, are refused; a socket nobody serves fails
                    InstanceStart without ending kite.
+  poll-idle        a drive's I/O thread polls adaptively by default (GET /metrics poll_adaptive 1)
+                   and an idle disk polls nothing: the guest runs 10000 qd-1 reads (poll_windows > 0:
+                   windows opened), then halts with the disk quiet; while it idles, and across two
+                   PATCH /drives image swaps (each pauses and resumes the I/O thread, waking it),
+                   no polling counter moves (poll_windows, poll_vain_ns, ... equal before and after).
   tuning           the host-tuning extensions of /machine-config: kite's --pin-io flag is the default of
                    "pin_io"; bad pin_vcpus / pin_io / iothreads / hugepages values (wrong type, empty, out of
                    range, a host CPU that does not exist, huge_pages 2M with hugepages off) get 400 with a
@@ -431,10 +436,13 @@ def mode_patch(a, tmp):
         check(wait_until(lambda: (prom_value(sock, "rate_limiter_throttled_events", "block_data") or 0) > 0, p, 30),
               "... and the limiter's refusals (5 ops/s against a queue of 4)")
         check(prom_value(sock, "tx_packets_count", "net_eth0") is not None, "per-interface counters for net_eth0")
-        # the drive's I/O thread's polling window (docs/vmm.md): every counter, all 0 (drives from
-        # the API do not poll); none for the interface, whose thread never polls
+        # the drive's I/O thread's polling window (docs/vmm.md): adaptive, the default, and every
+        # counter (whether a window opened depends on the scheduling); none for the interface, whose
+        # thread never polls
         polls = {n: prom_value(sock, n, "block_data") for n in POLL_STATS}
-        check(polls == dict.fromkeys(POLL_STATS, 0), "GET /metrics: block_data's polling counters, all 0 (%s)" % polls)
+        check(None not in polls.values() and polls["poll_found"] <= polls["poll_windows"],
+              "GET /metrics: block_data's polling counters (%s)" % polls)
+        check(prom_value(sock, "poll_adaptive", "block_data") == 1, "GET /metrics: block_data polls adaptively (the default)")
         check(prom_value(sock, "poll_windows", "net_eth0") is None, "no polling counters for net_eth0")
         missing = os.path.join(tmp, "missing.img")
         expect_fault(sock, "PATCH", "/drives/data", {"drive_id": "data", "path_on_host": missing}, missing,
@@ -497,7 +505,51 @@ def mode_patch(a, tmp):
     last = json.loads(lines[-1]) if lines else {}
     check("block_data" in last and "net_eth0" in last and last["block_data"].get("write_count", 0) > 0,
           "metrics file: block_data and net_eth0 groups with Firecracker's names")
-    check(all(last.get("block_data", {}).get(n) == 0 for n in POLL_STATS), "metrics file: block_data's polling counters")
+    check(all(isinstance(last.get("block_data", {}).get(n), int) for n in POLL_STATS + ("poll_adaptive",)),
+          "metrics file: block_data's polling counters")
+
+
+def mode_poll_idle(a, tmp):
+    sock = os.path.join(tmp, "api.sock")
+    con = os.path.join(tmp, "console.txt")
+    imgs = [os.path.join(tmp, "a.img"), os.path.join(tmp, "b.img")]
+    for img in imgs:
+        with open(img, "wb") as f:
+            f.truncate(16 << 20)
+    p = start_kite(a, tmp, ["--api-sock", sock, "--console", "file:" + con])
+    try:
+        check(wait_socket(sock, p), "API socket appears")
+        args = "kite.test=blkbench kite.bench=randread kite.ops=10000 kite.qd=1 kite.then_idle=1 kite.native=1"
+        check(curl(sock, "PUT", "/boot-source", {"kernel_image_path": a.kernel, "boot_args": args})[0] == 204,
+              "PUT /boot-source (10000 reads, then idle)")
+        check(curl(sock, "PUT", "/drives/data", {"drive_id": "data", "path_on_host": imgs[0], "is_root_device": False,
+                                                 "transport": "pci", "io_engine": "Async"})[0] == 204,
+              "PUT /drives/data (no polling option: the API has none)")
+        check(curl(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 32})[0] == 204, "PUT /machine-config")
+        check(curl(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204, "InstanceStart")
+        idle = lambda: "idle: halted" in (open(con, errors="replace").read() if os.path.exists(con) else "")
+        check(wait_until(idle, p), "the guest read 10000 blocks and halted")
+        check(prom_value(sock, "poll_adaptive", "block_data") == 1,
+              "GET /metrics: kite_poll_adaptive{device=\"block_data\"} 1 (adaptive polling is the default)")
+        before = {n: prom_value(sock, n, "block_data") for n in POLL_STATS}
+        print("after the reads: %s" % before)
+        check(before["poll_windows"] and before["poll_windows"] > 0,
+              "the reads opened polling windows (else the idle check below proves nothing)")
+        # the disk is quiet from here; the swaps wake the I/O thread (pause, resume) without a request
+        for img in (imgs[1], imgs[0]):
+            check(curl(sock, "PATCH", "/drives/data", {"drive_id": "data", "path_on_host": img})[0] == 204,
+                  "PATCH /drives/data path_on_host (the I/O thread paused and resumed)")
+        time.sleep(1)
+        after = {n: prom_value(sock, n, "block_data") for n in POLL_STATS}
+        print("idle, after two swaps: %s" % after)
+        for n in ("poll_windows", "poll_found", "poll_useful_ns", "poll_vain_ns", "poll_budget_cuts"):
+            check(after[n] == before[n], "idle disk: %s unchanged (%s -> %s)" % (n, before[n], after[n]))
+        check(prom_value(sock, "read_count", "block_data") == 10000, "GET /metrics: the 10000 reads and no other")
+        check(p.poll() is None, "kite still runs the idle guest")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        st = finish(p, 30)
+    check(st == 143, "SIGTERM: exit 143 (got %s)" % st)
 
 
 def mode_vhost(a, tmp):
@@ -683,7 +735,8 @@ def main():
     ap.add_argument("--kite", required=True)
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--dpu", help="kite-dpu, for mode vhost")
-    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket", "patch", "vhost", "tuning"])
+    ap.add_argument("mode", choices=["getting-started", "config-file", "pause", "socket", "patch", "vhost", "tuning",
+                                    "poll-idle"])
     a = ap.parse_args()
     try:
         os.close(os.open("/dev/kvm", os.O_RDWR))
@@ -696,7 +749,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kite-api-")
     try:
         {"getting-started": mode_getting_started, "config-file": mode_config_file, "pause": mode_pause,
-         "socket": mode_socket, "patch": mode_patch, "vhost": mode_vhost, "tuning": mode_tuning}[a.mode](a, tmp)
+         "socket": mode_socket, "patch": mode_patch, "vhost": mode_vhost, "tuning": mode_tuning,
+         "poll-idle": mode_poll_idle}[a.mode](a, tmp)
         if FAILS and os.path.exists(os.path.join(tmp, "kite.err")):
             print("--- kite stderr ---\n" + open(os.path.join(tmp, "kite.err")).read())
     finally:

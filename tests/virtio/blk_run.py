@@ -9,13 +9,16 @@ usage: blk_run.py --kite KITE --kernel GUEST [--dpu KITE_DPU] MODE
       mmio, mmio-irq. kite stays off the data path: pattern also runs the polled benchmark mode twice
       (N and 10 N requests); neither kite's userspace exits (kite --stats) nor the CPU time of its
       non-vCPU threads (/proc/PID/task/*/schedstat) may grow with the number of requests.
-MODE: pattern (polled), irq (MSI-X, then a masked vector: PBA bit set, delivered on unmask), nocache (cache=none), json (disk from a --config file),
+MODE: pattern (polled; the disk's I/O thread polls adaptively, the default), irq (MSI-X, then a masked vector: PBA bit set, delivered on unmask), nocache (cache=none), json (disk from a --config file),
       mmio (transport=mmio, found through virtio_mmio.device= on the command line), mmio-irq (the
       same, completions by the level IOAPIC interrupt, acknowledged through InterruptACK),
       sync (aio=sync: no io_uring; pattern checks io_uring served the read, write and flush),
       mq (queues=2: the pattern runs on request queue 1, VIRTIO_BLK_F_MQ negotiated),
-      poll, poll-adaptive (the pattern with poll=50, and with poll=adaptive,poll_budget=20: the I/O
-      thread logs its CPU time; off never polls, a fixed window polls at least one whole window),
+      poll, poll-adaptive, poll-off (the pattern with poll=50, with poll=adaptive,poll_budget=20, and
+      with poll=0: the I/O thread logs its CPU time; off never polls, a fixed window polls at least
+      one whole window; --stats names the mode: 50us, adaptive, off),
+      iothreads-off (the pattern with --iothreads off: no I/O thread, so the default adaptive polling
+      has no thread to poll on: no polling line in --stats, no warning about it),
       ratelimit (bps=512: the 4 KiB write drains the bucket, so the read right after it must wait
       for a refill (1 s), and every request must still complete),
       ro (readonly=on), evil-baddesc, evil-loop, evil-scribble (hostile driver on disk 0),
@@ -247,8 +250,8 @@ def bench_exits(a, sock, ops, tmp):
 
 
 def check_poll_stats(mode, err):
-    """kite --stats' line of virtio-blk0's I/O thread (docs/vmm.md): off: poll=off, every counter 0;
-    poll=50: fixed windows ran (time in vain, each window whole at least once); adaptive: the
+    """kite --stats' line of virtio-blk0's I/O thread (docs/vmm.md): pattern (no poll=): poll=adaptive,
+    the default; poll-off (poll=0): poll=off, every counter 0; poll=50: fixed windows ran (time in vain, each window whole at least once); adaptive: the
     window within poll_max (64 us), every window that found nothing polled at least 4 us in vain.
     Whether an adaptive window opens and finds work here depends on the host's scheduling (on 2
     shared cores it mostly stays shut, by design): tests/unit common-iothread shows that it does
@@ -260,9 +263,9 @@ def check_poll_stats(mode, err):
     names = ("poll_windows", "poll_found", "poll_useful_ns", "poll_vain_ns", "poll_window_ns", "poll_last_ns",
              "poll_budget_cuts", "poll_backoff_skips")
     check(sorted(st) == sorted(names), "virtio-blk0's polling statistics: %s, expected %s" % (sorted(st), names))
-    want = {"pattern": "off", "poll": "50us", "poll-adaptive": "adaptive"}[mode]
+    want = {"pattern": "adaptive", "poll-off": "off", "poll": "50us", "poll-adaptive": "adaptive"}[mode]
     check(m.group(1) == want, "virtio-blk0's I/O thread polls %s, expected %s" % (m.group(1), want))
-    if mode == "pattern":
+    if mode == "poll-off":
         check(not any(st.values()), "poll off, yet polling statistics: %s" % st)
         return
     check(st["poll_found"] <= st["poll_windows"], "more windows found work than ran: %s" % st)
@@ -306,7 +309,7 @@ def run(a, tmp):
         # sizes that are no power of two (allowed for packed): 4-descriptor chains cross the wrap
         guest += " kite.packed=1" + {"pattern": " kite.qsize=13", "mmio": " kite.qsize=7"}.get(mode, "")
     if mode in ("pattern", "irq", "nocache", "json", "mmio", "mmio-irq", "ratelimit", "sync", "mq", "poll",
-                "poll-adaptive"):
+                "poll-adaptive", "poll-off", "iothreads-off"):
         wz = sector + 20
         discard = sector + 40
         guest = "kite.test=virtio-blk %s kite.wz_sector=%d kite.discard_sector=%d" % (guest, wz, discard)
@@ -333,8 +336,11 @@ def run(a, tmp):
                                                          "ratelimit": ",bps=512,iops=1000",
                                                          "sync": ",aio=sync", "mq": ",queues=2",
                                                          "poll": ",poll=50",
-                                                         "poll-adaptive": ",poll=adaptive,poll_budget=20"
+                                                         "poll-adaptive": ",poll=adaptive,poll_budget=20",
+                                                         "poll-off": ",poll=0"
                                                          }.get(mode, ""))]
+            if mode == "iothreads-off":
+                cmd += ["--iothreads", "off"]
     elif mode == "ro":
         guest = "kite.test=virtio-blk %s kite.expect_ro=1" % guest
         cmd += ["--blk", "path=%s,readonly=on,id=ro-disk" % imgs[0]]
@@ -369,7 +375,7 @@ def run(a, tmp):
     else:
         print("unknown mode " + mode)
         return 1
-    if mode in ("pattern", "poll", "poll-adaptive") and not qemu and not a.dpu:
+    if mode in ("pattern", "poll", "poll-adaptive", "poll-off", "iothreads-off") and not qemu and not a.dpu:
         cmd += ["--stats"]      # the I/O thread's polling statistics (checked below)
     cmd += ["--cmdline", guest]
     want_rc = 0
@@ -450,11 +456,18 @@ def run(a, tmp):
                               r"\(\d+ slept\), (\d+) reads inline", err)
                 check(m and int(m.group(1)) + int(m.group(3)) + int(m.group(4)) >= 3,
                       "read, write and flush did not go through io_uring (or the read or write inline)")
-            if mode in ("pattern", "poll", "poll-adaptive") and not qemu and not a.dpu:
+            if mode == "iothreads-off":
+                # the default (adaptive) needs an I/O thread: without one nothing polls, nothing says so
+                check(re.search(r"^kite: stats: blk:virtio-blk0: requests=[1-9]", err, re.M),
+                      "kite --stats printed no counters of virtio-blk0")
+                check(not re.search(r"^kite: stats: io:", err, re.M) and "I/O thread used" not in err,
+                      "--iothreads off, yet an I/O thread (its stats line or CPU time)")
+                check("poll= ignored" not in err, "--iothreads off: kite warns about polling nobody asked for")
+            if mode in ("pattern", "poll", "poll-adaptive", "poll-off") and not qemu and not a.dpu:
                 m = re.search(r"virtio-blk0: its I/O thread used \d+ us of CPU \((\d+) us polling without finding work", err)
                 check(m, "virtio-blk0's I/O thread did not log its CPU time")
                 # off: never polls; a fixed window that ran out counts whole (>= 50 us) at least once
-                check(mode != "pattern" or int(m.group(1)) == 0, "poll off, yet the I/O thread polled")
+                check(mode != "poll-off" or int(m.group(1)) == 0, "poll off, yet the I/O thread polled")
                 check(mode != "poll" or int(m.group(1)) >= 50, "poll=50 never polled a whole window")
                 check_poll_stats(mode, err)
             if mode == "sync":

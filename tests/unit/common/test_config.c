@@ -364,6 +364,20 @@ static void test_virtio_options(void **state)
 	config_free(&o);
 	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=20,poll_max=40\"]}"), -1);     /* max: adaptive only */
 	config_free(&o);
+	/* without poll= the disk polls adaptively (BLK_POLL_DEFAULT_ADAPTIVE): poll_max= and poll_budget= apply */
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll_max=40,poll_budget=10\"]}"), 0);
+	assert_false(v->blk[0].poll_set);
+	assert_true(v->blk[0].poll_max_set);
+	assert_int_equal(v->blk[0].poll_us, 40);
+	assert_int_equal(v->blk[0].poll_budget, 10);
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=0,poll_max=40\"]}"), -1);      /* off has no window */
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=0\"]}"), 0);
+	assert_true(v->blk[0].poll_set);
+	assert_false(v->blk[0].poll_adaptive);
+	assert_int_equal(v->blk[0].poll_us, 0);
+	config_free(&o);
 	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=adaptive,poll_max=1001\"]}"), -1);
 	config_free(&o);
 	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=adaptive,poll_budget=0\"]}"), -1);
