@@ -1,6 +1,7 @@
 #!/bin/sh
 # README command 2 (and CI): install what is needed, build, run every test suite, then the unit tests
-# again under ASan+UBSan, then every libFuzzer target for 20 s (suite 'fuzz', clang build-fuzz/).
+# again under ASan+UBSan, then every libFuzzer target for 20 s (suite 'fuzz', clang build-fuzz/). The
+# release build (-O3, build-release/) is compiled too, so that a packager's build stays warning-free.
 # Ends with one line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ done
 sh scripts/build.sh || { echo "test: build failed"; exit 1; }
 sh scripts/build.sh asan || { echo "test: sanitizer build failed"; exit 1; }
 sh scripts/build.sh fuzz || { echo "test: fuzz build failed"; exit 1; }
+sh scripts/build.sh release || { echo "test: release build (-O3) failed"; exit 1; }
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 "$@" || status=1

@@ -507,7 +507,7 @@ static void call_unbind(struct vu_dev *d, unsigned q)
 static void on_broken(void *opaque, int fd, uint32_t events)
 {
 	struct vu_dev *d = opaque;
-	char why[192] = "";
+	char why[sizeof(((struct vu_dev *)0)->broken_why)] = "";
 	bool changed, rings_done = false;
 
 	(void)events;

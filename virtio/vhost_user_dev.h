@@ -100,7 +100,7 @@ struct vu_dev {
 	bool new_session;                  /* a reset happened: the next start gets a new inflight region */
 	bool running;                      /* rings started on the connected backend */
 	bool broken;                       /* backend failed: DEVICE_NEEDS_RESET until a reset */
-	char broken_why[192];
+	char broken_why[320];              /* "backend SOCKET: why": a socket path (<= 108) and a reason (< 192) */
 	int wake_fd;                       /* eventfd: vCPU threads -> device thread */
 	bool config_pending;               /* the backend changed the configuration: interrupt to raise */
 	int broken_fd;                     /* eventfd: device thread -> event loop (broken, config_pending,

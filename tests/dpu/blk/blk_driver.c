@@ -279,7 +279,7 @@ long blkdrv_collect(struct blkdrv *d, unsigned nq, unsigned want, int timeout_ms
 int blkdrv_io(struct blkdrv *d, unsigned q, uint32_t type, uint64_t sector, void *buf, uint32_t len, int timeout_ms)
 {
 	bool wr = type == 1 || type == 11 || type == 13;
-	uint8_t status;
+	uint8_t status = 0xff;   /* no status yet: not VIRTIO_BLK_S_OK */
 	uint32_t written;
 
 	if (wr && len)

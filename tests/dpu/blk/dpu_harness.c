@@ -99,7 +99,11 @@ static int try_connect(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (s >= 0 && (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= sizeof(sa.sun_path)) {
+		close(s);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return s;
 	if (s >= 0)
