@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """Block I/O per polling core: kite-dpu (one poller, CPU 0) vs qemu-storage-daemon (one I/O thread,
 CPU 0) exporting the same image, driven by blk_loadgen (CPU 1). The set-ups alternate within each
-round (the order rotates from round to round), so that the load of a shared machine hits all alike.
+round (the order changes from round to round, bench/round_order.py: each runs first, and after each
+other one, equally often), so that the load of a shared machine, and what one run leaves behind, hits
+all alike.
 
 Backings: "direct" = O_DIRECT on an image file on the disk (the disk's latency bounds both), "mem" =
 buffered I/O on an image in /dev/shm (tmpfs: no disk, the CPU cost of the data path bounds both; tmpfs
@@ -38,7 +40,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
-from dpu_ctl import ctl_request  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dpu_ctl import ctl_request, metrics  # noqa: E402
+from round_order import round_order  # noqa: E402
 
 
 def cpu_ticks(pid):
@@ -103,12 +107,8 @@ class KiteDpu(Backend):
         """The volume's request count of rw's direction, how many the poller did inline, how many of
         those slept (kite_dpu_blk_* in `stats`), as a note for the run's line."""
         d = "writes" if rw == "randwrite" else "reads"
-        text = ctl_request(self.ctl, {"cmd": "stats"})["stats"]
-        c = {}
-        for line in text.splitlines():
-            name, _, val = line.partition(" ")
-            if name.startswith("kite_dpu_blk_") and 'volume="b"' in name:
-                c[name.split("{")[0][len("kite_dpu_blk_"):]] = int(float(val))
+        c = {n[len("kite_dpu_blk_"):]: int(v) for n, lab, v in metrics(ctl_request(self.ctl, {"cmd": "stats"})["stats"])
+             if n.startswith("kite_dpu_blk_") and lab.get("volume") == "b"}
         return (f" [{d} {c.get(d + '_total', 0):,}: inline {c.get('inline_' + d + '_total', 0):,}, "
                 f"slow {c.get('inline_slow_total', 0):,}]")
 
@@ -206,8 +206,7 @@ def main():
                 bes = [KiteDpu(lbl, exe, wd, img, direct) for lbl, exe in dpus]
                 if use_qsd:
                     bes.append(Qsd("qsd", wd, img, direct))
-                k = rnd % len(bes)
-                bes = bes[k:] + bes[:k]
+                bes = round_order(bes, rnd)
                 for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                     for be in bes:
                         la = loadavg()

@@ -7,7 +7,7 @@ crossed --eth-peer (port 0 sends to port 1's MAC and back, so learning switches 
 Rx-pps of both generator ports summed, one sample per second (`show port stats all`), median over
 the run after a warm-up.
 
-Peers, alternating within each round (the order rotates from round to round):
+Peers, alternating within each round (the order changes from round to round, bench/round_order.py):
   testpmd  dpdk-testpmd io-forwarding between two net_vhost ports (the ceiling)
   ovs      Open vSwitch with DPDK (Debian's openvswitch-switch-dpdk): bridge of datapath netdev, two
            dpdkvhostuser ports (OVS serves the sockets; see Ovs.add_ports), flow NORMAL, one PMD
@@ -29,7 +29,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "dpu", "net"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from netlib import Dpu, Procs, Testpmd  # noqa: E402
+from round_order import round_order  # noqa: E402
 
 MAC0, MAC1 = "02:4b:00:00:00:b0", "02:4b:00:00:00:b1"
 ACL = [f"deny proto tcp dst 10.{i}.0.0/16 dport 1-1024" for i in range(15)] + ["allow proto udp"]
@@ -287,7 +288,7 @@ def main():
     res, loads = {}, []
     for rnd in range(a.rounds):
         for size in (int(s) for s in a.sizes.split(",")):
-            order = peers[rnd % len(peers):] + peers[:rnd % len(peers)]
+            order = round_order(peers, rnd)
             for peer in order:
                 la = loadavg()
                 kind = peer if peer in ("testpmd", "ovs") or peer.startswith("kite") else "kite"

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """kite-dpu's control socket from a test (docs/dpu.md): one JSON request line, one JSON reply line."""
 import json
+import re
 import socket
 
 
@@ -19,3 +20,31 @@ def ctl_request(path, req, timeout=10):
                 break
             buf += chunk
     return json.loads(buf)
+
+
+_SAMPLE = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)$')
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def metrics(text):
+    """The samples of a Prometheus text (kite-dpu's `stats` reply, kite's GET /metrics) as a list of
+    (name, {label: value}, float); comment lines and lines that are no sample are left out."""
+    out = []
+    for line in text.splitlines():
+        m = _SAMPLE.match(line.strip())
+        if not m or line.startswith("#"):
+            continue
+        try:
+            val = float(m.group(3))
+        except ValueError:
+            continue
+        out.append((m.group(1), dict(_LABEL.findall(m.group(2) or "")), val))
+    return out
+
+
+def metric(text, name, **labels):
+    """The value of the first sample called `name` whose labels include `labels`; None if none."""
+    for n, lab, val in metrics(text):
+        if n == name and all(lab.get(k) == v for k, v in labels.items()):
+            return val
+    return None

@@ -31,7 +31,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vtlib import vt_args  # noqa: E402
-from dpu_ctl import ctl_request  # noqa: E402
+from dpu_ctl import ctl_request, metric  # noqa: E402
 from image_blocks import bad_blocks  # noqa: E402
 
 OPS = 1000
@@ -52,9 +52,8 @@ def stamped(img, upto, seed):
 
 def resubmitted_counter(ctl):
     """kite_dpu_blk_resubmitted_total of vol0 from the control socket's stats command."""
-    text = ctl_request(ctl, {"cmd": "stats"})["stats"]
-    m = re.search(r'kite_dpu_blk_resubmitted_total\{volume="vol0"\} (\d+)', text)
-    return int(m.group(1)) if m else None
+    n = metric(ctl_request(ctl, {"cmd": "stats"})["stats"], "kite_dpu_blk_resubmitted_total", volume="vol0")
+    return int(n) if n is not None else None
 
 
 def start_dpu(exe, cfg, log):
