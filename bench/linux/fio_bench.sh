@@ -143,11 +143,12 @@ echo "# fio-bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(da
 t0=$(date +%s)
 # L1 after L1: an L1 whose QEMU log says "Triple fault" reset, and an L1 whose kernel panicked
 # ("Kernel panic" on its console: seen as recursive page faults at a %gs access after a nested
-# VM exit and as "corrupted stack end detected inside scheduler"), ended by TCG's emulated SVM or
-# L1's KVM: no kite code runs in L1's kernel; a fresh L1 then runs the remaining boots, from the
-# one the reset or panic lost (kite.fio_skip = the boots done), and the lost boot is named with
-# the cause. Any other end of an L1 without KITE-FIOL1-DONE is not retried. At most 3 resets in
-# one boot and 10 in the run.
+# VM exit, as "corrupted stack end detected inside scheduler", and as a soft lockup of the CPU that
+# runs QEMU's L2 vCPU, which softlockup_panic=1 turns into a panic: before it, such an L1 hung until
+# --timeout), ended by TCG's emulated SVM or L1's KVM: no kite code runs in L1's kernel; a fresh
+# L1 then runs the remaining boots, from the one the reset or panic lost (kite.fio_skip = the boots
+# done), and the lost boot is named with the cause. Any other end of an L1 without KITE-FIOL1-DONE
+# is not retried. At most 3 resets in one boot and 10 in the run.
 : >"$log"
 : >"$work/running"
 # the host's load average every 30 s while L1s run (the figures are ratios; the load says how noisy)
@@ -159,7 +160,7 @@ while :; do
 	left=$(( timeout_s - ($(date +%s) - t0) ))
 	[ "$left" -gt 60 ] || { echo "fio-bench: no time left for L1 number $l1n (--timeout $timeout_s)" >&2; rc=1; break; }
 	rm -f "$work/l1-qemu.$l1n.log"
-	L1_QEMU_LOG=$work/l1-qemu.$l1n.log L1_APPEND="${L1_APPEND:-} kite.fio_skip=$skip" L1_CPUS=2 \
+	L1_QEMU_LOG=$work/l1-qemu.$l1n.log L1_APPEND="${L1_APPEND:-} softlockup_panic=1 kite.fio_skip=$skip" L1_CPUS=2 \
 		nested_l1_start "$work/console.$l1n.log" "$k" "$work/l1-initrd.cpio" "$left"
 	t1=$(date +%s)
 	wait $nested_l1_pid
