@@ -31,8 +31,8 @@ def metrics(text):
     (name, {label: value}, float); comment lines and lines that are no sample are left out."""
     out = []
     for line in text.splitlines():
-        m = _SAMPLE.match(line.strip())
-        if not m or line.startswith("#"):
+        m = _SAMPLE.match(line.strip())    # no match for comments: '#' starts no metric name
+        if not m:
             continue
         try:
             val = float(m.group(3))
