@@ -3,11 +3,13 @@
  * the guard (contract and knobs in inline_io.h). */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
 #include "kite/log.h"
 #include "kite/inline_io.h"
+#include "kite/mapped_copy.h"
 
 static ssize_t sys_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
@@ -38,12 +40,43 @@ static const struct iw_ops sys_ops = { sys_pwritev2, sys_now_ns, sys_sleeps, sys
 
 void iw_init(struct inline_io *w, const char *name, enum iw_dir dir, bool buffered, const struct iw_ops *ops)
 {
+	iw_unmap(w);
 	w->mode = buffered ? IW_PROBE : IW_URING;
 	w->dir = dir;
 	w->punt_until_ns = 0;
 	w->sampled = false;
 	w->ops = ops ? ops : &sys_ops;
 	w->name = name;
+}
+
+void iw_unmap(struct inline_io *w)
+{
+	if (w->map)
+		munmap((void *)w->map, w->map_len);
+	w->map = NULL;
+	w->map_len = 0;
+	if (w->mode == IW_MAPPED)
+		w->mode = IW_URING;
+}
+
+int iw_map(struct inline_io *w, int fd, uint64_t size)
+{
+	void *m;
+	int r;
+
+	if (w->dir != IW_READ || w->mode == IW_URING || !size || size > SIZE_MAX)
+		return -EINVAL;
+	if ((r = mc_init()) < 0)
+		return r;
+	m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	iw_unmap(w);
+	w->map = m;
+	w->map_len = (size_t)size;
+	w->mode = IW_MAPPED;
+	w->punt_until_ns = 0;
+	return 0;
 }
 
 /* "read" or "write", for the log lines */
@@ -87,9 +120,62 @@ static ssize_t probe(struct inline_io *w, int fd, const struct iovec *iov, int i
 	return IW_PUNT;      /* EIO, ENOSPC, ...: io_uring reports it; probe again at the next request */
 }
 
+/* An inline request may start now (*t0): the guard is not engaged; the poll call's sleep count is
+ * sampled at its first one. */
+static bool start(struct inline_io *w, uint64_t *t0)
+{
+	*t0 = w->ops->now_ns();
+	if (*t0 < w->punt_until_ns)
+		return false;
+	if (!w->sampled) {
+		w->sleeps_at = w->ops->sleeps();
+		w->sampled = true;
+	}
+	return true;
+}
+
+/* The guard's check after a request that took dt: one slower than slow_ns that slept engages it. */
+static void guard(struct inline_io *w, uint64_t dt, uint64_t slow_ns, uint64_t t1, size_t len, off_t off)
+{
+	if (dt <= slow_ns || w->ops->sleeps() == w->sleeps_at)
+		return;
+	count(&w->slow);
+	w->punt_until_ns = t1 + IW_BACKOFF_NS;
+	log_info_rl("%s: an inline %s of %zu bytes at %lld slept, %llu us: %ss go to io_uring's workers "
+		    "for %llu ms", w->name, dir_name(w), len, (long long)off, (unsigned long long)(dt / 1000),
+		    dir_name(w), IW_BACKOFF_NS / 1000000);
+}
+
+/* IW_MAPPED: a copy out of the mapping (kite/inline_io.h, "Mapped reads"). */
+static ssize_t mapped_read(struct inline_io *w, const struct iovec *iov, int iovcnt, off_t off, size_t len,
+			   uint64_t *spent_ns)
+{
+	if (len > IW_MAP_MAX_BYTES || *spent_ns >= IW_ROUND_NS || off < 0 || (uint64_t)off > w->map_len ||
+	    len > w->map_len - (uint64_t)off)
+		return IW_PUNT;    /* beyond the mapping: io_uring says what the file holds there */
+	uint64_t t0;
+	if (!start(w, &t0))
+		return IW_PUNT;
+	ssize_t r = mc_copy(w->map + off, iov, iovcnt, len);
+	uint64_t t1 = w->ops->now_ns(), dt = t1 > t0 ? t1 - t0 : 0;
+
+	*spent_ns += dt;
+	if (r < 0) {
+		log_warn("%s: a read of %zu bytes at %lld from the image's mapping faulted (the file shrank, or a "
+			 "page could not be read): reads go through io_uring from now on", w->name, len, (long long)off);
+		iw_unmap(w);
+		return IW_PUNT;
+	}
+	guard(w, dt, IW_MAP_SLOW_NS(len), t1, len, off);
+	count(&w->done);
+	return r;
+}
+
 ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, off_t off, size_t len,
 	      uint64_t *spent_ns)
 {
+	if (w->mode == IW_MAPPED)
+		return mapped_read(w, iov, iovcnt, off, len, spent_ns);
 	if (w->mode == IW_URING || len > IW_MAX_BYTES || *spent_ns >= IW_ROUND_NS)
 		return IW_PUNT;
 	if (w->mode == IW_PROBE) {
@@ -100,25 +186,15 @@ ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, 
 			return r;
 		}
 	}
-	uint64_t t0 = w->ops->now_ns();
-	if (t0 < w->punt_until_ns)
+	uint64_t t0;
+	if (!start(w, &t0))
 		return IW_PUNT;
-	if (!w->sampled) {
-		w->sleeps_at = w->ops->sleeps();
-		w->sampled = true;
-	}
 	ssize_t r = call(w, fd, iov, iovcnt, off, 0);
 	int err = r < 0 ? errno : 0;
 	uint64_t t1 = w->ops->now_ns(), dt = t1 > t0 ? t1 - t0 : 0;
 
 	*spent_ns += dt;
-	if (dt > IW_SLOW_NS && w->ops->sleeps() != w->sleeps_at) {
-		count(&w->slow);
-		w->punt_until_ns = t1 + IW_BACKOFF_NS;
-		log_info_rl("%s: an inline %s of %zu bytes at %lld slept, %llu us: %ss go to io_uring's workers "
-			    "for %llu ms", w->name, dir_name(w), len, (long long)off, (unsigned long long)(dt / 1000),
-			    dir_name(w), IW_BACKOFF_NS / 1000000);
-	}
+	guard(w, dt, IW_SLOW_NS, t1, len, off);
 	if (r < 0 && (err == EINTR || err == EAGAIN))
 		return IW_PUNT;
 	count(&w->done);

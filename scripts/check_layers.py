@@ -26,6 +26,7 @@ OWNER = {
     "iothread.h": "common",
     "poll_window.h": "common",
     "inline_io.h": "common",
+    "mapped_copy.h": "common",
     "virtqueue.h": "virtio", "blk_request.h": "virtio", "virtio_dev.h": "virtio", "virtio_pci.h": "virtio",
     "virtio_mmio.h": "virtio", "virtio_net.h": "virtio", "virtio_balloon.h": "virtio",
     "virtio_blk_dev.h": "virtio", "virtio_misc.h": "virtio", "virtio_options.h": "virtio",
