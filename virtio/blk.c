@@ -45,6 +45,7 @@ struct blk_dev {
 	char *path;
 	uint64_t size;             /* bytes, a multiple of 512 is exposed */
 	bool readonly, direct;
+	bool no_map;               /* map=off */
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
 	void *bounce;              /* O_DIRECT only */
@@ -591,6 +592,17 @@ static void blk_inline_init(struct blk_dev *blk)
 {
 	iw_init(&blk->iw, blk->vdev.name, IW_WRITE, !blk->direct && !blk->readonly, blk->inline_ops);
 	iw_init(&blk->ir, blk->vdev.name, IW_READ, !blk->direct, blk->inline_ops);
+	/* reads of a cache=writeback image: copied from a mapping of it (kite/inline_io.h, "Mapped
+	 * reads"); the io_uring engine's path only (aio=sync reads with preadv) */
+	if (blk->direct || blk->no_map || !blk->aio)
+		return;
+	int r = iw_map(&blk->ir, blk->fd, blk->size);
+	if (r < 0)
+		log_info("%s: %s cannot be mapped (%s): reads go through io_uring", blk->vdev.name, blk->path,
+			 strerror(-r));
+	else
+		log_debug("%s: reads are copied from a mapping of %s (map=off: through io_uring)", blk->vdev.name,
+			  blk->path);
 }
 
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)
@@ -611,6 +623,7 @@ struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, un
 	blk->path = strdup(o->path);
 	blk->readonly = o->readonly;
 	blk->direct = o->cache == BLK_CACHE_NONE;
+	blk->no_map = o->no_map;
 	blk->fd = blk->path ? image_open(name, blk->path, blk->readonly, blk->direct, &blk->size) : -1;
 	if (blk->fd < 0)
 		goto fail;
@@ -794,6 +807,7 @@ static void blk_free(struct blk_dev *blk)
 	}
 	if (blk->vdev.ops)
 		virtio_dev_exit(&blk->vdev);
+	iw_unmap(&blk->ir);
 	if (blk->fd >= 0)
 		close(blk->fd);
 	free(blk->bounce);

@@ -275,6 +275,14 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		}
 		return 0;
 	}
+	if (!strcmp(key, "map")) {
+		bool on;
+
+		if (parse_bool(val, &on, what, key) < 0)
+			return -1;
+		o->no_map = !on;
+		return 0;
+	}
 	if (!strcmp(key, "iops"))
 		return parse_u64(val, &o->iops, what, key);
 	if (!strcmp(key, "bps"))
@@ -322,8 +330,8 @@ static int blk_set(struct blk_options *o, const char *key, const char *val, cons
 		}
 		return 0;
 	}
-	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, poll, poll_max, "
-		"poll_budget, queues)", what, key);
+	log_err("%s: unknown key '%s' (known: path, readonly, cache, id, iops, bps, transport, aio, map, poll, "
+		"poll_max, poll_budget, queues)", what, key);
 	return -1;
 }
 

@@ -39,6 +39,8 @@ struct blk_options {
 	bool poll_max_set;        /* poll_max=US given (1..1000, into poll_us) */
 	uint64_t poll_budget;     /* poll_budget=PCT of one core polling in vain, 1..100; 0: default */
 	uint64_t queues;          /* queues=N: request queues (VIRTIO_BLK_F_MQ when > 1), 1..8; 0 = 1 */
+	bool no_map;              /* map=off: reads of a cache=writeback image through io_uring, not
+				   * copied from a mapping of it (kite/inline_io.h, "Mapped reads") */
 	const struct iw_ops *inline_ops;   /* unit tests only: a fake backing and clock for the inline
 					    * reads and writes (kite/inline_io.h); NULL = the system's */
 };

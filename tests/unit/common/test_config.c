@@ -384,6 +384,16 @@ static void test_virtio_options(void **state)
 	config_free(&o);
 	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,poll=adaptive,poll_budget=101\"]}"), -1);
 	config_free(&o);
+	/* mapped reads: on unless map=off (string or object form) */
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img\", \"/e.img,map=off\", {\"path\": \"/f.img\", \"map\": false},"
+			     " \"/g.img,map=on\"]}"), 0);
+	assert_false(v->blk[0].no_map);
+	assert_true(v->blk[1].no_map);
+	assert_true(v->blk[2].no_map);
+	assert_false(v->blk[3].no_map);
+	config_free(&o);
+	assert_int_equal(parse(&o, "{\"blk\": [\"/d.img,map=maybe\"]}"), -1);
+	config_free(&o);
 }
 
 /* --vhost-user-blk / --vhost-user-net and their JSON arrays: every key, several of each, refusals. */
