@@ -593,6 +593,13 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 	atomic_store(&v->bps_limit, p->bps_limit);
 	iw_init(&v->iw, v->name, IW_WRITE, !v->direct && !v->readonly, NULL);
 	iw_init(&v->ir, v->name, IW_READ, !v->direct, NULL);
+	if (!v->direct && !p->no_map && v->capacity) {
+		/* a buffered volume's reads: copied from a mapping of the image (kite/inline_io.h) */
+		int r = iw_map(&v->ir, v->fd, v->capacity * 512);
+		if (r < 0)
+			log_info("%s: %s cannot be mapped (%s): reads go through io_uring", v->name, p->image,
+				 strerror(-r));
+	}
 	for (unsigned i = 0; i < v->num_queues; i++) {
 		v->q[i].vol = v;
 		v->q[i].idx = i;
@@ -607,6 +614,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 		 p->socket);
 	return v;
 fail:
+	iw_unmap(&v->ir);
 	if (v->fd > 0)
 		close(v->fd);
 	free(v);
@@ -620,6 +628,7 @@ void blk_volume_free(struct blk_volume *v)
 	vhost_dev_free(v->dev);
 	for (unsigned i = 0; i < v->num_queues; i++)
 		blk_crypt_free(v->q[i].crypt);
+	iw_unmap(&v->ir);
 	close(v->fd);
 	memset(v->key, 0, sizeof(v->key));
 	free(v);

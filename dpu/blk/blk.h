@@ -29,6 +29,8 @@ struct blk_volume_params {
 	bool has_key;
 	uint8_t key[BLK_XTS_KEY_LEN];
 	bool no_direct;          /* do not try O_DIRECT */
+	bool no_map;             /* "map": false: a buffered volume's reads through io_uring, not copied
+				  * from a mapping of the image (kite/inline_io.h, "Mapped reads") */
 	bool packed;             /* offer VIRTIO_F_RING_PACKED (inflight tracking covers packed rings) */
 };
 

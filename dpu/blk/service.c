@@ -59,6 +59,7 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 	const cJSON *ro = cJSON_GetObjectItemCaseSensitive(o, "readonly");
 	const cJSON *direct = cJSON_GetObjectItemCaseSensitive(o, "direct");
 	const cJSON *packed = cJSON_GetObjectItemCaseSensitive(o, "packed");
+	const cJSON *map = cJSON_GetObjectItemCaseSensitive(o, "map");
 	const char *key;
 
 	p.name = get_str(o, "name");
@@ -67,6 +68,14 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 	if (!p.name || !p.image || !p.socket) {
 		snprintf(err, errlen, "a volume needs string \"name\", \"image\" and \"socket\"");
 		return -1;
+	}
+	static const char *const flags[] = { "readonly", "direct", "packed", "map" };
+	for (unsigned i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, flags[i]);
+		if (f && !cJSON_IsBool(f)) {
+			snprintf(err, errlen, "\"%s\" must be true or false", flags[i]);
+			return -1;
+		}
 	}
 	if (find(p.name)) {
 		snprintf(err, errlen, "volume %.64s already exists", p.name);
@@ -84,6 +93,7 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 	p.num_queues = (unsigned)queues;
 	p.readonly = cJSON_IsTrue(ro);
 	p.no_direct = cJSON_IsFalse(direct);
+	p.no_map = cJSON_IsFalse(map);
 	p.packed = cJSON_IsTrue(packed);
 	if ((key = get_str(o, "key"))) {
 		if (hex_key(key, p.key) < 0) {
@@ -175,7 +185,7 @@ static int cmd_list_volumes(const cJSON *req, cJSON *reply, char *err, size_t er
 
 /* The keys of a volume object (volume_add reads them). */
 static const char *const volume_keys[] = { "name", "image", "socket", "queues", "readonly", "direct", "iops",
-					   "bps", "core", "key", "packed", NULL };
+					   "bps", "core", "key", "packed", "map", NULL };
 
 static int check_volumes(const cJSON *sec, char *err, size_t errlen)
 {

@@ -3,8 +3,9 @@
  * kite-dpu block service against our own vhost-user frontend: data reaches the image file, flush,
  * multi-queue, read-only, image access times left alone, discard, write-zeroes, get-id, malformed
  * requests, AES-XTS at rest, control socket (stats, add/remove volume), hostile peers that must not
- * disturb other volumes, and a buffered volume whose writes the poller does itself where io_uring
- * would punt them (include/kite/inline_io.h).
+ * disturb other volumes, and buffered volumes: writes the poller does itself where io_uring would punt
+ * them, reads copied from a mapping of the image (or, "map": false, done by the poller or io_uring)
+ * (include/kite/inline_io.h); a volume flag that is not a JSON boolean is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -616,6 +617,12 @@ static void test_control_socket(void **state)
 	r = dpu_ctl(&dpu, "{\"cmd\":\"add_volume\",\"name\":\"rw\",\"image\":\"x\",\"socket\":\"y\"}");
 	assert_non_null(strstr(r, "\"ok\":false"));
 	free(r);
+	/* a flag that is not a JSON boolean is refused, not read as false */
+	r = dpu_ctl(&dpu, "{\"cmd\":\"add_volume\",\"name\":\"f\",\"image\":\"x\",\"socket\":\"y\",\"map\":\"off\"}");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"ok\":false"));
+	assert_non_null(strstr(r, "\\\"map\\\" must be true or false"));
+	free(r);
 
 	/* add a volume at run time, use it, remove it */
 	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"new\",\"image\":\"%s\",\"socket\":\"%s\",\"queues\":1}",
@@ -656,20 +663,21 @@ static unsigned long long stat_of(const char *stats, const char *metric, const c
 
 /* A buffered volume: on a file system without a non-blocking buffered write path (ext4, tmpfs) the
  * poller writes small requests itself, so inline_writes_total counts them (and is 0 where io_uring
- * would complete them inline anyway); likewise reads without a non-blocking buffered read path (tmpfs)
- * count in inline_reads_total (at most the probe's one where the path exists: a page-cache hit is
- * served by the probe itself); either way the bytes are exact (reads return the previous round's),
+ * would complete them inline anyway); a mapped volume (the default, kite/inline_io.h "Mapped reads")
+ * copies every read from its mapping, so inline_reads_total counts all; unmapped, reads without a
+ * non-blocking buffered read path (tmpfs) count in inline_reads_total (at most the probe's one where
+ * the path exists: a page-cache hit is served by the probe itself); either way the bytes are exact (reads return the previous round's),
  * in flight at once on two queues with reads in between, a read and a write larger than the inline
  * limit too, and a flush follows them. Run on the test's directory (ext4 here) and on a tmpfs file
  * (/dev/shm: no non-blocking buffered read either, on kernel 6.18). */
-static void buffered_check(const char *img_buf, const char *sock_buf, const char *vol)
+static void buffered_check(const char *img_buf, const char *sock_buf, const char *vol, bool mapped)
 {
 	struct blkdrv d;
 	static uint8_t file[BLKDRV_SLOT_DATA], in[BLKDRV_SLOT_DATA];
 	const unsigned nslots = 16;
 	/* sizes: 512 B .. 128 KiB inline; 256 KiB always through io_uring */
 	static const uint32_t sizes[] = { 4096, 512, 8192, 65536, 131072, 262144, 4096, 1024 };
-	unsigned small = 0, small_reads = 0;
+	unsigned small = 0, small_reads = 0, all_reads = 0;
 
 	/* what the image's file system says to a non-blocking buffered write (the probe's question) */
 	int fd = open(img_buf, O_RDWR);
@@ -698,6 +706,7 @@ static void buffered_check(const char *img_buf, const char *sock_buf, const char
 					small += len <= 131072;
 				} else {
 					small_reads += len <= 131072;
+					all_reads++;
 				}
 				assert_int_equal(blkdrv_submit(&d, q, s, type, sector, len), 0);
 			}
@@ -750,7 +759,11 @@ static void buffered_check(const char *img_buf, const char *sock_buf, const char
 		assert_true(inl >= 1 && inl <= small && (inl == small || slow > 0));
 	else
 		assert_int_equal(inl, 0);
-	if (no_nowait_read)
+	if (mapped)
+		/* every read (up to 1 MiB) copied from the mapping, whatever the file system, but those
+		 * after one that slept (a loaded machine) */
+		assert_true(inl_r >= 1 && inl_r <= all_reads && (inl_r == all_reads || slow > 0));
+	else if (no_nowait_read)
 		/* the same for a slow inline read */
 		assert_true(inl_r >= 1 && inl_r <= small_reads && (inl_r == small_reads || slow > 0));
 	else
@@ -761,10 +774,10 @@ static void buffered_check(const char *img_buf, const char *sock_buf, const char
 static void test_buffered_inline_io(void **state)
 {
 	(void)state;
-	buffered_check(img_buf, sock_buf, "buf");
+	buffered_check(img_buf, sock_buf, "buf", true);
 }
 
-static char img_shm[64] = "";
+static char img_shm[300] = "";     /* an added volume's image (unlinked after its test) */
 
 static int unlink_shm(void **state)
 {
@@ -775,27 +788,47 @@ static int unlink_shm(void **state)
 	return 0;
 }
 
-/* The same on tmpfs, a volume added for it over the control socket and removed after. */
-static void test_buffered_inline_io_tmpfs(void **state)
+/* The same on a volume added over the control socket and removed after: "map": false on the test's
+ * directory (ext4 here: reads through io_uring) and on tmpfs (the poller's own preadv2), and mapped
+ * on tmpfs. */
+static void added_volume_check(const char *dir, const char *name, bool map)
 {
-	char sock[300], req[1024];
+	char sock[300], sockname[64], req[1024];
 
-	(void)state;
-	snprintf(img_shm, sizeof(img_shm), "/dev/shm/kite-dpu-blk-%d.img", (int)getpid());
-	dpu_path(&dpu, "shm.sock", sock, sizeof(sock));
+	snprintf(sockname, sizeof(sockname), "%s.sock", name);
+	if (dir)
+		snprintf(img_shm, sizeof(img_shm), "%s/kite-dpu-blk-%s-%d.img", dir, name, (int)getpid());
+	else
+		dpu_path(&dpu, name, img_shm, sizeof(img_shm));
+	dpu_path(&dpu, sockname, sock, sizeof(sock));
 	assert_int_equal(dpu_make_image(img_shm, IMG_BYTES, 0), 0);
-	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"shm\",\"image\":\"%s\",\"socket\":\"%s\","
-		 "\"queues\":2,\"direct\":false}", img_shm, sock);
+	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"%s\",\"image\":\"%s\",\"socket\":\"%s\","
+		 "\"queues\":2,\"direct\":false,\"map\":%s}", name, img_shm, sock, map ? "true" : "false");
 	char *r = dpu_ctl(&dpu, req);
 	assert_non_null(r);
 	if (!strstr(r, "\"ok\":true"))
-		fail_msg("add_volume shm: %s", r);
+		fail_msg("add_volume %s: %s", name, r);
 	free(r);
-	buffered_check(img_shm, sock, "shm");
-	r = dpu_ctl(&dpu, "{\"cmd\":\"remove_volume\",\"name\":\"shm\"}");
+	buffered_check(img_shm, sock, name, map);
+	snprintf(req, sizeof(req), "{\"cmd\":\"remove_volume\",\"name\":\"%s\"}", name);
+	r = dpu_ctl(&dpu, req);
 	assert_non_null(r);
 	assert_non_null(strstr(r, "\"ok\":true"));
 	free(r);
+	unlink_shm(NULL);
+}
+
+static void test_buffered_inline_io_tmpfs(void **state)
+{
+	(void)state;
+	added_volume_check("/dev/shm", "shm", false);
+	added_volume_check("/dev/shm", "shmmap", true);
+}
+
+static void test_buffered_unmapped(void **state)
+{
+	(void)state;
+	added_volume_check(NULL, "bufio", false);
 }
 
 static uint64_t mono_ns(void)
@@ -885,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_qos_iops),
 		cmocka_unit_test(test_buffered_inline_io),
 		cmocka_unit_test_teardown(test_buffered_inline_io_tmpfs, unlink_shm),
+		cmocka_unit_test_teardown(test_buffered_unmapped, unlink_shm),
 		/* after the buffered tests: those count every request of the buffered volume */
 		cmocka_unit_test(test_reads_keep_atime),
 		cmocka_unit_test(test_split_data),
