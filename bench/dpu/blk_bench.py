@@ -19,7 +19,9 @@ Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randr
                     [--backing direct,mem,cache] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
                     [--no-cache-sync]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation; for each, the ratio
-kite-dpu / LABEL (IOPS, pair by pair) is printed as well.
+kite-dpu / LABEL (IOPS, pair by pair) is printed as well. LABEL=PATH:KEY=JSON[,KEY=JSON] also sets those
+keys in its volume object (e.g. `--dpu nomap=build/kite-dpu:map=false`: the same binary, reads not
+mapped).
 Prints one line per run, then per (backing, rw, set-up) the median and min-max IOPS, the IOPS per
 CPU-second of the backend, the medians of the per-request latency p50/p99 (blk_loadgen's), and the
 ratios to qemu-storage-daemon, pair by pair (same round); last the median ratios as "name value x"
@@ -88,17 +90,18 @@ class Backend:
 
 
 class KiteDpu(Backend):
-    def __init__(self, label, exe, wd, img, direct):
+    def __init__(self, label, exe, wd, img, direct, extra=None):
         super().__init__(label, wd, img, direct)
         self.exe = exe
+        self.extra = extra or {}
         self.ctl = os.path.join(wd, "ctl")
 
     def start(self):
         cfg = os.path.join(self.wd, "cfg.json")
         with open(cfg, "w") as f:
             json.dump({"cores": [0], "control": self.ctl,
-                       "volumes": [{"name": "b", "image": self.img, "socket": self.sock,
-                                    "direct": self.direct}]}, f)
+                       "volumes": [dict({"name": "b", "image": self.img, "socket": self.sock,
+                                         "direct": self.direct}, **self.extra)]}, f)
         log = os.path.join(self.wd, self.label + ".log")
         self.proc = subprocess.Popen([self.exe, "--config", cfg], stdout=open(log, "w"), stderr=subprocess.STDOUT)
         self.wait_socket(log)
@@ -167,6 +170,17 @@ def span(v):
     return f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})"
 
 
+def dpu_arg(d):
+    """--dpu LABEL=PATH[:KEY=JSON,...] -> (label, path, {key: value})."""
+    label, rest = d.split("=", 1)
+    path, _, keys = rest.partition(":")
+    extra = {}
+    for kv in filter(None, keys.split(",")):
+        k, _, v = kv.partition("=")
+        extra[k] = json.loads(v)
+    return label, path, extra
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("build")
@@ -183,8 +197,8 @@ def main():
     a = ap.parse_args()
 
     gen = os.path.join(a.build, "bench", "dpu", "blk_loadgen")
-    dpus = [("kite-dpu", os.path.join(a.build, "kite-dpu"))] + [tuple(d.split("=", 1)) for d in a.dpu]
-    for _, exe in dpus + [("gen", gen)]:
+    dpus = [("kite-dpu", os.path.join(a.build, "kite-dpu"), {})] + [dpu_arg(d) for d in a.dpu]
+    for _, exe, _ in dpus + [("gen", gen, None)]:
         if not os.access(exe, os.X_OK):
             sys.exit(f"blk_bench: {exe} missing: build {a.build} first")
     use_qsd = not a.no_qsd and shutil.which("qemu-storage-daemon")
@@ -203,7 +217,7 @@ def main():
         for rnd in range(a.rounds):
             for backing in a.backing.split(","):
                 direct, img = backing == "direct", imgs[backing]
-                bes = [KiteDpu(lbl, exe, wd, img, direct) for lbl, exe in dpus]
+                bes = [KiteDpu(lbl, exe, wd, img, direct, extra) for lbl, exe, extra in dpus]
                 if use_qsd:
                     bes.append(Qsd("qsd", wd, img, direct))
                 bes = round_order(bes, rnd)
@@ -223,7 +237,7 @@ def main():
         for backing in a.backing.split(","):
             for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                 q = {r: (i, c) for r, i, c in res.get((backing, rw, "qsd"), [])}
-                for lbl, _ in dpus + ([("qsd", None)] if use_qsd else []):
+                for lbl, _, _ in dpus + ([("qsd", None, None)] if use_qsd else []):
                     rows = res[(backing, rw, lbl)]
                     lat = [statistics.median(x[i] for x in lats[(backing, rw, lbl)]) for i in (0, 1)]
                     line = (f"{backing} {rw} {lbl}: IOPS {span([i for _, i, _ in rows])}, "
@@ -245,7 +259,7 @@ def main():
                             ratios.append(f"{tag}_lat_p99_over_qsd {lat[1] / ql[1]:.2f} x")
                     print(line)
                 k = {r: i for r, i, _ in res[(backing, rw, "kite-dpu")]}
-                for lbl, _ in dpus[1:]:
+                for lbl, _, _ in dpus[1:]:
                     rb = [k[r] / i for r, i, _ in res[(backing, rw, lbl)] if r in k and i > 0]
                     if rb:
                         print(f"{backing} {rw} kite-dpu/{lbl} IOPS {statistics.median(rb):.2f} ({min(rb):.2f}-{max(rb):.2f})")
