@@ -601,8 +601,8 @@ static void blk_inline_init(struct blk_dev *blk)
 		log_info("%s: %s cannot be mapped (%s): reads go through io_uring", blk->vdev.name, blk->path,
 			 strerror(-r));
 	else
-		log_debug("%s: reads are copied from a mapping of %s (map=off: through io_uring)", blk->vdev.name,
-			  blk->path);
+		log_info("%s: reads are copied from a mapping of %s (map=off: through io_uring)", blk->vdev.name,
+			 blk->path);
 }
 
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)

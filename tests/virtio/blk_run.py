@@ -450,8 +450,8 @@ def run(a, tmp):
                       "kite's non-vCPU CPU grew with the requests: %.1f ms for %d, %.1f ms for %d"
                       % (cpu0 / 1e6, BENCH_OPS, cpu1 / 1e6, 10 * BENCH_OPS))
             if mode == "pattern" and not qemu and not a.dpu:
-                # the write goes inline where io_uring would punt it (ext4, tmpfs: kite/inline_io.h), so
-                # does a read on tmpfs, and the first read's RWF_NOWAIT probe serves a page-cache hit
+                # the write goes inline where io_uring would punt it (ext4, tmpfs: kite/inline_io.h), and
+                # a read is copied from the image's mapping ("Mapped reads")
                 m = re.search(r"virtio-blk0: (\d+) of (\d+) requests served through io_uring, (\d+) writes inline "
                               r"\(\d+ slept\), (\d+) reads inline", err)
                 check(m and int(m.group(1)) + int(m.group(3)) + int(m.group(4)) >= 3,

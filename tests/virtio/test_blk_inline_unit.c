@@ -8,7 +8,9 @@
  * with an I/O thread of its own (the default; the test runs that thread's loop itself, the thread is
  * never started) has no batch budget: all 16 go inline. Every request completes OK, once, with its
  * bytes in the image, and the counters (blk_get_counters: GET /metrics, --stats) say how many went
- * inline.
+ * inline. Reads are copied from a mapping of the image (kite/inline_io.h, "Mapped reads"): an image
+ * that shrinks beneath it gives IOERR for the read that faults only, and an image swap maps the new
+ * image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -351,12 +353,56 @@ static void test_mapped_reads_and_shrink(void **state)
 	check_and_teardown(dev, 0);
 }
 
+/* An image swap (PATCH /drives) maps the new image: on the machine's loop (no I/O thread to pause),
+ * block 3 of the first image, then of the second, each read from its own mapping (inline reads, no
+ * system read), with that image's bytes. */
+static void test_mapped_reads_follow_swap(void **state)
+{
+	static uint8_t blk[BLOCK];
+	char path2[256];
+	const char *t = getenv("TMPDIR");
+
+	(void)state;
+	struct virtio_dev *dev = setup(false);
+
+	for (unsigned k = 0; k < BLOCK; k++)
+		blk[k] = stamp(3, k);
+	assert_int_equal(pwrite(img_fd, blk, BLOCK, 3 * BLOCK), (ssize_t)BLOCK);
+	snprintf(path2, sizeof(path2), "%s/kite-blk-inline2-XXXXXX", t && *t ? t : "/tmp");
+	int fd2 = mkstemp(path2);
+	assert_true(fd2 >= 0);
+	assert_int_equal(ftruncate(fd2, 1 << 20), 0);
+	for (unsigned k = 0; k < BLOCK; k++)
+		blk[k] = stamp(33, k);
+	assert_int_equal(pwrite(fd2, blk, BLOCK, 3 * BLOCK), (ssize_t)BLOCK);
+	close(fd2);
+
+	add_read(0, 3);
+	virtio_dev_kick(dev, 0);
+	assert_int_equal(wait_one(0), 0);
+	for (unsigned k = 0; k < BLOCK; k++)
+		assert_int_equal(gpa(DATA_GPA)[k], stamp(3, k));
+	assert_int_equal(blk_replace_image(dev, path2), 0);
+	add_read(1, 3);
+	virtio_dev_kick(dev, 0);
+	assert_int_equal(wait_one(1), 0);
+	for (unsigned k = 0; k < BLOCK; k++)
+		assert_int_equal(gpa(DATA_GPA + BLOCK)[k], stamp(33, k));
+	struct blk_counters c = counters(dev);
+	assert_int_equal(c.inline_reads, 2);
+	assert_int_equal(c.image_swaps, 1);
+	assert_int_equal(c.errors, 0);
+	check_and_teardown(dev, 0);
+	unlink(path2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_budget),
 		cmocka_unit_test(test_own_iothread_no_budget),
 		cmocka_unit_test(test_mapped_reads_and_shrink),
+		cmocka_unit_test(test_mapped_reads_follow_swap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
