@@ -27,6 +27,8 @@ host's TSC frequency (measured by the build's tests/lib/tsc_khz, as the nested l
 I/O thread CPU: kite's virtio-blk0 I/O thread logs its CPU time (and the part spent polling in
 vain) at exit; per I/O is that over the guest's ops (boot and setup included, a few ms).
 Latency: blkbench's per-request TSC histogram (kick to used, in the guest), p50/p99 in us.
+Block ratios: kite_over_PEER (medians), _pairs (min-max and median of the round-by-round ratios) and
+_by_round (each round's ratio, in round order).
 Neighbour (--neighbour off,on): each round runs every VMM once per listed state; `on` keeps a
 CPU-bound process (a shell busy loop, nice 10 like the VMMs) pinned to --neighbour-cpu (default 1) for the
 whole VMM run; figures of that state carry the suffix _nb. --split DEV:VCPU pins the device side and the
@@ -316,6 +318,8 @@ def bench_blk(a, hz, tmp):
                     out("blk_%s_kite_over_%s%s" % (mode, q, suffix), med(k) / med(b), "x")
                     out("blk_%s_kite_over_%s%s_pairs" % (mode, q, suffix),
                         "%.2f-%.2f(median %.2f)" % (pairs[0], pairs[-1], med(pairs)), "x")
+                    out("blk_%s_kite_over_%s%s_by_round" % (mode, q, suffix),
+                        ",".join("%.2f" % (x / y) for x, y in zip(k, b)), "x")
             for q in others(a):
                 kl, ql = lat.get("kite" + suffix), lat.get(q + suffix)
                 if kl and ql:   # latency: kite's over the peer's, lower is better
