@@ -37,6 +37,9 @@
 #   - L1 reset (its QEMU log says "Triple fault", its QEMU exits 0 with no line; a reset while L2
 #     runs would be an SVM shutdown exit to L1, so it is L1's own kernel in TCG's emulated SVM): a
 #     fresh L1 (kite.fio_skip=N) continues with the boot the reset cut short ("KITE-FIOBENCH lost").
+#   - L1 hung (its console silent for the L2 hang guard + 180 s; seen after a QEMU L2 hung: once
+#     with both L1 CPUs idle for good, once after L1's hang guard fired): stopped, and a fresh L1
+#     continues as after a reset ("cause=l1-hang").
 #   The results count and name them per set-up: "fio.lost_boots.S N count" and "# lost boots S: ...".
 # Not re-run: a boot with kite in it (kite, kite-*, qsd: kite is the frontend) that hangs, panics L2
 # or does not finish is a failure ("KITE-FIOL1 failed ..."; a hang first gets "KITE-FIOL1 hang ..."
@@ -121,10 +124,12 @@ nboots=$(( rounds * $(echo $setups | wc -w) + $(echo $perf_setups | wc -w) ))
 if [ -n "$perf_setups" ]; then
 	add_program "$l1root" "$(command -v perf)" /usr/bin/perf || die "perf: cannot copy it and its libraries"
 fi
+l2_timeout_s=${l2_timeout:-$(( (timeout_s - 120) / nboots ))}
+l1_silence=$((l2_timeout_s + 180))
 cat >"$l1root/etc/l1.conf" <<CONF
 L2_CMDLINE="console=ttyS0 loglevel=4 panic=-1 $append_extra"
 L2_MEMORY=$l2_memory
-L2_TIMEOUT=${l2_timeout:-$(( (timeout_s - 120) / nboots ))}
+L2_TIMEOUT=$l2_timeout_s
 DISK_MB=$disk_mb
 ROUNDS=$rounds
 SETUPS="$setups"
@@ -163,13 +168,27 @@ while :; do
 	L1_QEMU_LOG=$work/l1-qemu.$l1n.log L1_APPEND="${L1_APPEND:-} softlockup_panic=1 kite.fio_skip=$skip" L1_CPUS=2 \
 		nested_l1_start "$work/console.$l1n.log" "$k" "$work/l1-initrd.cpio" "$left"
 	t1=$(date +%s)
+	# an L1 whose console stays silent past L2's own hang guard (which logs) has hung itself (TCG's
+	# emulated SVM: seen with both CPUs idle for good): stop it, and a fresh L1 continues below
+	hung=""
+	while kill -0 $nested_l1_pid 2>/dev/null; do
+		sleep 5
+		quiet=$(( $(date +%s) - $(stat -c %Y "$work/console.$l1n.log" 2>/dev/null || date +%s) ))
+		if [ "$quiet" -gt "$l1_silence" ]; then
+			hung="no console output for $quiet s"
+			kill $nested_l1_pid 2>/dev/null
+			break
+		fi
+	done
 	wait $nested_l1_pid
 	qrc=$?
 	echo "# fio-bench: L1 number $l1n (skipping $skip boots): QEMU exit $qrc after $(( $(date +%s) - t1 )) s"
 	cat "$work/console.$l1n.log" >>"$log"
 	grep -a -q '^KITE-FIOL1-DONE' "$work/console.$l1n.log" && break
 	why=""
-	if [ "$qrc" = 0 ] && grep -a -q '^Triple fault' "$work/l1-qemu.$l1n.log"; then
+	if [ -n "$hung" ]; then
+		why="l1-hang" what="$hung"
+	elif [ "$qrc" = 0 ] && grep -a -q '^Triple fault' "$work/l1-qemu.$l1n.log"; then
 		why="l1-reset" what="Triple fault in its QEMU log"
 	elif [ "$qrc" = 0 ] && panic=$(tr -d '\r' <"$work/console.$l1n.log" | grep -a -v '^L2|' | grep -a -m 1 -o 'Kernel panic - .*'); then
 		why="l1-panic" what="its kernel: $panic"
