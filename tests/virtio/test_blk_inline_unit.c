@@ -301,6 +301,23 @@ static void add_read(unsigned i, unsigned blk)
 	assert_true(vring_drv_add(&drv, b, 3, false, (void *)(uintptr_t)(i + 1)) >= 0);
 }
 
+/* Request i: write-zeroes (zeroes) or discard of block blk, one 16-byte segment. */
+static void add_dwz(unsigned i, bool zeroes, unsigned blk)
+{
+	struct virtio_blk_outhdr h = { .type = zeroes ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD };
+	struct virtio_blk_discard_write_zeroes seg = { .sector = (uint64_t)blk * (BLOCK / 512), .num_sectors = BLOCK / 512 };
+	struct vring_buf b[3] = {
+		{ HDR_GPA + 16ull * i, sizeof(h), false },
+		{ DATA_GPA + (uint64_t)BLOCK * i, sizeof(seg), false },
+		{ STATUS_GPA + i, 1, true },
+	};
+
+	memcpy(gpa(b[0].addr), &h, sizeof(h));
+	memcpy(gpa(b[1].addr), &seg, sizeof(seg));
+	*gpa(b[2].addr) = 0xee;
+	assert_true(vring_drv_add(&drv, b, 3, false, (void *)(uintptr_t)(i + 1)) >= 0);
+}
+
 /* Run the loop until request i (the only one in flight) is used; its status. */
 static uint8_t wait_one(unsigned i)
 {
@@ -310,7 +327,8 @@ static uint8_t wait_one(unsigned i)
 
 /* Reads of a cache=writeback image are copied from a mapping of it (kite/inline_io.h, "Mapped
  * reads"): the blocks' bytes reach the guest, counted as inline reads, no system read made (the fake
- * preadv2 fails the test). The image then shrinks to one block beneath the mapping: a read past the
+ * preadv2 fails the test); after a write-zeroes and a discard the mapped reads see zeroes. The image
+ * then shrinks to one block beneath the mapping: a read past the
  * new end faults, goes to io_uring, which reads short: IOERR for that request only; the device goes
  * on, its later reads through io_uring (the inline count stays), block 0's bytes still right. */
 static void test_mapped_reads_and_shrink(void **state)
@@ -337,18 +355,38 @@ static void test_mapped_reads_and_shrink(void **state)
 	assert_int_equal(c.inline_reads, 8);
 	assert_int_equal(c.errors, 0);
 
-	assert_int_equal(ftruncate(img_fd, BLOCK), 0);
-	add_read(8, 5);
+	/* write-zeroes of block 2 and discard of block 4 (fallocate on the file): the next mapped
+	 * reads see zeroes there, block 3 keeps its bytes */
+	add_dwz(8, true, 2);
 	virtio_dev_kick(dev, 0);
-	assert_int_equal(wait_one(8), 1);          /* VIRTIO_BLK_S_IOERR */
-	add_read(9, 0);
+	assert_int_equal(wait_one(8), 0);
+	add_dwz(9, false, 4);
 	virtio_dev_kick(dev, 0);
 	assert_int_equal(wait_one(9), 0);
-	for (unsigned k = 0; k < BLOCK; k++)
-		assert_int_equal(gpa(DATA_GPA + (uint64_t)BLOCK * 9)[k], stamp(0, k));
+	for (unsigned i = 10, b = 2; b <= 4; i++, b++) {
+		add_read(i, b);
+		memset(gpa(DATA_GPA + (uint64_t)BLOCK * i), 0xee, BLOCK);
+		virtio_dev_kick(dev, 0);
+		assert_int_equal(wait_one(i), 0);
+		for (unsigned k = 0; k < BLOCK; k++)
+			assert_int_equal(gpa(DATA_GPA + (uint64_t)BLOCK * i)[k], b == 3 ? stamp(3, k) : 0);
+	}
 	c = counters(dev);
-	assert_int_equal(c.read_ops, 10);
-	assert_int_equal(c.inline_reads, 8);
+	assert_int_equal(c.read_ops, 11);
+	assert_int_equal(c.inline_reads, 11);
+
+	assert_int_equal(ftruncate(img_fd, BLOCK), 0);
+	add_read(13, 5);
+	virtio_dev_kick(dev, 0);
+	assert_int_equal(wait_one(13), 1);         /* VIRTIO_BLK_S_IOERR */
+	add_read(14, 0);
+	virtio_dev_kick(dev, 0);
+	assert_int_equal(wait_one(14), 0);
+	for (unsigned k = 0; k < BLOCK; k++)
+		assert_int_equal(gpa(DATA_GPA + (uint64_t)BLOCK * 14)[k], stamp(0, k));
+	c = counters(dev);
+	assert_int_equal(c.read_ops, 13);
+	assert_int_equal(c.inline_reads, 11);
 	assert_int_equal(c.errors, 1);
 	check_and_teardown(dev, 0);
 }
