@@ -99,21 +99,28 @@ static uint8_t stamp(unsigned i, unsigned k)
 	return (uint8_t)(i * 37 + k * 11 + 1);
 }
 
-/* Request i: write block i (4 KiB, filled with its stamp) of the image. */
-static void add_write(unsigned i)
+/* Request i of the given type at sector: its header, then len bytes of request i's data (the device
+ * writes them when in; the caller filled them otherwise), then its status byte (0xee until used). */
+static void add_req(unsigned i, uint32_t type, uint64_t sector, uint32_t len, bool in)
 {
-	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_OUT, .sector = (uint64_t)i * (BLOCK / 512) };
+	struct virtio_blk_outhdr h = { .type = type, .sector = sector };
 	struct vring_buf b[3] = {
 		{ HDR_GPA + 16ull * i, sizeof(h), false },
-		{ DATA_GPA + (uint64_t)BLOCK * i, BLOCK, false },
+		{ DATA_GPA + (uint64_t)BLOCK * i, len, in },
 		{ STATUS_GPA + i, 1, true },
 	};
 
 	memcpy(gpa(b[0].addr), &h, sizeof(h));
-	for (unsigned k = 0; k < BLOCK; k++)
-		gpa(b[1].addr)[k] = stamp(i, k);
 	*gpa(b[2].addr) = 0xee;
 	assert_true(vring_drv_add(&drv, b, 3, false, (void *)(uintptr_t)(i + 1)) >= 0);
+}
+
+/* Request i: write block i (4 KiB, filled with its stamp) of the image. */
+static void add_write(unsigned i)
+{
+	for (unsigned k = 0; k < BLOCK; k++)
+		gpa(DATA_GPA + (uint64_t)BLOCK * i)[k] = stamp(i, k);
+	add_req(i, VIRTIO_BLK_T_OUT, (uint64_t)i * (BLOCK / 512), BLOCK, false);
 }
 
 static struct blk_counters counters(struct virtio_dev *dev)
@@ -288,34 +295,17 @@ static void test_own_iothread_no_budget(void **state)
 /* Request i: read block blk of the image into request i's 4 KiB. */
 static void add_read(unsigned i, unsigned blk)
 {
-	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN, .sector = (uint64_t)blk * (BLOCK / 512) };
-	struct vring_buf b[3] = {
-		{ HDR_GPA + 16ull * i, sizeof(h), false },
-		{ DATA_GPA + (uint64_t)BLOCK * i, BLOCK, true },
-		{ STATUS_GPA + i, 1, true },
-	};
-
-	memcpy(gpa(b[0].addr), &h, sizeof(h));
-	memset(gpa(b[1].addr), 0, BLOCK);
-	*gpa(b[2].addr) = 0xee;
-	assert_true(vring_drv_add(&drv, b, 3, false, (void *)(uintptr_t)(i + 1)) >= 0);
+	memset(gpa(DATA_GPA + (uint64_t)BLOCK * i), 0, BLOCK);
+	add_req(i, VIRTIO_BLK_T_IN, (uint64_t)blk * (BLOCK / 512), BLOCK, true);
 }
 
 /* Request i: write-zeroes (zeroes) or discard of block blk, one 16-byte segment. */
 static void add_dwz(unsigned i, bool zeroes, unsigned blk)
 {
-	struct virtio_blk_outhdr h = { .type = zeroes ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD };
 	struct virtio_blk_discard_write_zeroes seg = { .sector = (uint64_t)blk * (BLOCK / 512), .num_sectors = BLOCK / 512 };
-	struct vring_buf b[3] = {
-		{ HDR_GPA + 16ull * i, sizeof(h), false },
-		{ DATA_GPA + (uint64_t)BLOCK * i, sizeof(seg), false },
-		{ STATUS_GPA + i, 1, true },
-	};
 
-	memcpy(gpa(b[0].addr), &h, sizeof(h));
-	memcpy(gpa(b[1].addr), &seg, sizeof(seg));
-	*gpa(b[2].addr) = 0xee;
-	assert_true(vring_drv_add(&drv, b, 3, false, (void *)(uintptr_t)(i + 1)) >= 0);
+	memcpy(gpa(DATA_GPA + (uint64_t)BLOCK * i), &seg, sizeof(seg));
+	add_req(i, zeroes ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD, 0, sizeof(seg), false);
 }
 
 /* Run the loop until request i (the only one in flight) is used; its status. */

@@ -165,16 +165,24 @@ static void test_mapped_reads(void **state)
 	mapped_reads_in("/dev/shm");
 }
 
+/* A fresh FILE_BYTES file on tmpfs, mapped by w (a read struct on the fake clock, now at 1 s); its fd. */
+static int mapped_file(struct inline_io *w)
+{
+	int fd = make_file("/dev/shm");
+
+	fake_now = 1000000000ull;
+	iw_init(w, "t", IW_READ, true, &fake_ops);
+	assert_int_equal(iw_map(w, fd, FILE_BYTES), 0);
+	return fd;
+}
+
 static void test_mapped_guard(void **state)
 {
 	struct inline_io w = { 0 };
 	uint64_t spent = 0;
-	int fd = make_file("/dev/shm");
+	int fd = mapped_file(&w);
 
 	(void)state;
-	fake_now = 1000000000ull;
-	iw_init(&w, "t", IW_READ, true, &fake_ops);
-	assert_int_equal(iw_map(&w, fd, FILE_BYTES), 0);
 	/* as slow as the threshold, and slept: not over it, no guard */
 	clock_step = IW_MAP_SLOW_NS(4096);
 	sleepy = true;
@@ -213,14 +221,11 @@ static void test_mapped_file_shrinks(void **state)
 {
 	struct inline_io w = { 0 };
 	uint64_t spent = 0;
-	int fd = make_file("/dev/shm");
+	int fd = mapped_file(&w);
 
 	(void)state;
-	fake_now = 1000000000ull;
 	clock_step = 1000;
 	sleepy = false;
-	iw_init(&w, "t", IW_READ, true, &fake_ops);
-	assert_int_equal(iw_map(&w, fd, FILE_BYTES), 0);
 	assert_int_equal(rd(&w, 1 << 20, 65536, &spent, 0), 65536);
 	assert_int_equal(ftruncate(fd, 4096), 0);
 	/* the first page is still there */
