@@ -11,13 +11,18 @@
 #   kite-shared  kite as "kite" with --shared-memory: guest RAM in the shared memfd the vhost-user
 #             set-ups get (controls for the lab, bench/linux/fio_bench.sh --setups)
 #   qemu-shared  QEMU as "qemu" with its RAM a memory-backend-memfd, share=on (4 KiB shmem pages)
+#   kite-pinned  kite as "kite", every thread on L1 CPU 0 (taskset), as kite runs in the vhost-user
+#             set-ups: the control that tells their pinning from their backend
 # Guest RAM: with $L1_HUGEPAGES 2 MiB pages reserved in L1 (vm.nr_hugepages), kite takes hugetlb
 # pages by default (every kite set-up: shared, 2 MiB), and QEMU gets the same: a memfd backend with
 # hugetlb=on, share=on (qemu and qemu-shared). $L1_THP (always|madvise|never, empty: the kernel's
 # default) is written to L1's transparent_hugepage/enabled. "KITE-FIOL1 memory ..." says what L1 has.
 #   kite-dpu  kite --vhost-user-blk, the volume served by kite-dpu (one poller pinned to L1 CPU 1)
 #   qsd       kite --vhost-user-blk, the volume served by qemu-storage-daemon (taskset to L1 CPU 1)
-# In the vhost-user set-ups kite runs on L1 CPU 0 (taskset), the backend on CPU 1; kite and QEMU in
+#   qemu-dpu, qemu-qsd   QEMU's vhost-user-blk-pci in kite's place (on a shared memfd, like
+#             qemu-shared), with kite-dpu / qsd: the same backends behind another frontend (the
+#             control that tells a kite frontend's failures from the lab's)
+# In the vhost-user set-ups kite (or QEMU) runs on L1 CPU 0 (taskset), the backend on CPU 1; kite and QEMU in
 # their in-process set-ups are not pinned (as a user runs them). L1 gives the TAP kt0 192.0.2.1/24
 # whenever it appears (L2 pings it). Every L2 console line is relayed prefixed "L2| "; around each
 # boot: "KITE-FIOL1 run round=R setup=S seq=N" and "KITE-FIOL1 end round=R setup=S status=N", the
@@ -26,7 +31,8 @@
 # exits=N ...", and "kvmjob JOB start|end ..." around each fio job). A boot whose L2 did not finish
 # ("KITE-FIO done") or whose VMM did not exit 0: under QEMU "KITE-FIOL1 lost ... cause=C" and the
 # boot again ("rerun", up to 3 tries: kite is not in it); in every other set-up (kite is in them)
-# "KITE-FIOL1 failed ... cause=C", not run again. A VMM still running after $L2_TIMEOUT gets
+# "KITE-FIOL1 failed ... cause=C", not run again, except an L2 triple fault when $RERUN_TF is 1
+# (fio_bench.sh --rerun-triple-faults yes): lost and run again like QEMU's. A VMM still running after $L2_TIMEOUT gets
 # "KITE-FIOL1 hang ..." lines (hang_report) and then SIGTERM, SIGKILL 8 s later. kite.fio_skip=N on
 # L1's command line (a fresh L1 after an L1 reset): boots 1..N are skipped.
 # $PERF_SETUPS: after the measured rounds, one more boot of each of these set-ups ("profile
@@ -46,7 +52,7 @@ say "memory thp=$(cat $thp/enabled | tr ' ' ,) shmem_thp=$(cat $thp/shmem_enable
 qemu_ram() {
 	local hp=""
 	[ "${L1_HUGEPAGES:-0}" = 0 ] || hp=",hugetlb=on,hugetlbsize=2M"
-	[ "$1" = qemu-shared ] || [ -n "$hp" ] || return 0
+	case $1 in qemu-shared|qemu-dpu|qemu-qsd) ;; *) [ -n "$hp" ] || return 0 ;; esac
 	echo "-object memory-backend-memfd,id=ram0,size=${L2_MEMORY}M,share=on$hp -machine memory-backend=ram0"
 }
 dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MB" 2>/dev/null || say "disk-image-failed"
@@ -55,7 +61,7 @@ dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MB" 2>/dev/null || say "disk
 start_backend() {
 	rm -f /tmp/d0.sock
 	case $1 in
-	kite-dpu)
+	kite-dpu|dpu)
 		cat >/tmp/dpu.json <<EOF
 {"cores": [1], "volumes": [{"name": "d0", "image": "/tmp/disk.img", "socket": "/tmp/d0.sock"}]}
 EOF
@@ -109,7 +115,7 @@ hang_report() {
 		say "hang kvm-3s no debugfs directory for $1"
 	fi
 	t=/sys/kernel/tracing
-	mountpoint -q $t || mount -t tracefs tracefs $t 2>/dev/null
+	grep -q " $t " /proc/mounts || mount -t tracefs tracefs $t 2>/dev/null
 	if [ -d $t/events/kvm/kvm_exit ]; then
 		echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb
 		for k in kvm_exit kvm_inj_virq kvm_msi_set_irq kvm_nested_vmexit kvm_fpu kvm_userspace_exit; do
@@ -128,17 +134,17 @@ hang_report() {
 	fi
 }
 
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+grep -q " /sys/kernel/debug " /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 
 l2="--kernel /l2/kernel --initrd /l2/initrd --cmdline"
 run() {
-	local setup=$1 round=$2 pid guard backend="" perf="" kind=run opt
+	local setup=$1 round=$2 pid guard backend="" perf="" kind=run opt lost=0
 	case $setup in
-	kite|kite-sync|kite-poll|kite-shared)
-		local shm=""
+	kite|kite-sync|kite-poll|kite-shared|kite-pinned)
+		local shm="" pin=""
 		case $setup in kite) opt="" ;; kite-sync) opt=,aio=sync ;; kite-poll) opt=,poll=50 ;;
-		kite-shared) opt="" shm=--shared-memory ;; esac
-		set -- /usr/bin/kite --stats $shm $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
+		kite-shared) opt="" shm=--shared-memory ;; kite-pinned) opt="" pin="taskset -c 0" ;; esac
+		set -- $pin /usr/bin/kite --stats $shm $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 --blk path=/tmp/disk.img$opt \
 			--net tap=kt0 ;;
 	qemu|qemu-shared)
 		# the shutdown request's trace line tells an L2 reset (triple fault: reason=7) from a poweroff
@@ -151,6 +157,12 @@ run() {
 		start_backend "$setup"
 		set -- taskset -c 0 /usr/bin/kite --stats $l2 "$L2_CMDLINE" --memory "$L2_MEMORY" --cpus 1 \
 			--vhost-user-blk socket=/tmp/d0.sock ;;
+	qemu-dpu|qemu-qsd)
+		start_backend "${setup#qemu-}"
+		set -- taskset -c 0 /usr/bin/qemu-system-x86_64 -L /usr/share/qemu -accel kvm -cpu host -m "$L2_MEMORY" \
+		-smp 1 $(qemu_ram $setup) -trace qemu_system_shutdown_request -display none -no-reboot -nodefaults \
+		-serial stdio -kernel /l2/kernel -initrd /l2/initrd -append "$L2_CMDLINE" \
+		-chardev socket,id=c0,path=/tmp/d0.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1 ;;
 	*) say "unknown setup $setup"; return ;;
 	esac
 	[ "$round" = P ] && kind=profile
@@ -211,11 +223,16 @@ run() {
 	elif [ "$status" != 0 ]; then cause=exit-$status
 	fi
 	if [ -n "$cause" ]; then
-		case $setup in qemu|qemu-shared) say "lost round=$round setup=$setup cause=$cause-under-qemu" ;;
-		*) say "failed round=$round setup=$setup cause=$cause" ;; esac
+		case $setup in qemu|qemu-shared|qemu-qsd) lost=1 ;; esac
+		[ "$cause" = l2-triple-fault ] && [ "${RERUN_TF:-0}" = 1 ] && lost=1
+		if [ "$lost" = 1 ]; then
+			say "lost round=$round setup=$setup cause=$cause$(case $setup in qemu|qemu-*) echo -under-qemu ;; esac)"
+		else
+			say "failed round=$round setup=$setup cause=$cause"
+		fi
 	fi
 	say "end round=$round setup=$setup status=$status uptime=$(cut -d' ' -f1 /proc/uptime)"
-	[ -z "$cause" ] || [ "${setup%-shared}" != qemu ]
+	[ "$lost" = 0 ]
 }
 
 # boot SETUP ROUND: the boot numbered $seq (1, 2, ... over the whole run) unless a fresh L1 skips it;

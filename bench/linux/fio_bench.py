@@ -40,12 +40,14 @@ PING = re.compile(r"^L2\| KITE-FIO ping n=(\d+) rtt_p50=([0-9.]+) rtt_p99=([0-9.
 
 
 def ratio_pairs(setups):
-    """(A, B) of each ratio: kite-dpu over qsd, kite and every kite-* variant over qemu."""
+    """(A, B) of each ratio: kite-dpu over qsd, qemu-dpu over qemu-qsd, kite and every kite-*
+    variant over qemu."""
     def peer(s):
-        if s == "kite-dpu":
-            return "qsd"
+        backend_peer = {"kite-dpu": "qsd", "qemu-dpu": "qemu-qsd"}.get(s)
+        if backend_peer:
+            return backend_peer
         return "qemu-shared" if s == "kite-shared" and "qemu-shared" in setups else "qemu"
-    return [(s, peer(s)) for s in setups if s.startswith("kite")]
+    return [(s, peer(s)) for s in setups if s.startswith("kite") or s == "qemu-dpu"]
 
 
 def main():

@@ -19,6 +19,9 @@
 #                     [--jobs "name:rw:bs:qd ..."] [--engine libaio|io_uring] [--l2-memory MB]
 #                     [--pings N] [--perf "SETUP ..."]   (one more, uncounted boot of each SETUP
 #                     under perf record -a in L1, the top of perf report in the output)
+#                     [--rerun-triple-faults yes|no]   (yes: an L2 triple fault of any set-up counts as lost to the
+#                     lab and the boot runs again, as QEMU's lost boots do: named in the results; the
+#                     reasons are in docs/benchmarks.md, section "kite-dpu vs qsd in real Linux")
 #                     [--l2-timeout S]   (L1's hang guard per boot; default (timeout - 120) / boots)
 #                     [--l1-hugepages N] (2 MiB pages reserved in L1, default L2's memory / 2 MiB + 8:
 #                     every set-up's L2 RAM on them, kite's by its default, QEMU's by a hugetlb memfd
@@ -26,6 +29,8 @@
 #                     triple-fault in this lab, docs/benchmarks.md) [--l1-thp always|madvise|never]
 # Set-ups kite-shared and qemu-shared (controls): kite with --shared-memory, QEMU with a shared memfd
 # backend: the in-process set-ups with the shared memory of the vhost-user ones (fio-l1-init.sh).
+# kite-pinned: kite on L1 CPU 0 as in the vhost-user set-ups; qemu-dpu, qemu-qsd: QEMU's
+# vhost-user-blk-pci frontend with kite-dpu / qsd (ratio qemu-dpu over qemu-qsd).
 # Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
 # Prints the figures on stdout; the console log is WORK/console.log (the logs of every L1 in turn;
 # WORK/console.N.log and WORK/l1-qemu.N.log, the L1 QEMU's -d cpu_reset log, per L1).
@@ -52,7 +57,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 name=fio-bench
 . "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch
-dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups="" l2_timeout="" l1_hugepages="" l1_thp=""
+dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups="" l2_timeout="" l1_hugepages="" l1_thp="" rerun_tf=0
 jobs="randread4k_qd1:randread:4k:1 randread4k_qd32:randread:4k:32 randwrite4k_qd1:randwrite:4k:1"
 jobs="$jobs randwrite4k_qd32:randwrite:4k:32 read64k_qd32:read:64k:32"
 timeout_s=3600
@@ -70,6 +75,8 @@ fio_option() {
 	--pings) pings=$2 ;;
 	--perf) perf_setups=$2 ;;
 	--l2-timeout) l2_timeout=$2 ;;
+	--rerun-triple-faults) case $2 in yes) rerun_tf=1 ;; no) rerun_tf=0 ;;
+		*) die "--rerun-triple-faults '$2': yes or no" ;; esac ;;
 	--l1-hugepages) l1_hugepages=$2 ;;
 	--l1-thp) l1_thp=$2 ;;
 	*) return 1 ;;
@@ -77,8 +84,8 @@ fio_option() {
 }
 nested_options fio_option "$@"
 for s in $setups; do
-	case $s in kite|kite-sync|kite-poll|kite-shared|qemu|qemu-shared) ;; kite-dpu|qsd) [ -x "$dpu" ] || [ "$s" = qsd ] || die "--dpu '$dpu': not an executable" ;;
-	*) die "--setups: unknown set-up '$s' (kite, kite-sync, kite-poll, kite-shared, qemu, qemu-shared, kite-dpu, qsd)" ;; esac
+	case $s in kite|kite-sync|kite-poll|kite-shared|kite-pinned|qemu|qemu-shared) ;; kite-dpu|qsd|qemu-dpu|qemu-qsd) [ -x "$dpu" ] || [ "${s#qemu-}" = qsd ] || die "--dpu '$dpu': not an executable" ;;
+	*) die "--setups: unknown set-up '$s' (kite, kite-sync, kite-poll, kite-shared, kite-pinned, qemu, qemu-shared, kite-dpu, qsd, qemu-dpu, qemu-qsd)" ;; esac
 done
 case $l2_memory in *[!0-9]*|"") die "--l2-memory '$l2_memory': not a number" ;; esac
 l1_hugepages=${l1_hugepages:-$(( (l2_memory + 1) / 2 + 8 ))}
@@ -136,6 +143,7 @@ SETUPS="$setups"
 PERF_SETUPS="$perf_setups"
 L1_HUGEPAGES=$l1_hugepages
 L1_THP=$l1_thp
+RERUN_TF=$rerun_tf
 CONF
 install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 install -m 755 "$here/fio-l1-kvm-counters.sh" "$l1root/etc/kvm-counters.sh" || die "cannot install kvm-counters.sh"
@@ -164,8 +172,8 @@ while :; do
 	l1n=$((l1n + 1))
 	left=$(( timeout_s - ($(date +%s) - t0) ))
 	[ "$left" -gt 60 ] || { echo "fio-bench: no time left for L1 number $l1n (--timeout $timeout_s)" >&2; rc=1; break; }
-	rm -f "$work/l1-qemu.$l1n.log"
-	L1_QEMU_LOG=$work/l1-qemu.$l1n.log L1_APPEND="${L1_APPEND:-} softlockup_panic=1 kite.fio_skip=$skip" L1_CPUS=2 \
+	rm -f "$work/l1-qemu.$l1n.log" "$work/l1-mon.$l1n.sock"
+	L1_MONITOR=$work/l1-mon.$l1n.sock L1_QEMU_LOG=$work/l1-qemu.$l1n.log L1_APPEND="${L1_APPEND:-} softlockup_panic=1 kite.fio_skip=$skip" L1_CPUS=2 \
 		nested_l1_start "$work/console.$l1n.log" "$k" "$work/l1-initrd.cpio" "$left"
 	t1=$(date +%s)
 	# an L1 whose console stays silent past L2's own hang guard (which logs) has hung itself (TCG's
@@ -176,6 +184,15 @@ while :; do
 		quiet=$(( $(date +%s) - $(stat -c %Y "$work/console.$l1n.log" 2>/dev/null || date +%s) ))
 		if [ "$quiet" -gt "$l1_silence" ]; then
 			hung="no console output for $quiet s"
+			# where L1's CPUs are (three samples 1 s apart; under TCG's SVM a CPU in L2 shows
+			# L2's registers): the dump in l1-hang.N.txt, each sample's RIPs in the log
+			for _ in 1 2 3; do
+				nested_l1_monitor "$work/l1-mon.$l1n.sock" "info cpus" "info registers -a"
+				sleep 1
+			done >"$work/l1-hang.$l1n.txt"
+			echo "KITE-FIOBENCH l1-hang-cpus L1 number $l1n: $(grep -a -E '^(CPU#[0-9]|RIP=)' \
+				"$work/l1-hang.$l1n.txt" | awk '/^CPU#/ { c = $1; next } { print c, $1, $4, $NF }' |
+				tr '\n' ';')" >>"$work/console.$l1n.log"
 			kill $nested_l1_pid 2>/dev/null
 			break
 		fi

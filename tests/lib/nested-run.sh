@@ -23,6 +23,7 @@
 # TSC and L1 ran on the HPET: the host kernel's figure is taken). $L1_APPEND (env) adds arguments.
 # $L1_QEMU_LOG (env): the L1 QEMU's own log (-d cpu_reset,guest_errors -D FILE): "Triple fault" and
 # a "CPU Reset" register dump when L1 resets (with -no-reboot its QEMU then exits 0, silently).
+# $L1_MONITOR (env): a path; the L1 QEMU's human monitor listens there (nested_l1_monitor).
 
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
 fail=0
@@ -95,10 +96,38 @@ nested_l1_start() {
 	echo "$name: L1 tsc_early_khz=${tsc:-none} ($src)"
 	# shellcheck disable=SC2086
 	timeout -k 10 "$4" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp "${L1_CPUS:-1}" \
-		-nodefaults -display none -no-reboot ${L1_QEMU_LOG:+-d cpu_reset,guest_errors -D "$L1_QEMU_LOG"} -serial stdio -kernel "$2/vmlinux" -initrd "$3" \
+		-nodefaults -display none -no-reboot ${L1_QEMU_LOG:+-d cpu_reset,guest_errors -D "$L1_QEMU_LOG"} \
+		${L1_MONITOR:+-monitor unix:$L1_MONITOR,server=on,wait=off} -serial stdio -kernel "$2/vmlinux" -initrd "$3" \
 		-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check${tsc:+ tsc_early_khz=$tsc} ${L1_APPEND:-}" \
 		</dev/null >"$1" 2>&1 &
 	nested_l1_pid=$!
+}
+
+# nested_l1_monitor SOCKET COMMAND...: each COMMAND's reply from the L1 QEMU's monitor, on stdout
+# (nothing if QEMU does not answer within 5 s)
+nested_l1_monitor() {
+	/usr/bin/python3 - "$@" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+    for cmd in sys.argv[2:]:
+        s.sendall(cmd.encode() + b"\n")
+    s.sendall(b"\n")
+    out, end = b"", time.time() + 5
+    while time.time() < end:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        if not b:
+            break
+        out += b
+    sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+except OSError as e:
+    print("monitor %s: %s" % (sys.argv[1], e))
+PY
 }
 
 nested_problems() {
