@@ -178,7 +178,7 @@ while :; do
 	t1=$(date +%s)
 	# an L1 whose console stays silent past L2's own hang guard (which logs) has hung itself (TCG's
 	# emulated SVM: seen with both CPUs idle for good): stop it, and a fresh L1 continues below
-	hung=""
+	hung="" hungcpus=""
 	while kill -0 $nested_l1_pid 2>/dev/null; do
 		sleep 5
 		quiet=$(( $(date +%s) - $(stat -c %Y "$work/console.$l1n.log" 2>/dev/null || date +%s) ))
@@ -190,9 +190,8 @@ while :; do
 				nested_l1_monitor "$work/l1-mon.$l1n.sock" "info cpus" "info registers -a"
 				sleep 1
 			done >"$work/l1-hang.$l1n.txt"
-			echo "KITE-FIOBENCH l1-hang-cpus L1 number $l1n: $(grep -a -E '^(CPU#[0-9]|RIP=)' \
-				"$work/l1-hang.$l1n.txt" | awk '/^CPU#/ { c = $1; next } { print c, $1, $4, $NF }' |
-				tr '\n' ';')" >>"$work/console.$l1n.log"
+			hungcpus=$(grep -a -E '^(CPU#[0-9]|RIP=)' "$work/l1-hang.$l1n.txt" |
+				awk '/^CPU#/ { c = $1; next } { print c, $1, $2, $4, $NF }' | tr '\n' ';')
 			kill $nested_l1_pid 2>/dev/null
 			break
 		fi
@@ -201,6 +200,7 @@ while :; do
 	qrc=$?
 	echo "# fio-bench: L1 number $l1n (skipping $skip boots): QEMU exit $qrc after $(( $(date +%s) - t1 )) s"
 	cat "$work/console.$l1n.log" >>"$log"
+	[ -z "$hung" ] || echo "KITE-FIOBENCH l1-hang-cpus L1 number $l1n: ${hungcpus:-no monitor reply}" >>"$log"
 	grep -a -q '^KITE-FIOL1-DONE' "$work/console.$l1n.log" && break
 	why=""
 	if [ -n "$hung" ]; then
