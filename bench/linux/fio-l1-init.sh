@@ -117,7 +117,7 @@ hang_report() {
 	t=/sys/kernel/tracing
 	grep -q " $t " /proc/mounts || mount -t tracefs tracefs $t 2>/dev/null
 	if [ -d $t/events/kvm/kvm_exit ]; then
-		echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb
+		echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb; echo 0 >$t/events/kvm/kvm_exit/filter
 		for k in kvm_exit kvm_inj_virq kvm_msi_set_irq kvm_nested_vmexit kvm_fpu kvm_userspace_exit; do
 			[ -d $t/events/kvm/$k ] && echo 1 >$t/events/kvm/$k/enable
 		done
@@ -127,7 +127,8 @@ hang_report() {
 				r = ""; for (j = i + 1; j < NF; j++) if ($j == "reason") r = "/" $(j + 1); n[e r]++ } }
 			END { for (k in n) printf "%s=%d ", k, n[k] }' $t/trace)"
 		say "hang rips $(awk '/kvm_exit:/ { for (j = 1; j < NF; j++) if ($j == "rip") n[$(j + 1)]++ }
-			END { for (k in n) print n[k], k }' $t/trace | sort -rn | head -n 6 | tr ' ' '@' | paste -s -d ' ')"
+			END { for (k in n) print n[k], k }' $t/trace | sort -rn | head -n 6 |
+			while read -r n r; do echo "$n@$r=$(sym "$r")"; done | paste -s -d ' ')"
 		echo >$t/trace
 	else
 		say "hang trace-2s no tracefs kvm events"
@@ -135,6 +136,34 @@ hang_report() {
 }
 
 grep -q " /sys/kernel/debug " /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+
+# sym ADDR (hex): the kernel text symbol at or below ADDR, as NAME+0xOFF, from L1's own kallsyms.
+# An L2 booted with nokaslr (fio_bench.sh --append nokaslr) runs this same Debian kernel at the
+# same addresses (L1 boots its vmlinux without KASLR), so L2 guest RIPs are named too.
+sym() {
+	local a best
+	a=$(echo "${1#0x}" | tr A-F a-f)
+	best=$(awk -v a="$a" 'length($1) == length(a) && $1 <= a && $2 ~ /^[tTwW]$/ && $1 > b { b = $1; n = $3 }
+		END { print b, n }' /proc/kallsyms)
+	[ -n "${best#* }" ] || { echo "$1"; return; }
+	printf '%s+0x%x\n' "${best#* }" $(( 0x${a#????????} - 0x$(echo "${best% *}" | cut -c9-16) ))
+}
+# L1 KVM's shutdown exits (an L2 triple fault: SVM_EXIT_SHUTDOWN, 0x7f) are traced through every
+# boot; shutdown_rips prints the guest RIPs of those since the last call, named by sym
+tr=/sys/kernel/tracing
+grep -q " $tr " /proc/mounts || mount -t tracefs tracefs $tr 2>/dev/null
+shutdown_trace() {
+	[ -d $tr/events/kvm/kvm_exit ] || return 0
+	echo 'exit_reason == 127' >$tr/events/kvm/kvm_exit/filter && echo 1 >$tr/events/kvm/kvm_exit/enable &&
+		echo >$tr/trace && echo 1 >$tr/tracing_on
+} 2>/dev/null
+shutdown_rips() {
+	local r out=""
+	for r in $(grep -o 'rip 0x[0-9a-fA-F]*' $tr/trace 2>/dev/null | cut -d' ' -f2 | tail -n 3); do
+		out="$out $r=$(sym "$r")"
+	done
+	echo "${out:- none traced}"
+}
 
 l2="--kernel /l2/kernel --initrd /l2/initrd --cmdline"
 run() {
@@ -183,6 +212,7 @@ run() {
 		/usr/bin/perf record -a -F 499 -o /tmp/perf.data >/tmp/perf.log 2>&1 &
 		perf=$!
 	fi
+	shutdown_trace
 	"$@" </dev/null >/tmp/out 2>&1 &
 	pid=$!
 	# the threads' CPU time just before the VMM exits (sampled every 2 s while it runs)
@@ -219,6 +249,7 @@ run() {
 	elif grep -q 'Kernel panic' /tmp/l2.log; then cause=l2-panic
 	elif grep -q -E 'triple fault \(guest reset\)|qemu_system_shutdown_request reason=7' /tmp/l2.log; then
 		cause=l2-triple-fault
+		say "shutdown round=$round setup=$setup L2 rip:$(shutdown_rips)"
 	elif ! grep -q '^KITE-FIO done' /tmp/l2.log; then cause=l2-unfinished
 	elif [ "$status" != 0 ]; then cause=exit-$status
 	fi
