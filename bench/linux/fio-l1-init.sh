@@ -152,17 +152,41 @@ sym() {
 # boot; shutdown_rips prints the guest RIPs of those since the last call, named by sym
 tr=/sys/kernel/tracing
 grep -q " $tr " /proc/mounts || mount -t tracefs tracefs $tr 2>/dev/null
+# With $TRACE_EXITS = 1 (fio_bench.sh --trace-exits yes) every exit, injected exception, emulated
+# instruction and MMIO access is traced into a small ring, and a triple fault also prints the last
+# 30 events before it ("KITE-FIOL1 shutdown-trace ...", RIPs named).
 shutdown_trace() {
+	local e
 	[ -d $tr/events/kvm/kvm_exit ] || return 0
-	echo 'exit_reason == 127' >$tr/events/kvm/kvm_exit/filter && echo 1 >$tr/events/kvm/kvm_exit/enable &&
-		echo >$tr/trace && echo 1 >$tr/tracing_on
+	echo 0 >$tr/tracing_on; echo 0 >$tr/events/enable
+	if [ "${TRACE_EXITS:-0}" = 1 ]; then
+		echo 256 >$tr/buffer_size_kb
+		echo 0 >$tr/events/kvm/kvm_exit/filter
+		for e in kvm_exit kvm_inj_exception kvm_emulate_insn kvm_mmio kvm_fast_mmio kvm_inj_virq kvm_page_fault; do
+			[ -d $tr/events/kvm/$e ] && echo 1 >$tr/events/kvm/$e/enable
+		done
+	else
+		echo 'exit_reason == 127' >$tr/events/kvm/kvm_exit/filter && echo 1 >$tr/events/kvm/kvm_exit/enable
+	fi
+	echo >$tr/trace && echo 1 >$tr/tracing_on
 } 2>/dev/null
 shutdown_rips() {
 	local r out=""
-	for r in $(grep -o 'rip 0x[0-9a-fA-F]*' $tr/trace 2>/dev/null | cut -d' ' -f2 | tail -n 3); do
+	for r in $(grep -a -i 'kvm_exit:.*shutdown' $tr/trace 2>/dev/null | grep -o 'rip 0x[0-9a-fA-F]*' | cut -d' ' -f2 | tail -n 3); do
 		out="$out $r=$(sym "$r")"
 	done
 	echo "${out:- none traced}"
+}
+# the last 30 traced events before the shutdown exit, each "rip 0x..." named
+shutdown_events() {
+	[ "${TRACE_EXITS:-0}" = 1 ] || return 0
+	echo 0 >$tr/tracing_on
+	grep -a -v '^#' $tr/trace | awk '{ l[NR] = $0 } /kvm_exit:.*[Ss][Hh][Uu][Tt][Dd][Oo][Ww][Nn]/ { last = NR }
+		END { for (i = (last > 30 ? last - 29 : 1); i <= last; i++) print l[i] }' | cut -c1-300 |
+	while read -r line; do
+		r=$(echo "$line" | grep -o 'rip 0x[0-9a-fA-F]*' | cut -d' ' -f2)
+		say "shutdown-trace ${line#*]}${r:+ [$(sym "$r")]}"
+	done
 }
 
 l2="--kernel /l2/kernel --initrd /l2/initrd --cmdline"
@@ -250,6 +274,7 @@ run() {
 	elif grep -q -E 'triple fault \(guest reset\)|qemu_system_shutdown_request reason=7' /tmp/l2.log; then
 		cause=l2-triple-fault
 		say "shutdown round=$round setup=$setup L2 rip:$(shutdown_rips)"
+		shutdown_events
 	elif ! grep -q '^KITE-FIO done' /tmp/l2.log; then cause=l2-unfinished
 	elif [ "$status" != 0 ]; then cause=exit-$status
 	fi

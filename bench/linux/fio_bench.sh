@@ -22,6 +22,8 @@
 #                     [--rerun-triple-faults yes|no]   (yes: an L2 triple fault of any set-up counts as lost to the
 #                     lab and the boot runs again, as QEMU's lost boots do: named in the results; the
 #                     reasons are in docs/benchmarks.md, section "kite-dpu vs qsd in real Linux")
+#                     [--trace-exits yes|no]   (yes: L1 traces its KVM's exits, injected exceptions and
+#                     emulated instructions, and prints the last 30 before an L2 triple fault; slower)
 #                     [--l2-timeout S]   (L1's hang guard per boot; default (timeout - 120) / boots)
 #                     [--l1-hugepages N] (2 MiB pages reserved in L1, default L2's memory / 2 MiB + 8:
 #                     every set-up's L2 RAM on them, kite's by its default, QEMU's by a hugetlb memfd
@@ -57,7 +59,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 name=fio-bench
 . "$top/tests/lib/nested-run.sh"   # options, kernels, L1 launch
-dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups="" l2_timeout="" l1_hugepages="" l1_thp="" rerun_tf=0
+dpu="" rounds=5 setups="kite qemu kite-dpu qsd" runtime=5 ramp=1 disk_mb=64 engine=libaio l2_memory=512 pings=200 perf_setups="" l2_timeout="" l1_hugepages="" l1_thp="" rerun_tf=0 trace_exits=0
 jobs="randread4k_qd1:randread:4k:1 randread4k_qd32:randread:4k:32 randwrite4k_qd1:randwrite:4k:1"
 jobs="$jobs randwrite4k_qd32:randwrite:4k:32 read64k_qd32:read:64k:32"
 timeout_s=3600
@@ -75,6 +77,8 @@ fio_option() {
 	--pings) pings=$2 ;;
 	--perf) perf_setups=$2 ;;
 	--l2-timeout) l2_timeout=$2 ;;
+	--trace-exits) case $2 in yes) trace_exits=1 ;; no) trace_exits=0 ;;
+		*) die "--trace-exits '$2': yes or no" ;; esac ;;
 	--rerun-triple-faults) case $2 in yes) rerun_tf=1 ;; no) rerun_tf=0 ;;
 		*) die "--rerun-triple-faults '$2': yes or no" ;; esac ;;
 	--l1-hugepages) l1_hugepages=$2 ;;
@@ -144,6 +148,7 @@ PERF_SETUPS="$perf_setups"
 L1_HUGEPAGES=$l1_hugepages
 L1_THP=$l1_thp
 RERUN_TF=$rerun_tf
+TRACE_EXITS=$trace_exits
 CONF
 install -m 644 "$top/tests/lib/nested-init.sh" "$l1root/etc/nested-init.sh" || die "cannot install nested-init.sh"
 install -m 755 "$here/fio-l1-kvm-counters.sh" "$l1root/etc/kvm-counters.sh" || die "cannot install kvm-counters.sh"
