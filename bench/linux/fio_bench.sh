@@ -100,22 +100,10 @@ k=$(nested_kernel generic) || exit 1
 marker=kite-fio-bench
 . "$top/tests/lib/initramfs.sh"   # new_root, add_module, add_program, make_cpio, $l2_virtio_modules
 
-# L2: busybox, the virtio modules, fio with every library it links (~80 MiB: Debian's fio links
-# the ceph, gluster and rdma engines' libraries, and the loader needs them all)
-l2root=$work/l2-root
-new_root "$l2root" || die "$l2root: cannot build"
-install -m 755 "$here/fio-l2-init.sh" "$l2root/init" || die "cannot install the L2 /init"
-for m in $l2_virtio_modules; do add_module "$l2root" "$k" $m; done
-add_program "$l2root" "$(command -v fio)" /usr/bin/fio || die "fio: cannot copy it and its libraries"
-install -m 644 "$top/tests/lib/nested-init.sh" "$l2root/etc/nested-init.sh" || die "cannot install nested-init.sh"
-cat >"$l2root/etc/fio.conf" <<CONF
-FIO_JOBS="$jobs"
-FIO_RUNTIME=$runtime
-FIO_RAMP=$ramp
-FIO_ENGINE=$engine
-PING_COUNT=$pings
-CONF
-make_cpio "$l2root" "$work/l2-initrd.cpio" || die "L2 cpio failed"
+. "$here/fio-guest.sh"   # fio_guest_cpio
+
+# L2: fio and its libraries, the virtio modules, fio-l2-init.sh
+fio_guest_cpio "$k" "$work/l2-root" "$work/l2-initrd.cpio" "$jobs" "$runtime" "$ramp" "$engine" "$pings"
 
 # L1: kvm-amd and tun, kite, kite-dpu, QEMU (with its firmware) and qemu-storage-daemon
 l1root=$work/l1-root

@@ -8,11 +8,13 @@
 # kite/QEMU ratios, stall and failure counts.
 # Then (issue 12) fio in the same kind of nested L2 (fio_bench.sh): kite vs QEMU with in-process
 # virtio-blk, kite-dpu vs qemu-storage-daemon behind kite's vhost-user-blk, alternating, and the
-# ping round trip through virtio-net and a TAP; figures by fio_bench.py.
+# ping round trip through virtio-net and a TAP; figures by fio_bench.py. Then fio_vub.sh: the same fio
+# jobs in Debian under QEMU TCG on this host, its vhost-user-blk disk served by kite-dpu and by qsd
+# (no nesting: the nested lab loses most of its vhost-user boots, docs/benchmarks.md).
 # Usage: bench/linux/run.sh [BUILD_DIR]
 # Env: RUNS (boots per VMM and vCPU count, default 5), FLAVOURS ("cloud generic"), CPUS ("1 2 4"),
 #      L1_CPUS (vCPUs of the L1, default 1), WORK (work dir, default BUILD_DIR/bench-linux),
-#      PARTS ("boot fio": which of the two to run), FIO_ROUNDS (default 5), FIO_ARGS (more
+#      PARTS ("boot fio vub": which of the three to run), FIO_ROUNDS (default 5), FIO_ARGS (more
 #      fio_bench.sh options, e.g. "--runtime 10 --perf kite-dpu")
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,7 +24,7 @@ kite="$build/kite"
 work=${WORK:-$build/bench-linux}
 mkdir -p "$work"
 status=0
-parts=" ${PARTS:-boot fio} "
+parts=" ${PARTS:-boot fio vub} "
 flavours=${FLAVOURS:-cloud generic}
 case $parts in *" boot "*) ;; *) flavours="" ;; esac
 for flavour in $flavours; do
@@ -40,6 +42,11 @@ case $parts in *" fio "*)
 	"$here/fio_bench.sh" --kite "$kite" --dpu "$build/kite-dpu" --rounds "${FIO_ROUNDS:-5}" \
 		--work "$work/fio" ${FIO_ARGS:-} || status=1
 	echo "linux.fio.bench_wall $(( $(date +%s) - start )) s" ;;
+esac
+case $parts in *" vub "*)
+	start=$(date +%s)
+	"$here/fio_vub.sh" --dpu "$build/kite-dpu" --rounds "${FIO_ROUNDS:-5}" --work "$work/vub" || status=1
+	echo "linux.vub.bench_wall $(( $(date +%s) - start )) s" ;;
 esac
 [ $status = 0 ] || echo "bench/linux: some boots failed (see $work/boot-*.txt)" >&2
 exit $status
