@@ -62,6 +62,8 @@ static void stats_pollers(FILE *f)
 			(unsigned long long)sleeps);
 		fprintf(f, "kite_dpu_poller_items{poller=\"%u\",cpu=\"%d\"} %u\n", i, poller_cpu(pollers[i]),
 			poller_nr_items(pollers[i]));
+		fprintf(f, "kite_dpu_poller_spin_ns{poller=\"%u\",cpu=\"%d\"} %llu\n", i, poller_cpu(pollers[i]),
+			(unsigned long long)poller_spin_ns(pollers[i]));
 	}
 }
 

@@ -18,13 +18,13 @@
 #include "kite/seccomp.h"
 
 /*
- * Idle back-off: busy-poll for IDLE_SPIN_NS after the last round that found work, then sleep (on the
- * wake fds; timed: SLEEP_MIN_NS growing to SLEEP_MAX_NS). No sched_yield() stage: on a shared core a
- * yield hands the CPU away for a whole time slice while work may already be waiting, whereas a sleep
- * on the wake fds (kicks, I/O completions) is ended by the scheduler as soon as one fires.
+ * Idle back-off: busy-poll for the spin window (adaptive, poller.h: poller_spin_next) after the last
+ * round that found work, then sleep (on the wake fds; timed: SLEEP_MIN_NS growing to SLEEP_MAX_NS).
+ * No sched_yield() stage: on a shared core a yield hands the CPU away for a whole time slice while
+ * work may already be waiting, whereas a sleep on the wake fds (kicks, I/O completions) is ended by
+ * the scheduler as soon as one fires.
  */
-#define IDLE_SPIN_NS 50000
-#define IDLE_CHECK   64      /* idle rounds between two looks at the clock */
+#define IDLE_CHECK   POLLER_IDLE_CHECK
 #define SLEEP_MIN_NS 20000
 #define SLEEP_MAX_NS 1000000
 
@@ -52,6 +52,7 @@ struct dpu_poller {
 	atomic_bool stop;
 	_Atomic uint64_t idle_max_ns;    /* POLLER_IDLE_MAX_NS unless a test changed it */
 	_Atomic uint64_t rounds, busy_rounds, sleeps;
+	_Atomic uint64_t spin_ns;        /* the spin window (written by the thread, read for stats) */
 	char name[16];                   /* dpu-pollN, set by the thread itself */
 };
 
@@ -129,10 +130,21 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t poller_spin_next(uint64_t window_ns, uint64_t slept_ns)
+{
+	if (slept_ns < POLLER_SPIN_MAX_NS) {
+		window_ns = window_ns < POLLER_SPIN_MIN_NS ? POLLER_SPIN_MIN_NS : window_ns * 2;
+		return window_ns > POLLER_SPIN_MAX_NS ? POLLER_SPIN_MAX_NS : window_ns;
+	}
+	window_ns /= 2;
+	return window_ns < POLLER_SPIN_MIN_NS ? 0 : window_ns;
+}
+
 static void *poller_thread(void *arg)
 {
 	struct dpu_poller *p = arg;
 	uint64_t idle = 0, sleep_ns = SLEEP_MIN_NS, idle_since = 0;
+	uint64_t spin_ns = POLLER_SPIN_MAX_NS, slept_at = 0;   /* slept_at: a sleep after a whole spin */
 
 	pthread_setname_np(pthread_self(), p->name);   /* prctl: naming it from outside needs /proc */
 	/* The filter allows no open: what glibc's malloc opens on its own (the arena CPU count, and
@@ -145,6 +157,11 @@ static void *poller_thread(void *arg)
 		unsigned work = run_round(p);
 
 		if (work && work != POLLER_IO_WAIT) {
+			if (slept_at) {   /* the first work after a sleep: was the spin worth its time? */
+				spin_ns = poller_spin_next(spin_ns, mono_ns() - slept_at);
+				atomic_store_explicit(&p->spin_ns, spin_ns, memory_order_relaxed);
+				slept_at = 0;
+			}
 			idle = 0;
 			sleep_ns = SLEEP_MIN_NS;
 			continue;
@@ -157,14 +174,18 @@ static void *poller_thread(void *arg)
 				continue;
 			if (idle == IDLE_CHECK)
 				idle_since = mono_ns();
-			if (mono_ns() - idle_since < IDLE_SPIN_NS)
+			if (mono_ns() - idle_since < spin_ns)
 				continue;
 		}
+		bool spun = work != POLLER_IO_WAIT;
+		uint64_t t0 = spun && !slept_at ? mono_ns() : 0;
 		if (!sleep_stage(p, sleep_ns)) {
 			idle = 0;
 			sleep_ns = SLEEP_MIN_NS;
 			continue;
 		}
+		if (t0)
+			slept_at = t0;
 		if (sleep_ns < SLEEP_MAX_NS)
 			sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
 	}
@@ -198,6 +219,7 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 		return NULL;
 	p->cpu = cpu;
 	atomic_init(&p->idle_max_ns, POLLER_IDLE_MAX_NS);
+	atomic_init(&p->spin_ns, POLLER_SPIN_MAX_NS);
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&p->set, calloc(1, sizeof(struct poll_set)));
@@ -338,6 +360,11 @@ int poller_cpu(const struct dpu_poller *p)
 unsigned poller_nr_items(const struct dpu_poller *p)
 {
 	return atomic_load(&((struct dpu_poller *)p)->set)->n;
+}
+
+uint64_t poller_spin_ns(const struct dpu_poller *p)
+{
+	return atomic_load_explicit(&((struct dpu_poller *)p)->spin_ns, memory_order_relaxed);
 }
 
 void poller_counters(const struct dpu_poller *p, uint64_t *rounds, uint64_t *busy_rounds, uint64_t *sleeps)

@@ -2,7 +2,7 @@
 /*
  * kite-dpu polling threads. Each poller is one thread (optionally pinned to a core) that calls its
  * poll functions round robin. A poll function does a bounded batch of work and returns how much it
- * did; when a whole round did nothing the poller backs off: busy-poll for a while (IDLE_SPIN_NS), then
+ * did; when a whole round did nothing the poller backs off: busy-poll for its spin window (adaptive, below), then
  * sleeps.
  *
  * Sleeping: an item may name a wake fd (an eventfd such as a vring's kick fd) and an arm function.
@@ -31,7 +31,7 @@ struct dpu_poller;
  * An item that did nothing but waits for I/O the kernel does on another thread (an io_uring request
  * handed to an io-wq worker, a disk read) whose completion signals one of its wake fds returns
  * POLLER_IO_WAIT: when a whole round did nothing and an item said so, the poller goes to sleep at
- * once instead of spinning IDLE_SPIN_NS first, so that it leaves its core to that worker (on a
+ * once instead of spinning its window first, so that it leaves its core to that worker (on a
  * pinned poller the worker may well share the core) and is woken by the completion. */
 typedef unsigned (*dpu_poll_fn)(void *opaque);
 #define POLLER_IO_WAIT (1u << 31)
@@ -70,5 +70,23 @@ int poller_cpu(const struct dpu_poller *p);
 unsigned poller_nr_items(const struct dpu_poller *p);
 /* Counters for stats: rounds, rounds that did work, sleeps (timed or on wake fds). */
 void poller_counters(const struct dpu_poller *p, uint64_t *rounds, uint64_t *busy_rounds, uint64_t *sleeps);
+
+/*
+ * The adaptive spin: after a round that found work, the poller busy-polls for its spin window before
+ * it sleeps. It starts at POLLER_SPIN_MAX_NS. poller_spin_next(window, slept_ns) is the window after a
+ * sleep (that followed a whole spin) which new work ended after slept_ns: sooner than
+ * POLLER_SPIN_MAX_NS means a longer spin would have found that work without a wake-up, and the window
+ * doubles (from POLLER_SPIN_MIN_NS at least, up to the maximum); later means the spin found nothing
+ * that a sleep would have missed, and the window halves (below POLLER_SPIN_MIN_NS: 0, the poller then
+ * sleeps after POLLER_IDLE_CHECK empty rounds). Under load no sleep happens and the window stays.
+ * A slow guest, whose requests come further apart than the maximum, stops paying for the spin.
+ * Pure: no clock, no state.
+ */
+#define POLLER_SPIN_MAX_NS 50000
+#define POLLER_SPIN_MIN_NS 2000
+#define POLLER_IDLE_CHECK  64       /* empty rounds between two looks at the clock */
+uint64_t poller_spin_next(uint64_t window_ns, uint64_t slept_ns);
+/* The poller's current spin window (stats). */
+uint64_t poller_spin_ns(const struct dpu_poller *p);
 
 #endif

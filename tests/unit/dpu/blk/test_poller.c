@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* dpu poller: items run, and after poller_del() returns an item is never called again (grace period),
  * with and without a thread; an idle poller sleeping on an item's wake fd is woken by a write to it;
- * an item waiting only for I/O (POLLER_IO_WAIT) makes the poller sleep after one round, not spin. */
+ * an item waiting only for I/O (POLLER_IO_WAIT) makes the poller sleep after one round, not spin; the
+ * adaptive spin window grows after short sleeps and shrinks to nothing after long ones, and a poller
+ * fed work further apart than the longest spin ends up sleeping without spinning (and works on). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -217,6 +219,58 @@ static void test_io_wait_sleeps_at_once(void **state)
 	close(fd);
 }
 
+
+/* poller_spin_next, the policy alone (no clock) */
+static void test_spin_policy(void **state)
+{
+	(void)state;
+	/* long sleeps: the spin found nothing a sleep missed; halve, then 0 below the minimum */
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS, POLLER_SPIN_MAX_NS), POLLER_SPIN_MAX_NS / 2);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS, 10 * POLLER_SPIN_MAX_NS), POLLER_SPIN_MAX_NS / 2);
+	assert_int_equal(poller_spin_next(2 * POLLER_SPIN_MIN_NS, 1000000), POLLER_SPIN_MIN_NS);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 1000000), 0);
+	assert_int_equal(poller_spin_next(0, 1000000), 0);
+	/* short sleeps: a longer spin would have found the work; grow from the minimum, capped */
+	assert_int_equal(poller_spin_next(0, POLLER_SPIN_MAX_NS - 1), POLLER_SPIN_MIN_NS);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 1000), 2 * POLLER_SPIN_MIN_NS);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS / 2 + 1, 0), POLLER_SPIN_MAX_NS);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS, 0), POLLER_SPIN_MAX_NS);
+	/* from the maximum, long sleeps reach 0 in a bounded number of steps */
+	uint64_t w = POLLER_SPIN_MAX_NS;
+	unsigned steps = 0;
+	while (w && steps < 64) {
+		w = poller_spin_next(w, 1000000);
+		steps++;
+	}
+	assert_int_equal(w, 0);
+	assert_true(steps <= 6);
+}
+
+/* A thread fed one piece of work 2 ms after the last one was done (far beyond the longest spin): its
+ * window drops to 0 within a few sleeps, and every piece of work is still done (the wake fd ends each
+ * sleep). */
+static void test_spin_shrinks_for_slow_work(void **state)
+{
+	struct wake_item it = { .fd = -1 };
+	struct dpu_poller *p = sleepy_poller(&it, wake_poll);
+	uint64_t one = 1;
+
+	(void)state;
+	assert_int_equal(poller_spin_ns(p), POLLER_SPIN_MAX_NS);
+	for (unsigned i = 0; i < 10; i++) {
+		struct timespec ts = { 0, 2000000 };
+
+		nanosleep(&ts, NULL);
+		assert_int_equal(write(it.fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+		while (atomic_load(&it.writes_seen) < i + 1)
+			pause_briefly();
+	}
+	assert_int_equal(poller_spin_ns(p), 0);
+	poller_del(p, wake_poll, &it);
+	poller_free(p);
+	close(it.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_thread_wake_fd),
 		cmocka_unit_test(test_io_wait_no_thread),
 		cmocka_unit_test(test_io_wait_sleeps_at_once),
+		cmocka_unit_test(test_spin_policy),
+		cmocka_unit_test(test_spin_shrinks_for_slow_work),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
