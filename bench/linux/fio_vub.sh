@@ -21,7 +21,10 @@
 # qsd), then per set-up and round "fio_vub.S.rR.backend_cpu_s", "fio_vub.S.rR.ios_per_cpu_s" and
 # the pair-by-pair ratio "fio_vub.ios_per_cpu_s_kite-dpu_over_qsd" (median, min, max).
 #
-# Usage: fio_vub.sh --dpu KITE_DPU [--work DIR] [--rounds N] [--jobs "name:rw:bs:qd ..."]
+# --dpu-b KITE_DPU_B adds a third set-up, "dpu-b" (another kite-dpu binary, e.g. a change under test),
+# in the rotation (kite-dpu qsd dpu-b, reversed on even rounds), with its ratios over qsd and kite-dpu.
+#
+# Usage: fio_vub.sh --dpu KITE_DPU [--dpu-b KITE_DPU_B] [--work DIR] [--rounds N] [--jobs "name:rw:bs:qd ..."]
 #                   [--runtime S] [--ramp S] [--backend-cpu N] [--guest-cpu N] [--timeout S]
 # Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
 set -uo pipefail
@@ -30,13 +33,13 @@ top=$(cd "$here/../.." && pwd)
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
 die() { echo "fio-vub: $*" >&2; exit 1; }
 
-dpu="" work=./fio-vub-work rounds=5 runtime=5 ramp=1 bcpu=0 gcpu=1 timeout_s=300
+dpu="" dpu_b="" work=./fio-vub-work rounds=5 runtime=5 ramp=1 bcpu=0 gcpu=1 timeout_s=300
 jobs="randread4k_qd1:randread:4k:1 randread4k_qd32:randread:4k:32 randwrite4k_qd1:randwrite:4k:1"
 jobs="$jobs randwrite4k_qd32:randwrite:4k:32 read64k_qd32:read:64k:32"
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || die "option $1 needs a value"
 	case $1 in
-	--dpu) dpu=$2 ;; --work) work=$2 ;; --rounds) rounds=$2 ;; --jobs) jobs=$2 ;;
+	--dpu) dpu=$2 ;; --dpu-b) dpu_b=$2 ;; --work) work=$2 ;; --rounds) rounds=$2 ;; --jobs) jobs=$2 ;;
 	--runtime) runtime=$2 ;; --ramp) ramp=$2 ;; --backend-cpu) bcpu=$2 ;; --guest-cpu) gcpu=$2 ;;
 	--timeout) timeout_s=$2 ;;
 	*) die "unknown option $1 (see the header of $0)" ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 [ -x "$dpu" ] || die "--dpu '$dpu': not an executable"
+[ -z "$dpu_b" ] || [ -x "$dpu_b" ] || die "--dpu-b '$dpu_b': not an executable"
 for n in "$rounds" "$runtime" "$ramp" "$bcpu" "$gcpu" "$timeout_s"; do
 	case $n in *[!0-9]*|"") die "'$n': not a number" ;; esac
 done
@@ -78,6 +82,7 @@ boot() {   # boot SETUP ROUND
 	rm -f "$sock"
 	case $s in
 	kite-dpu) "$dpu" --config "$work/dpu.json" >"$work/backend.$s.$r.log" 2>&1 & ;;
+	dpu-b) "$dpu_b" --config "$work/dpu.json" >"$work/backend.$s.$r.log" 2>&1 & ;;
 	qsd) taskset -c "$bcpu" qemu-storage-daemon --blockdev driver=file,node-name=f0,filename="$img" \
 		--export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path="$sock",writable=on \
 		>"$work/backend.$s.$r.log" 2>&1 & ;;
@@ -105,10 +110,11 @@ boot() {   # boot SETUP ROUND
 
 : >"$log"
 echo "# fio-vub: guest Debian $(cat "$k/version") under QEMU TCG on CPU $gcpu, backend on CPU $bcpu;" \
-	"$rounds rounds of kite-dpu, qsd (ABBA); jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, libaio, direct;" \
+	"$rounds rounds of kite-dpu, qsd${dpu_b:+, dpu-b ($dpu_b)} (reversed on even rounds); jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, libaio, direct;" \
 	"64 MiB image in /dev/shm; load average at start $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC)"
 for r in $(seq "$rounds"); do
-	if [ $((r % 2)) = 1 ]; then order="kite-dpu qsd"; else order="qsd kite-dpu"; fi
+	order="kite-dpu qsd${dpu_b:+ dpu-b}"
+	[ $((r % 2)) = 1 ] || order=$(echo $order | tr ' ' '\n' | tac | tr '\n' ' ')
 	for s in $order; do boot "$s" "$r"; done
 done
 rc=0
@@ -117,14 +123,15 @@ python3 "$here/fio_bench.py" --seconds $((runtime + ramp)) <"$log" || rc=1
 python3 - "$log" "$runtime" <<'PY' || rc=1
 import re, statistics, sys
 log, runtime = sys.argv[1], float(sys.argv[2])
-ios, cpu, cur = {}, {}, None
+ios, cpu, cur, job_iops = {}, {}, None, {}
 for line in open(log, errors="replace"):
     m = re.match(r"KITE-FIOL1 run round=(\d+) setup=(\S+)", line)
     if m:
         cur = (m.group(2), int(m.group(1))); ios[cur] = 0.0; continue
-    m = re.match(r"L2\| KITE-FIO job=\S+ iops=([0-9.]+)", line)
+    m = re.match(r"L2\| KITE-FIO job=(\S+) iops=([0-9.]+)", line)
     if m and cur:
-        ios[cur] += float(m.group(1)) * runtime; continue
+        ios[cur] += float(m.group(2)) * runtime
+        job_iops[(m.group(1), cur[0], cur[1])] = float(m.group(2)); continue
     m = re.match(r"KITE-FIOL1 cpu setup=(\S+) round=(\d+) backend_cpu_s=([0-9.]+)", line)
     if m:
         cpu[(m.group(1), int(m.group(2)))] = float(m.group(3))
@@ -134,14 +141,30 @@ for key, c in sorted(cpu.items()):
         per[key] = ios[key] / c
         print("fio_vub.%s.r%d.backend_cpu_s %.2f s" % (key[0], key[1], c))
         print("fio_vub.%s.r%d.ios_per_cpu_s %.0f ios/s" % (key[0], key[1], per[key]))
-pairs = [per[("kite-dpu", r)] / per[("qsd", r)] for (s, r) in per if s == "kite-dpu" and ("qsd", r) in per]
-if not pairs:
-    print("fio_vub: no round with both backends' figures", file=sys.stderr)
-    sys.exit(1)
-print("fio_vub.ios_per_cpu_s_kite-dpu_over_qsd %.2f x" % statistics.median(pairs))
-print("fio_vub.ios_per_cpu_s_kite-dpu_over_qsd_pairmin %.2f x" % min(pairs))
-print("fio_vub.ios_per_cpu_s_kite-dpu_over_qsd_pairmax %.2f x" % max(pairs))
-print("# ios per backend CPU-second, kite-dpu over qsd, pairs in round order: %s" %
-      ", ".join("%.2f" % p for p in pairs))
+rc = 0
+for a, b in (("kite-dpu", "qsd"), ("dpu-b", "qsd"), ("dpu-b", "kite-dpu")):
+    if not any(s == a for s, _ in cpu):
+        continue
+    pairs = [per[(a, r)] / per[(b, r)] for (s, r) in sorted(per) if s == a and (b, r) in per]
+    if not pairs:
+        print("fio_vub: no round with both %s's and %s's figures" % (a, b), file=sys.stderr)
+        rc = 1
+        continue
+    n = "fio_vub.ios_per_cpu_s_%s_over_%s" % (a, b)
+    print("%s %.2f x" % (n, statistics.median(pairs)))
+    print("%s_pairmin %.2f x" % (n, min(pairs)))
+    print("%s_pairmax %.2f x" % (n, max(pairs)))
+    print("# ios per backend CPU-second, %s over %s, pairs in round order: %s" %
+          (a, b, ", ".join("%.2f" % p for p in pairs)))
+    if a != "dpu-b":
+        continue   # fio_bench.py above gives kite-dpu over qsd per job
+    for job in sorted({j for j, _, _ in job_iops}):
+        jp = [job_iops[(job, a, r)] / job_iops[(job, b, r)] for (j, s, r) in sorted(job_iops)
+              if j == job and s == a and (job, b, r) in job_iops and job_iops[(job, b, r)] > 0]
+        if jp:
+            print("fio_vub.%s_%s_over_%s %.2f x" % (job, a, b, statistics.median(jp)))
+            print("fio_vub.%s_%s_over_%s_pairmin %.2f x" % (job, a, b, min(jp)))
+            print("fio_vub.%s_%s_over_%s_pairmax %.2f x" % (job, a, b, max(jp)))
+sys.exit(rc)
 PY
 exit $rc
