@@ -114,8 +114,7 @@ hang_report() {
 	else
 		say "hang kvm-3s no debugfs directory for $1"
 	fi
-	t=/sys/kernel/tracing
-	grep -q " $t " /proc/mounts || mount -t tracefs tracefs $t 2>/dev/null
+	t=$tr   # mounted at start (below)
 	if [ -d $t/events/kvm/kvm_exit ]; then
 		echo 0 >$t/tracing_on; echo >$t/trace; echo 4096 >$t/buffer_size_kb; echo 0 >$t/events/kvm/kvm_exit/filter
 		for k in kvm_exit kvm_inj_virq kvm_msi_set_irq kvm_nested_vmexit kvm_fpu kvm_userspace_exit; do

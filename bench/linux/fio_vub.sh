@@ -78,7 +78,7 @@ printf '{"cores": [%s], "volumes": [{"name": "d0", "image": "%s", "socket": "%s"
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
 
 boot() {   # boot SETUP ROUND
-	local s=$1 r=$2 c0 c1 st
+	local s=$1 r=$2 c0 c1 cpu st
 	rm -f "$sock"
 	case $s in
 	kite-dpu) "$dpu" --config "$work/dpu.json" >"$work/backend.$s.$r.log" 2>&1 & ;;
@@ -103,9 +103,10 @@ boot() {   # boot SETUP ROUND
 	kill "$backend" 2>/dev/null; wait "$backend" 2>/dev/null; backend=""
 	grep -q "^L2| KITE-FIO done" <(sed -n "/^KITE-FIOL1 run round=$r setup=$s\$/,\$p" "$log") ||
 		echo "KITE-FIOL1 failed round=$r setup=$s cause=guest-unfinished" >>"$log"
-	echo "KITE-FIOL1 cpu setup=$s round=$r backend_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" >>"$log"
+	cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
+	echo "KITE-FIOL1 cpu setup=$s round=$r backend_cpu_s=$cpu" >>"$log"
 	echo "KITE-FIOL1 end round=$r setup=$s status=$st" >>"$log"
-	echo "# fio-vub: round $r $s: exit $st, backend CPU $(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }') s" >&2
+	echo "# fio-vub: round $r $s: exit $st, backend CPU $cpu s" >&2
 }
 
 : >"$log"
