@@ -57,7 +57,8 @@ static const struct seccomp_rule control_rules[] = {
 	SC_ALLOW(fcntl), SC_ALLOW(fstat), SC_ALLOW(newfstatat), SC_ALLOW(lseek), SC_ALLOW(memfd_create),
 	SC_ALLOW(ftruncate), SC_ALLOW(io_uring_setup), SC_ALLOW(io_uring_register), SC_ALLOW(io_uring_enter),
 	SC_ALLOW(fdatasync), SC_ALLOW(fsync),
-	/* add_volume: open an existing image, never create or truncate one */
+	/* add_volume: open an existing image, never create or truncate one; is it in memory (tmpfs)? */
+	SC_ALLOW(fstatfs),
 	SC_ALLOW_FLAGS(openat, 2, ~(O_CREAT | O_TRUNC | __O_TMPFILE)),
 	/* --image-dir/--socket-dir: realpath(3) resolves symlinks before a path is accepted */
 	SC_ALLOW(readlink), SC_ALLOW(readlinkat),

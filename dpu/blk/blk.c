@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/magic.h>
 
 #include "../poller.h"
 #include "kite/blk_request.h"
@@ -540,12 +542,43 @@ static int open_noatime(const char *path, int flags)
 	return fd < 0 && errno == EPERM ? open(path, flags) : fd;
 }
 
-/* O_DIRECT if the file system takes it for 512-byte aligned I/O, else buffered with a log line. */
-static int open_image(struct blk_volume *v, const char *path, bool try_direct)
+/* A regular file on a file system that keeps its files in memory (tmpfs, ramfs). A device node's
+ * fstatfs answers for the file system holding the node (/dev: devtmpfs, tmpfs's magic), hence S_ISREG. */
+static bool image_in_memory(int fd)
+{
+	struct stat st;
+	struct statfs sf;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fstatfs(fd, &sf) == 0 &&
+	       (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
+/*
+ * O_DIRECT if the file system takes it for 512-byte aligned I/O, else buffered with a log line.
+ * BLK_DIRECT_AUTO leaves an image in memory buffered: tmpfs accepts O_DIRECT (kernel >= 6.6) but
+ * copies through the page cache all the same, since that is where its files live, so O_DIRECT would
+ * only take the volume off the poller's inline writes and mapped reads and put every request through
+ * io_uring (and its workers, for writes). Sets v->direct.
+ */
+static int open_image(struct blk_volume *v, const char *path, enum blk_direct direct)
 {
 	int flags = (v->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 
-	if (try_direct) {
+	v->direct = false;
+	if (direct == BLK_DIRECT_AUTO) {
+		int fd = open_noatime(path, flags);
+
+		if (fd < 0 || !image_in_memory(fd)) {
+			if (fd >= 0)
+				close(fd);
+		} else {
+			log_info("%s: %s is in memory (tmpfs or ramfs): buffered I/O, reads mapped "
+				 "(O_DIRECT there copies through the page cache too; \"direct\": true forces it)",
+				 v->name, path);
+			return fd;
+		}
+	}
+	if (direct != BLK_DIRECT_OFF) {
 		int fd = open_noatime(path, flags | O_DIRECT);
 		if (fd >= 0) {
 			void *buf;
@@ -579,7 +612,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 		log_err("%s: %u queues requested, at most %d", p->name, v->num_queues, BLK_MAX_QUEUES);
 		goto fail;
 	}
-	v->fd = open_image(v, p->image, !p->no_direct);
+	v->fd = open_image(v, p->image, p->direct);
 	if (v->fd < 0 || fstat(v->fd, &st) < 0) {
 		log_err("%s: cannot open image %s: %s", p->name, p->image, strerror(errno));
 		goto fail;
@@ -705,5 +738,6 @@ void blk_volume_stats(struct blk_volume *v, FILE *f)
 	C("notifications_total", ds.kicks_sent);
 	C("connected", vhost_dev_connected(v->dev));
 	C("capacity_sectors", v->capacity);
+	C("direct", v->direct);
 #undef C
 }

@@ -18,6 +18,11 @@ struct dpu_poller;
 #define BLK_XTS_KEY_LEN 64   /* two AES-256 keys */
 #define BLK_MAX_QUEUES 8
 
+/* "direct": absent AUTO: O_DIRECT where the file system takes it, except for an image in memory
+ * (tmpfs, ramfs), which is served buffered with mapped reads (blk.c, open_image); true ON: O_DIRECT
+ * wherever the file system takes it; false OFF: never. */
+enum blk_direct { BLK_DIRECT_AUTO, BLK_DIRECT_ON, BLK_DIRECT_OFF };
+
 struct blk_volume_params {
 	const char *name;        /* volume name (stats, logs) */
 	const char *image;       /* raw image file */
@@ -28,7 +33,7 @@ struct blk_volume_params {
 	uint64_t bps_limit;      /* bytes per second, 0 = unlimited */
 	bool has_key;
 	uint8_t key[BLK_XTS_KEY_LEN];
-	bool no_direct;          /* do not try O_DIRECT */
+	enum blk_direct direct;  /* the volume's "direct" (below) */
 	bool no_map;             /* "map": false: a buffered volume's reads through io_uring, not copied
 				  * from a mapping of the image (kite/inline_io.h, "Mapped reads") */
 	bool packed;             /* offer VIRTIO_F_RING_PACKED (inflight tracking covers packed rings) */

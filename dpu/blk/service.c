@@ -92,7 +92,7 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 	}
 	p.num_queues = (unsigned)queues;
 	p.readonly = cJSON_IsTrue(ro);
-	p.no_direct = cJSON_IsFalse(direct);
+	p.direct = !direct ? BLK_DIRECT_AUTO : cJSON_IsTrue(direct) ? BLK_DIRECT_ON : BLK_DIRECT_OFF;
 	p.no_map = cJSON_IsFalse(map);
 	p.packed = cJSON_IsTrue(packed);
 	if ((key = get_str(o, "key"))) {

@@ -131,7 +131,7 @@ static void cleanup(void)
 static void rig_volume(struct rig *g, unsigned i)
 {
 	static const char *const what[KITE_RIG] = { "plain", "encrypted", "read-only" };
-	struct blk_volume_params p = { .name = what[i], .num_queues = 1, .no_direct = true };
+	struct blk_volume_params p = { .name = what[i], .num_queues = 1, .direct = BLK_DIRECT_OFF };
 
 	g->what = what[i];
 	snprintf(g->image, sizeof(g->image), "%s/vol%u.img", env.dir, i);

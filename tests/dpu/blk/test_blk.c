@@ -20,10 +20,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -788,10 +790,40 @@ static int unlink_shm(void **state)
 	return 0;
 }
 
+/* Whether the kernel opens path with O_DIRECT (tmpfs does since 6.6). */
+static bool opens_direct(const char *path)
+{
+	int fd = open(path, O_RDWR | O_DIRECT);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* A regular file on tmpfs or ramfs (kite-dpu serves such an image buffered unless "direct": true). */
+static bool in_memory(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
+/* kite_dpu_blk_direct of volume vol. */
+static unsigned long long direct_of(const char *vol)
+{
+	char *st = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
+	assert_non_null(st);
+	unsigned long long d = stat_of(st, "direct", vol);
+	free(st);
+	return d;
+}
+
 /* The same on a volume added over the control socket and removed after: "map": false on the test's
  * directory (ext4 here: reads through io_uring) and on tmpfs (the poller's own preadv2), and mapped
- * on tmpfs. */
-static void added_volume_check(const char *dir, const char *name, bool map)
+ * on tmpfs. opts: the volume's "direct" and "map" keys (JSON members, each followed by a comma, or "").
+ * The volume must be buffered (kite_dpu_blk_direct 0). */
+static void added_volume_check(const char *dir, const char *name, const char *opts, bool map)
 {
 	char sock[300], sockname[64], req[1024];
 
@@ -803,12 +835,13 @@ static void added_volume_check(const char *dir, const char *name, bool map)
 	dpu_path(&dpu, sockname, sock, sizeof(sock));
 	assert_int_equal(dpu_make_image(img_shm, IMG_BYTES, 0), 0);
 	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"%s\",\"image\":\"%s\",\"socket\":\"%s\","
-		 "\"queues\":2,\"direct\":false,\"map\":%s}", name, img_shm, sock, map ? "true" : "false");
+		 "%s\"queues\":2}", name, img_shm, sock, opts);
 	char *r = dpu_ctl(&dpu, req);
 	assert_non_null(r);
 	if (!strstr(r, "\"ok\":true"))
 		fail_msg("add_volume %s: %s", name, r);
 	free(r);
+	assert_int_equal(direct_of(name), 0);
 	buffered_check(img_shm, sock, name, map);
 	snprintf(req, sizeof(req), "{\"cmd\":\"remove_volume\",\"name\":\"%s\"}", name);
 	r = dpu_ctl(&dpu, req);
@@ -821,14 +854,47 @@ static void added_volume_check(const char *dir, const char *name, bool map)
 static void test_buffered_inline_io_tmpfs(void **state)
 {
 	(void)state;
-	added_volume_check("/dev/shm", "shm", false);
-	added_volume_check("/dev/shm", "shmmap", true);
+	added_volume_check("/dev/shm", "shm", "\"direct\":false,\"map\":false,", false);
+	added_volume_check("/dev/shm", "shmmap", "\"direct\":false,\"map\":true,", true);
 }
 
 static void test_buffered_unmapped(void **state)
 {
 	(void)state;
-	added_volume_check(NULL, "bufio", false);
+	added_volume_check(NULL, "bufio", "\"direct\":false,\"map\":false,", false);
+}
+
+/*
+ * "direct" left out: O_DIRECT where the file system takes it (the config's "rw" volume, in the test's
+ * directory), but an image in memory (/dev/shm) is served buffered, its reads mapped, and its bytes
+ * are exact (buffered_check). "direct": true on /dev/shm: O_DIRECT all the same when the kernel takes
+ * it there. kite_dpu_blk_direct says which.
+ */
+static void test_direct_default(void **state)
+{
+	char sock[300], req[1024];
+
+	(void)state;
+	assert_int_equal(direct_of("rw"), in_memory(img_rw) ? 0 : opens_direct(img_rw));
+	added_volume_check("/dev/shm", "shmauto", "", true);
+
+	snprintf(img_shm, sizeof(img_shm), "/dev/shm/kite-dpu-blk-shmdirect-%d.img", (int)getpid());
+	dpu_path(&dpu, "shmdirect.sock", sock, sizeof(sock));
+	assert_int_equal(dpu_make_image(img_shm, IMG_BYTES, 0), 0);
+	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"shmdirect\",\"image\":\"%s\","
+		 "\"socket\":\"%s\",\"direct\":true}", img_shm, sock);
+	char *r = dpu_ctl(&dpu, req);
+	assert_non_null(r);
+	if (!strstr(r, "\"ok\":true"))
+		fail_msg("add_volume shmdirect: %s", r);
+	free(r);
+	bool want = opens_direct(img_shm);
+	printf("/dev/shm: the kernel %s O_DIRECT there\n", want ? "takes" : "refuses");
+	assert_int_equal(direct_of("shmdirect"), want);
+	r = dpu_ctl(&dpu, "{\"cmd\":\"remove_volume\",\"name\":\"shmdirect\"}");
+	assert_non_null(strstr(r, "\"ok\":true"));
+	free(r);
+	unlink_shm(NULL);
 }
 
 static uint64_t mono_ns(void)
@@ -919,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_buffered_inline_io),
 		cmocka_unit_test_teardown(test_buffered_inline_io_tmpfs, unlink_shm),
 		cmocka_unit_test_teardown(test_buffered_unmapped, unlink_shm),
+		cmocka_unit_test_teardown(test_direct_default, unlink_shm),
 		/* after the buffered tests: those count every request of the buffered volume */
 		cmocka_unit_test(test_reads_keep_atime),
 		cmocka_unit_test(test_split_data),
