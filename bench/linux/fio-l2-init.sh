@@ -8,7 +8,10 @@
 # (the read side's fields for reads, the write side's for writes; latencies in microseconds), or
 #   KITE-FIO job=NAME error=TEXT
 # and "KITE-FIO disk ..." / "KITE-FIO no-disk" before the jobs, "KITE-FIO job-start NAME" before each
-# (L1 reads the VM's KVM counters at it and at the job's line). With a NIC (eth0), then the round
+# (L1 reads the VM's KVM counters at it and at the job's line), and after each job the disk's
+# interrupts over it (every vector of its virtio device, all CPUs; fio's set-up and ramp included):
+#   KITE-FIO irqs job=NAME n=N
+# With a NIC (eth0), then the round
 # trip to L1 through the VMM's virtio-net and L1's TAP: 192.0.2.2/24 pings 192.0.2.1 $PING_COUNT
 # times, 20 ms apart, after the first reply:
 #   KITE-FIO ping n=REPLIES rtt_p50=US rtt_p99=US rtt_min=US  (nearest rank, busybox ping's times)
@@ -29,15 +32,25 @@ fi
 say "disk vda bytes=$(blockdev --getsize64 /dev/vda) sched=$(cat /sys/block/vda/queue/scheduler | tr ' ' ,)"
 # no I/O scheduler: what a user benchmarking a virtio disk sets first (and both VMMs get the same)
 echo none >/sys/block/vda/queue/scheduler 2>/dev/null
+# the disk's virtio device (virtioN) and its interrupts so far: the lines of /proc/interrupts named
+# virtioN or virtioN-... (MSI-X: -config, -req.0, ...), summed over the CPU columns
+disk_dev=$(basename "$(readlink -f /sys/block/vda/device)")
+disk_irqs() {
+	awk -v d="$disk_dev" 'NR == 1 { ncpu = NF; next }
+		{ for (i = NF; i > ncpu + 1; i--) if ($i ~ ("^" d "(-|$)")) { for (c = 2; c <= ncpu + 1; c++) n += $c; break } }
+		END { print n + 0 }' /proc/interrupts
+}
 
 for spec in $FIO_JOBS; do
 	IFS=: read -r name rw bs qd <<EOF
 $spec
 EOF
 	say "job-start $name"
+	irq0=$(disk_irqs)
 	fio --name="$name" --filename=/dev/vda --direct=1 --ioengine="$FIO_ENGINE" --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --runtime="$FIO_RUNTIME" --ramp_time="$FIO_RAMP" --time_based \
 		--output-format=terse --terse-version=3 >/tmp/fio.out 2>/tmp/fio.err
+	irq1=$(disk_irqs)
 	# terse v3 (fio 3.33): read iops $8, clat mean $16, clat percentiles $18-$37; write iops $49,
 	# clat mean $57, percentiles $59-$78 ("50.000000%=US")
 	awk -F';' -v name="$name" -v rw="$rw" '
@@ -53,6 +66,7 @@ EOF
 		}
 		END { if (!found) print "KITE-FIO job=" name " error=no-terse-line" }' /tmp/fio.out
 	[ -s /tmp/fio.err ] && say "job=$name stderr $(head -c 200 /tmp/fio.err | tr '\n' ' ')"
+	say "irqs job=$name n=$((irq1 - irq0))"
 done
 if [ -d /sys/class/net/eth0 ]; then
 	ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up

@@ -9,7 +9,8 @@
 # and the backend runs natively, pinned to --backend-cpu. The guest's /init is fio_bench's L2 init
 # (fio-l2-init.sh: libaio, O_DIRECT, the jobs one after the other on /dev/vda). The image is a
 # written 64 MiB file in /dev/shm (tmpfs), as in fio_bench.sh's L1; kite-dpu serves it with its
-# defaults, qsd with its file driver's defaults (aio=threads).
+# defaults (since 25e6697 an image on tmpfs is buffered, its reads mapped; before, O_DIRECT), qsd with
+# its file driver's defaults (buffered, aio=threads).
 #
 # Why this and not fio_bench.sh's nested lab for this pair: in that lab (L1 under QEMU TCG's
 # emulated SVM) the vhost-user set-ups lose most boots to the emulation (docs/benchmarks.md,
@@ -19,7 +20,9 @@
 #
 # Prints the console log's figures through fio_bench.py (per job IOPS, clat, pairs kite-dpu over
 # qsd), then per set-up and round "fio_vub.S.rR.backend_cpu_s", "fio_vub.S.rR.ios_per_cpu_s" and
-# the pair-by-pair ratio "fio_vub.ios_per_cpu_s_kite-dpu_over_qsd" (median, min, max).
+# the pair-by-pair ratio "fio_vub.ios_per_cpu_s_kite-dpu_over_qsd" (median, min, max), and per job
+# and set-up the guest's disk interrupts per I/O, "fio_vub.JOB.S.irqs_per_io_median" (min, max):
+# the interrupts over the job's ramp and run time (fio-l2-init.sh) over IOPS x (runtime + ramp).
 #
 # --dpu-b KITE_DPU_B adds a third set-up, "dpu-b" (another kite-dpu binary, e.g. a change under test),
 # in the rotation (kite-dpu qsd dpu-b, reversed on even rounds), with its ratios over qsd and kite-dpu.
@@ -121,10 +124,10 @@ done
 rc=0
 python3 "$here/fio_bench.py" --seconds $((runtime + ramp)) <"$log" || rc=1
 # I/Os per backend CPU-second: each boot's I/Os (sum over jobs of IOPS x run time) over its backend's CPU
-python3 - "$log" "$runtime" <<'PY' || rc=1
+python3 - "$log" "$runtime" "$ramp" <<'PY' || rc=1
 import re, statistics, sys
-log, runtime = sys.argv[1], float(sys.argv[2])
-ios, cpu, cur, job_iops = {}, {}, None, {}
+log, runtime, ramp = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+ios, cpu, cur, job_iops, job_irqs = {}, {}, None, {}, {}
 for line in open(log, errors="replace"):
     m = re.match(r"KITE-FIOL1 run round=(\d+) setup=(\S+)", line)
     if m:
@@ -133,6 +136,9 @@ for line in open(log, errors="replace"):
     if m and cur:
         ios[cur] += float(m.group(2)) * runtime
         job_iops[(m.group(1), cur[0], cur[1])] = float(m.group(2)); continue
+    m = re.match(r"L2\| KITE-FIO irqs job=(\S+) n=(\d+)", line)
+    if m and cur:
+        job_irqs[(m.group(1), cur[0], cur[1])] = int(m.group(2)); continue
     m = re.match(r"KITE-FIOL1 cpu setup=(\S+) round=(\d+) backend_cpu_s=([0-9.]+)", line)
     if m:
         cpu[(m.group(1), int(m.group(2)))] = float(m.group(3))
@@ -142,6 +148,15 @@ for key, c in sorted(cpu.items()):
         per[key] = ios[key] / c
         print("fio_vub.%s.r%d.backend_cpu_s %.2f s" % (key[0], key[1], c))
         print("fio_vub.%s.r%d.ios_per_cpu_s %.0f ios/s" % (key[0], key[1], per[key]))
+# the guest's disk interrupts per I/O: over the job's ramp and run time, at the job's IOPS
+irq_per = {}
+for (job, s, r), n in sorted(job_irqs.items()):
+    if job_iops.get((job, s, r)):
+        irq_per.setdefault((job, s), []).append(n / (job_iops[(job, s, r)] * (runtime + ramp)))
+for (job, s), v in sorted(irq_per.items()):
+    print("fio_vub.%s.%s.irqs_per_io_median %.3f irq/io" % (job, s, statistics.median(v)))
+    print("fio_vub.%s.%s.irqs_per_io_min %.3f irq/io" % (job, s, min(v)))
+    print("fio_vub.%s.%s.irqs_per_io_max %.3f irq/io" % (job, s, max(v)))
 rc = 0
 for a, b in (("kite-dpu", "qsd"), ("dpu-b", "qsd"), ("dpu-b", "kite-dpu")):
     if not any(s == a for s, _ in cpu):
