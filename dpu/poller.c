@@ -2,7 +2,6 @@
 /* kite-dpu polling threads: lock-free item list (pointer swap + grace period), adaptive back-off,
  * sleeping on the items' wake fds. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -109,12 +108,11 @@ static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
 	if (mode != POLLER_ARM_BUSY) {
 		uint64_t ns = mode == POLLER_ARM_IDLE ? atomic_load(&p->idle_max_ns) : timed_ns;
 		struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-		struct pollfd pfd = { .fd = p->epfd, .events = POLLIN };
+		struct epoll_event ev[16];   /* the edge events are only consumed: every item runs next anyway */
 
-		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
-			struct epoll_event ev[16];   /* consume the edge events; every item runs next anyway */
-			(void)epoll_pwait(p->epfd, ev, 16, 0, NULL);
-		}
+		/* one call sleeps and consumes the events: epoll_pwait2 takes a timespec (the timed
+		 * back-off is in microseconds; epoll_pwait has milliseconds). poller_new checked it. */
+		(void)epoll_pwait2(p->epfd, ev, 16, &ts, NULL);
 		bump(&p->sleeps);
 	}
 	disarm(s, i);
@@ -226,6 +224,13 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = p->ctl_fd };
 	if (p->epfd < 0 || p->ctl_fd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->ctl_fd, &ev) < 0) {
 		log_err("poller on cpu %d: cannot create its wake-up fds: %s", cpu, strerror(errno));
+		poller_destroy(p);
+		return NULL;
+	}
+	struct timespec now = { 0, 0 };
+	struct epoll_event none[1];
+	if (epoll_pwait2(p->epfd, none, 1, &now, NULL) < 0 && errno == ENOSYS) {
+		log_err("poller on cpu %d: the kernel has no epoll_pwait2 (Linux 5.11 on), which it sleeps in", cpu);
 		poller_destroy(p);
 		return NULL;
 	}

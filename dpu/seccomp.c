@@ -36,8 +36,8 @@ static const struct seccomp_rule poller_rules[] = {
 	 * tells a request that slept from one that was preempted by its voluntary context switches
 	 * (include/kite/inline_io.h) */
 	SC_ALLOW(preadv2), SC_ALLOW(pwritev2), SC_ALLOW(getrusage),
-	/* idle: ppoll on the poller's epoll fd, then epoll_pwait (timeout 0) takes its edge events */
-	SC_ALLOW(epoll_pwait),
+	/* idle: epoll_pwait2 on the poller's epoll fd sleeps and takes the edge events */
+	SC_ALLOW(epoll_pwait2),
 	/* a DPDK uplink: rte_thread_register finds each CPU's NUMA node by access(F_OK) on
 	 * /sys/devices/system/node/nodeN/cpuM (an existence test: no fd, nothing read) */
 	SC_ALLOW(access), SC_ALLOW(faccessat), SC_ALLOW(faccessat2),
