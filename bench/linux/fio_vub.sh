@@ -26,8 +26,10 @@
 #
 # --dpu-b KITE_DPU_B adds a third set-up, "dpu-b" (another kite-dpu binary, e.g. a change under test),
 # in the rotation (kite-dpu qsd dpu-b, reversed on even rounds), with its ratios over qsd and kite-dpu.
+# --dpu-b-volume 'MEMBERS' adds JSON members to dpu-b's volume (e.g. '"direct": true': the same binary
+# with another volume setting).
 #
-# Usage: fio_vub.sh --dpu KITE_DPU [--dpu-b KITE_DPU_B] [--work DIR] [--rounds N] [--jobs "name:rw:bs:qd ..."]
+# Usage: fio_vub.sh --dpu KITE_DPU [--dpu-b KITE_DPU_B [--dpu-b-volume MEMBERS]] [--work DIR] [--rounds N] [--jobs "name:rw:bs:qd ..."]
 #                   [--runtime S] [--ramp S] [--backend-cpu N] [--guest-cpu N] [--timeout S]
 # Env: KITE_KERNEL_CACHE (tests/lib/kernel/fetch.sh)
 set -uo pipefail
@@ -36,7 +38,7 @@ top=$(cd "$here/../.." && pwd)
 cache=${KITE_KERNEL_CACHE:-/var/cache/kite-tests}
 die() { echo "fio-vub: $*" >&2; exit 1; }
 
-dpu="" dpu_b="" work=./fio-vub-work rounds=5 runtime=5 ramp=1 bcpu=0 gcpu=1 timeout_s=300
+dpu="" dpu_b="" dpu_b_volume="" work=./fio-vub-work rounds=5 runtime=5 ramp=1 bcpu=0 gcpu=1 timeout_s=300
 jobs="randread4k_qd1:randread:4k:1 randread4k_qd32:randread:4k:32 randwrite4k_qd1:randwrite:4k:1"
 jobs="$jobs randwrite4k_qd32:randwrite:4k:32 read64k_qd32:read:64k:32"
 while [ $# -gt 0 ]; do
@@ -44,7 +46,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--dpu) dpu=$2 ;; --dpu-b) dpu_b=$2 ;; --work) work=$2 ;; --rounds) rounds=$2 ;; --jobs) jobs=$2 ;;
 	--runtime) runtime=$2 ;; --ramp) ramp=$2 ;; --backend-cpu) bcpu=$2 ;; --guest-cpu) gcpu=$2 ;;
-	--timeout) timeout_s=$2 ;;
+	--timeout) timeout_s=$2 ;; --dpu-b-volume) dpu_b_volume=$2 ;;
 	*) die "unknown option $1 (see the header of $0)" ;;
 	esac
 	shift 2
@@ -76,6 +78,10 @@ cleanup() {
 trap cleanup EXIT
 printf '{"cores": [%s], "volumes": [{"name": "d0", "image": "%s", "socket": "%s"}]}\n' \
 	"$bcpu" "$img" "$sock" >"$work/dpu.json"
+printf '{"cores": [%s], "volumes": [{"name": "d0", "image": "%s", "socket": "%s"%s}]}\n' \
+	"$bcpu" "$img" "$sock" "${dpu_b_volume:+, $dpu_b_volume}" >"$work/dpu-b.json"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/dpu-b.json" 2>/dev/null ||
+	die "--dpu-b-volume '$dpu_b_volume': the volume is not valid JSON with it"
 
 # cpu_s PID: the process's utime + stime so far, in seconds
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
@@ -85,7 +91,7 @@ boot() {   # boot SETUP ROUND
 	rm -f "$sock"
 	case $s in
 	kite-dpu) "$dpu" --config "$work/dpu.json" >"$work/backend.$s.$r.log" 2>&1 & ;;
-	dpu-b) "$dpu_b" --config "$work/dpu.json" >"$work/backend.$s.$r.log" 2>&1 & ;;
+	dpu-b) "$dpu_b" --config "$work/dpu-b.json" >"$work/backend.$s.$r.log" 2>&1 & ;;
 	qsd) taskset -c "$bcpu" qemu-storage-daemon --blockdev driver=file,node-name=f0,filename="$img" \
 		--export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path="$sock",writable=on \
 		>"$work/backend.$s.$r.log" 2>&1 & ;;
@@ -114,7 +120,7 @@ boot() {   # boot SETUP ROUND
 
 : >"$log"
 echo "# fio-vub: guest Debian $(cat "$k/version") under QEMU TCG on CPU $gcpu, backend on CPU $bcpu;" \
-	"$rounds rounds of kite-dpu, qsd${dpu_b:+, dpu-b ($dpu_b)} (reversed on even rounds); jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, libaio, direct;" \
+	"$rounds rounds of kite-dpu, qsd${dpu_b:+, dpu-b ($dpu_b${dpu_b_volume:+, volume $dpu_b_volume})} (reversed on even rounds); jobs: $jobs; runtime ${runtime}s ramp ${ramp}s, libaio, direct;" \
 	"64 MiB image in /dev/shm; load average at start $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%S) UTC)"
 for r in $(seq "$rounds"); do
 	order="kite-dpu qsd${dpu_b:+ dpu-b}"
