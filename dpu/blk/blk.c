@@ -568,15 +568,14 @@ static int open_image(struct blk_volume *v, const char *path, enum blk_direct di
 	if (direct == BLK_DIRECT_AUTO) {
 		int fd = open_noatime(path, flags);
 
-		if (fd < 0 || !image_in_memory(fd)) {
-			if (fd >= 0)
-				close(fd);
-		} else {
+		if (fd >= 0 && image_in_memory(fd)) {
 			log_info("%s: %s is in memory (tmpfs or ramfs): buffered I/O, reads mapped "
 				 "(O_DIRECT there copies through the page cache too; \"direct\": true forces it)",
 				 v->name, path);
 			return fd;
 		}
+		if (fd >= 0)
+			close(fd);
 	}
 	if (direct != BLK_DIRECT_OFF) {
 		int fd = open_noatime(path, flags | O_DIRECT);
