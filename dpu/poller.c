@@ -167,23 +167,23 @@ static void *poller_thread(void *arg)
 		/* the clock is read every IDLE_CHECK idle rounds only: a round that finds work after a
 		 * few idle ones (the common case under load) costs no clock read. Waiting only for I/O
 		 * that signals its completion: sleep now (poller.h, POLLER_IO_WAIT). */
+		uint64_t spin_end = 0;   /* the spin ran out: when */
 		if (work != POLLER_IO_WAIT) {
 			if (++idle % IDLE_CHECK)
 				continue;
 			if (idle == IDLE_CHECK)
 				idle_since = mono_ns();
-			if (mono_ns() - idle_since < spin_ns)
+			spin_end = mono_ns();
+			if (spin_end - idle_since < spin_ns)
 				continue;
 		}
-		bool spun = work != POLLER_IO_WAIT;
-		uint64_t t0 = spun && !slept_at ? mono_ns() : 0;
 		if (!sleep_stage(p, sleep_ns)) {
 			idle = 0;
 			sleep_ns = SLEEP_MIN_NS;
 			continue;
 		}
-		if (t0)
-			slept_at = t0;
+		if (spin_end && !slept_at)
+			slept_at = spin_end;
 		if (sleep_ns < SLEEP_MAX_NS)
 			sleep_ns = sleep_ns * 2 > SLEEP_MAX_NS ? SLEEP_MAX_NS : sleep_ns * 2;
 	}

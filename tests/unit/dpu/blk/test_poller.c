@@ -219,7 +219,6 @@ static void test_io_wait_sleeps_at_once(void **state)
 	close(fd);
 }
 
-
 /* poller_spin_next, the policy alone (no clock) */
 static void test_spin_policy(void **state)
 {
