@@ -819,20 +819,19 @@ static unsigned long long direct_of(const char *vol)
 	return d;
 }
 
-/* The same on a volume added over the control socket and removed after: "map": false on the test's
- * directory (ext4 here: reads through io_uring) and on tmpfs (the poller's own preadv2), and mapped
- * on tmpfs. opts: the volume's "direct" and "map" keys (JSON members, each followed by a comma, or "").
- * The volume must be buffered (kite_dpu_blk_direct 0). */
-static void added_volume_check(const char *dir, const char *name, const char *opts, bool map)
+/* A new volume `name` over the control socket: 2 queues, on a new image img_shm in dir (NULL: the
+ * test's directory), socket path into sock. opts: more of the volume's keys ("direct", "map": JSON
+ * members, each followed by a comma, or ""). volume_remove takes it and its image away again. */
+static void volume_add_new(const char *dir, const char *name, const char *opts, char *sock, size_t socklen)
 {
-	char sock[300], sockname[64], req[1024];
+	char sockname[64], req[1024];
 
 	snprintf(sockname, sizeof(sockname), "%s.sock", name);
 	if (dir)
 		snprintf(img_shm, sizeof(img_shm), "%s/kite-dpu-blk-%s-%d.img", dir, name, (int)getpid());
 	else
 		dpu_path(&dpu, name, img_shm, sizeof(img_shm));
-	dpu_path(&dpu, sockname, sock, sizeof(sock));
+	dpu_path(&dpu, sockname, sock, socklen);
 	assert_int_equal(dpu_make_image(img_shm, IMG_BYTES, 0), 0);
 	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"%s\",\"image\":\"%s\",\"socket\":\"%s\","
 		 "%s\"queues\":2}", name, img_shm, sock, opts);
@@ -841,14 +840,31 @@ static void added_volume_check(const char *dir, const char *name, const char *op
 	if (!strstr(r, "\"ok\":true"))
 		fail_msg("add_volume %s: %s", name, r);
 	free(r);
-	assert_int_equal(direct_of(name), 0);
-	buffered_check(img_shm, sock, name, map);
+}
+
+static void volume_remove(const char *name)
+{
+	char req[256];
+
 	snprintf(req, sizeof(req), "{\"cmd\":\"remove_volume\",\"name\":\"%s\"}", name);
-	r = dpu_ctl(&dpu, req);
+	char *r = dpu_ctl(&dpu, req);
 	assert_non_null(r);
 	assert_non_null(strstr(r, "\"ok\":true"));
 	free(r);
 	unlink_shm(NULL);
+}
+
+/* The same on a volume added over the control socket and removed after: "map": false on the test's
+ * directory (ext4 here: reads through io_uring) and on tmpfs (the poller's own preadv2), and mapped
+ * on tmpfs. opts as volume_add_new's. The volume must be buffered (kite_dpu_blk_direct 0). */
+static void added_volume_check(const char *dir, const char *name, const char *opts, bool map)
+{
+	char sock[300];
+
+	volume_add_new(dir, name, opts, sock, sizeof(sock));
+	assert_int_equal(direct_of(name), 0);
+	buffered_check(img_shm, sock, name, map);
+	volume_remove(name);
 }
 
 static void test_buffered_inline_io_tmpfs(void **state)
@@ -872,29 +888,17 @@ static void test_buffered_unmapped(void **state)
  */
 static void test_direct_default(void **state)
 {
-	char sock[300], req[1024];
+	char sock[300];
 
 	(void)state;
 	assert_int_equal(direct_of("rw"), in_memory(img_rw) ? 0 : opens_direct(img_rw));
 	added_volume_check("/dev/shm", "shmauto", "", true);
 
-	snprintf(img_shm, sizeof(img_shm), "/dev/shm/kite-dpu-blk-shmdirect-%d.img", (int)getpid());
-	dpu_path(&dpu, "shmdirect.sock", sock, sizeof(sock));
-	assert_int_equal(dpu_make_image(img_shm, IMG_BYTES, 0), 0);
-	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"shmdirect\",\"image\":\"%s\","
-		 "\"socket\":\"%s\",\"direct\":true}", img_shm, sock);
-	char *r = dpu_ctl(&dpu, req);
-	assert_non_null(r);
-	if (!strstr(r, "\"ok\":true"))
-		fail_msg("add_volume shmdirect: %s", r);
-	free(r);
+	volume_add_new("/dev/shm", "shmdirect", "\"direct\":true,", sock, sizeof(sock));
 	bool want = opens_direct(img_shm);
 	printf("/dev/shm: the kernel %s O_DIRECT there\n", want ? "takes" : "refuses");
 	assert_int_equal(direct_of("shmdirect"), want);
-	r = dpu_ctl(&dpu, "{\"cmd\":\"remove_volume\",\"name\":\"shmdirect\"}");
-	assert_non_null(strstr(r, "\"ok\":true"));
-	free(r);
-	unlink_shm(NULL);
+	volume_remove("shmdirect");
 }
 
 static uint64_t mono_ns(void)
