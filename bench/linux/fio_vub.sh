@@ -76,10 +76,12 @@ cleanup() {
 	rm -f "$img"
 }
 trap cleanup EXIT
-printf '{"cores": [%s], "volumes": [{"name": "d0", "image": "%s", "socket": "%s"}]}\n' \
-	"$bcpu" "$img" "$sock" >"$work/dpu.json"
-printf '{"cores": [%s], "volumes": [{"name": "d0", "image": "%s", "socket": "%s"%s}]}\n' \
-	"$bcpu" "$img" "$sock" "${dpu_b_volume:+, $dpu_b_volume}" >"$work/dpu-b.json"
+dpu_config() {   # dpu_config [MEMBERS]: kite-dpu's config, the volume with MEMBERS added
+	printf '{"cores": [%s], "volumes": [{"name": "d0", "image": "%s", "socket": "%s"%s}]}\n' \
+		"$bcpu" "$img" "$sock" "${1:+, $1}"
+}
+dpu_config >"$work/dpu.json"
+dpu_config "$dpu_b_volume" >"$work/dpu-b.json"
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/dpu-b.json" 2>/dev/null ||
 	die "--dpu-b-volume '$dpu_b_volume': the volume is not valid JSON with it"
 
@@ -133,14 +135,13 @@ python3 "$here/fio_bench.py" --seconds $((runtime + ramp)) <"$log" || rc=1
 python3 - "$log" "$runtime" "$ramp" <<'PY' || rc=1
 import re, statistics, sys
 log, runtime, ramp = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-ios, cpu, cur, job_iops, job_irqs = {}, {}, None, {}, {}
+cpu, cur, job_iops, job_irqs = {}, None, {}, {}
 for line in open(log, errors="replace"):
     m = re.match(r"KITE-FIOL1 run round=(\d+) setup=(\S+)", line)
     if m:
-        cur = (m.group(2), int(m.group(1))); ios[cur] = 0.0; continue
+        cur = (m.group(2), int(m.group(1))); continue
     m = re.match(r"L2\| KITE-FIO job=(\S+) iops=([0-9.]+)", line)
     if m and cur:
-        ios[cur] += float(m.group(2)) * runtime
         job_iops[(m.group(1), cur[0], cur[1])] = float(m.group(2)); continue
     m = re.match(r"L2\| KITE-FIO irqs job=(\S+) n=(\d+)", line)
     if m and cur:
@@ -148,6 +149,9 @@ for line in open(log, errors="replace"):
     m = re.match(r"KITE-FIOL1 cpu setup=(\S+) round=(\d+) backend_cpu_s=([0-9.]+)", line)
     if m:
         cpu[(m.group(1), int(m.group(2)))] = float(m.group(3))
+ios = {}   # each boot's I/Os: its jobs' IOPS x run time
+for (job, s, r), v in job_iops.items():
+    ios[(s, r)] = ios.get((s, r), 0.0) + v * runtime
 per = {}
 for key, c in sorted(cpu.items()):
     if c > 0 and ios.get(key):
