@@ -101,4 +101,21 @@ static inline uint16_t vsw_ip_csum(const void *data, uint32_t len)
 	return vsw_get_be16((const uint8_t *)&h);
 }
 
+/* Does a 20-byte IPv4 header (no options, nearly every one) carry a correct checksum, i.e. is
+ * vsw_ip_csum(ip, 20) == 0? Five loads and fixed folds, no loop: the VXLAN uplink checks one per
+ * frame. */
+static inline bool vsw_ip_hdr20_ok(const uint8_t *ip)
+{
+	uint32_t w[5];
+	uint64_t sum;
+
+	memcpy(w, ip, sizeof(w));
+	sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	sum = (sum & 0xffffffffu) + (sum >> 32);     /* < 2^33 */
+	sum = (sum & 0xffff) + (sum >> 16);           /* < 2^18 */
+	sum = (sum & 0xffff) + (sum >> 16);           /* < 2^16 + 4 */
+	sum = (sum & 0xffff) + (sum >> 16);           /* <= 0xffff */
+	return sum == 0xffff;
+}
+
 #endif

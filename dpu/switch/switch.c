@@ -633,12 +633,6 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 	if (in->vxlan) {
 		uint32_t vni;
 
-		if (vxlan_arp_reply(f, &in->vx)) {
-			/* who-has our VTEP address: answered on the uplink itself */
-			in->st.arp_replies++;
-			port_queue(sw, in, f);
-			return;
-		}
 		switch (vxlan_decap(f, &in->vx, &vni, &remote_ip)) {
 		case VXLAN_OK:
 			break;
@@ -646,6 +640,13 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 			drop(sw, in, f, VSW_DROP_BAD_VXLAN);
 			return;
 		default:
+			/* not VXLAN for us (decap left the frame as it was): who-has our VTEP address is
+			 * answered on the uplink itself, the rest dropped */
+			if (vxlan_arp_reply(f, &in->vx)) {
+				in->st.arp_replies++;
+				port_queue(sw, in, f);
+				return;
+			}
 			drop(sw, in, f, VSW_DROP_NOT_VXLAN);
 			return;
 		}
