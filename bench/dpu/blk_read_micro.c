@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../micro.h"
+
 #define QD 32
 #define BS 4096
 #define BATCHES 2000
@@ -33,26 +35,13 @@
 enum way { READV, READ, READ_NOATIME, READ_FIXED, PREADV2_NOWAIT, NWAYS };
 static const char *const names[NWAYS] = { "readv", "read", "read_noatime", "read_fixed", "preadv2_nowait" };
 
-static uint64_t cpu_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static void print_span(const char *name, const char *unit, double *v, unsigned n)
 {
 	int prec = unit[0] == 'x' ? 3 : 0;
+	double med, min, max;
 
-	qsort(v, n, sizeof(*v), cmp_double);
-	printf("blk_read_%s %.*f %s (%.*f-%.*f)\n", name, prec, v[n / 2], unit, prec, v[0], prec, v[n - 1]);
+	micro_summary(v, n, &med, &min, &max);
+	printf("blk_read_%s %.*f %s (%.*f-%.*f)\n", name, prec, med, unit, prec, min, prec, max);
 }
 
 /* One batch of QD reads the given way; returns the reads that did not return BS bytes. */
@@ -122,11 +111,11 @@ int main(int argc, char **argv)
 	for (unsigned r = 0; r < rounds; r++) {
 		for (unsigned k = 0; k < NWAYS; k++) {
 			enum way w = (enum way)((k + r) % NWAYS);
-			uint64_t t0 = cpu_ns();
+			uint64_t t0 = micro_thread_cpu_ns();
 
 			for (unsigned b = 0; b < BATCHES; b++)
 				bad[w] += batch(&ring, fds[w == READ_NOATIME], w, buf, iov, blocks);
-			ns[w][r] = (double)(cpu_ns() - t0) / (BATCHES * QD);
+			ns[w][r] = (double)(micro_thread_cpu_ns() - t0) / (BATCHES * QD);
 		}
 		for (unsigned w = 0; w < NWAYS; w++)
 			ratio[w][r] = ns[w][r] / ns[w == READ_NOATIME ? READ : READV][r];

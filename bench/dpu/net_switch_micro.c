@@ -28,6 +28,8 @@
 #include "switch.h"
 #include "parse.h"
 
+#include "../micro.h"
+
 static uint64_t sink_bytes;
 
 static unsigned sink_tx(void *opaque, struct vsw_frame **frames, unsigned n)
@@ -287,22 +289,6 @@ static void finish(struct bench *b)
 	free(b->seq);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Median, min and max of v[0..n) (sorts v). */
-static void summary(double *v, unsigned n, double *med, double *min, double *max)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	*min = v[0];
-	*max = v[n - 1];
-}
-
 #define SLICE_S 0.05
 
 int main(int argc, char **argv)
@@ -360,13 +346,13 @@ int main(int argc, char **argv)
 		if (i > 0 && want[base] && strncmp(variants[i], "plain_", 6)) {
 			for (unsigned r = 0; r < rounds; r++)
 				ratio[r] = rate[i][r] / rate[base][r];
-			summary(ratio, rounds, &med, &min, &max);
+			micro_summary(ratio, rounds, &med, &min, &max);
 			printf("net_switch_%s_vs_plain %.3f (%.3f-%.3f)\n", variants[i], med, min, max);
 		}
 	}
 	for (unsigned i = 0; i < NV; i++) {
 		if (want[i]) {
-			summary(rate[i], rounds, &med, &min, &max);
+			micro_summary(rate[i], rounds, &med, &min, &max);
 			printf("net_switch_%s_64B_mpps %.2f Mpps (%.2f-%.2f)\n", variants[i], med / 1e6, min / 1e6,
 			       max / 1e6);
 		}
