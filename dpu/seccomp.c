@@ -30,8 +30,10 @@
 
 static const struct seccomp_rule poller_rules[] = {
 	SC_ALLOW(read), SC_ALLOW(readv), SC_ALLOW(io_uring_enter), SC_ALLOW(sendto), SC_ALLOW(recvfrom),
-	SC_ALLOW(poll), SC_ALLOW(ppoll), SC_ALLOW(getcpu), SC_ALLOW(sched_getaffinity),
-	SC_ALLOW(close),
+	SC_ALLOW(getcpu), SC_ALLOW(sched_getaffinity), SC_ALLOW(close),
+	/* a DPDK uplink's PMD may wait on its socket in its receive or transmit burst (af_xdp: glibc's
+	 * poll(3), the poll system call); kite-dpu's own code never polls (idle: epoll_pwait2 below) */
+	SC_ALLOW(poll),
 	/* block volumes whose buffered reads or writes io_uring would punt: the poller does them, and
 	 * tells a request that slept from one that was preempted by its voluntary context switches
 	 * (include/kite/inline_io.h) */
