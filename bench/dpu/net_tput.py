@@ -22,9 +22,10 @@ drains its ring only when the scheduler runs it (0.03-0.06 Mpps, tx_full drops i
 measures that, not the switch; the run then says so on stderr.
 Usage: net_tput.py KITE_DPU [--rounds 3] [--seconds 6] [--sizes 64,1500] [--peers ...]
          [--dpu LABEL=PATH ...]
-Prints one line per run, then per size and peer the median and min-max Mpps with the load average,
-and the ratios to testpmd and ovs, pair by pair; last the median ratios as "name value x" lines for
-bench/plot.py."""
+Prints one line per run (a kite-dpu run adds two on stderr: its drops, and its poller's rounds, the
+share that found work, its sleeps and the frames sent per busy round), then per size and peer the
+median and min-max Mpps with the load average, and the ratios to testpmd and ovs, pair by pair; last
+the median ratios as "name value x" lines for bench/plot.py."""
 import argparse
 import os
 import re
@@ -233,12 +234,26 @@ def run_one(peer, exe, size, secs):
         gen.wait_links()
         pps = gen.run(secs)
         if peer != "ovs" and dpu:
-            drops = {n: {k: v for k, v in p["drops"].items() if v} for n, p in dpu.ports().items()}
+            ports = dpu.ports()
+            drops = {n: {k: v for k, v in p["drops"].items() if v} for n, p in ports.items()}
             print(f"# {peer} {size} B: drops {drops}", file=sys.stderr)
+            print(f"# {peer} {size} B: {poller_line(dpu, ports)}", file=sys.stderr)
         return pps
     finally:
         procs.stop_all()
         shutil.rmtree(wd, ignore_errors=True)
+
+
+def poller_line(dpu, ports):
+    """kite-dpu's poller 0 since its start (warm-up included): rounds, the share that found work, sleeps,
+    and frames sent to the ports per busy round (the burst the loop settles at)."""
+    text = dpu.ok("stats")["stats"]
+    c = {m[0]: int(m[1]) for m in re.findall(r'^kite_dpu_poller_(rounds|busy_rounds|sleeps)_total\{poller="0"[^}]*\} (\d+)$',
+                                               text, re.M)}
+    rounds, busy, sleeps = c.get("rounds", 0), c.get("busy_rounds", 0), c.get("sleeps", 0)
+    frames = sum(p["tx_packets"] for p in ports.values())
+    return "poller rounds %d, busy %.1f%%, sleeps %d, frames per busy round %.1f" % (
+        rounds, 100.0 * busy / rounds if rounds else 0, sleeps, frames / busy if busy else 0)
 
 
 def oneway(procs, wd, s0, s1, size, secs, dpu):
