@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the C micro-benchmarks in bench/ share (header only, no state): the calling thread's CPU time,
- * and the median (min-max) of a set of rounds. Any thread.
+ * the median (min-max) of a set of rounds, and the result line that prints it. Any thread.
  */
 #ifndef KITE_BENCH_MICRO_H
 #define KITE_BENCH_MICRO_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -34,6 +35,17 @@ static inline void micro_summary(double *v, unsigned n, double *med, double *min
 	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	*min = v[0];
 	*max = v[n - 1];
+}
+
+/* Print "<prefix><name> MED UNIT (MIN-MAX)" with prec decimals, the bench/ result line that plot.py
+ * reads (sorts v, n >= 1). */
+static inline void micro_print_span(const char *prefix, const char *name, const char *unit, int prec,
+				    double *v, unsigned n)
+{
+	double med, min, max;
+
+	micro_summary(v, n, &med, &min, &max);
+	printf("%s%s %.*f %s (%.*f-%.*f)\n", prefix, name, prec, med, unit, prec, min, prec, max);
 }
 
 #endif

@@ -35,15 +35,6 @@
 enum way { READV, READ, READ_NOATIME, READ_FIXED, PREADV2_NOWAIT, NWAYS };
 static const char *const names[NWAYS] = { "readv", "read", "read_noatime", "read_fixed", "preadv2_nowait" };
 
-static void print_span(const char *name, const char *unit, double *v, unsigned n)
-{
-	int prec = unit[0] == 'x' ? 3 : 0;
-	double med, min, max;
-
-	micro_summary(v, n, &med, &min, &max);
-	printf("blk_read_%s %.*f %s (%.*f-%.*f)\n", name, prec, med, unit, prec, min, prec, max);
-}
-
 /* One batch of QD reads the given way; returns the reads that did not return BS bytes. */
 static unsigned batch(struct io_uring *ring, int fd, enum way w, uint8_t *buf, const struct iovec *iov,
 		      uint64_t blocks)
@@ -123,10 +114,10 @@ int main(int argc, char **argv)
 	char name[64];
 	for (unsigned w = 0; w < NWAYS; w++) {
 		snprintf(name, sizeof(name), "%s_ns_per_read", names[w]);
-		print_span(name, "ns", ns[w], rounds);
+		micro_print_span("blk_read_", name, "ns", 0, ns[w], rounds);
 		if (w != READV) {
 			snprintf(name, sizeof(name), "%s_vs_%s", names[w], w == READ_NOATIME ? "read" : "readv");
-			print_span(name, "x", ratio[w], rounds);
+			micro_print_span("blk_read_", name, "x", 3, ratio[w], rounds);
 		}
 		if (bad[w])
 			printf("# %s: %lu reads did not return %d bytes (not in the page cache?)\n", names[w], bad[w], BS);

@@ -42,17 +42,12 @@ static unsigned sink_tx(void *opaque, struct vsw_frame **frames, unsigned n)
 
 static const struct vsw_port_ops sink_ops = { .tx = sink_tx };
 
-static double clock_s(clockid_t id)
+static double now_s(void)
 {
 	struct timespec ts;
 
-	clock_gettime(id, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double now_s(void)
-{
-	return clock_s(CLOCK_MONOTONIC);
 }
 
 static const uint8_t MAC_IN[6] = { 2, 0, 0, 0, 0, 1 }, MAC_OUT[6] = { 2, 0, 0, 0, 0, 2 };
@@ -250,7 +245,8 @@ static void setup(struct bench *b, const char *variant)
 static double slice(struct bench *b, double secs)
 {
 	uint64_t frames = 0;
-	double t0 = now_s(), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	double t0 = now_s();
+	uint64_t cpu0 = micro_thread_cpu_ns();
 
 	do {
 		for (int k = 0; k < 16; k++) {
@@ -268,7 +264,7 @@ static double slice(struct bench *b, double secs)
 		}
 	} while (now_s() - t0 < secs);
 	b->frames += frames;
-	return frames / (clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+	return (double)frames * 1e9 / (double)(micro_thread_cpu_ns() - cpu0);
 }
 
 static void finish(struct bench *b)
@@ -302,7 +298,7 @@ int main(int argc, char **argv)
 	static struct bench b[NV];
 	bool want[NV];
 	double *rate[NV], *ratio;
-	double med, min, max;
+	char name[64];
 
 	for (int a = 2; a < argc; a++) {
 		bool known = false;
@@ -346,15 +342,16 @@ int main(int argc, char **argv)
 		if (i > 0 && want[base] && strncmp(variants[i], "plain_", 6)) {
 			for (unsigned r = 0; r < rounds; r++)
 				ratio[r] = rate[i][r] / rate[base][r];
-			micro_summary(ratio, rounds, &med, &min, &max);
-			printf("net_switch_%s_vs_plain %.3f (%.3f-%.3f)\n", variants[i], med, min, max);
+			snprintf(name, sizeof(name), "%s_vs_plain", variants[i]);
+			micro_print_span("net_switch_", name, "x", 3, ratio, rounds);
 		}
 	}
 	for (unsigned i = 0; i < NV; i++) {
 		if (want[i]) {
-			micro_summary(rate[i], rounds, &med, &min, &max);
-			printf("net_switch_%s_64B_mpps %.2f Mpps (%.2f-%.2f)\n", variants[i], med / 1e6, min / 1e6,
-			       max / 1e6);
+			for (unsigned r = 0; r < rounds; r++)
+				rate[i][r] /= 1e6;
+			snprintf(name, sizeof(name), "%s_64B_mpps", variants[i]);
+			micro_print_span("net_switch_", name, "Mpps", 2, rate[i], rounds);
 		}
 		free(rate[i]);
 	}

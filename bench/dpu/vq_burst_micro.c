@@ -21,6 +21,7 @@
 #include "kite/guest_mem.h"
 #include "kite/virtio_ring.h"
 #include "kite/virtqueue.h"
+#include "../micro.h"
 
 #define QSIZE 256
 #define BURST 32
@@ -41,10 +42,7 @@ struct ring {
 
 static double cpu_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)micro_thread_cpu_ns() / 1e9;
 }
 
 static void ring_init(struct ring *r)
@@ -106,18 +104,6 @@ static unsigned serve(struct ring *r, bool burst)
 	return n;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void print_stat(const char *name, double *v, unsigned n, const char *unit)
-{
-	qsort(v, n, sizeof(*v), cmp);
-	printf("%s %.3f %s (%.3f-%.3f)\n", name, v[n / 2], unit, v[0], v[n - 1]);
-}
-
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
@@ -149,9 +135,9 @@ int main(int argc, char **argv)
 		}
 		ratio[s] = ns[0][s] / ns[1][s];
 	}
-	print_stat("vq_one_ns_per_chain", ns[0], slices, "ns");
-	print_stat("vq_burst_ns_per_chain", ns[1], slices, "ns");
-	print_stat("vq_burst_vs_one", ratio, slices, "x");
+	micro_print_span("vq_", "one_ns_per_chain", "ns", 3, ns[0], slices);
+	micro_print_span("vq_", "burst_ns_per_chain", "ns", 3, ns[1], slices);
+	micro_print_span("vq_", "burst_vs_one", "x", 3, ratio, slices);
 	for (unsigned k = 0; k < 2; k++) {
 		free(r[k].gm.r[0].hva);
 		free(ns[k]);

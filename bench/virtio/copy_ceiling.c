@@ -38,14 +38,6 @@
 enum way { MAPPED, PREADV, NWAYS };
 static const char *const names[NWAYS] = { "mapped", "preadv" };
 
-static void print_span(const char *name, const char *unit, int prec, double *v, unsigned n)
-{
-	double med, min, max;
-
-	micro_summary(v, n, &med, &min, &max);
-	printf("blk_copy64k_%s %.*f %s (%.*f-%.*f)\n", name, prec, med, unit, prec, min, prec, max);
-}
-
 /* One pass over the file the given way; CPU ns per 64 KiB read, or -1 on a failed read. */
 static double pass(enum way w, int fd, const char *map, uint64_t blocks, uint8_t *ring)
 {
@@ -106,16 +98,16 @@ int main(int argc, char **argv)
 		for (unsigned r = 0; r < rounds; r++)
 			v[r] = ns[w][r] / 1000.0;
 		snprintf(name, sizeof(name), "%s_us_per_read", names[w]);
-		print_span(name, "us", 2, v, rounds);
+		micro_print_span("blk_copy64k_", name, "us", 2, v, rounds);
 		for (unsigned r = 0; r < rounds; r++)
 			v[r] = BS / ns[w][r];
 		snprintf(name, sizeof(name), "%s_gbps", names[w]);
-		print_span(name, "GB/s", 2, v, rounds);
+		micro_print_span("blk_copy64k_", name, "GB/s", 2, v, rounds);
 		for (unsigned r = 0; r < rounds; r++)
 			v[r] = 1e9 / ns[w][r];
 		snprintf(name, sizeof(name), "%s_iops_per_core", names[w]);
-		print_span(name, "IOPS", 0, v, rounds);
+		micro_print_span("blk_copy64k_", name, "IOPS", 0, v, rounds);
 	}
-	print_span("mapped_over_preadv", "x", 3, ratio, rounds);
+	micro_print_span("blk_copy64k_", "mapped_over_preadv", "x", 3, ratio, rounds);
 	return 0;
 }
