@@ -67,20 +67,33 @@ static inline void vsw_put_be16(uint8_t *p, uint16_t v)
 /* Parse len bytes at frame. Returns VSW_PARSE_OK or the reason. */
 enum vsw_parse_err vsw_parse(const uint8_t *frame, uint32_t len, struct vsw_pkt *pkt);
 
-/* Internet checksum (RFC 1071) of len bytes, folded and complemented (inline: the VXLAN uplink
- * verifies one per frame). */
-static inline uint16_t vsw_ip_csum(const void *data, uint32_t len)
+/* Fold a sum of 32-bit words to 16 bits, one's complement (fixed folds, any 64-bit sum). */
+static inline uint16_t vsw_csum_fold(uint64_t sum)
+{
+	sum = (sum & 0xffffffffu) + (sum >> 32);     /* < 2^33 */
+	sum = (sum & 0xffff) + (sum >> 16);           /* < 2^18 */
+	sum = (sum & 0xffff) + (sum >> 16);           /* < 2^16 + 4 */
+	sum = (sum & 0xffff) + (sum >> 16);           /* <= 0xffff */
+	return (uint16_t)sum;
+}
+
+/* One's complement sum of len bytes as 32-bit words in host order, unfolded: the one's complement
+ * sum is byte-order independent up to a swap of the folded result (RFC 1071, section 2 (B)). A
+ * 20-byte IPv4 header, nearly every one, takes five loads and no loop. */
+static inline uint64_t vsw_csum_sum(const void *data, uint32_t len)
 {
 	const uint8_t *p = data;
 	uint64_t sum = 0;
-	uint32_t w;
+	uint32_t w[5];
 	uint16_t h;
 
-	/* 32-bit words in host order: the one's complement sum is byte-order independent up to a
-	 * swap of the folded result (RFC 1071, section 2 (B)) */
+	if (len == 20) {
+		memcpy(w, p, sizeof(w));
+		return (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	}
 	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w, p, 4);
-		sum += w;
+		memcpy(&w[0], p, 4);
+		sum += w[0];
 	}
 	if (len >= 2) {
 		memcpy(&h, p, 2);
@@ -94,28 +107,23 @@ static inline uint16_t vsw_ip_csum(const void *data, uint32_t len)
 		memcpy(&h, last, 2);
 		sum += h;
 	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	h = (uint16_t)~sum;
-	/* back to the big-endian value the callers store with vsw_put_be16 */
+	return sum;
+}
+
+/* Internet checksum (RFC 1071) of len bytes, folded and complemented, as the big-endian value the
+ * callers store with vsw_put_be16 (inline: VXLAN encapsulation computes one per frame). */
+static inline uint16_t vsw_ip_csum(const void *data, uint32_t len)
+{
+	uint16_t h = (uint16_t)~vsw_csum_fold(vsw_csum_sum(data, len));
+
 	return vsw_get_be16((const uint8_t *)&h);
 }
 
-/* Does a 20-byte IPv4 header (no options, nearly every one) carry a correct checksum, i.e. is
- * vsw_ip_csum(ip, 20) == 0? Five loads and fixed folds, no loop: the VXLAN uplink checks one per
- * frame. */
-static inline bool vsw_ip_hdr20_ok(const uint8_t *ip)
+/* Do len bytes that hold their own checksum (an IPv4 header) verify, i.e. vsw_ip_csum() == 0?
+ * Without the complement and the swap: the VXLAN uplink checks one per frame. */
+static inline bool vsw_ip_csum_ok(const void *data, uint32_t len)
 {
-	uint32_t w[5];
-	uint64_t sum;
-
-	memcpy(w, ip, sizeof(w));
-	sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
-	sum = (sum & 0xffffffffu) + (sum >> 32);     /* < 2^33 */
-	sum = (sum & 0xffff) + (sum >> 16);           /* < 2^18 */
-	sum = (sum & 0xffff) + (sum >> 16);           /* < 2^16 + 4 */
-	sum = (sum & 0xffff) + (sum >> 16);           /* <= 0xffff */
-	return sum == 0xffff;
+	return vsw_csum_fold(vsw_csum_sum(data, len)) == 0xffff;
 }
 
 #endif

@@ -118,7 +118,7 @@ enum vxlan_err vxlan_decap(struct vsw_frame *f, const struct vxlan_cfg *cfg, uin
 		return VXLAN_BAD;
 	if (ip[9] != IPPROTO_UDP_)
 		return VXLAN_NOT_VXLAN;
-	if (ihl == 20 ? !vsw_ip_hdr20_ok(ip) : vsw_ip_csum(ip, ihl) != 0)
+	if (!vsw_ip_csum_ok(ip, ihl))
 		return VXLAN_BAD;
 	if (vsw_get_be16(ip + 6) & 0x3fff)   /* MF or fragment offset: not reassembled */
 		return VXLAN_BAD;

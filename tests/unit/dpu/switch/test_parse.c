@@ -169,18 +169,22 @@ static void test_csum_lengths(void **state)
 	}
 	/* every length, odd and even, and every start alignment of the word loads */
 	for (uint32_t off = 0; off < 4; off++)
-		for (uint32_t len = 0; len <= 64; len++)
+		for (uint32_t len = 0; len <= 64; len++) {
 			assert_int_equal(vsw_ip_csum(data + off, len), csum_ref(data + off, len));
+			assert_int_equal(vsw_ip_csum_ok(data + off, len), csum_ref(data + off, len) == 0);
+		}
 	/* many carries: all-ones words sum to 0xffff, whose complement is 0 */
 	memset(ones, 0xff, sizeof(ones));
 	assert_int_equal(vsw_ip_csum(ones, 64), 0);
+	assert_true(vsw_ip_csum_ok(ones, 64));
 	assert_int_equal(csum_ref(ones, 64), 0);
 	assert_int_equal(vsw_ip_csum(ones, 3), csum_ref(ones, 3));
 }
 
-/* vsw_ip_hdr20_ok (the VXLAN uplink's fast check) agrees with the reference on random headers, on
- * the same headers with their checksum filled in, with one bit flipped, and at the carry extremes. */
-static void test_hdr20(void **state)
+/* The 20-byte path of vsw_ip_csum and vsw_ip_csum_ok (the VXLAN uplink's check of nearly every
+ * header) agrees with the reference on random headers, on the same headers with their checksum
+ * filled in, with one bit flipped, and at the carry extremes; vsw_ip_csum_ok also at other lengths. */
+static void test_csum_hdr20(void **state)
 {
 	uint8_t h[20];
 	uint32_t x = 777;
@@ -193,27 +197,32 @@ static void test_hdr20(void **state)
 			x = x * 1103515245u + 12345u;
 			h[i] = (uint8_t)(x >> 16);
 		}
-		assert_int_equal(vsw_ip_hdr20_ok(h), csum_ref(h, 20) == 0);
+		assert_int_equal(vsw_ip_csum(h, 20), csum_ref(h, 20));
+		assert_int_equal(vsw_ip_csum_ok(h, 20), csum_ref(h, 20) == 0);
 		h[10] = h[11] = 0;
 		c = csum_ref(h, 20);
 		h[10] = (uint8_t)(c >> 8);
 		h[11] = (uint8_t)c;
-		assert_true(vsw_ip_hdr20_ok(h));
+		assert_int_equal(vsw_ip_csum(h, 20), 0);
+		assert_true(vsw_ip_csum_ok(h, 20));
 		h[x % 20] ^= (uint8_t)(1u << (x >> 8) % 8);
-		assert_int_equal(vsw_ip_hdr20_ok(h), csum_ref(h, 20) == 0);
+		assert_int_equal(vsw_ip_csum(h, 20), csum_ref(h, 20));
+		assert_int_equal(vsw_ip_csum_ok(h, 20), csum_ref(h, 20) == 0);
 	}
 	memset(h, 0xff, sizeof(h));
-	assert_true(vsw_ip_hdr20_ok(h));
+	assert_int_equal(vsw_ip_csum(h, 20), 0);
+	assert_true(vsw_ip_csum_ok(h, 20));
 	assert_int_equal(csum_ref(h, 20), 0);
 	memset(h, 0, sizeof(h));
-	assert_false(vsw_ip_hdr20_ok(h));
+	assert_int_equal(vsw_ip_csum(h, 20), 0xffff);
+	assert_false(vsw_ip_csum_ok(h, 20));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ipv4_udp),
-		cmocka_unit_test(test_hdr20),
+		cmocka_unit_test(test_csum_hdr20),
 		cmocka_unit_test(test_vlan_tcp),
 		cmocka_unit_test(test_ipv6_icmp),
 		cmocka_unit_test(test_arp),
