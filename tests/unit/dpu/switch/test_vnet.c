@@ -6,7 +6,8 @@
  * pairs (both transmit queues polled, receive steered by flow, per-pair counters, GET_QUEUE_NUM in
  * pairs); the burst phases (pop all, copy all, complete all): every frame length through the inline
  * one-segment copies and the segmented ones, both ways, a malformed chain in the middle of a burst,
- * a receive burst larger than the chain scratch. The vhost-user backend is replaced by a stub that
+ * a receive burst larger than the chain scratch; VIRTIO_F_IN_ORDER (chains used in avail order
+ * through drops, refusals and mergeable frames). The vhost-user backend is replaced by a stub that
  * maps vhost_dev_* onto the virtqueues.
  */
 #include <setjmp.h>
@@ -810,6 +811,85 @@ static void test_rx_bad_mid_burst(void **state)
 	assert_false(txq.broken);
 }
 
+/* VIRTIO_F_IN_ORDER (offered; DPDK's virtio PMD then frees descriptors by count): every chain is
+ * used in the order it was made available, through a receive burst that mixes a one-buffer frame, a
+ * frame over four mergeable buffers, a device-readable buffer (dropped, used empty) and a frame
+ * refused for want of buffers (its chains go back and are used first later), and through a transmit
+ * burst. The tokens come back 1, 2, 3... and used entry i names the head of avail entry i. */
+static void used_in_avail_order(const struct vring_drv *d, unsigned n)
+{
+	const struct vring_avail *a = d->driver;
+	const struct vring_used *u = d->device;
+
+	assert_int_equal(u->idx, n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(u->ring[i].id, a->ring[i]);
+}
+
+static void test_in_order(void **state)
+{
+	uint8_t fr[2048];
+	uint32_t ulen;
+	void *tok;
+	unsigned next = 1;
+
+	(void)state;
+	assert_true(stub_dev.ops->get_features(&stub_dev) & (1ull << VIRTIO_F_IN_ORDER));
+	start(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_F_IN_ORDER);
+	for (unsigned i = 1; i <= 10; i++) {
+		struct vring_buf b = { alloc_data(100), 100, i != 6 };   /* token 6: device-readable */
+
+		assert_true(vring_drv_add(&rxd, &b, 1, false, (void *)(uintptr_t)i) >= 0);
+	}
+	{
+		static const uint32_t lens[5] = { 60, 300, 60, 60, 300 };   /* buffers 1, 2-5, 6, 7, 8-11 */
+		struct vsw_frame *f[5];
+
+		for (unsigned i = 0; i < 5; i++) {
+			f[i] = vswitch_frame_alloc(runner->sw);
+			make_frame(f[i]->data, lens[i]);
+			f[i]->len = lens[i];
+		}
+		vswitch_input(runner->sw, peer_id, f, 5);
+	}
+	assert_int_equal(vm_stats()->drops[VSW_DROP_BAD_DESC], 1);
+	assert_int_equal(vm_stats()->drops[VSW_DROP_TX_FULL], 1);
+	while (vring_drv_get_used(&rxd, &ulen, &tok) == 1)
+		assert_int_equal((uintptr_t)tok, next++);
+	assert_int_equal(next, 8);
+	/* one more buffer: the refused frame's size now fits in buffers 8-11, used before 12 */
+	for (unsigned i = 11; i <= 12; i++) {
+		struct vring_buf b = { alloc_data(100), 100, true };
+
+		assert_true(vring_drv_add(&rxd, &b, 1, false, (void *)(uintptr_t)i) >= 0);
+	}
+	make_frame(fr, 300);
+	{
+		struct vsw_frame *f = vswitch_frame_alloc(runner->sw);
+
+		memcpy(f->data, fr, 300);
+		f->len = 300;
+		vswitch_input(runner->sw, peer_id, &f, 1);
+		f = vswitch_frame_alloc(runner->sw);
+		memcpy(f->data, fr, 60);
+		f->len = 60;
+		vswitch_input(runner->sw, peer_id, &f, 1);
+	}
+	while (vring_drv_get_used(&rxd, &ulen, &tok) == 1)
+		assert_int_equal((uintptr_t)tok, next++);
+	assert_int_equal(next, 13);
+	used_in_avail_order(&rxd, 12);
+	assert_false(rxq.broken);
+	/* transmit: a burst of one- and two-segment chains */
+	for (unsigned i = 0; i < 6; i++) {
+		make_frame(fr, 64 + i);
+		post_tx_layout(fr, 64 + i, i % 2);
+	}
+	assert_int_equal(stub_dev.ops->queue_poll(&stub_dev, 1, &txq, 32), 6);
+	assert_int_equal(peer_n, 6);
+	used_in_avail_order(&txd, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +904,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_scratch_sub_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_bad_mid_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_bad_mid_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
