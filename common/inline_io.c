@@ -64,11 +64,11 @@ int iw_map(struct inline_io *w, int fd, uint64_t size)
 	void *m;
 	int r;
 
-	if (w->dir != IW_READ || w->mode == IW_URING || !size || size > SIZE_MAX)
+	if (w->mode == IW_URING || !size || size > SIZE_MAX)
 		return -EINVAL;
 	if ((r = mc_init()) < 0)
 		return r;
-	m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	m = mmap(NULL, (size_t)size, w->dir == IW_READ ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	iw_unmap(w);
@@ -146,27 +146,32 @@ static void guard(struct inline_io *w, uint64_t dt, uint64_t slow_ns, uint64_t t
 		    dir_name(w), IW_BACKOFF_NS / 1000000);
 }
 
-/* IW_MAPPED: a copy out of the mapping (kite/inline_io.h, "Mapped reads"). */
-static ssize_t mapped_read(struct inline_io *w, const struct iovec *iov, int iovcnt, off_t off, size_t len,
-			   uint64_t *spent_ns)
+/* IW_MAPPED: a copy out of (into) the mapping (kite/inline_io.h, "Mapped reads and writes"). */
+static ssize_t mapped_io(struct inline_io *w, const struct iovec *iov, int iovcnt, off_t off, size_t len,
+			 uint64_t *spent_ns)
 {
+	bool rd = w->dir == IW_READ;
+
 	if (len > IW_MAP_MAX_BYTES || *spent_ns >= IW_ROUND_NS || off < 0 || (uint64_t)off > w->map_len ||
 	    len > w->map_len - (uint64_t)off)
 		return IW_PUNT;    /* beyond the mapping: io_uring says what the file holds there */
 	uint64_t t0;
 	if (!start(w, &t0))
 		return IW_PUNT;
-	ssize_t r = mc_copy(w->map + off, iov, iovcnt, len);
+	ssize_t r = rd ? mc_copy(w->map + off, iov, iovcnt, len) : mc_copy_in(w->map + off, iov, iovcnt, len);
 	uint64_t t1 = w->ops->now_ns(), dt = t1 > t0 ? t1 - t0 : 0;
 
 	*spent_ns += dt;
 	if (r < 0) {
-		log_warn("%s: a read of %zu bytes at %lld from the image's mapping faulted (the file shrank, or a "
-			 "page could not be read): reads go through io_uring from now on", w->name, len, (long long)off);
+		log_warn("%s: a %s of %zu bytes at %lld %s the image's mapping faulted (%s): %ss go through "
+			 "io_uring from now on", w->name, dir_name(w), len, (long long)off, rd ? "from" : "into",
+			 rd ? "the file shrank, or a page could not be read"
+			    : "the file shrank, a page could not be read, or no space for a hole's blocks",
+			 dir_name(w));
 		iw_unmap(w);
-		return IW_PUNT;
+		return IW_PUNT;    /* a write is redone whole through the file, which reports the error */
 	}
-	guard(w, dt, IW_MAP_SLOW_NS(len), t1, len, off);
+	guard(w, dt, rd ? IW_MAP_SLOW_NS(len) : IW_SLOW_NS, t1, len, off);
 	count(&w->done);
 	return r;
 }
@@ -175,7 +180,7 @@ ssize_t iw_io(struct inline_io *w, int fd, const struct iovec *iov, int iovcnt, 
 	      uint64_t *spent_ns)
 {
 	if (w->mode == IW_MAPPED)
-		return mapped_read(w, iov, iovcnt, off, len, spent_ns);
+		return mapped_io(w, iov, iovcnt, off, len, spent_ns);
 	if (w->mode == IW_URING || len > IW_MAX_BYTES || *spent_ns >= IW_ROUND_NS)
 		return IW_PUNT;
 	if (w->mode == IW_PROBE) {

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* SIGBUS-guarded copies out of a file mapping: the handler and the armed copy (contract in
+/* SIGBUS-guarded copies out of and into a file mapping: the handler and the armed copy (contract in
  * kite/mapped_copy.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kite/mapped_copy.h"
@@ -46,19 +47,23 @@ int mc_init(void)
 	return r;
 }
 
-/* The copy itself, apart from sigsetjmp's frame: nothing it changes is read after a jump. */
-static __attribute__((noinline)) void copy_out(const char *src, const struct iovec *iov, int iovcnt, size_t len)
+/* The copy itself, apart from sigsetjmp's frame: nothing it changes is read after a jump. in: from
+ * the buffers into the mapping (a write), else out of it. */
+static __attribute__((noinline)) void copy_iov(char *map, const struct iovec *iov, int iovcnt, size_t len, bool in)
 {
 	for (int i = 0; i < iovcnt && len; i++) {
 		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
 
-		memcpy(iov[i].iov_base, src, n);
-		src += n;
+		if (in)
+			memcpy(map, iov[i].iov_base, n);
+		else
+			memcpy(iov[i].iov_base, map, n);
+		map += n;
 		len -= n;
 	}
 }
 
-ssize_t mc_copy(const char *src, const struct iovec *iov, int iovcnt, size_t len)
+static ssize_t armed_copy(char *map, const struct iovec *iov, int iovcnt, size_t len, bool in)
 {
 	sigjmp_buf jb;
 
@@ -66,8 +71,18 @@ ssize_t mc_copy(const char *src, const struct iovec *iov, int iovcnt, size_t len
 		return -EIO;    /* the handler disarmed */
 	armed = &jb;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	copy_out(src, iov, iovcnt, len);
+	copy_iov(map, iov, iovcnt, len, in);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	armed = NULL;
 	return (ssize_t)len;
+}
+
+ssize_t mc_copy(const char *src, const struct iovec *iov, int iovcnt, size_t len)
+{
+	return armed_copy((char *)src, iov, iovcnt, len, false);
+}
+
+ssize_t mc_copy_in(char *dst, const struct iovec *iov, int iovcnt, size_t len)
+{
+	return armed_copy(dst, iov, iovcnt, len, true);
 }

@@ -626,11 +626,15 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 	iw_init(&v->iw, v->name, IW_WRITE, !v->direct && !v->readonly, NULL);
 	iw_init(&v->ir, v->name, IW_READ, !v->direct, NULL);
 	if (!v->direct && !p->no_map && v->capacity) {
-		/* a buffered volume's reads: copied from a mapping of the image (kite/inline_io.h) */
+		/* a buffered volume's reads and writes: copies out of and into a mapping of the image
+		 * (kite/inline_io.h); a read-only volume maps only for reading */
 		int r = iw_map(&v->ir, v->fd, v->capacity * 512);
 		if (r < 0)
 			log_info("%s: %s cannot be mapped (%s): reads go through io_uring", v->name, p->image,
 				 strerror(-r));
+		if (!v->readonly && (r = iw_map(&v->iw, v->fd, v->capacity * 512)) < 0)
+			log_info("%s: %s cannot be mapped for writing (%s): writes go through the file", v->name,
+				 p->image, strerror(-r));
 	}
 	for (unsigned i = 0; i < v->num_queues; i++) {
 		v->q[i].vol = v;
@@ -647,6 +651,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 	return v;
 fail:
 	iw_unmap(&v->ir);
+	iw_unmap(&v->iw);
 	if (v->fd > 0)
 		close(v->fd);
 	free(v);
@@ -661,6 +666,7 @@ void blk_volume_free(struct blk_volume *v)
 	for (unsigned i = 0; i < v->num_queues; i++)
 		blk_crypt_free(v->q[i].crypt);
 	iw_unmap(&v->ir);
+	iw_unmap(&v->iw);
 	close(v->fd);
 	memset(v->key, 0, sizeof(v->key));
 	free(v);

@@ -19,7 +19,7 @@ struct dpu_poller;
 #define BLK_MAX_QUEUES 8
 
 /* "direct": absent AUTO: O_DIRECT where the file system takes it, except for an image in memory
- * (tmpfs, ramfs), which is served buffered with mapped reads (blk.c, open_image); true ON: O_DIRECT
+ * (tmpfs, ramfs), which is served buffered with mapped reads and writes (blk.c, open_image); true ON: O_DIRECT
  * wherever the file system takes it; false OFF: never. */
 enum blk_direct { BLK_DIRECT_AUTO, BLK_DIRECT_ON, BLK_DIRECT_OFF };
 
@@ -34,8 +34,9 @@ struct blk_volume_params {
 	bool has_key;
 	uint8_t key[BLK_XTS_KEY_LEN];
 	enum blk_direct direct;  /* the volume's "direct" (below) */
-	bool no_map;             /* "map": false: a buffered volume's reads through io_uring, not copied
-				  * from a mapping of the image (kite/inline_io.h, "Mapped reads") */
+	bool no_map;             /* "map": false: a buffered volume's reads and writes not copied out of
+				  * and into mappings of the image (kite/inline_io.h, "Mapped reads and
+				  * writes") */
 	bool packed;             /* offer VIRTIO_F_RING_PACKED (inflight tracking covers packed rings) */
 };
 

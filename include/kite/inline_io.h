@@ -35,17 +35,25 @@
  * work to io-wq workers). Reads and writes share the constants: the stall they bound is
  * the poller's, whichever direction caused it, and a 4 KiB tmpfs read costs about what a write does.
  *
- * Mapped reads: iw_map gives a buffered volume's read struct a read-only shared mapping of the image
- * (IW_MAPPED; no probe then). A read is a copy out of that mapping in the serving thread: a page-cache
- * hit costs no system call, and user space's vector memcpy is faster than the kernel's copy_to_user
- * (about 1.5x here, AMD EPYC). A page that is not in the page cache is read from the disk by the page
- * fault, in the serving thread, so the same guard applies with a threshold that fits a copy: a mapped
- * read slower than IW_MAP_SLOW_NS(len) that slept (a fault waited for the disk) sends reads to
- * io_uring for IW_BACKOFF_NS, then mapped reads again. A SIGBUS during the copy (the file shrank beneath
- * the mapping, or a page could not be read: kite/mapped_copy.h) unmaps it for good: that read and all
- * later ones go to io_uring, which reports what the file now holds. Reads up to IW_MAP_MAX_BYTES are
- * mapped; the round budget applies as to the other inline requests. Writes never use the mapping (the
- * page cache keeps both coherent: a write through io_uring is seen by the next mapped read).
+ * Mapped reads and writes: iw_map gives a buffered volume's read struct a read-only shared mapping of
+ * the image, its write struct a writable one (IW_MAPPED; no probe then). A read is a copy out of that
+ * mapping in the serving thread, a write a copy into it: a page-cache hit costs no system call, and
+ * user space's vector memcpy is faster than the kernel's copy_to_user (about 1.5x here, AMD EPYC). A
+ * write skips the file system's per-write path as well (ext4's write_begin walks every block of the
+ * page-cache folio, up to 2 MiB of them, for each 4 KiB pwrite): the file system is asked once per
+ * folio, at the write fault that makes it writable and dirty, until writeback cleans it. Dirty pages
+ * are the page cache's like a pwrite's: a FLUSH (fsync through io_uring) writes them back; a volume
+ * without FLUSH negotiated (write-through) never calls iw_io for a write. A page that is not in the
+ * page cache is read from the disk by the page fault, in the serving thread, so the same guard applies
+ * with a threshold that fits: a mapped read slower than IW_MAP_SLOW_NS(len), a mapped write slower
+ * than IW_SLOW_NS (what a write may wait for, a journal or dirty throttling, is a pwrite's), that slept
+ * sends that direction to io_uring for IW_BACKOFF_NS, then mapped again. A SIGBUS during the copy (the
+ * file shrank beneath the mapping, a page could not be read, a hole of a sparse image could not get
+ * blocks: kite/mapped_copy.h) unmaps that direction for good: that request and all later ones go to
+ * io_uring, which reports what the file now holds (a write is redone whole, and fails or not there).
+ * Requests up to IW_MAP_MAX_BYTES are mapped; the round budget applies as to the other inline
+ * requests. The page cache keeps the mappings and the file coherent: a write through io_uring is seen
+ * by the next mapped read, a mapped write by the next read through the file.
  *
  * Thread: one serving thread per struct (the volume's poller, the device's I/O thread under the
  * device lock); not thread safe, except the counters (done, slow): only iw_io writes them (relaxed
@@ -100,7 +108,8 @@ struct inline_io {
 	const char *name;            /* the volume's, for the log lines */
 	uint64_t done;               /* requests served in the serving thread (iw_io did not return IW_PUNT) */
 	uint64_t slow;               /* inline requests that slept past IW_SLOW_NS (each engaged the guard) */
-	const char *map;             /* IW_MAPPED: the image, read-only, map_len bytes; NULL otherwise */
+	char *map;                   /* IW_MAPPED: the image (IW_READ read-only, IW_WRITE writable), map_len
+				      * bytes; NULL otherwise */
 	size_t map_len;
 };
 
@@ -110,10 +119,11 @@ struct inline_io {
  * so calling it again for a new file (an image swap) probes again and counts on. */
 void iw_init(struct inline_io *w, const char *name, enum iw_dir dir, bool buffered, const struct iw_ops *ops);
 
-/* Mapped reads for the read struct (IW_READ) of a buffered volume, after iw_init: maps size bytes of
- * fd read-only and shared (the mapping holds no reference to fd: the caller may close it later) and
- * sets IW_MAPPED. Returns 0, or -errno (nothing mapped: the struct keeps its mode; -EINVAL for a write
- * struct, a zero size or an unbuffered volume). iw_init (an image swap) and iw_unmap drop the mapping;
+/* Mapped reads (writes) for the read (write) struct of a buffered volume, after iw_init: maps size
+ * bytes of fd shared, read-only for IW_READ, writable for IW_WRITE (fd then open for writing; the
+ * mapping holds no reference to fd: the caller may close it later) and sets IW_MAPPED. Returns 0, or
+ * -errno (nothing mapped: the struct keeps its mode; -EINVAL for a zero size or a struct in IW_URING:
+ * an unbuffered volume, a read-only volume's writes). iw_init (an image swap) and iw_unmap drop the mapping;
  * the owner calls iw_unmap before freeing the struct. Serving thread, or any thread while the serving
  * thread is stopped or paused (an image swap holds the device lock with the I/O thread paused). */
 int iw_map(struct inline_io *w, int fd, uint64_t size);

@@ -8,7 +8,10 @@
  * than IW_MAP_SLOW_NS(len) that slept sends reads to io_uring for exactly IW_BACKOFF_NS; one that was
  * only preempted (no sleep) does not. A file that shrinks beneath the mapping: the read that faults
  * (SIGBUS) goes to io_uring, the mapping is dropped for good (IW_URING), and the process lives on; a
- * SIGBUS outside an armed copy still ends a process (a child) with SIGBUS.
+ * SIGBUS outside an armed copy still ends a process (a child) with SIGBUS. Mapped writes: the write
+ * struct maps writable, a write lands in the file at its offset and nowhere else, the read mapping
+ * sees it, it survives fsync and unmap; the same limits send writes to io_uring; a write past a
+ * shrunk file's end faults, goes to io_uring and drops the write mapping for good.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,8 +115,8 @@ static void mapped_reads_in(const char *dir)
 	fake_now = 1000000000ull;
 	clock_step = 1000;
 	sleepy = false;
-	/* only a buffered volume's read struct maps */
-	iw_init(&ww, "t", IW_WRITE, true, &fake_ops);
+	/* only a buffered volume's structs map (a read-only volume's write struct is not buffered) */
+	iw_init(&ww, "t", IW_WRITE, false, &fake_ops);
 	assert_int_equal(iw_map(&ww, fd, FILE_BYTES), -EINVAL);
 	iw_init(&w, "t", IW_READ, false, &fake_ops);
 	assert_int_equal(iw_map(&w, fd, FILE_BYTES), -EINVAL);
@@ -163,6 +166,118 @@ static void test_mapped_reads(void **state)
 	(void)state;
 	mapped_reads_in(t && *t ? t : "/tmp");
 	mapped_reads_in("/dev/shm");
+}
+
+/* A write of len at off from two buffers (split unevenly), bytes byte_at(offset, gen); when it was
+ * mapped, the file holds them (read back through the fd). */
+static ssize_t wr(struct inline_io *w, int fd, uint64_t off, size_t len, uint64_t *spent, uint8_t gen)
+{
+	size_t a = len / 3;
+	struct iovec iov[2] = { { buf, a }, { buf + a, len - a } };
+	uint64_t done0 = iw_done(w);
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = byte_at(off + i, gen);
+	ssize_t r = iw_io(w, -1, iov, 2, (off_t)off, len, spent);
+	assert_int_equal(iw_done(w), done0 + (r != IW_PUNT));
+	if (r != IW_PUNT) {
+		assert_int_equal(r, (ssize_t)len);
+		memset(buf, 0, len);
+		assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] != byte_at(off + i, gen))
+				fail_msg("byte %zu of a write at %llu: %u in the file, expected %u", i,
+					 (unsigned long long)off, buf[i], byte_at(off + i, gen));
+	}
+	return r;
+}
+
+/* Mapped writes: a buffered volume's write struct maps writable; a write lands in the file at its
+ * offset (the bytes around it untouched), and the read struct's mapping sees it; past the mapping,
+ * larger than IW_MAP_MAX_BYTES or over the round budget: io_uring's. */
+static void mapped_writes_in(const char *dir)
+{
+	struct inline_io w = { 0 }, r = { 0 };
+	uint64_t spent = 0;
+	int fd = make_file(dir);
+	uint8_t edge[2];
+
+	fake_now = 1000000000ull;
+	clock_step = 1000;
+	sleepy = false;
+	iw_init(&w, "t", IW_WRITE, true, &fake_ops);
+	assert_int_equal(iw_map(&w, fd, FILE_BYTES), 0);
+	assert_int_equal(w.mode, IW_MAPPED);
+	iw_init(&r, "t", IW_READ, true, &fake_ops);
+	assert_int_equal(iw_map(&r, fd, FILE_BYTES), 0);
+	assert_int_equal(wr(&w, fd, 4096, 4096, &spent, 5), 4096);
+	assert_int_equal(wr(&w, fd, 512 * 7, 65536 + 512, &spent, 6), 65536 + 512);
+	assert_int_equal(wr(&w, fd, FILE_BYTES - IW_MAP_MAX_BYTES, IW_MAP_MAX_BYTES, &spent, 7),
+			 (ssize_t)IW_MAP_MAX_BYTES);
+	assert_int_equal(iw_done(&w), 3);
+	/* the bytes just before and after the second write are the first write's and the file's */
+	assert_int_equal(pread(fd, edge, 1, 512 * 7 - 1), 1);
+	assert_int_equal(edge[0], byte_at(512 * 7 - 1, 0));
+	assert_int_equal(pread(fd, edge + 1, 1, 512 * 7 + 65536 + 512), 1);
+	assert_int_equal(edge[1], byte_at(512 * 7 + 65536 + 512, 0));
+	/* the read mapping sees the write mapping's bytes */
+	assert_int_equal(rd(&r, 512 * 7, 65536 + 512, &spent, 6), 65536 + 512);
+	/* io_uring's: larger, past the end, straddling it, or the round's budget spent */
+	assert_int_equal(wr(&w, fd, 0, IW_MAP_MAX_BYTES + 512, &spent, 8), IW_PUNT);
+	assert_int_equal(wr(&w, fd, FILE_BYTES, 512, &spent, 8), IW_PUNT);
+	assert_int_equal(wr(&w, fd, FILE_BYTES - 512, 4096, &spent, 8), IW_PUNT);
+	spent = IW_ROUND_NS;
+	assert_int_equal(wr(&w, fd, 0, 4096, &spent, 8), IW_PUNT);
+	assert_int_equal(iw_done(&w), 3);
+	/* a mapped write's bytes survive the mapping: fsync, unmap, read through the fd */
+	spent = 0;
+	assert_int_equal(wr(&w, fd, 8192, 4096, &spent, 9), 4096);
+	assert_int_equal(fsync(fd), 0);
+	iw_unmap(&w);
+	iw_unmap(&r);
+	assert_int_equal(pread(fd, buf, 4096, 8192), 4096);
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], byte_at(8192 + i, 9));
+	close(fd);
+}
+
+static void test_mapped_writes(void **state)
+{
+	const char *t = getenv("TMPDIR");
+
+	(void)state;
+	mapped_writes_in(t && *t ? t : "/tmp");
+	mapped_writes_in("/dev/shm");
+}
+
+/* A file that shrinks beneath a write mapping: the write past the new end faults (SIGBUS), goes to
+ * io_uring, and the write mapping is dropped for good; mc_copy_in straight: -EIO, then fine again. */
+static void test_mapped_write_file_shrinks(void **state)
+{
+	struct inline_io w = { 0 };
+	uint64_t spent = 0;
+	int fd = make_file("/dev/shm");
+
+	(void)state;
+	fake_now = 1000000000ull;
+	clock_step = 1000;
+	sleepy = false;
+	iw_init(&w, "t", IW_WRITE, true, &fake_ops);
+	assert_int_equal(iw_map(&w, fd, FILE_BYTES), 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(wr(&w, fd, 0, 4096, &spent, 3), 4096);
+	assert_int_equal(wr(&w, fd, 1 << 20, 65536, &spent, 3), IW_PUNT);
+	assert_int_equal(w.mode, IW_URING);
+	assert_null(w.map);
+	assert_int_equal(wr(&w, fd, 0, 4096, &spent, 4), IW_PUNT);
+	void *m = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct iovec iov = { buf, 65536 };
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mc_copy_in(m, &iov, 1, 65536), -EIO);
+	assert_int_equal(mc_copy_in(m, &iov, 1, 65536), -EIO);
+	assert_int_equal(mc_copy_in(m, &iov, 1, 4096), 4096);
+	munmap(m, 65536);
+	close(fd);
 }
 
 /* A fresh FILE_BYTES file on tmpfs, mapped by w (a read struct on the fake clock, now at 1 s); its fd. */
@@ -264,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_mapped_reads),
 		cmocka_unit_test(test_mapped_guard),
 		cmocka_unit_test(test_mapped_file_shrinks),
+		cmocka_unit_test(test_mapped_writes),
+		cmocka_unit_test(test_mapped_write_file_shrinks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
