@@ -137,7 +137,8 @@ static inline unsigned acl_port_interval(const uint32_t *b, unsigned n, uint16_t
 }
 
 /* The pre-classified rules that can match the IP packet pkt (bit i: rules[i]). */
-static inline uint64_t acl_cls_candidates(const struct acl_cls *c, const struct vsw_pkt *pkt)
+static inline __attribute__((always_inline)) uint64_t acl_cls_candidates(const struct acl_cls *c,
+										 const struct vsw_pkt *pkt)
 {
 	const uint8_t *s = pkt->ip_ver == 4 ? (const uint8_t *)&pkt->src4 : pkt->src6;
 	const uint8_t *d = pkt->ip_ver == 4 ? (const uint8_t *)&pkt->dst4 : pkt->dst6;
