@@ -30,11 +30,6 @@ void rl_init(struct ratelimit *rl, uint64_t rate, uint64_t burst, uint64_t now_n
 	rl->limited = 0;
 }
 
-bool rl_unlimited(const struct ratelimit *rl)
-{
-	return rl->rate == 0;
-}
-
 static void rl_refill(struct ratelimit *rl, uint64_t now_ns)
 {
 	if (now_ns <= rl->last_ns)
@@ -131,11 +126,6 @@ void rate_limiter_init(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst,
 	memset(l, 0, sizeof(*l));
 	l->timer_fd = -1;
 	rate_limiter_set(l, ops, ops_burst, bytes, bytes_burst, now_ns);
-}
-
-bool rate_limiter_active(const struct rate_limiter *l)
-{
-	return !rl_unlimited(&l->ops) || !rl_unlimited(&l->bytes);
 }
 
 /* 0 if one operation of `bytes` may pass now, else how long until the missing tokens are back. */

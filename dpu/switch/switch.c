@@ -709,7 +709,7 @@ static void switch_one(struct vswitch *sw, int id, struct vsw_port *in, struct v
 				perr == VSW_PARSE_BAD_VLAN ? VSW_DROP_BAD_VLAN : VSW_DROP_BAD_L3);
 		return;
 	}
-	if (!rate_limiter_police(&in->rl, f->len, sw->now)) {
+	if (rate_limiter_active(&in->rl) && !rate_limiter_police(&in->rl, f->len, sw->now)) {
 		drop(sw, in, f, VSW_DROP_RATELIMIT);
 		return;
 	}

@@ -37,7 +37,10 @@ void rl_set_one_time(struct ratelimit *rl, uint64_t n);
 bool rl_take(struct ratelimit *rl, uint64_t n, uint64_t now_ns);
 /* Tokens available now (after refill, one-time budget included). */
 uint64_t rl_available(struct ratelimit *rl, uint64_t now_ns);
-bool rl_unlimited(const struct ratelimit *rl);
+static inline bool rl_unlimited(const struct ratelimit *rl)
+{
+	return rl->rate == 0;
+}
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t rl_now_ns(void);
 
@@ -65,8 +68,11 @@ void rate_limiter_configure(struct rate_limiter *l, const struct limiter_cfg *c,
 /* New limits, buckets full at now_ns; the timer and the counter stay. */
 void rate_limiter_set(struct rate_limiter *l, uint64_t ops, uint64_t ops_burst, uint64_t bytes,
 		      uint64_t bytes_burst, uint64_t now_ns);
-/* Any limit set? */
-bool rate_limiter_active(const struct rate_limiter *l);
+/* Any limit set? Inline: per-frame and per-request paths test it before calling in. */
+static inline bool rate_limiter_active(const struct rate_limiter *l)
+{
+	return !rl_unlimited(&l->ops) || !rl_unlimited(&l->bytes);
+}
 /*
  * Shaping: admit one operation of `bytes` bytes now (true: one ops token and the bytes taken), or
  * refuse it and take nothing (false: the caller keeps it and tries again later). On a refusal the
