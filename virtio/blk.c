@@ -592,17 +592,23 @@ static void blk_inline_init(struct blk_dev *blk)
 {
 	iw_init(&blk->iw, blk->vdev.name, IW_WRITE, !blk->direct && !blk->readonly, blk->inline_ops);
 	iw_init(&blk->ir, blk->vdev.name, IW_READ, !blk->direct, blk->inline_ops);
-	/* reads of a cache=writeback image: copied from a mapping of it (kite/inline_io.h, "Mapped
-	 * reads"); the io_uring engine's path only (aio=sync reads with preadv) */
+	/* reads of a cache=writeback image: copied from a mapping of it, writes of a writable one into
+	 * a writable mapping (kite/inline_io.h, "Mapped reads and writes"); the io_uring engine's path
+	 * only (aio=sync reads and writes with preadv/pwritev) */
 	if (blk->direct || blk->no_map || !blk->aio)
 		return;
 	int r = iw_map(&blk->ir, blk->fd, blk->size);
-	if (r < 0)
-		log_info("%s: %s cannot be mapped (%s): reads go through io_uring", blk->vdev.name, blk->path,
-			 strerror(-r));
-	else
-		log_info("%s: reads are copied from a mapping of %s (map=off: through io_uring)", blk->vdev.name,
-			 blk->path);
+	if (r < 0) {
+		log_info("%s: %s cannot be mapped (%s): reads and writes go through io_uring", blk->vdev.name,
+			 blk->path, strerror(-r));
+		return;
+	}
+	int w = blk->readonly ? -EROFS : iw_map(&blk->iw, blk->fd, blk->size);
+	if (w < 0 && w != -EROFS)
+		log_info("%s: %s cannot be mapped writable (%s): writes go through io_uring", blk->vdev.name,
+			 blk->path, strerror(-w));
+	log_info("%s: reads are copied from a mapping of %s%s (map=off: through io_uring)", blk->vdev.name,
+		 blk->path, w == 0 ? ", writes into it" : "");
 }
 
 struct virtio_dev *blk_create(struct machine *m, const struct blk_options *o, unsigned index)
@@ -808,6 +814,7 @@ static void blk_free(struct blk_dev *blk)
 	if (blk->vdev.ops)
 		virtio_dev_exit(&blk->vdev);
 	iw_unmap(&blk->ir);
+	iw_unmap(&blk->iw);
 	if (blk->fd >= 0)
 		close(blk->fd);
 	free(blk->bounce);

@@ -3,10 +3,12 @@
 """kite virtio-blk inline reads and writes (kite/inline_io.h, docs/vmm.md "Buffered reads and writes"):
 the guest's blkbench stream (N sequential 4 KiB writes from block 0, 16 in flight, every 8-byte word of
 block b holding b * 0x9e3779b97f4a7c15 ^ S) on a buffered image on tmpfs (/dev/shm): io_uring would
-hand each write to a worker, so the I/O thread writes them itself. Afterwards every block holds its
-stamp, the blocks after the stream hold their old bytes, and kite --stats' counters say the writes
-went inline (at least one, the others through io_uring: one that slept sends the next writes there
-for 100 ms, and a batch that spent 100 us inline sends its rest). A second boot reads the N blocks
+hand each write to a worker, so the I/O thread writes them itself: with map=off by pwritev2 (one log
+line says the probe found no non-blocking path), by default by a copy into a writable mapping of the
+image (one log line says so; no probe). After each of the two boots (each its own seed) every block
+holds its stamp, the blocks after the stream hold their old bytes, and kite --stats' counters say the
+writes went inline (at least one, the others through io_uring: one that slept sends the next writes
+there for 100 ms, and a batch that spent 100 us inline sends its rest). A third boot reads the N blocks
 back twice (blkbench streamread: the guest checks every word against its stamp): with map=off, tmpfs
 has no non-blocking buffered read either, so the reads go inline the same way (inline_reads); by
 default the I/O thread copies them from a mapping of the image (one log line says so), and they count
@@ -82,6 +84,8 @@ STATS = re.compile(r"kite: stats: blk:virtio-blk0: requests=(\d+) reads=(\d+) wr
 
 
 MAPPED = "virtio-blk0: reads are copied from a mapping of"
+MAPPED_W = ", writes into it (map=off"
+PROBE_W = "buffered writes on this file system would go"
 EXIT = re.compile(r"virtio-blk0: (\d+) of (\d+) requests served through io_uring")
 
 
@@ -106,35 +110,50 @@ def inline_why(a, what, done, inl, slow, err, logged):
     return None
 
 
+def write_boot(a, img, con, orig, extra, logged, not_logged):
+    """One boot writing the stream with a fresh seed (extra: more --blk keys); (why or None, seed, the
+    image's bytes)."""
+    seed = random.randrange(1, 1 << 32) | 1
+    rc, err, text = boot(a, img, con, "stream", seed, extra)
+    data = open(img, "rb").read()
+    what = "stream%s" % (" (%s)" % extra[1:] if extra else "")
+    m = STATS.search(err)
+    bad = [b for b in range(OPS) if data[b * BLOCK:(b + 1) * BLOCK] != stamp(b, seed)]
+    if rc != 0:
+        return "%s: kite exited with %s" % (what, rc), seed, data
+    if not re.search(r"^BENCH ops=%d " % OPS, text, re.M):
+        return "%s: the guest did not finish the stream" % what, seed, data
+    if bad:
+        return "%s: %d of %d blocks do not hold their stamp (first: block %d)" % (what, len(bad), OPS, bad[0]), seed, data
+    if data[OPS * BLOCK:] != orig[OPS * BLOCK:]:
+        return "%s: the blocks after the stream changed" % what, seed, data
+    if len(data) != len(orig):
+        return "%s: the image's size changed" % what, seed, data
+    if not m:
+        return "%s: kite --stats printed no counter line for virtio-blk0" % what, seed, data
+    if int(m.group(3)) != OPS or int(m.group(4)):
+        return "%s: writes=%s errors=%s, expected %d and 0" % (what, m.group(3), m.group(4), OPS), seed, data
+    if not_logged and not_logged in err:
+        return "%s: kite logged '%s'" % (what, not_logged), seed, data
+    inl, slow = int(m.group(5)), int(m.group(7))
+    print("%s: inline writes: %d of %d, %d slept" % (what, inl, OPS, slow))
+    why = inline_why(a, "write", OPS, inl, slow, err, logged)
+    return ("%s: %s" % (what, why) if why else None), seed, data
+
+
 def run(a, tmp):
     img, con = os.path.join(tmp, "disk.img"), os.path.join(tmp, "console.txt")
     orig = os.urandom((OPS + SPARE) * BLOCK)
     with open(img, "wb") as f:
         f.write(orig)
-    seed = random.randrange(1, 1 << 32) | 1
-    rc, err, text = boot(a, img, con, "stream", seed)
-    data = open(img, "rb").read()
+    # the stream written: with map=off by pwritev2 after the probe, by default into the mapping
+    # (cache=none: neither; the probe's line must not appear, inline_why)
     why = None
-    m = STATS.search(err)
-    bad = [b for b in range(OPS) if data[b * BLOCK:(b + 1) * BLOCK] != stamp(b, seed)]
-    if rc != 0:
-        why = "kite exited with %s" % rc
-    elif not re.search(r"^BENCH ops=%d " % OPS, text, re.M):
-        why = "the guest did not finish the stream"
-    elif bad:
-        why = "%d of %d blocks do not hold their stamp (first: block %d)" % (len(bad), OPS, bad[0])
-    elif data[OPS * BLOCK:] != orig[OPS * BLOCK:]:
-        why = "the blocks after the stream changed"
-    elif len(data) != len(orig):
-        why = "the image's size changed"
-    elif not m:
-        why = "kite --stats printed no counter line for virtio-blk0"
-    elif int(m.group(3)) != OPS or int(m.group(4)):
-        why = "writes=%s errors=%s, expected %d and 0" % (m.group(3), m.group(4), OPS)
-    else:
-        inl, slow = int(m.group(5)), int(m.group(7))
-        print("inline writes: %d of %d, %d slept" % (inl, OPS, slow))
-        why = inline_why(a, "write", OPS, inl, slow, err, "buffered writes on this file system would go")
+    for extra, logged, not_logged in [(",map=off", PROBE_W, MAPPED_W), ("", MAPPED_W, PROBE_W)] \
+            if a.mode == "buffered" else [("", PROBE_W, MAPPED_W)]:
+        why, seed, data = write_boot(a, img, con, orig, extra, logged, not_logged)
+        if why:
+            break
     # the stream read back (the guest checks every word of every block): with map=off the I/O thread
     # reads with preadv2 (tmpfs has no non-blocking buffered read); by default it copies from a
     # mapping of the image, which counts as inline reads too (cache=none maps nothing)

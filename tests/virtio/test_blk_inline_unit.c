@@ -8,9 +8,12 @@
  * with an I/O thread of its own (the default; the test runs that thread's loop itself, the thread is
  * never started) has no batch budget: all 16 go inline. Every request completes OK, once, with its
  * bytes in the image, and the counters (blk_get_counters: GET /metrics, --stats) say how many went
- * inline. Reads are copied from a mapping of the image (kite/inline_io.h, "Mapped reads"): an image
- * that shrinks beneath it gives IOERR for the read that faults only, and an image swap maps the new
- * image.
+ * inline (those cases with map=off: writes through pwritev2). Reads are copied from a mapping of the
+ * image (kite/inline_io.h, "Mapped reads and writes"): an image that shrinks beneath it gives IOERR
+ * for the read that faults only, and an image swap maps the new image. Writes are copied into a
+ * writable mapping: no system write, every byte in the image, a FLUSH completes, and a write past a
+ * shrunk image's end faults, is redone through io_uring (OK, the bytes land) and drops the write
+ * mapping for good.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,9 +176,10 @@ static struct machine_ops ops_with_iothread;
 static char path[256];
 static int img_fd = -1;
 
-/* A fresh image, machine and device (with an I/O thread of its own or on the machine's loop), the
- * driver's one queue live; the fake write path's counts and clock reset. */
-static struct virtio_dev *setup(bool iothread)
+/* A fresh image, machine and device (with an I/O thread of its own or on the machine's loop; map:
+ * the default, else map=off), the driver's one queue live; the fake write path's counts and clock
+ * reset. */
+static struct virtio_dev *setup_map(bool iothread, bool map)
 {
 	const char *t = getenv("TMPDIR");
 
@@ -191,7 +195,7 @@ static struct virtio_dev *setup(bool iothread)
 		ops_with_iothread.iothread = f_iothread;
 		fm.m.ops = &ops_with_iothread;
 	}
-	struct blk_options o = { .path = path, .inline_ops = &fake_ops };
+	struct blk_options o = { .path = path, .inline_ops = &fake_ops, .no_map = !map };
 	struct virtio_dev *dev = blk_create(&fm.m, &o, 0);
 	assert_non_null(dev);
 	assert_true(iothread ? dev->io == own_thread && own_thread : dev->io == NULL);
@@ -214,6 +218,11 @@ static struct virtio_dev *setup(bool iothread)
 	pthread_mutex_unlock(&dev->lock);
 	assert_true(dev->q[0].enabled);
 	return dev;
+}
+
+static struct virtio_dev *setup(bool iothread)
+{
+	return setup_map(iothread, true);
 }
 
 /* Blocks 0..n-1 of the image hold what requests 0..n-1 wrote, whichever way they went; then
@@ -264,7 +273,7 @@ static void test_batch_budget(void **state)
 	bool seen[24] = { false };
 
 	(void)state;
-	struct virtio_dev *dev = setup(false);
+	struct virtio_dev *dev = setup_map(false, false);
 
 	kick_batch(dev, 0, 16);         /* one kick, 16 writes: one batch, 4 inline, 12 to io_uring */
 	expect_writes(dev, 16, 4);
@@ -283,7 +292,7 @@ static void test_own_iothread_no_budget(void **state)
 	bool seen[16] = { false };
 
 	(void)state;
-	struct virtio_dev *dev = setup(true);
+	struct virtio_dev *dev = setup_map(true, false);
 
 	kick_batch(dev, 0, 16);
 	expect_writes(dev, 16, 16);
@@ -424,6 +433,61 @@ static void test_mapped_reads_follow_swap(void **state)
 	unlink(path2);
 }
 
+/* Writes of a cache=writeback disk are copied into a writable mapping of the image: 16 writes in one
+ * kick, all inline, no system write (the fake pwritev2 is never called, nor a probe), every byte in
+ * the image; a FLUSH after them completes OK (an fdatasync through io_uring). The image then shrinks
+ * to one block beneath the mapping: a write of block 5 faults, is redone whole through io_uring (OK:
+ * the file grows back, the bytes land), the write mapping is gone (the next write goes through
+ * io_uring, the inline count stays), no error counted. */
+static void test_mapped_writes_and_shrink(void **state)
+{
+	bool seen[24] = { false };
+	static uint8_t back[BLOCK];
+
+	(void)state;
+	struct virtio_dev *dev = setup(true);
+
+	kick_batch(dev, 0, 16);
+	collect(seen, 16);
+	struct blk_counters c = counters(dev);
+	assert_int_equal(c.write_ops, 16);
+	assert_int_equal(c.inline_writes, 16);
+	assert_int_equal(inline_calls, 0);
+	assert_int_equal(nowait_tries, 0);
+	add_req(16, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	virtio_dev_kick(dev, 0);
+	collect(seen, 1);
+	assert_int_equal(counters(dev).flush_ops, 1);
+	for (unsigned i = 0; i < 16; i++) {
+		assert_int_equal(pread(img_fd, back, BLOCK, (off_t)i * BLOCK), (ssize_t)BLOCK);
+		for (unsigned k = 0; k < BLOCK; k++)
+			if (back[k] != stamp(i, k))
+				fail_msg("block %u byte %u: %#x, expected %#x", i, k, back[k], stamp(i, k));
+	}
+
+	assert_int_equal(ftruncate(img_fd, BLOCK), 0);
+	add_write(5);
+	virtio_dev_kick(dev, 0);
+	assert_int_equal(next_used(), 5);
+	assert_int_equal(*gpa(STATUS_GPA + 5), 0);
+	add_write(6);
+	virtio_dev_kick(dev, 0);
+	assert_int_equal(next_used(), 6);
+	assert_int_equal(*gpa(STATUS_GPA + 6), 0);
+	c = counters(dev);
+	assert_int_equal(c.write_ops, 18);
+	assert_int_equal(c.inline_writes, 16);
+	assert_int_equal(c.errors, 0);
+	assert_int_equal(inline_calls, 0);
+	for (unsigned i = 5; i <= 6; i++) {
+		assert_int_equal(pread(img_fd, back, BLOCK, (off_t)i * BLOCK), (ssize_t)BLOCK);
+		for (unsigned k = 0; k < BLOCK; k++)
+			if (back[k] != stamp(i, k))
+				fail_msg("block %u byte %u after the shrink: %#x, expected %#x", i, k, back[k], stamp(i, k));
+	}
+	check_and_teardown(dev, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_own_iothread_no_budget),
 		cmocka_unit_test(test_mapped_reads_and_shrink),
 		cmocka_unit_test(test_mapped_reads_follow_swap),
+		cmocka_unit_test(test_mapped_writes_and_shrink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
