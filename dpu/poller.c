@@ -52,6 +52,7 @@ struct dpu_poller {
 	_Atomic uint64_t idle_max_ns;    /* POLLER_IDLE_MAX_NS unless a test changed it */
 	_Atomic uint64_t rounds, busy_rounds, sleeps;
 	_Atomic uint64_t spin_ns;        /* the spin window (written by the thread, read for stats) */
+	uint64_t wake_within_ns;         /* poller_wake_within's bound on the next sleep (0 = none) */
 	char name[16];                   /* dpu-pollN, set by the thread itself */
 };
 
@@ -59,6 +60,21 @@ struct dpu_poller {
  * and a store, no locked read-modify-write on every round; readers see whole values. The epoch keeps
  * its locked increment: set_swap relies on it being a full barrier (the next round's load of the
  * set cannot pass it, so a round that still uses an old set always ends with a later epoch). */
+/* The poller whose round runs on this thread (poller_wake_within), set by the thread itself and by
+ * poller_run_once. */
+static __thread struct dpu_poller *this_poller;
+
+void poller_wake_within(uint64_t ns)
+{
+	struct dpu_poller *p = this_poller;
+
+	if (!p)
+		return;
+	ns = ns ? ns : 1;
+	if (!p->wake_within_ns || ns < p->wake_within_ns)
+		p->wake_within_ns = ns;
+}
+
 static inline void bump(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
@@ -107,6 +123,8 @@ static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
 	}
 	if (mode != POLLER_ARM_BUSY) {
 		uint64_t ns = mode == POLLER_ARM_IDLE ? atomic_load(&p->idle_max_ns) : timed_ns;
+		if (p->wake_within_ns && p->wake_within_ns < ns)
+			ns = p->wake_within_ns;    /* an item's deadline (a held interrupt) */
 		struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 		struct epoll_event ev[16];   /* the edge events are only consumed: every item runs next anyway */
 
@@ -115,6 +133,7 @@ static bool sleep_stage(struct dpu_poller *p, uint64_t timed_ns)
 		(void)epoll_pwait2(p->epfd, ev, 16, &ts, NULL);
 		bump(&p->sleeps);
 	}
+	p->wake_within_ns = 0;
 	disarm(s, i);
 	atomic_fetch_add_explicit(&p->epoch, 1, memory_order_release);
 	return mode != POLLER_ARM_BUSY;
@@ -145,6 +164,7 @@ static void *poller_thread(void *arg)
 	uint64_t spin_ns = POLLER_SPIN_MAX_NS, slept_at = 0;   /* slept_at: a sleep after a whole spin */
 
 	pthread_setname_np(pthread_self(), p->name);   /* prctl: naming it from outside needs /proc */
+	this_poller = p;
 	/* The filter allows no open: what glibc's malloc opens on its own (the arena CPU count, and
 	 * /proc/sys/vm/overcommit_memory at a thread heap's first shrink: encrypted volumes allocate
 	 * and free bounce buffers here) is read by seccomp_enter's warm-up before the filter loads. */
@@ -349,7 +369,14 @@ void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque)
 
 unsigned poller_run_once(struct dpu_poller *p)
 {
+	this_poller = p;
 	return run_round(p);
+}
+
+bool poller_sleep_once(struct dpu_poller *p)
+{
+	this_poller = p;
+	return sleep_stage(p, SLEEP_MIN_NS);
 }
 
 void poller_set_idle_max_ns(struct dpu_poller *p, uint64_t ns)

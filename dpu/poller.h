@@ -11,7 +11,8 @@
  * poller's own control eventfd (poller_add/del, poller_free) fires. The timeout is POLLER_IDLE_MAX_NS
  * when every item is armed and idle, and otherwise the timed back-off (20 us growing to 1 ms), so
  * items without a fd (TAP, DPDK uplinks) or with work no fd signals (I/O completions) behave as
- * before. On waking it disarms the items again and busy-polls. Wake fds are registered
+ * before; an item with a deadline of its own (a held interrupt) bounds the sleep with
+ * poller_wake_within. On waking it disarms the items again and busy-polls. Wake fds are registered
  * edge-triggered: the poller never reads them.
  *
  * The fast path takes no lock: the poller reads an immutable array of items published with an atomic
@@ -64,6 +65,13 @@ void poller_del(struct dpu_poller *p, dpu_poll_fn fn, void *opaque);
 /* One round over all items; returns the work done (POLLER_IO_WAIT ored in when an item said so and
  * there was none). Only when there is no thread. */
 unsigned poller_run_once(struct dpu_poller *p);
+/* Poller thread, from an item's poll or arm function: the next sleep lasts at most ns (an item's
+ * deadline, such as a held interrupt; the smallest asked for wins; cleared by each sleep). Elsewhere
+ * a no-op. */
+void poller_wake_within(uint64_t ns);
+/* Tests, without a thread: one sleep stage as the thread's (arm, sleep, disarm); false if an item
+ * had work (nothing slept). */
+bool poller_sleep_once(struct dpu_poller *p);
 /* Tests: the sleep when every item is armed and idle (default POLLER_IDLE_MAX_NS). */
 void poller_set_idle_max_ns(struct dpu_poller *p, uint64_t ns);
 int poller_cpu(const struct dpu_poller *p);

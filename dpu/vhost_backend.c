@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "inflight_order.h"
@@ -56,6 +57,10 @@ struct vhost_queue {
 	uint16_t *resubmit;
 	unsigned nresubmit, resubmit_pos;
 	bool popped_resubmit;        /* the last pop came from `resubmit` */
+	/* interrupt coalescing (vhost_dev_set_coalescing): completions published since the last call
+	 * decision, and when the first of them was held (0: no call held) */
+	unsigned filled, unsignalled;
+	uint64_t held_since_ns;
 };
 
 struct vhost_dev {
@@ -79,6 +84,8 @@ struct vhost_dev {
 	size_t inflight_size;
 	uint16_t inflight_qsize;
 	struct vhost_dev_stats stats;
+	_Atomic uint64_t coal_ns;    /* interrupt coalescing: hold a call up to this long (0 = off) */
+	_Atomic unsigned coal_max;   /* ... or until this many completions wait (0 = no count bound) */
 	char why[160];       /* reason of the failure that closes the connection */
 };
 
@@ -97,6 +104,64 @@ void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st
 }
 
 /* ---- fast path (poller thread) ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void vhost_dev_set_coalescing(struct vhost_dev *dev, uint64_t usecs, unsigned max_completions)
+{
+	atomic_store_explicit(&dev->coal_max, max_completions, memory_order_relaxed);
+	atomic_store_explicit(&dev->coal_ns, usecs * 1000, memory_order_relaxed);
+}
+
+/* The call decision for every completion published so far (EVENT_IDX rules): nothing held after it. */
+static void call_now(struct vhost_dev *dev, struct vhost_queue *vq)
+{
+	if (vq->held_since_ns)
+		__atomic_fetch_add(&dev->stats.calls_held, 1, __ATOMIC_RELAXED);
+	vq->held_since_ns = 0;
+	vq->unsignalled = 0;
+	vhost_dev_notify(dev, vq->idx);
+}
+
+/* After a flush: decide the call now, or hold it (coalescing on, below both bounds). */
+static void call_or_hold(struct vhost_dev *dev, struct vhost_queue *vq, unsigned published)
+{
+	uint64_t coal = atomic_load_explicit(&dev->coal_ns, memory_order_relaxed);
+	unsigned max = atomic_load_explicit(&dev->coal_max, memory_order_relaxed);
+
+	vq->unsignalled += published;
+	if (!coal || vq->vq.broken) {
+		call_now(dev, vq);
+		return;
+	}
+	if (!vq->unsignalled)
+		return;
+	uint64_t now = mono_ns();
+	if (!vq->held_since_ns)
+		vq->held_since_ns = now;
+	if ((max && vq->unsignalled >= max) || now - vq->held_since_ns >= coal)
+		call_now(dev, vq);
+}
+
+/* A held call whose time is up, at the queue's poll call or sleep: decided now. Returns the time
+ * left on one still held (0: none held). */
+static uint64_t held_call_due(struct vhost_dev *dev, struct vhost_queue *vq)
+{
+	if (!vq->held_since_ns)
+		return 0;
+	uint64_t coal = atomic_load_explicit(&dev->coal_ns, memory_order_relaxed), now = mono_ns();
+	if (now - vq->held_since_ns >= coal) {
+		call_now(dev, vq);
+		return 0;
+	}
+	return vq->held_since_ns + coal - now;
+}
 
 void vhost_dev_notify(struct vhost_dev *dev, unsigned q)
 {
@@ -214,6 +279,7 @@ void vhost_dev_fill(struct vhost_dev *dev, unsigned q, const struct vq_elem *ele
 {
 	struct vhost_queue *vq = &dev->q[q];
 
+	vq->filled++;
 	vq_fill(&vq->vq, elem, written);
 	if (vq->ipk_on && !vq->vq.broken && !ipk_filled(&vq->ipk, elem))
 		vq_set_broken(&vq->vq, "completion of buffer %u that is not in flight", elem->id);
@@ -225,6 +291,7 @@ void vhost_dev_fill_burst(struct vhost_dev *dev, unsigned q, const struct vq_ele
 	struct vhost_queue *vq = &dev->q[q];
 
 	if (!vq->ipk_on) {
+		vq->filled += n;
 		vq_fill_burst(&vq->vq, elems, written, n);
 		return;
 	}
@@ -235,18 +302,20 @@ void vhost_dev_fill_burst(struct vhost_dev *dev, unsigned q, const struct vq_ele
 void vhost_dev_flush(struct vhost_dev *dev, unsigned q)
 {
 	struct vhost_queue *vq = &dev->q[q];
+	unsigned published = vq->filled;
 
+	vq->filled = 0;
 	if (vq->ipk_on && !vq->vq.broken) {
 		ipk_flush_begin(&vq->ipk, &vq->vq);
 		vq_flush(&vq->vq);
 		ipk_flush_end(&vq->ipk, &vq->vq);
-		vhost_dev_notify(dev, q);
+		call_or_hold(dev, vq, published);
 		return;
 	}
 	vq_flush(&vq->vq);
 	if (vq->inflight && !vq->vq.broken)
 		inflight_clear_used(vq, vq->vq.used_idx);
-	vhost_dev_notify(dev, q);
+	call_or_hold(dev, vq, published);
 }
 
 void vhost_dev_push(struct vhost_dev *dev, unsigned q, const struct vq_elem *elem, uint32_t written)
@@ -260,6 +329,7 @@ static unsigned queue_poll(void *opaque)
 	struct vhost_queue *vq = opaque;
 	struct vhost_dev *dev = vq->dev;
 
+	held_call_due(dev, vq);    /* a held call whose time is up (a broken queue's too) */
 	if (vq->vq.broken) {
 		if (!atomic_exchange(&vq->broken_logged, true)) {
 			log_err_rl_on(&dev->log_rl, "%s: queue %u: stopped serving: %s", dev->name, vq->idx, vq->vq.broken_reason);
@@ -284,6 +354,9 @@ static int queue_arm(void *opaque, bool arm)
 	}
 	if (vq_enable_kicks(&vq->vq, true))
 		return POLLER_ARM_BUSY;    /* buffers came in before the driver saw kicks enabled */
+	uint64_t left = held_call_due(dev, vq);
+	if (left)
+		poller_wake_within(left);  /* the held call goes out when its time is up */
 	if (!dev->ops->queue_idle || !dev->ops->queue_idle(dev, vq->idx))
 		return POLLER_ARM_TIMED;   /* work that no kick announces (I/O in flight, frames) */
 	return POLLER_ARM_IDLE;
@@ -422,6 +495,8 @@ static int queue_start(struct vhost_dev *dev, struct vhost_queue *vq)
 	}
 	/* The poller looks at the ring anyway: ask the driver not to kick (saves it an exit per request). */
 	vq_enable_kicks(&vq->vq, false);
+	vq->filled = vq->unsignalled = 0;
+	vq->held_since_ns = 0;
 	atomic_store(&vq->broken_logged, false);
 	if (dev->ops->queue_start && dev->ops->queue_start(dev, vq->idx, &vq->vq) < 0) {
 		snprintf(dev->why, sizeof(dev->why), "queue %u: device refused to start it", vq->idx);
@@ -448,6 +523,8 @@ static void queue_stop(struct vhost_dev *dev, struct vhost_queue *vq)
 	poller_del(dev->poller, queue_poll, vq);
 	if (dev->ops->queue_stop)
 		dev->ops->queue_stop(dev, vq->idx, &vq->vq);
+	if (vq->held_since_ns)
+		call_now(dev, vq);          /* nobody polls the queue any more to send it later */
 	vq->base = vq_get_base(&vq->vq);
 	vq->started = false;
 	vq->ipk_on = false;

@@ -83,6 +83,7 @@ struct vhost_dev_stats {
 	uint64_t disconnects;
 	uint64_t protocol_errors;    /* connections closed for a bad message */
 	uint64_t kicks_sent;         /* call eventfd writes */
+	uint64_t calls_held;         /* call decisions interrupt coalescing delayed */
 	uint64_t broken_queues;
 	uint64_t resubmitted;        /* requests marked in flight in the inflight region at a queue's start */
 };
@@ -110,8 +111,18 @@ void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st
 int vhost_dev_config_changed(struct vhost_dev *dev);
 
 /*
+ * Interrupt coalescing for every queue of the device (off: usecs 0, the default). When a poll call
+ * publishes completions, the decision to signal the frontend's call eventfd (the guest's interrupt,
+ * by the ring's EVENT_IDX rules) is held until usecs after the first completion still waiting, or
+ * until max_completions wait (0: no count bound), whichever comes first; the used ring itself is
+ * published at once. The poller does not sleep past a held call's time (poller_wake_within); a
+ * stopping queue decides its held call at once. Any thread; takes effect at the next flush.
+ */
+void vhost_dev_set_coalescing(struct vhost_dev *dev, uint64_t usecs, unsigned max_completions);
+
+/*
  * Poller thread, from queue_poll: the device pushed completions on queue q; signal the frontend's
- * call eventfd if the ring's notification rules ask for it.
+ * call eventfd if the ring's notification rules ask for it (no coalescing: the device's own call).
  */
 void vhost_dev_notify(struct vhost_dev *dev, unsigned q);
 /*

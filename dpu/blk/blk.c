@@ -645,6 +645,7 @@ struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evlo
 	v->dev = vhost_dev_new(v->name, p->socket, &blk_ops, v, loop, poller);
 	if (!v->dev)
 		goto fail;
+	vhost_dev_set_coalescing(v->dev, p->coalesce_usecs, p->coalesce_max);
 	log_info("%s: serving %s (%llu sectors%s%s%s) on %s", v->name, p->image, (unsigned long long)v->capacity,
 		 v->readonly ? ", read-only" : "", v->direct ? ", O_DIRECT" : "", v->has_key ? ", encrypted" : "",
 		 p->socket);
@@ -741,6 +742,7 @@ void blk_volume_stats(struct blk_volume *v, FILE *f)
 	C("broken_queues_total", ds.broken_queues);
 	C("resubmitted_total", ds.resubmitted);
 	C("notifications_total", ds.kicks_sent);
+	C("notifications_held_total", ds.calls_held);
 	C("connected", vhost_dev_connected(v->dev));
 	C("capacity_sectors", v->capacity);
 	C("direct", v->direct);

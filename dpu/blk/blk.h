@@ -38,7 +38,10 @@ struct blk_volume_params {
 				  * and into mappings of the image (kite/inline_io.h, "Mapped reads and
 				  * writes") */
 	bool packed;             /* offer VIRTIO_F_RING_PACKED (inflight tracking covers packed rings) */
+	uint64_t coalesce_usecs; /* "coalesce_usecs": interrupt coalescing, 0 = off (vhost_dev_set_coalescing) */
+	unsigned coalesce_max;   /* "coalesce_max": completions that end a held interrupt, 0 = no bound */
 };
+#define BLK_COALESCE_MAX_USECS 10000    /* 10 ms: beyond, a guest's I/O would time out before it helps */
 
 struct blk_volume *blk_volume_new(const struct blk_volume_params *p, struct evloop *loop, struct dpu_poller *poller);
 void blk_volume_free(struct blk_volume *v);

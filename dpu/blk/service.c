@@ -55,7 +55,7 @@ static int hex_key(const char *hex, uint8_t *key)
 static int volume_add(const cJSON *o, char *err, size_t errlen)
 {
 	struct blk_volume_params p = { 0 };
-	uint64_t queues = 1, core = UINT64_MAX;
+	uint64_t queues = 1, core = UINT64_MAX, cmax = 0;
 	const cJSON *ro = cJSON_GetObjectItemCaseSensitive(o, "readonly");
 	const cJSON *direct = cJSON_GetObjectItemCaseSensitive(o, "direct");
 	const cJSON *packed = cJSON_GetObjectItemCaseSensitive(o, "packed");
@@ -77,6 +77,13 @@ static int volume_add(const cJSON *o, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (get_u64(o, "coalesce_usecs", &p.coalesce_usecs, err, errlen) || get_u64(o, "coalesce_max", &cmax, err, errlen))
+		return -1;
+	if (p.coalesce_usecs > BLK_COALESCE_MAX_USECS || cmax > 65535) {
+		snprintf(err, errlen, "\"coalesce_usecs\" must be 0..%d and \"coalesce_max\" 0..65535", BLK_COALESCE_MAX_USECS);
+		return -1;
+	}
+	p.coalesce_max = (unsigned)cmax;
 	if (find(p.name)) {
 		snprintf(err, errlen, "volume %.64s already exists", p.name);
 		return -1;
@@ -185,7 +192,7 @@ static int cmd_list_volumes(const cJSON *req, cJSON *reply, char *err, size_t er
 
 /* The keys of a volume object (volume_add reads them). */
 static const char *const volume_keys[] = { "name", "image", "socket", "queues", "readonly", "direct", "iops",
-					   "bps", "core", "key", "packed", "map", NULL };
+					   "bps", "core", "key", "packed", "map", "coalesce_usecs", "coalesce_max", NULL };
 
 static int check_volumes(const cJSON *sec, char *err, size_t errlen)
 {

@@ -625,6 +625,12 @@ static void test_control_socket(void **state)
 	assert_non_null(strstr(r, "\"ok\":false"));
 	assert_non_null(strstr(r, "\\\"map\\\" must be true or false"));
 	free(r);
+	/* interrupt coalescing beyond 10 ms is refused with its range */
+	r = dpu_ctl(&dpu, "{\"cmd\":\"add_volume\",\"name\":\"c\",\"image\":\"x\",\"socket\":\"y\",\"coalesce_usecs\":20000}");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "\"ok\":false"));
+	assert_non_null(strstr(r, "must be 0..10000"));
+	free(r);
 
 	/* add a volume at run time, use it, remove it */
 	snprintf(req, sizeof(req), "{\"cmd\":\"add_volume\",\"name\":\"new\",\"image\":\"%s\",\"socket\":\"%s\",\"queues\":1}",
@@ -908,6 +914,41 @@ static void test_direct_default(void **state)
 	volume_remove("shmdirect");
 }
 
+/* "coalesce_usecs" and "coalesce_max" reach the volume's vhost-user device: 8 reads at once on a
+ * volume with interrupts held up to 2 ms or 4 completions all complete OK, and the stats count held
+ * call decisions (the first completion of every episode is held: the bound is 4). */
+static void test_coalescing_volume(void **state)
+{
+	char sock[300];
+	struct blkdrv d;
+	uint8_t st;
+
+	(void)state;
+	volume_add_new("/dev/shm", "coal", "\"coalesce_usecs\":2000,\"coalesce_max\":4,", sock, sizeof(sock));
+	open_drv(&d, sock, 1);
+	for (unsigned s = 0; s < 8; s++)
+		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_IN, s * 8, 4096), 0);
+	for (unsigned done = 0, tries = 0; done < 8; tries++) {
+		long got = blkdrv_poll(&d, 0, &st, NULL);
+		assert_true(got >= 0);
+		if (got > 0) {
+			assert_int_equal(st, VIRTIO_BLK_S_OK);
+			done++;
+		} else {
+			assert_true(tries < 200000);    /* a bound, not a time */
+			usleep(100);
+		}
+	}
+	blkdrv_close(&d);
+	char *r = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
+	assert_non_null(r);
+	assert_true(stat_of(r, "reads_total", "coal") >= 8);
+	assert_true(stat_of(r, "notifications_held_total", "coal") >= 1);
+	assert_int_equal(stat_of(r, "notifications_held_total", "rw"), 0);
+	free(r);
+	volume_remove("coal");
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -997,6 +1038,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_buffered_inline_io_tmpfs, unlink_shm),
 		cmocka_unit_test_teardown(test_buffered_unmapped, unlink_shm),
 		cmocka_unit_test_teardown(test_direct_default, unlink_shm),
+		cmocka_unit_test_teardown(test_coalescing_volume, unlink_shm),
 		/* after the buffered tests: those count every request of the buffered volume */
 		cmocka_unit_test(test_reads_keep_atime),
 		cmocka_unit_test(test_split_data),

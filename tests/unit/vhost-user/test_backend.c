@@ -5,7 +5,10 @@
  * REM_MEM_REG, GET_VRING_BASE stop and resume, GET_CONFIG, refused features, a second frontend, a
  * bad message closing only that connection, dispatch by the request table (queues paused around
  * SET_FEATURES, a request without a backend handler refused), and ring states (with
- * VHOST_USER_F_PROTOCOL_FEATURES a ring starts disabled until SET_VRING_ENABLE 1).
+ * VHOST_USER_F_PROTOCOL_FEATURES a ring starts disabled until SET_VRING_ENABLE 1). Interrupt
+ * coalescing (vhost_dev_set_coalescing): off, one call per completion; with a count bound of 4, six
+ * completions make one call at the fourth, all six published at once, and the two held go out when
+ * their time is up (a bound on waiting, not a timing check); a stopping queue sends its held call.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -226,6 +230,82 @@ static long echo(struct env *e, uint8_t v, unsigned n)
 	return -1;
 }
 
+/* Queue n echo requests at once (tokens 1..n) and wait until all n are used (a bound, not a time). */
+static void echo_many(struct env *e, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct vring_buf b[2] = { { DATA_GPA, 8, false }, { DATA_GPA + 4096 + 8 * i, 4, true } };
+		assert_true(vring_drv_add(&e->vq, b, 2, false, (void *)(uintptr_t)(i + 1)) >= 0);
+	}
+	for (unsigned got = 0, tries = 0; got < n; tries++) {
+		uint32_t len;
+		void *tok;
+		int r = vring_drv_get_used(&e->vq, &len, &tok);
+		assert_true(r >= 0);
+		if (r == 1) {
+			got++;
+			continue;
+		}
+		assert_true(tries < 5000);
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The calls written to the frontend's call eventfd since the last look (nonblocking read). */
+static uint64_t calls(struct env *e)
+{
+	struct pollfd pfd = { e->call, POLLIN, 0 };
+	uint64_t n = 0;
+
+	if (poll(&pfd, 1, 0) == 1)
+		assert_int_equal(read(e->call, &n, sizeof(n)), (ssize_t)sizeof(n));
+	return n;
+}
+
+/* Wait (up to 10 s: a bound) for at least one call. */
+static uint64_t wait_calls(struct env *e)
+{
+	struct pollfd pfd = { e->call, POLLIN, 0 };
+
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	return calls(e);
+}
+
+static void test_coalescing(void **state)
+{
+	struct env *e = *state;
+
+	connect_and_start(e, 0, true);
+	/* off (the default): a call per completion (no EVENT_IDX here: every decision says call) */
+	echo_many(e, 6);
+	uint64_t n = 0;
+	while (n < 6)
+		n += wait_calls(e);        /* the last call may follow its used entry by a moment */
+	assert_int_equal(n, 6);
+	/* at most 4 completions or 2 s: the fourth makes the call; all six are published at once,
+	 * the last two's call is held */
+	vhost_dev_set_coalescing(e->dev, 2000000, 4);
+	echo_many(e, 6);
+	assert_int_equal(calls(e), 1);
+	/* then their time is up: the poller does not sleep past it */
+	assert_int_equal(wait_calls(e), 1);
+	struct vhost_dev_stats st;
+	vhost_dev_get_stats(e->dev, &st);
+	assert_int_equal(st.calls_held, 2);
+	assert_int_equal(st.kicks_sent, 8);
+	/* a call held for a minute: stopping the queue (GET_VRING_BASE) sends it */
+	vhost_dev_set_coalescing(e->dev, 60000000, 0);
+	echo_many(e, 3);
+	assert_int_equal(calls(e), 0);
+	uint32_t base;
+	assert_int_equal(vuf_get_vring_base(&e->fe, 0, &base), 0);
+	assert_int_equal(base, 15);
+	assert_int_equal(calls(e), 1);
+	vhost_dev_get_stats(e->dev, &st);
+	assert_int_equal(st.calls_held, 3);
+}
+
 static void test_flow(void **state)
 {
 	struct env *e = *state;
@@ -370,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_features_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_dispatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_starts_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * with and without a thread; an idle poller sleeping on an item's wake fd is woken by a write to it;
  * an item waiting only for I/O (POLLER_IO_WAIT) makes the poller sleep after one round, not spin; the
  * adaptive spin window grows after short sleeps and shrinks to nothing after long ones, and a poller
- * fed work further apart than the longest spin ends up sleeping without spinning (and works on). */
+ * fed work further apart than the longest spin ends up sleeping without spinning (and works on); an
+ * item's poller_wake_within bounds the next sleep (an idle sleep of 10 minutes ends at once: the test
+ * would time out otherwise) and the smallest bound wins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -270,6 +272,55 @@ static void test_spin_shrinks_for_slow_work(void **state)
 	close(it.fd);
 }
 
+/* An armed, idle item with a wake fd that nobody writes; its arm asks for a wake within `within` ns. */
+struct deadline_item {
+	int fd;
+	uint64_t within;
+	unsigned arms;
+};
+
+static unsigned deadline_poll(void *opaque)
+{
+	(void)opaque;
+	return 0;
+}
+
+static int deadline_arm(void *opaque, bool arm)
+{
+	struct deadline_item *it = opaque;
+
+	if (arm) {
+		it->arms++;
+		if (it->within)
+			poller_wake_within(it->within);
+	}
+	return POLLER_ARM_IDLE;
+}
+
+static void test_wake_within(void **state)
+{
+	struct dpu_poller *p = poller_new(-1, false);
+	struct deadline_item a = { .fd = eventfd(0, EFD_NONBLOCK), .within = 1000000 };
+	struct deadline_item b = { .fd = eventfd(0, EFD_NONBLOCK), .within = 600ull * 1000000000 };
+
+	(void)state;
+	poller_set_idle_max_ns(p, 600ull * 1000000000);   /* 10 minutes: only a bound ends the sleep */
+	assert_int_equal(poller_add_fd(p, deadline_poll, &a, a.fd, deadline_arm), 0);
+	assert_int_equal(poller_add_fd(p, deadline_poll, &b, b.fd, deadline_arm), 0);
+	/* b asks for 10 minutes, a for 1 ms: the smaller bound ends the sleep */
+	assert_true(poller_sleep_once(p));
+	assert_int_equal(a.arms, 1);
+	assert_int_equal(b.arms, 1);
+	/* and again, as each sleep asks anew */
+	assert_true(poller_sleep_once(p));
+	assert_int_equal(a.arms, 2);
+	poller_del(p, deadline_poll, &a);
+	poller_del(p, deadline_poll, &b);
+	poller_free(p);
+	close(a.fd);
+	close(b.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_io_wait_sleeps_at_once),
 		cmocka_unit_test(test_spin_policy),
 		cmocka_unit_test(test_spin_shrinks_for_slow_work),
+		cmocka_unit_test(test_wake_within),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
