@@ -914,6 +914,37 @@ static void test_direct_default(void **state)
 	volume_remove("shmdirect");
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* n reads of len bytes each (back to back from sector 0) submitted at once on queue 0, then polled
+ * for until all are done or 20 s have passed (a bound); every one must complete OK. Returns how many
+ * completed. */
+static unsigned reads_at_once(struct blkdrv *d, unsigned n, uint32_t len)
+{
+	uint64_t t0 = mono_ns();
+	unsigned done = 0;
+
+	for (unsigned s = 0; s < n; s++)
+		assert_int_equal(blkdrv_submit(d, 0, s, VIRTIO_BLK_T_IN, (uint64_t)s * (len / 512), len), 0);
+	while (done < n && mono_ns() - t0 < 20000000000ull) {
+		uint8_t st;
+		long got = blkdrv_poll(d, 0, &st, NULL);
+		assert_true(got >= 0);
+		if (got > 0) {
+			assert_int_equal(st, VIRTIO_BLK_S_OK);
+			done++;
+		} else {
+			usleep(200);
+		}
+	}
+	return done;
+}
+
 /* "coalesce_usecs" and "coalesce_max" reach the volume's vhost-user device: 8 reads at once on a
  * volume with interrupts held up to 2 ms or 4 completions all complete OK, and the stats count held
  * call decisions (the first completion of every episode is held: the bound is 4). */
@@ -921,24 +952,11 @@ static void test_coalescing_volume(void **state)
 {
 	char sock[300];
 	struct blkdrv d;
-	uint8_t st;
 
 	(void)state;
 	volume_add_new("/dev/shm", "coal", "\"coalesce_usecs\":2000,\"coalesce_max\":4,", sock, sizeof(sock));
 	open_drv(&d, sock, 1);
-	for (unsigned s = 0; s < 8; s++)
-		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_IN, s * 8, 4096), 0);
-	for (unsigned done = 0, tries = 0; done < 8; tries++) {
-		long got = blkdrv_poll(&d, 0, &st, NULL);
-		assert_true(got >= 0);
-		if (got > 0) {
-			assert_int_equal(st, VIRTIO_BLK_S_OK);
-			done++;
-		} else {
-			assert_true(tries < 200000);    /* a bound, not a time */
-			usleep(100);
-		}
-	}
+	assert_int_equal(reads_at_once(&d, 8, 4096), 8);
 	blkdrv_close(&d);
 	char *r = dpu_ctl(&dpu, "{\"cmd\":\"stats\"}");
 	assert_non_null(r);
@@ -947,13 +965,6 @@ static void test_coalescing_volume(void **state)
 	assert_int_equal(stat_of(r, "notifications_held_total", "rw"), 0);
 	free(r);
 	volume_remove("coal");
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* IOPS limit holds: n requests cannot finish faster than the token bucket allows (a lower bound on
@@ -971,20 +982,7 @@ static void test_qos_iops(void **state)
 	free(r);
 	open_drv(&d, sock_rw, 1);
 	uint64_t t0 = mono_ns();
-	for (unsigned s = 0; s < n; s++)
-		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_IN, s * 8, 4096), 0);
-	unsigned done = 0;
-	while (done < n && mono_ns() - t0 < 20000000000ull) {
-		uint8_t st;
-		long got = blkdrv_poll(&d, 0, &st, NULL);
-		assert_true(got >= 0);
-		if (got > 0) {
-			assert_int_equal(st, VIRTIO_BLK_S_OK);
-			done++;
-		} else {
-			usleep(200);
-		}
-	}
+	unsigned done = reads_at_once(&d, n, 4096);
 	double elapsed = (double)(mono_ns() - t0) / 1e9;
 	assert_int_equal(done, n);
 	printf("qos: %u requests in %.3f s (limit %.0f/s, burst %.0f)\n", n, elapsed, rate, burst);
@@ -997,20 +995,7 @@ static void test_qos_iops(void **state)
 	assert_non_null(strstr(r, "\"ok\":true"));
 	free(r);
 	t0 = mono_ns();
-	for (unsigned s = 0; s < n; s++)
-		assert_int_equal(blkdrv_submit(&d, 0, s, VIRTIO_BLK_T_IN, s * 128, 65536), 0);
-	done = 0;
-	while (done < n && mono_ns() - t0 < 20000000000ull) {
-		uint8_t st;
-		long got = blkdrv_poll(&d, 0, &st, NULL);
-		assert_true(got >= 0);
-		if (got > 0) {
-			assert_int_equal(st, VIRTIO_BLK_S_OK);
-			done++;
-		} else {
-			usleep(200);
-		}
-	}
+	done = reads_at_once(&d, n, 65536);
 	elapsed = (double)(mono_ns() - t0) / 1e9;
 	assert_int_equal(done, n);
 	printf("qos: %u x 64 KiB in %.3f s (limit 1 MiB/s per queue)\n", n, elapsed);
