@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "inflight_order.h"
@@ -26,6 +25,7 @@
 #include "poller.h"
 #include "kite/evloop.h"
 #include "kite/log.h"
+#include "kite/ratelimit.h"
 #include "kite/unix_socket.h"
 #include "vhost_backend.h"
 #include "kite/vhost_user.h"
@@ -105,14 +105,6 @@ void vhost_dev_get_stats(const struct vhost_dev *dev, struct vhost_dev_stats *st
 
 /* ---- fast path (poller thread) ---- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void vhost_dev_set_coalescing(struct vhost_dev *dev, uint64_t usecs, unsigned max_completions)
 {
 	atomic_store_explicit(&dev->coal_max, max_completions, memory_order_relaxed);
@@ -142,7 +134,7 @@ static void call_or_hold(struct vhost_dev *dev, struct vhost_queue *vq, unsigned
 	}
 	if (!vq->unsignalled)
 		return;
-	uint64_t now = mono_ns();
+	uint64_t now = rl_now_ns();
 	if (!vq->held_since_ns)
 		vq->held_since_ns = now;
 	if ((max && vq->unsignalled >= max) || now - vq->held_since_ns >= coal)
@@ -155,7 +147,7 @@ static uint64_t held_call_due(struct vhost_dev *dev, struct vhost_queue *vq)
 {
 	if (!vq->held_since_ns)
 		return 0;
-	uint64_t coal = atomic_load_explicit(&dev->coal_ns, memory_order_relaxed), now = mono_ns();
+	uint64_t coal = atomic_load_explicit(&dev->coal_ns, memory_order_relaxed), now = rl_now_ns();
 	if (now - vq->held_since_ns >= coal) {
 		call_now(dev, vq);
 		return 0;
