@@ -56,12 +56,8 @@ struct dpu_poller {
 	char name[16];                   /* dpu-pollN, set by the thread itself */
 };
 
-/* The statistics counters have one writer, the poller thread (or poller_run_once's caller): a load
- * and a store, no locked read-modify-write on every round; readers see whole values. The epoch keeps
- * its locked increment: set_swap relies on it being a full barrier (the next round's load of the
- * set cannot pass it, so a round that still uses an old set always ends with a later epoch). */
 /* The poller whose round runs on this thread (poller_wake_within), set by the thread itself and by
- * poller_run_once. */
+ * poller_run_once and poller_sleep_once. */
 static __thread struct dpu_poller *this_poller;
 
 void poller_wake_within(uint64_t ns)
@@ -75,6 +71,10 @@ void poller_wake_within(uint64_t ns)
 		p->wake_within_ns = ns;
 }
 
+/* The statistics counters have one writer, the poller thread (or poller_run_once's caller): a load
+ * and a store, no locked read-modify-write on every round; readers see whole values. The epoch keeps
+ * its locked increment: set_swap relies on it being a full barrier (the next round's load of the
+ * set cannot pass it, so a round that still uses an old set always ends with a later epoch). */
 static inline void bump(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
