@@ -17,7 +17,7 @@ pages with no writeback under way, whatever ran before it.
 
 Usage: blk_bench.py BUILD_DIR [--rounds 5] [--seconds 5] [--qd 1,32] [--rw randread,randwrite]
                     [--backing direct,mem,cache] [--dpu LABEL=PATH ...] [--no-qsd] [--img-mb 512]
-                    [--no-cache-sync]
+                    [--no-cache-sync] [--pace-us N]
 --dpu adds further kite-dpu binaries (e.g. a baseline build) to the alternation; for each, the ratio
 kite-dpu / LABEL (IOPS, pair by pair) is printed as well. LABEL=PATH:KEY=JSON[,KEY=JSON] also sets those
 keys in its volume object (e.g. `--dpu nomap=build/kite-dpu:map=false`: the same binary, reads not
@@ -29,7 +29,12 @@ lines for bench/plot.py (latency ratios *_lat_p50/p99_over_qsd: < 1 = kite-dpu f
 latency medians as "name value us" lines. A kite-dpu run's line ends with its volume's counters from the
 control socket's `stats`, read after the load ended: how many reads/writes its poller did itself
 (inline) and how many of those slept past 500 us (slow: each sent that direction to io_uring's workers
-for 100 ms), e.g. "[writes 612,345: inline 611,900, slow 2]" (docs/dpu.md "Prometheus counters")."""
+for 100 ms), e.g. "[writes 612,345: inline 611,900, slow 2]" (docs/dpu.md "Prometheus counters").
+
+--pace-us N: the generator sends one request every N us and takes completions on interrupts
+(blk_loadgen.c), as a slow guest does; the IOPS are then the pace's, and the measure is the backend's
+CPU per request (IOPS per CPU-second; names get a _paceNus suffix). Use longer --seconds (10): CPU
+time is read in 10 ms ticks."""
 import argparse
 import json
 import os
@@ -144,14 +149,15 @@ def settle(img):
     subprocess.run(["sync", "-f", img], check=True)
 
 
-def run_one(gen, be, rw, qd, secs, sync):
+def run_one(gen, be, rw, qd, secs, sync, pace_us=0):
     if sync:
         settle(be.img)
     be.start()
     try:
         t0 = cpu_ticks(be.proc.pid)
         out = subprocess.run(["taskset", "-c", "1", gen, "--socket", be.sock, "--rw", rw, "--qd", str(qd),
-                              "--seconds", str(secs), "--cpu", "1"], capture_output=True, text=True, timeout=secs + 60)
+                              "--seconds", str(secs), "--cpu", "1"] + (["--pace-us", f"{pace_us:g}"] if pace_us else []),
+                             capture_output=True, text=True, timeout=secs + 60)
         ticks = cpu_ticks(be.proc.pid) - t0
         note = be.counters(rw) if out.returncode == 0 and isinstance(be, KiteDpu) else ""
     finally:
@@ -194,7 +200,10 @@ def main():
     ap.add_argument("--no-cache-sync", action="store_true",
                     help="do not write the cache image back before each run (the method before; see settle)")
     ap.add_argument("--img-mb", type=int, default=int(os.environ.get("IMG_MB", "512")))
+    ap.add_argument("--pace-us", type=float, default=0,
+                    help="one request every N us, completions on interrupts (a slow guest); 0: saturate")
     a = ap.parse_args()
+    pace = f"_pace{a.pace_us:g}us" if a.pace_us else ""
 
     gen = os.path.join(a.build, "bench", "dpu", "blk_loadgen")
     dpus = [("kite-dpu", os.path.join(a.build, "kite-dpu"), {})] + [dpu_arg(d) for d in a.dpu]
@@ -225,7 +234,7 @@ def main():
                     for be in bes:
                         la = loadavg()
                         iops, per_cpu, lat, note = run_one(gen, be, rw.split("@")[0], int(rw.split("@")[1]), a.seconds,
-                                                            backing == "cache" and not a.no_cache_sync)
+                                                            backing == "cache" and not a.no_cache_sync, a.pace_us)
                         loads.append(float(la))
                         res.setdefault((backing, rw, be.label), []).append((rnd, iops, per_cpu))
                         lats.setdefault((backing, rw, be.label), []).append(lat)
@@ -233,7 +242,8 @@ def main():
                               f"{per_cpu:,.0f} IOPS per CPU-s, p50 {lat[0]:.1f} us, p99 {lat[1]:.1f} us "
                               f"(load {la}){note}", flush=True)
         ratios = []   # "name value x" lines for bench/plot.py
-        print(f"\n4 KiB (rw@queue depth), {a.rounds} rounds of {a.seconds:g} s, load average {min(loads):.1f}-{max(loads):.1f}")
+        print(f"\n4 KiB (rw@queue depth), {a.rounds} rounds of {a.seconds:g} s"
+              f"{f', one request every {a.pace_us:g} us' if a.pace_us else ''}, load average {min(loads):.1f}-{max(loads):.1f}")
         for backing in a.backing.split(","):
             for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                 q = {r: (i, c) for r, i, c in res.get((backing, rw, "qsd"), [])}
@@ -243,7 +253,7 @@ def main():
                     line = (f"{backing} {rw} {lbl}: IOPS {span([i for _, i, _ in rows])}, "
                             f"per CPU-s {span([c for _, _, c in rows])}, latency p50 {lat[0]:.1f} us, "
                             f"p99 {lat[1]:.1f} us (medians)")
-                    tag = f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}"
+                    tag = f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}_{lbl}"
                     ratios.append(f"{tag}_lat_p50 {lat[0]:.1f} us")
                     ratios.append(f"{tag}_lat_p99 {lat[1]:.1f} us")
                     if q and lbl != "qsd":
@@ -251,19 +261,22 @@ def main():
                         rc = [c / q[r][1] for r, _, c in rows if r in q]
                         line += (f", /qsd IOPS {statistics.median(ri):.2f} ({min(ri):.2f}-{max(ri):.2f})"
                                  f", /qsd per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
-                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}_over_qsd {statistics.median(ri):.2f} x")
-                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_{lbl}_per_cpu_over_qsd {statistics.median(rc):.2f} x")
+                        ratios.append(f"{tag}_over_qsd {statistics.median(ri):.2f} x")
+                        ratios.append(f"{tag}_per_cpu_over_qsd {statistics.median(rc):.2f} x")
                         ql = [statistics.median(x[i] for x in lats[(backing, rw, "qsd")]) for i in (0, 1)]
                         if ql[0] > 0 and ql[1] > 0:
                             ratios.append(f"{tag}_lat_p50_over_qsd {lat[0] / ql[0]:.2f} x")
                             ratios.append(f"{tag}_lat_p99_over_qsd {lat[1] / ql[1]:.2f} x")
                     print(line)
-                k = {r: i for r, i, _ in res[(backing, rw, "kite-dpu")]}
+                k = {r: (i, c) for r, i, c in res[(backing, rw, "kite-dpu")]}
                 for lbl, _, _ in dpus[1:]:
-                    rb = [k[r] / i for r, i, _ in res[(backing, rw, lbl)] if r in k and i > 0]
+                    rb = [k[r][0] / i for r, i, _ in res[(backing, rw, lbl)] if r in k and i > 0]
+                    rc = [k[r][1] / c for r, _, c in res[(backing, rw, lbl)] if r in k and c > 0]
                     if rb:
-                        print(f"{backing} {rw} kite-dpu/{lbl} IOPS {statistics.median(rb):.2f} ({min(rb):.2f}-{max(rb):.2f})")
-                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}_kite-dpu_over_{lbl} {statistics.median(rb):.2f} x")
+                        print(f"{backing} {rw} kite-dpu/{lbl} IOPS {statistics.median(rb):.2f} ({min(rb):.2f}-{max(rb):.2f})"
+                              f", per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
+                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}_kite-dpu_over_{lbl} {statistics.median(rb):.2f} x")
+                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}_kite-dpu_per_cpu_over_{lbl} {statistics.median(rc):.2f} x")
         print("\n".join(ratios))
     finally:
         shutil.rmtree(wd, ignore_errors=True)

@@ -288,6 +288,14 @@ int vring_drv_get_used(struct vring_drv *d, uint32_t *len, void **token)
 	return r;
 }
 
+bool vring_drv_has_used(struct vring_drv *d)
+{
+	if (!d->cfg.packed)
+		return ld16(&((struct vring_used *)d->device)->idx, __ATOMIC_ACQUIRE) != d->last_used;
+	uint16_t flags = ld16(&((struct vring_packed_desc *)d->desc)[d->last_used].flags, __ATOMIC_ACQUIRE);
+	return !!(flags & F_AVAIL) == d->used_wrap && !!(flags & F_USED) == d->used_wrap;
+}
+
 void vring_drv_set_interrupts(struct vring_drv *d, bool enable)
 {
 	if (!d->cfg.packed) {

@@ -77,6 +77,8 @@ int vring_drv_add(struct vring_drv *d, const struct vring_buf *bufs, unsigned n,
 bool vring_drv_kick_needed(struct vring_drv *d);
 /* Collect one used buffer: 1 (with *len and *token), 0 if none, -1 if the device returned garbage. */
 int vring_drv_get_used(struct vring_drv *d, uint32_t *len, void **token);
+/* Is a used buffer waiting (what vring_drv_get_used would take next)? Consumes nothing. */
+bool vring_drv_has_used(struct vring_drv *d);
 /* Ask for interrupts (enable) or not; with EVENT_IDX, at the next used entry. */
 void vring_drv_set_interrupts(struct vring_drv *d, bool enable);
 /* Raw split helper for hostile tests: publish `head` in the avail ring without any checks. */
