@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kite-dpu's config file: the top-level keys main reads itself ("cores", "control"), the sections
+ * kite-dpu's config file: the top-level keys main reads itself ("cores", "control", "spin_usecs"), the sections
  * services register, and the strict key check both use. Control thread only.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "dpu.h"
+#include "poller.h"
 
 struct cfg_section {
 	const char *key;
@@ -45,7 +46,7 @@ int dpu_config_check_keys(const cJSON *o, const char *what, const char *const *k
 }
 
 /* The keys main.c reads before any section is applied. */
-static const char *const main_keys[] = { "cores", "control" };
+static const char *const main_keys[] = { "cores", "control", "spin_usecs" };
 #define NR_MAIN_KEYS (sizeof(main_keys) / sizeof(main_keys[0]))
 
 static int check_main_keys(const cJSON *root, char *err, size_t errlen)
@@ -54,8 +55,15 @@ static int check_main_keys(const cJSON *root, char *err, size_t errlen)
 	const cJSON *control = cJSON_GetObjectItemCaseSensitive(root, "control");
 	const cJSON *c;
 
+	const cJSON *spin = cJSON_GetObjectItemCaseSensitive(root, "spin_usecs");
+
 	if (control && !cJSON_IsString(control)) {
 		snprintf(err, errlen, "\"control\" must be a socket path string");
+		return -1;
+	}
+	if (spin && (!cJSON_IsNumber(spin) || spin->valuedouble < 0 || spin->valuedouble > DPU_SPIN_USECS_MAX ||
+		     spin->valuedouble != (double)spin->valueint)) {
+		snprintf(err, errlen, "\"spin_usecs\" must be a whole number of microseconds, 0..%d", DPU_SPIN_USECS_MAX);
 		return -1;
 	}
 	if (!cores)
@@ -119,4 +127,11 @@ int dpu_config_cores(const cJSON *root, int *cores, unsigned max)
 			cores[n++] = c->valueint;
 	}
 	return (int)n;
+}
+
+uint64_t dpu_config_spin_ns(const cJSON *root)
+{
+	const cJSON *spin = cJSON_GetObjectItemCaseSensitive(root, "spin_usecs");
+
+	return spin ? (uint64_t)spin->valueint * 1000 : POLLER_SPIN_DEFAULT_NS;
 }

@@ -14,6 +14,7 @@
 #define KITE_DPU_DPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -69,13 +70,17 @@ int dpu_ctl_run(const char *cmd, const cJSON *req, cJSON *reply, char *err, size
 char *dpu_ctl_handle_line(const char *line);
 /* Prometheus text of every registered service (malloc'd). */
 char *dpu_stats_text(void);
-/* config.c: the whole file. Check: every top-level key is "cores", "control" or a registered section,
+/* config.c: the whole file. Check: every top-level key is "cores", "control", "spin_usecs" or a registered section,
  * and each present section passes its check. Apply: each present section's apply, in registration
  * order. 0, or -1 with the reason in err. */
 int dpu_config_check(const cJSON *root, char *err, size_t errlen);
 int dpu_config_apply(const cJSON *root, char *err, size_t errlen);
 /* The checked "cores" list into cores[] (at most max); returns how many (0 when absent). */
 int dpu_config_cores(const cJSON *root, int *cores, unsigned max);
+/* The checked "spin_usecs" (every poller's spin bound, dpu/poller.h) in ns; POLLER_SPIN_DEFAULT_NS
+ * when absent (root may be NULL). */
+uint64_t dpu_config_spin_ns(const cJSON *root);
+#define DPU_SPIN_USECS_MAX 1000
 /* Most pollers ("cores" entries). */
 #define DPU_MAX_POLLERS 64
 

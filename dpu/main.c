@@ -235,6 +235,7 @@ int main(int argc, char **argv)
 			log_err("cannot start the poller for cpu %d", cores[i]);
 			goto out;
 		}
+		poller_set_spin_max_ns(pollers[i], dpu_config_spin_ns(root));
 		nr_pollers++;
 	}
 	if (control && dpu_ctl_listen(control) < 0) {

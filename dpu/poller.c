@@ -52,6 +52,7 @@ struct dpu_poller {
 	_Atomic uint64_t idle_max_ns;    /* POLLER_IDLE_MAX_NS unless a test changed it */
 	_Atomic uint64_t rounds, busy_rounds, sleeps;
 	_Atomic uint64_t spin_ns;        /* the spin window (written by the thread, read for stats) */
+	_Atomic uint64_t spin_max_ns;    /* its bound (poller_set_spin_max_ns; read by the thread) */
 	uint64_t wake_within_ns;         /* poller_wake_within's bound on the next sleep (0 = none) */
 	char name[16];                   /* dpu-pollN, set by the thread itself */
 };
@@ -147,11 +148,11 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t poller_spin_next(uint64_t window_ns, uint64_t slept_ns)
+uint64_t poller_spin_next(uint64_t window_ns, uint64_t slept_ns, uint64_t max_ns)
 {
-	if (slept_ns < POLLER_SPIN_MAX_NS) {
+	if (slept_ns < max_ns) {
 		window_ns = window_ns < POLLER_SPIN_MIN_NS ? POLLER_SPIN_MIN_NS : window_ns * 2;
-		return window_ns > POLLER_SPIN_MAX_NS ? POLLER_SPIN_MAX_NS : window_ns;
+		return window_ns > max_ns ? max_ns : window_ns;
 	}
 	window_ns /= 2;
 	return window_ns < POLLER_SPIN_MIN_NS ? 0 : window_ns;
@@ -161,7 +162,8 @@ static void *poller_thread(void *arg)
 {
 	struct dpu_poller *p = arg;
 	uint64_t idle = 0, sleep_ns = SLEEP_MIN_NS, idle_since = 0;
-	uint64_t spin_ns = POLLER_SPIN_MAX_NS, slept_at = 0;   /* slept_at: a sleep after a whole spin */
+	uint64_t spin_ns = UINT64_MAX, slept_at = 0;   /* the window starts at the bound; slept_at: a
+							* sleep after a whole spin */
 
 	pthread_setname_np(pthread_self(), p->name);   /* prctl: naming it from outside needs /proc */
 	this_poller = p;
@@ -176,7 +178,8 @@ static void *poller_thread(void *arg)
 
 		if (work && work != POLLER_IO_WAIT) {
 			if (slept_at) {   /* the first work after a sleep: was the spin worth its time? */
-				spin_ns = poller_spin_next(spin_ns, mono_ns() - slept_at);
+				spin_ns = poller_spin_next(spin_ns, mono_ns() - slept_at,
+							   atomic_load_explicit(&p->spin_max_ns, memory_order_relaxed));
 				atomic_store_explicit(&p->spin_ns, spin_ns, memory_order_relaxed);
 				slept_at = 0;
 			}
@@ -191,8 +194,15 @@ static void *poller_thread(void *arg)
 		if (work != POLLER_IO_WAIT) {
 			if (++idle % IDLE_CHECK)
 				continue;
-			if (idle == IDLE_CHECK)
+			if (idle == IDLE_CHECK) {
+				uint64_t max = atomic_load_explicit(&p->spin_max_ns, memory_order_relaxed);
+
 				idle_since = mono_ns();
+				if (spin_ns > max) {    /* the start, or a lower bound set since */
+					spin_ns = max;
+					atomic_store_explicit(&p->spin_ns, spin_ns, memory_order_relaxed);
+				}
+			}
 			spin_end = mono_ns();
 			if (spin_end - idle_since < spin_ns)
 				continue;
@@ -237,7 +247,8 @@ struct dpu_poller *poller_new(int cpu, bool start_thread)
 		return NULL;
 	p->cpu = cpu;
 	atomic_init(&p->idle_max_ns, POLLER_IDLE_MAX_NS);
-	atomic_init(&p->spin_ns, POLLER_SPIN_MAX_NS);
+	atomic_init(&p->spin_ns, POLLER_SPIN_DEFAULT_NS);
+	atomic_init(&p->spin_max_ns, POLLER_SPIN_DEFAULT_NS);
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&p->set, calloc(1, sizeof(struct poll_set)));
@@ -392,6 +403,11 @@ int poller_cpu(const struct dpu_poller *p)
 unsigned poller_nr_items(const struct dpu_poller *p)
 {
 	return atomic_load(&((struct dpu_poller *)p)->set)->n;
+}
+
+void poller_set_spin_max_ns(struct dpu_poller *p, uint64_t ns)
+{
+	atomic_store_explicit(&p->spin_max_ns, ns, memory_order_relaxed);
 }
 
 uint64_t poller_spin_ns(const struct dpu_poller *p)

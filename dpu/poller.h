@@ -81,19 +81,27 @@ void poller_counters(const struct dpu_poller *p, uint64_t *rounds, uint64_t *bus
 
 /*
  * The adaptive spin: after a round that found work, the poller busy-polls for its spin window before
- * it sleeps. It starts at POLLER_SPIN_MAX_NS. poller_spin_next(window, slept_ns) is the window after a
- * sleep (that followed a whole spin) which new work ended after slept_ns: sooner than
- * POLLER_SPIN_MAX_NS means a longer spin would have found that work without a wake-up, and the window
- * doubles (from POLLER_SPIN_MIN_NS at least, up to the maximum); later means the spin found nothing
- * that a sleep would have missed, and the window halves (below POLLER_SPIN_MIN_NS: 0, the poller then
- * sleeps after POLLER_IDLE_CHECK empty rounds). Under load no sleep happens and the window stays.
- * A slow guest, whose requests come further apart than the maximum, stops paying for the spin.
- * Pure: no clock, no state.
+ * it sleeps. The window starts at the poller's bound (poller_set_spin_max_ns, default
+ * POLLER_SPIN_DEFAULT_NS). poller_spin_next(window, slept_ns, max_ns) is the window after a sleep
+ * (that followed a whole spin) which new work ended after slept_ns: sooner than the bound means a
+ * longer spin would have found that work without a wake-up, and the window doubles (from
+ * POLLER_SPIN_MIN_NS at least, up to the bound); later means the spin found nothing that a sleep
+ * would have missed, and the window halves (below POLLER_SPIN_MIN_NS: 0, the poller then sleeps after
+ * POLLER_IDLE_CHECK empty rounds). Under load no sleep happens and the window stays.
+ * The bound is what a spin may cost to save one sleep and wake-up: spinning longer than those cost
+ * (in CPU time; about 8-10 us on the development VM, docs/benchmarks.md) is the worse bet (ski
+ * rental). With a larger bound, a guest whose requests come a little less often than that keeps the
+ * poller spinning through every gap: a whole core for, e.g., one request per 20-50 us, for a latency
+ * below one wake-up. A slow guest, whose requests come further apart than the bound, stops paying
+ * for the spin. poller_spin_next is pure: no clock, no state.
  */
-#define POLLER_SPIN_MAX_NS 50000
+#define POLLER_SPIN_DEFAULT_NS 10000
 #define POLLER_SPIN_MIN_NS 2000
 #define POLLER_IDLE_CHECK  64       /* empty rounds between two looks at the clock */
-uint64_t poller_spin_next(uint64_t window_ns, uint64_t slept_ns);
+uint64_t poller_spin_next(uint64_t window_ns, uint64_t slept_ns, uint64_t max_ns);
+/* The bound on the spin window (control thread, at any time; the thread applies it at its next
+ * idle look at the clock). 0: the poller never spins, it sleeps as soon as a round finds nothing. */
+void poller_set_spin_max_ns(struct dpu_poller *p, uint64_t ns);
 /* The poller's current spin window (stats). */
 uint64_t poller_spin_ns(const struct dpu_poller *p);
 

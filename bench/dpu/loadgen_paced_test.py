@@ -3,7 +3,8 @@
 """Test of blk_loadgen's --pace-us mode (the slow-guest load of blk_bench.py --pace-us) against
 kite-dpu: the generator keeps to its schedule (never more requests than one per pace), takes
 completions on interrupts (the call fd woke it for at least a tenth of them, and kite-dpu counted at
-least those calls), and every request came back OK and was served by the volume.
+least those calls), and every request came back OK and was served by the volume; the pollers' spin
+window stays within "spin_usecs" (default 10 us; 0: none).
 Usage: loadgen_paced_test.py KITE_DPU BLK_LOADGEN"""
 import json
 import os
@@ -29,6 +30,34 @@ def volume_counters(ctl):
             if n.startswith("kite_dpu_blk_") and lab.get("volume") == "b"}
 
 
+def spin_windows(ctl):
+    return [int(v) for n, _, v in metrics(ctl_request(ctl, {"cmd": "stats"})["stats"]) if n == "kite_dpu_poller_spin_ns"]
+
+
+def start(dpu, wd, img, sock, ctl, extra):
+    cfg = os.path.join(wd, "cfg.json")
+    with open(cfg, "w") as f:
+        json.dump(dict({"control": ctl, "volumes": [{"name": "b", "image": img, "socket": sock}]}, **extra), f)
+    for p in (sock, ctl):
+        if os.path.exists(p):
+            os.unlink(p)
+    proc = subprocess.Popen([dpu, "--config", cfg], stdout=open(os.path.join(wd, "log"), "w"),
+                            stderr=subprocess.STDOUT)
+    for _ in range(200):
+        if os.path.exists(sock) and os.path.exists(ctl) or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None or not os.path.exists(sock):
+        fail(f"kite-dpu did not start: {open(os.path.join(wd, 'log')).read()[-300:]}")
+    return proc
+
+
+def stop(proc):
+    if proc and proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main():
     dpu, gen = sys.argv[1], sys.argv[2]
     wd = tempfile.mkdtemp(prefix="kite-loadgen-paced.", dir="/dev/shm")
@@ -37,17 +66,7 @@ def main():
         img, sock, ctl = (os.path.join(wd, n) for n in ("img", "sock", "ctl"))
         with open(img, "wb") as f:
             f.truncate(16 << 20)
-        cfg = os.path.join(wd, "cfg.json")
-        with open(cfg, "w") as f:
-            json.dump({"control": ctl, "volumes": [{"name": "b", "image": img, "socket": sock}]}, f)
-        proc = subprocess.Popen([dpu, "--config", cfg], stdout=open(os.path.join(wd, "log"), "w"),
-                                stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(sock) and os.path.exists(ctl) or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        if proc.poll() is not None or not os.path.exists(sock):
-            fail(f"kite-dpu did not start: {open(os.path.join(wd, 'log')).read()[-300:]}")
+        proc = start(dpu, wd, img, sock, ctl, {})
         done = 0
         for rw in ("randwrite", "randread"):
             out = subprocess.run([gen, "--socket", sock, "--rw", rw, "--qd", "4", "--seconds", str(SECONDS),
@@ -71,11 +90,19 @@ def main():
             served = c.get("reads_total", 0) + c.get("writes_total", 0)
             if served < done * 0.9:   # iops is over the elapsed time, a little over SECONDS
                 fail(f"{rw}: kite-dpu served {served} requests, the generator counted about {done}")
+        # the pollers' spin window: bounded by the default "spin_usecs" (10 us) after this load, and
+        # 0 with "spin_usecs": 0 (such a poller sleeps as soon as a round finds nothing)
+        if not spin_windows(ctl) or max(spin_windows(ctl)) > 10000:
+            fail(f"spin windows {spin_windows(ctl)} ns, not within the default bound of 10 us")
+        stop(proc)
+        proc = start(dpu, wd, img, sock, ctl, {"spin_usecs": 0})
+        out = subprocess.run([gen, "--socket", sock, "--rw", "randread", "--qd", "1", "--seconds", "0.3",
+                              "--pace-us", str(PACE_US)], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0 or spin_windows(ctl) != [0]:
+            fail(f"spin_usecs 0: generator exit {out.returncode}, spin windows {spin_windows(ctl)} ns")
         print("PASS")
     finally:
-        if proc and proc.poll() is None:
-            proc.terminate()
-            proc.wait(10)
+        stop(proc)
         shutil.rmtree(wd, ignore_errors=True)
 
 

@@ -192,7 +192,7 @@ static void test_io_wait_no_thread(void **state)
 	close(fd);
 }
 
-/* Without POLLER_IO_WAIT an idle poller spins at least 64 rounds (and 50 us) before it arms; an item
+/* Without POLLER_IO_WAIT an idle poller spins at least 64 rounds (and its spin window) before it arms; an item
  * waiting for I/O makes it arm after its first idle round, every time. */
 static void test_io_wait_sleeps_at_once(void **state)
 {
@@ -221,30 +221,66 @@ static void test_io_wait_sleeps_at_once(void **state)
 	close(fd);
 }
 
-/* poller_spin_next, the policy alone (no clock) */
+/* poller_spin_next, the policy alone (no clock), at the default bound and at others */
 static void test_spin_policy(void **state)
 {
+	const uint64_t M = POLLER_SPIN_DEFAULT_NS;
+
 	(void)state;
 	/* long sleeps: the spin found nothing a sleep missed; halve, then 0 below the minimum */
-	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS, POLLER_SPIN_MAX_NS), POLLER_SPIN_MAX_NS / 2);
-	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS, 10 * POLLER_SPIN_MAX_NS), POLLER_SPIN_MAX_NS / 2);
-	assert_int_equal(poller_spin_next(2 * POLLER_SPIN_MIN_NS, 1000000), POLLER_SPIN_MIN_NS);
-	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 1000000), 0);
-	assert_int_equal(poller_spin_next(0, 1000000), 0);
+	assert_int_equal(poller_spin_next(M, M, M), M / 2);
+	assert_int_equal(poller_spin_next(M, 10 * M, M), M / 2);
+	assert_int_equal(poller_spin_next(2 * POLLER_SPIN_MIN_NS, 1000000, M), POLLER_SPIN_MIN_NS);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 1000000, M), 0);
+	assert_int_equal(poller_spin_next(0, 1000000, M), 0);
 	/* short sleeps: a longer spin would have found the work; grow from the minimum, capped */
-	assert_int_equal(poller_spin_next(0, POLLER_SPIN_MAX_NS - 1), POLLER_SPIN_MIN_NS);
-	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 1000), 2 * POLLER_SPIN_MIN_NS);
-	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS / 2 + 1, 0), POLLER_SPIN_MAX_NS);
-	assert_int_equal(poller_spin_next(POLLER_SPIN_MAX_NS, 0), POLLER_SPIN_MAX_NS);
-	/* from the maximum, long sleeps reach 0 in a bounded number of steps */
-	uint64_t w = POLLER_SPIN_MAX_NS;
+	assert_int_equal(poller_spin_next(0, M - 1, M), POLLER_SPIN_MIN_NS);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 1000, M), 2 * POLLER_SPIN_MIN_NS);
+	assert_int_equal(poller_spin_next(M / 2 + 1, 0, M), M);
+	assert_int_equal(poller_spin_next(M, 0, M), M);
+	/* the bound decides what "short" is: a 20 us sleep grows a 50 us bound's window, halves 10 us's */
+	assert_int_equal(poller_spin_next(8000, 20000, 50000), 16000);
+	assert_int_equal(poller_spin_next(8000, 20000, 10000), 4000);
+	assert_int_equal(poller_spin_next(40000, 0, 50000), 50000);
+	/* bound 0: never a window */
+	assert_int_equal(poller_spin_next(0, 0, 0), 0);
+	assert_int_equal(poller_spin_next(POLLER_SPIN_MIN_NS, 0, 0), 0);
+	/* from the bound, long sleeps reach 0 in a bounded number of steps */
+	uint64_t w = M;
 	unsigned steps = 0;
 	while (w && steps < 64) {
-		w = poller_spin_next(w, 1000000);
+		w = poller_spin_next(w, 1000000, M);
 		steps++;
 	}
 	assert_int_equal(w, 0);
-	assert_true(steps <= 6);
+	assert_true(steps <= 4);
+}
+
+/* poller_set_spin_max_ns: the thread takes a lower bound at its next idle look at the clock (the
+ * window it reports drops to it), 0 included: then it sleeps without spinning, and works on. */
+static void test_spin_bound(void **state)
+{
+	struct wake_item it = { .fd = -1 };
+	struct dpu_poller *p = sleepy_poller(&it, wake_poll);
+	uint64_t one = 1;
+
+	(void)state;
+	assert_int_equal(poller_spin_ns(p), POLLER_SPIN_DEFAULT_NS);
+	const uint64_t bounds[] = { 4000, 0 };
+	for (unsigned i = 0; i < 2; i++) {
+		while (atomic_load(&it.arms) != atomic_load(&it.disarms) + 1)   /* asleep on the fd */
+			pause_briefly();
+		unsigned arms = atomic_load(&it.arms);
+		poller_set_spin_max_ns(p, bounds[i]);
+		assert_int_equal(write(it.fd, &one, sizeof(one)), (ssize_t)sizeof(one));  /* work, then idle */
+		while (atomic_load(&it.writes_seen) < i + 1 || atomic_load(&it.arms) == arms)
+			pause_briefly();   /* asleep again: it looked at the clock after the work */
+		assert_true(poller_spin_ns(p) <= bounds[i]);
+	}
+	assert_int_equal(poller_spin_ns(p), 0);
+	poller_del(p, wake_poll, &it);
+	poller_free(p);
+	close(it.fd);
 }
 
 /* A thread fed one piece of work 2 ms after the last one was done (far beyond the longest spin): its
@@ -257,7 +293,7 @@ static void test_spin_shrinks_for_slow_work(void **state)
 	uint64_t one = 1;
 
 	(void)state;
-	assert_int_equal(poller_spin_ns(p), POLLER_SPIN_MAX_NS);
+	assert_int_equal(poller_spin_ns(p), POLLER_SPIN_DEFAULT_NS);
 	for (unsigned i = 0; i < 10; i++) {
 		struct timespec ts = { 0, 2000000 };
 
@@ -330,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_io_wait_no_thread),
 		cmocka_unit_test(test_io_wait_sleeps_at_once),
 		cmocka_unit_test(test_spin_policy),
+		cmocka_unit_test(test_spin_bound),
 		cmocka_unit_test(test_spin_shrinks_for_slow_work),
 		cmocka_unit_test(test_wake_within),
 	};

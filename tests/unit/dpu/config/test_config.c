@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../../../dpu/dpu.h"
+#include "../../../../dpu/poller.h"
 
 /* main.c's, never reached by a check */
 struct evloop *dpu_loop(void)
@@ -68,6 +69,8 @@ static const char *const good[] = {
 	"{\"switch\": {\"ports\": [{\"name\": \"up0\", \"type\": \"dpdk\", \"device\": \"net_nope0\", "
 	"\"eal\": [\"--no-huge\", \"-m\", \"64\", \"--no-pci\", \"--no-shconf\"]}]}}",
 	"{\"switch\": {}}",
+	"{\"cores\": [0], \"spin_usecs\": 0, \"volumes\": []}",
+	"{\"spin_usecs\": 1000}",
 	"{}",
 };
 
@@ -108,6 +111,10 @@ static const struct { const char *json, *says; } bad[] = {
 	{ "{\"cores\": \"1\"}", "\"cores\" must be a list" },
 	{ "{\"cores\": [1, 5000]}", "\"cores\" must be a list of CPU numbers" },
 	{ "{\"control\": 7}", "\"control\" must be a socket path string" },
+	{ "{\"spin_usecs\": 1001}", "\"spin_usecs\" must be a whole number of microseconds, 0..1000" },
+	{ "{\"spin_usecs\": -1}", "\"spin_usecs\" must be a whole number" },
+	{ "{\"spin_usecs\": 2.5}", "\"spin_usecs\" must be a whole number" },
+	{ "{\"spin_usecs\": \"10\"}", "\"spin_usecs\" must be a whole number" },
 };
 
 static void test_bad_configs(void **state)
@@ -121,6 +128,26 @@ static void test_bad_configs(void **state)
 			fail_msg("config %u: error '%s' does not say '%s'", i, err, bad[i].says);
 		assert_null(strchr(err, '\n'));
 	}
+}
+
+/* "spin_usecs" -> every poller's spin bound in ns; absent (or no file): the poller's default */
+static void test_spin_usecs(void **state)
+{
+	static const struct { const char *json; uint64_t ns; } cases[] = {
+		{ "{}", POLLER_SPIN_DEFAULT_NS }, { "{\"spin_usecs\": 0}", 0 }, { "{\"spin_usecs\": 25}", 25000 },
+		{ "{\"spin_usecs\": 1000}", 1000000 },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *root = cJSON_Parse(cases[i].json);
+		char err[256];
+
+		assert_int_equal(dpu_config_check(root, err, sizeof(err)), 0);
+		assert_int_equal(dpu_config_spin_ns(root), cases[i].ns);
+		cJSON_Delete(root);
+	}
+	assert_int_equal(dpu_config_spin_ns(NULL), POLLER_SPIN_DEFAULT_NS);
 }
 
 static void test_check_keys(void **state)
@@ -146,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_good_configs),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_check_keys),
+		cmocka_unit_test(test_spin_usecs),
 	};
 	dpu_blk_init();     /* registers "volumes"; the switch registers "switch" from a constructor */
 	return cmocka_run_group_tests(tests, NULL, NULL);
