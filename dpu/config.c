@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kite-dpu's config file: the top-level keys main reads itself ("cores", "control", "spin_usecs"), the sections
- * services register, and the strict key check both use. Control thread only.
+ * kite-dpu's config file: the top-level keys main reads itself ("cores", "control", "spin_usecs"),
+ * the sections services register, and the strict key check both use. Control thread only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -53,9 +53,8 @@ static int check_main_keys(const cJSON *root, char *err, size_t errlen)
 {
 	const cJSON *cores = cJSON_GetObjectItemCaseSensitive(root, "cores");
 	const cJSON *control = cJSON_GetObjectItemCaseSensitive(root, "control");
-	const cJSON *c;
-
 	const cJSON *spin = cJSON_GetObjectItemCaseSensitive(root, "spin_usecs");
+	const cJSON *c;
 
 	if (control && !cJSON_IsString(control)) {
 		snprintf(err, errlen, "\"control\" must be a socket path string");
