@@ -230,12 +230,20 @@ bool vring_drv_kick_needed(struct vring_drv *d)
 	return need;
 }
 
+bool vring_drv_has_used(struct vring_drv *d)
+{
+	if (!d->cfg.packed)
+		return ld16(&((struct vring_used *)d->device)->idx, __ATOMIC_ACQUIRE) != d->last_used;
+	uint16_t flags = ld16(&((struct vring_packed_desc *)d->desc)[d->last_used].flags, __ATOMIC_ACQUIRE);
+	return !!(flags & F_AVAIL) == d->used_wrap && !!(flags & F_USED) == d->used_wrap;
+}
+
 static int get_used_split(struct vring_drv *d, uint32_t *len, void **token)
 {
 	struct vring_used *used = d->device;
-	uint16_t idx = ld16(&used->idx, __ATOMIC_ACQUIRE), head, last;
+	uint16_t head, last;
 
-	if (idx == d->last_used)
+	if (!vring_drv_has_used(d))
 		return 0;
 	struct vring_used_elem *ue = &used->ring[d->last_used & (d->size - 1)];
 	uint32_t id = le32toh(ue->id);
@@ -258,9 +266,9 @@ static int get_used_split(struct vring_drv *d, uint32_t *len, void **token)
 static int get_used_packed(struct vring_drv *d, uint32_t *len, void **token)
 {
 	struct vring_packed_desc *ring = d->desc;
-	uint16_t flags = ld16(&ring[d->last_used].flags, __ATOMIC_ACQUIRE), id;
+	uint16_t id;
 
-	if (!!(flags & F_AVAIL) != d->used_wrap || !!(flags & F_USED) != d->used_wrap)
+	if (!vring_drv_has_used(d))
 		return 0;
 	id = le16toh(ring[d->last_used].id);
 	if (id >= d->size || !d->slots[id].busy)
@@ -286,14 +294,6 @@ int vring_drv_get_used(struct vring_drv *d, uint32_t *len, void **token)
 	if (r > 0)
 		d->used++;
 	return r;
-}
-
-bool vring_drv_has_used(struct vring_drv *d)
-{
-	if (!d->cfg.packed)
-		return ld16(&((struct vring_used *)d->device)->idx, __ATOMIC_ACQUIRE) != d->last_used;
-	uint16_t flags = ld16(&((struct vring_packed_desc *)d->desc)[d->last_used].flags, __ATOMIC_ACQUIRE);
-	return !!(flags & F_AVAIL) == d->used_wrap && !!(flags & F_USED) == d->used_wrap;
 }
 
 void vring_drv_set_interrupts(struct vring_drv *d, bool enable)
