@@ -3,6 +3,7 @@
  * kite-dpu's config file: the top-level keys main reads itself ("cores", "control", "spin_usecs"),
  * the sections services register, and the strict key check both use. Control thread only.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,13 @@ int dpu_config_check_keys(const cJSON *o, const char *what, const char *const *k
 static const char *const main_keys[] = { "cores", "control", "spin_usecs" };
 #define NR_MAIN_KEYS (sizeof(main_keys) / sizeof(main_keys[0]))
 
+/* A JSON number that is a whole number in lo..hi. */
+static bool whole_in(const cJSON *v, double lo, double hi)
+{
+	return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
+	       v->valuedouble == (double)v->valueint;
+}
+
 static int check_main_keys(const cJSON *root, char *err, size_t errlen)
 {
 	const cJSON *cores = cJSON_GetObjectItemCaseSensitive(root, "cores");
@@ -60,8 +68,7 @@ static int check_main_keys(const cJSON *root, char *err, size_t errlen)
 		snprintf(err, errlen, "\"control\" must be a socket path string");
 		return -1;
 	}
-	if (spin && (!cJSON_IsNumber(spin) || spin->valuedouble < 0 || spin->valuedouble > DPU_SPIN_USECS_MAX ||
-		     spin->valuedouble != (double)spin->valueint)) {
+	if (spin && !whole_in(spin, 0, DPU_SPIN_USECS_MAX)) {
 		snprintf(err, errlen, "\"spin_usecs\" must be a whole number of microseconds, 0..%d", DPU_SPIN_USECS_MAX);
 		return -1;
 	}
@@ -72,8 +79,7 @@ static int check_main_keys(const cJSON *root, char *err, size_t errlen)
 		return -1;
 	}
 	cJSON_ArrayForEach(c, cores) {
-		if (!cJSON_IsNumber(c) || c->valuedouble < -1 || c->valuedouble > 4095 ||
-		    c->valuedouble != (double)c->valueint) {
+		if (!whole_in(c, -1, 4095)) {
 			snprintf(err, errlen, "\"cores\" must be a list of CPU numbers (-1 = not pinned)");
 			return -1;
 		}
