@@ -247,13 +247,14 @@ def main():
         for backing in a.backing.split(","):
             for rw in [f"{r}@{q}" for q in a.qd.split(",") for r in a.rw.split(",")]:
                 q = {r: (i, c) for r, i, c in res.get((backing, rw, "qsd"), [])}
+                name = f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}"
                 for lbl, _, _ in dpus + ([("qsd", None, None)] if use_qsd else []):
                     rows = res[(backing, rw, lbl)]
                     lat = [statistics.median(x[i] for x in lats[(backing, rw, lbl)]) for i in (0, 1)]
                     line = (f"{backing} {rw} {lbl}: IOPS {span([i for _, i, _ in rows])}, "
                             f"per CPU-s {span([c for _, _, c in rows])}, latency p50 {lat[0]:.1f} us, "
                             f"p99 {lat[1]:.1f} us (medians)")
-                    tag = f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}_{lbl}"
+                    tag = f"{name}_{lbl}"
                     ratios.append(f"{tag}_lat_p50 {lat[0]:.1f} us")
                     ratios.append(f"{tag}_lat_p99 {lat[1]:.1f} us")
                     if q and lbl != "qsd":
@@ -275,8 +276,8 @@ def main():
                     if rb:
                         print(f"{backing} {rw} kite-dpu/{lbl} IOPS {statistics.median(rb):.2f} ({min(rb):.2f}-{max(rb):.2f})"
                               f", per CPU-s {statistics.median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})")
-                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}_kite-dpu_over_{lbl} {statistics.median(rb):.2f} x")
-                        ratios.append(f"dpu_blk_{backing}_{rw.replace('@', '_qd')}{pace}_kite-dpu_per_cpu_over_{lbl} {statistics.median(rc):.2f} x")
+                        ratios.append(f"{name}_kite-dpu_over_{lbl} {statistics.median(rb):.2f} x")
+                        ratios.append(f"{name}_kite-dpu_per_cpu_over_{lbl} {statistics.median(rc):.2f} x")
         print("\n".join(ratios))
     finally:
         shutil.rmtree(wd, ignore_errors=True)
